@@ -1,0 +1,105 @@
+/*
+ * rdv/context.h - a rank's view of the job, and the full-mesh rendezvous.
+ *
+ * A context is created per process (after fork, never inherited), given
+ * its rank, the job size and a job name, and then connected:
+ *
+ *   rdv_context_options o = rdv_context_options_default();
+ *   o.rank = r; o.size = n; o.job = "job7"; o.bind = "127.0.0.1";
+ *   rdv_context *ctx;
+ *   rdv_context_create(&o, &ctx, err, sizeof err);
+ *   rdv_context_connect_full_mesh(ctx, store);   // every rank, same store
+ *   ... rdv_send / rdv_recv / collectives ...
+ *   rdv_context_destroy(ctx);
+ *
+ * Rendezvous protocol (see rendezvous/ for the details and the why):
+ * listen first, publish one versioned record with a create-only set
+ * under "<job>/addr/<rank>", read everyone's record with batched
+ * multi_get, the higher rank connects to the lower, a handshake carrying
+ * the job token and the nonce proves each connection, then this rank's
+ * keys are removed.
+ *
+ * Errors: RDV_OK or a negative rdv_status; rdv_context_errmsg() names
+ * ranks, keys and addresses, e.g. "rendezvous timed out after 5000 ms:
+ * ranks 3, 6 never published (job7)". After a failed connect or a failed
+ * collective the context is unusable: later calls return RDV_ESTATE.
+ *
+ * Threads: a context is used by one thread at a time.
+ */
+#ifndef RDV_CONTEXT_H
+#define RDV_CONTEXT_H
+
+#include <netinet/in.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "rdv/hooks.h"
+#include "rdv/status.h"
+#include "rdv/store.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct rdv_context rdv_context;
+
+typedef void (*rdv_log_fn)(void *arg, int rank, const char *line);
+
+typedef struct rdv_context_options {
+    int rank;
+    int size;
+    int timeout_ms;        /* every call's default deadline; 30000 */
+    const char *job;       /* key namespace; "rdv" when NULL */
+    const char *bind;      /* IP literal or interface name; NULL = the
+                              host's address */
+    const char *transport; /* "uring", "epoll" or NULL: $RDV_TRANSPORT,
+                              else io_uring with an epoll fallback */
+    rdv_log_fn log;        /* optional; the library prints nothing
+                              without it */
+    void *log_arg;
+    const rdv_hooks *hooks; /* optional; must outlive the context */
+} rdv_context_options;
+
+rdv_context_options rdv_context_options_default(void);
+
+int rdv_context_create(const rdv_context_options *opts, rdv_context **out,
+                       char *errbuf, size_t errlen);
+void rdv_context_destroy(rdv_context *ctx);
+
+int rdv_context_connect_full_mesh(rdv_context *ctx, rdv_store *store);
+
+const char *rdv_context_errmsg(const rdv_context *ctx);
+int rdv_context_rank(const rdv_context *ctx);
+int rdv_context_size(const rdv_context *ctx);
+int rdv_context_timeout_ms(const rdv_context *ctx);
+/* "uring" or "epoll": the backend actually in use. */
+const char *rdv_context_transport_name(const rdv_context *ctx);
+
+/* The socket pair to one peer, as this rank sees it. */
+typedef struct rdv_peer_info {
+    int peer;
+    struct sockaddr_storage local;
+    struct sockaddr_storage remote;
+} rdv_peer_info;
+
+/* RDV_EINVAL for peer == own rank or out of range; RDV_ESTATE before the
+ * mesh is connected. */
+int rdv_context_peer_info(const rdv_context *ctx, int peer,
+                          rdv_peer_info *out);
+
+typedef struct rdv_context_counters {
+    uint64_t store_ops;          /* store calls made by rendezvous */
+    uint64_t connect_retries;    /* refused/failed connects retried */
+    uint64_t strangers_rejected; /* bad handshakes or garbage closed */
+    uint64_t bytes_sent;
+    uint64_t bytes_received;
+} rdv_context_counters;
+
+void rdv_context_get_counters(const rdv_context *ctx,
+                              rdv_context_counters *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

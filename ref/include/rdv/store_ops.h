@@ -1,0 +1,137 @@
+/*
+ * rdv/store_ops.h - how to implement a store inside a process.
+ *
+ * For backends and decorators linked into the program (the built-in
+ * stores, the fault store, test stores). A store built as a separate
+ * .so uses the versioned C ABI in rdv/plugin.h instead.
+ *
+ * A backend embeds struct rdv_store as its first member and fills an
+ * rdv_store_ops table. The public rdv_store_* wrappers do the rest, so
+ * a backend never repeats it:
+ *   - argument checks (keys, sizes, NULLs) before any op is called;
+ *   - timeouts turned into absolute CLOCK_MONOTONIC deadlines in ns;
+ *   - the generic fallbacks for the optional ops (NULL in the table);
+ *   - the close protocol: cancel() is called once, the wrapper waits
+ *     until no call is inside the backend, then destroy() frees it.
+ *
+ * Rules for an op:
+ *   - return RDV_OK or a negative rdv_status, and on failure call
+ *     rdv_store_fail() so the detail names the key and what went wrong;
+ *   - a blocking op honours its deadline (RDV_DEADLINE_NONE = forever,
+ *     a deadline in the past = try once) and retries on EINTR;
+ *   - after cancel() every blocked op returns RDV_ECANCELED promptly.
+ */
+#ifndef RDV_STORE_OPS_H
+#define RDV_STORE_OPS_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "rdv/store.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define RDV_DEADLINE_NONE INT64_MAX
+
+/* ops->flags */
+enum {
+    /* The handle is shared with forked children (hash:?shared=1): a
+     * child must use the inherited handle, not reopen the URL. */
+    RDV_STORE_INHERITED = 1 << 0,
+};
+
+typedef struct rdv_store_ops {
+    const char *name;
+    unsigned flags;
+
+    /* Required. */
+    int (*set)(rdv_store *s, const char *key, const void *val, size_t len,
+               int flags);
+    int (*get)(rdv_store *s, const char *key, void **val, size_t *len,
+               int64_t deadline);
+    int (*wait)(rdv_store *s, const char *const *keys, size_t n,
+                int64_t deadline);
+    int (*add)(rdv_store *s, const char *key, int64_t delta,
+               int64_t *result);
+    int (*compare_set)(rdv_store *s, const char *key, const void *expected,
+                       size_t expected_len, const void *desired,
+                       size_t desired_len, int *won, void **cur,
+                       size_t *cur_len);
+    int (*del)(rdv_store *s, const char *key);
+    int (*list)(rdv_store *s, const char *prefix, char ***keys, size_t *n);
+    void (*destroy)(rdv_store *s);
+
+    /* Optional: NULL selects the generic fallback. */
+    int (*multi_get)(rdv_store *s, const char *const *keys, size_t n,
+                     void **vals, size_t *lens, int64_t deadline);
+    int (*multi_set)(rdv_store *s, const char *const *keys,
+                     const void *const *vals, const size_t *lens, size_t n);
+    int (*num_keys)(rdv_store *s, int64_t *n);
+    int (*delete_prefix)(rdv_store *s, const char *prefix,
+                         size_t *deleted);
+    void (*cancel)(rdv_store *s); /* wake blocked ops; may be NULL */
+} rdv_store_ops;
+
+struct rdv_store {
+    const rdv_store_ops *ops;
+    char detail[RDV_DETAIL_MAX];
+    /* close protocol: calls inside the backend, and whether closing */
+    pthread_mutex_t gate;
+    pthread_cond_t idle;
+    int calls;
+    int closing;
+    unsigned flags; /* ops->flags, or the inner store's for decorators */
+};
+
+/* Prepares the embedded base; call first in a backend's open. */
+void rdv_store_init(rdv_store *s, const rdv_store_ops *ops);
+
+/* Records the detail of a failure and returns status, so an op can
+ * end with `return rdv_store_fail(s, RDV_ETIMEDOUT, "...", ...)`. */
+int rdv_store_fail(rdv_store *s, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Writes key into buf for an error message: non-printable bytes become
+ * \xNN and a key too long for buf ends in "...". Returns buf. */
+const char *rdv_key_printable(const char *key, char *buf, size_t cap);
+
+/* A growing list of keys, the shape list() returns. */
+typedef struct rdv_keylist {
+    char **keys;
+    size_t n;
+    size_t cap;
+} rdv_keylist;
+
+/* Appends a copy of key[0..len). RDV_ENOMEM on failure. */
+int rdv_keylist_push(rdv_keylist *l, const char *key, size_t len);
+/* Frees every key and the array, and empties the list. */
+void rdv_keylist_clear(rdv_keylist *l);
+
+/* add() keeps counters as decimal ASCII ("-42"). parse gives RDV_EPROTO
+ * for anything else; add gives RDV_EINVAL on int64 overflow; format
+ * writes the digits (no NUL counted) and returns their length. */
+int rdv_counter_parse(const void *val, size_t len, int64_t *out);
+int rdv_counter_add(int64_t base, int64_t delta, int64_t *out);
+size_t rdv_counter_format(int64_t v, char buf[32]);
+
+/* Records the detail of a wait that ended with status (RDV_ETIMEDOUT or
+ * RDV_ECANCELED) while some keys were missing: "wait timed out after
+ * 5000 ms: 2 of 8 keys missing: job7/addr/3, job7/addr/6". present[i]
+ * tells whether keys[i] was found. Returns status. */
+int rdv_store_fail_wait(rdv_store *s, int status, int64_t started_ns,
+                        const char *const *keys, size_t n,
+                        const unsigned char *present);
+
+/* Monotonic time in ns, and the deadline a timeout in ms gives. */
+int64_t rdv_now_ns(void);
+int64_t rdv_deadline_from_ms(int timeout_ms);
+/* Milliseconds left until deadline (0 if passed, -1 if none), for
+ * poll()-style calls; rounded up so a wait never ends early. */
+int rdv_deadline_left_ms(int64_t deadline);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,32 @@
+/*
+ * store_internal.h - what store.c, store_fallback.c and store_open.c
+ * share: the generic fallbacks and the backends' open functions.
+ */
+#ifndef RDV_STORE_INTERNAL_H
+#define RDV_STORE_INTERNAL_H
+
+#include "rdv/store_ops.h"
+#include "url.h"
+
+/* Generic versions of the optional ops, built on the required ones. */
+int rdv_fallback_multi_get(rdv_store *s, const char *const *keys, size_t n,
+                           void **vals, size_t *lens, int64_t deadline);
+int rdv_fallback_multi_set(rdv_store *s, const char *const *keys,
+                           const void *const *vals, const size_t *lens,
+                           size_t n);
+int rdv_fallback_num_keys(rdv_store *s, int64_t *n);
+int rdv_fallback_delete_prefix(rdv_store *s, const char *prefix,
+                               size_t *deleted);
+
+/* A backend's constructor: reads its options from u (marking them used)
+ * and on failure writes a message naming the bad part into errbuf. */
+typedef int (*rdv_store_open_fn)(rdv_url *u, rdv_store **out, char *errbuf,
+                                 size_t errlen);
+
+int rdv_hash_open(rdv_url *u, rdv_store **out, char *errbuf, size_t errlen);
+int rdv_file_open(rdv_url *u, rdv_store **out, char *errbuf, size_t errlen);
+int rdv_redis_open(rdv_url *u, rdv_store **out, char *errbuf, size_t errlen);
+int rdv_plugin_open(rdv_url *u, rdv_store **out, char *errbuf,
+                    size_t errlen);
+
+#endif

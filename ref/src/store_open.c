@@ -1,0 +1,96 @@
+/*
+ * store_open.c - the one table of URL schemes. A scheme maps to its
+ * backend's open function; the URL is parsed once (url.c) and every
+ * backend reads its options from the parsed form. The `prefix=` option
+ * is common to every scheme and handled here, by wrapping the backend in
+ * the prefix store.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store_internal.h"
+
+typedef struct rdv_scheme {
+    const char *name;
+    rdv_store_open_fn open; /* NULL: known, but not built in */
+    const char *missing;    /* why it is not built in */
+} rdv_scheme;
+
+static const rdv_scheme schemes[] = {
+    {"hash", rdv_hash_open, NULL},
+    {"file", rdv_file_open, NULL},
+#ifdef RDV_WITH_REDIS
+    {"redis", rdv_redis_open, NULL},
+    {"unix", rdv_redis_open, NULL},
+#else
+    {"redis", NULL, "rdv was built without hiredis (RDV_WITH_REDIS=OFF)"},
+    {"unix", NULL, "rdv was built without hiredis (RDV_WITH_REDIS=OFF)"},
+#endif
+#ifdef RDV_WITH_PLUGIN
+    {"plugin", rdv_plugin_open, NULL},
+#endif
+};
+
+static const rdv_scheme *scheme_find(const char *name)
+{
+    for (size_t i = 0; i < sizeof schemes / sizeof schemes[0]; i++)
+        if (strcmp(schemes[i].name, name) == 0)
+            return &schemes[i];
+    return NULL;
+}
+
+int rdv_store_open(const char *url, rdv_store **out, char *errbuf,
+                   size_t errlen)
+{
+    const rdv_scheme *scheme;
+    rdv_store *s = NULL, *scoped;
+    char *prefix = NULL;
+    rdv_url u;
+    int rc;
+
+    if (errbuf && errlen)
+        errbuf[0] = '\0';
+    if (!out)
+        return RDV_EINVAL;
+    *out = NULL;
+    rc = rdv_url_parse(url, &u, errbuf, errlen);
+    if (rc)
+        goto done;
+    scheme = scheme_find(u.scheme);
+    if (!scheme || !scheme->open) {
+        rc = scheme ? RDV_ENOTSUP : RDV_EINVAL;
+        snprintf(errbuf, errlen, "store URL '%s': %s%s", url,
+                 scheme ? "" : "unknown scheme; known: hash:, file://, "
+                               "redis://, unix://, plugin:",
+                 scheme ? scheme->missing : "");
+        goto done;
+    }
+    if (rdv_url_option(&u, "prefix")) {
+        prefix = strdup(rdv_url_option(&u, "prefix"));
+        if (!prefix) {
+            rc = RDV_ENOMEM;
+            goto done;
+        }
+    }
+    rc = scheme->open(&u, &s, errbuf, errlen);
+    if (rc == RDV_OK)
+        rc = rdv_url_check_unused(&u, errbuf, errlen);
+    if (rc == RDV_OK && prefix) {
+        rc = rdv_store_prefix_open(s, prefix, &scoped);
+        if (rc)
+            snprintf(errbuf, errlen, "store URL '%s': bad prefix '%s': "
+                     "it must be non-empty", url, prefix);
+        else
+            s = scoped;
+    }
+    if (rc) {
+        rdv_store_close(s);
+        s = NULL;
+    }
+done:
+    free(prefix);
+    rdv_url_free(&u);
+    *out = s;
+    return rc;
+}

@@ -1,0 +1,257 @@
+/*
+ * stores/prefix.c - scopes any store to "prefix/". A decorator: every
+ * key gains the prefix on the way in and loses it on the way out, and
+ * list, num_keys and delete_prefix see only this scope, so two jobs on
+ * one server never see each other's keys.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "store_internal.h"
+
+typedef struct prefix_store {
+    rdv_store base;
+    rdv_store *inner;
+    char *prefix; /* "job7/" */
+    size_t plen;
+} prefix_store;
+
+#define P(s) ((prefix_store *)(s))
+
+/* Builds "prefix/key" in a malloc'd string; NULL when out of memory or
+ * when the result would pass the key limit. */
+static char *scoped(rdv_store *s, const char *key)
+{
+    size_t klen = strlen(key);
+    char *k;
+
+    if (P(s)->plen + klen > RDV_KEY_MAX) {
+        rdv_store_fail(s, RDV_EINVAL, "key with prefix '%s' is longer "
+                       "than %u bytes", P(s)->prefix, RDV_KEY_MAX);
+        return NULL;
+    }
+    k = malloc(P(s)->plen + klen + 1);
+    if (!k) {
+        rdv_store_fail(s, RDV_ENOMEM, "out of memory");
+        return NULL;
+    }
+    memcpy(k, P(s)->prefix, P(s)->plen);
+    memcpy(k + P(s)->plen, key, klen + 1);
+    return k;
+}
+
+/* The inner store's detail becomes ours: it names the full key. */
+static int pass(rdv_store *s, int rc)
+{
+    if (rc)
+        rdv_store_fail(s, rc, "%s", rdv_store_errmsg(P(s)->inner));
+    return rc;
+}
+
+static char **scoped_all(rdv_store *s, const char *const *keys, size_t n)
+{
+    char **out = calloc(n ? n : 1, sizeof *out);
+
+    for (size_t i = 0; out && i < n; i++) {
+        out[i] = scoped(s, keys[i]);
+        if (!out[i]) {
+            rdv_store_list_free(out, i);
+            return NULL;
+        }
+    }
+    if (!out)
+        rdv_store_fail(s, RDV_ENOMEM, "out of memory");
+    return out;
+}
+
+static int prefix_set(rdv_store *s, const char *key, const void *val,
+                      size_t len, int flags)
+{
+    char *k = scoped(s, key);
+    int rc = k ? rdv_store_set(P(s)->inner, k, val, len, flags) : RDV_EINVAL;
+
+    free(k);
+    return k ? pass(s, rc) : rc;
+}
+
+static int prefix_get(rdv_store *s, const char *key, void **val,
+                      size_t *len, int64_t deadline)
+{
+    char *k = scoped(s, key);
+    int rc;
+
+    if (!k)
+        return RDV_EINVAL;
+    rc = P(s)->inner->ops->get(P(s)->inner, k, val, len, deadline);
+    free(k);
+    return pass(s, rc);
+}
+
+static int prefix_wait(rdv_store *s, const char *const *keys, size_t n,
+                       int64_t deadline)
+{
+    char **ks = scoped_all(s, keys, n);
+    int rc;
+
+    if (!ks)
+        return RDV_EINVAL;
+    rc = P(s)->inner->ops->wait(P(s)->inner, (const char *const *)ks, n,
+                                deadline);
+    rdv_store_list_free(ks, n);
+    return pass(s, rc);
+}
+
+static int prefix_multi_get(rdv_store *s, const char *const *keys, size_t n,
+                            void **vals, size_t *lens, int64_t deadline)
+{
+    rdv_store *in = P(s)->inner;
+    char **ks = scoped_all(s, keys, n);
+    int rc;
+
+    if (!ks)
+        return RDV_EINVAL;
+    rc = (in->ops->multi_get ? in->ops->multi_get : rdv_fallback_multi_get)(
+        in, (const char *const *)ks, n, vals, lens, deadline);
+    rdv_store_list_free(ks, n);
+    return pass(s, rc);
+}
+
+static int prefix_multi_set(rdv_store *s, const char *const *keys,
+                            const void *const *vals, const size_t *lens,
+                            size_t n)
+{
+    char **ks = scoped_all(s, keys, n);
+    int rc;
+
+    if (!ks)
+        return RDV_EINVAL;
+    rc = rdv_store_multi_set(P(s)->inner, (const char *const *)ks, vals,
+                             lens, n);
+    rdv_store_list_free(ks, n);
+    return pass(s, rc);
+}
+
+static int prefix_add(rdv_store *s, const char *key, int64_t delta,
+                      int64_t *result)
+{
+    char *k = scoped(s, key);
+    int rc = k ? rdv_store_add(P(s)->inner, k, delta, result) : RDV_EINVAL;
+
+    free(k);
+    return k ? pass(s, rc) : rc;
+}
+
+static int prefix_compare_set(rdv_store *s, const char *key,
+                              const void *expected, size_t expected_len,
+                              const void *desired, size_t desired_len,
+                              int *won, void **cur, size_t *cur_len)
+{
+    char *k = scoped(s, key);
+    int rc;
+
+    if (!k)
+        return RDV_EINVAL;
+    rc = rdv_store_compare_set(P(s)->inner, k, expected, expected_len,
+                               desired, desired_len, won, cur, cur_len);
+    free(k);
+    return pass(s, rc);
+}
+
+static int prefix_del(rdv_store *s, const char *key)
+{
+    char *k = scoped(s, key);
+    int rc = k ? rdv_store_delete(P(s)->inner, k) : RDV_EINVAL;
+
+    free(k);
+    return k ? pass(s, rc) : rc;
+}
+
+static int prefix_list(rdv_store *s, const char *prefix, char ***keys,
+                       size_t *n)
+{
+    char *p = malloc(P(s)->plen + strlen(prefix) + 1);
+    int rc;
+
+    if (!p)
+        return rdv_store_fail(s, RDV_ENOMEM, "out of memory");
+    memcpy(p, P(s)->prefix, P(s)->plen);
+    strcpy(p + P(s)->plen, prefix);
+    rc = rdv_store_list(P(s)->inner, p, keys, n);
+    free(p);
+    /* Strip our prefix in place: each key is a malloc'd string. */
+    for (size_t i = 0; rc == RDV_OK && i < *n; i++)
+        memmove((*keys)[i], (*keys)[i] + P(s)->plen,
+                strlen((*keys)[i]) - P(s)->plen + 1);
+    return pass(s, rc);
+}
+
+static int prefix_delete_prefix(rdv_store *s, const char *prefix,
+                                size_t *deleted)
+{
+    char *p = malloc(P(s)->plen + strlen(prefix) + 1);
+    int rc;
+
+    if (!p)
+        return rdv_store_fail(s, RDV_ENOMEM, "out of memory");
+    memcpy(p, P(s)->prefix, P(s)->plen);
+    strcpy(p + P(s)->plen, prefix);
+    rc = rdv_store_delete_prefix(P(s)->inner, p, deleted);
+    free(p);
+    return pass(s, rc);
+}
+
+static void prefix_cancel(rdv_store *s)
+{
+    rdv_store *in = P(s)->inner;
+
+    if (in->ops->cancel)
+        in->ops->cancel(in);
+}
+
+static void prefix_destroy(rdv_store *s)
+{
+    rdv_store_close(P(s)->inner);
+    free(P(s)->prefix);
+    free(s);
+}
+
+static const rdv_store_ops prefix_ops = {
+    .name = "prefix",
+    .set = prefix_set,
+    .get = prefix_get,
+    .wait = prefix_wait,
+    .add = prefix_add,
+    .compare_set = prefix_compare_set,
+    .del = prefix_del,
+    .list = prefix_list,
+    .destroy = prefix_destroy,
+    .multi_get = prefix_multi_get,
+    .multi_set = prefix_multi_set,
+    .delete_prefix = prefix_delete_prefix,
+    .cancel = prefix_cancel,
+};
+
+int rdv_store_prefix_open(rdv_store *inner, const char *prefix,
+                          rdv_store **out)
+{
+    prefix_store *p;
+    size_t plen;
+
+    if (!inner || !prefix || !prefix[0] || !out)
+        return RDV_EINVAL;
+    plen = strlen(prefix);
+    p = calloc(1, sizeof *p);
+    if (!p || !(p->prefix = malloc(plen + 2))) {
+        free(p);
+        return RDV_ENOMEM;
+    }
+    rdv_store_init(&p->base, &prefix_ops);
+    memcpy(p->prefix, prefix, plen);
+    p->prefix[plen] = '/';
+    p->prefix[plen + 1] = '\0';
+    p->plen = plen + 1;
+    p->inner = inner;
+    p->base.flags = inner->flags;
+    *out = &p->base;
+    return RDV_OK;
+}
