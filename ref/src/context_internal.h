@@ -1,6 +1,7 @@
 /*
- * context_internal.h - what the rest of librdv (collectives, rdv_send)
- * may use of a context. The struct itself stays private to context.c.
+ * context_internal.h - what the rest of librdv (collectives, rdv_send,
+ * the rendezvous) may use of a context. The struct itself stays private
+ * to context.c.
  */
 #ifndef RDV_CONTEXT_INTERNAL_H
 #define RDV_CONTEXT_INTERNAL_H
@@ -26,5 +27,36 @@ int rdv_context_fail(rdv_context *ctx, int status, const char *fmt, ...)
 /* The absolute deadline for a call given its timeout option: 0 means
  * the context's timeout, < 0 means none. */
 int64_t rdv_context_deadline(const rdv_context *ctx, int timeout_ms);
+
+/* Connects the context to ready-made sockets instead of a rendezvous
+ * (tests, socketpair meshes). fds[peer] is a connected stream socket to
+ * peer, -1 at this rank; the context owns every one of them from the
+ * call on, also on failure. RDV_ESTATE when already connected. */
+int rdv_context_connect_fds(rdv_context *ctx, const int *fds);
+
+/* ---- for the rendezvous (rendezvous/mesh.c) ---- */
+
+const char *rdv_context_job(const rdv_context *ctx);
+const char *rdv_context_bind(const rdv_context *ctx);
+
+/* Opens the transport if it is not open yet (this is the point where
+ * the io_uring is made: after fork, in the connecting process). */
+int rdv_context_open_transport(rdv_context *ctx, rdv_transport **out);
+
+/* Marks the mesh connected; peer_info and the data plane work from now. */
+void rdv_context_set_connected(rdv_context *ctx);
+
+/* The phase and connect hooks, called above the backend seam so both
+ * backends behave alike. connect returns what the hook returned (0
+ * when there is none). */
+void rdv_context_phase(rdv_context *ctx, rdv_phase p);
+int rdv_context_hook_connect(rdv_context *ctx, int peer, unsigned attempt);
+
+/* The counters the rendezvous bumps (bytes come from the transport). */
+rdv_context_counters *rdv_context_counters_mut(rdv_context *ctx);
+
+/* Sends a line to the log callback, if there is one. */
+void rdv_context_log(rdv_context *ctx, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 #endif

@@ -2,8 +2,16 @@
  * transport/transport.h - internal seam between the data plane and its
  * two backends (uring.c, epoll.c), in the shape of Redis's ae.c.
  *
- * The rendezvous hands the transport connected, handshaken sockets, one
- * per peer; collectives and rdv_send/rdv_recv drive requests through it.
+ * Two layers live behind this one header:
+ *
+ *  - the transport (transport.c): peers, requests, short writes, the io
+ *    hook, errors naming the peer. Collectives, rdv_send/rdv_recv and
+ *    the rendezvous use it.
+ *  - the backend (uring.c, epoll.c): a completion-style engine with a
+ *    handful of operations (connect, accept, send, recv, forget, poll)
+ *    that both files define with identical semantics. epoll emulates
+ *    completions by doing the syscall when the fd is ready.
+ *
  * The backend is chosen once, in rdv_transport_open(): "uring", "epoll",
  * or NULL for $RDV_TRANSPORT, else io_uring falling back to epoll when
  * io_uring_setup fails with EPERM, ENOSYS or EINVAL.
@@ -11,34 +19,128 @@
  * Deadlines are absolute CLOCK_MONOTONIC ns (RDV_DEADLINE_NONE = never).
  * Errors name the peer rank and address; read them with
  * rdv_transport_errmsg().
+ *
+ * Fork/threads: a transport belongs to the process and thread that
+ * opened it (the io_uring is created SINGLE_ISSUER when the kernel
+ * allows). It is never inherited: calls from another pid fail with
+ * RDV_ESTATE.
  */
 #ifndef RDV_TRANSPORT_INTERNAL_H
 #define RDV_TRANSPORT_INTERNAL_H
 
 #include <stdint.h>
+#include <sys/socket.h>
 
+#include "rdv/hooks.h"
 #include "rdv/transport.h"
 
 typedef struct rdv_transport rdv_transport;
 
-/* Created after fork, in the process that uses it. */
+/* Created after fork, in the process that uses it. RDV_EINVAL for an
+ * unknown backend name, RDV_ENOTSUP when "uring" is forced but the
+ * kernel refuses io_uring, RDV_ENOMEM. */
 int rdv_transport_open(rdv_transport **out, const char *backend, int rank,
                        int size, char *errbuf, size_t errlen);
+/* Cancels every operation still in flight (the kernel no longer
+ * touches any buffer afterwards), closes every fd it owns, frees t.
+ * NULL is allowed. */
 void rdv_transport_close(rdv_transport *t);
 const char *rdv_transport_backend(const rdv_transport *t);
 const char *rdv_transport_errmsg(const rdv_transport *t);
 
-/* Takes ownership of fd, a connected stream socket to peer. desc names
- * the peer's address for error messages ("127.0.0.1:40123"). */
+/* Hooks (may be NULL) whose io() is consulted before each transfer. */
+void rdv_transport_set_hooks(rdv_transport *t, const rdv_hooks *hooks);
+
+/* Takes ownership of fd, a connected stream socket to peer, even on
+ * failure. Sets close-on-exec, the blocking mode the backend wants and
+ * TCP_NODELAY when fd is TCP. desc names the peer's address for error
+ * messages ("127.0.0.1:40123"); NULL asks getpeername(). */
 int rdv_transport_attach(rdv_transport *t, int peer, int fd,
                          const char *desc);
 
-/* Starts req (filled by the caller: peer, is_send, buf, len). */
+/* The fd attached for peer, or -1. The transport still owns it. */
+int rdv_transport_peer_fd(const rdv_transport *t, int peer);
+
+/* Starts req (filled by the caller: peer, is_send, buf, len). RDV_EINVAL
+ * for a bad peer or a second request in the same direction; RDV_ESTATE
+ * after an earlier failure. */
 int rdv_transport_post(rdv_transport *t, rdv_request *req);
 
 /* Drives I/O until every request in reqs is complete or the deadline
- * passes. Returns the first error; the detail names the peer. */
+ * passes. Returns the first error; the detail names the peer. Any error
+ * cancels all I/O in flight, so every posted buffer is free again, and
+ * leaves the transport failed. */
 int rdv_transport_wait(rdv_transport *t, rdv_request *const *reqs,
                        size_t n, int64_t deadline);
+
+/* Bytes moved so far, for rdv_context_get_counters(). */
+void rdv_transport_bytes(const rdv_transport *t, uint64_t *sent,
+                         uint64_t *received);
+
+/* ---- the backend engine (for the rendezvous, and transport.c) ----
+ *
+ * Each operation carries a caller tag and ends in exactly one event
+ * (multishot accept: one per connection, `more` set while it stays
+ * armed), unless forgotten first. res is the syscall's result: bytes,
+ * a new fd, 0, or -errno; -ETIME means the operation's own deadline
+ * passed. Tags with the top bit set are reserved for transport.c.
+ */
+typedef struct rdv_event {
+    uint64_t tag;
+    int res;
+    int more;
+} rdv_event;
+
+#define RDV_TAG_TRANSPORT (1ull << 63)
+
+/* A new stream socket the backend can drive: CLOEXEC, and nonblocking
+ * when the backend wants it. Returns the fd or -errno. */
+int rdv_transport_socket(rdv_transport *t, int family);
+/* Puts an fd obtained elsewhere (accepted, socketpair) in that mode. */
+int rdv_transport_prepare_fd(rdv_transport *t, int fd);
+
+/* Each returns 0 or -errno (-ENOMEM); the outcome arrives as an event.
+ * connect and recv end with -ETIME at deadline; buffers must stay valid
+ * until their event or rdv_transport_forget(). */
+int rdv_transport_op_connect(rdv_transport *t, int fd,
+                             const struct sockaddr *sa, socklen_t salen,
+                             uint64_t tag, int64_t deadline);
+int rdv_transport_op_accept(rdv_transport *t, int listen_fd, uint64_t tag);
+int rdv_transport_op_send(rdv_transport *t, int fd, const void *buf,
+                          size_t len, uint64_t tag);
+int rdv_transport_op_recv(rdv_transport *t, int fd, void *buf, size_t len,
+                          uint64_t tag, int64_t deadline);
+/* Cancels every operation on fd and returns once the kernel is done
+ * with them; none of them reports an event. The caller still owns fd. */
+void rdv_transport_forget(rdv_transport *t, int fd);
+/* Waits until at least one event is ready or deadline passes, and
+ * stores up to max events. Returns the count (0 at the deadline) or a
+ * negative rdv_status with the detail set. Events for transport.c's
+ * own requests are consumed here and never returned. */
+int rdv_transport_poll(rdv_transport *t, rdv_event *evs, int max,
+                       int64_t deadline);
+
+/* What uring.c and epoll.c each define; chosen in rdv_transport_open. */
+typedef struct rdv_backend rdv_backend;
+typedef struct rdv_backend_ops {
+    const char *name;
+    int nonblocking; /* wants O_NONBLOCK fds */
+    /* 0, or -errno from setup (-EPERM/-ENOSYS/-EINVAL allow fallback) */
+    int (*create)(rdv_backend **out, char *errbuf, size_t errlen);
+    void (*destroy)(rdv_backend *b);
+    int (*connect)(rdv_backend *b, int fd, const struct sockaddr *sa,
+                   socklen_t salen, uint64_t tag, int64_t deadline);
+    int (*accept)(rdv_backend *b, int fd, uint64_t tag);
+    int (*send)(rdv_backend *b, int fd, const void *buf, size_t len,
+                uint64_t tag);
+    int (*recv)(rdv_backend *b, int fd, void *buf, size_t len,
+                uint64_t tag, int64_t deadline);
+    void (*forget)(rdv_backend *b, int fd);
+    /* count of events, 0 at deadline, -errno on failure */
+    int (*poll)(rdv_backend *b, rdv_event *evs, int max, int64_t deadline);
+} rdv_backend_ops;
+
+extern const rdv_backend_ops rdv_backend_uring;
+extern const rdv_backend_ops rdv_backend_epoll;
 
 #endif

@@ -1,0 +1,454 @@
+/*
+ * transport/uring.c - the io_uring backend of the transport engine.
+ *
+ * Choices:
+ *  - One ring per transport, made when the transport is opened, which
+ *    happens after fork in the process that uses it. Setup tries
+ *    SINGLE_ISSUER|DEFER_TASKRUN (no task work stealing time from the
+ *    submitter), then COOP_TASKRUN, then no flags; EPERM/ENOSYS/EINVAL
+ *    from the last attempt are passed up so the transport can fall back
+ *    to epoll (Docker's default seccomp profile).
+ *  - The opcodes used are probed; a kernel missing one is "unsupported"
+ *    and also falls back.
+ *  - Every operation owns a slot; user_data is the slot index + 1 and 0
+ *    marks the linked timeouts, whose own completions carry nothing.
+ *    Slots make cancellation exact: forget() cancels the slots of an fd
+ *    and reaps until the kernel has released each of them, stashing any
+ *    other completion it meets, so no buffer is touched after forget().
+ *  - connect and recv with a deadline carry a linked absolute timeout
+ *    (CLOCK_MONOTONIC); the op then ends in -ECANCELED, reported -ETIME.
+ *    The timespec lives in the slot until submission; slots never move
+ *    while SQEs are unsubmitted (growing submits first).
+ *  - The listener uses multishot accept; on a kernel that rejects it
+ *    (-EINVAL before any connection) accept is re-armed one-shot.
+ *  - Sockets stay blocking: io_uring arms poll itself, while O_NONBLOCK
+ *    would turn waits into -EAGAIN completions.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <liburing.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#ifdef RDV_HAVE_VALGRIND
+#include <valgrind/memcheck.h>
+#endif
+
+#include "evq.h"
+#include "rdv/store_ops.h"
+
+enum { K_CONNECT, K_ACCEPT, K_SEND, K_RECV };
+
+typedef struct uslot {
+    uint64_t tag;
+    int fd;
+    int kind;
+    void *buf;
+    int active;
+    int discard; /* forgotten: drop its completion */
+    int timed;   /* carries a linked timeout */
+    int got_one; /* accept: at least one connection came */
+    struct __kernel_timespec ts;
+} uslot;
+
+struct rdv_backend {
+    struct io_uring ring;
+    uslot *slots;
+    uint32_t nslots, cap;
+    uint32_t *freelist;
+    uint32_t nfree;
+    uint32_t unsubmitted; /* SQEs prepared, not yet submitted */
+    int multishot;        /* multishot accept usable */
+    rdv_evq ready;
+};
+
+static int ring_setup(struct io_uring *ring)
+{
+    static const unsigned attempts[] = {
+        IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
+        IORING_SETUP_COOP_TASKRUN,
+        0,
+    };
+    int ret = -EINVAL;
+
+    for (size_t i = 0; i < sizeof attempts / sizeof attempts[0]; i++) {
+        struct io_uring_params p;
+
+        memset(&p, 0, sizeof p);
+        p.flags = attempts[i];
+        ret = io_uring_queue_init_params(512, ring, &p);
+        if (ret != -EINVAL)
+            break;
+    }
+    return ret;
+}
+
+static int ring_probe(struct io_uring *ring, char *errbuf, size_t errlen)
+{
+    static const struct {
+        int op;
+        const char *name;
+    } need[] = {
+        {IORING_OP_CONNECT, "connect"}, {IORING_OP_ACCEPT, "accept"},
+        {IORING_OP_SEND, "send"},       {IORING_OP_RECV, "recv"},
+        {IORING_OP_LINK_TIMEOUT, "link_timeout"},
+        {IORING_OP_ASYNC_CANCEL, "async_cancel"},
+    };
+    struct io_uring_probe *probe = io_uring_get_probe_ring(ring);
+    int ret = 0;
+
+    if (!probe) {
+        snprintf(errbuf, errlen, "io_uring: cannot probe opcodes");
+        return -ENOSYS;
+    }
+    for (size_t i = 0; i < sizeof need / sizeof need[0]; i++) {
+        if (!io_uring_opcode_supported(probe, need[i].op)) {
+            snprintf(errbuf, errlen, "io_uring: kernel lacks opcode %s",
+                     need[i].name);
+            ret = -ENOSYS;
+            break;
+        }
+    }
+    io_uring_free_probe(probe);
+    return ret;
+}
+
+static int uring_create(rdv_backend **out, char *errbuf, size_t errlen)
+{
+    rdv_backend *b = calloc(1, sizeof *b);
+    int ret;
+
+    if (!b)
+        return -ENOMEM;
+    ret = ring_setup(&b->ring);
+    if (ret < 0) {
+        snprintf(errbuf, errlen, "io_uring_setup: %s", strerror(-ret));
+        free(b);
+        return ret;
+    }
+    /* The kernel already opens ring fds close-on-exec; say so anyway. */
+    fcntl(b->ring.ring_fd, F_SETFD, FD_CLOEXEC);
+    ret = ring_probe(&b->ring, errbuf, errlen);
+    if (ret < 0) {
+        io_uring_queue_exit(&b->ring);
+        free(b);
+        return ret;
+    }
+    b->multishot = 1;
+    *out = b;
+    return 0;
+}
+
+static struct io_uring_sqe *sqe_get(rdv_backend *b, unsigned need)
+{
+    if (io_uring_sq_space_left(&b->ring) < need) {
+        io_uring_submit(&b->ring);
+        b->unsubmitted = 0;
+    }
+    b->unsubmitted++;
+    return io_uring_get_sqe(&b->ring);
+}
+
+static long slot_new(rdv_backend *b, int fd, int kind, uint64_t tag,
+                     void *buf)
+{
+    uint32_t i;
+
+    if (b->nfree > 0) {
+        i = b->freelist[--b->nfree];
+    } else {
+        if (b->nslots == b->cap) {
+            uint32_t cap = b->cap ? b->cap * 2 : 128;
+            uslot *s;
+            uint32_t *fl;
+
+            /* pending SQEs may point at timespecs inside slots */
+            if (b->unsubmitted) {
+                io_uring_submit(&b->ring);
+                b->unsubmitted = 0;
+            }
+            s = realloc(b->slots, cap * sizeof *s);
+            if (!s)
+                return -ENOMEM;
+            b->slots = s;
+            fl = realloc(b->freelist, cap * sizeof *fl);
+            if (!fl)
+                return -ENOMEM;
+            b->freelist = fl;
+            b->cap = cap;
+        }
+        i = b->nslots++;
+    }
+    memset(&b->slots[i], 0, sizeof b->slots[i]);
+    b->slots[i].tag = tag;
+    b->slots[i].fd = fd;
+    b->slots[i].kind = kind;
+    b->slots[i].buf = buf;
+    b->slots[i].active = 1;
+    return i;
+}
+
+static void slot_free(rdv_backend *b, uint32_t i)
+{
+    b->slots[i].active = 0;
+    b->freelist[b->nfree++] = i;
+}
+
+/* Links an absolute timeout to the op just prepared in sqe. */
+static void link_deadline(rdv_backend *b, struct io_uring_sqe *sqe,
+                          uint32_t i, int64_t deadline)
+{
+    struct io_uring_sqe *t;
+
+    if (deadline == RDV_DEADLINE_NONE)
+        return;
+    b->slots[i].timed = 1;
+    b->slots[i].ts.tv_sec = deadline / 1000000000;
+    b->slots[i].ts.tv_nsec = deadline % 1000000000;
+    sqe->flags |= IOSQE_IO_LINK;
+    t = sqe_get(b, 1);
+    io_uring_prep_link_timeout(t, &b->slots[i].ts, IORING_TIMEOUT_ABS);
+    io_uring_sqe_set_data64(t, 0);
+}
+
+static int uring_connect(rdv_backend *b, int fd, const struct sockaddr *sa,
+                         socklen_t salen, uint64_t tag, int64_t deadline)
+{
+    long i = slot_new(b, fd, K_CONNECT, tag, NULL);
+    struct io_uring_sqe *sqe;
+
+    if (i < 0)
+        return (int)i;
+    sqe = sqe_get(b, 2);
+    io_uring_prep_connect(sqe, fd, sa, salen);
+    io_uring_sqe_set_data64(sqe, (uint64_t)i + 1);
+    link_deadline(b, sqe, (uint32_t)i, deadline);
+    /* sa belongs to the caller: hand it to the kernel now */
+    io_uring_submit(&b->ring);
+    b->unsubmitted = 0;
+    return 0;
+}
+
+static void prep_accept(rdv_backend *b, uint32_t i)
+{
+    struct io_uring_sqe *sqe = sqe_get(b, 1);
+
+    if (b->multishot)
+        io_uring_prep_multishot_accept(sqe, b->slots[i].fd, NULL, NULL,
+                                       SOCK_CLOEXEC);
+    else
+        io_uring_prep_accept(sqe, b->slots[i].fd, NULL, NULL, SOCK_CLOEXEC);
+    io_uring_sqe_set_data64(sqe, (uint64_t)i + 1);
+}
+
+static int uring_accept(rdv_backend *b, int fd, uint64_t tag)
+{
+    long i = slot_new(b, fd, K_ACCEPT, tag, NULL);
+
+    if (i < 0)
+        return (int)i;
+    prep_accept(b, (uint32_t)i);
+    return 0;
+}
+
+static int uring_send(rdv_backend *b, int fd, const void *buf, size_t len,
+                      uint64_t tag)
+{
+    long i = slot_new(b, fd, K_SEND, tag, (void *)buf);
+    struct io_uring_sqe *sqe;
+
+    if (i < 0)
+        return (int)i;
+    sqe = sqe_get(b, 1);
+    io_uring_prep_send(sqe, fd, buf, len, MSG_NOSIGNAL);
+    io_uring_sqe_set_data64(sqe, (uint64_t)i + 1);
+    return 0;
+}
+
+static int uring_recv(rdv_backend *b, int fd, void *buf, size_t len,
+                      uint64_t tag, int64_t deadline)
+{
+    long i = slot_new(b, fd, K_RECV, tag, buf);
+    struct io_uring_sqe *sqe;
+
+    if (i < 0)
+        return (int)i;
+    sqe = sqe_get(b, 2);
+    io_uring_prep_recv(sqe, fd, buf, len, 0);
+    io_uring_sqe_set_data64(sqe, (uint64_t)i + 1);
+    link_deadline(b, sqe, (uint32_t)i, deadline);
+    return 0;
+}
+
+/* Turns one CQE into a queued event, or drops it. */
+static void cqe_handle(rdv_backend *b, const struct io_uring_cqe *cqe)
+{
+    uint64_t ud = io_uring_cqe_get_data64(cqe);
+    uslot *s;
+    int res = cqe->res;
+    int more;
+
+    if (ud == 0 || ud > b->nslots)
+        return; /* a linked timeout's own completion */
+    s = &b->slots[ud - 1];
+    if (!s->active)
+        return;
+    more = (cqe->flags & IORING_CQE_F_MORE) != 0;
+    if (s->kind == K_RECV && res > 0) {
+#ifdef RDV_HAVE_VALGRIND
+        VALGRIND_MAKE_MEM_DEFINED(s->buf, (size_t)res);
+#endif
+    }
+    if (s->kind == K_ACCEPT && !s->discard && res == -EINVAL &&
+        b->multishot && !s->got_one) {
+        b->multishot = 0; /* old kernel: fall back to one-shot accept */
+        prep_accept(b, (uint32_t)(ud - 1));
+        return;
+    }
+    if (s->kind == K_ACCEPT && res >= 0)
+        s->got_one = 1;
+    if (s->timed && res == -ECANCELED && !s->discard)
+        res = -ETIME;
+    if (s->discard) {
+        if (s->kind == K_ACCEPT && res >= 0)
+            close(res);
+    } else {
+        int keep = s->kind == K_ACCEPT && res >= 0;
+
+        /* one-shot accept stays armed the way multishot would */
+        if (keep && !more && !b->multishot) {
+            prep_accept(b, (uint32_t)(ud - 1));
+            more = 1;
+        }
+        if (rdv_evq_push(&b->ready, s->fd, s->tag, res, more,
+                         s->kind == K_ACCEPT) < 0 &&
+            s->kind == K_ACCEPT && res >= 0)
+            close(res);
+    }
+    if (!more)
+        slot_free(b, (uint32_t)(ud - 1));
+}
+
+static int reap(rdv_backend *b)
+{
+    struct io_uring_cqe *cqe;
+    unsigned head, n = 0;
+
+    io_uring_for_each_cqe(&b->ring, head, cqe)
+    {
+        cqe_handle(b, cqe);
+        n++;
+    }
+    io_uring_cq_advance(&b->ring, n);
+    return (int)n;
+}
+
+/* Waits for at least one CQE or the deadline; handles EINTR itself. */
+static int wait_some(rdv_backend *b, int64_t deadline)
+{
+    for (;;) {
+        struct io_uring_cqe *cqe = NULL;
+        struct __kernel_timespec ts, *tp = NULL;
+        int ret;
+
+        if (deadline != RDV_DEADLINE_NONE) {
+            int64_t left = deadline - rdv_now_ns();
+
+            if (left < 0)
+                left = 0;
+            ts.tv_sec = left / 1000000000;
+            ts.tv_nsec = left % 1000000000;
+            tp = &ts;
+        }
+        b->unsubmitted = 0;
+        ret = io_uring_submit_and_wait_timeout(&b->ring, &cqe, 1, tp, NULL);
+        if (ret >= 0 || ret == -ETIME)
+            return 0;
+        if (ret == -EINTR)
+            continue; /* a signal never ends the wait early */
+        if (ret == -EAGAIN || ret == -EBUSY) {
+            reap(b); /* CQ backed up: make room and go on */
+            continue;
+        }
+        return ret;
+    }
+}
+
+static void uring_forget(rdv_backend *b, int fd)
+{
+    int pending = 0;
+
+    for (uint32_t i = 0; i < b->nslots; i++) {
+        uslot *s = &b->slots[i];
+
+        if (!s->active || s->fd != fd || s->discard)
+            continue;
+        s->discard = 1;
+        pending++;
+        struct io_uring_sqe *sqe = sqe_get(b, 1);
+        io_uring_prep_cancel64(sqe, (uint64_t)i + 1, 0);
+        io_uring_sqe_set_data64(sqe, 0);
+    }
+    rdv_evq_drop_fd(&b->ready, fd);
+    /* Cancelling socket ops completes at once; the bound only guards
+     * against a kernel that never answers. */
+    int64_t until = rdv_now_ns() + 2000000000;
+    while (pending > 0 && rdv_now_ns() < until) {
+        if (wait_some(b, until) < 0)
+            break;
+        reap(b);
+        pending = 0;
+        for (uint32_t i = 0; i < b->nslots; i++)
+            if (b->slots[i].active && b->slots[i].fd == fd &&
+                b->slots[i].discard)
+                pending++;
+    }
+}
+
+static int uring_poll(rdv_backend *b, rdv_event *evs, int max,
+                      int64_t deadline)
+{
+    int ret;
+
+    if (b->ready.len == 0) {
+        reap(b);
+        if (b->ready.len == 0) {
+            ret = wait_some(b, deadline);
+            if (ret < 0)
+                return ret;
+            reap(b);
+        }
+    } else if (b->unsubmitted) {
+        io_uring_submit(&b->ring);
+        b->unsubmitted = 0;
+    }
+    return rdv_evq_pop(&b->ready, evs, max);
+}
+
+static void uring_destroy(rdv_backend *b)
+{
+    if (!b)
+        return;
+    for (uint32_t i = 0; i < b->nslots; i++)
+        if (b->slots[i].active && !b->slots[i].discard)
+            uring_forget(b, b->slots[i].fd);
+    io_uring_queue_exit(&b->ring);
+    rdv_evq_free(&b->ready);
+    free(b->slots);
+    free(b->freelist);
+    free(b);
+}
+
+const rdv_backend_ops rdv_backend_uring = {
+    .name = "uring",
+    .nonblocking = 0,
+    .create = uring_create,
+    .destroy = uring_destroy,
+    .connect = uring_connect,
+    .accept = uring_accept,
+    .send = uring_send,
+    .recv = uring_recv,
+    .forget = uring_forget,
+    .poll = uring_poll,
+};

@@ -1,0 +1,285 @@
+/*
+ * test_dataplane.c - rdv_send/rdv_recv and post/wait over meshes of
+ * forked ranks connected with rdv_context_connect_fds(): socketpairs
+ * and loopback TCP, each backend forced once and the $RDV_TRANSPORT
+ * default for the rest. Children report through their exit code.
+ */
+#define _GNU_SOURCE /* accept4 */
+#include <arpa/inet.h>
+#include <criterion/criterion.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "context_internal.h"
+#include "rdv/store_ops.h"
+#include "rdv/transport.h"
+
+#define MAXN 8
+
+typedef int (*rank_fn)(rdv_context *ctx, int rank, int n, void *arg);
+
+/* fds[i][j]: rank i's end of the pair (i, j). */
+static void mesh_socketpair(int n, int fds[MAXN][MAXN])
+{
+    for (int i = 0; i < n; i++)
+        fds[i][i] = -1;
+    for (int i = 0; i < n; i++)
+        for (int j = i + 1; j < n; j++) {
+            int sv[2];
+            cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+            fds[i][j] = sv[0];
+            fds[j][i] = sv[1];
+        }
+}
+
+static void mesh_tcp(int n, int fds[MAXN][MAXN])
+{
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    socklen_t al = sizeof a;
+    int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    cr_assert_eq(bind(l, (struct sockaddr *)&a, sizeof a), 0);
+    cr_assert_eq(listen(l, 64), 0);
+    cr_assert_eq(getsockname(l, (struct sockaddr *)&a, &al), 0);
+    for (int i = 0; i < n; i++)
+        fds[i][i] = -1;
+    for (int i = 0; i < n; i++)
+        for (int j = i + 1; j < n; j++) {
+            int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+            cr_assert_eq(connect(c, (struct sockaddr *)&a, sizeof a), 0);
+            fds[j][i] = c;
+            fds[i][j] = accept4(l, NULL, NULL, SOCK_CLOEXEC);
+            cr_assert_geq(fds[i][j], 0);
+        }
+    close(l);
+}
+
+/* Forks n ranks; rank r keeps only its own fds, connects a context with
+ * them (backend: NULL = $RDV_TRANSPORT) and runs fn. Asserts every rank
+ * exited 0. hold_fd (if >= 0) is closed in the children, and in the
+ * parent once rank 0 has exited. */
+static void run_ranks_keep(int n, int fds[MAXN][MAXN], const char *backend,
+                           rank_fn fn, void *arg, int hold_fd)
+{
+    pid_t pids[MAXN];
+
+    for (int r = 0; r < n; r++) {
+        pids[r] = fork();
+        cr_assert_geq(pids[r], 0);
+        if (pids[r] == 0) {
+            rdv_context_options o = rdv_context_options_default();
+            rdv_context *ctx;
+            char err[256];
+            int code;
+
+            for (int i = 0; i < n; i++)
+                for (int j = 0; j < n; j++)
+                    if (i != r && fds[i][j] >= 0)
+                        close(fds[i][j]);
+            if (hold_fd >= 0)
+                close(hold_fd);
+            o.rank = r;
+            o.size = n;
+            o.transport = backend;
+            if (rdv_context_create(&o, &ctx, err, sizeof err) != RDV_OK)
+                exit(10);
+            if (rdv_context_connect_fds(ctx, fds[r]) != RDV_OK) {
+                fprintf(stderr, "rank %d: %s\n", r, rdv_context_errmsg(ctx));
+                exit(11);
+            }
+            if (backend && strcmp(rdv_context_transport_name(ctx), backend))
+                exit(12);
+            code = fn(ctx, r, n, arg);
+            rdv_context_destroy(ctx);
+            exit(code);
+        }
+    }
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < n; j++)
+            if (fds[i][j] >= 0)
+                close(fds[i][j]);
+    for (int r = 0; r < n; r++) {
+        int st;
+        cr_assert_eq(waitpid(pids[r], &st, 0), pids[r]);
+        cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+                  "rank %d ended with status %#x", r, st);
+        if (r == 0 && hold_fd >= 0)
+            close(hold_fd);
+    }
+}
+
+static void run_ranks(int n, int fds[MAXN][MAXN], const char *backend,
+                      rank_fn fn, void *arg)
+{
+    run_ranks_keep(n, fds, backend, fn, arg, -1);
+}
+
+static unsigned char pattern(int from, int to, size_t i)
+{
+    return (unsigned char)(from * 31 + to * 7 + i * 13 + (i >> 9));
+}
+
+/* Every rank posts a send to and a recv from every peer, all at once,
+ * then waits for all of them. */
+static int all_pairs(rdv_context *ctx, int rank, int n, void *arg)
+{
+    size_t len = *(size_t *)arg;
+    rdv_request rq[2 * MAXN];
+    rdv_request *ptr[2 * MAXN] = {0};
+    unsigned char *out[MAXN], *in[MAXN];
+    size_t k = 0;
+    int bad = 0;
+
+    for (int p = 0; p < n; p++) {
+        if (p == rank)
+            continue;
+        out[p] = malloc(len);
+        in[p] = calloc(1, len);
+        for (size_t i = 0; i < len; i++)
+            out[p][i] = pattern(rank, p, i);
+        if (rdv_post_recv(ctx, &rq[k], p, in[p], len) != RDV_OK)
+            return 20;
+        ptr[k] = &rq[k];
+        k++;
+        if (rdv_post_send(ctx, &rq[k], p, out[p], len) != RDV_OK)
+            return 21;
+        ptr[k] = &rq[k];
+        k++;
+    }
+    if (rdv_wait(ctx, ptr, k, 30000) != RDV_OK) {
+        fprintf(stderr, "rank %d: %s\n", rank, rdv_context_errmsg(ctx));
+        return 22;
+    }
+    for (int p = 0; p < n; p++) {
+        if (p == rank)
+            continue;
+        for (size_t i = 0; i < len && !bad; i++)
+            bad = in[p][i] != pattern(p, rank, i);
+        free(out[p]);
+        free(in[p]);
+    }
+    return bad ? 23 : 0;
+}
+
+#define BACKEND_TESTS(tag, name)                                             \
+    Test(dataplane, tag##_small_socketpair)                                  \
+    {                                                                        \
+        int fds[MAXN][MAXN];                                                 \
+        size_t len = 100;                                                    \
+        mesh_socketpair(4, fds);                                             \
+        run_ranks(4, fds, name, all_pairs, &len);                            \
+    }                                                                        \
+    Test(dataplane, tag##_large_tcp)                                         \
+    {                                                                        \
+        int fds[MAXN][MAXN];                                                 \
+        size_t len = 6u << 20; /* far beyond socket buffers: short writes */ \
+        mesh_tcp(3, fds);                                                    \
+        run_ranks(3, fds, name, all_pairs, &len);                            \
+    }
+
+BACKEND_TESTS(uring, "uring")
+BACKEND_TESTS(epoll, "epoll")
+BACKEND_TESTS(env, NULL)
+
+static const char *env_backend(void) { return NULL; }
+
+/* Rank 1 leaves after connecting; rank 0's recv names it. */
+static int peer_closes(rdv_context *ctx, int rank, int n, void *arg)
+{
+    char buf[64];
+    int ret;
+
+    (void)n;
+    (void)arg;
+    if (rank == 1)
+        return 0;
+    ret = rdv_recv(ctx, 1, buf, sizeof buf, 20000);
+    if (ret != RDV_EPEER || !strstr(rdv_context_errmsg(ctx), "rank 1") ||
+        !strstr(rdv_context_errmsg(ctx), "0 of 64")) {
+        fprintf(stderr, "got %d: %s\n", ret, rdv_context_errmsg(ctx));
+        return 30;
+    }
+    return rdv_send(ctx, 1, buf, 1, 100) == RDV_ESTATE ? 0 : 31;
+}
+
+Test(dataplane, eof_names_peer)
+{
+    int fds[MAXN][MAXN];
+
+    mesh_tcp(2, fds);
+    run_ranks(2, fds, env_backend(), peer_closes, NULL);
+}
+
+/* A silent peer: the recv times out within bounds, naming the peer. */
+static int silent_peer(rdv_context *ctx, int rank, int n, void *arg)
+{
+    char buf[8];
+    int64_t t0 = rdv_now_ns(), ms;
+    int ret;
+
+    (void)n;
+    if (rank == 1) {
+        char c;
+        /* hold the connection open until rank 0 is done */
+        return read(*(int *)arg, &c, 1) >= 0 ? 0 : 40;
+    }
+    ret = rdv_recv(ctx, 1, buf, sizeof buf, 300);
+    ms = (rdv_now_ns() - t0) / 1000000;
+    if (ret != RDV_ETIMEDOUT || ms < 290 || ms > 3000 ||
+        !strstr(rdv_context_errmsg(ctx), "rank 1")) {
+        fprintf(stderr, "got %d after %lld ms: %s\n", ret, (long long)ms,
+                rdv_context_errmsg(ctx));
+        return 41;
+    }
+    /* try-once semantics on a fresh ask: the context is now unusable */
+    return rdv_recv(ctx, 1, buf, 1, 0) == RDV_ESTATE ? 0 : 42;
+}
+
+Test(dataplane, recv_timeout_names_peer)
+{
+    int fds[MAXN][MAXN], pipefd[2];
+
+    cr_assert_eq(pipe(pipefd), 0);
+    mesh_socketpair(2, fds);
+    /* rank 1 blocks on rd until the parent closes the write end, which
+     * it does only after rank 0 has finished (run_ranks reaps in order) */
+    int rd = pipefd[0];
+    run_ranks_keep(2, fds, env_backend(), silent_peer, &rd, pipefd[1]);
+    close(rd);
+}
+
+/* Misuse is RDV_EINVAL and leaves the context usable. */
+static int misuse(rdv_context *ctx, int rank, int n, void *arg)
+{
+    rdv_request a, b, *both[2] = {&a, &b};
+    char x = 'x', y = 0, z = 0;
+
+    (void)n;
+    (void)arg;
+    if (rdv_send(ctx, rank, &x, 1, 100) != RDV_EINVAL)
+        return 50;
+    if (rdv_send(ctx, 7, &x, 1, 100) != RDV_EINVAL)
+        return 51;
+    if (rank == 0) {
+        if (rdv_post_recv(ctx, &a, 1, &y, 1) != RDV_OK)
+            return 52;
+        if (rdv_post_recv(ctx, &b, 1, &z, 1) != RDV_EINVAL)
+            return 53;
+        return rdv_wait(ctx, both, 1, 20000) == RDV_OK && y == 'x' ? 0 : 54;
+    }
+    return rdv_send(ctx, 0, &x, 1, 20000) == RDV_OK ? 0 : 55;
+}
+
+Test(dataplane, misuse_is_einval)
+{
+    int fds[MAXN][MAXN];
+
+    mesh_socketpair(2, fds);
+    run_ranks(2, fds, env_backend(), misuse, NULL);
+}
