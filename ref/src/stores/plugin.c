@@ -1,0 +1,399 @@
+/*
+ * stores/plugin.c - the plugin: scheme. Loads a store author's .so with
+ * dlopen, checks its one exported table (rdv/plugin.h) the way Redis
+ * checks a module's build id before trusting it, and adapts the table's
+ * void*-handle, timeout_ms ops to rdv_store_ops.
+ *
+ * Choices:
+ * - RTLD_NOW | RTLD_LOCAL: an unresolved symbol fails at open, naming
+ *   the file, not later in the middle of a rendezvous; and two plugins
+ *   never see each other's symbols.
+ * - Every error names the file and what was expected: missing file,
+ *   missing symbol (with a hint when another ABI's symbol is there),
+ *   wrong ABI version, a too-small table, a NULL required op, a failed
+ *   create (with the plugin's own message).
+ * - Deadlines become timeout_ms at this edge (0 = try once, -1 = none),
+ *   rounded up so a plugin never ends a wait early.
+ * - The plugin is not trusted to keep the ABI: a return value that is
+ *   not an rdv_status becomes RDV_EPROTO naming the op, and values are
+ *   re-terminated (val[len] = 0) as rdv/store.h promises callers.
+ * - NULL optional ops run rdv's generic fallbacks (store_fallback.c),
+ *   which call back into this adapter's required ops.
+ */
+#include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "rdv/plugin.h"
+#include "store_internal.h"
+
+typedef struct plugin_store {
+    rdv_store base;
+    void *dl;
+    const rdv_store_plugin *p;
+    void *h;
+    char file[256];
+} plugin_store;
+
+#define P(s) ((plugin_store *)(s))
+
+/* Lowest status rdv defines; anything outside [lowest, 0] is a bug. */
+static int status_lowest(void)
+{
+    int lowest = 0;
+
+#define RDV_STATUS_MIN(name, value, text) \
+    if ((value) < lowest)                 \
+        lowest = (value);
+    RDV_STATUS_MAP(RDV_STATUS_MIN)
+#undef RDV_STATUS_MIN
+    return lowest;
+}
+
+/* Copies the plugin's detail into the store after a failed op, or says
+ * that the plugin broke the ABI. Returns the status to hand the caller. */
+static int finish(rdv_store *s, const char *op, int rc)
+{
+    const char *msg;
+
+    if (rc == RDV_OK)
+        return RDV_OK;
+    if (rc > 0 || rc < status_lowest())
+        return rdv_store_fail(s, RDV_EPROTO, "plugin '%s' (%s): %s "
+                              "returned %d, which is not an rdv_status",
+                              P(s)->p->name, P(s)->file, op, rc);
+    msg = P(s)->p->errmsg(P(s)->h);
+    if (msg && msg[0])
+        return rdv_store_fail(s, rc, "%s", msg);
+    return rdv_store_fail(s, rc, "plugin '%s' (%s): %s failed: %s",
+                          P(s)->p->name, P(s)->file, op, rdv_strerror(rc));
+}
+
+/* Gives a returned value the NUL terminator rdv/store.h promises. */
+static int terminate(rdv_store *s, const char *op, void **val, size_t len)
+{
+    char *v;
+
+    if (!*val && len)
+        return rdv_store_fail(s, RDV_EPROTO, "plugin '%s' (%s): %s "
+                              "returned a NULL value of %zu bytes",
+                              P(s)->p->name, P(s)->file, op, len);
+    v = realloc(*val, len + 1);
+    if (!v)
+        return rdv_store_fail(s, RDV_ENOMEM, "%s: out of memory", op);
+    v[len] = '\0';
+    *val = v;
+    return RDV_OK;
+}
+
+static int pl_set(rdv_store *s, const char *key, const void *val,
+                  size_t len, int flags)
+{
+    int pflags = (flags & RDV_SET_CREATE_ONLY) ? RDV_PLUGIN_SET_CREATE_ONLY
+                                               : 0;
+
+    return finish(s, "set", P(s)->p->set(P(s)->h, key, val, len, pflags));
+}
+
+static int pl_get(rdv_store *s, const char *key, void **val, size_t *len,
+                  int64_t deadline)
+{
+    int rc = finish(s, "get", P(s)->p->get(P(s)->h, key, val, len,
+                                           rdv_deadline_left_ms(deadline)));
+
+    if (rc == RDV_OK && (rc = terminate(s, "get", val, *len)) != RDV_OK) {
+        free(*val);
+        *val = NULL;
+        *len = 0;
+    }
+    return rc;
+}
+
+static int pl_wait(rdv_store *s, const char *const *keys, size_t n,
+                   int64_t deadline)
+{
+    return finish(s, "wait", P(s)->p->wait(P(s)->h, keys, n,
+                                           rdv_deadline_left_ms(deadline)));
+}
+
+static int pl_add(rdv_store *s, const char *key, int64_t delta,
+                  int64_t *result)
+{
+    return finish(s, "add", P(s)->p->add(P(s)->h, key, delta, result));
+}
+
+static int pl_compare_set(rdv_store *s, const char *key,
+                          const void *expected, size_t expected_len,
+                          const void *desired, size_t desired_len, int *won,
+                          void **cur, size_t *cur_len)
+{
+    int rc = finish(s, "compare_set",
+                    P(s)->p->compare_set(P(s)->h, key, expected,
+                                         expected_len, desired, desired_len,
+                                         won, cur, cur_len));
+
+    if (rc == RDV_OK && cur && *cur &&
+        (rc = terminate(s, "compare_set", cur, *cur_len)) != RDV_OK) {
+        free(*cur);
+        *cur = NULL;
+        *cur_len = 0;
+    }
+    return rc;
+}
+
+static int pl_del(rdv_store *s, const char *key)
+{
+    return finish(s, "delete", P(s)->p->del(P(s)->h, key));
+}
+
+static int pl_list(rdv_store *s, const char *prefix, char ***keys,
+                   size_t *n)
+{
+    return finish(s, "list", P(s)->p->list(P(s)->h, prefix, keys, n));
+}
+
+static int pl_multi_get(rdv_store *s, const char *const *keys, size_t n,
+                        void **vals, size_t *lens, int64_t deadline)
+{
+    int rc;
+
+    if (!P(s)->p->multi_get)
+        return rdv_fallback_multi_get(s, keys, n, vals, lens, deadline);
+    rc = finish(s, "multi_get",
+                P(s)->p->multi_get(P(s)->h, keys, n, vals, lens,
+                                   rdv_deadline_left_ms(deadline)));
+    for (size_t i = 0; rc == RDV_OK && i < n; i++)
+        rc = terminate(s, "multi_get", &vals[i], lens[i]);
+    if (rc != RDV_OK) {
+        for (size_t i = 0; i < n; i++) {
+            free(vals[i]);
+            vals[i] = NULL;
+            lens[i] = 0;
+        }
+    }
+    return rc;
+}
+
+static int pl_multi_set(rdv_store *s, const char *const *keys,
+                        const void *const *vals, const size_t *lens,
+                        size_t n)
+{
+    if (!P(s)->p->multi_set)
+        return rdv_fallback_multi_set(s, keys, vals, lens, n);
+    return finish(s, "multi_set",
+                  P(s)->p->multi_set(P(s)->h, keys, vals, lens, n));
+}
+
+static int pl_num_keys(rdv_store *s, int64_t *n)
+{
+    if (!P(s)->p->num_keys)
+        return rdv_fallback_num_keys(s, n);
+    return finish(s, "num_keys", P(s)->p->num_keys(P(s)->h, n));
+}
+
+static int pl_delete_prefix(rdv_store *s, const char *prefix,
+                            size_t *deleted)
+{
+    if (!P(s)->p->delete_prefix)
+        return rdv_fallback_delete_prefix(s, prefix, deleted);
+    return finish(s, "delete_prefix",
+                  P(s)->p->delete_prefix(P(s)->h, prefix, deleted));
+}
+
+static void pl_cancel(rdv_store *s)
+{
+    if (P(s)->p->cancel)
+        P(s)->p->cancel(P(s)->h);
+}
+
+static void pl_destroy(rdv_store *s)
+{
+    P(s)->p->destroy(P(s)->h);
+    dlclose(P(s)->dl);
+    free(s);
+}
+
+static const rdv_store_ops plugin_ops = {
+    .name = "plugin",
+    .set = pl_set,
+    .get = pl_get,
+    .wait = pl_wait,
+    .add = pl_add,
+    .compare_set = pl_compare_set,
+    .del = pl_del,
+    .list = pl_list,
+    .destroy = pl_destroy,
+    .multi_get = pl_multi_get,
+    .multi_set = pl_multi_set,
+    .num_keys = pl_num_keys,
+    .delete_prefix = pl_delete_prefix,
+    .cancel = pl_cancel,
+};
+
+/* ---- loading and checking the table ---------------------------------- */
+
+/* prefix= belongs to rdv's prefix wrapper, never to the plugin. */
+static const char *config_option(const rdv_plugin_config *cfg,
+                                 const char *key)
+{
+    if (strcmp(key, "prefix") == 0)
+        return NULL;
+    return rdv_url_option(cfg->loader, key);
+}
+
+static void *load(const char *file, char *errbuf, size_t errlen)
+{
+    struct stat st;
+    void *dl;
+
+    if (strchr(file, '/') && stat(file, &st) != 0) {
+        snprintf(errbuf, errlen, "plugin '%s': no such file (expected a "
+                 "shared library exporting %s)", file, RDV_PLUGIN_SYMBOL);
+        return NULL;
+    }
+    dl = dlopen(file, RTLD_NOW | RTLD_LOCAL);
+    if (!dl)
+        snprintf(errbuf, errlen, "plugin '%s': cannot load it as a shared "
+                 "library exporting %s: %s", file, RDV_PLUGIN_SYMBOL,
+                 dlerror());
+    return dl;
+}
+
+/* Names another ABI's table when the .so has one, for the error. */
+static void other_abi(void *dl, char *buf, size_t cap)
+{
+    buf[0] = '\0';
+    for (unsigned v = 0; v < 10; v++) {
+        char sym[32];
+
+        snprintf(sym, sizeof sym, "rdv_store_plugin_v%u", v);
+        if (v != RDV_PLUGIN_ABI_VERSION && dlsym(dl, sym)) {
+            snprintf(buf, cap, "; it exports %s instead: it was built for "
+                     "plugin ABI %u", sym, v);
+            return;
+        }
+    }
+}
+
+static int check_table(const char *file, const rdv_store_plugin *p,
+                       char *errbuf, size_t errlen)
+{
+    static const struct {
+        size_t off;
+        const char *name;
+    } required[] = {
+        {offsetof(rdv_store_plugin, create), "create"},
+        {offsetof(rdv_store_plugin, destroy), "destroy"},
+        {offsetof(rdv_store_plugin, errmsg), "errmsg"},
+        {offsetof(rdv_store_plugin, set), "set"},
+        {offsetof(rdv_store_plugin, get), "get"},
+        {offsetof(rdv_store_plugin, wait), "wait"},
+        {offsetof(rdv_store_plugin, add), "add"},
+        {offsetof(rdv_store_plugin, compare_set), "compare_set"},
+        {offsetof(rdv_store_plugin, del), "del"},
+        {offsetof(rdv_store_plugin, list), "list"},
+    };
+
+    if (p->abi_version != RDV_PLUGIN_ABI_VERSION) {
+        snprintf(errbuf, errlen, "plugin '%s': %s has ABI version %u, "
+                 "expected %u: rebuild it against this rdv's rdv/plugin.h",
+                 file, RDV_PLUGIN_SYMBOL, p->abi_version,
+                 RDV_PLUGIN_ABI_VERSION);
+        return RDV_EINVAL;
+    }
+    if (p->struct_size < sizeof *p) {
+        snprintf(errbuf, errlen, "plugin '%s': %s is %u bytes, expected "
+                 "%zu: rebuild it against this rdv's rdv/plugin.h", file,
+                 RDV_PLUGIN_SYMBOL, p->struct_size, sizeof *p);
+        return RDV_EINVAL;
+    }
+    if (!p->name || !p->name[0]) {
+        snprintf(errbuf, errlen, "plugin '%s': %s has no name", file,
+                 RDV_PLUGIN_SYMBOL);
+        return RDV_EINVAL;
+    }
+    for (size_t i = 0; i < sizeof required / sizeof required[0]; i++) {
+        if (!*(void *const *)((const char *)p + required[i].off)) {
+            snprintf(errbuf, errlen, "plugin '%s' (%s): the required op "
+                     "'%s' is NULL", file, p->name, required[i].name);
+            return RDV_EINVAL;
+        }
+    }
+    return RDV_OK;
+}
+
+/* Calls the plugin's create with the URL's options (minus prefix=). */
+static void *create(rdv_url *u, const rdv_store_plugin *p, char *errbuf,
+                    size_t errlen)
+{
+    const char *keys[RDV_URL_MAX_OPTIONS], *values[RDV_URL_MAX_OPTIONS];
+    rdv_plugin_config cfg = {.url = u->text, .path = u->path,
+                             .keys = keys, .values = values,
+                             .option = config_option, .loader = u};
+    char msg[RDV_DETAIL_MAX] = "";
+    void *h;
+
+    for (size_t i = 0; i < u->noptions; i++) {
+        if (strcmp(u->options[i].key, "prefix") == 0)
+            continue;
+        keys[cfg.noptions] = u->options[i].key;
+        values[cfg.noptions++] = u->options[i].value;
+    }
+    h = p->create(&cfg, msg, sizeof msg);
+    if (!h)
+        snprintf(errbuf, errlen, "plugin '%s' (%s): create failed: %s",
+                 u->path, p->name, msg[0] ? msg : "(the plugin gave no "
+                 "reason)");
+    return h;
+}
+
+int rdv_plugin_open(rdv_url *u, rdv_store **out, char *errbuf, size_t errlen)
+{
+    const rdv_store_plugin *p;
+    plugin_store *ps;
+    char hint[128];
+    void *dl, *h;
+    int rc;
+
+    if ((u->has_authority && u->host[0]) || !u->path[0]) {
+        snprintf(errbuf, errlen, "malformed store URL '%s': plugin: takes "
+                 "the path of a .so, e.g. plugin:./libmystore.so?k=v",
+                 u->text);
+        return RDV_EINVAL;
+    }
+    if (!(dl = load(u->path, errbuf, errlen)))
+        return RDV_EINVAL;
+    p = dlsym(dl, RDV_PLUGIN_SYMBOL);
+    if (!p) {
+        other_abi(dl, hint, sizeof hint);
+        snprintf(errbuf, errlen, "plugin '%s': does not export the symbol "
+                 "%s (expected an rdv store plugin built with "
+                 "rdv/plugin.h)%s", u->path, RDV_PLUGIN_SYMBOL, hint);
+        rc = RDV_EINVAL;
+        goto fail;
+    }
+    if ((rc = check_table(u->path, p, errbuf, errlen)) != RDV_OK)
+        goto fail;
+    ps = calloc(1, sizeof *ps);
+    if (!ps) {
+        rc = RDV_ENOMEM;
+        goto fail;
+    }
+    if (!(h = create(u, p, errbuf, errlen))) {
+        free(ps);
+        rc = RDV_ECONN;
+        goto fail;
+    }
+    ps->dl = dl;
+    ps->p = p;
+    ps->h = h;
+    snprintf(ps->file, sizeof ps->file, "%s", u->path);
+    rdv_store_init(&ps->base, &plugin_ops);
+    *out = &ps->base;
+    return RDV_OK;
+fail:
+    dlclose(dl);
+    return rc;
+}
