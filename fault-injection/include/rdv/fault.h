@@ -75,7 +75,8 @@ int rdv_fault_rank_create(const rdv_fault_plan *p, uint64_t seed, int rank,
 void rdv_fault_rank_destroy(rdv_fault_rank *fr);
 
 /* Wraps inner in the fault store; the result owns inner. With no store
- * faults in the plan, *out = inner. */
+ * faults for this rank in the plan, *out = inner. fr must outlive the
+ * wrapped store (close the store first). */
 int rdv_fault_rank_wrap_store(rdv_fault_rank *fr, rdv_store *inner,
                               rdv_store **out);
 
@@ -84,6 +85,59 @@ int rdv_fault_rank_wrap_store(rdv_fault_rank *fr, rdv_store *inner,
  * instance is destroyed. */
 const rdv_hooks *rdv_fault_rank_hooks(rdv_fault_rank *fr,
                                       const rdv_hooks *chain);
+
+/* ---- Additions (additive refinements of the API above) ---------------- */
+
+/* rdv_fault_plan_expect() judges time-dependent faults (proc.stop,
+ * proc.start-late, store.stale, server.pause, server.blackhole) against
+ * the context's default timeout, 30000 ms; this variant takes the run's
+ * timeout. A fatal fault sets culprit to its rank when it names exactly
+ * one, and key to its key= when that is a literal key (no glob): a
+ * survivor's error must name the culprit rank or, when key is set, may
+ * name the key instead. With several fatal faults the first one written
+ * is the culprit. Faults that only fire on a condition (nth=, p=) are
+ * judged as if they fire: write scenarios where they do. */
+void rdv_fault_plan_expect_timeout(const rdv_fault_plan *p, uint64_t seed,
+                                   int nranks, int timeout_ms,
+                                   rdv_fault_expect *out);
+
+/* Number of faults in the plan. */
+size_t rdv_fault_plan_count(const rdv_fault_plan *p);
+
+/* Server-side faults, which the harness parent applies during the run
+ * (redis only; the proxy ones need rdv-proxy between ranks and redis). */
+typedef enum rdv_fault_server_kind {
+    RDV_FAULT_SERVER_PAUSE,     /* CLIENT PAUSE ms: rdv_fault_redis_pause */
+    RDV_FAULT_SERVER_RESTART,   /* kill and restart redis (the harness) */
+    RDV_FAULT_SERVER_LATENCY,   /* proxy "latency ms" from the start */
+    RDV_FAULT_SERVER_RESET,     /* proxy "reset" */
+    RDV_FAULT_SERVER_BLACKHOLE, /* proxy "blackhole", "pass" after ms */
+} rdv_fault_server_kind;
+
+typedef struct rdv_fault_server_event {
+    rdv_fault_server_kind kind;
+    int after_ms; /* when, counted from the first fork */
+    int ms;       /* how long (pause, blackhole) or how much (latency) */
+} rdv_fault_server_event;
+
+/* Fills up to max events (in plan order) and returns how many the plan
+ * holds; events may be NULL to count. */
+size_t rdv_fault_plan_server_events(const rdv_fault_plan *p, uint64_t seed,
+                                    rdv_fault_server_event *events,
+                                    size_t max);
+/* 1 when an event needs the proxy (latency, reset, blackhole). */
+int rdv_fault_plan_needs_proxy(const rdv_fault_plan *p);
+
+/* Writes the catalogue (every fault, its parameters, whether it is fatal)
+ * to out, for `rdv faults --list`. Returns RDV_OK or RDV_EIO. */
+int rdv_fault_catalogue_write(FILE *out);
+
+/* Redis CLIENT PAUSE for ms on the server a store URL names
+ * (redis://[:pass@]host:port[/db] or unix:///path[?password=P]). Returns
+ * RDV_OK, RDV_EINVAL (not a redis URL), RDV_ECONN or RDV_EIO, with a
+ * message in errbuf. Safe in any process; keeps no connection open. */
+int rdv_fault_redis_pause(const char *url, int ms, char *errbuf,
+                          size_t errlen);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,22 @@
+/*
+ * fault_history.h - the fault store's memory of values per key, for
+ * store.stale. Not thread-safe: the fault store locks around it.
+ */
+#ifndef RDV_FAULT_HISTORY_H
+#define RDV_FAULT_HISTORY_H
+
+#include <stddef.h>
+
+typedef struct rdv_fault_history rdv_fault_history;
+
+rdv_fault_history *rdv_fault_history_create(void);
+void rdv_fault_history_destroy(rdv_fault_history *h);
+/* Records that key now holds val (copied). Out of memory: forgotten. */
+void rdv_fault_history_note(rdv_fault_history *h, const char *key,
+                            const void *val, size_t len);
+/* 1 and a malloc'd copy of the value before the current one, or 0 when
+ * the key never changed under this handle. */
+int rdv_fault_history_previous(rdv_fault_history *h, const char *key,
+                               void **val, size_t *len);
+
+#endif

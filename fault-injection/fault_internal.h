@@ -1,0 +1,190 @@
+/*
+ * fault_internal.h - what the librdv-fault files share: the catalogue of
+ * fault kinds and their parameters, the parsed plan, and the decision mix.
+ *
+ * A plan is a flat array of faults. Each fault keeps the parameters it was
+ * given (with the column each was written at, so validation can point at
+ * them) and its id, its index in the plan, which is the "fault id" every
+ * decision mixes in.
+ */
+#ifndef RDV_FAULT_INTERNAL_H
+#define RDV_FAULT_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <pthread.h>
+#include <stdio.h>
+
+#include "rdv/fault.h"
+
+/* Families and kinds: the catalogue (catalogue.c) describes each. */
+typedef enum rdv_fault_kind {
+    RDV_FK_STORE_DELAY,
+    RDV_FK_STORE_ERROR,
+    RDV_FK_STORE_STALL,
+    RDV_FK_STORE_LOSE,
+    RDV_FK_STORE_STALE,
+    RDV_FK_NET_REFUSE,
+    RDV_FK_NET_DELAY,
+    RDV_FK_NET_RESET,
+    RDV_FK_NET_SHORT,
+    RDV_FK_NET_SLOW,
+    RDV_FK_PROC_KILL,
+    RDV_FK_PROC_STOP,
+    RDV_FK_PROC_START_LATE,
+    RDV_FK_SERVER_PAUSE,
+    RDV_FK_SERVER_RESTART,
+    RDV_FK_SERVER_LATENCY,
+    RDV_FK_SERVER_RESET,
+    RDV_FK_SERVER_BLACKHOLE,
+    RDV_FK_COUNT
+} rdv_fault_kind;
+
+/* Parameters, shared across kinds (a kind lists the ones it takes). */
+typedef enum rdv_fault_param {
+    RDV_FP_RANK,  /* rank set: 1|3|5..7 */
+    RDV_FP_PEER,  /* rank set */
+    RDV_FP_OP,    /* store op set: get|wait */
+    RDV_FP_KEY,   /* fnmatch glob */
+    RDV_FP_MS,    /* ms or lo..hi */
+    RDV_FP_P,     /* probability 0..1 */
+    RDV_FP_NTH,   /* 1-based call number */
+    RDV_FP_ONCE,  /* flag: once=1 (same as nth=1) */
+    RDV_FP_CODE,  /* status name: EIO, ECONN, ... */
+    RDV_FP_AT,    /* phase name */
+    RDV_FP_AFTER, /* bytes (net.reset) or ms (server.*) */
+    RDV_FP_MAX,   /* bytes per call (net.short) */
+    RDV_FP_BPS,   /* bytes per second (net.slow) */
+    RDV_FP_TIMES, /* count (net.refuse) */
+    RDV_FP_DIR,   /* send|recv */
+    RDV_FP_COUNT
+} rdv_fault_param;
+
+typedef enum rdv_fault_type {
+    RDV_FT_RANKS,
+    RDV_FT_OPS,
+    RDV_FT_GLOB,
+    RDV_FT_RANGE, /* non-negative integer or lo..hi */
+    RDV_FT_INT,   /* non-negative integer */
+    RDV_FT_PROB,
+    RDV_FT_CODE,
+    RDV_FT_PHASE,
+    RDV_FT_DIRS,
+} rdv_fault_type;
+
+typedef struct rdv_fault_param_info {
+    const char *name;
+    rdv_fault_type type;
+    const char *help;
+} rdv_fault_param_info;
+
+enum { RDV_FAULT_REQ = 1, RDV_FAULT_OPT = 2 };
+
+typedef struct rdv_fault_kind_info {
+    const char *name;   /* "store.delay" */
+    const char *fatal;  /* "no", "yes", or when it is fatal */
+    const char *help;
+    unsigned char params[RDV_FP_COUNT]; /* 0, RDV_FAULT_REQ or _OPT */
+} rdv_fault_kind_info;
+
+extern const rdv_fault_param_info rdv_fault_params[RDV_FP_COUNT];
+extern const rdv_fault_kind_info rdv_fault_kinds[RDV_FK_COUNT];
+
+/* Store ops, as bits of RDV_FP_OP. */
+enum {
+    RDV_FOP_SET = 1 << 0,
+    RDV_FOP_GET = 1 << 1,
+    RDV_FOP_WAIT = 1 << 2,
+    RDV_FOP_ADD = 1 << 3,
+    RDV_FOP_CAS = 1 << 4,
+    RDV_FOP_DELETE = 1 << 5,
+    RDV_FOP_LIST = 1 << 6,
+    RDV_FOP_MULTI_GET = 1 << 7,
+    RDV_FOP_MULTI_SET = 1 << 8,
+    RDV_FOP_NUM_KEYS = 1 << 9,
+    RDV_FOP_DELETE_PREFIX = 1 << 10,
+    RDV_FOP_ALL = (1 << 11) - 1,
+};
+/* "set", "get", ...; NULL past the end. */
+const char *rdv_fault_op_name(unsigned bit);
+
+typedef struct rdv_fault_span {
+    int64_t lo, hi;
+} rdv_fault_span;
+
+#define RDV_FAULT_SPANS 8 /* rank=1|3|5..7 keeps at most this many */
+
+typedef struct rdv_fault {
+    int id; /* index in the plan */
+    rdv_fault_kind kind;
+    int line, col; /* where the fault name starts */
+    unsigned char given[RDV_FP_COUNT];
+    int pline[RDV_FP_COUNT]; /* where each given parameter's value is */
+    int pcol[RDV_FP_COUNT];
+    rdv_fault_span ranks[RDV_FAULT_SPANS];
+    size_t nranks; /* 0: every rank */
+    rdv_fault_span peers[RDV_FAULT_SPANS];
+    size_t npeers; /* 0: every peer */
+    unsigned ops;  /* 0: the kind's default */
+    char key[256]; /* "" matches every key */
+    rdv_fault_span ms;
+    double p;      /* 1 unless given */
+    int64_t nth;   /* 0: not given */
+    int code;
+    int at; /* rdv_phase */
+    int64_t after, max, bps, times;
+    unsigned dirs; /* bit 0 send, bit 1 recv; 0 = both */
+    char text[512]; /* canonical form */
+} rdv_fault;
+
+struct rdv_fault_plan {
+    rdv_fault *faults;
+    size_t n;
+    char *text; /* canonical form of the whole plan */
+};
+
+/* Salts: which draw of a decision. */
+enum { RDV_SALT_FIRE, RDV_SALT_MS, RDV_SALT_PARENT };
+
+/* Decision mix: a pure function of its arguments (splitmix64 steps).
+ * salt separates independent draws of one decision (fire? how long?). */
+uint64_t rdv_fault_mix(uint64_t seed, int rank, uint64_t op_index,
+                       int fault_id, unsigned salt);
+/* The mix as a uniform double in [0, 1). */
+double rdv_fault_unit(uint64_t seed, int rank, uint64_t op_index,
+                      int fault_id, unsigned salt);
+/* A value of span, drawn by the mix. */
+int64_t rdv_fault_pick(const rdv_fault_span *s, uint64_t seed, int rank,
+                       uint64_t op_index, int fault_id, unsigned salt);
+
+/* 1 when rank is in the fault's rank set (no rank= means every rank). */
+int rdv_fault_has_rank(const rdv_fault *f, int rank);
+/* 1 when peer is in the fault's peer set (no peer= means every peer). */
+int rdv_fault_has_peer(const rdv_fault *f, int peer);
+int rdv_fault_span_has(const rdv_fault_span *s, size_t n, int64_t v);
+
+/* The per-rank instance, shared by rank.c (hooks) and fault_store.c. */
+struct rdv_fault_rank {
+    rdv_fault *faults; /* a copy: the plan may be freed after create */
+    size_t n;
+    uint64_t seed;
+    int rank, nranks;
+    FILE *log;
+    pthread_mutex_t lock;     /* counters: a store may be shared by threads */
+    uint64_t *calls;          /* per fault: matching store calls so far */
+    uint64_t *io_calls;       /* per fault, peer, direction */
+    unsigned char *noted;     /* per fault, peer, direction: logged once */
+    unsigned char *fired;     /* per fault: proc.* fired */
+    rdv_hooks hooks;
+    const rdv_hooks *chain;
+};
+
+/* Writes one decision line "rank R: #F kind: ..." to the rank's log, if
+ * any, and flushes it (a rank may kill itself right after). */
+void rdv_fault_log(rdv_fault_rank *fr, const rdv_fault *f, const char *fmt,
+                   ...) __attribute__((format(printf, 3, 4)));
+
+/* Parses a status name ("EIO" or "RDV_EIO"); 0 when unknown. */
+int rdv_fault_code_parse(const char *s, size_t len);
+
+#endif
