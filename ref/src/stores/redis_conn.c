@@ -1,0 +1,574 @@
+/*
+ * stores/redis_conn.c - one connection to a redis server: connect,
+ * log in, exchange pipelined commands, reconnect; see redis_conn.h.
+ *
+ * Choices:
+ * - The socket is ours, not a redisContext's: made SOCK_CLOEXEC and
+ *   non-blocking, written with sendmsg(MSG_NOSIGNAL) (a dead server must
+ *   not raise SIGPIPE in the caller), and every wait is one ppoll() on
+ *   the socket plus the cancel eventfd with the caller's deadline in ns.
+ *   hiredis's reader parses the replies; redisFormatCommandArgv encodes
+ *   the requests (binary-safe, so keys may hold any byte but NUL).
+ * - A failed exchange always drops the connection: a reply still in
+ *   flight would otherwise answer the next request.
+ * - Reconnect: attempts start 1 ms apart and back off to 100 ms, with
+ *   jitter, until the call's deadline; each connect attempt is bounded by
+ *   timeout_ms. Commands that are not idempotent are never resent once
+ *   any of their bytes left; before sending one on an old connection a
+ *   zero-timeout poll catches a server that has since closed it (the
+ *   usual sign of a restart), so it goes out on a fresh one instead.
+ * - EINTR: ppoll, connect, sendmsg and read simply retry; deadlines are
+ *   absolute, so a signal never stretches or ends a wait.
+ */
+#define _GNU_SOURCE /* ppoll, POLLRDHUP, pthread_mutex_clocklock */
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "rdv/store_ops.h"
+#include "redis_conn.h"
+
+#define RECONNECT_FIRST_NS 1000000LL  /* 1 ms */
+#define RECONNECT_MAX_NS 100000000LL  /* 100 ms */
+#define READ_CHUNK 65536
+#define RETRY_LATER 1 /* internal: the server did not run it; try again */
+
+int64_t rdv_redis_jitter(uint64_t *seed, int64_t ns)
+{
+    uint64_t x = *seed ? *seed : 0x9e3779b97f4a7c15ull;
+
+    x ^= x << 13; /* xorshift64 */
+    x ^= x >> 7;
+    x ^= x << 17;
+    *seed = x;
+    return ns * 3 / 4 + (int64_t)(x % (uint64_t)(ns / 2 + 1));
+}
+
+int64_t rdv_redis_io_deadline(const rdv_redis_conn *c, int64_t deadline)
+{
+    int64_t now = rdv_now_ns();
+
+    if (deadline == RDV_DEADLINE_NONE || deadline > now)
+        return deadline;
+    return now + c->conf->timeout_ms * 1000000LL;
+}
+
+/* Waits for events on fd (or only for cancel when fd < 0) until the
+ * deadline. RDV_OK, RDV_ETIMEDOUT, RDV_ECANCELED or RDV_EIO. */
+static int wait_fd(rdv_redis_conn *c, int fd, short events,
+                   int64_t deadline)
+{
+    for (;;) {
+        struct pollfd p[2] = {{fd, events, 0}, {c->wake_fd, POLLIN, 0}};
+        struct timespec ts, *tp = NULL;
+        int n;
+
+        if (atomic_load(&c->cancelled))
+            return RDV_ECANCELED;
+        if (deadline != RDV_DEADLINE_NONE) {
+            int64_t left = deadline - rdv_now_ns();
+
+            if (left <= 0)
+                return RDV_ETIMEDOUT;
+            ts.tv_sec = left / 1000000000;
+            ts.tv_nsec = left % 1000000000;
+            tp = &ts;
+        }
+        n = ppoll(p, 2, tp, NULL);
+        if (n < 0 && errno != EINTR)
+            return RDV_EIO;
+        if (n > 0 && p[1].revents)
+            return RDV_ECANCELED;
+        if (n > 0 && p[0].revents)
+            return RDV_OK;
+    }
+}
+
+int rdv_redis_conn_sleep(rdv_redis_conn *c, int64_t ns, int64_t deadline)
+{
+    int64_t until = rdv_now_ns() + ns;
+    int rc;
+
+    if (deadline != RDV_DEADLINE_NONE && deadline < until)
+        until = deadline;
+    rc = wait_fd(c, -1, 0, until);
+    return rc == RDV_ECANCELED ? rc : RDV_OK;
+}
+
+int rdv_redis_conn_init(rdv_redis_conn *c, const rdv_redis_conf *conf,
+                        char *errbuf, size_t errlen)
+{
+    memset(c, 0, sizeof *c);
+    c->conf = conf;
+    c->fd = -1;
+    c->pid = getpid();
+    c->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (c->wake_fd < 0) {
+        snprintf(errbuf, errlen, "redis store: eventfd: %s",
+                 strerror(errno));
+        return RDV_EIO;
+    }
+    pthread_mutex_init(&c->lock, NULL);
+    return RDV_OK;
+}
+
+/* Forgets the connection. Lock held. */
+static void conn_drop(rdv_redis_conn *c)
+{
+    if (c->fd >= 0)
+        close(c->fd);
+    c->fd = -1;
+    if (c->reader)
+        redisReaderFree(c->reader);
+    c->reader = NULL;
+}
+
+void rdv_redis_conn_destroy(rdv_redis_conn *c)
+{
+    conn_drop(c);
+    if (c->wake_fd >= 0)
+        close(c->wake_fd);
+    pthread_mutex_destroy(&c->lock);
+}
+
+void rdv_redis_conn_cancel(rdv_redis_conn *c)
+{
+    uint64_t one = 1;
+
+    atomic_store(&c->cancelled, 1);
+    /* The counter stays non-zero: every later ppoll wakes at once. */
+    if (write(c->wake_fd, &one, sizeof one) < 0) {
+        /* EAGAIN: the counter is already non-zero. Nothing else fails. */
+    }
+}
+
+/* After fork(), the child drops what it inherited, without any I/O on
+ * it: the parent still uses that socket. Lock held. */
+static int conn_own(rdv_redis_conn *c, char *err, size_t errlen)
+{
+    pid_t pid = getpid();
+    int fd;
+
+    if (pid == c->pid)
+        return RDV_OK;
+    conn_drop(c);
+    fd = eventfd(atomic_load(&c->cancelled) ? 1 : 0,
+                 EFD_CLOEXEC | EFD_NONBLOCK);
+    if (fd < 0) {
+        snprintf(err, errlen, "redis %s: eventfd after fork: %s",
+                 c->conf->addr, strerror(errno));
+        return RDV_EIO;
+    }
+    close(c->wake_fd);
+    c->wake_fd = fd;
+    c->pid = pid;
+    return RDV_OK;
+}
+
+/* One connect to one address, bounded by deadline. */
+static int sock_connect(rdv_redis_conn *c, const struct sockaddr *sa,
+                        socklen_t len, int64_t deadline, int *out)
+{
+    int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC |
+                                       SOCK_NONBLOCK, 0);
+    int one = 1, soerr = 0, rc;
+    socklen_t sl = sizeof soerr;
+
+    if (fd < 0)
+        return -errno;
+    if (sa->sa_family != AF_UNIX)
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (connect(fd, sa, len) < 0) {
+        /* EINTR: the connect goes on in the background, as EINPROGRESS */
+        if (errno != EINPROGRESS && errno != EINTR) {
+            soerr = errno;
+        } else if ((rc = wait_fd(c, fd, POLLOUT, deadline)) != RDV_OK) {
+            close(fd);
+            return rc == RDV_ECANCELED ? 1 : -ETIMEDOUT;
+        } else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0) {
+            soerr = errno;
+        }
+    }
+    if (soerr) {
+        close(fd);
+        return -soerr;
+    }
+    *out = fd;
+    return 0;
+}
+
+/* Connects to the configured address: -errno, 0, or 1 when cancelled. */
+static int sock_open(rdv_redis_conn *c, int64_t deadline, int *fd,
+                     char *err, size_t errlen)
+{
+    const rdv_redis_conf *cf = c->conf;
+    struct addrinfo hints = {0}, *ai, *a;
+    char port[16];
+    int rc;
+
+    if (cf->path) {
+        struct sockaddr_un sun = {.sun_family = AF_UNIX};
+
+        memcpy(sun.sun_path, cf->path, strlen(cf->path) + 1);
+        return sock_connect(c, (struct sockaddr *)&sun, sizeof sun,
+                            deadline, fd);
+    }
+    hints.ai_socktype = SOCK_STREAM;
+    snprintf(port, sizeof port, "%d", cf->port);
+    rc = getaddrinfo(cf->host, port, &hints, &ai);
+    if (rc) {
+        snprintf(err, errlen, "redis %s: cannot resolve host '%s': %s",
+                 cf->addr, cf->host, gai_strerror(rc));
+        return -EHOSTUNREACH;
+    }
+    rc = -EHOSTUNREACH;
+    for (a = ai; a && rc < 0; a = a->ai_next)
+        rc = sock_connect(c, a->ai_addr, a->ai_addrlen, deadline, fd);
+    freeaddrinfo(ai);
+    return rc;
+}
+
+static int exchange(rdv_redis_conn *c, const rdv_redis_cmd *cmds, size_t n,
+                    redisReply **replies, int64_t deadline, int *sent,
+                    char *err, size_t errlen);
+
+/* AUTH and SELECT on a new connection. Lock held, fd set. */
+static int conn_login(rdv_redis_conn *c, int64_t deadline, char *err,
+                      size_t errlen)
+{
+    const rdv_redis_conf *cf = c->conf;
+    const char *auth[3] = {"AUTH"}, *sel[2] = {"SELECT"};
+    size_t auth_len[3] = {4}, sel_len[2] = {6};
+    rdv_redis_cmd cmds[2];
+    redisReply *rep[2] = {0};
+    char db[24];
+    size_t n = 0;
+    int sent = 0, rc;
+
+    if (cf->password) {
+        int argc = 1;
+
+        if (cf->user) {
+            auth[argc] = cf->user;
+            auth_len[argc++] = strlen(cf->user);
+        }
+        auth[argc] = cf->password;
+        auth_len[argc++] = strlen(cf->password);
+        cmds[n++] = (rdv_redis_cmd){argc, auth, auth_len};
+    }
+    if (cf->db) {
+        sel_len[1] = (size_t)snprintf(db, sizeof db, "%ld", cf->db);
+        sel[1] = db;
+        cmds[n++] = (rdv_redis_cmd){2, sel, sel_len};
+    }
+    if (n == 0)
+        return RDV_OK;
+    rc = exchange(c, cmds, n, rep, deadline, &sent, err, errlen);
+    for (size_t i = 0; rc == RDV_OK && i < n; i++) {
+        if (rep[i]->type != REDIS_REPLY_ERROR)
+            continue;
+        if (cmds[i].argv == auth) {
+            snprintf(err, errlen, "redis %s: authentication failed%s%s: "
+                     "%s", cf->addr, cf->user ? " for user " : "",
+                     cf->user ? cf->user : "", rep[i]->str);
+            rc = RDV_EAUTH;
+        } else if (strncmp(rep[i]->str, "LOADING", 7) == 0) {
+            rc = RETRY_LATER;
+        } else {
+            snprintf(err, errlen, "redis %s: cannot select db %ld: %s",
+                     cf->addr, cf->db, rep[i]->str);
+            rc = strncmp(rep[i]->str, "NOAUTH", 6) ? RDV_EINVAL
+                                                   : RDV_EAUTH;
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        if (rep[i])
+            freeReplyObject(rep[i]);
+    return rc;
+}
+
+/* A new connection, logged in. Lock held. RDV_ECONN is retryable. */
+static int conn_open(rdv_redis_conn *c, int64_t deadline, char *err,
+                     size_t errlen)
+{
+    int64_t bound = rdv_now_ns() + c->conf->timeout_ms * 1000000LL;
+    int fd = -1, rc;
+
+    err[0] = '\0';
+    rc = sock_open(c, deadline < bound ? deadline : bound, &fd, err,
+                   errlen);
+    if (rc == 1)
+        return RDV_ECANCELED;
+    if (rc < 0) {
+        if (!err[0])
+            snprintf(err, errlen, "redis %s: connect: %s", c->conf->addr,
+                     rc == -ETIMEDOUT ? "timed out" : strerror(-rc));
+        return RDV_ECONN;
+    }
+    c->fd = fd;
+    c->reader = redisReaderCreate();
+    if (!c->reader) {
+        conn_drop(c);
+        snprintf(err, errlen, "redis %s: out of memory", c->conf->addr);
+        return RDV_ENOMEM;
+    }
+    rc = conn_login(c, deadline, err, errlen);
+    if (rc)
+        conn_drop(c);
+    return rc;
+}
+
+/* Writes every formatted command; *sent once a byte has left. */
+static int send_all(rdv_redis_conn *c, struct iovec *iov, size_t n,
+                    int64_t deadline, int *sent, char *err, size_t errlen)
+{
+    size_t i = 0;
+
+    while (i < n) {
+        struct msghdr m = {.msg_iov = iov + i, .msg_iovlen = n - i};
+        ssize_t w = sendmsg(c->fd, &m, MSG_NOSIGNAL);
+        int rc;
+
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0 && errno == EAGAIN) {
+            if ((rc = wait_fd(c, c->fd, POLLOUT, deadline)) != RDV_OK)
+                return rc;
+            continue;
+        }
+        if (w < 0) {
+            snprintf(err, errlen, "redis %s: send: %s", c->conf->addr,
+                     strerror(errno));
+            return RDV_ECONN;
+        }
+        *sent = 1;
+        for (size_t left = (size_t)w; left;) {
+            size_t take = left < iov[i].iov_len ? left : iov[i].iov_len;
+
+            iov[i].iov_base = (char *)iov[i].iov_base + take;
+            iov[i].iov_len -= take;
+            left -= take;
+            if (iov[i].iov_len == 0)
+                i++;
+        }
+        while (i < n && iov[i].iov_len == 0)
+            i++;
+    }
+    return RDV_OK;
+}
+
+/* Reads until n replies are parsed. */
+static int recv_all(rdv_redis_conn *c, redisReply **replies, size_t n,
+                    int64_t deadline, char *err, size_t errlen)
+{
+    char buf[READ_CHUNK];
+    size_t got = 0;
+
+    while (got < n) {
+        void *rep = NULL;
+        ssize_t r;
+        int rc;
+
+        if (redisReaderGetReply(c->reader, &rep) != REDIS_OK) {
+            snprintf(err, errlen, "redis %s: bad reply: %s", c->conf->addr,
+                     c->reader->errstr);
+            return RDV_EPROTO;
+        }
+        if (rep) {
+            replies[got++] = rep;
+            continue;
+        }
+        if ((rc = wait_fd(c, c->fd, POLLIN, deadline)) != RDV_OK)
+            return rc;
+        r = read(c->fd, buf, sizeof buf);
+        if (r < 0 && (errno == EINTR || errno == EAGAIN))
+            continue;
+        if (r <= 0) {
+            snprintf(err, errlen, "redis %s: %s", c->conf->addr,
+                     r == 0 ? "the server closed the connection"
+                            : strerror(errno));
+            return RDV_ECONN;
+        }
+        if (redisReaderFeed(c->reader, buf, (size_t)r) != REDIS_OK) {
+            snprintf(err, errlen, "redis %s: out of memory reading a "
+                     "reply", c->conf->addr);
+            return RDV_ENOMEM;
+        }
+    }
+    return RDV_OK;
+}
+
+/* One request/reply exchange on the open connection. On failure no
+ * reply is kept and the caller drops the connection. */
+static int exchange(rdv_redis_conn *c, const rdv_redis_cmd *cmds, size_t n,
+                    redisReply **replies, int64_t deadline, int *sent,
+                    char *err, size_t errlen)
+{
+    struct iovec iov[RDV_REDIS_PIPELINE_MAX];
+    char *req[RDV_REDIS_PIPELINE_MAX] = {0};
+    int rc = RDV_OK;
+
+    for (size_t i = 0; i < n && rc == RDV_OK; i++) {
+        int len = redisFormatCommandArgv(&req[i], cmds[i].argc,
+                                         cmds[i].argv, cmds[i].argvlen);
+
+        if (len < 0) {
+            snprintf(err, errlen, "redis %s: out of memory formatting a "
+                     "request", c->conf->addr);
+            rc = RDV_ENOMEM;
+        }
+        iov[i] = (struct iovec){req[i], len < 0 ? 0 : (size_t)len};
+    }
+    if (rc == RDV_OK)
+        rc = send_all(c, iov, n, deadline, sent, err, errlen);
+    if (rc == RDV_OK)
+        rc = recv_all(c, replies, n, deadline, err, errlen);
+    for (size_t i = 0; i < n; i++)
+        redisFreeCommand(req[i]);
+    if (rc == RDV_ETIMEDOUT)
+        snprintf(err, errlen, "redis %s: no reply before the deadline",
+                 c->conf->addr);
+    if (rc) {
+        for (size_t i = 0; i < n; i++) {
+            if (replies[i])
+                freeReplyObject(replies[i]);
+            replies[i] = NULL;
+        }
+    }
+    return rc;
+}
+
+/* True when the server has closed (or written to) an idle connection. */
+static int conn_stale(rdv_redis_conn *c)
+{
+    struct pollfd p = {c->fd, POLLIN | POLLRDHUP, 0};
+
+    return poll(&p, 1, 0) > 0;
+}
+
+static int conn_lock(rdv_redis_conn *c, int64_t deadline, char *err,
+                     size_t errlen)
+{
+    struct timespec ts;
+
+    if (deadline == RDV_DEADLINE_NONE) {
+        pthread_mutex_lock(&c->lock);
+        return RDV_OK;
+    }
+    ts.tv_sec = deadline / 1000000000;
+    ts.tv_nsec = deadline % 1000000000;
+    if (pthread_mutex_clocklock(&c->lock, CLOCK_MONOTONIC, &ts) == 0)
+        return RDV_OK;
+    snprintf(err, errlen, "redis %s: another thread kept the connection "
+             "busy past the deadline", c->conf->addr);
+    return RDV_ETIMEDOUT;
+}
+
+/* Server replies that mean the command did not run at all. */
+static int reply_status(rdv_redis_conn *c, redisReply **rep, size_t n,
+                        char *err, size_t errlen)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (rep[i]->type != REDIS_REPLY_ERROR)
+            continue;
+        if (strncmp(rep[i]->str, "NOAUTH", 6) == 0) {
+            snprintf(err, errlen, "redis %s: the server requires a "
+                     "password (redis://:password@host:port or "
+                     "?password=): %s", c->conf->addr, rep[i]->str);
+            return RDV_EAUTH;
+        }
+        if (strncmp(rep[i]->str, "LOADING", 7) == 0 ||
+            strncmp(rep[i]->str, "BUSY", 4) == 0) {
+            snprintf(err, errlen, "redis %s: %s", c->conf->addr,
+                     rep[i]->str);
+            return RETRY_LATER;
+        }
+    }
+    return RDV_OK;
+}
+
+/* One try: connect if needed, then exchange. Takes the lock. */
+static int attempt(rdv_redis_conn *c, const rdv_redis_cmd *cmds, size_t n,
+                   redisReply **replies, int64_t deadline, int flags,
+                   int *sent, char *err, size_t errlen)
+{
+    int rc = conn_lock(c, deadline, err, errlen);
+
+    if (rc)
+        return rc;
+    rc = conn_own(c, err, errlen);
+    if (rc == RDV_OK && c->fd >= 0 && !(flags & RDV_REDIS_IDEMPOTENT) &&
+        conn_stale(c))
+        conn_drop(c);
+    if (rc == RDV_OK && c->fd < 0)
+        rc = conn_open(c, deadline, err, errlen);
+    if (rc == RDV_OK) {
+        rc = exchange(c, cmds, n, replies, deadline, sent, err, errlen);
+        if (rc)
+            conn_drop(c);
+    }
+    if (rc == RDV_OK && (rc = reply_status(c, replies, n, err, errlen))) {
+        for (size_t i = 0; i < n; i++) {
+            freeReplyObject(replies[i]);
+            replies[i] = NULL;
+        }
+    }
+    pthread_mutex_unlock(&c->lock);
+    return rc;
+}
+
+int rdv_redis_conn_call(rdv_redis_conn *c, const rdv_redis_cmd *cmds,
+                        size_t n, redisReply **replies, int64_t deadline,
+                        int flags, char *err, size_t errlen)
+{
+    int64_t start = rdv_now_ns(), backoff = RECONNECT_FIRST_NS;
+    uint64_t seed = (uint64_t)start ^ (uint64_t)(uintptr_t)&start;
+    int attempts = 0;
+
+    for (size_t i = 0; i < n; i++)
+        replies[i] = NULL;
+    for (;;) {
+        int sent = 0, rc;
+        size_t o;
+
+        if (atomic_load(&c->cancelled)) {
+            snprintf(err, errlen, "redis %s: the store was closed",
+                     c->conf->addr);
+            return RDV_ECANCELED;
+        }
+        attempts++;
+        rc = attempt(c, cmds, n, replies, deadline, flags, &sent, err,
+                     errlen);
+        if (rc == RDV_ECANCELED)
+            snprintf(err, errlen, "redis %s: the store was closed",
+                     c->conf->addr);
+        if (rc != RDV_ECONN && rc != RETRY_LATER)
+            return rc;
+        o = strlen(err);
+        if (sent && rc == RDV_ECONN && !(flags & RDV_REDIS_IDEMPOTENT)) {
+            snprintf(err + o, errlen - o, " (the connection broke after "
+                     "the request was sent: its outcome is unknown)");
+            return RDV_ECONN;
+        }
+        if (rdv_now_ns() + backoff / 2 >= deadline) {
+            snprintf(err + o, errlen - o, " (%d attempts in %lld ms)",
+                     attempts, (long long)(rdv_now_ns() - start) / 1000000);
+            return rc == RETRY_LATER ? RDV_ETIMEDOUT : RDV_ECONN;
+        }
+        if (rdv_redis_conn_sleep(c, rdv_redis_jitter(&seed, backoff),
+                                 deadline) == RDV_ECANCELED)
+            continue; /* reported at the top of the loop */
+        backoff = backoff * 2 < RECONNECT_MAX_NS ? backoff * 2
+                                                 : RECONNECT_MAX_NS;
+    }
+}
