@@ -49,6 +49,7 @@ typedef enum rdv_algo {
     RDV_ALGO_HALVING_DOUBLING,
     RDV_ALGO_BINOMIAL, /* broadcast */
     RDV_ALGO_CHAIN,    /* broadcast */
+    RDV_ALGO_DISSEMINATION, /* barrier */
 } rdv_algo;
 
 typedef struct rdv_coll_options {
@@ -60,6 +61,9 @@ typedef struct rdv_coll_options {
 size_t rdv_dtype_size(rdv_dtype t);
 const char *rdv_dtype_name(rdv_dtype t);
 const char *rdv_op_name(rdv_op op);
+/* "ring", "halving-doubling", ...; "auto" for RDV_ALGO_AUTO, NULL for an
+ * unknown value. */
+const char *rdv_algo_name(rdv_algo a);
 
 int rdv_barrier(rdv_context *ctx, const rdv_coll_options *o);
 

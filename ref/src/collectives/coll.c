@@ -1,0 +1,284 @@
+/*
+ * collectives/coll.c - the plumbing every collective shares: argument
+ * checks, the call's deadline, posting and waiting through the
+ * transport, and error messages that say which collective, algorithm,
+ * step and peer ("allreduce(ring) step 3/6: peer 2 ...").
+ *
+ * Choices:
+ *  - One deadline per call, resolved once at the start, so a call never
+ *    takes longer than its timeout however many steps it has.
+ *  - Every failure goes through rdv_context_fail(), which makes the
+ *    context unusable: after a half-finished collective the byte streams
+ *    to the peers are out of step and cannot be trusted again.
+ *  - Zero-length messages are skipped on both sides rather than sent.
+ */
+#define _GNU_SOURCE /* POLLRDHUP */
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "collectives/coll_internal.h"
+#include "rdv/store_ops.h"
+
+static const char *algo_name(rdv_algo a)
+{
+    switch (a) {
+    case RDV_ALGO_AUTO:
+        return "auto";
+    case RDV_ALGO_RING:
+        return "ring";
+    case RDV_ALGO_HALVING_DOUBLING:
+        return "halving-doubling";
+    case RDV_ALGO_BINOMIAL:
+        return "binomial";
+    case RDV_ALGO_CHAIN:
+        return "chain";
+    case RDV_ALGO_DISSEMINATION:
+        return "dissemination";
+    }
+    return NULL;
+}
+
+const char *rdv_algo_name(rdv_algo a)
+{
+    return algo_name(a);
+}
+
+rdv_algo rdv_coll_requested(const rdv_coll_options *o)
+{
+    return o ? o->algo : RDV_ALGO_AUTO;
+}
+
+int rdv_coll_invalid(rdv_coll *c, const char *fmt, ...)
+{
+    char msg[RDV_DETAIL_MAX];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return rdv_context_fail(c->ctx, RDV_EINVAL, "%s: %s", c->name, msg);
+}
+
+int rdv_coll_begin(rdv_coll *c, rdv_context *ctx, const char *name,
+                   const rdv_coll_options *o, const rdv_algo *allowed)
+{
+    rdv_algo want = rdv_coll_requested(o);
+    int rc, ok = want == RDV_ALGO_AUTO;
+
+    *c = (rdv_coll){.ctx = ctx, .name = name, .algo = "?"};
+    if (!ctx)
+        return RDV_EINVAL; /* nowhere to put a detail */
+    rc = rdv_context_check_usable(ctx);
+    if (rc != RDV_OK)
+        return rc;
+    for (; *allowed != RDV_ALGO_AUTO; allowed++)
+        ok |= *allowed == want;
+    if (!ok) {
+        const char *n = algo_name(want);
+        if (n)
+            return rdv_coll_invalid(c, "algorithm %s is not available for "
+                                       "%s",
+                                    n, name);
+        return rdv_coll_invalid(c, "unknown algorithm %d", (int)want);
+    }
+    c->t = rdv_context_transport(ctx);
+    c->rank = rdv_context_rank(ctx);
+    c->size = rdv_context_size(ctx);
+    c->timeout_ms = o && o->timeout_ms ? o->timeout_ms
+                                       : rdv_context_timeout_ms(ctx);
+    c->deadline = rdv_context_deadline(ctx, o ? o->timeout_ms : 0);
+    if (!c->t)
+        return rdv_context_fail(ctx, RDV_ESTATE, "%s: not connected", name);
+    rdv_context_phase(ctx, RDV_PHASE_IN_COLLECTIVE);
+    return RDV_OK;
+}
+
+void rdv_coll_plan(rdv_coll *c, const char *algo, int nsteps)
+{
+    c->algo = algo;
+    c->nsteps = nsteps;
+    c->step = 0;
+}
+
+int rdv_coll_check_args(rdv_coll *c, const void *sendbuf, const void *recvbuf,
+                        size_t count, rdv_dtype t, int op)
+{
+    if (!rdv_dtype_valid(t))
+        return rdv_coll_invalid(c, "unknown dtype %d", (int)t);
+    if (op >= 0 && !rdv_op_valid((rdv_op)op))
+        return rdv_coll_invalid(c, "unknown op %d", op);
+    if (count > SIZE_MAX / rdv_dtype_size(t) / (size_t)c->size)
+        return rdv_coll_invalid(c, "count %zu is too large", count);
+    if (count > 0 && !sendbuf)
+        return rdv_coll_invalid(c, "sendbuf is NULL with count %zu", count);
+    if (count > 0 && !recvbuf)
+        return rdv_coll_invalid(c, "recvbuf is NULL with count %zu", count);
+    return RDV_OK;
+}
+
+void *rdv_coll_alloc(rdv_coll *c, size_t bytes, const char *what)
+{
+    void *p = malloc(bytes ? bytes : 1);
+
+    if (!p)
+        rdv_context_fail(c->ctx, RDV_ENOMEM, "%s(%s): no memory for %zu "
+                                             "bytes of %s",
+                         c->name, c->algo, bytes, what);
+    return p;
+}
+
+static int post(rdv_coll *c, rdv_request *req, int peer, int is_send,
+                void *buf, size_t len)
+{
+    int rc;
+
+    *req = (rdv_request){.peer = peer, .is_send = is_send, .buf = buf,
+                         .len = len};
+    if (len == 0)
+        return RDV_OK;
+    rc = rdv_transport_post(c->t, req);
+    if (rc != RDV_OK)
+        return rdv_context_fail(c->ctx, rc, "%s(%s) step %d/%d: cannot "
+                                            "post %s peer %d: %s",
+                                c->name, c->algo, c->step + 1, c->nsteps,
+                                is_send ? "send to" : "recv from", peer,
+                                rdv_transport_errmsg(c->t));
+    return RDV_OK;
+}
+
+int rdv_coll_post_send(rdv_coll *c, rdv_request *req, int peer,
+                       const void *buf, size_t len)
+{
+    return post(c, req, peer, 1, (void *)buf, len);
+}
+
+int rdv_coll_post_recv(rdv_coll *c, rdv_request *req, int peer, void *buf,
+                       size_t len)
+{
+    return post(c, req, peer, 0, buf, len);
+}
+
+/* The peer a failed wait is about. The transport fails every request
+ * at once, so the statuses do not say which one broke; its detail does
+ * ("recv from rank 2 (...): ..."). Falls back to the first request. */
+static int culprit(const rdv_coll *c, rdv_request *const *reqs, size_t n)
+{
+    const char *d = strstr(rdv_transport_errmsg(c->t), "rank ");
+    char *end;
+    long p;
+
+    if (d) {
+        p = strtol(d + 5, &end, 10);
+        if (end != d + 5 && p >= 0 && p < c->size && p != c->rank)
+            return (int)p;
+    }
+    return n ? reqs[0]->peer : -1;
+}
+
+/* After a failure: the peers whose connection is already closed or
+ * reset (a killed rank closes every socket it had). A rank that fails
+ * because a neighbour gave up can still name the rank that died first.
+ * Only looks at the sockets (poll, timeout 0); moves no data. */
+static void closed_peers(const rdv_coll *c, char *out, size_t len)
+{
+    size_t off = 0;
+    int found = 0;
+
+    out[0] = 0;
+    for (int p = 0; p < c->size && off + 16 < len; p++) {
+        struct pollfd pf = {.fd = rdv_transport_peer_fd(c->t, p),
+                            .events = POLLRDHUP};
+
+        if (p == c->rank || pf.fd < 0 || poll(&pf, 1, 0) != 1 ||
+            !(pf.revents & (POLLRDHUP | POLLHUP | POLLERR)))
+            continue;
+        off += (size_t)snprintf(out + off, len - off, "%speer %d",
+                                found++ ? ", " : "; closed connections: ",
+                                p);
+    }
+}
+
+static int wait_failed(rdv_coll *c, int rc, rdv_request *const *reqs,
+                       size_t n)
+{
+    const char *detail = rdv_transport_errmsg(c->t);
+    int peer = culprit(c, reqs, n);
+    char where[64], gone[256];
+
+    snprintf(where, sizeof where, "%s(%s) step %d/%d", c->name, c->algo,
+             c->step + 1, c->nsteps);
+    closed_peers(c, gone, sizeof gone);
+    if (rc == RDV_ETIMEDOUT)
+        return rdv_context_fail(c->ctx, rc, "%s: timed out after %d ms "
+                                            "waiting for peer %d (%s)%s",
+                                where, c->timeout_ms, peer, detail, gone);
+    if (rc == RDV_EPEER && strstr(detail, "closed the connection"))
+        return rdv_context_fail(c->ctx, rc, "%s: peer %d closed the "
+                                            "connection (%s)%s",
+                                where, peer, detail, gone);
+    return rdv_context_fail(c->ctx, rc, "%s: peer %d failed (%s)%s", where,
+                            peer, detail, gone);
+}
+
+int rdv_coll_wait(rdv_coll *c, rdv_request *const *reqs, size_t n)
+{
+    rdv_request *act[8];
+    size_t k = 0;
+    int rc;
+
+    for (size_t i = 0; i < n && k < sizeof act / sizeof act[0]; i++)
+        if (reqs[i] && reqs[i]->active)
+            act[k++] = reqs[i];
+    if (k == 0)
+        return RDV_OK;
+    rc = rdv_transport_wait(c->t, act, k, c->deadline);
+    if (rc != RDV_OK)
+        return wait_failed(c, rc, act, k);
+    return RDV_OK;
+}
+
+int rdv_coll_sendrecv(rdv_coll *c, int to, const void *sbuf, size_t slen,
+                      int from, void *rbuf, size_t rlen)
+{
+    rdv_request s, r;
+    rdv_request *both[2] = {&r, &s};
+    int rc;
+
+    rc = rdv_coll_post_recv(c, &r, from, rbuf, rlen);
+    if (rc == RDV_OK)
+        rc = rdv_coll_post_send(c, &s, to, sbuf, slen);
+    if (rc == RDV_OK)
+        rc = rdv_coll_wait(c, both, 2);
+    return rc;
+}
+
+void rdv_coll_block(size_t count, int parts, int b, size_t *off, size_t *len)
+{
+    size_t q = count / (size_t)parts, rem = count % (size_t)parts;
+    size_t ub = (size_t)b;
+
+    *off = ub * q + (ub < rem ? ub : rem);
+    *len = q + (ub < rem ? 1 : 0);
+}
+
+int rdv_coll_log2_ceil(int n)
+{
+    int l = 0;
+
+    while ((1 << l) < n)
+        l++;
+    return l;
+}
+
+size_t rdv_coll_chunk_bytes(size_t esize)
+{
+    /* Large enough that per-segment overhead (a post and a wait) is
+     * small next to the copy, small enough that a ring of 4-8 ranks
+     * overlaps several segments; see allreduce.c for the measurements. */
+    size_t b = 256 * 1024;
+
+    return b - b % esize;
+}
