@@ -41,6 +41,11 @@ const char *rdv_store_errmsg(const rdv_store *s)
     return s ? s->detail : "no store";
 }
 
+unsigned rdv_store_flags(const rdv_store *s)
+{
+    return s ? s->flags : 0;
+}
+
 int rdv_store_is_inherited(const rdv_store *s)
 {
     return s && (s->flags & RDV_STORE_INHERITED);

@@ -92,8 +92,18 @@ const char *rdv_store_errmsg(const rdv_store *s);
 /* The scheme-level name of the backend ("hash", "file", "prefix"...). */
 const char *rdv_store_name(const rdv_store *s);
 
-/* 1 when forked children must use this (inherited) handle instead of
- * opening the URL again: hash:?shared=1, also under a prefix. */
+/* What kind of sharing a store offers (rdv_store_flags). */
+enum {
+    /* Forked children must use the handle they inherited instead of
+     * opening the URL again: hash:?shared=1. */
+    RDV_STORE_INHERITED = 1 << 0,
+    /* Visible to this process only (hash:): useless across fork. */
+    RDV_STORE_PROCESS_LOCAL = 1 << 1,
+};
+
+/* The RDV_STORE_* flags of s (a prefix store reports its inner's). */
+unsigned rdv_store_flags(const rdv_store *s);
+/* rdv_store_flags(s) & RDV_STORE_INHERITED, as 0 or 1. */
 int rdv_store_is_inherited(const rdv_store *s);
 
 int rdv_store_set(rdv_store *s, const char *key, const void *val,

@@ -35,12 +35,9 @@ extern "C" {
 
 #define RDV_DEADLINE_NONE INT64_MAX
 
-/* ops->flags */
-enum {
-    /* The handle is shared with forked children (hash:?shared=1): a
-     * child must use the inherited handle, not reopen the URL. */
-    RDV_STORE_INHERITED = 1 << 0,
-};
+/* Keys reaching a backend may carry scope prefixes (prefix store) on
+ * top of the caller's RDV_KEY_MAX bytes; backends accept up to this. */
+#define RDV_SCOPED_KEY_MAX (RDV_KEY_MAX + 1024u)
 
 typedef struct rdv_store_ops {
     const char *name;

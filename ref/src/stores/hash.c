@@ -437,6 +437,7 @@ static void hash_destroy(rdv_store *s)
 
 static const rdv_store_ops hash_ops = {
     .name = "hash",
+    .flags = RDV_STORE_PROCESS_LOCAL,
     .set = hash_set,
     .get = hash_get,
     .wait = hash_wait,

@@ -3,6 +3,13 @@
  * key gains the prefix on the way in and loses it on the way out, and
  * list, num_keys and delete_prefix see only this scope, so two jobs on
  * one server never see each other's keys.
+ *
+ * The decorator calls the inner backend's ops directly: the caller's
+ * arguments were checked once at the outer handle, and the scoped key
+ * may pass RDV_KEY_MAX by the prefix's length (RDV_SCOPED_KEY_MAX), which
+ * the public entry points would refuse. The inner handle is closed only
+ * from destroy(), after the outer gate has drained, so bypassing its
+ * gate is safe.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +24,9 @@ typedef struct prefix_store {
 } prefix_store;
 
 #define P(s) ((prefix_store *)(s))
+#define IN(s) (P(s)->inner)
+/* An optional inner op, or its generic fallback. */
+#define INNER_OP(s, op) (IN(s)->ops->op ? IN(s)->ops->op : rdv_fallback_##op)
 
 /* Builds "prefix/key" in a malloc'd string; NULL when out of memory or
  * when the result would pass the key limit. */
@@ -25,9 +35,9 @@ static char *scoped(rdv_store *s, const char *key)
     size_t klen = strlen(key);
     char *k;
 
-    if (P(s)->plen + klen > RDV_KEY_MAX) {
+    if (P(s)->plen + klen > RDV_SCOPED_KEY_MAX) {
         rdv_store_fail(s, RDV_EINVAL, "key with prefix '%s' is longer "
-                       "than %u bytes", P(s)->prefix, RDV_KEY_MAX);
+                       "than %u bytes", P(s)->prefix, RDV_SCOPED_KEY_MAX);
         return NULL;
     }
     k = malloc(P(s)->plen + klen + 1);
@@ -68,7 +78,7 @@ static int prefix_set(rdv_store *s, const char *key, const void *val,
                       size_t len, int flags)
 {
     char *k = scoped(s, key);
-    int rc = k ? rdv_store_set(P(s)->inner, k, val, len, flags) : RDV_EINVAL;
+    int rc = k ? IN(s)->ops->set(IN(s), k, val, len, flags) : RDV_EINVAL;
 
     free(k);
     return k ? pass(s, rc) : rc;
@@ -82,7 +92,7 @@ static int prefix_get(rdv_store *s, const char *key, void **val,
 
     if (!k)
         return RDV_EINVAL;
-    rc = P(s)->inner->ops->get(P(s)->inner, k, val, len, deadline);
+    rc = IN(s)->ops->get(IN(s), k, val, len, deadline);
     free(k);
     return pass(s, rc);
 }
@@ -95,8 +105,7 @@ static int prefix_wait(rdv_store *s, const char *const *keys, size_t n,
 
     if (!ks)
         return RDV_EINVAL;
-    rc = P(s)->inner->ops->wait(P(s)->inner, (const char *const *)ks, n,
-                                deadline);
+    rc = IN(s)->ops->wait(IN(s), (const char *const *)ks, n, deadline);
     rdv_store_list_free(ks, n);
     return pass(s, rc);
 }
@@ -104,14 +113,13 @@ static int prefix_wait(rdv_store *s, const char *const *keys, size_t n,
 static int prefix_multi_get(rdv_store *s, const char *const *keys, size_t n,
                             void **vals, size_t *lens, int64_t deadline)
 {
-    rdv_store *in = P(s)->inner;
     char **ks = scoped_all(s, keys, n);
     int rc;
 
     if (!ks)
         return RDV_EINVAL;
-    rc = (in->ops->multi_get ? in->ops->multi_get : rdv_fallback_multi_get)(
-        in, (const char *const *)ks, n, vals, lens, deadline);
+    rc = INNER_OP(s, multi_get)(IN(s), (const char *const *)ks, n, vals,
+                                lens, deadline);
     rdv_store_list_free(ks, n);
     return pass(s, rc);
 }
@@ -125,8 +133,8 @@ static int prefix_multi_set(rdv_store *s, const char *const *keys,
 
     if (!ks)
         return RDV_EINVAL;
-    rc = rdv_store_multi_set(P(s)->inner, (const char *const *)ks, vals,
-                             lens, n);
+    rc = INNER_OP(s, multi_set)(IN(s), (const char *const *)ks, vals, lens,
+                                n);
     rdv_store_list_free(ks, n);
     return pass(s, rc);
 }
@@ -135,7 +143,7 @@ static int prefix_add(rdv_store *s, const char *key, int64_t delta,
                       int64_t *result)
 {
     char *k = scoped(s, key);
-    int rc = k ? rdv_store_add(P(s)->inner, k, delta, result) : RDV_EINVAL;
+    int rc = k ? IN(s)->ops->add(IN(s), k, delta, result) : RDV_EINVAL;
 
     free(k);
     return k ? pass(s, rc) : rc;
@@ -151,8 +159,8 @@ static int prefix_compare_set(rdv_store *s, const char *key,
 
     if (!k)
         return RDV_EINVAL;
-    rc = rdv_store_compare_set(P(s)->inner, k, expected, expected_len,
-                               desired, desired_len, won, cur, cur_len);
+    rc = IN(s)->ops->compare_set(IN(s), k, expected, expected_len, desired,
+                                 desired_len, won, cur, cur_len);
     free(k);
     return pass(s, rc);
 }
@@ -160,7 +168,7 @@ static int prefix_compare_set(rdv_store *s, const char *key,
 static int prefix_del(rdv_store *s, const char *key)
 {
     char *k = scoped(s, key);
-    int rc = k ? rdv_store_delete(P(s)->inner, k) : RDV_EINVAL;
+    int rc = k ? IN(s)->ops->del(IN(s), k) : RDV_EINVAL;
 
     free(k);
     return k ? pass(s, rc) : rc;
@@ -176,7 +184,7 @@ static int prefix_list(rdv_store *s, const char *prefix, char ***keys,
         return rdv_store_fail(s, RDV_ENOMEM, "out of memory");
     memcpy(p, P(s)->prefix, P(s)->plen);
     strcpy(p + P(s)->plen, prefix);
-    rc = rdv_store_list(P(s)->inner, p, keys, n);
+    rc = IN(s)->ops->list(IN(s), p, keys, n);
     free(p);
     /* Strip our prefix in place: each key is a malloc'd string. */
     for (size_t i = 0; rc == RDV_OK && i < *n; i++)
@@ -195,7 +203,7 @@ static int prefix_delete_prefix(rdv_store *s, const char *prefix,
         return rdv_store_fail(s, RDV_ENOMEM, "out of memory");
     memcpy(p, P(s)->prefix, P(s)->plen);
     strcpy(p + P(s)->plen, prefix);
-    rc = rdv_store_delete_prefix(P(s)->inner, p, deleted);
+    rc = INNER_OP(s, delete_prefix)(IN(s), p, deleted);
     free(p);
     return pass(s, rc);
 }
@@ -215,6 +223,8 @@ static void prefix_destroy(rdv_store *s)
     free(s);
 }
 
+static size_t inner_scope_len(const rdv_store *inner);
+
 static const rdv_store_ops prefix_ops = {
     .name = "prefix",
     .set = prefix_set,
@@ -231,6 +241,12 @@ static const rdv_store_ops prefix_ops = {
     .cancel = prefix_cancel,
 };
 
+/* The bytes the inner store's own scopes already add. */
+static size_t inner_scope_len(const rdv_store *inner)
+{
+    return inner->ops == &prefix_ops ? P(inner)->plen : 0;
+}
+
 int rdv_store_prefix_open(rdv_store *inner, const char *prefix,
                           rdv_store **out)
 {
@@ -240,6 +256,8 @@ int rdv_store_prefix_open(rdv_store *inner, const char *prefix,
     if (!inner || !prefix || !prefix[0] || !out)
         return RDV_EINVAL;
     plen = strlen(prefix);
+    if (plen + 1 + inner_scope_len(inner) > RDV_SCOPED_KEY_MAX - RDV_KEY_MAX)
+        return RDV_EINVAL; /* scopes may add at most 1024 bytes in all */
     p = calloc(1, sizeof *p);
     if (!p || !(p->prefix = malloc(plen + 2))) {
         free(p);

@@ -1,0 +1,232 @@
+/*
+ * conform/clauses_blocking.c - the blocking side of the contract: waits
+ * that neither hang nor return early, timeout accuracy, a store that
+ * stays usable after a timeout, signals during a wait, and close waking
+ * blocked callers.
+ *
+ * Bounds: a timeout must fire no earlier than asked and within 200 ms
+ * after, generous on purpose for loaded CI machines; "try once"
+ * (timeout 0) must answer within 200 ms.
+ */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "conform/clause.h"
+#include "conform/clauses.h"
+#include "rdv/store_ops.h"
+
+#define SLACK_MS 200
+
+static int check_wait_partial(clause_ctx *c)
+{
+    const char *keys[] = {"present-1", "present-2", "absent-x"};
+    int64_t t0;
+    int rc;
+
+    if (!clause_expect(c, c->s, "set", rdv_store_set(c->s, "present-1", "1",
+                                                     1, 0), RDV_OK) ||
+        !clause_expect(c, c->s, "set", rdv_store_set(c->s, "present-2", "2",
+                                                     1, 0), RDV_OK))
+        return 0;
+    t0 = rdv_now_ns();
+    rc = rdv_store_wait(c->s, keys, 3, 300);
+    if (!clause_expect(c, c->s, "wait with one key absent", rc,
+                       RDV_ETIMEDOUT))
+        return 0;
+    if (clause_ms_since(t0) < 299)
+        return clause_fail(c, "wait returned after %lld ms, before its "
+                           "300 ms timeout", (long long)clause_ms_since(t0));
+    if (!strstr(rdv_store_errmsg(c->s), "absent-x") ||
+        strstr(rdv_store_errmsg(c->s), "present-1"))
+        return clause_fail(c, "the timeout detail must name exactly the "
+                           "missing key: '%s'", rdv_store_errmsg(c->s));
+    if (!clause_expect(c, c->s, "set", rdv_store_set(c->s, "absent-x", "3",
+                                                     1, 0), RDV_OK) ||
+        !clause_expect(c, c->s, "wait with all present",
+                       rdv_store_wait(c->s, keys, 3, 5000), RDV_OK))
+        return 0;
+    return clause_pass(c, "wait timed out naming the missing key (%s), "
+                       "then succeeded", rdv_store_errmsg(c->s));
+}
+RDV_CLAUSE_SCOPED(wait_partial)
+
+/* One timed call: it must fail with RDV_ETIMEDOUT in [ms, ms+SLACK]. */
+static int timed(clause_ctx *c, const char *what, int ms, int is_wait)
+{
+    const char *keys[] = {"never"};
+    void *v = NULL;
+    size_t len;
+    int64_t t0 = rdv_now_ns(), took;
+    int rc = is_wait ? rdv_store_wait(c->s, keys, 1, ms)
+                     : rdv_store_get(c->s, "never", &v, &len, ms);
+
+    took = clause_ms_since(t0);
+    free(v);
+    if (!clause_expect(c, c->s, what, rc, RDV_ETIMEDOUT))
+        return 0;
+    if (took < ms - 1 || took > ms + SLACK_MS)
+        return clause_fail(c, "%s with a %d ms timeout took %lld ms "
+                           "(allowed %d..%d)", what, ms, (long long)took,
+                           ms, ms + SLACK_MS);
+    return 1;
+}
+
+static int check_timeout_accuracy(clause_ctx *c)
+{
+    if (!timed(c, "get", 300, 0) || !timed(c, "wait", 300, 1) ||
+        !timed(c, "get (try once)", 0, 0) ||
+        !timed(c, "wait (try once)", 0, 1) || !timed(c, "get", 50, 0))
+        return 0;
+    return clause_pass(c, "get and wait time out within %d ms of 0, 50 "
+                       "and 300 ms timeouts", SLACK_MS);
+}
+RDV_CLAUSE_SCOPED(timeout_accuracy)
+
+static int check_usable_after_timeout(clause_ctx *c)
+{
+    void *v = NULL;
+    size_t len;
+
+    if (!clause_expect(c, c->s, "get missing",
+                       rdv_store_get(c->s, "late", &v, &len, 100),
+                       RDV_ETIMEDOUT) ||
+        !clause_expect(c, c->s, "set after timeout",
+                       rdv_store_set(c->s, "late", "here", 4, 0), RDV_OK) ||
+        !clause_expect_value(c, c->s, "late", "here", 4) ||
+        !clause_expect(c, c->s, "set other",
+                       rdv_store_set(c->s, "other", "x", 1, 0), RDV_OK) ||
+        !clause_expect_value(c, c->s, "other", "x", 1))
+        return 0;
+    return clause_pass(c, "after a timed-out get, set and get work");
+}
+RDV_CLAUSE_SCOPED(usable_after_timeout)
+
+static void on_signal(int sig)
+{
+    (void)sig;
+}
+
+/* Pesters the parent with signals for 300 ms. Runs in a child process
+ * that never touches the store, so this works for process-local stores
+ * too. */
+static int signal_child(clause_ctx *c, rdv_store *s, int i, void *arg)
+{
+    struct timespec tick = {0, 5 * 1000 * 1000};
+    pid_t parent = *(pid_t *)arg;
+
+    (void)c;
+    (void)s;
+    (void)i;
+    for (int n = 0; n < 60; n++) {
+        kill(parent, SIGUSR1);
+        nanosleep(&tick, NULL);
+    }
+    return 0;
+}
+
+/* Sets the key once the signals are over; blocks SIGUSR1 so every
+ * signal lands on the waiting thread. */
+static void *late_set(void *arg)
+{
+    struct timespec after = {0, 330 * 1000 * 1000};
+    sigset_t block;
+
+    sigemptyset(&block);
+    sigaddset(&block, SIGUSR1);
+    pthread_sigmask(SIG_BLOCK, &block, NULL);
+    nanosleep(&after, NULL);
+    return (void *)(intptr_t)rdv_store_set(arg, "signalled", "ok", 2, 0);
+}
+
+static int check_eintr(clause_ctx *c)
+{
+    /* No SA_RESTART: every blocking syscall in the store sees EINTR. */
+    struct sigaction sa = {.sa_handler = on_signal}, old;
+    const char *keys[] = {"signalled"};
+    pid_t parent = getpid(), child;
+    void *set_rc = NULL;
+    pthread_t setter;
+    int64_t t0;
+    int rc;
+
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGUSR1, &sa, &old);
+    t0 = rdv_now_ns();
+    /* Fork before the thread exists: forking a threaded process is what
+     * TSan and friends cannot follow. */
+    child = clause_spawn(c, signal_child, 0, &parent);
+    if (pthread_create(&setter, NULL, late_set, c->s)) {
+        clause_reap(child);
+        sigaction(SIGUSR1, &old, NULL);
+        return clause_fail(c, "cannot start the setter thread");
+    }
+    rc = rdv_store_wait(c->s, keys, 1, 10000);
+    pthread_join(setter, &set_rc);
+    clause_reap(child);
+    sigaction(SIGUSR1, &old, NULL);
+    if ((intptr_t)set_rc != RDV_OK)
+        return clause_fail(c, "the setter thread failed: %s",
+                           rdv_status_name((int)(intptr_t)set_rc));
+    if (!clause_expect(c, c->s, "wait under signals", rc, RDV_OK))
+        return 0;
+    if (clause_ms_since(t0) < 300)
+        return clause_fail(c, "wait returned after %lld ms, before the "
+                           "key was set", (long long)clause_ms_since(t0));
+    return clause_pass(c, "wait survived 60 signals and returned when the "
+                       "key appeared (%lld ms)",
+                       (long long)clause_ms_since(t0));
+}
+RDV_CLAUSE_SCOPED(eintr)
+
+typedef struct blocked_get {
+    rdv_store *s;
+    int rc;
+    int64_t returned_ns;
+} blocked_get;
+
+static void *get_forever(void *arg)
+{
+    blocked_get *b = arg;
+    void *v = NULL;
+    size_t len;
+
+    b->rc = rdv_store_get(b->s, "never-set", &v, &len, -1);
+    b->returned_ns = rdv_now_ns();
+    free(v);
+    return NULL;
+}
+
+static int check_cancel_on_close(clause_ctx *c)
+{
+    struct timespec pause = {0, 200 * 1000 * 1000}, limit;
+    blocked_get b = {c->s, RDV_OK, 0};
+    int64_t closed;
+    pthread_t t;
+
+    if (pthread_create(&t, NULL, get_forever, &b))
+        return clause_fail(c, "cannot start the waiting thread");
+    nanosleep(&pause, NULL);
+    closed = rdv_now_ns();
+    rdv_store_close(c->s); /* returns only after the waiter left */
+    c->s = NULL;
+    clock_gettime(CLOCK_REALTIME, &limit);
+    limit.tv_sec += 5;
+    if (pthread_timedjoin_np(t, NULL, &limit)) {
+        pthread_detach(t);
+        return clause_fail(c, "a get blocked with no timeout did not "
+                           "return within 5 s of close");
+    }
+    if (b.rc != RDV_ECANCELED)
+        return clause_fail(c, "the blocked get returned %s, want "
+                           "RDV_ECANCELED", rdv_status_name(b.rc));
+    return clause_pass(c, "close woke the blocked get with RDV_ECANCELED "
+                       "in %lld ms",
+                       (long long)((b.returned_ns - closed) / 1000000));
+}
+RDV_CLAUSE_SCOPED(cancel_on_close)

@@ -1,0 +1,278 @@
+/*
+ * conform/contract.c - the clause table, and the helpers every clause
+ * uses: a store scoped under a unique prefix, forked children on the
+ * same store, and verdicts with evidence.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "conform/clause.h"
+#include "conform/clauses.h"
+#include "rdv/store_ops.h"
+
+static const rdv_clause clauses[] = {
+    {"set-get", "set, get, overwrite, and create-only gives RDV_EEXIST",
+     rdv_clause_set_get},
+    {"empty-value", "an empty value is stored and read back as empty",
+     rdv_clause_empty_value},
+    {"large-value", "a 64 MiB value round-trips; one byte more is "
+     "RDV_EINVAL", rdv_clause_large_value},
+    {"odd-keys", "keys with bytes, UTF-8, '/', '..', spaces, a leading '-' "
+     "and 4096 bytes round-trip and list exactly", rdv_clause_odd_keys},
+    {"bad-input", "NULL, empty and oversized keys are RDV_EINVAL with a "
+     "detail", rdv_clause_bad_input},
+    {"try-get-missing", "try_get and check on a missing key give "
+     "RDV_ENOTFOUND", rdv_clause_try_get_missing},
+    {"wait-partial", "wait with some keys present neither hangs nor "
+     "returns early, and names the missing", rdv_clause_wait_partial},
+    {"timeout-accuracy", "get and wait time out within timeout + 200 ms; "
+     "timeout 0 tries once", rdv_clause_timeout_accuracy},
+    {"usable-after-timeout", "a timed-out get leaves the store usable",
+     rdv_clause_usable_after_timeout},
+    {"add", "add accumulates, starts a missing key at 0, and rejects a "
+     "non-number", rdv_clause_add},
+    {"compare-set", "compare_set wins and loses correctly and reports the "
+     "current value", rdv_clause_compare_set},
+    {"delete", "delete removes, a deleted key times out, deleting a "
+     "missing key is fine", rdv_clause_delete},
+    {"multi", "multi_set and multi_get move 64 keys in one call",
+     rdv_clause_multi},
+    {"list-scope", "list and num_keys see only their own prefix",
+     rdv_clause_list_scope},
+    {"eintr", "signals arriving during a wait do not break it",
+     rdv_clause_eintr},
+    {"cancel-on-close", "closing the store wakes a blocked get with "
+     "RDV_ECANCELED", rdv_clause_cancel_on_close},
+    {"mp-add", "add from 8 processes x 1000 loses no update",
+     rdv_clause_mp_add},
+    {"mp-compare-set", "compare_set increments from 8 processes lose no "
+     "update", rdv_clause_mp_compare_set},
+    {"mp-create-only", "8 processes racing a create-only set: exactly one "
+     "wins", rdv_clause_mp_create_only},
+    {"mp-wake", "a waiter is woken by another process's set",
+     rdv_clause_mp_wake},
+    {"cleanup", "delete_prefix leaves zero keys behind", rdv_clause_cleanup},
+};
+
+const rdv_clause *rdv_contract_clauses(size_t *n)
+{
+    *n = sizeof clauses / sizeof clauses[0];
+    return clauses;
+}
+
+const rdv_clause *rdv_contract_find(const char *name)
+{
+    for (size_t i = 0; i < sizeof clauses / sizeof clauses[0]; i++)
+        if (strcmp(clauses[i].name, name) == 0)
+            return &clauses[i];
+    return NULL;
+}
+
+void rdv_contract_run(const rdv_clause *c, const rdv_clause_env *env,
+                      rdv_clause_result *r)
+{
+    r->verdict = RDV_VERDICT_FAIL;
+    snprintf(r->evidence, sizeof r->evidence,
+             "clause %s returned without a verdict", c->name);
+    c->run(env, r);
+}
+
+int clause_fail(clause_ctx *c, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(c->r->evidence, sizeof c->r->evidence, fmt, ap);
+    va_end(ap);
+    c->r->verdict = RDV_VERDICT_FAIL;
+    return 0;
+}
+
+int clause_pass(clause_ctx *c, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(c->r->evidence, sizeof c->r->evidence, fmt, ap);
+    va_end(ap);
+    c->r->verdict = RDV_VERDICT_PASS;
+    return 1;
+}
+
+void clause_run_scoped(const rdv_clause_env *env, rdv_clause_result *r,
+                       int (*check)(clause_ctx *c))
+{
+    clause_ctx c;
+
+    if (clause_begin(&c, env, r) != RDV_OK)
+        return;
+    check(&c);
+    clause_end(&c);
+}
+
+int clause_expect(clause_ctx *c, rdv_store *s, const char *what, int rc,
+                  int want)
+{
+    if (rc == want)
+        return 1;
+    return clause_fail(c, "%s: got %s, want %s (detail: %s)", what,
+                       rdv_status_name(rc), rdv_status_name(want),
+                       rdv_store_errmsg(s));
+}
+
+int clause_expect_value(clause_ctx *c, rdv_store *s, const char *key,
+                        const void *want, size_t want_len)
+{
+    char k[96];
+    void *v = NULL;
+    size_t len = 0;
+    int rc = rdv_store_get(s, key, &v, &len, 5000);
+    int same = rc == RDV_OK && len == want_len &&
+               memcmp(v, want, len) == 0;
+
+    free(v);
+    rdv_key_printable(key, k, sizeof k);
+    if (rc != RDV_OK)
+        return clause_fail(c, "get '%s': %s (%s)", k, rdv_status_name(rc),
+                           rdv_store_errmsg(s));
+    if (!same)
+        return clause_fail(c, "get '%s' returned %zu bytes that differ "
+                           "from the %zu bytes set", k, len, want_len);
+    return 1;
+}
+
+int clause_needs_processes(clause_ctx *c)
+{
+    if (!(rdv_store_flags(c->s) & RDV_STORE_PROCESS_LOCAL))
+        return 1;
+    c->r->verdict = RDV_VERDICT_SKIP;
+    snprintf(c->r->evidence, sizeof c->r->evidence,
+             "%s is visible to one process only; multi-process clauses "
+             "apply to stores that processes share (hash:?shared=1)",
+             c->env->url);
+    return 0;
+}
+
+int64_t clause_ms_since(int64_t start_ns)
+{
+    return (rdv_now_ns() - start_ns) / 1000000;
+}
+
+static rdv_store *open_scoped(clause_ctx *c, char *err, size_t errlen)
+{
+    rdv_store *raw, *scoped;
+    int rc = rdv_store_open(c->env->url, &raw, err, errlen);
+
+    if (rc)
+        return NULL;
+    rc = rdv_store_prefix_open(raw, c->prefix, &scoped);
+    if (rc) {
+        snprintf(err, errlen, "cannot scope the store: %s",
+                 rdv_strerror(rc));
+        rdv_store_close(raw);
+        return NULL;
+    }
+    return scoped;
+}
+
+int clause_begin(clause_ctx *c, const rdv_clause_env *env,
+                 rdv_clause_result *r)
+{
+    char err[512];
+
+    memset(c, 0, sizeof *c);
+    c->env = env;
+    c->r = r;
+    snprintf(c->prefix, sizeof c->prefix, "rdvc.%d.%llx", (int)getpid(),
+             (unsigned long long)rdv_now_ns());
+    c->s = open_scoped(c, err, sizeof err);
+    if (!c->s) {
+        clause_fail(c, "cannot open %s: %s", env->url, err);
+        return RDV_EINVAL;
+    }
+    return RDV_OK;
+}
+
+void clause_end(clause_ctx *c)
+{
+    if (!c->s)
+        return;
+    rdv_store_delete_prefix(c->s, "", NULL);
+    rdv_store_close(c->s);
+    c->s = NULL;
+}
+
+rdv_store *clause_child_store(clause_ctx *c)
+{
+    char err[512];
+
+    if (rdv_store_is_inherited(c->s))
+        return c->s;
+    return open_scoped(c, err, sizeof err);
+}
+
+void clause_child_done(clause_ctx *c, rdv_store *s)
+{
+    if (s && s != c->s)
+        rdv_store_close(s);
+}
+
+/* waitpid that retries on EINTR on purpose: a clause may be signalled. */
+static pid_t rdv_waitpid(pid_t pid, int *status)
+{
+    pid_t r;
+
+    do
+        r = waitpid(pid, status, 0);
+    while (r < 0 && errno == EINTR);
+    return r;
+}
+
+pid_t clause_spawn(clause_ctx *c,
+                   int (*body)(clause_ctx *c, rdv_store *s, int i, void *arg),
+                   int i, void *arg)
+{
+    pid_t pid;
+
+    fflush(NULL);
+    pid = fork();
+    if (pid == 0) {
+        rdv_store *s = clause_child_store(c);
+        int rc = s ? body(c, s, i, arg) : 3;
+
+        clause_child_done(c, s);
+        exit(rc); /* exit(), not _exit(): LeakSanitizer sees the child */
+    }
+    return pid;
+}
+
+int clause_reap(pid_t pid)
+{
+    int status;
+
+    if (pid <= 0 || rdv_waitpid(pid, &status) < 0)
+        return 0;
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+int clause_fork_n(clause_ctx *c, int n,
+                  int (*body)(clause_ctx *c, rdv_store *s, int i, void *arg),
+                  void *arg)
+{
+    pid_t pids[64];
+    int failed = 0;
+
+    if (n > 64)
+        n = 64;
+    for (int i = 0; i < n; i++)
+        pids[i] = clause_spawn(c, body, i, arg);
+    for (int i = 0; i < n; i++)
+        failed += !clause_reap(pids[i]);
+    return failed;
+}

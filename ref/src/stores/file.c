@@ -1,0 +1,565 @@
+/*
+ * stores/file.c - the file store: one file per key in a directory that
+ * every process can reach (a local disk, tmpfs, or NFS).
+ *
+ * File names come from file_name.c, so no key can escape the directory.
+ * Each file holds a small header (magic, key length, the key) and then
+ * the value; the key in the header lets list() recover long, hashed names
+ * and lets a read reject a digest collision.
+ *
+ * Writes are atomic to readers: a value is written to a temp file unique
+ * to the writer (".t.<pid>.<n>") and then published with rename(2), or
+ * link(2) for create-only, which fails with EEXIST when the key exists.
+ * Every mutation (set, add, compare_set, delete) holds flock(2) on
+ * ".lock", so read-modify-write ops never lose an update to a concurrent
+ * writer; reads take no lock.
+ *
+ * Waits watch the directory with inotify and recheck the keys after each
+ * event; `poll=1` swaps inotify for polling with backoff (1 to 50 ms),
+ * for filesystems whose changes inotify cannot see (NFS). Either way the
+ * wait also polls an eventfd that close() signals, so blocked callers end
+ * with RDV_ECANCELED.
+ *
+ * Stale directories: `fresh=1` makes open fail with RDV_EEXIST when the
+ * directory already holds keys, so a run that asked for a clean directory
+ * never reads an earlier run's values. Without it, reuse is allowed and
+ * the rendezvous' job token and nonce keep runs apart.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/file.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "file_name.h"
+#include "store_internal.h"
+
+#define FILE_MAGIC 0x46564452u /* "RDVF" */
+
+typedef struct file_header {
+    uint32_t magic;
+    uint32_t key_len;
+} file_header;
+
+typedef struct file_store {
+    rdv_store base;
+    char *dir;
+    int dirfd;
+    int cancelfd; /* eventfd, readable once the store is closing */
+    int poll_only;
+    _Atomic unsigned long tmp_seq;
+} file_store;
+
+#define F(s) ((file_store *)(s))
+
+static int io_fail(rdv_store *s, const char *op, const char *key, int err)
+{
+    char k[128];
+
+    return rdv_store_fail(s, RDV_EIO, "%s '%s' in %s: %s", op,
+                          rdv_key_printable(key, k, sizeof k), F(s)->dir,
+                          strerror(err));
+}
+
+static int write_all(int fd, const void *buf, size_t len)
+{
+    const char *p = buf;
+
+    while (len) {
+        ssize_t n = write(fd, p, len);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -1;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* Writes header+key+value to a fresh temp file; its name goes to tmp. */
+static int write_temp(rdv_store *s, const char *key, const void *val,
+                      size_t len, char tmp[64])
+{
+    file_header h = {FILE_MAGIC, (uint32_t)strlen(key)};
+    int fd, rc = 0;
+
+    snprintf(tmp, 64, ".t.%d.%lu", (int)getpid(),
+             atomic_fetch_add(&F(s)->tmp_seq, 1));
+    fd = openat(F(s)->dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+                0644);
+    if (fd < 0)
+        return io_fail(s, "create temp file for", key, errno);
+    if (write_all(fd, &h, sizeof h) || write_all(fd, key, h.key_len) ||
+        write_all(fd, val, len))
+        rc = io_fail(s, "write", key, errno);
+    close(fd);
+    if (rc)
+        unlinkat(F(s)->dirfd, tmp, 0);
+    return rc;
+}
+
+/* Publishes key=val atomically. create_only uses link(2): RDV_EEXIST
+ * when the key exists. Caller holds the lock. */
+static int publish(rdv_store *s, const char *key, const void *val,
+                   size_t len, int create_only)
+{
+    char name[RDV_FILE_NAME_MAX + 1], tmp[64], k[128];
+    int rc, err = 0;
+
+    rdv_file_name_encode(key, name);
+    if ((rc = write_temp(s, key, val, len, tmp)))
+        return rc;
+    if (create_only) {
+        if (linkat(F(s)->dirfd, tmp, F(s)->dirfd, name, 0))
+            err = errno;
+        unlinkat(F(s)->dirfd, tmp, 0);
+    } else if (renameat(F(s)->dirfd, tmp, F(s)->dirfd, name)) {
+        err = errno;
+        unlinkat(F(s)->dirfd, tmp, 0);
+    }
+    if (err == EEXIST)
+        return rdv_store_fail(s, RDV_EEXIST, "set '%s': key exists "
+                              "(create-only)",
+                              rdv_key_printable(key, k, sizeof k));
+    return err ? io_fail(s, "publish", key, err) : RDV_OK;
+}
+
+/* Reads the value of key. RDV_ENOTFOUND when the file does not exist. */
+static int read_value(rdv_store *s, const char *key, void **val,
+                      size_t *len)
+{
+    char name[RDV_FILE_NAME_MAX + 1], k[128];
+    size_t klen = strlen(key), got = 0;
+    file_header *h;
+    struct stat st;
+    char *buf;
+    int fd;
+
+    rdv_file_name_encode(key, name);
+    fd = openat(F(s)->dirfd, name, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ENOENT ? RDV_ENOTFOUND
+                               : io_fail(s, "open", key, errno);
+    if (fstat(fd, &st) || !(buf = malloc((size_t)st.st_size + 1))) {
+        close(fd);
+        return io_fail(s, "read", key, errno ? errno : ENOMEM);
+    }
+    while (got < (size_t)st.st_size) {
+        ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+    }
+    close(fd);
+    h = (file_header *)buf;
+    if (got != (size_t)st.st_size || got < sizeof *h + klen ||
+        h->magic != FILE_MAGIC || h->key_len != klen ||
+        memcmp(buf + sizeof *h, key, klen) != 0) {
+        free(buf);
+        return rdv_store_fail(s, RDV_EPROTO, "file store %s: the file for "
+                              "'%s' (%s) is not an rdv record for that key",
+                              F(s)->dir, rdv_key_printable(key, k, sizeof k),
+                              name);
+    }
+    *len = got - sizeof *h - klen;
+    memmove(buf, buf + sizeof *h + klen, *len);
+    buf[*len] = '\0';
+    *val = buf;
+    return RDV_OK;
+}
+
+static int exists(rdv_store *s, const char *key)
+{
+    char name[RDV_FILE_NAME_MAX + 1];
+    struct stat st;
+
+    rdv_file_name_encode(key, name);
+    return fstatat(F(s)->dirfd, name, &st, 0) == 0;
+}
+
+/* Runs op under the directory lock (flock on .lock). */
+static int lock_dir(rdv_store *s, int *fd)
+{
+    *fd = openat(F(s)->dirfd, ".lock", O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (*fd < 0)
+        return io_fail(s, "lock", ".lock", errno);
+    while (flock(*fd, LOCK_EX)) {
+        if (errno != EINTR) {
+            close(*fd);
+            return io_fail(s, "lock", ".lock", errno);
+        }
+    }
+    return RDV_OK;
+}
+
+static void unlock_dir(int fd)
+{
+    flock(fd, LOCK_UN);
+    close(fd);
+}
+
+static int file_set(rdv_store *s, const char *key, const void *val,
+                    size_t len, int flags)
+{
+    int lock, rc = lock_dir(s, &lock);
+
+    if (rc)
+        return rc;
+    rc = publish(s, key, val, len, flags & RDV_SET_CREATE_ONLY);
+    unlock_dir(lock);
+    return rc;
+}
+
+/* Waits until every key exists, the deadline passes or close cancels.
+ * present[] (n bytes) reports which keys were found at the end. */
+static int wait_keys(rdv_store *s, const char *const *keys, size_t n,
+                     int64_t deadline, unsigned char *present)
+{
+    struct pollfd pfd[2] = {{F(s)->cancelfd, POLLIN, 0}, {-1, POLLIN, 0}};
+    int backoff_ms = 1, rc = RDV_OK;
+
+    if (!F(s)->poll_only) {
+        /* Watch before checking, so no publish can fall in between. */
+        pfd[1].fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+        if (pfd[1].fd >= 0 &&
+            inotify_add_watch(pfd[1].fd, F(s)->dir,
+                              IN_CREATE | IN_MOVED_TO) < 0) {
+            close(pfd[1].fd);
+            pfd[1].fd = -1; /* fall back to polling */
+        }
+    }
+    for (;;) {
+        int all = 1, wait_ms, left = rdv_deadline_left_ms(deadline);
+
+        for (size_t i = 0; i < n; i++)
+            all &= present[i] = present[i] || exists(s, keys[i]);
+        if (all)
+            break;
+        if (left == 0) {
+            rc = RDV_ETIMEDOUT;
+            break;
+        }
+        wait_ms = pfd[1].fd >= 0 ? left : backoff_ms;
+        if (left >= 0 && wait_ms > left)
+            wait_ms = left;
+        if (poll(pfd, 2, wait_ms) < 0 && errno != EINTR) {
+            rc = io_fail(s, "wait for", keys[0], errno);
+            break;
+        }
+        if (pfd[0].revents & POLLIN) {
+            rc = RDV_ECANCELED;
+            break;
+        }
+        if (pfd[1].fd >= 0 && (pfd[1].revents & POLLIN)) {
+            char drain[4096];
+
+            while (read(pfd[1].fd, drain, sizeof drain) > 0)
+                ;
+        }
+        backoff_ms = backoff_ms * 2 > 50 ? 50 : backoff_ms * 2;
+    }
+    if (pfd[1].fd >= 0)
+        close(pfd[1].fd);
+    return rc;
+}
+
+static int file_wait(rdv_store *s, const char *const *keys, size_t n,
+                     int64_t deadline)
+{
+    unsigned char *present = calloc(n, 1);
+    int64_t start = rdv_now_ns();
+    int rc;
+
+    if (!present)
+        return rdv_store_fail(s, RDV_ENOMEM, "out of memory");
+    rc = wait_keys(s, keys, n, deadline, present);
+    if (rc == RDV_ETIMEDOUT || rc == RDV_ECANCELED)
+        rdv_store_fail_wait(s, rc, start, keys, n, present);
+    free(present);
+    return rc;
+}
+
+static int file_get(rdv_store *s, const char *key, void **val, size_t *len,
+                    int64_t deadline)
+{
+    int64_t start = rdv_now_ns();
+    char k[128];
+
+    for (;;) {
+        unsigned char present = 0;
+        int rc = wait_keys(s, &key, 1, deadline, &present);
+
+        if (rc == RDV_ETIMEDOUT || rc == RDV_ECANCELED)
+            return rdv_store_fail(s, rc, "get '%s' %s after %lld ms",
+                                  rdv_key_printable(key, k, sizeof k),
+                                  rc == RDV_ETIMEDOUT ? "timed out"
+                                                      : "canceled",
+                                  (long long)((rdv_now_ns() - start) /
+                                              1000000));
+        if (rc)
+            return rc;
+        rc = read_value(s, key, val, len);
+        if (rc != RDV_ENOTFOUND) /* deleted in between: wait again */
+            return rc;
+    }
+}
+
+static int file_add(rdv_store *s, const char *key, int64_t delta,
+                    int64_t *result)
+{
+    void *cur = NULL;
+    size_t len = 0;
+    int64_t v = 0;
+    char buf[32], k[128];
+    int lock, rc = lock_dir(s, &lock);
+
+    if (rc)
+        return rc;
+    rc = read_value(s, key, &cur, &len);
+    if (rc == RDV_ENOTFOUND)
+        rc = RDV_OK;
+    else if (rc == RDV_OK && rdv_counter_parse(cur, len, &v))
+        rc = rdv_store_fail(s, RDV_EPROTO, "add '%s': the value is not a "
+                            "decimal int64",
+                            rdv_key_printable(key, k, sizeof k));
+    if (rc == RDV_OK && rdv_counter_add(v, delta, &v))
+        rc = rdv_store_fail(s, RDV_EINVAL, "add '%s': int64 overflow",
+                            rdv_key_printable(key, k, sizeof k));
+    if (rc == RDV_OK)
+        rc = publish(s, key, buf, rdv_counter_format(v, buf), 0);
+    unlock_dir(lock);
+    free(cur);
+    if (rc == RDV_OK)
+        *result = v;
+    return rc;
+}
+
+static int file_compare_set(rdv_store *s, const char *key,
+                            const void *expected, size_t expected_len,
+                            const void *desired, size_t desired_len,
+                            int *won, void **cur, size_t *cur_len)
+{
+    void *now = NULL;
+    size_t len = 0;
+    int lock, rc = lock_dir(s, &lock);
+
+    if (rc)
+        return rc;
+    rc = read_value(s, key, &now, &len);
+    if (rc == RDV_OK || rc == RDV_ENOTFOUND) {
+        int found = rc == RDV_OK;
+
+        *won = expected ? found && len == expected_len &&
+                              memcmp(now, expected, len) == 0
+                        : !found;
+        rc = *won ? publish(s, key, desired, desired_len, 0) : RDV_OK;
+        if (rc == RDV_OK && cur) {
+            if (*won) {
+                free(now);
+                now = NULL;
+                rc = read_value(s, key, &now, &len);
+                found = rc == RDV_OK;
+            }
+            *cur = found ? now : NULL;
+            *cur_len = found ? len : 0;
+            now = found ? NULL : now;
+        }
+    }
+    unlock_dir(lock);
+    free(now);
+    return rc;
+}
+
+static int file_del(rdv_store *s, const char *key)
+{
+    char name[RDV_FILE_NAME_MAX + 1];
+    int lock, rc = lock_dir(s, &lock);
+
+    if (rc)
+        return rc;
+    rdv_file_name_encode(key, name);
+    if (unlinkat(F(s)->dirfd, name, 0) && errno != ENOENT)
+        rc = io_fail(s, "delete", key, errno);
+    unlock_dir(lock);
+    return rc;
+}
+
+/* The key a directory entry holds, decoded or read from its header. */
+static int entry_key(rdv_store *s, const char *name, char *key)
+{
+    file_header h;
+    ssize_t n;
+    int fd;
+
+    if (name[0] == 'k')
+        return rdv_file_name_decode(name, key);
+    if (name[0] != 'h')
+        return -1;
+    fd = openat(F(s)->dirfd, name, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    n = pread(fd, &h, sizeof h, 0);
+    if (n != (ssize_t)sizeof h || h.magic != FILE_MAGIC ||
+        h.key_len > RDV_SCOPED_KEY_MAX ||
+        pread(fd, key, h.key_len, sizeof h) != (ssize_t)h.key_len) {
+        close(fd);
+        return -1;
+    }
+    close(fd);
+    key[h.key_len] = '\0';
+    return 0;
+}
+
+static int file_list(rdv_store *s, const char *prefix, char ***keys,
+                     size_t *n)
+{
+    static const size_t key_cap = RDV_SCOPED_KEY_MAX + 1;
+    size_t plen = strlen(prefix);
+    rdv_keylist l = {0};
+    int fd = openat(F(s)->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    char *key = malloc(key_cap);
+    struct dirent *e;
+    int rc = RDV_OK;
+
+    if (!d || !key) {
+        if (fd >= 0 && !d)
+            close(fd);
+        if (d)
+            closedir(d);
+        free(key);
+        return io_fail(s, "list", prefix[0] ? prefix : "(all)", errno);
+    }
+    while (rc == RDV_OK && (e = readdir(d))) {
+        if (entry_key(s, e->d_name, key) == 0 &&
+            strncmp(key, prefix, plen) == 0)
+            rc = rdv_keylist_push(&l, key, strlen(key));
+    }
+    closedir(d);
+    free(key);
+    if (rc) {
+        rdv_keylist_clear(&l);
+        return rdv_store_fail(s, rc, "list: out of memory");
+    }
+    *keys = l.keys;
+    *n = l.n;
+    return RDV_OK;
+}
+
+static void file_cancel(rdv_store *s)
+{
+    uint64_t one = 1;
+
+    if (write(F(s)->cancelfd, &one, sizeof one) < 0) {
+        /* the counter cannot overflow from one write; nothing to do */
+    }
+}
+
+static void file_destroy(rdv_store *s)
+{
+    close(F(s)->dirfd);
+    close(F(s)->cancelfd);
+    free(F(s)->dir);
+    free(s);
+}
+
+static const rdv_store_ops file_ops = {
+    .name = "file",
+    .set = file_set,
+    .get = file_get,
+    .wait = file_wait,
+    .add = file_add,
+    .compare_set = file_compare_set,
+    .del = file_del,
+    .list = file_list,
+    .destroy = file_destroy,
+    .cancel = file_cancel,
+};
+
+/* mkdir -p: creates every missing component of path. */
+static int make_dirs(const char *path)
+{
+    char *p = strdup(path);
+    int rc = 0;
+
+    if (!p)
+        return ENOMEM;
+    for (char *c = p + 1; *c && !rc; c++) {
+        if (*c != '/')
+            continue;
+        *c = '\0';
+        if (mkdir(p, 0755) && errno != EEXIST)
+            rc = errno;
+        *c = '/';
+    }
+    if (!rc && mkdir(p, 0755) && errno != EEXIST)
+        rc = errno;
+    free(p);
+    return rc;
+}
+
+int rdv_file_open(rdv_url *u, rdv_store **out, char *errbuf, size_t errlen)
+{
+    long poll_only, fresh;
+    file_store *f;
+    char **keys;
+    size_t nkeys;
+    int rc, err;
+
+    if ((rc = rdv_url_option_long(u, "poll", 0, 1, 0, &poll_only, errbuf,
+                                  errlen)) ||
+        (rc = rdv_url_option_long(u, "fresh", 0, 1, 0, &fresh, errbuf,
+                                  errlen)))
+        return rc;
+    if (!u->has_authority || u->host[0] || u->path[0] != '/') {
+        snprintf(errbuf, errlen, "malformed store URL '%s': file:// needs "
+                 "an absolute directory path, as in file:///tmp/rdv",
+                 u->text);
+        return RDV_EINVAL;
+    }
+    if ((err = make_dirs(u->path))) {
+        snprintf(errbuf, errlen, "file store: cannot create directory "
+                 "'%s': %s", u->path, strerror(err));
+        return RDV_EINVAL;
+    }
+    f = calloc(1, sizeof *f);
+    if (!f || !(f->dir = strdup(u->path))) {
+        free(f);
+        return RDV_ENOMEM;
+    }
+    f->dirfd = open(u->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    f->cancelfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    f->poll_only = (int)poll_only;
+    rdv_store_init(&f->base, &file_ops);
+    if (f->dirfd < 0 || f->cancelfd < 0) {
+        snprintf(errbuf, errlen, "file store: cannot open directory '%s': "
+                 "%s", u->path, strerror(errno));
+        rdv_store_close(&f->base);
+        return RDV_EINVAL;
+    }
+    if (fresh && file_list(&f->base, "", &keys, &nkeys) == RDV_OK) {
+        rdv_store_list_free(keys, nkeys);
+        if (nkeys) {
+            snprintf(errbuf, errlen, "file store '%s' still holds %zu keys "
+                     "from an earlier run; fresh=1 needs an empty "
+                     "directory", u->path, nkeys);
+            rdv_store_close(&f->base);
+            return RDV_EEXIST;
+        }
+    }
+    *out = &f->base;
+    return RDV_OK;
+}

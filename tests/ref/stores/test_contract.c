@@ -1,0 +1,123 @@
+/*
+ * tests/ref/stores/test_contract.c - every contract clause against every
+ * store: hash, shared hash, file (inotify and polling), prefix over each,
+ * and redis over TCP and a unix socket when the CI service is running
+ * (RDV_TEST_REDIS_URL, RDV_TEST_REDIS_SOCK).
+ *
+ * Criterion runs each (store, clause) pair in a process of its own,
+ * which is the isolation the clauses ask for. A file store gets a fresh
+ * directory per test, removed afterwards, so runs never share state.
+ */
+#define _GNU_SOURCE
+#include <criterion/criterion.h>
+#include <criterion/parameterized.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "conform/contract.h"
+
+typedef struct contract_case {
+    char store[32];
+    char url[256]; /* "@TMP@" is replaced by a fresh directory */
+    char clause[48];
+} contract_case;
+
+#define MAX_CASES 512
+static contract_case cases[MAX_CASES];
+
+static size_t add_store(size_t n, const char *label, const char *url)
+{
+    size_t nclauses;
+    const rdv_clause *all = rdv_contract_clauses(&nclauses);
+
+    for (size_t i = 0; i < nclauses && n < MAX_CASES; i++, n++) {
+        snprintf(cases[n].store, sizeof cases[n].store, "%s", label);
+        snprintf(cases[n].url, sizeof cases[n].url, "%s", url);
+        snprintf(cases[n].clause, sizeof cases[n].clause, "%s", all[i].name);
+    }
+    return n;
+}
+
+/* Redis rows: present when the CI service exported its URLs. Under CI a
+ * missing service is a failure, so it gets a row that fails. */
+static size_t add_redis(size_t n, const char *label, const char *env)
+{
+    const char *url = getenv(env);
+    char scoped[256];
+
+    if (url && *url) {
+        char scoped_label[32];
+
+        n = add_store(n, label, url);
+        snprintf(scoped, sizeof scoped, "%s%sprefix=outer", url,
+                 strchr(url, '?') ? "&" : "?");
+        snprintf(scoped_label, sizeof scoped_label, "prefix-%s", label);
+        return add_store(n, scoped_label, scoped);
+    }
+    if (getenv("CI") && strcmp(getenv("CI"), "true") == 0 && n < MAX_CASES) {
+        snprintf(cases[n].store, sizeof cases[n].store, "%s", label);
+        snprintf(cases[n].url, sizeof cases[n].url, "missing:%s", env);
+        snprintf(cases[n].clause, sizeof cases[n].clause, "service");
+        return n + 1;
+    }
+    fprintf(stderr, "\n*** %s is not set: the %s contract rows are SKIPPED."
+            "\n*** Run ci/test, or start redis with ci/services/redis.\n\n",
+            env, label);
+    return n;
+}
+
+ParameterizedTestParameters(contract, clause)
+{
+    size_t n = 0;
+
+    n = add_store(n, "hash", "hash:");
+    n = add_store(n, "hash-shared", "hash:?shared=1");
+    n = add_store(n, "file", "file://@TMP@");
+    n = add_store(n, "file-poll", "file://@TMP@?poll=1");
+    n = add_store(n, "prefix-hash", "hash:?prefix=outer");
+    n = add_store(n, "prefix-hash-shared", "hash:?shared=1&prefix=outer");
+    n = add_store(n, "prefix-file", "file://@TMP@?prefix=outer");
+    n = add_redis(n, "redis", "RDV_TEST_REDIS_URL");
+    n = add_redis(n, "unix", "RDV_TEST_REDIS_SOCK");
+    return cr_make_param_array(contract_case, cases, n);
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag,
+                        struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+ParameterizedTest(contract_case *tc, contract, clause, .timeout = 120)
+{
+    const rdv_clause *clause = rdv_contract_find(tc->clause);
+    char url[512], dir[] = "/tmp/rdv-contract-XXXXXX";
+    const char *at = strstr(tc->url, "@TMP@");
+    rdv_clause_env env = {url, getenv("RDV_TEST_QUICK") != NULL};
+    rdv_clause_result r;
+
+    cr_assert(strncmp(tc->url, "missing:", 8) != 0,
+              "%s: CI=true but %s is not set: the redis service did not "
+              "start", tc->store, tc->url + 8);
+    cr_assert(clause, "unknown clause %s", tc->clause);
+    if (at) {
+        cr_assert(mkdtemp(dir), "mkdtemp failed");
+        snprintf(url, sizeof url, "%.*s%s%s", (int)(at - tc->url), tc->url,
+                 dir, at + 5);
+    } else {
+        snprintf(url, sizeof url, "%s", tc->url);
+    }
+    rdv_contract_run(clause, &env, &r);
+    if (at)
+        nftw(dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
+    if (r.verdict == RDV_VERDICT_SKIP)
+        cr_skip_test("%s/%s: %s", tc->store, tc->clause, r.evidence);
+    cr_assert_eq(r.verdict, RDV_VERDICT_PASS, "%s/%s (%s): %s", tc->store,
+                 tc->clause, url, r.evidence);
+}
