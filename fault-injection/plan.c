@@ -221,22 +221,45 @@ int rdv_fault_plan_needs_proxy(const rdv_fault_plan *p)
     return 0;
 }
 
+/* "store.delay(ms, [rank, op, key, p])": required first. */
+static void signature(const rdv_fault_kind_info *ki, char *buf, size_t cap)
+{
+    size_t o = (size_t)snprintf(buf, cap, "%s(", ki->name);
+    int any = 0;
+
+    for (int pass = RDV_FAULT_REQ; pass <= RDV_FAULT_OPT; pass++)
+        for (int pi = 0; pi < RDV_FP_COUNT && o < cap; pi++)
+            if (ki->params[pi] == pass) {
+                o += (size_t)snprintf(buf + o, cap - o, "%s%s%s",
+                                      any ? ", " : "",
+                                      pass == RDV_FAULT_OPT ? "[" : "",
+                                      rdv_fault_params[pi].name);
+                if (pass == RDV_FAULT_OPT && o < cap)
+                    o += (size_t)snprintf(buf + o, cap - o, "]");
+                any = 1;
+            }
+    if (o < cap)
+        snprintf(buf + o, cap - o, ")");
+}
+
 int rdv_fault_catalogue_write(FILE *out)
 {
     int bad = 0;
+    char sig[256];
 
     for (int k = 0; k < RDV_FK_COUNT; k++) {
         const rdv_fault_kind_info *ki = &rdv_fault_kinds[k];
 
-        bad |= fprintf(out, "%s\n    %s\n    fatal: %s\n", ki->name,
-                       ki->help, ki->fatal) < 0;
+        signature(ki, sig, sizeof sig);
+        bad |= fprintf(out, "%s\n    %s\n    fatal: %s\n", sig, ki->help,
+                       ki->fatal) < 0;
         for (int pi = 0; pi < RDV_FP_COUNT; pi++)
             if (ki->params[pi])
-                bad |= fprintf(out, "    %-6s %s %s\n",
+                bad |= fprintf(out, "    %-6s %s\n",
                                rdv_fault_params[pi].name,
-                               ki->params[pi] == RDV_FAULT_REQ ? "required"
-                                                               : "optional",
                                rdv_fault_params[pi].help) < 0;
     }
+    bad |= fprintf(out, "phases: before-publish, after-publish, connecting, "
+                   "connected, in-collective; [x] = optional\n") < 0;
     return bad || fflush(out) ? RDV_EIO : RDV_OK;
 }
