@@ -1,0 +1,250 @@
+/*
+ * test_spec.c - the fault spec language: what parses, its canonical
+ * form, what the plan expects, and that every malformed spec is refused
+ * with the line, the column and what was expected there.
+ */
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "rdv/fault.h"
+
+static char err[1024];
+
+static rdv_fault_plan *parse_ok(const char *spec)
+{
+    rdv_fault_plan *p = NULL;
+    int rc = rdv_fault_plan_parse(spec, &p, err, sizeof err);
+
+    cr_assert_eq(rc, RDV_OK, "'%s' should parse: %s", spec, err);
+    cr_assert_not_null(p);
+    return p;
+}
+
+/* Asserts spec is refused and the message starts with "line L, column C"
+ * and contains want. */
+static void parse_bad(const char *spec, int line, int col, const char *want)
+{
+    rdv_fault_plan *p = (rdv_fault_plan *)&p; /* must be reset to NULL */
+    char where[64];
+
+    cr_assert_eq(rdv_fault_plan_parse(spec, &p, err, sizeof err), RDV_EINVAL,
+                 "'%s' should be refused", spec);
+    cr_assert_null(p);
+    snprintf(where, sizeof where, "line %d, column %d: ", line, col);
+    cr_assert(strncmp(err, where, strlen(where)) == 0,
+              "'%s': got \"%s\", want it to start with \"%s\"", spec, err,
+              where);
+    cr_assert(strstr(err, want), "'%s': got \"%s\", want \"%s\" in it", spec,
+              err, want);
+}
+
+Test(spec, the_examples_of_the_issue_parse)
+{
+    rdv_fault_plan *p = parse_ok(
+        "store.delay(op=get|wait, ms=5..50, p=0.3)\n"
+        "store.error(op=set, nth=3, code=EIO)\n"
+        "proc.kill(rank=3, at=after-publish)\n"
+        "net.reset(rank=1, peer=2, after=4096)");
+
+    cr_assert_eq(rdv_fault_plan_count(p), 4);
+    cr_assert_str_eq(rdv_fault_plan_text(p),
+                     "store.delay(op=get|wait, ms=5..50, p=0.3); "
+                     "store.error(op=set, nth=3, code=EIO); "
+                     "proc.kill(rank=3, at=after-publish); "
+                     "net.reset(rank=1, peer=2, after=4096)");
+    cr_assert_eq(rdv_fault_plan_validate(p, 4, err, sizeof err), RDV_OK, "%s",
+                 err);
+    rdv_fault_plan_free(p);
+}
+
+Test(spec, canonical_text_parses_back_to_itself)
+{
+    const char *spec = "  # a comment\n;; store.lose( key = \"job 1/addr/3\" ,"
+                       "\n   rank=0|2..3 ) ;\n\nnet.short(max=7, dir=send)  ";
+    rdv_fault_plan *p = parse_ok(spec), *q;
+    char text[512];
+
+    snprintf(text, sizeof text, "%s", rdv_fault_plan_text(p));
+    cr_assert_str_eq(text, "store.lose(key=\"job 1/addr/3\", rank=0|2..3); "
+                           "net.short(max=7, dir=send)");
+    q = parse_ok(text);
+    cr_assert_str_eq(rdv_fault_plan_text(q), text);
+    rdv_fault_plan_free(p);
+    rdv_fault_plan_free(q);
+}
+
+Test(spec, empty_spec_is_an_empty_plan)
+{
+    rdv_fault_plan *p = parse_ok(" ;\n# nothing\n");
+    rdv_fault_expect e;
+
+    cr_assert_eq(rdv_fault_plan_count(p), 0);
+    cr_assert_str_eq(rdv_fault_plan_text(p), "");
+    rdv_fault_plan_expect(p, 1, 4, &e);
+    cr_assert_eq(e.fatal, 0);
+    rdv_fault_plan_free(p);
+}
+
+Test(spec, unknown_fault)
+{
+    parse_bad("store.delay(ms=1); store.dleay(ms=5)", 1, 20,
+              "unknown fault 'store.dleay': expected one of store.delay");
+    parse_bad("(ms=5)", 1, 1, "expected a fault");
+}
+
+Test(spec, bad_range)
+{
+    parse_bad("store.delay(op=get,\n  ms=50..5)", 2, 6,
+              "bad range 50..5: expected LO..HI with LO <= HI");
+    parse_bad("store.delay(ms=5..x)", 1, 16, "expected a range LO..HI");
+    parse_bad("store.delay(ms=-3)", 1, 16,
+              "expected a non-negative integer or LO..HI");
+}
+
+Test(spec, unknown_phase)
+{
+    parse_bad("proc.kill(rank=3, at=after-pub)", 1, 22,
+              "unknown phase 'after-pub': expected one of before-publish, "
+              "after-publish, connecting, connected, in-collective");
+}
+
+Test(spec, rank_out_of_range_is_caught_by_validate)
+{
+    rdv_fault_plan *p = parse_ok("store.delay(ms=1);\nproc.kill(rank=7, "
+                                 "at=connected)");
+
+    cr_assert_eq(rdv_fault_plan_validate(p, 4, err, sizeof err), RDV_EINVAL);
+    cr_assert_str_eq(err, "line 2, column 16: rank=7 of proc.kill (fault 2) "
+                          "is out of range: expected 0..3 in a 4-rank run");
+    cr_assert_eq(rdv_fault_plan_validate(p, 8, err, sizeof err), RDV_OK);
+    rdv_fault_plan_free(p);
+    p = parse_ok("net.reset(peer=1..9, after=0)");
+    cr_assert_eq(rdv_fault_plan_validate(p, 4, err, sizeof err), RDV_EINVAL);
+    cr_assert(strstr(err, "peer=9"), "%s", err);
+    rdv_fault_plan_free(p);
+}
+
+Test(spec, trailing_garbage)
+{
+    parse_bad("net.reset(rank=1, peer=2, after=4096) junk", 1, 39,
+              "expected ';', a newline or the end of the spec after a "
+              "fault, got 'junk'");
+    parse_bad("store.delay(ms=5))", 1, 18, "got ')'");
+}
+
+Test(spec, structural_errors_say_what_was_expected)
+{
+    parse_bad("store.delay ms=5", 1, 13, "expected '(' after store.delay");
+    parse_bad("store.delay(ms=5", 1, 17,
+              "expected ',' or ')', got the end of the spec");
+    parse_bad("store.delay(ms 5)", 1, 16, "expected '=' after ms");
+    parse_bad("store.delay(ms=)", 1, 16, "expected a value for ms");
+    parse_bad("store.delay(ms=1, colour=red)", 1, 19,
+              "unknown parameter 'colour' for store.delay: expected one of "
+              "rank, op, key, ms, p");
+    parse_bad("store.delay(ms=1, ms=2)", 1, 19, "given twice");
+    parse_bad("store.delay()", 1, 13,
+              "expected parameter ms=... for store.delay");
+    parse_bad("store.delay(ms=1, op=get|sett)", 1, 26, "expected a store op");
+    parse_bad("store.delay(ms=1, p=1.5)", 1, 21, "expected a probability");
+    parse_bad("store.error(nth=2, p=0.5)", 1, 25, "only one of nth, once");
+    parse_bad("store.error(code=EWHAT)", 1, 18, "expected a status name");
+    parse_bad("store.lose(key=\"open)", 1, 16, "closing '\"'");
+    parse_bad("proc.kill(rank=1, at=connected|connecting)", 1, 32,
+              "expected a single value for at");
+    parse_bad("proc.kill(at=connected)", 1, 23, "expected parameter rank");
+}
+
+Test(spec, expectations_follow_the_catalogue)
+{
+    static const struct {
+        const char *spec;
+        int fatal, culprit;
+        const char *key;
+    } cases[] = {
+        {"store.delay(op=get|wait, ms=5..50, p=0.3)", 0, -1, ""},
+        {"net.refuse(rank=1, times=2); net.short(max=3); net.slow(bps=1000)",
+         0, -1, ""},
+        {"proc.kill(rank=3, at=after-publish)", 1, 3, ""},
+        {"store.delay(ms=1); proc.kill(rank=2, at=connected)", 1, 2, ""},
+        {"store.lose(key=\"job/addr/3\")", 1, -1, "job/addr/3"},
+        {"store.lose(rank=2, key=\"job/addr/*\")", 1, 2, ""},
+        {"proc.stop(rank=1, at=connected, ms=500)", 0, -1, ""},
+        {"proc.stop(rank=1, at=connected, ms=40000)", 1, 1, ""},
+        {"proc.start-late(rank=0, ms=1000)", 0, -1, ""},
+        {"server.pause(ms=1000); server.restart(after=100)", 0, -1, ""},
+        {"server.pause(ms=60000)", 1, -1, ""},
+        {"store.stale(ms=100)", 0, -1, ""},
+        {"store.stale()", 1, -1, ""},
+    };
+
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        rdv_fault_plan *p = parse_ok(cases[i].spec);
+        rdv_fault_expect e;
+
+        rdv_fault_plan_expect(p, 7, 4, &e);
+        cr_expect_eq(e.fatal, cases[i].fatal, "%s: fatal", cases[i].spec);
+        cr_expect_eq(e.culprit, cases[i].culprit, "%s: culprit",
+                     cases[i].spec);
+        cr_expect_str_eq(e.key, cases[i].key, "%s: key", cases[i].spec);
+        rdv_fault_plan_free(p);
+    }
+}
+
+Test(spec, timeout_decides_time_dependent_faults)
+{
+    rdv_fault_plan *p = parse_ok("proc.stop(rank=2, at=connecting, ms=3000)");
+    rdv_fault_expect e;
+
+    rdv_fault_plan_expect_timeout(p, 1, 4, 10000, &e);
+    cr_assert_eq(e.fatal, 0);
+    rdv_fault_plan_expect_timeout(p, 1, 4, 2000, &e);
+    cr_assert_eq(e.fatal, 1);
+    cr_assert_eq(e.culprit, 2);
+    rdv_fault_plan_free(p);
+}
+
+Test(spec, parent_side_helpers)
+{
+    rdv_fault_plan *p = parse_ok(
+        "proc.start-late(rank=1, ms=250); proc.stop(rank=2, at=connected, "
+        "ms=100..200); server.pause(after=50, ms=300); server.latency(ms=5)");
+    rdv_fault_server_event ev[4];
+    int ms = rdv_fault_plan_stop_ms(p, 9, 2);
+
+    cr_assert_eq(rdv_fault_plan_start_delay_ms(p, 9, 1), 250);
+    cr_assert_eq(rdv_fault_plan_start_delay_ms(p, 9, 0), 0);
+    cr_assert(ms >= 100 && ms <= 200, "stop ms %d", ms);
+    cr_assert_eq(rdv_fault_plan_stop_ms(p, 9, 2), ms, "a pure function");
+    cr_assert_eq(rdv_fault_plan_stop_ms(p, 9, 1), 0);
+    cr_assert_eq(rdv_fault_plan_server_events(p, 9, ev, 4), 2);
+    cr_assert_eq(ev[0].kind, RDV_FAULT_SERVER_PAUSE);
+    cr_assert_eq(ev[0].after_ms, 50);
+    cr_assert_eq(ev[0].ms, 300);
+    cr_assert_eq(ev[1].kind, RDV_FAULT_SERVER_LATENCY);
+    cr_assert_eq(rdv_fault_plan_needs_proxy(p), 1);
+    rdv_fault_plan_free(p);
+}
+
+Test(spec, catalogue_lists_every_fault_and_its_fatality)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    static const char *const names[] = {
+        "store.delay(", "store.error(", "store.stall(", "store.lose(",
+        "store.stale(", "net.refuse(", "net.delay(", "net.reset(",
+        "net.short(", "net.slow(", "proc.kill(", "proc.stop(",
+        "proc.start-late(", "server.pause(", "server.restart(",
+        "server.latency(", "server.reset(", "server.blackhole(",
+    };
+
+    cr_assert_not_null(f);
+    cr_assert_eq(rdv_fault_catalogue_write(f), RDV_OK);
+    fclose(f);
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        cr_expect(strstr(buf, names[i]), "catalogue lacks %s", names[i]);
+    cr_expect(strstr(buf, "fatal: yes"));
+    cr_expect(strstr(buf, "fatal: no"));
+    free(buf);
+}
