@@ -545,6 +545,9 @@ int rdv_redis_open(rdv_url *u, rdv_store **out, char *errbuf, size_t errlen)
         return RDV_ENOMEM;
     }
     rc = rdv_redis_conf_parse(u, &rs->conf, errbuf, errlen);
+    /* A typo in an option must not cost a connect first. */
+    if (rc == RDV_OK && (rc = rdv_url_check_unused(u, errbuf, errlen)))
+        rdv_redis_conf_free(&rs->conf);
     if (rc) {
         free(rs);
         return rc;

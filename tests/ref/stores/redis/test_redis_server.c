@@ -1,0 +1,174 @@
+/*
+ * test_redis_server.c - the redis store against a private redis-server
+ * that the test starts, kills and restarts by PID: a wait that spans a
+ * restart, a killed server, and logins with right and wrong passwords.
+ */
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <time.h>
+
+#include "rdv/store.h"
+#include "redis_util.h"
+
+static redis_server srv;
+
+static void srv_fini(void)
+{
+    redis_server_stop(&srv);
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static rdv_store *open_ok(const char *url)
+{
+    char err[512];
+    rdv_store *s = NULL;
+    int rc = rdv_store_open(url, &s, err, sizeof err);
+
+    cr_assert_eq(rc, RDV_OK, "open %s: %s: %s", url, rdv_status_name(rc),
+                 err);
+    return s;
+}
+
+/* How many times the server has run cmd (INFO commandstats). */
+static long calls_of(const char *cmd)
+{
+    redisContext *c = redis_admin(srv.url);
+    redisReply *r = redisCommand(c, "INFO commandstats");
+    char needle[64];
+    const char *p;
+    long n = 0;
+
+    cr_assert(r && r->type == REDIS_REPLY_STRING, "INFO failed");
+    snprintf(needle, sizeof needle, "cmdstat_%s:calls=", cmd);
+    p = strstr(r->str, needle);
+    if (p)
+        n = strtol(p + strlen(needle), NULL, 10);
+    freeReplyObject(r);
+    redisFree(c);
+    return n;
+}
+
+typedef struct waiter {
+    rdv_store *s;
+    int rc;
+    char err[1024];
+} waiter;
+
+static void *wait_thread(void *arg)
+{
+    waiter *w = arg;
+    const char *keys[] = {"restart/key"};
+
+    w->rc = rdv_store_wait(w->s, keys, 1, 20000);
+    snprintf(w->err, sizeof w->err, "%s", rdv_store_errmsg(w->s));
+    return NULL;
+}
+
+Test(redis_server, wait_survives_a_restart, .fini = srv_fini,
+     .timeout = 60)
+{
+    waiter w = {0};
+    pthread_t t;
+    rdv_store *writer;
+    int port;
+
+    redis_server_start(&srv, 0, NULL);
+    port = srv.port;
+    w.s = open_ok(srv.url);
+    cr_assert_eq(pthread_create(&t, NULL, wait_thread, &w), 0);
+    /* The waiter is inside its wait once the server has run its polls. */
+    while (calls_of("eval") < 3)
+        nanosleep(&(struct timespec){0, 2000000}, NULL);
+    redis_server_kill(&srv, SIGKILL);
+    redis_server_start(&srv, port, NULL);
+    writer = open_ok(srv.url);
+    cr_assert_eq(rdv_store_set(writer, "restart/key", "v", 1, 0), RDV_OK,
+                 "%s", rdv_store_errmsg(writer));
+    pthread_join(t, NULL);
+    cr_expect_eq(w.rc, RDV_OK, "the wait ended with %s: %s",
+                 rdv_status_name(w.rc), w.err);
+    rdv_store_close(writer);
+    rdv_store_close(w.s);
+}
+
+Test(redis_server, killed_server_is_econn_within_the_deadline,
+     .fini = srv_fini, .timeout = 60)
+{
+    char url[160], key[] = "killed/key";
+    rdv_store *s;
+    void *v = NULL;
+    size_t len;
+    double t0, took;
+    int rc;
+
+    redis_server_start(&srv, 0, NULL);
+    snprintf(url, sizeof url, "%s?timeout_ms=800", srv.url);
+    s = open_ok(url);
+    cr_assert_eq(rdv_store_set(s, key, "x", 1, 0), RDV_OK);
+    redis_server_kill(&srv, SIGKILL);
+
+    t0 = now_s();
+    rc = rdv_store_get(s, "killed/missing", &v, &len, 1500);
+    took = now_s() - t0;
+    cr_expect_eq(rc, RDV_ECONN, "get: %s: %s", rdv_status_name(rc),
+                 rdv_store_errmsg(s));
+    cr_expect(took < 2.5, "get with a 1500 ms timeout took %.2f s", took);
+    cr_expect(strstr(rdv_store_errmsg(s), "killed/missing") &&
+                  strstr(rdv_store_errmsg(s), "127.0.0.1:"),
+              "the detail names neither key nor server: %s",
+              rdv_store_errmsg(s));
+
+    /* An op without a deadline of its own is bounded by timeout_ms. */
+    t0 = now_s();
+    rc = rdv_store_add(s, key, 1, NULL);
+    took = now_s() - t0;
+    cr_expect_eq(rc, RDV_ECONN, "add: %s: %s", rdv_status_name(rc),
+                 rdv_store_errmsg(s));
+    cr_expect(took < 1.8, "add with timeout_ms=800 took %.2f s", took);
+    cr_expect(strstr(rdv_store_errmsg(s), key) != NULL, "%s",
+              rdv_store_errmsg(s));
+    rdv_store_close(s);
+}
+
+Test(redis_server, passwords, .fini = srv_fini, .timeout = 60)
+{
+    const char *wrong[] = {":nope@", "", "default:nope@"};
+    char url[160], err[512];
+    rdv_store *s = NULL;
+
+    redis_server_start(&srv, 0, "s3cr%t");
+    for (size_t i = 0; i < 3; i++) {
+        int rc;
+
+        snprintf(url, sizeof url, "redis://%s127.0.0.1:%d", wrong[i],
+                 srv.port);
+        rc = rdv_store_open(url, &s, err, sizeof err);
+        cr_expect_eq(rc, RDV_EAUTH, "%s: %s: %s", url, rdv_status_name(rc),
+                     err);
+        cr_expect(strstr(err, "authentication failed") ||
+                      strstr(err, "requires a password"),
+                  "%s: unclear message: %s", url, err);
+        cr_expect(strstr(err, "127.0.0.1:"), "%s: no server named: %s",
+                  url, err);
+        cr_expect_null(s);
+    }
+    /* Right password, in both spellings; '%' is percent-encoded. */
+    snprintf(url, sizeof url, "redis://:s3cr%%25t@127.0.0.1:%d/2",
+             srv.port);
+    s = open_ok(url);
+    cr_expect_eq(rdv_store_set(s, "k", "v", 1, 0), RDV_OK, "%s",
+                 rdv_store_errmsg(s));
+    rdv_store_close(s);
+    snprintf(url, sizeof url, "redis://127.0.0.1:%d?password=s3cr%%25t&"
+             "user=default", srv.port);
+    s = open_ok(url);
+    rdv_store_close(s);
+}
