@@ -1,0 +1,173 @@
+/*
+ * test_server.c - server faults against a real redis-server (the one
+ * ci/services/redis starts; skipped when $RDV_TEST_REDIS_URL is unset):
+ * CLIENT PAUSE really holds a store call back, and the proxy from
+ * rdv/fault_proxy.h, run in a forked child of this test, puts latency
+ * and resets between a redis store and the server, which the store
+ * rides out (both are non-fatal faults).
+ */
+#define _GNU_SOURCE
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "helpers.h"
+#include "rdv/fault_proxy.h"
+#include "rdv/store.h"
+
+static const char *redis_url(void)
+{
+    const char *url = getenv("RDV_TEST_REDIS_URL");
+
+    if (!url || !*url)
+        cr_skip_test("RDV_TEST_REDIS_URL is not set "
+                     "(eval \"$(ci/services/redis start DIR)\")");
+    return url;
+}
+
+static rdv_store *open_store(const char *url)
+{
+    char full[512], err[512];
+    rdv_store *s;
+
+    snprintf(full, sizeof full, "%s%sprefix=rdv-fault-test-%d", url,
+             strchr(url, '?') ? "&" : "?", (int)getpid());
+    cr_assert_eq(rdv_store_open(full, &s, err, sizeof err), RDV_OK, "%s: %s",
+                 full, err);
+    return s;
+}
+
+static void close_store(rdv_store *s)
+{
+    rdv_store_delete_prefix(s, "", NULL);
+    rdv_store_close(s);
+}
+
+Test(server, client_pause_holds_store_calls_back)
+{
+    const char *url = redis_url();
+    rdv_store *s = open_store(url);
+    char err[256];
+    double t0;
+
+    cr_assert_eq(rdv_store_set(s, "warm", "1", 1, 0), RDV_OK);
+    cr_assert_eq(rdv_fault_redis_pause(url, 300, err, sizeof err), RDV_OK,
+                 "%s", err);
+    t0 = now_ms();
+    cr_assert_eq(rdv_store_set(s, "k", "v", 1, 0), RDV_OK,
+                 "a pause shorter than the timeout is not fatal: %s",
+                 rdv_store_errmsg(s));
+    cr_assert_geq(now_ms() - t0, 200.0, "the pause was not observed");
+    close_store(s);
+}
+
+Test(server, pause_refuses_what_is_not_redis)
+{
+    char err[256];
+
+    cr_assert_eq(rdv_fault_redis_pause("file:///tmp/x", 10, err, sizeof err),
+                 RDV_EINVAL);
+    cr_assert(strstr(err, "not a redis:// or unix:// store URL"), "%s", err);
+    cr_assert_eq(rdv_fault_redis_pause("redis://127.0.0.1:1", 10, err,
+                                       sizeof err), RDV_ECONN);
+    cr_assert(strstr(err, "cannot connect"), "%s", err);
+}
+
+static pid_t proxy_pid = -1;
+static int proxy_in = -1, proxy_out = -1;
+
+/* Runs the library proxy in a forked child, in front of redis. */
+static int start_proxy(const char *url)
+{
+    int in[2], out[2], port;
+    char host[64];
+    rdv_fault_proxy *p;
+    char err[256];
+
+    cr_assert_eq(sscanf(url, "redis://%63[^:]:%d", host, &port), 2,
+                 "this test needs a redis://host:port URL, got %s", url);
+    cr_assert_eq(rdv_fault_proxy_create(0, host, port, &p, err, sizeof err),
+                 RDV_OK, "%s", err);
+    cr_assert_eq(pipe2(in, O_CLOEXEC), 0);
+    cr_assert_eq(pipe2(out, O_CLOEXEC), 0);
+    proxy_pid = fork();
+    cr_assert_geq(proxy_pid, 0);
+    if (proxy_pid == 0) {
+        close(in[1]);
+        close(out[0]);
+        rdv_fault_proxy_serve(p, in[0], out[1]);
+        rdv_fault_proxy_destroy(p);
+        exit(0);
+    }
+    close(in[0]);
+    close(out[1]);
+    proxy_in = in[1];
+    proxy_out = out[0];
+    port = rdv_fault_proxy_port(p);
+    rdv_fault_proxy_destroy(p); /* the child serves its own copy */
+    return port;
+}
+
+static void proxy_say(const char *cmd, const char *want)
+{
+    char line[256];
+    size_t o = 0;
+
+    cr_assert_eq(write(proxy_in, cmd, strlen(cmd)), (ssize_t)strlen(cmd));
+    while (o + 1 < sizeof line) {
+        struct pollfd p = {.fd = proxy_out, .events = POLLIN};
+
+        cr_assert_eq(poll(&p, 1, 10000), 1);
+        cr_assert_eq(read(proxy_out, line + o, 1), 1);
+        if (line[o] == '\n')
+            break;
+        o++;
+    }
+    line[o] = '\0';
+    cr_assert(!strncmp(line, want, strlen(want)), "'%s' -> '%s'", cmd, line);
+}
+
+static void stop_proxy(void)
+{
+    int st;
+
+    if (proxy_in >= 0)
+        close(proxy_in);
+    if (proxy_pid > 0)
+        waitpid(proxy_pid, &st, 0);
+    if (proxy_out >= 0)
+        close(proxy_out);
+}
+
+Test(server, store_rides_out_proxy_latency_and_reset, .fini = stop_proxy)
+{
+    const char *url = redis_url();
+    char via[128];
+    rdv_store *s;
+    void *v = NULL;
+    size_t len;
+    double t0;
+
+    snprintf(via, sizeof via, "redis://127.0.0.1:%d", start_proxy(url));
+    s = open_store(via);
+    cr_assert_eq(rdv_store_set(s, "a", "1", 1, 0), RDV_OK, "%s",
+                 rdv_store_errmsg(s));
+    proxy_say("latency 100\n", "ok latency 100");
+    t0 = now_ms();
+    cr_assert_eq(rdv_store_get(s, "a", &v, &len, 10000), RDV_OK, "%s",
+                 rdv_store_errmsg(s));
+    free(v);
+    cr_assert_geq(now_ms() - t0, 190.0, "latency not observed");
+    proxy_say("pass\n", "ok pass");
+    proxy_say("reset\n", "ok reset");
+    v = NULL;
+    cr_assert_eq(rdv_store_get(s, "a", &v, &len, 10000), RDV_OK,
+                 "the redis store must reconnect after a reset: %s",
+                 rdv_store_errmsg(s));
+    cr_assert_eq(len, 1);
+    free(v);
+    close_store(s);
+}
