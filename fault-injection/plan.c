@@ -7,6 +7,7 @@
  */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "fault_internal.h"
@@ -148,6 +149,33 @@ static int fatal(const rdv_fault *f, uint64_t seed, int nranks,
     }
 }
 
+/* What of a fault's key glob an error message must contain: the literal
+ * tail after the last glob character (the glob "job?/addr/3" gives
+ * "/addr/3"; a literal key is itself). For a lost or stale rendezvous record
+ * (".../addr/<rank>") without rank=, the rank whose record it is becomes
+ * the culprit: every other rank waits for that record. */
+static void key_culprit(const rdv_fault *f, rdv_fault_expect *out)
+{
+    const char *tail = f->key, *addr;
+    char *end;
+    long r;
+
+    for (const char *c = f->key; *c; c++)
+        if (strchr("*?[]\\", *c))
+            tail = c + 1;
+    if (strlen(tail) >= 3)
+        snprintf(out->key, sizeof out->key, "%s", tail);
+    if (out->culprit >= 0 || (f->kind != RDV_FK_STORE_LOSE &&
+                              f->kind != RDV_FK_STORE_STALE))
+        return;
+    addr = strstr(tail, "addr/");
+    if (!addr || !addr[5])
+        return;
+    r = strtol(addr + 5, &end, 10);
+    if (!*end && r >= 0 && r < INT32_MAX)
+        out->culprit = (int)r;
+}
+
 void rdv_fault_plan_expect_timeout(const rdv_fault_plan *p, uint64_t seed,
                                    int nranks, int timeout_ms,
                                    rdv_fault_expect *out)
@@ -164,9 +192,7 @@ void rdv_fault_plan_expect_timeout(const rdv_fault_plan *p, uint64_t seed,
             continue;
         out->fatal = 1;
         out->culprit = rank;
-        /* A literal key is a culprit a message can name; a glob is not. */
-        if (f->key[0] && !strpbrk(f->key, "*?[\\"))
-            snprintf(out->key, sizeof out->key, "%s", f->key);
+        key_culprit(f, out);
         return;
     }
 }

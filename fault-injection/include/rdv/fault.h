@@ -53,7 +53,9 @@ const char *rdv_fault_plan_text(const rdv_fault_plan *p);
 typedef struct rdv_fault_expect {
     int fatal;       /* survivors must fail, naming the culprit */
     int culprit;     /* the culprit rank, or -1 when a key is the culprit */
-    char key[256];   /* a key the culprit message must name, or "" */
+    char key[256];   /* a key the culprit message must name, or "": the
+                        literal tail of the fault's key glob, so a message
+                        naming the full key contains it */
 } rdv_fault_expect;
 
 void rdv_fault_plan_expect(const rdv_fault_plan *p, uint64_t seed,
