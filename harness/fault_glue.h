@@ -1,0 +1,50 @@
+/*
+ * harness/fault_glue.h - the harness's one door to librdv-fault.
+ *
+ * When rdv is built without the rdv_fault library, rdv_faults_parse()
+ * refuses every spec with a clear message (exit 2 for the user) and the
+ * rank-side calls are never reached, so no fault is ever faked.
+ */
+#ifndef RDV_HARNESS_FAULT_GLUE_H
+#define RDV_HARNESS_FAULT_GLUE_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "rdv/hooks.h"
+#include "rdv/store.h"
+
+typedef struct rdv_faults rdv_faults;          /* a parsed plan */
+typedef struct rdv_faults_rank rdv_faults_rank; /* one rank's instance */
+
+typedef struct rdv_faults_expect {
+    int fatal;
+    int culprit; /* rank, or -1 */
+    char key[256];
+} rdv_faults_expect;
+
+/* 1 when this rdv was built with librdv-fault. */
+int rdv_faults_available(void);
+
+/* Parses and validates spec for nranks. -1 with a message (pointing at
+ * the column) on error. */
+int rdv_faults_parse(const char *spec, int nranks, rdv_faults **out,
+                     char *err, size_t errlen);
+void rdv_faults_free(rdv_faults *f);
+const char *rdv_faults_text(const rdv_faults *f);
+void rdv_faults_expect_get(const rdv_faults *f, uint64_t seed, int nranks,
+                           rdv_faults_expect *out);
+int rdv_faults_start_delay_ms(const rdv_faults *f, uint64_t seed, int rank);
+int rdv_faults_stop_ms(const rdv_faults *f, uint64_t seed, int rank);
+
+/* Rank side (after fork). f may be NULL: then *out = NULL and the other
+ * calls pass their input through. */
+int rdv_faults_rank_begin(const rdv_faults *f, uint64_t seed, int rank,
+                          int nranks, FILE *log, rdv_faults_rank **out);
+int rdv_faults_rank_wrap(rdv_faults_rank *fr, rdv_store *in,
+                         rdv_store **out);
+const rdv_hooks *rdv_faults_rank_hooks(rdv_faults_rank *fr,
+                                       const rdv_hooks *chain);
+void rdv_faults_rank_end(rdv_faults_rank *fr);
+
+#endif

@@ -1,0 +1,106 @@
+/*
+ * harness/leak.c - the measurements behind the no-leak check.
+ *
+ * Processes: after every rank is reaped the run's process group must be
+ * empty (kill(-pgid, 0) gives ESRCH), and waitid(WNOHANG|WNOWAIT) must
+ * find no child of ours left to reap. Fds: /proc/self/fd counted before
+ * and after a run. Keys: listed through the parent's own handle, scoped
+ * to the run's prefix, so another run's keys are never counted. Temp
+ * files: anything named after the run id in the temp directory, which
+ * is where the harness would put a run's scratch files.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "leak.h"
+#include "rdv/store_ops.h"
+
+int rdv_fd_count(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    struct dirent *e;
+    int n = 0;
+
+    if (!d)
+        return -1;
+    while ((e = readdir(d)))
+        if (e->d_name[0] != '.')
+            n++;
+    closedir(d);
+    return n - 1; /* the directory's own fd */
+}
+
+int rdv_leak_processes(pid_t pgid, char *buf, size_t cap)
+{
+    siginfo_t si;
+    size_t o = 0;
+    int n = 0;
+
+    buf[0] = '\0';
+    if (pgid > 0 && kill(-pgid, 0) == 0) {
+        o += (size_t)snprintf(buf, cap, "process group %d still has "
+                              "members", (int)pgid);
+        n++;
+    }
+    memset(&si, 0, sizeof si);
+    if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+        si.si_pid != 0) {
+        snprintf(buf + (o < cap ? o : cap), o < cap ? cap - o : 0,
+                 "%sunreaped child pid %d", o ? "; " : "", (int)si.si_pid);
+        n++;
+    }
+    return n;
+}
+
+long rdv_leak_keys(rdv_store *s, const char *prefix, char *buf, size_t cap)
+{
+    char **keys = NULL, pk[96];
+    size_t n = 0, o = 0, plen = strlen(prefix);
+    int rc;
+
+    buf[0] = '\0';
+    if ((rc = rdv_store_list(s, prefix, &keys, &n))) {
+        snprintf(buf, cap, "%s", rdv_store_errmsg(s));
+        return rc;
+    }
+    for (size_t i = 0; i < n && i < 4 && o < cap; i++)
+        o += (size_t)snprintf(buf + o, cap - o, "%s%s", i ? ", " : "",
+                              rdv_key_printable(keys[i] + plen, pk,
+                                                sizeof pk));
+    if (n > 4 && o < cap)
+        snprintf(buf + o, cap - o, ", ...");
+    rdv_store_list_free(keys, n);
+    if (n)
+        rdv_store_delete_prefix(s, prefix, NULL);
+    return (long)n;
+}
+
+int rdv_leak_temp_files(const char *dir, const char *run_id, char *buf,
+                        size_t cap)
+{
+    char stem[96];
+    struct dirent *e;
+    DIR *d;
+    int n = 0;
+
+    buf[0] = '\0';
+    if (!dir)
+        dir = getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR")
+                                                     : "/tmp";
+    snprintf(stem, sizeof stem, "rdv-%s", run_id);
+    if (!(d = opendir(dir)))
+        return 0;
+    while ((e = readdir(d))) {
+        if (strncmp(e->d_name, stem, strlen(stem)) != 0)
+            continue;
+        if (!n++)
+            snprintf(buf, cap, "%s/%s", dir, e->d_name);
+    }
+    closedir(d);
+    return n;
+}

@@ -1,0 +1,32 @@
+/*
+ * harness/leak.h - what a run may leave behind, measured from the parent:
+ * processes, its own fds, keys under the run's prefix, temp files.
+ */
+#ifndef RDV_HARNESS_LEAK_H
+#define RDV_HARNESS_LEAK_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "rdv/store.h"
+
+/* Open fds of this process, or -1 when /proc/self/fd is unreadable. */
+int rdv_fd_count(void);
+
+/* Processes of the run left alive or unreaped: members of pgid, and
+ * unreaped children of ours. Writes what it found into buf ("" = none)
+ * and returns how many. */
+int rdv_leak_processes(pid_t pgid, char *buf, size_t cap);
+
+/* Keys left in s under prefix ("<run id>/"): returns their number (or a
+ * negative rdv_status), lists the first few (without the prefix) in buf,
+ * and deletes them all so the next run starts clean. */
+long rdv_leak_keys(rdv_store *s, const char *prefix, char *buf,
+                   size_t cap);
+
+/* Files in dir (NULL = $TMPDIR or /tmp) whose names start with
+ * "rdv-<run_id>": returns how many and names the first in buf. */
+int rdv_leak_temp_files(const char *dir, const char *run_id, char *buf,
+                        size_t cap);
+
+#endif

@@ -1,0 +1,200 @@
+/*
+ * harness/workload_exec.c - the collective steps of a workload.
+ *
+ * Each step fills its inputs from (seed, rank), calls the collective,
+ * and compares every output element with the closed form from
+ * workload_values.c; the first mismatch is kept as the step's note. The
+ * output digest lets the parent check that ranks agree bit for bit.
+ * Non-root broadcast buffers start filled with a value no input can
+ * take, so a rank that never received the data cannot pass by accident.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "rdv/collectives.h"
+#include "rdv/store_ops.h"
+#include "workload_exec.h"
+#include "workload_values.h"
+
+#define BCAST_SENTINEL 1000
+
+/* Which element of the output a verifier is looking at. */
+typedef int64_t (*expect_fn)(const rdv_step *st, const rdv_step_env *env,
+                             size_t i);
+
+static int64_t expect_reduced(const rdv_step *st, const rdv_step_env *env,
+                              size_t i)
+{
+    return rdv_value_reduced(st, env->seed, env->nranks, i);
+}
+
+static int64_t expect_broadcast(const rdv_step *st, const rdv_step_env *env,
+                                size_t i)
+{
+    return rdv_value_input(st, env->seed, st->root, env->nranks, i);
+}
+
+static int64_t expect_gathered(const rdv_step *st, const rdv_step_env *env,
+                               size_t i)
+{
+    size_t r = st->count ? i / st->count : 0;
+
+    return rdv_value_input(st, env->seed, (int)r, env->nranks,
+                           i - r * st->count);
+}
+
+/* Checks out[0..n) against expect(first + j); records the verdict. */
+static void verify(const rdv_step *st, const rdv_step_env *env,
+                   const void *buf, size_t n, size_t first, expect_fn expect,
+                   rdv_step_out *out)
+{
+    out->correct = 1;
+    for (size_t j = 0; j < n; j++) {
+        int64_t want = expect(st, env, first + j);
+        double got = rdv_value_load(buf, st->type, j);
+
+        if (got != (double)want) {
+            out->correct = 0;
+            snprintf(out->note, sizeof out->note, "rank %d: %s: element "
+                     "%zu is %.17g, expected %lld", env->rank, st->name,
+                     first + j, got, (long long)want);
+            break;
+        }
+    }
+    out->digest = rdv_digest(buf, n * rdv_dtype_size(st->type));
+}
+
+static int fail_step(const rdv_step *st, const rdv_step_env *env, int rc,
+                     char *err, size_t errlen)
+{
+    snprintf(err, errlen, "%s: %s: %s", st->name, rdv_status_name(rc),
+             rdv_context_errmsg(env->ctx));
+    return rc;
+}
+
+/* The block of a count-element vector that rank r gets from
+ * reduce_scatter (rdv/collectives.h: count / size, one more if r <
+ * count % size). */
+static void scatter_block(size_t count, int nranks, int r, size_t *first,
+                          size_t *n)
+{
+    size_t base = count / (size_t)nranks, extra = count % (size_t)nranks;
+    size_t ur = (size_t)r;
+
+    *n = base + (ur < extra ? 1 : 0);
+    *first = ur * base + (ur < extra ? ur : extra);
+}
+
+static int run_reduce(const rdv_step *st, const rdv_step_env *env,
+                      const rdv_coll_options *o, void *send, void *recv,
+                      rdv_step_out *out)
+{
+    size_t first = 0, n = st->count;
+    int rc;
+
+    rdv_values_fill(send, st, env->seed, env->rank, env->nranks, st->count);
+    if (st->kind == RDV_STEP_ALLREDUCE) {
+        rc = rdv_allreduce(env->ctx, send, recv, st->count, st->type, st->op,
+                           o);
+    } else {
+        scatter_block(st->count, env->nranks, env->rank, &first, &n);
+        rc = rdv_reduce_scatter(env->ctx, send, recv, st->count, st->type,
+                                st->op, o);
+    }
+    if (rc == RDV_OK)
+        verify(st, env, recv, n, first, expect_reduced, out);
+    return rc;
+}
+
+static int run_broadcast(const rdv_step *st, const rdv_step_env *env,
+                         const rdv_coll_options *o, void *buf,
+                         rdv_step_out *out)
+{
+    int rc;
+
+    if (env->rank == st->root)
+        rdv_values_fill(buf, st, env->seed, env->rank, env->nranks,
+                        st->count);
+    else
+        for (size_t i = 0; i < st->count; i++)
+            rdv_value_store(buf, st->type, i, BCAST_SENTINEL);
+    rc = rdv_broadcast(env->ctx, buf, st->count, st->type, st->root, o);
+    if (rc == RDV_OK)
+        verify(st, env, buf, st->count, 0, expect_broadcast, out);
+    return rc;
+}
+
+static int run_allgather(const rdv_step *st, const rdv_step_env *env,
+                         const rdv_coll_options *o, void *send, void *recv,
+                         rdv_step_out *out)
+{
+    size_t total = st->count * (size_t)env->nranks;
+    int rc;
+
+    rdv_values_fill(send, st, env->seed, env->rank, env->nranks, st->count);
+    rc = rdv_allgather(env->ctx, send, recv, st->count, st->type, o);
+    if (rc == RDV_OK)
+        verify(st, env, recv, total, 0, expect_gathered, out);
+    return rc;
+}
+
+/* Never returns: the supervisor's deadline is what ends this rank. */
+static void spin_forever(void)
+{
+    for (;;)
+        pause();
+}
+
+int rdv_step_run(const rdv_step *st, const rdv_step_env *env,
+                 rdv_step_out *out, char *err, size_t errlen)
+{
+    rdv_coll_options o = {.timeout_ms = 0, .algo = st->algo};
+    size_t es = rdv_dtype_size(st->type);
+    size_t nrecv = st->kind == RDV_STEP_ALLGATHER
+                       ? st->count * (size_t)env->nranks : st->count;
+    void *send = NULL, *recv = NULL;
+    int rc = RDV_OK;
+
+    if (st->kind == RDV_STEP_STORE)
+        return rdv_step_run_store(st, env, out, err, errlen);
+    if (st->kind == RDV_STEP_SPIN && (st->root < 0 || st->root == env->rank))
+        spin_forever();
+    send = malloc(st->count * es + 1);
+    recv = malloc(nrecv * es + 1);
+    if (!send || !recv) {
+        rc = RDV_ENOMEM;
+        snprintf(err, errlen, "%s: out of memory for %zu elements",
+                 st->name, nrecv);
+        goto done;
+    }
+    out->t_enter_ns = rdv_now_ns();
+    switch (st->kind) {
+    case RDV_STEP_BARRIER:
+    case RDV_STEP_SPIN: /* the ranks that do not spin wait for it here */
+        rc = rdv_barrier(env->ctx, &o);
+        out->correct = 1;
+        break;
+    case RDV_STEP_ALLREDUCE:
+    case RDV_STEP_REDUCE_SCATTER:
+        rc = run_reduce(st, env, &o, send, recv, out);
+        break;
+    case RDV_STEP_BROADCAST:
+        rc = run_broadcast(st, env, &o, send, out);
+        break;
+    case RDV_STEP_ALLGATHER:
+        rc = run_allgather(st, env, &o, send, recv, out);
+        break;
+    case RDV_STEP_STORE:
+        break;
+    }
+    out->t_exit_ns = rdv_now_ns();
+    out->ran = rc == RDV_OK;
+    if (rc)
+        fail_step(st, env, rc, err, errlen);
+done:
+    free(send);
+    free(recv);
+    return rc;
+}
