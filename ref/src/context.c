@@ -199,6 +199,11 @@ int rdv_context_open_transport(rdv_context *ctx, rdv_transport **out)
     return RDV_OK;
 }
 
+int rdv_context_is_fresh(const rdv_context *ctx)
+{
+    return !ctx->connected && !ctx->failed;
+}
+
 void rdv_context_set_connected(rdv_context *ctx)
 {
     ctx->connected = 1;

@@ -39,6 +39,9 @@ int rdv_context_connect_fds(rdv_context *ctx, const int *fds);
 const char *rdv_context_job(const rdv_context *ctx);
 const char *rdv_context_bind(const rdv_context *ctx);
 
+/* 1 when the context has neither connected nor failed yet. */
+int rdv_context_is_fresh(const rdv_context *ctx);
+
 /* Opens the transport if it is not open yet (this is the point where
  * the io_uring is made: after fork, in the connecting process). */
 int rdv_context_open_transport(rdv_context *ctx, rdv_transport **out);

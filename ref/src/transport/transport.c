@@ -271,6 +271,39 @@ int rdv_transport_peer_fd(const rdv_transport *t, int peer)
     return t->peers[peer].fd;
 }
 
+/* The engine operations the rendezvous drives: straight to the backend
+ * (the tag's top bit stays ours). */
+int rdv_transport_op_connect(rdv_transport *t, int fd,
+                             const struct sockaddr *sa, socklen_t salen,
+                             uint64_t tag, int64_t deadline)
+{
+    return t->ops->connect(t->be, fd, sa, salen, tag & ~RDV_TAG_TRANSPORT,
+                           deadline);
+}
+
+int rdv_transport_op_accept(rdv_transport *t, int listen_fd, uint64_t tag)
+{
+    return t->ops->accept(t->be, listen_fd, tag & ~RDV_TAG_TRANSPORT);
+}
+
+int rdv_transport_op_send(rdv_transport *t, int fd, const void *buf,
+                          size_t len, uint64_t tag)
+{
+    return t->ops->send(t->be, fd, buf, len, tag & ~RDV_TAG_TRANSPORT);
+}
+
+int rdv_transport_op_recv(rdv_transport *t, int fd, void *buf, size_t len,
+                          uint64_t tag, int64_t deadline)
+{
+    return t->ops->recv(t->be, fd, buf, len, tag & ~RDV_TAG_TRANSPORT,
+                        deadline);
+}
+
+void rdv_transport_forget(rdv_transport *t, int fd)
+{
+    t->ops->forget(t->be, fd);
+}
+
 static const char *dir_words(int d)
 {
     return d == DIR_SEND ? "send to" : "recv from";

@@ -1,0 +1,243 @@
+/*
+ * rendezvous/mesh.c - rdv_context_connect_full_mesh(): the driver.
+ *
+ * Order matters and is the protocol's backbone:
+ *   1. listen (port 0, backlog >= N) and arm the accept, so that
+ *   2. the record published next is reachable the moment it is read;
+ *   3. read everyone's record in batches, starting connects to lower
+ *      ranks batch by batch (records.c, links.c);
+ *   4. run the event loop until N-1 links are up or the deadline;
+ *   5. hand the links to the transport, remove this rank's key.
+ * The deadline covers all of it, the listening side included. On
+ * failure the detail says which ranks never published, which were
+ * published but unreachable (address, errno, attempts) and which never
+ * connected; every socket is closed and the key removed.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include "mesh.h"
+#include "rdv/store_ops.h"
+#include "transport/sockaddr.h"
+
+int rdv_mesh_fail(rdv_mesh *m, int status, const char *fmt, ...)
+{
+    char msg[RDV_DETAIL_MAX];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return rdv_context_fail(m->ctx, status, "%s", msg);
+}
+
+static uint64_t fresh_nonce(void)
+{
+    uint64_t n = 0;
+
+    while (getrandom(&n, sizeof n, 0) != (ssize_t)sizeof n) {
+        /* EINTR before any byte: just ask again; other errors mix in
+         * the clock and pid rather than fail a rendezvous */
+        if (n)
+            break;
+        n = (uint64_t)rdv_now_ns() * 0x9e3779b97f4a7c15ull ^ (uint64_t)getpid();
+        break;
+    }
+    return n ? n : 1;
+}
+
+static int open_listener(rdv_mesh *m)
+{
+    struct sockaddr_storage ss = m->bind.ss;
+    socklen_t sl = sizeof ss;
+    int fd = rdv_transport_socket(m->t, m->bind.ss.ss_family);
+    int backlog = m->size + 64;
+
+    if (fd < 0)
+        return rdv_mesh_fail(m, RDV_EIO, "rank %d: listening socket: %s",
+                             m->rank, strerror(-fd));
+    m->listen_fd = fd;
+    if (bind(fd, (struct sockaddr *)&m->bind.ss, m->bind.len) < 0 ||
+        listen(fd, backlog) < 0 ||
+        getsockname(fd, (struct sockaddr *)&ss, &sl) < 0)
+        return rdv_mesh_fail(m, RDV_EIO, "rank %d: listening on %s: %s",
+                             m->rank, m->bind.what, strerror(errno));
+    rdv_record_set_addr(&m->me, &ss);
+    return RDV_OK;
+}
+
+/* The deadline passed with links missing: say who and why. */
+static int fail_unconnected(rdv_mesh *m)
+{
+    char list[RDV_DETAIL_MAX - 128] = "";
+    size_t off = 0, shown = 0, missing = 0;
+
+    for (int k = 0; k < m->size; k++) {
+        const rdv_mesh_peer *p = &m->peers[k];
+
+        if (k == m->rank || p->state == LINK_UP)
+            continue;
+        if (++missing > 8 || off >= sizeof list - 1)
+            continue;
+        shown++;
+        if (k < m->rank && p->attempt > 0)
+            off += (size_t)snprintf(list + off, sizeof list - off,
+                                    "%srank %d at %s unreachable (%s: %s, "
+                                    "%u attempts)",
+                                    off ? "; " : "", k, p->desc,
+                                    p->last_what ? p->last_what : "connect",
+                                    strerror(p->last_err), p->attempt);
+        else if (k < m->rank)
+            off += (size_t)snprintf(list + off, sizeof list - off,
+                                    "%srank %d at %s did not answer",
+                                    off ? "; " : "", k, p->desc);
+        else
+            off += (size_t)snprintf(list + off, sizeof list - off,
+                                    "%srank %d (%s, pid %u on %s) never "
+                                    "connected",
+                                    off ? "; " : "", k, p->desc,
+                                    (unsigned)p->rec.pid, p->rec.hostname);
+    }
+    if (missing > shown && off < sizeof list)
+        snprintf(list + off, sizeof list - off, "; and %zu more",
+                 missing - shown);
+    return rdv_mesh_fail(m, RDV_ETIMEDOUT,
+                         "rendezvous timed out after %lld ms: %s (%s)",
+                         (long long)((rdv_now_ns() - m->started) / 1000000),
+                         list, m->job);
+}
+
+static int run(rdv_mesh *m)
+{
+    int ret;
+
+    if ((ret = open_listener(m)) != RDV_OK || (ret = rdv_mesh_listen(m)) != RDV_OK)
+        return ret;
+    rdv_context_phase(m->ctx, RDV_PHASE_BEFORE_PUBLISH);
+    if ((ret = rdv_mesh_publish(m)) != RDV_OK)
+        return ret;
+    rdv_context_phase(m->ctx, RDV_PHASE_AFTER_PUBLISH);
+    rdv_context_phase(m->ctx, RDV_PHASE_CONNECTING);
+    if ((ret = rdv_mesh_read_records(m)) != RDV_OK)
+        return ret;
+    while (m->up < m->size - 1) {
+        if (rdv_now_ns() >= m->deadline)
+            return fail_unconnected(m);
+        if ((ret = rdv_mesh_pump(m, m->deadline)) != RDV_OK)
+            return ret;
+    }
+    return RDV_OK;
+}
+
+/* Moves the links into the transport; the mesh no longer owns them. */
+static int hand_over(rdv_mesh *m)
+{
+    int ret = RDV_OK;
+
+    for (int k = 0; k < m->size; k++) {
+        rdv_mesh_peer *p = &m->peers[k];
+
+        if (k == m->rank || p->fd < 0)
+            continue;
+        int fd = p->fd;
+        p->fd = -1;
+        if (ret == RDV_OK) {
+            ret = rdv_transport_attach(m->t, k, fd, p->desc);
+            if (ret != RDV_OK)
+                rdv_mesh_fail(m, ret, "rank %d: %s", m->rank,
+                              rdv_transport_errmsg(m->t));
+        } else {
+            close(fd);
+        }
+    }
+    return ret;
+}
+
+static void cleanup(rdv_mesh *m)
+{
+    if (m->listen_fd >= 0) {
+        rdv_transport_forget(m->t, m->listen_fd);
+        close(m->listen_fd);
+        m->listen_fd = -1;
+    }
+    rdv_mesh_close_pending(m);
+    for (int k = 0; m->peers && k < m->size; k++) {
+        if (m->peers[k].fd >= 0) {
+            rdv_transport_forget(m->t, m->peers[k].fd);
+            close(m->peers[k].fd);
+        }
+    }
+    rdv_mesh_unpublish(m);
+    free(m->peers);
+}
+
+static int mesh_init(rdv_mesh *m, rdv_context *ctx, rdv_store *store)
+{
+    char err[RDV_DETAIL_MAX];
+    int ret;
+
+    memset(m, 0, sizeof *m);
+    m->ctx = ctx;
+    m->store = store;
+    m->listen_fd = -1;
+    m->rank = rdv_context_rank(ctx);
+    m->size = rdv_context_size(ctx);
+    m->job = rdv_context_job(ctx);
+    m->token = rdv_job_token(m->job);
+    m->counters = rdv_context_counters_mut(ctx);
+    m->started = rdv_now_ns();
+    m->deadline = rdv_context_deadline(ctx, 0);
+    if ((ret = rdv_context_open_transport(ctx, &m->t)) != RDV_OK)
+        return ret;
+    if (m->size == 1)
+        return RDV_OK;
+    ret = rdv_bind_resolve(rdv_context_bind(ctx), &m->bind, err, sizeof err);
+    if (ret != RDV_OK)
+        return rdv_mesh_fail(m, ret, "rank %d: %s", m->rank, err);
+    m->peers = calloc((size_t)m->size, sizeof *m->peers);
+    if (!m->peers)
+        return rdv_mesh_fail(m, RDV_ENOMEM, "rank %d: out of memory", m->rank);
+    for (int k = 0; k < m->size; k++)
+        m->peers[k].fd = -1;
+    m->me.rank = (uint32_t)m->rank;
+    m->me.size = (uint32_t)m->size;
+    m->me.pid = (uint32_t)getpid();
+    m->me.nonce = fresh_nonce();
+    m->me.token = m->token;
+    m->rng = m->me.nonce ^ ((uint64_t)m->me.pid << 32);
+    snprintf(m->me.hostname, sizeof m->me.hostname, "%s", m->bind.hostname);
+    return RDV_OK;
+}
+
+int rdv_context_connect_full_mesh(rdv_context *ctx, rdv_store *store)
+{
+    rdv_mesh m;
+    int ret;
+
+    if (!ctx || !store)
+        return RDV_EINVAL;
+    if (!rdv_context_is_fresh(ctx))
+        return rdv_context_fail(ctx, RDV_ESTATE,
+                                "rank %d: already connected or failed",
+                                rdv_context_rank(ctx));
+    ret = mesh_init(&m, ctx, store);
+    if (ret == RDV_OK && m.size > 1)
+        ret = run(&m);
+    if (ret == RDV_OK && m.size > 1)
+        ret = hand_over(&m);
+    if (m.size > 1)
+        cleanup(&m);
+    if (ret != RDV_OK)
+        return ret;
+    rdv_context_set_connected(ctx);
+    rdv_context_phase(ctx, RDV_PHASE_CONNECTED);
+    rdv_context_log(ctx, "mesh of %d ranks up in %lld ms (%s)", m.size,
+                    (long long)((rdv_now_ns() - m.started) / 1000000),
+                    rdv_transport_backend(m.t));
+    return RDV_OK;
+}

@@ -1,0 +1,105 @@
+/*
+ * rendezvous/mesh.h - state of one rank's full-mesh rendezvous, shared
+ * by its three parts:
+ *   mesh.c     the driver: listen, publish, read, run the event loop,
+ *              hand the sockets to the transport, say what failed;
+ *   records.c  the store side: publish, batched reads, validation,
+ *              removal of this rank's key;
+ *   links.c    the socket side: connects with retries, accepts, and
+ *              the handshake in both directions.
+ * Nothing here outlives rdv_context_connect_full_mesh().
+ */
+#ifndef RDV_RENDEZVOUS_MESH_H
+#define RDV_RENDEZVOUS_MESH_H
+
+#include <stdint.h>
+
+#include "bind.h"
+#include "codec.h"
+#include "context_internal.h"
+
+/* What this rank knows and does about one peer. */
+enum {
+    LINK_NONE,     /* no record yet, or (higher rank) not connected yet */
+    LINK_WAIT,     /* connector: waiting to (re)try at retry_at */
+    LINK_CONNECT,  /* connector: connect in flight */
+    LINK_HELLO,    /* connector: sending our hello */
+    LINK_ACK,      /* connector: reading the acceptor's answer */
+    LINK_UP,       /* handshake complete; fd is the connection */
+};
+
+typedef struct rdv_mesh_peer {
+    int have_record;
+    rdv_record rec;
+    char desc[64]; /* "127.0.0.1:40123" */
+    int state;
+    int fd;
+    unsigned attempt;
+    int hook_cleared; /* the connect hook already approved this attempt */
+    int64_t retry_at;
+    int last_err;     /* errno of the last failed attempt */
+    const char *last_what; /* what failed: "connect", "handshake" */
+    uint8_t tx[RDV_HELLO_SIZE], rx[RDV_HELLO_SIZE];
+    size_t moved;
+} rdv_mesh_peer;
+
+/* An accepted connection that has not proved who it is yet. */
+typedef struct rdv_mesh_inbound {
+    int fd;   /* -1 = free slot */
+    int peer; /* known once the hello is read */
+    int parked; /* valid hello, waiting for the peer's record */
+    int acking; /* sending our answer */
+    uint8_t tx[RDV_HELLO_SIZE], rx[RDV_HELLO_SIZE];
+    size_t moved;
+} rdv_mesh_inbound;
+
+typedef struct rdv_mesh {
+    rdv_context *ctx;
+    rdv_transport *t;
+    rdv_store *store;
+    rdv_context_counters *counters;
+    int rank, size;
+    const char *job;
+    uint64_t token;
+    rdv_record me;
+    rdv_bind_addr bind;
+    int listen_fd;
+    int published;
+    int up; /* peers in LINK_UP */
+    int64_t started, deadline;
+    uint64_t rng;
+    rdv_mesh_peer *peers;
+    rdv_mesh_inbound **in; /* each slot allocated once: ops point in */
+    size_t nin;
+} rdv_mesh;
+
+/* records.c */
+/* Writes "<job>/addr/<rank>" into buf. */
+void rdv_mesh_key(const rdv_mesh *m, int rank, char *buf, size_t cap);
+/* Create-only set of m->me; RDV_EEXIST names the record already there. */
+int rdv_mesh_publish(rdv_mesh *m);
+/* Reads every other rank's record in batches; after each batch calls
+ * rdv_mesh_on_records(). Fails (context detail set) on a bad record,
+ * a duplicate, the loopback pitfall, or at the deadline naming the
+ * ranks that never published. */
+int rdv_mesh_read_records(rdv_mesh *m);
+/* Removes this rank's key (once, if it was published). */
+void rdv_mesh_unpublish(rdv_mesh *m);
+
+/* links.c */
+/* Starts connects to the lower ranks whose records just arrived, answers
+ * parked hellos, and handles what is ready without blocking. */
+int rdv_mesh_on_records(rdv_mesh *m);
+/* Arms the multishot accept on the listener. */
+int rdv_mesh_listen(rdv_mesh *m);
+/* Waits for events until `until`, runs due retries, handles all. */
+int rdv_mesh_pump(rdv_mesh *m, int64_t until);
+/* Closes every socket that is not an established link. */
+void rdv_mesh_close_pending(rdv_mesh *m);
+
+/* mesh.c */
+/* Records a rendezvous failure in the context (and returns status). */
+int rdv_mesh_fail(rdv_mesh *m, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#endif

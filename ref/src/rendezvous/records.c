@@ -1,0 +1,336 @@
+/*
+ * rendezvous/records.c - the store side of the rendezvous.
+ *
+ * Store traffic per rank: one create-only set, ceil((N-1)/BATCH)
+ * multi_gets (each blocks inside the store until the whole batch exists,
+ * so nobody polls), and one delete. Only when a batch is slow (a rank
+ * late or gone) does a read give up after a slice (100 ms doubling to
+ * 1 s) and sweep the unread keys with non-blocking gets, so a rank that
+ * published and then left is still known by its record. Every record is decoded and checked
+ * before anything connects to it: size, checksum, the rank against its
+ * key, the job size and token, duplicates (nonce or address seen twice,
+ * found with a small hash table so N = 1024 stays cheap), and the
+ * loopback pitfall of an unset bind address.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mesh.h"
+#include "rdv/store_ops.h"
+#include "transport/sockaddr.h"
+
+#define BATCH 64
+
+void rdv_mesh_key(const rdv_mesh *m, int rank, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "%s/addr/%d", m->job, rank);
+}
+
+int rdv_mesh_publish(rdv_mesh *m)
+{
+    uint8_t buf[RDV_RECORD_SIZE];
+    char key[320], why[160], who[200] = "an unreadable value";
+    rdv_record old;
+    void *val = NULL;
+    size_t len = 0;
+    int ret;
+
+    rdv_record_encode(&m->me, buf);
+    rdv_mesh_key(m, m->rank, key, sizeof key);
+    m->counters->store_ops++;
+    ret = rdv_store_set(m->store, key, buf, sizeof buf, RDV_SET_CREATE_ONLY);
+    if (ret == RDV_OK) {
+        m->published = 1;
+        return RDV_OK;
+    }
+    if (ret != RDV_EEXIST)
+        return rdv_mesh_fail(m, ret, "rank %d: publishing %s: %s", m->rank,
+                             key, rdv_store_errmsg(m->store));
+    m->counters->store_ops++;
+    if (rdv_store_try_get(m->store, key, &val, &len) == RDV_OK &&
+        rdv_record_decode(val, len, &old, why, sizeof why) == RDV_OK) {
+        struct sockaddr_storage ss;
+        char addr[64];
+
+        rdv_record_sockaddr(&old, &ss);
+        snprintf(who, sizeof who, "pid %u on host \"%s\" at %s",
+                 (unsigned)old.pid, old.hostname,
+                 rdv_sockaddr_format(&ss, addr, sizeof addr));
+    }
+    free(val);
+    return rdv_mesh_fail(m, RDV_EEXIST,
+                         "rank %d: key %s already holds a record (%s): "
+                         "another process has rank %d (duplicate rank), or "
+                         "an earlier run left it; use a fresh job name or "
+                         "store",
+                         m->rank, key, who, m->rank);
+}
+
+void rdv_mesh_unpublish(rdv_mesh *m)
+{
+    char key[320];
+
+    if (!m->published)
+        return;
+    rdv_mesh_key(m, m->rank, key, sizeof key);
+    m->counters->store_ops++;
+    rdv_store_delete(m->store, key);
+    m->published = 0;
+}
+
+/* Duplicate finder: open addressing over fingerprints, 4N slots. */
+typedef struct seen {
+    uint64_t *fp;
+    int *rank;
+    size_t cap;
+} seen;
+
+static int seen_init(seen *s, int n)
+{
+    s->cap = 16;
+    while (s->cap < (size_t)n * 4)
+        s->cap *= 2;
+    s->fp = calloc(s->cap, sizeof *s->fp);
+    s->rank = calloc(s->cap, sizeof *s->rank);
+    return s->fp && s->rank ? RDV_OK : RDV_ENOMEM;
+}
+
+/* Returns the rank that already had fp, or -1 after adding it. */
+static int seen_add(seen *s, uint64_t fp, int rank)
+{
+    size_t i = (size_t)(fp * 0x9e3779b97f4a7c15ull) & (s->cap - 1);
+
+    fp |= 1; /* 0 marks an empty slot */
+    while (s->fp[i]) {
+        if (s->fp[i] == fp)
+            return s->rank[i];
+        i = (i + 1) & (s->cap - 1);
+    }
+    s->fp[i] = fp;
+    s->rank[i] = rank;
+    return -1;
+}
+
+static uint64_t endpoint_fp(const rdv_record *r)
+{
+    uint64_t h = 0xcbf29ce484222325ull ^ r->port ^ ((uint64_t)r->family << 16);
+
+    for (int i = 0; i < 16; i++)
+        h = (h ^ r->addr[i]) * 1099511628211ull;
+    return h;
+}
+
+/* Both the nonce and the endpoint of every record must be unique. */
+static int check_duplicate(rdv_mesh *m, seen *nonces, seen *ends, int k)
+{
+    const rdv_record *r = &m->peers[k].rec;
+    const char *what = "nonce";
+    int other = seen_add(nonces, r->nonce, k);
+
+    if (other < 0) {
+        what = "address";
+        other = seen_add(ends, endpoint_fp(r), k);
+    }
+    if (other < 0)
+        return RDV_OK;
+    return rdv_mesh_fail(m, RDV_EEXIST,
+                         "ranks %d and %d published the same %s (%s): a "
+                         "duplicate rank or a copied record (%s)",
+                         other, k, what, m->peers[k].desc, m->job);
+}
+
+/* Gloo's classic trap: a default address that only works on one host. */
+static int check_reachable(rdv_mesh *m, int k)
+{
+    const rdv_record *r = &m->peers[k].rec;
+    struct sockaddr_storage ss;
+    char mine[64];
+
+    if (!strcmp(r->hostname, m->bind.hostname))
+        return RDV_OK;
+    if (m->bind.loopback_default)
+        return rdv_mesh_fail(
+            m, RDV_EINVAL,
+            "rank %d: no bind address was given and this host's name "
+            "\"%s\" resolves to the loopback address %s, but rank %d runs "
+            "on host \"%s\" and cannot reach it; set bind to a routable IP "
+            "address or interface name (e.g. eth0)",
+            m->rank, m->bind.hostname,
+            rdv_sockaddr_format(&m->bind.ss, mine, sizeof mine), k,
+            r->hostname);
+    rdv_record_sockaddr(r, &ss);
+    if (rdv_addr_is_loopback(&ss))
+        return rdv_mesh_fail(
+            m, RDV_EINVAL,
+            "rank %d on host \"%s\" published the loopback address %s, "
+            "which host \"%s\" (rank %d) cannot reach; give rank %d a bind "
+            "address",
+            k, r->hostname, m->peers[k].desc, m->bind.hostname, m->rank, k);
+    return RDV_OK;
+}
+
+static int take_record(rdv_mesh *m, seen *nonces, seen *ends, int k,
+                       const void *val, size_t len)
+{
+    rdv_mesh_peer *p = &m->peers[k];
+    struct sockaddr_storage ss;
+    char why[160], key[320];
+    int ret = rdv_record_decode(val, len, &p->rec, why, sizeof why);
+
+    if (ret == RDV_OK)
+        ret = rdv_record_check(&p->rec, (uint32_t)k, (uint32_t)m->size,
+                               m->token, why, sizeof why);
+    if (ret != RDV_OK) {
+        rdv_mesh_key(m, k, key, sizeof key);
+        return rdv_mesh_fail(m, RDV_EPROTO,
+                             "rank %d published a malformed record under "
+                             "%s: %s",
+                             k, key, why);
+    }
+    rdv_record_sockaddr(&p->rec, &ss);
+    rdv_sockaddr_format(&ss, p->desc, sizeof p->desc);
+    if ((ret = check_duplicate(m, nonces, ends, k)) != RDV_OK ||
+        (ret = check_reachable(m, k)) != RDV_OK)
+        return ret;
+    p->have_record = 1;
+    return RDV_OK;
+}
+
+/* The reader's progress: ranks whose record is still unread, in order. */
+typedef struct reader {
+    seen nonces, ends;
+    int *pending;
+    size_t npending;
+    int slice_ms; /* how long one blocking read may take before a sweep */
+} reader;
+
+static void reader_drop(reader *rd, size_t i)
+{
+    memmove(rd->pending + i, rd->pending + i + 1,
+            (rd->npending - i - 1) * sizeof *rd->pending);
+    rd->npending--;
+}
+
+/* At the deadline, the ranks never seen: "ranks 3, 6 never published". */
+static int fail_missing(rdv_mesh *m, const reader *rd)
+{
+    char list[600] = "";
+    size_t off = 0;
+
+    for (size_t i = 0; i < rd->npending && i < 16; i++)
+        off += (size_t)snprintf(list + off, sizeof list - off, "%s%d",
+                                i ? ", " : "", rd->pending[i]);
+    if (rd->npending > 16)
+        snprintf(list + off, sizeof list - off, " and %zu more",
+                 rd->npending - 16);
+    return rdv_mesh_fail(m, RDV_ETIMEDOUT,
+                         "rendezvous timed out after %lld ms: %s %s never "
+                         "published (%s)",
+                         (long long)((rdv_now_ns() - m->started) / 1000000),
+                         rd->npending > 1 ? "ranks" : "rank", list, m->job);
+}
+
+/* A blocking read ran out of its slice: take every record that exists
+ * now, one non-blocking get each. Ranks that published and then gave up
+ * (removing their key) are seen here instead of being mistaken later
+ * for ranks that never published. */
+static int sweep(rdv_mesh *m, reader *rd)
+{
+    char key[320];
+    int ret = RDV_OK;
+
+    for (size_t i = 0; i < rd->npending && ret == RDV_OK;) {
+        void *val = NULL;
+        size_t len = 0;
+        int k = rd->pending[i];
+
+        rdv_mesh_key(m, k, key, sizeof key);
+        m->counters->store_ops++;
+        ret = rdv_store_try_get(m->store, key, &val, &len);
+        if (ret == RDV_ENOTFOUND) {
+            ret = RDV_OK;
+            i++;
+            continue;
+        }
+        if (ret != RDV_OK)
+            return rdv_mesh_fail(m, ret, "rank %d: reading %s: %s", m->rank,
+                                 key, rdv_store_errmsg(m->store));
+        ret = take_record(m, &rd->nonces, &rd->ends, k, val, len);
+        free(val);
+        reader_drop(rd, i);
+    }
+    return ret;
+}
+
+/* One multi_get of the next BATCH unread ranks, bounded by the slice. */
+static int read_batch(rdv_mesh *m, reader *rd)
+{
+    char keys[BATCH][320];
+    const char *kp[BATCH];
+    void *vals[BATCH];
+    size_t lens[BATCH], nb = rd->npending < BATCH ? rd->npending : BATCH;
+    int left = rdv_deadline_left_ms(m->deadline);
+    int wait = left < 0 || left > rd->slice_ms ? rd->slice_ms : left;
+    int ret;
+
+    for (size_t i = 0; i < nb; i++) {
+        rdv_mesh_key(m, rd->pending[i], keys[i], sizeof keys[i]);
+        kp[i] = keys[i];
+    }
+    m->counters->store_ops++;
+    ret = rdv_store_multi_get(m->store, kp, nb, vals, lens, wait);
+    if (ret == RDV_ETIMEDOUT) {
+        rd->slice_ms = rd->slice_ms < 1000 ? rd->slice_ms * 2 : 1000;
+        ret = sweep(m, rd);
+        if (ret == RDV_OK && rd->npending > 0 && rdv_now_ns() >= m->deadline)
+            return fail_missing(m, rd);
+        return ret;
+    }
+    if (ret != RDV_OK)
+        return rdv_mesh_fail(m, ret, "rank %d: reading %s and %zu more: %s",
+                             m->rank, keys[0], nb - 1,
+                             rdv_store_errmsg(m->store));
+    for (size_t i = 0; i < nb; i++) {
+        if (ret == RDV_OK)
+            ret = take_record(m, &rd->nonces, &rd->ends, rd->pending[i],
+                              vals[i], lens[i]);
+        free(vals[i]);
+    }
+    memmove(rd->pending, rd->pending + nb,
+            (rd->npending - nb) * sizeof *rd->pending);
+    rd->npending -= nb;
+    return ret;
+}
+
+int rdv_mesh_read_records(rdv_mesh *m)
+{
+    reader rd = {.slice_ms = 100};
+    int ret;
+
+    rd.pending = malloc((size_t)m->size * sizeof *rd.pending);
+    ret = rd.pending ? seen_init(&rd.nonces, m->size) : RDV_ENOMEM;
+    if (ret == RDV_OK)
+        ret = seen_init(&rd.ends, m->size);
+    if (ret != RDV_OK) {
+        ret = rdv_mesh_fail(m, ret, "rank %d: out of memory", m->rank);
+        goto out;
+    }
+    seen_add(&rd.nonces, m->me.nonce, m->rank);
+    seen_add(&rd.ends, endpoint_fp(&m->me), m->rank);
+    for (int k = 0; k < m->size; k++)
+        if (k != m->rank)
+            rd.pending[rd.npending++] = k;
+    while (rd.npending > 0 && ret == RDV_OK) {
+        ret = read_batch(m, &rd);
+        if (ret == RDV_OK)
+            ret = rdv_mesh_on_records(m);
+    }
+out:
+    free(rd.pending);
+    free(rd.nonces.fp);
+    free(rd.nonces.rank);
+    free(rd.ends.fp);
+    free(rd.ends.rank);
+    return ret;
+}
