@@ -124,6 +124,7 @@ Test(redis_shared, no_update_lost_across_8_processes, .timeout = 120)
     key_of(ctr, sizeof ctr, "atomic/add");
     key_of(cas, sizeof cas, "atomic/cas");
     cr_assert_eq(rdv_store_set(s, cas, "0", 1, 0), RDV_OK);
+    rdv_store_close(s); /* children open their own; nothing to inherit */
     fflush(NULL);
     for (int i = 0; i < NPROC; i++) {
         kids[i] = fork();
@@ -138,6 +139,7 @@ Test(redis_shared, no_update_lost_across_8_processes, .timeout = 120)
         cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0,
                   "child %d failed (status 0x%x)", i, st);
     }
+    s = open_ok(url);
     cr_assert_eq(rdv_store_add(s, ctr, 0, &n), RDV_OK);
     cr_expect_eq(n, NPROC * NOPS, "add: %lld, expected %d", (long long)n,
                  NPROC * NOPS);
