@@ -19,6 +19,11 @@ typedef struct bench_kind {
 static const bench_kind kinds[] = {
     {"store", rdv_cmd_bench_store,
      "store operation latency and throughput"},
+    {"allreduce", rdv_cmd_bench_collectives,
+     "allreduce latency and bus bandwidth against message size"},
+    {"broadcast", rdv_cmd_bench_collectives,
+     "broadcast latency and bandwidth against message size"},
+    {"barrier", rdv_cmd_bench_collectives, "barrier latency"},
 };
 
 #define NKINDS (sizeof kinds / sizeof kinds[0])

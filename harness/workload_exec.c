@@ -20,50 +20,23 @@
 
 #define BCAST_SENTINEL 1000
 
-/* Which element of the output a verifier is looking at. */
-typedef int64_t (*expect_fn)(const rdv_step *st, const rdv_step_env *env,
-                             size_t i);
-
-static int64_t expect_reduced(const rdv_step *st, const rdv_step_env *env,
-                              size_t i)
-{
-    return rdv_value_reduced(st, env->seed, env->nranks, i);
-}
-
-static int64_t expect_broadcast(const rdv_step *st, const rdv_step_env *env,
-                                size_t i)
-{
-    return rdv_value_input(st, env->seed, st->root, env->nranks, i);
-}
-
-static int64_t expect_gathered(const rdv_step *st, const rdv_step_env *env,
-                               size_t i)
-{
-    size_t r = st->count ? i / st->count : 0;
-
-    return rdv_value_input(st, env->seed, (int)r, env->nranks,
-                           i - r * st->count);
-}
-
-/* Checks out[0..n) against expect(first + j); records the verdict. */
+/* Checks buf[0..n) against the expected elements first..first+n-1 and
+ * records the verdict and the first mismatch. */
 static void verify(const rdv_step *st, const rdv_step_env *env,
-                   const void *buf, size_t n, size_t first, expect_fn expect,
-                   rdv_step_out *out)
+                   const void *buf, size_t n, size_t first,
+                   rdv_expect_kind kind, int src, rdv_step_out *out)
 {
-    out->correct = 1;
-    for (size_t j = 0; j < n; j++) {
-        int64_t want = expect(st, env, first + j);
-        double got = rdv_value_load(buf, st->type, j);
+    int64_t want = 0;
+    size_t bad = rdv_values_check(buf, st, env->seed, env->nranks, kind, src,
+                                  first, n, &want);
 
-        if (got != (double)want) {
-            out->correct = 0;
-            snprintf(out->note, sizeof out->note, "rank %d: %s: element "
-                     "%zu is %.17g, expected %lld", env->rank, st->name,
-                     first + j, got, (long long)want);
-            break;
-        }
+    if (bad < n && out->correct) {
+        out->correct = 0;
+        snprintf(out->note, sizeof out->note, "rank %d: %s: element %zu%s "
+                 "is %.17g, expected %lld", env->rank, st->name, first + bad,
+                 kind == RDV_EXPECT_INPUT ? " from its source rank" : "",
+                 rdv_value_load(buf, st->type, bad), (long long)want);
     }
-    out->digest = rdv_digest(buf, n * rdv_dtype_size(st->type));
 }
 
 static int fail_step(const rdv_step *st, const rdv_step_env *env, int rc,
@@ -103,8 +76,11 @@ static int run_reduce(const rdv_step *st, const rdv_step_env *env,
         rc = rdv_reduce_scatter(env->ctx, send, recv, st->count, st->type,
                                 st->op, o);
     }
-    if (rc == RDV_OK)
-        verify(st, env, recv, n, first, expect_reduced, out);
+    if (rc == RDV_OK) {
+        out->correct = 1;
+        verify(st, env, recv, n, first, RDV_EXPECT_REDUCED, 0, out);
+        out->digest = rdv_digest(recv, n * rdv_dtype_size(st->type));
+    }
     return rc;
 }
 
@@ -118,11 +94,13 @@ static int run_broadcast(const rdv_step *st, const rdv_step_env *env,
         rdv_values_fill(buf, st, env->seed, env->rank, env->nranks,
                         st->count);
     else
-        for (size_t i = 0; i < st->count; i++)
-            rdv_value_store(buf, st->type, i, BCAST_SENTINEL);
+        rdv_values_set_all(buf, st->type, st->count, BCAST_SENTINEL);
     rc = rdv_broadcast(env->ctx, buf, st->count, st->type, st->root, o);
-    if (rc == RDV_OK)
-        verify(st, env, buf, st->count, 0, expect_broadcast, out);
+    if (rc == RDV_OK) {
+        out->correct = 1;
+        verify(st, env, buf, st->count, 0, RDV_EXPECT_INPUT, st->root, out);
+        out->digest = rdv_digest(buf, st->count * rdv_dtype_size(st->type));
+    }
     return rc;
 }
 
@@ -130,13 +108,19 @@ static int run_allgather(const rdv_step *st, const rdv_step_env *env,
                          const rdv_coll_options *o, void *send, void *recv,
                          rdv_step_out *out)
 {
+    size_t es = rdv_dtype_size(st->type);
     size_t total = st->count * (size_t)env->nranks;
     int rc;
 
     rdv_values_fill(send, st, env->seed, env->rank, env->nranks, st->count);
     rc = rdv_allgather(env->ctx, send, recv, st->count, st->type, o);
-    if (rc == RDV_OK)
-        verify(st, env, recv, total, 0, expect_gathered, out);
+    if (rc != RDV_OK)
+        return rc;
+    out->correct = 1;
+    for (int r = 0; r < env->nranks; r++)
+        verify(st, env, (const char *)recv + (size_t)r * st->count * es,
+               st->count, 0, RDV_EXPECT_INPUT, r, out);
+    out->digest = rdv_digest(recv, total * es);
     return rc;
 }
 

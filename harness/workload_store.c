@@ -27,7 +27,7 @@
 #include "workload_values.h"
 
 #define ROUNDS 3
-#define PROBE_TIMEOUT_MS 50
+#define PROBE_TIMEOUT_MS 5
 #define COUNTER_KEY "kv/counter"
 
 static int barrier(const rdv_step_env *env, const char *why, char *err,

@@ -14,20 +14,27 @@
 
 #include "workload.h"
 
-/* Element i of rank's input to st. */
-int64_t rdv_value_input(const rdv_step *st, uint64_t seed, int rank,
-                        int nranks, size_t i);
-/* Element i of the reduction of every rank's input (allreduce and
- * reduce_scatter, i indexing the whole vector). */
-int64_t rdv_value_reduced(const rdv_step *st, uint64_t seed, int nranks,
-                          size_t i);
+/* What an output element should be. */
+typedef enum rdv_expect_kind {
+    RDV_EXPECT_INPUT,   /* rank `rank`'s input (broadcast, allgather) */
+    RDV_EXPECT_REDUCED, /* the reduction over every rank (allreduce...) */
+} rdv_expect_kind;
 
 /* Fills buf[0..count) with rank's input to st. */
 void rdv_values_fill(void *buf, const rdv_step *st, uint64_t seed, int rank,
                      int nranks, size_t count);
+
+/* Compares buf[0..n) with the expected elements first..first+n-1.
+ * Returns n when all match, else the index in buf of the first mismatch
+ * and its expected value in *want. */
+size_t rdv_values_check(const void *buf, const rdv_step *st, uint64_t seed,
+                        int nranks, rdv_expect_kind kind, int rank,
+                        size_t first, size_t n, int64_t *want);
+
 /* Element i of a typed buffer, as a double (exact for our values). */
 double rdv_value_load(const void *buf, rdv_dtype t, size_t i);
-void rdv_value_store(void *buf, rdv_dtype t, size_t i, int64_t v);
+/* Sets every element of buf[0..n) to v. */
+void rdv_values_set_all(void *buf, rdv_dtype t, size_t n, int64_t v);
 
 /* A 64-bit digest of len bytes; equal outputs give equal digests. */
 uint64_t rdv_digest(const void *buf, size_t len);
