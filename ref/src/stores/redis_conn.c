@@ -64,22 +64,22 @@ int64_t rdv_redis_io_deadline(const rdv_redis_conn *c, int64_t deadline)
 }
 
 /* Waits for events on fd (or only for cancel when fd < 0) until the
- * deadline. RDV_OK, RDV_ETIMEDOUT, RDV_ECANCELED or RDV_EIO. */
+ * deadline; past it, still looks once, so what is already there counts.
+ * RDV_OK, RDV_ETIMEDOUT, RDV_ECANCELED or RDV_EIO. */
 static int wait_fd(rdv_redis_conn *c, int fd, short events,
                    int64_t deadline)
 {
     for (;;) {
         struct pollfd p[2] = {{fd, events, 0}, {c->wake_fd, POLLIN, 0}};
         struct timespec ts, *tp = NULL;
+        int64_t left = 1;
         int n;
 
         if (atomic_load(&c->cancelled))
             return RDV_ECANCELED;
         if (deadline != RDV_DEADLINE_NONE) {
-            int64_t left = deadline - rdv_now_ns();
-
-            if (left <= 0)
-                return RDV_ETIMEDOUT;
+            left = deadline - rdv_now_ns();
+            left = left > 0 ? left : 0;
             ts.tv_sec = left / 1000000000;
             ts.tv_nsec = left % 1000000000;
             tp = &ts;
@@ -91,6 +91,8 @@ static int wait_fd(rdv_redis_conn *c, int fd, short events,
             return RDV_ECANCELED;
         if (n > 0 && p[0].revents)
             return RDV_OK;
+        if (n == 0 && left == 0)
+            return RDV_ETIMEDOUT;
     }
 }
 

@@ -172,3 +172,86 @@ Test(redis_server, passwords, .fini = srv_fini, .timeout = 60)
     s = open_ok(url);
     rdv_store_close(s);
 }
+
+Test(redis_server, paused_server_times_out_then_recovers, .fini = srv_fini,
+     .timeout = 60)
+{
+    rdv_store *s;
+    void *v = NULL;
+    size_t len;
+    double t0, took;
+    int rc;
+
+    redis_server_start(&srv, 0, NULL);
+    s = open_ok(srv.url);
+    kill(srv.pid, SIGSTOP);
+    t0 = now_s();
+    rc = rdv_store_get(s, "paused/key", &v, &len, 500);
+    took = now_s() - t0;
+    kill(srv.pid, SIGCONT);
+    cr_expect_eq(rc, RDV_ETIMEDOUT, "get: %s: %s", rdv_status_name(rc),
+                 rdv_store_errmsg(s));
+    cr_expect(took < 1.5, "get with a 500 ms timeout took %.2f s", took);
+    cr_expect(strstr(rdv_store_errmsg(s), "paused/key") &&
+                  strstr(rdv_store_errmsg(s), "127.0.0.1:"),
+              "the detail names neither key nor server: %s",
+              rdv_store_errmsg(s));
+    /* The timed-out call left the store usable. */
+    cr_expect_eq(rdv_store_set(s, "paused/key", "v", 1, 0), RDV_OK, "%s",
+                 rdv_store_errmsg(s));
+    cr_expect_eq(rdv_store_get(s, "paused/key", &v, &len, 1000), RDV_OK);
+    free(v);
+    rdv_store_close(s);
+}
+
+Test(redis_server, add_after_a_restart_goes_out_on_a_new_connection,
+     .fini = srv_fini, .timeout = 60)
+{
+    rdv_store *s;
+    int64_t n = 0;
+    int port;
+
+    redis_server_start(&srv, 0, NULL);
+    port = srv.port;
+    s = open_ok(srv.url);
+    cr_assert_eq(rdv_store_add(s, "restart/ctr", 5, &n), RDV_OK);
+    redis_server_kill(&srv, SIGKILL);
+    redis_server_start(&srv, port, NULL);
+    /* add is never resent blindly, but the dead connection is noticed
+     * before sending, so this add runs once on the new server. */
+    cr_expect_eq(rdv_store_add(s, "restart/ctr", 1, &n), RDV_OK, "%s",
+                 rdv_store_errmsg(s));
+    cr_expect_eq(n, 1, "the new server's counter is %lld", (long long)n);
+    rdv_store_close(s);
+}
+
+Test(redis_server, wait_on_many_keys_is_one_command_per_poll,
+     .fini = srv_fini, .timeout = 60)
+{
+    enum { NKEYS = 100 };
+    char names[NKEYS][32];
+    const char *keys[NKEYS];
+    long evals, exists;
+    rdv_store *s;
+    int rc;
+
+    redis_server_start(&srv, 0, NULL);
+    s = open_ok(srv.url);
+    for (int i = 0; i < NKEYS; i++) {
+        snprintf(names[i], sizeof names[i], "many/%d", i);
+        keys[i] = names[i];
+    }
+    cr_assert_eq(rdv_store_set(s, keys[7], "x", 1, 0), RDV_OK);
+    rc = rdv_store_wait(s, keys, NKEYS, 200);
+    cr_expect_eq(rc, RDV_ETIMEDOUT);
+    cr_expect(strstr(rdv_store_errmsg(s), "99 of 100 keys missing"),
+              "%s", rdv_store_errmsg(s));
+    evals = calls_of("eval");
+    exists = calls_of("exists");
+    cr_expect(evals >= 2, "only %ld polls in 200 ms", evals);
+    cr_expect_eq(exists, evals * NKEYS, "%ld EXISTS in %ld polls", exists,
+                 evals);
+    cr_expect_eq(calls_of("get") + calls_of("mget"), 0,
+                 "a wait fetched values");
+    rdv_store_close(s);
+}
