@@ -125,7 +125,11 @@ static int rank_measure(const bopts *o, rdv_context *ctx, bshared *sh,
         for (int i = 0; i < 5 && rc == RDV_OK; i++)
             rc = one_call(o, ctx, buf, count);
         for (int i = 0; i < sh->iters[s] && rc == RDV_OK; i++) {
-            int64_t t0 = now_ns();
+            int64_t t0;
+            /* A root would otherwise run ahead and time only its sends. */
+            if (o->kind == COLL_BROADCAST)
+                rc = rdv_barrier(ctx, NULL);
+            t0 = now_ns();
             rc = one_call(o, ctx, buf, count);
             lat[i] = now_ns() - t0;
         }
@@ -226,9 +230,10 @@ static void report(const bopts *o, bshared *sh, int n)
     static int64_t worst[BENCH_MAX_ITERS];
     double bus = o->kind == COLL_ALLREDUCE ? 2.0 * (n - 1) / n : 1.0;
 
-    printf("# rdv bench %s: N=%d, %s sum, algo %s, transport %s, %s mesh "
+    printf("# rdv bench %s: N=%d, %s%s, algo %s, transport %s, %s mesh "
            "over 127.0.0.1\n",
-           o->name, n, rdv_dtype_name(o->type), rdv_algo_name(o->algo),
+           o->name, n, rdv_dtype_name(o->type),
+           o->kind == COLL_ALLREDUCE ? " sum" : "", rdv_algo_name(o->algo),
            sh->backend, o->tcp_mesh ? "pre-connected TCP" : "rendezvous");
     if (o->kind == COLL_BARRIER)
         printf("# %12s %7s %10s %10s\n", "", "iters", "p50(us)",

@@ -2,21 +2,53 @@
  * rdv/collectives.h - collectives over a connected context.
  *
  * Every rank of the context makes the same calls in the same order with
- * the same count, type, op and root. Each call takes options; passing
- * NULL means "the context's timeout, automatic algorithm".
+ * the same count, type, op, root and algorithm. Each call takes options;
+ * passing NULL means "the context's timeout, automatic algorithm".
+ *
+ * Algorithms (one file each under src/collectives/):
+ *   barrier         dissemination, ceil(log2 n) rounds of 1-byte messages
+ *   broadcast       binomial tree up to 256 KiB, then a pipelined chain
+ *   allgather       ring, n-1 steps, chunked so sends and recvs overlap
+ *   reduce_scatter  ring, n-1 steps, chunked
+ *   allreduce       recursive halving-doubling (non-powers of two fold
+ *                   the extra ranks in) up to 32 KiB (16 KiB when n is
+ *                   not a power of two), then a pipelined ring
+ *                   (reduce-scatter + allgather, 2(n-1) steps)
+ * The automatic choice depends only on the byte count and n, so every
+ * rank picks the same one. rdv_coll_options.algo forces one; asking for
+ * an algorithm a collective does not have is RDV_EINVAL.
  *
  * Determinism: the reduction order is fixed by the algorithm and the
- * ranks, never by arrival order, so every rank ends with bit-identical
- * floating-point results.
+ * ranks, never by arrival order. Each element is reduced by exactly one
+ * rank and its bits are copied to the others, so every rank ends with
+ * bit-identical floating-point results (ring and halving-doubling may
+ * round differently from each other; a given call always picks one).
+ * Integer sum and prod wrap modulo 2^32 / 2^64. min/max on floats keep
+ * the first operand unless the other compares strictly lower/higher.
  *
- * Errors: a dead peer gives RDV_EPEER, a silent one RDV_ETIMEDOUT; the
- * context's detail names the collective, the algorithm, the step and
- * the peer: "allreduce(ring) step 3/6: peer 2 closed the connection".
- * After any failure the context is unusable (RDV_ESTATE).
+ * Errors: RDV_OK or a negative rdv_status. A dead peer gives RDV_EPEER,
+ * a silent one RDV_ETIMEDOUT (the whole call is bounded by its timeout,
+ * never a hang); rdv_context_errmsg() names the collective, algorithm,
+ * step and peer, and lists peers whose connection is already closed:
+ *   "allreduce(ring) step 3/6: peer 2 closed the connection (recv from
+ *    rank 2 (127.0.0.1:40123): ...); closed connections: peer 2"
+ * Bad arguments give RDV_EINVAL naming the argument ("broadcast: root 5
+ * is not a rank (size 4)"). After any failure, argument errors included
+ * (the other ranks may already be inside the call), the context is
+ * unusable: later calls return RDV_ESTATE. A NULL context is RDV_EINVAL.
  *
- * Buffers: count is in elements. count 0 and size 1 are valid no-ops
- * (apart from copying to recvbuf). In-place allreduce passes the same
- * pointer for sendbuf and recvbuf.
+ * Buffers: count is in elements. count 0 and size 1 are valid (apart
+ * from copying to recvbuf); buffers may be NULL when count is 0.
+ * In-place allreduce passes the same pointer for sendbuf and recvbuf;
+ * in-place allgather passes sendbuf == recvbuf + rank * count elements.
+ * Otherwise send and receive buffers must not overlap. Buffers are the
+ * caller's; the library allocates scratch space per call and frees it.
+ *
+ * Phases: each call enters RDV_PHASE_IN_COLLECTIVE through the context's
+ * hooks before it moves any byte.
+ *
+ * Threads and fork: a context, and so every collective on it, is used by
+ * one thread at a time, in the process that connected it.
  */
 #ifndef RDV_COLLECTIVES_H
 #define RDV_COLLECTIVES_H
@@ -45,29 +77,34 @@ typedef enum rdv_op {
 
 typedef enum rdv_algo {
     RDV_ALGO_AUTO = 0,
-    RDV_ALGO_RING,
-    RDV_ALGO_HALVING_DOUBLING,
-    RDV_ALGO_BINOMIAL, /* broadcast */
-    RDV_ALGO_CHAIN,    /* broadcast */
-    RDV_ALGO_DISSEMINATION, /* barrier */
+    RDV_ALGO_RING,              /* allreduce, allgather, reduce_scatter */
+    RDV_ALGO_HALVING_DOUBLING,  /* allreduce */
+    RDV_ALGO_BINOMIAL,          /* broadcast */
+    RDV_ALGO_CHAIN,             /* broadcast */
+    RDV_ALGO_DISSEMINATION,     /* barrier */
 } rdv_algo;
 
 typedef struct rdv_coll_options {
-    int timeout_ms; /* 0 = the context's timeout (a collective is never
-                       "try once"); < 0 = no limit */
-    rdv_algo algo;
+    int timeout_ms; /* the whole call's budget: 0 = the context's timeout
+                       (a collective is never "try once"); < 0 = none */
+    rdv_algo algo;  /* RDV_ALGO_AUTO = by size */
 } rdv_coll_options;
 
+/* Element size in bytes; 0 for an unknown type. */
 size_t rdv_dtype_size(rdv_dtype t);
+/* "int32", "int64", "float", "double"; NULL for an unknown value. */
 const char *rdv_dtype_name(rdv_dtype t);
+/* "sum", "prod", "min", "max"; NULL for an unknown value. */
 const char *rdv_op_name(rdv_op op);
 /* "ring", "halving-doubling", ...; "auto" for RDV_ALGO_AUTO, NULL for an
  * unknown value. */
 const char *rdv_algo_name(rdv_algo a);
 
+/* Returns once every rank has entered the barrier. */
 int rdv_barrier(rdv_context *ctx, const rdv_coll_options *o);
 
-/* buf holds count elements on every rank; root's are sent to all. */
+/* buf holds count elements on every rank; root's are sent to all,
+ * byte for byte. */
 int rdv_broadcast(rdv_context *ctx, void *buf, size_t count, rdv_dtype t,
                   int root, const rdv_coll_options *o);
 
@@ -75,13 +112,17 @@ int rdv_broadcast(rdv_context *ctx, void *buf, size_t count, rdv_dtype t,
 int rdv_allgather(rdv_context *ctx, const void *sendbuf, void *recvbuf,
                   size_t count, rdv_dtype t, const rdv_coll_options *o);
 
-/* sendbuf: count elements; recvbuf: this rank's block of the reduced
- * result. Blocks are split as evenly as possible: rank r gets
- * count / size elements plus one more if r < count % size. */
+/* sendbuf: count elements (not modified); recvbuf: this rank's block of
+ * the reduced result. Blocks are split as evenly as possible: rank r
+ * gets count / size elements plus one more if r < count % size, at
+ * element offset r * (count / size) + min(r, count % size). */
 int rdv_reduce_scatter(rdv_context *ctx, const void *sendbuf,
                        void *recvbuf, size_t count, rdv_dtype t, rdv_op op,
                        const rdv_coll_options *o);
 
+/* recvbuf (count elements) gets the element-wise reduction of every
+ * rank's sendbuf, identical on all ranks. sendbuf is not modified
+ * unless it is recvbuf (in place). */
 int rdv_allreduce(rdv_context *ctx, const void *sendbuf, void *recvbuf,
                   size_t count, rdv_dtype t, rdv_op op,
                   const rdv_coll_options *o);
