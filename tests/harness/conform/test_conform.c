@@ -1,0 +1,418 @@
+/*
+ * test_conform.c - `rdv conform` has teeth: run as a user runs it (the
+ * real rdv binary, real dlopen'd plugins, real SQLite files, real forked
+ * processes), it flags every broken plugin on the clause its bug breaks,
+ * and only there; it survives a store that segfaults; and the SQLite
+ * example and the built-in stores pass every clause.
+ *
+ * Paths come from CMake: RDV_BIN (the rdv binary), RDV_SQLITE_PLUGIN,
+ * RDV_BROKEN_DIR (tests/plugins). Runs use --quick and small --ranks to
+ * keep the suite short; CI's full certification runs are listed in the
+ * report of issue 8.
+ */
+#define _GNU_SOURCE
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "redis_util.h" /* redis_need(): skip, or fail under CI=true */
+
+typedef struct conform_run {
+    int status; /* exit code, or 128 + signal */
+    char *out;  /* stdout */
+} conform_run;
+
+static char tmpdir[] = "/tmp/rdv-conform-test-XXXXXX";
+
+static void setup(void)
+{
+    cr_assert(mkdtemp(tmpdir), "mkdtemp: %s", strerror(errno));
+}
+
+static void teardown(void)
+{
+    char cmd[256];
+
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    cr_assert_eq(system(cmd), 0);
+}
+
+TestSuite(conform, .init = setup, .fini = teardown, .timeout = 600);
+
+/* Runs `rdv conform ARGS...` (NULL-terminated), collecting stdout. */
+static conform_run run_conform(const char *const *args)
+{
+    const char *argv[32] = {RDV_BIN, "conform"};
+    conform_run r = {0};
+    size_t len = 0, cap = 1 << 16;
+    int fds[2], status;
+    ssize_t got;
+    pid_t pid;
+
+    for (int i = 0; args[i]; i++)
+        argv[2 + i] = args[i];
+    cr_assert_eq(pipe2(fds, O_CLOEXEC), 0);
+    fflush(NULL);
+    pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        dup2(fds[1], STDOUT_FILENO);
+        execv(RDV_BIN, (char *const *)argv);
+        _exit(127); /* exec failed: skip the test runner's atexit work */
+    }
+    close(fds[1]);
+    r.out = malloc(cap);
+    while ((got = read(fds[0], r.out + len, cap - len - 1)) > 0 ||
+           (got < 0 && errno == EINTR)) {
+        len += got > 0 ? (size_t)got : 0;
+        if (cap - len < 4096)
+            r.out = realloc(r.out, cap *= 2);
+    }
+    r.out[len] = '\0';
+    close(fds[0]);
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    r.status = WIFEXITED(status) ? WEXITSTATUS(status)
+                                 : 128 + WTERMSIG(status);
+    return r;
+}
+
+/* The RESULT column of clause name's row ("PASS", "FAIL", "SKIP"), and
+ * its evidence; NULL when the report has no such row. */
+static const char *verdict(const conform_run *r, const char *name,
+                           const char **evidence)
+{
+    static char result[8];
+    size_t n = strlen(name);
+
+    for (const char *line = r->out; line && *line;) {
+        const char *next = strchr(line, '\n');
+
+        if (strncmp(line, name, n) == 0 && line[n] == ' ') {
+            char group[32];
+            const char *ev = strstr(line, "ms  ");
+
+            if (sscanf(line + n, " %31s %7s", group, result) != 2)
+                return NULL;
+            if (evidence)
+                *evidence = ev ? ev + 4 : "";
+            return result;
+        }
+        line = next ? next + 1 : NULL;
+    }
+    return NULL;
+}
+
+static int in_list(const char *const *list, const char *name)
+{
+    for (int i = 0; list && list[i]; i++)
+        if (strcmp(list[i], name) == 0)
+            return 1;
+    return 0;
+}
+
+/* 1 when group is one of the report's clause groups. */
+static int is_group(const char *group)
+{
+    return strcmp(group, "single-process") == 0 ||
+           strcmp(group, "multi-process") == 0 ||
+           strcmp(group, "rendezvous") == 0 || strcmp(group, "faults") == 0;
+}
+
+/* The clause names of `rdv conform --list`, comma-joined, leaving out
+ * the ones that drive whole `rdv run`s (covered by the passing stores). */
+static void store_clauses(char *buf, size_t cap)
+{
+    const char *const args[] = {"--list", NULL};
+    conform_run r = run_conform(args);
+    size_t o = 0;
+
+    cr_assert_eq(r.status, 0, "rdv conform --list: exit %d", r.status);
+    buf[0] = '\0';
+    for (const char *line = r.out; line && *line;) {
+        const char *next = strchr(line, '\n');
+        char name[48], group[32];
+
+        if (sscanf(line, "%47s %31s", name, group) == 2 &&
+            is_group(group) && strcmp(group, "rendezvous") != 0 &&
+            strncmp(name, "faults-run", 10) != 0)
+            o += (size_t)snprintf(buf + o, cap - o, "%s%s", o ? "," : "",
+                                  name);
+        line = next ? next + 1 : NULL;
+    }
+    free(r.out);
+}
+
+/* Checks every row: a clause in must_fail is FAIL (with evidence
+ * holding needle), one in may_fail may be anything, every other is PASS
+ * or, when skips_ok, SKIP. */
+static void expect_rows(const conform_run *r, const char *const *must_fail,
+                        const char *const *may_fail, const char *needle,
+                        int skips_ok)
+{
+    int rows = 0;
+
+    for (const char *line = strchr(r->out, '\n'); line && line[1];
+         line = strchr(line + 1, '\n')) {
+        char name[48], group[32], result[8];
+        const char *ev = NULL;
+
+        if (sscanf(line + 1, "%47s %31s %7s", name, group, result) != 3 ||
+            !is_group(group))
+            continue;
+        rows++;
+        verdict(r, name, &ev);
+        if (in_list(must_fail, name)) {
+            cr_expect_str_eq(result, "FAIL", "clause %s should fail: %s",
+                             name, ev);
+            if (needle)
+                cr_expect(strstr(ev, needle), "clause %s: evidence '%s' "
+                          "lacks '%s'", name, ev, needle);
+        } else if (!in_list(may_fail, name)) {
+            cr_expect(strcmp(result, "PASS") == 0 ||
+                      (skips_ok && strcmp(result, "SKIP") == 0),
+                      "clause %s: %s: %s", name, result, ev);
+        }
+    }
+    cr_expect_gt(rows, 0, "no clause rows in:\n%s", r->out);
+}
+
+static void plugin_url(char *url, size_t cap, const char *so)
+{
+    snprintf(url, cap, "plugin:%s?db=%s/kv.db", so, tmpdir);
+}
+
+/* ---- correct stores pass every clause ------------------------------ */
+
+static void expect_all_pass(const char *url, const char *ranks,
+                            int skips_ok)
+{
+    char junit[300];
+    const char *const args[] = {"--store", url, "--quick", "--ranks", ranks,
+                                "--junit", junit, NULL};
+    conform_run r;
+    FILE *f;
+
+    snprintf(junit, sizeof junit, "%s/conform.xml", tmpdir);
+    r = run_conform(args);
+    expect_rows(&r, NULL, NULL, NULL, skips_ok);
+    cr_expect_eq(r.status, 0, "rdv conform %s: exit %d\n%s", url, r.status,
+                 r.out);
+    cr_expect(strstr(r.out, "\nPASS: "), "no PASS verdict line");
+    f = fopen(junit, "r");
+    cr_expect(f, "no JUnit file %s", junit);
+    if (f)
+        fclose(f);
+    free(r.out);
+}
+
+Test(conform, sqlite_example_passes_every_clause)
+{
+    char url[512];
+
+    if (!RDV_SQLITE_PLUGIN[0])
+        cr_skip_test("built without the examples (RDV_BUILD_EXAMPLES=OFF)");
+    plugin_url(url, sizeof url, RDV_SQLITE_PLUGIN);
+    expect_all_pass(url, "2,4", 0);
+}
+
+Test(conform, shared_hash_passes_every_clause)
+{
+    expect_all_pass("hash:?shared=1", "2,4", 0);
+}
+
+Test(conform, file_store_passes_every_clause)
+{
+    char url[300];
+
+    snprintf(url, sizeof url, "file://%s", tmpdir);
+    expect_all_pass(url, "2,4", 0);
+}
+
+Test(conform, prefix_store_passes_every_clause)
+{
+    char url[300];
+
+    snprintf(url, sizeof url, "file://%s?prefix=scope-a", tmpdir);
+    expect_all_pass(url, "2", 0);
+}
+
+Test(conform, process_local_hash_passes_and_skips_shared_clauses)
+{
+    const char *const args[] = {"--store", "hash:", "--quick", "--ranks", "2",
+                                NULL};
+    conform_run r = run_conform(args);
+    const char *ev = NULL;
+
+    expect_rows(&r, NULL, NULL, NULL, 1);
+    cr_expect_eq(r.status, 0, "exit %d\n%s", r.status, r.out);
+    cr_expect_str_eq(verdict(&r, "mp-add", &ev), "SKIP");
+    cr_expect(strstr(ev, "process-local"), "%s", ev);
+    cr_expect_str_eq(verdict(&r, "set-get", NULL), "PASS");
+    free(r.out);
+}
+
+Test(conform, redis_passes_every_clause)
+{
+    const char *base = getenv("RDV_TEST_REDIS_URL");
+    char url[512];
+
+    redis_need(base && *base, "RDV_TEST_REDIS_URL is not set: start a "
+               "server with eval \"$(ci/services/redis start DIR)\"");
+    /* A prefix of its own: other tests share this server. */
+    snprintf(url, sizeof url, "%s%cprefix=conform-%d", base,
+             strchr(base, '?') ? '&' : '?', (int)getpid());
+    expect_all_pass(url, "2,4", 0);
+}
+
+/* ---- every broken plugin is flagged on its clause ------------------ */
+
+typedef struct broken_case {
+    const char *so;      /* librdv_broken_<so>.so */
+    const char *must[3]; /* clauses that must fail */
+    const char *may[4];  /* clauses the bug may also break */
+    const char *needle;  /* in the must-fail evidence */
+} broken_case;
+
+static void expect_flagged(const broken_case *bc)
+{
+    char url[512], so[300], clauses[1024];
+    const char *const args[] = {"--store", url, "--quick", "--only", clauses,
+                                NULL};
+    conform_run r;
+
+    snprintf(so, sizeof so, "%s/librdv_broken_%s.so", RDV_BROKEN_DIR, bc->so);
+    plugin_url(url, sizeof url, so);
+    store_clauses(clauses, sizeof clauses);
+    r = run_conform(args);
+    cr_expect_eq(r.status, 1, "%s: exit %d, want 1\n%s", bc->so, r.status,
+                 r.out);
+    expect_rows(&r, bc->must, bc->may, bc->needle, 0);
+    cr_expect(strstr(r.out, "\nFAIL: "), "no FAIL verdict line");
+    free(r.out);
+}
+
+Test(conform, nonatomic_add_fails_mp_add)
+{
+    broken_case bc = {"add_nonatomic", {"mp-add"}, {"faults-store-delay"},
+                      NULL};
+
+    expect_flagged(&bc);
+}
+
+Test(conform, create_race_fails_mp_create_only)
+{
+    broken_case bc = {"create_race", {"mp-create-only"},
+                      {"faults-store-delay"}, "create-only winners"};
+
+    expect_flagged(&bc);
+}
+
+Test(conform, get_ignoring_timeout_fails_timeout_accuracy)
+{
+    broken_case bc = {"get_timeout", {"timeout-accuracy"},
+                      {"usable-after-timeout", "delete", "multi"}, "took"};
+
+    expect_flagged(&bc);
+}
+
+Test(conform, early_wait_fails_wait_partial)
+{
+    broken_case bc = {"wait_early", {"wait-partial"}, {"multi"}, NULL};
+
+    expect_flagged(&bc);
+}
+
+Test(conform, stale_reads_fail_mp_visibility)
+{
+    broken_case bc = {"stale_reads", {"mp-visibility"}, {NULL}, "stale"};
+
+    expect_flagged(&bc);
+}
+
+Test(conform, leaked_keys_fail_mp_close_leaks)
+{
+    broken_case bc = {"leaks_keys", {"mp-close-leaks"}, {NULL}, ".session/"};
+
+    expect_flagged(&bc);
+}
+
+Test(conform, lost_writes_fail_cleanup_and_multi)
+{
+    char url[512], so[300];
+    const char *const args[] = {"--store", url, "--quick", "--only",
+                                "cleanup,multi", NULL};
+    conform_run r;
+
+    snprintf(so, sizeof so, "%s/librdv_broken_loses_writes.so",
+             RDV_BROKEN_DIR);
+    plugin_url(url, sizeof url, so);
+    r = run_conform(args);
+    cr_expect_eq(r.status, 1, "exit %d\n%s", r.status, r.out);
+    cr_expect_str_eq(verdict(&r, "cleanup", NULL), "FAIL");
+    cr_expect_str_eq(verdict(&r, "multi", NULL), "FAIL");
+    free(r.out);
+}
+
+Test(conform, segfaulting_store_fails_clauses_and_conform_survives)
+{
+    char url[512], so[300], clauses[1024];
+    const char *const args[] = {"--store", url, "--quick", "--only", clauses,
+                                NULL};
+    const char *ev = NULL;
+    conform_run r;
+
+    snprintf(so, sizeof so, "%s/librdv_broken_crash_slash.so",
+             RDV_BROKEN_DIR);
+    plugin_url(url, sizeof url, so);
+    store_clauses(clauses, sizeof clauses);
+    r = run_conform(args);
+    cr_expect_eq(r.status, 1, "conform itself must exit 1, got %d\n%s",
+                 r.status, r.out);
+    cr_expect_str_eq(verdict(&r, "odd-keys", &ev), "FAIL");
+    cr_expect(strstr(ev, "crashed with SIGSEGV"), "%s", ev);
+    cr_expect_str_eq(verdict(&r, "open", NULL), "PASS");
+    cr_expect(verdict(&r, "faults-store-delay", NULL), "the report stops "
+              "early:\n%s", r.out);
+    cr_expect(strstr(r.out, "\nFAIL: "), "no verdict line:\n%s", r.out);
+    free(r.out);
+}
+
+Test(conform, unopenable_store_fails_open_and_names_why)
+{
+    const char *const args[] = {"--store", "plugin:./no/such/lib.so",
+                                "--quick", "--only", "open,set-get", NULL};
+    conform_run r = run_conform(args);
+    const char *ev = NULL;
+
+    cr_expect_eq(r.status, 1, "exit %d", r.status);
+    cr_expect_str_eq(verdict(&r, "open", &ev), "FAIL");
+    cr_expect(strstr(ev, "no such file"), "%s", ev);
+    cr_expect_str_eq(verdict(&r, "set-get", &ev), "FAIL");
+    free(r.out);
+}
+
+Test(conform, bad_usage_exits_2)
+{
+    const char *const no_store[] = {"--quick", NULL};
+    const char *const bad_ranks[] = {"--store", "hash:", "--ranks", "2,x",
+                                     NULL};
+    const char *const bad_only[] = {"--store", "hash:", "--only", "nope",
+                                    NULL};
+    conform_run r;
+
+    r = run_conform(no_store);
+    cr_expect_eq(r.status, 2);
+    free(r.out);
+    r = run_conform(bad_ranks);
+    cr_expect_eq(r.status, 2);
+    free(r.out);
+    r = run_conform(bad_only);
+    cr_expect_eq(r.status, 2);
+    free(r.out);
+}
