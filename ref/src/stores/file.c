@@ -14,11 +14,15 @@
  * ".lock", so read-modify-write ops never lose an update to a concurrent
  * writer; reads take no lock.
  *
- * Waits watch the directory with inotify and recheck the keys after each
- * event; `poll=1` swaps inotify for polling with backoff (1 to 50 ms),
- * for filesystems whose changes inotify cannot see (NFS). Either way the
- * wait also polls an eventfd that close() signals, so blocked callers end
- * with RDV_ECANCELED.
+ * Waits first look for the keys and return at once when they exist.
+ * Otherwise they watch the directory with inotify and recheck the keys
+ * after each event. The handle keeps one inotify instance for its whole
+ * life and lends it to one waiter at a time (others make their own):
+ * closing an inotify fd waits for an SRCU grace period, 10-20 ms, which a
+ * rendezvous would otherwise pay on every read. `poll=1` swaps inotify
+ * for polling with backoff (1 to 50 ms), for filesystems whose changes
+ * inotify cannot see (NFS). Either way the wait also polls an eventfd
+ * that close() signals, so blocked callers end with RDV_ECANCELED.
  *
  * Stale directories: `fresh=1` makes open fail with RDV_EEXIST when the
  * directory already holds keys, so a run that asked for a clean directory
@@ -55,6 +59,8 @@ typedef struct file_store {
     int dirfd;
     int cancelfd; /* eventfd, readable once the store is closing */
     int poll_only;
+    int watchfd;             /* the handle's inotify instance, or -1 */
+    _Atomic int watch_busy;  /* 1 while a waiter holds watchfd */
     _Atomic unsigned long tmp_seq;
 } file_store;
 
@@ -223,30 +229,67 @@ static int file_set(rdv_store *s, const char *key, const void *val,
     return rc;
 }
 
+/* An inotify fd watching the directory for new names: the handle's own
+ * when free (*shared = 1), else a private one; -1 when inotify is out of
+ * reach, and the caller polls. Events queued while nobody waited are
+ * drained: the caller rechecks the keys anyway. */
+static int watch_acquire(rdv_store *s, int *shared)
+{
+    char drain[4096];
+    int fd;
+
+    *shared = !atomic_exchange(&F(s)->watch_busy, 1);
+    fd = *shared ? F(s)->watchfd : -1;
+    if (fd < 0) {
+        fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+        if (fd >= 0 && inotify_add_watch(fd, F(s)->dir,
+                                         IN_CREATE | IN_MOVED_TO) < 0) {
+            close(fd);
+            fd = -1;
+        }
+        if (*shared)
+            F(s)->watchfd = fd;
+    }
+    while (fd >= 0 && read(fd, drain, sizeof drain) > 0)
+        ;
+    return fd;
+}
+
+static void watch_release(rdv_store *s, int fd, int shared)
+{
+    if (shared)
+        atomic_store(&F(s)->watch_busy, 0);
+    else if (fd >= 0)
+        close(fd);
+}
+
+static int all_present(rdv_store *s, const char *const *keys, size_t n,
+                       unsigned char *present)
+{
+    int all = 1;
+
+    for (size_t i = 0; i < n; i++)
+        all &= present[i] = present[i] || exists(s, keys[i]);
+    return all;
+}
+
 /* Waits until every key exists, the deadline passes or close cancels.
  * present[] (n bytes) reports which keys were found at the end. */
 static int wait_keys(rdv_store *s, const char *const *keys, size_t n,
                      int64_t deadline, unsigned char *present)
 {
     struct pollfd pfd[2] = {{F(s)->cancelfd, POLLIN, 0}, {-1, POLLIN, 0}};
-    int backoff_ms = 1, rc = RDV_OK;
+    int backoff_ms = 1, rc = RDV_OK, shared = 0;
 
-    if (!F(s)->poll_only) {
-        /* Watch before checking, so no publish can fall in between. */
-        pfd[1].fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-        if (pfd[1].fd >= 0 &&
-            inotify_add_watch(pfd[1].fd, F(s)->dir,
-                              IN_CREATE | IN_MOVED_TO) < 0) {
-            close(pfd[1].fd);
-            pfd[1].fd = -1; /* fall back to polling */
-        }
-    }
+    if (all_present(s, keys, n, present))
+        return RDV_OK;
+    if (!F(s)->poll_only)
+        pfd[1].fd = watch_acquire(s, &shared);
     for (;;) {
-        int all = 1, wait_ms, left = rdv_deadline_left_ms(deadline);
+        int wait_ms, left = rdv_deadline_left_ms(deadline);
 
-        for (size_t i = 0; i < n; i++)
-            all &= present[i] = present[i] || exists(s, keys[i]);
-        if (all)
+        /* Checked after the watch exists, so no publish falls between. */
+        if (all_present(s, keys, n, present))
             break;
         if (left == 0) {
             rc = RDV_ETIMEDOUT;
@@ -271,8 +314,8 @@ static int wait_keys(rdv_store *s, const char *const *keys, size_t n,
         }
         backoff_ms = backoff_ms * 2 > 50 ? 50 : backoff_ms * 2;
     }
-    if (pfd[1].fd >= 0)
-        close(pfd[1].fd);
+    if (!F(s)->poll_only)
+        watch_release(s, pfd[1].fd, shared);
     return rc;
 }
 
@@ -300,7 +343,11 @@ static int file_get(rdv_store *s, const char *key, void **val, size_t *len,
 
     for (;;) {
         unsigned char present = 0;
-        int rc = wait_keys(s, &key, 1, deadline, &present);
+        int rc = read_value(s, key, val, len);
+
+        if (rc != RDV_ENOTFOUND)
+            return rc;
+        rc = wait_keys(s, &key, 1, deadline, &present);
 
         if (rc == RDV_ETIMEDOUT || rc == RDV_ECANCELED)
             return rdv_store_fail(s, rc, "get '%s' %s after %lld ms",
@@ -311,9 +358,8 @@ static int file_get(rdv_store *s, const char *key, void **val, size_t *len,
                                               1000000));
         if (rc)
             return rc;
-        rc = read_value(s, key, val, len);
-        if (rc != RDV_ENOTFOUND) /* deleted in between: wait again */
-            return rc;
+        /* Present now; read it on the next turn (or wait again if it was
+         * deleted in between). */
     }
 }
 
@@ -470,6 +516,8 @@ static void file_cancel(rdv_store *s)
 
 static void file_destroy(rdv_store *s)
 {
+    if (F(s)->watchfd >= 0)
+        close(F(s)->watchfd);
     close(F(s)->dirfd);
     close(F(s)->cancelfd);
     free(F(s)->dir);
@@ -543,6 +591,7 @@ int rdv_file_open(rdv_url *u, rdv_store **out, char *errbuf, size_t errlen)
     f->dirfd = open(u->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     f->cancelfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     f->poll_only = (int)poll_only;
+    f->watchfd = -1;
     rdv_store_init(&f->base, &file_ops);
     if (f->dirfd < 0 || f->cancelfd < 0) {
         snprintf(errbuf, errlen, "file store: cannot open directory '%s': "
