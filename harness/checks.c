@@ -68,15 +68,37 @@ static double ms_since_start(const rdv_run_facts *f, int64_t t)
     return (double)(t - f->area->t0_ns) / 1e6;
 }
 
+/* The rank's phase; inside a workload step, librdv's phase (which stays
+ * "in-collective" after a collective returns) is shown beside the step
+ * rather than instead of it. */
+static void where_is(const rdv_run_facts *f, const rdv_slot *s, char *buf,
+                     size_t cap)
+{
+    int n = atomic_load(&s->nphases);
+    const rdv_phase_mark *m = n ? &s->phases[n - 1] : NULL;
+    char step[96], lib[64];
+
+    for (int i = n - 1; m && m->phase < RDV_PHASE_COUNT && i >= 0; i--) {
+        if (s->phases[i].phase != RDV_RUN_PHASE_STEP)
+            continue;
+        rdv_workload_phase_describe(&f->cfg->workload, &s->phases[i], step,
+                                    sizeof step);
+        rdv_workload_phase_describe(&f->cfg->workload, m, lib, sizeof lib);
+        snprintf(buf, cap, "%s (librdv: %s)", step, lib);
+        return;
+    }
+    rdv_workload_phase_describe(&f->cfg->workload, m, buf, cap);
+}
+
 void rdv_hang_describe(const rdv_run_facts *f, int r, char *buf, size_t cap)
 {
     const rdv_slot *s = slot_of(f, r);
     const rdv_phase_mark *m = rdv_slot_current_phase(s);
     int64_t now = f->exits[r].t_exit_ns;
-    char phase[128];
+    char phase[192];
     size_t o;
 
-    rdv_workload_phase_describe(&f->cfg->workload, m, phase, sizeof phase);
+    where_is(f, s, phase, sizeof phase);
     o = (size_t)snprintf(buf, cap, "rank %d (pid %d) killed at the %d ms "
                          "deadline in phase %s (for %.0f ms)", r,
                          (int)f->exits[r].pid, f->cfg->deadline_ms, phase,
@@ -281,6 +303,13 @@ static void check_no_leak(const rdv_run_facts *f, rdv_run_report *rep)
     else if (f->keys_left < 0)
         check_fail(c, "could not list the run's keys: %s: %s",
                    rdv_status_name((int)f->keys_left), f->keys_detail);
+    if (f->stray_keys > 0)
+        check_fail(c, "%ld new keys outside the run prefix (the store "
+                   "made them and left them): %s", f->stray_keys,
+                   f->stray_detail);
+    else if (f->stray_keys < 0)
+        check_fail(c, "could not list the store's keys: %s: %s",
+                   rdv_status_name((int)f->stray_keys), f->stray_detail);
     if (f->temps_left)
         check_fail(c, "%d temp files left: %s", f->temps_left,
                    f->temps_detail);

@@ -17,6 +17,8 @@ typedef struct rdv_run_facts {
     char procs_detail[256];
     long keys_left; /* < 0: the store could not be listed (rdv_status) */
     char keys_detail[512];
+    long stray_keys; /* new keys outside every run prefix, or < 0 */
+    char stray_detail[512];
     int temps_left;
     char temps_detail[256];
     int have_faults;

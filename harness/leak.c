@@ -5,7 +5,9 @@
  * empty (kill(-pgid, 0) gives ESRCH), and waitid(WNOHANG|WNOWAIT) must
  * find no child of ours left to reap. Fds: /proc/self/fd counted before
  * and after a run. Keys: listed through the parent's own handle, scoped
- * to the run's prefix, so another run's keys are never counted. Temp
+ * to the run's prefix, so another run's keys are never counted; and the
+ * keys outside every run's prefix are compared before and after, which
+ * catches a store that leaves records of its own. Temp
  * files: anything named after the run id in the temp directory, which
  * is where the harness would put a run's scratch files.
  */
@@ -78,6 +80,76 @@ long rdv_leak_keys(rdv_store *s, const char *prefix, char *buf, size_t cap)
     if (n)
         rdv_store_delete_prefix(s, prefix, NULL);
     return (long)n;
+}
+
+#define RUN_KEY_STEM "run-"
+
+static int key_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Drops the keys of runs (ours or concurrent ones) and sorts the rest. */
+static void keep_foreign(rdv_key_snapshot *snap)
+{
+    size_t w = 0;
+
+    for (size_t i = 0; i < snap->n; i++) {
+        if (strncmp(snap->keys[i], RUN_KEY_STEM, strlen(RUN_KEY_STEM)) == 0)
+            free(snap->keys[i]);
+        else
+            snap->keys[w++] = snap->keys[i];
+    }
+    snap->n = w;
+    qsort(snap->keys, snap->n, sizeof *snap->keys, key_cmp);
+}
+
+int rdv_key_snapshot_take(rdv_store *s, rdv_key_snapshot *snap)
+{
+    int rc;
+
+    snap->keys = NULL;
+    snap->n = 0;
+    if ((rc = rdv_store_list(s, "", &snap->keys, &snap->n)))
+        return rc;
+    keep_foreign(snap);
+    return RDV_OK;
+}
+
+long rdv_key_snapshot_new(rdv_store *s, const rdv_key_snapshot *before,
+                          char *buf, size_t cap)
+{
+    rdv_key_snapshot now;
+    char pk[96];
+    size_t o = 0;
+    long fresh = 0;
+    int rc;
+
+    buf[0] = '\0';
+    if ((rc = rdv_key_snapshot_take(s, &now))) {
+        snprintf(buf, cap, "%s", rdv_store_errmsg(s));
+        return rc;
+    }
+    for (size_t i = 0; i < now.n; i++) {
+        if (before->keys && bsearch(&now.keys[i], before->keys, before->n,
+                                    sizeof *before->keys, key_cmp))
+            continue;
+        if (fresh++ < 4 && o < cap)
+            o += (size_t)snprintf(buf + o, cap - o, "%s%s", o ? ", " : "",
+                                  rdv_key_printable(now.keys[i], pk,
+                                                    sizeof pk));
+    }
+    if (fresh > 4 && o < cap)
+        snprintf(buf + o, cap - o, ", ...");
+    rdv_key_snapshot_free(&now);
+    return fresh;
+}
+
+void rdv_key_snapshot_free(rdv_key_snapshot *snap)
+{
+    rdv_store_list_free(snap->keys, snap->n);
+    snap->keys = NULL;
+    snap->n = 0;
 }
 
 int rdv_leak_temp_files(const char *dir, const char *run_id, char *buf,

@@ -24,6 +24,21 @@ int rdv_leak_processes(pid_t pgid, char *buf, size_t cap);
 long rdv_leak_keys(rdv_store *s, const char *prefix, char *buf,
                    size_t cap);
 
+/* The store's keys outside every run's prefix ("run-..."), sorted: what
+ * a store leaks on its own (a session record it never removes) shows up
+ * as a key here that was not there before the run. */
+typedef struct rdv_key_snapshot {
+    char **keys;
+    size_t n;
+} rdv_key_snapshot;
+
+int rdv_key_snapshot_take(rdv_store *s, rdv_key_snapshot *snap);
+/* Keys in s now that are in neither before nor any run's prefix: returns
+ * how many (or a negative rdv_status) and names the first few in buf. */
+long rdv_key_snapshot_new(rdv_store *s, const rdv_key_snapshot *before,
+                          char *buf, size_t cap);
+void rdv_key_snapshot_free(rdv_key_snapshot *snap);
+
 /* Files in dir (NULL = $TMPDIR or /tmp) whose names start with
  * "rdv-<run_id>": returns how many and names the first in buf. */
 int rdv_leak_temp_files(const char *dir, const char *run_id, char *buf,

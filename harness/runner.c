@@ -65,8 +65,7 @@ int rdv_runner_create(const rdv_run_config *cfg, rdv_runner **out,
         goto fail;
     }
     r->inherited = rdv_store_is_inherited(r->store);
-    rc = rdv_store_list(r->store, "rdv-warmup/", &keys, &n);
-    if (rc == RDV_OK)
+    if (rdv_store_list(r->store, "", &keys, &n) == RDV_OK)
         rdv_store_list_free(keys, n);
     rc = rdv_result_area_create(&r->area, cfg->nranks,
                                 cfg->trace ? TRACE_EVENTS_PER_RANK : 0);
@@ -111,7 +110,8 @@ static int stop_ms(void *arg, int rank)
 
 /* Measures what the run left and deletes leftover keys. */
 static void measure_leaks(rdv_runner *r, const rdv_run_report *rep,
-                          pid_t pgid, rdv_run_facts *f)
+                          pid_t pgid, const rdv_key_snapshot *before,
+                          rdv_run_facts *f)
 {
     char prefix[64];
 
@@ -120,6 +120,8 @@ static void measure_leaks(rdv_runner *r, const rdv_run_report *rep,
     snprintf(prefix, sizeof prefix, "%s/", rep->run_id);
     f->keys_left = rdv_leak_keys(r->store, prefix, f->keys_detail,
                                  sizeof f->keys_detail);
+    f->stray_keys = rdv_key_snapshot_new(r->store, before, f->stray_detail,
+                                         sizeof f->stray_detail);
     f->temps_left = rdv_leak_temp_files(NULL, rep->run_id, f->temps_detail,
                                         sizeof f->temps_detail);
     f->fds_after = rdv_fd_count();
@@ -133,7 +135,9 @@ int rdv_runner_run(rdv_runner *r, uint64_t seed, rdv_run_report *rep,
     rdv_rank_job job = {.cfg = cfg, .seed = seed, .area = &r->area};
     rdv_supervise_opts so = {.nranks = cfg->nranks, .fn = rdv_rank_main,
                              .arg = &job, .stop_ms = stop_ms};
+    rdv_key_snapshot before;
     pid_t pgid = 0;
+    int rc;
 
     memset(rep, 0, sizeof *rep);
     rep->seed = seed;
@@ -142,14 +146,22 @@ int rdv_runner_run(rdv_runner *r, uint64_t seed, rdv_run_report *rep,
     job.run_id = rep->run_id;
     job.inherited = r->inherited ? r->store : NULL;
     rdv_result_area_reset(&r->area);
+    if ((rc = rdv_key_snapshot_take(r->store, &before))) {
+        snprintf(err, errlen, "cannot list the store's keys: %s: %s",
+                 rdv_status_name(rc), rdv_store_errmsg(r->store));
+        return -1;
+    }
     f.fds_before = rdv_fd_count();
     r->area.t0_ns = rdv_now_ns();
     so.deadline_ns = r->area.t0_ns + (int64_t)cfg->deadline_ms * 1000000;
     f.deadline_ns = so.deadline_ns;
-    if (rdv_supervise(&so, rep->exits, &pgid, err, errlen) != 0)
+    if (rdv_supervise(&so, rep->exits, &pgid, err, errlen) != 0) {
+        rdv_key_snapshot_free(&before);
         return -1;
+    }
     rep->elapsed_ms = (double)(rdv_now_ns() - r->area.t0_ns) / 1e6;
-    measure_leaks(r, rep, pgid, &f);
+    measure_leaks(r, rep, pgid, &before, &f);
+    rdv_key_snapshot_free(&before);
     f.have_faults = cfg->faults != NULL;
     rdv_faults_expect_get(cfg->faults, seed, cfg->nranks, &f.expect);
     rdv_checks_evaluate(&f, rep);
