@@ -7,6 +7,7 @@
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "ranks.h"
 #include "store_fixture.h"
@@ -19,6 +20,8 @@ static void mesh(const char *kind, int n, const char *transport,
     rank_result *r;
     char job[64];
 
+    if (n > 8 && getenv("RDV_TEST_QUICK"))
+        cr_skip_test("RDV_TEST_QUICK: N = %d skipped (memcheck is slow)", n);
     snprintf(job, sizeof job, "mesh-%s-%d", kind, n);
     fixture_open(&f, kind);
     plan_init(&p, f.store, f.url, n, job, 60000, -1);
