@@ -346,7 +346,7 @@ static void usage(FILE *f, const char *name)
             "      --min-size B     smallest message in bytes (4)\n"
             "      --max-size B     largest message, K/M suffixes ok (16M)\n"
             "  -i, --iters N        most timed calls per size (1000)\n"
-            "  -a, --algo NAME      auto, ring, hd, binomial, chain (auto)\n"
+            "  -a, --algo NAME      auto, ring, hd, rd, binomial, chain (auto)\n"
             "  -d, --dtype NAME     float, double, int32, int64 (float)\n"
             "  -t, --transport B    uring or epoll ($RDV_TRANSPORT, else "
             "uring)\n"
@@ -403,6 +403,8 @@ static int parse_algo(const char *s, rdv_algo *a)
                  {"ring", RDV_ALGO_RING},
                  {"hd", RDV_ALGO_HALVING_DOUBLING},
                  {"halving-doubling", RDV_ALGO_HALVING_DOUBLING},
+                 {"rd", RDV_ALGO_RECURSIVE_DOUBLING},
+                 {"recursive-doubling", RDV_ALGO_RECURSIVE_DOUBLING},
                  {"binomial", RDV_ALGO_BINOMIAL},
                  {"chain", RDV_ALGO_CHAIN},
                  {"dissemination", RDV_ALGO_DISSEMINATION}};

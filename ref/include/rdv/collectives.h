@@ -82,6 +82,7 @@ typedef enum rdv_algo {
     RDV_ALGO_BINOMIAL,          /* broadcast */
     RDV_ALGO_CHAIN,             /* broadcast */
     RDV_ALGO_DISSEMINATION,     /* barrier */
+    RDV_ALGO_RECURSIVE_DOUBLING, /* allreduce */
 } rdv_algo;
 
 typedef struct rdv_coll_options {

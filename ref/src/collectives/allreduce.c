@@ -19,10 +19,14 @@
  * pays off earlier there (half the threshold). */
 #define RDV_COLL_HD_MAX_BYTES (32u * 1024u)
 
+#define RDV_COLL_RD_MAX_BYTES 2048u
+
 static rdv_algo choose(const rdv_coll *c, size_t bytes)
 {
     size_t limit = RDV_COLL_HD_MAX_BYTES;
 
+    if (bytes <= RDV_COLL_RD_MAX_BYTES)
+        return RDV_ALGO_RECURSIVE_DOUBLING;
     if (c->size & (c->size - 1))
         limit /= 2;
     return bytes <= limit ? RDV_ALGO_HALVING_DOUBLING : RDV_ALGO_RING;
@@ -34,6 +38,7 @@ int rdv_allreduce(rdv_context *ctx, const void *sendbuf, void *recvbuf,
 {
     static const rdv_algo allowed[] = {RDV_ALGO_RING,
                                        RDV_ALGO_HALVING_DOUBLING,
+                                       RDV_ALGO_RECURSIVE_DOUBLING,
                                        RDV_ALGO_AUTO};
     rdv_coll c;
     rdv_algo a;
@@ -53,5 +58,7 @@ int rdv_allreduce(rdv_context *ctx, const void *sendbuf, void *recvbuf,
     }
     if (a == RDV_ALGO_RING)
         return rdv_allreduce_ring(&c, sendbuf, recvbuf, count, t, op);
+    if (a == RDV_ALGO_RECURSIVE_DOUBLING)
+        return rdv_allreduce_rd(&c, sendbuf, recvbuf, count, t, op);
     return rdv_allreduce_hd(&c, sendbuf, recvbuf, count, t, op);
 }

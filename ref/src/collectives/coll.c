@@ -37,6 +37,8 @@ static const char *algo_name(rdv_algo a)
         return "chain";
     case RDV_ALGO_DISSEMINATION:
         return "dissemination";
+    case RDV_ALGO_RECURSIVE_DOUBLING:
+        return "recursive-doubling";
     }
     return NULL;
 }

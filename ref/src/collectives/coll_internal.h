@@ -130,11 +130,28 @@ typedef struct rdv_ring {
 
 int rdv_ring_run(rdv_coll *c, const rdv_ring *g);
 
-/* The two allreduce algorithms, called by rdv_allreduce after argument
+/* Folding n ranks into a power of two p (fold.c). v is this rank's
+ * virtual rank in [0, p), or -1 for a rank that sits the middle out. */
+typedef struct rdv_fold {
+    int p, extra, steps; /* steps = log2(p) */
+    int v, rank;
+} rdv_fold;
+
+void rdv_fold_plan(rdv_fold *f, int rank, int size);
+int rdv_fold_real(const rdv_fold *f, int v);
+/* The step before: tmp must hold count elements on the odd ranks. */
+int rdv_fold_in(rdv_coll *c, const rdv_fold *f, char *buf, char *tmp,
+                size_t count, rdv_dtype t, rdv_op op);
+/* The step after (the call's last step). */
+int rdv_fold_out(rdv_coll *c, const rdv_fold *f, char *buf, size_t bytes);
+
+/* The allreduce algorithms, called by rdv_allreduce after argument
  * checks, with size > 1. */
 int rdv_allreduce_ring(rdv_coll *c, const void *sendbuf, void *recvbuf,
                        size_t count, rdv_dtype t, rdv_op op);
 int rdv_allreduce_hd(rdv_coll *c, const void *sendbuf, void *recvbuf,
+                     size_t count, rdv_dtype t, rdv_op op);
+int rdv_allreduce_rd(rdv_coll *c, const void *sendbuf, void *recvbuf,
                      size_t count, rdv_dtype t, rdv_op op);
 
 #endif

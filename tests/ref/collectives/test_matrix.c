@@ -8,8 +8,8 @@
  * identical on every rank (bit-identical floats). Counts are 0, 1, 7
  * and 4096 for everything, and 1M elements for the calls where size
  * matters (sum allreduce, reduce_scatter, allgather, broadcast per type,
- * and halving-doubling once). RDV_TEST_SHRINK=1 drops the 1M cases and
- * N=8 for valgrind. Even N run over loopback TCP, odd N over
+ * halving-doubling and recursive doubling once each). RDV_TEST_SHRINK=1
+ * drops the 1M cases and N=8 for valgrind. Even N run over loopback TCP, odd N over
  * socketpairs, so both kinds of socket are exercised.
  */
 #include <criterion/criterion.h>
@@ -174,13 +174,14 @@ static int do_barriers(call *c, atomic_int *arrived)
 static int small_cases(call *c, rdv_dtype t, size_t count)
 {
     static const rdv_algo ar[] = {RDV_ALGO_AUTO, RDV_ALGO_RING,
-                                  RDV_ALGO_HALVING_DOUBLING};
+                                  RDV_ALGO_HALVING_DOUBLING,
+                                  RDV_ALGO_RECURSIVE_DOUBLING};
     static const rdv_algo bc[] = {RDV_ALGO_AUTO, RDV_ALGO_BINOMIAL,
                                   RDV_ALGO_CHAIN};
     int bad = 0;
 
     for (int op = RDV_SUM; op <= RDV_MAX && !bad; op++) {
-        for (int a = 0; a < 3 && !bad; a++)
+        for (int a = 0; a < 4 && !bad; a++)
             for (int inplace = 0; inplace < 2 && !bad; inplace++)
                 bad = do_allreduce(c, t, (rdv_op)op, count, ar[a], inplace);
         if (!bad)
@@ -207,6 +208,9 @@ static int big_cases(call *c, rdv_dtype t)
     if (!bad && t == RDV_FLOAT)
         bad = do_allreduce(c, t, RDV_SUM, BIG + 3, RDV_ALGO_HALVING_DOUBLING,
                            1);
+    if (!bad && t == RDV_DOUBLE)
+        bad = do_allreduce(c, t, RDV_SUM, BIG / 4, RDV_ALGO_RECURSIVE_DOUBLING,
+                           0);
     return bad;
 }
 
