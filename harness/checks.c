@@ -315,7 +315,9 @@ static void check_no_leak(const rdv_run_facts *f, rdv_run_report *rep)
                    f->temps_detail);
     if (c->verdict == RDV_CHECK_PASS)
         snprintf(c->detail, sizeof c->detail, "no processes, fds (%d), "
-                 "keys or temp files left", f->fds_after);
+                 "keys or temp files left%s", f->fds_after, f->keys_excused
+                 ? " (but the culprit's own records, which it could not "
+                   "remove)" : "");
 }
 
 static void check_error_quality(const rdv_run_facts *f, rdv_run_report *rep)

@@ -16,6 +16,7 @@ typedef struct rdv_run_facts {
     int procs_left;
     char procs_detail[256];
     long keys_left; /* < 0: the store could not be listed (rdv_status) */
+    long keys_excused; /* the fault's culprit's own records */
     char keys_detail[512];
     long stray_keys; /* new keys outside every run prefix, or < 0 */
     char stray_detail[512];

@@ -52,12 +52,12 @@ const char *rdv_faults_text(const rdv_faults *f)
 }
 
 void rdv_faults_expect_get(const rdv_faults *f, uint64_t seed, int nranks,
-                           rdv_faults_expect *out)
+                           int timeout_ms, rdv_faults_expect *out)
 {
     rdv_fault_expect e = {.culprit = -1};
 
     if (f)
-        rdv_fault_plan_expect(f->plan, seed, nranks, &e);
+        rdv_fault_plan_expect_timeout(f->plan, seed, nranks, timeout_ms, &e);
     out->fatal = e.fatal;
     out->culprit = e.culprit;
     snprintf(out->key, sizeof out->key, "%s", e.key);
@@ -138,9 +138,9 @@ const char *rdv_faults_text(const rdv_faults *f)
 }
 
 void rdv_faults_expect_get(const rdv_faults *f, uint64_t seed, int nranks,
-                           rdv_faults_expect *out)
+                           int timeout_ms, rdv_faults_expect *out)
 {
-    (void)f, (void)seed, (void)nranks;
+    (void)f, (void)seed, (void)nranks, (void)timeout_ms;
     *out = (rdv_faults_expect){.culprit = -1};
 }
 

@@ -32,8 +32,9 @@ int rdv_faults_parse(const char *spec, int nranks, rdv_faults **out,
                      char *err, size_t errlen);
 void rdv_faults_free(rdv_faults *f);
 const char *rdv_faults_text(const rdv_faults *f);
+/* What the run must show under f, judged against the run's timeout. */
 void rdv_faults_expect_get(const rdv_faults *f, uint64_t seed, int nranks,
-                           rdv_faults_expect *out);
+                           int timeout_ms, rdv_faults_expect *out);
 int rdv_faults_start_delay_ms(const rdv_faults *f, uint64_t seed, int rank);
 int rdv_faults_stop_ms(const rdv_faults *f, uint64_t seed, int rank);
 

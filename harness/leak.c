@@ -59,27 +59,47 @@ int rdv_leak_processes(pid_t pgid, char *buf, size_t cap)
     return n;
 }
 
-long rdv_leak_keys(rdv_store *s, const char *prefix, char *buf, size_t cap)
+/* 1 when key's last '/'-separated part is rank's number ("job/addr/2"):
+ * a record of that rank's own. */
+static int key_of_rank(const char *key, int rank)
+{
+    const char *last = strrchr(key, '/');
+    char num[16];
+
+    snprintf(num, sizeof num, "%d", rank);
+    return rank >= 0 && last && strcmp(last + 1, num) == 0;
+}
+
+long rdv_leak_keys(rdv_store *s, const char *prefix, int excused_rank,
+                   long *excused, char *buf, size_t cap)
 {
     char **keys = NULL, pk[96];
     size_t n = 0, o = 0, plen = strlen(prefix);
+    long left = 0;
     int rc;
 
     buf[0] = '\0';
+    *excused = 0;
     if ((rc = rdv_store_list(s, prefix, &keys, &n))) {
         snprintf(buf, cap, "%s", rdv_store_errmsg(s));
         return rc;
     }
-    for (size_t i = 0; i < n && i < 4 && o < cap; i++)
-        o += (size_t)snprintf(buf + o, cap - o, "%s%s", i ? ", " : "",
-                              rdv_key_printable(keys[i] + plen, pk,
-                                                sizeof pk));
-    if (n > 4 && o < cap)
+    for (size_t i = 0; i < n; i++) {
+        if (key_of_rank(keys[i] + plen, excused_rank)) {
+            ++*excused;
+            continue;
+        }
+        if (left++ < 4 && o < cap)
+            o += (size_t)snprintf(buf + o, cap - o, "%s%s", o ? ", " : "",
+                                  rdv_key_printable(keys[i] + plen, pk,
+                                                    sizeof pk));
+    }
+    if (left > 4 && o < cap)
         snprintf(buf + o, cap - o, ", ...");
     rdv_store_list_free(keys, n);
     if (n)
         rdv_store_delete_prefix(s, prefix, NULL);
-    return (long)n;
+    return left;
 }
 
 #define RUN_KEY_STEM "run-"

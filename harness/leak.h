@@ -20,9 +20,11 @@ int rdv_leak_processes(pid_t pgid, char *buf, size_t cap);
 
 /* Keys left in s under prefix ("<run id>/"): returns their number (or a
  * negative rdv_status), lists the first few (without the prefix) in buf,
- * and deletes them all so the next run starts clean. */
-long rdv_leak_keys(rdv_store *s, const char *prefix, char *buf,
-                   size_t cap);
+ * and deletes them all so the next run starts clean. Keys that are
+ * excused_rank's own records ("job/addr/2" for rank 2; a rank killed by
+ * a fault cannot clean up) are only counted, in *excused. */
+long rdv_leak_keys(rdv_store *s, const char *prefix, int excused_rank,
+                   long *excused, char *buf, size_t cap);
 
 /* The store's keys outside every run's prefix ("run-..."), sorted: what
  * a store leaks on its own (a session record it never removes) shows up

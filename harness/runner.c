@@ -118,7 +118,9 @@ static void measure_leaks(rdv_runner *r, const rdv_run_report *rep,
     f->procs_left = rdv_leak_processes(pgid, f->procs_detail,
                                        sizeof f->procs_detail);
     snprintf(prefix, sizeof prefix, "%s/", rep->run_id);
-    f->keys_left = rdv_leak_keys(r->store, prefix, f->keys_detail,
+    f->keys_left = rdv_leak_keys(r->store, prefix,
+                                 f->expect.fatal ? f->expect.culprit : -1,
+                                 &f->keys_excused, f->keys_detail,
                                  sizeof f->keys_detail);
     f->stray_keys = rdv_key_snapshot_new(r->store, before, f->stray_detail,
                                          sizeof f->stray_detail);
@@ -160,10 +162,11 @@ int rdv_runner_run(rdv_runner *r, uint64_t seed, rdv_run_report *rep,
         return -1;
     }
     rep->elapsed_ms = (double)(rdv_now_ns() - r->area.t0_ns) / 1e6;
+    f.have_faults = cfg->faults != NULL;
+    rdv_faults_expect_get(cfg->faults, seed, cfg->nranks, cfg->timeout_ms,
+                          &f.expect);
     measure_leaks(r, rep, pgid, &before, &f);
     rdv_key_snapshot_free(&before);
-    f.have_faults = cfg->faults != NULL;
-    rdv_faults_expect_get(cfg->faults, seed, cfg->nranks, &f.expect);
     rdv_checks_evaluate(&f, rep);
     return 0;
 }

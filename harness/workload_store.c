@@ -181,6 +181,17 @@ static int cleanup(const rdv_step_env *env, char *err, size_t errlen)
     return RDV_OK;
 }
 
+/* Best effort after a failure: this rank's key and the counter (deleting
+ * a missing key is fine, and the run has failed anyway). */
+static void forget(const rdv_step_env *env)
+{
+    char key[64];
+
+    snprintf(key, sizeof key, "kv/val/%d", env->rank);
+    rdv_store_delete(env->store, key);
+    rdv_store_delete(env->store, COUNTER_KEY);
+}
+
 int rdv_step_run_store(const rdv_step *st, const rdv_step_env *env,
                        rdv_step_out *out, char *err, size_t errlen)
 {
@@ -201,6 +212,8 @@ int rdv_step_run_store(const rdv_step *st, const rdv_step_env *env,
         rc = probe_timeout(env, out, err, errlen);
     if (rc == RDV_OK)
         rc = cleanup(env, err, errlen);
+    else
+        forget(env); /* the run failed: leave no key of ours behind */
     out->t_exit_ns = rdv_now_ns();
     out->ran = rc == RDV_OK;
     return rc;
