@@ -57,7 +57,8 @@ const rdv_fault_kind_info rdv_fault_kinds[RDV_FK_COUNT] = {
         "the matching call fails with code instead of reaching the store",
         {STORE_SEL, WHICH_CALL, [RDV_FP_CODE] = O}},
     [RDV_FK_STORE_STALL] = {"store.stall",
-        "yes: the call ends in RDV_ETIMEDOUT naming the key",
+        "yes: the call ends in RDV_ETIMEDOUT naming the key; only one "
+        "stalled read (op=get|wait|multi_get with nth or once) is survived",
         "the call hangs for ms (default: until its deadline), then times out",
         {STORE_SEL, WHICH_CALL, [RDV_FP_MS] = O}},
     [RDV_FK_STORE_LOSE] = {"store.lose",
@@ -67,7 +68,8 @@ const rdv_fault_kind_info rdv_fault_kinds[RDV_FK_COUNT] = {
     [RDV_FK_STORE_STALE] = {"store.stale",
         "unless ms is below the timeout: a lagging replica",
         "a read (default op=get|wait|multi_get) sees the key's previous "
-        "value, or the key as absent, for ms (default: until the deadline)",
+        "value, or sees it absent until ms after its first read (default: "
+        "never)",
         {STORE_SEL, WHICH_CALL, [RDV_FP_MS] = O}},
     [RDV_FK_NET_REFUSE] = {"net.refuse", "no: refusals are retried",
         "the first `times` connect attempts (default 3) are refused",

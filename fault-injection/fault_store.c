@@ -45,6 +45,7 @@ typedef struct action {
     int64_t stall_ms, stale_ms; /* -1: until the deadline */
     uint64_t call;              /* 1-based call number of the first fault */
     char key[160];              /* first matching key, printable */
+    const char *stale_key;      /* the key store.stale matched (raw) */
 } action;
 
 static unsigned kind_ops(const rdv_fault *f)
@@ -103,7 +104,13 @@ static void take(rdv_fault_rank *fr, const rdv_fault *f, uint64_t i,
     case RDV_FK_STORE_ERROR: slot = &a->error; break;
     case RDV_FK_STORE_STALL: slot = &a->stall; a->stall_ms = ms; break;
     case RDV_FK_STORE_LOSE: slot = &a->lose; break;
-    default: slot = &a->stale; a->stale_ms = ms; break;
+    default:
+        slot = &a->stale;
+        if (!a->stale) {
+            a->stale_ms = ms;
+            a->stale_key = key;
+        }
+        break;
     }
     if (*slot)
         return; /* the first fault of a kind wins */
@@ -211,15 +218,25 @@ static int before(fault_store *fs, const action *a, const char *op,
                           a->stall->id + 1, (unsigned long long)a->call);
 }
 
-/* store.stale with nothing older to serve: the key is absent until the
- * lag (ms) ends, then the call goes on; past the deadline it times out. */
+/* store.stale with nothing older to serve: a replica that lags. The
+ * key stays absent until ms after this handle first read it (so repeated
+ * reads do not push the lag out), or for good without ms; a read whose
+ * deadline comes first times out naming the key. */
 static int stale_absent(fault_store *fs, const action *a, const char *op,
                         int64_t deadline)
 {
-    int64_t until = a->stale_ms >= 0 ? after_ms(a->stale_ms, deadline)
-                                     : deadline;
+    int64_t until = deadline, since;
     int rc;
 
+    if (a->stale_ms >= 0) {
+        pthread_mutex_lock(&fs->mu);
+        since = rdv_fault_history_first_read(fs->history, a->stale_key,
+                                             rdv_now_ns());
+        pthread_mutex_unlock(&fs->mu);
+        until = since + a->stale_ms * 1000000;
+        if (until > deadline)
+            until = deadline;
+    }
     if (until == RDV_DEADLINE_NONE)
         until = after_ms(STALL_DEFAULT_MS, deadline);
     if ((rc = nap_until(fs, until)))

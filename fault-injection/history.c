@@ -4,6 +4,8 @@
  * read serves the one before. Bounded, so a long run cannot grow it
  * without limit: keys past the bound are simply not remembered (their
  * stale reads see the key as absent, the other documented behaviour).
+ * It also keeps when a stale key was first read, so a lagging replica's
+ * lag runs from that read, not from every read anew.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +19,7 @@ typedef struct entry {
     void *cur, *prev;
     size_t cur_len, prev_len;
     int has_prev;
+    int64_t first_read; /* 0: not read under a stale fault yet */
 } entry;
 
 struct rdv_fault_history {
@@ -73,23 +76,43 @@ static int grow(rdv_fault_history *h)
     return 0;
 }
 
+/* The entry for key, made when missing; NULL when full or out of memory. */
+static entry *find_or_add(rdv_fault_history *h, const char *key)
+{
+    entry *e = find(h, key);
+
+    if (e)
+        return e;
+    if (h->n == HISTORY_MAX || grow(h))
+        return NULL;
+    e = &h->e[h->n];
+    memset(e, 0, sizeof *e);
+    if (!(e->key = strdup(key)))
+        return NULL;
+    h->n++;
+    return e;
+}
+
+int64_t rdv_fault_history_first_read(rdv_fault_history *h, const char *key,
+                                     int64_t now)
+{
+    entry *e = find_or_add(h, key);
+
+    if (!e)
+        return now;
+    if (!e->first_read)
+        e->first_read = now;
+    return e->first_read;
+}
+
 void rdv_fault_history_note(rdv_fault_history *h, const char *key,
                             const void *val, size_t len)
 {
-    entry *e = find(h, key);
+    entry *e = find_or_add(h, key);
     void *copy;
 
-    if (!e) {
-        if (h->n == HISTORY_MAX || grow(h))
-            return;
-        e = &h->e[h->n];
-        memset(e, 0, sizeof *e);
-        if (!(e->key = strdup(key)))
-            return;
-        h->n++;
-    } else if (e->cur_len == len && !memcmp(e->cur, val, len)) {
-        return; /* the same value again is no change */
-    }
+    if (!e || (e->cur && e->cur_len == len && !memcmp(e->cur, val, len)))
+        return; /* full, or the same value again: no change */
     if (!(copy = dup_bytes(val, len)))
         return;
     free(e->prev);

@@ -219,14 +219,34 @@ Test(fault_store, stale_key_is_absent_until_the_lag_ends)
     char v[16];
     double t0;
 
-    open_faulty(&fx, "store.stale(key=\"a*\", ms=150)", 0);
+    open_faulty(&fx, "store.stale(key=\"a*\", ms=300)", 0);
     cr_assert_eq(rdv_store_set(fx.s, "a1", "x", 2, 0), RDV_OK);
     t0 = now_ms();
-    cr_assert_eq(get_str(fx.s, "a1", v, sizeof v, 5000), RDV_OK);
-    cr_assert_geq(now_ms() - t0, 145.0, "the lag was not observed");
     cr_assert_eq(get_str(fx.s, "a1", v, sizeof v, 60), RDV_ETIMEDOUT,
-                 "a lag past the deadline is a timeout");
+                 "a read whose deadline comes before the lag times out");
     cr_assert(strstr(rdv_store_errmsg(fx.s), "key 'a1' missing"), "%s",
+              rdv_store_errmsg(fx.s));
+    cr_assert_eq(rdv_store_try_get(fx.s, "a1", &(void *){0}, &(size_t){0}),
+                 RDV_ENOTFOUND, "still lagging");
+    cr_assert_eq(get_str(fx.s, "a1", v, sizeof v, 5000), RDV_OK);
+    cr_assert_geq(now_ms() - t0, 295.0, "the lag was not observed");
+    cr_assert_lt(now_ms() - t0, 5000.0, "the lag runs from the first read");
+    t0 = now_ms();
+    cr_assert_eq(get_str(fx.s, "a1", v, sizeof v, 0), RDV_OK,
+                 "after the lag the key is there");
+    cr_assert_eq(get_str(fx.s, "b1", v, sizeof v, 0), RDV_ETIMEDOUT);
+    close_faulty(&fx);
+}
+
+Test(fault_store, stale_without_ms_never_shows_the_key)
+{
+    fixture fx;
+    const char *keys[] = {"k"};
+
+    open_faulty(&fx, "store.stale(op=wait)", 0);
+    cr_assert_eq(rdv_store_set(fx.s, "k", "x", 1, 0), RDV_OK);
+    cr_assert_eq(rdv_store_wait(fx.s, keys, 1, 150), RDV_ETIMEDOUT);
+    cr_assert(strstr(rdv_store_errmsg(fx.s), "stale replica"), "%s",
               rdv_store_errmsg(fx.s));
     close_faulty(&fx);
 }

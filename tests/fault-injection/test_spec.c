@@ -180,6 +180,9 @@ Test(spec, expectations_follow_the_catalogue)
         {"server.pause(ms=60000)", 1, -1, ""},
         {"store.stale(ms=100)", 0, -1, ""},
         {"store.stale()", 1, -1, ""},
+        {"store.stall(rank=1, op=set, ms=500)", 1, 1, ""},
+        {"store.stall(op=multi_get, nth=1)", 0, -1, ""},
+        {"store.stall(op=multi_get)", 1, -1, ""},
     };
 
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -251,4 +254,42 @@ Test(spec, catalogue_lists_every_fault_and_its_fatality)
     cr_expect(strstr(buf, "fatal: yes"));
     cr_expect(strstr(buf, "fatal: no"));
     free(buf);
+}
+
+Test(spec, scenarios_cover_every_fault_and_are_valid_for_two_ranks)
+{
+    const rdv_fault_scenario *sc;
+    size_t n = rdv_fault_scenarios(&sc);
+    char *cat = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&cat, &len);
+
+    cr_assert_not_null(f);
+    cr_assert_eq(rdv_fault_catalogue_write(f), RDV_OK);
+    fclose(f);
+    for (size_t i = 0; i < n; i++) {
+        rdv_fault_plan *p = parse_ok(sc[i].spec);
+
+        cr_assert_eq(rdv_fault_plan_count(p), 1, "%s", sc[i].spec);
+        cr_assert_eq(rdv_fault_plan_validate(p, 2, err, sizeof err), RDV_OK,
+                     "%s: %s", sc[i].spec, err);
+        cr_assert_eq(!!(sc[i].needs & RDV_FAULT_NEEDS_PROXY),
+                     rdv_fault_plan_needs_proxy(p), "%s", sc[i].name);
+        rdv_fault_plan_free(p);
+    }
+    /* Every kind in the catalogue has a scenario. */
+    for (char *line = cat; line && *line;) {
+        char *nl = strchr(line, '\n'), *paren = strchr(line, '(');
+        int found = 0;
+
+        if (line[0] != ' ' && paren && (!nl || paren < nl)) {
+            for (size_t i = 0; i < n && !found; i++)
+                found = !strncmp(sc[i].spec, line,
+                                 (size_t)(paren - line + 1));
+            cr_expect(found, "no scenario for %.*s", (int)(paren - line),
+                      line);
+        }
+        line = nl ? nl + 1 : NULL;
+    }
+    free(cat);
 }

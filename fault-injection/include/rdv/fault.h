@@ -141,6 +141,26 @@ int rdv_fault_catalogue_write(FILE *out);
 int rdv_fault_redis_pause(const char *url, int ms, char *errbuf,
                           size_t errlen);
 
+/* The representative scenarios `rdv matrix --faults all` runs: at least
+ * one per fault kind, each written for runs of 2 ranks or more (the
+ * faulty rank is 1, its peer 0) under the default workload with a
+ * timeout of 2000 ms or more. `needs` says what a run must have for the
+ * scenario to mean anything: a harness that cannot provide it must skip
+ * the scenario (and say so), never run it as a silent no-op. */
+enum {
+    RDV_FAULT_NEEDS_REDIS = 1 << 0, /* server.pause / server.restart */
+    RDV_FAULT_NEEDS_PROXY = 1 << 1, /* rdv-proxy between ranks and redis */
+};
+
+typedef struct rdv_fault_scenario {
+    const char *name; /* short column name, e.g. "kill@connected" */
+    const char *spec;
+    unsigned needs;
+} rdv_fault_scenario;
+
+/* The table and its length; static, read-only. */
+size_t rdv_fault_scenarios(const rdv_fault_scenario **out);
+
 #ifdef __cplusplus
 }
 #endif
