@@ -125,6 +125,9 @@ static int run(rdv_mesh *m)
     rdv_context_phase(m->ctx, RDV_PHASE_CONNECTING);
     if ((ret = rdv_mesh_read_records(m)) != RDV_OK)
         return ret;
+    rdv_context_log(m->ctx, "all %d records read after %lld ms, %d links up",
+                    m->size - 1,
+                    (long long)((rdv_now_ns() - m->started) / 1000000), m->up);
     while (m->up < m->size - 1) {
         if (rdv_now_ns() >= m->deadline)
             return fail_unconnected(m);
@@ -236,8 +239,13 @@ int rdv_context_connect_full_mesh(rdv_context *ctx, rdv_store *store)
         return ret;
     rdv_context_set_connected(ctx);
     rdv_context_phase(ctx, RDV_PHASE_CONNECTED);
-    rdv_context_log(ctx, "mesh of %d ranks up in %lld ms (%s)", m.size,
-                    (long long)((rdv_now_ns() - m.started) / 1000000),
-                    rdv_transport_backend(m.t));
+    rdv_context_log(ctx,
+                    "mesh of %d ranks up in %lld ms (%s): %llu store calls, "
+                    "%llu connect retries, %llu strangers rejected",
+                    m.size, (long long)((rdv_now_ns() - m.started) / 1000000),
+                    rdv_transport_backend(m.t),
+                    (unsigned long long)m.counters->store_ops,
+                    (unsigned long long)m.counters->connect_retries,
+                    (unsigned long long)m.counters->strangers_rejected);
     return RDV_OK;
 }
