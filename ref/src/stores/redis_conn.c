@@ -554,9 +554,12 @@ int rdv_redis_conn_call(rdv_redis_conn *c, const rdv_redis_cmd *cmds,
         if (rc == RDV_ECANCELED)
             snprintf(err, errlen, "redis %s: the store was closed",
                      c->conf->addr);
+        o = strlen(err);
+        if (rc == RDV_ETIMEDOUT && sent && !(flags & RDV_REDIS_IDEMPOTENT))
+            snprintf(err + o, errlen - o, " (the request was sent: its "
+                     "outcome is unknown)");
         if (rc != RDV_ECONN && rc != RETRY_LATER)
             return rc;
-        o = strlen(err);
         if (sent && rc == RDV_ECONN && !(flags & RDV_REDIS_IDEMPOTENT)) {
             snprintf(err + o, errlen - o, " (the connection broke after "
                      "the request was sent: its outcome is unknown)");

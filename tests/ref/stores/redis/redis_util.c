@@ -98,7 +98,7 @@ static void spawn(redis_server *r, const char *exe)
     r->pid = fork();
     cr_assert(r->pid >= 0, "fork: %s", strerror(errno));
     if (r->pid == 0) {
-        int null = open("/dev/null", O_RDWR);
+        int null = open("/dev/null", O_RDWR | O_CLOEXEC);
 
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (getppid() != parent)
