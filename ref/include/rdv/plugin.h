@@ -144,7 +144,9 @@ typedef struct rdv_store_plugin {
 
     /* Returns a new handle, or NULL after writing a message naming the
      * bad option or the failing resource into errbuf (always non-NULL,
-     * errlen > 0). Called in the process that will use the handle. */
+     * errlen > 0). Called in the process that will use the handle.
+     * rdv_store_open() then fails with RDV_ECONN and a message that
+     * names the .so and quotes errbuf. */
     void *(*create)(const rdv_plugin_config *cfg, char *errbuf,
                     size_t errlen);
     /* Frees the handle; no op is running or will run on it. */

@@ -151,7 +151,19 @@ static int pl_del(rdv_store *s, const char *key)
 static int pl_list(rdv_store *s, const char *prefix, char ***keys,
                    size_t *n)
 {
-    return finish(s, "list", P(s)->p->list(P(s)->h, prefix, keys, n));
+    int rc = finish(s, "list", P(s)->p->list(P(s)->h, prefix, keys, n));
+    int bad = rc == RDV_OK && *n && !*keys;
+
+    for (size_t i = 0; rc == RDV_OK && !bad && i < *n; i++)
+        bad = (*keys)[i] == NULL;
+    if (bad) {
+        rc = rdv_store_fail(s, RDV_EPROTO, "plugin '%s' (%s): list "
+                            "returned %zu keys with a NULL among them",
+                            P(s)->p->name, P(s)->file, *n);
+        *keys = NULL; /* not freed: we cannot tell what is valid */
+        *n = 0;
+    }
+    return rc;
 }
 
 static int pl_multi_get(rdv_store *s, const char *const *keys, size_t n,
@@ -165,13 +177,14 @@ static int pl_multi_get(rdv_store *s, const char *const *keys, size_t n,
                 P(s)->p->multi_get(P(s)->h, keys, n, vals, lens,
                                    rdv_deadline_left_ms(deadline)));
     for (size_t i = 0; rc == RDV_OK && i < n; i++)
-        rc = terminate(s, "multi_get", &vals[i], lens[i]);
+        if ((rc = terminate(s, "multi_get", &vals[i], lens[i])) != RDV_OK)
+            for (size_t j = 0; j < n; j++)
+                free(vals[j]);
     if (rc != RDV_OK) {
-        for (size_t i = 0; i < n; i++) {
-            free(vals[i]);
-            vals[i] = NULL;
-            lens[i] = 0;
-        }
+        /* A failed plugin call returned no memory (rdv/plugin.h); what
+         * is left in vals is not ours to free. */
+        memset(vals, 0, n * sizeof *vals);
+        memset(lens, 0, n * sizeof *lens);
     }
     return rc;
 }
