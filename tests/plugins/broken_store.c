@@ -25,6 +25,9 @@
  *                          for about one key in BROKEN_LOSE_ONE_IN
  *   BROKEN_ABI_VERSION     a table claiming ABI version 99 (loader test)
  *   BROKEN_NO_SYMBOL       exports rdv_store_plugin_v2 only (loader test)
+ *   BROKEN_NULL_OP         the required wait op is NULL (loader test)
+ *   BROKEN_BAD_STATUS      delete returns 42, not an rdv_status (adapter
+ *                          test)
  *
  * Keys the broken ops touch go through the base's own ops, so only the
  * named behaviour differs. Windows that make a race likely (a short
@@ -331,6 +334,22 @@ static int broken_set(void *h, const char *key, const void *val, size_t len,
 #define BROKEN_NAME "abi-99"
 #undef OP_ABI
 #define OP_ABI 99u
+
+#elif defined(BROKEN_NULL_OP)
+#define BROKEN_NAME "null-op"
+#undef OP_WAIT
+#define OP_WAIT NULL
+
+#elif defined(BROKEN_BAD_STATUS)
+#define BROKEN_NAME "bad-status"
+static int broken_del(void *h, const char *key)
+{
+    (void)h;
+    (void)key;
+    return 42; /* the bug: a made-up code rdv cannot interpret */
+}
+#undef OP_DEL
+#define OP_DEL broken_del
 
 #elif defined(BROKEN_NO_SYMBOL)
 #define BROKEN_NAME "no-symbol"

@@ -84,6 +84,29 @@ Test(plugin_load, wrong_abi_version)
                       RDV_EINVAL, "ABI version 99", "expected 1");
 }
 
+Test(plugin_load, null_required_op_is_named)
+{
+    expect_open_error("plugin:" RDV_BROKEN_DIR
+                      "/librdv_broken_null_op.so?db=/tmp/x", RDV_EINVAL,
+                      "required op 'wait' is NULL", "broken-null-op");
+}
+
+Test(plugin_load, a_status_outside_rdv_status_is_eproto)
+{
+    char url[512], err[1024];
+    rdv_store *s = NULL;
+
+    snprintf(url, sizeof url, "plugin:%s/librdv_broken_bad_status.so?db=%s",
+             RDV_BROKEN_DIR, db);
+    cr_assert_eq(rdv_store_open(url, &s, err, sizeof err), RDV_OK, "%s",
+                 err);
+    cr_assert_eq(rdv_store_delete(s, "k"), RDV_EPROTO);
+    cr_assert(strstr(rdv_store_errmsg(s), "delete returned 42, which is "
+                     "not an rdv_status"), "%s", rdv_store_errmsg(s));
+    cr_assert_eq(rdv_store_set(s, "k", "v", 1, 0), RDV_OK, "usable after");
+    rdv_store_close(s);
+}
+
 Test(plugin_load, create_failure_passes_the_plugin_message)
 {
     expect_open_error("plugin:" RDV_SQLITE_PLUGIN, RDV_ECONN,
