@@ -1,0 +1,161 @@
+/*
+ * test_outcomes.c - the harness judges each fault's outcome correctly:
+ * the real `rdv run` binary runs every scenario of rdv_fault_scenarios()
+ * that needs no server (4 ranks, hash and file stores) and must pass all
+ * its checks: a non-fatal fault ends in success with correct results, a
+ * fatal one in every survivor failing in time and naming the culprit.
+ * It also checks that two runs with one seed write byte-identical
+ * decision logs through the harness's --logs.
+ */
+#include <criterion/criterion.h>
+#include <criterion/parameterized.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "helpers.h"
+
+/* Runs argv, returns its exit status and its stdout+stderr (malloc'd). */
+static int run(char *const argv[], char **out)
+{
+    char path[] = "/tmp/rdv-fault-outXXXXXX";
+    int fd = mkstemp(path), st;
+    size_t len;
+    pid_t pid;
+
+    cr_assert_geq(fd, 0);
+    pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        dup2(fd, STDOUT_FILENO);
+        dup2(fd, STDERR_FILENO);
+        execv(argv[0], argv);
+        exit(127);
+    }
+    close(fd);
+    cr_assert_eq(waitpid(pid, &st, 0), pid);
+    *out = slurp(path, &len);
+    unlink(path);
+    cr_assert(WIFEXITED(st), "rdv did not exit: status 0x%x", st);
+    return WEXITSTATUS(st);
+}
+
+static void check_passed(const char *out, const char *check)
+{
+    const char *line = strstr(out, check);
+
+    cr_assert_not_null(line, "no '%s' check in:\n%s", check, out);
+    line += strlen(check);
+    line += strspn(line, " ");
+    cr_assert(!strncmp(line, "PASS", 4) || !strncmp(line, "SKIP", 4),
+              "%s did not pass:\n%s", check, out);
+}
+
+typedef struct outcome_case {
+    size_t scenario;
+    int file_store;
+} outcome_case;
+
+ParameterizedTestParameters(outcomes, judged_correctly)
+{
+    static outcome_case cases[64];
+    const rdv_fault_scenario *sc;
+    size_t n = rdv_fault_scenarios(&sc), k = 0;
+
+    for (int file = 0; file < 2; file++)
+        for (size_t i = 0; i < n && k < 64; i++)
+            if (!sc[i].needs)
+                cases[k++] = (outcome_case){i, file};
+    return cr_make_param_array(outcome_case, cases, k);
+}
+
+ParameterizedTest(outcome_case *c, outcomes, judged_correctly,
+                  .timeout = 60)
+{
+    const rdv_fault_scenario *sc;
+    char dir[] = "/tmp/rdv-fault-storeXXXXXX", url[128], *out;
+    int rc;
+
+    rdv_fault_scenarios(&sc);
+    if (c->file_store) {
+        cr_assert_not_null(mkdtemp(dir));
+        snprintf(url, sizeof url, "file://%s", dir);
+    } else {
+        snprintf(url, sizeof url, "hash:?shared=1");
+    }
+    {
+        char *argv[] = {RDV_EXE, "run", "--store", url, "--ranks", "4",
+                        "--timeout", "2000", "--seed", "3", "--faults",
+                        (char *)sc[c->scenario].spec, NULL};
+
+        rc = run(argv, &out);
+    }
+    cr_log_info("%s on %s:\n%s", sc[c->scenario].name, url, out);
+    check_passed(out, "ranks-ok");
+    check_passed(out, "culprit-named");
+    check_passed(out, "no-hang");
+    check_passed(out, "results-correct");
+    check_passed(out, "no-leak");
+    cr_assert_eq(rc, 0, "%s (%s) on %s: exit %d\n%s", sc[c->scenario].name,
+                 sc[c->scenario].spec, url, rc, out);
+    free(out);
+    if (c->file_store) {
+        char *argv[] = {"/bin/rm", "-rf", dir, NULL};
+
+        run(argv, &out);
+        free(out);
+    }
+}
+
+/* The decision logs of a run, concatenated in rank order. */
+static char *fault_logs(const char *spec, size_t *len)
+{
+    char dir[] = "/tmp/rdv-fault-logsXXXXXX", *out, *all = NULL;
+    FILE *f = open_memstream(&all, len);
+
+    cr_assert_not_null(mkdtemp(dir));
+    {
+        char *argv[] = {RDV_EXE, "run", "--store", "hash:?shared=1",
+                        "--ranks", "4", "--timeout", "5000", "--seed", "9",
+                        "--logs", dir, "--faults", (char *)spec, NULL};
+
+        cr_assert_eq(run(argv, &out), 0, "%s", out);
+        free(out);
+    }
+    for (int r = 0; r < 4; r++) {
+        char path[256];
+        size_t n;
+        char *one;
+
+        snprintf(path, sizeof path, "%s/rank-%d.faults.log", dir, r);
+        one = slurp(path, &n);
+        fprintf(f, "== rank %d\n%s", r, one);
+        free(one);
+    }
+    fclose(f);
+    {
+        char *argv[] = {"/bin/rm", "-rf", dir, NULL};
+
+        run(argv, &out);
+        free(out);
+    }
+    return all;
+}
+
+Test(outcomes, same_seed_same_decision_log_through_the_harness,
+     .timeout = 120)
+{
+    const char *spec = "store.delay(op=get|wait|multi_get|set, ms=1..20, "
+                       "p=0.5); net.refuse(times=1); net.delay(ms=1..30); "
+                       "net.short(max=4096, p=0.5)";
+    size_t n1, n2;
+    char *a = fault_logs(spec, &n1), *b = fault_logs(spec, &n2);
+
+    cr_assert(strstr(a, "refused"), "%s", a);
+    cr_assert(strstr(a, "delayed"), "%s", a);
+    cr_assert_eq(n1, n2, "log sizes differ:\n%s\n----\n%s", a, b);
+    cr_assert(memcmp(a, b, n1) == 0, "logs differ:\n%s\n----\n%s", a, b);
+    free(a);
+    free(b);
+}
