@@ -167,6 +167,16 @@ double rdv_value_load(const void *buf, rdv_dtype t, size_t i)
     return 0;
 }
 
+void rdv_value_put(void *buf, rdv_dtype t, size_t i, double v)
+{
+    switch (t) {
+    case RDV_INT32: ((int32_t *)buf)[i] = (int32_t)v; break;
+    case RDV_INT64: ((int64_t *)buf)[i] = (int64_t)v; break;
+    case RDV_FLOAT: ((float *)buf)[i] = (float)v; break;
+    case RDV_DOUBLE: ((double *)buf)[i] = v; break;
+    }
+}
+
 void rdv_values_set_all(void *buf, rdv_dtype t, size_t n, int64_t v)
 {
     int64_t c[CHUNK];

@@ -33,6 +33,8 @@ size_t rdv_values_check(const void *buf, const rdv_step *st, uint64_t seed,
 
 /* Element i of a typed buffer, as a double (exact for our values). */
 double rdv_value_load(const void *buf, rdv_dtype t, size_t i);
+/* Sets element i of a typed buffer to v (converted to the type). */
+void rdv_value_put(void *buf, rdv_dtype t, size_t i, double v);
 /* Sets every element of buf[0..n) to v. */
 void rdv_values_set_all(void *buf, rdv_dtype t, size_t n, int64_t v);
 

@@ -1,0 +1,423 @@
+/*
+ * tests/harness/test_harness_run.c - the `rdv` binary, judged from the
+ * outside on real forked ranks and real stores.
+ *
+ * - a correct store passes every check (shared hash, file, the SQLite
+ *   example plugin);
+ * - each broken store of tests/plugins is flagged by the right check;
+ * - a rank that never returns is killed at the deadline and reported by
+ *   no-hang with its phase, and the printed replay line reproduces it;
+ * - a 50-run matrix leaves no process behind (this test makes itself a
+ *   child subreaper, so orphans would land here) and no fd, and its
+ *   JUnit file is well-formed XML with one testcase per run;
+ * - traces and --json output parse; bad usage exits 2 with a message.
+ */
+#include <criterion/criterion.h>
+#include <criterion/parameterized.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+typedef struct result {
+    int code;
+    char *out; /* stdout and stderr together */
+} result;
+
+/* Runs a shell command line and collects its output and exit code. */
+static result sh(const char *cmd)
+{
+    char line[16384];
+    result r = {.code = -1};
+    size_t len = 0, cap = 1 << 16;
+    FILE *p = popen(cmd, "r");
+    size_t n;
+    int st;
+
+    cr_assert(p, "popen(%s)", cmd);
+    r.out = malloc(cap);
+    cr_assert(r.out);
+    while ((n = fread(line, 1, sizeof line, p)) > 0) {
+        if (len + n + 1 > cap) {
+            cap = (len + n + 1) * 2;
+            r.out = realloc(r.out, cap);
+            cr_assert(r.out);
+        }
+        memcpy(r.out + len, line, n);
+        len += n;
+    }
+    r.out[len] = '\0';
+    st = pclose(p);
+    r.code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return r;
+}
+
+static result rdv(const char *args)
+{
+    char cmd[8192];
+
+    snprintf(cmd, sizeof cmd, "%s %s 2>&1", RDV_BIN, args);
+    return sh(cmd);
+}
+
+/* "  <check> <spaces> FAIL" appears in the output. */
+static int check_is(const char *out, const char *check, const char *verdict)
+{
+    for (const char *p = strstr(out, check); p; p = strstr(p + 1, check)) {
+        const char *q = p + strlen(check);
+
+        if (p > out && p[-1] != ' ')
+            continue;
+        while (*q == ' ')
+            q++;
+        if (strncmp(q, verdict, strlen(verdict)) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+static void tmpdir(char *buf, size_t cap)
+{
+    const char *t = getenv("TMPDIR");
+
+    snprintf(buf, cap, "%s/rdv-test-XXXXXX", t && *t ? t : "/tmp");
+    cr_assert(mkdtemp(buf), "mkdtemp: %s", strerror(errno));
+}
+
+static void rm_rf(const char *dir)
+{
+    char cmd[600];
+
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    cr_expect_eq(system(cmd), 0);
+}
+
+static const char *const all_checks[] = {
+    "ranks-ok", "mesh-consistent", "results-correct", "results-identical",
+    "no-hang", "no-leak", "error-quality",
+};
+
+static void expect_all_pass(const result *r)
+{
+    cr_expect_eq(r->code, 0, "exit %d:\n%s", r->code, r->out);
+    for (size_t i = 0; i < sizeof all_checks / sizeof all_checks[0]; i++)
+        cr_expect(check_is(r->out, all_checks[i], "PASS"), "%s did not "
+                  "pass:\n%s", all_checks[i], r->out);
+}
+
+Test(run, correct_shared_hash_passes_every_check)
+{
+    result r = rdv("run --store 'hash:?shared=1' --ranks 4 --timeout 30000");
+
+    expect_all_pass(&r);
+    free(r.out);
+}
+
+Test(run, correct_file_store_passes_every_check)
+{
+    char dir[256], args[512];
+    result r;
+
+    tmpdir(dir, sizeof dir);
+    snprintf(args, sizeof args, "run --store 'file://%s?prefix=p' --ranks 3 "
+             "--seed 9 --timeout 30000", dir);
+    r = rdv(args);
+    expect_all_pass(&r);
+    free(r.out);
+    rm_rf(dir);
+}
+
+#ifdef RDV_SQLITE_PLUGIN
+Test(run, correct_sqlite_plugin_passes_every_check)
+{
+    char dir[256], args[1024];
+    result r;
+
+    tmpdir(dir, sizeof dir);
+    snprintf(args, sizeof args, "run --store 'plugin:%s?db=%s/kv.db' "
+             "--ranks 4 --timeout 30000", RDV_SQLITE_PLUGIN, dir);
+    r = rdv(args);
+    expect_all_pass(&r);
+    free(r.out);
+    rm_rf(dir);
+}
+#endif
+
+/* Each broken plugin and the check that must catch it. */
+typedef struct broken {
+    char variant[32];
+    char check[32];
+} broken;
+
+ParameterizedTestParameters(run, broken_store_is_flagged)
+{
+    static broken params[] = {
+        {"loses_writes", "ranks-ok"},
+        {"stale_reads", "results-correct"},
+        {"add_nonatomic", "results-correct"},
+        {"get_timeout", "no-hang"},
+        {"leaks_keys", "no-leak"},
+    };
+
+    return cr_make_param_array(broken, params,
+                               sizeof params / sizeof params[0]);
+}
+
+ParameterizedTest(broken *b, run, broken_store_is_flagged, .timeout = 240)
+{
+    char dir[256], so[512], args[1024];
+    result r;
+
+    snprintf(so, sizeof so, "%s/librdv_broken_%s.so", RDV_PLUGIN_DIR,
+             b->variant);
+    if (access(so, R_OK) != 0)
+        cr_skip_test("%s is not built", so);
+    tmpdir(dir, sizeof dir);
+    snprintf(args, sizeof args, "run --store 'plugin:%s?db=%s/kv.db' "
+             "--ranks 4 --timeout 2000", so, dir);
+    r = rdv(args);
+    cr_expect_eq(r.code, 1, "%s: exit %d:\n%s", b->variant, r.code, r.out);
+    cr_expect(check_is(r.out, b->check, "FAIL"), "%s: %s did not fail:\n%s",
+              b->variant, b->check, r.out);
+    cr_expect(strstr(r.out, "replay: rdv run --store"), "no replay line");
+    free(r.out);
+    rm_rf(dir);
+}
+
+Test(run, hung_rank_is_killed_and_reported_with_its_phase, .timeout = 240)
+{
+    result r = rdv("run --store 'hash:?shared=1' --ranks 3 --timeout 1000 "
+                   "--workload barrier,spin:rank=1,barrier");
+    char *replay, cmd[4096];
+    result again;
+
+    cr_expect_eq(r.code, 1, "exit %d:\n%s", r.code, r.out);
+    cr_expect(check_is(r.out, "no-hang", "FAIL"), "%s", r.out);
+    cr_expect(strstr(r.out, "rank 1 (pid "), "%s", r.out);
+    cr_expect(strstr(r.out, "in phase step 1 (spin:rank=1)"), "%s", r.out);
+    cr_expect(check_is(r.out, "no-leak", "PASS"), "%s", r.out);
+    /* The survivors failed and said which peer they were waiting for. */
+    cr_expect(check_is(r.out, "error-quality", "PASS"), "%s", r.out);
+    replay = strstr(r.out, "replay: rdv ");
+    cr_assert(replay, "no replay line:\n%s", r.out);
+    replay += strlen("replay: rdv ");
+    replay[strcspn(replay, "\n")] = '\0';
+    snprintf(cmd, sizeof cmd, "%s %s 2>&1", RDV_BIN, replay);
+    again = sh(cmd);
+    cr_expect_eq(again.code, 1, "replay exit %d:\n%s", again.code, again.out);
+    cr_expect(check_is(again.out, "no-hang", "FAIL"), "%s", again.out);
+    free(again.out);
+    free(r.out);
+}
+
+Test(run, repeat_counts_runs)
+{
+    result r = rdv("run --store 'hash:?shared=1' --ranks 2 --repeat 5 "
+                   "--workload barrier,allreduce:int64:100:min");
+
+    cr_expect_eq(r.code, 0, "%s", r.out);
+    cr_expect(strstr(r.out, "5 runs in"), "%s", r.out);
+    cr_expect(strstr(r.out, "5 passed, 0 failed"), "%s", r.out);
+    free(r.out);
+}
+
+Test(run, trace_json_and_logs_are_written, .timeout = 120)
+{
+    char dir[256], args[1024], cmd[2048];
+    result r, py;
+
+    tmpdir(dir, sizeof dir);
+    snprintf(args, sizeof args, "run --store 'hash:?shared=1' --ranks 3 "
+             "--json --trace %s/t.json --logs %s/logs", dir, dir);
+    r = rdv(args);
+    cr_expect_eq(r.code, 0, "%s", r.out);
+    snprintf(cmd, sizeof cmd, "python3 -c '\n"
+             "import json, sys\n"
+             "run = json.loads(sys.argv[2].splitlines()[0])\n"
+             "assert run[\"passed\"] and len(run[\"ranks_detail\"]) == 3\n"
+             "t = json.load(open(sys.argv[1]))[\"traceEvents\"]\n"
+             "names = {e[\"args\"][\"name\"] for e in t if e[\"name\"] == "
+             "\"process_name\"}\n"
+             "assert names == {\"rank 0\", \"rank 1\", \"rank 2\"}, names\n"
+             "ops = [e for e in t if e.get(\"cat\") == \"store\"]\n"
+             "assert any(e[\"name\"] == \"set\" for e in ops)\n"
+             "assert all(e[\"dur\"] >= 0 for e in ops)\n"
+             "phases = {e[\"name\"] for e in t if e.get(\"cat\") == \"phase\"}\n"
+             "assert \"connecting\" in phases, phases\n"
+             "print(\"ok\")' %s/t.json \"$(cat %s/out.json)\" 2>&1", dir, dir);
+    {
+        char path[512];
+        FILE *f;
+
+        snprintf(path, sizeof path, "%s/out.json", dir);
+        f = fopen(path, "w");
+        cr_assert(f);
+        fputs(r.out, f);
+        fclose(f);
+    }
+    py = sh(cmd);
+    cr_expect_eq(py.code, 0, "%s", py.out);
+    snprintf(cmd, sizeof cmd, "grep -c 'phase connecting' %s/logs/rank-2.log",
+             dir);
+    free(py.out);
+    py = sh(cmd);
+    cr_expect_eq(py.code, 0, "rank-2.log has no phase line: %s", py.out);
+    free(py.out);
+    free(r.out);
+    rm_rf(dir);
+}
+
+/* Parameters are copied into the test process by value (Criterion may
+ * exec it), so they hold the text itself, not a pointer to it. */
+typedef struct cmdline {
+    char args[160];
+} cmdline;
+
+ParameterizedTestParameters(usage, bad_input_exits_2)
+{
+    static cmdline args[] = {
+        {"run --store 'hash:?shared=1'"},
+        {"run --ranks 2"},
+        {"run --store 'bogus://x' --ranks 2"},
+        {"run --store 'hash:' --ranks 2"},
+        {"run --store 'hash:?shared=1' --ranks 0"},
+        {"run --store 'hash:?shared=1' --ranks 65"},
+        {"run --store 'hash:?shared=1' --ranks 4x"},
+        {"run --store 'hash:?shared=1' --ranks 2 --workload 'allreduce:zz'"},
+        {"run --store 'hash:?shared=1' --ranks 2 --workload 'broadcast:root=2'"},
+        {"run --store 'hash:?shared=1' --ranks 2 --transport carrier-pigeon"},
+        {"run --store 'hash:?shared=1' --ranks 2 --seed -1"},
+        {"run --store 'hash:?shared=1' --ranks 2 --no-such-option"},
+        {"run --store 'hash:?shared=1' --ranks 2 extra"},
+        {"matrix --ranks 2,,4"},
+        {"matrix --seeds 9-1"},
+        {"matrix --store 'hash:?shared=1' --workload nope"},
+        {"nonsense"},
+        {""},
+    };
+
+    return cr_make_param_array(cmdline, args, sizeof args / sizeof args[0]);
+}
+
+ParameterizedTest(cmdline *c, usage, bad_input_exits_2)
+{
+    result r = rdv(c->args);
+
+    cr_expect_eq(r.code, 2, "'rdv %s' exited %d:\n%s", c->args, r.code,
+                 r.out);
+    cr_expect(strlen(r.out) > 10, "'rdv %s' said nothing", c->args);
+    free(r.out);
+}
+
+Test(usage, help_and_version_exit_0)
+{
+    static const char *const args[] = {"--help", "--version", "run --help",
+                                       "matrix --help", "bench --help"};
+
+    for (size_t i = 0; i < sizeof args / sizeof args[0]; i++) {
+        result r = rdv(args[i]);
+
+        cr_expect_eq(r.code, 0, "'rdv %s' exited %d", args[i], r.code);
+        free(r.out);
+    }
+}
+
+/* Counts elements with xmllint, which also proves the file well-formed
+ * (it exits non-zero on any XML error). */
+static int xml_count(const char *file, const char *what)
+{
+    char cmd[1024];
+    result r;
+    int n;
+
+    snprintf(cmd, sizeof cmd, "xmllint --xpath 'count(//%s)' '%s' 2>&1",
+             what, file);
+    r = sh(cmd);
+    cr_assert_eq(r.code, 0, "xmllint rejected %s:\n%s", file, r.out);
+    n = atoi(r.out);
+    free(r.out);
+    return n;
+}
+
+static int open_fds(void)
+{
+    result r = sh("ls /proc/$PPID/fd | wc -l");
+    int n = atoi(r.out);
+
+    free(r.out);
+    return n;
+}
+
+Test(matrix, fifty_runs_leave_nothing_and_junit_validates, .timeout = 600)
+{
+    char dir[256], args[1024], junit[300];
+    unsigned before_fds = 0, after_fds = 0;
+    int fds0 = open_fds(), fds1;
+    const char *leak;
+    result r;
+
+    cr_assert_eq(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+    tmpdir(dir, sizeof dir);
+    snprintf(junit, sizeof junit, "%s/matrix.xml", dir);
+    /* 2 stores x 5 rank counts x 5 seeds = 50 runs */
+    snprintf(args, sizeof args, "matrix --store 'hash:?shared=1' "
+             "--store 'file://%s/store' --ranks 2-6 --seeds 1-5 --workload "
+             "barrier,allreduce:int32:64,store:8 --junit %s", dir, junit);
+    r = rdv(args);
+    cr_expect_eq(r.code, 0, "exit %d:\n%s", r.code, r.out);
+    cr_expect(strstr(r.out, "50 runs in"), "%s", r.out);
+    leak = strstr(r.out, "matrix no-leak: fds ");
+    cr_assert(leak, "%s", r.out);
+    cr_expect_eq(sscanf(leak, "matrix no-leak: fds %u before, %u after",
+                        &before_fds, &after_fds), 2);
+    cr_expect_eq(before_fds, after_fds, "%s", leak);
+    cr_expect(strstr(leak, "no processes left"), "%s", leak);
+    /* Orphans of the rdv process would have been reparented to us. */
+    cr_expect_eq(waitpid(-1, NULL, WNOHANG), -1, "a process was left");
+    cr_expect_eq(errno, ECHILD);
+    fds1 = open_fds();
+    cr_expect_eq(fds0, fds1, "this test's own fds changed");
+    cr_expect_eq(xml_count(junit, "testcase"), 50);
+    cr_expect_eq(xml_count(junit, "failure"), 0);
+    free(r.out);
+    rm_rf(dir);
+}
+
+Test(matrix, failing_cell_is_in_table_junit_and_replay, .timeout = 240)
+{
+    char dir[256], args[1024], junit[300];
+    result r;
+
+    tmpdir(dir, sizeof dir);
+    snprintf(junit, sizeof junit, "%s/m.xml", dir);
+    snprintf(args, sizeof args, "matrix --store 'hash:?shared=1' --ranks 2,3 "
+             "--seeds 1 --timeout 500 --workload 'barrier,spin:rank=1' "
+             "--junit %s", junit);
+    r = rdv(args);
+    cr_expect_eq(r.code, 1, "exit %d:\n%s", r.code, r.out);
+    cr_expect(strstr(r.out, "FAIL 0/1"), "%s", r.out);
+    cr_expect(strstr(r.out, "replay: rdv run --store 'hash:?shared=1' "
+                            "--ranks 3 --seed 1"), "%s", r.out);
+    cr_expect_eq(xml_count(junit, "testcase"), 2);
+    cr_expect_eq(xml_count(junit, "failure"), 2);
+    free(r.out);
+    rm_rf(dir);
+}
+
+Test(faults, fatal_kill_is_judged_by_culprit_named, .timeout = 240)
+{
+    result have = rdv("faults --list"), r;
+
+    if (have.code != 0)
+        cr_skip_test("rdv was built without librdv-fault");
+    free(have.out);
+    r = rdv("run --store 'hash:?shared=1' --ranks 3 --timeout 2000 "
+            "--faults 'proc.kill(rank=1, at=connected)'");
+    cr_expect_eq(r.code, 0, "exit %d:\n%s", r.code, r.out);
+    cr_expect(check_is(r.out, "culprit-named", "PASS"), "%s", r.out);
+    free(r.out);
+}

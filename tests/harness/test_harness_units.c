@@ -1,0 +1,192 @@
+/*
+ * tests/harness/test_harness_units.c - the harness's pure parts, called
+ * directly: the workload syntax, the closed forms every collective is
+ * checked against, the judging of error messages, option lists and the
+ * replay line's quoting.
+ */
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "checks.h"
+#include "replay.h"
+#include "workload.h"
+#include "workload_values.h"
+
+Test(workload, default_parses_to_canonical_steps)
+{
+    rdv_workload w;
+    char err[256];
+
+    cr_assert_eq(rdv_workload_parse(RDV_WORKLOAD_DEFAULT, &w, err,
+                                    sizeof err), 0, "%s", err);
+    cr_assert_eq(w.nsteps, 6); /* "rendezvous" adds no step */
+    cr_expect_str_eq(w.steps[0].name, "barrier");
+    cr_expect_str_eq(w.steps[2].name, "allreduce:float:1M:sum");
+    cr_expect_eq(w.steps[2].count, 1024u * 1024u);
+    cr_expect_str_eq(w.steps[3].name, "broadcast:int64:4k:root=0");
+}
+
+Test(workload, attributes_in_any_order)
+{
+    rdv_workload w;
+    char err[256];
+
+    cr_assert_eq(rdv_workload_parse("allreduce:max:100:double:ring,"
+                                    "broadcast:root=2:float", &w, err,
+                                    sizeof err), 0, "%s", err);
+    cr_expect_str_eq(w.steps[0].name, "allreduce:double:100:max:ring");
+    cr_expect_eq(w.steps[0].algo, RDV_ALGO_RING);
+    cr_expect_eq(w.steps[1].root, 2);
+}
+
+Test(workload, bad_specs_name_the_step)
+{
+    static const char *const bad[] = {
+        "", "allreduce,,barrier", "allreduce:float:zz", "gather",
+        "barrier:int32", "broadcast:ring", "rendezvous:5", "store:float",
+        "allreduce:99999999999",
+    };
+    rdv_workload w;
+    char err[256];
+
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        err[0] = '\0';
+        cr_expect_eq(rdv_workload_parse(bad[i], &w, err, sizeof err), -1,
+                     "'%s' was accepted", bad[i]);
+        cr_expect(err[0], "no message for '%s'", bad[i]);
+    }
+}
+
+Test(workload, root_out_of_range_for_the_run)
+{
+    rdv_workload w;
+    char err[256];
+
+    cr_assert_eq(rdv_workload_parse("broadcast:root=4", &w, err, sizeof err),
+                 0);
+    cr_expect_eq(rdv_workload_validate(&w, 4, err, sizeof err), -1);
+    cr_expect(strstr(err, "rank 4"), "%s", err);
+    cr_expect_eq(rdv_workload_validate(&w, 5, err, sizeof err), 0);
+}
+
+/* The closed form must equal the reduction of every rank's real input,
+ * for every op, type and a rank count that is not a power of two. */
+Test(values, closed_form_matches_the_reduction)
+{
+    static const char *const specs[] = {
+        "allreduce:int32:1000:sum", "allreduce:float:1000:prod",
+        "allreduce:int64:1000:min", "allreduce:double:1000:max",
+    };
+    enum { N = 5, COUNT = 1000 };
+    double in[N][COUNT];
+    int64_t want;
+
+    for (size_t s = 0; s < sizeof specs / sizeof specs[0]; s++) {
+        rdv_workload w;
+        char err[256];
+        rdv_step *st = &w.steps[0];
+        double acc[COUNT];
+        void *buf = malloc(COUNT * sizeof(double));
+
+        cr_assert_eq(rdv_workload_parse(specs[s], &w, err, sizeof err), 0);
+        for (int r = 0; r < N; r++) {
+            rdv_values_fill(buf, st, 77, r, N, COUNT);
+            for (int i = 0; i < COUNT; i++)
+                in[r][i] = rdv_value_load(buf, st->type, (size_t)i);
+        }
+        for (int i = 0; i < COUNT; i++) {
+            acc[i] = in[0][i];
+            for (int r = 1; r < N; r++) {
+                double v = in[r][i];
+
+                acc[i] = st->op == RDV_SUM ? acc[i] + v
+                       : st->op == RDV_PROD ? acc[i] * v
+                       : st->op == RDV_MIN ? (v < acc[i] ? v : acc[i])
+                                           : (v > acc[i] ? v : acc[i]);
+            }
+            rdv_value_put(buf, st->type, (size_t)i, acc[i]);
+        }
+        cr_expect_eq(rdv_values_check(buf, st, 77, N, RDV_EXPECT_REDUCED, 0,
+                                      0, COUNT, &want), COUNT,
+                     "%s: closed form disagrees", specs[s]);
+        /* and a single wrong element is found, where it is */
+        rdv_value_put(buf, st->type, 617, acc[617] + 1);
+        cr_expect_eq(rdv_values_check(buf, st, 77, N, RDV_EXPECT_REDUCED, 0,
+                                      0, COUNT, &want), 617);
+        free(buf);
+    }
+}
+
+Test(values, digest_sees_one_bit)
+{
+    unsigned char a[1001], b[1001];
+
+    for (size_t i = 0; i < sizeof a; i++)
+        a[i] = b[i] = (unsigned char)(i * 7);
+    cr_expect_eq(rdv_digest(a, sizeof a), rdv_digest(b, sizeof b));
+    b[500] ^= 1;
+    cr_expect_neq(rdv_digest(a, sizeof a), rdv_digest(b, sizeof b));
+    b[500] ^= 1;
+    b[1000] ^= 0x80;
+    cr_expect_neq(rdv_digest(a, sizeof a), rdv_digest(b, sizeof b));
+}
+
+Test(error_quality, names_rank_key_or_address)
+{
+    cr_expect(rdv_error_names_culprit("rendezvous timed out after 5000 ms: "
+                                      "ranks 3, 6 never published (job7)"));
+    cr_expect(rdv_error_names_culprit("recv from peer 2 failed"));
+    cr_expect(rdv_error_names_culprit("connect to 127.0.0.1:4000 refused"));
+    cr_expect(rdv_error_names_culprit("wait timed out: job7/addr/3 missing"));
+    cr_expect_not(rdv_error_names_culprit("I/O error"));
+    cr_expect_not(rdv_error_names_culprit("timed out"));
+    cr_expect_not(rdv_error_names_culprit("ranks never published"));
+}
+
+Test(error_quality, names_a_given_rank)
+{
+    cr_expect(rdv_error_names_rank("ranks 1, 3 and 6 never published", 3));
+    cr_expect(rdv_error_names_rank("ranks 1, 3 and 6 never published", 6));
+    cr_expect_not(rdv_error_names_rank("ranks 1, 3 never published", 31));
+    cr_expect(rdv_error_names_rank("allreduce(ring) step 3/6: peer 2 closed",
+                                   2));
+    cr_expect_not(rdv_error_names_rank("step 2 of the ring failed", 2));
+}
+
+Test(cli, lists_and_ranges)
+{
+    uint64_t v[16];
+    char err[256];
+    int n;
+
+    cr_assert_eq(rdv_cli_list("--ranks", "2,4-6,16", 1, 64, v, 16, &n, err,
+                              sizeof err), 0, "%s", err);
+    cr_assert_eq(n, 5);
+    cr_expect_eq(v[1], 4);
+    cr_expect_eq(v[3], 6);
+    cr_expect_eq(v[4], 16);
+    cr_expect_eq(rdv_cli_list("--ranks", "2,,4", 1, 64, v, 16, &n, err,
+                              sizeof err), -1);
+    cr_expect_eq(rdv_cli_list("--ranks", "65", 1, 64, v, 16, &n, err,
+                              sizeof err), -1);
+    cr_expect_eq(rdv_cli_list("--ranks", "6-2", 1, 64, v, 16, &n, err,
+                              sizeof err), -1);
+    cr_expect_eq(rdv_cli_list("--seeds", "1-100", 0, 1000, v, 16, &n, err,
+                              sizeof err), -1, "more values than room");
+}
+
+Test(replay, quotes_for_the_shell)
+{
+    rdv_run_config cfg = {.prog = "rdv", .store_url = "hash:?shared=1",
+                          .nranks = 4, .timeout_ms = 2000,
+                          .deadline_ms = RDV_RUN_DEADLINE_DEFAULT(2000),
+                          .workload_spec = "barrier,it's"};
+    char line[512];
+
+    rdv_replay_line(&cfg, 42, line, sizeof line);
+    cr_expect_str_eq(line, "rdv run --store 'hash:?shared=1' --ranks 4 "
+                           "--seed 42 --workload 'barrier,it'\\''s' "
+                           "--timeout 2000");
+}
