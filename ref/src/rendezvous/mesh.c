@@ -11,9 +11,13 @@
  * The deadline covers all of it, the listening side included. On
  * failure the detail says which ranks never published, which were
  * published but unreachable (address, errno, attempts) and which never
- * connected; every socket is closed and the key removed.
+ * connected; every socket is closed and the key removed. A peer on this
+ * host (same hostname) whose pid has exited fails the mesh at once
+ * (RDV_EPEER) rather than at the deadline; this assumes ranks sharing a
+ * hostname share a pid namespace, as forked ranks and ordinary hosts do.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +28,9 @@
 #include "mesh.h"
 #include "rdv/store_ops.h"
 #include "transport/sockaddr.h"
+
+/* How often a waiting rank looks for peers on this host that died. */
+#define LIVENESS_NS (250 * 1000000ll)
 
 int rdv_mesh_fail(rdv_mesh *m, int status, const char *fmt, ...)
 {
@@ -112,6 +119,52 @@ static int fail_unconnected(rdv_mesh *m)
                          list, m->job);
 }
 
+/* 1 when pid no longer runs: no such process, or a zombie. */
+static int pid_gone(uint32_t pid)
+{
+    char path[64], buf[512];
+    const char *close_paren;
+    ssize_t n;
+    int fd;
+
+    snprintf(path, sizeof path, "/proc/%u/stat", (unsigned)pid);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ENOENT;
+    do
+        n = read(fd, buf, sizeof buf - 1);
+    while (n < 0 && errno == EINTR);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = 0;
+    close_paren = strrchr(buf, ')'); /* the name may hold spaces */
+    return close_paren && close_paren[1] == ' ' &&
+           (close_paren[2] == 'Z' || close_paren[2] == 'X');
+}
+
+/* A peer on this host that published and then died fails the mesh now
+ * instead of at the deadline. Peers on other hosts (other hostname) are
+ * left to the deadline: their pids mean nothing here. */
+static int check_alive(rdv_mesh *m)
+{
+    for (int k = 0; k < m->size; k++) {
+        const rdv_mesh_peer *p = &m->peers[k];
+
+        if (k == m->rank || !p->have_record || p->state == LINK_UP ||
+            strcmp(p->rec.hostname, m->bind.hostname) || !pid_gone(p->rec.pid))
+            continue;
+        return rdv_mesh_fail(m, RDV_EPEER,
+                             "rendezvous failed after %lld ms: rank %d (pid "
+                             "%u on %s, %s) published its record and then "
+                             "exited (%s)",
+                             (long long)((rdv_now_ns() - m->started) / 1000000),
+                             k, (unsigned)p->rec.pid, p->rec.hostname, p->desc,
+                             m->job);
+    }
+    return RDV_OK;
+}
+
 static int run(rdv_mesh *m)
 {
     int ret;
@@ -128,10 +181,20 @@ static int run(rdv_mesh *m)
     rdv_context_log(m->ctx, "all %d records read after %lld ms, %d links up",
                     m->size - 1,
                     (long long)((rdv_now_ns() - m->started) / 1000000), m->up);
+    int64_t next_check = rdv_now_ns() + LIVENESS_NS;
     while (m->up < m->size - 1) {
-        if (rdv_now_ns() >= m->deadline)
+        int64_t now = rdv_now_ns();
+
+        if (now >= m->deadline)
             return fail_unconnected(m);
-        if ((ret = rdv_mesh_pump(m, m->deadline)) != RDV_OK)
+        if (now >= next_check) {
+            if ((ret = check_alive(m)) != RDV_OK)
+                return ret;
+            next_check = now + LIVENESS_NS;
+        }
+        ret = rdv_mesh_pump(m, next_check < m->deadline ? next_check
+                                                        : m->deadline);
+        if (ret != RDV_OK)
             return ret;
     }
     return RDV_OK;

@@ -87,6 +87,8 @@ static void child(const rank_plan *p, int i, rank_result *res)
 
     if (p->start_delay_ms[i] > 0)
         usleep((useconds_t)p->start_delay_ms[i] * 1000);
+    /* counted around everything the rank opens, its own store included */
+    res->fds_before = count_fds();
     if (!s || !rdv_store_is_inherited(s)) {
         s = NULL;
         if (rdv_store_open(p->url, &s, err, sizeof err) != RDV_OK) {
@@ -96,7 +98,6 @@ static void child(const rank_plan *p, int i, rank_result *res)
         }
     }
     res->rank = p->ranks[i];
-    res->fds_before = count_fds();
     o.rank = p->ranks[i];
     o.size = p->size;
     o.job = p->job;
@@ -130,10 +131,10 @@ static void child(const rank_plan *p, int i, rank_result *res)
         rdv_context_get_counters(ctx, &res->counters);
     }
     rdv_context_destroy(ctx);
-    res->fds_after = count_fds();
-    res->ran = 1;
     if (s != p->store)
         rdv_store_close(s);
+    res->fds_after = count_fds();
+    res->ran = 1;
     exit(0);
 }
 

@@ -23,6 +23,9 @@
 
 typedef int (*rank_fn)(rdv_context *ctx, int rank, int n, void *arg);
 
+/* Hooks every rank of the next run_ranks() gets (inherited by fork). */
+static const rdv_hooks *g_hooks;
+
 /* fds[i][j]: rank i's end of the pair (i, j). */
 static void mesh_socketpair(int n, int fds[MAXN][MAXN])
 {
@@ -87,6 +90,7 @@ static void run_ranks_keep(int n, int fds[MAXN][MAXN], const char *backend,
             o.rank = r;
             o.size = n;
             o.transport = backend;
+            o.hooks = g_hooks;
             if (rdv_context_create(&o, &ctx, err, sizeof err) != RDV_OK)
                 exit(10);
             if (rdv_context_connect_fds(ctx, fds[r]) != RDV_OK) {
@@ -283,4 +287,76 @@ Test(dataplane, misuse_is_einval)
 
     mesh_socketpair(2, fds);
     run_ranks(2, fds, env_backend(), misuse, NULL);
+}
+
+/* Short I/O and a slow link, injected above the backend: one byte per
+ * transfer with a small delay every 100th one. The data arrives whole. */
+static int64_t trickle(void *arg, int peer, int is_send, uint64_t offset,
+                       size_t want, int64_t *delay_ns)
+{
+    (void)arg;
+    (void)peer;
+    (void)is_send;
+    (void)want;
+    if (offset % 100 == 0)
+        *delay_ns = 200000;
+    return 1;
+}
+
+static void trickle_run(const char *backend)
+{
+    static const rdv_hooks h = {.io = trickle};
+    int fds[MAXN][MAXN];
+    size_t len = 1000;
+
+    g_hooks = &h;
+    mesh_tcp(3, fds);
+    run_ranks(3, fds, backend, all_pairs, &len);
+    g_hooks = NULL;
+}
+
+Test(dataplane, io_hook_trickle_uring) { trickle_run("uring"); }
+Test(dataplane, io_hook_trickle_epoll) { trickle_run("epoll"); }
+
+static int64_t reset_recv(void *arg, int peer, int is_send, uint64_t offset,
+                          size_t want, int64_t *delay_ns)
+{
+    (void)arg;
+    (void)peer;
+    (void)delay_ns;
+    if (!is_send && offset >= 10)
+        return RDV_EPEER;
+    return want > 10 ? 10 : (int64_t)want;
+}
+
+static int reset_victim(rdv_context *ctx, int rank, int n, void *arg)
+{
+    char buf[64] = {0};
+    int ret;
+
+    (void)n;
+    (void)arg;
+    if (rank == 1) {
+        /* may fail or not, depending on when rank 0's reset lands */
+        ret = rdv_send(ctx, 0, buf, sizeof buf, 20000);
+        return ret == RDV_OK || ret == RDV_EPEER ? 0 : 60;
+    }
+    ret = rdv_recv(ctx, 1, buf, sizeof buf, 20000);
+    if (ret != RDV_EPEER || !strstr(rdv_context_errmsg(ctx), "rank 1") ||
+        !strstr(rdv_context_errmsg(ctx), "injected")) {
+        fprintf(stderr, "got %d: %s\n", ret, rdv_context_errmsg(ctx));
+        return 61;
+    }
+    return 0;
+}
+
+Test(dataplane, io_hook_reset_names_peer)
+{
+    static const rdv_hooks h = {.io = reset_recv};
+    int fds[MAXN][MAXN];
+
+    g_hooks = &h;
+    mesh_socketpair(2, fds);
+    run_ranks(2, fds, env_backend(), reset_victim, NULL);
+    g_hooks = NULL;
 }
