@@ -148,6 +148,10 @@ void rdv_redis_conn_cancel(rdv_redis_conn *c)
     uint64_t one = 1;
 
     atomic_store(&c->cancelled, 1);
+    /* A child closing a handle it inherited must not wake the parent's
+     * calls through the shared eventfd. */
+    if (atomic_load(&c->pid) != getpid())
+        return;
     /* The counter stays non-zero: every later ppoll wakes at once. */
     if (write(c->wake_fd, &one, sizeof one) < 0) {
         /* EAGAIN: the counter is already non-zero. Nothing else fails. */
@@ -173,7 +177,7 @@ static int conn_own(rdv_redis_conn *c, char *err, size_t errlen)
     }
     close(c->wake_fd);
     c->wake_fd = fd;
-    c->pid = pid;
+    atomic_store(&c->pid, pid);
     return RDV_OK;
 }
 

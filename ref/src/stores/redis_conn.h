@@ -51,7 +51,7 @@ void rdv_redis_conf_free(rdv_redis_conf *conf);
 typedef struct rdv_redis_conn {
     const rdv_redis_conf *conf;
     pthread_mutex_t lock; /* guards everything below but cancelled */
-    pid_t pid;            /* owner of fd and wake_fd */
+    _Atomic pid_t pid;    /* owner of fd and wake_fd */
     int fd;               /* -1: not connected */
     int wake_fd;          /* eventfd, readable once cancelled */
     redisReader *reader;
@@ -83,7 +83,9 @@ int rdv_redis_conn_init(rdv_redis_conn *c, const rdv_redis_conf *conf,
 /* Closes the socket and eventfd. No other call may be running. */
 void rdv_redis_conn_destroy(rdv_redis_conn *c);
 /* Makes every current and future call return RDV_ECANCELED promptly.
- * Thread-safe; callable while other threads are inside calls. */
+ * Thread-safe; callable while other threads are inside calls. In a
+ * forked child that has not used the handle yet it touches only the
+ * child's copy: the eventfd it inherited still belongs to the parent. */
 void rdv_redis_conn_cancel(rdv_redis_conn *c);
 
 /* The deadline a call's I/O may use: an op's own deadline, or for an op

@@ -249,3 +249,35 @@ Test(redis_shared, handle_opened_before_fork_reconnects_in_child,
     rdv_store_delete_prefix(s, key, NULL);
     rdv_store_close(s);
 }
+
+Test(redis_shared, child_closing_an_inherited_handle_leaves_parent_alone,
+     .timeout = 60)
+{
+    rdv_store *s = open_ok(redis_shared_url());
+    char key[160];
+    void *v = NULL;
+    size_t len;
+    int st;
+    pid_t kid;
+
+    key_of(key, sizeof key, "inherited");
+    cr_assert_eq(rdv_store_set(s, key, "p", 1, 0), RDV_OK);
+    fflush(NULL);
+    kid = fork();
+    cr_assert(kid >= 0, "fork");
+    if (kid == 0) {
+        rdv_store_close(s); /* never used here */
+        exit(0);
+    }
+    cr_assert_eq(waitpid(kid, &st, 0), kid);
+    cr_expect_eq(rdv_store_get(s, key, &v, &len, 2000), RDV_OK,
+                 "the parent's handle broke when the child closed its copy:"
+                 " %s", rdv_store_errmsg(s));
+    free(v);
+    v = NULL;
+    cr_expect_eq(rdv_store_get(s, "rdvtest/absent", &v, &len, 50),
+                 RDV_ETIMEDOUT, "a wait in the parent ended early: %s",
+                 rdv_store_errmsg(s));
+    rdv_store_delete(s, key);
+    rdv_store_close(s);
+}
