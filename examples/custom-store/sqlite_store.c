@@ -666,7 +666,7 @@ static void *sq_create(const rdv_plugin_config *cfg, char *errbuf,
 
     if (!path || !path[0]) {
         snprintf(errbuf, errlen, "sqlite store: '%s' needs the database "
-                 "file, e.g. %s?db=/tmp/rdv.db", cfg->url, cfg->path);
+                 "file, e.g. plugin:%s?db=/tmp/rdv.db", cfg->url, cfg->path);
         return NULL;
     }
     s = calloc(1, sizeof *s);

@@ -124,6 +124,15 @@ Test(plugin_load, unknown_option_is_refused)
     expect_open_error(url, RDV_EINVAL, "unknown option 'bussy_ms'", NULL);
 }
 
+Test(plugin_load, failed_create_names_unread_options)
+{
+    char url[512];
+
+    snprintf(url, sizeof url, "plugin:%s?dbb=%s", RDV_SQLITE_PLUGIN, db);
+    expect_open_error(url, RDV_ECONN, "needs the database file",
+                      "options it did not read: dbb");
+}
+
 Test(plugin_load, bad_option_value_is_named)
 {
     char url[512];

@@ -337,6 +337,21 @@ static int check_table(const char *file, const rdv_store_plugin *p,
     return RDV_OK;
 }
 
+/* "; options it did not read: a, b" when some were left unread (often
+ * the typo behind the failure), else "". */
+static const char *unread_options(const rdv_url *u, char *buf, size_t cap)
+{
+    size_t o = 0;
+
+    buf[0] = '\0';
+    for (size_t i = 0; i < u->noptions && o < cap; i++)
+        if (!u->options[i].used)
+            o += (size_t)snprintf(buf + o, cap - o, "%s%s",
+                                  o ? ", " : "; options it did not read: ",
+                                  u->options[i].key);
+    return buf;
+}
+
 /* Calls the plugin's create with the URL's options (minus prefix=). */
 static void *create(rdv_url *u, const rdv_store_plugin *p, char *errbuf,
                     size_t errlen)
@@ -345,7 +360,7 @@ static void *create(rdv_url *u, const rdv_store_plugin *p, char *errbuf,
     rdv_plugin_config cfg = {.url = u->text, .path = u->path,
                              .keys = keys, .values = values,
                              .option = config_option, .loader = u};
-    char msg[RDV_DETAIL_MAX] = "";
+    char msg[RDV_DETAIL_MAX] = "", unread[256];
     void *h;
 
     for (size_t i = 0; i < u->noptions; i++) {
@@ -356,9 +371,9 @@ static void *create(rdv_url *u, const rdv_store_plugin *p, char *errbuf,
     }
     h = p->create(&cfg, msg, sizeof msg);
     if (!h)
-        snprintf(errbuf, errlen, "plugin '%s' (%s): create failed: %s",
+        snprintf(errbuf, errlen, "plugin '%s' (%s): create failed: %s%s",
                  u->path, p->name, msg[0] ? msg : "(the plugin gave no "
-                 "reason)");
+                 "reason)", unread_options(u, unread, sizeof unread));
     return h;
 }
 
