@@ -16,6 +16,10 @@
  *   falls back to polling waitpid every 10 ms.
  * - The child's stdout goes to stderr: the report on stdout stays clean
  *   whatever a store prints.
+ * - The clause's group is not the terminal's, so ^C would not reach it:
+ *   while a clause runs, SIGINT/SIGTERM/SIGHUP are blocked and read from
+ *   a signalfd in the same poll; on one, the clause group is killed and
+ *   reaped, and conform dies of that same signal.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -27,6 +31,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/signalfd.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -80,34 +85,36 @@ static int pidfd_for(pid_t pid)
 #endif
 }
 
-/* Waits for pid until deadline_ns. Returns 1 with *status when it ended,
- * 0 when the deadline passed first. */
-static int wait_until(pid_t pid, int64_t deadline_ns, int *status)
+/* Waits for pid until deadline_ns, or until a stop signal (SIGINT,
+ * SIGTERM, SIGHUP) arrives on sfd. Returns 1 with *status when pid
+ * ended, 0 when the deadline passed, -1 with *signo on a stop signal. */
+static int wait_until(pid_t pid, int64_t deadline_ns, int sfd, int *status,
+                      int *signo)
 {
     int fd = pidfd_for(pid);
     pid_t r;
 
     for (;;) {
+        struct pollfd p[2] = {{.fd = sfd, .events = POLLIN},
+                              {.fd = fd, .events = POLLIN}};
         int left = rdv_deadline_left_ms(deadline_ns);
+        struct signalfd_siginfo si;
 
         r = waitpid(pid, status, WNOHANG);
-        if (r == pid || (r < 0 && errno != EINTR))
+        if (r == pid || (r < 0 && errno != EINTR) || left == 0)
             break;
-        if (left == 0)
+        /* Without a pidfd, wake every 10 ms to poll waitpid. */
+        if (poll(p, fd >= 0 ? 2 : 1, fd >= 0 || left < 10 ? left : 10) > 0 &&
+            (p[0].revents & POLLIN) &&
+            read(sfd, &si, sizeof si) == (ssize_t)sizeof si) {
+            *signo = (int)si.ssi_signo;
+            r = -2;
             break;
-        if (fd >= 0) {
-            struct pollfd p = {.fd = fd, .events = POLLIN};
-
-            poll(&p, 1, left); /* EINTR: loop and recheck */
-        } else {
-            struct timespec ts = {0, 10 * 1000 * 1000};
-
-            nanosleep(&ts, NULL);
         }
     }
     if (fd >= 0)
         close(fd);
-    return r == pid;
+    return r == pid ? 1 : r == -2 ? -1 : 0;
 }
 
 /* Reaps orphans that already ended, then kills what is still running
@@ -162,7 +169,8 @@ void conform_isolate(const conform_clause *c, const conform_env *env,
     conform_out *out = mmap(NULL, sizeof *out, PROT_READ | PROT_WRITE,
                             MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     int64_t t0 = rdv_now_ns();
-    int status = 0, ended, stray;
+    int status = 0, ended, stray, sfd, signo = 0;
+    sigset_t stop, old_mask;
     pid_t pid;
 
     memset(res, 0, sizeof *res);
@@ -174,23 +182,40 @@ void conform_isolate(const conform_clause *c, const conform_env *env,
         return;
     }
     memset(out, 0, sizeof *out);
+    /* The clause leads its own process group, out of reach of a ^C on
+     * the terminal: take the stop signals as data while it runs, so the
+     * clause dies with us instead of living on. */
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGTERM);
+    sigaddset(&stop, SIGHUP);
+    sigprocmask(SIG_BLOCK, &stop, &old_mask);
+    sfd = signalfd(-1, &stop, SFD_CLOEXEC);
     fflush(NULL);
     pid = fork();
-    if (pid == 0)
+    if (pid == 0) {
+        sigprocmask(SIG_SETMASK, &old_mask, NULL);
         child_main(c, env, out);
+    }
     if (pid < 0) {
         snprintf(res->evidence, sizeof res->evidence, "fork: %s",
                  strerror(errno));
-        munmap(out, sizeof *out);
-        return;
+        goto done;
     }
     setpgid(pid, pid); /* also here: no window before the child does it */
-    ended = wait_until(pid, t0 + (int64_t)limit_ms * 1000000, &status);
-    if (!ended) {
+    ended = wait_until(pid, t0 + (int64_t)limit_ms * 1000000, sfd, &status,
+                       &signo);
+    if (ended <= 0) {
         kill(-pid, SIGKILL);
         waitpid(pid, &status, 0);
     }
     stray = kill_group(pid);
+    if (ended < 0) { /* stopped by the user: die of the same signal */
+        close(sfd);
+        sigprocmask(SIG_SETMASK, &old_mask, NULL);
+        signal(signo, SIG_DFL);
+        raise(signo);
+    }
     res->ms = (rdv_now_ns() - t0) / 1000000;
     if (!ended) {
         snprintf(res->evidence, sizeof res->evidence,
@@ -211,5 +236,9 @@ void conform_isolate(const conform_clause *c, const conform_env *env,
         if (out_flags)
             *out_flags = out->store_flags;
     }
+done:
+    if (sfd >= 0)
+        close(sfd);
+    sigprocmask(SIG_SETMASK, &old_mask, NULL);
     munmap(out, sizeof *out);
 }
