@@ -5,6 +5,7 @@
  * prefix full of glob metacharacters, and a handle used across fork().
  * Every key lives under a prefix unique to the test process.
  */
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <sys/wait.h>
@@ -278,6 +279,60 @@ Test(redis_shared, child_closing_an_inherited_handle_leaves_parent_alone,
     cr_expect_eq(rdv_store_get(s, "rdvtest/absent", &v, &len, 50),
                  RDV_ETIMEDOUT, "a wait in the parent ended early: %s",
                  rdv_store_errmsg(s));
+    rdv_store_delete(s, key);
+    rdv_store_close(s);
+}
+
+Test(redis_shared, db_the_server_lacks_is_einval_naming_it)
+{
+    char url[256], err[512];
+    rdv_store *s = NULL;
+    int rc;
+
+    with_db(url, sizeof url, redis_shared_url(), 1000000);
+    rc = rdv_store_open(url, &s, err, sizeof err);
+    cr_expect_eq(rc, RDV_EINVAL, "%s: %s: %s", url, rdv_status_name(rc),
+                 err);
+    cr_expect(strstr(err, "db 1000000") != NULL, "%s", err);
+    cr_expect_null(s);
+}
+
+typedef struct adder {
+    rdv_store *s;
+    const char *key;
+    int rc;
+} adder;
+
+static void *add_thread(void *arg)
+{
+    adder *a = arg;
+
+    for (int i = 0; i < NOPS && a->rc == RDV_OK; i++)
+        a->rc = rdv_store_add(a->s, a->key, 1, NULL);
+    return NULL;
+}
+
+Test(redis_shared, threads_share_one_handle)
+{
+    rdv_store *s = open_ok(redis_shared_sock());
+    pthread_t t[4];
+    adder a[4];
+    char key[160];
+    int64_t n = 0;
+
+    key_of(key, sizeof key, "threads");
+    for (int i = 0; i < 4; i++) {
+        a[i] = (adder){s, key, RDV_OK};
+        cr_assert_eq(pthread_create(&t[i], NULL, add_thread, &a[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(t[i], NULL);
+        cr_expect_eq(a[i].rc, RDV_OK, "thread %d: %s", i,
+                     rdv_store_errmsg(s));
+    }
+    cr_assert_eq(rdv_store_add(s, key, 0, &n), RDV_OK);
+    cr_expect_eq(n, 4 * NOPS, "%lld adds arrived, expected %d",
+                 (long long)n, 4 * NOPS);
     rdv_store_delete(s, key);
     rdv_store_close(s);
 }
