@@ -4,7 +4,8 @@
  * CLIENT PAUSE really holds a store call back, and the proxy from
  * rdv/fault_proxy.h, run in a forked child of this test, puts latency
  * and resets between a redis store and the server, which the store
- * rides out (both are non-fatal faults).
+ * rides out (both are non-fatal faults), and the server-fault driver
+ * the harness uses fires a plan's timeline through its own proxy child.
  */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
@@ -170,4 +171,87 @@ Test(server, store_rides_out_proxy_latency_and_reset, .fini = stop_proxy)
     cr_assert_eq(len, 1);
     free(v);
     close_store(s);
+}
+
+Test(server_driver, fires_the_timeline_through_the_proxy)
+{
+    const char *url = redis_url();
+    rdv_fault_plan *p = plan_of("server.latency(ms=100); server.blackhole("
+                                "after=500, ms=300); server.restart(after="
+                                "900)");
+    rdv_fault_server *drv;
+    char rank_url[512], err[256];
+    int next = -2, restart = -1;
+    rdv_store *s;
+    void *v = NULL;
+    size_t len;
+    double t0;
+
+    if (strncmp(url, "redis://", 8))
+        cr_skip_test("the proxy needs a redis:// URL");
+    cr_assert_eq(rdv_fault_server_start(p, 1, url, rank_url, sizeof rank_url,
+                                        &drv, err, sizeof err), RDV_OK, "%s",
+                 err);
+    cr_assert(strstr(rank_url, "127.0.0.1:") && strcmp(rank_url, url),
+              "ranks must go through the proxy: %s", rank_url);
+    s = open_store(rank_url);
+    cr_assert_eq(rdv_store_set(s, "a", "1", 1, 0), RDV_OK);
+    cr_assert_eq(rdv_fault_server_poll(drv, 0, &next, &restart, err,
+                                       sizeof err), RDV_OK, "%s", err);
+    cr_assert_eq(next, 500);
+    cr_assert_eq(restart, 0);
+    t0 = now_ms();
+    cr_assert_eq(rdv_store_get(s, "a", &v, &len, 10000), RDV_OK);
+    free(v);
+    cr_assert_geq(now_ms() - t0, 190.0, "latency 100 each way not seen");
+    cr_assert_eq(rdv_fault_server_poll(drv, 500, &next, &restart, err,
+                                       sizeof err), RDV_OK, "%s", err);
+    cr_assert_eq(next, 300, "pass comes 300 ms after the blackhole");
+    cr_assert_eq(rdv_fault_server_poll(drv, 800, &next, &restart, err,
+                                       sizeof err), RDV_OK, "%s", err);
+    cr_assert_eq(next, 100);
+    cr_assert_eq(rdv_fault_server_poll(drv, 950, &next, &restart, err,
+                                       sizeof err), RDV_OK, "%s", err);
+    cr_assert_eq(restart, 1, "the restart is the caller's to do");
+    cr_assert_eq(next, -1);
+    v = NULL;
+    cr_assert_eq(rdv_store_get(s, "a", &v, &len, 10000), RDV_OK, "%s",
+                 rdv_store_errmsg(s));
+    free(v);
+    close_store(s);
+    rdv_fault_server_stop(drv);
+    rdv_fault_plan_free(p);
+}
+
+Test(server_driver, refuses_a_proxy_in_front_of_a_unix_socket)
+{
+    rdv_fault_plan *p = plan_of("server.reset(after=10)");
+    rdv_fault_server *drv = NULL;
+    char rank_url[256], err[256];
+
+    cr_assert_eq(rdv_fault_server_start(p, 1, "unix:///tmp/r.sock", rank_url,
+                                        sizeof rank_url, &drv, err,
+                                        sizeof err), RDV_EINVAL);
+    cr_assert_null(drv);
+    cr_assert(strstr(err, "needs a redis://host:port URL"), "%s", err);
+    rdv_fault_plan_free(p);
+}
+
+Test(server_driver, without_server_faults_it_changes_nothing)
+{
+    rdv_fault_plan *p = plan_of("store.delay(ms=1)");
+    rdv_fault_server *drv;
+    char rank_url[256], err[256];
+    int next = 0, restart = 1;
+
+    cr_assert_eq(rdv_fault_server_start(p, 1, "file:///tmp/x", rank_url,
+                                        sizeof rank_url, &drv, err,
+                                        sizeof err), RDV_OK, "%s", err);
+    cr_assert_str_eq(rank_url, "file:///tmp/x");
+    cr_assert_eq(rdv_fault_server_poll(drv, 0, &next, &restart, err,
+                                       sizeof err), RDV_OK);
+    cr_assert_eq(next, -1);
+    cr_assert_eq(restart, 0);
+    rdv_fault_server_stop(drv);
+    rdv_fault_plan_free(p);
 }

@@ -161,6 +161,39 @@ typedef struct rdv_fault_scenario {
 /* The table and its length; static, read-only. */
 size_t rdv_fault_scenarios(const rdv_fault_scenario **out);
 
+/* ---- Parent side: the server-fault driver --------------------------- */
+
+/* Applies a plan's server.* events during a run against a redis store,
+ * so a harness needs only three calls: start before forking the ranks,
+ * poll from its supervision loop, stop after reaping them.
+ *
+ * When the plan needs the proxy (server.latency / reset / blackhole), start
+ * forks a child process that runs the proxy in front of the redis
+ * server (redis:// URLs only) and writes into rank_url the URL the ranks
+ * must open instead (same password, db and options, the proxy's port);
+ * otherwise rank_url is url. The proxy child serves until stop (or until
+ * this process dies: it stops at the end of its command pipe). Call start
+ * before the process makes any thread: it forks.
+ *
+ * poll fires every event whose time (ms since the first fork) has come:
+ * CLIENT PAUSE on the real server, proxy commands. server.restart is the
+ * caller's job (it owns the redis process): poll sets *restart_due to 1
+ * once when it is due. *next_ms gets the ms until the next event, or -1
+ * when none is left. Returns RDV_OK, or the failing event's status with a
+ * message in err (the other events still fire on later polls).
+ * stop ends the proxy child (by its pid) and frees the driver; NULL is
+ * allowed. None of these is thread-safe. */
+typedef struct rdv_fault_server rdv_fault_server;
+
+int rdv_fault_server_start(const rdv_fault_plan *p, uint64_t seed,
+                           const char *url, char *rank_url,
+                           size_t rank_url_len, rdv_fault_server **out,
+                           char *errbuf, size_t errlen);
+int rdv_fault_server_poll(rdv_fault_server *s, int64_t elapsed_ms,
+                          int *next_ms, int *restart_due, char *errbuf,
+                          size_t errlen);
+void rdv_fault_server_stop(rdv_fault_server *s);
+
 #ifdef __cplusplus
 }
 #endif
