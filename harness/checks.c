@@ -275,15 +275,26 @@ static void check_identical(const rdv_run_facts *f, rdv_run_report *rep)
 static void check_no_hang(const rdv_run_facts *f, rdv_run_report *rep)
 {
     rdv_check *c = check_new(rep, "no-hang");
+    int excused = -1;
     char buf[512];
 
     for (int r = 0; r < f->cfg->nranks; r++) {
         if (!f->exits[r].hung)
             continue;
+        /* A culprit the fault stopped or stalled past the deadline is the
+         * fault itself, not a hang of the code under test. */
+        if (is_culprit(f, r)) {
+            excused = r;
+            continue;
+        }
         rdv_hang_describe(f, r, buf, sizeof buf);
         check_fail(c, "%s", buf);
     }
-    if (c->verdict == RDV_CHECK_PASS)
+    if (c->verdict == RDV_CHECK_PASS && excused >= 0)
+        snprintf(c->detail, sizeof c->detail, "every rank but the culprit "
+                 "(rank %d, held by the fault and killed at the %d ms "
+                 "deadline) exited in time", excused, f->cfg->deadline_ms);
+    else if (c->verdict == RDV_CHECK_PASS)
         snprintf(c->detail, sizeof c->detail, "every rank exited before "
                  "the %d ms deadline", f->cfg->deadline_ms);
 }
@@ -349,8 +360,13 @@ static void check_culprit(const rdv_run_facts *f, rdv_run_report *rep)
     int bound_ms = f->cfg->timeout_ms + CULPRIT_SLACK_MS;
     char who[300];
 
+    if (f->fault_error[0])
+        check_fail(c, "a server fault could not be applied: %s",
+                   f->fault_error);
     if (!x->fatal) {
-        snprintf(c->detail, sizeof c->detail, "no fatal fault in the plan");
+        if (c->verdict == RDV_CHECK_PASS)
+            snprintf(c->detail, sizeof c->detail, "no fatal fault in the "
+                     "plan");
         return;
     }
     if (x->culprit >= 0) {

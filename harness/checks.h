@@ -24,6 +24,7 @@ typedef struct rdv_run_facts {
     char temps_detail[256];
     int have_faults;
     rdv_faults_expect expect;
+    char fault_error[256]; /* a server fault the parent could not apply */
 } rdv_run_facts;
 
 /* Fills rep->checks (ranks-ok, mesh-consistent, results-correct,

@@ -73,6 +73,75 @@ int rdv_faults_stop_ms(const rdv_faults *f, uint64_t seed, int rank)
     return f ? rdv_fault_plan_stop_ms(f->plan, seed, rank) : 0;
 }
 
+static int has_restart(const rdv_faults *f, uint64_t seed)
+{
+    rdv_fault_server_event ev[16];
+    size_t n = rdv_fault_plan_server_events(f->plan, seed, ev, 16);
+
+    for (size_t i = 0; i < n && i < 16; i++)
+        if (ev[i].kind == RDV_FAULT_SERVER_RESTART)
+            return 1;
+    return 0;
+}
+
+int rdv_faults_server_start(const rdv_faults *f, uint64_t seed,
+                            const char *url, char *rank_url, size_t cap,
+                            rdv_faults_server **out, char *err,
+                            size_t errlen)
+{
+    rdv_fault_server *s = NULL;
+
+    *out = NULL;
+    snprintf(rank_url, cap, "%s", url);
+    if (!f || rdv_fault_plan_server_events(f->plan, seed, NULL, 0) == 0)
+        return RDV_OK;
+    if (has_restart(f, seed)) {
+        snprintf(err, errlen, "server.restart: rdv run does not own the "
+                 "redis server, so it cannot restart it");
+        return RDV_ENOTSUP;
+    }
+    if (rdv_fault_server_start(f->plan, seed, url, rank_url, cap, &s, err,
+                               errlen) != RDV_OK)
+        return RDV_EINVAL;
+    *out = (rdv_faults_server *)s;
+    return RDV_OK;
+}
+
+int rdv_faults_server_poll(rdv_faults_server *s, int64_t elapsed_ms,
+                           char *err, size_t errlen)
+{
+    int next = -1, restart = 0;
+
+    if (s && rdv_fault_server_poll((rdv_fault_server *)s, elapsed_ms, &next,
+                                   &restart, err, errlen) != RDV_OK)
+        return -2;
+    return next;
+}
+
+void rdv_faults_server_stop(rdv_faults_server *s)
+{
+    rdv_fault_server_stop((rdv_fault_server *)s);
+}
+
+size_t rdv_faults_scenario_count(void)
+{
+    const rdv_fault_scenario *sc;
+
+    return rdv_fault_scenarios(&sc);
+}
+
+void rdv_faults_scenario(size_t i, const char **name, const char **spec,
+                         int *needs_redis, int *needs_proxy)
+{
+    const rdv_fault_scenario *sc;
+
+    rdv_fault_scenarios(&sc);
+    *name = sc[i].name;
+    *spec = sc[i].spec;
+    *needs_redis = (sc[i].needs & RDV_FAULT_NEEDS_REDIS) != 0;
+    *needs_proxy = (sc[i].needs & RDV_FAULT_NEEDS_PROXY) != 0;
+}
+
 int rdv_faults_rank_begin(const rdv_faults *f, uint64_t seed, int rank,
                           int nranks, FILE *log, rdv_faults_rank **out)
 {
@@ -154,6 +223,42 @@ int rdv_faults_stop_ms(const rdv_faults *f, uint64_t seed, int rank)
 {
     (void)f, (void)seed, (void)rank;
     return 0;
+}
+
+int rdv_faults_server_start(const rdv_faults *f, uint64_t seed,
+                            const char *url, char *rank_url, size_t cap,
+                            rdv_faults_server **out, char *err,
+                            size_t errlen)
+{
+    (void)f, (void)seed, (void)err, (void)errlen;
+    snprintf(rank_url, cap, "%s", url);
+    *out = NULL;
+    return RDV_OK;
+}
+
+int rdv_faults_server_poll(rdv_faults_server *s, int64_t elapsed_ms,
+                           char *err, size_t errlen)
+{
+    (void)s, (void)elapsed_ms, (void)err, (void)errlen;
+    return -1;
+}
+
+void rdv_faults_server_stop(rdv_faults_server *s)
+{
+    (void)s;
+}
+
+size_t rdv_faults_scenario_count(void)
+{
+    return 0;
+}
+
+void rdv_faults_scenario(size_t i, const char **name, const char **spec,
+                         int *needs_redis, int *needs_proxy)
+{
+    (void)i;
+    *name = *spec = "";
+    *needs_redis = *needs_proxy = 0;
 }
 
 int rdv_faults_rank_begin(const rdv_faults *f, uint64_t seed, int rank,

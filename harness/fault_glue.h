@@ -38,6 +38,30 @@ void rdv_faults_expect_get(const rdv_faults *f, uint64_t seed, int nranks,
 int rdv_faults_start_delay_ms(const rdv_faults *f, uint64_t seed, int rank);
 int rdv_faults_stop_ms(const rdv_faults *f, uint64_t seed, int rank);
 
+/* Parent side: the plan's server.* faults (redis), applied during a run.
+ * start puts into rank_url the URL ranks must open (a proxy's, when the
+ * plan needs one; else url) and sets *out to NULL when the plan has no
+ * server fault. A plan holding server.restart is refused: rdv does not
+ * own the redis server, so it cannot restart it. poll fires what is due
+ * and returns the ms until the next event, -1 when none is left, or -2
+ * when an event could not be applied (err says why). */
+typedef struct rdv_faults_server rdv_faults_server;
+
+int rdv_faults_server_start(const rdv_faults *f, uint64_t seed,
+                            const char *url, char *rank_url, size_t cap,
+                            rdv_faults_server **out, char *err,
+                            size_t errlen);
+int rdv_faults_server_poll(rdv_faults_server *s, int64_t elapsed_ms,
+                           char *err, size_t errlen);
+void rdv_faults_server_stop(rdv_faults_server *s);
+
+/* The scenarios `rdv matrix --faults all` runs; needs_redis says a
+ * scenario only means something against redis (redis:// for the proxy
+ * ones: needs_proxy). Returns how many; 0 without librdv-fault. */
+size_t rdv_faults_scenario_count(void);
+void rdv_faults_scenario(size_t i, const char **name, const char **spec,
+                         int *needs_redis, int *needs_proxy);
+
 /* Rank side (after fork). f may be NULL: then *out = NULL and the other
  * calls pass their input through. */
 int rdv_faults_rank_begin(const rdv_faults *f, uint64_t seed, int rank,

@@ -100,12 +100,11 @@ static FILE *open_log(const rank_state *st, const char *what)
 
 static int open_store(rank_state *st)
 {
-    const rdv_run_config *cfg = st->job->cfg;
     rdv_store *s = st->job->inherited, *next;
     char err[512];
     int rc;
 
-    if (!s && (rc = rdv_store_open(cfg->store_url, &s, err, sizeof err)))
+    if (!s && (rc = rdv_store_open(st->job->store_url, &s, err, sizeof err)))
         return rank_fail(st, rc, "%s", err);
     if ((rc = rdv_store_prefix_open(s, st->job->run_id, &next))) {
         rdv_store_close(s);

@@ -9,6 +9,8 @@
 
 typedef struct rdv_rank_job {
     const rdv_run_config *cfg;
+    const char *store_url;       /* what ranks open: cfg's, or a fault
+                                    proxy's in front of it */
     uint64_t seed;
     const char *run_id;          /* this run's key prefix */
     rdv_store *inherited;        /* the parent's handle, when the store

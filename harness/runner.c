@@ -101,6 +101,23 @@ static void make_run_id(rdv_runner *r, char *buf, size_t cap)
              (unsigned long long)r->runs++);
 }
 
+/* The parent's timed part of a fault plan: server.* events. */
+typedef struct server_faults {
+    rdv_faults_server *srv;
+    int64_t t0_ns;
+    char err[256];
+} server_faults;
+
+static int server_tick(void *arg)
+{
+    server_faults *sf = arg;
+    int next = rdv_faults_server_poll(sf->srv, (rdv_now_ns() - sf->t0_ns) /
+                                                   1000000,
+                                      sf->err, sizeof sf->err);
+
+    return next == -2 ? 10 : next; /* a failed event is retried soon */
+}
+
 static int stop_ms(void *arg, int rank)
 {
     const rdv_rank_job *job = arg;
@@ -137,6 +154,8 @@ int rdv_runner_run(rdv_runner *r, uint64_t seed, rdv_run_report *rep,
     rdv_rank_job job = {.cfg = cfg, .seed = seed, .area = &r->area};
     rdv_supervise_opts so = {.nranks = cfg->nranks, .fn = rdv_rank_main,
                              .arg = &job, .stop_ms = stop_ms};
+    server_faults sf = {.err = ""};
+    char rank_url[1024];
     rdv_key_snapshot before;
     pid_t pgid = 0;
     int rc;
@@ -153,14 +172,26 @@ int rdv_runner_run(rdv_runner *r, uint64_t seed, rdv_run_report *rep,
                  rdv_status_name(rc), rdv_store_errmsg(r->store));
         return -1;
     }
-    f.fds_before = rdv_fd_count();
-    r->area.t0_ns = rdv_now_ns();
-    so.deadline_ns = r->area.t0_ns + (int64_t)cfg->deadline_ms * 1000000;
-    f.deadline_ns = so.deadline_ns;
-    if (rdv_supervise(&so, rep->exits, &pgid, err, errlen) != 0) {
+    if (rdv_faults_server_start(cfg->faults, seed, cfg->store_url, rank_url,
+                                sizeof rank_url, &sf.srv, err, errlen)) {
         rdv_key_snapshot_free(&before);
         return -1;
     }
+    job.store_url = rank_url;
+    so.timer = sf.srv ? server_tick : NULL;
+    so.timer_arg = &sf;
+    f.fds_before = rdv_fd_count();
+    r->area.t0_ns = rdv_now_ns();
+    sf.t0_ns = r->area.t0_ns;
+    so.deadline_ns = r->area.t0_ns + (int64_t)cfg->deadline_ms * 1000000;
+    f.deadline_ns = so.deadline_ns;
+    rc = rdv_supervise(&so, rep->exits, &pgid, err, errlen);
+    rdv_faults_server_stop(sf.srv);
+    if (rc != 0) {
+        rdv_key_snapshot_free(&before);
+        return -1;
+    }
+    snprintf(f.fault_error, sizeof f.fault_error, "%s", sf.err);
     rep->elapsed_ms = (double)(rdv_now_ns() - r->area.t0_ns) / 1e6;
     f.have_faults = cfg->faults != NULL;
     rdv_faults_expect_get(cfg->faults, seed, cfg->nranks, cfg->timeout_ms,

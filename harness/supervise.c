@@ -150,12 +150,25 @@ static void handle_stops(const rdv_supervise_opts *o, rdv_rank_exit *exits,
     }
 }
 
-static int poll_timeout(int64_t deadline, int ticking)
+/* Until the deadline, the next timer call, or the stop tick. */
+static int poll_timeout(int64_t deadline, int64_t timer_at, int ticking)
 {
-    int64_t left = deadline - now_ns();
+    int64_t until = timer_at && timer_at < deadline ? timer_at : deadline;
+    int64_t left = until - now_ns();
     int ms = left <= 0 ? 0 : (int)((left + 999999) / 1000000);
 
     return ticking && ms > STOP_TICK_MS ? STOP_TICK_MS : ms;
+}
+
+/* Calls the timer if it is due; returns when it is due next (0 = never). */
+static int64_t run_timer(const rdv_supervise_opts *o, int64_t at)
+{
+    int ms;
+
+    if (!o->timer || !at || now_ns() < at)
+        return at;
+    ms = o->timer(o->timer_arg);
+    return ms < 0 ? 0 : now_ns() + (int64_t)ms * 1000000;
 }
 
 /* Waits for exits until none are left or the deadline passes. */
@@ -165,6 +178,7 @@ static void watch(const rdv_supervise_opts *o, rdv_rank_exit *exits,
     struct pollfd pfd[o->nranks];
     int64_t cont_at[o->nranks];
     int left = o->nranks, ticking = 0;
+    int64_t timer_at = run_timer(o, 1);
 
     memset(cont_at, 0, sizeof cont_at);
     for (int r = 0; r < o->nranks && o->stop_ms; r++)
@@ -175,7 +189,8 @@ static void watch(const rdv_supervise_opts *o, rdv_rank_exit *exits,
         for (int r = 0; r < o->nranks; r++)
             if (fds[r] >= 0)
                 pfd[n++] = (struct pollfd){.fd = fds[r], .events = POLLIN};
-        rc = poll(pfd, (nfds_t)n, poll_timeout(o->deadline_ns, ticking));
+        rc = poll(pfd, (nfds_t)n,
+                  poll_timeout(o->deadline_ns, timer_at, ticking));
         if (rc < 0 && errno != EINTR)
             break;
         for (int r = 0; r < o->nranks && rc > 0; r++) {
@@ -190,6 +205,7 @@ static void watch(const rdv_supervise_opts *o, rdv_rank_exit *exits,
         }
         if (ticking)
             handle_stops(o, exits, fds, cont_at);
+        timer_at = run_timer(o, timer_at);
     }
 }
 

@@ -20,6 +20,11 @@ typedef struct rdv_supervise_opts {
     /* For ranks that SIGSTOP themselves (a proc.stop fault): ms until the
      * parent sends SIGCONT, 0 = never stops. May be NULL. */
     int (*stop_ms)(void *arg, int rank);
+    /* Timed parent-side work (a server fault): called right after the
+     * forks and then whenever the ms it last returned have passed; -1 =
+     * never again. May be NULL. */
+    int (*timer)(void *timer_arg);
+    void *timer_arg;
 } rdv_supervise_opts;
 
 typedef struct rdv_rank_exit {
