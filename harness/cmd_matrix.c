@@ -46,7 +46,10 @@ static const char usage[] =
     "  --ranks LIST       rank counts (default 2,4,8,16)\n"
     "  --seeds LIST       seeds, e.g. 1-3 or 1,7,9 (default 1-3)\n"
     "  --faults SPEC      a fault scenario column (repeat for more; `none`\n"
-    "                     is the fault-free column)\n"
+    "                     is the fault-free column; `all` adds the fault\n"
+    "                     library's representative scenarios, skipping\n"
+    "                     those a store cannot host, e.g. server faults\n"
+    "                     on a store that is not redis)\n"
     "  --workload LIST    as for rdv run\n"
     "  --timeout MS       as for rdv run (default 10000)\n"
     "  --deadline MS      as for rdv run\n"
@@ -99,21 +102,54 @@ static int add_store(matrix_cmd *mc, const char *url, char *err,
     return 0;
 }
 
+static int add_scenario(rdv_matrix *m, const char *spec, const char *name,
+                        unsigned needs, char *err, size_t errlen)
+{
+    if (m->nscenarios == RDV_MATRIX_MAX_SCENARIOS) {
+        snprintf(err, errlen, "more than %d fault scenarios",
+                 RDV_MATRIX_MAX_SCENARIOS);
+        return -1;
+    }
+    m->scenario_names[m->nscenarios] = name;
+    m->scenario_needs[m->nscenarios] = needs;
+    m->scenarios[m->nscenarios++] = spec;
+    return 0;
+}
+
+/* --faults all: the fault library's representative scenarios. */
+static int add_catalogue(rdv_matrix *m, char *err, size_t errlen)
+{
+    size_t n = rdv_faults_scenario_count();
+
+    if (!n) {
+        snprintf(err, errlen, "--faults all: this rdv was built without "
+                 "librdv-fault");
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const char *name, *spec;
+        int redis, proxy;
+
+        rdv_faults_scenario(i, &name, &spec, &redis, &proxy);
+        if (add_scenario(m, spec, name, (redis ? RDV_NEEDS_REDIS : 0u) |
+                                            (proxy ? RDV_NEEDS_PROXY : 0u),
+                         err, errlen))
+            return -1;
+    }
+    return 0;
+}
+
 static int parse_one(matrix_cmd *mc, int c, const char *arg, char *err,
                      size_t errlen)
 {
     rdv_matrix *m = &mc->m;
     int shared;
 
-    if (c == RDV_OPT_FAULTS) {
-        if (m->nscenarios == RDV_MATRIX_MAX_SCENARIOS) {
-            snprintf(err, errlen, "more than %d --faults scenarios",
-                     RDV_MATRIX_MAX_SCENARIOS);
-            return -1;
-        }
-        m->scenarios[m->nscenarios++] = strcmp(arg, "none") ? arg : NULL;
-        return 0;
-    }
+    if (c == RDV_OPT_FAULTS && strcmp(arg, "all") == 0)
+        return add_catalogue(m, err, errlen);
+    if (c == RDV_OPT_FAULTS)
+        return add_scenario(m, strcmp(arg, "none") ? arg : NULL, NULL, 0,
+                            err, errlen);
     if ((shared = rdv_cli_run_option(c, arg, &mc->base, err, errlen)))
         return shared < 0 ? -1 : 0;
     switch (c) {
@@ -239,6 +275,23 @@ static void report_run(matrix_cmd *mc, const rdv_run_config *cfg,
         fprintf(stderr, "rdv matrix: out of memory for the JUnit report\n");
 }
 
+/* Why a scenario cannot mean anything on this store, or NULL. */
+static const char *unmet_needs(const char *url, const char *spec,
+                               unsigned needs)
+{
+    int redis = strncmp(url, "redis://", 8) == 0;
+
+    if (spec && strstr(spec, "server.restart"))
+        return "server.restart needs a harness that owns the redis server "
+               "(rdv run does not start it, so it cannot restart it)";
+    if ((needs & RDV_NEEDS_PROXY) && !redis)
+        return "needs a redis:// store (the fault proxy goes in front of "
+               "it)";
+    if ((needs & RDV_NEEDS_REDIS) && !redis && strncmp(url, "unix://", 7))
+        return "needs a redis store (the fault acts on the server)";
+    return NULL;
+}
+
 /* Runs every seed of one (store, N, scenario) cell. */
 static void run_cell(matrix_cmd *mc, int s, int n, int sc,
                      rdv_run_report *rep)
@@ -246,11 +299,20 @@ static void run_cell(matrix_cmd *mc, int s, int n, int sc,
     rdv_matrix_cell *cell = rdv_matrix_cell_at(&mc->m, s, n, sc);
     rdv_run_config cfg = mc->base;
     rdv_runner *runner = NULL;
+    const char *why;
     char err[1024];
 
     cfg.store_url = mc->m.stores[s];
     cfg.nranks = (int)mc->m.ranks[n];
     cfg.faults_spec = mc->m.scenarios[sc];
+    if ((why = unmet_needs(cfg.store_url, cfg.faults_spec,
+                           mc->m.scenario_needs[sc]))) {
+        cell->skipped = 1;
+        mc->m.done += mc->m.nseeds;
+        if (mc->junit)
+            rdv_matrix_add_skipped(&mc->m, &cfg, cfg.faults_spec, why);
+        return;
+    }
     if (rdv_run_config_finish(&cfg, err, sizeof err) ||
         rdv_runner_create(&cfg, &runner, err, sizeof err)) {
         cell->could_not_run = 1;

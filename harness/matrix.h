@@ -23,7 +23,11 @@ typedef struct rdv_matrix_cell {
     int runs, passed;
     double max_ms;
     int could_not_run; /* the store could not be opened, say */
+    int skipped;       /* the scenario needs what this store lacks */
 } rdv_matrix_cell;
+
+/* What a fault scenario needs from the store (rdv_faults_scenario). */
+enum { RDV_NEEDS_REDIS = 1 << 0, RDV_NEEDS_PROXY = 1 << 1 };
 
 typedef struct rdv_matrix {
     const char *stores[RDV_MATRIX_MAX_STORES];
@@ -33,6 +37,8 @@ typedef struct rdv_matrix {
     uint64_t seeds[RDV_MATRIX_MAX_SEEDS];
     int nseeds;
     const char *scenarios[RDV_MATRIX_MAX_SCENARIOS]; /* NULL = no faults */
+    const char *scenario_names[RDV_MATRIX_MAX_SCENARIOS]; /* for columns */
+    unsigned scenario_needs[RDV_MATRIX_MAX_SCENARIOS];
     int nscenarios;
     rdv_matrix_cell *cells; /* [store][ranks][scenario] */
     rdv_junit_case *cases;  /* one per run */
@@ -60,6 +66,9 @@ int rdv_matrix_add_case(rdv_matrix *m, const rdv_run_config *cfg,
  * testcases, one per seed. */
 int rdv_matrix_add_broken(rdv_matrix *m, const rdv_run_config *cfg,
                           const char *scenario, const char *err);
+/* Records a cell skipped for the reason given, one testcase per seed. */
+int rdv_matrix_add_skipped(rdv_matrix *m, const rdv_run_config *cfg,
+                           const char *scenario, const char *why);
 void rdv_matrix_free_cases(rdv_matrix *m);
 
 #endif

@@ -45,6 +45,8 @@ void rdv_matrix_progress_clear(rdv_matrix *m)
 
 static const char *scenario_label(const rdv_matrix *m, int f)
 {
+    if (m->scenario_names[f])
+        return m->scenario_names[f];
     return m->scenarios[f] ? m->scenarios[f] : "";
 }
 
@@ -52,6 +54,8 @@ static void cell_text(const rdv_matrix_cell *c, char *buf, size_t cap)
 {
     if (c->could_not_run)
         snprintf(buf, cap, "ERROR");
+    else if (c->skipped)
+        snprintf(buf, cap, "skip");
     else if (c->runs == 0)
         snprintf(buf, cap, "-");
     else
@@ -62,7 +66,7 @@ static void cell_text(const rdv_matrix_cell *c, char *buf, size_t cap)
 
 void rdv_matrix_print_table(rdv_matrix *m, FILE *f)
 {
-    int sw = 5, cw = 14;
+    int sw = 5, cw = m->nscenarios > 1 || m->scenarios[0] ? 20 : 14;
     char buf[128];
 
     for (int s = 0; s < m->nstores; s++)
@@ -71,7 +75,7 @@ void rdv_matrix_print_table(rdv_matrix *m, FILE *f)
     fprintf(f, "%-*s", sw, "store");
     for (int n = 0; n < m->nranks; n++)
         for (int sc = 0; sc < m->nscenarios; sc++) {
-            snprintf(buf, sizeof buf, "N=%llu%s%.8s",
+            snprintf(buf, sizeof buf, "N=%llu%s%.14s",
                      (unsigned long long)m->ranks[n],
                      m->scenarios[sc] ? " " : "", scenario_label(m, sc));
             fprintf(f, "  %-*s", cw, buf);
@@ -86,8 +90,10 @@ void rdv_matrix_print_table(rdv_matrix *m, FILE *f)
             }
         fputc('\n', f);
     }
-    for (int sc = 0; sc < m->nscenarios && m->scenarios[sc]; sc++)
-        fprintf(f, "scenario %d: %s\n", sc + 1, m->scenarios[sc]);
+    for (int sc = 0; sc < m->nscenarios; sc++)
+        if (m->scenarios[sc])
+            fprintf(f, "scenario %s: %s\n", scenario_label(m, sc),
+                    m->scenarios[sc]);
 }
 
 static rdv_junit_case *case_new(rdv_matrix *m)
@@ -159,6 +165,21 @@ int rdv_matrix_add_broken(rdv_matrix *m, const rdv_run_config *cfg,
         case_names(c, cfg, m->seeds[i], scenario);
         c->failed = 1;
         snprintf(c->message, sizeof c->message, "could not run: %s", err);
+    }
+    return 0;
+}
+
+int rdv_matrix_add_skipped(rdv_matrix *m, const rdv_run_config *cfg,
+                           const char *scenario, const char *why)
+{
+    for (int i = 0; i < m->nseeds; i++) {
+        rdv_junit_case *c = case_new(m);
+
+        if (!c)
+            return -1;
+        case_names(c, cfg, m->seeds[i], scenario);
+        c->skipped = 1;
+        snprintf(c->message, sizeof c->message, "%s", why);
     }
     return 0;
 }
