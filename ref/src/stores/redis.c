@@ -206,6 +206,8 @@ static int keys_cmd_make(rdv_store *s, keys_cmd *c, const char *const *head,
     if (!c->argv || !c->lens) {
         free(c->argv);
         free(c->lens);
+        c->argv = NULL;
+        c->lens = NULL;
         return rdv_store_fail(s, RDV_ENOMEM, "out of memory for a "
                               "command over %zu keys", n);
     }
