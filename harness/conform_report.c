@@ -9,6 +9,7 @@
 #include <stdlib.h>
 
 #include "conform_cmd.h"
+#include "replay.h"
 #include "report_junit.h"
 
 static const char *verdict_name(rdv_verdict v)
@@ -38,7 +39,7 @@ int conform_report_verdict(const char *url, const conform_result *res,
                            size_t n)
 {
     size_t passed = 0, skipped = 0, failed = 0, o = 0;
-    char names[512] = "";
+    char names[512] = ""; /* also a --only list: commas, no spaces */
 
     for (size_t i = 0; i < n; i++) {
         if (res[i].verdict == RDV_VERDICT_PASS) {
@@ -49,13 +50,20 @@ int conform_report_verdict(const char *url, const conform_result *res,
             failed++;
             if (o < sizeof names)
                 o += (size_t)snprintf(names + o, sizeof names - o, "%s%s",
-                                      o ? ", " : "", res[i].c->name);
+                                      o ? "," : "", res[i].c->name);
         }
     }
-    if (failed)
+    if (failed) {
+        char rerun[1024];
+        size_t r = 0;
+
+        rerun[0] = '\0';
+        rdv_shell_quote(url, rerun, sizeof rerun, &r);
         printf("FAIL: %s: %zu of %zu clauses failed (%s); %zu passed, "
                "%zu skipped\n", url, failed, n, names, passed, skipped);
-    else
+        printf("rerun the failed clauses: rdv conform --store %s --only "
+               "%s\n", rerun, names);
+    } else
         printf("PASS: %s: all %zu clauses passed%s%zu skipped\n", url,
                passed, skipped ? "; " : ", ", skipped);
     fflush(stdout);
