@@ -242,6 +242,31 @@ int rdv_coll_wait(rdv_coll *c, rdv_request *const *reqs, size_t n)
     return RDV_OK;
 }
 
+int rdv_coll_wait_any(rdv_coll *c, rdv_request *const *reqs, size_t n)
+{
+    rdv_request *act[8];
+    rdv_event evs[16];
+    size_t k = 0;
+    int rc;
+
+    for (size_t i = 0; i < n && k < sizeof act / sizeof act[0]; i++)
+        if (reqs[i] && reqs[i]->active)
+            act[k++] = reqs[i];
+    if (k == 0)
+        return RDV_OK;
+    for (;;) {
+        for (size_t i = 0; i < k; i++)
+            if (!act[i]->active && act[i]->status == RDV_OK)
+                return RDV_OK;
+        /* past the deadline: one last look, and the usual timeout */
+        if (rdv_now_ns() >= c->deadline)
+            return rdv_coll_wait(c, act, k);
+        rc = rdv_transport_poll(c->t, evs, 16, c->deadline);
+        if (rc < 0)
+            return wait_failed(c, rc, act, k);
+    }
+}
+
 int rdv_coll_sendrecv(rdv_coll *c, int to, const void *sbuf, size_t slen,
                       int from, void *rbuf, size_t rlen)
 {

@@ -74,6 +74,11 @@ int rdv_coll_post_recv(rdv_coll *c, rdv_request *req, int peer, void *buf,
  * the collective, algorithm, step and peer, and the status returned. */
 int rdv_coll_wait(rdv_coll *c, rdv_request *const *reqs, size_t n);
 
+/* Like rdv_coll_wait, but returns as soon as one of the requests that
+ * were active is complete (check ->active to see which). Keeps a send
+ * and a recv streaming without either waiting for the other. */
+int rdv_coll_wait_any(rdv_coll *c, rdv_request *const *reqs, size_t n);
+
 /* Send to one peer and receive from another (possibly the same) at the
  * current step, both in flight at once. */
 int rdv_coll_sendrecv(rdv_coll *c, int to, const void *sbuf, size_t slen,

@@ -17,8 +17,10 @@
  * recv (from the left) are in flight, and the recv of segment i+1 is
  * posted before segment i is reduced. The send of segment i forwards
  * what segment i - chunks received, so it is posted as soon as that
- * chunk has been reduced, not when the whole step is over. A recv lands
- * in one of two chunk buffers (reduce) or straight in place (gather).
+ * chunk has been reduced, not when the whole step is over; a send takes
+ * every ready chunk of its step at once. A recv lands in one of two
+ * chunk buffers (reduce) or straight in place (gather). The loop waits
+ * for whichever request finishes first (rdv_coll_wait_any).
  */
 #include <string.h>
 #include <stdlib.h>
@@ -36,7 +38,8 @@ typedef struct ring_run {
     size_t nseg;
     char *tmp[2];   /* reduce-scatter receive buffers, one chunk each */
     int tmpk;
-    char *work[2];  /* reduce-scatter scratch blocks (out mode only) */
+    char *work;     /* out mode: one scratch block per step but the last */
+    size_t maxblock;
     rdv_request sq, rq;
     size_t send_at, recv_at; /* segment posted, or nseg when idle */
     size_t next_send, next_recv, recv_done;
@@ -68,14 +71,16 @@ static seg seg_at(const ring_run *w, size_t i, int is_send)
     return s;
 }
 
-/* Where block `b` reduced up to reduce-scatter step `step` lives. */
+/* Where the block reduced at reduce-scatter step `step` lives. In out
+ * mode every step but the last has its own scratch block, so a block
+ * still being sent is never overwritten by a later step's reduction. */
 static char *acc_at(const ring_run *w, int step, const seg *s)
 {
     if (!w->g->out)
         return w->g->dst + s->off * w->es;
     if (step == w->rs_steps - 1)
         return w->g->out;
-    return w->work[step & 1];
+    return w->work + (size_t)step * w->maxblock * w->es;
 }
 
 static const char *send_ptr(const ring_run *w, const seg *s)
@@ -119,45 +124,36 @@ static int post_recv_next(ring_run *w)
                               buf, s.len * w->es);
 }
 
+/* Consecutive chunks of one step are contiguous; a send takes all of
+ * them that are ready (at step 0 that is the whole block), so the
+ * transport streams them without waiting for this loop. */
 static int post_send_next(ring_run *w)
 {
+    size_t k, len;
     seg s;
 
     w->next_send = skip_empty(w, w->next_send, 1);
     if (w->next_send >= w->nseg || !send_ready(w, w->next_send))
         return RDV_OK;
     s = seg_at(w, w->next_send, 1);
-    w->send_at = w->next_send++;
+    len = s.len;
+    for (k = w->next_send + 1; k < w->nseg && send_ready(w, k) &&
+                               (int)(k / w->nchunks) == s.step;
+         k++) {
+        size_t more = seg_at(w, k, 1).len;
+        if (more == 0)
+            break;
+        len += more;
+    }
+    w->send_at = w->next_send;
+    w->next_send = k;
     w->c->step = s.step;
     return rdv_coll_post_send(w->c, &w->sq, rdv_coll_mod(w->r + 1, w->n),
-                              send_ptr(w, &s), s.len * w->es);
-}
-
-/* Completes every send up to segment j (all of them are ready). */
-static int sends_through(ring_run *w, size_t j)
-{
-    rdv_request *sq = &w->sq;
-    int rc = RDV_OK;
-
-    while (rc == RDV_OK && (w->send_at <= j || w->next_send <= j)) {
-        if (w->send_at < w->nseg) {
-            w->c->step = (int)(w->send_at / w->nchunks);
-            rc = rdv_coll_wait(w->c, &sq, 1);
-            w->send_at = w->nseg;
-        } else {
-            size_t before = w->next_send;
-            rc = post_send_next(w);
-            if (w->send_at == w->nseg && w->next_send == before)
-                break; /* nothing postable: nothing left to send */
-        }
-    }
-    return rc;
+                              send_ptr(w, &s), len * w->es);
 }
 
 /* Recv of segment i is complete: queue the next recv into the other
- * buffer, then reduce this one while it arrives. In out mode the scratch
- * block written at step s was sent from at step s-1: that send must be
- * over before it is overwritten. */
+ * buffer, then reduce this one while it arrives. */
 static int finish_recv(ring_run *w)
 {
     size_t i = w->recv_at;
@@ -169,8 +165,6 @@ static int finish_recv(ring_run *w)
     w->tmpk ^= s.is_rs;
     w->recv_done = i + 1;
     rc = post_recv_next(w);
-    if (rc == RDV_OK && s.is_rs && w->g->out && s.step >= 2)
-        rc = sends_through(w, i - w->nchunks);
     if (rc == RDV_OK && s.is_rs)
         rdv_reduce_apply(acc_at(w, s.step, &s) + s.start * w->es,
                          w->g->src + (s.off + s.start) * w->es, in, s.len,
@@ -180,32 +174,26 @@ static int finish_recv(ring_run *w)
     return rc;
 }
 
+/* The event loop: wait for whichever of the send and the recv finishes
+ * first, so neither direction ever waits for the other (two ranks each
+ * blocked on a send to the other, with no recv posted, would deadlock
+ * once the socket buffers fill). */
 static int drive(ring_run *w)
 {
-    rdv_request *rq = &w->rq, *sq = &w->sq;
+    rdv_request *both[2] = {&w->rq, &w->sq};
     int rc = post_recv_next(w);
 
     if (rc == RDV_OK)
         rc = post_send_next(w);
     while (rc == RDV_OK && (w->recv_at < w->nseg || w->send_at < w->nseg)) {
-        if (w->recv_at < w->nseg) {
-            w->c->step = (int)(w->recv_at / w->nchunks);
-            rc = rdv_coll_wait(w->c, &rq, 1);
-            if (rc == RDV_OK)
-                rc = finish_recv(w);
-        }
-        if (rc != RDV_OK)
-            break;
-        if (w->send_at < w->nseg) {
-            size_t nx = skip_empty(w, w->next_send, 1);
-            /* Wait for the send only when something needs it: the next
-             * send is ready, or there is nothing left to receive. */
-            if (w->recv_at < w->nseg && (nx >= w->nseg || !send_ready(w, nx)))
-                continue;
-            w->c->step = (int)(w->send_at / w->nchunks);
-            rc = rdv_coll_wait(w->c, &sq, 1);
+        size_t at = w->recv_at < w->nseg ? w->recv_at : w->send_at;
+
+        w->c->step = (int)(at / w->nchunks);
+        rc = rdv_coll_wait_any(w->c, both, 2);
+        if (rc == RDV_OK && w->recv_at < w->nseg && !w->rq.active)
+            rc = finish_recv(w);
+        if (rc == RDV_OK && w->send_at < w->nseg && !w->sq.active)
             w->send_at = w->nseg;
-        }
         if (rc == RDV_OK && w->send_at == w->nseg)
             rc = post_send_next(w);
     }
@@ -221,6 +209,7 @@ int rdv_ring_run(rdv_coll *c, const rdv_ring *g)
     w.es = rdv_dtype_size(g->type);
     w.rs_steps = g->rs ? w.n - 1 : 0;
     rdv_coll_block(g->total, w.n, 0, &boff, &maxblock);
+    w.maxblock = maxblock;
     chunk = rdv_coll_chunk_bytes(w.es) / w.es;
     w.celems = maxblock < chunk ? maxblock : chunk;
     w.nchunks = w.celems ? (maxblock + w.celems - 1) / w.celems : 0;
@@ -234,16 +223,16 @@ int rdv_ring_run(rdv_coll *c, const rdv_ring *g)
             return RDV_ENOMEM;
         w.tmp[1] = w.tmp[0] + w.celems * w.es;
     }
-    if (g->rs && g->out) {
-        w.work[0] = rdv_coll_alloc(c, 2 * maxblock * w.es, "scratch");
-        if (!w.work[0]) {
+    if (g->rs && g->out && w.rs_steps > 1) {
+        w.work = rdv_coll_alloc(c, (size_t)(w.rs_steps - 1) * maxblock * w.es,
+                                "scratch");
+        if (!w.work) {
             free(w.tmp[0]);
             return RDV_ENOMEM;
         }
-        w.work[1] = w.work[0] + maxblock * w.es;
     }
     rc = drive(&w);
-    free(w.work[0]);
+    free(w.work);
     free(w.tmp[0]);
     return rc;
 }
