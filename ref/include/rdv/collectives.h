@@ -10,19 +10,22 @@
  *   broadcast       binomial tree up to 256 KiB, then a pipelined chain
  *   allgather       ring, n-1 steps, chunked so sends and recvs overlap
  *   reduce_scatter  ring, n-1 steps, chunked
- *   allreduce       recursive halving-doubling (non-powers of two fold
- *                   the extra ranks in) up to 32 KiB (16 KiB when n is
- *                   not a power of two), then a pipelined ring
- *                   (reduce-scatter + allgather, 2(n-1) steps)
- * The automatic choice depends only on the byte count and n, so every
+ *   allreduce       recursive doubling up to 32 KiB, recursive
+ *                   halving-doubling up to 256 KiB (both fold the
+ *                   extra ranks of a non-power-of-two in), then a
+ *                   pipelined ring (reduce-scatter + allgather,
+ *                   2(n-1) steps); crossovers measured in allreduce.c
+ * The automatic choice depends only on the byte count, so every
  * rank picks the same one. rdv_coll_options.algo forces one; asking for
  * an algorithm a collective does not have is RDV_EINVAL.
  *
  * Determinism: the reduction order is fixed by the algorithm and the
- * ranks, never by arrival order. Each element is reduced by exactly one
- * rank and its bits are copied to the others, so every rank ends with
- * bit-identical floating-point results (ring and halving-doubling may
- * round differently from each other; a given call always picks one).
+ * ranks, never by arrival order. In the ring and halving-doubling each
+ * element is reduced by exactly one rank and its bits are copied to the
+ * others; in recursive doubling both partners of a step compute the
+ * same expression (lower group's partial first). Either way every rank
+ * ends with bit-identical floating-point results. Different algorithms
+ * may round differently; all ranks of a call pick the same one.
  * Integer sum and prod wrap modulo 2^32 / 2^64. min/max on floats keep
  * the first operand unless the other compares strictly lower/higher.
  *

@@ -1,35 +1,44 @@
 /*
  * collectives/allreduce.c - rdv_allreduce: argument checks and the
- * choice between halving-doubling (few, large-latency steps: small
- * messages) and the ring (bandwidth-optimal: large messages).
+ * choice of algorithm by message size.
  *
- * The crossover is by message size in bytes and is the same on every
- * rank (it depends only on count, type and size), so all ranks always
- * pick the same algorithm. RDV_COLL_HD_MAX_BYTES below was measured
- * with `rdv bench allreduce --algo ring|hd` on a loaded 2-core VM over
- * TCP loopback (see the measurements in the comment there).
+ *   bytes <= 32 KiB    recursive doubling  log2(p) steps, full vector
+ *   bytes <= 256 KiB   halving-doubling    2 log2(p) steps, halves
+ *   larger             ring                2(n-1) pipelined steps
+ *
+ * The choice depends only on count, type and size, so every rank picks
+ * the same algorithm (and so the same rounding).
+ *
+ * Measured with `rdv bench allreduce -n 2,3,4 --algo rd|hd|ring` (float
+ * sum, p50, rendezvous TCP mesh over 127.0.0.1, 2 cores shared with
+ * other jobs at load average 7-20, so only the ordering is meaningful):
+ *
+ *   p50 us     N=2: 16K   32K   64K  256K   1M   4M | N=4: 16K  64K  256K  512K   1M
+ *   rd              37    35    76   230  2967      |      176  344   947  2314 11616
+ *   hd              51    55    64   163   523 7513 |      202  252   623  2299  6662
+ *   ring            52    56    64   163   654 5291 |      277  327   622  1030  2259
+ *
+ * N=3 (folding) ranked the same way, with recursive doubling ahead even
+ * further. Halving-doubling moves as few bytes as the ring for a power
+ * of two but does not overlap its reductions with the transfers; the
+ * ring's pipelining wins from about 512 KiB on. On an idle machine the
+ * crossovers move towards smaller sizes (fewer scheduling delays per
+ * step favour the ring's many short steps); rerun the bench to retune.
  */
 #include <string.h>
 
 #include "collectives/coll_internal.h"
 
-/* Measured crossover (p50 latency, TCP loopback, 2 shared cores):
- * halving-doubling wins up to 32 KiB at N=2 and N=4 and the ring from
- * 64 KiB on; non-powers of two fold a full vector twice, so the ring
- * pays off earlier there (half the threshold). */
-#define RDV_COLL_HD_MAX_BYTES (32u * 1024u)
+#define RDV_COLL_RD_MAX_BYTES (32u * 1024u)
+#define RDV_COLL_HD_MAX_BYTES (256u * 1024u)
 
-#define RDV_COLL_RD_MAX_BYTES 2048u
-
-static rdv_algo choose(const rdv_coll *c, size_t bytes)
+static rdv_algo choose(size_t bytes)
 {
-    size_t limit = RDV_COLL_HD_MAX_BYTES;
-
     if (bytes <= RDV_COLL_RD_MAX_BYTES)
         return RDV_ALGO_RECURSIVE_DOUBLING;
-    if (c->size & (c->size - 1))
-        limit /= 2;
-    return bytes <= limit ? RDV_ALGO_HALVING_DOUBLING : RDV_ALGO_RING;
+    if (bytes <= RDV_COLL_HD_MAX_BYTES)
+        return RDV_ALGO_HALVING_DOUBLING;
+    return RDV_ALGO_RING;
 }
 
 int rdv_allreduce(rdv_context *ctx, const void *sendbuf, void *recvbuf,
@@ -50,7 +59,7 @@ int rdv_allreduce(rdv_context *ctx, const void *sendbuf, void *recvbuf,
         return rc;
     a = rdv_coll_requested(o);
     if (a == RDV_ALGO_AUTO)
-        a = choose(&c, count * rdv_dtype_size(t));
+        a = choose(count * rdv_dtype_size(t));
     if (c.size == 1) {
         if (count && sendbuf != recvbuf)
             memmove(recvbuf, sendbuf, count * rdv_dtype_size(t));
