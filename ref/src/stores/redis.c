@@ -42,6 +42,10 @@
 
 #define POLL_FIRST_NS 100000LL /* 0.1 ms */
 #define POLL_MAX_NS 2000000LL  /* 2 ms */
+/* A poll that starts just before the deadline may finish this far past
+ * it: the last look counts, and a healthy server answers in microseconds;
+ * only a stalled one makes a wait overshoot, by at most this. */
+#define POLL_GRACE_NS 10000000LL /* 10 ms */
 
 /* KEYS: the keys to test. Returns {EXISTS k1, ..., EXISTS kn}. */
 static const char exists_lua[] =
@@ -95,9 +99,19 @@ static int call1(rdv_store *s, const char *op, const char *key,
 }
 
 /* Polls probe (RDV_OK ready, 1 not yet, <0 failed and recorded) with
- * backoff until it is ready, the deadline passes (RDV_ETIMEDOUT) or the
- * store is closed (RDV_ECANCELED); the caller records those two. */
+ * backoff until it is ready, the deadline passes (POLL_TIMEDOUT) or the
+ * store is closed (POLL_CANCELED); the caller records those two, which
+ * differ from a probe's own RDV_ETIMEDOUT (a server that did not answer,
+ * already recorded). */
 typedef int (*probe_fn)(rdv_store *s, int64_t io, void *arg);
+
+enum { POLL_TIMEDOUT = 2, POLL_CANCELED = 3 };
+
+static int poll_status(int rc)
+{
+    return rc == POLL_TIMEDOUT ? RDV_ETIMEDOUT
+                               : rc == POLL_CANCELED ? RDV_ECANCELED : rc;
+}
 
 static int poll_until(rdv_store *s, int64_t deadline, probe_fn probe,
                       void *arg)
@@ -107,15 +121,17 @@ static int poll_until(rdv_store *s, int64_t deadline, probe_fn probe,
     uint64_t seed = (uint64_t)rdv_now_ns() ^ (uint64_t)(uintptr_t)arg;
 
     for (;;) {
-        int rc = probe(s, io, arg);
+        int64_t last_look = rdv_now_ns() + POLL_GRACE_NS;
+        int rc = probe(s, io == deadline && io < last_look ? last_look : io,
+                       arg);
 
         if (rc <= 0)
             return rc;
         if (rdv_now_ns() >= deadline)
-            return RDV_ETIMEDOUT;
+            return POLL_TIMEDOUT;
         if (rdv_redis_conn_sleep(&RS(s)->conn,
                                  rdv_redis_jitter(&seed, delay), deadline))
-            return RDV_ECANCELED;
+            return POLL_CANCELED;
         delay = delay * 3 / 2 < POLL_MAX_NS ? delay * 3 / 2 : POLL_MAX_NS;
     }
 }
@@ -180,14 +196,14 @@ static int redis_get(rdv_store *s, const char *key, void **val, size_t *len,
     int rc = poll_until(s, deadline, get_probe, &a);
     char d[256];
 
-    if (rc == RDV_ETIMEDOUT || rc == RDV_ECANCELED) {
+    if (rc > 0) {
         snprintf(d, sizeof d, "%s after %lld ms (redis %s)",
-                 rc == RDV_ETIMEDOUT ? "timed out" : "canceled",
+                 rc == POLL_TIMEDOUT ? "timed out" : "canceled",
                  (long long)((rdv_now_ns() - start) / 1000000),
                  RS(s)->conf.addr);
-        rdv_redis_fail(s, rc, "get", key, d);
+        rdv_redis_fail(s, poll_status(rc), "get", key, d);
     }
-    return rc;
+    return poll_status(rc);
 }
 
 /* A command over many keys: argv = head..., keys... */
@@ -234,13 +250,14 @@ typedef struct wait_args {
     size_t *lens;
     int keys_missing;  /* multi_get: poll with exists until all appear */
     char nkeys[24];
+    char op[48];       /* "wait on 8 keys, first" for error details */
 } wait_args;
 
 static int exists_probe(rdv_store *s, int64_t io, void *arg)
 {
     wait_args *a = arg;
     redisReply *r;
-    int rc = call1(s, "wait", a->keys[0],
+    int rc = call1(s, a->op, a->keys[0],
                    (rdv_redis_cmd){a->exists.argc, a->exists.argv,
                                    a->exists.lens},
                    io, RDV_REDIS_IDEMPOTENT, &r);
@@ -249,7 +266,7 @@ static int exists_probe(rdv_store *s, int64_t io, void *arg)
     if (rc)
         return rc;
     if (r->type != REDIS_REPLY_ARRAY || r->elements != a->n)
-        return reply_fail(s, r, "wait", a->keys[0]);
+        return reply_fail(s, r, a->op, a->keys[0]);
     for (size_t i = 0; i < a->n; i++) {
         a->present[i] = r->element[i]->type == REDIS_REPLY_INTEGER &&
                         r->element[i]->integer == 1;
@@ -259,12 +276,14 @@ static int exists_probe(rdv_store *s, int64_t io, void *arg)
     return all ? RDV_OK : 1;
 }
 
-static int wait_begin(rdv_store *s, wait_args *a, const char *const *keys,
-                      size_t n)
+static int wait_begin(rdv_store *s, wait_args *a, const char *op,
+                      const char *const *keys, size_t n)
 {
     const char *head[] = {"EVAL", exists_lua, a->nkeys};
 
     snprintf(a->nkeys, sizeof a->nkeys, "%zu", n);
+    snprintf(a->op, sizeof a->op, "%s on %zu key%s, first", op, n,
+             n == 1 ? "" : "s");
     a->keys = keys;
     a->n = n;
     a->present = calloc(n, 1);
@@ -277,15 +296,27 @@ static int wait_begin(rdv_store *s, wait_args *a, const char *const *keys,
     return RDV_OK;
 }
 
-/* Records a timeout or cancel with the keys still missing; frees a. */
+/* Records a timeout or cancel with the keys still missing (as the last
+ * answered poll saw them); frees a. A poll cut off by the deadline adds
+ * the server's silence to the list. */
 static int wait_end(rdv_store *s, wait_args *a, int rc, int64_t start)
 {
-    if (rc == RDV_ETIMEDOUT || rc == RDV_ECANCELED)
+    if (rc == RDV_ETIMEDOUT) {
+        size_t o;
+
         rdv_store_fail_wait(s, rc, start, a->keys, a->n, a->present);
+        o = strlen(s->detail);
+        snprintf(s->detail + o, sizeof s->detail - o, " (as last seen: "
+                 "redis %s did not answer the final poll in time)",
+                 RS(s)->conf.addr);
+    } else if (rc > 0) {
+        rdv_store_fail_wait(s, poll_status(rc), start, a->keys, a->n,
+                            a->present);
+    }
     keys_cmd_free(&a->exists);
     keys_cmd_free(&a->mget);
     free(a->present);
-    return rc;
+    return poll_status(rc);
 }
 
 static int redis_wait(rdv_store *s, const char *const *keys, size_t n,
@@ -293,7 +324,7 @@ static int redis_wait(rdv_store *s, const char *const *keys, size_t n,
 {
     int64_t start = rdv_now_ns();
     wait_args a = {0};
-    int rc = wait_begin(s, &a, keys, n);
+    int rc = wait_begin(s, &a, "wait", keys, n);
 
     if (rc)
         return rc;
@@ -305,7 +336,7 @@ static int redis_wait(rdv_store *s, const char *const *keys, size_t n,
 static int mget_once(rdv_store *s, wait_args *a, int64_t io)
 {
     redisReply *r;
-    int rc = call1(s, "multi_get", a->keys[0],
+    int rc = call1(s, a->op, a->keys[0],
                    (rdv_redis_cmd){a->mget.argc, a->mget.argv, a->mget.lens},
                    io, RDV_REDIS_IDEMPOTENT, &r);
     int all = 1;
@@ -313,7 +344,7 @@ static int mget_once(rdv_store *s, wait_args *a, int64_t io)
     if (rc)
         return rc;
     if (r->type != REDIS_REPLY_ARRAY || r->elements != a->n)
-        return reply_fail(s, r, "multi_get", a->keys[0]);
+        return reply_fail(s, r, a->op, a->keys[0]);
     for (size_t i = 0; i < a->n; i++) {
         a->present[i] = r->element[i]->type == REDIS_REPLY_STRING;
         all &= a->present[i];
@@ -345,7 +376,7 @@ static int redis_multi_get(rdv_store *s, const char *const *keys, size_t n,
     static const char *const head[] = {"MGET"};
     int64_t start = rdv_now_ns();
     wait_args a = {0};
-    int rc = wait_begin(s, &a, keys, n);
+    int rc = wait_begin(s, &a, "multi_get", keys, n);
 
     if (rc)
         return rc;
