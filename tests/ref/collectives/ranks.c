@@ -17,6 +17,7 @@
 
 #include "context_internal.h"
 #include "ranks.h"
+#include "rdv/store.h"
 
 int64_t ranks_now_ms(void)
 {
@@ -103,30 +104,35 @@ static void close_mesh(int fds[RANKS_MAX][RANKS_MAX], int keep)
 }
 
 static void rank_main(const ranks_spec *s, int r,
-                      int fds[RANKS_MAX][RANKS_MAX], rank_fn fn, void *arg,
-                      rank_slot *me)
+                      int fds[RANKS_MAX][RANKS_MAX], rdv_store *store,
+                      rank_fn fn, void *arg, rank_slot *me)
 {
     rdv_context_options o = rdv_context_options_default();
     rdv_context *ctx = NULL;
-    char err[256];
+    char err[256], job[64];
 
     close_mesh(fds, r);
+    snprintf(job, sizeof job, "coll-test-%d", (int)getppid());
     o.rank = r;
     o.size = s->n;
     o.timeout_ms = s->timeout_ms;
     o.hooks = s->hooks[r];
+    o.job = job;
+    o.bind = "127.0.0.1";
     if (rdv_context_create(&o, &ctx, err, sizeof err) != RDV_OK) {
         rank_note(me, "rank %d: context: %s", r, err);
         me->status = 1;
-    } else if (rdv_context_connect_fds(ctx, fds[r]) != RDV_OK) {
-        rank_note(me, "rank %d: connect_fds: %s", r,
-                  rdv_context_errmsg(ctx));
+    } else if ((store ? rdv_context_connect_full_mesh(ctx, store)
+                      : rdv_context_connect_fds(ctx, fds[r])) != RDV_OK) {
+        rank_note(me, "rank %d: connect: %s", r, rdv_context_errmsg(ctx));
         me->status = 1;
     } else {
         me->status = fn(ctx, r, s->n, arg, me);
     }
     me->done = 1;
     rdv_context_destroy(ctx);
+    if (store)
+        rdv_store_close(store);
     exit(0);
 }
 
@@ -171,12 +177,23 @@ rank_slot *ranks_run(const ranks_spec *s, rank_fn fn, void *arg, int *hung)
     rank_slot *slots = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
                             MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     int64_t deadline = ranks_now_ms() + s->supervise_ms;
+    rdv_store *store = NULL;
 
     *hung = 0;
     if (slots == MAP_FAILED)
         return NULL;
     memset(slots, 0, bytes);
-    if (build_mesh(s, fds) != 0) {
+    if (s->mesh == MESH_RENDEZVOUS) {
+        char err[256];
+        for (int i = 0; i < RANKS_MAX; i++)
+            for (int j = 0; j < RANKS_MAX; j++)
+                fds[i][j] = -1;
+        if (rdv_store_open("hash:?shared=1", &store, err, sizeof err)) {
+            snprintf(slots[0].msg, sizeof slots[0].msg, "store: %s", err);
+            slots[0].status = 1;
+            return slots;
+        }
+    } else if (build_mesh(s, fds) != 0) {
         close_mesh(fds, -1);
         snprintf(slots[0].msg, sizeof slots[0].msg, "cannot build mesh");
         slots[0].status = 1;
@@ -186,7 +203,7 @@ rank_slot *ranks_run(const ranks_spec *s, rank_fn fn, void *arg, int *hung)
     for (int r = 0; r < s->n; r++) {
         pids[r] = fork();
         if (pids[r] == 0)
-            rank_main(s, r, fds, fn, arg, &slots[r]);
+            rank_main(s, r, fds, store, fn, arg, &slots[r]);
         if (pids[r] < 0) {
             pids[r] = 0;
             slots[r].status = 1;
@@ -195,6 +212,8 @@ rank_slot *ranks_run(const ranks_spec *s, rank_fn fn, void *arg, int *hung)
     }
     close_mesh(fds, -1);
     *hung = supervise(pids, s->n, deadline);
+    if (store)
+        rdv_store_close(store);
     return slots;
 }
 

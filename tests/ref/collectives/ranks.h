@@ -4,7 +4,7 @@
  * The parent builds the mesh before fork (socketpairs, or loopback TCP
  * pairs it connects itself), forks n ranks, and each rank keeps only
  * its own ends, connects a context with rdv_context_connect_fds() and
- * runs a function. Results come back through a shared mapping made
+ * runs a function. Or the ranks rendezvous for real over a shared store. Results come back through a shared mapping made
  * before fork: a status, a message and free space for digests. The
  * parent supervises with a deadline and SIGKILLs whatever is left.
  * Children end with exit(), never _exit(), so sanitizers report.
@@ -20,7 +20,10 @@
 #define RANKS_MAX 8
 #define RANKS_DIGESTS 2048
 
-typedef enum { MESH_SOCKETPAIR, MESH_TCP } ranks_mesh;
+/* socketpairs or loopback TCP pairs made by the parent before fork, or
+ * the real rendezvous (rdv_context_connect_full_mesh over a
+ * hash:?shared=1 store opened before fork, bound to 127.0.0.1). */
+typedef enum { MESH_SOCKETPAIR, MESH_TCP, MESH_RENDEZVOUS } ranks_mesh;
 
 typedef struct rank_slot {
     int done;         /* the function returned */

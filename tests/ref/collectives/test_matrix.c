@@ -9,8 +9,10 @@
  * and 4096 for everything, and 1M elements for the calls where size
  * matters (sum allreduce, reduce_scatter, allgather, broadcast per type,
  * halving-doubling and recursive doubling once each). RDV_TEST_SHRINK=1
- * drops the 1M cases and N=8 for valgrind. Even N run over loopback TCP, odd N over
- * socketpairs, so both kinds of socket are exercised.
+ * drops the 1M cases and N=8 for valgrind. Odd N run over socketpairs,
+ * N=2 over loopback TCP pairs made by the parent, N=4 and 8 over the
+ * real rendezvous (hash:?shared=1, 127.0.0.1), so every kind of mesh is
+ * exercised.
  */
 #include <criterion/criterion.h>
 #include <stdatomic.h>
@@ -235,7 +237,10 @@ static int matrix_rank(rdv_context *ctx, int rank, int n, void *arg,
 
 static void run_matrix(int n)
 {
-    ranks_spec s = {.n = n, .mesh = n % 2 ? MESH_SOCKETPAIR : MESH_TCP,
+    ranks_spec s = {.n = n,
+                    .mesh = n % 2   ? MESH_SOCKETPAIR
+                            : n > 2 ? MESH_RENDEZVOUS
+                                    : MESH_TCP,
                     .timeout_ms = 60000, .supervise_ms = 300000};
     job j = {.seed = 0x5eed0000u + (uint64_t)n};
     int hung;
