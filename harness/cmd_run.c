@@ -188,7 +188,7 @@ static int add_cases(run_cmd *rc, const rdv_run_report *rep)
         c->seconds = i == 0 ? rep->elapsed_ms / 1e3 : 0;
         c->failed = k->verdict == RDV_CHECK_FAIL;
         c->skipped = k->verdict == RDV_CHECK_SKIP;
-        snprintf(c->message, sizeof c->message, "%s", k->detail);
+        snprintf(c->message, sizeof c->message, "%.500s", k->detail);
     }
     return 0;
 }

@@ -121,7 +121,8 @@ static void keep_foreign(rdv_key_snapshot *snap)
             snap->keys[w++] = snap->keys[i];
     }
     snap->n = w;
-    qsort(snap->keys, snap->n, sizeof *snap->keys, key_cmp);
+    if (snap->n > 1)
+        qsort(snap->keys, snap->n, sizeof *snap->keys, key_cmp);
 }
 
 int rdv_key_snapshot_take(rdv_store *s, rdv_key_snapshot *snap)
@@ -151,7 +152,7 @@ long rdv_key_snapshot_new(rdv_store *s, const rdv_key_snapshot *before,
         return rc;
     }
     for (size_t i = 0; i < now.n; i++) {
-        if (before->keys && bsearch(&now.keys[i], before->keys, before->n,
+        if (before->n && bsearch(&now.keys[i], before->keys, before->n,
                                     sizeof *before->keys, key_cmp))
             continue;
         if (fresh++ < 4 && o < cap)
