@@ -26,14 +26,17 @@ const rdv_fault_param_info rdv_fault_params[RDV_FP_COUNT] = {
     [RDV_FP_MS] = {"ms", RDV_FT_RANGE, "milliseconds, N or LO..HI"},
     [RDV_FP_P] = {"p", RDV_FT_PROB, "probability per call, 0..1"},
     [RDV_FP_NTH] = {"nth", RDV_FT_INT, "only the nth matching call (1-based)"},
-    [RDV_FP_ONCE] = {"once", RDV_FT_INT, "once=1: only the first matching call"},
+    [RDV_FP_ONCE] = {"once", RDV_FT_INT,
+                     "once=1: only the first matching call"},
     [RDV_FP_CODE] = {"code", RDV_FT_CODE,
-                     "status returned: EIO, ECONN, ETIMEDOUT, ... (default EIO)"},
+                     "status returned: EIO, ECONN, ETIMEDOUT, ... "
+                     "(default EIO)"},
     [RDV_FP_AT] = {"at", RDV_FT_PHASE,
                    "phase: before-publish|after-publish|connecting|connected|"
                    "in-collective"},
     [RDV_FP_AFTER] = {"after", RDV_FT_RANGE,
-                      "net.reset: bytes moved first; server.*: ms after start"},
+                      "net.reset: bytes moved first; server.*: ms after "
+                      "start"},
     [RDV_FP_MAX] = {"max", RDV_FT_RANGE, "at most this many bytes per call"},
     [RDV_FP_BPS] = {"bps", RDV_FT_INT, "bytes per second cap"},
     [RDV_FP_TIMES] = {"times", RDV_FT_INT, "how many attempts are refused"},
