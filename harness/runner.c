@@ -172,6 +172,9 @@ int rdv_runner_run(rdv_runner *r, uint64_t seed, rdv_run_report *rep,
                  rdv_status_name(rc), rdv_store_errmsg(r->store));
         return -1;
     }
+    /* Before the fault driver, whose pipes and proxy child live only for
+     * this run and must be gone again afterwards. */
+    f.fds_before = rdv_fd_count();
     if (rdv_faults_server_start(cfg->faults, seed, cfg->store_url, rank_url,
                                 sizeof rank_url, &sf.srv, err, errlen)) {
         rdv_key_snapshot_free(&before);
@@ -180,7 +183,6 @@ int rdv_runner_run(rdv_runner *r, uint64_t seed, rdv_run_report *rep,
     job.store_url = rank_url;
     so.timer = sf.srv ? server_tick : NULL;
     so.timer_arg = &sf;
-    f.fds_before = rdv_fd_count();
     r->area.t0_ns = rdv_now_ns();
     sf.t0_ns = r->area.t0_ns;
     so.deadline_ns = r->area.t0_ns + (int64_t)cfg->deadline_ms * 1000000;
