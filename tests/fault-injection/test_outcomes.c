@@ -1,7 +1,8 @@
 /*
  * test_outcomes.c - the harness judges each fault's outcome correctly:
  * the real `rdv run` binary runs every scenario of rdv_fault_scenarios()
- * that needs no server (4 ranks, hash and file stores) and must pass all
+ * that needs no server (4 ranks; hash and file stores, and redis when
+ * $RDV_TEST_REDIS_URL is set) and must pass all
  * its checks: a non-fatal fault ends in success with correct results, a
  * fatal one in every survivor failing in time and naming the culprit.
  * It also checks that two runs with one seed write byte-identical
@@ -52,9 +53,11 @@ static void check_passed(const char *out, const char *check)
               "%s did not pass:\n%s", check, out);
 }
 
+enum { STORE_HASH, STORE_FILE, STORE_REDIS };
+
 typedef struct outcome_case {
     size_t scenario;
-    int file_store;
+    int store;
 } outcome_case;
 
 ParameterizedTestParameters(outcomes, judged_correctly)
@@ -63,10 +66,15 @@ ParameterizedTestParameters(outcomes, judged_correctly)
     const rdv_fault_scenario *sc;
     size_t n = rdv_fault_scenarios(&sc), k = 0;
 
-    for (int file = 0; file < 2; file++)
+    const char *redis = getenv("RDV_TEST_REDIS_URL");
+    int stores = redis && *redis ? 3 : 2;
+
+    /* Server scenarios stay out until the harness applies server events
+     * (rdv_fault_server_*): run without them they would pass as no-ops. */
+    for (int st = 0; st < stores; st++)
         for (size_t i = 0; i < n && k < 64; i++)
             if (!sc[i].needs)
-                cases[k++] = (outcome_case){i, file};
+                cases[k++] = (outcome_case){i, st};
     return cr_make_param_array(outcome_case, cases, k);
 }
 
@@ -78,9 +86,11 @@ ParameterizedTest(outcome_case *c, outcomes, judged_correctly,
     int rc;
 
     rdv_fault_scenarios(&sc);
-    if (c->file_store) {
+    if (c->store == STORE_FILE) {
         cr_assert_not_null(mkdtemp(dir));
         snprintf(url, sizeof url, "file://%s", dir);
+    } else if (c->store == STORE_REDIS) {
+        snprintf(url, sizeof url, "%s", getenv("RDV_TEST_REDIS_URL"));
     } else {
         snprintf(url, sizeof url, "hash:?shared=1");
     }
@@ -100,7 +110,7 @@ ParameterizedTest(outcome_case *c, outcomes, judged_correctly,
     cr_assert_eq(rc, 0, "%s (%s) on %s: exit %d\n%s", sc[c->scenario].name,
                  sc[c->scenario].spec, url, rc, out);
     free(out);
-    if (c->file_store) {
+    if (c->store == STORE_FILE) {
         char *argv[] = {"/bin/rm", "-rf", dir, NULL};
 
         run(argv, &out);
