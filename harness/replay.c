@@ -3,11 +3,13 @@
  *
  * The line names every input that decides a run's behaviour: store URL,
  * rank count, seed, workload (when not the default), timeout, deadline,
- * transport and the fault plan in its canonical form. It leaves out what
+ * transport (also when $RDV_TRANSPORT chose it) and the fault plan in
+ * its canonical form. It leaves out what
  * only decides where output goes (--logs, --trace, --junit), and the
  * random run id, which only keeps runs apart in the store.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "replay.h"
@@ -46,6 +48,7 @@ static void option(char *buf, size_t cap, size_t *off, const char *name,
 const char *rdv_replay_line(const rdv_run_config *cfg, uint64_t seed,
                             char *buf, size_t cap)
 {
+    const char *transport;
     char num[32];
     size_t off = 0;
 
@@ -65,8 +68,11 @@ const char *rdv_replay_line(const rdv_run_config *cfg, uint64_t seed,
         snprintf(num, sizeof num, "%d", cfg->deadline_ms);
         option(buf, cap, &off, "--deadline", num);
     }
-    if (cfg->transport)
-        option(buf, cap, &off, "--transport", cfg->transport);
+    /* $RDV_TRANSPORT picks the backend when --transport does not; the
+     * line must pin it, or replaying in another shell would differ. */
+    transport = cfg->transport ? cfg->transport : getenv("RDV_TRANSPORT");
+    if (transport && *transport)
+        option(buf, cap, &off, "--transport", transport);
     if (cfg->faults)
         option(buf, cap, &off, "--faults", rdv_faults_text(cfg->faults));
     return buf;

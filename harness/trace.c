@@ -106,6 +106,7 @@ int rdv_trace_write(const char *path, const rdv_run_config *cfg,
                     const rdv_run_report *rep, char *err, size_t errlen)
 {
     FILE *f = fopen(path, "we");
+    unsigned long dropped = 0;
     int first = 1, bad;
 
     if (!f) {
@@ -116,8 +117,12 @@ int rdv_trace_write(const char *path, const rdv_run_config *cfg,
     rdv_json_put_string(f, rep->run_id);
     fputs(",\"store\":", f);
     rdv_json_put_string(f, cfg->store_url);
-    fprintf(f, ",\"ranks\":%d,\"seed\":%llu},\"traceEvents\":[",
-            cfg->nranks, (unsigned long long)rep->seed);
+    /* Ops past a rank's event capacity are counted, not drawn. */
+    for (int r = 0; r < cfg->nranks; r++)
+        dropped += rdv_result_area_slot(rep->area, r)->ndropped;
+    fprintf(f, ",\"ranks\":%d,\"seed\":%llu,\"store_ops_not_drawn\":%lu},"
+            "\"traceEvents\":[", cfg->nranks, (unsigned long long)rep->seed,
+            dropped);
     for (int r = 0; r < cfg->nranks; r++) {
         write_names(f, r, &first);
         write_phases(f, cfg, rep, r, &first);
