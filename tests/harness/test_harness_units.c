@@ -185,8 +185,12 @@ Test(replay, quotes_for_the_shell)
                           .workload_spec = "barrier,it's"};
     char line[512];
 
+    unsetenv("RDV_TRANSPORT"); /* CI sets it; the line would pin it */
     rdv_replay_line(&cfg, 42, line, sizeof line);
     cr_expect_str_eq(line, "rdv run --store 'hash:?shared=1' --ranks 4 "
                            "--seed 42 --workload 'barrier,it'\\''s' "
                            "--timeout 2000");
+    setenv("RDV_TRANSPORT", "epoll", 1);
+    rdv_replay_line(&cfg, 42, line, sizeof line);
+    cr_expect(strstr(line, " --transport epoll"), "%s", line);
 }
