@@ -373,6 +373,24 @@ static int send_all(rdv_redis_conn *c, struct iovec *iov, size_t n,
     return RDV_OK;
 }
 
+/* hiredis grows its read buffer by 1 MiB at a time once it holds 1 MiB,
+ * so a 64 MiB reply would be reallocated (and copied) ~64 times; doubling
+ * it ahead of the feed keeps that to a handful. Only mid-reply: an empty
+ * buffer is the reader's to shrink. */
+static int reader_reserve(redisReader *rd)
+{
+    size_t len = sdslen(rd->buf);
+    sds grown;
+
+    if (len < SDS_MAX_PREALLOC || sdsavail(rd->buf) >= READ_CHUNK)
+        return 0;
+    grown = sdsMakeRoomFor(rd->buf, len);
+    if (!grown)
+        return -1;
+    rd->buf = grown;
+    return 0;
+}
+
 /* Reads until n replies are parsed. */
 static int recv_all(rdv_redis_conn *c, redisReply **replies, size_t n,
                     int64_t deadline, char *err, size_t errlen)
@@ -405,7 +423,8 @@ static int recv_all(rdv_redis_conn *c, redisReply **replies, size_t n,
                             : strerror(errno));
             return RDV_ECONN;
         }
-        if (redisReaderFeed(c->reader, buf, (size_t)r) != REDIS_OK) {
+        if (reader_reserve(c->reader) ||
+            redisReaderFeed(c->reader, buf, (size_t)r) != REDIS_OK) {
             snprintf(err, errlen, "redis %s: out of memory reading a "
                      "reply", c->conf->addr);
             return RDV_ENOMEM;
