@@ -183,7 +183,9 @@ static int64_t after_ms(int64_t ms, int64_t deadline)
     return t < deadline ? t : deadline;
 }
 
-/* Delays, then errors and stalls. RDV_OK lets the call go on. */
+/* Delays, then errors and stalls. RDV_OK lets the call go on. A delay
+ * never outlasts the call's deadline: the call then tries once, so the
+ * store's timeout contract holds under any injected delay. */
 static int before(fault_store *fs, const action *a, const char *op,
                   int64_t deadline)
 {
@@ -193,7 +195,7 @@ static int before(fault_store *fs, const action *a, const char *op,
     int rc;
 
     if (a->delay_ms > 0 &&
-        (rc = nap_until(fs, after_ms(a->delay_ms, RDV_DEADLINE_NONE))))
+        (rc = nap_until(fs, after_ms(a->delay_ms, deadline))))
         return rdv_store_fail(s, rc, "%s '%s': store closed during an "
                               "injected delay", op, a->key);
     if (a->error)

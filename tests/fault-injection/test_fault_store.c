@@ -80,6 +80,22 @@ Test(fault_store, delay_is_observed_only_on_matching_ops_and_keys)
     close_faulty(&fx);
 }
 
+Test(fault_store, a_delay_never_outlasts_the_deadline)
+{
+    fixture fx;
+    char v[16];
+    double t0;
+
+    open_faulty(&fx, "store.delay(op=get, ms=5000)", 0);
+    cr_assert_eq(rdv_store_set(fx.s, "k", "x", 1, 0), RDV_OK);
+    t0 = now_ms();
+    cr_assert_eq(get_str(fx.s, "k", v, sizeof v, 200), RDV_OK,
+                 "at the deadline the call still tries once");
+    cr_assert_lt(now_ms() - t0, 2500.0, "the delay overshot the deadline");
+    cr_assert_geq(now_ms() - t0, 195.0);
+    close_faulty(&fx);
+}
+
 Test(fault_store, a_range_draws_within_it)
 {
     fixture fx;
