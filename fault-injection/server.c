@@ -4,6 +4,7 @@
  * server process); this file only speaks the protocol, over a short-lived
  * hiredis connection, so nothing stays open across fork.
  */
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -106,6 +107,8 @@ int rdv_fault_redis_pause(const char *url, int ms, char *errbuf,
         redisFree(c);
         return RDV_ECONN;
     }
+    /* hiredis makes its socket without CLOEXEC; no fd of ours leaks. */
+    fcntl(c->fd, F_SETFD, FD_CLOEXEC);
     rc = t.password[0] ? command(c, errbuf, errlen, "AUTH", "AUTH %s",
                                  t.password)
                        : RDV_OK;
