@@ -94,11 +94,14 @@ const rdv_hooks *rdv_fault_rank_hooks(rdv_fault_rank *fr,
  * proc.start-late, store.stale, server.pause, server.blackhole) against
  * the context's default timeout, 30000 ms; this variant takes the run's
  * timeout. A fatal fault sets culprit to its rank when it names exactly
- * one, and key to its key= when that is a literal key (no glob): a
- * survivor's error must name the culprit rank or, when key is set, may
- * name the key instead. With several fatal faults the first one written
- * is the culprit. Faults that only fire on a condition (nth=, p=) are
- * judged as if they fire: write scenarios where they do. */
+ * one (a lost or stale record key ".../addr/<r>" names rank r), and key
+ * to the literal tail of its key glob, which a message naming the full
+ * key contains: a survivor's error must name the culprit rank or, when
+ * key is set, may name the key instead. With several fatal faults the
+ * first one written is the culprit. Faults that only fire on a condition
+ * (nth=, p=) are judged as if they fire: write scenarios where they do.
+ * The fatal/non-fatal judgement of each kind is in `rdv faults --list`
+ * and fault-injection/README.md. */
 void rdv_fault_plan_expect_timeout(const rdv_fault_plan *p, uint64_t seed,
                                    int nranks, int timeout_ms,
                                    rdv_fault_expect *out);
