@@ -126,6 +126,9 @@ int rdv_cli_run_option(int code, const char *arg, rdv_run_config *cfg,
     case RDV_OPT_FAULTS:
         cfg->faults_spec = arg;
         return 1;
+    case RDV_OPT_SERVER_RESTART:
+        cfg->restart_cmd = arg;
+        return 1;
     default:
         return 0;
     }
@@ -148,6 +151,12 @@ int rdv_run_config_finish(rdv_run_config *cfg, char *err, size_t errlen)
         rdv_faults_parse(cfg->faults_spec, cfg->nranks, &cfg->faults, err,
                          errlen))
         return -1;
+    if (rdv_faults_has_restart(cfg->faults) && !cfg->restart_cmd) {
+        snprintf(err, errlen, "--faults: server.restart needs "
+                 "--server-restart CMD, a command that restarts the redis "
+                 "server on the same address (rdv does not own it)");
+        return -1;
+    }
     return 0;
 }
 

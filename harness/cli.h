@@ -28,6 +28,7 @@ enum {
     RDV_OPT_DEADLINE,
     RDV_OPT_TRANSPORT,
     RDV_OPT_FAULTS,
+    RDV_OPT_SERVER_RESTART,
 };
 
 /* Applies one shared option to cfg: 1 when it was one, 0 when not,

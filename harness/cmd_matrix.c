@@ -50,6 +50,8 @@ static const char usage[] =
     "                     library's representative scenarios, skipping\n"
     "                     those a store cannot host, e.g. server faults\n"
     "                     on a store that is not redis)\n"
+    "  --server-restart CMD  as for rdv run; without it server.restart\n"
+    "                     scenarios are skipped\n"
     "  --workload LIST    as for rdv run\n"
     "  --timeout MS       as for rdv run (default 10000)\n"
     "  --deadline MS      as for rdv run\n"
@@ -76,6 +78,7 @@ static const struct option options[] = {
     {"ranks", required_argument, NULL, OPT_RANKS},
     {"seeds", required_argument, NULL, OPT_SEEDS},
     {"faults", required_argument, NULL, RDV_OPT_FAULTS},
+    {"server-restart", required_argument, NULL, RDV_OPT_SERVER_RESTART},
     {"workload", required_argument, NULL, RDV_OPT_WORKLOAD},
     {"timeout", required_argument, NULL, RDV_OPT_TIMEOUT},
     {"deadline", required_argument, NULL, RDV_OPT_DEADLINE},
@@ -255,6 +258,9 @@ static int validate_all(matrix_cmd *mc)
 
             cfg.nranks = (int)mc->m.ranks[n];
             cfg.faults_spec = mc->m.scenarios[sc];
+            if (cfg.faults_spec && strstr(cfg.faults_spec, "server.restart") &&
+                !cfg.restart_cmd)
+                continue; /* skipped when its turn comes, saying why */
             bad = rdv_run_config_finish(&cfg, err, sizeof err);
             rdv_run_config_release(&cfg);
             if (bad)
@@ -277,13 +283,14 @@ static void report_run(matrix_cmd *mc, const rdv_run_config *cfg,
 
 /* Why a scenario cannot mean anything on this store, or NULL. */
 static const char *unmet_needs(const char *url, const char *spec,
-                               unsigned needs)
+                               unsigned needs, const char *restart_cmd)
 {
     int redis = strncmp(url, "redis://", 8) == 0;
 
-    if (spec && strstr(spec, "server.restart"))
-        return "server.restart needs a harness that owns the redis server "
-               "(rdv run does not start it, so it cannot restart it)";
+    if (spec && strstr(spec, "server.restart") && !restart_cmd)
+        return "server.restart needs --server-restart CMD (rdv does not "
+               "own the redis server, so it must be told how to restart "
+               "it)";
     if ((needs & RDV_NEEDS_PROXY) && !redis)
         return "needs a redis:// store (the fault proxy goes in front of "
                "it)";
@@ -306,7 +313,7 @@ static void run_cell(matrix_cmd *mc, int s, int n, int sc,
     cfg.nranks = (int)mc->m.ranks[n];
     cfg.faults_spec = mc->m.scenarios[sc];
     if ((why = unmet_needs(cfg.store_url, cfg.faults_spec,
-                           mc->m.scenario_needs[sc]))) {
+                           mc->m.scenario_needs[sc], cfg.restart_cmd))) {
         cell->skipped = 1;
         mc->m.done += mc->m.nseeds;
         if (mc->junit)

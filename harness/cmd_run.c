@@ -53,6 +53,9 @@ static const char usage[] =
     "                     (default 2 x timeout + 1000)\n"
     "  --transport T      uring or epoll (default: io_uring, epoll fallback)\n"
     "  --faults SPEC      inject faults (see `rdv faults --list`)\n"
+    "  --server-restart CMD  shell command that restarts the store's\n"
+    "                     server on the same address; needed by the\n"
+    "                     server.restart fault\n"
     "  --logs DIR         per-rank logs: DIR/rank-R.log, DIR/rank-R.faults.log\n"
     "  --trace FILE       Chrome trace-event JSON of the (first failing or\n"
     "                     last) run: open it in https://ui.perfetto.dev\n"
@@ -89,6 +92,7 @@ static const struct option options[] = {
     {"deadline", required_argument, NULL, RDV_OPT_DEADLINE},
     {"transport", required_argument, NULL, RDV_OPT_TRANSPORT},
     {"faults", required_argument, NULL, RDV_OPT_FAULTS},
+    {"server-restart", required_argument, NULL, RDV_OPT_SERVER_RESTART},
     {"logs", required_argument, NULL, OPT_LOGS},
     {"junit", required_argument, NULL, OPT_JUNIT},
     {"trace", required_argument, NULL, OPT_TRACE},

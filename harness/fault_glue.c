@@ -84,9 +84,14 @@ static int has_restart(const rdv_faults *f, uint64_t seed)
     return 0;
 }
 
+int rdv_faults_has_restart(const rdv_faults *f)
+{
+    return f && has_restart(f, 0); /* the kinds do not depend on the seed */
+}
+
 int rdv_faults_server_start(const rdv_faults *f, uint64_t seed,
-                            const char *url, char *rank_url, size_t cap,
-                            rdv_faults_server **out, char *err,
+                            const char *url, int can_restart, char *rank_url,
+                            size_t cap, rdv_faults_server **out, char *err,
                             size_t errlen)
 {
     rdv_fault_server *s = NULL;
@@ -95,9 +100,10 @@ int rdv_faults_server_start(const rdv_faults *f, uint64_t seed,
     snprintf(rank_url, cap, "%s", url);
     if (!f || rdv_fault_plan_server_events(f->plan, seed, NULL, 0) == 0)
         return RDV_OK;
-    if (has_restart(f, seed)) {
-        snprintf(err, errlen, "server.restart: rdv run does not own the "
-                 "redis server, so it cannot restart it");
+    if (has_restart(f, seed) && !can_restart) {
+        snprintf(err, errlen, "server.restart: rdv does not own the redis "
+                 "server; give --server-restart CMD, a command that "
+                 "restarts it on the same address");
         return RDV_ENOTSUP;
     }
     if (rdv_fault_server_start(f->plan, seed, url, rank_url, cap, &s, err,
@@ -108,12 +114,13 @@ int rdv_faults_server_start(const rdv_faults *f, uint64_t seed,
 }
 
 int rdv_faults_server_poll(rdv_faults_server *s, int64_t elapsed_ms,
-                           char *err, size_t errlen)
+                           int *restart_due, char *err, size_t errlen)
 {
-    int next = -1, restart = 0;
+    int next = -1;
 
+    *restart_due = 0;
     if (s && rdv_fault_server_poll((rdv_fault_server *)s, elapsed_ms, &next,
-                                   &restart, err, errlen) != RDV_OK)
+                                   restart_due, err, errlen) != RDV_OK)
         return -2;
     return next;
 }
@@ -225,21 +232,28 @@ int rdv_faults_stop_ms(const rdv_faults *f, uint64_t seed, int rank)
     return 0;
 }
 
+int rdv_faults_has_restart(const rdv_faults *f)
+{
+    (void)f;
+    return 0;
+}
+
 int rdv_faults_server_start(const rdv_faults *f, uint64_t seed,
-                            const char *url, char *rank_url, size_t cap,
-                            rdv_faults_server **out, char *err,
+                            const char *url, int can_restart, char *rank_url,
+                            size_t cap, rdv_faults_server **out, char *err,
                             size_t errlen)
 {
-    (void)f, (void)seed, (void)err, (void)errlen;
+    (void)f, (void)seed, (void)can_restart, (void)err, (void)errlen;
     snprintf(rank_url, cap, "%s", url);
     *out = NULL;
     return RDV_OK;
 }
 
 int rdv_faults_server_poll(rdv_faults_server *s, int64_t elapsed_ms,
-                           char *err, size_t errlen)
+                           int *restart_due, char *err, size_t errlen)
 {
     (void)s, (void)elapsed_ms, (void)err, (void)errlen;
+    *restart_due = 0;
     return -1;
 }
 

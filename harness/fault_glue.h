@@ -41,18 +41,23 @@ int rdv_faults_stop_ms(const rdv_faults *f, uint64_t seed, int rank);
 /* Parent side: the plan's server.* faults (redis), applied during a run.
  * start puts into rank_url the URL ranks must open (a proxy's, when the
  * plan needs one; else url) and sets *out to NULL when the plan has no
- * server fault. A plan holding server.restart is refused: rdv does not
- * own the redis server, so it cannot restart it. poll fires what is due
- * and returns the ms until the next event, -1 when none is left, or -2
- * when an event could not be applied (err says why). */
+ * server fault. rdv does not own the redis server, so a plan holding
+ * server.restart is refused unless can_restart (the user gave a restart
+ * command). poll fires what is due, sets *restart_due when the caller
+ * must restart the server now, and returns the ms until the next event,
+ * -1 when none is left, or -2 when an event could not be applied (err
+ * says why). */
 typedef struct rdv_faults_server rdv_faults_server;
 
+/* 1 when the plan holds server.restart. */
+int rdv_faults_has_restart(const rdv_faults *f);
+
 int rdv_faults_server_start(const rdv_faults *f, uint64_t seed,
-                            const char *url, char *rank_url, size_t cap,
-                            rdv_faults_server **out, char *err,
+                            const char *url, int can_restart, char *rank_url,
+                            size_t cap, rdv_faults_server **out, char *err,
                             size_t errlen);
 int rdv_faults_server_poll(rdv_faults_server *s, int64_t elapsed_ms,
-                           char *err, size_t errlen);
+                           int *restart_due, char *err, size_t errlen);
 void rdv_faults_server_stop(rdv_faults_server *s);
 
 /* The scenarios `rdv matrix --faults all` runs; needs_redis says a

@@ -36,6 +36,8 @@ typedef struct rdv_run_config {
     const char *logs_dir;      /* per-rank logs, or NULL */
     int trace;                 /* record every store op for a trace */
     const char *faults_spec;   /* NULL = no faults */
+    const char *restart_cmd;   /* restarts the store's server, for the
+                                  server.restart fault; NULL = none */
     rdv_faults *faults;        /* parsed from faults_spec */
 } rdv_run_config;
 

@@ -23,6 +23,7 @@
 #include "rank.h"
 #include "rdv/store_ops.h"
 #include "run.h"
+#include "server_restart.h"
 
 #define TRACE_EVENTS_PER_RANK 16384
 
@@ -104,6 +105,7 @@ static void make_run_id(rdv_runner *r, char *buf, size_t cap)
 /* The parent's timed part of a fault plan: server.* events. */
 typedef struct server_faults {
     rdv_faults_server *srv;
+    const rdv_run_config *cfg;
     int64_t t0_ns;
     char err[256];
 } server_faults;
@@ -111,10 +113,15 @@ typedef struct server_faults {
 static int server_tick(void *arg)
 {
     server_faults *sf = arg;
+    int restart = 0;
     int next = rdv_faults_server_poll(sf->srv, (rdv_now_ns() - sf->t0_ns) /
                                                    1000000,
-                                      sf->err, sizeof sf->err);
+                                      &restart, sf->err, sizeof sf->err);
 
+    /* The ranks keep running meanwhile: that is the fault. */
+    if (restart && sf->cfg->restart_cmd)
+        rdv_server_restart_run(sf->cfg->restart_cmd, sf->cfg->timeout_ms,
+                               sf->err, sizeof sf->err);
     return next == -2 ? 10 : next; /* a failed event is retried soon */
 }
 
@@ -154,7 +161,7 @@ int rdv_runner_run(rdv_runner *r, uint64_t seed, rdv_run_report *rep,
     rdv_rank_job job = {.cfg = cfg, .seed = seed, .area = &r->area};
     rdv_supervise_opts so = {.nranks = cfg->nranks, .fn = rdv_rank_main,
                              .arg = &job, .stop_ms = stop_ms};
-    server_faults sf = {.err = ""};
+    server_faults sf = {.cfg = cfg, .err = ""};
     char rank_url[1024];
     rdv_key_snapshot before;
     pid_t pgid = 0;
@@ -175,7 +182,8 @@ int rdv_runner_run(rdv_runner *r, uint64_t seed, rdv_run_report *rep,
     /* Before the fault driver, whose pipes and proxy child live only for
      * this run and must be gone again afterwards. */
     f.fds_before = rdv_fd_count();
-    if (rdv_faults_server_start(cfg->faults, seed, cfg->store_url, rank_url,
+    if (rdv_faults_server_start(cfg->faults, seed, cfg->store_url,
+                                cfg->restart_cmd != NULL, rank_url,
                                 sizeof rank_url, &sf.srv, err, errlen)) {
         rdv_key_snapshot_free(&before);
         return -1;
