@@ -1,15 +1,11 @@
 /*
  * stores/redis.c - the redis store (redis:// and unix://): the store
  * contract mapped onto redis commands, over the connection layer in
- * redis_conn.c; list/num_keys/delete_prefix are in redis_scan.c.
+ * redis_conn.c; wait/multi_get/multi_set are in redis_batch.c and
+ * list/num_keys/delete_prefix in redis_scan.c.
  *
  *   set          SET k v, create-only SET k v NX (nil reply: RDV_EEXIST)
  *   get          GET k, polled until the key exists
- *   wait         one EVAL per poll that answers EXISTS for every key, so
- *                a timeout can name exactly the missing ones
- *   multi_get    MGET; while keys are missing it polls like wait (no
- *                values resent) and ends with one more MGET
- *   multi_set    MSET
  *   add          INCRBY (redis keeps the same decimal int64 format)
  *   compare_set  one EVAL: GET, compare, SET, atomically on the server
  *   delete       DEL
@@ -47,12 +43,6 @@
  * only a stalled one makes a wait overshoot, by at most this. */
 #define POLL_GRACE_NS 10000000LL /* 10 ms */
 
-/* KEYS: the keys to test. Returns {EXISTS k1, ..., EXISTS kn}. */
-static const char exists_lua[] =
-    "local r = {} "
-    "for i = 1, #KEYS do r[i] = redis.call('EXISTS', KEYS[i]) end "
-    "return r";
-
 /* KEYS[1]; ARGV: has_expected ("0"/"1"), expected, desired, want_cur.
  * Returns {1} when it stored desired, else {0[, current]}. */
 static const char compare_set_lua[] =
@@ -73,10 +63,8 @@ int rdv_redis_fail(rdv_store *s, int rc, const char *op, const char *key,
                           rdv_key_printable(key, k, sizeof k), detail);
 }
 
-/* A reply of an unexpected kind: a redis error (WRONGTYPE, OOM...) or
- * garbage. Frees r. */
-static int reply_fail(rdv_store *s, redisReply *r, const char *op,
-                      const char *key)
+int rdv_redis_reply_fail(rdv_store *s, redisReply *r, const char *op,
+                         const char *key)
 {
     char d[512];
     int rc = r->type == REDIS_REPLY_ERROR ? RDV_EIO : RDV_EPROTO;
@@ -87,9 +75,8 @@ static int reply_fail(rdv_store *s, redisReply *r, const char *op,
     return rdv_redis_fail(s, rc, op, key, d);
 }
 
-/* Sends one command and returns its reply in *r. */
-static int call1(rdv_store *s, const char *op, const char *key,
-                 rdv_redis_cmd cmd, int64_t io, int flags, redisReply **r)
+int rdv_redis_call1(rdv_store *s, const char *op, const char *key,
+                    rdv_redis_cmd cmd, int64_t io, int flags, redisReply **r)
 {
     char err[512];
     int rc = rdv_redis_conn_call(&RS(s)->conn, &cmd, 1, r, io, flags, err,
@@ -98,23 +85,15 @@ static int call1(rdv_store *s, const char *op, const char *key,
     return rc ? rdv_redis_fail(s, rc, op, key, err) : RDV_OK;
 }
 
-/* Polls probe (RDV_OK ready, 1 not yet, <0 failed and recorded) with
- * backoff until it is ready, the deadline passes (POLL_TIMEDOUT) or the
- * store is closed (POLL_CANCELED); the caller records those two, which
- * differ from a probe's own RDV_ETIMEDOUT (a server that did not answer,
- * already recorded). */
-typedef int (*probe_fn)(rdv_store *s, int64_t io, void *arg);
-
-enum { POLL_TIMEDOUT = 2, POLL_CANCELED = 3 };
-
-static int poll_status(int rc)
+int rdv_redis_poll_status(int rc)
 {
-    return rc == POLL_TIMEDOUT ? RDV_ETIMEDOUT
-                               : rc == POLL_CANCELED ? RDV_ECANCELED : rc;
+    return rc == RDV_REDIS_POLL_TIMEDOUT   ? RDV_ETIMEDOUT
+           : rc == RDV_REDIS_POLL_CANCELED ? RDV_ECANCELED
+                                           : rc;
 }
 
-static int poll_until(rdv_store *s, int64_t deadline, probe_fn probe,
-                      void *arg)
+int rdv_redis_poll(rdv_store *s, int64_t deadline, rdv_redis_probe_fn probe,
+                   void *arg)
 {
     int64_t io = rdv_redis_io_deadline(&RS(s)->conn, deadline);
     int64_t delay = POLL_FIRST_NS;
@@ -122,30 +101,31 @@ static int poll_until(rdv_store *s, int64_t deadline, probe_fn probe,
 
     for (;;) {
         int64_t last_look = rdv_now_ns() + POLL_GRACE_NS;
-        int rc = probe(s, io == deadline && io < last_look ? last_look : io,
-                       arg);
+        int rc =
+            probe(s, io == deadline && io < last_look ? last_look : io, arg);
 
         if (rc <= 0)
             return rc;
         if (rdv_now_ns() >= deadline)
-            return POLL_TIMEDOUT;
-        if (rdv_redis_conn_sleep(&RS(s)->conn,
-                                 rdv_redis_jitter(&seed, delay), deadline))
-            return POLL_CANCELED;
+            return RDV_REDIS_POLL_TIMEDOUT;
+        if (rdv_redis_conn_sleep(&RS(s)->conn, rdv_redis_jitter(&seed, delay),
+                                 deadline))
+            return RDV_REDIS_POLL_CANCELED;
         delay = delay * 3 / 2 < POLL_MAX_NS ? delay * 3 / 2 : POLL_MAX_NS;
     }
 }
 
-static int redis_set(rdv_store *s, const char *key, const void *val,
-                     size_t len, int flags)
+static int redis_set(rdv_store *s, const char *key, const void *val, size_t len,
+                     int flags)
 {
     int nx = flags & RDV_SET_CREATE_ONLY;
     const char *argv[] = {"SET", key, val, "NX"};
     size_t lens[] = {3, strlen(key), len, 2};
     int64_t io = rdv_redis_io_deadline(&RS(s)->conn, 0);
     redisReply *r;
-    int rc = call1(s, "set", key, (rdv_redis_cmd){nx ? 4 : 3, argv, lens},
-                   io, nx ? 0 : RDV_REDIS_IDEMPOTENT, &r);
+    int rc =
+        rdv_redis_call1(s, "set", key, (rdv_redis_cmd){nx ? 4 : 3, argv, lens},
+                        io, nx ? 0 : RDV_REDIS_IDEMPOTENT, &r);
 
     if (rc)
         return rc;
@@ -153,7 +133,7 @@ static int redis_set(rdv_store *s, const char *key, const void *val,
         rc = rdv_redis_fail(s, RDV_EEXIST, "set", key,
                             "key exists (create-only)");
     else if (r->type != REDIS_REPLY_STATUS)
-        return reply_fail(s, r, "set", key);
+        return rdv_redis_reply_fail(s, r, "set", key);
     freeReplyObject(r);
     return rc;
 }
@@ -170,8 +150,8 @@ static int get_probe(rdv_store *s, int64_t io, void *arg)
     const char *argv[] = {"GET", a->key};
     size_t lens[] = {3, strlen(a->key)};
     redisReply *r;
-    int rc = call1(s, "get", a->key, (rdv_redis_cmd){2, argv, lens}, io,
-                   RDV_REDIS_IDEMPOTENT, &r);
+    int rc = rdv_redis_call1(s, "get", a->key, (rdv_redis_cmd){2, argv, lens},
+                             io, RDV_REDIS_IDEMPOTENT, &r);
 
     if (rc)
         return rc;
@@ -180,7 +160,7 @@ static int get_probe(rdv_store *s, int64_t io, void *arg)
         return 1;
     }
     if (r->type != REDIS_REPLY_STRING)
-        return reply_fail(s, r, "get", a->key);
+        return rdv_redis_reply_fail(s, r, "get", a->key);
     *a->val = r->str; /* malloc'd and NUL-terminated by the reader */
     *a->len = r->len;
     r->str = NULL;
@@ -193,233 +173,17 @@ static int redis_get(rdv_store *s, const char *key, void **val, size_t *len,
 {
     get_args a = {key, val, len};
     int64_t start = rdv_now_ns();
-    int rc = poll_until(s, deadline, get_probe, &a);
+    int rc = rdv_redis_poll(s, deadline, get_probe, &a);
     char d[256];
 
     if (rc > 0) {
         snprintf(d, sizeof d, "%s after %lld ms (redis %s)",
-                 rc == POLL_TIMEDOUT ? "timed out" : "canceled",
+                 rc == RDV_REDIS_POLL_TIMEDOUT ? "timed out" : "canceled",
                  (long long)((rdv_now_ns() - start) / 1000000),
                  RS(s)->conf.addr);
-        rdv_redis_fail(s, poll_status(rc), "get", key, d);
+        rdv_redis_fail(s, rdv_redis_poll_status(rc), "get", key, d);
     }
-    return poll_status(rc);
-}
-
-/* A command over many keys: argv = head..., keys... */
-typedef struct keys_cmd {
-    const char **argv;
-    size_t *lens;
-    int argc;
-} keys_cmd;
-
-static int keys_cmd_make(rdv_store *s, keys_cmd *c, const char *const *head,
-                         size_t nhead, const char *const *keys, size_t n)
-{
-    c->argc = (int)(nhead + n);
-    c->argv = malloc((nhead + n) * sizeof *c->argv);
-    c->lens = malloc((nhead + n) * sizeof *c->lens);
-    if (!c->argv || !c->lens) {
-        free(c->argv);
-        free(c->lens);
-        c->argv = NULL;
-        c->lens = NULL;
-        return rdv_store_fail(s, RDV_ENOMEM, "out of memory for a "
-                              "command over %zu keys", n);
-    }
-    for (size_t i = 0; i < nhead + n; i++) {
-        c->argv[i] = i < nhead ? head[i] : keys[i - nhead];
-        c->lens[i] = strlen(c->argv[i]);
-    }
-    return RDV_OK;
-}
-
-static void keys_cmd_free(keys_cmd *c)
-{
-    free(c->argv);
-    free(c->lens);
-}
-
-typedef struct wait_args {
-    const char *const *keys;
-    size_t n;
-    unsigned char *present;
-    keys_cmd exists;   /* EVAL exists_lua n keys... */
-    keys_cmd mget;     /* MGET keys...; multi_get only */
-    void **vals;       /* multi_get only */
-    size_t *lens;
-    int keys_missing;  /* multi_get: poll with exists until all appear */
-    char nkeys[24];
-    char op[48];       /* "wait on 8 keys, first" for error details */
-} wait_args;
-
-static int exists_probe(rdv_store *s, int64_t io, void *arg)
-{
-    wait_args *a = arg;
-    redisReply *r;
-    int rc = call1(s, a->op, a->keys[0],
-                   (rdv_redis_cmd){a->exists.argc, a->exists.argv,
-                                   a->exists.lens},
-                   io, RDV_REDIS_IDEMPOTENT, &r);
-    int all = 1;
-
-    if (rc)
-        return rc;
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != a->n)
-        return reply_fail(s, r, a->op, a->keys[0]);
-    for (size_t i = 0; i < a->n; i++) {
-        a->present[i] = r->element[i]->type == REDIS_REPLY_INTEGER &&
-                        r->element[i]->integer == 1;
-        all &= a->present[i];
-    }
-    freeReplyObject(r);
-    return all ? RDV_OK : 1;
-}
-
-static int wait_begin(rdv_store *s, wait_args *a, const char *op,
-                      const char *const *keys, size_t n)
-{
-    const char *head[] = {"EVAL", exists_lua, a->nkeys};
-
-    snprintf(a->nkeys, sizeof a->nkeys, "%zu", n);
-    snprintf(a->op, sizeof a->op, "%s on %zu key%s, first", op, n,
-             n == 1 ? "" : "s");
-    a->keys = keys;
-    a->n = n;
-    a->present = calloc(n, 1);
-    if (!a->present)
-        return rdv_store_fail(s, RDV_ENOMEM, "wait: out of memory");
-    if (keys_cmd_make(s, &a->exists, head, 3, keys, n)) {
-        free(a->present);
-        return RDV_ENOMEM;
-    }
-    return RDV_OK;
-}
-
-/* Records a timeout or cancel with the keys still missing (as the last
- * answered poll saw them); frees a. A poll cut off by the deadline adds
- * the server's silence to the list. */
-static int wait_end(rdv_store *s, wait_args *a, int rc, int64_t start)
-{
-    if (rc == RDV_ETIMEDOUT) {
-        size_t o;
-
-        rdv_store_fail_wait(s, rc, start, a->keys, a->n, a->present);
-        o = strlen(s->detail);
-        snprintf(s->detail + o, sizeof s->detail - o, " (as last seen: "
-                 "redis %s did not answer the final poll in time)",
-                 RS(s)->conf.addr);
-    } else if (rc > 0) {
-        rdv_store_fail_wait(s, poll_status(rc), start, a->keys, a->n,
-                            a->present);
-    }
-    keys_cmd_free(&a->exists);
-    keys_cmd_free(&a->mget);
-    free(a->present);
-    return poll_status(rc);
-}
-
-static int redis_wait(rdv_store *s, const char *const *keys, size_t n,
-                      int64_t deadline)
-{
-    int64_t start = rdv_now_ns();
-    wait_args a = {0};
-    int rc = wait_begin(s, &a, "wait", keys, n);
-
-    if (rc)
-        return rc;
-    return wait_end(s, &a, poll_until(s, deadline, exists_probe, &a),
-                    start);
-}
-
-/* One MGET: all values (RDV_OK), or 1 with present[] updated. */
-static int mget_once(rdv_store *s, wait_args *a, int64_t io)
-{
-    redisReply *r;
-    int rc = call1(s, a->op, a->keys[0],
-                   (rdv_redis_cmd){a->mget.argc, a->mget.argv, a->mget.lens},
-                   io, RDV_REDIS_IDEMPOTENT, &r);
-    int all = 1;
-
-    if (rc)
-        return rc;
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != a->n)
-        return reply_fail(s, r, a->op, a->keys[0]);
-    for (size_t i = 0; i < a->n; i++) {
-        a->present[i] = r->element[i]->type == REDIS_REPLY_STRING;
-        all &= a->present[i];
-    }
-    for (size_t i = 0; all && i < a->n; i++) {
-        a->vals[i] = r->element[i]->str; /* the reader's NUL-ended copy */
-        a->lens[i] = r->element[i]->len;
-        r->element[i]->str = NULL;
-    }
-    freeReplyObject(r);
-    return all ? RDV_OK : 1;
-}
-
-static int multi_get_probe(rdv_store *s, int64_t io, void *arg)
-{
-    wait_args *a = arg;
-    int rc;
-
-    if (a->keys_missing && (rc = exists_probe(s, io, a)) != RDV_OK)
-        return rc;
-    rc = mget_once(s, a, io);
-    a->keys_missing = rc == 1;
-    return rc;
-}
-
-static int redis_multi_get(rdv_store *s, const char *const *keys, size_t n,
-                           void **vals, size_t *lens, int64_t deadline)
-{
-    static const char *const head[] = {"MGET"};
-    int64_t start = rdv_now_ns();
-    wait_args a = {0};
-    int rc = wait_begin(s, &a, "multi_get", keys, n);
-
-    if (rc)
-        return rc;
-    if (keys_cmd_make(s, &a.mget, head, 1, keys, n))
-        return wait_end(s, &a, RDV_ENOMEM, start);
-    a.vals = vals;
-    a.lens = lens;
-    return wait_end(s, &a, poll_until(s, deadline, multi_get_probe, &a),
-                    start);
-}
-
-static int redis_multi_set(rdv_store *s, const char *const *keys,
-                           const void *const *vals, const size_t *lens,
-                           size_t n)
-{
-    const char **argv = malloc((2 * n + 1) * sizeof *argv);
-    size_t *alen = malloc((2 * n + 1) * sizeof *alen);
-    int64_t io = rdv_redis_io_deadline(&RS(s)->conn, 0);
-    redisReply *r;
-    int rc = RDV_ENOMEM;
-
-    if (argv && alen) {
-        argv[0] = "MSET";
-        alen[0] = 4;
-        for (size_t i = 0; i < n; i++) {
-            argv[1 + 2 * i] = keys[i];
-            alen[1 + 2 * i] = strlen(keys[i]);
-            argv[2 + 2 * i] = vals[i] ? vals[i] : "";
-            alen[2 + 2 * i] = lens[i];
-        }
-        rc = call1(s, "multi_set", keys[0],
-                   (rdv_redis_cmd){(int)(2 * n + 1), argv, alen}, io,
-                   RDV_REDIS_IDEMPOTENT, &r);
-        if (rc == RDV_OK && r->type != REDIS_REPLY_STATUS)
-            rc = reply_fail(s, r, "multi_set", keys[0]);
-        else if (rc == RDV_OK)
-            freeReplyObject(r);
-    } else {
-        rdv_store_fail(s, rc, "multi_set: out of memory for %zu keys", n);
-    }
-    free(argv);
-    free(alen);
-    return rc;
+    return rdv_redis_poll_status(rc);
 }
 
 static int redis_add(rdv_store *s, const char *key, int64_t delta,
@@ -430,8 +194,8 @@ static int redis_add(rdv_store *s, const char *key, int64_t delta,
     size_t lens[] = {6, strlen(key), rdv_counter_format(delta, num)};
     int64_t io = rdv_redis_io_deadline(&RS(s)->conn, 0);
     redisReply *r;
-    int rc = call1(s, "add", key, (rdv_redis_cmd){3, argv, lens}, io, 0,
-                   &r);
+    int rc = rdv_redis_call1(s, "add", key, (rdv_redis_cmd){3, argv, lens}, io,
+                             0, &r);
 
     if (rc)
         return rc;
@@ -444,18 +208,18 @@ static int redis_add(rdv_store *s, const char *key, int64_t delta,
         freeReplyObject(r);
         return rdv_redis_fail(s, RDV_EINVAL, "add", key, "int64 overflow");
     }
-    if (r->type == REDIS_REPLY_ERROR && (strstr(r->str, "not an integer") ||
-                                         strncmp(r->str, "WRONGTYPE", 9) ==
-                                             0)) {
+    if (r->type == REDIS_REPLY_ERROR &&
+        (strstr(r->str, "not an integer") ||
+         strncmp(r->str, "WRONGTYPE", 9) == 0)) {
         freeReplyObject(r);
         return rdv_redis_fail(s, RDV_EPROTO, "add", key,
                               "the value is not a decimal int64");
     }
-    return reply_fail(s, r, "add", key);
+    return rdv_redis_reply_fail(s, r, "add", key);
 }
 
-static int copy_value(rdv_store *s, const char *key, const void *v,
-                      size_t len, void **out, size_t *out_len)
+static int copy_value(rdv_store *s, const char *key, const void *v, size_t len,
+                      void **out, size_t *out_len)
 {
     char *c = malloc(len + 1);
 
@@ -471,24 +235,25 @@ static int copy_value(rdv_store *s, const char *key, const void *v,
 
 static int redis_compare_set(rdv_store *s, const char *key,
                              const void *expected, size_t expected_len,
-                             const void *desired, size_t desired_len,
-                             int *won, void **cur, size_t *cur_len)
+                             const void *desired, size_t desired_len, int *won,
+                             void **cur, size_t *cur_len)
 {
-    const char *argv[] = {"EVAL", compare_set_lua, "1", key,
-                          expected ? "1" : "0", expected ? expected : "",
-                          desired, cur ? "1" : "0"};
-    size_t lens[] = {4, sizeof compare_set_lua - 1, 1, strlen(key), 1,
-                     expected ? expected_len : 0, desired_len, 1};
+    const char *argv[] = {
+        "EVAL",  compare_set_lua,      "1",
+        key,     expected ? "1" : "0", expected ? expected : "",
+        desired, cur ? "1" : "0"};
+    size_t lens[] = {4, sizeof compare_set_lua - 1,  1,           strlen(key),
+                     1, expected ? expected_len : 0, desired_len, 1};
     int64_t io = rdv_redis_io_deadline(&RS(s)->conn, 0);
     redisReply *r, *v;
-    int rc = call1(s, "compare_set", key, (rdv_redis_cmd){8, argv, lens},
-                   io, 0, &r);
+    int rc = rdv_redis_call1(s, "compare_set", key,
+                             (rdv_redis_cmd){8, argv, lens}, io, 0, &r);
 
     if (rc)
         return rc;
     if (r->type != REDIS_REPLY_ARRAY || r->elements < 1 ||
         r->element[0]->type != REDIS_REPLY_INTEGER)
-        return reply_fail(s, r, "compare_set", key);
+        return rdv_redis_reply_fail(s, r, "compare_set", key);
     *won = r->element[0]->integer == 1;
     v = r->elements > 1 ? r->element[1] : NULL;
     if (cur && *won)
@@ -508,13 +273,13 @@ static int redis_del(rdv_store *s, const char *key)
     size_t lens[] = {3, strlen(key)};
     int64_t io = rdv_redis_io_deadline(&RS(s)->conn, 0);
     redisReply *r;
-    int rc = call1(s, "delete", key, (rdv_redis_cmd){2, argv, lens}, io,
-                   RDV_REDIS_IDEMPOTENT, &r);
+    int rc = rdv_redis_call1(s, "delete", key, (rdv_redis_cmd){2, argv, lens},
+                             io, RDV_REDIS_IDEMPOTENT, &r);
 
     if (rc)
         return rc;
     if (r->type != REDIS_REPLY_INTEGER)
-        return reply_fail(s, r, "delete", key);
+        return rdv_redis_reply_fail(s, r, "delete", key);
     freeReplyObject(r);
     return RDV_OK;
 }
@@ -535,14 +300,14 @@ static const rdv_store_ops redis_ops = {
     .name = "redis",
     .set = redis_set,
     .get = redis_get,
-    .wait = redis_wait,
+    .wait = rdv_redis_wait,
     .add = redis_add,
     .compare_set = redis_compare_set,
     .del = redis_del,
     .list = rdv_redis_list,
     .destroy = redis_destroy,
-    .multi_get = redis_multi_get,
-    .multi_set = redis_multi_set,
+    .multi_get = rdv_redis_multi_get,
+    .multi_set = rdv_redis_multi_set,
     .num_keys = rdv_redis_num_keys,
     .delete_prefix = rdv_redis_delete_prefix,
     .cancel = redis_cancel,
@@ -555,9 +320,8 @@ static int redis_ping(redis_store *rs, char *errbuf, size_t errlen)
     size_t lens[] = {4};
     int64_t io = rdv_redis_io_deadline(&rs->conn, 0);
     redisReply *r;
-    int rc = rdv_redis_conn_call(&rs->conn, &(rdv_redis_cmd){1, argv, lens},
-                                 1, &r, io, RDV_REDIS_IDEMPOTENT, errbuf,
-                                 errlen);
+    int rc = rdv_redis_conn_call(&rs->conn, &(rdv_redis_cmd){1, argv, lens}, 1,
+                                 &r, io, RDV_REDIS_IDEMPOTENT, errbuf, errlen);
 
     if (rc)
         return rc;

@@ -3,7 +3,7 @@
  * log in, exchange pipelined commands, reconnect; see redis_conn.h.
  *
  * Choices:
- * - The socket is ours, not a redisContext's: made SOCK_CLOEXEC and
+ * - The socket is ours (redis_net.c), not a redisContext's: CLOEXEC and
  *   non-blocking, written with sendmsg(MSG_NOSIGNAL) (a dead server must
  *   not raise SIGPIPE in the caller), and every wait is one ppoll() on
  *   the socket plus the cancel eventfd with the caller's deadline in ns.
@@ -20,23 +20,20 @@
  * - EINTR: ppoll, connect, sendmsg and read simply retry; deadlines are
  *   absolute, so a signal never stretches or ends a wait.
  */
-#define _GNU_SOURCE /* ppoll, POLLRDHUP, pthread_mutex_clocklock */
+#define _GNU_SOURCE /* POLLRDHUP, pthread_mutex_clocklock */
 #include <errno.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "rdv/store_ops.h"
 #include "redis_conn.h"
+#include "redis_net.h"
 
 #define RECONNECT_FIRST_NS 1000000LL  /* 1 ms */
 #define RECONNECT_MAX_NS 100000000LL  /* 100 ms */
@@ -63,39 +60,6 @@ int64_t rdv_redis_io_deadline(const rdv_redis_conn *c, int64_t deadline)
     return now + c->conf->timeout_ms * 1000000LL;
 }
 
-/* Waits for events on fd (or only for cancel when fd < 0) until the
- * deadline; past it, still looks once, so what is already there counts.
- * RDV_OK, RDV_ETIMEDOUT, RDV_ECANCELED or RDV_EIO. */
-static int wait_fd(rdv_redis_conn *c, int fd, short events,
-                   int64_t deadline)
-{
-    for (;;) {
-        struct pollfd p[2] = {{fd, events, 0}, {c->wake_fd, POLLIN, 0}};
-        struct timespec ts, *tp = NULL;
-        int64_t left = 1;
-        int n;
-
-        if (atomic_load(&c->cancelled))
-            return RDV_ECANCELED;
-        if (deadline != RDV_DEADLINE_NONE) {
-            left = deadline - rdv_now_ns();
-            left = left > 0 ? left : 0;
-            ts.tv_sec = left / 1000000000;
-            ts.tv_nsec = left % 1000000000;
-            tp = &ts;
-        }
-        n = ppoll(p, 2, tp, NULL);
-        if (n < 0 && errno != EINTR)
-            return RDV_EIO;
-        if (n > 0 && p[1].revents)
-            return RDV_ECANCELED;
-        if (n > 0 && p[0].revents)
-            return RDV_OK;
-        if (n == 0 && left == 0)
-            return RDV_ETIMEDOUT;
-    }
-}
-
 int rdv_redis_conn_sleep(rdv_redis_conn *c, int64_t ns, int64_t deadline)
 {
     int64_t until = rdv_now_ns() + ns;
@@ -103,7 +67,7 @@ int rdv_redis_conn_sleep(rdv_redis_conn *c, int64_t ns, int64_t deadline)
 
     if (deadline != RDV_DEADLINE_NONE && deadline < until)
         until = deadline;
-    rc = wait_fd(c, -1, 0, until);
+    rc = rdv_redis_wait_fd(c, -1, 0, until);
     return rc == RDV_ECANCELED ? rc : RDV_OK;
 }
 
@@ -181,69 +145,6 @@ static int conn_own(rdv_redis_conn *c, char *err, size_t errlen)
     return RDV_OK;
 }
 
-/* One connect to one address, bounded by deadline. */
-static int sock_connect(rdv_redis_conn *c, const struct sockaddr *sa,
-                        socklen_t len, int64_t deadline, int *out)
-{
-    int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC |
-                                       SOCK_NONBLOCK, 0);
-    int one = 1, soerr = 0, rc;
-    socklen_t sl = sizeof soerr;
-
-    if (fd < 0)
-        return -errno;
-    if (sa->sa_family != AF_UNIX)
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    if (connect(fd, sa, len) < 0) {
-        /* EINTR: the connect goes on in the background, as EINPROGRESS */
-        if (errno != EINPROGRESS && errno != EINTR) {
-            soerr = errno;
-        } else if ((rc = wait_fd(c, fd, POLLOUT, deadline)) != RDV_OK) {
-            close(fd);
-            return rc == RDV_ECANCELED ? 1 : -ETIMEDOUT;
-        } else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0) {
-            soerr = errno;
-        }
-    }
-    if (soerr) {
-        close(fd);
-        return -soerr;
-    }
-    *out = fd;
-    return 0;
-}
-
-/* Connects to the configured address: -errno, 0, or 1 when cancelled. */
-static int sock_open(rdv_redis_conn *c, int64_t deadline, int *fd,
-                     char *err, size_t errlen)
-{
-    const rdv_redis_conf *cf = c->conf;
-    struct addrinfo hints = {0}, *ai, *a;
-    char port[16];
-    int rc;
-
-    if (cf->path) {
-        struct sockaddr_un sun = {.sun_family = AF_UNIX};
-
-        memcpy(sun.sun_path, cf->path, strlen(cf->path) + 1);
-        return sock_connect(c, (struct sockaddr *)&sun, sizeof sun,
-                            deadline, fd);
-    }
-    hints.ai_socktype = SOCK_STREAM;
-    snprintf(port, sizeof port, "%d", cf->port);
-    rc = getaddrinfo(cf->host, port, &hints, &ai);
-    if (rc) {
-        snprintf(err, errlen, "redis %s: cannot resolve host '%s': %s",
-                 cf->addr, cf->host, gai_strerror(rc));
-        return -EHOSTUNREACH;
-    }
-    rc = -EHOSTUNREACH;
-    for (a = ai; a && rc < 0; a = a->ai_next)
-        rc = sock_connect(c, a->ai_addr, a->ai_addrlen, deadline, fd);
-    freeaddrinfo(ai);
-    return rc;
-}
-
 static int exchange(rdv_redis_conn *c, const rdv_redis_cmd *cmds, size_t n,
                     redisReply **replies, int64_t deadline, int *sent,
                     char *err, size_t errlen);
@@ -311,7 +212,7 @@ static int conn_open(rdv_redis_conn *c, int64_t deadline, char *err,
     int fd = -1, rc;
 
     err[0] = '\0';
-    rc = sock_open(c, deadline < bound ? deadline : bound, &fd, err,
+    rc = rdv_redis_sock_open(c, deadline < bound ? deadline : bound, &fd, err,
                    errlen);
     if (rc == 1)
         return RDV_ECANCELED;
@@ -348,7 +249,7 @@ static int send_all(rdv_redis_conn *c, struct iovec *iov, size_t n,
         if (w < 0 && errno == EINTR)
             continue;
         if (w < 0 && errno == EAGAIN) {
-            if ((rc = wait_fd(c, c->fd, POLLOUT, deadline)) != RDV_OK)
+            if ((rc = rdv_redis_wait_fd(c, c->fd, POLLOUT, deadline)) != RDV_OK)
                 return rc;
             continue;
         }
@@ -412,7 +313,7 @@ static int recv_all(rdv_redis_conn *c, redisReply **replies, size_t n,
             replies[got++] = rep;
             continue;
         }
-        if ((rc = wait_fd(c, c->fd, POLLIN, deadline)) != RDV_OK)
+        if ((rc = rdv_redis_wait_fd(c, c->fd, POLLIN, deadline)) != RDV_OK)
             return rc;
         r = read(c->fd, buf, sizeof buf);
         if (r < 0 && (errno == EINTR || errno == EAGAIN))
