@@ -165,7 +165,9 @@ static int64_t run_timer(const rdv_supervise_opts *o, int64_t at)
 {
     int ms;
 
-    if (!o->timer || !at || now_ns() < at)
+    if (!o->timer)
+        return 0;
+    if (!at || now_ns() < at)
         return at;
     ms = o->timer(o->timer_arg);
     return ms < 0 ? 0 : now_ns() + (int64_t)ms * 1000000;
