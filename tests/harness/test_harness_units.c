@@ -7,10 +7,14 @@
 #include <criterion/criterion.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
 
 #include "cli.h"
 #include "checks.h"
 #include "replay.h"
+#include "supervise.h"
 #include "workload.h"
 #include "workload_values.h"
 
@@ -193,4 +197,47 @@ Test(replay, quotes_for_the_shell)
     setenv("RDV_TRANSPORT", "epoll", 1);
     rdv_replay_line(&cfg, 42, line, sizeof line);
     cr_expect(strstr(line, " --transport epoll"), "%s", line);
+}
+
+static int sleep_then_exit(void *arg, int rank)
+{
+    struct timespec ts = {0, 400 * 1000000L};
+
+    (void)arg;
+    nanosleep(&ts, NULL);
+    return rank;
+}
+
+static double self_cpu_ms(void)
+{
+    struct rusage ru;
+
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
+           (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
+}
+
+/* The parent waits for its ranks in poll(), it does not spin: while two
+ * ranks sleep 400 ms it uses a small fraction of that in CPU. */
+Test(supervise, waits_without_spinning_and_reaps_every_rank)
+{
+    struct timespec now;
+    rdv_rank_exit ex[2];
+    rdv_supervise_opts o = {.nranks = 2, .fn = sleep_then_exit};
+    char err[256];
+    double cpu;
+    pid_t pgid;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    o.deadline_ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec +
+                    60 * 1000000000LL;
+    cpu = self_cpu_ms();
+    cr_assert_eq(rdv_supervise(&o, ex, &pgid, err, sizeof err), 0, "%s", err);
+    cpu = self_cpu_ms() - cpu;
+    cr_expect_lt(cpu, 200.0, "the supervisor used %.0f ms of CPU", cpu);
+    for (int r = 0; r < 2; r++) {
+        cr_expect_eq(ex[r].code, r);
+        cr_expect_not(ex[r].hung);
+    }
+    cr_expect_eq(waitpid(-1, NULL, WNOHANG), -1, "a rank was not reaped");
 }
