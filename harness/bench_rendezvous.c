@@ -244,7 +244,7 @@ static int one_run(const bopts *o, const char *store, const char *backend,
     char url[600], dir[64] = "", job[64], err[256];
     rdv_store *s = NULL;
     int64_t t0, first = INT64_MAX, last = 0;
-    int failed = 0, spawned = 0;
+    int failed = 0, spawned = 0, shown = 0;
     pid_t *pids = calloc((size_t)n, sizeof *pids);
 
     if (!pids)
@@ -289,8 +289,8 @@ static int one_run(const bopts *o, const char *store, const char *backend,
         while (waitpid(pids[r], &st, 0) < 0)
             ;
         if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-            if (!failed)
-                fprintf(stderr, "rank %d failed: %s\n", r,
+            if (shown++ < 3)
+                fprintf(stderr, "rank %d failed (status %#x): %s\n", r, st,
                         t[r].msg[0] ? t[r].msg : "killed");
             failed = 1;
         }

@@ -4,9 +4,11 @@
  * Store traffic per rank: one create-only set, ceil((N-1)/BATCH)
  * multi_gets (each blocks inside the store until the whole batch exists,
  * so nobody polls), and one delete. Only when a batch is slow (a rank
- * late or gone) does a read give up after a slice (100 ms doubling to
- * 1 s) and sweep the unread keys with non-blocking gets, so a rank that
- * published and then left is still known by its record. Every record is decoded and checked
+ * late or gone) does a read give up after a slice (a tenth of the
+ * timeout, 250 ms to 2 s, doubling up to 4 s) and sweep the unread keys
+ * with non-blocking gets, so a rank that published and then left is
+ * still known by its record. Sweeps are kept rare on purpose: at large N
+ * every store call contends with hundreds of ranks for the store. Every record is decoded and checked
  * before anything connects to it: size, checksum, the rank against its
  * key, the job size and token, duplicates (nonce or address seen twice,
  * found with a small hash table so N = 1024 stays cheap), and the
@@ -281,7 +283,7 @@ static int read_batch(rdv_mesh *m, reader *rd)
     m->counters->store_ops++;
     ret = rdv_store_multi_get(m->store, kp, nb, vals, lens, wait);
     if (ret == RDV_ETIMEDOUT) {
-        rd->slice_ms = rd->slice_ms < 1000 ? rd->slice_ms * 2 : 1000;
+        rd->slice_ms = rd->slice_ms < 4000 ? rd->slice_ms * 2 : 4000;
         ret = sweep(m, rd);
         if (ret == RDV_OK && rd->npending > 0 && rdv_now_ns() >= m->deadline)
             return fail_missing(m, rd);
@@ -305,7 +307,12 @@ static int read_batch(rdv_mesh *m, reader *rd)
 
 int rdv_mesh_read_records(rdv_mesh *m)
 {
-    reader rd = {.slice_ms = 100};
+    int timeout = rdv_context_timeout_ms(m->ctx);
+    /* a tenth of the deadline, within [250 ms, 2 s]: sweeps are rare when
+     * ranks are merely slow to start, yet happen a few times before the
+     * deadline when one is gone */
+    reader rd = {.slice_ms = timeout < 2500 ? 250 : timeout > 20000 ? 2000
+                                                                    : timeout / 10};
     int ret;
 
     rd.pending = malloc((size_t)m->size * sizeof *rd.pending);

@@ -76,7 +76,9 @@ static int ring_setup(struct io_uring *ring)
         struct io_uring_params p;
 
         memset(&p, 0, sizeof p);
-        p.flags = attempts[i];
+        /* a deep CQ: a rank busy in the store must not back it up */
+        p.flags = attempts[i] | IORING_SETUP_CQSIZE;
+        p.cq_entries = 4096;
         ret = io_uring_queue_init_params(512, ring, &p);
         if (ret != -EINVAL)
             break;
@@ -140,12 +142,34 @@ static int uring_create(rdv_backend **out, char *errbuf, size_t errlen)
     return 0;
 }
 
-static struct io_uring_sqe *sqe_get(rdv_backend *b, unsigned need)
+static int reap(rdv_backend *b);
+
+/* Makes room for `need` SQEs. Submitting frees the SQ; should the kernel
+ * push back (-EBUSY/-EAGAIN while completions are backed up), reaping
+ * into the ready queue makes room for them. -EBUSY if it never does. */
+static int sq_reserve(rdv_backend *b, unsigned need)
 {
-    if (io_uring_sq_space_left(&b->ring) < need) {
-        io_uring_submit(&b->ring);
-        b->unsubmitted = 0;
+    for (int tries = 0; io_uring_sq_space_left(&b->ring) < need; tries++) {
+        int ret;
+
+        if (tries == 16)
+            return -EBUSY;
+        ret = io_uring_submit(&b->ring);
+        if (ret >= 0) {
+            b->unsubmitted = 0;
+        } else if (ret == -EBUSY || ret == -EAGAIN || ret == -EINTR) {
+            io_uring_get_events(&b->ring);
+            reap(b);
+        } else {
+            return ret;
+        }
     }
+    return 0;
+}
+
+/* Only after sq_reserve(): the SQ has room, so this never fails. */
+static struct io_uring_sqe *sqe_get(rdv_backend *b)
+{
     b->unsubmitted++;
     return io_uring_get_sqe(&b->ring);
 }
@@ -207,7 +231,7 @@ static void link_deadline(rdv_backend *b, struct io_uring_sqe *sqe,
     b->slots[i].ts.tv_sec = deadline / 1000000000;
     b->slots[i].ts.tv_nsec = deadline % 1000000000;
     sqe->flags |= IOSQE_IO_LINK;
-    t = sqe_get(b, 1);
+    t = sqe_get(b); /* the caller reserved two */
     io_uring_prep_link_timeout(t, &b->slots[i].ts, IORING_TIMEOUT_ABS);
     io_uring_sqe_set_data64(t, 0);
 }
@@ -215,12 +239,14 @@ static void link_deadline(rdv_backend *b, struct io_uring_sqe *sqe,
 static int uring_connect(rdv_backend *b, int fd, const struct sockaddr *sa,
                          socklen_t salen, uint64_t tag, int64_t deadline)
 {
-    long i = slot_new(b, fd, K_CONNECT, tag, NULL);
+    long i = sq_reserve(b, 2);
     struct io_uring_sqe *sqe;
 
+    if (i == 0)
+        i = slot_new(b, fd, K_CONNECT, tag, NULL);
     if (i < 0)
         return (int)i;
-    sqe = sqe_get(b, 2);
+    sqe = sqe_get(b);
     io_uring_prep_connect(sqe, fd, sa, salen);
     io_uring_sqe_set_data64(sqe, (uint64_t)i + 1);
     link_deadline(b, sqe, (uint32_t)i, deadline);
@@ -230,9 +256,15 @@ static int uring_connect(rdv_backend *b, int fd, const struct sockaddr *sa,
     return 0;
 }
 
-static void prep_accept(rdv_backend *b, uint32_t i)
+/* 0, or -EBUSY when the SQ stays full. */
+static int prep_accept(rdv_backend *b, uint32_t i)
 {
-    struct io_uring_sqe *sqe = sqe_get(b, 1);
+    struct io_uring_sqe *sqe;
+    int ret = sq_reserve(b, 1);
+
+    if (ret < 0)
+        return ret;
+    sqe = sqe_get(b);
 
     if (b->multishot)
         io_uring_prep_multishot_accept(sqe, b->slots[i].fd, NULL, NULL,
@@ -240,27 +272,33 @@ static void prep_accept(rdv_backend *b, uint32_t i)
     else
         io_uring_prep_accept(sqe, b->slots[i].fd, NULL, NULL, SOCK_CLOEXEC);
     io_uring_sqe_set_data64(sqe, (uint64_t)i + 1);
+    return 0;
 }
 
 static int uring_accept(rdv_backend *b, int fd, uint64_t tag)
 {
     long i = slot_new(b, fd, K_ACCEPT, tag, NULL);
+    int ret;
 
     if (i < 0)
         return (int)i;
-    prep_accept(b, (uint32_t)i);
-    return 0;
+    ret = prep_accept(b, (uint32_t)i);
+    if (ret < 0)
+        slot_free(b, (uint32_t)i);
+    return ret;
 }
 
 static int uring_send(rdv_backend *b, int fd, const void *buf, size_t len,
                       uint64_t tag)
 {
-    long i = slot_new(b, fd, K_SEND, tag, (void *)buf);
+    long i = sq_reserve(b, 1);
     struct io_uring_sqe *sqe;
 
+    if (i == 0)
+        i = slot_new(b, fd, K_SEND, tag, (void *)buf);
     if (i < 0)
         return (int)i;
-    sqe = sqe_get(b, 1);
+    sqe = sqe_get(b);
     io_uring_prep_send(sqe, fd, buf, len, MSG_NOSIGNAL);
     io_uring_sqe_set_data64(sqe, (uint64_t)i + 1);
     return 0;
@@ -269,12 +307,14 @@ static int uring_send(rdv_backend *b, int fd, const void *buf, size_t len,
 static int uring_recv(rdv_backend *b, int fd, void *buf, size_t len,
                       uint64_t tag, int64_t deadline)
 {
-    long i = slot_new(b, fd, K_RECV, tag, buf);
+    long i = sq_reserve(b, 2);
     struct io_uring_sqe *sqe;
 
+    if (i == 0)
+        i = slot_new(b, fd, K_RECV, tag, buf);
     if (i < 0)
         return (int)i;
-    sqe = sqe_get(b, 2);
+    sqe = sqe_get(b);
     io_uring_prep_recv(sqe, fd, buf, len, 0);
     io_uring_sqe_set_data64(sqe, (uint64_t)i + 1);
     link_deadline(b, sqe, (uint32_t)i, deadline);
@@ -303,8 +343,9 @@ static void cqe_handle(rdv_backend *b, const struct io_uring_cqe *cqe)
     if (s->kind == K_ACCEPT && !s->discard && res == -EINVAL &&
         b->multishot && !s->got_one) {
         b->multishot = 0; /* old kernel: fall back to one-shot accept */
-        prep_accept(b, (uint32_t)(ud - 1));
-        return;
+        if (prep_accept(b, (uint32_t)(ud - 1)) == 0)
+            return;
+        res = -EBUSY;
     }
     if (s->kind == K_ACCEPT && res >= 0)
         s->got_one = 1;
@@ -317,10 +358,8 @@ static void cqe_handle(rdv_backend *b, const struct io_uring_cqe *cqe)
         int keep = s->kind == K_ACCEPT && res >= 0;
 
         /* one-shot accept stays armed the way multishot would */
-        if (keep && !more && !b->multishot) {
-            prep_accept(b, (uint32_t)(ud - 1));
-            more = 1;
-        }
+        if (keep && !more && !b->multishot)
+            more = prep_accept(b, (uint32_t)(ud - 1)) == 0;
         if (rdv_evq_push(&b->ready, s->fd, s->tag, res, more,
                          s->kind == K_ACCEPT) < 0 &&
             s->kind == K_ACCEPT && res >= 0)
@@ -386,7 +425,9 @@ static void uring_forget(rdv_backend *b, int fd)
             continue;
         s->discard = 1;
         pending++;
-        struct io_uring_sqe *sqe = sqe_get(b, 1);
+        if (sq_reserve(b, 1) < 0)
+            continue; /* it still ends, cancelled or not: waited below */
+        struct io_uring_sqe *sqe = sqe_get(b);
         io_uring_prep_cancel64(sqe, (uint64_t)i + 1, 0);
         io_uring_sqe_set_data64(sqe, 0);
     }
