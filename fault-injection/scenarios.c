@@ -5,6 +5,9 @@
  * 1 Mi-float allreduce) within a 2000 ms per-call timeout on a loaded
  * 2-core machine: short I/O of 1 KiB, a 50 MB/s link, pauses of 300 ms.
  * The faulty rank is 1 and its peer 0, so every spec is valid for N >= 2.
+ * A server fault comes with rank 1 starting late, so that it strikes
+ * while the other ranks are blocked in the store waiting for rank 1 (a
+ * restart then really loses records they are still waiting on).
  */
 #include "fault_internal.h"
 
@@ -28,11 +31,17 @@ static const rdv_fault_scenario scenarios[] = {
     {"stop-short", "proc.stop(rank=1, at=connecting, ms=300)", 0},
     {"stop-long", "proc.stop(rank=1, at=connected, ms=600000)", 0},
     {"start-late", "proc.start-late(rank=1, ms=300)", 0},
-    {"server-pause", "server.pause(after=50, ms=300)", REDIS},
-    {"server-restart", "server.restart(after=50)", REDIS},
+    /* Server faults hit while ranks wait: rank 1 starts late, so the
+     * others are blocked in the store when the server misbehaves. */
+    {"server-pause", "proc.start-late(rank=1, ms=300); "
+                     "server.pause(after=100, ms=500)", REDIS},
+    {"server-restart", "proc.start-late(rank=1, ms=600); "
+                       "server.restart(after=200)", REDIS},
     {"server-latency", "server.latency(ms=2)", PROXY},
-    {"server-reset", "server.reset(after=50)", PROXY},
-    {"server-blackhole", "server.blackhole(after=50, ms=300)", PROXY},
+    {"server-reset", "proc.start-late(rank=1, ms=300); "
+                     "server.reset(after=100)", PROXY},
+    {"server-blackhole", "proc.start-late(rank=1, ms=300); "
+                         "server.blackhole(after=100, ms=500)", PROXY},
 };
 
 size_t rdv_fault_scenarios(const rdv_fault_scenario **out)

@@ -270,7 +270,7 @@ Test(spec, scenarios_cover_every_fault_and_are_valid_for_two_ranks)
     for (size_t i = 0; i < n; i++) {
         rdv_fault_plan *p = parse_ok(sc[i].spec);
 
-        cr_assert_eq(rdv_fault_plan_count(p), 1, "%s", sc[i].spec);
+        cr_assert_geq(rdv_fault_plan_count(p), 1, "%s", sc[i].spec);
         cr_assert_eq(rdv_fault_plan_validate(p, 2, err, sizeof err), RDV_OK,
                      "%s: %s", sc[i].spec, err);
         cr_assert_eq(!!(sc[i].needs & RDV_FAULT_NEEDS_PROXY),
@@ -283,9 +283,12 @@ Test(spec, scenarios_cover_every_fault_and_are_valid_for_two_ranks)
         int found = 0;
 
         if (line[0] != ' ' && paren && (!nl || paren < nl)) {
+            char kind[64];
+
+            snprintf(kind, sizeof kind, "%.*s", (int)(paren - line + 1),
+                     line);
             for (size_t i = 0; i < n && !found; i++)
-                found = !strncmp(sc[i].spec, line,
-                                 (size_t)(paren - line + 1));
+                found = strstr(sc[i].spec, kind) != NULL;
             cr_expect(found, "no scenario for %.*s", (int)(paren - line),
                       line);
         }
