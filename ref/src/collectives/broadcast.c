@@ -97,8 +97,10 @@ int rdv_broadcast(rdv_context *ctx, void *buf, size_t count, rdv_dtype t,
     size_t bytes, chunk;
     int rc = rdv_coll_begin(&c, ctx, "broadcast", o, allowed);
 
+    if (rc == RDV_OK && count > 0 && !buf)
+        rc = rdv_coll_invalid(&c, "buf is NULL with count %zu", count);
     if (rc == RDV_OK)
-        rc = rdv_coll_check_args(&c, buf, buf, count, t, -1);
+        rc = rdv_coll_check_args(&c, "", "", count, t, -1);
     if (rc == RDV_OK && (root < 0 || root >= c.size))
         rc = rdv_coll_invalid(&c, "root %d is not a rank (size %d)", root,
                               c.size);

@@ -237,6 +237,9 @@ Test(collectives_failures, bad_arguments)
     c = solo();
     expect_einval(rdv_broadcast(c, x, 4, RDV_INT32, -1, NULL), c, "root -1");
     c = solo();
+    expect_einval(rdv_broadcast(c, NULL, 4, RDV_INT32, 0, NULL), c,
+                  "broadcast: buf is NULL with count 4");
+    c = solo();
     expect_einval(rdv_allgather(c, x, x, 1, (rdv_dtype)9, NULL), c,
                   "allgather: unknown dtype 9");
     c = solo();
