@@ -197,3 +197,49 @@ int rdv_leak_temp_files(const char *dir, const char *run_id, char *buf,
     closedir(d);
     return n;
 }
+
+/* 1 when name holds pid as a number not part of a longer one. */
+static int names_pid(const char *name, pid_t pid)
+{
+    char num[16];
+    size_t len;
+
+    snprintf(num, sizeof num, "%d", (int)pid);
+    len = strlen(num);
+    for (const char *p = strstr(name, num); p; p = strstr(p + 1, num)) {
+        int before = p > name && p[-1] >= '0' && p[-1] <= '9';
+        int after = p[len] >= '0' && p[len] <= '9';
+
+        if (!before && !after)
+            return 1;
+    }
+    return 0;
+}
+
+int rdv_leak_store_files(const char *url, const pid_t *pids, int n,
+                         char *buf, size_t cap)
+{
+    char dir[4096];
+    struct dirent *e;
+    DIR *d;
+    int found = 0;
+
+    buf[0] = '\0';
+    if (strncmp(url, "file://", 7) != 0)
+        return 0;
+    snprintf(dir, sizeof dir, "%.*s", (int)strcspn(url + 7, "?"), url + 7);
+    if (!(d = opendir(dir)))
+        return 0;
+    while ((e = readdir(d))) {
+        for (int i = 0; i < n; i++) {
+            if (pids[i] <= 0 || !names_pid(e->d_name, pids[i]))
+                continue;
+            if (!found++)
+                snprintf(buf, cap, "%s/%s (rank %d's pid)", dir, e->d_name,
+                         i);
+            break;
+        }
+    }
+    closedir(d);
+    return found;
+}

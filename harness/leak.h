@@ -46,4 +46,12 @@ void rdv_key_snapshot_free(rdv_key_snapshot *snap);
 int rdv_leak_temp_files(const char *dir, const char *run_id, char *buf,
                         size_t cap);
 
+/* Files in the directory of a file:// store URL (other URLs: none) whose
+ * names hold one of pids as a whole number: scratch files of this run's
+ * ranks (".t.<pid>.<n>" when a rank died mid-write). Returns how many
+ * and names the first in buf. Other processes' files never count, so
+ * concurrent runs in one directory do not disturb the check. */
+int rdv_leak_store_files(const char *url, const pid_t *pids, int n,
+                         char *buf, size_t cap);
+
 #endif

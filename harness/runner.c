@@ -137,6 +137,7 @@ static void measure_leaks(rdv_runner *r, const rdv_run_report *rep,
                           pid_t pgid, const rdv_key_snapshot *before,
                           rdv_run_facts *f)
 {
+    pid_t pids[RDV_RUN_MAX_RANKS];
     char prefix[64];
 
     f->procs_left = rdv_leak_processes(pgid, f->procs_detail,
@@ -150,6 +151,12 @@ static void measure_leaks(rdv_runner *r, const rdv_run_report *rep,
                                          sizeof f->stray_detail);
     f->temps_left = rdv_leak_temp_files(NULL, rep->run_id, f->temps_detail,
                                         sizeof f->temps_detail);
+    for (int i = 0; i < r->cfg->nranks; i++)
+        pids[i] = rep->exits[i].pid;
+    if (!f->temps_left)
+        f->temps_left = rdv_leak_store_files(r->cfg->store_url, pids,
+                                             r->cfg->nranks, f->temps_detail,
+                                             sizeof f->temps_detail);
     f->fds_after = rdv_fd_count();
 }
 
