@@ -232,7 +232,8 @@ static void report(const bopts *o, bshared *sh, int n)
 
     printf("# rdv bench %s: N=%d, %s%s, algo %s, transport %s, %s mesh "
            "over 127.0.0.1\n",
-           o->name, n, rdv_dtype_name(o->type),
+           o->name, n,
+           o->kind == COLL_BARRIER ? "no data" : rdv_dtype_name(o->type),
            o->kind == COLL_ALLREDUCE ? " sum" : "", rdv_algo_name(o->algo),
            sh->backend, o->tcp_mesh ? "pre-connected TCP" : "rendezvous");
     if (o->kind == COLL_BARRIER)
