@@ -42,6 +42,7 @@ typedef struct ring_run {
     size_t maxblock;
     rdv_request sq, rq;
     size_t send_at, recv_at; /* segment posted, or nseg when idle */
+    size_t recv_end; /* one past the last segment the recv covers */
     size_t next_send, next_recv, recv_done;
 } ring_run;
 
@@ -105,8 +106,12 @@ static int send_ready(const ring_run *w, size_t i)
     return i < w->nchunks || i - w->nchunks < w->recv_done;
 }
 
+/* A recv in the last step lands in place and is forwarded to nobody,
+ * so it takes the rest of the step at once; earlier ones stay one chunk
+ * so their forwarding (or reduction) can start early. */
 static int post_recv_next(ring_run *w)
 {
+    size_t len;
     seg s;
     char *buf;
 
@@ -119,9 +124,19 @@ static int post_recv_next(ring_run *w)
     buf = s.is_rs ? w->tmp[w->tmpk]
                   : w->g->dst + (s.off + s.start) * w->es;
     w->recv_at = w->next_recv++;
+    len = s.len;
+    if (!s.is_rs && (size_t)(s.step + 1) * w->nchunks == w->nseg) {
+        for (; w->next_recv < w->nseg; w->next_recv++) {
+            size_t more = seg_at(w, w->next_recv, 0).len;
+            if (more == 0)
+                break;
+            len += more;
+        }
+    }
+    w->recv_end = w->next_recv;
     w->c->step = s.step;
     return rdv_coll_post_recv(w->c, &w->rq, rdv_coll_mod(w->r - 1, w->n),
-                              buf, s.len * w->es);
+                              buf, len * w->es);
 }
 
 /* Consecutive chunks of one step are contiguous; a send takes all of
@@ -163,7 +178,7 @@ static int finish_recv(ring_run *w)
 
     w->recv_at = w->nseg;
     w->tmpk ^= s.is_rs;
-    w->recv_done = i + 1;
+    w->recv_done = w->recv_end;
     rc = post_recv_next(w);
     if (rc == RDV_OK && s.is_rs)
         rdv_reduce_apply(acc_at(w, s.step, &s) + s.start * w->es,
