@@ -36,7 +36,8 @@ tally_ctest() {
     tally_add "$name" $((total - failed)) "$failed"
 }
 
-# tally_step NAME CMD...: one check that passes when CMD exits 0.
+# tally_step NAME CMD...: one check that passes when CMD exits 0;
+# returns CMD's status, so `tally_step build ... && next` chains.
 tally_step() {
     local name=$1
     shift
@@ -46,6 +47,7 @@ tally_step() {
     else
         echo "== $name FAILED"
         tally_add "$name" 0 1
+        return 1
     fi
 }
 
