@@ -255,3 +255,36 @@ Test(redis_server, wait_on_many_keys_is_one_command_per_poll,
                  "a wait fetched values");
     rdv_store_close(s);
 }
+
+static void *get_thread(void *arg)
+{
+    waiter *w = arg;
+    void *v = NULL;
+    size_t len;
+
+    w->rc = rdv_store_get(w->s, "down/key", &v, &len, 30000);
+    free(v);
+    return NULL;
+}
+
+Test(redis_server, close_cancels_a_get_that_is_reconnecting,
+     .fini = srv_fini, .timeout = 60)
+{
+    waiter w = {0};
+    pthread_t t;
+    double t0;
+
+    redis_server_start(&srv, 0, NULL);
+    w.s = open_ok(srv.url);
+    redis_server_kill(&srv, SIGKILL);
+    cr_assert_eq(pthread_create(&t, NULL, get_thread, &w), 0);
+    /* Let the get find the server gone and enter its reconnect backoff. */
+    nanosleep(&(struct timespec){0, 200000000}, NULL);
+    t0 = now_s();
+    rdv_store_close(w.s);
+    pthread_join(t, NULL);
+    cr_expect_eq(w.rc, RDV_ECANCELED, "the get ended with %s",
+                 rdv_status_name(w.rc));
+    cr_expect(now_s() - t0 < 1.0, "close took %.2f s to end the get",
+              now_s() - t0);
+}
