@@ -24,7 +24,13 @@
  * ranks 3, 6 never published (job7)". After a failed connect or a failed
  * collective the context is unusable: later calls return RDV_ESTATE.
  *
- * Threads: a context is used by one thread at a time.
+ * Threads: a context is used by one thread at a time. With the io_uring
+ * backend the ring is single-issuer when the kernel allows it: after
+ * rdv_context_connect_full_mesh(), keep driving the context from the
+ * thread that connected it (another thread gets RDV_EIO saying so).
+ *
+ * Fork: create contexts after fork, in the process that uses them; the
+ * ring and the sockets are made by the connect call, never inherited.
  */
 #ifndef RDV_CONTEXT_H
 #define RDV_CONTEXT_H
@@ -61,19 +67,45 @@ typedef struct rdv_context_options {
     const rdv_hooks *hooks; /* optional; must outlive the context */
 } rdv_context_options;
 
+/* rank 0, size 1, timeout 30000 ms, everything else NULL. */
 rdv_context_options rdv_context_options_default(void);
 
+/* Copies the options (strings included; hooks are kept by pointer) into
+ * a new context. timeout_ms 0 means 30000, < 0 no limit. RDV_EINVAL for
+ * a rank outside [0, size), a size outside 1..65536, an empty job or an
+ * unknown transport name, with the reason in errbuf. Opens no socket
+ * and no ring. */
 int rdv_context_create(const rdv_context_options *opts, rdv_context **out,
                        char *errbuf, size_t errlen);
+/* Closes every socket and the ring, frees ctx. NULL is allowed. */
 void rdv_context_destroy(rdv_context *ctx);
 
+/* Connects every pair of ranks; every rank calls it with a handle to the
+ * same store. Within the context's timeout it returns RDV_OK, or:
+ *   RDV_ETIMEDOUT  ranks never published, or published but could not be
+ *                  reached or never connected (named with addresses);
+ *   RDV_EPEER      a peer on this host published and then exited;
+ *   RDV_EPROTO     a malformed record (naming the rank and key), or a
+ *                  process at a published address that is not that rank;
+ *   RDV_EEXIST     this rank's key already holds a record (a duplicate
+ *                  rank, or a record left by an earlier run), or two
+ *                  ranks published the same nonce or address;
+ *   RDV_EINVAL     a bad bind value, or the loopback pitfall (a default
+ *                  address on loopback while a peer runs on another host);
+ *   RDV_ESTATE     already connected, or failed before;
+ *   a store error  passed through, with the store's detail.
+ * On success and on failure this rank's key is removed and every socket
+ * it no longer needs is closed. The store is only used during the call;
+ * the caller keeps ownership. */
 int rdv_context_connect_full_mesh(rdv_context *ctx, rdv_store *store);
 
+/* The detail of the last failure; "" when none. Owned by ctx. */
 const char *rdv_context_errmsg(const rdv_context *ctx);
 int rdv_context_rank(const rdv_context *ctx);
 int rdv_context_size(const rdv_context *ctx);
 int rdv_context_timeout_ms(const rdv_context *ctx);
-/* "uring" or "epoll": the backend actually in use. */
+/* "uring" or "epoll": the backend actually in use; "none" before the
+ * context connects. */
 const char *rdv_context_transport_name(const rdv_context *ctx);
 
 /* The socket pair to one peer, as this rank sees it. */
@@ -96,6 +128,7 @@ typedef struct rdv_context_counters {
     uint64_t bytes_received;
 } rdv_context_counters;
 
+/* A snapshot of the counters; valid at any time, also after a failure. */
 void rdv_context_get_counters(const rdv_context *ctx,
                               rdv_context_counters *out);
 

@@ -466,6 +466,11 @@ int rdv_transport_poll(rdv_transport *t, rdv_event *evs, int max,
         int n = t->ops->poll(t->be, evs, max, wake);
         int kept = 0;
 
+        if (n == -EEXIST)
+            return tfail(t, RDV_EIO,
+                         "transport poll (%s): the ring is single-issuer and "
+                         "this is not the thread that connected the context",
+                         t->ops->name);
         if (n < 0)
             return tfail(t, RDV_EIO, "transport poll (%s): %s",
                          t->ops->name, strerror(-n));
