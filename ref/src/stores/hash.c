@@ -437,22 +437,6 @@ static void hash_destroy(rdv_store *s)
 
 static const rdv_store_ops hash_ops = {
     .name = "hash",
-    .flags = RDV_STORE_PROCESS_LOCAL,
-    .set = hash_set,
-    .get = hash_get,
-    .wait = hash_wait,
-    .add = hash_add,
-    .compare_set = hash_compare_set,
-    .del = hash_del,
-    .list = hash_list,
-    .destroy = hash_destroy,
-    .num_keys = hash_num_keys,
-    .cancel = hash_cancel,
-};
-
-static const rdv_store_ops hash_shared_ops = {
-    .name = "hash-shared",
-    .flags = RDV_STORE_INHERITED,
     .set = hash_set,
     .get = hash_get,
     .wait = hash_wait,
@@ -514,7 +498,8 @@ int rdv_hash_open(rdv_url *u, rdv_store **out, char *errbuf, size_t errlen)
         free(h);
         return RDV_ENOMEM;
     }
-    rdv_store_init(&h->base, shared ? &hash_shared_ops : &hash_ops);
+    rdv_store_init(&h->base, &hash_ops);
+    h->base.flags = shared ? RDV_STORE_INHERITED : RDV_STORE_PROCESS_LOCAL;
     *out = &h->base;
     return RDV_OK;
 }
