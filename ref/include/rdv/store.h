@@ -42,8 +42,8 @@
  *                              one file per key in dir; poll=1 waits by
  *                              polling (NFS); fresh=1 refuses a directory
  *                              that still holds keys from an earlier run
- *   redis://[:pass@]host:port[/db][?timeout_ms=N]
- *   unix:///path/redis.sock[?db=N&password=P]
+ *   redis://[[user]:pass@]host[:port][/db][?timeout_ms=N]
+ *   unix:///path/redis.sock[?db=N&password=P&user=U&timeout_ms=N]
  *   plugin:./libmystore.so[?k=v...]
  *   Every scheme also takes prefix=P, which scopes the store to "P/".
  */
