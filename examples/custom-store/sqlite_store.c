@@ -1,7 +1,8 @@
 /*
- * sqlite_store.c - an rdv store plugin backed by SQLite. Copy it to hook
- * up your own database: everything rdv needs is the one exported table
- * at the bottom, rdv_store_plugin_v1 (see rdv/plugin.h for the rules).
+ * sqlite_store.c - an rdv store plugin backed by SQLite: the store
+ * operations and, at the bottom, the one table rdv looks for,
+ * rdv_store_plugin_v1 (rdv/plugin.h has the rules). sqlite_db.c opens
+ * and closes the database. Copy both to hook up your own database.
  *
  *   plugin:./librdv_sqlite_store.so?db=/shared/rdv.db[&busy_ms=10000]
  *                                   [&poll_ms=50]
@@ -40,91 +41,11 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <inttypes.h>
-#include <pthread.h>
-#include <stdarg.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#include <sqlite3.h>
-
-#include "rdv/plugin.h"
-
-typedef struct sqlite_store {
-    sqlite3 *db;
-    pthread_mutex_t lock; /* one statement or transaction at a time */
-    sqlite3_stmt *st_get, *st_put, *st_insert, *st_del, *st_keys,
-        *st_count, *st_begin, *st_commit, *st_rollback;
-    int poll_ms;
-    atomic_int canceled;
-    char path[512];
-    char detail[1024]; /* last failure, for errmsg() */
-} sqlite_store;
-
-/* ---- small helpers ------------------------------------------------- */
-
-static int fail(sqlite_store *s, int status, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(sqlite_store *s, int status, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(s->detail, sizeof s->detail, fmt, ap);
-    va_end(ap);
-    return status;
-}
-
-/* A key made safe for a message: control bytes become \xNN. */
-static const char *printable(const char *key, char *buf, size_t cap)
-{
-    size_t o = 0;
-
-    for (const unsigned char *p = (const unsigned char *)key;
-         *p && o + 8 < cap; p++) {
-        if (*p >= 0x20 && *p < 0x7f && *p != '\\')
-            buf[o++] = (char)*p;
-        else
-            o += (size_t)snprintf(buf + o, cap - o, "\\x%02x", *p);
-    }
-    buf[o < cap ? o : cap - 1] = '\0';
-    return buf;
-}
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Sleeps ms, resuming after signals (EINTR must not shorten a wait). */
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-
-    while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
-        ;
-}
-
-/* Maps an SQLite failure to an rdv status and records the detail. */
-static int db_fail(sqlite_store *s, int rc, const char *op, const char *key)
-{
-    char k[128];
-    int status = RDV_EIO;
-
-    if (rc == SQLITE_INTERRUPT || atomic_load(&s->canceled))
-        status = RDV_ECANCELED;
-    else if (rc == SQLITE_NOMEM)
-        status = RDV_ENOMEM;
-    return fail(s, status, "%s '%s' on sqlite database %s: %s", op,
-                printable(key ? key : "", k, sizeof k), s->path,
-                rc == SQLITE_INTERRUPT ? "canceled" : sqlite3_errstr(rc));
-}
+#include "sqlite_store.h"
 
 static void bind_key(sqlite3_stmt *st, int i, const char *key)
 {
@@ -141,7 +62,7 @@ static int copy_value(sqlite_store *s, sqlite3_stmt *st, void **val,
     char *v = malloc(n + 1);
 
     if (!v)
-        return fail(s, RDV_ENOMEM, "out of memory for a %zu-byte value", n);
+        return sq_fail(s, RDV_ENOMEM, "out of memory for a %zu-byte value", n);
     if (n)
         memcpy(v, p, n);
     v[n] = '\0';
@@ -166,7 +87,7 @@ static int lookup(sqlite_store *s, const char *key, void **val, size_t *len)
         if (val && (rc = copy_value(s, st, val, len)) != RDV_OK)
             found = rc;
     } else if (rc != SQLITE_DONE) {
-        found = db_fail(s, rc, "get", key);
+        found = sq_db_fail(s, rc, "get", key);
     }
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
@@ -199,7 +120,7 @@ static int put(sqlite3_stmt *st, const char *key, const void *val,
 static int poll_until(sqlite_store *s, int timeout_ms,
                       int (*check)(sqlite_store *, void *), void *arg)
 {
-    int64_t deadline = timeout_ms < 0 ? INT64_MAX : now_ms() + timeout_ms;
+    int64_t deadline = timeout_ms < 0 ? INT64_MAX : sq_now_ms() + timeout_ms;
     int step = 1;
 
     for (;;) {
@@ -213,10 +134,10 @@ static int poll_until(sqlite_store *s, int timeout_ms,
         pthread_mutex_unlock(&s->lock);
         if (done)
             return done > 0 ? RDV_OK : done;
-        left = deadline - now_ms();
+        left = deadline - sq_now_ms();
         if (timeout_ms == 0 || left <= 0)
             return RDV_ETIMEDOUT;
-        sleep_ms((int)(left < step ? left : step));
+        sq_sleep_ms((int)(left < step ? left : step));
         step = step * 2 > s->poll_ms ? s->poll_ms : step * 2;
     }
 }
@@ -239,15 +160,15 @@ static int sq_get(void *h, const char *key, void **val, size_t *len,
 {
     sqlite_store *s = h;
     get_args a = {key, val, len};
-    int64_t start = now_ms();
+    int64_t start = sq_now_ms();
     int rc = poll_until(s, timeout_ms, get_check, &a);
     char k[128];
 
     if (rc == RDV_ETIMEDOUT || rc == RDV_ECANCELED)
-        fail(s, rc, "get '%s' %s after %" PRId64 " ms",
-             printable(key, k, sizeof k),
-             rc == RDV_ETIMEDOUT ? "timed out" : "canceled",
-             now_ms() - start);
+        sq_fail(s, rc, "get '%s' %s after %" PRId64 " ms",
+                sq_printable(key, k, sizeof k),
+                rc == RDV_ETIMEDOUT ? "timed out" : "canceled",
+                sq_now_ms() - start);
     return rc;
 }
 
@@ -287,12 +208,12 @@ static int fail_wait(sqlite_store *s, int rc, int64_t start,
         if (missing++ < 8 && o < sizeof list)
             o += (size_t)snprintf(list + o, sizeof list - o, "%s%s",
                                   o ? ", " : "",
-                                  printable(a->keys[i], k, sizeof k));
+                                  sq_printable(a->keys[i], k, sizeof k));
     }
-    return fail(s, rc, "wait %s after %" PRId64 " ms: %zu of %zu keys "
-                "missing: %s%s", rc == RDV_ETIMEDOUT ? "timed out" :
-                "canceled", now_ms() - start, missing, a->n, list,
-                missing > 8 ? ", ..." : "");
+    return sq_fail(s, rc, "wait %s after %" PRId64 " ms: %zu of %zu keys "
+                   "missing: %s%s", rc == RDV_ETIMEDOUT ? "timed out" :
+                   "canceled", sq_now_ms() - start, missing, a->n, list,
+                   missing > 8 ? ", ..." : "");
 }
 
 static int sq_wait(void *h, const char *const *keys, size_t n,
@@ -300,11 +221,11 @@ static int sq_wait(void *h, const char *const *keys, size_t n,
 {
     sqlite_store *s = h;
     wait_args a = {keys, n, calloc(n ? n : 1, 1)};
-    int64_t start = now_ms();
+    int64_t start = sq_now_ms();
     int rc;
 
     if (!a.present)
-        return fail(s, RDV_ENOMEM, "wait: out of memory");
+        return sq_fail(s, RDV_ENOMEM, "wait: out of memory");
     rc = poll_until(s, timeout_ms, wait_check, &a);
     if (rc == RDV_ETIMEDOUT || rc == RDV_ECANCELED)
         fail_wait(s, rc, start, &a);
@@ -328,9 +249,9 @@ static int sq_set(void *h, const char *key, const void *val, size_t len,
     if (rc == SQLITE_DONE)
         return RDV_OK;
     if (create_only && (rc & 0xff) == SQLITE_CONSTRAINT)
-        return fail(s, RDV_EEXIST, "set '%s': key exists (create-only)",
-                    printable(key, k, sizeof k));
-    return db_fail(s, rc, "set", key);
+        return sq_fail(s, RDV_EEXIST, "set '%s': key exists (create-only)",
+                       sq_printable(key, k, sizeof k));
+    return sq_db_fail(s, rc, "set", key);
 }
 
 /* BEGIN IMMEDIATE: takes the database's write lock now (waiting up to
@@ -339,7 +260,7 @@ static int begin(sqlite_store *s, const char *op, const char *key)
 {
     int rc = step_reset(s->st_begin);
 
-    return rc == SQLITE_DONE ? RDV_OK : db_fail(s, rc, op, key);
+    return rc == SQLITE_DONE ? RDV_OK : sq_db_fail(s, rc, op, key);
 }
 
 /* Ends the transaction: commit when status is RDV_OK, else roll back. */
@@ -356,7 +277,7 @@ static int finish(sqlite_store *s, int status, const char *op,
     if (rc == SQLITE_DONE)
         return RDV_OK;
     step_reset(s->st_rollback);
-    return db_fail(s, rc, op, key);
+    return sq_db_fail(s, rc, op, key);
 }
 
 /* The counter format of the contract: optional '-', decimal digits. */
@@ -389,17 +310,17 @@ static int add_locked(sqlite_store *s, const char *key, int64_t delta,
     if (rc < 0)
         return rc;
     if (rc == 1 && parse_counter(old, old_len, &v))
-        rc = fail(s, RDV_EPROTO, "add '%s': the value is not a decimal "
-                  "int64", printable(key, k, sizeof k));
+        rc = sq_fail(s, RDV_EPROTO, "add '%s': the value is not a decimal "
+                     "int64", sq_printable(key, k, sizeof k));
     else if (__builtin_add_overflow(v, delta, &v))
-        rc = fail(s, RDV_EINVAL, "add '%s': int64 overflow",
-                  printable(key, k, sizeof k));
+        rc = sq_fail(s, RDV_EINVAL, "add '%s': int64 overflow",
+                     sq_printable(key, k, sizeof k));
     else if ((rc = put(s->st_put, key, buf,
                        (size_t)snprintf(buf, sizeof buf, "%" PRId64, v))) ==
              SQLITE_DONE)
         rc = RDV_OK;
     else
-        rc = db_fail(s, rc, "add", key);
+        rc = sq_db_fail(s, rc, "add", key);
     free(old);
     if (rc == RDV_OK)
         *result = v;
@@ -445,7 +366,7 @@ static int cas_locked(sqlite_store *s, const cas_args *a)
                              a->desired_len)) == SQLITE_DONE)
         rc = RDV_OK;
     else if (*a->won)
-        rc = db_fail(s, rc, "compare_set", a->key);
+        rc = sq_db_fail(s, rc, "compare_set", a->key);
     if (rc == RDV_OK && a->cur) {
         int found = lookup(s, a->key, a->cur, a->cur_len);
 
@@ -486,7 +407,7 @@ static int sq_del(void *h, const char *key)
     bind_key(s->st_del, 1, key);
     rc = step_reset(s->st_del);
     pthread_mutex_unlock(&s->lock);
-    return rc == SQLITE_DONE ? RDV_OK : db_fail(s, rc, "delete", key);
+    return rc == SQLITE_DONE ? RDV_OK : sq_db_fail(s, rc, "delete", key);
 }
 
 /* ---- listing ------------------------------------------------------- */
@@ -538,8 +459,8 @@ static int sq_list(void *h, const char *prefix, char ***keys, size_t *n)
             free(out[i]);
         free(out);
         *n = 0;
-        return oom ? fail(s, RDV_ENOMEM, "list: out of memory")
-                   : db_fail(s, rc, "list", prefix);
+        return oom ? sq_fail(s, RDV_ENOMEM, "list: out of memory")
+                   : sq_db_fail(s, rc, "list", prefix);
     }
     *keys = out;
     return RDV_OK;
@@ -556,155 +477,9 @@ static int sq_num_keys(void *h, int64_t *n)
         *n = sqlite3_column_int64(s->st_count, 0);
     sqlite3_reset(s->st_count);
     pthread_mutex_unlock(&s->lock);
-    return rc == SQLITE_ROW ? RDV_OK : db_fail(s, rc, "num_keys", "");
+    return rc == SQLITE_ROW ? RDV_OK : sq_db_fail(s, rc, "num_keys", "");
 }
 
-/* ---- lifecycle ----------------------------------------------------- */
-
-static void sq_cancel(void *h)
-{
-    sqlite_store *s = h;
-
-    atomic_store(&s->canceled, 1);
-    sqlite3_interrupt(s->db); /* a statement waiting on a lock */
-}
-
-static const char *sq_errmsg(void *h)
-{
-    return ((sqlite_store *)h)->detail;
-}
-
-static void sq_destroy(void *h)
-{
-    sqlite_store *s = h;
-    sqlite3_stmt *sts[] = {s->st_get, s->st_put, s->st_insert, s->st_del,
-                           s->st_keys, s->st_count, s->st_begin,
-                           s->st_commit, s->st_rollback};
-
-    for (size_t i = 0; i < sizeof sts / sizeof sts[0]; i++)
-        sqlite3_finalize(sts[i]);
-    sqlite3_close(s->db);
-    pthread_mutex_destroy(&s->lock);
-    free(s);
-}
-
-/* Runs setup SQL, retrying while another process holds the lock: the
- * switch to WAL needs a moment of exclusive access, and several ranks
- * open the same file at once. */
-static int exec_retry(sqlite_store *s, const char *sql, int busy_ms)
-{
-    int64_t end = now_ms() + busy_ms;
-    int rc;
-
-    while ((rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL)) == SQLITE_BUSY &&
-           now_ms() < end)
-        sleep_ms(5);
-    return rc;
-}
-
-static int prepare_all(sqlite_store *s)
-{
-    static const struct {
-        size_t off;
-        const char *sql;
-    } q[] = {
-        {offsetof(sqlite_store, st_get), "SELECT v FROM kv WHERE k = ?1"},
-        {offsetof(sqlite_store, st_put),
-         "INSERT INTO kv(k, v) VALUES(?1, ?2) "
-         "ON CONFLICT(k) DO UPDATE SET v = excluded.v"},
-        {offsetof(sqlite_store, st_insert),
-         "INSERT INTO kv(k, v) VALUES(?1, ?2)"},
-        {offsetof(sqlite_store, st_del), "DELETE FROM kv WHERE k = ?1"},
-        {offsetof(sqlite_store, st_keys), "SELECT k FROM kv"},
-        {offsetof(sqlite_store, st_count), "SELECT count(*) FROM kv"},
-        {offsetof(sqlite_store, st_begin), "BEGIN IMMEDIATE"},
-        {offsetof(sqlite_store, st_commit), "COMMIT"},
-        {offsetof(sqlite_store, st_rollback), "ROLLBACK"},
-    };
-
-    for (size_t i = 0; i < sizeof q / sizeof q[0]; i++) {
-        sqlite3_stmt **st = (sqlite3_stmt **)((char *)s + q[i].off);
-        int rc = sqlite3_prepare_v3(s->db, q[i].sql, -1,
-                                    SQLITE_PREPARE_PERSISTENT, st, NULL);
-
-        if (rc != SQLITE_OK)
-            return rc;
-    }
-    return SQLITE_OK;
-}
-
-/* Reads an integer option in [min, max]; -1 with a message when bad. */
-static int int_option(const rdv_plugin_config *cfg, const char *name,
-                      int min, int max, int dflt, int *out, char *errbuf,
-                      size_t errlen)
-{
-    const char *v = cfg->option(cfg, name);
-    char *end;
-    long x;
-
-    *out = dflt;
-    if (!v)
-        return 0;
-    errno = 0;
-    x = strtol(v, &end, 10);
-    if (!*v || *end || errno || x < min || x > max) {
-        snprintf(errbuf, errlen, "sqlite store: option %s=%s in '%s' must "
-                 "be an integer from %d to %d", name, v, cfg->url, min, max);
-        return -1;
-    }
-    *out = (int)x;
-    return 0;
-}
-
-static void *sq_create(const rdv_plugin_config *cfg, char *errbuf,
-                       size_t errlen)
-{
-    const char *path = cfg->option(cfg, "db");
-    int busy_ms, rc, flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-                             SQLITE_OPEN_NOMUTEX;
-    sqlite_store *s;
-
-    if (!path || !path[0]) {
-        snprintf(errbuf, errlen, "sqlite store: '%s' needs the database "
-                 "file, e.g. plugin:%s?db=/tmp/rdv.db", cfg->url, cfg->path);
-        return NULL;
-    }
-    s = calloc(1, sizeof *s);
-    if (!s) {
-        snprintf(errbuf, errlen, "sqlite store: out of memory");
-        return NULL;
-    }
-    if (int_option(cfg, "busy_ms", 1, 3600000, 10000, &busy_ms, errbuf,
-                   errlen) ||
-        int_option(cfg, "poll_ms", 1, 1000, 50, &s->poll_ms, errbuf,
-                   errlen)) {
-        free(s);
-        return NULL;
-    }
-    snprintf(s->path, sizeof s->path, "%s", path);
-    pthread_mutex_init(&s->lock, NULL);
-    rc = sqlite3_open_v2(path, &s->db, flags, NULL);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_busy_timeout(s->db, busy_ms);
-    if (rc == SQLITE_OK)
-        rc = exec_retry(s, "PRAGMA journal_mode=WAL", busy_ms);
-    if (rc == SQLITE_OK)
-        rc = exec_retry(s, "PRAGMA synchronous=NORMAL;"
-                        "CREATE TABLE IF NOT EXISTS kv(k BLOB PRIMARY KEY,"
-                        " v BLOB NOT NULL) WITHOUT ROWID", busy_ms);
-    if (rc == SQLITE_OK)
-        rc = prepare_all(s);
-    if (rc != SQLITE_OK) {
-        snprintf(errbuf, errlen, "sqlite store: cannot open database "
-                 "'%s': %s", path,
-                 s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
-        sq_destroy(s);
-        return NULL;
-    }
-    return s;
-}
-
-/* The one symbol rdv looks for. */
 RDV_PLUGIN_EXPORT const rdv_store_plugin rdv_store_plugin_v1 = {
     .abi_version = RDV_PLUGIN_ABI_VERSION,
     .struct_size = sizeof(rdv_store_plugin),

@@ -4,8 +4,9 @@
  * file built with one BROKEN_* definition (tests/plugins/CMakeLists.txt).
  *
  * The base is the correct SQLite example (examples/custom-store), which
- * passes every clause: it is compiled into this file, its table renamed,
- * and each variant swaps ONE behaviour for a plausible bug. So a failed
+ * passes every clause: its sqlite_store.c is compiled into this file
+ * with its table renamed (sqlite_db.c is linked as is), and each variant
+ * swaps ONE behaviour for a plausible bug. So a failed
  * clause can only come from that bug, never from a second, sloppier
  * store.
  *
@@ -91,7 +92,7 @@ static int broken_add(void *h, const char *key, int64_t delta,
     int rc = sq_get(h, key, &old, &len, 0);
 
     if (rc == RDV_OK && parse_counter(old, len, &v))
-        rc = fail(h, RDV_EPROTO, "add: not a number");
+        rc = sq_fail(h, RDV_EPROTO, "add: not a number");
     else if (rc == RDV_ETIMEDOUT)
         rc = RDV_OK;
     free(old);
@@ -120,7 +121,7 @@ static int broken_set(void *h, const char *key, const void *val, size_t len,
         return sq_set(h, key, val, len, flags);
     if (sq_get(h, key, &old, &old_len, 0) == RDV_OK) {
         free(old);
-        return fail(h, RDV_EEXIST, "set: key exists (create-only)");
+        return sq_fail(h, RDV_EEXIST, "set: key exists (create-only)");
     }
     race_window();
     return sq_set(h, key, val, len, 0);
@@ -144,14 +145,15 @@ static int broken_get(void *h, const char *key, void **val, size_t *len,
 static int broken_wait(void *h, const char *const *keys, size_t n,
                        int timeout_ms)
 {
-    int64_t end = now_ms() + (timeout_ms < 0 ? INT32_MAX : timeout_ms);
+    int64_t end = sq_now_ms() + (timeout_ms < 0 ? INT32_MAX : timeout_ms);
+    sqlite_store *s = h;
 
     do {
         for (size_t i = 0; i < n; i++)
             if (sq_wait(h, &keys[i], 1, 0) == RDV_OK)
                 return RDV_OK; /* the bug: one key is not all of them */
-        sleep_ms(5);
-    } while (now_ms() < end && !atomic_load(&((sqlite_store *)h)->canceled));
+        sq_sleep_ms(5);
+    } while (sq_now_ms() < end && !atomic_load(&s->canceled));
     return sq_wait(h, keys, n, 0);
 }
 #undef OP_WAIT
@@ -191,7 +193,7 @@ static int cache_sql(sqlite_store *s, const char *sql, const char *key,
         bind_key(st, 1, key);
         if (in)
             sqlite3_bind_blob(st, 2, in, (int)in_len, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 3, now_ms());
+        sqlite3_bind_int64(st, 3, sq_now_ms());
         if (sqlite3_step(st) == SQLITE_ROW && val)
             hit = copy_value(s, st, val, len) == RDV_OK;
     }
