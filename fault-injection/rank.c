@@ -257,6 +257,6 @@ const rdv_hooks *rdv_fault_rank_hooks(rdv_fault_rank *fr,
 {
     if (!fr)
         return chain;
-    fr->chain = chain;
+    fr->chain = chain == &fr->hooks ? NULL : chain; /* never itself */
     return &fr->hooks;
 }
