@@ -29,11 +29,13 @@
  *          rdv calls destroy() exactly once, after cancel() (if any) and
  *          after every op on that handle has returned.
  * Checks   rdv validates arguments before calling an op: keys are
- *          non-NULL, non-empty, NUL-terminated, at most RDV_KEY_MAX bytes
- *          and may hold ANY other byte ('/', "..", spaces, UTF-8, a
- *          leading '-'); values are 0..RDV_VALUE_MAX bytes and val is
- *          never NULL (an empty value is ""); output pointers are valid.
- *          A plugin must store keys and values byte-exactly.
+ *          non-NULL, non-empty, NUL-terminated, and may hold ANY other
+ *          byte ('/', "..", spaces, UTF-8, a leading '-'); a caller's
+ *          key is at most RDV_KEY_MAX bytes, and a prefix= scope adds
+ *          its own, so accept keys up to RDV_PLUGIN_KEY_MAX. Values are
+ *          0..RDV_VALUE_MAX bytes and val is never NULL (an empty value
+ *          is ""); output pointers are valid. A plugin must store keys
+ *          and values byte-exactly.
  * Blocking get, wait and multi_get block until the keys exist or the
  *          timeout ends. Other ops do not wait for keys, but may wait for
  *          locks or the network, bounded by the plugin's own limits.
@@ -69,7 +71,7 @@
  *          RDV_ETIMEDOUT  a blocking op ran out of time
  *          RDV_EEXIST     create-only set found the key present
  *          RDV_EPROTO     add on a value that is not a decimal int64
- *          RDV_EINVAL     bad option, or int64 overflow in add
+ *          RDV_EINVAL     int64 overflow in add
  *          RDV_ECANCELED  the handle is being closed
  *          RDV_ECONN/RDV_EIO  the backend failed; RDV_ENOMEM
  *          Any other value is reported to the user as a broken plugin.
@@ -82,7 +84,8 @@
  *          not return NULL; "" means no detail.
  * Memory   values handed out (get, multi_get, compare_set's cur) are
  *          malloc()'d by the plugin and freed by rdv's caller with
- *          free(); allocate len + 1 bytes (rdv writes a NUL at val[len]).
+ *          free(). rdv NUL-terminates them at val[len] for its callers,
+ *          reallocating if needed: allocating len + 1 bytes saves that.
  *          Keys from list are a malloc()'d array of malloc()'d
  *          NUL-terminated strings, freed with free(). On failure an op
  *          returns no memory. Inputs are borrowed for the call only.
@@ -117,6 +120,9 @@ extern "C" {
 #define RDV_VALUE_MAX (64u * 1024u * 1024u)
 #endif
 #define RDV_PLUGIN_SET_CREATE_ONLY 1 /* == RDV_SET_CREATE_ONLY */
+/* Longest key an op receives: the caller's RDV_KEY_MAX bytes plus the
+ * scope a prefix= option adds (== RDV_SCOPED_KEY_MAX). */
+#define RDV_PLUGIN_KEY_MAX (RDV_KEY_MAX + 1024u)
 
 #define RDV_PLUGIN_EXPORT __attribute__((visibility("default")))
 

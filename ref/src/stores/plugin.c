@@ -29,6 +29,12 @@
 #include "rdv/plugin.h"
 #include "store_internal.h"
 
+/* plugin.h repeats these so a plugin needs no other rdv header. */
+_Static_assert(RDV_PLUGIN_KEY_MAX == RDV_SCOPED_KEY_MAX,
+               "rdv/plugin.h and rdv/store_ops.h disagree on key length");
+_Static_assert(RDV_PLUGIN_SET_CREATE_ONLY == RDV_SET_CREATE_ONLY,
+               "rdv/plugin.h and rdv/store.h disagree on the set flag");
+
 typedef struct plugin_store {
     rdv_store base;
     void *dl;
