@@ -46,15 +46,13 @@ int rdv_mesh_fail(rdv_mesh *m, int status, const char *fmt, ...)
 static uint64_t fresh_nonce(void)
 {
     uint64_t n = 0;
+    ssize_t got;
 
-    while (getrandom(&n, sizeof n, 0) != (ssize_t)sizeof n) {
-        /* EINTR before any byte: just ask again; other errors mix in
-         * the clock and pid rather than fail a rendezvous */
-        if (n)
-            break;
+    do /* EINTR before any byte: ask again, on purpose */
+        got = getrandom(&n, sizeof n, 0);
+    while (got < 0 && errno == EINTR);
+    if (got != (ssize_t)sizeof n) /* no entropy source: clock and pid */
         n = (uint64_t)rdv_now_ns() * 0x9e3779b97f4a7c15ull ^ (uint64_t)getpid();
-        break;
-    }
     return n ? n : 1;
 }
 
@@ -154,10 +152,15 @@ static int check_alive(rdv_mesh *m)
         if (k == m->rank || !p->have_record || p->state == LINK_UP ||
             strcmp(p->rec.hostname, m->bind.hostname) || !pid_gone(p->rec.pid))
             continue;
+        /* its record is useless now and nobody else will remove it */
+        char key[320];
+        rdv_mesh_key(m, k, key, sizeof key);
+        m->counters->store_ops++;
+        rdv_store_delete(m->store, key);
         return rdv_mesh_fail(m, RDV_EPEER,
                              "rendezvous failed after %lld ms: rank %d (pid "
                              "%u on %s, %s) published its record and then "
-                             "exited (%s)",
+                             "exited; its key was removed (%s)",
                              (long long)((rdv_now_ns() - m->started) / 1000000),
                              k, (unsigned)p->rec.pid, p->rec.hostname, p->desc,
                              m->job);

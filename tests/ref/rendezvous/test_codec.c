@@ -6,6 +6,7 @@
  * read past the input).
  */
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +28,7 @@ static rdv_record sample(void)
     r.pid = 4242;
     r.nonce = 0x1122334455667788ull;
     r.token = rdv_job_token("job7");
-    strcpy(r.hostname, "node-17");
+    snprintf(r.hostname, sizeof r.hostname, "node-17");
     return r;
 }
 

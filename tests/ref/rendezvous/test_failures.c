@@ -86,6 +86,8 @@ Test(failures, rank_dies_after_publish)
     expect_failed_naming(&survivors, rs, RDV_EPEER,
                          "rank 1 (pid", 5000);
     cr_expect(strstr(r[0].msg, "exited"), "%s", r[0].msg);
+    /* the survivors removed the dead rank's record along with their own */
+    cr_expect_eq(store_keys(f.store), 0);
     results_free(r);
     fixture_close(&f);
 }
