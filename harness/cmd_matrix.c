@@ -59,6 +59,11 @@ static const char usage[] =
     "  --junit FILE       JUnit XML, one testcase per cell (store, N,\n"
     "                     scenario, seed)\n"
     "\n"
+    "On a terminal, stderr shows a live progress line (done/total,\n"
+    "failures, ETA). After the table, `matrix no-leak:` compares the\n"
+    "harness's own fds and children before and after every run; a\n"
+    "change fails the matrix.\n"
+    "\n"
     "Exit status: 0 every run passed, 1 some check failed, 2 bad usage.\n";
 
 typedef struct matrix_cmd {
