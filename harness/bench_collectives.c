@@ -58,6 +58,7 @@ typedef struct bopts {
     const char *store_url;
     int tcp_mesh;
     int timeout_ms;
+    int busy_poll;
 } bopts;
 
 typedef struct bshared {
@@ -97,7 +98,7 @@ static int iters_for(const bopts *o, size_t bytes)
 static int one_call(const bopts *o, rdv_context *ctx, void *buf,
                     size_t count)
 {
-    rdv_coll_options co = {.algo = o->algo};
+    rdv_coll_options co = {.algo = o->algo, .busy_poll = o->busy_poll};
 
     switch (o->kind) {
     case COLL_ALLREDUCE:
@@ -230,12 +231,13 @@ static void report(const bopts *o, bshared *sh, int n)
     static int64_t worst[BENCH_MAX_ITERS];
     double bus = o->kind == COLL_ALLREDUCE ? 2.0 * (n - 1) / n : 1.0;
 
-    printf("# rdv bench %s: N=%d, %s%s, algo %s, transport %s, %s mesh "
+    printf("# rdv bench %s: N=%d, %s%s, algo %s, transport %s%s, %s mesh "
            "over 127.0.0.1\n",
            o->name, n,
            o->kind == COLL_BARRIER ? "no data" : rdv_dtype_name(o->type),
            o->kind == COLL_ALLREDUCE ? " sum" : "", rdv_algo_name(o->algo),
-           sh->backend, o->tcp_mesh ? "pre-connected TCP" : "rendezvous");
+           sh->backend, o->busy_poll ? " (busy-poll)" : "",
+           o->tcp_mesh ? "pre-connected TCP" : "rendezvous");
     if (o->kind == COLL_BARRIER)
         printf("# %12s %7s %10s %10s\n", "", "iters", "p50(us)",
                "p99(us)");
@@ -355,6 +357,8 @@ static void usage(FILE *f, const char *name)
             "      --mesh KIND      rendezvous or tcp (pre-connected "
             "loopback pairs)\n"
             "      --timeout MS     per-call timeout (60000)\n"
+            "      --busy-poll      spin instead of sleeping in waits "
+            "(opt-in)\n"
             "  -h, --help           this text\n",
             name, name);
 }
@@ -437,7 +441,7 @@ static int bad(const char *name, const char *what, const char *arg)
 
 int rdv_cmd_bench_collectives(int argc, char **argv)
 {
-    enum { OPT_MIN = 256, OPT_MAX, OPT_MESH, OPT_TIMEOUT };
+    enum { OPT_MIN = 256, OPT_MAX, OPT_MESH, OPT_TIMEOUT, OPT_BUSY };
     static const struct option longs[] = {
         {"ranks", required_argument, NULL, 'n'},
         {"min-size", required_argument, NULL, OPT_MIN},
@@ -449,6 +453,7 @@ int rdv_cmd_bench_collectives(int argc, char **argv)
         {"store", required_argument, NULL, 's'},
         {"mesh", required_argument, NULL, OPT_MESH},
         {"timeout", required_argument, NULL, OPT_TIMEOUT},
+        {"busy-poll", no_argument, NULL, OPT_BUSY},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     bopts o = {.ranks = {2, 4}, .nranks = 2, .min_size = 4,
@@ -508,6 +513,9 @@ int rdv_cmd_bench_collectives(int argc, char **argv)
             break;
         case OPT_TIMEOUT:
             o.timeout_ms = atoi(optarg);
+            break;
+        case OPT_BUSY:
+            o.busy_poll = 1;
             break;
         case 'h':
             usage(stdout, name);

@@ -92,6 +92,11 @@ typedef struct rdv_coll_options {
     int timeout_ms; /* the whole call's budget: 0 = the context's timeout
                        (a collective is never "try once"); < 0 = none */
     rdv_algo algo;  /* RDV_ALGO_AUTO = by size */
+    int busy_poll;  /* nonzero: spin on the transport (zero-timeout polls)
+                       instead of sleeping until a completion. Saves the
+                       wake-up latency on an idle machine, burns a core
+                       per rank; opt-in, never worth it when ranks share
+                       cores. */
 } rdv_coll_options;
 
 /* Element size in bytes; 0 for an unknown type. */

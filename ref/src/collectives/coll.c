@@ -92,6 +92,7 @@ int rdv_coll_begin(rdv_coll *c, rdv_context *ctx, const char *name,
     c->timeout_ms = o && o->timeout_ms ? o->timeout_ms
                                        : rdv_context_timeout_ms(ctx);
     c->deadline = rdv_context_deadline(ctx, o ? o->timeout_ms : 0);
+    c->busy_poll = o && o->busy_poll;
     if (!c->t)
         return rdv_context_fail(ctx, RDV_ESTATE, "%s: not connected", name);
     rdv_context_phase(ctx, RDV_PHASE_IN_COLLECTIVE);
@@ -225,6 +226,27 @@ static int wait_failed(rdv_coll *c, int rc, rdv_request *const *reqs,
                             peer, detail, gone);
 }
 
+/* Busy-poll mode: zero-timeout polls until `any` (or all) of the
+ * requests are complete, or the deadline. The blocking wait that follows
+ * then only collects the outcome (or reports the timeout). */
+static int spin(rdv_coll *c, rdv_request *const *act, size_t k, int any)
+{
+    rdv_event evs[16];
+
+    for (;;) {
+        size_t done = 0;
+        int rc;
+
+        for (size_t i = 0; i < k; i++)
+            done += !act[i]->active;
+        if (done == k || (any && done > 0) || rdv_now_ns() >= c->deadline)
+            return RDV_OK;
+        rc = rdv_transport_poll(c->t, evs, 16, rdv_now_ns());
+        if (rc < 0)
+            return wait_failed(c, rc, act, k);
+    }
+}
+
 int rdv_coll_wait(rdv_coll *c, rdv_request *const *reqs, size_t n)
 {
     rdv_request *act[8];
@@ -236,6 +258,8 @@ int rdv_coll_wait(rdv_coll *c, rdv_request *const *reqs, size_t n)
             act[k++] = reqs[i];
     if (k == 0)
         return RDV_OK;
+    if (c->busy_poll && (rc = spin(c, act, k, 0)) != RDV_OK)
+        return rc;
     rc = rdv_transport_wait(c->t, act, k, c->deadline);
     if (rc != RDV_OK)
         return wait_failed(c, rc, act, k);
@@ -254,6 +278,8 @@ int rdv_coll_wait_any(rdv_coll *c, rdv_request *const *reqs, size_t n)
             act[k++] = reqs[i];
     if (k == 0)
         return RDV_OK;
+    if (c->busy_poll && (rc = spin(c, act, k, 1)) != RDV_OK)
+        return rc;
     for (;;) {
         for (size_t i = 0; i < k; i++)
             if (!act[i]->active && act[i]->status == RDV_OK)

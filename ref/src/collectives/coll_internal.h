@@ -33,6 +33,7 @@ typedef struct rdv_coll {
     int64_t deadline; /* absolute CLOCK_MONOTONIC ns */
     int step;         /* 0-based; reported 1-based */
     int nsteps;
+    int busy_poll;    /* spin instead of sleeping in waits */
 } rdv_coll;
 
 /* Starts a call: validates ctx (RDV_EINVAL when NULL), the options'

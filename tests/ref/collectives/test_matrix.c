@@ -38,6 +38,7 @@ typedef struct call {
     int rank, n;
     uint64_t seed;
     rank_slot *me;
+    int busy; /* busy_poll option */
     char what[160];
 } call;
 
@@ -70,12 +71,13 @@ static int do_allreduce(call *c, rdv_dtype t, rdv_op op, size_t count,
     size_t es = rdv_dtype_size(t), bytes = count * es;
     char *in = xmalloc(bytes), *out = inplace ? in : xmalloc(bytes);
     char why[256] = "";
-    rdv_coll_options o = {.algo = algo};
+    rdv_coll_options o = {.algo = algo, .busy_poll = c->busy};
     int rc, bad;
 
-    snprintf(c->what, sizeof c->what, "allreduce(%s) %s %s count %zu %s",
+    snprintf(c->what, sizeof c->what, "allreduce(%s) %s %s count %zu %s%s",
              rdv_algo_name(algo), rdv_dtype_name(t), rdv_op_name(op), count,
-             inplace ? "in-place" : "out-of-place");
+             inplace ? "in-place" : "out-of-place",
+             c->busy ? " busy-poll" : "");
     values_fill(in, t, op, c->seed, c->rank, 0, count);
     rc = rdv_allreduce(c->ctx, in, out, count, t, op, &o);
     bad = rc || values_check_reduced(out, t, op, c->seed, c->n, 0, count,
@@ -142,11 +144,12 @@ static int do_broadcast(call *c, rdv_dtype t, size_t count, int root,
     size_t es = rdv_dtype_size(t);
     char *buf = xmalloc(count * es);
     char why[256] = "";
-    rdv_coll_options o = {.algo = algo};
+    rdv_coll_options o = {.algo = algo, .busy_poll = c->busy};
     int rc, bad;
 
-    snprintf(c->what, sizeof c->what, "broadcast(%s) %s count %zu root %d",
-             rdv_algo_name(algo), rdv_dtype_name(t), count, root);
+    snprintf(c->what, sizeof c->what, "broadcast(%s) %s count %zu root %d%s",
+             rdv_algo_name(algo), rdv_dtype_name(t), count, root,
+             c->busy ? " busy-poll" : "");
     if (c->rank == root)
         values_fill(buf, t, RDV_MAX, c->seed, root, 0, count);
     rc = rdv_broadcast(c->ctx, buf, count, t, root, &o);
@@ -232,6 +235,12 @@ static int matrix_rank(rdv_context *ctx, int rank, int n, void *arg,
         if (!bad && !ranks_shrunk())
             bad = big_cases(&c, (rdv_dtype)t);
     }
+    /* the opt-in busy-poll mode takes the same paths */
+    c.busy = 1;
+    if (!bad)
+        bad = small_cases(&c, RDV_FLOAT, 4096);
+    if (!bad && !ranks_shrunk())
+        bad = do_allreduce(&c, RDV_DOUBLE, RDV_SUM, BIG, RDV_ALGO_RING, 0);
     return bad;
 }
 
