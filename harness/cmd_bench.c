@@ -19,6 +19,8 @@ typedef struct bench_kind {
 static const bench_kind kinds[] = {
     {"store", rdv_cmd_bench_store,
      "store operation latency and throughput"},
+    {"rendezvous", rdv_cmd_bench_rendezvous,
+     "rendezvous time against N, per store and backend"},
     {"allreduce", rdv_cmd_bench_collectives,
      "allreduce latency and bus bandwidth against message size"},
     {"broadcast", rdv_cmd_bench_collectives,
