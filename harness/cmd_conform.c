@@ -17,7 +17,6 @@
  * Exit code: 0 when no clause failed (skips allowed), 1 otherwise, 2 for
  * bad usage.
  */
-#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -106,13 +105,12 @@ static int parse_opts(int argc, char **argv, conform_opts *o)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
+    char err[256];
     int opt;
 
     optind = 1;
     while ((opt = getopt_long(argc, argv, "s:r:j:qo:t:lh", longopts,
                               NULL)) != -1) {
-        char *end;
-
         switch (opt) {
         case 's': o->url = optarg; break;
         case 'j': o->junit = optarg; break;
@@ -124,11 +122,9 @@ static int parse_opts(int argc, char **argv, conform_opts *o)
                 return RDV_EXIT_USAGE;
             break;
         case 't':
-            o->limit_ms = (int)strtol(optarg, &end, 10);
-            if (*end || o->limit_ms < 100 || o->limit_ms > 3600000) {
-                fprintf(stderr, "rdv conform: --clause-timeout '%s': "
-                        "expected milliseconds from 100 to 3600000\n",
-                        optarg);
+            if (rdv_cli_int("--clause-timeout", optarg, 100, 3600000,
+                            &o->limit_ms, err, sizeof err)) {
+                fprintf(stderr, "rdv conform: %s\n", err);
                 return RDV_EXIT_USAGE;
             }
             break;
