@@ -163,6 +163,13 @@ static void pull(rdv_fault_proxy *p, proxy_end *e)
             return;
         }
         n = read(e->fd, k->data, PROXY_CHUNK);
+        if (n > 0 && n < PROXY_CHUNK / 2) {
+            /* Small reads keep small chunks: the queue bound is on bytes,
+             * and 1-byte writes must not pin 64 KiB each. */
+            proxy_chunk *small = realloc(k, sizeof *k + (size_t)n);
+
+            k = small ? small : k;
+        }
         if (n > 0) {
             k->next = NULL;
             k->len = (size_t)n;
@@ -173,7 +180,7 @@ static void pull(rdv_fault_proxy *p, proxy_end *e)
             else
                 e->head = k;
             e->tail = k;
-            e->queued += (size_t)n;
+            e->queued += (size_t)n + sizeof *k; /* bytes and overhead */
             *(e->side == 0 ? &p->up : &p->down) += (uint64_t)n;
         } else {
             free(k);
@@ -212,6 +219,7 @@ static void push(rdv_fault_proxy *p, proxy_end *e)
             e->head = k->next;
             if (!e->head)
                 e->tail = NULL;
+            e->queued -= sizeof *k;
             free(k);
         }
     }
