@@ -15,6 +15,11 @@
  * host (same hostname) whose pid has exited fails the mesh at once
  * (RDV_EPEER) rather than at the deadline; this assumes ranks sharing a
  * hostname share a pid namespace, as forked ranks and ordinary hosts do.
+ *
+ * Step 2-3's record exchange is a seam: the store path publishes and
+ * reads in batches; rdv_mesh_connect_exchange() takes another exchange
+ * (librdv-mpi's MPI_Allgather) that hands over every record at once,
+ * and everything else, validation included, is the same code.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -153,33 +158,72 @@ static int check_alive(rdv_mesh *m)
             strcmp(p->rec.hostname, m->bind.hostname) || !pid_gone(p->rec.pid))
             continue;
         /* its record is useless now and nobody else will remove it */
-        char key[320];
-        rdv_mesh_key(m, k, key, sizeof key);
-        m->counters->store_ops++;
-        rdv_store_delete(m->store, key);
+        if (m->store) {
+            char key[320];
+            rdv_mesh_key(m, k, key, sizeof key);
+            m->counters->store_ops++;
+            rdv_store_delete(m->store, key);
+        }
         return rdv_mesh_fail(m, RDV_EPEER,
                              "rendezvous failed after %lld ms: rank %d (pid "
                              "%u on %s, %s) published its record and then "
-                             "exited; its key was removed (%s)",
+                             "exited%s (%s)",
                              (long long)((rdv_now_ns() - m->started) / 1000000),
                              k, (unsigned)p->rec.pid, p->rec.hostname, p->desc,
-                             m->job);
+                             m->store ? "; its key was removed" : "", m->job);
     }
     return RDV_OK;
 }
 
-static int run(rdv_mesh *m)
+/* The store exchange: publish, then read everyone's record in batches. */
+static int exchange_store(rdv_mesh *m)
 {
     int ret;
 
-    if ((ret = open_listener(m)) != RDV_OK || (ret = rdv_mesh_listen(m)) != RDV_OK)
-        return ret;
     rdv_context_phase(m->ctx, RDV_PHASE_BEFORE_PUBLISH);
     if ((ret = rdv_mesh_publish(m)) != RDV_OK)
         return ret;
     rdv_context_phase(m->ctx, RDV_PHASE_AFTER_PUBLISH);
     rdv_context_phase(m->ctx, RDV_PHASE_CONNECTING);
-    if ((ret = rdv_mesh_read_records(m)) != RDV_OK)
+    return rdv_mesh_read_records(m);
+}
+
+/* Another exchange hands over every record at once. It has no deadline
+ * of its own (MPI_Allgather waits for every rank), so the context's
+ * timeout restarts after it and bounds the connects. */
+static int exchange_given(rdv_mesh *m, rdv_mesh_exchange_fn fn, void *arg)
+{
+    uint8_t mine[RDV_RECORD_SIZE];
+    uint8_t *all = malloc((size_t)m->size * RDV_RECORD_SIZE);
+    char err[RDV_DETAIL_MAX - 64] = "";
+    int ret;
+
+    if (!all)
+        return rdv_mesh_fail(m, RDV_ENOMEM, "rank %d: out of memory", m->rank);
+    rdv_record_encode(&m->me, mine);
+    rdv_context_phase(m->ctx, RDV_PHASE_BEFORE_PUBLISH);
+    ret = fn(arg, mine, all, sizeof mine, err, sizeof err);
+    if (ret != RDV_OK) {
+        ret = rdv_mesh_fail(m, ret, "rank %d: record exchange: %s", m->rank,
+                            err[0] ? err : rdv_strerror(ret));
+    } else {
+        m->deadline = rdv_context_deadline(m->ctx, 0);
+        rdv_context_phase(m->ctx, RDV_PHASE_AFTER_PUBLISH);
+        rdv_context_phase(m->ctx, RDV_PHASE_CONNECTING);
+        ret = rdv_mesh_take_records(m, all);
+    }
+    free(all);
+    return ret;
+}
+
+static int run(rdv_mesh *m, rdv_mesh_exchange_fn fn, void *arg)
+{
+    int ret;
+
+    if ((ret = open_listener(m)) != RDV_OK || (ret = rdv_mesh_listen(m)) != RDV_OK)
+        return ret;
+    ret = fn ? exchange_given(m, fn, arg) : exchange_store(m);
+    if (ret != RDV_OK)
         return ret;
     rdv_context_log(m->ctx, "all %d records read after %lld ms, %d links up",
                     m->size - 1,
@@ -283,20 +327,20 @@ static int mesh_init(rdv_mesh *m, rdv_context *ctx, rdv_store *store)
     return RDV_OK;
 }
 
-int rdv_context_connect_full_mesh(rdv_context *ctx, rdv_store *store)
+/* The driver; records come from the store, or from fn when it is set. */
+static int connect_mesh(rdv_context *ctx, rdv_store *store,
+                        rdv_mesh_exchange_fn fn, void *arg)
 {
     rdv_mesh m;
     int ret;
 
-    if (!ctx || !store)
-        return RDV_EINVAL;
     if (!rdv_context_is_fresh(ctx))
         return rdv_context_fail(ctx, RDV_ESTATE,
                                 "rank %d: already connected or failed",
                                 rdv_context_rank(ctx));
     ret = mesh_init(&m, ctx, store);
     if (ret == RDV_OK && m.size > 1)
-        ret = run(&m);
+        ret = run(&m, fn, arg);
     if (ret == RDV_OK && m.size > 1)
         ret = hand_over(&m);
     if (m.size > 1)
@@ -314,4 +358,19 @@ int rdv_context_connect_full_mesh(rdv_context *ctx, rdv_store *store)
                     (unsigned long long)m.counters->connect_retries,
                     (unsigned long long)m.counters->strangers_rejected);
     return RDV_OK;
+}
+
+int rdv_context_connect_full_mesh(rdv_context *ctx, rdv_store *store)
+{
+    if (!ctx || !store)
+        return RDV_EINVAL;
+    return connect_mesh(ctx, store, NULL, NULL);
+}
+
+int rdv_mesh_connect_exchange(rdv_context *ctx, rdv_mesh_exchange_fn fn,
+                              void *arg)
+{
+    if (!ctx || !fn)
+        return RDV_EINVAL;
+    return connect_mesh(ctx, NULL, fn, arg);
 }

@@ -12,7 +12,9 @@
  * before anything connects to it: size, checksum, the rank against its
  * key, the job size and token, duplicates (nonce or address seen twice,
  * found with a small hash table so N = 1024 stays cheap), and the
- * loopback pitfall of an unset bind address.
+ * loopback pitfall of an unset bind address. Records that arrive all at
+ * once through another exchange (librdv-mpi's MPI_Allgather) go through
+ * the same take_record().
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -305,6 +307,42 @@ static int read_batch(rdv_mesh *m, reader *rd)
     return ret;
 }
 
+/* The duplicate finders, seeded with this rank's own record. */
+static int dups_open(rdv_mesh *m, seen *nonces, seen *ends)
+{
+    int ret = seen_init(nonces, m->size);
+
+    if (ret == RDV_OK)
+        ret = seen_init(ends, m->size);
+    if (ret != RDV_OK)
+        return rdv_mesh_fail(m, ret, "rank %d: out of memory", m->rank);
+    seen_add(nonces, m->me.nonce, m->rank);
+    seen_add(ends, endpoint_fp(&m->me), m->rank);
+    return RDV_OK;
+}
+
+static void dups_close(seen *nonces, seen *ends)
+{
+    free(nonces->fp);
+    free(nonces->rank);
+    free(ends->fp);
+    free(ends->rank);
+}
+
+int rdv_mesh_take_records(rdv_mesh *m, const uint8_t *all)
+{
+    seen nonces = {0}, ends = {0};
+    int ret = dups_open(m, &nonces, &ends);
+
+    for (int k = 0; k < m->size && ret == RDV_OK; k++)
+        if (k != m->rank)
+            ret = take_record(m, &nonces, &ends, k,
+                              all + (size_t)k * RDV_RECORD_SIZE,
+                              RDV_RECORD_SIZE);
+    dups_close(&nonces, &ends);
+    return ret == RDV_OK ? rdv_mesh_on_records(m) : ret;
+}
+
 int rdv_mesh_read_records(rdv_mesh *m)
 {
     int timeout = rdv_context_timeout_ms(m->ctx);
@@ -316,15 +354,12 @@ int rdv_mesh_read_records(rdv_mesh *m)
     int ret;
 
     rd.pending = malloc((size_t)m->size * sizeof *rd.pending);
-    ret = rd.pending ? seen_init(&rd.nonces, m->size) : RDV_ENOMEM;
-    if (ret == RDV_OK)
-        ret = seen_init(&rd.ends, m->size);
-    if (ret != RDV_OK) {
-        ret = rdv_mesh_fail(m, ret, "rank %d: out of memory", m->rank);
+    if (!rd.pending) {
+        ret = rdv_mesh_fail(m, RDV_ENOMEM, "rank %d: out of memory", m->rank);
         goto out;
     }
-    seen_add(&rd.nonces, m->me.nonce, m->rank);
-    seen_add(&rd.ends, endpoint_fp(&m->me), m->rank);
+    if ((ret = dups_open(m, &rd.nonces, &rd.ends)) != RDV_OK)
+        goto out;
     for (int k = 0; k < m->size; k++)
         if (k != m->rank)
             rd.pending[rd.npending++] = k;
@@ -335,9 +370,6 @@ int rdv_mesh_read_records(rdv_mesh *m)
     }
 out:
     free(rd.pending);
-    free(rd.nonces.fp);
-    free(rd.nonces.rank);
-    free(rd.ends.fp);
-    free(rd.ends.rank);
+    dups_close(&rd.nonces, &rd.ends);
     return ret;
 }
