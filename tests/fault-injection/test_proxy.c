@@ -231,6 +231,52 @@ Test(proxy, blackhole_is_silence_not_a_close)
     close(s);
 }
 
+/* Streams len patterned bytes through the echo and checks them back,
+ * writing and reading at once so neither side's buffers fill up. */
+static void stream(int s, size_t len)
+{
+    unsigned char out[8192], in[8192];
+    size_t sent = 0, got = 0;
+
+    for (int rounds = 0; got < len && rounds < 200000; rounds++) {
+        struct pollfd p = {.fd = s,
+                           .events = POLLIN | (sent < len ? POLLOUT : 0)};
+        ssize_t n;
+
+        cr_assert_eq(poll(&p, 1, 10000), 1, "stalled at %zu of %zu", got,
+                     len);
+        if ((p.revents & POLLOUT) && sent < len) {
+            size_t m = len - sent < sizeof out ? len - sent : sizeof out;
+
+            for (size_t i = 0; i < m; i++)
+                out[i] = (unsigned char)((sent + i) * 131 >> 3);
+            n = send(s, out, m, MSG_NOSIGNAL | MSG_DONTWAIT);
+            if (n > 0)
+                sent += (size_t)n;
+        }
+        if (p.revents & POLLIN) {
+            n = recv(s, in, sizeof in, MSG_DONTWAIT);
+            cr_assert_gt(n, 0, "connection ended at %zu of %zu", got, len);
+            for (ssize_t i = 0; i < n; i++)
+                cr_assert_eq(in[i], (unsigned char)((got + (size_t)i) * 131
+                                                    >> 3),
+                             "byte %zu corrupted", got + (size_t)i);
+            got += (size_t)n;
+        }
+    }
+    cr_assert_eq(got, len);
+}
+
+Test(proxy, streams_megabytes_in_order_with_and_without_latency)
+{
+    int s = dial();
+
+    stream(s, 4u << 20);
+    command("latency 20", "ok latency 20");
+    stream(s, 1u << 20);
+    close(s);
+}
+
 Test(proxy, unknown_commands_are_answered_with_an_error)
 {
     command("frobnicate", "error unknown command 'frobnicate'");
