@@ -116,17 +116,23 @@ static int do_reduce_scatter(call *c, rdv_dtype t, rdv_op op, size_t count)
     return bad ? fail(c, rc, why) : 0;
 }
 
-static int do_allgather(call *c, rdv_dtype t, size_t count)
+/* inplace: the input already sits at recvbuf + rank * count. */
+static int do_allgather(call *c, rdv_dtype t, size_t count, int inplace)
 {
     size_t es = rdv_dtype_size(t);
     char *in = xmalloc(count * es), *out = xmalloc(count * es * c->n);
     char why[256] = "";
+    const void *send = in;
     int rc, bad;
 
-    snprintf(c->what, sizeof c->what, "allgather %s count %zu",
-             rdv_dtype_name(t), count);
+    snprintf(c->what, sizeof c->what, "allgather %s count %zu%s",
+             rdv_dtype_name(t), count, inplace ? " in-place" : "");
     values_fill(in, t, RDV_SUM, c->seed, c->rank, 0, count);
-    rc = rdv_allgather(c->ctx, in, out, count, t, NULL);
+    if (inplace) {
+        send = out + (size_t)c->rank * count * es;
+        memcpy(out + (size_t)c->rank * count * es, in, count * es);
+    }
+    rc = rdv_allgather(c->ctx, send, out, count, t, NULL);
     bad = rc;
     for (int b = 0; b < c->n && !bad; b++)
         bad = values_check_input(out + (size_t)b * count * es, t, RDV_SUM,
@@ -192,8 +198,8 @@ static int small_cases(call *c, rdv_dtype t, size_t count)
         if (!bad)
             bad = do_reduce_scatter(c, t, (rdv_op)op, count);
     }
-    if (!bad)
-        bad = do_allgather(c, t, count);
+    for (int inplace = 0; inplace < 2 && !bad; inplace++)
+        bad = do_allgather(c, t, count, inplace);
     for (int a = 0; a < 3 && !bad; a++)
         bad = do_broadcast(c, t, count, (int)((count + (size_t)a) % c->n),
                            bc[a]);
@@ -207,7 +213,7 @@ static int big_cases(call *c, rdv_dtype t)
     if (!bad)
         bad = do_reduce_scatter(c, t, RDV_SUM, BIG);
     if (!bad)
-        bad = do_allgather(c, t, BIG / (size_t)c->n);
+        bad = do_allgather(c, t, BIG / (size_t)c->n, 0);
     if (!bad)
         bad = do_broadcast(c, t, BIG, c->n - 1, RDV_ALGO_AUTO);
     if (!bad && t == RDV_FLOAT)
