@@ -161,9 +161,11 @@ static char *fault_logs(const char *spec, size_t *len)
 Test(outcomes, same_seed_same_decision_log_through_the_harness,
      .timeout = 120)
 {
-    const char *spec = "store.delay(op=get|wait|multi_get|set, ms=1..20, "
-                       "p=0.5); net.refuse(times=1); net.delay(ms=1..30); "
-                       "net.short(max=4096, p=0.5)";
+    /* Read faults stay off the rendezvous keys: its reads are sliced in
+     * time, so how many there are depends on the machine's load. */
+    const char *spec = "store.delay(key=\"kv/*\", ms=1..20, p=0.5); "
+                       "store.delay(op=set, ms=1..10); net.refuse(times=1); "
+                       "net.delay(ms=1..30); net.short(max=4096, p=0.5)";
     size_t n1, n2;
     char *a = fault_logs(spec, &n1), *b = fault_logs(spec, &n2);
 
