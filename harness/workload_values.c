@@ -12,9 +12,11 @@
  *
  * Speed matters here: a 1M-element step is filled and checked on every
  * rank of every run, and `rdv run --repeat` is a race-hunting loop. So
- * values are made a chunk at a time into an int64 scratch array, with
- * the op decided once per chunk, and only then converted to (or compared
- * with) the typed buffer in one tight loop per type.
+ * values are made a chunk at a time into an int32 scratch array (every
+ * value fits), with the op decided once per chunk, and only then
+ * converted to (or compared with) the typed buffer in one tight loop
+ * per type. Element indices enter the hash as 32 bits: counts are
+ * capped at 2^30 by the workload parser.
  */
 #include <string.h>
 
@@ -22,101 +24,155 @@
 
 #define CHUNK 2048
 
-static inline int64_t k_of(uint32_t seed_mix, size_t i)
+/* Every loop below over a whole chunk has a constant trip count and no
+ * early exit, so the compiler vectorizes it even at -O2; only a final
+ * partial chunk takes the scalar path. */
+
+static inline int32_t k_of(uint32_t seed_mix, uint32_t i)
 {
-    uint32_t h = (uint32_t)i * 0x9E3779B1u + seed_mix;
+    uint32_t h = i * 0x9E3779B1u + seed_mix;
 
     h ^= h >> 15;
     h *= 0x2C1B3C6Du;
     h ^= h >> 12;
     h *= 0x297A2D39u;
     h ^= h >> 15;
-    return (int64_t)(h >> 29) - 4;
+    return (int32_t)(h >> 29) - 4;
 }
 
-/* out[j] = rank's input element first + j. */
-static void gen_input(const rdv_step *st, uint64_t seed, int rank,
-                      int nranks, size_t first, size_t n, int64_t *out)
+static uint32_t seed_mix(uint64_t seed)
 {
-    uint32_t mix = (uint32_t)(seed * 0x85EBCA77u);
-    uint64_t un = (uint64_t)nranks, ur = (uint64_t)rank;
-    int64_t r = rank, s = (int64_t)(seed % 5);
+    return (uint32_t)(seed * 0x85EBCA77u);
+}
+
+/* out[j] = a * k(first + j) + b for a whole chunk. */
+static void gen_affine(uint32_t mix, size_t first, int32_t a, int32_t b,
+                       int32_t *out)
+{
+    uint32_t f = (uint32_t)first;
+
+    for (uint32_t j = 0; j < CHUNK; j++)
+        out[j] = a * k_of(mix, f + j) + b;
+}
+
+/* out[j] = k(first + j) + (start + j) % n, the min/max inputs; the
+ * modulo is carried from element to element instead of divided. */
+static void gen_rotating(uint32_t mix, size_t first, uint64_t start,
+                         uint64_t n, int32_t *out)
+{
+    uint32_t f = (uint32_t)first, c = (uint32_t)(start % n);
+
+    for (uint32_t j = 0; j < CHUNK; j++) {
+        out[j] = k_of(mix, f + j) + (int32_t)c;
+        c = c + 1 == n ? 0 : c + 1;
+    }
+}
+
+/* out[j] = k on the element's owning rank ((first + j + seed) % n ==
+ * rank), 1 on every other rank: the prod inputs. */
+static void gen_owner(uint32_t mix, size_t first, uint64_t seed, int rank,
+                      uint64_t n, int32_t *out)
+{
+    uint32_t f = (uint32_t)first, c = (uint32_t)((first + seed) % n);
+
+    for (uint32_t j = 0; j < CHUNK; j++) {
+        out[j] = c == (uint32_t)rank ? k_of(mix, f + j) : 1;
+        c = c + 1 == n ? 0 : c + 1;
+    }
+}
+
+/* out[j] = rank's input element first + j, for a whole chunk. */
+static void gen_input(const rdv_step *st, uint64_t seed, int rank,
+                      int nranks, size_t first, int32_t *out)
+{
+    uint32_t mix = seed_mix(seed);
+    uint64_t n = (uint64_t)nranks;
     int reduce = st->kind == RDV_STEP_ALLREDUCE ||
                  st->kind == RDV_STEP_REDUCE_SCATTER;
 
-    if (!reduce) {
-        for (size_t j = 0; j < n; j++)
-            out[j] = k_of(mix, first + j) + 8 * r;
-    } else if (st->op == RDV_SUM) {
-        for (size_t j = 0; j < n; j++)
-            out[j] = (r + 1) * k_of(mix, first + j) + s;
-    } else if (st->op == RDV_PROD) {
-        for (size_t j = 0; j < n; j++)
-            out[j] = (first + j + seed) % un == ur ? k_of(mix, first + j) : 1;
-    } else {
-        for (size_t j = 0; j < n; j++)
-            out[j] = k_of(mix, first + j) +
-                     (int64_t)((ur + first + j + seed) % un);
-    }
+    if (!reduce)
+        gen_affine(mix, first, 1, 8 * rank, out);
+    else if (st->op == RDV_SUM)
+        gen_affine(mix, first, rank + 1, (int32_t)(seed % 5), out);
+    else if (st->op == RDV_PROD)
+        gen_owner(mix, first, seed, rank, n, out);
+    else
+        gen_rotating(mix, first, (uint64_t)rank + first + seed, n, out);
 }
 
 /* out[j] = the reduction of every rank's element first + j. */
 static void gen_reduced(const rdv_step *st, uint64_t seed, int nranks,
-                        size_t first, size_t n, int64_t *out)
+                        size_t first, int32_t *out)
 {
-    uint32_t mix = (uint32_t)(seed * 0x85EBCA77u);
-    int64_t nn = nranks, a = 1, b = 0;
+    int32_t n = nranks, a = 1, b = 0;
 
     switch (st->op) {
-    case RDV_SUM: a = nn * (nn + 1) / 2, b = nn * (int64_t)(seed % 5); break;
-    case RDV_MAX: b = nn - 1; break;
+    case RDV_SUM: a = n * (n + 1) / 2, b = n * (int32_t)(seed % 5); break;
+    case RDV_MAX: b = n - 1; break;
     default: break;
     }
-    for (size_t j = 0; j < n; j++)
-        out[j] = a * k_of(mix, first + j) + b;
+    gen_affine(seed_mix(seed), first, a, b, out);
 }
 
-static void store_chunk(void *buf, rdv_dtype t, size_t at, const int64_t *v,
+#define STORE_LOOP(T, cnt)                                                  \
+    for (size_t j = 0; j < (cnt); j++)                                      \
+        ((T *)buf)[at + j] = (T)v[j]
+
+static void store_chunk(void *buf, rdv_dtype t, size_t at, const int32_t *v,
                         size_t n)
 {
+    size_t cnt = n == CHUNK ? CHUNK : n; /* constant when full */
+
     switch (t) {
     case RDV_INT32:
-        for (size_t j = 0; j < n; j++) ((int32_t *)buf)[at + j] = (int32_t)v[j];
+        if (n == CHUNK) { STORE_LOOP(int32_t, CHUNK); }
+        else { STORE_LOOP(int32_t, cnt); }
         break;
     case RDV_INT64:
-        memcpy((int64_t *)buf + at, v, n * sizeof *v);
+        if (n == CHUNK) { STORE_LOOP(int64_t, CHUNK); }
+        else { STORE_LOOP(int64_t, cnt); }
         break;
     case RDV_FLOAT:
-        for (size_t j = 0; j < n; j++) ((float *)buf)[at + j] = (float)v[j];
+        if (n == CHUNK) { STORE_LOOP(float, CHUNK); }
+        else { STORE_LOOP(float, cnt); }
         break;
     case RDV_DOUBLE:
-        for (size_t j = 0; j < n; j++) ((double *)buf)[at + j] = (double)v[j];
+        if (n == CHUNK) { STORE_LOOP(double, CHUNK); }
+        else { STORE_LOOP(double, cnt); }
         break;
     }
 }
 
-/* Index (within the chunk) of the first element that differs, or n. */
 /* Branch-free over the chunk, so the common all-equal case runs as one
- * tight (vectorizable) loop; only a bad chunk is scanned again. */
-#define COMPARE_LOOP(T)                                                     \
+ * tight loop; only a bad chunk is scanned again for the culprit. */
+#define COMPARE_LOOP(T, cnt)                                                \
     do {                                                                    \
         const T *b = (const T *)buf + at;                                   \
         int bad = 0;                                                        \
-        for (size_t j = 0; j < n; j++)                                      \
+        for (size_t j = 0; j < (cnt); j++)                                  \
             bad |= b[j] != (T)v[j];                                         \
-        for (size_t j = 0; bad && j < n; j++)                               \
+        for (size_t j = 0; bad && j < (cnt); j++)                           \
             if (b[j] != (T)v[j])                                            \
                 return j;                                                   \
     } while (0)
 
+#define COMPARE_ANY(T)                                                      \
+    do {                                                                    \
+        if (n == CHUNK)                                                     \
+            COMPARE_LOOP(T, CHUNK);                                         \
+        else                                                                \
+            COMPARE_LOOP(T, n);                                             \
+    } while (0)
+
+/* Index (within the chunk) of the first element that differs, or n. */
 static size_t compare_chunk(const void *buf, rdv_dtype t, size_t at,
-                            const int64_t *v, size_t n)
+                            const int32_t *v, size_t n)
 {
     switch (t) {
-    case RDV_INT32: COMPARE_LOOP(int32_t); break;
-    case RDV_INT64: COMPARE_LOOP(int64_t); break;
-    case RDV_FLOAT: COMPARE_LOOP(float); break;
-    case RDV_DOUBLE: COMPARE_LOOP(double); break;
+    case RDV_INT32: COMPARE_ANY(int32_t); break;
+    case RDV_INT64: COMPARE_ANY(int64_t); break;
+    case RDV_FLOAT: COMPARE_ANY(float); break;
+    case RDV_DOUBLE: COMPARE_ANY(double); break;
     }
     return n;
 }
@@ -124,12 +180,12 @@ static size_t compare_chunk(const void *buf, rdv_dtype t, size_t at,
 void rdv_values_fill(void *buf, const rdv_step *st, uint64_t seed, int rank,
                      int nranks, size_t count)
 {
-    int64_t v[CHUNK];
+    int32_t v[CHUNK];
 
     for (size_t at = 0; at < count; at += CHUNK) {
         size_t n = count - at < CHUNK ? count - at : CHUNK;
 
-        gen_input(st, seed, rank, nranks, at, n, v);
+        gen_input(st, seed, rank, nranks, at, v);
         store_chunk(buf, st->type, at, v, n);
     }
 }
@@ -138,15 +194,15 @@ size_t rdv_values_check(const void *buf, const rdv_step *st, uint64_t seed,
                         int nranks, rdv_expect_kind kind, int rank,
                         size_t first, size_t n, int64_t *want)
 {
-    int64_t v[CHUNK];
+    int32_t v[CHUNK];
 
     for (size_t at = 0; at < n; at += CHUNK) {
         size_t m = n - at < CHUNK ? n - at : CHUNK, bad;
 
         if (kind == RDV_EXPECT_REDUCED)
-            gen_reduced(st, seed, nranks, first + at, m, v);
+            gen_reduced(st, seed, nranks, first + at, v);
         else
-            gen_input(st, seed, rank, nranks, first + at, m, v);
+            gen_input(st, seed, rank, nranks, first + at, v);
         bad = compare_chunk(buf, st->type, at, v, m);
         if (bad < m) {
             *want = v[bad];
@@ -179,10 +235,10 @@ void rdv_value_put(void *buf, rdv_dtype t, size_t i, double v)
 
 void rdv_values_set_all(void *buf, rdv_dtype t, size_t n, int64_t v)
 {
-    int64_t c[CHUNK];
+    int32_t c[CHUNK];
 
     for (size_t j = 0; j < CHUNK; j++)
-        c[j] = v;
+        c[j] = (int32_t)v;
     for (size_t at = 0; at < n; at += CHUNK)
         store_chunk(buf, t, at, c, n - at < CHUNK ? n - at : CHUNK);
 }

@@ -80,10 +80,11 @@ Test(workload, root_out_of_range_for_the_run)
 Test(values, closed_form_matches_the_reduction)
 {
     static const char *const specs[] = {
-        "allreduce:int32:1000:sum", "allreduce:float:1000:prod",
-        "allreduce:int64:1000:min", "allreduce:double:1000:max",
+        "allreduce:int32:5000:sum", "allreduce:float:5000:prod",
+        "allreduce:int64:5000:min", "allreduce:double:5000:max",
     };
-    enum { N = 5, COUNT = 1000 };
+    /* 5000 elements: two whole chunks of the generator and a part. */
+    enum { N = 5, COUNT = 5000 };
     double in[N][COUNT];
     int64_t want;
 
@@ -116,9 +117,10 @@ Test(values, closed_form_matches_the_reduction)
                                       0, COUNT, &want), COUNT,
                      "%s: closed form disagrees", specs[s]);
         /* and a single wrong element is found, where it is */
-        rdv_value_put(buf, st->type, 617, acc[617] + 1);
+        rdv_value_put(buf, st->type, 4617, acc[4617] + 1);
         cr_expect_eq(rdv_values_check(buf, st, 77, N, RDV_EXPECT_REDUCED, 0,
-                                      0, COUNT, &want), 617);
+                                      0, COUNT, &want), 4617);
+        cr_expect_eq(want, (int64_t)acc[4617]);
         free(buf);
     }
 }
