@@ -126,24 +126,45 @@ int clause_expect(clause_ctx *c, rdv_store *s, const char *what, int rc,
                        rdv_store_errmsg(s));
 }
 
+/* The first bytes of a value, printable, for evidence. */
+static const char *excerpt(const void *v, size_t len, char *buf, size_t cap)
+{
+    char raw[40];
+    size_t n = len < sizeof raw - 1 ? len : sizeof raw - 1;
+
+    memcpy(raw, v, n);
+    raw[n] = '\0';
+    for (size_t i = 0; i < n; i++)
+        if (!raw[i])
+            raw[i] = '.'; /* a NUL would end the excerpt early */
+    rdv_key_printable(raw, buf, cap);
+    return buf;
+}
+
 int clause_expect_value(clause_ctx *c, rdv_store *s, const char *key,
                         const void *want, size_t want_len)
 {
-    char k[96];
+    char k[96], got_x[200], want_x[200];
     void *v = NULL;
     size_t len = 0;
     int rc = rdv_store_get(s, key, &v, &len, 5000);
     int same = rc == RDV_OK && len == want_len &&
                memcmp(v, want, len) == 0;
 
-    free(v);
     rdv_key_printable(key, k, sizeof k);
     if (rc != RDV_OK)
         return clause_fail(c, "get '%s': %s (%s)", k, rdv_status_name(rc),
                            rdv_store_errmsg(s));
-    if (!same)
-        return clause_fail(c, "get '%s' returned %zu bytes that differ "
-                           "from the %zu bytes set", k, len, want_len);
+    if (!same) {
+        clause_fail(c, "get '%s' returned %zu bytes '%s%s', want %zu bytes "
+                    "'%s%s'", k, len, excerpt(v, len, got_x, sizeof got_x),
+                    len > 39 ? "..." : "", want_len,
+                    excerpt(want, want_len, want_x, sizeof want_x),
+                    want_len > 39 ? "..." : "");
+        free(v);
+        return 0;
+    }
+    free(v);
     return 1;
 }
 
