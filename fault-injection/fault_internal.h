@@ -175,6 +175,7 @@ struct rdv_fault_rank {
     uint64_t *io_calls;       /* per fault, peer, direction */
     unsigned char *noted;     /* per fault, peer, direction: logged once */
     unsigned char *fired;     /* per fault: proc.* fired */
+    int announced;            /* per-connection rules logged */
     rdv_hooks hooks;
     const rdv_hooks *chain;
 };

@@ -5,10 +5,13 @@
  * bytes. The hooks run on the context's thread; they chain to the
  * caller's hooks first so the harness still sees every phase.
  *
- * Log lines are written only for decisions that change something, and
- * per-connection ones (short I/O, slow link) only the first time, because
- * how often the transport calls the io hook depends on the kernel's
- * partial reads, while the decision log must be byte-identical per seed.
+ * Log lines are written only for decisions that change something. The
+ * per-connection rules (short I/O, slow link) are announced once, all
+ * together in (fault, peer, direction) order, at the rank's first move
+ * of bytes or when it enters `connected`: how often and in which order
+ * the transport calls the io hook depends on the kernel's partial
+ * transfers and on completion order, while the decision log must be
+ * byte-identical per seed.
  */
 #include <signal.h>
 #include <stdarg.h>
@@ -58,12 +61,49 @@ static void note(rdv_fault_rank *fr, const rdv_fault *f, int peer,
                   what);
 }
 
+static int dir_match(const rdv_fault *f, int is_send)
+{
+    return !f->dirs || (f->dirs & (is_send ? 1u : 2u));
+}
+
+/* Logs, once, the rule each per-connection fault applies to each of this
+ * rank's connections. */
+static void announce(rdv_fault_rank *fr)
+{
+    if (fr->announced)
+        return;
+    fr->announced = 1;
+    for (size_t k = 0; k < fr->n; k++) {
+        const rdv_fault *f = &fr->faults[k];
+        char what[96];
+
+        if (f->kind == RDV_FK_NET_SHORT)
+            snprintf(what, sizeof what, "at most %lld bytes per call%s",
+                     (long long)f->max, f->p < 1.0 ? " (some calls)" : "");
+        else if (f->kind == RDV_FK_NET_SLOW)
+            snprintf(what, sizeof what, "capped at %lld bytes/s",
+                     (long long)f->bps);
+        else
+            continue;
+        if (!rdv_fault_has_rank(f, fr->rank))
+            continue;
+        for (int peer = 0; peer < fr->nranks; peer++)
+            for (int is_send = 1; is_send >= 0; is_send--)
+                if (peer != fr->rank && rdv_fault_has_peer(f, peer) &&
+                    dir_match(f, is_send))
+                    rdv_fault_log(fr, f, "peer %d %s: %s", peer,
+                                  is_send ? "send" : "recv", what);
+    }
+}
+
 static void on_phase(void *arg, rdv_phase ph)
 {
     rdv_fault_rank *fr = arg;
 
     if (fr->chain && fr->chain->phase)
         fr->chain->phase(fr->chain->arg, ph);
+    if (ph == RDV_PHASE_CONNECTED)
+        announce(fr);
     for (size_t k = 0; k < fr->n; k++) {
         rdv_fault *f = &fr->faults[k];
         int kill = f->kind == RDV_FK_PROC_KILL;
@@ -95,8 +135,13 @@ static int on_connect(void *arg, int peer, unsigned attempt)
             continue;
         if (f->kind == RDV_FK_NET_REFUSE &&
             attempt < (unsigned)(f->given[RDV_FP_TIMES] ? f->times : 3)) {
-            rdv_fault_log(fr, f, "peer %d attempt %u: refused", peer,
-                          attempt);
+            /* One line at the first attempt: retries come back after a
+             * jittered backoff, in an order the log must not depend on. */
+            if (attempt == 0)
+                rdv_fault_log(fr, f, "peer %d: the first %lld attempts "
+                              "refused", peer,
+                              (long long)(f->given[RDV_FP_TIMES] ? f->times
+                                                                 : 3));
             return RDV_ECONN;
         }
         if (f->kind == RDV_FK_NET_DELAY && attempt == 0) {
@@ -109,11 +154,6 @@ static int on_connect(void *arg, int peer, unsigned attempt)
         }
     }
     return 0;
-}
-
-static int dir_match(const rdv_fault *f, int is_send)
-{
-    return !f->dirs || (f->dirs & (is_send ? 1u : 2u));
 }
 
 /* One fault's say on a transfer: lowers *allow, adds to *delay_ns, or
@@ -141,9 +181,6 @@ static int io_fault(rdv_fault_rank *fr, rdv_fault *f, int peer, int is_send,
             rdv_fault_unit(fr->seed, fr->rank, i, f->id, RDV_SALT_FIRE) >=
                 f->p)
             return RDV_OK;
-        snprintf(what, sizeof what, "at most %lld bytes per call",
-                 (long long)f->max);
-        note(fr, f, peer, is_send, what);
         if (*allow > f->max)
             *allow = f->max;
         return RDV_OK;
@@ -152,9 +189,6 @@ static int io_fault(rdv_fault_rank *fr, rdv_fault *f, int peer, int is_send,
         /* Chunks of ~50 ms worth keep the pacing smooth. */
         int64_t chunk = f->bps / 20 > 0 ? f->bps / 20 : 1;
 
-        snprintf(what, sizeof what, "capped at %lld bytes/s",
-                 (long long)f->bps);
-        note(fr, f, peer, is_send, what);
         if (*allow > chunk)
             *allow = chunk;
         *delay_ns += *allow * 1000000000 / f->bps;
@@ -182,6 +216,7 @@ static int64_t on_io(void *arg, int peer, int is_send, uint64_t offset,
     }
     if (peer < 0 || peer >= fr->nranks || want == 0)
         return allow;
+    announce(fr);
     for (size_t k = 0; k < fr->n; k++) {
         rdv_fault *f = &fr->faults[k];
         int rc;
