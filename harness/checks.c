@@ -159,7 +159,8 @@ static void check_ranks_ok(const rdv_run_facts *f, rdv_run_report *rep)
     if (c->verdict == RDV_CHECK_PASS)
         snprintf(c->detail, sizeof c->detail, f->expect.fatal
                  ? "every survivor failed, as the fault requires"
-                 : "%d ranks succeeded", f->cfg->nranks);
+                 : "%d of %d ranks succeeded", f->cfg->nranks,
+                 f->cfg->nranks);
 }
 
 static void check_mesh(const rdv_run_facts *f, rdv_run_report *rep)
@@ -181,7 +182,9 @@ static void check_mesh(const rdv_run_facts *f, rdv_run_report *rep)
                            a->local, a->remote, j, i, b->local, b->remote);
         }
     }
-    if (pairs == 0 && n > 1)
+    if (n == 1)
+        check_skip(c, "a single rank has no mesh");
+    else if (pairs == 0)
         check_skip(c, "no two ranks got connected");
     else if (c->verdict == RDV_CHECK_PASS)
         snprintf(c->detail, sizeof c->detail, "%d socket pairs mirror each "
@@ -229,7 +232,9 @@ static void check_results(const rdv_run_facts *f, rdv_run_report *rep)
         if (w->steps[i].kind == RDV_STEP_BARRIER)
             check_barrier_order(f, i, c);
     }
-    if (!checked && w->nsteps)
+    if (!w->nsteps)
+        check_skip(c, "the workload has no step after the rendezvous");
+    else if (!checked)
         check_skip(c, "no step finished on any rank");
     else if (c->verdict == RDV_CHECK_PASS)
         snprintf(c->detail, sizeof c->detail, "%d step results match "
@@ -265,7 +270,9 @@ static void check_identical(const rdv_run_facts *f, rdv_run_report *rep)
                                       ->steps[i].digest);
         }
     }
-    if (!compared && f->cfg->nranks > 1)
+    if (f->cfg->nranks == 1)
+        check_skip(c, "a single rank has nothing to compare");
+    else if (!compared)
         check_skip(c, "no step finished on two ranks");
     else if (c->verdict == RDV_CHECK_PASS)
         snprintf(c->detail, sizeof c->detail, "%d digests agree",

@@ -42,9 +42,10 @@ void rdv_report_print_run(FILE *f, const rdv_run_config *cfg,
 {
     char line[8192];
 
-    fprintf(f, "run seed %llu: %s in %.1f ms (%d ranks, %s)\n",
+    fprintf(f, "run seed %llu: %s in %.1f ms (%d rank%s, %s)\n",
             (unsigned long long)rep->seed, rep->failed ? "FAIL" : "PASS",
-            rep->elapsed_ms, cfg->nranks, cfg->store_url);
+            rep->elapsed_ms, cfg->nranks, cfg->nranks == 1 ? "" : "s",
+            cfg->store_url);
     if (verbose || rep->failed)
         rdv_report_print_checks(f, rep);
     if (rep->failed)
