@@ -181,26 +181,50 @@ static int culprit(const rdv_coll *c, rdv_request *const *reqs, size_t n)
     return n ? reqs[0]->peer : -1;
 }
 
-/* After a failure: the peers whose connection is already closed or
- * reset (a killed rank closes every socket it had). A rank that fails
- * because a neighbour gave up can still name the rank that died first.
- * Only looks at the sockets (poll, timeout 0); moves no data. */
-static void closed_peers(const rdv_coll *c, char *out, size_t len)
+/* After a failure: the peers whose connection is closed or reset (a
+ * killed rank closes every socket it had), so a rank that fails because
+ * a neighbour gave up can still name the rank that died first. When the
+ * failure was a closed connection, other closures caused by the same
+ * death may still be on their way: until one other than the culprit
+ * shows up, wait for them up to RDV_COLL_CLOSE_GRACE_MS (well inside
+ * the "timeout + 1 s" promise).
+ * Only looks at the sockets (poll); moves no data. */
+#define RDV_COLL_CLOSE_GRACE_MS 250
+
+static void closed_peers(const rdv_coll *c, int culprit_peer, int grace_ms,
+                         char *out, size_t len)
 {
+    struct pollfd pf[64];
+    int peer[64], np = 0, found = 0, others = 0;
+    int64_t end = rdv_now_ns() + (int64_t)grace_ms * 1000000;
     size_t off = 0;
-    int found = 0;
 
     out[0] = 0;
-    for (int p = 0; p < c->size && off + 16 < len; p++) {
-        struct pollfd pf = {.fd = rdv_transport_peer_fd(c->t, p),
-                            .events = POLLRDHUP};
+    for (int p = 0; p < c->size && np < 64; p++) {
+        int fd = p == c->rank ? -1 : rdv_transport_peer_fd(c->t, p);
+        if (fd >= 0) {
+            pf[np] = (struct pollfd){.fd = fd, .events = POLLRDHUP};
+            peer[np++] = p;
+        }
+    }
+    for (int round = 0; round < 64; round++) {
+        int left = rdv_deadline_left_ms(end);
+        int n = poll(pf, (nfds_t)np, round == 0 ? 0 : left);
 
-        if (p == c->rank || pf.fd < 0 || poll(&pf, 1, 0) != 1 ||
-            !(pf.revents & (POLLRDHUP | POLLHUP | POLLERR)))
-            continue;
-        off += (size_t)snprintf(out + off, len - off, "%speer %d",
-                                found++ ? ", " : "; closed connections: ",
-                                p);
+        for (int i = 0; n > 0 && i < np; i++) {
+            if (!(pf[i].revents & (POLLRDHUP | POLLHUP | POLLERR)))
+                continue;
+            if (off + 16 < len)
+                off += (size_t)snprintf(out + off, len - off, "%speer %d",
+                                        found ? ", " : "; closed "
+                                                       "connections: ",
+                                        peer[i]);
+            found++;
+            others += peer[i] != culprit_peer;
+            pf[i].fd = -pf[i].fd - 1; /* poll ignores negative fds */
+        }
+        if ((n <= 0 && round > 0) || left == 0 || found == np || others)
+            break;
     }
 }
 
@@ -213,7 +237,8 @@ static int wait_failed(rdv_coll *c, int rc, rdv_request *const *reqs,
 
     snprintf(where, sizeof where, "%s(%s) step %d/%d", c->name, c->algo,
              c->step + 1, c->nsteps);
-    closed_peers(c, gone, sizeof gone);
+    closed_peers(c, peer, rc == RDV_EPEER ? RDV_COLL_CLOSE_GRACE_MS : 0,
+                 gone, sizeof gone);
     if (rc == RDV_ETIMEDOUT)
         return rdv_context_fail(c->ctx, rc, "%s: timed out after %d ms "
                                             "waiting for peer %d (%s)%s",
