@@ -32,7 +32,9 @@
  * Errors: RDV_OK or a negative rdv_status. A dead peer gives RDV_EPEER,
  * a silent one RDV_ETIMEDOUT (the whole call is bounded by its timeout,
  * never a hang); rdv_context_errmsg() names the collective, algorithm,
- * step and peer, and lists peers whose connection is already closed:
+ * step and peer, and lists peers whose connection is closed (after a
+ * closed connection it waits up to 250 ms for the others a dead rank
+ * left, so every survivor can name the rank that died first):
  *   "allreduce(ring) step 3/6: peer 2 closed the connection (recv from
  *    rank 2 (127.0.0.1:40123): ...); closed connections: peer 2"
  * Bad arguments give RDV_EINVAL naming the argument ("broadcast: root 5
