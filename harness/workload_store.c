@@ -28,7 +28,7 @@
 #include "workload_values.h"
 
 #define ROUNDS 3
-#define PROBE_TIMEOUT_MS 5
+#define PROBE_TIMEOUT_MS 1
 /* How late a timed-out get may return. Generous: the machine running
  * the harness may be busy, and this judges the store, not the clock. */
 #define PROBE_SLACK_MS 2000
