@@ -130,18 +130,27 @@ static int run_allgather(const rdv_step *st, const rdv_step_env *env,
  * every rank of every run fills one. */
 #define HUGE_MIN (2u << 20)
 
+/* Large buffers start on a 2 MiB boundary (mapped with room to spare,
+ * the ends trimmed) so that every whole huge page in them can be one. */
 static void *buf_alloc(size_t len)
 {
-    void *p;
+    size_t span, head;
+    char *p;
 
     if (len < HUGE_MIN)
         return malloc(len);
-    p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+    len = (len + 4095) & ~(size_t)4095; /* the tail trim must be aligned */
+    span = len + HUGE_MIN;
+    p = mmap(NULL, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
              -1, 0);
     if (p == MAP_FAILED)
         return NULL;
-    madvise(p, len, MADV_HUGEPAGE); /* a hint: fine if refused */
-    return p;
+    head = (HUGE_MIN - (uintptr_t)p % HUGE_MIN) % HUGE_MIN;
+    if (head)
+        munmap(p, head);
+    munmap(p + head + len, span - head - len);
+    madvise(p + head, len, MADV_HUGEPAGE); /* a hint: fine if refused */
+    return p + head;
 }
 
 static void buf_free(void *p, size_t len)
