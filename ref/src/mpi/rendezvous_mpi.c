@@ -140,9 +140,8 @@ static int check_mpi(rdv_context *ctx, MPI_Comm comm)
         return refuse(ctx, RDV_EINVAL, "the communicator is MPI_COMM_NULL");
     if (MPI_Comm_test_inter(comm, &inter) != MPI_SUCCESS || inter)
         return refuse(ctx, RDV_EINVAL,
-                      "the communicator is an intercommunicator (or not a "
-                      "valid communicator); pass an intracommunicator such "
-                      "as MPI_COMM_WORLD");
+                      "the communicator is an intercommunicator; pass an "
+                      "intracommunicator such as MPI_COMM_WORLD");
     return RDV_OK;
 }
 
