@@ -244,7 +244,10 @@ static int sweep(rdv_mesh *m, reader *rd)
     char key[320];
     int ret = RDV_OK;
 
-    for (size_t i = 0; i < rd->npending && ret == RDV_OK;) {
+    /* at large N each store call may wait on a contended store: the
+     * deadline bounds the sweep too */
+    for (size_t i = 0; i < rd->npending && ret == RDV_OK &&
+                       rdv_now_ns() < m->deadline;) {
         void *val = NULL;
         size_t len = 0;
         int k = rd->pending[i];
