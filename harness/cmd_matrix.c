@@ -4,8 +4,8 @@
  *
  * The default is the main job: every embedded store (shared hash, file
  * in a fresh temp dir, and prefix= over each) at N = 2, 4, 8, 16 with
- * seeds 1-3, needing no server. Redis joins with --redis URL or
- * $RDV_TEST_REDIS_URL. One runner is made per (store, N, scenario) and
+ * seeds 1-3, needing no server. Redis joins with --redis URL or (with
+ * no --store) $RDV_TEST_REDIS_URL. One runner is made per (store, N, scenario) and
  * reused across seeds, so a store is opened once per column, not once
  * per run. Cells run one after another: the ranks of one run already
  * keep every core busy.
@@ -41,8 +41,8 @@ static const char usage[] =
     "  --store URL        a store to test (repeat for more); default: the\n"
     "                     embedded ones: hash:?shared=1, file:// in a fresh\n"
     "                     temp dir, and prefix=p over each\n"
-    "  --redis URL        add redis (and prefix=p over it); also taken from\n"
-    "                     $RDV_TEST_REDIS_URL\n"
+    "  --redis URL        add redis (and prefix=p over it); without\n"
+    "                     --store, also taken from $RDV_TEST_REDIS_URL\n"
     "  --ranks LIST       rank counts (default 2,4,8,16)\n"
     "  --seeds LIST       seeds, e.g. 1-3 or 1,7,9 (default 1-3)\n"
     "  --faults SPEC      a fault scenario column (repeat for more; `none`\n"
@@ -199,9 +199,15 @@ static int default_stores(matrix_cmd *mc, char *err, size_t errlen)
            add_store(mc, mc->owned[1], err, errlen);
 }
 
-static int add_redis(matrix_cmd *mc, char *err, size_t errlen)
+/* --redis URL always adds redis; $RDV_TEST_REDIS_URL only joins the
+ * default stores, so a command that lists its --store rows gets exactly
+ * those, whatever the environment says. */
+static int add_redis(matrix_cmd *mc, int explicit_stores, char *err,
+                     size_t errlen)
 {
-    const char *url = mc->redis ? mc->redis : getenv("RDV_TEST_REDIS_URL");
+    const char *url = mc->redis ? mc->redis
+                      : explicit_stores ? NULL
+                                        : getenv("RDV_TEST_REDIS_URL");
 
     if (!url || !*url)
         return 0;
@@ -232,7 +238,7 @@ static int parse_args(matrix_cmd *mc, int argc, char **argv)
     }
     explicit_stores = mc->m.nstores;
     if ((!explicit_stores && default_stores(mc, err, sizeof err)) ||
-        add_redis(mc, err, sizeof err))
+        add_redis(mc, explicit_stores, err, sizeof err))
         return bad_usage(err);
     if (!mc->m.nranks) {
         static const uint64_t def[] = {2, 4, 8, 16};
