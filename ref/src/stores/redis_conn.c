@@ -12,11 +12,23 @@
  * - A failed exchange always drops the connection: a reply still in
  *   flight would otherwise answer the next request.
  * - Reconnect: attempts start 1 ms apart and back off to 100 ms, with
- *   jitter, until the call's deadline; each connect attempt is bounded by
- *   timeout_ms. Commands that are not idempotent are never resent once
- *   any of their bytes left; before sending one on an old connection a
+ *   jitter, until the call's deadline (the last one starts at most 1 ms
+ *   before it); each connect attempt is also bounded by timeout_ms. A
+ *   refused or reset connection before anything was sent is always
+ *   retried. Commands that are not idempotent are never resent once any
+ *   of their bytes left; before sending one on an old connection a
  *   zero-timeout poll catches a server that has since closed it (the
  *   usual sign of a restart), so it goes out on a fresh one instead.
+ * - A silent server (a blackholing proxy or a dead path: the socket stays
+ *   open, nothing comes back) must not hold a call to its deadline when
+ *   it recovers sooner. Every wait is bounded by the deadline, and for a
+ *   login and an idempotent command also by a patience: 250 ms without a
+ *   byte moving, doubling on each silent try (up to timeout_ms), so that
+ *   a merely slow server is still waited for. Past the patience the
+ *   connection is in an unknown state (a reply may still come): it is
+ *   dropped and the command goes out again on a new one. A command that
+ *   is not idempotent waits for its reply until the deadline instead, as
+ *   only the reply can say whether it ran.
  * - EINTR: ppoll, connect, sendmsg and read simply retry; deadlines are
  *   absolute, so a signal never stretches or ends a wait.
  */
@@ -37,8 +49,20 @@
 
 #define RECONNECT_FIRST_NS 1000000LL  /* 1 ms */
 #define RECONNECT_MAX_NS 100000000LL  /* 100 ms */
+#define LAST_TRY_NS 1000000LL        /* 1 ms: a try needs some time */
+#define PATIENCE_FIRST_NS 250000000LL /* 250 ms */
 #define READ_CHUNK 65536
-#define RETRY_LATER 1 /* internal: the server did not run it; try again */
+/* Internal results, apart from the (negative) rdv_status values. */
+#define RETRY_LATER 1 /* the server did not run it; try again */
+#define SILENT 2      /* nothing moved for the patience; connection dropped */
+
+/* What bounds the waits of one exchange: the call's deadline, and the
+ * patience (0: none) counted from when a byte last moved. */
+typedef struct io_bound {
+    int64_t deadline;
+    int64_t patience;
+    int64_t progress;
+} io_bound;
 
 int64_t rdv_redis_jitter(uint64_t *seed, int64_t ns)
 {
@@ -146,11 +170,12 @@ static int conn_own(rdv_redis_conn *c, char *err, size_t errlen)
 }
 
 static int exchange(rdv_redis_conn *c, const rdv_redis_cmd *cmds, size_t n,
-                    redisReply **replies, int64_t deadline, int *sent,
-                    char *err, size_t errlen);
+                    redisReply **replies, io_bound b, int *sent, char *err,
+                    size_t errlen);
 
-/* AUTH and SELECT on a new connection. Lock held, fd set. */
-static int conn_login(rdv_redis_conn *c, int64_t deadline, char *err,
+/* AUTH and SELECT on a new connection. Lock held, fd set. Resending
+ * them is harmless, so they always have a patience. */
+static int conn_login(rdv_redis_conn *c, io_bound b, char *err,
                       size_t errlen)
 {
     const rdv_redis_conf *cf = c->conf;
@@ -180,7 +205,7 @@ static int conn_login(rdv_redis_conn *c, int64_t deadline, char *err,
     }
     if (n == 0)
         return RDV_OK;
-    rc = exchange(c, cmds, n, rep, deadline, &sent, err, errlen);
+    rc = exchange(c, cmds, n, rep, b, &sent, err, errlen);
     for (size_t i = 0; rc == RDV_OK && i < n; i++) {
         if (rep[i]->type != REDIS_REPLY_ERROR)
             continue;
@@ -204,16 +229,17 @@ static int conn_login(rdv_redis_conn *c, int64_t deadline, char *err,
     return rc;
 }
 
-/* A new connection, logged in. Lock held. RDV_ECONN is retryable. */
-static int conn_open(rdv_redis_conn *c, int64_t deadline, char *err,
+/* A new connection, logged in. Lock held. RDV_ECONN and SILENT are
+ * retryable: nothing of the caller's was sent. */
+static int conn_open(rdv_redis_conn *c, io_bound b, char *err,
                      size_t errlen)
 {
     int64_t bound = rdv_now_ns() + c->conf->timeout_ms * 1000000LL;
     int fd = -1, rc;
 
     err[0] = '\0';
-    rc = rdv_redis_sock_open(c, deadline < bound ? deadline : bound, &fd, err,
-                   errlen);
+    rc = rdv_redis_sock_open(c, b.deadline < bound ? b.deadline : bound, &fd,
+                             err, errlen);
     if (rc == 1)
         return RDV_ECANCELED;
     if (rc < 0) {
@@ -229,15 +255,28 @@ static int conn_open(rdv_redis_conn *c, int64_t deadline, char *err,
         snprintf(err, errlen, "redis %s: out of memory", c->conf->addr);
         return RDV_ENOMEM;
     }
-    rc = conn_login(c, deadline, err, errlen);
+    rc = conn_login(c, b, err, errlen);
     if (rc)
         conn_drop(c);
     return rc;
 }
 
+/* Waits for events on the connection within b: RDV_OK, SILENT when the
+ * patience ran out before the deadline, or wait_fd's failures. */
+static int io_wait(rdv_redis_conn *c, const io_bound *b, short events)
+{
+    int64_t until = b->deadline;
+    int rc;
+
+    if (b->patience && b->progress + b->patience < until)
+        until = b->progress + b->patience;
+    rc = rdv_redis_wait_fd(c, c->fd, events, until);
+    return rc == RDV_ETIMEDOUT && until != b->deadline ? SILENT : rc;
+}
+
 /* Writes every formatted command; *sent once a byte has left. */
 static int send_all(rdv_redis_conn *c, struct iovec *iov, size_t n,
-                    int64_t deadline, int *sent, char *err, size_t errlen)
+                    io_bound *b, int *sent, char *err, size_t errlen)
 {
     size_t i = 0;
 
@@ -249,7 +288,7 @@ static int send_all(rdv_redis_conn *c, struct iovec *iov, size_t n,
         if (w < 0 && errno == EINTR)
             continue;
         if (w < 0 && errno == EAGAIN) {
-            if ((rc = rdv_redis_wait_fd(c, c->fd, POLLOUT, deadline)) != RDV_OK)
+            if ((rc = io_wait(c, b, POLLOUT)) != RDV_OK)
                 return rc;
             continue;
         }
@@ -259,6 +298,7 @@ static int send_all(rdv_redis_conn *c, struct iovec *iov, size_t n,
             return RDV_ECONN;
         }
         *sent = 1;
+        b->progress = rdv_now_ns();
         for (size_t left = (size_t)w; left;) {
             size_t take = left < iov[i].iov_len ? left : iov[i].iov_len;
 
@@ -294,7 +334,7 @@ static int reader_reserve(redisReader *rd)
 
 /* Reads until n replies are parsed. */
 static int recv_all(rdv_redis_conn *c, redisReply **replies, size_t n,
-                    int64_t deadline, char *err, size_t errlen)
+                    io_bound *b, char *err, size_t errlen)
 {
     char buf[READ_CHUNK];
     size_t got = 0;
@@ -313,7 +353,7 @@ static int recv_all(rdv_redis_conn *c, redisReply **replies, size_t n,
             replies[got++] = rep;
             continue;
         }
-        if ((rc = rdv_redis_wait_fd(c, c->fd, POLLIN, deadline)) != RDV_OK)
+        if ((rc = io_wait(c, b, POLLIN)) != RDV_OK)
             return rc;
         r = read(c->fd, buf, sizeof buf);
         if (r < 0 && (errno == EINTR || errno == EAGAIN))
@@ -324,6 +364,7 @@ static int recv_all(rdv_redis_conn *c, redisReply **replies, size_t n,
                             : strerror(errno));
             return RDV_ECONN;
         }
+        b->progress = rdv_now_ns();
         if (reader_reserve(c->reader) ||
             redisReaderFeed(c->reader, buf, (size_t)r) != REDIS_OK) {
             snprintf(err, errlen, "redis %s: out of memory reading a "
@@ -337,8 +378,8 @@ static int recv_all(rdv_redis_conn *c, redisReply **replies, size_t n,
 /* One request/reply exchange on the open connection. On failure no
  * reply is kept and the caller drops the connection. */
 static int exchange(rdv_redis_conn *c, const rdv_redis_cmd *cmds, size_t n,
-                    redisReply **replies, int64_t deadline, int *sent,
-                    char *err, size_t errlen)
+                    redisReply **replies, io_bound b, int *sent, char *err,
+                    size_t errlen)
 {
     struct iovec iov[RDV_REDIS_PIPELINE_MAX];
     char *req[RDV_REDIS_PIPELINE_MAX] = {0};
@@ -355,15 +396,20 @@ static int exchange(rdv_redis_conn *c, const rdv_redis_cmd *cmds, size_t n,
         }
         iov[i] = (struct iovec){req[i], len < 0 ? 0 : (size_t)len};
     }
+    b.progress = rdv_now_ns();
     if (rc == RDV_OK)
-        rc = send_all(c, iov, n, deadline, sent, err, errlen);
+        rc = send_all(c, iov, n, &b, sent, err, errlen);
     if (rc == RDV_OK)
-        rc = recv_all(c, replies, n, deadline, err, errlen);
+        rc = recv_all(c, replies, n, &b, err, errlen);
     for (size_t i = 0; i < n; i++)
         redisFreeCommand(req[i]);
     if (rc == RDV_ETIMEDOUT)
         snprintf(err, errlen, "redis %s: no reply before the deadline",
                  c->conf->addr);
+    if (rc == SILENT)
+        snprintf(err, errlen, "redis %s: silent for %lld ms (connection "
+                 "open, nothing answered)", c->conf->addr,
+                 (long long)(b.patience / 1000000));
     if (rc) {
         for (size_t i = 0; i < n; i++) {
             if (replies[i])
@@ -423,11 +469,14 @@ static int reply_status(rdv_redis_conn *c, redisReply **rep, size_t n,
     return RDV_OK;
 }
 
-/* One try: connect if needed, then exchange. Takes the lock. */
+/* One try: connect if needed, then exchange. Takes the lock. The login
+ * always has the patience; the command only when it may be resent. */
 static int attempt(rdv_redis_conn *c, const rdv_redis_cmd *cmds, size_t n,
-                   redisReply **replies, int64_t deadline, int flags,
-                   int *sent, char *err, size_t errlen)
+                   redisReply **replies, int64_t deadline, int64_t patience,
+                   int flags, int *sent, char *err, size_t errlen)
 {
+    io_bound login = {deadline, patience, 0};
+    io_bound cmd = {deadline, flags & RDV_REDIS_IDEMPOTENT ? patience : 0, 0};
     int rc = conn_lock(c, deadline, err, errlen);
 
     if (rc)
@@ -437,9 +486,9 @@ static int attempt(rdv_redis_conn *c, const rdv_redis_cmd *cmds, size_t n,
         conn_stale(c))
         conn_drop(c);
     if (rc == RDV_OK && c->fd < 0)
-        rc = conn_open(c, deadline, err, errlen);
+        rc = conn_open(c, login, err, errlen);
     if (rc == RDV_OK) {
-        rc = exchange(c, cmds, n, replies, deadline, sent, err, errlen);
+        rc = exchange(c, cmds, n, replies, cmd, sent, err, errlen);
         if (rc)
             conn_drop(c);
     }
@@ -453,19 +502,60 @@ static int attempt(rdv_redis_conn *c, const rdv_redis_cmd *cmds, size_t n,
     return rc;
 }
 
+/* Whether a failed try may be repeated: 1, or 0 with *rc the call's
+ * final status and err saying so. Refused connects, broken connections
+ * and silent servers are retried, unless the request may have reached
+ * the server and is not idempotent: its outcome is then unknown. */
+static int may_retry(int *rc, int sent, int flags, char *err, size_t errlen)
+{
+    int resendable = !sent || (flags & RDV_REDIS_IDEMPOTENT);
+    size_t o;
+
+    if (*rc == RDV_OK)
+        return 0;
+    o = strlen(err);
+    if (*rc != RDV_ECONN && *rc != RETRY_LATER && *rc != SILENT) {
+        if (*rc == RDV_ETIMEDOUT && !resendable)
+            snprintf(err + o, errlen - o, " (the request was sent: its "
+                     "outcome is unknown)");
+        return 0;
+    }
+    if (*rc != RETRY_LATER && !resendable) {
+        snprintf(err + o, errlen - o, " (the connection broke after the "
+                 "request was sent: its outcome is unknown)");
+        *rc = RDV_ECONN;
+        return 0;
+    }
+    return 1;
+}
+
+/* Appends how hard the call tried, when it tried more than once. */
+static void note_attempts(char *err, size_t errlen, int attempts,
+                          int64_t start)
+{
+    size_t o = strlen(err);
+
+    if (attempts > 1)
+        snprintf(err + o, errlen - o, " (%d attempts in %lld ms)", attempts,
+                 (long long)((rdv_now_ns() - start) / 1000000));
+}
+
 int rdv_redis_conn_call(rdv_redis_conn *c, const rdv_redis_cmd *cmds,
                         size_t n, redisReply **replies, int64_t deadline,
                         int flags, char *err, size_t errlen)
 {
     int64_t start = rdv_now_ns(), backoff = RECONNECT_FIRST_NS;
+    int64_t most = c->conf->timeout_ms * 1000000LL;
+    int64_t patience = PATIENCE_FIRST_NS < most ? PATIENCE_FIRST_NS : most;
     uint64_t seed = (uint64_t)start ^ (uint64_t)(uintptr_t)&start;
     int attempts = 0;
 
+    err[0] = '\0';
     for (size_t i = 0; i < n; i++)
         replies[i] = NULL;
     for (;;) {
         int sent = 0, rc;
-        size_t o;
+        int64_t left, nap;
 
         if (atomic_load(&c->cancelled)) {
             snprintf(err, errlen, "redis %s: the store was closed",
@@ -473,28 +563,27 @@ int rdv_redis_conn_call(rdv_redis_conn *c, const rdv_redis_cmd *cmds,
             return RDV_ECANCELED;
         }
         attempts++;
-        rc = attempt(c, cmds, n, replies, deadline, flags, &sent, err,
-                     errlen);
+        rc = attempt(c, cmds, n, replies, deadline, patience, flags, &sent,
+                     err, errlen);
         if (rc == RDV_ECANCELED)
             snprintf(err, errlen, "redis %s: the store was closed",
                      c->conf->addr);
-        o = strlen(err);
-        if (rc == RDV_ETIMEDOUT && sent && !(flags & RDV_REDIS_IDEMPOTENT))
-            snprintf(err + o, errlen - o, " (the request was sent: its "
-                     "outcome is unknown)");
-        if (rc != RDV_ECONN && rc != RETRY_LATER)
+        if (!may_retry(&rc, sent, flags, err, errlen)) {
+            if (rc != RDV_OK && rc != RDV_ECANCELED)
+                note_attempts(err, errlen, attempts, start);
             return rc;
-        if (sent && rc == RDV_ECONN && !(flags & RDV_REDIS_IDEMPOTENT)) {
-            snprintf(err + o, errlen - o, " (the connection broke after "
-                     "the request was sent: its outcome is unknown)");
-            return RDV_ECONN;
         }
-        if (rdv_now_ns() + backoff / 2 >= deadline) {
-            snprintf(err + o, errlen - o, " (%d attempts in %lld ms)",
-                     attempts, (long long)(rdv_now_ns() - start) / 1000000);
-            return rc == RETRY_LATER ? RDV_ETIMEDOUT : RDV_ECONN;
+        if (rc == SILENT)
+            patience = patience * 2 < most ? patience * 2 : most;
+        left = deadline - rdv_now_ns();
+        if (left < LAST_TRY_NS) {
+            note_attempts(err, errlen, attempts, start);
+            return rc == RDV_ECONN ? RDV_ECONN : RDV_ETIMEDOUT;
         }
-        if (rdv_redis_conn_sleep(c, rdv_redis_jitter(&seed, backoff),
+        nap = rdv_redis_jitter(&seed, backoff);
+        if (rdv_redis_conn_sleep(c, nap < left - LAST_TRY_NS
+                                        ? nap
+                                        : left - LAST_TRY_NS,
                                  deadline) == RDV_ECANCELED)
             continue; /* reported at the top of the loop */
         backoff = backoff * 2 < RECONNECT_MAX_NS ? backoff * 2
