@@ -235,29 +235,60 @@ static int fail_missing(rdv_mesh *m, const reader *rd)
                          rd->npending > 1 ? "ranks" : "rank", list, m->job);
 }
 
-/* A blocking read ran out of its slice: take every record that exists
- * now, one non-blocking get each. Ranks that published and then gave up
- * (removing their key) are seen here instead of being mistaken later
- * for ranks that never published. */
-static int sweep(rdv_mesh *m, reader *rd)
+/* multi_get of the nb unread ranks from pending[i] on; on success their
+ * records are checked and they leave the pending list. Returns RDV_OK,
+ * RDV_ETIMEDOUT (some key is missing; nothing taken) or a failure. */
+static int take_chunk(rdv_mesh *m, reader *rd, size_t i, size_t nb,
+                      int wait_ms)
+{
+    char keys[BATCH][320];
+    const char *kp[BATCH];
+    void *vals[BATCH];
+    size_t lens[BATCH];
+    int ret;
+
+    for (size_t j = 0; j < nb; j++) {
+        rdv_mesh_key(m, rd->pending[i + j], keys[j], sizeof keys[j]);
+        kp[j] = keys[j];
+    }
+    m->counters->store_ops++;
+    ret = rdv_store_multi_get(m->store, kp, nb, vals, lens, wait_ms);
+    if (ret == RDV_ETIMEDOUT)
+        return ret;
+    if (ret != RDV_OK)
+        return rdv_mesh_fail(m, ret, "rank %d: reading %s and %zu more: %s",
+                             m->rank, keys[0], nb - 1,
+                             rdv_store_errmsg(m->store));
+    for (size_t j = 0; j < nb; j++) {
+        if (ret == RDV_OK)
+            ret = take_record(m, &rd->nonces, &rd->ends, rd->pending[i + j],
+                              vals[j], lens[j]);
+        free(vals[j]);
+    }
+    memmove(rd->pending + i, rd->pending + i + nb,
+            (rd->npending - i - nb) * sizeof *rd->pending);
+    rd->npending -= nb;
+    return ret;
+}
+
+/* One non-blocking get per key of a chunk that is not complete. */
+static int sweep_keys(rdv_mesh *m, reader *rd, size_t *i, size_t nb)
 {
     char key[320];
+    size_t end = *i + nb;
     int ret = RDV_OK;
 
-    /* at large N each store call may wait on a contended store: the
-     * deadline bounds the sweep too */
-    for (size_t i = 0; i < rd->npending && ret == RDV_OK &&
-                       rdv_now_ns() < m->deadline;) {
+    while (*i < end && ret == RDV_OK) {
         void *val = NULL;
         size_t len = 0;
-        int k = rd->pending[i];
+        int k = rd->pending[*i];
 
         rdv_mesh_key(m, k, key, sizeof key);
         m->counters->store_ops++;
         ret = rdv_store_try_get(m->store, key, &val, &len);
         if (ret == RDV_ENOTFOUND) {
             ret = RDV_OK;
-            i++;
+            (*i)++;
             continue;
         }
         if (ret != RDV_OK)
@@ -265,7 +296,29 @@ static int sweep(rdv_mesh *m, reader *rd)
                                  key, rdv_store_errmsg(m->store));
         ret = take_record(m, &rd->nonces, &rd->ends, k, val, len);
         free(val);
-        reader_drop(rd, i);
+        reader_drop(rd, *i);
+        end--;
+    }
+    return ret;
+}
+
+/* A blocking read ran out of its slice: take every record that exists
+ * now. Ranks that published and then gave up (removing their key) are
+ * seen here instead of being mistaken later for ranks that never
+ * published. Complete chunks cost one call; only a chunk with a key
+ * missing is read key by key. The deadline bounds the sweep too: at
+ * large N each store call may queue behind hundreds of ranks. */
+static int sweep(rdv_mesh *m, reader *rd)
+{
+    size_t i = 0;
+    int ret = RDV_OK;
+
+    while (i < rd->npending && ret == RDV_OK && rdv_now_ns() < m->deadline) {
+        size_t nb = rd->npending - i < BATCH ? rd->npending - i : BATCH;
+
+        ret = take_chunk(m, rd, i, nb, 0);
+        if (ret == RDV_ETIMEDOUT)
+            ret = sweep_keys(m, rd, &i, nb);
     }
     return ret;
 }
@@ -273,40 +326,17 @@ static int sweep(rdv_mesh *m, reader *rd)
 /* One multi_get of the next BATCH unread ranks, bounded by the slice. */
 static int read_batch(rdv_mesh *m, reader *rd)
 {
-    char keys[BATCH][320];
-    const char *kp[BATCH];
-    void *vals[BATCH];
-    size_t lens[BATCH], nb = rd->npending < BATCH ? rd->npending : BATCH;
+    size_t nb = rd->npending < BATCH ? rd->npending : BATCH;
     int left = rdv_deadline_left_ms(m->deadline);
     int wait = left < 0 || left > rd->slice_ms ? rd->slice_ms : left;
-    int ret;
+    int ret = take_chunk(m, rd, 0, nb, wait);
 
-    for (size_t i = 0; i < nb; i++) {
-        rdv_mesh_key(m, rd->pending[i], keys[i], sizeof keys[i]);
-        kp[i] = keys[i];
-    }
-    m->counters->store_ops++;
-    ret = rdv_store_multi_get(m->store, kp, nb, vals, lens, wait);
-    if (ret == RDV_ETIMEDOUT) {
-        rd->slice_ms = rd->slice_ms < 4000 ? rd->slice_ms * 2 : 4000;
-        ret = sweep(m, rd);
-        if (ret == RDV_OK && rd->npending > 0 && rdv_now_ns() >= m->deadline)
-            return fail_missing(m, rd);
+    if (ret != RDV_ETIMEDOUT)
         return ret;
-    }
-    if (ret != RDV_OK)
-        return rdv_mesh_fail(m, ret, "rank %d: reading %s and %zu more: %s",
-                             m->rank, keys[0], nb - 1,
-                             rdv_store_errmsg(m->store));
-    for (size_t i = 0; i < nb; i++) {
-        if (ret == RDV_OK)
-            ret = take_record(m, &rd->nonces, &rd->ends, rd->pending[i],
-                              vals[i], lens[i]);
-        free(vals[i]);
-    }
-    memmove(rd->pending, rd->pending + nb,
-            (rd->npending - nb) * sizeof *rd->pending);
-    rd->npending -= nb;
+    rd->slice_ms = rd->slice_ms < 4000 ? rd->slice_ms * 2 : 4000;
+    ret = sweep(m, rd);
+    if (ret == RDV_OK && rd->npending > 0 && rdv_now_ns() >= m->deadline)
+        return fail_missing(m, rd);
     return ret;
 }
 
