@@ -23,6 +23,10 @@
  *    (-EINVAL before any connection) accept is re-armed one-shot.
  *  - Sockets stay blocking: io_uring arms poll itself, while O_NONBLOCK
  *    would turn waits into -EAGAIN completions.
+ *  - The CQ is deep (4096) because a rank blocked in a store call stops
+ *    reaping while hundreds of peers connect; should the kernel still
+ *    push back on submit, sq_reserve() reaps into the ready queue, so
+ *    no caller is ever handed a NULL SQE.
  */
 #include <errno.h>
 #include <fcntl.h>
