@@ -94,8 +94,11 @@ int64_t rdv_redis_io_deadline(const rdv_redis_conn *c, int64_t deadline);
 
 /* Sends n (<= RDV_REDIS_PIPELINE_MAX) pipelined commands and reads
  * their n replies into replies[] (the caller frees each with
- * freeReplyObject). Connects or reconnects
- * as needed, with backoff, until deadline. Redis error replies are
+ * freeReplyObject). Connects or reconnects as needed, with backoff,
+ * until deadline (RDV_DEADLINE_NONE: no end). Every connect, login and
+ * reply wait is bounded by deadline; a server silent for longer than a
+ * growing patience (see redis_conn.c) costs its connection, and an
+ * idempotent command is sent again on a new one. Redis error replies are
  * returned as replies, except those that say the command did not run
  * (LOADING, BUSY: retried) or that the login failed (RDV_EAUTH).
  * Returns RDV_OK, RDV_ECONN, RDV_ETIMEDOUT (no reply in time),

@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "rdv/store.h"
 #include "redis_util.h"
 
 const char *redis_shared_url(void)
@@ -38,6 +39,25 @@ const char *redis_shared_sock(void)
     redis_need(u && *u, "RDV_TEST_REDIS_SOCK is not set: start a server "
                "with eval \"$(ci/services/redis start DIR)\"");
     return u;
+}
+
+double redis_now_s(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+rdv_store *redis_open_ok(const char *url)
+{
+    char err[512];
+    rdv_store *s = NULL;
+    int rc = rdv_store_open(url, &s, err, sizeof err);
+
+    cr_assert_eq(rc, RDV_OK, "open %s: %s: %s", url, rdv_status_name(rc),
+                 err);
+    return s;
 }
 
 const char *redis_test_prefix(void)

@@ -31,6 +31,14 @@
 const char *redis_shared_url(void);
 const char *redis_shared_sock(void);
 
+/* CLOCK_MONOTONIC in seconds, for "within the deadline + 1 s" checks. */
+double redis_now_s(void);
+
+/* Opens the store at url, failing the test with the store's message if
+ * it cannot. (A plain struct: users of this header need not include
+ * rdv/store.h.) */
+struct rdv_store *redis_open_ok(const char *url);
+
 /* A unique key prefix for this test process: "rdvtest/<pid>-<ns>/". */
 const char *redis_test_prefix(void);
 

@@ -18,25 +18,6 @@ static void srv_fini(void)
     redis_server_stop(&srv);
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static rdv_store *open_ok(const char *url)
-{
-    char err[512];
-    rdv_store *s = NULL;
-    int rc = rdv_store_open(url, &s, err, sizeof err);
-
-    cr_assert_eq(rc, RDV_OK, "open %s: %s: %s", url, rdv_status_name(rc),
-                 err);
-    return s;
-}
-
 /* How many times the server has run cmd (INFO commandstats). */
 static long calls_of(const char *cmd)
 {
@@ -82,14 +63,14 @@ Test(redis_server, wait_survives_a_restart, .fini = srv_fini,
 
     redis_server_start(&srv, 0, NULL);
     port = srv.port;
-    w.s = open_ok(srv.url);
+    w.s = redis_open_ok(srv.url);
     cr_assert_eq(pthread_create(&t, NULL, wait_thread, &w), 0);
     /* The waiter is inside its wait once the server has run its polls. */
     while (calls_of("eval") < 3)
         nanosleep(&(struct timespec){0, 2000000}, NULL);
     redis_server_kill(&srv, SIGKILL);
     redis_server_start(&srv, port, NULL);
-    writer = open_ok(srv.url);
+    writer = redis_open_ok(srv.url);
     cr_assert_eq(rdv_store_set(writer, "restart/key", "v", 1, 0), RDV_OK,
                  "%s", rdv_store_errmsg(writer));
     pthread_join(t, NULL);
@@ -111,13 +92,13 @@ Test(redis_server, killed_server_is_econn_within_the_deadline,
 
     redis_server_start(&srv, 0, NULL);
     snprintf(url, sizeof url, "%s?timeout_ms=800", srv.url);
-    s = open_ok(url);
+    s = redis_open_ok(url);
     cr_assert_eq(rdv_store_set(s, key, "x", 1, 0), RDV_OK);
     redis_server_kill(&srv, SIGKILL);
 
-    t0 = now_s();
+    t0 = redis_now_s();
     rc = rdv_store_get(s, "killed/missing", &v, &len, 1500);
-    took = now_s() - t0;
+    took = redis_now_s() - t0;
     cr_expect_eq(rc, RDV_ECONN, "get: %s: %s", rdv_status_name(rc),
                  rdv_store_errmsg(s));
     cr_expect(took < 2.5, "get with a 1500 ms timeout took %.2f s", took);
@@ -127,9 +108,9 @@ Test(redis_server, killed_server_is_econn_within_the_deadline,
               rdv_store_errmsg(s));
 
     /* An op without a deadline of its own is bounded by timeout_ms. */
-    t0 = now_s();
+    t0 = redis_now_s();
     rc = rdv_store_add(s, key, 1, NULL);
-    took = now_s() - t0;
+    took = redis_now_s() - t0;
     cr_expect_eq(rc, RDV_ECONN, "add: %s: %s", rdv_status_name(rc),
                  rdv_store_errmsg(s));
     cr_expect(took < 1.8, "add with timeout_ms=800 took %.2f s", took);
@@ -163,13 +144,13 @@ Test(redis_server, passwords, .fini = srv_fini, .timeout = 60)
     /* Right password, in both spellings; '%' is percent-encoded. */
     snprintf(url, sizeof url, "redis://:s3cr%%25t@127.0.0.1:%d/2",
              srv.port);
-    s = open_ok(url);
+    s = redis_open_ok(url);
     cr_expect_eq(rdv_store_set(s, "k", "v", 1, 0), RDV_OK, "%s",
                  rdv_store_errmsg(s));
     rdv_store_close(s);
     snprintf(url, sizeof url, "redis://127.0.0.1:%d?password=s3cr%%25t&"
              "user=default", srv.port);
-    s = open_ok(url);
+    s = redis_open_ok(url);
     rdv_store_close(s);
 }
 
@@ -183,11 +164,11 @@ Test(redis_server, paused_server_times_out_then_recovers, .fini = srv_fini,
     int rc;
 
     redis_server_start(&srv, 0, NULL);
-    s = open_ok(srv.url);
+    s = redis_open_ok(srv.url);
     kill(srv.pid, SIGSTOP);
-    t0 = now_s();
+    t0 = redis_now_s();
     rc = rdv_store_get(s, "paused/key", &v, &len, 500);
-    took = now_s() - t0;
+    took = redis_now_s() - t0;
     kill(srv.pid, SIGCONT);
     cr_expect_eq(rc, RDV_ETIMEDOUT, "get: %s: %s", rdv_status_name(rc),
                  rdv_store_errmsg(s));
@@ -213,7 +194,7 @@ Test(redis_server, add_after_a_restart_goes_out_on_a_new_connection,
 
     redis_server_start(&srv, 0, NULL);
     port = srv.port;
-    s = open_ok(srv.url);
+    s = redis_open_ok(srv.url);
     cr_assert_eq(rdv_store_add(s, "restart/ctr", 5, &n), RDV_OK);
     redis_server_kill(&srv, SIGKILL);
     redis_server_start(&srv, port, NULL);
@@ -236,7 +217,7 @@ Test(redis_server, wait_on_many_keys_is_one_command_per_poll,
     int rc;
 
     redis_server_start(&srv, 0, NULL);
-    s = open_ok(srv.url);
+    s = redis_open_ok(srv.url);
     for (int i = 0; i < NKEYS; i++) {
         snprintf(names[i], sizeof names[i], "many/%d", i);
         keys[i] = names[i];
@@ -275,16 +256,16 @@ Test(redis_server, close_cancels_a_get_that_is_reconnecting,
     double t0;
 
     redis_server_start(&srv, 0, NULL);
-    w.s = open_ok(srv.url);
+    w.s = redis_open_ok(srv.url);
     redis_server_kill(&srv, SIGKILL);
     cr_assert_eq(pthread_create(&t, NULL, get_thread, &w), 0);
     /* Let the get find the server gone and enter its reconnect backoff. */
     nanosleep(&(struct timespec){0, 200000000}, NULL);
-    t0 = now_s();
+    t0 = redis_now_s();
     rdv_store_close(w.s);
     pthread_join(t, NULL);
     cr_expect_eq(w.rc, RDV_ECANCELED, "the get ended with %s",
                  rdv_status_name(w.rc));
-    cr_expect(now_s() - t0 < 1.0, "close took %.2f s to end the get",
-              now_s() - t0);
+    cr_expect(redis_now_s() - t0 < 1.0, "close took %.2f s to end the get",
+              redis_now_s() - t0);
 }

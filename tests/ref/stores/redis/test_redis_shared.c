@@ -18,17 +18,6 @@
 #define NPROC 8
 #define NOPS 200
 
-static rdv_store *open_ok(const char *url)
-{
-    char err[512];
-    rdv_store *s = NULL;
-    int rc = rdv_store_open(url, &s, err, sizeof err);
-
-    cr_assert_eq(rc, RDV_OK, "open %s: %s: %s", url, rdv_status_name(rc),
-                 err);
-    return s;
-}
-
 static void key_of(char *buf, size_t cap, const char *name)
 {
     snprintf(buf, cap, "%s%s", redis_test_prefix(), name);
@@ -50,8 +39,8 @@ Test(redis_shared, two_dbs_are_isolated)
 
     with_db(u1, sizeof u1, redis_shared_url(), 1);
     with_db(u2, sizeof u2, redis_shared_sock(), 2);
-    a = open_ok(u1);
-    b = open_ok(u2);
+    a = redis_open_ok(u1);
+    b = redis_open_ok(u2);
     key_of(key, sizeof key, "db");
     cr_assert_eq(rdv_store_set(a, key, "one", 3, 0), RDV_OK);
     cr_expect_eq(rdv_store_try_get(b, key, &v, &len), RDV_ENOTFOUND,
@@ -117,7 +106,7 @@ Test(redis_shared, no_update_lost_across_8_processes, .timeout = 120)
     const char *url = redis_shared_url();
     char ctr[128], cas[128];
     pid_t kids[NPROC];
-    rdv_store *s = open_ok(url);
+    rdv_store *s = redis_open_ok(url);
     void *v = NULL;
     size_t len;
     int64_t n = 0;
@@ -140,7 +129,7 @@ Test(redis_shared, no_update_lost_across_8_processes, .timeout = 120)
         cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0,
                   "child %d failed (status 0x%x)", i, st);
     }
-    s = open_ok(url);
+    s = redis_open_ok(url);
     cr_assert_eq(rdv_store_add(s, ctr, 0, &n), RDV_OK);
     cr_expect_eq(n, NPROC * NOPS, "add: %lld, expected %d", (long long)n,
                  NPROC * NOPS);
@@ -164,7 +153,7 @@ Test(redis_shared, delete_prefix_leaves_zero_keys)
     char base[128], prefix[160], key[256];
     const char *url = redis_shared_url();
     redisContext *admin = redis_admin(url);
-    rdv_store *s = open_ok(url);
+    rdv_store *s = redis_open_ok(url);
     size_t deleted = 0;
 
     key_of(base, sizeof base, "");
@@ -226,7 +215,7 @@ static int ping_pong(rdv_store *s, const char *who, int rounds)
 Test(redis_shared, handle_opened_before_fork_reconnects_in_child,
      .timeout = 60)
 {
-    rdv_store *s = open_ok(redis_shared_url());
+    rdv_store *s = redis_open_ok(redis_shared_url());
     char key[160];
     int st;
     pid_t kid;
@@ -254,7 +243,7 @@ Test(redis_shared, handle_opened_before_fork_reconnects_in_child,
 Test(redis_shared, child_closing_an_inherited_handle_leaves_parent_alone,
      .timeout = 60)
 {
-    rdv_store *s = open_ok(redis_shared_url());
+    rdv_store *s = redis_open_ok(redis_shared_url());
     char key[160];
     void *v = NULL;
     size_t len;
@@ -314,7 +303,7 @@ static void *add_thread(void *arg)
 
 Test(redis_shared, threads_share_one_handle)
 {
-    rdv_store *s = open_ok(redis_shared_sock());
+    rdv_store *s = redis_open_ok(redis_shared_sock());
     pthread_t t[4];
     adder a[4];
     char key[160];
