@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "rdv/collectives.h"
 #include "rdv/mpi.h"
@@ -161,9 +162,25 @@ static int time_side(bench *b, int side, size_t count, row *r)
     return 0;
 }
 
+/* "load 1.52 1.20 0.98 on 2 CPUs": numbers from a busy host say so. */
+static const char *loadavg(char *buf, size_t cap)
+{
+    FILE *f = fopen("/proc/loadavg", "re");
+    double l[3] = {0, 0, 0};
+
+    if (!f || fscanf(f, "%lf %lf %lf", &l[0], &l[1], &l[2]) != 3)
+        snprintf(buf, cap, "load unknown");
+    else
+        snprintf(buf, cap, "load %.2f %.2f %.2f on %ld CPUs", l[0], l[1],
+                 l[2], sysconf(_SC_NPROCESSORS_ONLN));
+    if (f)
+        fclose(f);
+    return buf;
+}
+
 static void print_header(const bench *b, int64_t mesh_ns)
 {
-    char ver[MPI_MAX_LIBRARY_VERSION_STRING];
+    char ver[MPI_MAX_LIBRARY_VERSION_STRING], load[96];
     const char *btl = getenv("OMPI_MCA_btl");
     int len = 0;
 
@@ -177,7 +194,8 @@ static void print_header(const bench *b, int64_t mesh_ns)
            rdv_context_transport_name(b->ctx),
            b->busy_poll ? " (busy-poll)" : "", b->bind ? b->bind : "host",
            (double)mesh_ns / 1e6);
-    printf("# ratio = rdv busbw / MPI busbw (> 1: rdv faster)\n");
+    printf("# ratio = rdv busbw / MPI busbw (> 1: rdv faster); %s\n",
+           loadavg(load, sizeof load));
     printf("# %10s %6s | %11s %11s | %11s %11s | %6s\n", "", "", "MPI", "",
            "rdv", "", "");
     printf("# %10s %6s | %11s %11s | %11s %11s | %6s\n", "size(B)", "iters",
