@@ -23,12 +23,16 @@
  *   open, nothing comes back) must not hold a call to its deadline when
  *   it recovers sooner. Every wait is bounded by the deadline, and for a
  *   login and an idempotent command also by a patience: 250 ms without a
- *   byte moving, doubling on each silent try (up to timeout_ms), so that
- *   a merely slow server is still waited for. Past the patience the
- *   connection is in an unknown state (a reply may still come): it is
- *   dropped and the command goes out again on a new one. A command that
- *   is not idempotent waits for its reply until the deadline instead, as
- *   only the reply can say whether it ran.
+ *   byte moving, doubling on each silent try up to 1 s (or timeout_ms if
+ *   less). Past it the connection is in an unknown state (a reply may
+ *   still come): it is dropped and the command goes out again on a new
+ *   one. The doubling lets a merely slow server answer; the cap keeps
+ *   recovery within about 1 s of the end of a long outage. A healthy
+ *   redis answers in microseconds and the bytes of a large reply count as
+ *   progress, so only a stalled server trips it; one that stays slower
+ *   than 1 s ends the call at its deadline with RDV_ETIMEDOUT ("silent
+ *   for 1000 ms"). A command that is not idempotent waits for its reply
+ *   until the deadline instead: only the reply can say whether it ran.
  * - EINTR: ppoll, connect, sendmsg and read simply retry; deadlines are
  *   absolute, so a signal never stretches or ends a wait.
  */
@@ -39,7 +43,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -51,18 +54,12 @@
 #define RECONNECT_MAX_NS 100000000LL  /* 100 ms */
 #define LAST_TRY_NS 1000000LL        /* 1 ms: a try needs some time */
 #define PATIENCE_FIRST_NS 250000000LL /* 250 ms */
+#define PATIENCE_MAX_NS 1000000000LL  /* 1 s */
 #define READ_CHUNK 65536
-/* Internal results, apart from the (negative) rdv_status values. */
+/* Internal results, apart from the (negative) rdv_status values and
+ * RDV_REDIS_SILENT (redis_net.h). */
 #define RETRY_LATER 1 /* the server did not run it; try again */
-#define SILENT 2      /* nothing moved for the patience; connection dropped */
-
-/* What bounds the waits of one exchange: the call's deadline, and the
- * patience (0: none) counted from when a byte last moved. */
-typedef struct io_bound {
-    int64_t deadline;
-    int64_t patience;
-    int64_t progress;
-} io_bound;
+#define SILENT RDV_REDIS_SILENT
 
 int64_t rdv_redis_jitter(uint64_t *seed, int64_t ns)
 {
@@ -170,12 +167,12 @@ static int conn_own(rdv_redis_conn *c, char *err, size_t errlen)
 }
 
 static int exchange(rdv_redis_conn *c, const rdv_redis_cmd *cmds, size_t n,
-                    redisReply **replies, io_bound b, int *sent, char *err,
-                    size_t errlen);
+                    redisReply **replies, rdv_redis_io b, int *sent,
+                    char *err, size_t errlen);
 
 /* AUTH and SELECT on a new connection. Lock held, fd set. Resending
  * them is harmless, so they always have a patience. */
-static int conn_login(rdv_redis_conn *c, io_bound b, char *err,
+static int conn_login(rdv_redis_conn *c, rdv_redis_io b, char *err,
                       size_t errlen)
 {
     const rdv_redis_conf *cf = c->conf;
@@ -231,7 +228,7 @@ static int conn_login(rdv_redis_conn *c, io_bound b, char *err,
 
 /* A new connection, logged in. Lock held. RDV_ECONN and SILENT are
  * retryable: nothing of the caller's was sent. */
-static int conn_open(rdv_redis_conn *c, io_bound b, char *err,
+static int conn_open(rdv_redis_conn *c, rdv_redis_io b, char *err,
                      size_t errlen)
 {
     int64_t bound = rdv_now_ns() + c->conf->timeout_ms * 1000000LL;
@@ -261,59 +258,6 @@ static int conn_open(rdv_redis_conn *c, io_bound b, char *err,
     return rc;
 }
 
-/* Waits for events on the connection within b: RDV_OK, SILENT when the
- * patience ran out before the deadline, or wait_fd's failures. */
-static int io_wait(rdv_redis_conn *c, const io_bound *b, short events)
-{
-    int64_t until = b->deadline;
-    int rc;
-
-    if (b->patience && b->progress + b->patience < until)
-        until = b->progress + b->patience;
-    rc = rdv_redis_wait_fd(c, c->fd, events, until);
-    return rc == RDV_ETIMEDOUT && until != b->deadline ? SILENT : rc;
-}
-
-/* Writes every formatted command; *sent once a byte has left. */
-static int send_all(rdv_redis_conn *c, struct iovec *iov, size_t n,
-                    io_bound *b, int *sent, char *err, size_t errlen)
-{
-    size_t i = 0;
-
-    while (i < n) {
-        struct msghdr m = {.msg_iov = iov + i, .msg_iovlen = n - i};
-        ssize_t w = sendmsg(c->fd, &m, MSG_NOSIGNAL);
-        int rc;
-
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0 && errno == EAGAIN) {
-            if ((rc = io_wait(c, b, POLLOUT)) != RDV_OK)
-                return rc;
-            continue;
-        }
-        if (w < 0) {
-            snprintf(err, errlen, "redis %s: send: %s", c->conf->addr,
-                     strerror(errno));
-            return RDV_ECONN;
-        }
-        *sent = 1;
-        b->progress = rdv_now_ns();
-        for (size_t left = (size_t)w; left;) {
-            size_t take = left < iov[i].iov_len ? left : iov[i].iov_len;
-
-            iov[i].iov_base = (char *)iov[i].iov_base + take;
-            iov[i].iov_len -= take;
-            left -= take;
-            if (iov[i].iov_len == 0)
-                i++;
-        }
-        while (i < n && iov[i].iov_len == 0)
-            i++;
-    }
-    return RDV_OK;
-}
-
 /* hiredis grows its read buffer by 1 MiB at a time once it holds 1 MiB,
  * so a 64 MiB reply would be reallocated (and copied) ~64 times; doubling
  * it ahead of the feed keeps that to a handful. Only mid-reply: an empty
@@ -334,7 +278,7 @@ static int reader_reserve(redisReader *rd)
 
 /* Reads until n replies are parsed. */
 static int recv_all(rdv_redis_conn *c, redisReply **replies, size_t n,
-                    io_bound *b, char *err, size_t errlen)
+                    rdv_redis_io *b, char *err, size_t errlen)
 {
     char buf[READ_CHUNK];
     size_t got = 0;
@@ -353,7 +297,7 @@ static int recv_all(rdv_redis_conn *c, redisReply **replies, size_t n,
             replies[got++] = rep;
             continue;
         }
-        if ((rc = io_wait(c, b, POLLIN)) != RDV_OK)
+        if ((rc = rdv_redis_io_wait(c, b, POLLIN)) != RDV_OK)
             return rc;
         r = read(c->fd, buf, sizeof buf);
         if (r < 0 && (errno == EINTR || errno == EAGAIN))
@@ -378,8 +322,8 @@ static int recv_all(rdv_redis_conn *c, redisReply **replies, size_t n,
 /* One request/reply exchange on the open connection. On failure no
  * reply is kept and the caller drops the connection. */
 static int exchange(rdv_redis_conn *c, const rdv_redis_cmd *cmds, size_t n,
-                    redisReply **replies, io_bound b, int *sent, char *err,
-                    size_t errlen)
+                    redisReply **replies, rdv_redis_io b, int *sent,
+                    char *err, size_t errlen)
 {
     struct iovec iov[RDV_REDIS_PIPELINE_MAX];
     char *req[RDV_REDIS_PIPELINE_MAX] = {0};
@@ -398,7 +342,7 @@ static int exchange(rdv_redis_conn *c, const rdv_redis_cmd *cmds, size_t n,
     }
     b.progress = rdv_now_ns();
     if (rc == RDV_OK)
-        rc = send_all(c, iov, n, &b, sent, err, errlen);
+        rc = rdv_redis_send_all(c, iov, n, &b, sent, err, errlen);
     if (rc == RDV_OK)
         rc = recv_all(c, replies, n, &b, err, errlen);
     for (size_t i = 0; i < n; i++)
@@ -475,8 +419,9 @@ static int attempt(rdv_redis_conn *c, const rdv_redis_cmd *cmds, size_t n,
                    redisReply **replies, int64_t deadline, int64_t patience,
                    int flags, int *sent, char *err, size_t errlen)
 {
-    io_bound login = {deadline, patience, 0};
-    io_bound cmd = {deadline, flags & RDV_REDIS_IDEMPOTENT ? patience : 0, 0};
+    rdv_redis_io login = {deadline, patience, 0};
+    rdv_redis_io cmd = {deadline,
+                        flags & RDV_REDIS_IDEMPOTENT ? patience : 0, 0};
     int rc = conn_lock(c, deadline, err, errlen);
 
     if (rc)
@@ -545,7 +490,9 @@ int rdv_redis_conn_call(rdv_redis_conn *c, const rdv_redis_cmd *cmds,
                         int flags, char *err, size_t errlen)
 {
     int64_t start = rdv_now_ns(), backoff = RECONNECT_FIRST_NS;
-    int64_t most = c->conf->timeout_ms * 1000000LL;
+    int64_t most = c->conf->timeout_ms * 1000000LL < PATIENCE_MAX_NS
+                       ? c->conf->timeout_ms * 1000000LL
+                       : PATIENCE_MAX_NS;
     int64_t patience = PATIENCE_FIRST_NS < most ? PATIENCE_FIRST_NS : most;
     uint64_t seed = (uint64_t)start ^ (uint64_t)(uintptr_t)&start;
     int attempts = 0;

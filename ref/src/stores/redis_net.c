@@ -1,7 +1,9 @@
 /*
  * stores/redis_net.c - the redis store's sockets: connecting to the
- * server and waiting on a socket, with a deadline and the cancel
- * eventfd. No protocol here; redis_conn.c talks redis over the result.
+ * server, waiting on a socket and sending on it, with a deadline, the
+ * cancel eventfd and, for an exchange, a patience for a silent server
+ * (redis_conn.c says why). No protocol here; redis_conn.c formats the
+ * requests and parses the replies.
  *
  * Sockets are made SOCK_CLOEXEC and SOCK_NONBLOCK in one call (no window
  * for a concurrent fork+exec to inherit them) and TCP ones get
@@ -117,3 +119,54 @@ int rdv_redis_sock_open(rdv_redis_conn *c, int64_t deadline, int *fd,
     return rc;
 }
 
+int rdv_redis_io_wait(rdv_redis_conn *c, const rdv_redis_io *b,
+                      short events)
+{
+    int64_t until = b->deadline;
+    int rc;
+
+    if (b->patience && b->progress + b->patience < until)
+        until = b->progress + b->patience;
+    rc = rdv_redis_wait_fd(c, c->fd, events, until);
+    return rc == RDV_ETIMEDOUT && until != b->deadline ? RDV_REDIS_SILENT
+                                                       : rc;
+}
+
+int rdv_redis_send_all(rdv_redis_conn *c, struct iovec *iov, size_t n,
+                       rdv_redis_io *b, int *sent, char *err, size_t errlen)
+{
+    size_t i = 0;
+
+    while (i < n) {
+        struct msghdr m = {.msg_iov = iov + i, .msg_iovlen = n - i};
+        ssize_t w = sendmsg(c->fd, &m, MSG_NOSIGNAL);
+        int rc;
+
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0 && errno == EAGAIN) {
+            if ((rc = rdv_redis_io_wait(c, b, POLLOUT)) != RDV_OK)
+                return rc;
+            continue;
+        }
+        if (w < 0) {
+            snprintf(err, errlen, "redis %s: send: %s", c->conf->addr,
+                     strerror(errno));
+            return RDV_ECONN;
+        }
+        *sent = 1;
+        b->progress = rdv_now_ns();
+        for (size_t left = (size_t)w; left;) {
+            size_t take = left < iov[i].iov_len ? left : iov[i].iov_len;
+
+            iov[i].iov_base = (char *)iov[i].iov_base + take;
+            iov[i].iov_len -= take;
+            left -= take;
+            if (iov[i].iov_len == 0)
+                i++;
+        }
+        while (i < n && iov[i].iov_len == 0)
+            i++;
+    }
+    return RDV_OK;
+}
