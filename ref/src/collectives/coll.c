@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "collectives/coll_internal.h"
 #include "rdv/store_ops.h"
@@ -181,33 +182,40 @@ static int culprit(const rdv_coll *c, rdv_request *const *reqs, size_t n)
     return n ? reqs[0]->peer : -1;
 }
 
-/* After a failure: the peers whose connection is closed or reset (a
- * killed rank closes every socket it had), so a rank that fails because
- * a neighbour gave up can still name the rank that died first. When the
- * failure was a closed connection, other closures caused by the same
- * death may still be on their way: until one other than the culprit
- * shows up, wait for them up to RDV_COLL_CLOSE_GRACE_MS (well inside
- * the "timeout + 1 s" promise).
- * Only looks at the sockets (poll); moves no data. */
+/* After a failure, what the sockets say about the other ranks. Moves no
+ * data: shutdown and poll only.
+ *
+ * First this rank's connections are shut down for writing, so every
+ * peer sees at once that this rank is out (a failed call leaves the
+ * byte streams out of step; nothing more will be sent) instead of
+ * waiting for its own timeout. Then it watches the peers' connections
+ * for up to RDV_COLL_CLOSE_GRACE_MS (well inside the "timeout + 1 s"
+ * promise), until every peer has closed:
+ *  - a killed rank closes all its sockets, so a rank that failed
+ *    because a neighbour gave up still names the rank that died first;
+ *  - the ranks that gave up close theirs too, so the ones still
+ *    connected at the end are the silent ones, even when this rank was
+ *    waiting on someone else. */
 #define RDV_COLL_CLOSE_GRACE_MS 250
+#define RDV_COLL_PROBE_MAX 128
 
-static void closed_peers(const rdv_coll *c, int culprit_peer, int grace_ms,
-                         char *out, size_t len)
+static void peers_after_failure(const rdv_coll *c, char *out, size_t len)
 {
-    struct pollfd pf[64];
-    int peer[64], np = 0, found = 0, others = 0;
-    int64_t end = rdv_now_ns() + (int64_t)grace_ms * 1000000;
+    struct pollfd pf[RDV_COLL_PROBE_MAX];
+    int peer[RDV_COLL_PROBE_MAX], np = 0, found = 0;
+    int64_t end = rdv_now_ns() + (int64_t)RDV_COLL_CLOSE_GRACE_MS * 1000000;
     size_t off = 0;
 
     out[0] = 0;
-    for (int p = 0; p < c->size && np < 64; p++) {
+    for (int p = 0; p < c->size && np < RDV_COLL_PROBE_MAX; p++) {
         int fd = p == c->rank ? -1 : rdv_transport_peer_fd(c->t, p);
         if (fd >= 0) {
+            shutdown(fd, SHUT_WR);
             pf[np] = (struct pollfd){.fd = fd, .events = POLLRDHUP};
             peer[np++] = p;
         }
     }
-    for (int round = 0; round < 64; round++) {
+    for (int round = 0; round < 4 * RDV_COLL_PROBE_MAX; round++) {
         int left = rdv_deadline_left_ms(end);
         int n = poll(pf, (nfds_t)np, round == 0 ? 0 : left);
 
@@ -220,12 +228,16 @@ static void closed_peers(const rdv_coll *c, int culprit_peer, int grace_ms,
                                                        "connections: ",
                                         peer[i]);
             found++;
-            others += peer[i] != culprit_peer;
             pf[i].fd = -pf[i].fd - 1; /* poll ignores negative fds */
         }
-        if ((n <= 0 && round > 0) || left == 0 || found == np || others)
+        if ((n <= 0 && round > 0) || left == 0 || found == np)
             break;
     }
+    for (int i = 0, k = 0; found && i < np; i++)
+        if (pf[i].fd >= 0 && off + 16 < len)
+            off += (size_t)snprintf(out + off, len - off, "%speer %d",
+                                    k++ ? ", " : "; still connected: ",
+                                    peer[i]);
 }
 
 static int wait_failed(rdv_coll *c, int rc, rdv_request *const *reqs,
@@ -233,12 +245,11 @@ static int wait_failed(rdv_coll *c, int rc, rdv_request *const *reqs,
 {
     const char *detail = rdv_transport_errmsg(c->t);
     int peer = culprit(c, reqs, n);
-    char where[64], gone[256];
+    char where[64], gone[512];
 
     snprintf(where, sizeof where, "%s(%s) step %d/%d", c->name, c->algo,
              c->step + 1, c->nsteps);
-    closed_peers(c, peer, rc == RDV_EPEER ? RDV_COLL_CLOSE_GRACE_MS : 0,
-                 gone, sizeof gone);
+    peers_after_failure(c, gone, sizeof gone);
     if (rc == RDV_ETIMEDOUT)
         return rdv_context_fail(c->ctx, rc, "%s: timed out after %d ms "
                                             "waiting for peer %d (%s)%s",
