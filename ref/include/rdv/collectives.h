@@ -31,12 +31,18 @@
  *
  * Errors: RDV_OK or a negative rdv_status. A dead peer gives RDV_EPEER,
  * a silent one RDV_ETIMEDOUT (the whole call is bounded by its timeout,
- * never a hang); rdv_context_errmsg() names the collective, algorithm,
- * step and peer, and lists peers whose connection is closed (after a
- * closed connection it waits up to 250 ms for the others a dead rank
- * left, so every survivor can name the rank that died first):
+ * never a hang). On such a failure the rank shuts its connections down
+ * for writing (its peers learn at once that it is out) and watches the
+ * others' connections for up to 250 ms, so that every survivor can name
+ * the culprit even when it was waiting on another rank: a killed rank
+ * shows up as closed, a silent one as still connected once the others
+ * have given up. rdv_context_errmsg() names the collective, algorithm,
+ * step and peer, then those lists:
  *   "allreduce(ring) step 3/6: peer 2 closed the connection (recv from
- *    rank 2 (127.0.0.1:40123): ...); closed connections: peer 2"
+ *    rank 2 (127.0.0.1:40123): ...); closed connections: peer 2, peer 0"
+ *   "barrier(dissemination) step 2/2: timed out after 1000 ms waiting
+ *    for peer 3 (...); closed connections: peer 0, peer 3; still
+ *    connected: peer 2"
  * Bad arguments give RDV_EINVAL naming the argument ("broadcast: root 5
  * is not a rank (size 4)"). After any failure, argument errors included
  * (the other ranks may already be inside the call), the context is
