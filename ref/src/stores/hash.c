@@ -5,11 +5,16 @@
  *
  * One code path serves both: the table lives in a region addressed by
  * offsets (shm_heap.c), guarded by a robust mutex that is process-shared
- * when the region is. Waiters sleep on a futex word, `seq`, that every
- * write bumps: a futex needs no cleanup when a waiter dies (a killed
- * rank is a fault the harness injects on purpose), unlike a
- * process-shared condition variable. A robust mutex likewise survives a
- * rank killed while holding it.
+ * when the region is. Waiters sleep on futex words, not a condition
+ * variable: a futex needs no cleanup when a waiter dies (a killed rank is
+ * a fault the harness injects on purpose). A robust mutex likewise
+ * survives a rank killed while holding it.
+ *
+ * Wake-ups are per slot: a key hashes to one of HASH_WAIT_SLOTS futex
+ * words, a write bumps its key's slot, and a waiter sleeps on the slot of
+ * the first key it still misses. A rendezvous of N ranks therefore wakes
+ * each waiter about once per key it needs, instead of on every one of
+ * the N writes, which at N = 256 kept every rank queued on the lock.
  *
  * The region is reserved with MAP_NORESERVE (default 1024 MiB, option
  * size=MiB); pages are only used as values fill them.
@@ -31,12 +36,17 @@
 
 #define HASH_MAGIC 0x7264766861736821ull /* "rdvhash!" */
 #define HASH_BUCKETS 65536u
+#define HASH_WAIT_SLOTS 1024u
+
+typedef struct wait_slot {
+    _Atomic uint32_t seq;     /* bumped when a key of this slot changes */
+    _Atomic uint32_t waiters; /* sleeping on seq; skips needless wakes */
+} wait_slot;
 
 typedef struct hash_region {
     uint64_t magic;
     pthread_mutex_t lock;
-    _Atomic uint32_t seq;     /* bumped on every change; futex word */
-    _Atomic uint32_t waiters; /* sleeping on seq; skips needless wakes */
+    wait_slot slots[HASH_WAIT_SLOTS];
     uint64_t nkeys;
     rdv_heap heap;
     uint64_t buckets[HASH_BUCKETS]; /* offset of first entry, 0 = none */
@@ -84,16 +94,22 @@ static void region_unlock(hash_region *r)
     pthread_mutex_unlock(&r->lock);
 }
 
-static void futex_wake_all(hash_store *s)
+static wait_slot *slot_of(hash_store *s, uint64_t key_hash)
+{
+    return &s->r->slots[key_hash & (HASH_WAIT_SLOTS - 1)];
+}
+
+static void futex_wake_all(hash_store *s, wait_slot *w)
 {
     int op = FUTEX_WAKE | (s->shared ? 0 : FUTEX_PRIVATE_FLAG);
 
-    syscall(SYS_futex, &s->r->seq, op, INT_MAX, NULL, NULL, 0);
+    syscall(SYS_futex, &w->seq, op, INT_MAX, NULL, NULL, 0);
 }
 
-/* Sleeps while seq == seen, until deadline. Any return (wake, EINTR,
+/* Sleeps while w->seq == seen, until deadline. Any return (wake, EINTR,
  * EAGAIN, timeout) sends the caller back to recheck its condition. */
-static void futex_sleep(hash_store *s, uint32_t seen, int64_t deadline)
+static void futex_sleep(hash_store *s, wait_slot *w, uint32_t seen,
+                        int64_t deadline)
 {
     int op = FUTEX_WAIT_BITSET | (s->shared ? 0 : FUTEX_PRIVATE_FLAG);
     struct timespec ts, *tp = NULL;
@@ -103,21 +119,24 @@ static void futex_sleep(hash_store *s, uint32_t seen, int64_t deadline)
         ts.tv_nsec = deadline % 1000000000;
         tp = &ts;
     }
-    atomic_fetch_add(&s->r->waiters, 1);
-    syscall(SYS_futex, &s->r->seq, op, seen, tp, NULL, FUTEX_BITSET_MATCH_ANY);
-    atomic_fetch_sub(&s->r->waiters, 1);
+    atomic_fetch_add(&w->waiters, 1);
+    syscall(SYS_futex, &w->seq, op, seen, tp, NULL, FUTEX_BITSET_MATCH_ANY);
+    atomic_fetch_sub(&w->waiters, 1);
 }
 
-/* Called with the lock held after a change. */
-static void changed(hash_store *s)
+/* Called with the lock held after key_hash's entry changed. */
+static void changed(hash_store *s, uint64_t key_hash)
 {
-    atomic_fetch_add(&s->r->seq, 1);
+    atomic_fetch_add(&slot_of(s, key_hash)->seq, 1);
 }
 
-static void wake_waiters(hash_store *s)
+/* After unlocking: wakes whoever sleeps on key's slot. */
+static void wake_waiters(hash_store *s, const char *key)
 {
-    if (atomic_load(&s->r->waiters))
-        futex_wake_all(s);
+    wait_slot *w = slot_of(s, key_hash(key, strlen(key)));
+
+    if (atomic_load(&w->waiters))
+        futex_wake_all(s, w);
 }
 
 static uint64_t *find_link(hash_region *r, const char *key, size_t klen,
@@ -198,7 +217,7 @@ static int put(rdv_store *s, const char *key, const void *val, size_t len)
         r->nkeys++;
     }
     *link = off; /* publish last: a dead writer leaves no half entry */
-    changed(H(s));
+    changed(H(s), h);
     return RDV_OK;
 }
 
@@ -217,24 +236,31 @@ static int hash_set(rdv_store *s, const char *key, const void *val,
     else
         rc = put(s, key, val, len);
     region_unlock(r);
-    wake_waiters(H(s));
+    wake_waiters(H(s), key);
     return rc;
 }
 
 /* Blocks until ready() says yes under the lock, the deadline passes or
- * the handle is closed. ready() does its own work (copying a value). */
-static int block_until(rdv_store *s, int (*ready)(rdv_store *, void *),
+ * the handle is closed. ready() does its own work (copying a value) and,
+ * when not ready, names the key to wait for in *missing. */
+static int block_until(rdv_store *s,
+                       int (*ready)(rdv_store *, void *, const char **),
                        void *arg, int64_t deadline)
 {
     hash_region *r = H(s)->r;
 
     for (;;) {
-        uint32_t seen;
+        const char *missing = NULL;
+        wait_slot *w = NULL;
+        uint32_t seen = 0;
         int ok;
 
         region_lock(r);
-        seen = atomic_load(&r->seq);
-        ok = ready(s, arg);
+        ok = ready(s, arg, &missing);
+        if (!ok) {
+            w = slot_of(H(s), key_hash(missing, strlen(missing)));
+            seen = atomic_load(&w->seq);
+        }
         region_unlock(r);
         if (ok)
             return ok > 0 ? RDV_OK : RDV_ENOMEM;
@@ -242,7 +268,7 @@ static int block_until(rdv_store *s, int (*ready)(rdv_store *, void *),
             return RDV_ECANCELED;
         if (rdv_now_ns() >= deadline)
             return RDV_ETIMEDOUT;
-        futex_sleep(H(s), seen, deadline);
+        futex_sleep(H(s), w, seen, deadline);
     }
 }
 
@@ -252,11 +278,12 @@ typedef struct get_args {
     size_t *len;
 } get_args;
 
-static int get_ready(rdv_store *s, void *arg)
+static int get_ready(rdv_store *s, void *arg, const char **missing)
 {
     get_args *a = arg;
     hash_entry *e = find(H(s)->r, a->key);
 
+    *missing = a->key;
     if (!e)
         return 0;
     return copy_out(s, e, a->val, a->len) == RDV_OK ? 1 : -1;
@@ -284,16 +311,28 @@ typedef struct wait_args {
     unsigned char *present;
 } wait_args;
 
-static int wait_ready(rdv_store *s, void *arg)
+/* Stops at the first missing key: nothing else can finish the wait. */
+static int wait_ready(rdv_store *s, void *arg, const char **missing)
 {
     wait_args *a = arg;
-    int all = 1;
 
     for (size_t i = 0; i < a->n; i++) {
-        a->present[i] = find(H(s)->r, a->keys[i]) != NULL;
-        all &= a->present[i];
+        if (!find(H(s)->r, a->keys[i])) {
+            *missing = a->keys[i];
+            return 0;
+        }
     }
-    return all;
+    return 1;
+}
+
+/* Which keys exist now, for the message of a wait that ended early. */
+static void mark_present(rdv_store *s, const char *const *keys, size_t n,
+                         unsigned char *present)
+{
+    region_lock(H(s)->r);
+    for (size_t i = 0; i < n; i++)
+        present[i] = find(H(s)->r, keys[i]) != NULL;
+    region_unlock(H(s)->r);
 }
 
 static int hash_wait(rdv_store *s, const char *const *keys, size_t n,
@@ -306,8 +345,10 @@ static int hash_wait(rdv_store *s, const char *const *keys, size_t n,
     if (!a.present)
         return rdv_store_fail(s, RDV_ENOMEM, "out of memory");
     rc = block_until(s, wait_ready, &a, deadline);
-    if (rc == RDV_ETIMEDOUT || rc == RDV_ECANCELED)
+    if (rc == RDV_ETIMEDOUT || rc == RDV_ECANCELED) {
+        mark_present(s, keys, n, a.present);
         rdv_store_fail_wait(s, rc, start, keys, n, a.present);
+    }
     free(a.present);
     return rc;
 }
@@ -333,7 +374,7 @@ static int hash_add(rdv_store *s, const char *key, int64_t delta,
     else
         rc = put(s, key, buf, rdv_counter_format(v, buf));
     region_unlock(r);
-    wake_waiters(H(s));
+    wake_waiters(H(s), key);
     if (rc == RDV_OK)
         *result = v;
     return rc;
@@ -358,7 +399,7 @@ static int hash_compare_set(rdv_store *s, const char *key,
     if (rc == RDV_OK && cur && (e = find(r, key)))
         rc = copy_out(s, e, cur, cur_len);
     region_unlock(r);
-    wake_waiters(H(s));
+    wake_waiters(H(s), key);
     return rc;
 }
 
@@ -376,7 +417,7 @@ static int hash_del(rdv_store *s, const char *key)
         *link = ((hash_entry *)AT(r, off))->next;
         rdv_heap_free(&r->heap, r, off);
         r->nkeys--;
-        changed(H(s));
+        changed(H(s), key_hash(key, klen));
     }
     region_unlock(r);
     return RDV_OK;
@@ -421,8 +462,11 @@ static int hash_num_keys(rdv_store *s, int64_t *n)
 static void hash_cancel(rdv_store *s)
 {
     atomic_store(&H(s)->cancelled, 1);
-    atomic_fetch_add(&H(s)->r->seq, 1);
-    futex_wake_all(H(s));
+    for (unsigned i = 0; i < HASH_WAIT_SLOTS; i++) {
+        atomic_fetch_add(&H(s)->r->slots[i].seq, 1);
+        if (atomic_load(&H(s)->r->slots[i].waiters))
+            futex_wake_all(H(s), &H(s)->r->slots[i]);
+    }
 }
 
 static void hash_destroy(rdv_store *s)
