@@ -11,11 +11,12 @@
  *   allgather       ring, n-1 steps, chunked so sends and recvs overlap
  *   reduce_scatter  ring, n-1 steps, chunked
  *   allreduce       recursive doubling up to 32 KiB, recursive
- *                   halving-doubling up to 256 KiB (both fold the
- *                   extra ranks of a non-power-of-two in), then a
- *                   pipelined ring (reduce-scatter + allgather,
- *                   2(n-1) steps); crossovers measured in allreduce.c
- * The automatic choice depends only on the byte count, so every
+ *                   halving-doubling up to 256 KiB (2 ranks) or 2 MiB
+ *                   (both fold the extra ranks of a non-power-of-two
+ *                   in), then a pipelined ring (reduce-scatter +
+ *                   allgather, 2(n-1) steps); crossovers measured in
+ *                   allreduce.c
+ * The automatic choice depends only on the byte count and n, so every
  * rank picks the same one. rdv_coll_options.algo forces one; asking for
  * an algorithm a collective does not have is RDV_EINVAL.
  *

@@ -2,41 +2,51 @@
  * collectives/allreduce.c - rdv_allreduce: argument checks and the
  * choice of algorithm by message size.
  *
- *   bytes <= 32 KiB    recursive doubling  log2(p) steps, full vector
- *   bytes <= 256 KiB   halving-doubling    2 log2(p) steps, halves
- *   larger             ring                2(n-1) pipelined steps
+ *   bytes <= 32 KiB              recursive doubling  log2(p) steps
+ *   bytes <= 256 KiB (n = 2)     halving-doubling    2 log2(p) steps
+ *         <= 2 MiB   (n >= 3)
+ *   larger                       ring                2(n-1) pipelined steps
  *
  * The choice depends only on count, type and size, so every rank picks
  * the same algorithm (and so the same rounding).
  *
  * Measured with `rdv bench allreduce -n 2,3,4 --algo rd|hd|ring` (float
- * sum, p50, rendezvous TCP mesh over 127.0.0.1, 2 cores shared with
- * other jobs at load average 7-20, so only the ordering is meaningful):
+ * sum, rendezvous TCP mesh over 127.0.0.1, uring) on a 2-core VM shared
+ * with other jobs. Latency (p50 us) at load average 7-20:
  *
- *   p50 us     N=2: 16K   32K   64K  256K   1M   4M | N=4: 16K  64K  256K  512K   1M
- *   rd              37    35    76   230  2967      |      176  344   947  2314 11616
- *   hd              51    55    64   163   523 7513 |      202  252   623  2299  6662
- *   ring            52    56    64   163   654 5291 |      277  327   622  1030  2259
+ *             N=2: 16K   32K   64K  256K |  N=4: 16K   64K  256K
+ *   rd              37    35    76   230 |       176   344   947
+ *   hd              51    55    64   163 |       202   252   623
+ *   ring            52    56    64   163 |       277   327   622
  *
- * N=3 (folding) ranked the same way, with recursive doubling ahead even
- * further. Halving-doubling moves as few bytes as the ring for a power
- * of two but does not overlap its reductions with the transfers; the
- * ring's pipelining wins from about 512 KiB on. On an idle machine the
- * crossovers move towards smaller sizes (fewer scheduling delays per
- * step favour the ring's many short steps); rerun the bench to retune.
+ * Bus bandwidth (GB/s) at load average 5:
+ *
+ *             N=2: 512K   1M    2M    4M  |  N=4: 512K   1M    2M    4M   8M
+ *   hd            2.28  1.72  2.73  2.40  |       1.29  1.74  1.31  0.99 0.91
+ *   ring          2.43  2.74  2.87  2.35  |       0.62  1.21  1.10  0.92 0.99
+ *
+ * N=3 (folding) ranked like N=4. With two ranks the ring's two steps
+ * are as few as halving-doubling's and its reductions overlap the
+ * transfers, so it wins from 512 KiB; with more ranks than cores each of
+ * the ring's 2(n-1) steps waits for a neighbour to be scheduled, and
+ * halving-doubling (as few bytes for a power of two, fewer steps) wins
+ * up to about 2 MiB. On a machine with a core per rank the ring should
+ * take over earlier; rerun the bench to retune.
  */
 #include <string.h>
 
 #include "collectives/coll_internal.h"
 
 #define RDV_COLL_RD_MAX_BYTES (32u * 1024u)
-#define RDV_COLL_HD_MAX_BYTES (256u * 1024u)
+#define RDV_COLL_HD_MAX_BYTES_PAIR (256u * 1024u)
+#define RDV_COLL_HD_MAX_BYTES (2u * 1024u * 1024u)
 
-static rdv_algo choose(size_t bytes)
+static rdv_algo choose(size_t bytes, int size)
 {
     if (bytes <= RDV_COLL_RD_MAX_BYTES)
         return RDV_ALGO_RECURSIVE_DOUBLING;
-    if (bytes <= RDV_COLL_HD_MAX_BYTES)
+    if (bytes <= (size == 2 ? RDV_COLL_HD_MAX_BYTES_PAIR
+                            : RDV_COLL_HD_MAX_BYTES))
         return RDV_ALGO_HALVING_DOUBLING;
     return RDV_ALGO_RING;
 }
@@ -59,7 +69,7 @@ int rdv_allreduce(rdv_context *ctx, const void *sendbuf, void *recvbuf,
         return rc;
     a = rdv_coll_requested(o);
     if (a == RDV_ALGO_AUTO)
-        a = choose(count * rdv_dtype_size(t));
+        a = choose(count * rdv_dtype_size(t), c.size);
     if (c.size == 1) {
         if (count && sendbuf != recvbuf)
             memmove(recvbuf, sendbuf, count * rdv_dtype_size(t));
