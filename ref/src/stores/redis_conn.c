@@ -12,8 +12,8 @@
  * - A failed exchange always drops the connection: a reply still in
  *   flight would otherwise answer the next request.
  * - Reconnect: attempts start 1 ms apart and back off to 100 ms, with
- *   jitter, until the call's deadline (the last one starts at most 1 ms
- *   before it); each connect attempt is also bounded by timeout_ms. A
+ *   jitter, until the call's deadline (tries go on until 1 ms before
+ *   it); each connect attempt is also bounded by timeout_ms. A
  *   refused or reset connection before anything was sent is always
  *   retried. Commands that are not idempotent are never resent once any
  *   of their bytes left; before sending one on an old connection a
