@@ -4,9 +4,11 @@
  *
  * Two layers live behind this one header:
  *
- *  - the transport (transport.c): peers, requests, short writes, the io
- *    hook, errors naming the peer. Collectives, rdv_send/rdv_recv and
- *    the rendezvous use it.
+ *  - the transport (transport.c, dataplane.c, wait.c, abort.c, frame.c;
+ *    see dataplane.h): peers, framed requests, short writes, the io
+ *    hook, errors naming the peer and ABORT frames that name the rank
+ *    that failed first. Collectives, rdv_send/rdv_recv and the
+ *    rendezvous use it.
  *  - the backend (uring.c, epoll.c): a completion-style engine with a
  *    handful of operations (connect, accept, send, recv, forget, poll)
  *    that both files define with identical semantics. epoll emulates
@@ -47,8 +49,18 @@ int rdv_transport_open(rdv_transport **out, const char *backend, int rank,
 void rdv_transport_close(rdv_transport *t);
 const char *rdv_transport_backend(const rdv_transport *t);
 const char *rdv_transport_errmsg(const rdv_transport *t);
+/* After a failure, the rank it blames: the peer whose connection broke,
+ * the rank an ABORT from a peer named as having failed first, the peer
+ * a timed-out wait was waiting for, or this rank's own number when
+ * nobody else is at fault. -1 while the transport is healthy. The
+ * detail names the same rank first. */
+int rdv_transport_culprit(const rdv_transport *t);
 
-/* Hooks (may be NULL) whose io() is consulted before each transfer. */
+/* Hooks (may be NULL) whose io() is consulted before each transfer.
+ * io() sees the wire stream of each direction: offsets and sizes
+ * include the 16-byte frame headers (and a small payload's header rides
+ * in the same transfer), so "reset after n bytes" counts socket bytes.
+ * ABORT frames bypass it. */
 void rdv_transport_set_hooks(rdv_transport *t, const rdv_hooks *hooks);
 
 /* Takes ownership of fd, a connected stream socket to peer, even on
@@ -63,17 +75,35 @@ int rdv_transport_peer_fd(const rdv_transport *t, int peer);
 
 /* Starts req (filled by the caller: peer, is_send, buf, len). RDV_EINVAL
  * for a bad peer or a second request in the same direction; RDV_ESTATE
- * after an earlier failure. */
+ * after an earlier failure.
+ *
+ * Each request is one frame on the wire (frame.h): the receiver checks
+ * the sequence number and that the length is the one it posted; a
+ * mismatch is RDV_EPROTO naming the peer and both lengths. A zero-length
+ * request puts nothing on the wire, on either side. */
 int rdv_transport_post(rdv_transport *t, rdv_request *req);
 
 /* Drives I/O until every request in reqs is complete or the deadline
- * passes. Returns the first error; the detail names the peer. Any error
- * cancels all I/O in flight, so every posted buffer is free again, and
- * leaves the transport failed. */
+ * passes. Returns the first error; the detail names the culprit first.
+ * Any error cancels all I/O in flight, so every posted buffer is free
+ * again, and leaves the transport failed; before that, every peer whose
+ * send direction is between frames gets an ABORT frame naming the
+ * culprit (the others' sockets are shut down for writing). A peer's
+ * ABORT fails this rank's recv with RDV_EPEER naming the culprit it
+ * reports ("rank 1 failed first (reported by rank 2 at ...: ...)").
+ *
+ * At the deadline the wait does not return at once: it sends its ABORTs
+ * and drives I/O for RDV_TRANSPORT_GRACE_MS more, so that a neighbour's
+ * ABORT naming the real culprit can still arrive (wait.c says why). A
+ * wait that times out therefore returns up to RDV_TRANSPORT_GRACE_MS
+ * (plus scheduling) after its deadline, and once the deadline has
+ * passed it never succeeds. */
+#define RDV_TRANSPORT_GRACE_MS 200
 int rdv_transport_wait(rdv_transport *t, rdv_request *const *reqs,
                        size_t n, int64_t deadline);
 
-/* Bytes moved so far, for rdv_context_get_counters(). */
+/* Bytes moved so far on the data plane's sockets, frame headers
+ * included, for rdv_context_get_counters(). */
 void rdv_transport_bytes(const rdv_transport *t, uint64_t *sent,
                          uint64_t *received);
 

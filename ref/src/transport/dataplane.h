@@ -1,0 +1,103 @@
+/*
+ * transport/dataplane.h - the transport's state, shared by the files
+ * that make it up (not a seam: nothing outside ref/src/transport sees
+ * it):
+ *
+ *   transport.c  open/close, the backend choice, attach, engine ops
+ *   dataplane.c  post and poll: frames, short transfers, the io hook
+ *   wait.c       waiting on requests: deadlines and the timeout grace
+ *   abort.c      failing: ABORT frames to the peers, then cancelling
+ *   frame.c      the header codec (no I/O)
+ *
+ * Each peer has one tdir per direction: the request in it, and the
+ * frame in progress. A frame moves as one or two segments: small
+ * payloads (up to RDV_FRAME_SMALL bytes) are copied next to their
+ * header in the direction's bounce buffer, so they cost one send and
+ * one recv; larger ones move the header from the bounce buffer, then
+ * the payload straight from/into the caller's buffer.
+ */
+#ifndef RDV_TRANSPORT_DATAPLANE_H
+#define RDV_TRANSPORT_DATAPLANE_H
+
+#include <sys/types.h>
+
+#include "frame.h"
+#include "rdv/status.h"
+#include "transport.h"
+
+#define RDV_FRAME_SMALL 4096
+
+enum { DIR_RECV = 0, DIR_SEND = 1 };
+enum { SEG_HEAD, SEG_BODY, SEG_ABORT };
+
+typedef struct tdir {
+    rdv_request *req;
+    uint64_t moved;   /* wire bytes moved so far: the io hook's offset */
+    uint32_t seq;     /* frames finished in this direction */
+    int busy;         /* an op is in the backend */
+    int64_t hold;     /* io hook delay: submit at this time, 0 = none */
+    size_t chunk;     /* bytes the held transfer may move */
+    int stage;        /* SEG_*: what seg points at */
+    int known;        /* recv: the frame's header is decoded */
+    int blamed;       /* recv: the peer's ABORT named this rank */
+    unsigned char *seg;
+    size_t seg_len, seg_done;
+    size_t fdone;     /* wire bytes of the current frame moved; 0 at a
+                         frame boundary */
+    unsigned char bounce[RDV_FRAME_HDR + RDV_FRAME_SMALL];
+} tdir;
+
+typedef struct tpeer {
+    int fd;
+    int tx_closed; /* ABORT sent or socket shut down: no more frames */
+    char desc[64];
+    tdir d[2];
+} tpeer;
+
+struct rdv_transport {
+    const rdv_backend_ops *ops;
+    rdv_backend *be;
+    pid_t pid;
+    int rank, size;
+    tpeer *peers;
+    const rdv_hooks *hooks;
+    int failed;  /* the status that failed it, 0 while healthy */
+    int culprit; /* the rank blamed for the failure, -1 = none yet */
+    int grace;   /* a wait's deadline passed: ABORTs naming us wait */
+    int nheld;
+    uint64_t sent, received;
+    /* events of the batch poll() is working through, not yet seen */
+    const rdv_event *rest;
+    int nrest;
+    char detail[RDV_DETAIL_MAX];
+};
+
+/* transport.c: RDV_ESTATE (detail set) when called from another pid. */
+int rdv_transport_check_pid(rdv_transport *t);
+
+/* dataplane.c */
+const char *rdv_dp_dir_words(int d);
+/* Accounts a data-plane completion without starting anything new: for
+ * the events still queued when the transport fails. */
+void rdv_dp_account(rdv_transport *t, const rdv_event *ev);
+
+/* abort.c */
+
+/* The ABORT frame from peer is whole in its recv bounce buffer: fails
+ * t naming the culprit it reports first (RDV_EPEER). During a wait's
+ * grace an ABORT naming this rank is only noted (tdir.blamed): this
+ * rank's own timeout says more about who it was waiting for. */
+int rdv_dp_abort_received(rdv_transport *t, int peer);
+
+/* Fails t (the first failure wins: later calls only return status):
+ * sets the detail and the culprit (the rank to blame, this rank when
+ * it is nobody else), tells the peers with ABORT frames, then cancels
+ * every operation and fails every request. */
+int rdv_dp_fail(rdv_transport *t, int status, int culprit, const char *fmt,
+                ...) __attribute__((format(printf, 4, 5)));
+/* Sends an ABORT naming culprit, with reason, to every connected peer
+ * whose send direction is at a frame boundary, and shuts down the
+ * others for writing; skips peers already told. Never blocks. */
+void rdv_dp_abort_peers(rdv_transport *t, int culprit, const char *reason);
+
+#endif
