@@ -124,6 +124,7 @@ typedef struct rdv_context_counters {
     uint64_t store_ops;          /* store calls made by rendezvous */
     uint64_t connect_retries;    /* refused/failed connects retried */
     uint64_t strangers_rejected; /* bad handshakes or garbage closed */
+    uint64_t records_republished; /* own record lost by the store, put back */
     uint64_t bytes_sent;
     uint64_t bytes_received;
 } rdv_context_counters;

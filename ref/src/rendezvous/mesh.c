@@ -235,7 +235,8 @@ static int run(rdv_mesh *m, rdv_mesh_exchange_fn fn, void *arg)
         if (now >= m->deadline)
             return fail_unconnected(m);
         if (now >= next_check) {
-            if ((ret = check_alive(m)) != RDV_OK)
+            if ((ret = check_alive(m)) != RDV_OK ||
+                (m->store && (ret = rdv_mesh_keep_published(m)) != RDV_OK))
                 return ret;
             next_check = now + LIVENESS_NS;
         }

@@ -83,6 +83,11 @@ int rdv_mesh_publish(rdv_mesh *m);
  * a duplicate, the loopback pitfall, or at the deadline naming the
  * ranks that never published. */
 int rdv_mesh_read_records(rdv_mesh *m);
+/* Puts this rank's record back if it vanished from the store while
+ * peers may still need it (a redis restart without persistence loses
+ * every key). Called while waiting; counts and logs a republish. An
+ * unreachable store is left for the next call. Always RDV_OK. */
+int rdv_mesh_keep_published(rdv_mesh *m);
 /* Removes this rank's key (once, if it was published). */
 void rdv_mesh_unpublish(rdv_mesh *m);
 /* Takes size records that arrived all at once (an exchange other than

@@ -71,6 +71,32 @@ int rdv_mesh_publish(rdv_mesh *m)
                          m->rank, key, who, m->rank);
 }
 
+int rdv_mesh_keep_published(rdv_mesh *m)
+{
+    uint8_t buf[RDV_RECORD_SIZE];
+    char key[320];
+    const char *k = key;
+    int ret;
+
+    if (!m->published)
+        return RDV_OK;
+    rdv_mesh_key(m, m->rank, key, sizeof key);
+    m->counters->store_ops++;
+    if (rdv_store_check(m->store, &k, 1) != RDV_ENOTFOUND)
+        return RDV_OK; /* still there, or the store is unreachable now */
+    rdv_record_encode(&m->me, buf);
+    m->counters->store_ops++;
+    ret = rdv_store_set(m->store, key, buf, sizeof buf, RDV_SET_CREATE_ONLY);
+    if (ret == RDV_OK) {
+        m->counters->records_republished++;
+        rdv_context_log(m->ctx, "rank %d: record %s vanished from the store "
+                        "(a restart without persistence?); published it "
+                        "again", m->rank, key);
+    }
+    /* EEXIST: it came back meanwhile. Anything else: retry next check. */
+    return RDV_OK;
+}
+
 void rdv_mesh_unpublish(rdv_mesh *m)
 {
     char key[320];
@@ -235,6 +261,13 @@ static int fail_missing(rdv_mesh *m, const reader *rd)
                          rd->npending > 1 ? "ranks" : "rank", list, m->job);
 }
 
+/* The store could not be reached (a redis restart, say) while the
+ * deadline still leaves time: the read is lost, not the rendezvous. */
+static int store_down(const rdv_mesh *m, int ret)
+{
+    return ret == RDV_ECONN && rdv_now_ns() < m->deadline;
+}
+
 /* multi_get of the nb unread ranks from pending[i] on; on success their
  * records are checked and they leave the pending list. Returns RDV_OK,
  * RDV_ETIMEDOUT (some key is missing; nothing taken) or a failure. */
@@ -253,8 +286,8 @@ static int take_chunk(rdv_mesh *m, reader *rd, size_t i, size_t nb,
     }
     m->counters->store_ops++;
     ret = rdv_store_multi_get(m->store, kp, nb, vals, lens, wait_ms);
-    if (ret == RDV_ETIMEDOUT)
-        return ret;
+    if (ret == RDV_ETIMEDOUT || store_down(m, ret))
+        return RDV_ETIMEDOUT; /* only this read is lost: read again */
     if (ret != RDV_OK)
         return rdv_mesh_fail(m, ret, "rank %d: reading %s and %zu more: %s",
                              m->rank, keys[0], nb - 1,
@@ -286,6 +319,8 @@ static int sweep_keys(rdv_mesh *m, reader *rd, size_t *i, size_t nb)
         rdv_mesh_key(m, k, key, sizeof key);
         m->counters->store_ops++;
         ret = rdv_store_try_get(m->store, key, &val, &len);
+        if (store_down(m, ret))
+            return RDV_OK; /* nothing to learn now; the next read waits */
         if (ret == RDV_ENOTFOUND) {
             ret = RDV_OK;
             (*i)++;
@@ -334,7 +369,9 @@ static int read_batch(rdv_mesh *m, reader *rd)
     if (ret != RDV_ETIMEDOUT)
         return ret;
     rd->slice_ms = rd->slice_ms < 4000 ? rd->slice_ms * 2 : 4000;
-    ret = sweep(m, rd);
+    ret = rdv_mesh_keep_published(m);
+    if (ret == RDV_OK)
+        ret = sweep(m, rd);
     if (ret == RDV_OK && rd->npending > 0 && rdv_now_ns() >= m->deadline)
         return fail_missing(m, rd);
     return ret;
