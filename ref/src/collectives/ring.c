@@ -17,8 +17,9 @@
  * recv (from the left) are in flight, and the recv of segment i+1 is
  * posted before segment i is reduced. The send of segment i forwards
  * what segment i - chunks received, so it is posted as soon as that
- * chunk has been reduced, not when the whole step is over; a send takes
- * every ready chunk of its step at once. A recv lands in one of two
+ * chunk has been reduced, not when the whole step is over. Sends and
+ * recvs are one segment each, so the two sides' messages match one for
+ * one (the transport frames every request). A recv lands in one of two
  * chunk buffers (reduce) or straight in place (gather). The loop waits
  * for whichever request finishes first (rdv_coll_wait_any).
  */
@@ -42,7 +43,6 @@ typedef struct ring_run {
     size_t maxblock;
     rdv_request sq, rq;
     size_t send_at, recv_at; /* segment posted, or nseg when idle */
-    size_t recv_end; /* one past the last segment the recv covers */
     size_t next_send, next_recv, recv_done;
 } ring_run;
 
@@ -106,12 +106,8 @@ static int send_ready(const ring_run *w, size_t i)
     return i < w->nchunks || i - w->nchunks < w->recv_done;
 }
 
-/* A recv in the last step lands in place and is forwarded to nobody,
- * so it takes the rest of the step at once; earlier ones stay one chunk
- * so their forwarding (or reduction) can start early. */
 static int post_recv_next(ring_run *w)
 {
-    size_t len;
     seg s;
     char *buf;
 
@@ -124,47 +120,26 @@ static int post_recv_next(ring_run *w)
     buf = s.is_rs ? w->tmp[w->tmpk]
                   : w->g->dst + (s.off + s.start) * w->es;
     w->recv_at = w->next_recv++;
-    len = s.len;
-    if (!s.is_rs && (size_t)(s.step + 1) * w->nchunks == w->nseg) {
-        for (; w->next_recv < w->nseg; w->next_recv++) {
-            size_t more = seg_at(w, w->next_recv, 0).len;
-            if (more == 0)
-                break;
-            len += more;
-        }
-    }
-    w->recv_end = w->next_recv;
     w->c->step = s.step;
     return rdv_coll_post_recv(w->c, &w->rq, rdv_coll_mod(w->r - 1, w->n),
-                              buf, len * w->es);
+                              buf, s.len * w->es);
 }
 
-/* Consecutive chunks of one step are contiguous; a send takes all of
- * them that are ready (at step 0 that is the whole block), so the
- * transport streams them without waiting for this loop. */
+/* One send per segment: the transport frames every request and the
+ * receiver posts exactly the same segments, so the lengths must match
+ * one for one (merging ready chunks on one side only would not). */
 static int post_send_next(ring_run *w)
 {
-    size_t k, len;
     seg s;
 
     w->next_send = skip_empty(w, w->next_send, 1);
     if (w->next_send >= w->nseg || !send_ready(w, w->next_send))
         return RDV_OK;
     s = seg_at(w, w->next_send, 1);
-    len = s.len;
-    for (k = w->next_send + 1; k < w->nseg && send_ready(w, k) &&
-                               (int)(k / w->nchunks) == s.step;
-         k++) {
-        size_t more = seg_at(w, k, 1).len;
-        if (more == 0)
-            break;
-        len += more;
-    }
-    w->send_at = w->next_send;
-    w->next_send = k;
+    w->send_at = w->next_send++;
     w->c->step = s.step;
     return rdv_coll_post_send(w->c, &w->sq, rdv_coll_mod(w->r + 1, w->n),
-                              send_ptr(w, &s), len * w->es);
+                              send_ptr(w, &s), s.len * w->es);
 }
 
 /* Recv of segment i is complete: queue the next recv into the other
@@ -178,7 +153,7 @@ static int finish_recv(ring_run *w)
 
     w->recv_at = w->nseg;
     w->tmpk ^= s.is_rs;
-    w->recv_done = w->recv_end;
+    w->recv_done = i + 1;
     rc = post_recv_next(w);
     if (rc == RDV_OK && s.is_rs)
         rdv_reduce_apply(acc_at(w, s.step, &s) + s.start * w->es,
