@@ -34,7 +34,7 @@
  * a silent one RDV_ETIMEDOUT (the whole call is bounded by its timeout,
  * never a hang). On such a failure the rank shuts its connections down
  * for writing (its peers learn at once that it is out) and watches the
- * others' connections for up to 250 ms, so that every survivor can name
+ * others' connections for up to 100 ms, so that every survivor can name
  * the culprit even when it was waiting on another rank: a killed rank
  * shows up as closed, a silent one as still connected once the others
  * have given up. rdv_context_errmsg() names the collective, algorithm,

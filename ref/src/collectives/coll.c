@@ -165,20 +165,16 @@ int rdv_coll_post_recv(rdv_coll *c, rdv_request *req, int peer, void *buf,
     return post(c, req, peer, 0, buf, len);
 }
 
-/* The peer a failed wait is about. The transport fails every request
- * at once, so the statuses do not say which one broke; its detail does
- * ("recv from rank 2 (...): ..."). Falls back to the first request. */
+/* The peer a failed wait is about: the transport's culprit (the rank
+ * whose connection broke, the one an ABORT from a peer blamed, or the
+ * one a timed-out wait was waiting for); the first request's peer when
+ * it blames nobody else. */
 static int culprit(const rdv_coll *c, rdv_request *const *reqs, size_t n)
 {
-    const char *d = strstr(rdv_transport_errmsg(c->t), "rank ");
-    char *end;
-    long p;
+    int p = rdv_transport_culprit(c->t);
 
-    if (d) {
-        p = strtol(d + 5, &end, 10);
-        if (end != d + 5 && p >= 0 && p < c->size && p != c->rank)
-            return (int)p;
-    }
+    if (p >= 0 && p < c->size && p != c->rank)
+        return p;
     return n ? reqs[0]->peer : -1;
 }
 
@@ -189,14 +185,15 @@ static int culprit(const rdv_coll *c, rdv_request *const *reqs, size_t n)
  * peer sees at once that this rank is out (a failed call leaves the
  * byte streams out of step; nothing more will be sent) instead of
  * waiting for its own timeout. Then it watches the peers' connections
- * for up to RDV_COLL_CLOSE_GRACE_MS (well inside the "timeout + 1 s"
- * promise), until every peer has closed:
+ * for up to RDV_COLL_CLOSE_GRACE_MS (on top of the transport's own
+ * ABORT grace, still well inside the "timeout + 1 s" promise), until
+ * every peer has closed:
  *  - a killed rank closes all its sockets, so a rank that failed
  *    because a neighbour gave up still names the rank that died first;
  *  - the ranks that gave up close theirs too, so the ones still
  *    connected at the end are the silent ones, even when this rank was
  *    waiting on someone else. */
-#define RDV_COLL_CLOSE_GRACE_MS 250
+#define RDV_COLL_CLOSE_GRACE_MS 100
 #define RDV_COLL_PROBE_MAX 128
 
 static void peers_after_failure(const rdv_coll *c, char *out, size_t len)
