@@ -2,7 +2,7 @@
 # the "N passed, N failed" line. Counts go to the file $RDV_TALLY, one
 # "name passed failed" line per check, so scripts that ci/test calls add
 # to its tally; a script run on its own gets a tally of its own. Source
-# this file; do not run it.
+# this file; do not run it. Fields are tab-separated: names have spaces.
 
 if [[ -z ${RDV_TALLY:-} ]]; then
     RDV_TALLY=$(mktemp)
@@ -11,7 +11,7 @@ if [[ -z ${RDV_TALLY:-} ]]; then
 fi
 
 tally_add() { # NAME PASSED FAILED
-    echo "$1 $2 $3" >>"$RDV_TALLY"
+    printf '%s\t%s\t%s\n' "$1" "$2" "$3" >>"$RDV_TALLY"
 }
 
 # tally_ctest NAME [ctest args...]: runs ctest and adds its counts.
@@ -56,10 +56,10 @@ tally_step() {
 tally_summary() {
     local passed failed
     [[ ${RDV_TALLY_OWNER:-} == "$$" ]] || return 0
-    passed=$(awk '{p += $2} END {print p + 0}' "$RDV_TALLY")
-    failed=$(awk '{f += $3} END {print f + 0}' "$RDV_TALLY")
+    passed=$(awk -F'\t' '{p += $2} END {print p + 0}' "$RDV_TALLY")
+    failed=$(awk -F'\t' '{f += $3} END {print f + 0}' "$RDV_TALLY")
     echo
-    awk '{printf "  %-28s %6d passed %4d failed\n", $1, $2, $3}' "$RDV_TALLY"
+    awk -F'\t' '{printf "  %-28s %6d passed %4d failed\n", $1, $2, $3}' "$RDV_TALLY"
     rm -f "$RDV_TALLY"
     echo "$passed passed, $failed failed"
     ((failed == 0))
