@@ -122,16 +122,15 @@ int rdv_dp_fail(rdv_transport *t, int status, int culprit, const char *fmt,
     return status;
 }
 
-int rdv_dp_abort_received(rdv_transport *t, int peer)
+int rdv_dp_abort_received(rdv_transport *t, int peer,
+                          const unsigned char *payload, size_t len)
 {
     tpeer *p = &t->peers[peer];
     tdir *x = &p->d[DIR_RECV];
     char why[RDV_FRAME_ABORT_MAX];
     int c;
 
-    if (rdv_frame_abort_parse(x->bounce + RDV_FRAME_HDR,
-                              x->seg_len - RDV_FRAME_HDR, &c, why,
-                              sizeof why) < 0)
+    if (rdv_frame_abort_parse(payload, len, &c, why, sizeof why) < 0)
         return rdv_dp_fail(t, RDV_EPROTO, peer,
                            "recv from rank %d (%s): malformed ABORT frame",
                            peer, p->desc);

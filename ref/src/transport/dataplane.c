@@ -91,42 +91,37 @@ static int issue(rdv_transport *t, int peer, int d, int64_t now)
     return RDV_OK;
 }
 
-/* Sets up the frame of r: the header (and a small payload) in the
- * bounce buffer first. */
-static void frame_start(tdir *x, const rdv_request *r, int d)
+/* Sets up the frame of send request r: the header (and a small
+ * payload) in the bounce buffer first. */
+static void frame_start(tdir *x, const rdv_request *r)
 {
     size_t body = r->len <= RDV_FRAME_SMALL ? r->len : 0;
 
     x->stage = SEG_HEAD;
-    x->known = 0;
     x->seg = x->bounce;
     x->seg_len = RDV_FRAME_HDR + body;
     x->seg_done = 0;
     x->fdone = 0;
-    if (d == DIR_SEND) {
-        rdv_frame_encode(x->bounce, RDV_FRAME_DATA, x->seq, r->len);
-        if (body)
-            memcpy(x->bounce + RDV_FRAME_HDR, r->buf, body);
-    }
+    rdv_frame_encode(x->bounce, RDV_FRAME_DATA, x->seq, r->len);
+    if (body)
+        memcpy(x->bounce + RDV_FRAME_HDR, r->buf, body);
 }
 
-static void frame_done(tdir *x)
+static void req_done(tdir *x)
 {
     x->req->done = x->req->len;
     x->req->active = 0;
     x->req = NULL;
+}
+
+static void frame_done(tdir *x)
+{
+    req_done(x);
     x->seq++;
     x->fdone = 0;
 }
 
-/* The frame's payload goes on in the caller's buffer. */
-static void frame_body(tdir *x)
-{
-    x->stage = SEG_BODY;
-    x->seg = x->req->buf;
-    x->seg_len = x->req->len;
-    x->seg_done = 0;
-}
+static int recv_pump(rdv_transport *t, int peer);
 
 int rdv_transport_post(rdv_transport *t, rdv_request *req)
 {
@@ -157,7 +152,9 @@ int rdv_transport_post(rdv_transport *t, rdv_request *req)
     if (!req->active)
         return RDV_OK; /* nothing goes on the wire, on either side */
     t->peers[req->peer].d[d].req = req;
-    frame_start(&t->peers[req->peer].d[d], req, d);
+    if (d == DIR_RECV)
+        return recv_pump(t, req->peer); /* may be buffered already */
+    frame_start(&t->peers[req->peer].d[d], req);
     return issue(t, req->peer, d, rdv_now_ns());
 }
 
@@ -167,17 +164,24 @@ static void advance(rdv_transport *t, tdir *x, int d, size_t n)
     x->seg_done += n;
     x->fdone += n;
     x->moved += n;
-    if (d == DIR_SEND)
+    if (d == DIR_SEND) {
         t->sent += n;
-    else
+        x->req->done = x->stage == SEG_BODY ? x->seg_done
+                       : x->seg_done > RDV_FRAME_HDR
+                           ? x->seg_done - RDV_FRAME_HDR
+                           : 0;
+    } else {
         t->received += n;
-    if (x->stage == SEG_BODY)
-        x->req->done = x->seg_done;
-    else if (x->stage == SEG_HEAD && x->seg_done > RDV_FRAME_HDR)
-        x->req->done = x->seg_done - RDV_FRAME_HDR;
+        if (x->stage == SEG_BODY) {
+            x->req->done += n;
+            x->frame_left -= n;
+        } else {
+            x->blen += n;
+        }
+    }
 }
 
-/* The header of the frame coming from peer is in the bounce buffer. */
+/* A header from peer is at bounce[boff]: consume it. */
 static int recv_header(rdv_transport *t, int peer)
 {
     tpeer *p = &t->peers[peer];
@@ -185,13 +189,14 @@ static int recv_header(rdv_transport *t, int peer)
     rdv_frame f;
     uint32_t raw;
 
-    if (rdv_frame_decode(x->bounce, &f, &raw) < 0)
+    if (rdv_frame_decode(x->bounce + x->boff, &f, &raw) < 0)
         return rdv_dp_fail(t, RDV_EPROTO, peer,
                            "recv from rank %d (%s): not an rdv frame "
                            "(first word 0x%08x) after %llu bytes",
                            peer, p->desc, raw,
-                           (unsigned long long)(x->moved - x->seg_done));
-    x->known = 1;
+                           (unsigned long long)(x->moved -
+                                                (x->blen - x->boff)));
+    x->boff += RDV_FRAME_HDR;
     if (f.kind == RDV_FRAME_ABORT) {
         if (f.len < 4 || f.len > RDV_FRAME_ABORT_MAX)
             return rdv_dp_fail(t, RDV_EPROTO, peer,
@@ -199,44 +204,97 @@ static int recv_header(rdv_transport *t, int peer)
                                "%llu bytes (4 to %d allowed)",
                                peer, p->desc, (unsigned long long)f.len,
                                RDV_FRAME_ABORT_MAX);
-        x->stage = SEG_ABORT;
-        x->seg_len = RDV_FRAME_HDR + (size_t)f.len;
+        x->abort_len = (size_t)f.len;
         return RDV_OK;
     }
-    if (f.seq != x->seq)
+    if (f.seq != x->seq || f.len == 0)
         return rdv_dp_fail(t, RDV_EPROTO, peer,
-                           "recv from rank %d (%s): message #%u arrived "
-                           "where #%u was due (a stale or foreign stream?)",
-                           peer, p->desc, f.seq, x->seq);
-    if (f.len != x->req->len)
-        return rdv_dp_fail(t, RDV_EPROTO, peer,
-                           "rank %d (%s) sent a %llu-byte message where "
-                           "this rank expected %zu (mismatched collective "
-                           "calls?)",
-                           peer, p->desc, (unsigned long long)f.len,
-                           x->req->len);
-    if (x->req->len > RDV_FRAME_SMALL)
-        frame_body(x);
+                           "recv from rank %d (%s): message #%u of %llu "
+                           "bytes arrived where #%u was due (a stale or "
+                           "foreign stream?)",
+                           peer, p->desc, f.seq, (unsigned long long)f.len,
+                           x->seq);
+    x->seq++;
+    x->frame_left = f.len;
     return RDV_OK;
 }
 
-static int recv_step(rdv_transport *t, int peer)
+/* Reads more from peer: a large stretch of payload straight into the
+ * caller's buffer, anything else (headers, small payloads, an ABORT)
+ * into the bounce buffer, asking for no more than this request and one
+ * header could use. */
+static int recv_more(rdv_transport *t, int peer)
 {
     tdir *x = &t->peers[peer].d[DIR_RECV];
+    size_t rem = x->req->len - x->req->done;
+    size_t have = x->blen - x->boff, want;
+
+    if (have == 0 && !x->abort_len && x->frame_left >= RDV_FRAME_SMALL &&
+        rem >= RDV_FRAME_SMALL) {
+        x->stage = SEG_BODY;
+        x->seg = (unsigned char *)x->req->buf + x->req->done;
+        x->seg_len = x->frame_left < rem ? (size_t)x->frame_left : rem;
+    } else {
+        memmove(x->bounce, x->bounce + x->boff, have);
+        x->boff = 0;
+        x->blen = have;
+        want = x->abort_len ? x->abort_len - have : RDV_FRAME_HDR + rem;
+        x->stage = SEG_HEAD;
+        x->seg = x->bounce + have;
+        x->seg_len = sizeof x->bounce - have;
+        if (want < x->seg_len)
+            x->seg_len = want;
+    }
+    x->seg_done = 0;
+    return issue(t, peer, DIR_RECV, rdv_now_ns());
+}
+
+/* Moves what the bounce buffer holds into the request, header by
+ * header, then reads more unless the request is complete. */
+static int recv_pump(rdv_transport *t, int peer)
+{
+    tdir *x = &t->peers[peer].d[DIR_RECV];
+    rdv_request *r = x->req;
     int ret;
 
-    if (x->stage == SEG_HEAD && !x->known &&
-        x->seg_done >= RDV_FRAME_HDR &&
-        (ret = recv_header(t, peer)) != RDV_OK)
-        return ret;
-    if (x->seg_done < x->seg_len)
-        return issue(t, peer, DIR_RECV, rdv_now_ns());
-    if (x->stage == SEG_ABORT)
-        return rdv_dp_abort_received(t, peer);
-    if (x->stage == SEG_HEAD)
-        memcpy(x->req->buf, x->bounce + RDV_FRAME_HDR, x->req->len);
-    frame_done(x);
-    return RDV_OK;
+    while (!x->blamed) {
+        size_t have = x->blen - x->boff, n;
+
+        if (r->done == r->len) {
+            req_done(x);
+            return RDV_OK;
+        }
+        if (x->abort_len) {
+            if (have < x->abort_len)
+                return recv_more(t, peer);
+            n = x->abort_len;
+            x->abort_len = 0;
+            x->boff += n;
+            ret = rdv_dp_abort_received(t, peer, x->bounce + x->boff - n, n);
+            if (ret != RDV_OK)
+                return ret;
+            continue;
+        }
+        if (x->frame_left == 0) {
+            if (have < RDV_FRAME_HDR)
+                return recv_more(t, peer);
+            if ((ret = recv_header(t, peer)) != RDV_OK)
+                return ret;
+            continue;
+        }
+        if (have == 0)
+            return recv_more(t, peer);
+        n = r->len - r->done;
+        if (n > have)
+            n = have;
+        if (n > x->frame_left)
+            n = (size_t)x->frame_left;
+        memcpy((char *)r->buf + r->done, x->bounce + x->boff, n);
+        x->boff += n;
+        x->frame_left -= n;
+        r->done += n;
+    }
+    return RDV_OK; /* blamed in the grace: nothing more comes */
 }
 
 static int send_step(rdv_transport *t, int peer)
@@ -246,7 +304,10 @@ static int send_step(rdv_transport *t, int peer)
     if (x->seg_done < x->seg_len)
         return issue(t, peer, DIR_SEND, rdv_now_ns());
     if (x->stage == SEG_HEAD && x->req->len > RDV_FRAME_SMALL) {
-        frame_body(x);
+        x->stage = SEG_BODY;
+        x->seg = x->req->buf;
+        x->seg_len = x->req->len;
+        x->seg_done = 0;
         return issue(t, peer, DIR_SEND, rdv_now_ns());
     }
     frame_done(x);
@@ -293,7 +354,7 @@ static int complete(rdv_transport *t, const rdv_event *ev)
                            "connection after %zu of %zu bytes",
                            peer, p->desc, x->req->done, x->req->len);
     advance(t, x, d, (size_t)ev->res);
-    return d == DIR_RECV ? recv_step(t, peer) : send_step(t, peer);
+    return d == DIR_RECV ? recv_pump(t, peer) : send_step(t, peer);
 }
 
 void rdv_dp_account(rdv_transport *t, const rdv_event *ev)

@@ -10,11 +10,16 @@
  *   frame.c      the header codec (no I/O)
  *
  * Each peer has one tdir per direction: the request in it, and the
- * frame in progress. A frame moves as one or two segments: small
- * payloads (up to RDV_FRAME_SMALL bytes) are copied next to their
- * header in the direction's bounce buffer, so they cost one send and
- * one recv; larger ones move the header from the bounce buffer, then
- * the payload straight from/into the caller's buffer.
+ * transfer in progress. A send is one frame, in one or two transfers:
+ * a small payload (up to RDV_FRAME_SMALL bytes) is copied next to its
+ * header in the bounce buffer and goes in one send; a larger one sends
+ * the header, then the caller's buffer in place. The receiving side is
+ * a buffered reader: headers and small payloads land in its bounce
+ * buffer (one recv for a small message), large payloads straight in
+ * the caller's buffer. Frames are segments of a byte stream, not
+ * messages: a recv may take part of a frame or span several, because
+ * the collectives rely on that (ring.c sends several ready chunks as
+ * one message and receives them chunk by chunk).
  */
 #ifndef RDV_TRANSPORT_DATAPLANE_H
 #define RDV_TRANSPORT_DATAPLANE_H
@@ -28,7 +33,7 @@
 #define RDV_FRAME_SMALL 4096
 
 enum { DIR_RECV = 0, DIR_SEND = 1 };
-enum { SEG_HEAD, SEG_BODY, SEG_ABORT };
+enum { SEG_HEAD, SEG_BODY };
 
 typedef struct tdir {
     rdv_request *req;
@@ -37,13 +42,18 @@ typedef struct tdir {
     int busy;         /* an op is in the backend */
     int64_t hold;     /* io hook delay: submit at this time, 0 = none */
     size_t chunk;     /* bytes the held transfer may move */
-    int stage;        /* SEG_*: what seg points at */
-    int known;        /* recv: the frame's header is decoded */
-    int blamed;       /* recv: the peer's ABORT named this rank */
+    /* the transfer in progress: seg is the bounce buffer (SEG_HEAD) or
+     * the caller's buffer (SEG_BODY) */
+    int stage;
     unsigned char *seg;
     size_t seg_len, seg_done;
-    size_t fdone;     /* wire bytes of the current frame moved; 0 at a
-                         frame boundary */
+    size_t fdone;     /* send: wire bytes of the current frame moved; 0
+                         at a frame boundary */
+    /* recv: a buffered reader over the frames */
+    size_t boff, blen;    /* unread bytes are bounce[boff, blen) */
+    uint64_t frame_left;  /* payload bytes left in the current frame */
+    size_t abort_len;     /* an ABORT header was read: payload size */
+    int blamed;           /* the peer's ABORT named this rank */
     unsigned char bounce[RDV_FRAME_HDR + RDV_FRAME_SMALL];
 } tdir;
 
@@ -83,11 +93,12 @@ void rdv_dp_account(rdv_transport *t, const rdv_event *ev);
 
 /* abort.c */
 
-/* The ABORT frame from peer is whole in its recv bounce buffer: fails
+/* An ABORT frame's payload from peer has been read: fails
  * t naming the culprit it reports first (RDV_EPEER). During a wait's
  * grace an ABORT naming this rank is only noted (tdir.blamed): this
  * rank's own timeout says more about who it was waiting for. */
-int rdv_dp_abort_received(rdv_transport *t, int peer);
+int rdv_dp_abort_received(rdv_transport *t, int peer,
+                          const unsigned char *payload, size_t len);
 
 /* Fails t (the first failure wins: later calls only return status):
  * sets the detail and the culprit (the rank to blame, this rank when
