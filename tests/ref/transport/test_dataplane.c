@@ -4,8 +4,6 @@
  * and loopback TCP, each backend forced once and the $RDV_TRANSPORT
  * default for the rest. Children report through their exit code.
  */
-#define _GNU_SOURCE /* accept4 */
-#include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -15,107 +13,19 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "context_internal.h"
 #include "rdv/store_ops.h"
 #include "rdv/transport.h"
-
-#define MAXN 8
-
-typedef int (*rank_fn)(rdv_context *ctx, int rank, int n, void *arg);
+#include "ranks.h"
 
 /* Hooks every rank of the next run_ranks() gets (inherited by fork). */
 static const rdv_hooks *g_hooks;
 
-/* fds[i][j]: rank i's end of the pair (i, j). */
-static void mesh_socketpair(int n, int fds[MAXN][MAXN])
-{
-    for (int i = 0; i < n; i++)
-        fds[i][i] = -1;
-    for (int i = 0; i < n; i++)
-        for (int j = i + 1; j < n; j++) {
-            int sv[2];
-            cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-            fds[i][j] = sv[0];
-            fds[j][i] = sv[1];
-        }
-}
-
-static void mesh_tcp(int n, int fds[MAXN][MAXN])
-{
-    struct sockaddr_in a = {.sin_family = AF_INET};
-    socklen_t al = sizeof a;
-    int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    cr_assert_eq(bind(l, (struct sockaddr *)&a, sizeof a), 0);
-    cr_assert_eq(listen(l, 64), 0);
-    cr_assert_eq(getsockname(l, (struct sockaddr *)&a, &al), 0);
-    for (int i = 0; i < n; i++)
-        fds[i][i] = -1;
-    for (int i = 0; i < n; i++)
-        for (int j = i + 1; j < n; j++) {
-            int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-            cr_assert_eq(connect(c, (struct sockaddr *)&a, sizeof a), 0);
-            fds[j][i] = c;
-            fds[i][j] = accept4(l, NULL, NULL, SOCK_CLOEXEC);
-            cr_assert_geq(fds[i][j], 0);
-        }
-    close(l);
-}
-
-/* Forks n ranks; rank r keeps only its own fds, connects a context with
- * them (backend: NULL = $RDV_TRANSPORT) and runs fn. Asserts every rank
- * exited 0. hold_fd (if >= 0) is closed in the children, and in the
- * parent once rank 0 has exited. */
 static void run_ranks_keep(int n, int fds[MAXN][MAXN], const char *backend,
                            rank_fn fn, void *arg, int hold_fd)
 {
-    pid_t pids[MAXN];
+    run_opts o = {.backend = backend, .hooks = g_hooks, .hold_fd = hold_fd};
 
-    for (int r = 0; r < n; r++) {
-        pids[r] = fork();
-        cr_assert_geq(pids[r], 0);
-        if (pids[r] == 0) {
-            rdv_context_options o = rdv_context_options_default();
-            rdv_context *ctx;
-            char err[256];
-            int code;
-
-            for (int i = 0; i < n; i++)
-                for (int j = 0; j < n; j++)
-                    if (i != r && fds[i][j] >= 0)
-                        close(fds[i][j]);
-            if (hold_fd >= 0)
-                close(hold_fd);
-            o.rank = r;
-            o.size = n;
-            o.transport = backend;
-            o.hooks = g_hooks;
-            if (rdv_context_create(&o, &ctx, err, sizeof err) != RDV_OK)
-                exit(10);
-            if (rdv_context_connect_fds(ctx, fds[r]) != RDV_OK) {
-                fprintf(stderr, "rank %d: %s\n", r, rdv_context_errmsg(ctx));
-                exit(11);
-            }
-            if (backend && strcmp(rdv_context_transport_name(ctx), backend))
-                exit(12);
-            code = fn(ctx, r, n, arg);
-            rdv_context_destroy(ctx);
-            exit(code);
-        }
-    }
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < n; j++)
-            if (fds[i][j] >= 0)
-                close(fds[i][j]);
-    for (int r = 0; r < n; r++) {
-        int st;
-        cr_assert_eq(waitpid(pids[r], &st, 0), pids[r]);
-        cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0,
-                  "rank %d ended with status %#x", r, st);
-        if (r == 0 && hold_fd >= 0)
-            close(hold_fd);
-    }
+    run_ranks_opts(n, fds, &o, fn, arg);
 }
 
 static void run_ranks(int n, int fds[MAXN][MAXN], const char *backend,
