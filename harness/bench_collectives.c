@@ -38,6 +38,7 @@
 #include "context_internal.h"
 #include "rdv/collectives.h"
 #include "rdv/store.h"
+#include "size_text.h"
 
 #define BENCH_MAX_RANKS 64
 #define BENCH_MAX_SIZES 40
@@ -363,23 +364,10 @@ static void usage(FILE *f, const char *name)
             name, name);
 }
 
+/* A message size: "4", "64k", "16M"; 1 B to 1 GiB. */
 static int parse_size(const char *s, size_t *out)
 {
-    char *end;
-    unsigned long long v;
-
-    errno = 0;
-    v = strtoull(s, &end, 10);
-    if (errno || end == s)
-        return -1;
-    if (*end == 'K' || *end == 'k')
-        v <<= 10, end++;
-    else if (*end == 'M' || *end == 'm')
-        v <<= 20, end++;
-    if (*end || v == 0 || v > (1ull << 30))
-        return -1;
-    *out = (size_t)v;
-    return 0;
+    return rdv_size_parse(s, (size_t)1 << 30, out) || *out == 0 ? -1 : 0;
 }
 
 static int parse_ranks(const char *s, bopts *o)

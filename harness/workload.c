@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "size_text.h"
 #include "workload.h"
 
 typedef struct step_info {
@@ -49,23 +50,12 @@ static int name_index(const char *const *names, size_t n, const char *s)
     return -1;
 }
 
-/* "1024", "16k", "1M" -> elements; -1 when not a count. */
+/* "1024", "16k", "1M" -> elements (at most 2^30); -1 when not a count. */
 static long long parse_count(const char *s)
 {
-    char *end;
-    long long v;
+    size_t n;
 
-    if (*s < '0' || *s > '9')
-        return -1;
-    errno = 0;
-    v = strtoll(s, &end, 10);
-    if (errno)
-        return -1;
-    if (*end == 'k' || *end == 'K')
-        v *= 1024, end++;
-    else if (*end == 'M')
-        v *= 1024 * 1024, end++;
-    return *end || v > (1LL << 30) ? -1 : v;
+    return rdv_size_parse(s, (size_t)1 << 30, &n) ? -1 : (long long)n;
 }
 
 static void count_text(size_t n, char *buf, size_t cap)
