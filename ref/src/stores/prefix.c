@@ -28,8 +28,9 @@ typedef struct prefix_store {
 /* An optional inner op, or its generic fallback. */
 #define INNER_OP(s, op) (IN(s)->ops->op ? IN(s)->ops->op : rdv_fallback_##op)
 
-/* Builds "prefix/key" in a malloc'd string; NULL when out of memory or
- * when the result would pass the key limit. */
+/* Builds "prefix/key" (or "prefix/" + a list prefix) in a malloc'd
+ * string; NULL, with the detail set, when out of memory or when the
+ * result would pass the scoped key limit. */
 static char *scoped(rdv_store *s, const char *key)
 {
     size_t klen = strlen(key);
@@ -177,13 +178,11 @@ static int prefix_del(rdv_store *s, const char *key)
 static int prefix_list(rdv_store *s, const char *prefix, char ***keys,
                        size_t *n)
 {
-    char *p = malloc(P(s)->plen + strlen(prefix) + 1);
+    char *p = scoped(s, prefix);
     int rc;
 
     if (!p)
-        return rdv_store_fail(s, RDV_ENOMEM, "out of memory");
-    memcpy(p, P(s)->prefix, P(s)->plen);
-    strcpy(p + P(s)->plen, prefix);
+        return RDV_EINVAL;
     rc = IN(s)->ops->list(IN(s), p, keys, n);
     free(p);
     /* Strip our prefix in place: each key is a malloc'd string. */
@@ -196,13 +195,11 @@ static int prefix_list(rdv_store *s, const char *prefix, char ***keys,
 static int prefix_delete_prefix(rdv_store *s, const char *prefix,
                                 size_t *deleted)
 {
-    char *p = malloc(P(s)->plen + strlen(prefix) + 1);
+    char *p = scoped(s, prefix);
     int rc;
 
     if (!p)
-        return rdv_store_fail(s, RDV_ENOMEM, "out of memory");
-    memcpy(p, P(s)->prefix, P(s)->plen);
-    strcpy(p + P(s)->plen, prefix);
+        return RDV_EINVAL;
     rc = INNER_OP(s, delete_prefix)(IN(s), p, deleted);
     free(p);
     return pass(s, rc);
