@@ -2,14 +2,19 @@
  * transport/dataplane.c - post, poll and wait: every request moves as
  * one frame (frame.h) through the backend's send and recv.
  *
- * Why frames: a bare byte stream cannot tell a peer's message from a
- * different-sized one (mismatched collective calls) or from "I gave
- * up"; a header per message turns the first into RDV_EPROTO naming both
- * lengths and the second into an ABORT naming the rank that failed
- * first (abort.c). Payloads up to RDV_FRAME_SMALL ride in one transfer
- * with their header through the direction's bounce buffer (one copy of
- * at most 4 KiB, no extra syscall); larger ones send the header, then
- * the caller's buffer in place.
+ * Why frames: a bare byte stream cannot carry "I gave up" next to the
+ * data; with a header per send, a failing rank can append an ABORT
+ * naming the rank that failed first (abort.c), and bytes from something
+ * that is not an rdv peer are RDV_EPROTO instead of data. Frames are
+ * stream segments, not messages (see rdv_transport_post): the receiver
+ * is a buffered reader, and no per-message length check is possible
+ * while ring.c sends several chunks as one message.
+ *
+ * Cost: a payload up to RDV_FRAME_SMALL rides in one send with its
+ * header (one copy of at most 4 KiB, no extra syscall); a larger one
+ * sends the header, then the caller's buffer in place. A recv reads a
+ * header and a small payload in one go into the bounce buffer, and
+ * large stretches of payload straight into the caller's buffer.
  *
  * Everything both backends must agree on is here, once: short transfers
  * are resubmitted, the io hook is asked before every transfer (so

@@ -77,10 +77,13 @@ int rdv_transport_peer_fd(const rdv_transport *t, int peer);
  * for a bad peer or a second request in the same direction; RDV_ESTATE
  * after an earlier failure.
  *
- * Each request is one frame on the wire (frame.h): the receiver checks
- * the sequence number and that the length is the one it posted; a
- * mismatch is RDV_EPROTO naming the peer and both lengths. A zero-length
- * request puts nothing on the wire, on either side. */
+ * Each send is one frame on the wire (frame.h). Frames are segments of
+ * the byte stream to a peer, not messages: a recv may take part of a
+ * frame or span several (the ring collectives send ready chunks
+ * together and receive them one by one), so lengths are not matched per
+ * message. The receiver checks every header's magic and sequence
+ * number: bytes that are not rdv frames are RDV_EPROTO naming the peer.
+ * A zero-length request puts nothing on the wire, on either side. */
 int rdv_transport_post(rdv_transport *t, rdv_request *req);
 
 /* Drives I/O until every request in reqs is complete or the deadline
