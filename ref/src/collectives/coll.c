@@ -251,7 +251,10 @@ static int wait_failed(rdv_coll *c, int rc, rdv_request *const *reqs,
         return rdv_context_fail(c->ctx, rc, "%s: timed out after %d ms "
                                             "waiting for peer %d (%s)%s",
                                 where, c->timeout_ms, peer, detail, gone);
-    if (rc == RDV_EPEER && strstr(detail, "closed the connection"))
+    /* A relayed abort ("rank 1 failed first (reported by ...: peer
+     * closed the connection)") blames the culprit, not a closed link. */
+    if (rc == RDV_EPEER && strstr(detail, "closed the connection") &&
+        !strstr(detail, "failed first"))
         return rdv_context_fail(c->ctx, rc, "%s: peer %d closed the "
                                             "connection (%s)%s",
                                 where, peer, detail, gone);
