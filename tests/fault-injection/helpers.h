@@ -1,6 +1,7 @@
 /*
  * helpers.h - small things the fault-injection tests share: parsing a
- * plan that must parse, a monotonic clock in ms, and reading a file.
+ * plan that must parse, a monotonic clock in ms, reading a file, and
+ * running a program (the real rdv binary) with its output captured.
  */
 #ifndef RDV_TEST_FAULT_HELPERS_H
 #define RDV_TEST_FAULT_HELPERS_H
@@ -8,7 +9,9 @@
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "rdv/fault.h"
 
@@ -48,6 +51,32 @@ static inline char *slurp(const char *path, size_t *len)
     fclose(f);
     *len = (size_t)n;
     return buf;
+}
+
+/* Runs argv (argv[0] a path), returns its exit status and its
+ * stdout+stderr in *out (malloc'd). */
+static inline int run_capture(char *const argv[], char **out)
+{
+    char path[] = "/tmp/rdv-fault-outXXXXXX";
+    int fd = mkstemp(path), st;
+    size_t len;
+    pid_t pid;
+
+    cr_assert_geq(fd, 0);
+    pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        dup2(fd, STDOUT_FILENO);
+        dup2(fd, STDERR_FILENO);
+        execv(argv[0], argv);
+        exit(127);
+    }
+    close(fd);
+    cr_assert_eq(waitpid(pid, &st, 0), pid);
+    *out = slurp(path, &len);
+    unlink(path);
+    cr_assert(WIFEXITED(st), "%s did not exit: status 0x%x", argv[0], st);
+    return WEXITSTATUS(st);
 }
 
 #endif

@@ -11,32 +11,16 @@
 
 #include "helpers.h"
 
+/* Runs `rdv faults ARGS...` and captures what it prints. */
 static int rdv(char *const args[], char **out)
 {
-    char path[] = "/tmp/rdv-fault-cmdXXXXXX";
     char *argv[16] = {RDV_EXE, "faults"};
-    int fd = mkstemp(path), st, n = 2;
-    size_t len;
-    pid_t pid;
+    int n = 2;
 
     for (int i = 0; args[i] && n < 15; i++)
         argv[n++] = args[i];
     argv[n] = NULL;
-    cr_assert_geq(fd, 0);
-    pid = fork();
-    cr_assert_geq(pid, 0);
-    if (pid == 0) {
-        dup2(fd, STDOUT_FILENO);
-        dup2(fd, STDERR_FILENO);
-        execv(argv[0], argv);
-        exit(127);
-    }
-    close(fd);
-    cr_assert_eq(waitpid(pid, &st, 0), pid);
-    *out = slurp(path, &len);
-    unlink(path);
-    cr_assert(WIFEXITED(st));
-    return WEXITSTATUS(st);
+    return run_capture(argv, out);
 }
 
 Test(cmd_faults, list_prints_the_catalogue)

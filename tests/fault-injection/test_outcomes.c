@@ -17,31 +17,6 @@
 
 #include "helpers.h"
 
-/* Runs argv, returns its exit status and its stdout+stderr (malloc'd). */
-static int run(char *const argv[], char **out)
-{
-    char path[] = "/tmp/rdv-fault-outXXXXXX";
-    int fd = mkstemp(path), st;
-    size_t len;
-    pid_t pid;
-
-    cr_assert_geq(fd, 0);
-    pid = fork();
-    cr_assert_geq(pid, 0);
-    if (pid == 0) {
-        dup2(fd, STDOUT_FILENO);
-        dup2(fd, STDERR_FILENO);
-        execv(argv[0], argv);
-        exit(127);
-    }
-    close(fd);
-    cr_assert_eq(waitpid(pid, &st, 0), pid);
-    *out = slurp(path, &len);
-    unlink(path);
-    cr_assert(WIFEXITED(st), "rdv did not exit: status 0x%x", st);
-    return WEXITSTATUS(st);
-}
-
 static void check_passed(const char *out, const char *check)
 {
     const char *line = strstr(out, check);
@@ -104,7 +79,7 @@ ParameterizedTest(outcome_case *c, outcomes, judged_correctly,
                         "--timeout", "2000", "--seed", "3", "--faults",
                         (char *)sc[c->scenario].spec, NULL};
 
-        rc = run(argv, &out);
+        rc = run_capture(argv, &out);
     }
     cr_log_info("%s on %s:\n%s", sc[c->scenario].name, url, out);
     check_passed(out, "ranks-ok");
@@ -118,7 +93,7 @@ ParameterizedTest(outcome_case *c, outcomes, judged_correctly,
     if (c->store == STORE_FILE) {
         char *argv[] = {"/bin/rm", "-rf", dir, NULL};
 
-        run(argv, &out);
+        run_capture(argv, &out);
         free(out);
     }
 }
@@ -135,7 +110,7 @@ static char *fault_logs(const char *spec, size_t *len)
                         "--ranks", "4", "--timeout", "5000", "--seed", "9",
                         "--logs", dir, "--faults", (char *)spec, NULL};
 
-        cr_assert_eq(run(argv, &out), 0, "%s", out);
+        cr_assert_eq(run_capture(argv, &out), 0, "%s", out);
         free(out);
     }
     for (int r = 0; r < 4; r++) {
@@ -152,7 +127,7 @@ static char *fault_logs(const char *spec, size_t *len)
     {
         char *argv[] = {"/bin/rm", "-rf", dir, NULL};
 
-        run(argv, &out);
+        run_capture(argv, &out);
         free(out);
     }
     return all;
