@@ -283,15 +283,25 @@ static int spin(rdv_coll *c, rdv_request *const *act, size_t k, int any)
     }
 }
 
+/* The requests still in flight (at most 8: no algorithm has more). */
+static size_t active_only(rdv_request *const *reqs, size_t n,
+                          rdv_request *act[8])
+{
+    size_t k = 0;
+
+    for (size_t i = 0; i < n && k < 8; i++)
+        if (reqs[i] && reqs[i]->active)
+            act[k++] = reqs[i];
+    return k;
+}
+
 int rdv_coll_wait(rdv_coll *c, rdv_request *const *reqs, size_t n)
 {
     rdv_request *act[8];
-    size_t k = 0;
+    size_t k;
     int rc;
 
-    for (size_t i = 0; i < n && k < sizeof act / sizeof act[0]; i++)
-        if (reqs[i] && reqs[i]->active)
-            act[k++] = reqs[i];
+    k = active_only(reqs, n, act);
     if (k == 0)
         return RDV_OK;
     if (c->busy_poll && (rc = spin(c, act, k, 0)) != RDV_OK)
@@ -306,12 +316,10 @@ int rdv_coll_wait_any(rdv_coll *c, rdv_request *const *reqs, size_t n)
 {
     rdv_request *act[8];
     rdv_event evs[16];
-    size_t k = 0;
+    size_t k;
     int rc;
 
-    for (size_t i = 0; i < n && k < sizeof act / sizeof act[0]; i++)
-        if (reqs[i] && reqs[i]->active)
-            act[k++] = reqs[i];
+    k = active_only(reqs, n, act);
     if (k == 0)
         return RDV_OK;
     if (c->busy_poll && (rc = spin(c, act, k, 1)) != RDV_OK)
