@@ -150,6 +150,16 @@ static int gate_leave(rdv_store *s, int rc)
         return gate_leave((s), (call));         \
     } while (0)
 
+int rdv_store_calls_inside(rdv_store *s)
+{
+    int calls;
+
+    pthread_mutex_lock(&s->gate);
+    calls = s->calls;
+    pthread_mutex_unlock(&s->gate);
+    return calls;
+}
+
 void rdv_store_close(rdv_store *s)
 {
     if (!s)

@@ -85,6 +85,13 @@ struct rdv_store {
 /* Prepares the embedded base; call first in a backend's open. */
 void rdv_store_init(rdv_store *s, const rdv_store_ops *ops);
 
+/* How many calls are inside s's backend right now. For code that must
+ * close a store while a call on it is blocked (a conformance clause
+ * checking that close wakes it): calling into a handle that close has
+ * already freed is the caller's bug, so it waits for the call to enter
+ * first. */
+int rdv_store_calls_inside(rdv_store *s);
+
 /* Records the detail of a failure and returns status, so an op can
  * end with `return rdv_store_fail(s, RDV_ETIMEDOUT, "...", ...)`. */
 int rdv_store_fail(rdv_store *s, int status, const char *fmt, ...)
