@@ -17,7 +17,7 @@
 
 #include "rdv/fault.h"
 
-/* Families and kinds: the catalogue (catalogue.c) describes each. */
+/* Families and kinds: the catalogue (spec/catalogue.c) describes each. */
 typedef enum rdv_fault_kind {
     RDV_FK_STORE_DELAY,
     RDV_FK_STORE_ERROR,
@@ -163,7 +163,7 @@ int rdv_fault_has_rank(const rdv_fault *f, int rank);
 int rdv_fault_has_peer(const rdv_fault *f, int peer);
 int rdv_fault_span_has(const rdv_fault_span *s, size_t n, int64_t v);
 
-/* The per-rank instance, shared by rank.c (hooks) and fault_store.c. */
+/* The per-rank instance, shared by runtime/rank.c (hooks) and runtime/fault_store.c. */
 struct rdv_fault_rank {
     rdv_fault *faults; /* a copy: the plan may be freed after create */
     size_t n;

@@ -27,9 +27,7 @@ static const rdv_scheme schemes[] = {
     {"redis", NULL, "rdv was built without hiredis (RDV_WITH_REDIS=OFF)"},
     {"unix", NULL, "rdv was built without hiredis (RDV_WITH_REDIS=OFF)"},
 #endif
-#ifdef RDV_WITH_PLUGIN
     {"plugin", rdv_plugin_open, NULL},
-#endif
 };
 
 static const rdv_scheme *scheme_find(const char *name)

@@ -11,12 +11,12 @@
 #include <sys/wait.h>
 #include <time.h>
 
-#include "cli.h"
-#include "checks.h"
-#include "replay.h"
-#include "supervise.h"
-#include "workload.h"
-#include "workload_values.h"
+#include "common/cli.h"
+#include "run/checks.h"
+#include "report/replay.h"
+#include "run/supervise.h"
+#include "workload/workload.h"
+#include "workload/workload_values.h"
 
 Test(workload, default_parses_to_canonical_steps)
 {

@@ -1,0 +1,277 @@
+/*
+ * server/server_driver.c - the parent's server-fault driver: turns a plan's
+ * server.* events into a timeline of actions (pause, proxy commands,
+ * restart) and fires them as the harness polls with the elapsed time.
+ *
+ * The proxy runs in a forked child, made before the ranks, that serves
+ * rdv_fault_proxy_serve() on a pair of pipes: commands in, one reply
+ * line each out. The child ends with _exit(): it must not run the
+ * parent's atexit handlers nor flush the parent's stdio buffers a second
+ * time. Its lifetime is bounded by the command pipe: stop closes it, and
+ * if the parent dies the pipe closes too.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "fault_internal.h"
+#include "rdv/fault_proxy.h"
+
+#define ACTIONS_MAX 64
+
+typedef enum act_kind { ACT_PAUSE, ACT_RESTART, ACT_PROXY } act_kind;
+
+typedef struct action {
+    int64_t at_ms;
+    act_kind kind;
+    int ms;           /* ACT_PAUSE */
+    char command[32]; /* ACT_PROXY: "latency 5", "reset", ... */
+} action;
+
+struct rdv_fault_server {
+    char url[512]; /* the real server, for CLIENT PAUSE */
+    action acts[ACTIONS_MAX];
+    size_t n, next;
+    pid_t proxy_pid;
+    int to_proxy, from_proxy;
+};
+
+static void add(rdv_fault_server *s, int64_t at, act_kind kind, int ms,
+                const char *command)
+{
+    size_t i;
+
+    if (s->n == ACTIONS_MAX)
+        return;
+    /* Insertion keeps the timeline sorted and stable (plan order). */
+    for (i = s->n; i > 0 && s->acts[i - 1].at_ms > at; i--)
+        s->acts[i] = s->acts[i - 1];
+    s->acts[i] = (action){.at_ms = at, .kind = kind, .ms = ms};
+    snprintf(s->acts[i].command, sizeof s->acts[i].command, "%s",
+             command ? command : "");
+    s->n++;
+}
+
+static void timeline(rdv_fault_server *s, const rdv_fault_plan *p,
+                     uint64_t seed)
+{
+    rdv_fault_server_event ev[ACTIONS_MAX / 2];
+    size_t n = rdv_fault_plan_server_events(p, seed, ev, ACTIONS_MAX / 2);
+    char cmd[32];
+
+    for (size_t k = 0; k < n && k < ACTIONS_MAX / 2; k++) {
+        switch (ev[k].kind) {
+        case RDV_FAULT_SERVER_PAUSE:
+            add(s, ev[k].after_ms, ACT_PAUSE, ev[k].ms, NULL);
+            break;
+        case RDV_FAULT_SERVER_RESTART:
+            add(s, ev[k].after_ms, ACT_RESTART, 0, NULL);
+            break;
+        case RDV_FAULT_SERVER_LATENCY:
+            snprintf(cmd, sizeof cmd, "latency %d", ev[k].ms);
+            add(s, 0, ACT_PROXY, 0, cmd);
+            break;
+        case RDV_FAULT_SERVER_RESET:
+            add(s, ev[k].after_ms, ACT_PROXY, 0, "reset");
+            break;
+        case RDV_FAULT_SERVER_BLACKHOLE:
+            add(s, ev[k].after_ms, ACT_PROXY, 0, "blackhole");
+            add(s, (int64_t)ev[k].after_ms + ev[k].ms, ACT_PROXY, 0, "pass");
+            break;
+        }
+    }
+}
+
+/* "redis://[:pw@]HOST:PORT[/db][?opts]" -> the same with 127.0.0.1:port. */
+static int proxied_url(const char *url, int port, char *out, size_t cap,
+                       char *host, size_t hostcap, int *target_port)
+{
+    const char *auth = url + 8, *hp, *rest, *colon;
+    size_t hlen;
+
+    if (strncmp(url, "redis://", 8))
+        return -1;
+    rest = auth + strcspn(auth, "/?");
+    hp = memchr(auth, '@', (size_t)(rest - auth));
+    hp = hp ? hp + 1 : auth;
+    colon = memchr(hp, ':', (size_t)(rest - hp));
+    if (!colon || (hlen = (size_t)(colon - hp)) >= hostcap)
+        return -1;
+    memcpy(host, hp, hlen);
+    host[hlen] = '\0';
+    *target_port = atoi(colon + 1);
+    if (port >= 0 &&
+        snprintf(out, cap, "redis://%.*s127.0.0.1:%d%s", (int)(hp - auth),
+                 auth, port, rest) >= (int)cap)
+        return -1;
+    return 0;
+}
+
+static int start_proxy(rdv_fault_server *s, const char *url, char *rank_url,
+                       size_t cap, char *errbuf, size_t errlen)
+{
+    char host[256];
+    int port, in[2] = {-1, -1}, out[2] = {-1, -1}, rc;
+    rdv_fault_proxy *p;
+
+    if (proxied_url(url, -1, NULL, 0, host, sizeof host, &port)) {
+        snprintf(errbuf, errlen, "server.latency/reset/blackhole need the "
+                 "proxy, which needs a redis://host:port URL, got '%s'", url);
+        return RDV_EINVAL;
+    }
+    if ((rc = rdv_fault_proxy_create(0, host, port, &p, errbuf, errlen)))
+        return rc;
+    if (proxied_url(url, rdv_fault_proxy_port(p), rank_url, cap, host,
+                    sizeof host, &port) ||
+        pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC) ||
+        (s->proxy_pid = fork()) < 0) {
+        snprintf(errbuf, errlen, "cannot start the fault proxy for %s: %s",
+                 url, strerror(errno));
+        for (int i = 0; i < 2; i++) {
+            if (in[i] >= 0)
+                close(in[i]);
+            if (out[i] >= 0)
+                close(out[i]);
+        }
+        rdv_fault_proxy_destroy(p);
+        s->proxy_pid = -1;
+        return RDV_EIO;
+    }
+    if (s->proxy_pid == 0) {
+        close(in[1]);
+        close(out[0]);
+        signal(SIGPIPE, SIG_IGN);
+        rc = rdv_fault_proxy_serve(p, in[0], out[1]);
+        rdv_fault_proxy_destroy(p);
+        _exit(rc ? 1 : 0);
+    }
+    close(in[0]);
+    close(out[1]);
+    rdv_fault_proxy_destroy(p); /* the child has its own */
+    s->to_proxy = in[1];
+    s->from_proxy = out[0];
+    return RDV_OK;
+}
+
+int rdv_fault_server_start(const rdv_fault_plan *p, uint64_t seed,
+                           const char *url, char *rank_url,
+                           size_t rank_url_len, rdv_fault_server **out,
+                           char *errbuf, size_t errlen)
+{
+    rdv_fault_server *s;
+    int rc = RDV_OK;
+
+    if (!p || !url || !rank_url || !out)
+        return RDV_EINVAL;
+    *out = NULL;
+    if (snprintf(rank_url, rank_url_len, "%s", url) >= (int)rank_url_len)
+        return RDV_EINVAL;
+    if (!(s = calloc(1, sizeof *s)))
+        return RDV_ENOMEM;
+    s->proxy_pid = -1;
+    s->to_proxy = s->from_proxy = -1;
+    snprintf(s->url, sizeof s->url, "%s", url);
+    timeline(s, p, seed);
+    if (rdv_fault_plan_needs_proxy(p))
+        rc = start_proxy(s, url, rank_url, rank_url_len, errbuf, errlen);
+    if (rc) {
+        rdv_fault_server_stop(s);
+        return rc;
+    }
+    *out = s;
+    return RDV_OK;
+}
+
+/* Sends one command and reads its one-line reply. */
+static int proxy_command(rdv_fault_server *s, const char *cmd, char *errbuf,
+                         size_t errlen)
+{
+    char line[256];
+    size_t o = 0;
+    int len = snprintf(line, sizeof line, "%s\n", cmd);
+
+    if (s->to_proxy < 0 || write(s->to_proxy, line, (size_t)len) != len) {
+        snprintf(errbuf, errlen, "fault proxy: cannot send '%s'", cmd);
+        return RDV_EIO;
+    }
+    while (o + 1 < sizeof line) {
+        struct pollfd pf = {.fd = s->from_proxy, .events = POLLIN};
+
+        if (poll(&pf, 1, 5000) != 1 || read(s->from_proxy, line + o, 1) != 1)
+            break;
+        if (line[o] == '\n')
+            break;
+        o++;
+    }
+    line[o] = '\0';
+    if (strncmp(line, "ok", 2)) {
+        snprintf(errbuf, errlen, "fault proxy: '%s' answered '%s'", cmd,
+                 line);
+        return RDV_EIO;
+    }
+    return RDV_OK;
+}
+
+int rdv_fault_server_poll(rdv_fault_server *s, int64_t elapsed_ms,
+                          int *next_ms, int *restart_due, char *errbuf,
+                          size_t errlen)
+{
+    int rc = RDV_OK;
+
+    if (restart_due)
+        *restart_due = 0;
+    while (s && s->next < s->n && s->acts[s->next].at_ms <= elapsed_ms) {
+        const action *a = &s->acts[s->next++];
+        int r = RDV_OK;
+
+        if (a->kind == ACT_PAUSE)
+            r = rdv_fault_redis_pause(s->url, a->ms, errbuf, errlen);
+        else if (a->kind == ACT_PROXY)
+            r = proxy_command(s, a->command, errbuf, errlen);
+        else if (restart_due)
+            *restart_due = 1;
+        if (r && !rc)
+            rc = r;
+    }
+    if (next_ms) {
+        int64_t left = s && s->next < s->n
+                           ? s->acts[s->next].at_ms - elapsed_ms : -1;
+
+        *next_ms = left > 0x7fffffff ? 0x7fffffff : (int)left;
+    }
+    return rc;
+}
+
+void rdv_fault_server_stop(rdv_fault_server *s)
+{
+    int st;
+
+    if (!s)
+        return;
+    if (s->to_proxy >= 0)
+        close(s->to_proxy); /* end of input: the proxy child stops */
+    /* It stops at end of input; a child that does not within 5 s is
+     * killed, by its pid, so stop never hangs. */
+    for (int i = 0; s->proxy_pid > 0 && i < 500; i++) {
+        pid_t r = waitpid(s->proxy_pid, &st, WNOHANG);
+
+        if (r == s->proxy_pid || (r < 0 && errno != EINTR))
+            s->proxy_pid = -1;
+        else
+            usleep(10000);
+    }
+    if (s->proxy_pid > 0) {
+        kill(s->proxy_pid, SIGKILL);
+        waitpid(s->proxy_pid, &st, 0);
+    }
+    if (s->from_proxy >= 0)
+        close(s->from_proxy);
+    free(s);
+}

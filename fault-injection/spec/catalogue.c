@@ -1,0 +1,154 @@
+/*
+ * spec/catalogue.c - the fault catalogue: every kind, the parameters it takes
+ * and when it is fatal. The parser, `rdv faults --list` and the README
+ * all read this one table, so the language and its documentation cannot
+ * drift apart.
+ */
+#include <string.h>
+
+#include "fault_internal.h"
+
+#define R RDV_FAULT_REQ
+#define O RDV_FAULT_OPT
+
+const rdv_fault_param_info rdv_fault_params[RDV_FP_COUNT] = {
+    [RDV_FP_RANK] = {"rank", RDV_FT_RANKS,
+                     "ranks it applies to: 3, 1|3, 0..2 (default: all; "
+                     "proc.* need it)"},
+    [RDV_FP_PEER] = {"peer", RDV_FT_RANKS,
+                     "peer ranks whose connection it hits (default: all)"},
+    [RDV_FP_OP] = {"op", RDV_FT_OPS,
+                   "store ops: set|get|wait|add|cas|delete|list|multi_get|"
+                   "multi_set|num_keys|delete_prefix"},
+    [RDV_FP_KEY] = {"key", RDV_FT_GLOB,
+                    "fnmatch glob on the key, quoted if it holds , | ) ; "
+                    "(default: every key)"},
+    [RDV_FP_MS] = {"ms", RDV_FT_RANGE, "milliseconds, N or LO..HI"},
+    [RDV_FP_P] = {"p", RDV_FT_PROB, "probability per call, 0..1"},
+    [RDV_FP_NTH] = {"nth", RDV_FT_INT, "only the nth matching call (1-based)"},
+    [RDV_FP_ONCE] = {"once", RDV_FT_INT,
+                     "once=1: only the first matching call"},
+    [RDV_FP_CODE] = {"code", RDV_FT_CODE,
+                     "status returned: EIO, ECONN, ETIMEDOUT, ... "
+                     "(default EIO)"},
+    [RDV_FP_AT] = {"at", RDV_FT_PHASE,
+                   "phase: before-publish|after-publish|connecting|connected|"
+                   "in-collective"},
+    [RDV_FP_AFTER] = {"after", RDV_FT_RANGE,
+                      "net.reset: bytes moved first; server.*: ms after "
+                      "start"},
+    [RDV_FP_MAX] = {"max", RDV_FT_RANGE, "at most this many bytes per call"},
+    [RDV_FP_BPS] = {"bps", RDV_FT_INT, "bytes per second cap"},
+    [RDV_FP_TIMES] = {"times", RDV_FT_INT, "how many attempts are refused"},
+    [RDV_FP_DIR] = {"dir", RDV_FT_DIRS, "send|recv (default: both)"},
+};
+
+/* Ops for the store faults; the default op set is given per kind in
+ * rdv_fault_default_ops(). */
+#define STORE_SEL                                                         \
+    [RDV_FP_RANK] = O, [RDV_FP_OP] = O, [RDV_FP_KEY] = O
+#define WHICH_CALL [RDV_FP_NTH] = O, [RDV_FP_ONCE] = O, [RDV_FP_P] = O
+#define NET_SEL [RDV_FP_RANK] = O, [RDV_FP_PEER] = O
+
+const rdv_fault_kind_info rdv_fault_kinds[RDV_FK_COUNT] = {
+    [RDV_FK_STORE_DELAY] = {"store.delay", "no",
+        "delays matching store calls by ms (a range is drawn per call)",
+        {STORE_SEL, [RDV_FP_MS] = R, [RDV_FP_P] = O}},
+    [RDV_FK_STORE_ERROR] = {"store.error",
+        "yes: rendezvous does not retry store errors; the culprit is the "
+        "rank whose call failed",
+        "the matching call fails with code instead of reaching the store",
+        {STORE_SEL, WHICH_CALL, [RDV_FP_CODE] = O}},
+    [RDV_FK_STORE_STALL] = {"store.stall",
+        "yes: the call ends in RDV_ETIMEDOUT naming the key; only one "
+        "stalled read (op=get|wait|multi_get with nth or once) is survived",
+        "the call hangs for ms (default: until its deadline), then times out",
+        {STORE_SEL, WHICH_CALL, [RDV_FP_MS] = O}},
+    [RDV_FK_STORE_LOSE] = {"store.lose",
+        "yes: a broken store; survivors must name the lost key or its rank",
+        "a write (default op=set|multi_set) returns OK but is dropped",
+        {STORE_SEL, WHICH_CALL}},
+    [RDV_FK_STORE_STALE] = {"store.stale",
+        "unless ms is below the timeout: a lagging replica",
+        "a read (default op=get|wait|multi_get) sees the key's previous "
+        "value, or sees it absent until ms after its first read (default: "
+        "never)",
+        {STORE_SEL, WHICH_CALL, [RDV_FP_MS] = O}},
+    [RDV_FK_NET_REFUSE] = {"net.refuse", "no: refusals are retried",
+        "the first `times` connect attempts (default 3) are refused",
+        {NET_SEL, [RDV_FP_TIMES] = O}},
+    [RDV_FK_NET_DELAY] = {"net.delay", "no",
+        "the first connect attempt to each peer waits ms",
+        {NET_SEL, [RDV_FP_MS] = R}},
+    [RDV_FK_NET_RESET] = {"net.reset",
+        "yes: no reconnects; the culprit is the resetting rank",
+        "the connection is reset after `after` bytes in a direction",
+        {NET_SEL, [RDV_FP_AFTER] = R, [RDV_FP_DIR] = O}},
+    [RDV_FK_NET_SHORT] = {"net.short", "no: short I/O is resubmitted",
+        "each send/recv moves at most `max` bytes",
+        {NET_SEL, [RDV_FP_MAX] = R, [RDV_FP_P] = O, [RDV_FP_DIR] = O}},
+    [RDV_FK_NET_SLOW] = {"net.slow", "no",
+        "a slow link: transfers are held back to bps bytes per second",
+        {NET_SEL, [RDV_FP_BPS] = R, [RDV_FP_DIR] = O}},
+    [RDV_FK_PROC_KILL] = {"proc.kill", "yes: the culprit is the killed rank",
+        "the rank raises SIGKILL on itself when it enters phase `at`",
+        {[RDV_FP_RANK] = R, [RDV_FP_AT] = R}},
+    [RDV_FK_PROC_STOP] = {"proc.stop", "when ms >= the timeout",
+        "the rank stops itself (SIGSTOP) at phase `at`; the parent sends "
+        "SIGCONT after ms",
+        {[RDV_FP_RANK] = R, [RDV_FP_AT] = R, [RDV_FP_MS] = R}},
+    [RDV_FK_PROC_START_LATE] = {"proc.start-late", "when ms >= the timeout",
+        "the parent forks the rank ms late",
+        {[RDV_FP_RANK] = R, [RDV_FP_MS] = R}},
+    [RDV_FK_SERVER_PAUSE] = {"server.pause", "when ms >= the timeout",
+        "redis CLIENT PAUSE for ms, `after` ms into the run (redis only)",
+        {[RDV_FP_AFTER] = O, [RDV_FP_MS] = R}},
+    [RDV_FK_SERVER_RESTART] = {"server.restart",
+        "no: ranks must republish records the restart lost",
+        "redis is killed and restarted `after` ms into the run (redis only)",
+        {[RDV_FP_AFTER] = O}},
+    [RDV_FK_SERVER_LATENCY] = {"server.latency", "no",
+        "the proxy in front of the server delays every chunk by ms",
+        {[RDV_FP_MS] = R}},
+    [RDV_FK_SERVER_RESET] = {"server.reset", "no: the store reconnects",
+        "the proxy resets every open connection `after` ms into the run",
+        {[RDV_FP_AFTER] = O}},
+    [RDV_FK_SERVER_BLACKHOLE] = {"server.blackhole", "when ms >= the timeout",
+        "the proxy swallows all traffic for ms, `after` ms into the run",
+        {[RDV_FP_AFTER] = O, [RDV_FP_MS] = R}},
+};
+
+static const char *const op_names[] = {
+    "set", "get", "wait", "add", "cas", "delete", "list", "multi_get",
+    "multi_set", "num_keys", "delete_prefix",
+};
+
+const char *rdv_fault_op_name(unsigned bit)
+{
+    for (unsigned i = 0; i < sizeof op_names / sizeof op_names[0]; i++)
+        if (bit == 1u << i)
+            return op_names[i];
+    return NULL;
+}
+
+int rdv_fault_code_parse(const char *s, size_t len)
+{
+    static const struct {
+        const char *name;
+        int code;
+    } codes[] = {
+#define RDV_FAULT_CODE(name, value, text) {#name, value},
+        RDV_STATUS_MAP(RDV_FAULT_CODE)
+#undef RDV_FAULT_CODE
+    };
+
+    if (len > 4 && !strncmp(s, "RDV_", 4)) {
+        s += 4;
+        len -= 4;
+    }
+    for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++)
+        if (codes[i].code < 0 && strlen(codes[i].name) == len &&
+            !strncmp(codes[i].name, s, len))
+            return codes[i].code;
+    return 0;
+}

@@ -1,0 +1,523 @@
+/*
+ * harness/bench/bench_collectives.c - `rdv bench allreduce|broadcast|barrier`:
+ * collective latency and bandwidth against message size, OSU style.
+ *
+ * For each rank count N the parent forks N ranks. They build a real
+ * mesh: the full rendezvous over a store (default hash:?shared=1, opened
+ * once before fork and inherited) with 127.0.0.1 TCP sockets, or, with
+ * --mesh tcp, loopback TCP pairs the parent connects before fork. Unix
+ * socketpairs are deliberately not offered: they would flatter the
+ * numbers. Then, for every size, the ranks meet at a barrier, run a few
+ * warm-up calls and time `iters` calls back to back with
+ * CLOCK_MONOTONIC. Each call's time is the slowest rank's, and p50/p99
+ * are taken over the calls.
+ *
+ *   algbw = bytes / p50;  busbw = algbw * 2(n-1)/n for allreduce (the
+ *   bytes each rank must move on a ring), = algbw for broadcast.
+ *
+ * This is a measurement, not a test: it never checks speed. Children end
+ * with exit() and report through a shared mapping.
+ */
+#define _GNU_SOURCE /* accept4 */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "commands/commands.h"
+#include "context_internal.h"
+#include "rdv/collectives.h"
+#include "rdv/store.h"
+#include "common/size_text.h"
+
+#define BENCH_MAX_RANKS 64
+#define BENCH_MAX_SIZES 40
+#define BENCH_MAX_ITERS 1000
+
+typedef enum { COLL_ALLREDUCE, COLL_BROADCAST, COLL_BARRIER } coll_kind;
+
+typedef struct bopts {
+    coll_kind kind;
+    const char *name;
+    int ranks[8];
+    int nranks;
+    size_t min_size, max_size;
+    int iters;
+    rdv_algo algo;
+    rdv_dtype type;
+    const char *transport;
+    const char *store_url;
+    int tcp_mesh;
+    int timeout_ms;
+    int busy_poll;
+} bopts;
+
+typedef struct bshared {
+    int failed;
+    char error[512];
+    char backend[16];
+    int nsizes;
+    size_t size[BENCH_MAX_SIZES];
+    int iters[BENCH_MAX_SIZES];
+    int64_t lat[]; /* [size][rank][iter], ns */
+} bshared;
+
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int64_t *lat_at(bshared *sh, int n, int s, int r)
+{
+    return sh->lat + ((size_t)s * (size_t)n + (size_t)r) * BENCH_MAX_ITERS;
+}
+
+static int iters_for(const bopts *o, size_t bytes)
+{
+    long it = bytes <= 65536 ? BENCH_MAX_ITERS : (long)((256u << 20) / bytes);
+
+    if (it < 20)
+        it = 20;
+    if (it > o->iters)
+        it = o->iters;
+    return (int)it;
+}
+
+static int one_call(const bopts *o, rdv_context *ctx, void *buf,
+                    size_t count)
+{
+    rdv_coll_options co = {.algo = o->algo, .busy_poll = o->busy_poll};
+
+    switch (o->kind) {
+    case COLL_ALLREDUCE:
+        return rdv_allreduce(ctx, buf, buf, count, o->type, RDV_SUM, &co);
+    case COLL_BROADCAST:
+        return rdv_broadcast(ctx, buf, count, o->type, 0, &co);
+    case COLL_BARRIER:
+        break;
+    }
+    return rdv_barrier(ctx, &co);
+}
+
+static int rank_measure(const bopts *o, rdv_context *ctx, bshared *sh,
+                        int n, int r)
+{
+    size_t es = rdv_dtype_size(o->type);
+    void *buf = calloc(1, o->max_size + es);
+    int rc = buf ? RDV_OK : RDV_ENOMEM;
+
+    for (int s = 0; s < sh->nsizes && rc == RDV_OK; s++) {
+        size_t count = sh->size[s] / es;
+        int64_t *lat = lat_at(sh, n, s, r);
+
+        rc = rdv_barrier(ctx, NULL);
+        for (int i = 0; i < 5 && rc == RDV_OK; i++)
+            rc = one_call(o, ctx, buf, count);
+        for (int i = 0; i < sh->iters[s] && rc == RDV_OK; i++) {
+            int64_t t0;
+            /* A root would otherwise run ahead and time only its sends. */
+            if (o->kind == COLL_BROADCAST)
+                rc = rdv_barrier(ctx, NULL);
+            t0 = now_ns();
+            rc = one_call(o, ctx, buf, count);
+            lat[i] = now_ns() - t0;
+        }
+    }
+    free(buf);
+    return rc;
+}
+
+/* --mesh tcp: fds[i][j] is rank i's end of the loopback pair (i, j). */
+static int tcp_mesh(int n, int *fds)
+{
+    struct sockaddr_in at = {.sin_family = AF_INET};
+    socklen_t al = sizeof at;
+    int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), rc = 0;
+
+    for (int i = 0; i < n * n; i++)
+        fds[i] = -1;
+    at.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (l < 0 || bind(l, (struct sockaddr *)&at, sizeof at) ||
+        listen(l, BENCH_MAX_RANKS) ||
+        getsockname(l, (struct sockaddr *)&at, &al))
+        rc = -1;
+    for (int i = 0; i < n && !rc; i++)
+        for (int j = i + 1; j < n && !rc; j++) {
+            int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+            if (c < 0 || connect(c, (struct sockaddr *)&at, sizeof at)) {
+                rc = -1;
+                if (c >= 0)
+                    close(c);
+                break;
+            }
+            fds[j * n + i] = c;
+            fds[i * n + j] = accept4(l, NULL, NULL, SOCK_CLOEXEC);
+            rc = fds[i * n + j] < 0 ? -1 : 0;
+        }
+    if (l >= 0)
+        close(l);
+    return rc;
+}
+
+static void close_fds(int *fds, int n, int keep)
+{
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < n; j++)
+            if (i != keep && fds[i * n + j] >= 0)
+                close(fds[i * n + j]);
+}
+
+static void rank_main(const bopts *o, bshared *sh, rdv_store *store,
+                      int *fds, int n, int r)
+{
+    rdv_context_options co = rdv_context_options_default();
+    rdv_context *ctx = NULL;
+    char job[64], err[256];
+    int rc;
+
+    if (fds)
+        close_fds(fds, n, r);
+    snprintf(job, sizeof job, "rdv-bench-coll/%d/%d", (int)getppid(), n);
+    co.rank = r;
+    co.size = n;
+    co.job = job;
+    co.bind = "127.0.0.1";
+    co.transport = o->transport;
+    co.timeout_ms = o->timeout_ms;
+    rc = rdv_context_create(&co, &ctx, err, sizeof err);
+    if (rc != RDV_OK) {
+        snprintf(sh->error, sizeof sh->error, "rank %d: %s", r, err);
+    } else {
+        rc = fds ? rdv_context_connect_fds(ctx, fds + (size_t)r * n)
+                 : rdv_context_connect_full_mesh(ctx, store);
+        if (rc == RDV_OK)
+            rc = rank_measure(o, ctx, sh, n, r);
+        if (rc != RDV_OK)
+            snprintf(sh->error, sizeof sh->error, "rank %d: %s", r,
+                     rdv_context_errmsg(ctx));
+        else if (r == 0)
+            snprintf(sh->backend, sizeof sh->backend, "%s",
+                     rdv_context_transport_name(ctx));
+    }
+    if (rc != RDV_OK)
+        sh->failed = 1;
+    rdv_context_destroy(ctx);
+    if (store)
+        rdv_store_close(store);
+    exit(rc == RDV_OK ? 0 : 1);
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+    return (x > y) - (x < y);
+}
+
+static void report(const bopts *o, bshared *sh, int n)
+{
+    static int64_t worst[BENCH_MAX_ITERS];
+    double bus = o->kind == COLL_ALLREDUCE ? 2.0 * (n - 1) / n : 1.0;
+
+    printf("# rdv bench %s: N=%d, %s%s, algo %s, transport %s%s, %s mesh "
+           "over 127.0.0.1\n",
+           o->name, n,
+           o->kind == COLL_BARRIER ? "no data" : rdv_dtype_name(o->type),
+           o->kind == COLL_ALLREDUCE ? " sum" : "", rdv_algo_name(o->algo),
+           sh->backend, o->busy_poll ? " (busy-poll)" : "",
+           o->tcp_mesh ? "pre-connected TCP" : "rendezvous");
+    if (o->kind == COLL_BARRIER)
+        printf("# %12s %7s %10s %10s\n", "", "iters", "p50(us)",
+               "p99(us)");
+    else
+        printf("# %12s %7s %10s %10s %12s %12s\n", "size(B)", "iters",
+               "p50(us)", "p99(us)", "algbw(GB/s)", "busbw(GB/s)");
+    for (int s = 0; s < sh->nsizes; s++) {
+        int it = sh->iters[s];
+        double p50, p99, algbw;
+
+        for (int i = 0; i < it; i++) {
+            worst[i] = 0;
+            for (int r = 0; r < n; r++)
+                if (lat_at(sh, n, s, r)[i] > worst[i])
+                    worst[i] = lat_at(sh, n, s, r)[i];
+        }
+        qsort(worst, (size_t)it, sizeof worst[0], cmp_i64);
+        p50 = worst[it / 2] / 1e3;
+        p99 = worst[(it * 99) / 100 < it ? (it * 99) / 100 : it - 1] / 1e3;
+        algbw = sh->size[s] / (p50 * 1e3);
+        if (o->kind == COLL_BARRIER)
+            printf("  %12s %7d %10.1f %10.1f\n", "barrier", it, p50, p99);
+        else
+            printf("  %12zu %7d %10.1f %10.1f %12.3f %12.3f\n", sh->size[s],
+                   it, p50, p99, algbw, algbw * bus);
+    }
+    fflush(stdout);
+}
+
+static int run_n(const bopts *o, int n)
+{
+    size_t es = rdv_dtype_size(o->type), map;
+    bshared *sh;
+    rdv_store *store = NULL;
+    int *fds = NULL, ok = 1, nsizes = 0;
+    pid_t pids[BENCH_MAX_RANKS];
+    char err[256];
+
+    map = sizeof *sh + sizeof(int64_t) * BENCH_MAX_SIZES * (size_t)n *
+                           BENCH_MAX_ITERS;
+    sh = mmap(NULL, map, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+              -1, 0);
+    if (sh == MAP_FAILED) {
+        fprintf(stderr, "rdv bench: mmap: %s\n", strerror(errno));
+        return RDV_EXIT_FAIL;
+    }
+    for (size_t b = o->min_size; b <= o->max_size && nsizes < BENCH_MAX_SIZES;
+         b *= 2) {
+        sh->size[nsizes] = b < es ? es : b - b % es;
+        sh->iters[nsizes++] = iters_for(o, b);
+        if (o->kind == COLL_BARRIER)
+            break;
+    }
+    sh->nsizes = nsizes;
+    if (o->tcp_mesh) {
+        fds = malloc(sizeof *fds * (size_t)n * (size_t)n);
+        if (!fds || tcp_mesh(n, fds)) {
+            fprintf(stderr, "rdv bench: cannot build the TCP mesh\n");
+            ok = 0;
+        }
+    } else if (rdv_store_open(o->store_url, &store, err, sizeof err)) {
+        fprintf(stderr, "rdv bench: %s: %s\n", o->store_url, err);
+        ok = 0;
+    }
+    fflush(NULL);
+    for (int r = 0; r < n && ok; r++) {
+        pids[r] = fork();
+        if (pids[r] == 0)
+            rank_main(o, sh, store, fds, n, r);
+        if (pids[r] < 0) {
+            ok = 0;
+            for (int k = 0; k < r; k++)
+                kill(pids[k], SIGKILL);
+            n = r;
+        }
+    }
+    if (fds)
+        close_fds(fds, n, -1);
+    for (int r = 0; r < n; r++) {
+        int st;
+        if (waitpid(pids[r], &st, 0) != pids[r] || !WIFEXITED(st) ||
+            WEXITSTATUS(st) != 0)
+            ok = 0;
+    }
+    if (ok && !sh->failed)
+        report(o, sh, n);
+    else
+        fprintf(stderr, "rdv bench %s: N=%d failed: %s\n", o->name, n,
+                sh->error[0] ? sh->error : "a rank did not finish");
+    ok = ok && !sh->failed;
+    free(fds);
+    if (store)
+        rdv_store_close(store);
+    munmap(sh, map);
+    return ok ? RDV_EXIT_OK : RDV_EXIT_FAIL;
+}
+
+static void usage(FILE *f, const char *name)
+{
+    fprintf(f,
+            "usage: rdv bench %s [options]\n"
+            "\n"
+            "Forks N ranks that build a TCP mesh over 127.0.0.1 and times "
+            "%s\nagainst message size (OSU style: p50/p99 of the slowest "
+            "rank per call,\nalgbw = bytes/p50, busbw = algbw*2(n-1)/n for "
+            "allreduce).\n"
+            "\n"
+            "  -n, --ranks LIST     rank counts, comma-separated (2,4)\n"
+            "      --min-size B     smallest message in bytes (4)\n"
+            "      --max-size B     largest message, K/M suffixes ok (16M)\n"
+            "  -i, --iters N        most timed calls per size (1000)\n"
+            "  -a, --algo NAME      auto, ring, hd, rd, binomial, chain (auto)\n"
+            "  -d, --dtype NAME     float, double, int32, int64 (float)\n"
+            "  -t, --transport B    uring or epoll ($RDV_TRANSPORT, else "
+            "uring)\n"
+            "  -s, --store URL      rendezvous store (hash:?shared=1)\n"
+            "      --mesh KIND      rendezvous or tcp (pre-connected "
+            "loopback pairs)\n"
+            "      --timeout MS     per-call timeout (60000)\n"
+            "      --busy-poll      spin instead of sleeping in waits "
+            "(opt-in)\n"
+            "  -h, --help           this text\n",
+            name, name);
+}
+
+/* A message size: "4", "64k", "16M"; 1 B to 1 GiB. */
+static int parse_size(const char *s, size_t *out)
+{
+    return rdv_size_parse(s, (size_t)1 << 30, out) || *out == 0 ? -1 : 0;
+}
+
+static int parse_ranks(const char *s, bopts *o)
+{
+    char *end;
+
+    o->nranks = 0;
+    while (*s && o->nranks < 8) {
+        long v = strtol(s, &end, 10);
+        if (end == s || v < 1 || v > BENCH_MAX_RANKS)
+            return -1;
+        o->ranks[o->nranks++] = (int)v;
+        s = *end == ',' ? end + 1 : end;
+        if (*end && *end != ',')
+            return -1;
+    }
+    return o->nranks ? 0 : -1;
+}
+
+static int parse_algo(const char *s, rdv_algo *a)
+{
+    static const struct {
+        const char *name;
+        rdv_algo a;
+    } names[] = {{"auto", RDV_ALGO_AUTO},
+                 {"ring", RDV_ALGO_RING},
+                 {"hd", RDV_ALGO_HALVING_DOUBLING},
+                 {"halving-doubling", RDV_ALGO_HALVING_DOUBLING},
+                 {"rd", RDV_ALGO_RECURSIVE_DOUBLING},
+                 {"recursive-doubling", RDV_ALGO_RECURSIVE_DOUBLING},
+                 {"binomial", RDV_ALGO_BINOMIAL},
+                 {"chain", RDV_ALGO_CHAIN},
+                 {"dissemination", RDV_ALGO_DISSEMINATION}};
+
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (!strcmp(s, names[i].name)) {
+            *a = names[i].a;
+            return 0;
+        }
+    return -1;
+}
+
+static int parse_dtype(const char *s, rdv_dtype *t)
+{
+    for (int i = RDV_INT32; i <= RDV_DOUBLE; i++)
+        if (!strcmp(s, rdv_dtype_name((rdv_dtype)i))) {
+            *t = (rdv_dtype)i;
+            return 0;
+        }
+    return -1;
+}
+
+static int bad(const char *name, const char *what, const char *arg)
+{
+    fprintf(stderr, "rdv bench %s: bad %s '%s' (see --help)\n", name, what,
+            arg);
+    return RDV_EXIT_USAGE;
+}
+
+int rdv_cmd_bench_collectives(int argc, char **argv)
+{
+    enum { OPT_MIN = 256, OPT_MAX, OPT_MESH, OPT_TIMEOUT, OPT_BUSY };
+    static const struct option longs[] = {
+        {"ranks", required_argument, NULL, 'n'},
+        {"min-size", required_argument, NULL, OPT_MIN},
+        {"max-size", required_argument, NULL, OPT_MAX},
+        {"iters", required_argument, NULL, 'i'},
+        {"algo", required_argument, NULL, 'a'},
+        {"dtype", required_argument, NULL, 'd'},
+        {"transport", required_argument, NULL, 't'},
+        {"store", required_argument, NULL, 's'},
+        {"mesh", required_argument, NULL, OPT_MESH},
+        {"timeout", required_argument, NULL, OPT_TIMEOUT},
+        {"busy-poll", no_argument, NULL, OPT_BUSY},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    bopts o = {.ranks = {2, 4}, .nranks = 2, .min_size = 4,
+               .max_size = 16u << 20, .iters = BENCH_MAX_ITERS,
+               .type = RDV_FLOAT, .store_url = "hash:?shared=1",
+               .timeout_ms = 60000};
+    const char *name = argc > 0 ? argv[0] : "allreduce";
+    int c, rc = RDV_EXIT_OK;
+
+    if (!strcmp(name, "allreduce"))
+        o.kind = COLL_ALLREDUCE;
+    else if (!strcmp(name, "broadcast"))
+        o.kind = COLL_BROADCAST;
+    else if (!strcmp(name, "barrier"))
+        o.kind = COLL_BARRIER;
+    else
+        return bad("collectives", "collective", name);
+    o.name = name;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "n:i:a:d:t:s:h", longs, NULL)) != -1) {
+        switch (c) {
+        case 'n':
+            if (parse_ranks(optarg, &o))
+                return bad(name, "rank list", optarg);
+            break;
+        case OPT_MIN:
+            if (parse_size(optarg, &o.min_size))
+                return bad(name, "size", optarg);
+            break;
+        case OPT_MAX:
+            if (parse_size(optarg, &o.max_size))
+                return bad(name, "size", optarg);
+            break;
+        case 'i':
+            o.iters = atoi(optarg);
+            if (o.iters < 1 || o.iters > BENCH_MAX_ITERS)
+                return bad(name, "iteration count (1..1000)", optarg);
+            break;
+        case 'a':
+            if (parse_algo(optarg, &o.algo))
+                return bad(name, "algorithm", optarg);
+            break;
+        case 'd':
+            if (parse_dtype(optarg, &o.type))
+                return bad(name, "dtype", optarg);
+            break;
+        case 't':
+            o.transport = optarg;
+            break;
+        case 's':
+            o.store_url = optarg;
+            break;
+        case OPT_MESH:
+            if (strcmp(optarg, "tcp") && strcmp(optarg, "rendezvous"))
+                return bad(name, "mesh (rendezvous or tcp)", optarg);
+            o.tcp_mesh = !strcmp(optarg, "tcp");
+            break;
+        case OPT_TIMEOUT:
+            o.timeout_ms = atoi(optarg);
+            break;
+        case OPT_BUSY:
+            o.busy_poll = 1;
+            break;
+        case 'h':
+            usage(stdout, name);
+            return RDV_EXIT_OK;
+        default:
+            usage(stderr, name);
+            return RDV_EXIT_USAGE;
+        }
+    }
+    if (optind < argc)
+        return bad(name, "argument", argv[optind]);
+    if (o.min_size > o.max_size)
+        return bad(name, "size range", "--min-size > --max-size");
+    for (int i = 0; i < o.nranks && rc == RDV_EXIT_OK; i++)
+        rc = run_n(&o, o.ranks[i]);
+    return rc;
+}

@@ -1,0 +1,420 @@
+/*
+ * harness/bench/bench_rendezvous.c - `rdv bench rendezvous`: how long a full
+ * mesh takes against N, per store and transport backend.
+ *
+ * One run forks N ranks over one store. Each rank creates its context,
+ * connects the mesh, runs a barrier, destroys the context and exits;
+ * it writes its CLOCK_MONOTONIC timestamps into a shared mapping. The
+ * parent reports, over several runs, median and p90 of
+ *   total    fork of the first rank -> every rank reaped,
+ *   mesh up  first rank entering connect -> last rank connected,
+ * and the CPU time (user + system) all ranks used, which unlike wall
+ * time does not depend on what else the machine is running.
+ * Stores: "hash" (hash:?shared=1, opened before fork and inherited),
+ * "file" (a fresh temporary directory per run, opened by each rank), or
+ * any URL (opened by each rank unless it is inherited; its keys must
+ * not clash with another job: the job name is unique per run).
+ *
+ * Large N needs one fd per peer in every rank: the soft RLIMIT_NOFILE
+ * is raised to the hard limit, and sizes that still do not fit are
+ * skipped with a note.
+ */
+#include <dirent.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "commands/commands.h"
+#include "rdv/collectives.h"
+#include "rdv/context.h"
+#include "rdv/store.h"
+
+#define MAX_LIST 16
+
+typedef struct rank_times {
+    int64_t start_ns, up_ns;
+    int status;
+    char msg[512];
+} rank_times;
+
+typedef struct bopts {
+    const char *stores[MAX_LIST];
+    int nstores;
+    const char *backends[2];
+    int nbackends;
+    int sizes[MAX_LIST];
+    int nsizes;
+    int runs;
+    int timeout_ms;
+    const char *bind;
+} bopts;
+
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void usage(FILE *f)
+{
+    fputs("usage: rdv bench rendezvous [options]\n"
+          "\n"
+          "Forks N ranks over a store, connects the full mesh, runs a\n"
+          "barrier and exits; reports median and p90 of fork -> all exited\n"
+          "and of the mesh-up time alone.\n"
+          "\n"
+          "  --store S        hash, file, or a store URL (repeatable;\n"
+          "                   default: hash and file)\n"
+          "  --transport T    uring or epoll (repeatable; default: both)\n"
+          "  --sizes LIST     rank counts, e.g. 2,8,64 (default\n"
+          "                   2,8,32,64,128,256; 1024 works when the fd\n"
+          "                   limit allows)\n"
+          "  --runs R         runs per cell (default 5)\n"
+          "  --timeout-ms MS  rendezvous deadline per rank (default 60000)\n"
+          "  --bind ADDR      listening address (default 127.0.0.1)\n"
+          "  --help\n",
+          f);
+}
+
+static int parse_sizes(const char *s, bopts *o)
+{
+    char *end;
+
+    o->nsizes = 0;
+    while (*s && o->nsizes < MAX_LIST) {
+        long v = strtol(s, &end, 10);
+
+        if (end == s || v < 2 || v > 4096)
+            return -1;
+        o->sizes[o->nsizes++] = (int)v;
+        s = *end == ',' ? end + 1 : end;
+        if (*end && *end != ',')
+            return -1;
+    }
+    return o->nsizes > 0 ? 0 : -1;
+}
+
+static int parse(int argc, char **argv, bopts *o)
+{
+    static const struct option longs[] = {
+        {"store", required_argument, NULL, 's'},
+        {"transport", required_argument, NULL, 't'},
+        {"sizes", required_argument, NULL, 'n'},
+        {"runs", required_argument, NULL, 'r'},
+        {"timeout-ms", required_argument, NULL, 'T'},
+        {"bind", required_argument, NULL, 'b'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int c;
+
+    memset(o, 0, sizeof *o);
+    o->runs = 5;
+    o->timeout_ms = 60000;
+    o->bind = "127.0.0.1";
+    parse_sizes("2,8,32,64,128,256", o);
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", longs, NULL)) != -1) {
+        switch (c) {
+        case 's':
+            if (o->nstores == MAX_LIST)
+                return RDV_EXIT_USAGE;
+            o->stores[o->nstores++] = optarg;
+            break;
+        case 't':
+            if ((strcmp(optarg, "uring") && strcmp(optarg, "epoll")) ||
+                o->nbackends == 2) {
+                fprintf(stderr, "rdv bench rendezvous: --transport wants "
+                                "uring or epoll\n");
+                return RDV_EXIT_USAGE;
+            }
+            o->backends[o->nbackends++] = optarg;
+            break;
+        case 'n':
+            if (parse_sizes(optarg, o) < 0) {
+                fprintf(stderr, "rdv bench rendezvous: bad --sizes '%s'\n",
+                        optarg);
+                return RDV_EXIT_USAGE;
+            }
+            break;
+        case 'r':
+            o->runs = atoi(optarg);
+            if (o->runs < 1 || o->runs > 1000)
+                return RDV_EXIT_USAGE;
+            break;
+        case 'T':
+            o->timeout_ms = atoi(optarg);
+            break;
+        case 'b':
+            o->bind = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            return -1;
+        default:
+            usage(stderr);
+            return RDV_EXIT_USAGE;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "rdv bench rendezvous: unexpected '%s'\n",
+                argv[optind]);
+        return RDV_EXIT_USAGE;
+    }
+    if (!o->nstores) {
+        o->stores[o->nstores++] = "hash";
+        o->stores[o->nstores++] = "file";
+    }
+    if (!o->nbackends) {
+        o->backends[o->nbackends++] = "uring";
+        o->backends[o->nbackends++] = "epoll";
+    }
+    return 0;
+}
+
+static void rank_main(const bopts *o, const char *backend, rdv_store *s,
+                      const char *url, const char *job, int n, int rank,
+                      rank_times *t)
+{
+    rdv_context_options co = rdv_context_options_default();
+    rdv_context *ctx = NULL;
+    char err[256];
+    int ret;
+
+    t->start_ns = now_ns();
+    if (!s || !rdv_store_is_inherited(s)) {
+        s = NULL;
+        ret = rdv_store_open(url, &s, err, sizeof err);
+        if (ret != RDV_OK) {
+            t->status = ret;
+            snprintf(t->msg, sizeof t->msg, "%s", err);
+            exit(1);
+        }
+    }
+    co.rank = rank;
+    co.size = n;
+    co.job = job;
+    co.timeout_ms = o->timeout_ms;
+    co.transport = backend;
+    co.bind = o->bind;
+    ret = rdv_context_create(&co, &ctx, err, sizeof err);
+    if (ret == RDV_OK)
+        ret = rdv_context_connect_full_mesh(ctx, s);
+    t->up_ns = now_ns();
+    if (ret == RDV_OK)
+        ret = rdv_barrier(ctx, NULL);
+    t->status = ret;
+    if (ret != RDV_OK)
+        snprintf(t->msg, sizeof t->msg, "%s",
+                 ctx ? rdv_context_errmsg(ctx) : err);
+    rdv_context_destroy(ctx);
+    exit(ret == RDV_OK ? 0 : 1);
+}
+
+static void remove_dir(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    char path[600];
+
+    while (d && (e = readdir(d))) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        unlink(path);
+    }
+    if (d)
+        closedir(d);
+    rmdir(dir);
+}
+
+/* One run; returns 0 and the two times in ms, or -1 (message printed). */
+static double children_cpu_ms(void)
+{
+    struct rusage ru;
+
+    getrusage(RUSAGE_CHILDREN, &ru);
+    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
+           (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
+}
+
+static int one_run(const bopts *o, const char *store, const char *backend,
+                   int n, int seq, rank_times *t, double *total_ms,
+                   double *up_ms, double *cpu_ms)
+{
+    char url[600], dir[64] = "", job[64], err[256];
+    rdv_store *s = NULL;
+    int64_t t0, first = INT64_MAX, last = 0;
+    int failed = 0, spawned = 0, shown = 0;
+    pid_t *pids = calloc((size_t)n, sizeof *pids);
+
+    if (!pids)
+        return -1;
+    snprintf(job, sizeof job, "bench-%d-%d-%d", (int)getpid(), n, seq);
+    if (!strcmp(store, "hash")) {
+        snprintf(url, sizeof url, "hash:?shared=1&size=256");
+    } else if (!strcmp(store, "file")) {
+        snprintf(dir, sizeof dir, "/tmp/rdv-bench-XXXXXX");
+        if (!mkdtemp(dir)) {
+            perror("mkdtemp");
+            free(pids);
+            return -1;
+        }
+        snprintf(url, sizeof url, "file://%s", dir);
+    } else {
+        snprintf(url, sizeof url, "%s", store);
+    }
+    if (rdv_store_open(url, &s, err, sizeof err) != RDV_OK) {
+        fprintf(stderr, "rdv bench rendezvous: %s: %s\n", url, err);
+        failed = 1;
+        goto out;
+    }
+    memset(t, 0, sizeof *t * (size_t)n);
+    fflush(NULL);
+    *cpu_ms = children_cpu_ms();
+    t0 = now_ns();
+    for (int r = 0; r < n; r++, spawned++) {
+        pids[r] = fork();
+        if (pids[r] < 0) {
+            perror("fork");
+            failed = 1;
+            break;
+        }
+        if (pids[r] == 0)
+            rank_main(o, backend, s, url, job, n, r, &t[r]);
+    }
+    for (int r = 0; r < spawned; r++) {
+        int st;
+
+        if (failed)
+            kill(pids[r], SIGKILL);
+        while (waitpid(pids[r], &st, 0) < 0)
+            ;
+        if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+            if (shown++ < 3)
+                fprintf(stderr, "rank %d failed (status %#x): %s\n", r, st,
+                        t[r].msg[0] ? t[r].msg : "killed");
+            failed = 1;
+        }
+    }
+    *total_ms = (double)(now_ns() - t0) / 1e6;
+    *cpu_ms = children_cpu_ms() - *cpu_ms;
+    for (int r = 0; r < n; r++) {
+        if (t[r].start_ns && t[r].start_ns < first)
+            first = t[r].start_ns;
+        if (t[r].up_ns > last)
+            last = t[r].up_ns;
+    }
+    *up_ms = (double)(last - first) / 1e6;
+out:
+    rdv_store_close(s);
+    if (dir[0])
+        remove_dir(dir);
+    free(pids);
+    return failed ? -1 : 0;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+
+    return (x > y) - (x < y);
+}
+
+/* Nearest-rank percentile of a sorted array. */
+static double pct(const double *v, int n, int p)
+{
+    int i = (p * n + 99) / 100 - 1;
+
+    return v[i < 0 ? 0 : i >= n ? n - 1 : i];
+}
+
+static int fits(int n)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+        return 1;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    /* each rank: N-1 links, its listener, a ring, the store, stdio */
+    return (rlim_t)n + 32 <= rl.rlim_cur;
+}
+
+int rdv_cmd_bench_rendezvous(int argc, char **argv)
+{
+    bopts o;
+    int ret = parse(argc, argv, &o), status = RDV_EXIT_OK;
+    int maxn = 2;
+
+    if (ret)
+        return ret < 0 ? RDV_EXIT_OK : ret;
+    for (int i = 0; i < o.nsizes; i++)
+        if (o.sizes[i] > maxn)
+            maxn = o.sizes[i];
+    rank_times *t = mmap(NULL, sizeof *t * (size_t)maxn,
+                         PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+                         -1, 0);
+    double *total = calloc((size_t)o.runs, sizeof *total);
+    double *up = calloc((size_t)o.runs, sizeof *up);
+    double *cpu = calloc((size_t)o.runs, sizeof *cpu);
+
+    if (t == MAP_FAILED || !total || !up || !cpu) {
+        fprintf(stderr, "rdv bench rendezvous: out of memory\n");
+        free(total);
+        free(up);
+        free(cpu);
+        return RDV_EXIT_FAIL;
+    }
+    printf("%-6s %-6s %6s %5s %12s %12s %12s %12s %12s\n", "store", "trans",
+           "N", "runs", "total p50", "total p90", "mesh p50", "mesh p90",
+           "cpu p50");
+    for (int si = 0; si < o.nstores; si++)
+        for (int bi = 0; bi < o.nbackends; bi++)
+            for (int ni = 0; ni < o.nsizes; ni++) {
+                int n = o.sizes[ni], ok = 0;
+
+                if (!fits(n)) {
+                    printf("%-6s %-6s %6d  skipped: RLIMIT_NOFILE too low\n",
+                           o.stores[si], o.backends[bi], n);
+                    continue;
+                }
+                for (int r = 0; r < o.runs; r++)
+                    if (one_run(&o, o.stores[si], o.backends[bi], n, r, t,
+                                &total[ok], &up[ok], &cpu[ok]) == 0)
+                        ok++;
+                if (ok < o.runs)
+                    status = RDV_EXIT_FAIL;
+                if (!ok) {
+                    printf("%-6s %-6s %6d  every run failed\n", o.stores[si],
+                           o.backends[bi], n);
+                    continue;
+                }
+                qsort(total, (size_t)ok, sizeof *total, cmp_double);
+                qsort(up, (size_t)ok, sizeof *up, cmp_double);
+                qsort(cpu, (size_t)ok, sizeof *cpu, cmp_double);
+                printf("%-6.6s %-6s %6d %5d %9.1f ms %9.1f ms %9.1f ms "
+                       "%9.1f ms %9.1f ms\n",
+                       o.stores[si], o.backends[bi], n, ok,
+                       pct(total, ok, 50), pct(total, ok, 90),
+                       pct(up, ok, 50), pct(up, ok, 90), pct(cpu, ok, 50));
+                fflush(stdout);
+            }
+    munmap(t, sizeof *t * (size_t)maxn);
+    free(total);
+    free(up);
+    free(cpu);
+    return status;
+}

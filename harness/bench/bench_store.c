@@ -1,0 +1,380 @@
+/*
+ * harness/bench/bench_store.c - `rdv bench store`: throughput and latency of
+ * one store's operations, with 1 process and with N forked processes.
+ *
+ * For each process count, every process runs the same phases in step:
+ * set (its own keys), get (those keys), add (one counter everybody
+ * shares, so it measures contention too) and multi_get of 64 keys. A
+ * process-shared barrier starts and ends each phase, so phases never
+ * overlap; ops/s is all processes' ops over the slowest process's time,
+ * and p50/p99 come from every single op's latency (CLOCK_MONOTONIC).
+ * Before the first phase each process sets its keys once, untimed.
+ *
+ * Children open the URL themselves (a store made to be inherited, such
+ * as hash:?shared=1, is opened once before fork instead), report through
+ * a shared mapping, and end with exit(). Keys live under
+ * "rdv-bench/<pid>/" and are deleted at the end.
+ */
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "commands/commands.h"
+#include "rdv/store.h"
+
+#define BENCH_MGET 64   /* keys per multi_get */
+#define BENCH_KEYS 1024 /* distinct keys per process */
+#define BENCH_PHASES 4
+
+static const char *const phase_names[BENCH_PHASES] = {"set", "get", "add",
+                                                      "multi_get64"};
+
+typedef struct bench_opts {
+    const char *url;
+    long ops;   /* per process and phase */
+    long procs; /* the second run's process count */
+    long vsize;
+} bench_opts;
+
+/* The mapping every process writes its results into. */
+typedef struct bench_shared {
+    pthread_barrier_t barrier;
+    int64_t elapsed_ns[BENCH_PHASES]; /* max over processes */
+    int failed;
+    char error[1024];
+    int64_t lat[]; /* [proc][phase][op] */
+} bench_shared;
+
+typedef struct bench_run {
+    const bench_opts *o;
+    bench_shared *sh;
+    size_t map_size;
+    long nproc;
+    char prefix[64];
+    rdv_store *inherited; /* hash:?shared=1 and the like, else NULL */
+} bench_run;
+
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int64_t *lat_of(bench_run *r, long proc, int phase)
+{
+    return r->sh->lat + ((size_t)proc * BENCH_PHASES + (size_t)phase) *
+                            (size_t)r->o->ops;
+}
+
+static void record_error(bench_run *r, long proc, const char *op,
+                         rdv_store *s)
+{
+    if (__atomic_exchange_n(&r->sh->failed, 1, __ATOMIC_SEQ_CST) == 0)
+        snprintf(r->sh->error, sizeof r->sh->error, "process %ld, %s: %s",
+                 proc, op, s ? rdv_store_errmsg(s) : "cannot open");
+}
+
+/* One op of a phase; i picks the key. */
+static int bench_op(bench_run *r, rdv_store *s, long proc, int phase,
+                    long i, const char *val)
+{
+    char key[128], keys[BENCH_MGET][128];
+    const char *kp[BENCH_MGET];
+    void *vals[BENCH_MGET], *v;
+    size_t lens[BENCH_MGET], len;
+    int rc;
+
+    snprintf(key, sizeof key, "%s%ld/%ld", r->prefix, proc,
+             i % BENCH_KEYS);
+    switch (phase) {
+    case 0:
+        return rdv_store_set(s, key, val, (size_t)r->o->vsize, 0);
+    case 1:
+        rc = rdv_store_get(s, key, &v, &len, 5000);
+        if (rc == RDV_OK)
+            free(v);
+        return rc;
+    case 2:
+        snprintf(key, sizeof key, "%scounter", r->prefix);
+        return rdv_store_add(s, key, 1, NULL);
+    default:
+        for (int k = 0; k < BENCH_MGET; k++) {
+            snprintf(keys[k], sizeof keys[k], "%s%ld/%ld", r->prefix, proc,
+                     (i + k) % BENCH_KEYS);
+            kp[k] = keys[k];
+        }
+        rc = rdv_store_multi_get(s, kp, BENCH_MGET, vals, lens, 5000);
+        for (int k = 0; rc == RDV_OK && k < BENCH_MGET; k++)
+            free(vals[k]);
+        return rc;
+    }
+}
+
+/* The body of one benchmarking process. Returns its exit code. */
+static int bench_proc(bench_run *r, long proc)
+{
+    char err[512];
+    char *val = malloc((size_t)r->o->vsize + 1);
+    rdv_store *s = r->inherited;
+    int ok = val != NULL;
+
+    if (val)
+        memset(val, 'v', (size_t)r->o->vsize);
+    if (ok && !s && rdv_store_open(r->o->url, &s, err, sizeof err)) {
+        snprintf(r->sh->error, sizeof r->sh->error, "process %ld: %s", proc,
+                 err);
+        __atomic_store_n(&r->sh->failed, 1, __ATOMIC_SEQ_CST);
+        ok = 0;
+    }
+    /* Warm-up, not timed: creates this process's keys, so the timed set
+     * overwrites like redis-benchmark's does, and warms the connection. */
+    for (long i = 0; ok && i < BENCH_KEYS; i++) {
+        if (bench_op(r, s, proc, 0, i, val)) {
+            record_error(r, proc, "warm-up set", s);
+            ok = 0;
+        }
+    }
+    /* Every phase passes the barriers even after a failure, so nobody
+     * waits forever for a process that gave up. */
+    for (int ph = 0; ph < BENCH_PHASES; ph++) {
+        int64_t *lat = lat_of(r, proc, ph), t0;
+
+        pthread_barrier_wait(&r->sh->barrier);
+        t0 = now_ns();
+        for (long i = 0; ok && i < r->o->ops; i++) {
+            int64_t t = now_ns();
+
+            if (bench_op(r, s, proc, ph, i, val)) {
+                record_error(r, proc, phase_names[ph], s);
+                ok = 0;
+            }
+            lat[i] = now_ns() - t;
+        }
+        t0 = now_ns() - t0;
+        for (int64_t m = r->sh->elapsed_ns[ph]; t0 > m;)
+            if (__atomic_compare_exchange_n(&r->sh->elapsed_ns[ph], &m, t0,
+                                            0, __ATOMIC_SEQ_CST,
+                                            __ATOMIC_SEQ_CST))
+                break;
+        pthread_barrier_wait(&r->sh->barrier);
+    }
+    if (s != r->inherited)
+        rdv_store_close(s);
+    free(val);
+    return ok ? 0 : 1;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+    return (x > y) - (x < y);
+}
+
+static void report(bench_run *r)
+{
+    size_t n = (size_t)r->nproc * (size_t)r->o->ops;
+    int64_t *all = malloc(n * sizeof *all);
+
+    for (int ph = 0; all && ph < BENCH_PHASES; ph++) {
+        double secs = (double)r->sh->elapsed_ns[ph] / 1e9;
+
+        for (long p = 0; p < r->nproc; p++)
+            memcpy(all + (size_t)p * (size_t)r->o->ops, lat_of(r, p, ph),
+                   (size_t)r->o->ops * sizeof *all);
+        qsort(all, n, sizeof *all, cmp_i64);
+        printf("%5ld  %-12s %10.0f %9.1f %9.1f\n", r->nproc,
+               phase_names[ph], secs > 0 ? (double)n / secs : 0.0,
+               (double)all[n / 2] / 1e3, (double)all[n * 99 / 100] / 1e3);
+    }
+    free(all);
+}
+
+/* One run with nproc processes. */
+static int bench_run_procs(bench_run *r, long nproc)
+{
+    pthread_barrierattr_t ba;
+    pid_t *kids = calloc((size_t)nproc, sizeof *kids);
+    int failed = 0;
+
+    r->nproc = nproc;
+    r->map_size = sizeof *r->sh + (size_t)nproc * BENCH_PHASES *
+                                      (size_t)r->o->ops * sizeof(int64_t);
+    r->sh = mmap(NULL, r->map_size, PROT_READ | PROT_WRITE,
+                 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (r->sh == MAP_FAILED || !kids) {
+        fprintf(stderr, "rdv bench store: out of memory for %ld "
+                "processes\n", nproc);
+        free(kids);
+        return RDV_EXIT_FAIL;
+    }
+    pthread_barrierattr_init(&ba);
+    pthread_barrierattr_setpshared(&ba, PTHREAD_PROCESS_SHARED);
+    pthread_barrier_init(&r->sh->barrier, &ba, (unsigned)nproc);
+    pthread_barrierattr_destroy(&ba);
+    fflush(NULL);
+    for (long p = 0; p < nproc; p++) {
+        kids[p] = fork();
+        if (kids[p] == 0)
+            exit(bench_proc(r, p));
+        if (kids[p] < 0) {
+            /* Without every process the barrier never opens. */
+            fprintf(stderr, "rdv bench store: fork failed\n");
+            for (long q = 0; q < p; q++)
+                kill(kids[q], SIGKILL);
+            nproc = p;
+            failed = 1;
+            break;
+        }
+    }
+    for (long p = 0; p < nproc; p++) {
+        int st;
+
+        while (waitpid(kids[p], &st, 0) < 0)
+            ;
+        failed |= !WIFEXITED(st) || WEXITSTATUS(st) != 0;
+    }
+    if (r->sh->failed)
+        fprintf(stderr, "rdv bench store: %s\n", r->sh->error);
+    else if (!failed)
+        report(r);
+    failed |= r->sh->failed;
+    pthread_barrier_destroy(&r->sh->barrier);
+    munmap(r->sh, r->map_size);
+    free(kids);
+    return failed ? RDV_EXIT_FAIL : RDV_EXIT_OK;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: rdv bench store --store URL [options]\n"
+            "\n"
+            "Measures ops/s and p50/p99 latency of set, get, add and a\n"
+            "%d-key multi_get against one store, with 1 process and then\n"
+            "with N forked processes. Keys go under rdv-bench/<pid>/ and\n"
+            "are deleted at the end.\n"
+            "\n"
+            "  -s, --store URL       the store (hash:?shared=1, file:///dir,\n"
+            "                        redis://host:port, unix:///path, ...)\n"
+            "  -n, --ops N           ops per process and operation "
+            "(20000)\n"
+            "  -p, --procs N         processes in the second run (8)\n"
+            "  -v, --value-size B    bytes per value (3, as "
+            "redis-benchmark)\n"
+            "  -h, --help            this text\n"
+            "\n"
+            "Exit status: 0 done, 1 a store operation failed, 2 bad "
+            "usage.\n",
+            BENCH_MGET);
+}
+
+static int parse_long(const char *opt, const char *arg, long min, long max,
+                      long *out)
+{
+    char *end;
+
+    *out = strtol(arg, &end, 10);
+    if (!*arg || *end || *out < min || *out > max) {
+        fprintf(stderr, "rdv bench store: %s '%s' must be a number from "
+                "%ld to %ld\n", opt, arg, min, max);
+        return -1;
+    }
+    return 0;
+}
+
+static int parse_opts(int argc, char **argv, bench_opts *o)
+{
+    static const struct option longs[] = {
+        {"store", required_argument, NULL, 's'},
+        {"ops", required_argument, NULL, 'n'},
+        {"procs", required_argument, NULL, 'p'},
+        {"value-size", required_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int c;
+
+    *o = (bench_opts){NULL, 20000, 8, 3};
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "s:n:p:v:h", longs, NULL)) != -1) {
+        switch (c) {
+        case 's':
+            o->url = optarg;
+            break;
+        case 'n':
+            if (parse_long("--ops", optarg, 1, 10000000, &o->ops))
+                return RDV_EXIT_USAGE;
+            break;
+        case 'p':
+            if (parse_long("--procs", optarg, 1, 1024, &o->procs))
+                return RDV_EXIT_USAGE;
+            break;
+        case 'v':
+            if (parse_long("--value-size", optarg, 0, 64L << 20, &o->vsize))
+                return RDV_EXIT_USAGE;
+            break;
+        case 'h':
+            usage(stdout);
+            return -1;
+        default:
+            usage(stderr);
+            return RDV_EXIT_USAGE;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "rdv bench store: unexpected argument '%s'\n",
+                argv[optind]);
+        return RDV_EXIT_USAGE;
+    }
+    if (!o->url) {
+        fprintf(stderr, "rdv bench store: --store URL is required\n");
+        usage(stderr);
+        return RDV_EXIT_USAGE;
+    }
+    return RDV_EXIT_OK;
+}
+
+int rdv_cmd_bench_store(int argc, char **argv)
+{
+    bench_run r = {0};
+    bench_opts o;
+    char err[512];
+    rdv_store *s;
+    size_t gone = 0;
+    int rc = parse_opts(argc, argv, &o);
+
+    if (rc)
+        return rc < 0 ? RDV_EXIT_OK : rc;
+    if (rdv_store_open(o.url, &s, err, sizeof err)) {
+        fprintf(stderr, "rdv bench store: %s\n", err);
+        return RDV_EXIT_FAIL;
+    }
+    r.o = &o;
+    r.inherited = rdv_store_is_inherited(s) ? s : NULL;
+    snprintf(r.prefix, sizeof r.prefix, "rdv-bench/%d/", (int)getpid());
+    printf("rdv bench store: %s (%s), %ld ops per process and operation, "
+           "%ld-byte values\n", o.url, rdv_store_name(s), o.ops, o.vsize);
+    printf("%5s  %-12s %10s %9s %9s\n", "procs", "op", "ops/s", "p50 us",
+           "p99 us");
+    rc = bench_run_procs(&r, 1);
+    if (rc == RDV_EXIT_OK && o.procs > 1)
+        rc = bench_run_procs(&r, o.procs);
+    if (rdv_store_delete_prefix(s, r.prefix, &gone)) {
+        fprintf(stderr, "rdv bench store: cleanup of %s: %s\n", r.prefix,
+                rdv_store_errmsg(s));
+        rc = RDV_EXIT_FAIL;
+    }
+    rdv_store_close(s);
+    return rc;
+}

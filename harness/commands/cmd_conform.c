@@ -1,0 +1,332 @@
+/*
+ * harness/commands/cmd_conform.c - `rdv conform`: certifies one store URL against
+ * the whole store contract, clause by clause.
+ *
+ *   rdv conform --store URL [--ranks 2,4,8,16] [--junit FILE] [--quick]
+ *               [--only CLAUSE,...] [--clause-timeout MS] [--list]
+ *
+ * The clause list is built once (conform_cmd.h says where each group
+ * comes from), then every clause runs in its own process group under a
+ * watchdog (conform_isolate.c), so a crash or a hang is a failed clause
+ * with evidence, never the end of the run. The first clause, "open",
+ * opens the URL in a child: when the store cannot even be opened there is
+ * nothing else to certify, and when it is process-local (hash:) the
+ * clauses that need a store shared across processes are skipped, with
+ * the reason, instead of failing.
+ *
+ * Exit code: 0 when no clause failed (skips allowed), 1 otherwise, 2 for
+ * bad usage.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/cli.h"
+#include "commands/commands.h"
+#include "conform/conform_cmd.h"
+
+#define CONFORM_MAX_CLAUSES 96
+
+typedef struct conform_opts {
+    const char *url;
+    const char *junit;
+    const char *only;
+    int quick;
+    int list;
+    int limit_ms;
+    int ranks[CONFORM_MAX_RANKS];
+    int nranks;
+} conform_opts;
+
+/* The fault specs of the fault clauses that go through `rdv run`. */
+static const struct {
+    const char *name;
+    const char *summary;
+    const char *spec;
+} fault_runs[] = {
+    {"faults-run-delay", "4 ranks rendezvous while 30% of store calls are "
+     "delayed 1..40 ms", "store.delay(ms=1..40, p=0.3)"},
+    {"faults-run-error", "a transient store error in one rank fails that rank "
+     "and every survivor names it, in time",
+     "store.error(rank=1, op=get|multi_get|wait, once=1, code=EIO)"},
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: rdv conform --store URL [--ranks LIST] [--junit FILE] "
+            "[--quick]\n"
+            "                   [--only CLAUSE,...] [--clause-timeout MS] "
+            "[--list]\n"
+            "Certifies the store at URL against the rdv store contract.\n"
+            "  --store URL          hash:, file:///dir, redis://..., "
+            "plugin:./lib.so?k=v ...\n"
+            "  --ranks LIST         rank counts for the rendezvous clauses "
+            "(default 2,4,8,16)\n"
+            "  --junit FILE         also write JUnit XML, one testcase per "
+            "clause\n"
+            "  --quick              fewer operations per clause (a smoke "
+            "run)\n"
+            "  --only LIST          run only these clauses (see --list)\n"
+            "  --clause-timeout MS  kill a clause that has no verdict "
+            "after MS (default 180000, quick 60000)\n"
+            "  --list               list the clauses and exit\n"
+            "Every clause runs in its own process: a crash or a hang fails "
+            "that clause.\nExit: 0 every clause passed (or was skipped), "
+            "1 a clause failed, 2 bad usage.\n");
+}
+
+static int parse_ranks(const char *text, conform_opts *o)
+{
+    uint64_t ranks[CONFORM_MAX_RANKS];
+    char err[256];
+
+    if (rdv_cli_list("--ranks", text, 1, RDV_RUN_MAX_RANKS, ranks,
+                     CONFORM_MAX_RANKS, &o->nranks, err, sizeof err)) {
+        fprintf(stderr, "rdv conform: %s\n", err);
+        return -1;
+    }
+    for (int i = 0; i < o->nranks; i++)
+        o->ranks[i] = (int)ranks[i];
+    return 0;
+}
+
+static int parse_opts(int argc, char **argv, conform_opts *o)
+{
+    static const struct option longopts[] = {
+        {"store", required_argument, NULL, 's'},
+        {"ranks", required_argument, NULL, 'r'},
+        {"junit", required_argument, NULL, 'j'},
+        {"quick", no_argument, NULL, 'q'},
+        {"only", required_argument, NULL, 'o'},
+        {"clause-timeout", required_argument, NULL, 't'},
+        {"list", no_argument, NULL, 'l'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    char err[256];
+    int opt;
+
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "s:r:j:qo:t:lh", longopts,
+                              NULL)) != -1) {
+        switch (opt) {
+        case 's': o->url = optarg; break;
+        case 'j': o->junit = optarg; break;
+        case 'q': o->quick = 1; break;
+        case 'o': o->only = optarg; break;
+        case 'l': o->list = 1; break;
+        case 'r':
+            if (parse_ranks(optarg, o))
+                return RDV_EXIT_USAGE;
+            break;
+        case 't':
+            if (rdv_cli_int("--clause-timeout", optarg, 100, 3600000,
+                            &o->limit_ms, err, sizeof err)) {
+                fprintf(stderr, "rdv conform: %s\n", err);
+                return RDV_EXIT_USAGE;
+            }
+            break;
+        case 'h': usage(stdout); return RDV_EXIT_OK;
+        default: usage(stderr); return RDV_EXIT_USAGE;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "rdv conform: unexpected argument '%s'\n",
+                argv[optind]);
+        return RDV_EXIT_USAGE;
+    }
+    if (!o->url && !o->list) {
+        fprintf(stderr, "rdv conform: --store URL is required\n");
+        usage(stderr);
+        return RDV_EXIT_USAGE;
+    }
+    return -1; /* go on */
+}
+
+static conform_clause *add(conform_clause *cs, size_t *n, const char *name,
+                           const char *group, const char *summary)
+{
+    conform_clause *c = &cs[(*n)++];
+
+    memset(c, 0, sizeof *c);
+    snprintf(c->name, sizeof c->name, "%s", name);
+    c->group = group;
+    c->summary = summary;
+    return c;
+}
+
+static size_t build_clauses(const conform_opts *o, conform_clause *cs)
+{
+    size_t nlib, n = 0;
+    const rdv_clause *lib = rdv_contract_clauses(&nlib);
+    conform_clause *c;
+
+    add(cs, &n, "open", "single-process", "the URL opens and the handle "
+        "closes")->run = conform_clause_open;
+    for (size_t i = 0; i < nlib && n < CONFORM_MAX_CLAUSES - 32; i++) {
+        int mp = strncmp(lib[i].name, "mp-", 3) == 0;
+
+        c = add(cs, &n, lib[i].name, mp ? "multi-process" : "single-process",
+                lib[i].summary);
+        c->lib = &lib[i];
+        c->shares = mp;
+    }
+    c = add(cs, &n, "mp-visibility", "multi-process", "an overwrite is seen "
+            "by the next get in another process");
+    c->run = conform_clause_mp_visibility;
+    c->shares = 1;
+    c = add(cs, &n, "mp-close-leaks", "multi-process", "processes that "
+            "delete their keys and close leave no key behind");
+    c->run = conform_clause_mp_close_leaks;
+    c->shares = 1;
+    for (int i = 0; i < o->nranks; i++) {
+        char name[32];
+
+        snprintf(name, sizeof name, "rendezvous-%d", o->ranks[i]);
+        c = add(cs, &n, name, "rendezvous", "rdv run: N ranks rendezvous, "
+                "run collectives and clean up over this store");
+        c->run = conform_clause_rendezvous;
+        c->ranks = o->ranks[i];
+        c->shares = 1;
+    }
+    c = add(cs, &n, "faults-store-delay", "faults", "8 processes' adds and "
+            "create-only sets stay exact while store calls are delayed");
+    c->run = conform_clause_fault_delay;
+    c->shares = 1;
+    for (size_t i = 0; i < sizeof fault_runs / sizeof fault_runs[0]; i++) {
+        c = add(cs, &n, fault_runs[i].name, "faults", fault_runs[i].summary);
+        c->run = conform_clause_fault_run;
+        c->faults = fault_runs[i].spec;
+        c->ranks = 4;
+        c->shares = 1;
+    }
+    return n;
+}
+
+/* 1 when name is in the comma-separated list (NULL = everything). */
+static int selected(const char *only, const char *name)
+{
+    size_t len = strlen(name);
+
+    if (!only)
+        return 1;
+    for (const char *p = only; *p;) {
+        const char *end = strchr(p, ',');
+        size_t n = end ? (size_t)(end - p) : strlen(p);
+
+        if (n == len && strncmp(p, name, n) == 0)
+            return 1;
+        p += n + (end != NULL);
+    }
+    return 0;
+}
+
+static int check_only(const char *only, const conform_clause *cs, size_t n)
+{
+    for (const char *p = only; p && *p;) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        int known = 0;
+
+        for (size_t i = 0; i < n && !known; i++)
+            known = strlen(cs[i].name) == len &&
+                    strncmp(cs[i].name, p, len) == 0;
+        if (!known) {
+            fprintf(stderr, "rdv conform: --only: no clause '%.*s' (rdv "
+                    "conform --list names them)\n", (int)len, p);
+            return -1;
+        }
+        p += len + (end != NULL);
+    }
+    return 0;
+}
+
+static void skip(conform_result *res, const conform_clause *c,
+                 const char *why)
+{
+    memset(res, 0, sizeof *res);
+    res->c = c;
+    res->verdict = RDV_VERDICT_SKIP;
+    snprintf(res->evidence, sizeof res->evidence, "%s", why);
+}
+
+/* Runs the selected clauses in order; returns how many results. */
+static size_t run_all(const conform_opts *o, const conform_clause *cs,
+                      size_t n, conform_result *res)
+{
+    conform_env env = {.base = {.url = o->url, .quick = o->quick}};
+    unsigned flags = 0;
+    size_t nres = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        conform_result *r = &res[nres];
+
+        if (i > 0 && !selected(o->only, cs[i].name))
+            continue;
+        nres++;
+        if (i > 0 && !(flags & CONFORM_STORE_OPENED)) {
+            skip(r, &cs[i], "not run: the store did not open (see clause "
+                 "open)");
+            r->verdict = RDV_VERDICT_FAIL;
+        } else if (cs[i].shares && (flags & CONFORM_STORE_LOCAL)) {
+            skip(r, &cs[i], "the store is process-local (hash:); "
+                 "hash:?shared=1 is the variant forked processes share");
+        } else {
+            env.ranks = cs[i].ranks;
+            env.faults = cs[i].faults;
+            conform_isolate(&cs[i], &env, o->limit_ms, r,
+                            i == 0 ? &flags : NULL);
+        }
+        conform_report_row(r);
+    }
+    return nres;
+}
+
+int rdv_cmd_conform(int argc, char **argv)
+{
+    conform_opts o = {.ranks = {2, 4, 8, 16}, .nranks = 4};
+    conform_clause *cs = calloc(CONFORM_MAX_CLAUSES, sizeof *cs);
+    conform_result *res = calloc(CONFORM_MAX_CLAUSES, sizeof *res);
+    int rc = parse_opts(argc, argv, &o);
+    size_t n, nres, nsel = 0;
+    char err[512];
+
+    if (!cs || !res) {
+        fprintf(stderr, "rdv conform: out of memory\n");
+        rc = RDV_EXIT_FAIL;
+    }
+    if (rc >= 0)
+        goto out;
+    if (!o.limit_ms)
+        o.limit_ms = o.quick ? 60000 : 180000;
+    n = build_clauses(&o, cs);
+    if (o.list) {
+        for (size_t i = 0; i < n; i++)
+            printf("%-24s %-15s %s\n", cs[i].name, cs[i].group,
+                   cs[i].summary);
+        rc = RDV_EXIT_OK;
+        goto out;
+    }
+    if (check_only(o.only, cs, n)) {
+        rc = RDV_EXIT_USAGE;
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++)
+        nsel += i == 0 || selected(o.only, cs[i].name);
+    conform_isolate_init();
+    conform_report_header(o.url, nsel, o.quick);
+    nres = run_all(&o, cs, n, res);
+    rc = conform_report_verdict(o.url, res, nres) ? RDV_EXIT_FAIL
+                                                  : RDV_EXIT_OK;
+    if (o.junit && conform_report_junit(o.junit, o.url, res, nres, err,
+                                        sizeof err)) {
+        fprintf(stderr, "rdv conform: %s\n", err);
+        rc = RDV_EXIT_FAIL;
+    }
+out:
+    free(cs);
+    free(res);
+    return rc;
+}

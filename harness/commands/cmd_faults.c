@@ -1,0 +1,144 @@
+/*
+ * harness/commands/cmd_faults.c - `rdv faults`: the fault catalogue and a spec
+ * checker, so a spec can be written and fixed before a long run.
+ *
+ *   rdv faults --list                 every fault, its parameters, fatality
+ *   rdv faults --check SPEC [--ranks N] [--seed S] [--timeout MS]
+ *
+ * --check prints the canonical form and the expected outcome, or the
+ * error with the offending line and a caret under the column. An invalid
+ * spec is a failed check (exit 1); bad options are usage errors (exit 2).
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "commands/commands.h"
+#include "rdv/fault.h"
+
+static int usage(FILE *to, int code)
+{
+    fprintf(to,
+            "usage: rdv faults --list\n"
+            "       rdv faults --check SPEC [--ranks N] [--seed S] "
+            "[--timeout MS]\n"
+            "  --list      print every fault, its parameters and whether "
+            "it is fatal\n"
+            "  --check     parse SPEC (and validate it for N ranks, "
+            "default 4)\n"
+            "  SPEC        faults separated by ';' or newlines, e.g.\n"
+            "              'store.delay(op=get|wait, ms=5..50, p=0.3); "
+            "proc.kill(rank=3, at=after-publish)'\n");
+    return code;
+}
+
+/* Shows the spec line the error points at, with a caret under it. */
+static void show_caret(const char *spec, const char *err)
+{
+    int line, col;
+    const char *s = spec, *end;
+
+    if (sscanf(err, "line %d, column %d", &line, &col) != 2 || line < 1 ||
+        col < 1)
+        return;
+    for (int l = 1; l < line && s; l++)
+        if ((s = strchr(s, '\n')))
+            s++;
+    if (!s)
+        return;
+    end = s + strcspn(s, "\n");
+    fprintf(stderr, "  %.*s\n  %*s^\n", (int)(end - s), s, col - 1, "");
+}
+
+static int check(const char *spec, int nranks, uint64_t seed, int timeout)
+{
+    char err[1024];
+    rdv_fault_plan *p;
+    rdv_fault_expect e;
+
+    if (rdv_fault_plan_parse(spec, &p, err, sizeof err) != RDV_OK) {
+        fprintf(stderr, "rdv faults: invalid spec: %s\n", err);
+        show_caret(spec, err);
+        return RDV_EXIT_FAIL;
+    }
+    if (rdv_fault_plan_validate(p, nranks, err, sizeof err) != RDV_OK) {
+        fprintf(stderr, "rdv faults: invalid spec for %d ranks: %s\n",
+                nranks, err);
+        show_caret(spec, err);
+        rdv_fault_plan_free(p);
+        return RDV_EXIT_FAIL;
+    }
+    rdv_fault_plan_expect_timeout(p, seed, nranks, timeout, &e);
+    printf("ok: %zu fault%s: %s\n", rdv_fault_plan_count(p),
+           rdv_fault_plan_count(p) == 1 ? "" : "s", rdv_fault_plan_text(p));
+    if (!e.fatal)
+        printf("expect: success with correct results (%d ranks, seed %llu, "
+               "timeout %d ms)\n", nranks, (unsigned long long)seed, timeout);
+    else if (e.culprit >= 0 || e.key[0])
+        printf("expect: fatal; every survivor fails naming %s%d%s%s%s\n",
+               e.culprit >= 0 ? "rank " : "", e.culprit >= 0 ? e.culprit : 0,
+               e.key[0] ? " or key '" : "", e.key, e.key[0] ? "'" : "");
+    else
+        printf("expect: fatal; every rank fails\n");
+    rdv_fault_plan_free(p);
+    return RDV_EXIT_OK;
+}
+
+static int number(const char *opt, const char *arg, long long lo,
+                  long long hi, long long *out)
+{
+    char *end;
+
+    *out = strtoll(arg, &end, 10);
+    if (!*arg || *end || *out < lo || *out > hi) {
+        fprintf(stderr, "rdv faults: %s '%s': expected a number %lld..%lld\n",
+                opt, arg, lo, hi);
+        return -1;
+    }
+    return 0;
+}
+
+int rdv_cmd_faults(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"list", no_argument, NULL, 'l'},
+        {"check", required_argument, NULL, 'c'},
+        {"ranks", required_argument, NULL, 'n'},
+        {"seed", required_argument, NULL, 's'},
+        {"timeout", required_argument, NULL, 't'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *spec = NULL;
+    long long ranks = 4, seed = 1, timeout = 30000;
+    int list = 0, c;
+
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "lc:n:s:t:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'l': list = 1; break;
+        case 'c': spec = optarg; break;
+        case 'n':
+            if (number("--ranks", optarg, 1, 65536, &ranks))
+                return RDV_EXIT_USAGE;
+            break;
+        case 's':
+            if (number("--seed", optarg, 0, INT64_MAX, &seed))
+                return RDV_EXIT_USAGE;
+            break;
+        case 't':
+            if (number("--timeout", optarg, 0, 86400000, &timeout))
+                return RDV_EXIT_USAGE;
+            break;
+        case 'h': return usage(stdout, RDV_EXIT_OK);
+        default: return usage(stderr, RDV_EXIT_USAGE);
+        }
+    }
+    if (optind != argc || list == !!spec)
+        return usage(stderr, RDV_EXIT_USAGE);
+    if (list)
+        return rdv_fault_catalogue_write(stdout) ? RDV_EXIT_FAIL
+                                                 : RDV_EXIT_OK;
+    return check(spec, (int)ranks, (uint64_t)seed, (int)timeout);
+}

@@ -1,0 +1,445 @@
+/*
+ * harness/commands/cmd_matrix.c - `rdv matrix`: stores x rank counts x scenarios
+ * x seeds, each cell one `rdv run`.
+ *
+ * The default is the main job: every embedded store (shared hash, file
+ * in a fresh temp dir, and prefix= over each) at N = 2, 4, 8, 16 with
+ * seeds 1-3, needing no server. Redis joins with --redis URL or (with
+ * no --store) $RDV_TEST_REDIS_URL. One runner is made per (store, N, scenario) and
+ * reused across seeds, so a store is opened once per column, not once
+ * per run. Cells run one after another: the ranks of one run already
+ * keep every core busy.
+ *
+ * The matrix checks itself as well: the harness's fd count and its
+ * children are compared before and after, so a leak that only shows up
+ * over many runs fails the matrix (exit 1).
+ */
+#define _GNU_SOURCE /* nftw */
+#include <errno.h>
+#include <ftw.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/cli.h"
+#include "commands/commands.h"
+#include "run/leak.h"
+#include "report/matrix.h"
+#include "rdv/store_ops.h"
+#include "report/report_text.h"
+
+static const char usage[] =
+    "usage: rdv matrix [options]\n"
+    "\n"
+    "Runs `rdv run` for every store x rank count x fault scenario x seed\n"
+    "and prints a table (stores as rows, N and scenario as columns; each\n"
+    "cell: ok/FAIL, passed/runs, slowest run). Every failing run prints\n"
+    "its checks and a `replay: rdv run ...` line.\n"
+    "\n"
+    "  --store URL        a store to test (repeat for more); default: the\n"
+    "                     embedded ones: hash:?shared=1, file:// in a fresh\n"
+    "                     temp dir, and prefix=p over each\n"
+    "  --redis URL        add redis (and prefix=p over it); without\n"
+    "                     --store, also taken from $RDV_TEST_REDIS_URL\n"
+    "  --ranks LIST       rank counts (default 2,4,8,16)\n"
+    "  --seeds LIST       seeds, e.g. 1-3 or 1,7,9 (default 1-3)\n"
+    "  --faults SPEC      a fault scenario column (repeat for more; `none`\n"
+    "                     is the fault-free column; `all` adds the fault\n"
+    "                     library's representative scenarios, skipping\n"
+    "                     those a store cannot host, e.g. server faults\n"
+    "                     on a store that is not redis)\n"
+    "  --server-restart CMD  as for rdv run; without it server.restart\n"
+    "                     scenarios are skipped\n"
+    "  --workload LIST    as for rdv run\n"
+    "  --timeout MS       as for rdv run (default 10000)\n"
+    "  --deadline MS      as for rdv run\n"
+    "  --transport T      uring or epoll\n"
+    "  --junit FILE       JUnit XML, one testcase per cell (store, N,\n"
+    "                     scenario, seed)\n"
+    "\n"
+    "On a terminal, stderr shows a live progress line (done/total,\n"
+    "failures, ETA). After the table, `matrix no-leak:` compares the\n"
+    "harness's own fds and children before and after every run; a\n"
+    "change fails the matrix.\n"
+    "\n"
+    "Exit status: 0 every run passed, 1 some check failed, 2 bad usage.\n";
+
+typedef struct matrix_cmd {
+    rdv_matrix m;
+    rdv_run_config base;
+    const char *junit;
+    const char *redis;
+    char tmpdir[256];
+    char owned[4][512]; /* default store URLs made here */
+} matrix_cmd;
+
+enum { OPT_STORE = 0x200, OPT_REDIS, OPT_RANKS, OPT_SEEDS, OPT_JUNIT };
+
+static const struct option options[] = {
+    {"store", required_argument, NULL, OPT_STORE},
+    {"redis", required_argument, NULL, OPT_REDIS},
+    {"ranks", required_argument, NULL, OPT_RANKS},
+    {"seeds", required_argument, NULL, OPT_SEEDS},
+    {"faults", required_argument, NULL, RDV_OPT_FAULTS},
+    {"server-restart", required_argument, NULL, RDV_OPT_SERVER_RESTART},
+    {"workload", required_argument, NULL, RDV_OPT_WORKLOAD},
+    {"timeout", required_argument, NULL, RDV_OPT_TIMEOUT},
+    {"deadline", required_argument, NULL, RDV_OPT_DEADLINE},
+    {"transport", required_argument, NULL, RDV_OPT_TRANSPORT},
+    {"junit", required_argument, NULL, OPT_JUNIT},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+static int bad_usage(const char *msg)
+{
+    fprintf(stderr, "rdv matrix: %s\n(see rdv matrix --help)\n", msg);
+    return RDV_EXIT_USAGE;
+}
+
+static int add_store(matrix_cmd *mc, const char *url, char *err,
+                     size_t errlen)
+{
+    if (mc->m.nstores == RDV_MATRIX_MAX_STORES) {
+        snprintf(err, errlen, "more than %d stores", RDV_MATRIX_MAX_STORES);
+        return -1;
+    }
+    mc->m.stores[mc->m.nstores++] = url;
+    return 0;
+}
+
+static int add_scenario(rdv_matrix *m, const char *spec, const char *name,
+                        unsigned needs, char *err, size_t errlen)
+{
+    if (m->nscenarios == RDV_MATRIX_MAX_SCENARIOS) {
+        snprintf(err, errlen, "more than %d fault scenarios",
+                 RDV_MATRIX_MAX_SCENARIOS);
+        return -1;
+    }
+    m->scenario_names[m->nscenarios] = name;
+    m->scenario_needs[m->nscenarios] = needs;
+    m->scenarios[m->nscenarios++] = spec;
+    return 0;
+}
+
+/* --faults all: the fault library's representative scenarios. */
+static int add_catalogue(rdv_matrix *m, char *err, size_t errlen)
+{
+    size_t n = rdv_faults_scenario_count();
+
+    if (!n) {
+        snprintf(err, errlen, "--faults all: this rdv was built without "
+                 "librdv-fault");
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const char *name, *spec;
+        int redis, proxy;
+
+        rdv_faults_scenario(i, &name, &spec, &redis, &proxy);
+        if (add_scenario(m, spec, name, (redis ? RDV_NEEDS_REDIS : 0u) |
+                                            (proxy ? RDV_NEEDS_PROXY : 0u),
+                         err, errlen))
+            return -1;
+    }
+    return 0;
+}
+
+static int parse_one(matrix_cmd *mc, int c, const char *arg, char *err,
+                     size_t errlen)
+{
+    rdv_matrix *m = &mc->m;
+    int shared;
+
+    if (c == RDV_OPT_FAULTS && strcmp(arg, "all") == 0)
+        return add_catalogue(m, err, errlen);
+    if (c == RDV_OPT_FAULTS)
+        return add_scenario(m, strcmp(arg, "none") ? arg : NULL, NULL, 0,
+                            err, errlen);
+    if ((shared = rdv_cli_run_option(c, arg, &mc->base, err, errlen)))
+        return shared < 0 ? -1 : 0;
+    switch (c) {
+    case OPT_STORE: return add_store(mc, arg, err, errlen);
+    case OPT_REDIS: mc->redis = arg; return 0;
+    case OPT_RANKS:
+        return rdv_cli_list("--ranks", arg, 1, RDV_RUN_MAX_RANKS, m->ranks,
+                            RDV_MATRIX_MAX_RANKS, &m->nranks, err, errlen);
+    case OPT_SEEDS:
+        return rdv_cli_list("--seeds", arg, 0, UINT64_MAX, m->seeds,
+                            RDV_MATRIX_MAX_SEEDS, &m->nseeds, err, errlen);
+    case OPT_JUNIT: mc->junit = arg; return 0;
+    default:
+        snprintf(err, errlen, "unknown option");
+        return -1;
+    }
+}
+
+/* The embedded stores, with the file store in a fresh temp dir. */
+static int default_stores(matrix_cmd *mc, char *err, size_t errlen)
+{
+    const char *tmp = getenv("TMPDIR");
+
+    snprintf(mc->tmpdir, sizeof mc->tmpdir, "%s/rdv-matrix-XXXXXX",
+             tmp && *tmp ? tmp : "/tmp");
+    if (!mkdtemp(mc->tmpdir)) {
+        snprintf(err, errlen, "cannot make a temp dir for the file store: "
+                 "%s", strerror(errno));
+        mc->tmpdir[0] = '\0';
+        return -1;
+    }
+    snprintf(mc->owned[0], sizeof mc->owned[0], "file://%s/store",
+             mc->tmpdir);
+    snprintf(mc->owned[1], sizeof mc->owned[1], "file://%s/store?prefix=p",
+             mc->tmpdir);
+    return add_store(mc, "hash:?shared=1", err, errlen) ||
+           add_store(mc, "hash:?shared=1&prefix=p", err, errlen) ||
+           add_store(mc, mc->owned[0], err, errlen) ||
+           add_store(mc, mc->owned[1], err, errlen);
+}
+
+/* --redis URL always adds redis; $RDV_TEST_REDIS_URL only joins the
+ * default stores, so a command that lists its --store rows gets exactly
+ * those, whatever the environment says. */
+static int add_redis(matrix_cmd *mc, int explicit_stores, char *err,
+                     size_t errlen)
+{
+    const char *url = mc->redis ? mc->redis
+                      : explicit_stores ? NULL
+                                        : getenv("RDV_TEST_REDIS_URL");
+
+    if (!url || !*url)
+        return 0;
+    snprintf(mc->owned[2], sizeof mc->owned[2], "%s%sprefix=p", url,
+             strchr(url, '?') ? "&" : "?");
+    return add_store(mc, url, err, errlen) ||
+           add_store(mc, mc->owned[2], err, errlen);
+}
+
+/* 0 ok, RDV_EXIT_USAGE after printing why, or -1 for --help. */
+static int parse_args(matrix_cmd *mc, int argc, char **argv)
+{
+    char err[512] = "";
+    int c, explicit_stores;
+
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+        if (c == 'h')
+            return -1;
+        if (c == '?')
+            return bad_usage("unknown option or missing value");
+        if (parse_one(mc, c, optarg, err, sizeof err))
+            return bad_usage(err);
+    }
+    if (optind < argc) {
+        snprintf(err, sizeof err, "unexpected argument '%s'", argv[optind]);
+        return bad_usage(err);
+    }
+    explicit_stores = mc->m.nstores;
+    if ((!explicit_stores && default_stores(mc, err, sizeof err)) ||
+        add_redis(mc, explicit_stores, err, sizeof err))
+        return bad_usage(err);
+    if (!mc->m.nranks) {
+        static const uint64_t def[] = {2, 4, 8, 16};
+
+        memcpy(mc->m.ranks, def, sizeof def);
+        mc->m.nranks = 4;
+    }
+    if (!mc->m.nseeds) {
+        for (int i = 0; i < 3; i++)
+            mc->m.seeds[i] = (uint64_t)i + 1;
+        mc->m.nseeds = 3;
+    }
+    if (!mc->m.nscenarios)
+        mc->m.scenarios[mc->m.nscenarios++] = NULL;
+    return 0;
+}
+
+/* Checks every spec and workload against every N before running any, so
+ * a typo fails in a second, not after half the matrix. */
+static int validate_all(matrix_cmd *mc)
+{
+    char err[512];
+
+    for (int n = 0; n < mc->m.nranks; n++)
+        for (int sc = 0; sc < mc->m.nscenarios; sc++) {
+            rdv_run_config cfg = mc->base;
+            int bad;
+
+            cfg.nranks = (int)mc->m.ranks[n];
+            cfg.faults_spec = mc->m.scenarios[sc];
+            if (cfg.faults_spec && strstr(cfg.faults_spec, "server.restart") &&
+                !cfg.restart_cmd)
+                continue; /* skipped when its turn comes, saying why */
+            bad = rdv_run_config_finish(&cfg, err, sizeof err);
+            rdv_run_config_release(&cfg);
+            if (bad)
+                return bad_usage(err);
+        }
+    return 0;
+}
+
+static void report_run(matrix_cmd *mc, const rdv_run_config *cfg,
+                       const rdv_run_report *rep, const char *scenario)
+{
+    if (rep->failed) {
+        rdv_matrix_progress_clear(&mc->m);
+        rdv_report_print_run(stdout, cfg, rep, 0);
+        fflush(stdout);
+    }
+    if (mc->junit && rdv_matrix_add_case(&mc->m, cfg, rep, scenario))
+        fprintf(stderr, "rdv matrix: out of memory for the JUnit report\n");
+}
+
+/* Why a scenario cannot mean anything on this store, or NULL. */
+static const char *unmet_needs(const char *url, const char *spec,
+                               unsigned needs, const char *restart_cmd)
+{
+    int redis = strncmp(url, "redis://", 8) == 0;
+
+    if (spec && strstr(spec, "server.restart") && !restart_cmd)
+        return "server.restart needs --server-restart CMD (rdv does not "
+               "own the redis server, so it must be told how to restart "
+               "it)";
+    if ((needs & RDV_NEEDS_PROXY) && !redis)
+        return "needs a redis:// store (the fault proxy goes in front of "
+               "it)";
+    if ((needs & RDV_NEEDS_REDIS) && !redis && strncmp(url, "unix://", 7))
+        return "needs a redis store (the fault acts on the server)";
+    return NULL;
+}
+
+/* Runs every seed of one (store, N, scenario) cell. */
+static void run_cell(matrix_cmd *mc, int s, int n, int sc,
+                     rdv_run_report *rep)
+{
+    rdv_matrix_cell *cell = rdv_matrix_cell_at(&mc->m, s, n, sc);
+    rdv_run_config cfg = mc->base;
+    rdv_runner *runner = NULL;
+    const char *why;
+    char err[1024];
+
+    cfg.store_url = mc->m.stores[s];
+    cfg.nranks = (int)mc->m.ranks[n];
+    cfg.faults_spec = mc->m.scenarios[sc];
+    if ((why = unmet_needs(cfg.store_url, cfg.faults_spec,
+                           mc->m.scenario_needs[sc], cfg.restart_cmd))) {
+        cell->skipped = 1;
+        mc->m.done += mc->m.nseeds;
+        if (mc->junit)
+            rdv_matrix_add_skipped(&mc->m, &cfg, cfg.faults_spec, why);
+        return;
+    }
+    if (rdv_run_config_finish(&cfg, err, sizeof err) ||
+        rdv_runner_create(&cfg, &runner, err, sizeof err)) {
+        cell->could_not_run = 1;
+        rdv_matrix_progress_clear(&mc->m);
+        printf("ERROR %s N=%d: %s\n", cfg.store_url, cfg.nranks, err);
+        mc->m.done += mc->m.nseeds;
+        mc->m.failed += mc->m.nseeds;
+        if (mc->junit)
+            rdv_matrix_add_broken(&mc->m, &cfg, cfg.faults_spec, err);
+        rdv_run_config_release(&cfg);
+        return;
+    }
+    for (int i = 0; i < mc->m.nseeds; i++) {
+        if (rdv_runner_run(runner, mc->m.seeds[i], rep, err, sizeof err)) {
+            rdv_matrix_progress_clear(&mc->m);
+            printf("ERROR %s N=%d seed %llu: %s\n", cfg.store_url,
+                   cfg.nranks, (unsigned long long)mc->m.seeds[i], err);
+            rep->failed = 1;
+            rep->nchecks = 0;
+        }
+        cell->runs++;
+        cell->passed += !rep->failed;
+        if (rep->elapsed_ms > cell->max_ms)
+            cell->max_ms = rep->elapsed_ms;
+        mc->m.done++;
+        mc->m.failed += rep->failed;
+        report_run(mc, &cfg, rep, cfg.faults_spec);
+        rdv_matrix_progress(&mc->m);
+    }
+    rdv_runner_destroy(runner);
+    rdv_run_config_release(&cfg);
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag,
+                        struct FTW *ftw)
+{
+    (void)st, (void)flag, (void)ftw;
+    remove(path);
+    return 0;
+}
+
+/* The matrix's own no-leak check over all its runs. */
+static int matrix_leaks(int fds_before)
+{
+    char procs[256];
+    int fds = rdv_fd_count(), left = rdv_leak_processes(0, procs,
+                                                        sizeof procs);
+
+    printf("matrix no-leak: fds %d before, %d after; %s\n", fds_before, fds,
+           left ? procs : "no processes left");
+    return fds != fds_before || left;
+}
+
+static int run_matrix(matrix_cmd *mc)
+{
+    rdv_matrix *m = &mc->m;
+    rdv_run_report *rep = malloc(sizeof *rep);
+    size_t ncells = (size_t)m->nstores * (size_t)m->nranks *
+                    (size_t)m->nscenarios;
+    int fds_before = rdv_fd_count(), leaked;
+    char err[512];
+
+    m->cells = calloc(ncells, sizeof *m->cells);
+    if (!rep || !m->cells) {
+        free(rep);
+        fprintf(stderr, "rdv matrix: out of memory\n");
+        return RDV_EXIT_FAIL;
+    }
+    m->total = (int)ncells * m->nseeds;
+    m->tty = isatty(STDERR_FILENO);
+    m->t0_ns = rdv_now_ns();
+    for (int s = 0; s < m->nstores; s++)
+        for (int n = 0; n < m->nranks; n++)
+            for (int sc = 0; sc < m->nscenarios; sc++)
+                run_cell(mc, s, n, sc, rep);
+    free(rep);
+    rdv_matrix_progress_clear(m);
+    rdv_matrix_print_table(m, stdout);
+    printf("%d runs in %.1f s: %d passed, %d failed\n", m->done,
+           (double)(rdv_now_ns() - m->t0_ns) / 1e9, m->done - m->failed,
+           m->failed);
+    leaked = matrix_leaks(fds_before);
+    if (mc->junit && rdv_junit_write(mc->junit, "rdv matrix", m->cases,
+                                     m->ncases, err, sizeof err)) {
+        fprintf(stderr, "rdv matrix: %s\n", err);
+        leaked = 1;
+    }
+    free(m->cells);
+    return m->failed || leaked ? RDV_EXIT_FAIL : RDV_EXIT_OK;
+}
+
+int rdv_cmd_matrix(int argc, char **argv)
+{
+    matrix_cmd *mc = calloc(1, sizeof *mc);
+    int code;
+
+    if (!mc)
+        return RDV_EXIT_FAIL;
+    mc->base.prog = "rdv";
+    code = parse_args(mc, argc, argv);
+    if (code == 0)
+        code = validate_all(mc);
+    if (code < 0)
+        fputs(usage, stdout);
+    else if (code == 0)
+        code = run_matrix(mc);
+    if (mc->tmpdir[0])
+        nftw(mc->tmpdir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    rdv_matrix_free_cases(&mc->m);
+    free(mc);
+    return code < 0 ? RDV_EXIT_OK : code;
+}

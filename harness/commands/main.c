@@ -1,0 +1,65 @@
+/*
+ * harness/commands/main.c - the `rdv` command: one binary, one subcommand per
+ * verb. Each subcommand parses its own options (getopt_long) and answers
+ * --help; this file only picks it.
+ *
+ * Exit status, for every subcommand: 0 ok, 1 a check failed, 2 bad
+ * usage. Subcommands are listed here only once their code exists: a
+ * verb that is not built is an unknown verb, never a silent success.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "commands/commands.h"
+
+typedef struct rdv_verb {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+    const char *summary;
+} rdv_verb;
+
+static const rdv_verb verbs[] = {
+    {"run", rdv_cmd_run,
+     "fork N ranks against a store, rendezvous, run collectives, check"},
+    {"matrix", rdv_cmd_matrix,
+     "run stores x rank counts x seeds (x fault scenarios), table + JUnit"},
+    {"conform", rdv_cmd_conform,
+     "certify a store URL against the whole store contract"},
+    {"faults", rdv_cmd_faults, "list the fault catalogue, check a spec"},
+    {"bench", rdv_cmd_bench,
+     "store latency/throughput, rendezvous time, collective bandwidth"},
+};
+
+#define NVERBS (sizeof verbs / sizeof verbs[0])
+
+static void print_help(FILE *f)
+{
+    fputs("usage: rdv <command> [options]   (rdv <command> --help)\n"
+          "       rdv --version | --help\n\ncommands:\n", f);
+    for (size_t i = 0; i < NVERBS; i++)
+        fprintf(f, "  %-8s %s\n", verbs[i].name, verbs[i].summary);
+    fputs("\nexit status: 0 ok, 1 a check failed, 2 bad usage\n", f);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        print_help(stderr);
+        return RDV_EXIT_USAGE;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        print_help(stdout);
+        return RDV_EXIT_OK;
+    }
+    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0) {
+        printf("rdv %s\n", RDV_VERSION);
+        return RDV_EXIT_OK;
+    }
+    for (size_t i = 0; i < NVERBS; i++)
+        if (strcmp(argv[1], verbs[i].name) == 0)
+            return verbs[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "rdv: unknown command '%s'\n\n", argv[1]);
+    print_help(stderr);
+    return RDV_EXIT_USAGE;
+}

@@ -1,0 +1,105 @@
+/*
+ * harness/common/result_area.c - the MAP_SHARED result area ranks report into.
+ *
+ * One anonymous shared mapping holds every slot and, when a trace was
+ * asked for, every rank's store-op events. It is made once per `rdv run`
+ * (reused across --repeat) so a repeat costs a memset, not an mmap. The
+ * mapping is MAP_NORESERVE: a large event array costs nothing until a
+ * rank writes to it.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+
+#include "common/result_area.h"
+
+int rdv_result_area_create(rdv_result_area *a, int nranks,
+                           uint32_t events_cap)
+{
+    size_t slots = (size_t)nranks * sizeof(rdv_slot);
+    size_t events = (size_t)nranks * events_cap * sizeof(rdv_op_event);
+    void *p;
+
+    memset(a, 0, sizeof *a);
+    if (nranks < 1 || nranks > RDV_RUN_MAX_RANKS)
+        return -EINVAL;
+    slots = (slots + 63) & ~(size_t)63;
+    p = mmap(NULL, slots + events, PROT_READ | PROT_WRITE,
+             MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED)
+        return -errno;
+    a->nranks = nranks;
+    a->events_cap = events_cap;
+    a->map_size = slots + events;
+    a->slots = p;
+    a->events = events_cap ? (rdv_op_event *)((char *)p + slots) : NULL;
+    return 0;
+}
+
+void rdv_result_area_reset(rdv_result_area *a)
+{
+    /* Events are bounded by each slot's nevents, so only slots need
+     * clearing; that keeps a repeat cheap even with a big trace array. */
+    memset(a->slots, 0, (size_t)a->nranks * sizeof(rdv_slot));
+}
+
+void rdv_result_area_destroy(rdv_result_area *a)
+{
+    if (a->slots)
+        munmap(a->slots, a->map_size);
+    memset(a, 0, sizeof *a);
+}
+
+rdv_slot *rdv_result_area_slot(const rdv_result_area *a, int rank)
+{
+    return &a->slots[rank];
+}
+
+rdv_op_event *rdv_result_area_events(const rdv_result_area *a, int rank)
+{
+    return a->events ? a->events + (size_t)rank * a->events_cap : NULL;
+}
+
+void rdv_slot_phase(rdv_slot *s, int phase, int step)
+{
+    int n = atomic_load_explicit(&s->nphases, memory_order_relaxed);
+    struct timespec ts;
+
+    if (n >= RDV_PHASE_LOG_MAX) {
+        /* Keep the latest phase visible: overwrite the last mark. */
+        n = RDV_PHASE_LOG_MAX - 1;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    s->phases[n].t_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+    s->phases[n].phase = phase;
+    s->phases[n].step = step;
+    atomic_store_explicit(&s->nphases, n + 1, memory_order_release);
+}
+
+const rdv_phase_mark *rdv_slot_current_phase(const rdv_slot *s)
+{
+    int n = atomic_load_explicit(&s->nphases, memory_order_acquire);
+
+    return n > 0 ? &s->phases[n - 1] : NULL;
+}
+
+const char *rdv_record_op_name(int op)
+{
+    static const char *const names[RDV_OP_COUNT] = {
+        [RDV_OP_SET] = "set",
+        [RDV_OP_GET] = "get",
+        [RDV_OP_WAIT] = "wait",
+        [RDV_OP_ADD] = "add",
+        [RDV_OP_CAS] = "compare_set",
+        [RDV_OP_DELETE] = "delete",
+        [RDV_OP_LIST] = "list",
+        [RDV_OP_MULTI_GET] = "multi_get",
+        [RDV_OP_MULTI_SET] = "multi_set",
+        [RDV_OP_NUM_KEYS] = "num_keys",
+        [RDV_OP_DELETE_PREFIX] = "delete_prefix",
+    };
+
+    return op >= 0 && op < RDV_OP_COUNT ? names[op] : "?";
+}

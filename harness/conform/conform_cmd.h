@@ -1,0 +1,108 @@
+/*
+ * harness/conform/conform_cmd.h - what the parts of `rdv conform` share.
+ *
+ * commands/cmd_conform.c builds the clause list and drives it; each
+ * clause runs in a child process of its own (conform_isolate.c) so a
+ * store that crashes or hangs fails that clause and nothing else; the
+ * report goes to stdout as a table and, on request, to JUnit XML
+ * (report/conform_report.c).
+ *
+ * Clauses come from four places:
+ *   single-process / multi-process: the contract library in this folder
+ *     (rdv_contract_clauses), run as they are;
+ *   multi-process, more: conform_mp.c (cross-process visibility of an
+ *     overwrite, keys left behind after handles close);
+ *   rendezvous: conform_rdv.c, `rdv run` machinery at each --ranks N;
+ *   faults: conform_faults.c, store-level delays and errors.
+ */
+#ifndef RDV_HARNESS_CONFORM_CMD_H
+#define RDV_HARNESS_CONFORM_CMD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "conform/contract.h"
+
+#define CONFORM_MAX_RANKS 16 /* entries in --ranks */
+
+typedef struct conform_env {
+    rdv_clause_env base; /* url, quick: what library clauses get */
+    int ranks;           /* N for rendezvous and fault-run clauses */
+    const char *faults;  /* fault spec for fault clauses, or NULL */
+} conform_env;
+
+/* conform_out.store_flags, from the "open" probe. */
+enum {
+    CONFORM_STORE_OPENED = 1 << 0,
+    CONFORM_STORE_INHERITED = 1 << 1, /* hash:?shared=1 */
+    CONFORM_STORE_LOCAL = 1 << 2,     /* hash: - one process only */
+};
+
+/* What a clause process hands back through shared memory. */
+typedef struct conform_out {
+    rdv_clause_result r;
+    unsigned store_flags; /* the "open" probe: CONFORM_STORE_* */
+    int done;             /* set last: the clause returned */
+} conform_out;
+
+typedef struct conform_clause {
+    char name[48];
+    const char *group;   /* "single-process", "multi-process", ... */
+    const char *summary;
+    const rdv_clause *lib; /* a contract-library clause, or NULL */
+    void (*run)(const conform_env *env, conform_out *out); /* else this */
+    int ranks;           /* env.ranks for this clause */
+    const char *faults;  /* env.faults for this clause */
+    int shares;          /* needs a store shared across processes */
+} conform_clause;
+
+/* A finished clause. */
+typedef struct conform_result {
+    const conform_clause *c;
+    rdv_verdict verdict;
+    char evidence[1200];
+    int64_t ms;
+} conform_result;
+
+/* ---- isolation (conform_isolate.c) ---- */
+
+/* Makes this process the reaper of orphaned clause processes, so a
+ * clause's stray grandchildren can be reaped; call once. */
+void conform_isolate_init(void);
+
+/* Runs c in a new process group with a watchdog of limit_ms. A crash
+ * (signal), an exit without a verdict, a hang past the limit or
+ * processes left running all become FAIL with that evidence. Fills res
+ * and, when out_flags is not NULL, the probe's store flags. */
+void conform_isolate(const conform_clause *c, const conform_env *env,
+                     int limit_ms, conform_result *res,
+                     unsigned *out_flags);
+
+/* ---- the clauses of this command ---- */
+
+void conform_clause_open(const conform_env *env, conform_out *out);
+void conform_clause_mp_visibility(const conform_env *env, conform_out *out);
+void conform_clause_mp_close_leaks(const conform_env *env, conform_out *out);
+void conform_clause_fault_delay(const conform_env *env, conform_out *out);
+void conform_clause_rendezvous(const conform_env *env, conform_out *out);
+void conform_clause_fault_run(const conform_env *env, conform_out *out);
+
+/* Sets out's verdict and evidence (printf-style); returns verdict ==
+ * PASS so a clause can end with `return conform_verdict(...)`. */
+int conform_verdict(conform_out *out, rdv_verdict v, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* ---- report (conform_report.c) ---- */
+
+void conform_report_header(const char *url, size_t nclauses, int quick);
+void conform_report_row(const conform_result *res);
+/* Prints the verdict line; returns the number of failed clauses. */
+int conform_report_verdict(const char *url, const conform_result *res,
+                           size_t n);
+/* Writes JUnit XML, one testcase per clause. 0, or -1 with a message
+ * naming the path in err. */
+int conform_report_junit(const char *path, const char *url,
+                         const conform_result *res, size_t n, char *err,
+                         size_t errlen);
+
+#endif

@@ -1,0 +1,104 @@
+/*
+ * harness/report/conform_report.c - what `rdv conform` shows: a table with one
+ * row per clause (printed as each clause finishes, so a long run shows
+ * progress), a one-line verdict, and optionally JUnit XML with one
+ * testcase per clause for CI (through the harness's JUnit writer,
+ * report_junit.c). PASS, FAIL and SKIP stay apart everywhere.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "conform/conform_cmd.h"
+#include "report/replay.h"
+#include "report/report_junit.h"
+
+static const char *verdict_name(rdv_verdict v)
+{
+    return v == RDV_VERDICT_PASS ? "PASS"
+           : v == RDV_VERDICT_SKIP ? "SKIP"
+                                   : "FAIL";
+}
+
+void conform_report_header(const char *url, size_t nclauses, int quick)
+{
+    printf("rdv conform: %s (%zu clauses%s)\n", url, nclauses,
+           quick ? ", quick" : "");
+    printf("%-24s %-15s %-6s %8s  %s\n", "CLAUSE", "GROUP", "RESULT",
+           "TIME", "EVIDENCE");
+    fflush(stdout);
+}
+
+void conform_report_row(const conform_result *res)
+{
+    printf("%-24s %-15s %-6s %6lldms  %s\n", res->c->name, res->c->group,
+           verdict_name(res->verdict), (long long)res->ms, res->evidence);
+    fflush(stdout);
+}
+
+int conform_report_verdict(const char *url, const conform_result *res,
+                           size_t n)
+{
+    size_t passed = 0, skipped = 0, failed = 0, o = 0;
+    char names[512] = ""; /* also a --only list: commas, no spaces */
+
+    for (size_t i = 0; i < n; i++) {
+        if (res[i].verdict == RDV_VERDICT_PASS) {
+            passed++;
+        } else if (res[i].verdict == RDV_VERDICT_SKIP) {
+            skipped++;
+        } else {
+            failed++;
+            if (o < sizeof names)
+                o += (size_t)snprintf(names + o, sizeof names - o, "%s%s",
+                                      o ? "," : "", res[i].c->name);
+        }
+    }
+    if (failed) {
+        char rerun[1024];
+        size_t r = 0;
+
+        rerun[0] = '\0';
+        rdv_shell_quote(url, rerun, sizeof rerun, &r);
+        printf("FAIL: %s: %zu of %zu clauses failed (%s); %zu passed, "
+               "%zu skipped\n", url, failed, n, names, passed, skipped);
+        printf("rerun the failed clauses: rdv conform --store %s --only "
+               "%s\n", rerun, names);
+    } else
+        printf("PASS: %s: all %zu clauses passed%s%zu skipped\n", url,
+               passed, skipped ? "; " : ", ", skipped);
+    fflush(stdout);
+    return (int)failed;
+}
+
+int conform_report_junit(const char *path, const char *url,
+                         const conform_result *res, size_t n, char *err,
+                         size_t errlen)
+{
+    rdv_junit_case *cases = calloc(n ? n : 1, sizeof *cases);
+    char suite[300];
+    int rc;
+
+    if (!cases) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        rdv_junit_case *k = &cases[i];
+
+        snprintf(k->classname, sizeof k->classname, "conform.%s",
+                 res[i].c->group);
+        snprintf(k->name, sizeof k->name, "%s", res[i].c->name);
+        k->seconds = (double)res[i].ms / 1000.0;
+        k->failed = res[i].verdict == RDV_VERDICT_FAIL;
+        k->skipped = res[i].verdict == RDV_VERDICT_SKIP;
+        /* The message is the short form: cut on purpose, the full
+         * evidence goes in the text. */
+        snprintf(k->message, sizeof k->message, "%.*s",
+                 (int)sizeof k->message - 1, res[i].evidence);
+        k->text = (char *)res[i].evidence;
+    }
+    snprintf(suite, sizeof suite, "rdv conform %s", url);
+    rc = rdv_junit_write(path, suite, cases, n, err, errlen);
+    free(cases);
+    return rc;
+}

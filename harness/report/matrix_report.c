@@ -1,0 +1,194 @@
+/*
+ * harness/report/matrix_report.c - what `rdv matrix` shows while and after it
+ * runs.
+ *
+ * The table keeps one row per store and one column per (N, scenario),
+ * each cell aggregating its seeds: "ok 3/3 41ms" or "FAIL 1/3", with the
+ * slowest run's time, since a slow outlier is what hints at a race. The
+ * progress line is for people, so it goes to stderr and only when that
+ * is a terminal: logs and CI output stay free of carriage returns.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "report/matrix.h"
+#include "rdv/store_ops.h"
+#include "report/replay.h"
+#include "report/report_text.h"
+
+rdv_matrix_cell *rdv_matrix_cell_at(rdv_matrix *m, int store, int ranks,
+                                    int scenario)
+{
+    return &m->cells[((size_t)store * (size_t)m->nranks + (size_t)ranks) *
+                         (size_t)m->nscenarios + (size_t)scenario];
+}
+
+void rdv_matrix_progress(rdv_matrix *m)
+{
+    double el = (double)(rdv_now_ns() - m->t0_ns) / 1e9;
+    double eta = m->done ? el / m->done * (m->total - m->done) : 0;
+
+    if (!m->tty)
+        return;
+    fprintf(stderr, "\r\033[K[%4d/%d] %d failed, %.0f s elapsed, ETA %.0f s",
+            m->done, m->total, m->failed, el, eta);
+    fflush(stderr);
+}
+
+void rdv_matrix_progress_clear(rdv_matrix *m)
+{
+    if (m->tty) {
+        fputs("\r\033[K", stderr);
+        fflush(stderr);
+    }
+}
+
+static const char *scenario_label(const rdv_matrix *m, int f)
+{
+    if (m->scenario_names[f])
+        return m->scenario_names[f];
+    return m->scenarios[f] ? m->scenarios[f] : "";
+}
+
+static void cell_text(const rdv_matrix_cell *c, char *buf, size_t cap)
+{
+    if (c->could_not_run)
+        snprintf(buf, cap, "ERROR");
+    else if (c->skipped)
+        snprintf(buf, cap, "skip");
+    else if (c->runs == 0)
+        snprintf(buf, cap, "-");
+    else
+        snprintf(buf, cap, "%s %d/%d %.0fms",
+                 c->passed == c->runs ? "ok" : "FAIL", c->passed, c->runs,
+                 c->max_ms);
+}
+
+void rdv_matrix_print_table(rdv_matrix *m, FILE *f)
+{
+    int sw = 5, cw = m->nscenarios > 1 || m->scenarios[0] ? 20 : 14;
+    char buf[128];
+
+    for (int s = 0; s < m->nstores; s++)
+        if ((int)strlen(m->stores[s]) > sw)
+            sw = (int)strlen(m->stores[s]);
+    fprintf(f, "%-*s", sw, "store");
+    for (int n = 0; n < m->nranks; n++)
+        for (int sc = 0; sc < m->nscenarios; sc++) {
+            snprintf(buf, sizeof buf, "N=%llu%s%.14s",
+                     (unsigned long long)m->ranks[n],
+                     m->scenarios[sc] ? " " : "", scenario_label(m, sc));
+            fprintf(f, "  %-*s", cw, buf);
+        }
+    fputc('\n', f);
+    for (int s = 0; s < m->nstores; s++) {
+        fprintf(f, "%-*s", sw, m->stores[s]);
+        for (int n = 0; n < m->nranks; n++)
+            for (int sc = 0; sc < m->nscenarios; sc++) {
+                cell_text(rdv_matrix_cell_at(m, s, n, sc), buf, sizeof buf);
+                fprintf(f, "  %-*s", cw, buf);
+            }
+        fputc('\n', f);
+    }
+    for (int sc = 0; sc < m->nscenarios; sc++)
+        if (m->scenarios[sc])
+            fprintf(f, "scenario %s: %s\n", scenario_label(m, sc),
+                    m->scenarios[sc]);
+}
+
+static rdv_junit_case *case_new(rdv_matrix *m)
+{
+    rdv_junit_case *grown = realloc(m->cases, (m->ncases + 1) * sizeof *grown);
+
+    if (!grown)
+        return NULL;
+    m->cases = grown;
+    memset(&m->cases[m->ncases], 0, sizeof *m->cases);
+    return &m->cases[m->ncases++];
+}
+
+static void case_names(rdv_junit_case *c, const rdv_run_config *cfg,
+                       uint64_t seed, const char *scenario)
+{
+    snprintf(c->classname, sizeof c->classname, "rdv.matrix.%s",
+             cfg->store_url);
+    snprintf(c->name, sizeof c->name, "N=%d seed=%llu%s%s", cfg->nranks,
+             (unsigned long long)seed, scenario ? " faults=" : "",
+             scenario ? scenario : "");
+}
+
+/* The failure text: every failing check's detail, then the replay. */
+static char *failure_text(const rdv_run_config *cfg,
+                          const rdv_run_report *rep)
+{
+    size_t cap = 16384, o = 0;
+    char *t = malloc(cap), line[4096];
+
+    if (!t)
+        return NULL;
+    for (int i = 0; i < rep->nchecks && o < cap; i++)
+        if (rep->checks[i].verdict == RDV_CHECK_FAIL)
+            o += (size_t)snprintf(t + o, cap - o, "%s: %s\n",
+                                  rep->checks[i].name,
+                                  rep->checks[i].detail);
+    if (o < cap)
+        snprintf(t + o, cap - o, "replay: %s\n",
+                 rdv_replay_line(cfg, rep->seed, line, sizeof line));
+    return t;
+}
+
+int rdv_matrix_add_case(rdv_matrix *m, const rdv_run_config *cfg,
+                        const rdv_run_report *rep, const char *scenario)
+{
+    rdv_junit_case *c = case_new(m);
+
+    if (!c)
+        return -1;
+    case_names(c, cfg, rep->seed, scenario);
+    c->seconds = rep->elapsed_ms / 1e3;
+    c->failed = rep->failed;
+    if (rep->failed) {
+        rdv_report_failed_names(rep, c->message, sizeof c->message);
+        c->text = failure_text(cfg, rep);
+    }
+    return 0;
+}
+
+int rdv_matrix_add_broken(rdv_matrix *m, const rdv_run_config *cfg,
+                          const char *scenario, const char *err)
+{
+    for (int i = 0; i < m->nseeds; i++) {
+        rdv_junit_case *c = case_new(m);
+
+        if (!c)
+            return -1;
+        case_names(c, cfg, m->seeds[i], scenario);
+        c->failed = 1;
+        snprintf(c->message, sizeof c->message, "could not run: %s", err);
+    }
+    return 0;
+}
+
+int rdv_matrix_add_skipped(rdv_matrix *m, const rdv_run_config *cfg,
+                           const char *scenario, const char *why)
+{
+    for (int i = 0; i < m->nseeds; i++) {
+        rdv_junit_case *c = case_new(m);
+
+        if (!c)
+            return -1;
+        case_names(c, cfg, m->seeds[i], scenario);
+        c->skipped = 1;
+        snprintf(c->message, sizeof c->message, "%s", why);
+    }
+    return 0;
+}
+
+void rdv_matrix_free_cases(rdv_matrix *m)
+{
+    for (size_t i = 0; i < m->ncases; i++)
+        free(m->cases[i].text);
+    free(m->cases);
+    m->cases = NULL;
+    m->ncases = 0;
+}

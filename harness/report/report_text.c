@@ -1,0 +1,114 @@
+/*
+ * harness/report/report_text.c - text and JSON renderings of a run report.
+ *
+ * A passing run is one line; a failing one adds what failed and how to
+ * get it back, because that is what someone chasing a race needs first.
+ * The replay line always starts with "replay: " so scripts can grep it.
+ */
+#include <string.h>
+
+#include "report/replay.h"
+#include "report/report_text.h"
+#include "common/text_escape.h"
+
+const char *rdv_check_verdict_name(int verdict)
+{
+    return verdict == RDV_CHECK_PASS ? "PASS"
+         : verdict == RDV_CHECK_FAIL ? "FAIL" : "SKIP";
+}
+
+void rdv_report_failed_names(const rdv_run_report *rep, char *buf,
+                             size_t cap)
+{
+    size_t o = 0;
+
+    buf[0] = '\0';
+    for (int i = 0; i < rep->nchecks && o < cap; i++)
+        if (rep->checks[i].verdict == RDV_CHECK_FAIL)
+            o += (size_t)snprintf(buf + o, cap - o, "%s%s", o ? ", " : "",
+                                  rep->checks[i].name);
+}
+
+void rdv_report_print_checks(FILE *f, const rdv_run_report *rep)
+{
+    for (int i = 0; i < rep->nchecks; i++)
+        fprintf(f, "  %-18s %s  %s\n", rep->checks[i].name,
+                rdv_check_verdict_name(rep->checks[i].verdict),
+                rep->checks[i].detail);
+}
+
+void rdv_report_print_run(FILE *f, const rdv_run_config *cfg,
+                          const rdv_run_report *rep, int verbose)
+{
+    char line[8192];
+
+    fprintf(f, "run seed %llu: %s in %.1f ms (%d rank%s, %s)\n",
+            (unsigned long long)rep->seed, rep->failed ? "FAIL" : "PASS",
+            rep->elapsed_ms, cfg->nranks, cfg->nranks == 1 ? "" : "s",
+            cfg->store_url);
+    if (verbose || rep->failed)
+        rdv_report_print_checks(f, rep);
+    if (rep->failed)
+        fprintf(f, "replay: %s\n",
+                rdv_replay_line(cfg, rep->seed, line, sizeof line));
+}
+
+static void json_rank(FILE *f, const rdv_run_config *cfg,
+                      const rdv_run_report *rep, int r)
+{
+    const rdv_slot *s = rdv_result_area_slot(rep->area, r);
+    const rdv_rank_exit *e = &rep->exits[r];
+    char phase[128];
+    int st = atomic_load(&s->state);
+
+    rdv_workload_phase_describe(&cfg->workload, rdv_slot_current_phase(s),
+                                phase, sizeof phase);
+    fprintf(f, "{\"rank\":%d,\"pid\":%d,\"outcome\":\"%s\",\"exit_code\":%d,"
+            "\"signal\":%d,\"status\":\"%s\",\"error\":", r, (int)e->pid,
+            e->hung ? "hung" : st == RDV_SLOT_OK ? "ok"
+                                  : st == RDV_SLOT_FAILED ? "failed" : "died",
+            e->code, e->signo, rdv_status_name(s->rc));
+    rdv_json_put_string(f, s->error);
+    fputs(",\"phase\":", f);
+    rdv_json_put_string(f, phase);
+    fputs(",\"transport\":", f);
+    rdv_json_put_string(f, s->transport);
+    fprintf(f, ",\"store_ops\":%llu,\"connect_retries\":%llu,"
+            "\"strangers_rejected\":%llu,\"bytes_sent\":%llu,"
+            "\"bytes_received\":%llu}",
+            (unsigned long long)s->nops,
+            (unsigned long long)s->counters.connect_retries,
+            (unsigned long long)s->counters.strangers_rejected,
+            (unsigned long long)s->counters.bytes_sent,
+            (unsigned long long)s->counters.bytes_received);
+}
+
+void rdv_report_print_json(FILE *f, const rdv_run_config *cfg,
+                           const rdv_run_report *rep)
+{
+    char line[8192];
+
+    fputs("{\"store\":", f);
+    rdv_json_put_string(f, cfg->store_url);
+    fprintf(f, ",\"ranks\":%d,\"seed\":%llu,\"run_id\":\"%s\",\"passed\":%s,"
+            "\"elapsed_ms\":%.3f,\"checks\":[", cfg->nranks,
+            (unsigned long long)rep->seed, rep->run_id,
+            rep->failed ? "false" : "true", rep->elapsed_ms);
+    for (int i = 0; i < rep->nchecks; i++) {
+        fprintf(f, "%s{\"name\":\"%s\",\"verdict\":\"%s\",\"detail\":",
+                i ? "," : "", rep->checks[i].name,
+                rdv_check_verdict_name(rep->checks[i].verdict));
+        rdv_json_put_string(f, rep->checks[i].detail);
+        fputc('}', f);
+    }
+    fputs("],\"ranks_detail\":[", f);
+    for (int r = 0; r < cfg->nranks; r++) {
+        if (r)
+            fputc(',', f);
+        json_rank(f, cfg, rep, r);
+    }
+    fputs("],\"replay\":", f);
+    rdv_json_put_string(f, rdv_replay_line(cfg, rep->seed, line,
+                                           sizeof line));
+    fputs("}\n", f);
+}

@@ -1,0 +1,425 @@
+/*
+ * harness/run/checks.c - judges one run from its facts.
+ *
+ * Each check looks at one property and says which ranks broke it and
+ * how, so a failing check's detail is enough to start debugging. Checks
+ * that have nothing to look at (no rank got connected, say) SKIP rather
+ * than pass, so a table never shows a green mark for work never done.
+ * Under a fatal fault the culprit rank is excluded from ranks-ok, and
+ * the survivors are expected to fail; culprit-named then asks whether
+ * they said who was at fault, in time.
+ */
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "run/checks.h"
+
+#define CULPRIT_SLACK_MS 1000
+
+static rdv_check *check_new(rdv_run_report *rep, const char *name)
+{
+    rdv_check *c = &rep->checks[rep->nchecks++];
+
+    c->name = name;
+    c->verdict = RDV_CHECK_PASS;
+    c->detail[0] = '\0';
+    return c;
+}
+
+/* Appends "; "-separated detail and marks the check failed. */
+static void check_fail(rdv_check *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void check_fail(rdv_check *c, const char *fmt, ...)
+{
+    size_t o = strlen(c->detail);
+    va_list ap;
+
+    c->verdict = RDV_CHECK_FAIL;
+    if (o + 8 >= sizeof c->detail)
+        return;
+    if (o)
+        o += (size_t)snprintf(c->detail + o, sizeof c->detail - o, "; ");
+    va_start(ap, fmt);
+    vsnprintf(c->detail + o, sizeof c->detail - o, fmt, ap);
+    va_end(ap);
+}
+
+static void check_skip(rdv_check *c, const char *why)
+{
+    c->verdict = RDV_CHECK_SKIP;
+    snprintf(c->detail, sizeof c->detail, "%s", why);
+}
+
+static const rdv_slot *slot_of(const rdv_run_facts *f, int r)
+{
+    return rdv_result_area_slot(f->area, r);
+}
+
+static int is_culprit(const rdv_run_facts *f, int r)
+{
+    return f->expect.fatal && f->expect.culprit == r;
+}
+
+static double ms_since_start(const rdv_run_facts *f, int64_t t)
+{
+    return (double)(t - f->area->t0_ns) / 1e6;
+}
+
+/* The rank's phase; inside a workload step, librdv's phase (which stays
+ * "in-collective" after a collective returns) is shown beside the step
+ * rather than instead of it. */
+static void where_is(const rdv_run_facts *f, const rdv_slot *s, char *buf,
+                     size_t cap)
+{
+    int n = atomic_load(&s->nphases);
+    const rdv_phase_mark *m = n ? &s->phases[n - 1] : NULL;
+    char step[96], lib[64];
+
+    for (int i = n - 1; m && m->phase < RDV_PHASE_COUNT && i >= 0; i--) {
+        if (s->phases[i].phase != RDV_RUN_PHASE_STEP)
+            continue;
+        rdv_workload_phase_describe(&f->cfg->workload, &s->phases[i], step,
+                                    sizeof step);
+        rdv_workload_phase_describe(&f->cfg->workload, m, lib, sizeof lib);
+        snprintf(buf, cap, "%s (librdv: %s)", step, lib);
+        return;
+    }
+    rdv_workload_phase_describe(&f->cfg->workload, m, buf, cap);
+}
+
+void rdv_hang_describe(const rdv_run_facts *f, int r, char *buf, size_t cap)
+{
+    const rdv_slot *s = slot_of(f, r);
+    const rdv_phase_mark *m = rdv_slot_current_phase(s);
+    int64_t now = f->exits[r].t_exit_ns;
+    char phase[192];
+    size_t o;
+
+    where_is(f, s, phase, sizeof phase);
+    o = (size_t)snprintf(buf, cap, "rank %d (pid %d) killed at the %d ms "
+                         "deadline in phase %s (for %.0f ms)", r,
+                         (int)f->exits[r].pid, f->cfg->deadline_ms, phase,
+                         m ? (double)(now - m->t_ns) / 1e6 : 0.0);
+    if (o >= cap)
+        return;
+    if (atomic_load(&s->op_active))
+        snprintf(buf + o, cap - o, ", store op in flight: %s '%s' (for "
+                 "%.0f ms)", rdv_record_op_name(s->op), s->op_key,
+                 (double)(now - s->op_t0_ns) / 1e6);
+    else if (s->nops)
+        snprintf(buf + o, cap - o, ", last store op: %s '%s' (done)",
+                 rdv_record_op_name(s->op), s->op_key);
+    else
+        snprintf(buf + o, cap - o, ", no store op yet");
+}
+
+/* How a rank ended, for ranks-ok: NULL when it succeeded. */
+static const char *rank_outcome(const rdv_run_facts *f, int r, char *buf,
+                                size_t cap)
+{
+    const rdv_rank_exit *e = &f->exits[r];
+    const rdv_slot *s = slot_of(f, r);
+
+    if (e->hung)
+        snprintf(buf, cap, "rank %d hung (see no-hang)", r);
+    else if (e->signo)
+        snprintf(buf, cap, "rank %d killed by signal %d", r, e->signo);
+    else if (atomic_load(&s->state) == RDV_SLOT_FAILED)
+        snprintf(buf, cap, "rank %d failed: %s: %s", r,
+                 rdv_status_name(s->rc), s->error);
+    else if (e->code != 0 || atomic_load(&s->state) != RDV_SLOT_OK)
+        snprintf(buf, cap, "rank %d exited with code %d without reporting",
+                 r, e->code);
+    else
+        return NULL;
+    return buf;
+}
+
+static void check_ranks_ok(const rdv_run_facts *f, rdv_run_report *rep)
+{
+    rdv_check *c = check_new(rep, "ranks-ok");
+    char buf[RDV_DETAIL_MAX + 256];
+
+    for (int r = 0; r < f->cfg->nranks; r++) {
+        const char *why = rank_outcome(f, r, buf, sizeof buf);
+
+        if (is_culprit(f, r))
+            continue;
+        if (!f->expect.fatal && why)
+            check_fail(c, "%s", why);
+        else if (f->expect.fatal && !why)
+            check_fail(c, "rank %d succeeded although the fault is fatal",
+                       r);
+        else if (f->expect.fatal && f->exits[r].hung)
+            check_fail(c, "%s", why);
+    }
+    if (c->verdict == RDV_CHECK_PASS)
+        snprintf(c->detail, sizeof c->detail, f->expect.fatal
+                 ? "every survivor failed, as the fault requires"
+                 : "%d of %d ranks succeeded", f->cfg->nranks,
+                 f->cfg->nranks);
+}
+
+static void check_mesh(const rdv_run_facts *f, rdv_run_report *rep)
+{
+    rdv_check *c = check_new(rep, "mesh-consistent");
+    int n = f->cfg->nranks, pairs = 0;
+
+    for (int i = 0; i < n; i++) {
+        for (int j = i + 1; j < n; j++) {
+            const rdv_tuple *a = &slot_of(f, i)->tuples[j];
+            const rdv_tuple *b = &slot_of(f, j)->tuples[i];
+
+            if (!slot_of(f, i)->connected || !slot_of(f, j)->connected)
+                continue;
+            pairs++;
+            if (strcmp(a->local, b->remote) || strcmp(a->remote, b->local))
+                check_fail(c, "rank %d's socket to rank %d is %s -> %s but "
+                           "rank %d's to rank %d is %s -> %s", i, j,
+                           a->local, a->remote, j, i, b->local, b->remote);
+        }
+    }
+    if (n == 1)
+        check_skip(c, "a single rank has no mesh");
+    else if (pairs == 0)
+        check_skip(c, "no two ranks got connected");
+    else if (c->verdict == RDV_CHECK_PASS)
+        snprintf(c->detail, sizeof c->detail, "%d socket pairs mirror each "
+                 "other", pairs);
+}
+
+/* Barrier semantics: nobody leaves before everybody has entered. */
+static void check_barrier_order(const rdv_run_facts *f, int step,
+                                rdv_check *c)
+{
+    int64_t last_in = 0, first_out = INT64_MAX;
+    int late = -1, early = -1;
+
+    for (int r = 0; r < f->cfg->nranks; r++) {
+        const rdv_step_out *o = &slot_of(f, r)->steps[step];
+
+        if (!o->ran)
+            return;
+        if (o->t_enter_ns > last_in)
+            last_in = o->t_enter_ns, late = r;
+        if (o->t_exit_ns < first_out)
+            first_out = o->t_exit_ns, early = r;
+    }
+    if (first_out < last_in)
+        check_fail(c, "step %d (barrier): rank %d left at %.3f ms before "
+                   "rank %d entered at %.3f ms", step, early,
+                   ms_since_start(f, first_out), late,
+                   ms_since_start(f, last_in));
+}
+
+static void check_results(const rdv_run_facts *f, rdv_run_report *rep)
+{
+    rdv_check *c = check_new(rep, "results-correct");
+    const rdv_workload *w = &f->cfg->workload;
+    int checked = 0;
+
+    for (int i = 0; i < w->nsteps; i++) {
+        for (int r = 0; r < f->cfg->nranks; r++) {
+            const rdv_step_out *o = &slot_of(f, r)->steps[i];
+
+            checked += o->ran;
+            if (o->ran && !o->correct)
+                check_fail(c, "step %d: %s", i, o->note);
+        }
+        if (w->steps[i].kind == RDV_STEP_BARRIER)
+            check_barrier_order(f, i, c);
+    }
+    if (!w->nsteps)
+        check_skip(c, "the workload has no step after the rendezvous");
+    else if (!checked)
+        check_skip(c, "no step finished on any rank");
+    else if (c->verdict == RDV_CHECK_PASS)
+        snprintf(c->detail, sizeof c->detail, "%d step results match "
+                 "their closed forms", checked);
+}
+
+static void check_identical(const rdv_run_facts *f, rdv_run_report *rep)
+{
+    rdv_check *c = check_new(rep, "results-identical");
+    const rdv_workload *w = &f->cfg->workload;
+    int compared = 0;
+
+    for (int i = 0; i < w->nsteps; i++) {
+        int first = -1;
+
+        if (!rdv_step_output_shared(&w->steps[i]))
+            continue;
+        for (int r = 0; r < f->cfg->nranks; r++) {
+            const rdv_step_out *o = &slot_of(f, r)->steps[i];
+
+            if (!o->ran)
+                continue;
+            if (first < 0) {
+                first = r;
+                continue;
+            }
+            compared++;
+            if (o->digest != slot_of(f, first)->steps[i].digest)
+                check_fail(c, "step %d (%s): rank %d's output digest "
+                           "%016llx differs from rank %d's %016llx", i,
+                           w->steps[i].name, r, (unsigned long long)o->digest,
+                           first, (unsigned long long)slot_of(f, first)
+                                      ->steps[i].digest);
+        }
+    }
+    if (f->cfg->nranks == 1)
+        check_skip(c, "a single rank has nothing to compare");
+    else if (!compared)
+        check_skip(c, "no step finished on two ranks");
+    else if (c->verdict == RDV_CHECK_PASS)
+        snprintf(c->detail, sizeof c->detail, "%d digests agree",
+                 compared);
+}
+
+static void check_no_hang(const rdv_run_facts *f, rdv_run_report *rep)
+{
+    rdv_check *c = check_new(rep, "no-hang");
+    int excused = -1;
+    char buf[512];
+
+    for (int r = 0; r < f->cfg->nranks; r++) {
+        if (!f->exits[r].hung)
+            continue;
+        /* A culprit the fault stopped or stalled past the deadline is the
+         * fault itself, not a hang of the code under test. */
+        if (is_culprit(f, r)) {
+            excused = r;
+            continue;
+        }
+        rdv_hang_describe(f, r, buf, sizeof buf);
+        check_fail(c, "%s", buf);
+    }
+    if (c->verdict == RDV_CHECK_PASS && excused >= 0)
+        snprintf(c->detail, sizeof c->detail, "every rank but the culprit "
+                 "(rank %d, held by the fault and killed at the %d ms "
+                 "deadline) exited in time", excused, f->cfg->deadline_ms);
+    else if (c->verdict == RDV_CHECK_PASS)
+        snprintf(c->detail, sizeof c->detail, "every rank exited before "
+                 "the %d ms deadline", f->cfg->deadline_ms);
+}
+
+static void check_no_leak(const rdv_run_facts *f, rdv_run_report *rep)
+{
+    rdv_check *c = check_new(rep, "no-leak");
+
+    if (f->procs_left)
+        check_fail(c, "processes: %s", f->procs_detail);
+    if (f->fds_before != f->fds_after)
+        check_fail(c, "harness fds: %d before the run, %d after",
+                   f->fds_before, f->fds_after);
+    if (f->keys_left > 0)
+        check_fail(c, "%ld keys left under the run prefix: %s",
+                   f->keys_left, f->keys_detail);
+    else if (f->keys_left < 0)
+        check_fail(c, "could not list the run's keys: %s: %s",
+                   rdv_status_name((int)f->keys_left), f->keys_detail);
+    if (f->stray_keys > 0)
+        check_fail(c, "%ld new keys outside the run prefix (the store "
+                   "made them and left them): %s", f->stray_keys,
+                   f->stray_detail);
+    else if (f->stray_keys < 0)
+        check_fail(c, "could not list the store's keys: %s: %s",
+                   rdv_status_name((int)f->stray_keys), f->stray_detail);
+    if (f->temps_left)
+        check_fail(c, "%d temp files left: %s", f->temps_left,
+                   f->temps_detail);
+    if (c->verdict == RDV_CHECK_PASS)
+        snprintf(c->detail, sizeof c->detail, "no processes, fds (%d), "
+                 "keys or temp files left%s", f->fds_after, f->keys_excused
+                 ? " (but the culprit's own records, which it could not "
+                   "remove)" : "");
+}
+
+static void check_error_quality(const rdv_run_facts *f, rdv_run_report *rep)
+{
+    rdv_check *c = check_new(rep, "error-quality");
+    int failed = 0;
+
+    for (int r = 0; r < f->cfg->nranks; r++) {
+        const rdv_slot *s = slot_of(f, r);
+
+        if (atomic_load(&s->state) != RDV_SLOT_FAILED)
+            continue;
+        failed++;
+        if (!rdv_error_names_culprit(s->error))
+            check_fail(c, "rank %d's error names no rank, key or address: "
+                       "\"%s\"", r, s->error);
+    }
+    if (c->verdict == RDV_CHECK_PASS)
+        snprintf(c->detail, sizeof c->detail, failed
+                 ? "every failing rank's error names a rank, key or address"
+                 : "no rank failed");
+}
+
+static void check_culprit(const rdv_run_facts *f, rdv_run_report *rep)
+{
+    rdv_check *c = check_new(rep, "culprit-named");
+    const rdv_faults_expect *x = &f->expect;
+    int64_t fault_t = 0;
+    int bound_ms = f->cfg->timeout_ms + CULPRIT_SLACK_MS;
+    char who[300];
+
+    if (f->fault_error[0])
+        check_fail(c, "a server fault could not be applied: %s",
+                   f->fault_error);
+    if (!x->fatal) {
+        if (c->verdict == RDV_CHECK_PASS)
+            snprintf(c->detail, sizeof c->detail, "no fatal fault in the "
+                     "plan");
+        return;
+    }
+    if (x->culprit >= 0) {
+        const rdv_phase_mark *m =
+            rdv_slot_current_phase(slot_of(f, x->culprit));
+
+        fault_t = m ? m->t_ns : 0;
+        snprintf(who, sizeof who, "rank %d", x->culprit);
+    } else {
+        snprintf(who, sizeof who, "key %s", x->key);
+    }
+    for (int r = 0; r < f->cfg->nranks; r++) {
+        const rdv_slot *s = slot_of(f, r);
+        int named;
+
+        if (r == x->culprit || f->exits[r].hung)
+            continue; /* hung survivors are no-hang's to report */
+        named = x->culprit >= 0 ? rdv_error_names_rank(s->error, x->culprit)
+                                : (x->key[0] && strstr(s->error, x->key));
+        if (!named)
+            check_fail(c, "rank %d's error does not name the culprit (%s): "
+                       "\"%s\"", r, who, s->error);
+        if (fault_t && s->t_end_ns - fault_t > (int64_t)bound_ms * 1000000)
+            check_fail(c, "rank %d failed %.0f ms after the fault, more than "
+                       "timeout + %d ms", r,
+                       (double)(s->t_end_ns - fault_t) / 1e6,
+                       CULPRIT_SLACK_MS);
+    }
+    if (c->verdict == RDV_CHECK_PASS)
+        snprintf(c->detail, sizeof c->detail, "every survivor named the "
+                 "culprit within %d ms", bound_ms);
+}
+
+void rdv_checks_evaluate(const rdv_run_facts *f, rdv_run_report *rep)
+{
+    rep->nchecks = 0;
+    check_ranks_ok(f, rep);
+    check_mesh(f, rep);
+    check_results(f, rep);
+    check_identical(f, rep);
+    check_no_hang(f, rep);
+    check_no_leak(f, rep);
+    check_error_quality(f, rep);
+    if (f->have_faults)
+        check_culprit(f, rep);
+    rep->failed = 0;
+    for (int i = 0; i < rep->nchecks; i++)
+        rep->failed |= rep->checks[i].verdict == RDV_CHECK_FAIL;
+}

@@ -1,0 +1,45 @@
+/*
+ * harness/run/checks.h - the named checks that judge a finished run.
+ */
+#ifndef RDV_HARNESS_CHECKS_H
+#define RDV_HARNESS_CHECKS_H
+
+#include "run/run.h"
+
+/* Everything the parent measured about one run. */
+typedef struct rdv_run_facts {
+    const rdv_run_config *cfg;
+    const rdv_result_area *area;
+    const rdv_rank_exit *exits;
+    int64_t deadline_ns;
+    int fds_before, fds_after;
+    int procs_left;
+    char procs_detail[256];
+    long keys_left; /* < 0: the store could not be listed (rdv_status) */
+    long keys_excused; /* the fault's culprit's own records */
+    char keys_detail[512];
+    long stray_keys; /* new keys outside every run prefix, or < 0 */
+    char stray_detail[512];
+    int temps_left;
+    char temps_detail[256];
+    int have_faults;
+    rdv_faults_expect expect;
+    char fault_error[256]; /* a server fault the parent could not apply */
+} rdv_run_facts;
+
+/* Fills rep->checks (ranks-ok, mesh-consistent, results-correct,
+ * results-identical, no-hang, no-leak, error-quality, and culprit-named
+ * when faults were injected) and rep->failed. */
+void rdv_checks_evaluate(const rdv_run_facts *f, rdv_run_report *rep);
+
+/* 1 when msg names a rank ("rank 3", "peer 3", "ranks 1, 3"), an
+ * address ("127.0.0.1:4000") or a key ("job/addr/3"). */
+int rdv_error_names_culprit(const char *msg);
+/* 1 when msg names this rank, as above. */
+int rdv_error_names_rank(const char *msg, int rank);
+
+/* One line on where rank r was when it was killed: phase and store op. */
+void rdv_hang_describe(const rdv_run_facts *f, int r, char *buf,
+                       size_t cap);
+
+#endif

@@ -1,0 +1,77 @@
+/*
+ * harness/run/fault_glue.h - the harness's one door to librdv-fault.
+ *
+ * When rdv is built without the rdv_fault library, rdv_faults_parse()
+ * refuses every spec with a clear message (exit 2 for the user) and the
+ * rank-side calls are never reached, so no fault is ever faked.
+ */
+#ifndef RDV_HARNESS_FAULT_GLUE_H
+#define RDV_HARNESS_FAULT_GLUE_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "rdv/hooks.h"
+#include "rdv/store.h"
+
+typedef struct rdv_faults rdv_faults;          /* a parsed plan */
+typedef struct rdv_faults_rank rdv_faults_rank; /* one rank's instance */
+
+typedef struct rdv_faults_expect {
+    int fatal;
+    int culprit; /* rank, or -1 */
+    char key[256];
+} rdv_faults_expect;
+
+/* Parses and validates spec for nranks. -1 with a message (pointing at
+ * the column) on error. */
+int rdv_faults_parse(const char *spec, int nranks, rdv_faults **out,
+                     char *err, size_t errlen);
+void rdv_faults_free(rdv_faults *f);
+const char *rdv_faults_text(const rdv_faults *f);
+/* What the run must show under f, judged against the run's timeout. */
+void rdv_faults_expect_get(const rdv_faults *f, uint64_t seed, int nranks,
+                           int timeout_ms, rdv_faults_expect *out);
+int rdv_faults_start_delay_ms(const rdv_faults *f, uint64_t seed, int rank);
+int rdv_faults_stop_ms(const rdv_faults *f, uint64_t seed, int rank);
+
+/* Parent side: the plan's server.* faults (redis), applied during a run.
+ * start puts into rank_url the URL ranks must open (a proxy's, when the
+ * plan needs one; else url) and sets *out to NULL when the plan has no
+ * server fault. rdv does not own the redis server, so a plan holding
+ * server.restart is refused unless can_restart (the user gave a restart
+ * command). poll fires what is due, sets *restart_due when the caller
+ * must restart the server now, and returns the ms until the next event,
+ * -1 when none is left, or -2 when an event could not be applied (err
+ * says why). */
+typedef struct rdv_faults_server rdv_faults_server;
+
+/* 1 when the plan holds server.restart. */
+int rdv_faults_has_restart(const rdv_faults *f);
+
+int rdv_faults_server_start(const rdv_faults *f, uint64_t seed,
+                            const char *url, int can_restart, char *rank_url,
+                            size_t cap, rdv_faults_server **out, char *err,
+                            size_t errlen);
+int rdv_faults_server_poll(rdv_faults_server *s, int64_t elapsed_ms,
+                           int *restart_due, char *err, size_t errlen);
+void rdv_faults_server_stop(rdv_faults_server *s);
+
+/* The scenarios `rdv matrix --faults all` runs; needs_redis says a
+ * scenario only means something against redis (redis:// for the proxy
+ * ones: needs_proxy). Returns how many; 0 without librdv-fault. */
+size_t rdv_faults_scenario_count(void);
+void rdv_faults_scenario(size_t i, const char **name, const char **spec,
+                         int *needs_redis, int *needs_proxy);
+
+/* Rank side (after fork). f may be NULL: then *out = NULL and the other
+ * calls pass their input through. */
+int rdv_faults_rank_begin(const rdv_faults *f, uint64_t seed, int rank,
+                          int nranks, FILE *log, rdv_faults_rank **out);
+int rdv_faults_rank_wrap(rdv_faults_rank *fr, rdv_store *in,
+                         rdv_store **out);
+const rdv_hooks *rdv_faults_rank_hooks(rdv_faults_rank *fr,
+                                       const rdv_hooks *chain);
+void rdv_faults_rank_end(rdv_faults_rank *fr);
+
+#endif

@@ -1,0 +1,280 @@
+/*
+ * harness/run/rank.c - what each forked rank does, start to end:
+ *   open its store (or take the inherited handle), scope it to the run's
+ *   prefix, put the fault store (if any) and the recorder on top, build a
+ *   context bound to 127.0.0.1, rendezvous, run the workload, and write
+ *   everything the parent judges into its slot.
+ *
+ * The recorder is the outermost layer, so a trace shows each op as the
+ * rank saw it (injected delays included) with keys relative to the run.
+ * Error text is stored exactly as the library gave it: error-quality
+ * judges whether the library names a rank, key or address, so the
+ * harness must not add a rank number of its own.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <arpa/inet.h>
+#include <unistd.h>
+
+#include "rdv/context.h"
+#include "rdv/store_ops.h"
+#include "run/rank.h"
+#include "run/store_recorder.h"
+#include "workload/workload_exec.h"
+
+typedef struct rank_state {
+    const rdv_rank_job *job;
+    int rank;
+    rdv_slot *slot;
+    FILE *log;
+    FILE *fault_log;
+    rdv_faults_rank *faults;
+    rdv_store *store;
+    rdv_context *ctx;
+    rdv_hooks hooks;
+} rank_state;
+
+static void rank_log(rank_state *st, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void rank_log(rank_state *st, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (!st->log)
+        return;
+    fprintf(st->log, "[%9.3f ms] ",
+            (double)(rdv_now_ns() - st->job->area->t0_ns) / 1e6);
+    va_start(ap, fmt);
+    vfprintf(st->log, fmt, ap);
+    va_end(ap);
+    fputc('\n', st->log);
+}
+
+static void on_log(void *arg, int rank, const char *line)
+{
+    (void)rank;
+    rank_log(arg, "librdv: %s", line);
+}
+
+static void on_phase(void *arg, rdv_phase p)
+{
+    rank_state *st = arg;
+
+    rdv_slot_phase(st->slot, (int)p, -1);
+    rank_log(st, "phase %s", rdv_phase_name(p));
+}
+
+/* The first failure wins: it is the cause, later ones are fallout. */
+static int rank_fail(rank_state *st, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int rank_fail(rank_state *st, int rc, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (st->slot->rc == RDV_OK) {
+        st->slot->rc = rc;
+        va_start(ap, fmt);
+        vsnprintf(st->slot->error, sizeof st->slot->error, fmt, ap);
+        va_end(ap);
+        rank_log(st, "failed: %s", st->slot->error);
+    }
+    return rc;
+}
+
+static FILE *open_log(const rank_state *st, const char *what)
+{
+    char path[4096];
+
+    if (!st->job->cfg->logs_dir)
+        return NULL;
+    snprintf(path, sizeof path, "%s/rank-%d.%s", st->job->cfg->logs_dir,
+             st->rank, what);
+    return fopen(path, "we");
+}
+
+static int open_store(rank_state *st)
+{
+    rdv_store *s = st->job->inherited, *next;
+    char err[512];
+    int rc;
+
+    if (!s && (rc = rdv_store_open(st->job->store_url, &s, err, sizeof err)))
+        return rank_fail(st, rc, "%s", err);
+    if ((rc = rdv_store_prefix_open(s, st->job->run_id, &next))) {
+        rdv_store_close(s);
+        return rank_fail(st, rc, "prefix '%s': %s", st->job->run_id,
+                         rdv_strerror(rc));
+    }
+    s = next;
+    if ((rc = rdv_faults_rank_wrap(st->faults, s, &next))) {
+        rdv_store_close(s);
+        return rank_fail(st, rc, "fault store: %s", rdv_strerror(rc));
+    }
+    s = next;
+    if ((rc = rdv_recorder_open(s, st->slot,
+                                rdv_result_area_events(st->job->area,
+                                                       st->rank),
+                                st->job->area->events_cap, &next))) {
+        rdv_store_close(s);
+        return rank_fail(st, rc, "recorder: %s", rdv_strerror(rc));
+    }
+    st->store = next;
+    return RDV_OK;
+}
+
+static void format_addr(const struct sockaddr_storage *ss, char *buf,
+                        size_t cap)
+{
+    char ip[INET6_ADDRSTRLEN] = "?";
+    unsigned port = 0;
+
+    if (ss->ss_family == AF_INET) {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
+
+        inet_ntop(AF_INET, &a->sin_addr, ip, sizeof ip);
+        port = ntohs(a->sin_port);
+    } else if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
+
+        inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof ip);
+        port = ntohs(a->sin6_port);
+    }
+    snprintf(buf, cap, "%s:%u", ip, port);
+}
+
+static int record_mesh(rank_state *st)
+{
+    for (int p = 0; p < st->job->cfg->nranks; p++) {
+        rdv_peer_info pi;
+        int rc;
+
+        if (p == st->rank)
+            continue;
+        if ((rc = rdv_context_peer_info(st->ctx, p, &pi)))
+            return rank_fail(st, rc, "peer_info for rank %d: %s", p,
+                             rdv_context_errmsg(st->ctx));
+        format_addr(&pi.local, st->slot->tuples[p].local, RDV_ADDR_MAX);
+        format_addr(&pi.remote, st->slot->tuples[p].remote, RDV_ADDR_MAX);
+    }
+    st->slot->connected = 1;
+    return RDV_OK;
+}
+
+static int connect_mesh(rank_state *st)
+{
+    const rdv_run_config *cfg = st->job->cfg;
+    rdv_context_options o = rdv_context_options_default();
+    char err[RDV_DETAIL_MAX];
+    int rc;
+
+    st->hooks = (rdv_hooks){.arg = st, .phase = on_phase};
+    o.rank = st->rank;
+    o.size = cfg->nranks;
+    o.timeout_ms = cfg->timeout_ms;
+    o.job = "job";
+    o.bind = "127.0.0.1";
+    o.transport = cfg->transport;
+    o.log = st->log ? on_log : NULL;
+    o.log_arg = st;
+    o.hooks = rdv_faults_rank_hooks(st->faults, &st->hooks);
+    if ((rc = rdv_context_create(&o, &st->ctx, err, sizeof err)))
+        return rank_fail(st, rc, "%s", err);
+    rc = rdv_context_connect_full_mesh(st->ctx, st->store);
+    if (rc)
+        return rank_fail(st, rc, "%s", rdv_context_errmsg(st->ctx));
+    snprintf(st->slot->transport, sizeof st->slot->transport, "%s",
+             rdv_context_transport_name(st->ctx));
+    return record_mesh(st);
+}
+
+static int run_workload(rank_state *st)
+{
+    const rdv_run_config *cfg = st->job->cfg;
+    rdv_step_env env = {
+        .ctx = st->ctx, .store = st->store, .seed = st->job->seed,
+        .rank = st->rank, .nranks = cfg->nranks,
+        .timeout_ms = cfg->timeout_ms,
+    };
+    int wrong = 0;
+
+    for (int i = 0; i < cfg->workload.nsteps; i++) {
+        const rdv_step *step = &cfg->workload.steps[i];
+        rdv_step_out *out = &st->slot->steps[i];
+        char err[RDV_DETAIL_MAX + 128];
+        int rc;
+
+        rdv_slot_phase(st->slot, RDV_RUN_PHASE_STEP, i);
+        rank_log(st, "step %d: %s", i, step->name);
+        if ((rc = rdv_step_run(step, &env, out, err, sizeof err)))
+            return rank_fail(st, rc, "%s", err);
+        if (!out->correct) {
+            rank_log(st, "wrong output: %s", out->note);
+            wrong = 1;
+        }
+    }
+    return wrong ? RDV_EPROTO : RDV_OK;
+}
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
+
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+        ; /* a start delay is slept in full, whatever interrupts it */
+}
+
+int rdv_rank_main(void *arg, int rank)
+{
+    const rdv_rank_job *job = arg;
+    rank_state st = {.job = job, .rank = rank};
+    int rc, delay;
+
+    st.slot = rdv_result_area_slot(job->area, rank);
+    st.slot->pid = getpid();
+    atomic_store(&st.slot->state, RDV_SLOT_RUNNING);
+    rdv_slot_phase(st.slot, RDV_RUN_PHASE_START, -1);
+    st.log = open_log(&st, "log");
+    st.fault_log = open_log(&st, "faults.log");
+    delay = rdv_faults_start_delay_ms(job->cfg->faults, job->seed, rank);
+    if (delay > 0) {
+        rank_log(&st, "starting %d ms late (fault)", delay);
+        sleep_ms(delay);
+    }
+    rc = rdv_faults_rank_begin(job->cfg->faults, job->seed, rank,
+                               job->cfg->nranks, st.fault_log, &st.faults);
+    if (rc)
+        rank_fail(&st, rc, "fault plan for rank %d: %s", rank,
+                  rdv_strerror(rc));
+    rdv_slot_phase(st.slot, RDV_RUN_PHASE_STORE_OPEN, -1);
+    if (rc == RDV_OK)
+        rc = open_store(&st);
+    if (rc == RDV_OK)
+        rc = connect_mesh(&st);
+    if (rc == RDV_OK)
+        rc = run_workload(&st);
+    rdv_slot_phase(st.slot, RDV_RUN_PHASE_CLEANUP, -1);
+    if (st.ctx)
+        rdv_context_get_counters(st.ctx, &st.slot->counters);
+    if (st.ctx)
+        rdv_context_destroy(st.ctx);
+    rdv_store_close(st.store);
+    rdv_faults_rank_end(st.faults);
+    st.slot->t_end_ns = rdv_now_ns();
+    atomic_store(&st.slot->state, st.slot->rc == RDV_OK ? RDV_SLOT_OK
+                                                        : RDV_SLOT_FAILED);
+    rdv_slot_phase(st.slot, RDV_RUN_PHASE_DONE, -1);
+    rank_log(&st, "done: %s", rc == RDV_OK ? "ok" : rdv_status_name(rc));
+    if (st.log)
+        fclose(st.log);
+    if (st.fault_log)
+        fclose(st.fault_log);
+    /* Wrong outputs are the parent's to judge; the exit code says
+     * whether every call succeeded. */
+    return st.slot->rc == RDV_OK ? 0 : 1;
+}

@@ -1,0 +1,82 @@
+/*
+ * harness/run/run.h - one `rdv run`: fork the ranks against a store, supervise
+ * them, and judge the result with named checks.
+ *
+ * A runner is made once per command (it opens the store in the parent,
+ * which a hash:?shared=1 store needs before fork, and maps the result
+ * area) and then runs any number of times: each run gets a fresh,
+ * unique key prefix, so repeats and concurrent runs never share keys.
+ */
+#ifndef RDV_HARNESS_RUN_H
+#define RDV_HARNESS_RUN_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "run/fault_glue.h"
+#include "common/result_area.h"
+#include "run/supervise.h"
+#include "workload/workload.h"
+
+#define RDV_RUN_TIMEOUT_DEFAULT 10000
+/* The whole run's deadline unless --deadline says otherwise: long enough
+ * for a rank to time out in one call and still report (timeout + 1 s of
+ * slack), and again for the survivors of a fault. */
+#define RDV_RUN_DEADLINE_DEFAULT(timeout_ms) (2 * (timeout_ms) + 1000)
+
+typedef struct rdv_run_config {
+    const char *prog;          /* argv[0], for replay lines */
+    const char *store_url;
+    int nranks;
+    const char *workload_spec; /* as given, NULL = the default */
+    rdv_workload workload;     /* parsed from workload_spec */
+    int timeout_ms;            /* every call's deadline inside a rank */
+    int deadline_ms;           /* the whole run; ranks left are killed */
+    const char *transport;     /* "uring", "epoll" or NULL */
+    const char *logs_dir;      /* per-rank logs, or NULL */
+    int trace;                 /* record every store op for a trace */
+    const char *faults_spec;   /* NULL = no faults */
+    const char *restart_cmd;   /* restarts the store's server, for the
+                                  server.restart fault; NULL = none */
+    rdv_faults *faults;        /* parsed from faults_spec */
+} rdv_run_config;
+
+enum { RDV_CHECK_PASS, RDV_CHECK_FAIL, RDV_CHECK_SKIP };
+
+typedef struct rdv_check {
+    const char *name;
+    int verdict;
+    char detail[1024];
+} rdv_check;
+
+#define RDV_CHECK_MAX 10
+
+typedef struct rdv_run_report {
+    uint64_t seed;
+    char run_id[40];  /* the key prefix of this run */
+    double elapsed_ms;
+    int nchecks;
+    rdv_check checks[RDV_CHECK_MAX];
+    int failed;       /* some check failed */
+    rdv_rank_exit exits[RDV_RUN_MAX_RANKS];
+    const rdv_result_area *area; /* valid until the next run */
+} rdv_run_report;
+
+typedef struct rdv_runner rdv_runner;
+
+/* Opens the store in the parent and maps the result area. Returns
+ * RDV_OK, or an rdv_status with a message for the user in err: RDV_EINVAL
+ * or RDV_ENOTSUP for a URL that can never work (malformed, unknown
+ * scheme, hash: without shared=1), anything else when the store could
+ * not be reached. cfg must outlive the runner. */
+int rdv_runner_create(const rdv_run_config *cfg, rdv_runner **out,
+                      char *err, size_t errlen);
+void rdv_runner_destroy(rdv_runner *r);
+
+/* One run with this seed. Returns 0 with rep filled (rep->failed tells
+ * the verdict), or -1 with err when the run could not be carried out at
+ * all (fork failed). */
+int rdv_runner_run(rdv_runner *r, uint64_t seed, rdv_run_report *rep,
+                   char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,220 @@
+/*
+ * harness/run/runner.c - one run from the parent's side: fresh run id, fork
+ * and supervise the ranks, measure what was left behind, judge.
+ *
+ * The parent opens the store once per runner. A hash:?shared=1 store
+ * must be opened before fork anyway; for every other store the parent's
+ * handle is what the leak check lists the run's keys through. Listing
+ * once at creation lets a store open any lazy connection before the
+ * first fd baseline, so that connection is never mistaken for a leak.
+ *
+ * Run ids are random (getrandom), not derived from the seed: the seed
+ * decides what the ranks do, the id only keeps runs apart in the store.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include "run/checks.h"
+#include "run/leak.h"
+#include "run/rank.h"
+#include "rdv/store_ops.h"
+#include "run/run.h"
+#include "run/server_restart.h"
+
+#define TRACE_EVENTS_PER_RANK 16384
+
+struct rdv_runner {
+    const rdv_run_config *cfg;
+    rdv_store *store; /* the parent's handle */
+    int inherited;
+    rdv_result_area area;
+    uint64_t runs;
+};
+
+/* hash: without shared=1 lives in one process; forked ranks would each
+ * see an empty store of their own and wait for each other forever. */
+static int store_is_private(const char *url, const rdv_store *s)
+{
+    return !rdv_store_is_inherited(s) && strncmp(url, "hash:", 5) == 0;
+}
+
+int rdv_runner_create(const rdv_run_config *cfg, rdv_runner **out,
+                      char *err, size_t errlen)
+{
+    rdv_runner *r = calloc(1, sizeof *r);
+    char **keys = NULL;
+    size_t n = 0;
+    int rc;
+
+    *out = NULL;
+    if (!r) {
+        snprintf(err, errlen, "out of memory");
+        return RDV_ENOMEM;
+    }
+    r->cfg = cfg;
+    if ((rc = rdv_store_open(cfg->store_url, &r->store, err, errlen)))
+        goto fail;
+    if (store_is_private(cfg->store_url, r->store)) {
+        snprintf(err, errlen, "store URL '%s': hash: is private to one "
+                 "process; forked ranks need hash:?shared=1",
+                 cfg->store_url);
+        rc = RDV_EINVAL;
+        goto fail;
+    }
+    r->inherited = rdv_store_is_inherited(r->store);
+    if (rdv_store_list(r->store, "", &keys, &n) == RDV_OK)
+        rdv_store_list_free(keys, n);
+    rc = rdv_result_area_create(&r->area, cfg->nranks,
+                                cfg->trace ? TRACE_EVENTS_PER_RANK : 0);
+    if (rc) {
+        snprintf(err, errlen, "cannot map the result area: %s",
+                 strerror(-rc));
+        rc = RDV_ENOMEM;
+        goto fail;
+    }
+    *out = r;
+    return RDV_OK;
+fail:
+    rdv_runner_destroy(r);
+    return rc;
+}
+
+void rdv_runner_destroy(rdv_runner *r)
+{
+    if (!r)
+        return;
+    rdv_result_area_destroy(&r->area);
+    rdv_store_close(r->store);
+    free(r);
+}
+
+static void make_run_id(rdv_runner *r, char *buf, size_t cap)
+{
+    uint64_t v = 0;
+
+    if (getrandom(&v, sizeof v, GRND_NONBLOCK) != (ssize_t)sizeof v)
+        v = (uint64_t)rdv_now_ns() ^ ((uint64_t)getpid() << 32);
+    snprintf(buf, cap, "run-%016llx-%llu", (unsigned long long)v,
+             (unsigned long long)r->runs++);
+}
+
+/* The parent's timed part of a fault plan: server.* events. */
+typedef struct server_faults {
+    rdv_faults_server *srv;
+    const rdv_run_config *cfg;
+    int64_t t0_ns;
+    char err[256];
+} server_faults;
+
+static int server_tick(void *arg)
+{
+    server_faults *sf = arg;
+    int restart = 0;
+    int next = rdv_faults_server_poll(sf->srv, (rdv_now_ns() - sf->t0_ns) /
+                                                   1000000,
+                                      &restart, sf->err, sizeof sf->err);
+
+    /* The ranks keep running meanwhile: that is the fault. */
+    if (restart && sf->cfg->restart_cmd)
+        rdv_server_restart_run(sf->cfg->restart_cmd, sf->cfg->timeout_ms,
+                               sf->err, sizeof sf->err);
+    return next == -2 ? 10 : next; /* a failed event is retried soon */
+}
+
+static int stop_ms(void *arg, int rank)
+{
+    const rdv_rank_job *job = arg;
+
+    return rdv_faults_stop_ms(job->cfg->faults, job->seed, rank);
+}
+
+/* Measures what the run left and deletes leftover keys. */
+static void measure_leaks(rdv_runner *r, const rdv_run_report *rep,
+                          pid_t pgid, const rdv_key_snapshot *before,
+                          rdv_run_facts *f)
+{
+    pid_t pids[RDV_RUN_MAX_RANKS];
+    char prefix[64];
+
+    f->procs_left = rdv_leak_processes(pgid, f->procs_detail,
+                                       sizeof f->procs_detail);
+    snprintf(prefix, sizeof prefix, "%s/", rep->run_id);
+    f->keys_left = rdv_leak_keys(r->store, prefix,
+                                 f->expect.fatal ? f->expect.culprit : -1,
+                                 &f->keys_excused, f->keys_detail,
+                                 sizeof f->keys_detail);
+    f->stray_keys = rdv_key_snapshot_new(r->store, before, f->stray_detail,
+                                         sizeof f->stray_detail);
+    f->temps_left = rdv_leak_temp_files(NULL, rep->run_id, f->temps_detail,
+                                        sizeof f->temps_detail);
+    for (int i = 0; i < r->cfg->nranks; i++)
+        pids[i] = rep->exits[i].pid;
+    if (!f->temps_left)
+        f->temps_left = rdv_leak_store_files(r->cfg->store_url, pids,
+                                             r->cfg->nranks, f->temps_detail,
+                                             sizeof f->temps_detail);
+    f->fds_after = rdv_fd_count();
+}
+
+int rdv_runner_run(rdv_runner *r, uint64_t seed, rdv_run_report *rep,
+                   char *err, size_t errlen)
+{
+    const rdv_run_config *cfg = r->cfg;
+    rdv_run_facts f = {.cfg = cfg, .area = &r->area, .exits = rep->exits};
+    rdv_rank_job job = {.cfg = cfg, .seed = seed, .area = &r->area};
+    rdv_supervise_opts so = {.nranks = cfg->nranks, .fn = rdv_rank_main,
+                             .arg = &job, .stop_ms = stop_ms};
+    server_faults sf = {.cfg = cfg, .err = ""};
+    char rank_url[1024];
+    rdv_key_snapshot before;
+    pid_t pgid = 0;
+    int rc;
+
+    memset(rep, 0, sizeof *rep);
+    rep->seed = seed;
+    rep->area = &r->area;
+    make_run_id(r, rep->run_id, sizeof rep->run_id);
+    job.run_id = rep->run_id;
+    job.inherited = r->inherited ? r->store : NULL;
+    rdv_result_area_reset(&r->area);
+    if ((rc = rdv_key_snapshot_take(r->store, &before))) {
+        snprintf(err, errlen, "cannot list the store's keys: %s: %s",
+                 rdv_status_name(rc), rdv_store_errmsg(r->store));
+        return -1;
+    }
+    /* Before the fault driver, whose pipes and proxy child live only for
+     * this run and must be gone again afterwards. */
+    f.fds_before = rdv_fd_count();
+    if (rdv_faults_server_start(cfg->faults, seed, cfg->store_url,
+                                cfg->restart_cmd != NULL, rank_url,
+                                sizeof rank_url, &sf.srv, err, errlen)) {
+        rdv_key_snapshot_free(&before);
+        return -1;
+    }
+    job.store_url = rank_url;
+    so.timer = sf.srv ? server_tick : NULL;
+    so.timer_arg = &sf;
+    r->area.t0_ns = rdv_now_ns();
+    sf.t0_ns = r->area.t0_ns;
+    so.deadline_ns = r->area.t0_ns + (int64_t)cfg->deadline_ms * 1000000;
+    f.deadline_ns = so.deadline_ns;
+    rc = rdv_supervise(&so, rep->exits, &pgid, err, errlen);
+    rdv_faults_server_stop(sf.srv);
+    if (rc != 0) {
+        rdv_key_snapshot_free(&before);
+        return -1;
+    }
+    snprintf(f.fault_error, sizeof f.fault_error, "%s", sf.err);
+    rep->elapsed_ms = (double)(rdv_now_ns() - r->area.t0_ns) / 1e6;
+    f.have_faults = cfg->faults != NULL;
+    rdv_faults_expect_get(cfg->faults, seed, cfg->nranks, cfg->timeout_ms,
+                          &f.expect);
+    measure_leaks(r, rep, pgid, &before, &f);
+    rdv_key_snapshot_free(&before);
+    rdv_checks_evaluate(&f, rep);
+    return 0;
+}

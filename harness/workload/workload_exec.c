@@ -1,0 +1,221 @@
+/*
+ * harness/workload/workload_exec.c - the collective steps of a workload.
+ *
+ * Each step fills its inputs from (seed, rank), calls the collective,
+ * and compares every output element with the closed form from
+ * workload_values.c; the first mismatch is kept as the step's note. The
+ * output digest lets the parent check that ranks agree bit for bit.
+ * Non-root broadcast buffers start filled with a value no input can
+ * take, so a rank that never received the data cannot pass by accident.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "rdv/collectives.h"
+#include "rdv/store_ops.h"
+#include "workload/workload_exec.h"
+#include "workload/workload_values.h"
+
+#define BCAST_SENTINEL 1000
+
+/* Checks buf[0..n) against the expected elements first..first+n-1 and
+ * records the verdict and the first mismatch. */
+static void verify(const rdv_step *st, const rdv_step_env *env,
+                   const void *buf, size_t n, size_t first,
+                   rdv_expect_kind kind, int src, rdv_step_out *out)
+{
+    int64_t want = 0;
+    size_t bad = rdv_values_check(buf, st, env->seed, env->nranks, kind, src,
+                                  first, n, &want);
+
+    if (bad < n && out->correct) {
+        out->correct = 0;
+        snprintf(out->note, sizeof out->note, "rank %d: %s: element %zu%s "
+                 "is %.17g, expected %lld", env->rank, st->name, first + bad,
+                 kind == RDV_EXPECT_INPUT ? " from its source rank" : "",
+                 rdv_value_load(buf, st->type, bad), (long long)want);
+    }
+}
+
+static int fail_step(const rdv_step *st, const rdv_step_env *env, int rc,
+                     char *err, size_t errlen)
+{
+    snprintf(err, errlen, "%s: %s: %s", st->name, rdv_status_name(rc),
+             rdv_context_errmsg(env->ctx));
+    return rc;
+}
+
+/* The block of a count-element vector that rank r gets from
+ * reduce_scatter (rdv/collectives.h: count / size, one more if r <
+ * count % size). */
+static void scatter_block(size_t count, int nranks, int r, size_t *first,
+                          size_t *n)
+{
+    size_t base = count / (size_t)nranks, extra = count % (size_t)nranks;
+    size_t ur = (size_t)r;
+
+    *n = base + (ur < extra ? 1 : 0);
+    *first = ur * base + (ur < extra ? ur : extra);
+}
+
+static int run_reduce(const rdv_step *st, const rdv_step_env *env,
+                      const rdv_coll_options *o, void *send, void *recv,
+                      rdv_step_out *out)
+{
+    size_t first = 0, n = st->count;
+    int rc;
+
+    rdv_values_fill(send, st, env->seed, env->rank, env->nranks, st->count);
+    if (st->kind == RDV_STEP_ALLREDUCE) {
+        rc = rdv_allreduce(env->ctx, send, recv, st->count, st->type, st->op,
+                           o);
+    } else {
+        scatter_block(st->count, env->nranks, env->rank, &first, &n);
+        rc = rdv_reduce_scatter(env->ctx, send, recv, st->count, st->type,
+                                st->op, o);
+    }
+    if (rc == RDV_OK) {
+        out->correct = 1;
+        verify(st, env, recv, n, first, RDV_EXPECT_REDUCED, 0, out);
+        out->digest = rdv_digest(recv, n * rdv_dtype_size(st->type));
+    }
+    return rc;
+}
+
+static int run_broadcast(const rdv_step *st, const rdv_step_env *env,
+                         const rdv_coll_options *o, void *buf,
+                         rdv_step_out *out)
+{
+    int rc;
+
+    if (env->rank == st->root)
+        rdv_values_fill(buf, st, env->seed, env->rank, env->nranks,
+                        st->count);
+    else
+        rdv_values_set_all(buf, st->type, st->count, BCAST_SENTINEL);
+    rc = rdv_broadcast(env->ctx, buf, st->count, st->type, st->root, o);
+    if (rc == RDV_OK) {
+        out->correct = 1;
+        verify(st, env, buf, st->count, 0, RDV_EXPECT_INPUT, st->root, out);
+        out->digest = rdv_digest(buf, st->count * rdv_dtype_size(st->type));
+    }
+    return rc;
+}
+
+static int run_allgather(const rdv_step *st, const rdv_step_env *env,
+                         const rdv_coll_options *o, void *send, void *recv,
+                         rdv_step_out *out)
+{
+    size_t es = rdv_dtype_size(st->type);
+    size_t total = st->count * (size_t)env->nranks;
+    int rc;
+
+    rdv_values_fill(send, st, env->seed, env->rank, env->nranks, st->count);
+    rc = rdv_allgather(env->ctx, send, recv, st->count, st->type, o);
+    if (rc != RDV_OK)
+        return rc;
+    out->correct = 1;
+    for (int r = 0; r < env->nranks; r++)
+        verify(st, env, (const char *)recv + (size_t)r * st->count * es,
+               st->count, 0, RDV_EXPECT_INPUT, r, out);
+    out->digest = rdv_digest(recv, total * es);
+    return rc;
+}
+
+/* Step buffers. Large ones are mapped directly and asked for huge pages:
+ * a 4 MiB buffer then costs two page faults instead of a thousand, and
+ * every rank of every run fills one. */
+#define HUGE_MIN (2u << 20)
+
+/* Large buffers start on a 2 MiB boundary (mapped with room to spare,
+ * the ends trimmed) so that every whole huge page in them can be one. */
+static void *buf_alloc(size_t len)
+{
+    size_t span, head;
+    char *p;
+
+    if (len < HUGE_MIN)
+        return malloc(len);
+    len = (len + 4095) & ~(size_t)4095; /* the tail trim must be aligned */
+    span = len + HUGE_MIN;
+    p = mmap(NULL, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+             -1, 0);
+    if (p == MAP_FAILED)
+        return NULL;
+    head = (HUGE_MIN - (uintptr_t)p % HUGE_MIN) % HUGE_MIN;
+    if (head)
+        munmap(p, head);
+    munmap(p + head + len, span - head - len);
+    madvise(p + head, len, MADV_HUGEPAGE); /* a hint: fine if refused */
+    return p + head;
+}
+
+static void buf_free(void *p, size_t len)
+{
+    if (len < HUGE_MIN)
+        free(p);
+    else if (p)
+        munmap(p, len);
+}
+
+/* Never returns: the supervisor's deadline is what ends this rank. */
+static void spin_forever(void)
+{
+    for (;;)
+        pause();
+}
+
+int rdv_step_run(const rdv_step *st, const rdv_step_env *env,
+                 rdv_step_out *out, char *err, size_t errlen)
+{
+    rdv_coll_options o = {.timeout_ms = 0, .algo = st->algo};
+    size_t es = rdv_dtype_size(st->type);
+    size_t nrecv = st->kind == RDV_STEP_ALLGATHER
+                       ? st->count * (size_t)env->nranks : st->count;
+    void *send = NULL, *recv = NULL;
+    int rc = RDV_OK;
+
+    if (st->kind == RDV_STEP_STORE)
+        return rdv_step_run_store(st, env, out, err, errlen);
+    if (st->kind == RDV_STEP_SPIN && (st->root < 0 || st->root == env->rank))
+        spin_forever();
+    send = buf_alloc(st->count * es + 1);
+    recv = buf_alloc(nrecv * es + 1);
+    if (!send || !recv) {
+        rc = RDV_ENOMEM;
+        snprintf(err, errlen, "%s: out of memory for %zu elements",
+                 st->name, nrecv);
+        goto done;
+    }
+    out->t_enter_ns = rdv_now_ns();
+    switch (st->kind) {
+    case RDV_STEP_BARRIER:
+    case RDV_STEP_SPIN: /* the ranks that do not spin wait for it here */
+        rc = rdv_barrier(env->ctx, &o);
+        out->correct = 1;
+        break;
+    case RDV_STEP_ALLREDUCE:
+    case RDV_STEP_REDUCE_SCATTER:
+        rc = run_reduce(st, env, &o, send, recv, out);
+        break;
+    case RDV_STEP_BROADCAST:
+        rc = run_broadcast(st, env, &o, send, out);
+        break;
+    case RDV_STEP_ALLGATHER:
+        rc = run_allgather(st, env, &o, send, recv, out);
+        break;
+    case RDV_STEP_STORE:
+        break;
+    }
+    out->t_exit_ns = rdv_now_ns();
+    out->ran = rc == RDV_OK;
+    if (rc)
+        fail_step(st, env, rc, err, errlen);
+done:
+    buf_free(send, st->count * es + 1);
+    buf_free(recv, nrecv * es + 1);
+    return rc;
+}
