@@ -6,7 +6,7 @@
 #define RDV_STORE_INTERNAL_H
 
 #include "rdv/store_ops.h"
-#include "url.h"
+#include "rdv/url.h"
 
 /* Generic versions of the optional ops, built on the required ones. */
 int rdv_fallback_multi_get(rdv_store *s, const char *const *keys, size_t n,

@@ -1,6 +1,6 @@
 /*
  * store_open.c - the one table of URL schemes. A scheme maps to its
- * backend's open function; the URL is parsed once (url.c) and every
+ * backend's open function; the URL is parsed once (rdv/url.h) and every
  * backend reads its options from the parsed form. The `prefix=` option
  * is common to every scheme and handled here, by wrapping the backend in
  * the prefix store.
@@ -58,7 +58,7 @@ int rdv_store_open(const char *url, rdv_store **out, char *errbuf,
     scheme = scheme_find(u.scheme);
     if (!scheme || !scheme->open) {
         rc = scheme ? RDV_ENOTSUP : RDV_EINVAL;
-        snprintf(errbuf, errlen, "store URL '%s': %s%s", url,
+        snprintf(errbuf, errlen, "store URL '%s': %s%s", u.redacted,
                  scheme ? "" : "unknown scheme; known: hash:, file://, "
                                "redis://, unix://, plugin:",
                  scheme ? scheme->missing : "");
@@ -78,7 +78,7 @@ int rdv_store_open(const char *url, rdv_store **out, char *errbuf,
         rc = rdv_store_prefix_open(s, prefix, &scoped);
         if (rc)
             snprintf(errbuf, errlen, "store URL '%s': bad prefix '%s': "
-                     "it must be non-empty", url, prefix);
+                     "it must be non-empty", u.redacted, prefix);
         else
             s = scoped;
     }

@@ -1,7 +1,19 @@
 /*
- * url.c - parses store URLs into rdv_url (see url.h for the grammar).
- * Each component is copied and percent-decoded on its own, so a '%2F'
- * inside a password never splits the URL.
+ * url.c - parses store URLs into rdv_url and answers questions about the
+ * parsed form (see rdv/url.h for the grammar and the contracts);
+ * url_format.c edits it and renders it back.
+ *
+ * Choices:
+ * - Each component is copied and percent-decoded on its own, so a '%2F'
+ *   inside a password never splits the URL.
+ * - The first '@' of the authority ends the login and the first ':' of
+ *   the login ends the user, as in RFC 3986: a password may hold ':',
+ *   and '@' or '/' in it must be written %40, %2F.
+ * - The redacted copy is made before anything else, so every error,
+ *   even for a URL that does not parse, names the URL without its
+ *   password.
+ * - Default ports live in one table here: a caller asks rdv_url_port()
+ *   instead of knowing that redis means 6379.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -9,13 +21,22 @@
 #include <string.h>
 
 #include "rdv/status.h"
-#include "url.h"
+#include "url_internal.h"
 
-static int url_fail(char *errbuf, size_t errlen, const char *text,
+static const struct {
+    const char *scheme;
+    int port;
+} default_ports[] = {
+    {"redis", 6379},
+};
+
+/* Fills errbuf and returns RDV_EINVAL; u->redacted names the URL. */
+static int url_fail(rdv_url *u, char *errbuf, size_t errlen,
                     const char *what)
 {
     if (errbuf && errlen)
-        snprintf(errbuf, errlen, "malformed store URL '%s': %s", text, what);
+        snprintf(errbuf, errlen, "malformed store URL '%s': %s",
+                 u->redacted ? u->redacted : "(null)", what);
     return RDV_EINVAL;
 }
 
@@ -31,7 +52,7 @@ static int hexval(int c)
 }
 
 /* Copies [s, s+n) percent-decoded into a new string; NULL on a bad
- * escape or out of memory (*bad tells which). */
+ * escape (*bad = 1) or out of memory (*bad = 0). */
 static char *decode(const char *s, size_t n, int *bad)
 {
     char *out = malloc(n + 1);
@@ -60,56 +81,77 @@ static char *decode(const char *s, size_t n, int *bad)
     return out;
 }
 
+/* Decodes [s, s+n) into *dst; the error names what (a component). */
+static int take(rdv_url *u, char **dst, const char *s, size_t n,
+                const char *what, char *errbuf, size_t errlen)
+{
+    char msg[96];
+    int bad;
+
+    *dst = decode(s, n, &bad);
+    if (*dst)
+        return RDV_OK;
+    if (!bad)
+        return RDV_ENOMEM;
+    snprintf(msg, sizeof msg, "bad percent-escape in the %s", what);
+    return url_fail(u, errbuf, errlen, msg);
+}
+
+static int parse_port(rdv_url *u, const char *s, const char *end,
+                      char *errbuf, size_t errlen)
+{
+    char *e;
+    long port;
+
+    errno = 0;
+    port = strtol(s, &e, 10);
+    if (s == end || e != end || errno || port < 1 || port > 65535 ||
+        *s < '0' || *s > '9')
+        return url_fail(u, errbuf, errlen,
+                        "port must be a number from 1 to 65535");
+    u->port = (int)port;
+    return RDV_OK;
+}
+
 static int parse_authority(rdv_url *u, const char *a, size_t n,
                            char *errbuf, size_t errlen)
 {
     const char *at = memchr(a, '@', n);
     const char *host = a, *end = a + n, *colon;
-    int bad;
+    int rc;
 
     if (at) {
         const char *pc = memchr(a, ':', (size_t)(at - a));
+        const char *user_end = pc ? pc : at;
 
-        if (pc) {
-            u->user = decode(a, (size_t)(pc - a), &bad);
-            u->password = decode(pc + 1, (size_t)(at - pc - 1), &bad);
-        } else {
-            u->user = decode(a, (size_t)(at - a), &bad);
-        }
-        if (bad || !u->user || (pc && !u->password))
-            return url_fail(errbuf, errlen, u->text,
-                            "bad percent-escape in the user or password");
+        if ((rc = take(u, &u->user, a, (size_t)(user_end - a), "user",
+                       errbuf, errlen)) ||
+            (pc && (rc = take(u, &u->password, pc + 1,
+                              (size_t)(at - pc - 1), "password", errbuf,
+                              errlen))))
+            return rc;
         host = at + 1;
     }
     if (host < end && *host == '[') {
         const char *rb = memchr(host, ']', (size_t)(end - host));
 
         if (!rb)
-            return url_fail(errbuf, errlen, u->text,
+            return url_fail(u, errbuf, errlen,
                             "IPv6 host is missing its closing ']'");
-        u->host = decode(host + 1, (size_t)(rb - host - 1), &bad);
         colon = rb + 1 < end ? rb + 1 : NULL;
         if (colon && *colon != ':')
-            return url_fail(errbuf, errlen, u->text,
+            return url_fail(u, errbuf, errlen,
                             "expected ':port' after the IPv6 host");
+        rc = take(u, &u->host, host + 1, (size_t)(rb - host - 1), "host",
+                  errbuf, errlen);
     } else {
         colon = memchr(host, ':', (size_t)(end - host));
-        u->host = decode(host, (size_t)((colon ? colon : end) - host), &bad);
+        rc = take(u, &u->host, host, (size_t)((colon ? colon : end) - host),
+                  "host", errbuf, errlen);
     }
-    if (!u->host)
-        return url_fail(errbuf, errlen, u->text, "bad host");
-    if (colon) {
-        char *e;
-        long port;
-
-        errno = 0;
-        port = strtol(colon + 1, &e, 10);
-        if (colon + 1 == end || e != end || errno || port < 1 || port > 65535)
-            return url_fail(errbuf, errlen, u->text,
-                            "port must be a number from 1 to 65535");
-        u->port = (int)port;
-    }
-    return RDV_OK;
+    if (rc == RDV_OK && colon)
+        rc = parse_port(u, colon + 1, end, errbuf, errlen);
+    return rc;
 }
 
 static int parse_query(rdv_url *u, const char *q, char *errbuf, size_t errlen)
@@ -119,51 +161,57 @@ static int parse_query(rdv_url *u, const char *q, char *errbuf, size_t errlen)
         size_t n = amp ? (size_t)(amp - q) : strlen(q);
         const char *eq = memchr(q, '=', n);
         rdv_url_opt *o;
-        int bad1 = 0, bad2 = 0;
+        int rc;
 
         if (n == 0) {
             q++;
             continue;
         }
         if (u->noptions == RDV_URL_MAX_OPTIONS)
-            return url_fail(errbuf, errlen, u->text, "too many options");
+            return url_fail(u, errbuf, errlen, "too many options");
         if (!eq || eq == q)
-            return url_fail(errbuf, errlen, u->text,
+            return url_fail(u, errbuf, errlen,
                             "options must be written key=value");
         o = &u->options[u->noptions++];
-        o->key = decode(q, (size_t)(eq - q), &bad1);
-        o->value = decode(eq + 1, n - (size_t)(eq - q) - 1, &bad2);
-        if (!o->key || !o->value)
-            return url_fail(errbuf, errlen, u->text,
-                            "bad percent-escape in an option");
+        if ((rc = take(u, &o->key, q, (size_t)(eq - q), "option", errbuf,
+                       errlen)) ||
+            (rc = take(u, &o->value, eq + 1, n - (size_t)(eq - q) - 1,
+                       "option", errbuf, errlen)))
+            return rc;
         q += n + (amp ? 1 : 0);
     }
     return RDV_OK;
 }
 
-int rdv_url_parse(const char *text, rdv_url *u, char *errbuf, size_t errlen)
+/* The scheme: what comes before the first ':', made of a-z 0-9 + - . */
+static int parse_scheme(rdv_url *u, const char *text, const char **rest,
+                        char *errbuf, size_t errlen)
 {
-    const char *colon, *rest, *query, *path_end;
-    int rc, bad;
+    const char *colon = strchr(text, ':');
 
-    memset(u, 0, sizeof *u);
-    u->port = -1;
-    if (!text || !*text)
-        return url_fail(errbuf, errlen, text ? text : "(null)",
-                        "the URL is empty");
-    u->text = strdup(text);
-    colon = strchr(text, ':');
-    if (!u->text || !colon || colon == text)
-        return url_fail(errbuf, errlen, text,
+    if (!colon || colon == text)
+        return url_fail(u, errbuf, errlen,
                         "expected 'scheme:' such as hash:, file:///dir, "
                         "redis://host:port");
     for (const char *c = text; c < colon; c++)
         if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') ||
               *c == '+' || *c == '-' || *c == '.'))
-            return url_fail(errbuf, errlen, text,
+            return url_fail(u, errbuf, errlen,
                             "the scheme may hold only a-z 0-9 + - .");
-    u->scheme = strndup(text, (size_t)(colon - text));
-    rest = colon + 1;
+    *rest = colon + 1;
+    return take(u, &u->scheme, text, (size_t)(colon - text), "scheme",
+                errbuf, errlen);
+}
+
+static int parse(const char *text, rdv_url *u, char *errbuf, size_t errlen)
+{
+    const char *rest, *query, *path_end;
+    int rc;
+
+    if (!*text)
+        return url_fail(u, errbuf, errlen, "the URL is empty");
+    if ((rc = parse_scheme(u, text, &rest, errbuf, errlen)))
+        return rc;
     query = strchr(rest, '?');
     path_end = query ? query : rest + strlen(rest);
     if (strncmp(rest, "//", 2) == 0) {
@@ -177,15 +225,34 @@ int rdv_url_parse(const char *text, rdv_url *u, char *errbuf, size_t errlen)
             return rc;
         rest = a_end;
     }
-    u->path = decode(rest, (size_t)(path_end - rest), &bad);
-    if (!u->scheme || !u->path)
-        return url_fail(errbuf, errlen, text, bad ? "bad percent-escape "
-                        "in the path" : "out of memory");
-    if (!u->host)
-        u->host = strdup("");
-    if (query)
-        return parse_query(u, query + 1, errbuf, errlen);
-    return RDV_OK;
+    if ((rc = take(u, &u->path, rest, (size_t)(path_end - rest), "path",
+                   errbuf, errlen)))
+        return rc;
+    if (!u->host && !(u->host = strdup("")))
+        return RDV_ENOMEM;
+    return query ? parse_query(u, query + 1, errbuf, errlen) : RDV_OK;
+}
+
+int rdv_url_parse(const char *text, rdv_url *u, char *errbuf, size_t errlen)
+{
+    int rc;
+
+    memset(u, 0, sizeof *u);
+    u->port = -1;
+    if (errbuf && errlen)
+        errbuf[0] = '\0';
+    u->redacted = rdv_url_redact_dup(text);
+    if (!u->redacted)
+        rc = RDV_ENOMEM;
+    else if (!text)
+        rc = url_fail(u, errbuf, errlen, "the URL is NULL");
+    else
+        rc = parse(text, u, errbuf, errlen);
+    if (rc == RDV_ENOMEM && errbuf && errlen)
+        snprintf(errbuf, errlen, "store URL: out of memory");
+    if (rc)
+        rdv_url_free(u);
+    return rc;
 }
 
 void rdv_url_free(rdv_url *u)
@@ -199,8 +266,20 @@ void rdv_url_free(rdv_url *u)
         free(u->options[i].key);
         free(u->options[i].value);
     }
-    free(u->text);
+    free(u->redacted);
     memset(u, 0, sizeof *u);
+    u->port = -1;
+}
+
+int rdv_url_port(const rdv_url *u)
+{
+    if (u->port > 0)
+        return u->port;
+    for (size_t i = 0; i < sizeof default_ports / sizeof default_ports[0];
+         i++)
+        if (u->scheme && strcmp(u->scheme, default_ports[i].scheme) == 0)
+            return default_ports[i].port;
+    return -1;
 }
 
 const char *rdv_url_option(rdv_url *u, const char *key)
@@ -230,11 +309,11 @@ int rdv_url_option_long(rdv_url *u, const char *key, long min, long max,
     errno = 0;
     x = strtol(v, &end, 10);
     if (!*v || *end || errno || x < min || x > max) {
-        if (errbuf && errlen)
-            snprintf(errbuf, errlen,
-                     "malformed store URL '%s': option %s=%s must be an "
-                     "integer from %ld to %ld", u->text, key, v, min, max);
-        return RDV_EINVAL;
+        char what[160];
+
+        snprintf(what, sizeof what, "option %s=%s must be an integer from "
+                 "%ld to %ld", key, v, min, max);
+        return url_fail(u, errbuf, errlen, what);
     }
     *out = x;
     return RDV_OK;
@@ -247,9 +326,35 @@ int rdv_url_check_unused(const rdv_url *u, char *errbuf, size_t errlen)
             if (errbuf && errlen)
                 snprintf(errbuf, errlen,
                          "malformed store URL '%s': unknown option '%s' "
-                         "for %s:", u->text, u->options[i].key, u->scheme);
+                         "for %s:", u->redacted, u->options[i].key,
+                         u->scheme);
             return RDV_EINVAL;
         }
     }
+    return RDV_OK;
+}
+
+int rdv_url_login(rdv_url *u, const char **user, const char **password,
+                  char *errbuf, size_t errlen)
+{
+    const char *pw = rdv_url_option(u, "password");
+    const char *opt_user = rdv_url_option(u, "user");
+    const char *url_user = u->user && u->user[0] ? u->user : NULL;
+
+    *user = *password = NULL;
+    if (u->user && !u->password)
+        return url_fail(u, errbuf, errlen, "'user@' without a password: "
+                        "write redis://:password@host or "
+                        "redis://user:password@host");
+    if ((pw && u->password) || (opt_user && url_user))
+        return url_fail(u, errbuf, errlen, "the password or user is given "
+                        "twice (before '@' and as an option)");
+    pw = pw ? pw : u->password;
+    opt_user = opt_user ? opt_user : url_user;
+    if (opt_user && !pw)
+        return url_fail(u, errbuf, errlen, "option user= needs a "
+                        "password= too");
+    *user = opt_user;
+    *password = pw;
     return RDV_OK;
 }

@@ -131,7 +131,7 @@ extern "C" {
  * option nobody read makes rdv refuse the URL as a likely typo (so
  * "?pth=x" fails instead of silently using a default). */
 typedef struct rdv_plugin_config {
-    const char *url;        /* the whole URL, for messages */
+    const char *url;        /* the whole URL, password masked, for messages */
     const char *path;       /* the .so path as written in the URL */
     size_t noptions;        /* key=value pairs, decoded, in URL order */
     const char *const *keys;

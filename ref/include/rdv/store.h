@@ -69,10 +69,11 @@ enum {
     RDV_SET_CREATE_ONLY = 1 << 0, /* RDV_EEXIST if the key is present */
 };
 
-/* Opens the store a URL names. On success *out owns a new handle. On
- * failure returns RDV_EINVAL (malformed URL, unknown scheme or option),
- * RDV_ENOTSUP (scheme not built in), or the store's own error, and
- * writes a message naming the offending part into errbuf. */
+/* Opens the store a URL names (parsed by rdv/url.h). On success *out
+ * owns a new handle. On failure returns RDV_EINVAL (malformed URL,
+ * unknown scheme or option), RDV_ENOTSUP (scheme not built in), or the
+ * store's own error, and writes a message naming the offending part into
+ * errbuf; a URL it names has its password masked. */
 int rdv_store_open(const char *url, rdv_store **out, char *errbuf,
                    size_t errlen);
 

@@ -575,7 +575,7 @@ int rdv_file_open(rdv_url *u, rdv_store **out, char *errbuf, size_t errlen)
     if (!u->has_authority || u->host[0] || u->path[0] != '/') {
         snprintf(errbuf, errlen, "malformed store URL '%s': file:// needs "
                  "an absolute directory path, as in file:///tmp/rdv",
-                 u->text);
+                 u->redacted);
         return RDV_EINVAL;
     }
     if ((err = make_dirs(u->path))) {

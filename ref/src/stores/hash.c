@@ -523,7 +523,7 @@ int rdv_hash_open(rdv_url *u, rdv_store **out, char *errbuf, size_t errlen)
 
     if (u->has_authority || u->path[0]) {
         snprintf(errbuf, errlen, "malformed store URL '%s': hash: takes no "
-                 "host or path, only options (hash:?shared=1)", u->text);
+                 "host or path, only options (hash:?shared=1)", u->redacted);
         return RDV_EINVAL;
     }
     if ((rc = rdv_url_option_long(u, "shared", 0, 1, 0, &shared, errbuf,

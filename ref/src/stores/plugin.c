@@ -363,7 +363,7 @@ static void *create(rdv_url *u, const rdv_store_plugin *p, char *errbuf,
                     size_t errlen)
 {
     const char *keys[RDV_URL_MAX_OPTIONS], *values[RDV_URL_MAX_OPTIONS];
-    rdv_plugin_config cfg = {.url = u->text, .path = u->path,
+    rdv_plugin_config cfg = {.url = u->redacted, .path = u->path,
                              .keys = keys, .values = values,
                              .option = config_option, .loader = u};
     char msg[RDV_DETAIL_MAX] = "", unread[256];
@@ -394,7 +394,7 @@ int rdv_plugin_open(rdv_url *u, rdv_store **out, char *errbuf, size_t errlen)
     if ((u->has_authority && u->host[0]) || !u->path[0]) {
         snprintf(errbuf, errlen, "malformed store URL '%s': plugin: takes "
                  "the path of a .so, e.g. plugin:./libmystore.so?k=v",
-                 u->text);
+                 u->redacted);
         return RDV_EINVAL;
     }
     if (!(dl = load(u->path, errbuf, errlen)))

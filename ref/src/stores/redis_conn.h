@@ -26,7 +26,7 @@
 #include <stdatomic.h>
 #include <sys/types.h>
 
-#include "url.h"
+#include "rdv/url.h"
 
 /* Where the server is and how to talk to it; from the store URL. */
 typedef struct rdv_redis_conf {

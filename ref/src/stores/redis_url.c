@@ -6,11 +6,12 @@
  *   redis://[[user]:password@]host[:port][/db][?timeout_ms=N]
  *   unix:///path/redis.sock[?db=N&password=P&user=U&timeout_ms=N]
  *
- * The port defaults to 6379 and db to 0. db, password and user may also
- * be given as options on redis://, but not twice. timeout_ms (default
- * 5000) bounds one connect attempt and every op that has no deadline of
- * its own. prefix= is not read here: store_open.c wraps every scheme in
- * the prefix store.
+ * The port defaults to 6379 (rdv_url_port) and db to 0. db, password and
+ * user may also be given as options on redis://, but not twice (the
+ * login rules are rdv_url_login's, shared with the fault library).
+ * timeout_ms (default 5000) bounds one connect attempt and every op that
+ * has no deadline of its own. prefix= is not read here: store_open.c
+ * wraps every scheme in the prefix store.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -21,13 +22,13 @@
 #include "redis_conn.h"
 #include "rdv/status.h"
 
-#define REDIS_DEFAULT_PORT 6379
 #define REDIS_DEFAULT_TIMEOUT_MS 5000
 
 static int conf_fail(char *errbuf, size_t errlen, const rdv_url *u,
                      const char *what)
 {
-    snprintf(errbuf, errlen, "malformed store URL '%s': %s", u->text, what);
+    snprintf(errbuf, errlen, "malformed store URL '%s': %s", u->redacted,
+             what);
     return RDV_EINVAL;
 }
 
@@ -74,27 +75,13 @@ static int dup_into(char **dst, const char *src)
 static int read_login(rdv_url *u, rdv_redis_conf *c, char *errbuf,
                       size_t errlen)
 {
-    const char *pw = rdv_url_option(u, "password");
-    const char *user = rdv_url_option(u, "user");
-    const char *url_user = u->user && u->user[0] ? u->user : NULL;
+    const char *user, *pw;
+    int rc = rdv_url_login(u, &user, &pw, errbuf, errlen);
 
-    if (u->user && !u->password)
-        return conf_fail(errbuf, errlen, u, "'user@' without a password: "
-                         "write redis://:password@host or "
-                         "redis://user:password@host");
-    if ((pw && u->password) || (user && url_user))
-        return conf_fail(errbuf, errlen, u, "the password or user is given "
-                         "twice (before '@' and as an option)");
-    if (!pw)
-        pw = u->password;
-    if (!user)
-        user = url_user;
-    if (user && !pw)
-        return conf_fail(errbuf, errlen, u, "option user= needs a "
-                         "password= too");
-    if (dup_into(&c->password, pw) || dup_into(&c->user, user))
-        return RDV_ENOMEM;
-    return RDV_OK;
+    if (rc == RDV_OK &&
+        (dup_into(&c->password, pw) || dup_into(&c->user, user)))
+        rc = RDV_ENOMEM;
+    return rc;
 }
 
 static int read_tcp(rdv_url *u, rdv_redis_conf *c, char *errbuf,
@@ -107,7 +94,7 @@ static int read_tcp(rdv_url *u, rdv_redis_conf *c, char *errbuf,
     if (!u->host[0])
         return conf_fail(errbuf, errlen, u, "the host is missing "
                          "(redis://host:port)");
-    c->port = u->port > 0 ? u->port : REDIS_DEFAULT_PORT;
+    c->port = rdv_url_port(u);
     if (dup_into(&c->host, u->host))
         return RDV_ENOMEM;
     snprintf(c->addr, sizeof c->addr, "%s%s%s:%d", v6 ? "[" : "", c->host,
