@@ -16,6 +16,7 @@
 #include <stdio.h>
 
 #include "rdv/fault.h"
+#include "rdv/url.h"
 
 /* Families and kinds: the catalogue (spec/catalogue.c) describes each. */
 typedef enum rdv_fault_kind {
@@ -187,5 +188,27 @@ void rdv_fault_log(rdv_fault_rank *fr, const rdv_fault *f, const char *fmt,
 
 /* Parses a status name ("EIO" or "RDV_EIO"); 0 when unknown. */
 int rdv_fault_code_parse(const char *s, size_t len);
+
+/* ---- Server targets (server/target.c): the server a store URL names -- */
+
+/* Parses url into *u (the caller frees it with rdv_url_free) when it
+ * names a redis server: redis://host[:port] (port default 6379) or
+ * unix:///path, with *user and *password (both may be NULL; they belong
+ * to u) from the URL's login. RDV_EINVAL with a message naming the URL,
+ * password masked, otherwise; then u holds nothing. */
+int rdv_fault_redis_target(const char *url, rdv_url *u, const char **user,
+                           const char **password, char *errbuf,
+                           size_t errlen);
+/* Where the fault proxy in front of the server at url connects: host
+ * (brackets removed) and port (6379 when the URL gives none). RDV_EINVAL
+ * naming the URL (masked) unless it is redis://host[:port]. */
+int rdv_fault_proxy_target(const char *url, char *host, size_t hostcap,
+                           int *port, char *errbuf, size_t errlen);
+/* The URL the ranks open instead of url when the proxy listens on
+ * 127.0.0.1:proxy_port: url with only its host and port replaced (user,
+ * password, db and options kept). RDV_EINVAL as above, or when it does
+ * not fit in cap. */
+int rdv_fault_proxy_url(const char *url, int proxy_port, char *out,
+                        size_t cap, char *errbuf, size_t errlen);
 
 #endif

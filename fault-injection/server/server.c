@@ -3,9 +3,18 @@
  * PAUSE. Killing and restarting redis is the harness's job (it owns the
  * server process); this file only speaks the protocol, over a short-lived
  * hiredis connection, so nothing stays open across fork.
+ *
+ * Choices:
+ * - The server and the login come from the parsed store URL
+ *   (server/target.c), so every form the redis store accepts works here
+ *   too: [::1], the default port, unix:// with ?user=&password=.
+ * - AUTH goes as an argv, never through a format string: "AUTH user
+ *   password" with an ACL user, "AUTH password" without, whatever bytes
+ *   the password holds.
+ * - No SELECT: CLIENT PAUSE holds the whole server, whatever db the
+ *   store uses.
  */
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,116 +24,84 @@
 #ifdef RDV_FAULT_WITH_REDIS
 #include <hiredis/hiredis.h>
 
-typedef struct redis_target {
-    char host[256];
-    int port;
-    char path[512];     /* unix socket, or "" */
-    char password[256]; /* or "" */
-} redis_target;
-
-/* Copies [s, s+n) into dst (cap bytes), or fails when it does not fit. */
-static int take(char *dst, size_t cap, const char *s, size_t n)
+/* Sends one command (argc strings); a redis error reply is RDV_EIO, no
+ * reply at all RDV_ECONN, with a message naming the server. */
+static int command(redisContext *c, const rdv_url *u, int argc,
+                   const char **argv, char *errbuf, size_t errlen)
 {
-    if (n >= cap)
-        return -1;
-    memcpy(dst, s, n);
-    dst[n] = '\0';
-    return 0;
-}
-
-/* redis://[:pass@]host:port[/db][?...] or unix:///path[?password=P&...] */
-static int parse_target(const char *url, redis_target *t)
-{
-    const char *s, *end, *at, *colon;
-
-    memset(t, 0, sizeof *t);
-    if (!strncmp(url, "unix://", 7)) {
-        s = url + 7;
-        end = s + strcspn(s, "?");
-        if (take(t->path, sizeof t->path, s, (size_t)(end - s)) || !t->path[0])
-            return -1;
-        if (*end && (s = strstr(end, "password=")))
-            return take(t->password, sizeof t->password, s + 9,
-                        strcspn(s + 9, "&"));
-        return 0;
-    }
-    if (strncmp(url, "redis://", 8))
-        return -1;
-    s = url + 8;
-    end = s + strcspn(s, "/?");
-    at = memchr(s, '@', (size_t)(end - s));
-    if (at) {
-        if (*s == ':')
-            s++;
-        if (take(t->password, sizeof t->password, s, (size_t)(at - s)))
-            return -1;
-        s = at + 1;
-    }
-    colon = memchr(s, ':', (size_t)(end - s));
-    if (!colon || take(t->host, sizeof t->host, s, (size_t)(colon - s)))
-        return -1;
-    t->port = atoi(colon + 1);
-    return t->port > 0 && t->port < 65536 ? 0 : -1;
-}
-
-static int command(redisContext *c, char *errbuf, size_t errlen,
-                   const char *what, const char *fmt, ...)
-{
-    redisReply *r;
-    va_list ap;
+    redisReply *r = redisCommandArgv(c, argc, argv, NULL);
     int rc = RDV_OK;
 
-    va_start(ap, fmt);
-    r = redisvCommand(c, fmt, ap);
-    va_end(ap);
     if (!r || r->type == REDIS_REPLY_ERROR) {
-        snprintf(errbuf, errlen, "redis %s failed: %s", what,
-                 r ? r->str : c->errstr);
+        snprintf(errbuf, errlen, "server.pause on %s: redis %s failed: %s",
+                 u->redacted, argv[0], r ? r->str : c->errstr);
         rc = r ? RDV_EIO : RDV_ECONN;
     }
     freeReplyObject(r);
     return rc;
 }
 
+static redisContext *connect_to(const rdv_url *u)
+{
+    struct timeval tv = {.tv_sec = 5};
+
+    if (strcmp(u->scheme, "unix") == 0)
+        return redisConnectUnixWithTimeout(u->path, tv);
+    return redisConnectWithTimeout(u->host, rdv_url_port(u), tv);
+}
+
 int rdv_fault_redis_pause(const char *url, int ms, char *errbuf,
                           size_t errlen)
 {
-    struct timeval tv = {.tv_sec = 5};
-    redis_target t;
+    const char *user, *password, *auth[3] = {"AUTH"};
+    const char *pause[3] = {"CLIENT", "PAUSE"};
+    char ms_text[16];
     redisContext *c;
+    rdv_url u;
     int rc;
 
-    if (!url || ms < 0 || parse_target(url, &t)) {
-        snprintf(errbuf, errlen, "server.pause: '%s' is not a redis:// or "
-                 "unix:// store URL", url ? url : "(null)");
+    if (ms < 0) {
+        snprintf(errbuf, errlen, "server.pause: ms=%d is negative", ms);
         return RDV_EINVAL;
     }
-    c = t.path[0] ? redisConnectUnixWithTimeout(t.path, tv)
-                  : redisConnectWithTimeout(t.host, t.port, tv);
+    if ((rc = rdv_fault_redis_target(url, &u, &user, &password, errbuf,
+                                     errlen)))
+        return rc;
+    c = connect_to(&u);
     if (!c || c->err) {
         snprintf(errbuf, errlen, "server.pause: cannot connect to %s: %s",
-                 url, c ? c->errstr : "out of memory");
+                 u.redacted, c ? c->errstr : "out of memory");
         redisFree(c);
+        rdv_url_free(&u);
         return RDV_ECONN;
     }
     /* hiredis makes its socket without CLOEXEC; no fd of ours leaks. */
     fcntl(c->fd, F_SETFD, FD_CLOEXEC);
-    rc = t.password[0] ? command(c, errbuf, errlen, "AUTH", "AUTH %s",
-                                 t.password)
-                       : RDV_OK;
+    if (password) {
+        int argc = 1;
+
+        if (user)
+            auth[argc++] = user;
+        auth[argc++] = password;
+        rc = command(c, &u, argc, auth, errbuf, errlen);
+    }
+    snprintf(ms_text, sizeof ms_text, "%d", ms);
+    pause[2] = ms_text;
     if (rc == RDV_OK)
-        rc = command(c, errbuf, errlen, "CLIENT PAUSE", "CLIENT PAUSE %d",
-                     ms);
+        rc = command(c, &u, 3, pause, errbuf, errlen);
     redisFree(c);
+    rdv_url_free(&u);
     return rc;
 }
 #else
 int rdv_fault_redis_pause(const char *url, int ms, char *errbuf,
                           size_t errlen)
 {
+    char shown[512];
+
     (void)ms;
     snprintf(errbuf, errlen, "server.pause on %s: rdv was built without "
-             "redis support", url ? url : "(null)");
+             "redis support", rdv_url_redact(url, shown, sizeof shown));
     return RDV_ENOTSUP;
 }
 #endif

@@ -36,7 +36,7 @@ typedef struct action {
 } action;
 
 struct rdv_fault_server {
-    char url[512]; /* the real server, for CLIENT PAUSE */
+    char *url; /* the real server, for CLIENT PAUSE */
     action acts[ACTIONS_MAX];
     size_t n, next;
     pid_t proxy_pid;
@@ -89,31 +89,6 @@ static void timeline(rdv_fault_server *s, const rdv_fault_plan *p,
     }
 }
 
-/* "redis://[:pw@]HOST:PORT[/db][?opts]" -> the same with 127.0.0.1:port. */
-static int proxied_url(const char *url, int port, char *out, size_t cap,
-                       char *host, size_t hostcap, int *target_port)
-{
-    const char *auth = url + 8, *hp, *rest, *colon;
-    size_t hlen;
-
-    if (strncmp(url, "redis://", 8))
-        return -1;
-    rest = auth + strcspn(auth, "/?");
-    hp = memchr(auth, '@', (size_t)(rest - auth));
-    hp = hp ? hp + 1 : auth;
-    colon = memchr(hp, ':', (size_t)(rest - hp));
-    if (!colon || (hlen = (size_t)(colon - hp)) >= hostcap)
-        return -1;
-    memcpy(host, hp, hlen);
-    host[hlen] = '\0';
-    *target_port = atoi(colon + 1);
-    if (port >= 0 &&
-        snprintf(out, cap, "redis://%.*s127.0.0.1:%d%s", (int)(hp - auth),
-                 auth, port, rest) >= (int)cap)
-        return -1;
-    return 0;
-}
-
 static int start_proxy(rdv_fault_server *s, const char *url, char *rank_url,
                        size_t cap, char *errbuf, size_t errlen)
 {
@@ -121,19 +96,19 @@ static int start_proxy(rdv_fault_server *s, const char *url, char *rank_url,
     int port, in[2] = {-1, -1}, out[2] = {-1, -1}, rc;
     rdv_fault_proxy *p;
 
-    if (proxied_url(url, -1, NULL, 0, host, sizeof host, &port)) {
-        snprintf(errbuf, errlen, "server.latency/reset/blackhole need the "
-                 "proxy, which needs a redis://host:port URL, got '%s'", url);
-        return RDV_EINVAL;
-    }
-    if ((rc = rdv_fault_proxy_create(0, host, port, &p, errbuf, errlen)))
+    if ((rc = rdv_fault_proxy_target(url, host, sizeof host, &port, errbuf,
+                                     errlen)) ||
+        (rc = rdv_fault_proxy_create(0, host, port, &p, errbuf, errlen)))
         return rc;
-    if (proxied_url(url, rdv_fault_proxy_port(p), rank_url, cap, host,
-                    sizeof host, &port) ||
-        pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC) ||
+    if ((rc = rdv_fault_proxy_url(url, rdv_fault_proxy_port(p), rank_url,
+                                  cap, errbuf, errlen))) {
+        rdv_fault_proxy_destroy(p);
+        return rc;
+    }
+    if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC) ||
         (s->proxy_pid = fork()) < 0) {
-        snprintf(errbuf, errlen, "cannot start the fault proxy for %s: %s",
-                 url, strerror(errno));
+        snprintf(errbuf, errlen, "cannot start the fault proxy in front of "
+                 "%s:%d: %s", host, port, strerror(errno));
         for (int i = 0; i < 2; i++) {
             if (in[i] >= 0)
                 close(in[i]);
@@ -160,6 +135,30 @@ static int start_proxy(rdv_fault_server *s, const char *url, char *rank_url,
     return RDV_OK;
 }
 
+int rdv_fault_server_check(const rdv_fault_plan *p, const char *url,
+                           char *errbuf, size_t errlen)
+{
+    rdv_fault_server_event ev[ACTIONS_MAX / 2];
+    size_t n = p ? rdv_fault_plan_server_events(p, 0, ev, ACTIONS_MAX / 2)
+                 : 0;
+    const char *user, *password;
+    char host[256];
+    int port, rc = RDV_OK;
+    rdv_url u;
+
+    /* The kinds of events do not depend on the seed, only their times. */
+    for (size_t k = 0; k < n && k < ACTIONS_MAX / 2 && rc == RDV_OK; k++) {
+        if (ev[k].kind == RDV_FAULT_SERVER_PAUSE &&
+            (rc = rdv_fault_redis_target(url, &u, &user, &password, errbuf,
+                                         errlen)) == RDV_OK)
+            rdv_url_free(&u);
+    }
+    if (rc == RDV_OK && p && rdv_fault_plan_needs_proxy(p))
+        rc = rdv_fault_proxy_target(url, host, sizeof host, &port, errbuf,
+                                    errlen);
+    return rc;
+}
+
 int rdv_fault_server_start(const rdv_fault_plan *p, uint64_t seed,
                            const char *url, char *rank_url,
                            size_t rank_url_len, rdv_fault_server **out,
@@ -171,13 +170,18 @@ int rdv_fault_server_start(const rdv_fault_plan *p, uint64_t seed,
     if (!p || !url || !rank_url || !out)
         return RDV_EINVAL;
     *out = NULL;
+    if ((rc = rdv_fault_server_check(p, url, errbuf, errlen)))
+        return rc;
     if (snprintf(rank_url, rank_url_len, "%s", url) >= (int)rank_url_len)
         return RDV_EINVAL;
     if (!(s = calloc(1, sizeof *s)))
         return RDV_ENOMEM;
     s->proxy_pid = -1;
     s->to_proxy = s->from_proxy = -1;
-    snprintf(s->url, sizeof s->url, "%s", url);
+    if (!(s->url = strdup(url))) {
+        free(s);
+        return RDV_ENOMEM;
+    }
     timeline(s, p, seed);
     if (rdv_fault_plan_needs_proxy(p))
         rc = start_proxy(s, url, rank_url, rank_url_len, errbuf, errlen);
@@ -273,5 +277,6 @@ void rdv_fault_server_stop(rdv_fault_server *s)
     }
     if (s->from_proxy >= 0)
         close(s->from_proxy);
+    free(s->url);
     free(s);
 }

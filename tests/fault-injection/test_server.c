@@ -18,6 +18,7 @@
 #include "helpers.h"
 #include "rdv/fault_proxy.h"
 #include "rdv/store.h"
+#include "rdv/url.h"
 
 static const char *redis_url(void)
 {
@@ -31,11 +32,13 @@ static const char *redis_url(void)
 
 static rdv_store *open_store(const char *url)
 {
-    char full[512], err[512];
+    char full[512], err[512], prefix[64];
     rdv_store *s;
 
-    snprintf(full, sizeof full, "%s%sprefix=rdv-fault-test-%d", url,
-             strchr(url, '?') ? "&" : "?", (int)getpid());
+    snprintf(prefix, sizeof prefix, "rdv-fault-test-%d", (int)getpid());
+    cr_assert_eq(rdv_url_with_option(url, "prefix", prefix, full,
+                                     sizeof full, err, sizeof err), RDV_OK,
+                 "%s", err);
     cr_assert_eq(rdv_store_open(full, &s, err, sizeof err), RDV_OK, "%s: %s",
                  full, err);
     return s;
@@ -84,14 +87,18 @@ static int proxy_in = -1, proxy_out = -1;
 static int start_proxy(const char *url)
 {
     int in[2], out[2], port;
-    char host[64];
     rdv_fault_proxy *p;
     char err[256];
+    rdv_url u;
 
-    cr_assert_eq(sscanf(url, "redis://%63[^:]:%d", host, &port), 2,
-                 "this test needs a redis://host:port URL, got %s", url);
-    cr_assert_eq(rdv_fault_proxy_create(0, host, port, &p, err, sizeof err),
+    cr_assert_eq(rdv_url_parse(url, &u, err, sizeof err), RDV_OK, "%s", err);
+    if (strcmp(u.scheme, "redis"))
+        cr_skip_test("this test needs a redis://host:port URL, got %s",
+                     u.redacted);
+    cr_assert_eq(rdv_fault_proxy_create(0, u.host, rdv_url_port(&u), &p, err,
+                                        sizeof err),
                  RDV_OK, "%s", err);
+    rdv_url_free(&u);
     cr_assert_eq(pipe2(in, O_CLOEXEC), 0);
     cr_assert_eq(pipe2(out, O_CLOEXEC), 0);
     proxy_pid = fork();
@@ -187,8 +194,8 @@ Test(server_driver, fires_the_timeline_through_the_proxy)
     size_t len;
     double t0;
 
-    if (strncmp(url, "redis://", 8))
-        cr_skip_test("the proxy needs a redis:// URL");
+    if (rdv_fault_server_check(p, url, err, sizeof err))
+        cr_skip_test("the proxy cannot serve this URL: %s", err);
     cr_assert_eq(rdv_fault_server_start(p, 1, url, rank_url, sizeof rank_url,
                                         &drv, err, sizeof err), RDV_OK, "%s",
                  err);
@@ -233,7 +240,8 @@ Test(server_driver, refuses_a_proxy_in_front_of_a_unix_socket)
                                         sizeof rank_url, &drv, err,
                                         sizeof err), RDV_EINVAL);
     cr_assert_null(drv);
-    cr_assert(strstr(err, "needs a redis://host:port URL"), "%s", err);
+    cr_assert(strstr(err, "needs a redis://host[:port] store URL, not "
+                         "'unix:///tmp/r.sock'"), "%s", err);
     rdv_fault_plan_free(p);
 }
 

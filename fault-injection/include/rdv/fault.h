@@ -137,10 +137,14 @@ int rdv_fault_plan_needs_proxy(const rdv_fault_plan *p);
  * to out, for `rdv faults --list`. Returns RDV_OK or RDV_EIO. */
 int rdv_fault_catalogue_write(FILE *out);
 
-/* Redis CLIENT PAUSE for ms on the server a store URL names
- * (redis://[:pass@]host:port[/db] or unix:///path[?password=P]). Returns
- * RDV_OK, RDV_EINVAL (not a redis URL), RDV_ECONN or RDV_EIO, with a
- * message in errbuf. Safe in any process; keeps no connection open. */
+/* Redis CLIENT PAUSE for ms on the server a store URL names, logged in
+ * as the URL says (every form the redis store takes: redis://[[user]:
+ * password@]host[:port][/db][?user=U&password=P], port 6379 by default,
+ * [::1] for IPv6, or unix:///path[?user=U&password=P]; "AUTH user
+ * password" with a user, "AUTH password" without). Returns RDV_OK,
+ * RDV_EINVAL (not a redis URL), RDV_ECONN or RDV_EIO (the server refused
+ * AUTH or the pause), with a message in errbuf that names the URL with
+ * its password masked. Safe in any process; keeps no connection open. */
 int rdv_fault_redis_pause(const char *url, int ms, char *errbuf,
                           size_t errlen);
 
@@ -172,11 +176,14 @@ size_t rdv_fault_scenarios(const rdv_fault_scenario **out);
  *
  * When the plan needs the proxy (server.latency / reset / blackhole), start
  * forks a child process that runs the proxy in front of the redis
- * server (redis:// URLs only) and writes into rank_url the URL the ranks
- * must open instead (same password, db and options, the proxy's port);
- * otherwise rank_url is url. The proxy child serves until stop (or until
- * this process dies: it stops at the end of its command pipe). Call start
- * before the process makes any thread: it forks.
+ * server (redis://host[:port] URLs only, port 6379 by default, [::1]
+ * allowed) and writes into rank_url the URL the ranks must open instead
+ * (same user, password, db and options; 127.0.0.1 and the proxy's port);
+ * otherwise rank_url is url. start fails with rdv_fault_server_check's
+ * RDV_EINVAL when the URL cannot take the plan's events. The proxy child
+ * serves until stop (or until this process dies: it stops at the end of
+ * its command pipe). Call start before the process makes any thread: it
+ * forks.
  *
  * poll fires every event whose time (ms since the first fork) has come:
  * CLIENT PAUSE on the real server, proxy commands. server.restart is the
@@ -188,6 +195,13 @@ size_t rdv_fault_scenarios(const rdv_fault_scenario **out);
  * allowed. None of these is thread-safe. */
 typedef struct rdv_fault_server rdv_fault_server;
 
+/* RDV_OK when the driver can apply p's server events to the store at
+ * url: server.pause needs a redis:// or unix:// URL, the proxy events a
+ * redis://host[:port] one (server.restart is the caller's). RDV_EINVAL
+ * otherwise, with a message naming the fault and the URL (password
+ * masked): a usage error, known before anything runs. No I/O. */
+int rdv_fault_server_check(const rdv_fault_plan *p, const char *url,
+                           char *errbuf, size_t errlen);
 int rdv_fault_server_start(const rdv_fault_plan *p, uint64_t seed,
                            const char *url, char *rank_url,
                            size_t rank_url_len, rdv_fault_server **out,

@@ -103,16 +103,26 @@ static int find_redis_server(char *path, size_t cap)
     return found;
 }
 
+#define SPAWN_ARGS_MAX 64
+
 static void spawn(redis_server *r, const char *exe)
 {
     char port[16], log[96];
-    const char *argv[] = {exe, "--port", port, "--bind", "127.0.0.1",
-                          "--save", "", "--appendonly", "no", "--dir",
-                          r->dir, "--logfile", log, "--daemonize", "no",
-                          r->password[0] ? "--requirepass" : NULL,
-                          r->password, NULL};
+    const char *argv[SPAWN_ARGS_MAX] = {
+        exe, "--port", port, "--bind", "127.0.0.1", "--save", "",
+        "--appendonly", "no", "--dir", r->dir, "--logfile", log,
+        "--daemonize", "no"};
+    size_t n = 15;
     pid_t parent = getpid();
 
+    if (r->password[0]) {
+        argv[n++] = "--requirepass";
+        argv[n++] = r->password;
+    }
+    for (size_t i = 0; r->args && r->args[i]; i++) {
+        cr_assert(n + 1 < SPAWN_ARGS_MAX, "too many redis-server arguments");
+        argv[n++] = r->args[i];
+    }
     snprintf(port, sizeof port, "%d", r->port);
     snprintf(log, sizeof log, "%s/redis.log", r->dir);
     r->pid = fork();

@@ -48,12 +48,17 @@ typedef struct redis_server {
     char dir[64];      /* private temp dir: log, nothing else */
     char url[128];     /* redis://127.0.0.1:port */
     char password[64]; /* "" for none */
+    /* More redis-server arguments, NULL-terminated, or NULL; set before
+     * start, kept for a restart. They come last, so they may override
+     * the defaults ("--bind", "127.0.0.1", "::1"). */
+    const char *const *args;
 } redis_server;
 
 /* Starts a private redis-server on a free loopback port (or on port when
- * > 0), with --requirepass when password is non-empty; returns once it
- * answers PING. Skips (fails under CI) when redis-server is missing. The
- * server dies with the test process (PR_SET_PDEATHSIG). */
+ * > 0), with --requirepass when password is non-empty and r->args after
+ * the defaults; returns once it answers PING (an error reply such as
+ * NOAUTH counts). Skips (fails under CI) when redis-server is missing.
+ * The server dies with the test process (PR_SET_PDEATHSIG). */
 void redis_server_start(redis_server *r, int port, const char *password);
 /* Kills the server with sig and reaps it; the dir stays for a restart. */
 void redis_server_kill(redis_server *r, int sig);
