@@ -28,6 +28,7 @@
 #include "run/leak.h"
 #include "report/matrix.h"
 #include "rdv/store_ops.h"
+#include "rdv/url.h"
 #include "report/report_text.h"
 
 static const char usage[] =
@@ -211,8 +212,9 @@ static int add_redis(matrix_cmd *mc, int explicit_stores, char *err,
 
     if (!url || !*url)
         return 0;
-    snprintf(mc->owned[2], sizeof mc->owned[2], "%s%sprefix=p", url,
-             strchr(url, '?') ? "&" : "?");
+    if (rdv_url_with_option(url, "prefix", "p", mc->owned[2],
+                            sizeof mc->owned[2], err, errlen))
+        return -1;
     return add_store(mc, url, err, errlen) ||
            add_store(mc, mc->owned[2], err, errlen);
 }
@@ -292,11 +294,24 @@ static void report_run(matrix_cmd *mc, const rdv_run_config *cfg,
         fprintf(stderr, "rdv matrix: out of memory for the JUnit report\n");
 }
 
+/* 1 when url parses and its scheme is scheme. */
+static int scheme_is(const char *url, const char *scheme)
+{
+    rdv_url u;
+    int yes;
+
+    if (rdv_url_parse(url, &u, NULL, 0))
+        return 0;
+    yes = strcmp(u.scheme, scheme) == 0;
+    rdv_url_free(&u);
+    return yes;
+}
+
 /* Why a scenario cannot mean anything on this store, or NULL. */
 static const char *unmet_needs(const char *url, const char *spec,
                                unsigned needs, const char *restart_cmd)
 {
-    int redis = strncmp(url, "redis://", 8) == 0;
+    int redis = scheme_is(url, "redis");
 
     if (spec && strstr(spec, "server.restart") && !restart_cmd)
         return "server.restart needs --server-restart CMD (rdv does not "
@@ -305,7 +320,7 @@ static const char *unmet_needs(const char *url, const char *spec,
     if ((needs & RDV_NEEDS_PROXY) && !redis)
         return "needs a redis:// store (the fault proxy goes in front of "
                "it)";
-    if ((needs & RDV_NEEDS_REDIS) && !redis && strncmp(url, "unix://", 7))
+    if ((needs & RDV_NEEDS_REDIS) && !redis && !scheme_is(url, "unix"))
         return "needs a redis store (the fault acts on the server)";
     return NULL;
 }

@@ -83,6 +83,12 @@ int rdv_faults_has_restart(const rdv_faults *f)
     return f && has_restart(f, 0); /* the kinds do not depend on the seed */
 }
 
+int rdv_faults_server_check(const rdv_faults *f, const char *url, char *err,
+                            size_t errlen)
+{
+    return f ? rdv_fault_server_check(f->plan, url, err, errlen) : RDV_OK;
+}
+
 int rdv_faults_server_start(const rdv_faults *f, uint64_t seed,
                             const char *url, int can_restart, char *rank_url,
                             size_t cap, rdv_faults_server **out, char *err,

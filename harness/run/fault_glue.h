@@ -48,6 +48,11 @@ typedef struct rdv_faults_server rdv_faults_server;
 
 /* 1 when the plan holds server.restart. */
 int rdv_faults_has_restart(const rdv_faults *f);
+/* RDV_OK when the store at url can take f's server faults (f may be
+ * NULL); RDV_EINVAL with a message naming the fault and the URL
+ * (password masked) otherwise: a usage error, found before any run. */
+int rdv_faults_server_check(const rdv_faults *f, const char *url, char *err,
+                            size_t errlen);
 
 int rdv_faults_server_start(const rdv_faults *f, uint64_t seed,
                             const char *url, int can_restart, char *rank_url,

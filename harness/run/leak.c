@@ -21,6 +21,7 @@
 
 #include "run/leak.h"
 #include "rdv/store_ops.h"
+#include "rdv/url.h"
 
 int rdv_fd_count(void)
 {
@@ -219,17 +220,20 @@ static int names_pid(const char *name, pid_t pid)
 int rdv_leak_store_files(const char *url, const pid_t *pids, int n,
                          char *buf, size_t cap)
 {
-    char dir[4096];
+    const char *dir;
     struct dirent *e;
+    rdv_url u;
     DIR *d;
     int found = 0;
 
     buf[0] = '\0';
-    if (strncmp(url, "file://", 7) != 0)
+    if (rdv_url_parse(url, &u, NULL, 0))
+        return 0; /* the store opened it, so this does not happen */
+    dir = u.path; /* decoded: "file:///tmp/a%20b" is "/tmp/a b" */
+    if (strcmp(u.scheme, "file") != 0 || !(d = opendir(dir))) {
+        rdv_url_free(&u);
         return 0;
-    snprintf(dir, sizeof dir, "%.*s", (int)strcspn(url + 7, "?"), url + 7);
-    if (!(d = opendir(dir)))
-        return 0;
+    }
     while ((e = readdir(d))) {
         for (int i = 0; i < n; i++) {
             if (pids[i] <= 0 || !names_pid(e->d_name, pids[i]))
@@ -241,5 +245,6 @@ int rdv_leak_store_files(const char *url, const pid_t *pids, int n,
         }
     }
     closedir(d);
+    rdv_url_free(&u);
     return found;
 }

@@ -22,6 +22,7 @@
 #include "run/leak.h"
 #include "run/rank.h"
 #include "rdv/store_ops.h"
+#include "rdv/url.h"
 #include "run/run.h"
 #include "run/server_restart.h"
 
@@ -35,11 +36,20 @@ struct rdv_runner {
     uint64_t runs;
 };
 
-/* hash: without shared=1 lives in one process; forked ranks would each
- * see an empty store of their own and wait for each other forever. */
-static int store_is_private(const char *url, const rdv_store *s)
+/* A process-local store (hash: without shared=1) would give every forked
+ * rank an empty store of its own, and they would wait for each other
+ * forever: a usage error, told by the store's flags. */
+static int check_store(const rdv_store *s, const char *url, char *err,
+                       size_t errlen)
 {
-    return !rdv_store_is_inherited(s) && strncmp(url, "hash:", 5) == 0;
+    char shown[512];
+
+    if (!(rdv_store_flags(s) & RDV_STORE_PROCESS_LOCAL))
+        return RDV_OK;
+    snprintf(err, errlen, "store URL '%s' is private to one process; "
+             "forked ranks need a store they share, such as hash:?shared=1",
+             rdv_url_redact(url, shown, sizeof shown));
+    return RDV_EINVAL;
 }
 
 int rdv_runner_create(const rdv_run_config *cfg, rdv_runner **out,
@@ -56,15 +66,14 @@ int rdv_runner_create(const rdv_run_config *cfg, rdv_runner **out,
         return RDV_ENOMEM;
     }
     r->cfg = cfg;
-    if ((rc = rdv_store_open(cfg->store_url, &r->store, err, errlen)))
+    /* Server faults the URL cannot take are a usage error, told before
+     * the store is even opened. */
+    if ((rc = rdv_faults_server_check(cfg->faults, cfg->store_url, err,
+                                      errlen)) ||
+        (rc = rdv_store_open(cfg->store_url, &r->store, err, errlen)))
         goto fail;
-    if (store_is_private(cfg->store_url, r->store)) {
-        snprintf(err, errlen, "store URL '%s': hash: is private to one "
-                 "process; forked ranks need hash:?shared=1",
-                 cfg->store_url);
-        rc = RDV_EINVAL;
+    if ((rc = check_store(r->store, cfg->store_url, err, errlen)))
         goto fail;
-    }
     r->inherited = rdv_store_is_inherited(r->store);
     if (rdv_store_list(r->store, "", &keys, &n) == RDV_OK)
         rdv_store_list_free(keys, n);

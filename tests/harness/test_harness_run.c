@@ -317,6 +317,40 @@ Test(usage, bad_input_exits_2_with_a_message, .timeout = 120)
     }
 }
 
+/* Server faults on a store URL that cannot take them are a usage error
+ * told before anything runs or connects, naming the URL without its
+ * password; so is a store private to one process, told by its flags. */
+Test(usage, server_faults_on_a_url_that_cannot_take_them, .timeout = 120)
+{
+    static const struct {
+        const char *args, *want;
+    } cases[] = {
+        {"run --store 'unix:///nonexistent/r.sock?password=hunter2' "
+         "--ranks 2 --faults 'server.reset(after=10)'",
+         "'unix:///nonexistent/r.sock?password=***'"},
+        {"run --store 'plugin:./libnone.so' --ranks 2 "
+         "--faults 'server.latency(ms=5)'",
+         "needs a redis://host[:port] store URL, not 'plugin:./libnone.so'"},
+        {"run --store 'hash:?shared=1' --ranks 2 "
+         "--faults 'server.pause(after=10, ms=10)'",
+         "'hash:?shared=1' is not a redis:// or unix:// store URL"},
+        {"run --store 'hash:?prefix=p' --ranks 2",
+         "'hash:?prefix=p' is private to one process"},
+    };
+
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        result r = rdv(cases[i].args);
+
+        cr_expect_eq(r.code, 2, "'rdv %s' exited %d:\n%s", cases[i].args,
+                     r.code, r.out);
+        cr_expect(strstr(r.out, cases[i].want), "'rdv %s' does not say "
+                  "%s:\n%s", cases[i].args, cases[i].want, r.out);
+        cr_expect(!strstr(r.out, "hunter2"),
+                  "'rdv %s' shows the password:\n%s", cases[i].args, r.out);
+        free(r.out);
+    }
+}
+
 Test(usage, help_and_version_exit_0)
 {
     static const char *const args[] = {"--help", "--version", "run --help",
