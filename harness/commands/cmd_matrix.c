@@ -333,9 +333,10 @@ static void run_cell(matrix_cmd *mc, int s, int n, int sc,
     rdv_run_config cfg = mc->base;
     rdv_runner *runner = NULL;
     const char *why;
-    char err[1024];
+    char err[1024], shown[512];
 
     cfg.store_url = mc->m.stores[s];
+    rdv_url_redact(cfg.store_url, shown, sizeof shown);
     cfg.nranks = (int)mc->m.ranks[n];
     cfg.faults_spec = mc->m.scenarios[sc];
     if ((why = unmet_needs(cfg.store_url, cfg.faults_spec,
@@ -350,7 +351,7 @@ static void run_cell(matrix_cmd *mc, int s, int n, int sc,
         rdv_runner_create(&cfg, &runner, err, sizeof err)) {
         cell->could_not_run = 1;
         rdv_matrix_progress_clear(&mc->m);
-        printf("ERROR %s N=%d: %s\n", cfg.store_url, cfg.nranks, err);
+        printf("ERROR %s N=%d: %s\n", shown, cfg.nranks, err);
         mc->m.done += mc->m.nseeds;
         mc->m.failed += mc->m.nseeds;
         if (mc->junit)
@@ -361,8 +362,8 @@ static void run_cell(matrix_cmd *mc, int s, int n, int sc,
     for (int i = 0; i < mc->m.nseeds; i++) {
         if (rdv_runner_run(runner, mc->m.seeds[i], rep, err, sizeof err)) {
             rdv_matrix_progress_clear(&mc->m);
-            printf("ERROR %s N=%d seed %llu: %s\n", cfg.store_url,
-                   cfg.nranks, (unsigned long long)mc->m.seeds[i], err);
+            printf("ERROR %s N=%d seed %llu: %s\n", shown, cfg.nranks,
+                   (unsigned long long)mc->m.seeds[i], err);
             rep->failed = 1;
             rep->nchecks = 0;
         }
