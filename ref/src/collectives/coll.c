@@ -237,29 +237,43 @@ static void peers_after_failure(const rdv_coll *c, char *out, size_t len)
                                     peer[i]);
 }
 
+/* The words for the transport's reason. A relayed abort ("rank 1
+ * failed first (reported by ...: peer closed the connection)") blames
+ * the culprit, so it says "failed", never "closed". */
+static const char *what_peer_did(rdv_fail_reason why)
+{
+    switch (why) {
+    case RDV_FAIL_CLOSED:
+        return "closed the connection";
+    case RDV_FAIL_RESET:
+        return "reset the connection";
+    case RDV_FAIL_PROTOCOL:
+        return "broke the protocol";
+    default:
+        return "failed";
+    }
+}
+
 static int wait_failed(rdv_coll *c, int rc, rdv_request *const *reqs,
                        size_t n)
 {
     const char *detail = rdv_transport_errmsg(c->t);
+    rdv_fail_reason why = rdv_transport_reason(c->t);
     int peer = culprit(c, reqs, n);
     char where[64], gone[512];
 
     snprintf(where, sizeof where, "%s(%s) step %d/%d", c->name, c->algo,
              c->step + 1, c->nsteps);
     peers_after_failure(c, gone, sizeof gone);
-    if (rc == RDV_ETIMEDOUT)
+    if (why == RDV_FAIL_TIMEOUT)
         return rdv_context_fail(c->ctx, rc, "%s: timed out after %d ms "
                                             "waiting for peer %d (%s)%s",
                                 where, c->timeout_ms, peer, detail, gone);
-    /* A relayed abort ("rank 1 failed first (reported by ...: peer
-     * closed the connection)") blames the culprit, not a closed link. */
-    if (rc == RDV_EPEER && strstr(detail, "closed the connection") &&
-        !strstr(detail, "failed first"))
-        return rdv_context_fail(c->ctx, rc, "%s: peer %d closed the "
-                                            "connection (%s)%s",
-                                where, peer, detail, gone);
-    return rdv_context_fail(c->ctx, rc, "%s: peer %d failed (%s)%s", where,
-                            peer, detail, gone);
+    if (why == RDV_FAIL_IO && rdv_transport_culprit(c->t) == c->rank)
+        return rdv_context_fail(c->ctx, rc, "%s: I/O error on rank %d (%s)%s",
+                                where, c->rank, detail, gone);
+    return rdv_context_fail(c->ctx, rc, "%s: peer %d %s (%s)%s", where, peer,
+                            what_peer_did(why), detail, gone);
 }
 
 /* Busy-poll mode: zero-timeout polls until `any` (or all) of the

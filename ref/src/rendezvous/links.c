@@ -70,6 +70,14 @@ static int64_t backoff_ns(rdv_mesh *m, unsigned attempt)
     return base / 2 + (int64_t)(rng_next(m) % (uint64_t)(base / 2 + 1));
 }
 
+/* An engine call failed (ret, an rdv_status): fail the mesh with the
+ * transport's detail, which names the call and the errno. */
+static int op_failed(rdv_mesh *m, int ret, const char *what)
+{
+    return rdv_mesh_fail(m, ret, "rank %d: %s: %s", m->rank, what,
+                         rdv_transport_errmsg(m->t));
+}
+
 static void out_retry(rdv_mesh *m, int k, int err, const char *what)
 {
     rdv_mesh_peer *p = &m->peers[k];
@@ -105,19 +113,20 @@ static int out_start(rdv_mesh *m, int k)
         }
     }
     p->hook_cleared = 0;
-    fd = rdv_transport_socket(m->t, p->rec.family);
-    if (fd < 0)
-        return rdv_mesh_fail(m, RDV_EIO, "rank %d: socket for rank %d: %s",
-                             m->rank, k, strerror(-fd));
-    sl = rdv_record_sockaddr(&p->rec, &ss);
-    ret = rdv_transport_op_connect(m->t, fd, (struct sockaddr *)&ss, sl,
-                                   tag_of(T_CONN, (size_t)k), m->deadline);
-    if (ret < 0) {
-        close(fd);
-        return rdv_mesh_fail(m, RDV_EIO, "rank %d: connect to rank %d: %s",
-                             m->rank, k, strerror(-ret));
+    ret = rdv_transport_socket(m->t, p->rec.family, &fd);
+    if (ret == RDV_OK) {
+        sl = rdv_record_sockaddr(&p->rec, &ss);
+        p->fd = fd;
+        ret = rdv_transport_op_connect(m->t, fd, (struct sockaddr *)&ss, sl,
+                                       tag_of(T_CONN, (size_t)k),
+                                       m->deadline);
     }
-    p->fd = fd;
+    if (ret != RDV_OK) {
+        ret = rdv_mesh_fail(m, ret, "rank %d: connecting to rank %d: %s",
+                            m->rank, k, rdv_transport_errmsg(m->t));
+        drop_fd(m, &p->fd); /* the kernel may still hold the connect */
+        return ret;
+    }
     p->state = LINK_CONNECT;
     return RDV_OK;
 }
@@ -133,7 +142,7 @@ static int hello_to(rdv_mesh *m, uint8_t *tx, int kind, uint64_t nonce)
 }
 
 /* Moves the rest of a hello: returns 1 when it is all there, 0 when
- * another op was submitted, negative on a submit failure. */
+ * another op was submitted, a negative status when it could not be. */
 static int more_bytes(rdv_mesh *m, int fd, uint8_t *buf, size_t *moved,
                       int res, int is_send, uint64_t tag)
 {
@@ -148,7 +157,7 @@ static int more_bytes(rdv_mesh *m, int fd, uint8_t *buf, size_t *moved,
     else
         ret = rdv_transport_op_recv(m->t, fd, buf + *moved,
                                     RDV_HELLO_SIZE - *moved, tag, m->deadline);
-    return ret < 0 ? ret : 0;
+    return ret != RDV_OK ? ret : 0;
 }
 
 static int out_event(rdv_mesh *m, int kind, int k, int res)
@@ -176,9 +185,7 @@ static int out_event(rdv_mesh *m, int kind, int k, int res)
         hello_to(m, p->tx, RDV_HELLO_CONNECT, p->rec.nonce);
         ret = rdv_transport_op_send(m->t, p->fd, p->tx, RDV_HELLO_SIZE,
                                     tag_of(T_OUT_TX, (size_t)k));
-        return ret < 0 ? rdv_mesh_fail(m, RDV_EIO, "rank %d: send: %s",
-                                       m->rank, strerror(-ret))
-                       : RDV_OK;
+        return ret != RDV_OK ? op_failed(m, ret, "handshake") : RDV_OK;
     }
     if (res <= 0) {
         out_retry(m, k, res < 0 ? -res : ECONNRESET, "handshake");
@@ -187,17 +194,13 @@ static int out_event(rdv_mesh *m, int kind, int k, int res)
     ret = more_bytes(m, p->fd, kind == T_OUT_TX ? p->tx : p->rx, &p->moved,
                      res, kind == T_OUT_TX, tag_of(kind, (size_t)k));
     if (ret <= 0)
-        return ret < 0 ? rdv_mesh_fail(m, RDV_EIO, "rank %d: handshake: %s",
-                                       m->rank, strerror(-ret))
-                       : RDV_OK;
+        return ret < 0 ? op_failed(m, ret, "handshake") : RDV_OK;
     if (kind == T_OUT_TX) {
         p->moved = 0;
         p->state = LINK_ACK;
         ret = rdv_transport_op_recv(m->t, p->fd, p->rx, RDV_HELLO_SIZE,
                                     tag_of(T_OUT_RX, (size_t)k), m->deadline);
-        return ret < 0 ? rdv_mesh_fail(m, RDV_EIO, "rank %d: recv: %s",
-                                       m->rank, strerror(-ret))
-                       : RDV_OK;
+        return ret != RDV_OK ? op_failed(m, ret, "handshake") : RDV_OK;
     }
     ret = rdv_hello_decode(p->rx, RDV_HELLO_SIZE, &h, why, sizeof why);
     if (ret == RDV_OK && (h.kind != RDV_HELLO_ACCEPT || h.rank != (uint32_t)k ||
@@ -265,10 +268,7 @@ static int in_ack(rdv_mesh *m, rdv_mesh_inbound *in, size_t i)
     hello_to(m, in->tx, RDV_HELLO_ACCEPT, m->peers[in->peer].rec.nonce);
     ret = rdv_transport_op_send(m->t, in->fd, in->tx, RDV_HELLO_SIZE,
                                 tag_of(T_IN_TX, i));
-    if (ret < 0)
-        return rdv_mesh_fail(m, RDV_EIO, "rank %d: send: %s", m->rank,
-                             strerror(-ret));
-    return RDV_OK;
+    return ret != RDV_OK ? op_failed(m, ret, "handshake") : RDV_OK;
 }
 
 /* A whole hello arrived on inbound slot i: is it one of ours? */
@@ -317,9 +317,7 @@ static int in_event(rdv_mesh *m, int kind, size_t i, int res)
     ret = more_bytes(m, in->fd, kind == T_IN_TX ? in->tx : in->rx, &in->moved,
                      res, kind == T_IN_TX, tag_of(kind, i));
     if (ret <= 0)
-        return ret < 0 ? rdv_mesh_fail(m, RDV_EIO, "rank %d: handshake: %s",
-                                       m->rank, strerror(-ret))
-                       : RDV_OK;
+        return ret < 0 ? op_failed(m, ret, "handshake") : RDV_OK;
     if (kind == T_IN_RX)
         return in_hello(m, in, i);
     /* our answer is out: this is the link to in->peer now */
@@ -342,7 +340,8 @@ static int accept_event(rdv_mesh *m, int res, int more)
     int ret;
 
     if (res >= 0) {
-        in = rdv_transport_prepare_fd(m->t, res) == 0 ? in_new(m, &i) : NULL;
+        in = rdv_transport_prepare_fd(m->t, res) == RDV_OK ? in_new(m, &i)
+                                                            : NULL;
         if (!in) {
             m->counters->strangers_rejected++;
             close(res);
@@ -350,9 +349,8 @@ static int accept_event(rdv_mesh *m, int res, int more)
             in->fd = res;
             ret = rdv_transport_op_recv(m->t, res, in->rx, RDV_HELLO_SIZE,
                                         tag_of(T_IN_RX, i), m->deadline);
-            if (ret < 0)
-                return rdv_mesh_fail(m, RDV_EIO, "rank %d: recv: %s",
-                                     m->rank, strerror(-ret));
+            if (ret != RDV_OK)
+                return op_failed(m, ret, "handshake");
         }
     } else if (res != -ECONNABORTED && res != -EINTR && res != -EAGAIN) {
         return rdv_mesh_fail(m, RDV_EIO, "rank %d: accept on %s: %s",
@@ -365,10 +363,7 @@ int rdv_mesh_listen(rdv_mesh *m)
 {
     int ret = rdv_transport_op_accept(m->t, m->listen_fd, tag_of(T_ACCEPT, 0));
 
-    if (ret < 0)
-        return rdv_mesh_fail(m, RDV_EIO, "rank %d: accept: %s", m->rank,
-                             strerror(-ret));
-    return RDV_OK;
+    return ret != RDV_OK ? op_failed(m, ret, "listening") : RDV_OK;
 }
 
 static int dispatch(rdv_mesh *m, const rdv_event *ev)

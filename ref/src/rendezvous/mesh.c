@@ -65,12 +65,12 @@ static int open_listener(rdv_mesh *m)
 {
     struct sockaddr_storage ss = m->bind.ss;
     socklen_t sl = sizeof ss;
-    int fd = rdv_transport_socket(m->t, m->bind.ss.ss_family);
-    int backlog = m->size + 64;
+    int backlog = m->size + 64, fd;
+    int ret = rdv_transport_socket(m->t, m->bind.ss.ss_family, &fd);
 
-    if (fd < 0)
-        return rdv_mesh_fail(m, RDV_EIO, "rank %d: listening socket: %s",
-                             m->rank, strerror(-fd));
+    if (ret != RDV_OK)
+        return rdv_mesh_fail(m, ret, "rank %d: listening socket: %s",
+                             m->rank, rdv_transport_errmsg(m->t));
     m->listen_fd = fd;
     if (bind(fd, (struct sockaddr *)&m->bind.ss, m->bind.len) < 0 ||
         listen(fd, backlog) < 0 ||

@@ -103,9 +103,38 @@ static void cancel_all(rdv_transport *t, int status)
     t->nheld = 0;
 }
 
-int rdv_dp_fail(rdv_transport *t, int status, int culprit, const char *fmt,
-                ...)
+/* Each reason with its one status, and its name. */
+static const struct {
+    int status;
+    const char *name;
+} reasons[] = {
+    [RDV_FAIL_NONE] = {RDV_OK, "none"},
+    [RDV_FAIL_CLOSED] = {RDV_EPEER, "closed"},
+    [RDV_FAIL_RESET] = {RDV_EPEER, "reset"},
+    [RDV_FAIL_TIMEOUT] = {RDV_ETIMEDOUT, "timeout"},
+    [RDV_FAIL_ABORTED] = {RDV_EPEER, "aborted"},
+    [RDV_FAIL_PROTOCOL] = {RDV_EPROTO, "protocol"},
+    [RDV_FAIL_IO] = {RDV_EIO, "io"},
+};
+
+int rdv_fail_status(rdv_fail_reason reason)
 {
+    return (unsigned)reason < sizeof reasons / sizeof reasons[0]
+               ? reasons[reason].status
+               : RDV_EIO;
+}
+
+const char *rdv_fail_reason_name(rdv_fail_reason reason)
+{
+    return (unsigned)reason < sizeof reasons / sizeof reasons[0]
+               ? reasons[reason].name
+               : "unknown";
+}
+
+int rdv_dp_fail(rdv_transport *t, rdv_fail_reason reason, int culprit,
+                const char *fmt, ...)
+{
+    int status = rdv_fail_status(reason);
     va_list ap;
 
     if (t->failed)
@@ -115,6 +144,7 @@ int rdv_dp_fail(rdv_transport *t, int status, int culprit, const char *fmt,
     va_end(ap);
     t->failed = status;
     t->culprit = culprit;
+    t->reason = reason;
     t->grace = 0;
     drain(t);
     rdv_dp_abort_peers(t, culprit, t->detail);
@@ -131,7 +161,7 @@ int rdv_dp_abort_received(rdv_transport *t, int peer,
     int c;
 
     if (rdv_frame_abort_parse(payload, len, &c, why, sizeof why) < 0)
-        return rdv_dp_fail(t, RDV_EPROTO, peer,
+        return rdv_dp_fail(t, RDV_FAIL_PROTOCOL, peer,
                            "recv from rank %d (%s): malformed ABORT frame",
                            peer, p->desc);
     if (c < 0 || c >= t->size)
@@ -141,14 +171,14 @@ int rdv_dp_abort_received(rdv_transport *t, int peer,
             x->blamed = 1; /* nothing more comes from peer */
             return RDV_OK;
         }
-        return rdv_dp_fail(t, RDV_EPEER, c,
+        return rdv_dp_fail(t, RDV_FAIL_ABORTED, c,
                            "rank %d (%s) gave up on this rank (%d): %s",
                            peer, p->desc, t->rank, why);
     }
     if (c == peer)
-        return rdv_dp_fail(t, RDV_EPEER, c, "rank %d (%s) failed: %s", peer,
+        return rdv_dp_fail(t, RDV_FAIL_ABORTED, c, "rank %d (%s) failed: %s", peer,
                            p->desc, why);
-    return rdv_dp_fail(t, RDV_EPEER, c,
+    return rdv_dp_fail(t, RDV_FAIL_ABORTED, c,
                        "rank %d failed first (reported by rank %d at %s: %s)",
                        c, peer, p->desc, why);
 }

@@ -67,7 +67,7 @@ static int issue(rdv_transport *t, int peer, int d, int64_t now)
 
         if (n < 0) {
             shutdown(p->fd, SHUT_RDWR);
-            return rdv_dp_fail(t, RDV_EPEER, peer,
+            return rdv_dp_fail(t, RDV_FAIL_RESET, peer,
                                "%s rank %d (%s): connection reset (injected) "
                                "after %zu of %zu bytes",
                                rdv_dp_dir_words(d), peer, p->desc, r->done,
@@ -87,11 +87,11 @@ static int issue(rdv_transport *t, int peer, int d, int64_t now)
     else
         ret = t->ops->recv(t->be, p->fd, at, want, data_tag(peer, d),
                            RDV_DEADLINE_NONE);
-    if (ret < 0)
-        return rdv_dp_fail(t, RDV_EIO, peer,
-                           "%s rank %d (%s): cannot submit: %s",
-                           rdv_dp_dir_words(d), peer, p->desc,
-                           strerror(-ret));
+    if (ret != RDV_OK) /* a local failure: this rank is to blame */
+        return rdv_dp_fail(t, RDV_FAIL_IO, t->rank,
+                           "%s rank %d (%s): cannot submit on %s: %s",
+                           rdv_dp_dir_words(d), peer, p->desc, t->ops->name,
+                           t->ops->errmsg(t->be));
     x->busy = 1;
     return RDV_OK;
 }
@@ -195,7 +195,7 @@ static int recv_header(rdv_transport *t, int peer)
     uint32_t raw;
 
     if (rdv_frame_decode(x->bounce + x->boff, &f, &raw) < 0)
-        return rdv_dp_fail(t, RDV_EPROTO, peer,
+        return rdv_dp_fail(t, RDV_FAIL_PROTOCOL, peer,
                            "recv from rank %d (%s): not an rdv frame "
                            "(first word 0x%08x) after %llu bytes",
                            peer, p->desc, raw,
@@ -204,7 +204,7 @@ static int recv_header(rdv_transport *t, int peer)
     x->boff += RDV_FRAME_HDR;
     if (f.kind == RDV_FRAME_ABORT) {
         if (f.len < 4 || f.len > RDV_FRAME_ABORT_MAX)
-            return rdv_dp_fail(t, RDV_EPROTO, peer,
+            return rdv_dp_fail(t, RDV_FAIL_PROTOCOL, peer,
                                "recv from rank %d (%s): ABORT frame of "
                                "%llu bytes (4 to %d allowed)",
                                peer, p->desc, (unsigned long long)f.len,
@@ -213,7 +213,7 @@ static int recv_header(rdv_transport *t, int peer)
         return RDV_OK;
     }
     if (f.seq != x->seq || f.len == 0)
-        return rdv_dp_fail(t, RDV_EPROTO, peer,
+        return rdv_dp_fail(t, RDV_FAIL_PROTOCOL, peer,
                            "recv from rank %d (%s): message #%u of %llu "
                            "bytes arrived where #%u was due (a stale or "
                            "foreign stream?)",
@@ -347,14 +347,14 @@ static int complete(rdv_transport *t, const rdv_event *ev)
         int e = -ev->res;
 
         return rdv_dp_fail(t,
-                           (e == ECONNRESET || e == EPIPE) ? RDV_EPEER
-                                                           : RDV_EIO,
+                           (e == ECONNRESET || e == EPIPE) ? RDV_FAIL_RESET
+                                                           : RDV_FAIL_IO,
                            peer, "%s rank %d (%s): %s after %zu of %zu bytes",
                            rdv_dp_dir_words(d), peer, p->desc, strerror(e),
                            x->req->done, x->req->len);
     }
     if (ev->res == 0 && d == DIR_RECV)
-        return rdv_dp_fail(t, RDV_EPEER, peer,
+        return rdv_dp_fail(t, RDV_FAIL_CLOSED, peer,
                            "recv from rank %d (%s): peer closed the "
                            "connection after %zu of %zu bytes",
                            peer, p->desc, x->req->done, x->req->len);
@@ -411,16 +411,10 @@ int rdv_transport_poll(rdv_transport *t, rdv_event *evs, int max,
         int n = t->ops->poll(t->be, evs, max, wake);
         int kept = 0;
 
-        if (n == -EEXIST)
-            return rdv_dp_fail(t, RDV_EIO, t->rank,
-                               "transport poll (%s): the ring is "
-                               "single-issuer and this is not the thread "
-                               "that connected the context",
-                               t->ops->name);
         if (n < 0)
-            return rdv_dp_fail(t, RDV_EIO, t->rank,
+            return rdv_dp_fail(t, RDV_FAIL_IO, t->rank,
                                "transport poll (%s): %s", t->ops->name,
-                               strerror(-n));
+                               t->ops->errmsg(t->be));
         for (int i = 0; i < n; i++) {
             if (!(evs[i].tag & RDV_TAG_TRANSPORT)) {
                 evs[kept++] = evs[i];

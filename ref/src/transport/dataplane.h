@@ -73,6 +73,7 @@ struct rdv_transport {
     const rdv_hooks *hooks;
     int failed;  /* the status that failed it, 0 while healthy */
     int culprit; /* the rank blamed for the failure, -1 = none yet */
+    rdv_fail_reason reason; /* why, RDV_FAIL_NONE while healthy */
     int grace;   /* a wait's deadline passed: ABORTs naming us wait */
     int nheld;
     uint64_t sent, received;
@@ -100,12 +101,13 @@ void rdv_dp_account(rdv_transport *t, const rdv_event *ev);
 int rdv_dp_abort_received(rdv_transport *t, int peer,
                           const unsigned char *payload, size_t len);
 
-/* Fails t (the first failure wins: later calls only return status):
- * sets the detail and the culprit (the rank to blame, this rank when
- * it is nobody else), tells the peers with ABORT frames, then cancels
- * every operation and fails every request. */
-int rdv_dp_fail(rdv_transport *t, int status, int culprit, const char *fmt,
-                ...) __attribute__((format(printf, 4, 5)));
+/* Fails t for reason (the first failure wins: later calls only return
+ * the status): sets the detail, the reason and the culprit (the rank to
+ * blame, this rank when it is nobody else), tells the peers with ABORT
+ * frames, then cancels every operation and fails every request.
+ * Returns rdv_fail_status(reason). */
+int rdv_dp_fail(rdv_transport *t, rdv_fail_reason reason, int culprit,
+                const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /* Sends an ABORT naming culprit, with reason, to every connected peer
  * whose send direction is at a frame boundary, and shuts down the
  * others for writing; skips peers already told. Never blocks. */

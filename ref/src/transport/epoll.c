@@ -14,6 +14,9 @@
  *    epoll_wait timeout is the earliest of them and the caller's.
  *  - Multishot accept: the listener stays armed and every accepted fd
  *    is an event with more = 1.
+ *  - Operations answer in rdv_status; the failed call and its errno are
+ *    in errmsg(). A syscall's own result (refused, reset, ...) is an
+ *    event, as it would be from io_uring.
  */
 #define _GNU_SOURCE /* accept4 */
 #include <errno.h>
@@ -48,25 +51,37 @@ struct rdv_backend {
     int nfds;
     int ntimed; /* ops with a deadline */
     rdv_evq ready;
+    char why[160]; /* the last failure, for errmsg() */
 };
+
+static int fail(rdv_backend *b, const char *call, int err)
+{
+    return rdv_backend_sys_fail(b->why, sizeof b->why, call, err);
+}
+
+static const char *epoll_errmsg(const rdv_backend *b)
+{
+    return b->why;
+}
 
 static int epoll_create_backend(rdv_backend **out, char *errbuf,
                                 size_t errlen)
 {
     rdv_backend *b = calloc(1, sizeof *b);
+    int ret;
 
-    if (!b)
-        return -ENOMEM;
+    if (!b) {
+        snprintf(errbuf, errlen, "epoll: out of memory");
+        return RDV_ENOMEM;
+    }
     b->epfd = epoll_create1(EPOLL_CLOEXEC);
     if (b->epfd < 0) {
-        int e = errno;
-
-        snprintf(errbuf, errlen, "epoll_create1: %s", strerror(e));
+        ret = rdv_backend_sys_fail(errbuf, errlen, "epoll_create1", errno);
         free(b);
-        return -e;
+        return ret;
     }
     *out = b;
-    return 0;
+    return RDV_OK;
 }
 
 static efd *fd_slot(rdv_backend *b, int fd)
@@ -96,12 +111,20 @@ static int rearm(rdv_backend *b, int fd)
     int op;
 
     if (want == e->armed)
-        return 0;
+        return RDV_OK;
     op = !e->armed ? EPOLL_CTL_ADD : want ? EPOLL_CTL_MOD : EPOLL_CTL_DEL;
     if (epoll_ctl(b->epfd, op, fd, &ev) < 0)
-        return -errno;
+        return fail(b, "epoll_ctl", errno);
     e->armed = want;
-    return 0;
+    return RDV_OK;
+}
+
+/* An outcome known at once, queued as the next poll's event. */
+static int queue(rdv_backend *b, int fd, uint64_t tag, int res)
+{
+    if (rdv_evq_push(&b->ready, fd, tag, res, 0, 0) != RDV_OK)
+        return fail(b, "queueing an event", ENOMEM);
+    return RDV_OK;
 }
 
 static void op_end(rdv_backend *b, int fd, eop *o, int res, int more)
@@ -166,15 +189,19 @@ static int op_start(rdv_backend *b, int fd, int write_side, eop o,
     eop *slot;
 
     if (!e)
-        return -ENOMEM;
+        return fail(b, "growing the fd table", ENOMEM);
     slot = write_side ? &e->wr : &e->rd;
-    if (slot->kind != K_NONE)
-        return -EBUSY;
+    if (slot->kind != K_NONE) {
+        snprintf(b->why, sizeof b->why,
+                 "fd %d already has an operation on its %s side", fd,
+                 write_side ? "write" : "read");
+        return RDV_EIO;
+    }
     *slot = o;
     if (o.deadline != RDV_DEADLINE_NONE)
         b->ntimed++;
     if (try_now && op_try(b, fd, slot))
-        return 0;
+        return RDV_OK;
     return rearm(b, fd);
 }
 
@@ -187,9 +214,9 @@ static int epoll_connect_op(rdv_backend *b, int fd, const struct sockaddr *sa,
         if (errno == EINPROGRESS || errno == EINTR)
             return op_start(b, fd, 1, o, 0);
         /* fails at once (refused, unreachable): report as an event */
-        return rdv_evq_push(&b->ready, fd, tag, -errno, 0, 0);
+        return queue(b, fd, tag, -errno);
     }
-    return rdv_evq_push(&b->ready, fd, tag, 0, 0, 0);
+    return queue(b, fd, tag, 0);
 }
 
 static int epoll_accept_op(rdv_backend *b, int fd, uint64_t tag)
@@ -281,7 +308,7 @@ static int epoll_poll(rdv_backend *b, rdv_event *evs, int max,
         if (n < 0 && errno == EINTR)
             continue; /* a signal never ends the wait early */
         if (n < 0)
-            return -errno;
+            return fail(b, "epoll_wait", errno);
         for (int i = 0; i < n; i++) {
             int fd = ready[i].data.fd;
             efd *e = &b->fds[fd];
@@ -322,4 +349,5 @@ const rdv_backend_ops rdv_backend_epoll = {
     .recv = epoll_recv_op,
     .forget = epoll_forget,
     .poll = epoll_poll,
+    .errmsg = epoll_errmsg,
 };

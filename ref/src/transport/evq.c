@@ -2,7 +2,6 @@
  * transport/evq.c - a growable ring of finished events, shared by the
  * io_uring and epoll backends so neither repeats it.
  */
-#include <errno.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -16,7 +15,7 @@ int rdv_evq_push(rdv_evq *q, int fd, uint64_t tag, int res, int more,
         rdv_evq_item *v = malloc(cap * sizeof *v);
 
         if (!v)
-            return -ENOMEM;
+            return RDV_ENOMEM;
         for (size_t i = 0; i < q->len; i++)
             v[i] = q->v[(q->head + i) % q->cap];
         free(q->v);
@@ -31,7 +30,7 @@ int rdv_evq_push(rdv_evq *q, int fd, uint64_t tag, int res, int more,
     it->fd = fd;
     it->is_fd = is_fd;
     q->len++;
-    return 0;
+    return RDV_OK;
 }
 
 int rdv_evq_pop(rdv_evq *q, rdv_event *evs, int max)

@@ -21,7 +21,7 @@ typedef struct rdv_evq {
     size_t head, len, cap;
 } rdv_evq;
 
-/* 0, or -ENOMEM. */
+/* RDV_OK, or RDV_ENOMEM. */
 int rdv_evq_push(rdv_evq *q, int fd, uint64_t tag, int res, int more,
                  int is_fd);
 /* Moves up to max events into evs; returns how many. */

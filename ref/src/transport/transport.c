@@ -5,7 +5,9 @@
  * through to the backend. The data plane proper (frames, post, wait)
  * is dataplane.c; failing and telling the peers is abort.c.
  *
- * The backend is chosen in one place, backend_choose().
+ * The backend is chosen in one place, backend_choose(). Backends answer
+ * in rdv_status like everything else; this is where their detail is
+ * copied into the transport's.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -36,27 +38,33 @@ static int backend_choose(const char *name, const rdv_backend_ops **ops,
     }
     if (!name || !*name || !strcmp(name, "uring")) {
         ret = rdv_backend_uring.create(be, why, sizeof why);
-        if (ret == 0) {
+        if (ret == RDV_OK) {
             *ops = &rdv_backend_uring;
             return RDV_OK;
         }
         if (name && *name) {
             snprintf(errbuf, errlen,
                      "RDV_TRANSPORT=uring forced but unavailable: %s", why);
-            return ret == -ENOMEM ? RDV_ENOMEM : RDV_ENOTSUP;
+            return ret == RDV_ENOMEM ? RDV_ENOMEM : RDV_ENOTSUP;
         }
-        if (ret != -EPERM && ret != -ENOSYS && ret != -EINVAL) {
+        if (ret != RDV_ENOTSUP) {
             snprintf(errbuf, errlen, "%s", why);
-            return ret == -ENOMEM ? RDV_ENOMEM : RDV_EIO;
+            return ret;
         }
     }
     ret = rdv_backend_epoll.create(be, why, sizeof why);
-    if (ret < 0) {
+    if (ret != RDV_OK) {
         snprintf(errbuf, errlen, "%s", why);
-        return ret == -ENOMEM ? RDV_ENOMEM : RDV_EIO;
+        return ret;
     }
     *ops = &rdv_backend_epoll;
     return RDV_OK;
+}
+
+int rdv_backend_sys_fail(char *why, size_t cap, const char *call, int err)
+{
+    snprintf(why, cap, "%s: %s", call, strerror(err));
+    return err == ENOMEM ? RDV_ENOMEM : RDV_EIO;
 }
 
 int rdv_transport_open(rdv_transport **out, const char *backend, int rank,
@@ -121,6 +129,11 @@ int rdv_transport_culprit(const rdv_transport *t)
     return t->failed ? t->culprit : -1;
 }
 
+rdv_fail_reason rdv_transport_reason(const rdv_transport *t)
+{
+    return t->failed ? t->reason : RDV_FAIL_NONE;
+}
+
 void rdv_transport_set_hooks(rdv_transport *t, const rdv_hooks *hooks)
 {
     t->hooks = hooks;
@@ -144,27 +157,38 @@ int rdv_transport_check_pid(rdv_transport *t)
     return RDV_OK;
 }
 
-int rdv_transport_prepare_fd(rdv_transport *t, int fd)
+/* errno of a failed syscall into the detail, as a status. */
+static int sys_fail(rdv_transport *t, const char *call, int err)
+{
+    return rdv_backend_sys_fail(t->detail, sizeof t->detail, call, err);
+}
+
+/* Close-on-exec and the backend's blocking mode: 0, or fcntl's errno. */
+static int fd_mode(const rdv_transport *t, int fd)
 {
     int fl = fcntl(fd, F_GETFL);
 
     if (fl < 0 || fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
-        return -errno;
+        return errno;
     fl = t->ops->nonblocking ? (fl | O_NONBLOCK) : (fl & ~O_NONBLOCK);
-    if (fcntl(fd, F_SETFL, fl) < 0)
-        return -errno;
-    return 0;
+    return fcntl(fd, F_SETFL, fl) < 0 ? errno : 0;
 }
 
-int rdv_transport_socket(rdv_transport *t, int family)
+int rdv_transport_prepare_fd(rdv_transport *t, int fd)
+{
+    int err = fd_mode(t, fd);
+
+    return err ? sys_fail(t, "fcntl", err) : RDV_OK;
+}
+
+int rdv_transport_socket(rdv_transport *t, int family, int *fd)
 {
     int type = SOCK_STREAM | SOCK_CLOEXEC;
-    int fd;
 
     if (t->ops->nonblocking)
         type |= SOCK_NONBLOCK;
-    fd = socket(family, type, 0);
-    return fd < 0 ? -errno : fd;
+    *fd = socket(family, type, 0);
+    return *fd < 0 ? sys_fail(t, "socket", errno) : RDV_OK;
 }
 
 int rdv_transport_attach(rdv_transport *t, int peer, int fd,
@@ -172,7 +196,7 @@ int rdv_transport_attach(rdv_transport *t, int peer, int fd,
 {
     struct sockaddr_storage ss;
     socklen_t sl = sizeof ss;
-    int one = 1, ret;
+    int one = 1, err;
 
     if (peer < 0 || peer >= t->size || peer == t->rank ||
         t->peers[peer].fd >= 0) {
@@ -182,12 +206,13 @@ int rdv_transport_attach(rdv_transport *t, int peer, int fd,
                  t->rank, t->size);
         return RDV_EINVAL;
     }
-    ret = rdv_transport_prepare_fd(t, fd);
-    if (ret < 0) {
+    err = fd_mode(t, fd);
+    if (err) {
+        char call[48];
+
         close(fd);
-        snprintf(t->detail, sizeof t->detail, "attach rank %d: %s", peer,
-                 strerror(-ret));
-        return RDV_EIO;
+        snprintf(call, sizeof call, "attach rank %d: fcntl", peer);
+        return sys_fail(t, call, err);
     }
     if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0 &&
         (ss.ss_family == AF_INET || ss.ss_family == AF_INET6))
@@ -213,32 +238,49 @@ int rdv_transport_peer_fd(const rdv_transport *t, int peer)
     return t->peers[peer].fd;
 }
 
+/* A backend operation's status; on failure the detail names the
+ * operation, the fd and what the backend says failed. */
+static int engine_result(rdv_transport *t, const char *op, int fd, int ret)
+{
+    if (ret != RDV_OK)
+        snprintf(t->detail, sizeof t->detail, "%s (fd %d) on %s: %s", op,
+                 fd, t->ops->name, t->ops->errmsg(t->be));
+    return ret;
+}
+
 /* The engine operations the rendezvous drives: straight to the backend
  * (the tag's top bit stays ours). */
 int rdv_transport_op_connect(rdv_transport *t, int fd,
                              const struct sockaddr *sa, socklen_t salen,
                              uint64_t tag, int64_t deadline)
 {
-    return t->ops->connect(t->be, fd, sa, salen, tag & ~RDV_TAG_TRANSPORT,
-                           deadline);
+    return engine_result(t, "connect", fd,
+                         t->ops->connect(t->be, fd, sa, salen,
+                                         tag & ~RDV_TAG_TRANSPORT,
+                                         deadline));
 }
 
 int rdv_transport_op_accept(rdv_transport *t, int listen_fd, uint64_t tag)
 {
-    return t->ops->accept(t->be, listen_fd, tag & ~RDV_TAG_TRANSPORT);
+    return engine_result(t, "accept", listen_fd,
+                         t->ops->accept(t->be, listen_fd,
+                                        tag & ~RDV_TAG_TRANSPORT));
 }
 
 int rdv_transport_op_send(rdv_transport *t, int fd, const void *buf,
                           size_t len, uint64_t tag)
 {
-    return t->ops->send(t->be, fd, buf, len, tag & ~RDV_TAG_TRANSPORT);
+    return engine_result(t, "send", fd,
+                         t->ops->send(t->be, fd, buf, len,
+                                      tag & ~RDV_TAG_TRANSPORT));
 }
 
 int rdv_transport_op_recv(rdv_transport *t, int fd, void *buf, size_t len,
                           uint64_t tag, int64_t deadline)
 {
-    return t->ops->recv(t->be, fd, buf, len, tag & ~RDV_TAG_TRANSPORT,
-                        deadline);
+    return engine_result(t, "recv", fd,
+                         t->ops->recv(t->be, fd, buf, len,
+                                      tag & ~RDV_TAG_TRANSPORT, deadline));
 }
 
 void rdv_transport_forget(rdv_transport *t, int fd)

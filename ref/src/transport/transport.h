@@ -19,8 +19,14 @@
  * io_uring_setup fails with EPERM, ENOSYS or EINVAL.
  *
  * Deadlines are absolute CLOCK_MONOTONIC ns (RDV_DEADLINE_NONE = never).
- * Errors name the peer rank and address; read them with
- * rdv_transport_errmsg().
+ *
+ * Errors, one domain: every function here, and every backend operation,
+ * returns RDV_OK (or a count) or a negative rdv_status, never -errno.
+ * The errno, where it matters, is in the detail (rdv_transport_errmsg(),
+ * naming the peer rank and address) and, for a failed transport, in the
+ * reason (rdv_transport_reason()), so no caller ever reads the text to
+ * decide anything. The one place a kernel errno travels as a number is
+ * rdv_event.res: a syscall's result handed to the rendezvous.
  *
  * Fork/threads: a transport belongs to the process and thread that
  * opened it (the io_uring is created SINGLE_ISSUER when the kernel
@@ -55,6 +61,36 @@ const char *rdv_transport_errmsg(const rdv_transport *t);
  * nobody else is at fault. -1 while the transport is healthy. The
  * detail names the same rank first. */
 int rdv_transport_culprit(const rdv_transport *t);
+
+/* Why the transport failed, beside the culprit: the fact callers choose
+ * their words from. Each reason has one status, the one the failing
+ * call returned (in brackets). */
+typedef enum rdv_fail_reason {
+    RDV_FAIL_NONE = 0, /* healthy */
+    RDV_FAIL_CLOSED,   /* the culprit closed its connection (EOF)
+                          [RDV_EPEER] */
+    RDV_FAIL_RESET,    /* the connection to the culprit was reset:
+                          ECONNRESET, EPIPE, or an injected reset
+                          [RDV_EPEER] */
+    RDV_FAIL_TIMEOUT,  /* a wait's deadline passed while waiting for the
+                          culprit [RDV_ETIMEDOUT] */
+    RDV_FAIL_ABORTED,  /* a peer's ABORT frame named the culprit as the
+                          rank that failed (the peer itself, another
+                          rank, or this one) [RDV_EPEER] */
+    RDV_FAIL_PROTOCOL, /* the culprit sent bytes that are no rdv frame,
+                          a frame out of sequence or a malformed ABORT
+                          [RDV_EPROTO] */
+    RDV_FAIL_IO,       /* any other error: a socket errno on the
+                          culprit's connection, or a local one (submit,
+                          poll; the culprit is this rank) [RDV_EIO] */
+} rdv_fail_reason;
+
+/* RDV_FAIL_NONE while the transport is healthy. */
+rdv_fail_reason rdv_transport_reason(const rdv_transport *t);
+/* The status a failure for reason returns (RDV_OK for NONE). */
+int rdv_fail_status(rdv_fail_reason reason);
+/* "closed", "reset", "timeout", "aborted", "protocol", "io", "none". */
+const char *rdv_fail_reason_name(rdv_fail_reason reason);
 
 /* Hooks (may be NULL) whose io() is consulted before each transfer.
  * io() sees the wire stream of each direction: offsets and sizes
@@ -114,9 +150,11 @@ void rdv_transport_bytes(const rdv_transport *t, uint64_t *sent,
  *
  * Each operation carries a caller tag and ends in exactly one event
  * (multishot accept: one per connection, `more` set while it stays
- * armed), unless forgotten first. res is the syscall's result: bytes,
- * a new fd, 0, or -errno; -ETIME means the operation's own deadline
- * passed. Tags with the top bit set are reserved for transport.c.
+ * armed), unless forgotten first. res is the syscall's result, in the
+ * kernel's terms: bytes, a new fd, 0, or -errno; -ETIME means the
+ * operation's own deadline passed. It is data for the caller to judge
+ * (refused, reset, ...), never a status. Tags with the top bit set are
+ * reserved for transport.c.
  */
 typedef struct rdv_event {
     uint64_t tag;
@@ -126,15 +164,21 @@ typedef struct rdv_event {
 
 #define RDV_TAG_TRANSPORT (1ull << 63)
 
-/* A new stream socket the backend can drive: CLOEXEC, and nonblocking
- * when the backend wants it. Returns the fd or -errno. */
-int rdv_transport_socket(rdv_transport *t, int family);
-/* Puts an fd obtained elsewhere (accepted, socketpair) in that mode. */
+/* A new stream socket the backend can drive, in *fd: CLOEXEC, and
+ * nonblocking when the backend wants it. RDV_EIO or RDV_ENOMEM with the
+ * errno in the detail. */
+int rdv_transport_socket(rdv_transport *t, int family, int *fd);
+/* Puts an fd obtained elsewhere (accepted, socketpair) in that mode.
+ * RDV_EIO with the errno in the detail. */
 int rdv_transport_prepare_fd(rdv_transport *t, int fd);
 
-/* Each returns 0 or -errno (-ENOMEM); the outcome arrives as an event.
- * connect and recv end with -ETIME at deadline; buffers must stay valid
- * until their event or rdv_transport_forget(). */
+/* Each returns RDV_OK, and the outcome arrives as an event; or RDV_EIO
+ * / RDV_ENOMEM with the detail naming the call that failed. Even then
+ * the kernel may still hold the operation: rdv_transport_forget() fd
+ * before closing it. connect and recv end with -ETIME at deadline;
+ * buffers must stay valid until their event or rdv_transport_forget();
+ * connect copies sa. These never fail the transport: the rendezvous
+ * decides. */
 int rdv_transport_op_connect(rdv_transport *t, int fd,
                              const struct sockaddr *sa, socklen_t salen,
                              uint64_t tag, int64_t deadline);
@@ -153,12 +197,16 @@ void rdv_transport_forget(rdv_transport *t, int fd);
 int rdv_transport_poll(rdv_transport *t, rdv_event *evs, int max,
                        int64_t deadline);
 
-/* What uring.c and epoll.c each define; chosen in rdv_transport_open. */
+/* What uring.c and epoll.c each define; chosen in rdv_transport_open.
+ * Every operation returns RDV_OK (poll: a count) or a negative
+ * rdv_status, and then errmsg() names the call and the errno. */
 typedef struct rdv_backend rdv_backend;
 typedef struct rdv_backend_ops {
     const char *name;
     int nonblocking; /* wants O_NONBLOCK fds */
-    /* 0, or -errno from setup (-EPERM/-ENOSYS/-EINVAL allow fallback) */
+    /* RDV_OK; RDV_ENOTSUP when the kernel refuses this backend in a way
+     * that allows the fallback (io_uring: EPERM, ENOSYS or EINVAL from
+     * setup, an opcode missing); RDV_ENOMEM; RDV_EIO. errbuf says why. */
     int (*create)(rdv_backend **out, char *errbuf, size_t errlen);
     void (*destroy)(rdv_backend *b);
     int (*connect)(rdv_backend *b, int fd, const struct sockaddr *sa,
@@ -169,9 +217,15 @@ typedef struct rdv_backend_ops {
     int (*recv)(rdv_backend *b, int fd, void *buf, size_t len,
                 uint64_t tag, int64_t deadline);
     void (*forget)(rdv_backend *b, int fd);
-    /* count of events, 0 at deadline, -errno on failure */
+    /* count of events, 0 at deadline, a negative status on failure */
     int (*poll)(rdv_backend *b, rdv_event *evs, int max, int64_t deadline);
+    /* The last failure: "io_uring_submit: Device or resource busy". */
+    const char *(*errmsg)(const rdv_backend *b);
 } rdv_backend_ops;
+
+/* For the backends: writes "call: strerror(err)" into why[cap] and
+ * returns the status for err (RDV_ENOMEM for ENOMEM, else RDV_EIO). */
+int rdv_backend_sys_fail(char *why, size_t cap, const char *call, int err);
 
 extern const rdv_backend_ops rdv_backend_uring;
 extern const rdv_backend_ops rdv_backend_epoll;

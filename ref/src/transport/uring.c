@@ -17,16 +17,24 @@
  *    other completion it meets, so no buffer is touched after forget().
  *  - connect and recv with a deadline carry a linked absolute timeout
  *    (CLOCK_MONOTONIC); the op then ends in -ECANCELED, reported -ETIME.
- *    The timespec lives in the slot until submission; slots never move
- *    while SQEs are unsubmitted (growing submits first).
+ *    The timespec, and connect's address, live in the slot, because the
+ *    kernel reads them only when it consumes the SQE. Slots never move
+ *    while the kernel has SQEs left to consume: growing the slot array
+ *    submits first, and does not grow when that submit fails.
+ *  - Every io_uring_submit is checked. A failed submit leaves its SQEs
+ *    in the ring, where the kernel will read them at a later submit, so
+ *    their slots stay taken until their completions arrive (or forget()
+ *    has reaped them); the operation that needed the submit fails with
+ *    RDV_EIO naming io_uring_submit and the errno (errmsg()), and so
+ *    does poll() when it cannot hand the kernel what is queued.
  *  - The listener uses multishot accept; on a kernel that rejects it
  *    (-EINVAL before any connection) accept is re-armed one-shot.
  *  - Sockets stay blocking: io_uring arms poll itself, while O_NONBLOCK
  *    would turn waits into -EAGAIN completions.
  *  - The CQ is deep (4096) because a rank blocked in a store call stops
  *    reaping while hundreds of peers connect; should the kernel still
- *    push back on submit, sq_reserve() reaps into the ready queue, so
- *    no caller is ever handed a NULL SQE.
+ *    push back on submit, submit_step() reaps into the ready queue and
+ *    tries again, so no caller is ever handed a NULL SQE.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -54,6 +62,7 @@ typedef struct uslot {
     int timed;   /* carries a linked timeout */
     int got_one; /* accept: at least one connection came */
     struct __kernel_timespec ts;
+    struct sockaddr_storage sa; /* connect: the address, until consumed */
 } uslot;
 
 struct rdv_backend {
@@ -62,10 +71,29 @@ struct rdv_backend {
     uint32_t nslots, cap;
     uint32_t *freelist;
     uint32_t nfree;
-    uint32_t unsubmitted; /* SQEs prepared, not yet submitted */
-    int multishot;        /* multishot accept usable */
+    int multishot; /* multishot accept usable */
     rdv_evq ready;
+    char why[160]; /* the last failure, for errmsg() */
 };
+
+/* The last failed call into b->why, as a status. EEXIST from entering
+ * the ring only ever means one thing, said in words. */
+static int fail(rdv_backend *b, const char *call, int err)
+{
+    if (err == EEXIST) {
+        snprintf(b->why, sizeof b->why,
+                 "%s: the ring is single-issuer and this is not the thread "
+                 "that connected the context",
+                 call);
+        return RDV_EIO;
+    }
+    return rdv_backend_sys_fail(b->why, sizeof b->why, call, err);
+}
+
+static const char *uring_errmsg(const rdv_backend *b)
+{
+    return b->why;
+}
 
 static int ring_setup(struct io_uring *ring)
 {
@@ -125,63 +153,86 @@ static int uring_create(rdv_backend **out, char *errbuf, size_t errlen)
     rdv_backend *b = calloc(1, sizeof *b);
     int ret;
 
-    if (!b)
-        return -ENOMEM;
+    if (!b) {
+        snprintf(errbuf, errlen, "io_uring: out of memory");
+        return RDV_ENOMEM;
+    }
     ret = ring_setup(&b->ring);
     if (ret < 0) {
         snprintf(errbuf, errlen, "io_uring_setup: %s", strerror(-ret));
         free(b);
-        return ret;
+        /* refused by policy or an old kernel: epoll will do */
+        if (ret == -EPERM || ret == -ENOSYS || ret == -EINVAL)
+            return RDV_ENOTSUP;
+        return ret == -ENOMEM ? RDV_ENOMEM : RDV_EIO;
     }
     /* The kernel already opens ring fds close-on-exec; say so anyway. */
     fcntl(b->ring.ring_fd, F_SETFD, FD_CLOEXEC);
-    ret = ring_probe(&b->ring, errbuf, errlen);
-    if (ret < 0) {
+    if (ring_probe(&b->ring, errbuf, errlen) < 0) {
         io_uring_queue_exit(&b->ring);
         free(b);
-        return ret;
+        return RDV_ENOTSUP;
     }
     b->multishot = 1;
     *out = b;
-    return 0;
+    return RDV_OK;
 }
 
 static int reap(rdv_backend *b);
 
-/* Makes room for `need` SQEs. Submitting frees the SQ; should the kernel
- * push back (-EBUSY/-EAGAIN while completions are backed up), reaping
- * into the ready queue makes room for them. -EBUSY if it never does. */
+/* One io_uring_submit, the attempt `tries` of a caller's loop. Should
+ * the kernel push back (-EBUSY/-EAGAIN while completions are backed up,
+ * -EINTR), reaping into the ready queue makes room for the next try.
+ * RDV_EIO (b->why set) on any other error, or when 16 tries did not do. */
+static int submit_step(rdv_backend *b, int tries)
+{
+    int ret;
+
+    if (tries == 16)
+        return fail(b, "io_uring_submit (16 tries)", EBUSY);
+    ret = io_uring_submit(&b->ring);
+    if (ret >= 0)
+        return RDV_OK;
+    if (ret != -EBUSY && ret != -EAGAIN && ret != -EINTR)
+        return fail(b, "io_uring_submit", -ret);
+    io_uring_get_events(&b->ring);
+    reap(b);
+    return RDV_OK;
+}
+
+/* Makes room for `need` SQEs by submitting what is queued. */
 static int sq_reserve(rdv_backend *b, unsigned need)
 {
-    for (int tries = 0; io_uring_sq_space_left(&b->ring) < need; tries++) {
-        int ret;
+    int ret = RDV_OK;
 
-        if (tries == 16)
-            return -EBUSY;
-        ret = io_uring_submit(&b->ring);
-        if (ret >= 0) {
-            b->unsubmitted = 0;
-        } else if (ret == -EBUSY || ret == -EAGAIN || ret == -EINTR) {
-            io_uring_get_events(&b->ring);
-            reap(b);
-        } else {
-            return ret;
-        }
-    }
-    return 0;
+    for (int tries = 0;
+         ret == RDV_OK && io_uring_sq_space_left(&b->ring) < need; tries++)
+        ret = submit_step(b, tries);
+    return ret;
+}
+
+/* Hands the kernel every SQE it has not consumed yet. */
+static int sq_flush(rdv_backend *b)
+{
+    int ret = RDV_OK;
+
+    for (int tries = 0; ret == RDV_OK && io_uring_sq_ready(&b->ring) > 0;
+         tries++)
+        ret = submit_step(b, tries);
+    return ret;
 }
 
 /* Only after sq_reserve(): the SQ has room, so this never fails. */
 static struct io_uring_sqe *sqe_get(rdv_backend *b)
 {
-    b->unsubmitted++;
     return io_uring_get_sqe(&b->ring);
 }
 
-static long slot_new(rdv_backend *b, int fd, int kind, uint64_t tag,
-                     void *buf)
+/* A free slot's index in *out. */
+static int slot_new(rdv_backend *b, int fd, int kind, uint64_t tag,
+                    void *buf, uint32_t *out)
 {
-    uint32_t i;
+    uint32_t i = 0;
 
     if (b->nfree > 0) {
         i = b->freelist[--b->nfree];
@@ -190,19 +241,19 @@ static long slot_new(rdv_backend *b, int fd, int kind, uint64_t tag,
             uint32_t cap = b->cap ? b->cap * 2 : 128;
             uslot *s;
             uint32_t *fl;
+            int ret;
 
-            /* pending SQEs may point at timespecs inside slots */
-            if (b->unsubmitted) {
-                io_uring_submit(&b->ring);
-                b->unsubmitted = 0;
-            }
+            /* queued SQEs may point into slots: the kernel reads them
+             * first, or the slots stay where they are */
+            if ((ret = sq_flush(b)) != RDV_OK)
+                return ret;
             s = realloc(b->slots, cap * sizeof *s);
             if (!s)
-                return -ENOMEM;
+                return fail(b, "growing the slots", ENOMEM);
             b->slots = s;
             fl = realloc(b->freelist, cap * sizeof *fl);
             if (!fl)
-                return -ENOMEM;
+                return fail(b, "growing the slots", ENOMEM);
             b->freelist = fl;
             b->cap = cap;
         }
@@ -214,7 +265,8 @@ static long slot_new(rdv_backend *b, int fd, int kind, uint64_t tag,
     b->slots[i].kind = kind;
     b->slots[i].buf = buf;
     b->slots[i].active = 1;
-    return i;
+    *out = i;
+    return RDV_OK;
 }
 
 static void slot_free(rdv_backend *b, uint32_t i)
@@ -240,33 +292,42 @@ static void link_deadline(rdv_backend *b, struct io_uring_sqe *sqe,
     io_uring_sqe_set_data64(t, 0);
 }
 
+/* Room for `need` SQEs, then a slot for the op. */
+static int op_begin(rdv_backend *b, unsigned need, int fd, int kind,
+                    uint64_t tag, void *buf, uint32_t *i)
+{
+    int ret = sq_reserve(b, need);
+
+    return ret != RDV_OK ? ret : slot_new(b, fd, kind, tag, buf, i);
+}
+
 static int uring_connect(rdv_backend *b, int fd, const struct sockaddr *sa,
                          socklen_t salen, uint64_t tag, int64_t deadline)
 {
-    long i = sq_reserve(b, 2);
     struct io_uring_sqe *sqe;
+    uint32_t i = 0;
+    int ret;
 
-    if (i == 0)
-        i = slot_new(b, fd, K_CONNECT, tag, NULL);
-    if (i < 0)
-        return (int)i;
+    if (salen > sizeof b->slots[0].sa)
+        return fail(b, "connect", EINVAL);
+    if ((ret = op_begin(b, 2, fd, K_CONNECT, tag, NULL, &i)) != RDV_OK)
+        return ret;
+    /* sa is the caller's: the kernel reads the slot's copy */
+    memcpy(&b->slots[i].sa, sa, salen);
     sqe = sqe_get(b);
-    io_uring_prep_connect(sqe, fd, sa, salen);
+    io_uring_prep_connect(sqe, fd, (struct sockaddr *)&b->slots[i].sa,
+                          salen);
     io_uring_sqe_set_data64(sqe, (uint64_t)i + 1);
-    link_deadline(b, sqe, (uint32_t)i, deadline);
-    /* sa belongs to the caller: hand it to the kernel now */
-    io_uring_submit(&b->ring);
-    b->unsubmitted = 0;
-    return 0;
+    link_deadline(b, sqe, i, deadline);
+    return RDV_OK;
 }
 
-/* 0, or -EBUSY when the SQ stays full. */
 static int prep_accept(rdv_backend *b, uint32_t i)
 {
     struct io_uring_sqe *sqe;
     int ret = sq_reserve(b, 1);
 
-    if (ret < 0)
+    if (ret != RDV_OK)
         return ret;
     sqe = sqe_get(b);
 
@@ -276,53 +337,51 @@ static int prep_accept(rdv_backend *b, uint32_t i)
     else
         io_uring_prep_accept(sqe, b->slots[i].fd, NULL, NULL, SOCK_CLOEXEC);
     io_uring_sqe_set_data64(sqe, (uint64_t)i + 1);
-    return 0;
+    return RDV_OK;
 }
 
 static int uring_accept(rdv_backend *b, int fd, uint64_t tag)
 {
-    long i = slot_new(b, fd, K_ACCEPT, tag, NULL);
-    int ret;
+    uint32_t i = 0;
+    int ret = slot_new(b, fd, K_ACCEPT, tag, NULL, &i);
 
-    if (i < 0)
-        return (int)i;
-    ret = prep_accept(b, (uint32_t)i);
-    if (ret < 0)
-        slot_free(b, (uint32_t)i);
+    if (ret != RDV_OK)
+        return ret;
+    ret = prep_accept(b, i);
+    if (ret != RDV_OK)
+        slot_free(b, i); /* nothing was queued for it */
     return ret;
 }
 
 static int uring_send(rdv_backend *b, int fd, const void *buf, size_t len,
                       uint64_t tag)
 {
-    long i = sq_reserve(b, 1);
     struct io_uring_sqe *sqe;
+    uint32_t i = 0;
+    int ret = op_begin(b, 1, fd, K_SEND, tag, (void *)buf, &i);
 
-    if (i == 0)
-        i = slot_new(b, fd, K_SEND, tag, (void *)buf);
-    if (i < 0)
-        return (int)i;
+    if (ret != RDV_OK)
+        return ret;
     sqe = sqe_get(b);
     io_uring_prep_send(sqe, fd, buf, len, MSG_NOSIGNAL);
     io_uring_sqe_set_data64(sqe, (uint64_t)i + 1);
-    return 0;
+    return RDV_OK;
 }
 
 static int uring_recv(rdv_backend *b, int fd, void *buf, size_t len,
                       uint64_t tag, int64_t deadline)
 {
-    long i = sq_reserve(b, 2);
     struct io_uring_sqe *sqe;
+    uint32_t i = 0;
+    int ret = op_begin(b, 2, fd, K_RECV, tag, buf, &i);
 
-    if (i == 0)
-        i = slot_new(b, fd, K_RECV, tag, buf);
-    if (i < 0)
-        return (int)i;
+    if (ret != RDV_OK)
+        return ret;
     sqe = sqe_get(b);
     io_uring_prep_recv(sqe, fd, buf, len, 0);
     io_uring_sqe_set_data64(sqe, (uint64_t)i + 1);
-    link_deadline(b, sqe, (uint32_t)i, deadline);
-    return 0;
+    link_deadline(b, sqe, i, deadline);
+    return RDV_OK;
 }
 
 /* Turns one CQE into a queued event, or drops it. */
@@ -347,7 +406,7 @@ static void cqe_handle(rdv_backend *b, const struct io_uring_cqe *cqe)
     if (s->kind == K_ACCEPT && !s->discard && res == -EINVAL &&
         b->multishot && !s->got_one) {
         b->multishot = 0; /* old kernel: fall back to one-shot accept */
-        if (prep_accept(b, (uint32_t)(ud - 1)) == 0)
+        if (prep_accept(b, (uint32_t)(ud - 1)) == RDV_OK)
             return;
         res = -EBUSY;
     }
@@ -363,9 +422,9 @@ static void cqe_handle(rdv_backend *b, const struct io_uring_cqe *cqe)
 
         /* one-shot accept stays armed the way multishot would */
         if (keep && !more && !b->multishot)
-            more = prep_accept(b, (uint32_t)(ud - 1)) == 0;
+            more = prep_accept(b, (uint32_t)(ud - 1)) == RDV_OK;
         if (rdv_evq_push(&b->ready, s->fd, s->tag, res, more,
-                         s->kind == K_ACCEPT) < 0 &&
+                         s->kind == K_ACCEPT) != RDV_OK &&
             s->kind == K_ACCEPT && res >= 0)
             close(res);
     }
@@ -387,7 +446,8 @@ static int reap(rdv_backend *b)
     return (int)n;
 }
 
-/* Waits for at least one CQE or the deadline; handles EINTR itself. */
+/* Submits what is queued and waits for at least one CQE or the
+ * deadline; handles EINTR itself. */
 static int wait_some(rdv_backend *b, int64_t deadline)
 {
     for (;;) {
@@ -404,17 +464,16 @@ static int wait_some(rdv_backend *b, int64_t deadline)
             ts.tv_nsec = left % 1000000000;
             tp = &ts;
         }
-        b->unsubmitted = 0;
         ret = io_uring_submit_and_wait_timeout(&b->ring, &cqe, 1, tp, NULL);
         if (ret >= 0 || ret == -ETIME)
-            return 0;
+            return RDV_OK;
         if (ret == -EINTR)
             continue; /* a signal never ends the wait early */
         if (ret == -EAGAIN || ret == -EBUSY) {
             reap(b); /* CQ backed up: make room and go on */
             continue;
         }
-        return ret;
+        return fail(b, "io_uring_submit_and_wait_timeout", -ret);
     }
 }
 
@@ -429,7 +488,7 @@ static void uring_forget(rdv_backend *b, int fd)
             continue;
         s->discard = 1;
         pending++;
-        if (sq_reserve(b, 1) < 0)
+        if (sq_reserve(b, 1) != RDV_OK)
             continue; /* it still ends, cancelled or not: waited below */
         struct io_uring_sqe *sqe = sqe_get(b);
         io_uring_prep_cancel64(sqe, (uint64_t)i + 1, 0);
@@ -440,7 +499,7 @@ static void uring_forget(rdv_backend *b, int fd)
      * against a kernel that never answers. */
     int64_t until = rdv_now_ns() + 2000000000;
     while (pending > 0 && rdv_now_ns() < until) {
-        if (wait_some(b, until) < 0)
+        if (wait_some(b, until) != RDV_OK)
             break;
         reap(b);
         pending = 0;
@@ -456,18 +515,13 @@ static int uring_poll(rdv_backend *b, rdv_event *evs, int max,
 {
     int ret;
 
-    if (b->ready.len == 0) {
+    if (b->ready.len == 0)
         reap(b);
-        if (b->ready.len == 0) {
-            ret = wait_some(b, deadline);
-            if (ret < 0)
-                return ret;
-            reap(b);
-        }
-    } else if (b->unsubmitted) {
-        io_uring_submit(&b->ring);
-        b->unsubmitted = 0;
-    }
+    /* events are ready: only hand the kernel what is queued */
+    ret = b->ready.len ? sq_flush(b) : wait_some(b, deadline);
+    if (ret != RDV_OK)
+        return ret;
+    reap(b);
     return rdv_evq_pop(&b->ready, evs, max);
 }
 
@@ -496,4 +550,5 @@ const rdv_backend_ops rdv_backend_uring = {
     .recv = uring_recv,
     .forget = uring_forget,
     .poll = uring_poll,
+    .errmsg = uring_errmsg,
 };

@@ -102,7 +102,7 @@ static int grace_end(rdv_transport *t, rdv_request *const *reqs, size_t n,
     if (pending == 0) {
         /* everything arrived, but only after the peers were told */
         c = n ? reqs[0]->peer : t->rank;
-        return rdv_dp_fail(t, RDV_ETIMEDOUT, c,
+        return rdv_dp_fail(t, RDV_FAIL_TIMEOUT, c,
                            "wait timed out: the requests (first: %s rank "
                            "%d) completed only %d ms after the wait began, "
                            "inside the grace after its deadline",
@@ -110,7 +110,7 @@ static int grace_end(rdv_transport *t, rdv_request *const *reqs, size_t n,
                            ms_since(started));
     }
     pending_list(t, reqs, n, c, list, sizeof list);
-    return rdv_dp_fail(t, RDV_ETIMEDOUT, c, "wait timed out after %d ms: %s",
+    return rdv_dp_fail(t, RDV_FAIL_TIMEOUT, c, "wait timed out after %d ms: %s",
                        ms_since(started), list);
 }
 
