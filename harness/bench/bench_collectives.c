@@ -99,8 +99,10 @@ static int iters_for(const bopts *o, size_t bytes)
 static int one_call(const bopts *o, rdv_context *ctx, void *buf,
                     size_t count)
 {
-    rdv_coll_options co = {.algo = o->algo, .busy_poll = o->busy_poll};
+    rdv_coll_options co = rdv_coll_options_default();
 
+    co.algo = o->algo;
+    co.busy_poll = o->busy_poll;
     switch (o->kind) {
     case COLL_ALLREDUCE:
         return rdv_allreduce(ctx, buf, buf, count, o->type, RDV_SUM, &co);

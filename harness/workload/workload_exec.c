@@ -171,13 +171,14 @@ static void spin_forever(void)
 int rdv_step_run(const rdv_step *st, const rdv_step_env *env,
                  rdv_step_out *out, char *err, size_t errlen)
 {
-    rdv_coll_options o = {.timeout_ms = 0, .algo = st->algo};
+    rdv_coll_options o = rdv_coll_options_default();
     size_t es = rdv_dtype_size(st->type);
     size_t nrecv = st->kind == RDV_STEP_ALLGATHER
                        ? st->count * (size_t)env->nranks : st->count;
     void *send = NULL, *recv = NULL;
     int rc = RDV_OK;
 
+    o.algo = st->algo;
     if (st->kind == RDV_STEP_STORE)
         return rdv_step_run_store(st, env, out, err, errlen);
     if (st->kind == RDV_STEP_SPIN && (st->root < 0 || st->root == env->rank))

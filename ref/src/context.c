@@ -15,8 +15,13 @@
 #include <unistd.h>
 
 #include "context_internal.h"
+#include "options.h"
 #include "rdv/store_ops.h"
 #include "transport/sockaddr.h"
+
+/* The end of the options' first version: older callers pass no less. */
+#define OPTIONS_V1_SIZE                                                     \
+    (offsetof(rdv_context_options, hooks) + sizeof(const rdv_hooks *))
 
 struct rdv_context {
     int rank, size, timeout_ms;
@@ -31,15 +36,15 @@ struct rdv_context {
     char detail[RDV_DETAIL_MAX];
 };
 
-rdv_context_options rdv_context_options_default(void)
+void rdv_context_options_init(rdv_context_options *o, size_t size)
 {
-    rdv_context_options o;
+    rdv_context_options d;
 
-    memset(&o, 0, sizeof o);
-    o.rank = 0;
-    o.size = 1;
-    o.timeout_ms = 30000;
-    return o;
+    memset(&d, 0, sizeof d);
+    d.rank = 0;
+    d.size = 1;
+    d.timeout_ms = RDV_CONTEXT_TIMEOUT_MS;
+    rdv_options_fill(o, size, &d, sizeof d);
 }
 
 static char *dup_or_null(const char *s, int *oom)
@@ -54,48 +59,71 @@ static char *dup_or_null(const char *s, int *oom)
     return d;
 }
 
+/* The caller's options, checked; the reason in errbuf when not. */
+static int options_check(const rdv_context_options *opts,
+                         rdv_context_options *o, char *errbuf,
+                         size_t errlen)
+{
+    char why[RDV_DETAIL_MAX / 2];
+    int ret;
+
+    rdv_context_options_init(o, sizeof *o);
+    ret = rdv_options_take(o, sizeof *o, opts, OPTIONS_V1_SIZE,
+                           "rdv_context_options", why, sizeof why);
+    if (ret != RDV_OK) {
+        snprintf(errbuf, errlen, "context: %s", why);
+        return ret;
+    }
+    if (o->size < 1 || o->size > 65536 || o->rank < 0 ||
+        o->rank >= o->size) {
+        snprintf(errbuf, errlen,
+                 "context: rank %d is not in [0, size %d) (size 1..65536)",
+                 o->rank, o->size);
+        return RDV_EINVAL;
+    }
+    if (o->job && (!*o->job || strlen(o->job) > 256)) {
+        snprintf(errbuf, errlen, "context: job name must be 1..256 bytes");
+        return RDV_EINVAL;
+    }
+    if (o->transport && strcmp(o->transport, "uring") &&
+        strcmp(o->transport, "epoll")) {
+        snprintf(errbuf, errlen,
+                 "context: unknown transport \"%s\" (want uring or epoll)",
+                 o->transport);
+        return RDV_EINVAL;
+    }
+    return RDV_OK;
+}
+
 int rdv_context_create(const rdv_context_options *opts, rdv_context **out,
                        char *errbuf, size_t errlen)
 {
+    rdv_context_options o;
     rdv_context *c;
-    int oom = 0;
+    int oom = 0, ret;
 
     if (!opts || !out) {
         snprintf(errbuf, errlen, "context: NULL options or output");
         return RDV_EINVAL;
     }
-    if (opts->size < 1 || opts->size > 65536 || opts->rank < 0 ||
-        opts->rank >= opts->size) {
-        snprintf(errbuf, errlen,
-                 "context: rank %d is not in [0, size %d) (size 1..65536)",
-                 opts->rank, opts->size);
-        return RDV_EINVAL;
-    }
-    if (opts->job && (!*opts->job || strlen(opts->job) > 256)) {
-        snprintf(errbuf, errlen, "context: job name must be 1..256 bytes");
-        return RDV_EINVAL;
-    }
-    if (opts->transport && strcmp(opts->transport, "uring") &&
-        strcmp(opts->transport, "epoll")) {
-        snprintf(errbuf, errlen,
-                 "context: unknown transport \"%s\" (want uring or epoll)",
-                 opts->transport);
-        return RDV_EINVAL;
-    }
+    if ((ret = options_check(opts, &o, errbuf, errlen)) != RDV_OK)
+        return ret;
     c = calloc(1, sizeof *c);
     if (!c) {
         snprintf(errbuf, errlen, "context: out of memory");
         return RDV_ENOMEM;
     }
-    c->rank = opts->rank;
-    c->size = opts->size;
-    c->timeout_ms = opts->timeout_ms ? opts->timeout_ms : 30000;
-    c->job = dup_or_null(opts->job ? opts->job : "rdv", &oom);
-    c->bind = dup_or_null(opts->bind, &oom);
-    c->transport_name = dup_or_null(opts->transport, &oom);
-    c->log = opts->log;
-    c->log_arg = opts->log_arg;
-    c->hooks = opts->hooks;
+    c->rank = o.rank;
+    c->size = o.size;
+    c->timeout_ms = o.timeout_ms == RDV_TIMEOUT_DEFAULT
+                        ? RDV_CONTEXT_TIMEOUT_MS
+                        : o.timeout_ms;
+    c->job = dup_or_null(o.job ? o.job : "rdv", &oom);
+    c->bind = dup_or_null(o.bind, &oom);
+    c->transport_name = dup_or_null(o.transport, &oom);
+    c->log = o.log;
+    c->log_arg = o.log_arg;
+    c->hooks = o.hooks;
     if (oom) {
         rdv_context_destroy(c);
         snprintf(errbuf, errlen, "context: out of memory");
@@ -176,11 +204,14 @@ int rdv_context_check_usable(rdv_context *ctx)
     return RDV_OK;
 }
 
+int rdv_context_timeout_for(const rdv_context *ctx, int timeout_ms)
+{
+    return timeout_ms == RDV_TIMEOUT_DEFAULT ? ctx->timeout_ms : timeout_ms;
+}
+
 int64_t rdv_context_deadline(const rdv_context *ctx, int timeout_ms)
 {
-    if (timeout_ms == 0)
-        timeout_ms = ctx->timeout_ms;
-    return rdv_deadline_from_ms(timeout_ms);
+    return rdv_deadline_from_ms(rdv_context_timeout_for(ctx, timeout_ms));
 }
 
 int rdv_context_open_transport(rdv_context *ctx, rdv_transport **out)

@@ -24,8 +24,12 @@ int rdv_context_check_usable(rdv_context *ctx);
 int rdv_context_fail(rdv_context *ctx, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* The absolute deadline for a call given its timeout option: 0 means
- * the context's timeout, < 0 means none. */
+/* The timeout a call runs with: the context's for RDV_TIMEOUT_DEFAULT,
+ * else timeout_ms itself (0 try once, < 0 none). */
+int rdv_context_timeout_for(const rdv_context *ctx, int timeout_ms);
+
+/* The absolute deadline for a call given its timeout, resolved as by
+ * rdv_context_timeout_for(). */
 int64_t rdv_context_deadline(const rdv_context *ctx, int timeout_ms);
 
 /* Connects the context to ready-made sockets instead of a rendezvous

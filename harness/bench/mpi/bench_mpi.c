@@ -83,8 +83,9 @@ static int cmp_i64(const void *x, const void *y)
 /* One call of side 0 (MPI) or 1 (rdv); RDV_OK or an error. */
 static int one_call(bench *b, int side, float *out, size_t count)
 {
-    rdv_coll_options co = {.busy_poll = b->busy_poll};
+    rdv_coll_options co = rdv_coll_options_default();
 
+    co.busy_poll = b->busy_poll;
     if (side == 1)
         return rdv_allreduce(b->ctx, b->send, out, count, RDV_FLOAT, RDV_SUM,
                              &co);

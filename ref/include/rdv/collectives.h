@@ -2,8 +2,9 @@
  * rdv/collectives.h - collectives over a connected context.
  *
  * Every rank of the context makes the same calls in the same order with
- * the same count, type, op, root and algorithm. Each call takes options;
- * passing NULL means "the context's timeout, automatic algorithm".
+ * the same count, type, op, root and algorithm. Each call takes options
+ * (rdv_coll_options_default(), then set what you need); passing NULL
+ * means the defaults: the context's timeout, automatic algorithm.
  *
  * Algorithms (one file each under src/collectives/):
  *   barrier         dissemination, ceil(log2 n) rounds of 1-byte messages
@@ -66,6 +67,7 @@
 #define RDV_COLLECTIVES_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "rdv/context.h"
 
@@ -97,9 +99,27 @@ typedef enum rdv_algo {
     RDV_ALGO_RECURSIVE_DOUBLING, /* allreduce */
 } rdv_algo;
 
+/* Options grow as rdv_context_options do (see rdv/context.h):
+ * struct_size is the caller's sizeof, set by rdv_coll_options_init() /
+ * _default(); a struct_size the library cannot take (0, below the first
+ * version, garbage, or unknown newer fields set) fails the call with
+ * RDV_EINVAL like any bad argument.
+ *
+ * timeout_ms is the whole call's budget, read as everywhere in librdv:
+ *   RDV_TIMEOUT_DEFAULT  the context's timeout (the default);
+ *   > 0                  the limit; < 0 none;
+ *   0                    try once: every step of the call gets one look
+ *                        at the sockets, so the call completes only if
+ *                        each step's data is already there when it looks
+ *                        (always so for size 1 or count 0, which move no
+ *                        bytes); otherwise RDV_ETIMEDOUT within the
+ *                        transport's grace (well under a second), and,
+ *                        as after any failure, the context is unusable.
+ * A context created with timeout 0 makes every call that uses the
+ * default try once. */
 typedef struct rdv_coll_options {
-    int timeout_ms; /* the whole call's budget: 0 = the context's timeout
-                       (a collective is never "try once"); < 0 = none */
+    uint32_t struct_size; /* set by rdv_coll_options_init() */
+    int timeout_ms; /* see above; RDV_TIMEOUT_DEFAULT by default */
     rdv_algo algo;  /* RDV_ALGO_AUTO = by size */
     int busy_poll;  /* nonzero: spin on the transport (zero-timeout polls)
                        instead of sleeping until a completion. Saves the
@@ -107,6 +127,21 @@ typedef struct rdv_coll_options {
                        per rank; opt-in, never worth it when ranks share
                        cores. */
 } rdv_coll_options;
+
+/* Fills the size bytes at o (pass sizeof *o) with the defaults:
+ * RDV_TIMEOUT_DEFAULT, RDV_ALGO_AUTO, no busy poll, and struct_size =
+ * size. Thread-safe. */
+void rdv_coll_options_init(rdv_coll_options *o, size_t size);
+
+/* The defaults for this header's struct, by value; inline for the same
+ * reason as rdv_context_options_default(). */
+static inline rdv_coll_options rdv_coll_options_default(void)
+{
+    rdv_coll_options o;
+
+    rdv_coll_options_init(&o, sizeof o);
+    return o;
+}
 
 /* Element size in bytes; 0 for an unknown type. */
 size_t rdv_dtype_size(rdv_dtype t);

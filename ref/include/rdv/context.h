@@ -35,6 +35,7 @@
 #ifndef RDV_CONTEXT_H
 #define RDV_CONTEXT_H
 
+#include <limits.h>
 #include <netinet/in.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -48,14 +49,43 @@
 extern "C" {
 #endif
 
+/* Timeouts. Every librdv call that takes a timeout in milliseconds
+ * reads it the same way (the stores too, see rdv/store.h):
+ *   > 0                  the limit;
+ *   0                    try once: take what is already there, never
+ *                        wait (each call says what its one try covers);
+ *   < 0                  no limit (RDV_TIMEOUT_NONE), except for
+ *   RDV_TIMEOUT_DEFAULT  "the context's timeout" (INT_MIN). The calls
+ *                        that run on a context take it (rdv_send,
+ *                        rdv_recv, rdv_wait, the collectives), and so
+ *                        does rdv_context_options.timeout_ms, where it
+ *                        means RDV_CONTEXT_TIMEOUT_MS. A store has no
+ *                        default: there it is just negative, no limit. */
+#define RDV_TIMEOUT_NONE (-1)
+#define RDV_TIMEOUT_DEFAULT INT_MIN
+#define RDV_CONTEXT_TIMEOUT_MS 30000
+
 typedef struct rdv_context rdv_context;
 
 typedef void (*rdv_log_fn)(void *arg, int rank, const char *line);
 
+/* Growing without breaking the ABI (as rdv/plugin.h's table does):
+ * struct_size is sizeof(rdv_context_options) as the caller was built,
+ * set by rdv_context_options_init() / _default(), and later versions
+ * only append fields. rdv_context_create() takes a smaller struct from
+ * a caller built against an older header (what it lacks keeps its
+ * default), a larger one whose extra fields are all zero, and refuses
+ * anything else with RDV_EINVAL: struct_size 0 (never initialised),
+ * below the first version's size, not a size at all, or a newer
+ * caller's struct that sets fields this library does not know. */
 typedef struct rdv_context_options {
+    uint32_t struct_size;  /* set by rdv_context_options_init() */
     int rank;
     int size;
-    int timeout_ms;        /* every call's default deadline; 30000 */
+    int timeout_ms;        /* every call's deadline unless the call has
+                              its own: > 0 ms, 0 try once, < 0 none,
+                              RDV_TIMEOUT_DEFAULT = RDV_CONTEXT_TIMEOUT_MS
+                              (the default) */
     const char *job;       /* key namespace; "rdv" when NULL */
     const char *bind;      /* IP literal or interface name; NULL = the
                               host's address */
@@ -67,21 +97,38 @@ typedef struct rdv_context_options {
     const rdv_hooks *hooks; /* optional; must outlive the context */
 } rdv_context_options;
 
-/* rank 0, size 1, timeout 30000 ms, everything else NULL. */
-rdv_context_options rdv_context_options_default(void);
+/* Fills the size bytes at o (pass sizeof *o) with the defaults: rank 0,
+ * size 1, timeout RDV_CONTEXT_TIMEOUT_MS, everything else NULL, and
+ * struct_size = size. Thread-safe. */
+void rdv_context_options_init(rdv_context_options *o, size_t size);
+
+/* The defaults for this header's struct, by value. Inline so that it
+ * is built with the caller's sizeof: a by-value return from the library
+ * would write the library's size into the caller's smaller struct. */
+static inline rdv_context_options rdv_context_options_default(void)
+{
+    rdv_context_options o;
+
+    rdv_context_options_init(&o, sizeof o);
+    return o;
+}
 
 /* Copies the options (strings included; hooks are kept by pointer) into
- * a new context. timeout_ms 0 means 30000, < 0 no limit. RDV_EINVAL for
- * a rank outside [0, size), a size outside 1..65536, an empty job or an
- * unknown transport name, with the reason in errbuf. Opens no socket
- * and no ring. */
+ * a new context. RDV_EINVAL for a struct_size it cannot take (see
+ * rdv_context_options), a rank outside [0, size), a size outside
+ * 1..65536, an empty job or an unknown transport name, with the reason
+ * in errbuf. Opens no socket and no ring. */
 int rdv_context_create(const rdv_context_options *opts, rdv_context **out,
                        char *errbuf, size_t errlen);
 /* Closes every socket and the ring, frees ctx. NULL is allowed. */
 void rdv_context_destroy(rdv_context *ctx);
 
 /* Connects every pair of ranks; every rank calls it with a handle to the
- * same store. Within the context's timeout it returns RDV_OK, or:
+ * same store. With a timeout of 0 (try once) it makes one pass: listen,
+ * publish, read the records once and start the connects; a link needs
+ * a round trip, so unless size is 1 that pass ends in RDV_ETIMEDOUT
+ * naming the ranks not connected. Within the context's timeout it
+ * returns RDV_OK, or:
  *   RDV_ETIMEDOUT  ranks never published, or published but could not be
  *                  reached or never connected (named with addresses);
  *   RDV_EPEER      a peer on this host published and then exited;
@@ -103,6 +150,8 @@ int rdv_context_connect_full_mesh(rdv_context *ctx, rdv_store *store);
 const char *rdv_context_errmsg(const rdv_context *ctx);
 int rdv_context_rank(const rdv_context *ctx);
 int rdv_context_size(const rdv_context *ctx);
+/* The context's timeout as resolved: RDV_TIMEOUT_DEFAULT has become
+ * RDV_CONTEXT_TIMEOUT_MS; 0 and negative values are kept. */
 int rdv_context_timeout_ms(const rdv_context *ctx);
 /* "uring" or "epoll": the backend actually in use; "none" before the
  * context connects. */

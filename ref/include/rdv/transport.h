@@ -1,10 +1,16 @@
 /*
  * rdv/transport.h - point-to-point data plane over a connected mesh.
  *
- * Blocking calls take a timeout in ms (0 = try once, < 0 = none). The
- * post/wait form lets one rank keep a send to one peer and a recv from
- * another in flight at once; a request lives in caller memory and must
- * stay valid until rdv_wait() has completed it.
+ * Blocking calls take a timeout in ms, read as everywhere in librdv
+ * (rdv/context.h): > 0 the limit; RDV_TIMEOUT_DEFAULT the context's
+ * timeout; < 0 none; 0 try once: the requests get one look at the
+ * sockets and complete only if that moves all their bytes (the peer's
+ * data is already there, the socket buffer takes the send), otherwise
+ * RDV_ETIMEDOUT - after the transport's short grace for a neighbour's
+ * ABORT (well under a second), and, like any error, leaving the context
+ * unusable. The post/wait form lets one rank keep a send to one peer
+ * and a recv from another in flight at once; a request lives in caller
+ * memory and must stay valid until rdv_wait() has completed it.
  *
  * Ordering: messages to one peer arrive in the order they were posted.
  * At most one send and one recv per peer are in flight at a time;

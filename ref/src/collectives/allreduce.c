@@ -67,7 +67,7 @@ int rdv_allreduce(rdv_context *ctx, const void *sendbuf, void *recvbuf,
         rc = rdv_coll_check_args(&c, sendbuf, recvbuf, count, t, (int)op);
     if (rc != RDV_OK)
         return rc;
-    a = rdv_coll_requested(o);
+    a = c.requested;
     if (a == RDV_ALGO_AUTO)
         a = choose(count * rdv_dtype_size(t), c.size);
     if (c.size == 1) {

@@ -107,7 +107,7 @@ int rdv_broadcast(rdv_context *ctx, void *buf, size_t count, rdv_dtype t,
     if (rc != RDV_OK)
         return rc;
     bytes = count * rdv_dtype_size(t);
-    a = rdv_coll_requested(o);
+    a = c.requested;
     if (a == RDV_ALGO_AUTO)
         a = bytes <= RDV_COLL_BINOMIAL_MAX_BYTES ? RDV_ALGO_BINOMIAL
                                                  : RDV_ALGO_CHAIN;

@@ -21,7 +21,12 @@
 #include <sys/socket.h>
 
 #include "collectives/coll_internal.h"
+#include "options.h"
 #include "rdv/store_ops.h"
+
+/* The end of the options' first version: older callers pass no less. */
+#define OPTIONS_V1_SIZE                                                     \
+    (offsetof(rdv_coll_options, busy_poll) + sizeof(int))
 
 static const char *algo_name(rdv_algo a)
 {
@@ -49,9 +54,14 @@ const char *rdv_algo_name(rdv_algo a)
     return algo_name(a);
 }
 
-rdv_algo rdv_coll_requested(const rdv_coll_options *o)
+void rdv_coll_options_init(rdv_coll_options *o, size_t size)
 {
-    return o ? o->algo : RDV_ALGO_AUTO;
+    rdv_coll_options d;
+
+    memset(&d, 0, sizeof d);
+    d.timeout_ms = RDV_TIMEOUT_DEFAULT;
+    d.algo = RDV_ALGO_AUTO;
+    rdv_options_fill(o, size, &d, sizeof d);
 }
 
 int rdv_coll_invalid(rdv_coll *c, const char *fmt, ...)
@@ -68,8 +78,10 @@ int rdv_coll_invalid(rdv_coll *c, const char *fmt, ...)
 int rdv_coll_begin(rdv_coll *c, rdv_context *ctx, const char *name,
                    const rdv_coll_options *o, const rdv_algo *allowed)
 {
-    rdv_algo want = rdv_coll_requested(o);
-    int rc, ok = want == RDV_ALGO_AUTO;
+    rdv_coll_options opt;
+    char why[256];
+    rdv_algo want;
+    int rc, ok;
 
     *c = (rdv_coll){.ctx = ctx, .name = name, .algo = "?"};
     if (!ctx)
@@ -77,6 +89,13 @@ int rdv_coll_begin(rdv_coll *c, rdv_context *ctx, const char *name,
     rc = rdv_context_check_usable(ctx);
     if (rc != RDV_OK)
         return rc;
+    rdv_coll_options_init(&opt, sizeof opt);
+    if (o && rdv_options_take(&opt, sizeof opt, o, OPTIONS_V1_SIZE,
+                              "rdv_coll_options", why,
+                              sizeof why) != RDV_OK)
+        return rdv_coll_invalid(c, "%s", why);
+    want = c->requested = opt.algo;
+    ok = want == RDV_ALGO_AUTO;
     for (; *allowed != RDV_ALGO_AUTO; allowed++)
         ok |= *allowed == want;
     if (!ok) {
@@ -90,10 +109,9 @@ int rdv_coll_begin(rdv_coll *c, rdv_context *ctx, const char *name,
     c->t = rdv_context_transport(ctx);
     c->rank = rdv_context_rank(ctx);
     c->size = rdv_context_size(ctx);
-    c->timeout_ms = o && o->timeout_ms ? o->timeout_ms
-                                       : rdv_context_timeout_ms(ctx);
-    c->deadline = rdv_context_deadline(ctx, o ? o->timeout_ms : 0);
-    c->busy_poll = o && o->busy_poll;
+    c->timeout_ms = rdv_context_timeout_for(ctx, opt.timeout_ms);
+    c->deadline = rdv_deadline_from_ms(c->timeout_ms);
+    c->busy_poll = opt.busy_poll != 0;
     if (!c->t)
         return rdv_context_fail(ctx, RDV_ESTATE, "%s: not connected", name);
     rdv_context_phase(ctx, RDV_PHASE_IN_COLLECTIVE);

@@ -34,17 +34,17 @@ typedef struct rdv_coll {
     int step;         /* 0-based; reported 1-based */
     int nsteps;
     int busy_poll;    /* spin instead of sleeping in waits */
+    rdv_algo requested; /* the options' algorithm (RDV_ALGO_AUTO = none) */
 } rdv_coll;
 
-/* Starts a call: validates ctx (RDV_EINVAL when NULL), the options'
- * algorithm against the `allowed` list (terminated by RDV_ALGO_AUTO),
- * checks the context is usable and resolves the deadline. On success
- * c->algo is still NULL; the caller names it with rdv_coll_algo(). */
+/* Starts a call: validates ctx (RDV_EINVAL when NULL), the options
+ * (o may be NULL: the defaults; their struct_size as rdv_options_take()
+ * checks it) and their algorithm against the `allowed` list (terminated
+ * by RDV_ALGO_AUTO), checks the context is usable and resolves the
+ * deadline. On success c->requested holds the options' algorithm and
+ * c->algo is still "?"; the caller names it with rdv_coll_plan(). */
 int rdv_coll_begin(rdv_coll *c, rdv_context *ctx, const char *name,
                    const rdv_coll_options *o, const rdv_algo *allowed);
-
-/* The algorithm as requested in the options (RDV_ALGO_AUTO for none). */
-rdv_algo rdv_coll_requested(const rdv_coll_options *o);
 
 /* Records the algorithm and the step count for messages. */
 void rdv_coll_plan(rdv_coll *c, const char *algo, int nsteps);

@@ -207,7 +207,7 @@ static int exchange_given(rdv_mesh *m, rdv_mesh_exchange_fn fn, void *arg)
         ret = rdv_mesh_fail(m, ret, "rank %d: record exchange: %s", m->rank,
                             err[0] ? err : rdv_strerror(ret));
     } else {
-        m->deadline = rdv_context_deadline(m->ctx, 0);
+        m->deadline = rdv_context_deadline(m->ctx, RDV_TIMEOUT_DEFAULT);
         rdv_context_phase(m->ctx, RDV_PHASE_AFTER_PUBLISH);
         rdv_context_phase(m->ctx, RDV_PHASE_CONNECTING);
         ret = rdv_mesh_take_records(m, all);
@@ -305,7 +305,7 @@ static int mesh_init(rdv_mesh *m, rdv_context *ctx, rdv_store *store)
     m->token = rdv_job_token(m->job);
     m->counters = rdv_context_counters_mut(ctx);
     m->started = rdv_now_ns();
-    m->deadline = rdv_context_deadline(ctx, 0);
+    m->deadline = rdv_context_deadline(ctx, RDV_TIMEOUT_DEFAULT);
     if ((ret = rdv_context_open_transport(ctx, &m->t)) != RDV_OK)
         return ret;
     if (m->size == 1)

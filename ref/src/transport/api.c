@@ -1,9 +1,10 @@
 /*
  * transport/api.c - the public data-plane calls (rdv/transport.h) on top
  * of the context's transport. They add the context rules: a context
- * that is not connected or has failed refuses with RDV_ESTATE, and any
- * transport error is copied into the context's detail and makes the
- * context unusable.
+ * that is not connected or has failed refuses with RDV_ESTATE, a
+ * timeout of RDV_TIMEOUT_DEFAULT is the context's, and any transport
+ * error is copied into the context's detail and makes the context
+ * unusable.
  */
 #include "context_internal.h"
 #include "rdv/store_ops.h"
@@ -67,17 +68,23 @@ static int wait_until(rdv_context *ctx, rdv_request *const *reqs, size_t n,
 int rdv_wait(rdv_context *ctx, rdv_request *const *reqs, size_t n,
              int timeout_ms)
 {
-    return wait_until(ctx, reqs, n, rdv_deadline_from_ms(timeout_ms));
+    if (!ctx)
+        return RDV_EINVAL;
+    return wait_until(ctx, reqs, n, rdv_context_deadline(ctx, timeout_ms));
 }
 
 static int blocking(rdv_context *ctx, int peer, int is_send, void *buf,
                     size_t len, int timeout_ms)
 {
-    int64_t deadline = rdv_deadline_from_ms(timeout_ms);
     rdv_request req;
     rdv_request *one = &req;
-    int ret = post(ctx, &req, peer, is_send, buf, len);
+    int64_t deadline;
+    int ret;
 
+    if (!ctx)
+        return RDV_EINVAL;
+    deadline = rdv_context_deadline(ctx, timeout_ms);
+    ret = post(ctx, &req, peer, is_send, buf, len);
     if (ret != RDV_OK)
         return ret;
     return wait_until(ctx, &one, 1, deadline);

@@ -45,9 +45,10 @@ static int loop_allreduce(rdv_context *ctx, int rank, int n, void *arg,
 {
     size_t count = 256 * 1024;
     double *buf = calloc(count, sizeof *buf);
-    rdv_coll_options o = {.algo = RDV_ALGO_RING};
+    rdv_coll_options o = rdv_coll_options_default();
     int rc = RDV_OK;
 
+    o.algo = RDV_ALGO_RING;
     (void)rank;
     (void)n;
     (void)arg;
@@ -108,11 +109,12 @@ static int call_once(rdv_context *ctx, int rank, int n, void *arg,
                      rank_slot *me)
 {
     const silent *s = arg;
-    rdv_coll_options o = {.timeout_ms = SILENT_TIMEOUT_MS};
+    rdv_coll_options o = rdv_coll_options_default();
     int v[16] = {0};
     int64_t t0;
     int rc;
 
+    o.timeout_ms = SILENT_TIMEOUT_MS;
     (void)n;
     if (rank == s->who) {
         usleep((SILENT_TIMEOUT_MS + 2000) * 1000);
@@ -220,8 +222,9 @@ Test(collectives_failures, bad_arguments)
 {
     rdv_context *c;
     int x[4] = {0};
-    rdv_coll_options bad_algo = {.algo = RDV_ALGO_CHAIN};
+    rdv_coll_options bad_algo = rdv_coll_options_default();
 
+    bad_algo.algo = RDV_ALGO_CHAIN;
     cr_expect_eq(rdv_barrier(NULL, NULL), RDV_EINVAL);
     c = solo();
     expect_einval(rdv_allreduce(c, NULL, x, 4, RDV_INT32, RDV_SUM, NULL), c,

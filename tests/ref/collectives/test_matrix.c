@@ -71,9 +71,11 @@ static int do_allreduce(call *c, rdv_dtype t, rdv_op op, size_t count,
     size_t es = rdv_dtype_size(t), bytes = count * es;
     char *in = xmalloc(bytes), *out = inplace ? in : xmalloc(bytes);
     char why[256] = "";
-    rdv_coll_options o = {.algo = algo, .busy_poll = c->busy};
+    rdv_coll_options o = rdv_coll_options_default();
     int rc, bad;
 
+    o.algo = algo;
+    o.busy_poll = c->busy;
     snprintf(c->what, sizeof c->what, "allreduce(%s) %s %s count %zu %s%s",
              rdv_algo_name(algo), rdv_dtype_name(t), rdv_op_name(op), count,
              inplace ? "in-place" : "out-of-place",
@@ -150,9 +152,11 @@ static int do_broadcast(call *c, rdv_dtype t, size_t count, int root,
     size_t es = rdv_dtype_size(t);
     char *buf = xmalloc(count * es);
     char why[256] = "";
-    rdv_coll_options o = {.algo = algo, .busy_poll = c->busy};
+    rdv_coll_options o = rdv_coll_options_default();
     int rc, bad;
 
+    o.algo = algo;
+    o.busy_poll = c->busy;
     snprintf(c->what, sizeof c->what, "broadcast(%s) %s count %zu root %d%s",
              rdv_algo_name(algo), rdv_dtype_name(t), count, root,
              c->busy ? " busy-poll" : "");
