@@ -39,7 +39,9 @@
  * the culprit even when it was waiting on another rank: a killed rank
  * shows up as closed, a silent one as still connected once the others
  * have given up. rdv_context_errmsg() names the collective, algorithm,
- * step and peer, then those lists:
+ * step and peer, says what the peer did (chosen from the transport's
+ * failure reason: closed the connection, reset the connection, broke
+ * the protocol, failed, or timed out waiting for it), then those lists:
  *   "allreduce(ring) step 3/6: peer 2 closed the connection (recv from
  *    rank 2 (127.0.0.1:40123): ...); closed connections: peer 2, peer 0"
  *   "barrier(dissemination) step 2/2: timed out after 1000 ms waiting

@@ -283,6 +283,11 @@ static int wait_failed(rdv_coll *c, int rc, rdv_request *const *reqs,
     snprintf(where, sizeof where, "%s(%s) step %d/%d", c->name, c->algo,
              c->step + 1, c->nsteps);
     peers_after_failure(c, gone, sizeof gone);
+    if (why == RDV_FAIL_TIMEOUT && c->timeout_ms == 0)
+        return rdv_context_fail(c->ctx, rc, "%s: timed out trying once "
+                                            "(timeout 0) waiting for peer "
+                                            "%d (%s)%s",
+                                where, peer, detail, gone);
     if (why == RDV_FAIL_TIMEOUT)
         return rdv_context_fail(c->ctx, rc, "%s: timed out after %d ms "
                                             "waiting for peer %d (%s)%s",

@@ -3,8 +3,9 @@
  * ranks and real sockets: a rank that never starts, a rank that dies
  * after publishing, strangers and garbage on a listener, a stale record
  * from an earlier run, malformed records, duplicate ranks, bad bind
- * values and the loopback pitfall. Each failure must be clear (status
- * and a detail naming the rank) and bounded in time.
+ * values, the loopback pitfall, and a timeout of 0 (one pass). Each
+ * failure must be clear (status and a detail naming the rank) and
+ * bounded in time.
  */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
@@ -347,6 +348,28 @@ Test(failures, duplicate_rank_is_eexist)
     }
     cr_expect_eq(eexist, 1, "exactly one duplicate is refused: %s | %s",
                  r[1].msg, r[3].msg);
+    results_free(r);
+    fixture_close(&f);
+}
+
+/* Timeout 0 tries once: one pass cannot complete a link (it needs a
+ * round trip), so every rank fails with RDV_ETIMEDOUT at once and
+ * leaves nothing behind; a job of one has nothing to connect. */
+Test(failures, try_once_is_one_pass)
+{
+    store_fixture f;
+    rank_plan p;
+    rank_result *r;
+
+    fixture_open(&f, "hash");
+    plan_init(&p, f.store, f.url, 2, "once", 0, -1);
+    r = plan_run(&p);
+    expect_failed_naming(&p, r, RDV_ETIMEDOUT, "timed out", 1000);
+    cr_expect_eq(store_keys(f.store), 0);
+    results_free(r);
+    plan_init(&p, f.store, f.url, 1, "once-alone", 0, -1);
+    r = plan_run(&p);
+    expect_mesh_ok(&p, r);
     results_free(r);
     fixture_close(&f);
 }
