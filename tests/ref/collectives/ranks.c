@@ -136,6 +136,26 @@ static void rank_main(const ranks_spec *s, int r,
     exit(0);
 }
 
+rdv_context *ranks_solo(int timeout_ms)
+{
+    rdv_context_options o = rdv_context_options_default();
+    rdv_context *ctx = NULL;
+    int none = -1;
+    char err[256];
+
+    o.timeout_ms = timeout_ms;
+    if (rdv_context_create(&o, &ctx, err, sizeof err) != RDV_OK) {
+        fprintf(stderr, "solo context: %s\n", err);
+        return NULL;
+    }
+    if (rdv_context_connect_fds(ctx, &none) != RDV_OK) {
+        fprintf(stderr, "solo context: %s\n", rdv_context_errmsg(ctx));
+        rdv_context_destroy(ctx);
+        return NULL;
+    }
+    return ctx;
+}
+
 static int supervise(pid_t *pids, int n, int64_t deadline_ms)
 {
     int left = 0, hung = 0;

@@ -55,6 +55,10 @@ void ranks_free(rank_slot *slots, int n);
 void rank_note(rank_slot *me, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* A connected context of size 1 with the given timeout, made in this
+ * process (no fork, no socket); NULL when it cannot be made. */
+rdv_context *ranks_solo(int timeout_ms);
+
 /* Nonzero when RDV_TEST_SHRINK is set (valgrind runs): fewer sizes. */
 int ranks_shrunk(void);
 

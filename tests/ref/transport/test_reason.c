@@ -31,6 +31,7 @@ typedef struct expect {
 /* Rank r's expectation in a scenario; from < 0: r only plays the peer. */
 typedef struct scenario {
     char peer_does; /* 'c' close, 'r' reset, 's' stay silent, 'g' garbage */
+    int n;          /* ranks */
     int hold_fd;    /* 's': read until the parent closes the other end */
     expect want[3];
 } scenario;
@@ -85,71 +86,43 @@ static int play(rdv_context *ctx, int rank, int n, void *arg)
     }
 }
 
-static void run(const char *backend, int n, scenario *s)
+enum { CLOSED, RESET, TIMEOUT, ABORTED, PROTOCOL };
+
+static const scenario scenarios[] = {
+    [CLOSED] = {'c', 2, -1, {{1, RDV_EPEER, RDV_FAIL_CLOSED, 1}}},
+    [RESET] = {'r', 2, -1, {{1, RDV_EPEER, RDV_FAIL_RESET, 1}}},
+    [TIMEOUT] = {'s', 2, -1, {{1, RDV_ETIMEDOUT, RDV_FAIL_TIMEOUT, 1}}},
+    [ABORTED] = {'c', 3, -1,
+                 {[0] = {2, RDV_EPEER, RDV_FAIL_ABORTED, 1},
+                  [2] = {1, RDV_EPEER, RDV_FAIL_CLOSED, 1}}},
+    [PROTOCOL] = {'g', 2, -1, {{1, RDV_EPROTO, RDV_FAIL_PROTOCOL, 1}}},
+};
+
+static void run(const char *backend, int which)
 {
+    scenario s = scenarios[which];
     int fds[MAXN][MAXN], pipefd[2] = {-1, -1};
     run_opts o = {.backend = backend, .hold_fd = -1};
 
-    if (s->peer_does == 's') {
+    if (s.peer_does == 's') {
         /* rank 1 blocks on the pipe until rank 0 is done (run_ranks_opts
          * closes the write end once rank 0 has exited) */
         cr_assert_eq(pipe(pipefd), 0);
-        s->hold_fd = pipefd[0];
+        s.hold_fd = pipefd[0];
         o.hold_fd = pipefd[1];
     }
-    mesh_tcp(n, fds);
-    run_ranks_opts(n, fds, &o, play, s);
+    mesh_tcp(s.n, fds);
+    run_ranks_opts(s.n, fds, &o, play, &s);
     if (pipefd[0] >= 0)
         close(pipefd[0]);
 }
 
-static void closed(const char *backend)
-{
-    scenario s = {.peer_does = 'c',
-                  .want = {{1, RDV_EPEER, RDV_FAIL_CLOSED, 1}}};
-
-    run(backend, 2, &s);
-}
-
-static void reset(const char *backend)
-{
-    scenario s = {.peer_does = 'r',
-                  .want = {{1, RDV_EPEER, RDV_FAIL_RESET, 1}}};
-
-    run(backend, 2, &s);
-}
-
-static void timeout(const char *backend)
-{
-    scenario s = {.peer_does = 's',
-                  .want = {{1, RDV_ETIMEDOUT, RDV_FAIL_TIMEOUT, 1}}};
-
-    run(backend, 2, &s);
-}
-
-static void aborted(const char *backend)
-{
-    scenario s = {.peer_does = 'c',
-                  .want = {[0] = {2, RDV_EPEER, RDV_FAIL_ABORTED, 1},
-                           [2] = {1, RDV_EPEER, RDV_FAIL_CLOSED, 1}}};
-
-    run(backend, 3, &s);
-}
-
-static void protocol(const char *backend)
-{
-    scenario s = {.peer_does = 'g',
-                  .want = {{1, RDV_EPROTO, RDV_FAIL_PROTOCOL, 1}}};
-
-    run(backend, 2, &s);
-}
-
 #define REASON_TESTS(backend)                                               \
-    Test(reason, closed_##backend) { closed(#backend); }                    \
-    Test(reason, reset_##backend) { reset(#backend); }                      \
-    Test(reason, timeout_##backend) { timeout(#backend); }                  \
-    Test(reason, aborted_##backend) { aborted(#backend); }                  \
-    Test(reason, protocol_##backend) { protocol(#backend); }
+    Test(reason, closed_##backend) { run(#backend, CLOSED); }               \
+    Test(reason, reset_##backend) { run(#backend, RESET); }                 \
+    Test(reason, timeout_##backend) { run(#backend, TIMEOUT); }             \
+    Test(reason, aborted_##backend) { run(#backend, ABORTED); }             \
+    Test(reason, protocol_##backend) { run(#backend, PROTOCOL); }
 
 REASON_TESTS(uring)
 REASON_TESTS(epoll)

@@ -18,6 +18,7 @@
 
 #include "context_internal.h"
 #include "options.h"
+#include "ranks.h"
 #include "rdv/collectives.h"
 
 Test(options, context_defaults)
@@ -115,14 +116,9 @@ Test(options, context_newer_caller)
 
 static rdv_context *solo(void)
 {
-    rdv_context_options o = rdv_context_options_default();
-    rdv_context *ctx = NULL;
-    int none = -1;
-    char err[256];
+    rdv_context *ctx = ranks_solo(RDV_TIMEOUT_DEFAULT);
 
-    cr_assert_eq(rdv_context_create(&o, &ctx, err, sizeof err), RDV_OK, "%s",
-                 err);
-    cr_assert_eq(rdv_context_connect_fds(ctx, &none), RDV_OK);
+    cr_assert_not_null(ctx);
     return ctx;
 }
 
