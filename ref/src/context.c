@@ -6,7 +6,8 @@
  * (transport/api.c) build on the accessors in context_internal.h; this
  * file holds no protocol. The transport, and with it the io_uring, is
  * only made when the context connects, so a context is never carrying
- * a ring across fork.
+ * a ring across fork. Options come in through options.c, which checks
+ * their struct_size, and RDV_TIMEOUT_DEFAULT is resolved here once.
  */
 #include <stdarg.h>
 #include <stdio.h>

@@ -11,6 +11,10 @@
  *    context unusable: after a half-finished collective the byte streams
  *    to the peers are out of step and cannot be trusted again.
  *  - Zero-length messages are skipped on both sides rather than sent.
+ *  - What a failed peer did is chosen from the transport's failure
+ *    reason (rdv_transport_reason), never read back from its text.
+ *  - Options are taken through options.c (struct_size); timeout 0 tries
+ *    once, RDV_TIMEOUT_DEFAULT is the context's.
  */
 #define _GNU_SOURCE /* POLLRDHUP */
 #include <poll.h>

@@ -23,6 +23,10 @@
  *    this way are dropped: the transport is failed anyway.
  *  - ABORT bypasses the io hook: it models the network, while ABORT is
  *    the failing rank's last word.
+ *
+ * Every failure has a reason (transport.h: closed, reset, timeout,
+ * aborted, protocol, io) kept beside the culprit; the reason decides
+ * the status, in one table here, so the two can never disagree.
  */
 #include <errno.h>
 #include <stdarg.h>

@@ -28,7 +28,7 @@ typedef struct expect {
     int culprit;
 } expect;
 
-/* Rank r's expectation in a scenario; from < 0: r only plays the peer. */
+/* Rank 1 misbehaves as peer_does says; want[r] is what rank r sees. */
 typedef struct scenario {
     char peer_does; /* 'c' close, 'r' reset, 's' stay silent, 'g' garbage */
     int n;          /* ranks */
