@@ -11,8 +11,8 @@
  * with evidence, never the end of the run. The first clause, "open",
  * opens the URL in a child: when the store cannot even be opened there is
  * nothing else to certify, and when it is process-local (hash:) the
- * clauses that need a store shared across processes are skipped, with
- * the reason, instead of failing.
+ * `rdv run` clauses are skipped, with the reason, instead of failing
+ * (the library's multi-process clauses see that for themselves).
  *
  * Exit code: 0 when no clause failed (skips allowed), 1 otherwise, 2 for
  * bad usage.
@@ -163,24 +163,10 @@ static size_t build_clauses(const conform_opts *o, conform_clause *cs)
     const rdv_clause *lib = rdv_contract_clauses(&nlib);
     conform_clause *c;
 
-    add(cs, &n, "open", "single-process", "the URL opens and the handle "
+    add(cs, &n, "open", RDV_CLAUSE_SINGLE, "the URL opens and the handle "
         "closes")->run = conform_clause_open;
-    for (size_t i = 0; i < nlib && n < CONFORM_MAX_CLAUSES - 32; i++) {
-        int mp = strncmp(lib[i].name, "mp-", 3) == 0;
-
-        c = add(cs, &n, lib[i].name, mp ? "multi-process" : "single-process",
-                lib[i].summary);
-        c->lib = &lib[i];
-        c->shares = mp;
-    }
-    c = add(cs, &n, "mp-visibility", "multi-process", "an overwrite is seen "
-            "by the next get in another process");
-    c->run = conform_clause_mp_visibility;
-    c->shares = 1;
-    c = add(cs, &n, "mp-close-leaks", "multi-process", "processes that "
-            "delete their keys and close leave no key behind");
-    c->run = conform_clause_mp_close_leaks;
-    c->shares = 1;
+    for (size_t i = 0; i < nlib && n < CONFORM_MAX_CLAUSES - 32; i++)
+        add(cs, &n, lib[i].name, lib[i].group, lib[i].summary)->lib = &lib[i];
     for (int i = 0; i < o->nranks; i++) {
         char name[32];
 

@@ -2,7 +2,9 @@
  * conform/clauses.h - the clause bodies, grouped by file:
  * clauses_basic.c (values and keys), clauses_blocking.c (waits,
  * timeouts, signals, close), clauses_atomic.c (add, compare_set, and the
- * multi-process races), clauses_scope.c (delete, batches, list, cleanup).
+ * multi-process races), clauses_processes.c (what other processes see:
+ * overwrites at once, no keys left after close), clauses_scope.c
+ * (delete, batches, list, cleanup).
  */
 #ifndef RDV_CONFORM_CLAUSES_H
 #define RDV_CONFORM_CLAUSES_H
@@ -32,6 +34,8 @@ RDV_CLAUSE(mp_add);
 RDV_CLAUSE(mp_compare_set);
 RDV_CLAUSE(mp_create_only);
 RDV_CLAUSE(mp_wake);
+RDV_CLAUSE(mp_visibility);
+RDV_CLAUSE(mp_close_leaks);
 RDV_CLAUSE(cleanup);
 
 #endif

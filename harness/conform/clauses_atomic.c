@@ -120,12 +120,12 @@ static int add_racer(clause_ctx *c, rdv_store *s, int i, void *arg)
 
 static int check_mp_add(clause_ctx *c)
 {
-    int failed = clause_fork_n(c, RACERS, add_racer, NULL);
     int64_t want = (int64_t)RACERS * ops_per_racer(c);
+    int failed;
 
     if (!clause_needs_processes(c))
         return 0;
-
+    failed = clause_fork_n(c, RACERS, add_racer, NULL);
     if (failed)
         return clause_fail(c, "%d of %d racing processes failed to add",
                            failed, RACERS);
@@ -170,14 +170,13 @@ static int cas_racer(clause_ctx *c, rdv_store *s, int i, void *arg)
 
 static int check_mp_compare_set(clause_ctx *c)
 {
-    int64_t *wins = mmap(NULL, RACERS * sizeof *wins, PROT_READ | PROT_WRITE,
-                         MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    int64_t total = 0;
+    int64_t *wins, total = 0;
     int failed;
 
     if (!clause_needs_processes(c))
         return 0;
-
+    wins = mmap(NULL, RACERS * sizeof *wins, PROT_READ | PROT_WRITE,
+                MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (wins == MAP_FAILED)
         return clause_fail(c, "cannot map the win counters");
     if (!clause_expect(c, c->s, "set 0", rdv_store_set(c->s, "cas", "0", 1,
@@ -226,13 +225,12 @@ static int create_racer(clause_ctx *c, rdv_store *s, int i, void *arg)
 
 static int check_mp_create_only(clause_ctx *c)
 {
-    int *wins = mmap(NULL, RACE_KEYS * sizeof *wins, PROT_READ | PROT_WRITE,
-                     MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    int failed, ok = 1;
+    int *wins, failed, ok = 1;
 
     if (!clause_needs_processes(c))
         return 0;
-
+    wins = mmap(NULL, RACE_KEYS * sizeof *wins, PROT_READ | PROT_WRITE,
+                MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (wins == MAP_FAILED)
         return clause_fail(c, "cannot map the win counters");
     failed = clause_fork_n(c, RACERS, create_racer, wins);

@@ -7,11 +7,11 @@
  * report goes to stdout as a table and, on request, to JUnit XML
  * (report/conform_report.c).
  *
- * Clauses come from four places:
- *   single-process / multi-process: the contract library in this folder
- *     (rdv_contract_clauses), run as they are;
- *   multi-process, more: conform_mp.c (cross-process visibility of an
- *     overwrite, keys left behind after handles close);
+ * Clauses come from these places, each with its group:
+ *   open: conform_open.c, the probe that runs first;
+ *   single-process / multi-process: every clause of the contract library
+ *     in this folder (rdv_contract_clauses), run as they are, in the
+ *     group the library's table gives them;
  *   rendezvous: conform_rdv.c, `rdv run` machinery at each --ranks N;
  *   faults: conform_faults.c, store-level delays and errors.
  */
@@ -34,8 +34,7 @@ typedef struct conform_env {
 /* conform_out.store_flags, from the "open" probe. */
 enum {
     CONFORM_STORE_OPENED = 1 << 0,
-    CONFORM_STORE_INHERITED = 1 << 1, /* hash:?shared=1 */
-    CONFORM_STORE_LOCAL = 1 << 2,     /* hash: - one process only */
+    CONFORM_STORE_LOCAL = 1 << 1, /* hash: - one process only */
 };
 
 /* What a clause process hands back through shared memory. */
@@ -47,13 +46,15 @@ typedef struct conform_out {
 
 typedef struct conform_clause {
     char name[48];
-    const char *group;   /* "single-process", "multi-process", ... */
+    const char *group;   /* the library's, or "rendezvous", "faults" */
     const char *summary;
     const rdv_clause *lib; /* a contract-library clause, or NULL */
     void (*run)(const conform_env *env, conform_out *out); /* else this */
     int ranks;           /* env.ranks for this clause */
     const char *faults;  /* env.faults for this clause */
-    int shares;          /* needs a store shared across processes */
+    /* A `rdv run` clause: needs a store shared across processes (library
+     * clauses judge that themselves and SKIP). */
+    int shares;
 } conform_clause;
 
 /* A finished clause. */
@@ -81,8 +82,6 @@ void conform_isolate(const conform_clause *c, const conform_env *env,
 /* ---- the clauses of this command ---- */
 
 void conform_clause_open(const conform_env *env, conform_out *out);
-void conform_clause_mp_visibility(const conform_env *env, conform_out *out);
-void conform_clause_mp_close_leaks(const conform_env *env, conform_out *out);
 void conform_clause_fault_delay(const conform_env *env, conform_out *out);
 void conform_clause_rendezvous(const conform_env *env, conform_out *out);
 void conform_clause_fault_run(const conform_env *env, conform_out *out);

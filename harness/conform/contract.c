@@ -16,48 +16,56 @@
 #include "conform/clauses.h"
 #include "rdv/store_ops.h"
 
+#define SP RDV_CLAUSE_SINGLE
+#define MP RDV_CLAUSE_MULTI
+
 static const rdv_clause clauses[] = {
-    {"set-get", "set, get, overwrite, and create-only gives RDV_EEXIST",
+    {"set-get", SP, "set, get, overwrite, and create-only gives RDV_EEXIST",
      rdv_clause_set_get},
-    {"empty-value", "an empty value is stored and read back as empty",
+    {"empty-value", SP, "an empty value is stored and read back as empty",
      rdv_clause_empty_value},
-    {"large-value", "a 64 MiB value round-trips; one byte more is "
+    {"large-value", SP, "a 64 MiB value round-trips; one byte more is "
      "RDV_EINVAL", rdv_clause_large_value},
-    {"odd-keys", "keys with bytes, UTF-8, '/', '..', spaces, a leading '-' "
-     "and 4096 bytes round-trip and list exactly", rdv_clause_odd_keys},
-    {"bad-input", "NULL, empty and oversized keys are RDV_EINVAL with a "
+    {"odd-keys", SP, "keys with bytes, UTF-8, '/', '..', spaces, a leading "
+     "'-' and 4096 bytes round-trip and list exactly", rdv_clause_odd_keys},
+    {"bad-input", SP, "NULL, empty and oversized keys are RDV_EINVAL with a "
      "detail", rdv_clause_bad_input},
-    {"try-get-missing", "try_get and check on a missing key give "
+    {"try-get-missing", SP, "try_get and check on a missing key give "
      "RDV_ENOTFOUND", rdv_clause_try_get_missing},
-    {"wait-partial", "wait with some keys present neither hangs nor "
+    {"wait-partial", SP, "wait with some keys present neither hangs nor "
      "returns early, and names the missing", rdv_clause_wait_partial},
-    {"timeout-accuracy", "get and wait time out within timeout + 1 s; "
+    {"timeout-accuracy", SP, "get and wait time out within timeout + 1 s; "
      "timeout 0 tries once", rdv_clause_timeout_accuracy, .timed = 1},
-    {"usable-after-timeout", "a timed-out get leaves the store usable",
+    {"usable-after-timeout", SP, "a timed-out get leaves the store usable",
      rdv_clause_usable_after_timeout},
-    {"add", "add accumulates, starts a missing key at 0, and rejects a "
+    {"add", SP, "add accumulates, starts a missing key at 0, and rejects a "
      "non-number", rdv_clause_add},
-    {"compare-set", "compare_set wins and loses correctly and reports the "
-     "current value", rdv_clause_compare_set},
-    {"delete", "delete removes, a deleted key times out, deleting a "
+    {"compare-set", SP, "compare_set wins and loses correctly and reports "
+     "the current value", rdv_clause_compare_set},
+    {"delete", SP, "delete removes, a deleted key times out, deleting a "
      "missing key is fine", rdv_clause_delete},
-    {"multi", "multi_set and multi_get move 64 keys in one call",
+    {"multi", SP, "multi_set and multi_get move 64 keys in one call",
      rdv_clause_multi},
-    {"list-scope", "list and num_keys see only their own prefix",
+    {"list-scope", SP, "list and num_keys see only their own prefix",
      rdv_clause_list_scope},
-    {"eintr", "signals arriving during a wait do not break it",
+    {"eintr", SP, "signals arriving during a wait do not break it",
      rdv_clause_eintr},
-    {"cancel-on-close", "closing the store wakes a blocked get with "
+    {"cancel-on-close", SP, "closing the store wakes a blocked get with "
      "RDV_ECANCELED", rdv_clause_cancel_on_close},
-    {"mp-add", "add from 8 processes x 1000 loses no update",
+    {"mp-add", MP, "add from 8 processes x 1000 loses no update",
      rdv_clause_mp_add},
-    {"mp-compare-set", "compare_set increments from 8 processes lose no "
-     "update", rdv_clause_mp_compare_set},
-    {"mp-create-only", "8 processes racing a create-only set: exactly one "
-     "wins", rdv_clause_mp_create_only},
-    {"mp-wake", "a waiter is woken by another process's set",
+    {"mp-compare-set", MP, "compare_set increments from 8 processes lose "
+     "no update", rdv_clause_mp_compare_set},
+    {"mp-create-only", MP, "8 processes racing a create-only set: exactly "
+     "one wins", rdv_clause_mp_create_only},
+    {"mp-wake", MP, "a waiter is woken by another process's set",
      rdv_clause_mp_wake},
-    {"cleanup", "delete_prefix leaves zero keys behind", rdv_clause_cleanup},
+    {"mp-visibility", MP, "an overwrite is seen by the next get in another "
+     "process", rdv_clause_mp_visibility},
+    {"mp-close-leaks", MP, "processes that delete their keys and close "
+     "leave no key behind", rdv_clause_mp_close_leaks, .whole_store = 1},
+    {"cleanup", SP, "delete_prefix leaves zero keys behind",
+     rdv_clause_cleanup},
 };
 
 const rdv_clause *rdv_contract_clauses(size_t *n)
@@ -174,8 +182,9 @@ int clause_needs_processes(clause_ctx *c)
         return 1;
     c->r->verdict = RDV_VERDICT_SKIP;
     snprintf(c->r->evidence, sizeof c->r->evidence,
-             "%s is visible to one process only; multi-process clauses "
-             "apply to stores that processes share (hash:?shared=1)",
+             "%s is process-local (visible to one process only); "
+             "multi-process clauses apply to stores that processes share "
+             "(hash:?shared=1)",
              c->env->url);
     return 0;
 }

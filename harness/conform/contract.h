@@ -12,7 +12,9 @@
  * close); run each clause in a process of its own, as Criterion and
  * `rdv conform` both do, so one clause's signals and threads never leak
  * into the next. Stores made to be inherited (hash:?shared=1) are opened
- * once per clause and inherited by its children.
+ * once per clause and inherited by its children; on a store that one
+ * process cannot share (hash:), a multi-process clause says SKIP, with
+ * the reason, rather than fail.
  */
 #ifndef RDV_CONFORM_CONTRACT_H
 #define RDV_CONFORM_CONTRACT_H
@@ -37,8 +39,14 @@ typedef struct rdv_clause_env {
     int quick; /* smaller op counts and values, for fast smoke runs */
 } rdv_clause_env;
 
+/* Clause groups, the GROUP column of `rdv conform`. */
+#define RDV_CLAUSE_SINGLE "single-process" /* one process, one handle */
+#define RDV_CLAUSE_MULTI "multi-process"   /* processes share the store;
+                                              SKIP on a process-local one */
+
 typedef struct rdv_clause {
     const char *name;    /* "timeout-accuracy" */
+    const char *group;   /* RDV_CLAUSE_SINGLE or RDV_CLAUSE_MULTI */
     const char *summary; /* one line: what the contract requires */
     void (*run)(const rdv_clause_env *env, rdv_clause_result *r);
     /* Its verdict bounds how long store calls take. Run it where nothing
@@ -46,6 +54,10 @@ typedef struct rdv_clause {
      * 64 MiB through the same redis-server stalls every other client,
      * and a round trip stretched that way is not the store's fault. */
     int timed;
+    /* Its verdict judges every key in the store, not only its own
+     * prefix's. Run it where nothing else writes to the store: another
+     * client's key would count against the store. */
+    int whole_store;
 } rdv_clause;
 
 /* Every clause, in report order. */

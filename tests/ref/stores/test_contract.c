@@ -8,11 +8,13 @@
  * which is the isolation the clauses ask for. A file store gets a fresh
  * directory per test, removed afterwards, so runs never share state.
  *
- * Two suites: contract/ holds every clause but the timed ones and runs
- * them in parallel; contract_timed/ holds the clauses whose verdict
- * bounds a duration (rdv_clause.timed). ctest runs the timed suite alone
- * (RUN_SERIAL, one job), so what it measures is the store, not another
- * clause pushing 64 MiB through the same redis-server.
+ * Three suites: contract/ holds most clauses and runs them in parallel;
+ * contract_timed/ holds the clauses whose verdict bounds a duration
+ * (rdv_clause.timed), contract_alone/ those that judge every key in the
+ * store (rdv_clause.whole_store). ctest runs both of those alone
+ * (RUN_SERIAL, one job): what a timed clause measures is the store, not
+ * another clause pushing 64 MiB through the same redis-server, and a key
+ * a whole-store clause finds is the store's, not another test's.
  */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
@@ -32,12 +34,21 @@ typedef struct contract_case {
 } contract_case;
 
 #define MAX_CASES 512
-/* One array per suite: Criterion keeps both lists. */
-static contract_case cases[MAX_CASES], timed_cases[MAX_CASES];
 
-/* Which clauses the suite being listed takes (timed or not), and where
- * its cases go. */
-static int want_timed;
+/* The suites, and which one a clause belongs to. */
+typedef enum suite { PARALLEL, TIMED, ALONE } suite;
+
+static suite suite_of(const rdv_clause *c)
+{
+    return c->timed ? TIMED : c->whole_store ? ALONE : PARALLEL;
+}
+
+/* One array per suite: Criterion keeps every list. */
+static contract_case cases[MAX_CASES], timed_cases[MAX_CASES],
+    alone_cases[MAX_CASES];
+
+/* Which suite is being listed, and where its cases go. */
+static suite want;
 static contract_case *out;
 
 static size_t add_store(size_t n, const char *label, const char *url)
@@ -46,7 +57,7 @@ static size_t add_store(size_t n, const char *label, const char *url)
     const rdv_clause *all = rdv_contract_clauses(&nclauses);
 
     for (size_t i = 0; i < nclauses && n < MAX_CASES; i++) {
-        if (!all[i].timed != !want_timed)
+        if (suite_of(&all[i]) != want)
             continue;
         snprintf(out[n].store, sizeof out[n].store, "%s", label);
         snprintf(out[n].url, sizeof out[n].url, "%s", url);
@@ -85,11 +96,11 @@ static size_t add_redis(size_t n, const char *label, const char *env)
 }
 
 /* Every store row, for the clauses the suite takes, into into[]. */
-static size_t add_all(int timed, contract_case *into)
+static size_t add_all(suite which, contract_case *into)
 {
     size_t n = 0;
 
-    want_timed = timed;
+    want = which;
     out = into;
     n = add_store(n, "hash", "hash:");
     n = add_store(n, "hash-shared", "hash:?shared=1");
@@ -105,13 +116,20 @@ static size_t add_all(int timed, contract_case *into)
 
 ParameterizedTestParameters(contract, clause)
 {
-    return cr_make_param_array(contract_case, cases, add_all(0, cases));
+    return cr_make_param_array(contract_case, cases,
+                               add_all(PARALLEL, cases));
 }
 
 ParameterizedTestParameters(contract_timed, clause)
 {
     return cr_make_param_array(contract_case, timed_cases,
-                               add_all(1, timed_cases));
+                               add_all(TIMED, timed_cases));
+}
+
+ParameterizedTestParameters(contract_alone, clause)
+{
+    return cr_make_param_array(contract_case, alone_cases,
+                               add_all(ALONE, alone_cases));
 }
 
 static int remove_entry(const char *path, const struct stat *st, int flag,
@@ -157,6 +175,11 @@ ParameterizedTest(contract_case *tc, contract, clause, .timeout = 120)
 }
 
 ParameterizedTest(contract_case *tc, contract_timed, clause, .timeout = 120)
+{
+    run_case(tc);
+}
+
+ParameterizedTest(contract_case *tc, contract_alone, clause, .timeout = 120)
 {
     run_case(tc);
 }

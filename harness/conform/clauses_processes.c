@@ -1,6 +1,6 @@
 /*
- * harness/conform/conform_mp.c - the "open" probe and the multi-process clauses
- * that the contract library (contract.c) does not already have:
+ * conform/clauses_processes.c - what one process's store calls look like
+ * from another process on the same store:
  *
  *   mp-visibility   after one process's overwrite returns, the very next
  *                   get in another process sees the new value (a store
@@ -10,9 +10,14 @@
  *                   their scope (a store that writes session or lease
  *                   keys and never removes them fails).
  *
- * Both use the library's clause helpers (conform/clause.h): a fresh
- * prefix per run, children on the same store (the inherited handle for
- * hash:?shared=1), and verdicts with evidence.
+ * Choices:
+ * - The two processes of mp-visibility take turns through pipes, not
+ *   sleeps: the reader reads only once the writer's set has returned, so
+ *   a stale read is the store's doing, never the schedule's.
+ * - mp-close-leaks lists the whole store (the URL unscoped) before and
+ *   after, so it sees keys the store made outside the clause's prefix;
+ *   that is why it is a whole_store clause (contract.h): run alone.
+ *   Keys of other conform runs ("rdvc.<pid>...") are not its to judge.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -23,45 +28,25 @@
 #include <unistd.h>
 
 #include "conform/clause.h"
-#include "conform/conform_cmd.h"
+#include "conform/clauses.h"
 #include "rdv/store_ops.h"
-
-void conform_clause_open(const conform_env *env, conform_out *out)
-{
-    char err[1024];
-    rdv_store *s = NULL;
-    int rc = rdv_store_open(env->base.url, &s, err, sizeof err);
-    unsigned flags;
-
-    if (rc) {
-        conform_verdict(out, RDV_VERDICT_FAIL, "rdv_store_open: %s: %s",
-                        rdv_status_name(rc), err);
-        return;
-    }
-    flags = rdv_store_flags(s);
-    out->store_flags = CONFORM_STORE_OPENED |
-        (flags & RDV_STORE_INHERITED ? CONFORM_STORE_INHERITED : 0) |
-        (flags & RDV_STORE_PROCESS_LOCAL ? CONFORM_STORE_LOCAL : 0);
-    conform_verdict(out, RDV_VERDICT_PASS, "opened as backend '%s'%s",
-                    rdv_store_name(s),
-                    flags & RDV_STORE_PROCESS_LOCAL
-                        ? "; process-local: clauses that share the store "
-                          "across processes are skipped"
-                    : flags & RDV_STORE_INHERITED
-                        ? "; inherited by forked processes"
-                        : "; every process opens its own handle");
-    rdv_store_close(s);
-}
 
 /* ---- mp-visibility ------------------------------------------------- */
 
 #define VIS_ROUNDS 3
 
+/* What the reader saw, in memory both processes share. */
+typedef struct vis_seen {
+    int round;     /* where the reader saw the wrong value, or 0 */
+    char text[64]; /* what it saw */
+} vis_seen;
+
+/* The pipes are the parent's own (the child gets copies at fork); only
+ * *seen is shared. */
 typedef struct vis_run {
     int to_parent[2]; /* the reader has read round r's value */
     int to_child[2];  /* the writer's overwrite has returned */
-    int round;        /* where the reader saw the wrong value */
-    char seen[64];    /* what it saw */
+    vis_seen *seen;
 } vis_run;
 
 static void vis_value(int round, char *buf, size_t cap)
@@ -99,8 +84,8 @@ static int vis_reader(clause_ctx *c, rdv_store *s, int i, void *arg)
         rc = rdv_store_try_get(s, "vis", &val, &len);
         if (rc != RDV_OK || len != strlen(want) ||
             memcmp(val, want, len) != 0) {
-            v->round = r + 1;
-            snprintf(v->seen, sizeof v->seen, "%.*s",
+            v->seen->round = r + 1;
+            snprintf(v->seen->text, sizeof v->seen->text, "%.*s",
                      rc == RDV_OK ? (int)(len < 40 ? len : 40) : 0,
                      rc == RDV_OK ? (char *)val : "");
             free(val);
@@ -130,7 +115,7 @@ static int vis_writer(clause_ctx *c, vis_run *v)
     return 0;
 }
 
-static int check_visibility(clause_ctx *c, vis_run *v)
+static int vis_rounds(clause_ctx *c, vis_run *v)
 {
     char first[64];
     pid_t pid;
@@ -144,18 +129,20 @@ static int check_visibility(clause_ctx *c, vis_run *v)
     pid = clause_spawn(c, vis_reader, 0, v);
     close(v->to_parent[1]);
     close(v->to_child[0]);
+    v->to_parent[1] = v->to_child[0] = -1;
     wrote = vis_writer(c, v);
     close(v->to_child[1]); /* unblocks a reader waiting on a failed set */
+    v->to_child[1] = -1;
     ok = clause_reap(pid);
     if (wrote < 0)
         return 0;
-    if (v->round) {
-        vis_value(v->round, first, sizeof first);
+    if (v->seen->round) {
+        vis_value(v->seen->round, first, sizeof first);
         return clause_fail(c, "process B read '%s' right after process "
                            "A's overwrite with '%s' had returned (round "
                            "%d of %d): other processes see stale values",
-                           v->seen[0] ? v->seen : "(nothing)", first,
-                           v->round, VIS_ROUNDS);
+                           v->seen->text[0] ? v->seen->text : "(nothing)",
+                           first, v->seen->round, VIS_ROUNDS);
     }
     if (!ok)
         return clause_fail(c, "the reading process failed to read the "
@@ -164,27 +151,32 @@ static int check_visibility(clause_ctx *c, vis_run *v)
                        "the next get of another", VIS_ROUNDS);
 }
 
-void conform_clause_mp_visibility(const conform_env *env, conform_out *out)
+static int check_mp_visibility(clause_ctx *c)
 {
-    vis_run *v = mmap(NULL, sizeof *v, PROT_READ | PROT_WRITE,
-                      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    clause_ctx c;
+    vis_run v = {.to_parent = {-1, -1}, .to_child = {-1, -1}};
+    int ok = 0;
 
-    if (v == MAP_FAILED) {
-        conform_verdict(out, RDV_VERDICT_FAIL, "cannot map shared memory");
-        return;
+    if (!clause_needs_processes(c))
+        return 0;
+    v.seen = mmap(NULL, sizeof *v.seen, PROT_READ | PROT_WRITE,
+                  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (v.seen == MAP_FAILED)
+        return clause_fail(c, "cannot map shared memory");
+    memset(v.seen, 0, sizeof *v.seen);
+    if (pipe2(v.to_parent, O_CLOEXEC) || pipe2(v.to_child, O_CLOEXEC))
+        clause_fail(c, "cannot make pipes");
+    else
+        ok = vis_rounds(c, &v);
+    for (int i = 0; i < 2; i++) {
+        if (v.to_parent[i] >= 0)
+            close(v.to_parent[i]);
+        if (v.to_child[i] >= 0)
+            close(v.to_child[i]);
     }
-    memset(v, 0, sizeof *v);
-    if (pipe2(v->to_parent, O_CLOEXEC) || pipe2(v->to_child, O_CLOEXEC)) {
-        conform_verdict(out, RDV_VERDICT_FAIL, "cannot make pipes");
-    } else if (clause_begin(&c, &env->base, &out->r) == RDV_OK) {
-        check_visibility(&c, v);
-        clause_end(&c);
-    }
-    if (v->to_parent[0] > 0)
-        close(v->to_parent[0]);
-    munmap(v, sizeof *v);
+    munmap(v.seen, sizeof *v.seen);
+    return ok;
 }
+RDV_CLAUSE_SCOPED(mp_visibility)
 
 /* ---- mp-close-leaks ------------------------------------------------ */
 
@@ -248,7 +240,7 @@ static size_t new_keys(clause_ctx *c, char **before, size_t nb,
     return count;
 }
 
-static int check_close_leaks(clause_ctx *c, rdv_store *raw)
+static int close_leaks(clause_ctx *c, rdv_store *raw)
 {
     char **before = NULL, **after = NULL, names[600];
     size_t nb = 0, na = 0, leaked;
@@ -280,23 +272,23 @@ static int check_close_leaks(clause_ctx *c, rdv_store *raw)
                        "left behind in the whole store", LEAK_PROCS);
 }
 
-void conform_clause_mp_close_leaks(const conform_env *env, conform_out *out)
+static int check_mp_close_leaks(clause_ctx *c)
 {
-    char err[1024];
+    char err[512];
     rdv_store *raw = NULL;
-    clause_ctx c;
+    int ok;
 
-    if (clause_begin(&c, &env->base, &out->r) != RDV_OK)
-        return;
+    if (!clause_needs_processes(c))
+        return 0;
     /* The whole store, to see keys outside the clause's prefix too. An
      * inherited store's only handle is the clause's own, scoped one. */
-    if (rdv_store_is_inherited(c.s))
-        raw = c.s;
-    else if (rdv_store_open(env->base.url, &raw, err, sizeof err))
-        clause_fail(&c, "cannot open %s: %s", env->base.url, err);
-    if (raw)
-        check_close_leaks(&c, raw);
-    if (raw && raw != c.s)
+    if (rdv_store_is_inherited(c->s))
+        raw = c->s;
+    else if (rdv_store_open(c->env->url, &raw, err, sizeof err))
+        return clause_fail(c, "cannot open %s: %s", c->env->url, err);
+    ok = close_leaks(c, raw);
+    if (raw != c->s)
         rdv_store_close(raw);
-    clause_end(&c);
+    return ok;
 }
+RDV_CLAUSE_SCOPED(mp_close_leaks)
