@@ -18,34 +18,13 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "common/cli.h"
 #include "conform/conform_cmd.h"
 #include "report/replay.h"
+#include "report/report_text.h"
+#include "run/checks.h"
 #include "run/run.h"
-
-/* The failed checks of rep, "name: detail; name: detail", into buf. */
-static void failed_checks(const rdv_run_report *rep, char *buf, size_t cap)
-{
-    size_t o = 0;
-
-    buf[0] = '\0';
-    for (int i = 0; i < rep->nchecks && o < cap; i++)
-        if (rep->checks[i].verdict == RDV_CHECK_FAIL)
-            o += (size_t)snprintf(buf + o, cap - o, "%s%s: %s",
-                                  o ? "; " : "", rep->checks[i].name,
-                                  rep->checks[i].detail);
-}
-
-static const rdv_check *find_check(const rdv_run_report *rep,
-                                   const char *name)
-{
-    for (int i = 0; i < rep->nchecks; i++)
-        if (strcmp(rep->checks[i].name, name) == 0)
-            return &rep->checks[i];
-    return NULL;
-}
 
 static void run_once(const conform_env *env, const char *faults,
                      conform_out *out)
@@ -70,11 +49,12 @@ static void run_once(const conform_env *env, const char *faults,
         conform_verdict(out, RDV_VERDICT_FAIL, "rdv run with %d ranks "
                         "could not run: %s", env->ranks, err);
     } else if (rep->failed) {
-        failed_checks(rep, checks, sizeof checks);
+        rdv_report_failed(rep, 1, "; ", checks, sizeof checks);
         conform_verdict(out, RDV_VERDICT_FAIL, "%s; replay: %s", checks,
                         rdv_replay_line(&cfg, seed, replay, sizeof replay));
     } else {
-        const rdv_check *named = find_check(rep, "culprit-named");
+        const rdv_check *named = rdv_report_check(rep,
+                                                 RDV_CHECK_CULPRIT_NAMED);
 
         conform_verdict(out, RDV_VERDICT_PASS, "%d ranks%s%s: %d checks "
                         "passed in %.0f ms%s%s", env->ranks,

@@ -121,19 +121,15 @@ static void case_names(rdv_junit_case *c, const rdv_run_config *cfg,
 static char *failure_text(const rdv_run_config *cfg,
                           const rdv_run_report *rep)
 {
-    size_t cap = 16384, o = 0;
+    size_t cap = 16384, o;
     char *t = malloc(cap), line[4096];
 
     if (!t)
         return NULL;
-    for (int i = 0; i < rep->nchecks && o < cap; i++)
-        if (rep->checks[i].verdict == RDV_CHECK_FAIL)
-            o += (size_t)snprintf(t + o, cap - o, "%s: %s\n",
-                                  rep->checks[i].name,
-                                  rep->checks[i].detail);
-    if (o < cap)
-        snprintf(t + o, cap - o, "replay: %s\n",
-                 rdv_replay_line(cfg, rep->seed, line, sizeof line));
+    rdv_report_failed(rep, 1, "\n", t, cap);
+    o = strlen(t);
+    snprintf(t + o, cap - o, "%sreplay: %s\n", o ? "\n" : "",
+             rdv_replay_line(cfg, rep->seed, line, sizeof line));
     return t;
 }
 
@@ -148,7 +144,7 @@ int rdv_matrix_add_case(rdv_matrix *m, const rdv_run_config *cfg,
     c->seconds = rep->elapsed_ms / 1e3;
     c->failed = rep->failed;
     if (rep->failed) {
-        rdv_report_failed_names(rep, c->message, sizeof c->message);
+        rdv_report_failed(rep, 0, ", ", c->message, sizeof c->message);
         c->text = failure_text(cfg, rep);
     }
     return 0;

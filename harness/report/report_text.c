@@ -17,16 +17,18 @@ const char *rdv_check_verdict_name(int verdict)
          : verdict == RDV_CHECK_FAIL ? "FAIL" : "SKIP";
 }
 
-void rdv_report_failed_names(const rdv_run_report *rep, char *buf,
-                             size_t cap)
+void rdv_report_failed(const rdv_run_report *rep, int detail,
+                       const char *sep, char *buf, size_t cap)
 {
     size_t o = 0;
 
     buf[0] = '\0';
     for (int i = 0; i < rep->nchecks && o < cap; i++)
         if (rep->checks[i].verdict == RDV_CHECK_FAIL)
-            o += (size_t)snprintf(buf + o, cap - o, "%s%s", o ? ", " : "",
-                                  rep->checks[i].name);
+            o += (size_t)snprintf(buf + o, cap - o, "%s%s%s%s",
+                                  o ? sep : "", rep->checks[i].name,
+                                  detail ? ": " : "",
+                                  detail ? rep->checks[i].detail : "");
 }
 
 void rdv_report_print_checks(FILE *f, const rdv_run_report *rep)

@@ -23,8 +23,9 @@ void rdv_report_print_json(FILE *f, const rdv_run_config *cfg,
 
 const char *rdv_check_verdict_name(int verdict);
 
-/* "ranks-ok, no-hang": the failing checks' names. */
-void rdv_report_failed_names(const rdv_run_report *rep, char *buf,
-                             size_t cap);
+/* The failing checks into buf, separated by sep: their names alone
+ * ("ranks-ok, no-hang") or, with detail, "name: detail". */
+void rdv_report_failed(const rdv_run_report *rep, int detail,
+                       const char *sep, char *buf, size_t cap);
 
 #endif

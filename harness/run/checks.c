@@ -1,6 +1,10 @@
 /*
  * harness/run/checks.c - judges one run from its facts.
  *
+ * The checks are a table (at the end): each row names a check, its
+ * judge, and when it applies; rdv_check_id (run/run.h) numbers the rows,
+ * so a report has room for every check and a reader can ask for one.
+ *
  * Each check looks at one property and says which ranks broke it and
  * how, so a failing check's detail is enough to start debugging. Checks
  * that have nothing to look at (no rank got connected, say) SKIP rather
@@ -17,16 +21,6 @@
 #include "run/checks.h"
 
 #define CULPRIT_SLACK_MS 1000
-
-static rdv_check *check_new(rdv_run_report *rep, const char *name)
-{
-    rdv_check *c = &rep->checks[rep->nchecks++];
-
-    c->name = name;
-    c->verdict = RDV_CHECK_PASS;
-    c->detail[0] = '\0';
-    return c;
-}
 
 /* Appends "; "-separated detail and marks the check failed. */
 static void check_fail(rdv_check *c, const char *fmt, ...)
@@ -138,9 +132,8 @@ static const char *rank_outcome(const rdv_run_facts *f, int r, char *buf,
     return buf;
 }
 
-static void check_ranks_ok(const rdv_run_facts *f, rdv_run_report *rep)
+static void judge_ranks_ok(const rdv_run_facts *f, rdv_check *c)
 {
-    rdv_check *c = check_new(rep, "ranks-ok");
     char buf[RDV_DETAIL_MAX + 256];
 
     for (int r = 0; r < f->cfg->nranks; r++) {
@@ -163,9 +156,8 @@ static void check_ranks_ok(const rdv_run_facts *f, rdv_run_report *rep)
                  f->cfg->nranks);
 }
 
-static void check_mesh(const rdv_run_facts *f, rdv_run_report *rep)
+static void judge_mesh(const rdv_run_facts *f, rdv_check *c)
 {
-    rdv_check *c = check_new(rep, "mesh-consistent");
     int n = f->cfg->nranks, pairs = 0;
 
     for (int i = 0; i < n; i++) {
@@ -215,9 +207,8 @@ static void check_barrier_order(const rdv_run_facts *f, int step,
                    ms_since_start(f, last_in));
 }
 
-static void check_results(const rdv_run_facts *f, rdv_run_report *rep)
+static void judge_results(const rdv_run_facts *f, rdv_check *c)
 {
-    rdv_check *c = check_new(rep, "results-correct");
     const rdv_workload *w = &f->cfg->workload;
     int checked = 0;
 
@@ -241,9 +232,8 @@ static void check_results(const rdv_run_facts *f, rdv_run_report *rep)
                  "their closed forms", checked);
 }
 
-static void check_identical(const rdv_run_facts *f, rdv_run_report *rep)
+static void judge_identical(const rdv_run_facts *f, rdv_check *c)
 {
-    rdv_check *c = check_new(rep, "results-identical");
     const rdv_workload *w = &f->cfg->workload;
     int compared = 0;
 
@@ -279,9 +269,8 @@ static void check_identical(const rdv_run_facts *f, rdv_run_report *rep)
                  compared);
 }
 
-static void check_no_hang(const rdv_run_facts *f, rdv_run_report *rep)
+static void judge_no_hang(const rdv_run_facts *f, rdv_check *c)
 {
-    rdv_check *c = check_new(rep, "no-hang");
     int excused = -1;
     char buf[512];
 
@@ -306,10 +295,8 @@ static void check_no_hang(const rdv_run_facts *f, rdv_run_report *rep)
                  "the %d ms deadline", f->cfg->deadline_ms);
 }
 
-static void check_no_leak(const rdv_run_facts *f, rdv_run_report *rep)
+static void judge_no_leak(const rdv_run_facts *f, rdv_check *c)
 {
-    rdv_check *c = check_new(rep, "no-leak");
-
     if (f->procs_left)
         check_fail(c, "processes: %s", f->procs_detail);
     if (f->fds_before != f->fds_after)
@@ -338,9 +325,8 @@ static void check_no_leak(const rdv_run_facts *f, rdv_run_report *rep)
                    "remove)" : "");
 }
 
-static void check_error_quality(const rdv_run_facts *f, rdv_run_report *rep)
+static void judge_error_quality(const rdv_run_facts *f, rdv_check *c)
 {
-    rdv_check *c = check_new(rep, "error-quality");
     int failed = 0;
 
     for (int r = 0; r < f->cfg->nranks; r++) {
@@ -359,9 +345,8 @@ static void check_error_quality(const rdv_run_facts *f, rdv_run_report *rep)
                  : "no rank failed");
 }
 
-static void check_culprit(const rdv_run_facts *f, rdv_run_report *rep)
+static void judge_culprit(const rdv_run_facts *f, rdv_check *c)
 {
-    rdv_check *c = check_new(rep, "culprit-named");
     const rdv_faults_expect *x = &f->expect;
     int64_t fault_t = 0;
     int bound_ms = f->cfg->timeout_ms + CULPRIT_SLACK_MS;
@@ -407,19 +392,74 @@ static void check_culprit(const rdv_run_facts *f, rdv_run_report *rep)
                  "culprit within %d ms", bound_ms);
 }
 
+/* ---- the table ------------------------------------------------------ */
+
+static int always(const rdv_run_facts *f)
+{
+    (void)f;
+    return 1;
+}
+
+static int under_faults(const rdv_run_facts *f)
+{
+    return f->have_faults;
+}
+
+typedef struct check_def {
+    const char *name;
+    /* Judges the run into c, which starts as PASS with no detail. */
+    void (*judge)(const rdv_run_facts *f, rdv_check *c);
+    /* 0 when the check has nothing to say about this kind of run: it is
+     * then left out of the report (not SKIPped: it never applied). */
+    int (*applies)(const rdv_run_facts *f);
+} check_def;
+
+static const check_def table[] = {
+    [RDV_CHECK_RANKS_OK] = {"ranks-ok", judge_ranks_ok, always},
+    [RDV_CHECK_MESH_CONSISTENT] = {"mesh-consistent", judge_mesh, always},
+    [RDV_CHECK_RESULTS_CORRECT] = {"results-correct", judge_results, always},
+    [RDV_CHECK_RESULTS_IDENTICAL] = {"results-identical", judge_identical,
+                                     always},
+    [RDV_CHECK_NO_HANG] = {"no-hang", judge_no_hang, always},
+    [RDV_CHECK_NO_LEAK] = {"no-leak", judge_no_leak, always},
+    [RDV_CHECK_ERROR_QUALITY] = {"error-quality", judge_error_quality,
+                                 always},
+    [RDV_CHECK_CULPRIT_NAMED] = {"culprit-named", judge_culprit,
+                                 under_faults},
+};
+
+_Static_assert(sizeof table / sizeof table[0] == RDV_CHECK_COUNT,
+               "run/checks.c: one table row per rdv_check_id");
+
+const char *rdv_check_name(rdv_check_id id)
+{
+    return (unsigned)id < RDV_CHECK_COUNT ? table[id].name : NULL;
+}
+
+const rdv_check *rdv_report_check(const rdv_run_report *rep,
+                                  rdv_check_id id)
+{
+    for (int i = 0; i < rep->nchecks; i++)
+        if (rep->checks[i].id == id)
+            return &rep->checks[i];
+    return NULL;
+}
+
 void rdv_checks_evaluate(const rdv_run_facts *f, rdv_run_report *rep)
 {
     rep->nchecks = 0;
-    check_ranks_ok(f, rep);
-    check_mesh(f, rep);
-    check_results(f, rep);
-    check_identical(f, rep);
-    check_no_hang(f, rep);
-    check_no_leak(f, rep);
-    check_error_quality(f, rep);
-    if (f->have_faults)
-        check_culprit(f, rep);
     rep->failed = 0;
-    for (int i = 0; i < rep->nchecks; i++)
-        rep->failed |= rep->checks[i].verdict == RDV_CHECK_FAIL;
+    for (int id = 0; id < RDV_CHECK_COUNT; id++) {
+        rdv_check *c = &rep->checks[rep->nchecks];
+
+        if (!table[id].applies(f))
+            continue;
+        rep->nchecks++;
+        c->id = (rdv_check_id)id;
+        c->name = table[id].name;
+        c->verdict = RDV_CHECK_PASS;
+        c->detail[0] = '\0';
+        table[id].judge(f, c);
+        rep->failed |= c->verdict == RDV_CHECK_FAIL;
+    }
 }

@@ -1,5 +1,7 @@
 /*
- * harness/run/checks.h - the named checks that judge a finished run.
+ * harness/run/checks.h - the named checks that judge a finished run: a
+ * table (run/checks.c) of name, judge and when it applies, one row per
+ * rdv_check_id (run/run.h).
  */
 #ifndef RDV_HARNESS_CHECKS_H
 #define RDV_HARNESS_CHECKS_H
@@ -27,10 +29,17 @@ typedef struct rdv_run_facts {
     char fault_error[256]; /* a server fault the parent could not apply */
 } rdv_run_facts;
 
-/* Fills rep->checks (ranks-ok, mesh-consistent, results-correct,
- * results-identical, no-hang, no-leak, error-quality, and culprit-named
- * when faults were injected) and rep->failed. */
+/* Fills rep->checks with every check that applies to the run, in
+ * rdv_check_id order (all of them, but culprit-named only when faults
+ * were injected), and rep->failed. */
 void rdv_checks_evaluate(const rdv_run_facts *f, rdv_run_report *rep);
+
+/* The name of a check ("ranks-ok"); NULL for an id past the table. */
+const char *rdv_check_name(rdv_check_id id);
+
+/* The check id in rep, or NULL when it did not apply to the run. */
+const rdv_check *rdv_report_check(const rdv_run_report *rep,
+                                  rdv_check_id id);
 
 /* 1 when msg names a rank ("rank 3", "peer 3", "ranks 1, 3"), an
  * address ("127.0.0.1:4000") or a key ("job/addr/3"). */

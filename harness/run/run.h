@@ -43,20 +43,33 @@ typedef struct rdv_run_config {
 
 enum { RDV_CHECK_PASS, RDV_CHECK_FAIL, RDV_CHECK_SKIP };
 
+/* The checks that judge a run, in report order. The table in
+ * run/checks.c gives each its name, its judge and when it applies. */
+typedef enum rdv_check_id {
+    RDV_CHECK_RANKS_OK,
+    RDV_CHECK_MESH_CONSISTENT,
+    RDV_CHECK_RESULTS_CORRECT,
+    RDV_CHECK_RESULTS_IDENTICAL,
+    RDV_CHECK_NO_HANG,
+    RDV_CHECK_NO_LEAK,
+    RDV_CHECK_ERROR_QUALITY,
+    RDV_CHECK_CULPRIT_NAMED,
+    RDV_CHECK_COUNT
+} rdv_check_id;
+
 typedef struct rdv_check {
-    const char *name;
-    int verdict;
+    rdv_check_id id;
+    const char *name; /* "ranks-ok" */
+    int verdict;      /* RDV_CHECK_PASS, _FAIL or _SKIP */
     char detail[1024];
 } rdv_check;
-
-#define RDV_CHECK_MAX 10
 
 typedef struct rdv_run_report {
     uint64_t seed;
     char run_id[40];  /* the key prefix of this run */
     double elapsed_ms;
-    int nchecks;
-    rdv_check checks[RDV_CHECK_MAX];
+    int nchecks;      /* the checks that applied to this run */
+    rdv_check checks[RDV_CHECK_COUNT]; /* room for every one */
     int failed;       /* some check failed */
     rdv_rank_exit exits[RDV_RUN_MAX_RANKS];
     const rdv_result_area *area; /* valid until the next run */

@@ -1,8 +1,8 @@
 /*
  * tests/harness/test_harness_units.c - the harness's pure parts, called
  * directly: the workload syntax, the closed forms every collective is
- * checked against, the judging of error messages, option lists and the
- * replay line's quoting.
+ * checked against, the check table, the judging of error messages,
+ * option values and the replay line's quoting.
  */
 #include <criterion/criterion.h>
 #include <stdlib.h>
@@ -159,6 +159,49 @@ Test(error_quality, names_a_given_rank)
     cr_expect(rdv_error_names_rank("allreduce(ring) step 3/6: peer 2 closed",
                                    2));
     cr_expect_not(rdv_error_names_rank("step 2 of the ring failed", 2));
+}
+
+/* The check table has a row, with a name of its own, for every id. */
+Test(checks, every_id_has_one_named_row)
+{
+    for (int i = 0; i < RDV_CHECK_COUNT; i++) {
+        const char *name = rdv_check_name((rdv_check_id)i);
+
+        cr_assert(name && name[0], "check %d has no name", i);
+        for (int j = 0; j < i; j++)
+            cr_expect_str_neq(name, rdv_check_name((rdv_check_id)j));
+    }
+    cr_expect_null(rdv_check_name(RDV_CHECK_COUNT));
+}
+
+/* A report holds the checks that apply, in id order: culprit-named only
+ * under faults. The run judged is two ranks that never started, so the
+ * verdicts fail; which checks are there is the point. */
+Test(checks, culprit_named_applies_only_under_faults)
+{
+    rdv_run_config cfg = {.nranks = 2, .timeout_ms = 1000,
+                          .deadline_ms = 3000};
+    rdv_rank_exit exits[2] = {{0}};
+    rdv_result_area area;
+    rdv_run_facts f = {.cfg = &cfg, .area = &area, .exits = exits};
+    rdv_run_report *rep = calloc(1, sizeof *rep);
+
+    cr_assert_not_null(rep);
+    cr_assert_eq(rdv_result_area_create(&area, 2, 0), 0);
+    f.expect.culprit = -1;
+    rdv_checks_evaluate(&f, rep);
+    cr_expect_eq(rep->nchecks, RDV_CHECK_COUNT - 1);
+    cr_expect_null(rdv_report_check(rep, RDV_CHECK_CULPRIT_NAMED));
+    for (int i = 0; i < rep->nchecks; i++)
+        cr_expect_eq(rep->checks[i].id, (rdv_check_id)i);
+    cr_expect(rep->failed, "ranks that never reported passed ranks-ok");
+    f.have_faults = 1;
+    rdv_checks_evaluate(&f, rep);
+    cr_expect_eq(rep->nchecks, RDV_CHECK_COUNT);
+    cr_expect_str_eq(rdv_report_check(rep, RDV_CHECK_CULPRIT_NAMED)->name,
+                     "culprit-named");
+    rdv_result_area_destroy(&area);
+    free(rep);
 }
 
 Test(cli, lists_and_ranges)
