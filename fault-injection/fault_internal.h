@@ -18,7 +18,9 @@
 #include "rdv/fault.h"
 #include "rdv/url.h"
 
-/* Families and kinds: the catalogue (spec/catalogue.c) describes each. */
+/* Kinds: the catalogue (spec/catalogue.c) describes each, with its
+ * family and fatality as fields. The order of this enum means nothing;
+ * read a kind's facts from rdv_fault_kinds[], never from its rank here. */
 typedef enum rdv_fault_kind {
     RDV_FK_STORE_DELAY,
     RDV_FK_STORE_ERROR,
@@ -81,9 +83,28 @@ typedef struct rdv_fault_param_info {
 
 enum { RDV_FAULT_REQ = 1, RDV_FAULT_OPT = 2 };
 
+/* Who applies a fault. */
+typedef enum rdv_fault_family {
+    RDV_FF_STORE,  /* the fault store around a rank's store */
+    RDV_FF_NET,    /* the rank's transport hooks */
+    RDV_FF_PROC,   /* the rank at a phase, or the parent around it */
+    RDV_FF_SERVER, /* the parent, on the store's server or a proxy */
+} rdv_fault_family;
+
+/* Whether a fault makes the run fail (what rdv_fault_plan_expect says). */
+typedef enum rdv_fault_fatality {
+    RDV_FATAL_NO,
+    RDV_FATAL_YES,
+    RDV_FATAL_DEPENDS, /* on its parameters and the run's timeout: plan.c
+                          has each such kind's rule */
+} rdv_fault_fatality;
+
 typedef struct rdv_fault_kind_info {
     const char *name;   /* "store.delay" */
-    const char *fatal;  /* "no", "yes", or when it is fatal */
+    rdv_fault_family family;
+    rdv_fault_fatality fatality;
+    unsigned needs;     /* RDV_FAULT_NEEDS_*: what a run must offer */
+    const char *why;    /* why it is (not) fatal, or when; may be NULL */
     const char *help;
     unsigned char params[RDV_FP_COUNT]; /* 0, RDV_FAULT_REQ or _OPT */
 } rdv_fault_kind_info;
@@ -137,6 +158,12 @@ typedef struct rdv_fault {
     unsigned dirs; /* bit 0 send, bit 1 recv; 0 = both */
     char text[512]; /* canonical form */
 } rdv_fault;
+
+/* The catalogue entry of f's kind. */
+static inline const rdv_fault_kind_info *rdv_fault_info(const rdv_fault *f)
+{
+    return &rdv_fault_kinds[f->kind];
+}
 
 struct rdv_fault_plan {
     rdv_fault *faults;

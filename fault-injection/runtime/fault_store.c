@@ -149,7 +149,8 @@ static void decide(fault_store *fs, unsigned op, const char *const *keys,
         const char *key;
         uint64_t i;
 
-        if (f->kind > RDV_FK_STORE_STALE || !(kind_ops(f) & op) ||
+        if (rdv_fault_info(f)->family != RDV_FF_STORE ||
+            !(kind_ops(f) & op) ||
             !rdv_fault_has_rank(f, fr->rank) || !(key = match_key(f, keys, n)))
             continue;
         i = fr->calls[k]++;
@@ -473,7 +474,7 @@ static const rdv_store_ops fault_ops = {
 static int has_store_faults(const rdv_fault_rank *fr)
 {
     for (size_t k = 0; k < fr->n; k++)
-        if (fr->faults[k].kind <= RDV_FK_STORE_STALE &&
+        if (rdv_fault_info(&fr->faults[k])->family == RDV_FF_STORE &&
             rdv_fault_has_rank(&fr->faults[k], fr->rank))
             return 1;
     return 0;

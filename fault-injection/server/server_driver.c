@@ -153,7 +153,7 @@ int rdv_fault_server_check(const rdv_fault_plan *p, const char *url,
                                          errlen)) == RDV_OK)
             rdv_url_free(&u);
     }
-    if (rc == RDV_OK && p && rdv_fault_plan_needs_proxy(p))
+    if (rc == RDV_OK && (rdv_fault_plan_needs(p) & RDV_FAULT_NEEDS_PROXY))
         rc = rdv_fault_proxy_target(url, host, sizeof host, &port, errbuf,
                                     errlen);
     return rc;
@@ -183,7 +183,7 @@ int rdv_fault_server_start(const rdv_fault_plan *p, uint64_t seed,
         return RDV_ENOMEM;
     }
     timeline(s, p, seed);
-    if (rdv_fault_plan_needs_proxy(p))
+    if (rdv_fault_plan_needs(p) & RDV_FAULT_NEEDS_PROXY)
         rc = start_proxy(s, url, rank_url, rank_url_len, errbuf, errlen);
     if (rc) {
         rdv_fault_server_stop(s);

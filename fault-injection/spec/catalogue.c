@@ -1,8 +1,9 @@
 /*
- * spec/catalogue.c - the fault catalogue: every kind, the parameters it takes
- * and when it is fatal. The parser, `rdv faults --list` and the README
- * all read this one table, so the language and its documentation cannot
- * drift apart.
+ * spec/catalogue.c - the fault catalogue: every kind, its family, the
+ * parameters it takes, when it is fatal and what a run needs to host it.
+ * The parser, the planner (plan.c), the fault store, `rdv faults --list`
+ * and the README all read this one table, so the language, what it
+ * means and its documentation cannot drift apart.
  */
 #include <string.h>
 
@@ -50,70 +51,90 @@ const rdv_fault_param_info rdv_fault_params[RDV_FP_COUNT] = {
 #define WHICH_CALL [RDV_FP_NTH] = O, [RDV_FP_ONCE] = O, [RDV_FP_P] = O
 #define NET_SEL [RDV_FP_RANK] = O, [RDV_FP_PEER] = O
 
+#define STORE RDV_FF_STORE
+#define NET RDV_FF_NET
+#define PROC RDV_FF_PROC
+#define SERVER RDV_FF_SERVER
+#define NO RDV_FATAL_NO
+#define YES RDV_FATAL_YES
+#define DEPENDS RDV_FATAL_DEPENDS
+#define REDIS RDV_FAULT_NEEDS_REDIS
+#define PROXY (RDV_FAULT_NEEDS_REDIS | RDV_FAULT_NEEDS_PROXY)
+#define RESTART (RDV_FAULT_NEEDS_REDIS | RDV_FAULT_NEEDS_RESTART)
+
+/* name, family, fatality, needs, why (not) fatal, help, parameters */
 const rdv_fault_kind_info rdv_fault_kinds[RDV_FK_COUNT] = {
-    [RDV_FK_STORE_DELAY] = {"store.delay", "no",
+    [RDV_FK_STORE_DELAY] = {"store.delay", STORE, NO, 0, NULL,
         "delays matching store calls by ms (a range is drawn per call)",
         {STORE_SEL, [RDV_FP_MS] = R, [RDV_FP_P] = O}},
-    [RDV_FK_STORE_ERROR] = {"store.error",
-        "yes: rendezvous does not retry store errors; the culprit is the "
-        "rank whose call failed",
+    [RDV_FK_STORE_ERROR] = {"store.error", STORE, YES, 0,
+        "rendezvous does not retry store errors; the culprit is the rank "
+        "whose call failed",
         "the matching call fails with code instead of reaching the store",
         {STORE_SEL, WHICH_CALL, [RDV_FP_CODE] = O}},
-    [RDV_FK_STORE_STALL] = {"store.stall",
-        "yes: the call ends in RDV_ETIMEDOUT naming the key; only one "
-        "stalled read (op=get|wait|multi_get with nth or once) is survived",
+    [RDV_FK_STORE_STALL] = {"store.stall", STORE, DEPENDS, 0,
+        "unless it is one stalled read (op=get|wait|multi_get with nth or "
+        "once), which the rendezvous reads again; else the call ends in "
+        "RDV_ETIMEDOUT naming the key",
         "the call hangs for ms (default: until its deadline), then times out",
         {STORE_SEL, WHICH_CALL, [RDV_FP_MS] = O}},
-    [RDV_FK_STORE_LOSE] = {"store.lose",
-        "yes: a broken store; survivors must name the lost key or its rank",
+    [RDV_FK_STORE_LOSE] = {"store.lose", STORE, YES, 0,
+        "a broken store; survivors must name the lost key or its rank",
         "a write (default op=set|multi_set) returns OK but is dropped",
         {STORE_SEL, WHICH_CALL}},
-    [RDV_FK_STORE_STALE] = {"store.stale",
+    [RDV_FK_STORE_STALE] = {"store.stale", STORE, DEPENDS, 0,
         "unless ms is below the timeout: a lagging replica",
         "a read (default op=get|wait|multi_get) sees the key's previous "
         "value, or sees it absent until ms after its first read (default: "
         "never)",
         {STORE_SEL, WHICH_CALL, [RDV_FP_MS] = O}},
-    [RDV_FK_NET_REFUSE] = {"net.refuse", "no: refusals are retried",
+    [RDV_FK_NET_REFUSE] = {"net.refuse", NET, NO, 0, "refusals are retried",
         "the first `times` connect attempts (default 3) are refused",
         {NET_SEL, [RDV_FP_TIMES] = O}},
-    [RDV_FK_NET_DELAY] = {"net.delay", "no",
+    [RDV_FK_NET_DELAY] = {"net.delay", NET, NO, 0, NULL,
         "the first connect attempt to each peer waits ms",
         {NET_SEL, [RDV_FP_MS] = R}},
-    [RDV_FK_NET_RESET] = {"net.reset",
-        "yes: no reconnects; the culprit is the resetting rank",
+    [RDV_FK_NET_RESET] = {"net.reset", NET, YES, 0,
+        "no reconnects; the culprit is the resetting rank",
         "the connection is reset after `after` bytes in a direction",
         {NET_SEL, [RDV_FP_AFTER] = R, [RDV_FP_DIR] = O}},
-    [RDV_FK_NET_SHORT] = {"net.short", "no: short I/O is resubmitted",
+    [RDV_FK_NET_SHORT] = {"net.short", NET, NO, 0,
+        "short I/O is resubmitted",
         "each send/recv moves at most `max` bytes",
         {NET_SEL, [RDV_FP_MAX] = R, [RDV_FP_P] = O, [RDV_FP_DIR] = O}},
-    [RDV_FK_NET_SLOW] = {"net.slow", "no",
+    [RDV_FK_NET_SLOW] = {"net.slow", NET, NO, 0, NULL,
         "a slow link: transfers are held back to bps bytes per second",
         {NET_SEL, [RDV_FP_BPS] = R, [RDV_FP_DIR] = O}},
-    [RDV_FK_PROC_KILL] = {"proc.kill", "yes: the culprit is the killed rank",
+    [RDV_FK_PROC_KILL] = {"proc.kill", PROC, YES, 0,
+        "the culprit is the killed rank",
         "the rank raises SIGKILL on itself when it enters phase `at`",
         {[RDV_FP_RANK] = R, [RDV_FP_AT] = R}},
-    [RDV_FK_PROC_STOP] = {"proc.stop", "when ms >= the timeout",
+    [RDV_FK_PROC_STOP] = {"proc.stop", PROC, DEPENDS, 0,
+        "when ms >= the timeout",
         "the rank stops itself (SIGSTOP) at phase `at`; the parent sends "
         "SIGCONT after ms",
         {[RDV_FP_RANK] = R, [RDV_FP_AT] = R, [RDV_FP_MS] = R}},
-    [RDV_FK_PROC_START_LATE] = {"proc.start-late", "when ms >= the timeout",
+    [RDV_FK_PROC_START_LATE] = {"proc.start-late", PROC, DEPENDS, 0,
+        "when ms >= the timeout",
         "the parent forks the rank ms late",
         {[RDV_FP_RANK] = R, [RDV_FP_MS] = R}},
-    [RDV_FK_SERVER_PAUSE] = {"server.pause", "when ms >= the timeout",
+    [RDV_FK_SERVER_PAUSE] = {"server.pause", SERVER, DEPENDS, REDIS,
+        "when ms >= the timeout",
         "redis CLIENT PAUSE for ms, `after` ms into the run (redis only)",
         {[RDV_FP_AFTER] = O, [RDV_FP_MS] = R}},
-    [RDV_FK_SERVER_RESTART] = {"server.restart",
-        "no: ranks must republish records the restart lost",
+    [RDV_FK_SERVER_RESTART] = {"server.restart", SERVER, NO, RESTART,
+        "ranks must republish records the restart lost",
         "redis is killed and restarted `after` ms into the run (redis only)",
         {[RDV_FP_AFTER] = O}},
-    [RDV_FK_SERVER_LATENCY] = {"server.latency", "no",
+    [RDV_FK_SERVER_LATENCY] = {"server.latency", SERVER, NO, PROXY, NULL,
         "the proxy in front of the server delays every chunk by ms",
         {[RDV_FP_MS] = R}},
-    [RDV_FK_SERVER_RESET] = {"server.reset", "no: the store reconnects",
+    [RDV_FK_SERVER_RESET] = {"server.reset", SERVER, NO, PROXY,
+        "the store reconnects",
         "the proxy resets every open connection `after` ms into the run",
         {[RDV_FP_AFTER] = O}},
-    [RDV_FK_SERVER_BLACKHOLE] = {"server.blackhole", "when ms >= the timeout",
+    [RDV_FK_SERVER_BLACKHOLE] = {"server.blackhole", SERVER, DEPENDS, PROXY,
+        "when ms >= the timeout",
         "the proxy swallows all traffic for ms, `after` ms into the run",
         {[RDV_FP_AFTER] = O, [RDV_FP_MS] = R}},
 };

@@ -1,9 +1,12 @@
 /*
  * spec/plan.c - what a parsed plan tells the harness parent: validation
  * against the run size, the canonical text for replay lines, the
- * expected outcome, and the parent's share of the faults (start late,
- * SIGCONT after a stop, server events). All of it is pure: the same
- * (plan, seed, rank) always gives the same answer.
+ * expected outcome, what a run must offer to host it, and the parent's
+ * share of the faults (start late, SIGCONT after a stop, server events).
+ * All of it is pure: the same (plan, seed, rank) always gives the same
+ * answer. A kind's fatality and needs come from the catalogue's fields;
+ * only the kinds whose fatality depends on their parameters have a rule
+ * here.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -120,24 +123,17 @@ static int late_rank(const rdv_fault *f, uint64_t seed, int nranks,
     return -1;
 }
 
-/* Whether f makes the run fail; *rank gets the culprit when known. */
-static int fatal(const rdv_fault *f, uint64_t seed, int nranks,
-                 int timeout_ms, int *rank)
+/* The rule of a kind whose fatality depends on its parameters and the
+ * run's timeout (RDV_FATAL_DEPENDS in the catalogue). */
+static int fatal_depends(const rdv_fault *f, uint64_t seed, int nranks,
+                         int timeout_ms, int *rank)
 {
-    int single = f->nranks == 1 && f->ranks[0].lo == f->ranks[0].hi;
-
-    *rank = single ? (int)f->ranks[0].lo : -1;
     switch (f->kind) {
     case RDV_FK_STORE_STALL:
         /* A stalled read ends like a key not there yet, which the
          * rendezvous reads again: one stalled read is survived. */
         return !(f->nth && f->ops && !(f->ops & ~(RDV_FOP_GET | RDV_FOP_WAIT |
                                                   RDV_FOP_MULTI_GET)));
-    case RDV_FK_STORE_ERROR:
-    case RDV_FK_STORE_LOSE:
-    case RDV_FK_NET_RESET:
-    case RDV_FK_PROC_KILL:
-        return 1;
     case RDV_FK_STORE_STALE:
         return !f->given[RDV_FP_MS] || f->ms.hi >= timeout_ms;
     case RDV_FK_PROC_STOP:
@@ -148,6 +144,24 @@ static int fatal(const rdv_fault *f, uint64_t seed, int nranks,
     case RDV_FK_SERVER_BLACKHOLE:
         *rank = -1;
         return server_ms(f, seed) >= timeout_ms;
+    default:
+        return 1; /* a kind without its rule here: the stricter guess */
+    }
+}
+
+/* Whether f makes the run fail, as its catalogue entry says; *rank gets
+ * the culprit when known. */
+static int fatal(const rdv_fault *f, uint64_t seed, int nranks,
+                 int timeout_ms, int *rank)
+{
+    int single = f->nranks == 1 && f->ranks[0].lo == f->ranks[0].hi;
+
+    *rank = single ? (int)f->ranks[0].lo : -1;
+    switch (rdv_fault_info(f)->fatality) {
+    case RDV_FATAL_YES:
+        return 1;
+    case RDV_FATAL_DEPENDS:
+        return fatal_depends(f, seed, nranks, timeout_ms, rank);
     default:
         return 0;
     }
@@ -241,14 +255,13 @@ size_t rdv_fault_plan_server_events(const rdv_fault_plan *p, uint64_t seed,
     return n;
 }
 
-int rdv_fault_plan_needs_proxy(const rdv_fault_plan *p)
+unsigned rdv_fault_plan_needs(const rdv_fault_plan *p)
 {
+    unsigned needs = 0;
+
     for (size_t k = 0; p && k < p->n; k++)
-        if (p->faults[k].kind == RDV_FK_SERVER_LATENCY ||
-            p->faults[k].kind == RDV_FK_SERVER_RESET ||
-            p->faults[k].kind == RDV_FK_SERVER_BLACKHOLE)
-            return 1;
-    return 0;
+        needs |= rdv_fault_info(&p->faults[k])->needs;
+    return needs;
 }
 
 /* "store.delay(ms, [rank, op, key, p])": required first. */
@@ -272,17 +285,45 @@ static void signature(const rdv_fault_kind_info *ki, char *buf, size_t cap)
         snprintf(buf + o, cap - o, ")");
 }
 
+/* "redis, a proxy": what needs asks of a run, for the catalogue. */
+static void needs_text(unsigned needs, char *buf, size_t cap)
+{
+    static const struct {
+        unsigned bit;
+        const char *text;
+    } words[] = {
+        {RDV_FAULT_NEEDS_REDIS, "a redis store"},
+        {RDV_FAULT_NEEDS_PROXY, "rdv-proxy in front of it (redis://)"},
+        {RDV_FAULT_NEEDS_RESTART, "a restart command (--server-restart)"},
+    };
+    size_t o = 0;
+
+    buf[0] = '\0';
+    for (size_t i = 0; i < sizeof words / sizeof words[0] && o < cap; i++)
+        if (needs & words[i].bit)
+            o += (size_t)snprintf(buf + o, cap - o, "%s%s", o ? ", " : "",
+                                  words[i].text);
+}
+
 int rdv_fault_catalogue_write(FILE *out)
 {
+    static const char *const fatality[] = {
+        [RDV_FATAL_NO] = "no", [RDV_FATAL_YES] = "yes",
+        [RDV_FATAL_DEPENDS] = "depends",
+    };
     int bad = 0;
-    char sig[256];
+    char sig[256], needs[160];
 
     for (int k = 0; k < RDV_FK_COUNT; k++) {
         const rdv_fault_kind_info *ki = &rdv_fault_kinds[k];
 
         signature(ki, sig, sizeof sig);
-        bad |= fprintf(out, "%s\n    %s\n    fatal: %s\n", sig, ki->help,
-                       ki->fatal) < 0;
+        bad |= fprintf(out, "%s\n    %s\n    fatal: %s%s%s\n", sig,
+                       ki->help, fatality[ki->fatality],
+                       ki->why ? ": " : "", ki->why ? ki->why : "") < 0;
+        needs_text(ki->needs, needs, sizeof needs);
+        if (needs[0])
+            bad |= fprintf(out, "    needs: %s\n", needs) < 0;
         for (int pi = 0; pi < RDV_FP_COUNT; pi++)
             if (ki->params[pi])
                 bad |= fprintf(out, "    %-6s %s\n",

@@ -11,37 +11,33 @@
  */
 #include "fault_internal.h"
 
-#define REDIS RDV_FAULT_NEEDS_REDIS
-#define PROXY (RDV_FAULT_NEEDS_REDIS | RDV_FAULT_NEEDS_PROXY)
-
 static const rdv_fault_scenario scenarios[] = {
-    {"store-delay", "store.delay(op=get|wait|multi_get|set, ms=5..50, p=0.3)",
-     0},
-    {"store-error", "store.error(rank=1, op=set, nth=1)", 0},
-    {"store-stall", "store.stall(rank=1, op=set, ms=500)", 0},
-    {"store-lose", "store.lose(key=\"*/addr/1\")", 0},
-    {"store-stale", "store.stale(rank=0, key=\"*/addr/1\", ms=200)", 0},
-    {"net-refuse", "net.refuse(times=2)", 0},
-    {"net-delay", "net.delay(ms=50..200)", 0},
-    {"net-reset", "net.reset(rank=1, peer=0, after=4096)", 0},
-    {"net-short", "net.short(max=1024)", 0},
-    {"net-slow", "net.slow(rank=1, bps=50000000)", 0},
-    {"kill@after-publish", "proc.kill(rank=1, at=after-publish)", 0},
-    {"kill@in-collective", "proc.kill(rank=1, at=in-collective)", 0},
-    {"stop-short", "proc.stop(rank=1, at=connecting, ms=300)", 0},
-    {"stop-long", "proc.stop(rank=1, at=connected, ms=600000)", 0},
-    {"start-late", "proc.start-late(rank=1, ms=300)", 0},
+    {"store-delay", "store.delay(op=get|wait|multi_get|set, ms=5..50, p=0.3)"},
+    {"store-error", "store.error(rank=1, op=set, nth=1)"},
+    {"store-stall", "store.stall(rank=1, op=set, ms=500)"},
+    {"store-lose", "store.lose(key=\"*/addr/1\")"},
+    {"store-stale", "store.stale(rank=0, key=\"*/addr/1\", ms=200)"},
+    {"net-refuse", "net.refuse(times=2)"},
+    {"net-delay", "net.delay(ms=50..200)"},
+    {"net-reset", "net.reset(rank=1, peer=0, after=4096)"},
+    {"net-short", "net.short(max=1024)"},
+    {"net-slow", "net.slow(rank=1, bps=50000000)"},
+    {"kill@after-publish", "proc.kill(rank=1, at=after-publish)"},
+    {"kill@in-collective", "proc.kill(rank=1, at=in-collective)"},
+    {"stop-short", "proc.stop(rank=1, at=connecting, ms=300)"},
+    {"stop-long", "proc.stop(rank=1, at=connected, ms=600000)"},
+    {"start-late", "proc.start-late(rank=1, ms=300)"},
     /* Server faults hit while ranks wait: rank 1 starts late, so the
      * others are blocked in the store when the server misbehaves. */
     {"server-pause", "proc.start-late(rank=1, ms=300); "
-                     "server.pause(after=100, ms=500)", REDIS},
+                     "server.pause(after=100, ms=500)"},
     {"server-restart", "proc.start-late(rank=1, ms=600); "
-                       "server.restart(after=200)", REDIS},
-    {"server-latency", "server.latency(ms=2)", PROXY},
+                       "server.restart(after=200)"},
+    {"server-latency", "server.latency(ms=2)"},
     {"server-reset", "proc.start-late(rank=1, ms=300); "
-                     "server.reset(after=100)", PROXY},
+                     "server.reset(after=100)"},
     {"server-blackhole", "proc.start-late(rank=1, ms=300); "
-                         "server.blackhole(after=100, ms=500)", PROXY},
+                         "server.blackhole(after=100, ms=500)"},
 };
 
 size_t rdv_fault_scenarios(const rdv_fault_scenario **out)

@@ -112,7 +112,7 @@ static int add_store(matrix_cmd *mc, const char *url, char *err,
 }
 
 static int add_scenario(rdv_matrix *m, const char *spec, const char *name,
-                        unsigned needs, char *err, size_t errlen)
+                        char *err, size_t errlen)
 {
     if (m->nscenarios == RDV_MATRIX_MAX_SCENARIOS) {
         snprintf(err, errlen, "more than %d fault scenarios",
@@ -120,7 +120,6 @@ static int add_scenario(rdv_matrix *m, const char *spec, const char *name,
         return -1;
     }
     m->scenario_names[m->nscenarios] = name;
-    m->scenario_needs[m->nscenarios] = needs;
     m->scenarios[m->nscenarios++] = spec;
     return 0;
 }
@@ -130,19 +129,11 @@ static int add_catalogue(rdv_matrix *m, char *err, size_t errlen)
 {
     size_t n = rdv_faults_scenario_count();
 
-    if (!n) {
-        snprintf(err, errlen, "--faults all: this rdv was built without "
-                 "librdv-fault");
-        return -1;
-    }
     for (size_t i = 0; i < n; i++) {
         const char *name, *spec;
-        int redis, proxy;
 
-        rdv_faults_scenario(i, &name, &spec, &redis, &proxy);
-        if (add_scenario(m, spec, name, (redis ? RDV_NEEDS_REDIS : 0u) |
-                                            (proxy ? RDV_NEEDS_PROXY : 0u),
-                         err, errlen))
+        rdv_faults_scenario(i, &name, &spec);
+        if (add_scenario(m, spec, name, err, errlen))
             return -1;
     }
     return 0;
@@ -157,8 +148,8 @@ static int parse_one(matrix_cmd *mc, int c, const char *arg, char *err,
     if (c == RDV_OPT_FAULTS && strcmp(arg, "all") == 0)
         return add_catalogue(m, err, errlen);
     if (c == RDV_OPT_FAULTS)
-        return add_scenario(m, strcmp(arg, "none") ? arg : NULL, NULL, 0,
-                            err, errlen);
+        return add_scenario(m, strcmp(arg, "none") ? arg : NULL, NULL, err,
+                            errlen);
     if ((shared = rdv_cli_run_option(c, arg, &mc->base, err, errlen)))
         return shared < 0 ? -1 : 0;
     switch (c) {
@@ -259,7 +250,8 @@ static int parse_args(matrix_cmd *mc, int argc, char **argv)
 }
 
 /* Checks every spec and workload against every N before running any, so
- * a typo fails in a second, not after half the matrix. */
+ * a typo fails in a second, not after half the matrix, and notes what
+ * each scenario's plan needs. */
 static int validate_all(matrix_cmd *mc)
 {
     char err[512];
@@ -271,10 +263,8 @@ static int validate_all(matrix_cmd *mc)
 
             cfg.nranks = (int)mc->m.ranks[n];
             cfg.faults_spec = mc->m.scenarios[sc];
-            if (cfg.faults_spec && strstr(cfg.faults_spec, "server.restart") &&
-                !cfg.restart_cmd)
-                continue; /* skipped when its turn comes, saying why */
             bad = rdv_run_config_finish(&cfg, err, sizeof err);
+            mc->m.scenario_needs[sc] = rdv_faults_needs(cfg.faults);
             rdv_run_config_release(&cfg);
             if (bad)
                 return bad_usage(err);
@@ -307,22 +297,14 @@ static int scheme_is(const char *url, const char *scheme)
     return yes;
 }
 
-/* Why a scenario cannot mean anything on this store, or NULL. */
-static const char *unmet_needs(const char *url, const char *spec,
-                               unsigned needs, const char *restart_cmd)
+/* What a run on this store offers a fault plan (rdv_faults_unmet). */
+static unsigned store_offers(const char *url, const char *restart_cmd)
 {
     int redis = scheme_is(url, "redis");
 
-    if (spec && strstr(spec, "server.restart") && !restart_cmd)
-        return "server.restart needs --server-restart CMD (rdv does not "
-               "own the redis server, so it must be told how to restart "
-               "it)";
-    if ((needs & RDV_NEEDS_PROXY) && !redis)
-        return "needs a redis:// store (the fault proxy goes in front of "
-               "it)";
-    if ((needs & RDV_NEEDS_REDIS) && !redis && !scheme_is(url, "unix"))
-        return "needs a redis store (the fault acts on the server)";
-    return NULL;
+    return (redis || scheme_is(url, "unix") ? RDV_FAULT_NEEDS_REDIS : 0u) |
+           (redis ? RDV_FAULT_NEEDS_PROXY : 0u) |
+           (restart_cmd ? RDV_FAULT_NEEDS_RESTART : 0u);
 }
 
 /* Runs every seed of one (store, N, scenario) cell. */
@@ -339,8 +321,9 @@ static void run_cell(matrix_cmd *mc, int s, int n, int sc,
     rdv_url_redact(cfg.store_url, shown, sizeof shown);
     cfg.nranks = (int)mc->m.ranks[n];
     cfg.faults_spec = mc->m.scenarios[sc];
-    if ((why = unmet_needs(cfg.store_url, cfg.faults_spec,
-                           mc->m.scenario_needs[sc], cfg.restart_cmd))) {
+    if ((why = rdv_faults_unmet(mc->m.scenario_needs[sc],
+                                store_offers(cfg.store_url,
+                                             cfg.restart_cmd)))) {
         cell->skipped = 1;
         mc->m.done += mc->m.nseeds;
         if (mc->junit)

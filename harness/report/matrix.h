@@ -26,9 +26,6 @@ typedef struct rdv_matrix_cell {
     int skipped;       /* the scenario needs what this store lacks */
 } rdv_matrix_cell;
 
-/* What a fault scenario needs from the store (rdv_faults_scenario). */
-enum { RDV_NEEDS_REDIS = 1 << 0, RDV_NEEDS_PROXY = 1 << 1 };
-
 typedef struct rdv_matrix {
     const char *stores[RDV_MATRIX_MAX_STORES];
     int nstores;
@@ -38,7 +35,7 @@ typedef struct rdv_matrix {
     int nseeds;
     const char *scenarios[RDV_MATRIX_MAX_SCENARIOS]; /* NULL = no faults */
     const char *scenario_names[RDV_MATRIX_MAX_SCENARIOS]; /* for columns */
-    unsigned scenario_needs[RDV_MATRIX_MAX_SCENARIOS];
+    unsigned scenario_needs[RDV_MATRIX_MAX_SCENARIOS]; /* of its plan */
     int nscenarios;
     rdv_matrix_cell *cells; /* [store][ranks][scenario] */
     rdv_junit_case *cases;  /* one per run */

@@ -1,14 +1,13 @@
 /*
  * harness/run/fault_glue.c - the harness's view of librdv-fault
  * (rdv/fault.h): a parsed and validated plan, what to expect of a run
- * under it, and the per-rank instance.
+ * under it, what it needs and the one rule that judges that, the server
+ * driver, and the per-rank instance.
  */
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "run/fault_glue.h"
-
-#include "rdv/fault.h"
 
 struct rdv_faults {
     rdv_fault_plan *plan;
@@ -67,20 +66,31 @@ int rdv_faults_stop_ms(const rdv_faults *f, uint64_t seed, int rank)
     return f ? rdv_fault_plan_stop_ms(f->plan, seed, rank) : 0;
 }
 
-static int has_restart(const rdv_faults *f, uint64_t seed)
+unsigned rdv_faults_needs(const rdv_faults *f)
 {
-    rdv_fault_server_event ev[16];
-    size_t n = rdv_fault_plan_server_events(f->plan, seed, ev, 16);
-
-    for (size_t i = 0; i < n && i < 16; i++)
-        if (ev[i].kind == RDV_FAULT_SERVER_RESTART)
-            return 1;
-    return 0;
+    return f ? rdv_fault_plan_needs(f->plan) : 0;
 }
 
-int rdv_faults_has_restart(const rdv_faults *f)
+const char *rdv_faults_unmet(unsigned needs, unsigned offers)
 {
-    return f && has_restart(f, 0); /* the kinds do not depend on the seed */
+    static const struct {
+        unsigned need;
+        const char *why;
+    } rules[] = {
+        {RDV_FAULT_NEEDS_RESTART, "server.restart needs --server-restart "
+         "CMD, a command that restarts the redis server on the same "
+         "address (rdv does not own it)"},
+        {RDV_FAULT_NEEDS_PROXY, "server.latency, server.reset and "
+         "server.blackhole need a redis:// store (the fault proxy goes in "
+         "front of it)"},
+        {RDV_FAULT_NEEDS_REDIS, "server.* faults need a redis store (they "
+         "act on the server)"},
+    };
+
+    for (size_t i = 0; i < sizeof rules / sizeof rules[0]; i++)
+        if ((needs & rules[i].need) && !(offers & rules[i].need))
+            return rules[i].why;
+    return NULL;
 }
 
 int rdv_faults_server_check(const rdv_faults *f, const char *url, char *err,
@@ -90,8 +100,8 @@ int rdv_faults_server_check(const rdv_faults *f, const char *url, char *err,
 }
 
 int rdv_faults_server_start(const rdv_faults *f, uint64_t seed,
-                            const char *url, int can_restart, char *rank_url,
-                            size_t cap, rdv_faults_server **out, char *err,
+                            const char *url, char *rank_url, size_t cap,
+                            rdv_faults_server **out, char *err,
                             size_t errlen)
 {
     rdv_fault_server *s = NULL;
@@ -100,12 +110,6 @@ int rdv_faults_server_start(const rdv_faults *f, uint64_t seed,
     snprintf(rank_url, cap, "%s", url);
     if (!f || rdv_fault_plan_server_events(f->plan, seed, NULL, 0) == 0)
         return RDV_OK;
-    if (has_restart(f, seed) && !can_restart) {
-        snprintf(err, errlen, "server.restart: rdv does not own the redis "
-                 "server; give --server-restart CMD, a command that "
-                 "restarts it on the same address");
-        return RDV_ENOTSUP;
-    }
     if (rdv_fault_server_start(f->plan, seed, url, rank_url, cap, &s, err,
                                errlen) != RDV_OK)
         return RDV_EINVAL;
@@ -137,16 +141,13 @@ size_t rdv_faults_scenario_count(void)
     return rdv_fault_scenarios(&sc);
 }
 
-void rdv_faults_scenario(size_t i, const char **name, const char **spec,
-                         int *needs_redis, int *needs_proxy)
+void rdv_faults_scenario(size_t i, const char **name, const char **spec)
 {
     const rdv_fault_scenario *sc;
 
     rdv_fault_scenarios(&sc);
     *name = sc[i].name;
     *spec = sc[i].spec;
-    *needs_redis = (sc[i].needs & RDV_FAULT_NEEDS_REDIS) != 0;
-    *needs_proxy = (sc[i].needs & RDV_FAULT_NEEDS_PROXY) != 0;
 }
 
 int rdv_faults_rank_begin(const rdv_faults *f, uint64_t seed, int rank,

@@ -1,9 +1,8 @@
 /*
- * harness/run/fault_glue.h - the harness's one door to librdv-fault.
- *
- * When rdv is built without the rdv_fault library, rdv_faults_parse()
- * refuses every spec with a clear message (exit 2 for the user) and the
- * rank-side calls are never reached, so no fault is ever faked.
+ * harness/run/fault_glue.h - the harness's one door to librdv-fault: a
+ * parsed plan, what a run under it must show, what it needs, and the
+ * parent's and each rank's share of the faults. A NULL plan is no
+ * faults: every call then passes its input through.
  */
 #ifndef RDV_HARNESS_FAULT_GLUE_H
 #define RDV_HARNESS_FAULT_GLUE_H
@@ -11,6 +10,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "rdv/fault.h" /* RDV_FAULT_NEEDS_* */
 #include "rdv/hooks.h"
 #include "rdv/store.h"
 
@@ -35,19 +35,24 @@ void rdv_faults_expect_get(const rdv_faults *f, uint64_t seed, int nranks,
 int rdv_faults_start_delay_ms(const rdv_faults *f, uint64_t seed, int rank);
 int rdv_faults_stop_ms(const rdv_faults *f, uint64_t seed, int rank);
 
+/* What a run must offer the plan (RDV_FAULT_NEEDS_*); 0 for NULL. */
+unsigned rdv_faults_needs(const rdv_faults *f);
+
+/* The one rule for a plan's needs: NULL when offers (RDV_FAULT_NEEDS_*
+ * bits: what the run can provide) covers needs, else why not, for the
+ * user ("server.restart needs --server-restart CMD ..."). Every caller
+ * that refuses or skips a plan for what it needs asks this. */
+const char *rdv_faults_unmet(unsigned needs, unsigned offers);
+
 /* Parent side: the plan's server.* faults (redis), applied during a run.
  * start puts into rank_url the URL ranks must open (a proxy's, when the
  * plan needs one; else url) and sets *out to NULL when the plan has no
- * server fault. rdv does not own the redis server, so a plan holding
- * server.restart is refused unless can_restart (the user gave a restart
- * command). poll fires what is due, sets *restart_due when the caller
- * must restart the server now, and returns the ms until the next event,
- * -1 when none is left, or -2 when an event could not be applied (err
- * says why). */
+ * server fault. poll fires what is due, sets *restart_due when the caller
+ * must restart the server now (with the command the plan's needs asked
+ * for), and returns the ms until the next event, -1 when none is left,
+ * or -2 when an event could not be applied (err says why). */
 typedef struct rdv_faults_server rdv_faults_server;
 
-/* 1 when the plan holds server.restart. */
-int rdv_faults_has_restart(const rdv_faults *f);
 /* RDV_OK when the store at url can take f's server faults (f may be
  * NULL); RDV_EINVAL with a message naming the fault and the URL
  * (password masked) otherwise: a usage error, found before any run. */
@@ -55,19 +60,17 @@ int rdv_faults_server_check(const rdv_faults *f, const char *url, char *err,
                             size_t errlen);
 
 int rdv_faults_server_start(const rdv_faults *f, uint64_t seed,
-                            const char *url, int can_restart, char *rank_url,
-                            size_t cap, rdv_faults_server **out, char *err,
+                            const char *url, char *rank_url, size_t cap,
+                            rdv_faults_server **out, char *err,
                             size_t errlen);
 int rdv_faults_server_poll(rdv_faults_server *s, int64_t elapsed_ms,
                            int *restart_due, char *err, size_t errlen);
 void rdv_faults_server_stop(rdv_faults_server *s);
 
-/* The scenarios `rdv matrix --faults all` runs; needs_redis says a
- * scenario only means something against redis (redis:// for the proxy
- * ones: needs_proxy). Returns how many; 0 without librdv-fault. */
+/* The scenarios `rdv matrix --faults all` runs, by index: a column name
+ * and a spec (what it needs is what its parsed plan needs). */
 size_t rdv_faults_scenario_count(void);
-void rdv_faults_scenario(size_t i, const char **name, const char **spec,
-                         int *needs_redis, int *needs_proxy);
+void rdv_faults_scenario(size_t i, const char **name, const char **spec);
 
 /* Rank side (after fork). f may be NULL: then *out = NULL and the other
  * calls pass their input through. */

@@ -79,9 +79,10 @@ typedef struct rdv_runner rdv_runner;
 
 /* Opens the store in the parent and maps the result area. Returns
  * RDV_OK, or an rdv_status with a message for the user in err: RDV_EINVAL
- * or RDV_ENOTSUP for a URL that can never work (malformed, unknown
- * scheme, hash: without shared=1), anything else when the store could
- * not be reached. cfg must outlive the runner. */
+ * or RDV_ENOTSUP for a run that can never work (a malformed URL, an
+ * unknown scheme, hash: without shared=1, a fault plan whose needs the
+ * run does not offer: rdv_faults_unmet), anything else when the store
+ * could not be reached. cfg must outlive the runner. */
 int rdv_runner_create(const rdv_run_config *cfg, rdv_runner **out,
                       char *err, size_t errlen);
 void rdv_runner_destroy(rdv_runner *r);

@@ -52,16 +52,32 @@ static int check_store(const rdv_store *s, const char *url, char *err,
     return RDV_EINVAL;
 }
 
+/* What a run offers a fault plan (rdv_faults_unmet): a restart command
+ * when the user gave one. Whether the store is redis, over TCP for the
+ * proxy, the server driver judges from the parsed URL
+ * (rdv_faults_server_check, below). */
+static unsigned run_offers(const rdv_run_config *cfg)
+{
+    return RDV_FAULT_NEEDS_REDIS | RDV_FAULT_NEEDS_PROXY |
+           (cfg->restart_cmd ? RDV_FAULT_NEEDS_RESTART : 0u);
+}
+
 int rdv_runner_create(const rdv_run_config *cfg, rdv_runner **out,
                       char *err, size_t errlen)
 {
-    rdv_runner *r = calloc(1, sizeof *r);
+    const char *unmet = rdv_faults_unmet(rdv_faults_needs(cfg->faults),
+                                         run_offers(cfg));
+    rdv_runner *r;
     char **keys = NULL;
     size_t n = 0;
     int rc;
 
     *out = NULL;
-    if (!r) {
+    if (unmet) {
+        snprintf(err, errlen, "--faults: %s", unmet);
+        return RDV_ENOTSUP;
+    }
+    if (!(r = calloc(1, sizeof *r))) {
         snprintf(err, errlen, "out of memory");
         return RDV_ENOMEM;
     }
@@ -127,8 +143,9 @@ static int server_tick(void *arg)
                                                    1000000,
                                       &restart, sf->err, sizeof sf->err);
 
-    /* The ranks keep running meanwhile: that is the fault. */
-    if (restart && sf->cfg->restart_cmd)
+    /* The ranks keep running meanwhile: that is the fault. The runner
+     * refused a plan that restarts without a restart command. */
+    if (restart)
         rdv_server_restart_run(sf->cfg->restart_cmd, sf->cfg->timeout_ms,
                                sf->err, sizeof sf->err);
     return next == -2 ? 10 : next; /* a failed event is retried soon */
@@ -199,8 +216,8 @@ int rdv_runner_run(rdv_runner *r, uint64_t seed, rdv_run_report *rep,
      * this run and must be gone again afterwards. */
     f.fds_before = rdv_fd_count();
     if (rdv_faults_server_start(cfg->faults, seed, cfg->store_url,
-                                cfg->restart_cmd != NULL, rank_url,
-                                sizeof rank_url, &sf.srv, err, errlen)) {
+                                rank_url, sizeof rank_url, &sf.srv, err,
+                                errlen)) {
         rdv_key_snapshot_free(&before);
         return -1;
     }

@@ -130,8 +130,23 @@ typedef struct rdv_fault_server_event {
 size_t rdv_fault_plan_server_events(const rdv_fault_plan *p, uint64_t seed,
                                     rdv_fault_server_event *events,
                                     size_t max);
-/* 1 when an event needs the proxy (latency, reset, blackhole). */
-int rdv_fault_plan_needs_proxy(const rdv_fault_plan *p);
+
+/* What a run must offer for a plan to mean anything: a harness that
+ * cannot provide a need must refuse or skip the plan (and say so), never
+ * run it as a silent no-op. Each fault kind's needs are in the
+ * catalogue (`rdv faults --list`). */
+enum {
+    RDV_FAULT_NEEDS_REDIS = 1 << 0,   /* server.*: a redis store */
+    RDV_FAULT_NEEDS_PROXY = 1 << 1,   /* server.latency / reset /
+                                         blackhole: rdv-proxy in front of
+                                         a redis:// (TCP) server */
+    RDV_FAULT_NEEDS_RESTART = 1 << 2, /* server.restart: a way to restart
+                                         the server, which the harness
+                                         does not own */
+};
+
+/* The plan's needs: the RDV_FAULT_NEEDS_* of every fault in it. */
+unsigned rdv_fault_plan_needs(const rdv_fault_plan *p);
 
 /* Writes the catalogue (every fault, its parameters, whether it is fatal)
  * to out, for `rdv faults --list`. Returns RDV_OK or RDV_EIO. */
@@ -151,18 +166,11 @@ int rdv_fault_redis_pause(const char *url, int ms, char *errbuf,
 /* The representative scenarios `rdv matrix --faults all` runs: at least
  * one per fault kind, each written for runs of 2 ranks or more (the
  * faulty rank is 1, its peer 0) under the default workload with a
- * timeout of 2000 ms or more. `needs` says what a run must have for the
- * scenario to mean anything: a harness that cannot provide it must skip
- * the scenario (and say so), never run it as a silent no-op. */
-enum {
-    RDV_FAULT_NEEDS_REDIS = 1 << 0, /* server.pause / server.restart */
-    RDV_FAULT_NEEDS_PROXY = 1 << 1, /* rdv-proxy between ranks and redis */
-};
-
+ * timeout of 2000 ms or more. What a scenario needs is what its parsed
+ * spec needs (rdv_fault_plan_needs). */
 typedef struct rdv_fault_scenario {
     const char *name; /* short column name, e.g. "kill@connected" */
     const char *spec;
-    unsigned needs;
 } rdv_fault_scenario;
 
 /* The table and its length; static, read-only. */
