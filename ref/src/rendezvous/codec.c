@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "codec.h"
+#include "fnv.h"
 #include "rdv/status.h"
 
 #define RECORD_MAGIC 0x52564452u /* "RDVR" read as little-endian */
@@ -67,12 +68,7 @@ static uint64_t get64(const uint8_t *p)
 
 static uint64_t fnv1a(const void *data, size_t len)
 {
-    const uint8_t *p = data;
-    uint64_t h = 1469598103934665603ull;
-
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ p[i]) * 1099511628211ull;
-    return h;
+    return rdv_fnv1a(RDV_FNV1A_BASIS, data, len);
 }
 
 uint64_t rdv_job_token(const char *job)

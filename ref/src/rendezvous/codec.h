@@ -17,7 +17,9 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#define RDV_RECORD_VERSION 1
+/* 2: the checksums are FNV-1a from its real offset basis (1 started
+ * from a basis that had lost a digit); the layout is the same. */
+#define RDV_RECORD_VERSION 2
 #define RDV_RECORD_SIZE 128
 #define RDV_HOSTNAME_MAX 63
 #define RDV_HELLO_SIZE 40

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fnv.h"
 #include "mesh.h"
 #include "rdv/store_ops.h"
 #include "transport/sockaddr.h"
@@ -144,11 +145,8 @@ static int seen_add(seen *s, uint64_t fp, int rank)
 
 static uint64_t endpoint_fp(const rdv_record *r)
 {
-    uint64_t h = 0xcbf29ce484222325ull ^ r->port ^ ((uint64_t)r->family << 16);
-
-    for (int i = 0; i < 16; i++)
-        h = (h ^ r->addr[i]) * 1099511628211ull;
-    return h;
+    return rdv_fnv1a(RDV_FNV1A_BASIS ^ r->port ^ ((uint64_t)r->family << 16),
+                     r->addr, sizeof r->addr);
 }
 
 /* Both the nonce and the endpoint of every record must be unique. */

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "file_name.h"
+#include "fnv.h"
 #include "rdv/store_ops.h"
 
 static int keep(unsigned char c)
@@ -14,10 +15,11 @@ static int keep(unsigned char c)
            (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
 }
 
-static uint64_t mix(const char *key, uint64_t h, uint64_t prime)
+/* One 64-bit half of a long key's digest, from its own starting value. */
+static uint64_t digest(const char *key, uint64_t basis)
 {
-    for (const unsigned char *p = (const unsigned char *)key; *p; p++)
-        h = (h ^ *p) * prime;
+    uint64_t h = rdv_fnv1a(basis, key, strlen(key));
+
     return h ^ (h >> 29);
 }
 
@@ -29,13 +31,12 @@ int rdv_file_name_encode(const char *key, char *name)
     name[o++] = 'k';
     for (const unsigned char *p = (const unsigned char *)key; *p; p++) {
         if (o + 3 > RDV_FILE_NAME_MAX) {
-            /* Two independent 64-bit FNV-style digests: collisions are
-             * caught anyway by the key stored in the file header. */
+            /* Two FNV-1a digests from different starting values:
+             * collisions are caught anyway by the key stored in the
+             * file header. */
             snprintf(name, RDV_FILE_NAME_MAX + 1, "h%016llx%016llx",
-                     (unsigned long long)mix(key, 1469598103934665603ull,
-                                             1099511628211ull),
-                     (unsigned long long)mix(key, 0x9e3779b97f4a7c15ull,
-                                             0x100000001b3ull * 31));
+                     (unsigned long long)digest(key, RDV_FNV1A_BASIS),
+                     (unsigned long long)digest(key, 0x9e3779b97f4a7c15ull));
             return 1;
         }
         if (keep(*p)) {

@@ -31,6 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fnv.h"
 #include "shm_heap.h"
 #include "store_internal.h"
 
@@ -73,11 +74,7 @@ typedef struct hash_store {
 
 static uint64_t key_hash(const char *key, size_t len)
 {
-    uint64_t h = 1469598103934665603ull; /* FNV-1a */
-
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ (unsigned char)key[i]) * 1099511628211ull;
-    return h;
+    return rdv_fnv1a(RDV_FNV1A_BASIS, key, len);
 }
 
 static void region_lock(hash_region *r)

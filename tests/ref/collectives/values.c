@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "fnv.h" /* librdv's, ref/src */
 #include "values.h"
 
 static uint64_t mix(uint64_t x)
@@ -165,10 +166,5 @@ int values_check_input(const void *buf, rdv_dtype t, rdv_op op,
 
 uint64_t values_digest(const void *buf, size_t bytes)
 {
-    const unsigned char *p = buf;
-    uint64_t h = 0xcbf29ce484222325ull;
-
-    for (size_t i = 0; i < bytes; i++)
-        h = (h ^ p[i]) * 0x100000001b3ull;
-    return h;
+    return rdv_fnv1a(RDV_FNV1A_BASIS, buf, bytes);
 }
