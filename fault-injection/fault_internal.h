@@ -213,6 +213,11 @@ struct rdv_fault_rank {
 void rdv_fault_log(rdv_fault_rank *fr, const rdv_fault *f, const char *fmt,
                    ...) __attribute__((format(printf, 3, 4)));
 
+/* The len bytes at s as a non-negative decimal number of at most 15
+ * digits: 0 with *out, or -1 (empty, a non-digit, too long). The one
+ * number reader of librdv-fault: spec values and proxy commands. */
+int rdv_fault_number(const char *s, size_t len, int64_t *out);
+
 /* Parses a status name ("EIO" or "RDV_EIO"); 0 when unknown. */
 int rdv_fault_code_parse(const char *s, size_t len);
 

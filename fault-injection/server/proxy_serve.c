@@ -10,15 +10,34 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fault_internal.h" /* rdv_fault_number */
 #include "server/proxy_internal.h"
 #include "rdv/status.h"
+
+/* Splits "word [arg]" (blanks around, a newline at the end): the word
+ * into word, and returns 1, or 2 when a number follows (librdv-fault's
+ * reader: digits only), or 3 when something else does. */
+static int command_words(const char *line, char *word, size_t cap,
+                         int64_t *arg)
+{
+    const char *w = line + strspn(line, " \t"), *a, *rest;
+    size_t wlen = strcspn(w, " \t\r\n"), alen;
+
+    snprintf(word, cap, "%.*s", (int)wlen, w);
+    a = w + wlen + strspn(w + wlen, " \t");
+    alen = strcspn(a, " \t\r\n");
+    rest = a + alen + strspn(a + alen, " \t\r\n");
+    if (!alen)
+        return 1;
+    return *rest || rdv_fault_number(a, alen, arg) ? 3 : 2;
+}
 
 int rdv_fault_proxy_command(rdv_fault_proxy *p, const char *line,
                             char *reply, size_t cap)
 {
-    char word[16] = "";
-    long arg = -1;
-    int n = sscanf(line, " %15s %ld", word, &arg);
+    char word[16];
+    int64_t arg = -1;
+    int n = command_words(line, word, sizeof word, &arg);
 
     if (n >= 1 && !strcmp(word, "pass")) {
         p->latency_ns = 0;
@@ -30,8 +49,8 @@ int rdv_fault_proxy_command(rdv_fault_proxy *p, const char *line,
                      "0..3600000");
             return 0;
         }
-        p->latency_ns = (int64_t)arg * 1000000;
-        snprintf(reply, cap, "ok latency %ld", arg);
+        p->latency_ns = arg * 1000000;
+        snprintf(reply, cap, "ok latency %lld", (long long)arg);
     } else if (n >= 1 && !strcmp(word, "reset")) {
         uint64_t before = p->resets;
 

@@ -3,6 +3,11 @@
  * LO..HI ranges, rank sets, store op sets, phases (through librdv's
  * rdv_phase_name), probabilities, status names, directions. Each error
  * points at the atom it is about and says what was expected there.
+ *
+ * Its number reader is librdv-fault's one (the proxy's commands use it
+ * too). The rdv commands have theirs (harness/common/number.c), which
+ * this library cannot use: the harness links librdv-fault, not the
+ * other way round. Both read digits only, on (pointer, length).
  */
 #define _GNU_SOURCE /* memmem */
 #include <ctype.h>
@@ -19,12 +24,11 @@ static int atom_fail(parser *ps, const atom *a, const char *expected)
                             a->text);
 }
 
-/* A non-negative decimal integer filling [s, s+len). */
-static int num(const char *s, size_t len, int64_t *out)
+int rdv_fault_number(const char *s, size_t len, int64_t *out)
 {
     int64_t v = 0;
 
-    if (!len || len > 15)
+    if (!len || len > 15) /* 15 digits: no int64 overflow, no check */
         return -1;
     for (size_t k = 0; k < len; k++) {
         if (!isdigit((unsigned char)s[k]))
@@ -41,13 +45,14 @@ static int span_of(parser *ps, const atom *a, rdv_fault_span *sp)
     const char *dots = memmem(a->text, a->len, "..", 2);
 
     if (!dots) {
-        if (num(a->text, a->len, &sp->lo))
+        if (rdv_fault_number(a->text, a->len, &sp->lo))
             return atom_fail(ps, a, "a non-negative integer or LO..HI");
         sp->hi = sp->lo;
         return RDV_OK;
     }
-    if (num(a->text, (size_t)(dots - a->text), &sp->lo) ||
-        num(dots + 2, a->len - (size_t)(dots + 2 - a->text), &sp->hi))
+    if (rdv_fault_number(a->text, (size_t)(dots - a->text), &sp->lo) ||
+        rdv_fault_number(dots + 2, a->len - (size_t)(dots + 2 - a->text),
+                         &sp->hi))
         return atom_fail(ps, a, "a range LO..HI of non-negative integers");
     if (sp->lo > sp->hi)
         return rdv_spec_fail_at(ps, a->line, a->col,
@@ -188,7 +193,7 @@ int rdv_spec_set_param(parser *ps, rdv_fault *f, rdv_fault_param pi,
                              "ETIMEDOUT");
         return RDV_OK;
     case RDV_FT_INT:
-        if (num(as->text, as->len, &sp.lo))
+        if (rdv_fault_number(as->text, as->len, &sp.lo))
             return atom_fail(ps, as, "a non-negative integer");
         sp.hi = sp.lo;
         break;

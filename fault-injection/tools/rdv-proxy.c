@@ -7,6 +7,10 @@
  * readiness line for whoever started it), then reads commands on stdin
  * (pass, latency MS, reset, blackhole, stats, quit) and answers each on
  * stdout. End of stdin stops it, so it never outlives its parent's pipe.
+ *
+ * Ports go through the number parser every rdv command uses
+ * (harness/common/number.c, compiled in): a command's options are read
+ * one way; librdv-fault itself depends on nothing of the harness.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -14,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/number.h"
 #include "rdv/fault_proxy.h"
 
 static int usage(FILE *to)
@@ -32,8 +37,9 @@ int main(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    char host[256] = "", err[256] = "", *colon, *end;
-    long port = 0, listen_port = 0;
+    char host[256] = "", err[256] = "", *colon;
+    uint64_t port = 0;
+    int listen_port = 0;
     rdv_fault_proxy *p;
     int c, rc;
 
@@ -47,17 +53,16 @@ int main(int argc, char **argv)
             }
             memcpy(host, optarg, (size_t)(colon - optarg));
             host[colon - optarg] = '\0';
-            port = strtol(colon + 1, &end, 10);
-            if (*end || port <= 0 || port > 65535) {
+            if (rdv_number_parse(colon + 1, strlen(colon + 1), 65535,
+                                 &port) || port == 0) {
                 fprintf(stderr, "rdv-proxy: --target '%s': expected a port "
                         "1..65535 after ':'\n", optarg);
                 return 2;
             }
         } else if (c == 'l') {
-            listen_port = strtol(optarg, &end, 10);
-            if (*end || listen_port < 0 || listen_port > 65535) {
-                fprintf(stderr, "rdv-proxy: --listen '%s': expected a port "
-                        "0..65535\n", optarg);
+            if (rdv_cli_int("--listen", optarg, 0, 65535, &listen_port, err,
+                            sizeof err)) {
+                fprintf(stderr, "rdv-proxy: %s\n", err);
                 return 2;
             }
         } else {
@@ -66,8 +71,8 @@ int main(int argc, char **argv)
     }
     if (!host[0] || optind != argc)
         return usage(stderr);
-    if ((rc = rdv_fault_proxy_create((int)listen_port, host, (int)port, &p,
-                                     err, sizeof err))) {
+    if ((rc = rdv_fault_proxy_create(listen_port, host, (int)port, &p, err,
+                                     sizeof err))) {
         fprintf(stderr, "rdv-proxy: %s\n", err);
         return 1;
     }

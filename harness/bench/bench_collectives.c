@@ -38,6 +38,7 @@
 #include "context_internal.h"
 #include "rdv/collectives.h"
 #include "rdv/store.h"
+#include "common/number.h"
 #include "common/size_text.h"
 
 #define BENCH_MAX_RANKS 64
@@ -366,29 +367,6 @@ static void usage(FILE *f, const char *name)
             name, name);
 }
 
-/* A message size: "4", "64k", "16M"; 1 B to 1 GiB. */
-static int parse_size(const char *s, size_t *out)
-{
-    return rdv_size_parse(s, (size_t)1 << 30, out) || *out == 0 ? -1 : 0;
-}
-
-static int parse_ranks(const char *s, bopts *o)
-{
-    char *end;
-
-    o->nranks = 0;
-    while (*s && o->nranks < 8) {
-        long v = strtol(s, &end, 10);
-        if (end == s || v < 1 || v > BENCH_MAX_RANKS)
-            return -1;
-        o->ranks[o->nranks++] = (int)v;
-        s = *end == ',' ? end + 1 : end;
-        if (*end && *end != ',')
-            return -1;
-    }
-    return o->nranks ? 0 : -1;
-}
-
 static int parse_algo(const char *s, rdv_algo *a)
 {
     static const struct {
@@ -429,6 +407,13 @@ static int bad(const char *name, const char *what, const char *arg)
     return RDV_EXIT_USAGE;
 }
 
+/* A number the one parser refused: err names the option and the text. */
+static int bad_number(const char *name, const char *err)
+{
+    fprintf(stderr, "rdv bench %s: %s (see --help)\n", name, err);
+    return RDV_EXIT_USAGE;
+}
+
 int rdv_cmd_bench_collectives(int argc, char **argv)
 {
     enum { OPT_MIN = 256, OPT_MAX, OPT_MESH, OPT_TIMEOUT, OPT_BUSY };
@@ -452,6 +437,7 @@ int rdv_cmd_bench_collectives(int argc, char **argv)
                .timeout_ms = 60000};
     const char *name = argc > 0 ? argv[0] : "allreduce";
     int c, rc = RDV_EXIT_OK;
+    char err[256];
 
     if (!strcmp(name, "allreduce"))
         o.kind = COLL_ALLREDUCE;
@@ -466,21 +452,22 @@ int rdv_cmd_bench_collectives(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "n:i:a:d:t:s:h", longs, NULL)) != -1) {
         switch (c) {
         case 'n':
-            if (parse_ranks(optarg, &o))
-                return bad(name, "rank list", optarg);
+            if (rdv_cli_int_list("--ranks", optarg, 1, BENCH_MAX_RANKS,
+                                 o.ranks, 8, &o.nranks, err, sizeof err))
+                return bad_number(name, err);
             break;
         case OPT_MIN:
-            if (parse_size(optarg, &o.min_size))
-                return bad(name, "size", optarg);
+            if (rdv_size_parse_message(optarg, &o.min_size))
+                return bad(name, "--min-size", optarg);
             break;
         case OPT_MAX:
-            if (parse_size(optarg, &o.max_size))
-                return bad(name, "size", optarg);
+            if (rdv_size_parse_message(optarg, &o.max_size))
+                return bad(name, "--max-size", optarg);
             break;
         case 'i':
-            o.iters = atoi(optarg);
-            if (o.iters < 1 || o.iters > BENCH_MAX_ITERS)
-                return bad(name, "iteration count (1..1000)", optarg);
+            if (rdv_cli_int("--iters", optarg, 1, BENCH_MAX_ITERS, &o.iters,
+                            err, sizeof err))
+                return bad_number(name, err);
             break;
         case 'a':
             if (parse_algo(optarg, &o.algo))
@@ -502,7 +489,9 @@ int rdv_cmd_bench_collectives(int argc, char **argv)
             o.tcp_mesh = !strcmp(optarg, "tcp");
             break;
         case OPT_TIMEOUT:
-            o.timeout_ms = atoi(optarg);
+            if (rdv_cli_int("--timeout", optarg, 1, 3600000, &o.timeout_ms,
+                            err, sizeof err))
+                return bad_number(name, err);
             break;
         case OPT_BUSY:
             o.busy_poll = 1;

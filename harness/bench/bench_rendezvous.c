@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "commands/commands.h"
+#include "common/number.h"
 #include "rdv/collectives.h"
 #include "rdv/context.h"
 #include "rdv/store.h"
@@ -86,22 +87,10 @@ static void usage(FILE *f)
           f);
 }
 
-static int parse_sizes(const char *s, bopts *o)
+static int parse_sizes(const char *s, bopts *o, char *err, size_t errlen)
 {
-    char *end;
-
-    o->nsizes = 0;
-    while (*s && o->nsizes < MAX_LIST) {
-        long v = strtol(s, &end, 10);
-
-        if (end == s || v < 2 || v > 4096)
-            return -1;
-        o->sizes[o->nsizes++] = (int)v;
-        s = *end == ',' ? end + 1 : end;
-        if (*end && *end != ',')
-            return -1;
-    }
-    return o->nsizes > 0 ? 0 : -1;
+    return rdv_cli_int_list("--sizes", s, 2, 4096, o->sizes, MAX_LIST,
+                            &o->nsizes, err, errlen);
 }
 
 static int parse(int argc, char **argv, bopts *o)
@@ -116,15 +105,16 @@ static int parse(int argc, char **argv, bopts *o)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    int c;
+    char err[256];
+    int c, bad = 0;
 
     memset(o, 0, sizeof *o);
     o->runs = 5;
     o->timeout_ms = 60000;
     o->bind = "127.0.0.1";
-    parse_sizes("2,8,32,64,128,256", o);
+    parse_sizes("2,8,32,64,128,256", o, err, sizeof err);
     optind = 1;
-    while ((c = getopt_long(argc, argv, "h", longs, NULL)) != -1) {
+    while (!bad && (c = getopt_long(argc, argv, "h", longs, NULL)) != -1) {
         switch (c) {
         case 's':
             if (o->nstores == MAX_LIST)
@@ -141,19 +131,15 @@ static int parse(int argc, char **argv, bopts *o)
             o->backends[o->nbackends++] = optarg;
             break;
         case 'n':
-            if (parse_sizes(optarg, o) < 0) {
-                fprintf(stderr, "rdv bench rendezvous: bad --sizes '%s'\n",
-                        optarg);
-                return RDV_EXIT_USAGE;
-            }
+            bad = parse_sizes(optarg, o, err, sizeof err);
             break;
         case 'r':
-            o->runs = atoi(optarg);
-            if (o->runs < 1 || o->runs > 1000)
-                return RDV_EXIT_USAGE;
+            bad = rdv_cli_int("--runs", optarg, 1, 1000, &o->runs, err,
+                              sizeof err);
             break;
         case 'T':
-            o->timeout_ms = atoi(optarg);
+            bad = rdv_cli_int("--timeout-ms", optarg, 1, 3600000,
+                              &o->timeout_ms, err, sizeof err);
             break;
         case 'b':
             o->bind = optarg;
@@ -165,6 +151,10 @@ static int parse(int argc, char **argv, bopts *o)
             usage(stderr);
             return RDV_EXIT_USAGE;
         }
+    }
+    if (bad) {
+        fprintf(stderr, "rdv bench rendezvous: %s\n", err);
+        return RDV_EXIT_USAGE;
     }
     if (optind < argc) {
         fprintf(stderr, "rdv bench rendezvous: unexpected '%s'\n",

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "commands/commands.h"
+#include "common/number.h"
 #include "rdv/store.h"
 
 #define BENCH_MGET 64   /* keys per multi_get */
@@ -279,20 +280,6 @@ static void usage(FILE *f)
             BENCH_MGET);
 }
 
-static int parse_long(const char *opt, const char *arg, long min, long max,
-                      long *out)
-{
-    char *end;
-
-    *out = strtol(arg, &end, 10);
-    if (!*arg || *end || *out < min || *out > max) {
-        fprintf(stderr, "rdv bench store: %s '%s' must be a number from "
-                "%ld to %ld\n", opt, arg, min, max);
-        return -1;
-    }
-    return 0;
-}
-
 static int parse_opts(int argc, char **argv, bench_opts *o)
 {
     static const struct option longs[] = {
@@ -303,26 +290,28 @@ static int parse_opts(int argc, char **argv, bench_opts *o)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    int c;
+    char err[256];
+    int c, bad = 0;
 
     *o = (bench_opts){NULL, 20000, 8, 3};
     optind = 1;
-    while ((c = getopt_long(argc, argv, "s:n:p:v:h", longs, NULL)) != -1) {
+    while (!bad && (c = getopt_long(argc, argv, "s:n:p:v:h", longs,
+                                    NULL)) != -1) {
         switch (c) {
         case 's':
             o->url = optarg;
             break;
         case 'n':
-            if (parse_long("--ops", optarg, 1, 10000000, &o->ops))
-                return RDV_EXIT_USAGE;
+            bad = rdv_cli_long("--ops", optarg, 1, 10000000, &o->ops, err,
+                               sizeof err);
             break;
         case 'p':
-            if (parse_long("--procs", optarg, 1, 1024, &o->procs))
-                return RDV_EXIT_USAGE;
+            bad = rdv_cli_long("--procs", optarg, 1, 1024, &o->procs, err,
+                               sizeof err);
             break;
         case 'v':
-            if (parse_long("--value-size", optarg, 0, 64L << 20, &o->vsize))
-                return RDV_EXIT_USAGE;
+            bad = rdv_cli_long("--value-size", optarg, 0, 64L << 20,
+                               &o->vsize, err, sizeof err);
             break;
         case 'h':
             usage(stdout);
@@ -331,6 +320,10 @@ static int parse_opts(int argc, char **argv, bench_opts *o)
             usage(stderr);
             return RDV_EXIT_USAGE;
         }
+    }
+    if (bad) {
+        fprintf(stderr, "rdv bench store: %s\n", err);
+        return RDV_EXIT_USAGE;
     }
     if (optind < argc) {
         fprintf(stderr, "rdv bench store: unexpected argument '%s'\n",

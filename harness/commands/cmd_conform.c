@@ -79,16 +79,13 @@ static void usage(FILE *f)
 
 static int parse_ranks(const char *text, conform_opts *o)
 {
-    uint64_t ranks[CONFORM_MAX_RANKS];
     char err[256];
 
-    if (rdv_cli_list("--ranks", text, 1, RDV_RUN_MAX_RANKS, ranks,
-                     CONFORM_MAX_RANKS, &o->nranks, err, sizeof err)) {
+    if (rdv_cli_int_list("--ranks", text, 1, RDV_RUN_MAX_RANKS, o->ranks,
+                         CONFORM_MAX_RANKS, &o->nranks, err, sizeof err)) {
         fprintf(stderr, "rdv conform: %s\n", err);
         return -1;
     }
-    for (int i = 0; i < o->nranks; i++)
-        o->ranks[i] = (int)ranks[i];
     return 0;
 }
 

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "commands/commands.h"
+#include "common/number.h"
 #include "rdv/fault.h"
 
 static int usage(FILE *to, int code)
@@ -85,20 +86,6 @@ static int check(const char *spec, int nranks, uint64_t seed, int timeout)
     return RDV_EXIT_OK;
 }
 
-static int number(const char *opt, const char *arg, long long lo,
-                  long long hi, long long *out)
-{
-    char *end;
-
-    *out = strtoll(arg, &end, 10);
-    if (!*arg || *end || *out < lo || *out > hi) {
-        fprintf(stderr, "rdv faults: %s '%s': expected a number %lld..%lld\n",
-                opt, arg, lo, hi);
-        return -1;
-    }
-    return 0;
-}
-
 int rdv_cmd_faults(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -111,34 +98,39 @@ int rdv_cmd_faults(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     const char *spec = NULL;
-    long long ranks = 4, seed = 1, timeout = 30000;
-    int list = 0, c;
+    int ranks = 4, timeout = 30000, list = 0, c, bad = 0;
+    uint64_t seed = 1;
+    char err[256];
 
     optind = 1;
-    while ((c = getopt_long(argc, argv, "lc:n:s:t:h", opts, NULL)) != -1) {
+    while (!bad && (c = getopt_long(argc, argv, "lc:n:s:t:h", opts,
+                                    NULL)) != -1) {
         switch (c) {
         case 'l': list = 1; break;
         case 'c': spec = optarg; break;
         case 'n':
-            if (number("--ranks", optarg, 1, 65536, &ranks))
-                return RDV_EXIT_USAGE;
+            bad = rdv_cli_int("--ranks", optarg, 1, 65536, &ranks, err,
+                              sizeof err);
             break;
         case 's':
-            if (number("--seed", optarg, 0, INT64_MAX, &seed))
-                return RDV_EXIT_USAGE;
+            bad = rdv_cli_u64("--seed", optarg, &seed, err, sizeof err);
             break;
         case 't':
-            if (number("--timeout", optarg, 0, 86400000, &timeout))
-                return RDV_EXIT_USAGE;
+            bad = rdv_cli_int("--timeout", optarg, 0, 86400000, &timeout,
+                              err, sizeof err);
             break;
         case 'h': return usage(stdout, RDV_EXIT_OK);
         default: return usage(stderr, RDV_EXIT_USAGE);
         }
+    }
+    if (bad) {
+        fprintf(stderr, "rdv faults: %s\n", err);
+        return RDV_EXIT_USAGE;
     }
     if (optind != argc || list == !!spec)
         return usage(stderr, RDV_EXIT_USAGE);
     if (list)
         return rdv_fault_catalogue_write(stdout) ? RDV_EXIT_FAIL
                                                  : RDV_EXIT_OK;
-    return check(spec, (int)ranks, (uint64_t)seed, (int)timeout);
+    return check(spec, ranks, seed, timeout);
 }

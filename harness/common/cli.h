@@ -1,7 +1,7 @@
 /*
- * harness/common/cli.h - option values shared by the subcommands: numbers and
- * lists with clear errors, and the run options that `rdv run` and
- * `rdv matrix` both take.
+ * harness/common/cli.h - what the subcommands share for their options:
+ * numbers and lists with clear errors (common/number.h), and the run
+ * options that `rdv run` and `rdv matrix` both take.
  */
 #ifndef RDV_HARNESS_CLI_H
 #define RDV_HARNESS_CLI_H
@@ -9,17 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/number.h"
 #include "run/run.h"
-
-/* Each returns 0, or -1 with "OPT: 'TEXT' is not ..." in err. */
-int rdv_cli_int(const char *opt, const char *text, long min, long max,
-                int *out, char *err, size_t errlen);
-int rdv_cli_u64(const char *opt, const char *text, uint64_t *out, char *err,
-                size_t errlen);
-/* "2,4,8,16" or "1-5" or a mix ("1,3-5"); at most cap values. */
-int rdv_cli_list(const char *opt, const char *text, uint64_t min,
-                 uint64_t max, uint64_t *out, int cap, int *n, char *err,
-                 size_t errlen);
 
 /* The options both run and matrix take, as getopt_long codes. */
 enum {

@@ -12,4 +12,7 @@
  * optional k/K/m/M suffix, or the value passes max. */
 int rdv_size_parse(const char *s, size_t max, size_t *out);
 
+/* A message size for the benches: "4", "64k", "16M"; 1 B to 1 GiB. */
+int rdv_size_parse_message(const char *s, size_t *out);
+
 #endif

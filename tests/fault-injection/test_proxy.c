@@ -281,6 +281,44 @@ Test(proxy, unknown_commands_are_answered_with_an_error)
 {
     command("frobnicate", "error unknown command 'frobnicate'");
     command("latency -5", "error latency");
+    command("latency 5x", "error latency");
+    command("latency 5 6", "error latency");
+    command("latency 99999999999999999999", "error latency");
+    command("latency", "error latency");
+    command("latency 7", "ok latency 7");
+}
+
+/* rdv-proxy ARGS exits 2 (bad usage). */
+static void expect_usage_error(const char *opt, const char *value)
+{
+    int st;
+    pid_t pid = fork();
+
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+        dup2(devnull, STDERR_FILENO);
+        execl(RDV_PROXY_EXE, "rdv-proxy", "--target", "127.0.0.1:1", opt,
+              value, (char *)NULL);
+        exit(127);
+    }
+    cr_assert_eq(waitpid(pid, &st, 0), pid);
+    cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 2, "%s '%s': status 0x%x",
+              opt, value, st);
+}
+
+Test(proxy_cli, refuses_bad_ports)
+{
+    static const char *const bad[][2] = {
+        {"--listen", "12x"}, {"--listen", ""}, {"--listen", "-1"},
+        {"--listen", "65536"}, {"--listen", " 5"},
+        {"--target", "127.0.0.1:"}, {"--target", "127.0.0.1:0"},
+        {"--target", "127.0.0.1:+80"}, {"--target", "127.0.0.1:99999"},
+    };
+
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        expect_usage_error(bad[i][0], bad[i][1]);
 }
 
 Test(proxy_cli, refuses_a_target_off_the_host)

@@ -351,6 +351,58 @@ Test(usage, server_faults_on_a_url_that_cannot_take_them, .timeout = 120)
     }
 }
 
+/* Every numeric option goes through one parser: a number with trailing
+ * text, an empty one, a negative one, one with a blank or a sign, and
+ * one past 64 bits are usage errors that name the option and quote the
+ * text, never read as something else. */
+Test(usage, bad_numbers_name_the_option, .timeout = 120)
+{
+    static const struct {
+        const char *args, *option, *text;
+    } cases[] = {
+        {"run --store 'hash:?shared=1' --ranks 2 --timeout 12x", "--timeout",
+         "'12x'"},
+        {"run --store 'hash:?shared=1' --ranks 2 --timeout ''", "--timeout",
+         "''"},
+        {"run --store 'hash:?shared=1' --ranks 2 --deadline ' 5'",
+         "--deadline", "' 5'"},
+        {"run --store 'hash:?shared=1' --ranks 2 --repeat -1", "--repeat",
+         "'-1'"},
+        {"run --store 'hash:?shared=1' --ranks +2", "--ranks", "'+2'"},
+        {"run --store 'hash:?shared=1' --ranks 2 --seed "
+         "18446744073709551616", "--seed", "'18446744073709551616'"},
+        {"matrix --ranks 2,x", "--ranks", "'x'"},
+        {"matrix --seeds 1-99999999999999999999", "--seeds",
+         "'1-99999999999999999999'"},
+        {"conform --store hash: --clause-timeout 0x100", "--clause-timeout",
+         "'0x100'"},
+        {"conform --store hash: --ranks 2,-4", "--ranks", "'-4'"},
+        {"faults --check 'store.delay(ms=1)' --ranks 4x", "--ranks", "'4x'"},
+        {"faults --check 'store.delay(ms=1)' --seed -1", "--seed", "'-1'"},
+        {"bench store --store hash: --ops 12x", "--ops", "'12x'"},
+        {"bench store --store hash: --value-size ''", "--value-size", "''"},
+        {"bench allreduce --iters 5k", "--iters", "'5k'"},
+        {"bench allreduce --timeout -1", "--timeout", "'-1'"},
+        {"bench allreduce --ranks 2,65", "--ranks", "'65'"},
+        {"bench allreduce --max-size '1 M'", "--max-size", "'1 M'"},
+        {"bench rendezvous --runs 0x5", "--runs", "'0x5'"},
+        {"bench rendezvous --timeout-ms 5s", "--timeout-ms", "'5s'"},
+        {"bench rendezvous --sizes 2,,8", "--sizes", "'2,,8'"},
+    };
+
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        result r = rdv(cases[i].args);
+
+        cr_expect_eq(r.code, 2, "'rdv %s' exited %d:\n%s", cases[i].args,
+                     r.code, r.out);
+        cr_expect(strstr(r.out, cases[i].option) &&
+                      strstr(r.out, cases[i].text),
+                  "'rdv %s' does not name %s and quote %s:\n%s",
+                  cases[i].args, cases[i].option, cases[i].text, r.out);
+        free(r.out);
+    }
+}
+
 Test(usage, help_and_version_exit_0)
 {
     static const char *const args[] = {"--help", "--version", "run --help",

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "common/cli.h"
+#include "common/size_text.h"
 #include "run/checks.h"
 #include "report/replay.h"
 #include "run/supervise.h"
@@ -224,6 +225,80 @@ Test(cli, lists_and_ranges)
                               sizeof err), -1);
     cr_expect_eq(rdv_cli_list("--seeds", "1-100", 0, 1000, v, 16, &n, err,
                               sizeof err), -1, "more values than room");
+}
+
+/* The one number parser: digits only, no overflow, errors naming the
+ * option and quoting the text. */
+Test(cli, numbers_are_digits_and_nothing_else)
+{
+    static const char *const bad[] = {
+        "12x", "", "-1", " 5", "5 ", "+5", "0x10", "1e3", "3600001",
+        "99999999999999999999",
+    };
+    uint64_t u;
+    char err[256];
+    int v;
+
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char quoted[64];
+
+        err[0] = '\0';
+        cr_expect_eq(rdv_cli_int("--timeout", bad[i], 1, 3600000, &v, err,
+                                 sizeof err), -1, "'%s' was accepted",
+                     bad[i]);
+        snprintf(quoted, sizeof quoted, "'%s'", bad[i]);
+        cr_expect(strstr(err, "--timeout") && strstr(err, quoted),
+                  "'%s': %s", bad[i], err);
+    }
+    cr_expect_eq(rdv_cli_int("--timeout", "3600000", 1, 3600000, &v, err,
+                             sizeof err), 0);
+    cr_expect_eq(v, 3600000);
+    cr_expect_eq(rdv_cli_int("--ranks", "0", 1, 64, &v, err, sizeof err),
+                 -1);
+    cr_expect_eq(rdv_cli_u64("--seed", "18446744073709551615", &u, err,
+                             sizeof err), 0);
+    cr_expect_eq(u, UINT64_MAX);
+    cr_expect_eq(rdv_cli_u64("--seed", "18446744073709551616", &u, err,
+                             sizeof err), -1, "2^64 wrapped");
+    cr_expect(strstr(err, "--seed"), "%s", err);
+    cr_expect_eq(rdv_number_parse("65535", 5, 65535, &u), 0);
+    cr_expect_eq(rdv_number_parse("65536", 5, 65535, &u), -1);
+    cr_expect_eq(rdv_number_parse("7", 1, 5, &u), -1, "a digit past max");
+    cr_expect_eq(rdv_number_parse("123x", 3, 1000, &u), 0, "the length "
+                 "bounds what is read");
+    cr_expect_eq(u, 123);
+}
+
+Test(cli, sizes_take_k_and_m_and_nothing_else)
+{
+    static const char *const bad[] = {"", "k", "1 M", "-4", "16kk", "4x",
+                                      "+1", "2G"};
+    size_t n;
+
+    cr_expect_eq(rdv_size_parse("16k", 1u << 30, &n), 0);
+    cr_expect_eq(n, 16384);
+    cr_expect_eq(rdv_size_parse("1M", 1u << 30, &n), 0);
+    cr_expect_eq(n, 1u << 20);
+    cr_expect_eq(rdv_size_parse("1025M", 1u << 30, &n), -1, "past max");
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        cr_expect_eq(rdv_size_parse(bad[i], 1u << 30, &n), -1,
+                     "'%s' was accepted", bad[i]);
+}
+
+Test(cli, int_lists_check_every_item)
+{
+    int v[4], n;
+    char err[256];
+
+    cr_assert_eq(rdv_cli_int_list("--ranks", "2,4-5", 1, 64, v, 4, &n, err,
+                                  sizeof err), 0, "%s", err);
+    cr_expect_eq(n, 3);
+    cr_expect_eq(v[2], 5);
+    cr_expect_eq(rdv_cli_int_list("--ranks", "1-5", 1, 64, v, 4, &n, err,
+                                  sizeof err), -1, "more values than room");
+    cr_expect_eq(rdv_cli_int_list("--ranks", "2, 4", 1, 64, v, 4, &n, err,
+                                  sizeof err), -1);
+    cr_expect(strstr(err, "--ranks") && strstr(err, "' 4'"), "%s", err);
 }
 
 Test(replay, quotes_for_the_shell)

@@ -35,6 +35,7 @@
 
 #include "rdv/collectives.h"
 #include "rdv/mpi.h"
+#include "common/number.h"
 #include "common/size_text.h"
 
 #define MAX_ITERS 1000
@@ -282,12 +283,6 @@ static void usage(FILE *f)
             "  -h, --help       this text\n");
 }
 
-/* A message size: "4", "64k", "16M"; 1 B to 1 GiB. */
-static int parse_size(const char *s, size_t *out)
-{
-    return rdv_size_parse(s, (size_t)1 << 30, out) || *out == 0 ? -1 : 0;
-}
-
 /* 0: run; 1: done (help); -1: bad usage (message printed by rank 0). */
 static int parse(bench *b, int argc, char **argv)
 {
@@ -304,6 +299,7 @@ static int parse(bench *b, int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     FILE *err = b->rank == 0 ? stderr : NULL;
+    char why[256] = "";
     int c;
 
     opterr = 0;
@@ -311,12 +307,13 @@ static int parse(bench *b, int argc, char **argv)
         switch (c) {
         case O_MIN:
         case O_MAX:
-            if (parse_size(optarg, c == O_MIN ? &b->min_size : &b->max_size))
+            if (rdv_size_parse_message(optarg, c == O_MIN ? &b->min_size
+                                                          : &b->max_size))
                 goto bad;
             break;
         case O_ITERS:
-            b->iters = atoi(optarg);
-            if (b->iters < 1 || b->iters > MAX_ITERS)
+            if (rdv_cli_int("--iters", optarg, 1, MAX_ITERS, &b->iters, why,
+                            sizeof why))
                 goto bad;
             break;
         case O_BIND:
@@ -329,7 +326,9 @@ static int parse(bench *b, int argc, char **argv)
             b->busy_poll = 1;
             break;
         case O_TIMEOUT:
-            b->timeout_ms = atoi(optarg);
+            if (rdv_cli_int("--timeout", optarg, 1, 3600000, &b->timeout_ms,
+                            why, sizeof why))
+                goto bad;
             break;
         case 'h':
             if (err)
@@ -342,7 +341,10 @@ static int parse(bench *b, int argc, char **argv)
     if (optind == argc && b->min_size <= b->max_size)
         return 0;
 bad:
-    if (err) {
+    if (err && why[0]) {
+        fprintf(err, "rdv-bench-mpi: %s\n", why);
+        usage(err);
+    } else if (err) {
         fprintf(err, "rdv-bench-mpi: bad option or value near '%s'\n",
                 optind > 1 && optind <= argc ? argv[optind - 1] : "?");
         usage(err);
