@@ -44,8 +44,8 @@ const rdv_fault_param_info rdv_fault_params[RDV_FP_COUNT] = {
     [RDV_FP_DIR] = {"dir", RDV_FT_DIRS, "send|recv (default: both)"},
 };
 
-/* Ops for the store faults; the default op set is given per kind in
- * rdv_fault_default_ops(). */
+/* Selectors for the store faults; a kind's default op set, when op= is
+ * not given, is the fault store's (kind_ops() in runtime/fault_store.c). */
 #define STORE_SEL                                                         \
     [RDV_FP_RANK] = O, [RDV_FP_OP] = O, [RDV_FP_KEY] = O
 #define WHICH_CALL [RDV_FP_NTH] = O, [RDV_FP_ONCE] = O, [RDV_FP_P] = O

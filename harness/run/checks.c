@@ -84,7 +84,9 @@ static void where_is(const rdv_run_facts *f, const rdv_slot *s, char *buf,
     rdv_workload_phase_describe(&f->cfg->workload, m, buf, cap);
 }
 
-void rdv_hang_describe(const rdv_run_facts *f, int r, char *buf, size_t cap)
+/* One line on where rank r was when it was killed: phase and store op. */
+static void hang_describe(const rdv_run_facts *f, int r, char *buf,
+                          size_t cap)
 {
     const rdv_slot *s = slot_of(f, r);
     const rdv_phase_mark *m = rdv_slot_current_phase(s);
@@ -283,7 +285,7 @@ static void judge_no_hang(const rdv_run_facts *f, rdv_check *c)
             excused = r;
             continue;
         }
-        rdv_hang_describe(f, r, buf, sizeof buf);
+        hang_describe(f, r, buf, sizeof buf);
         check_fail(c, "%s", buf);
     }
     if (c->verdict == RDV_CHECK_PASS && excused >= 0)

@@ -47,8 +47,4 @@ int rdv_error_names_culprit(const char *msg);
 /* 1 when msg names this rank, as above. */
 int rdv_error_names_rank(const char *msg, int rank);
 
-/* One line on where rank r was when it was killed: phase and store op. */
-void rdv_hang_describe(const rdv_run_facts *f, int r, char *buf,
-                       size_t cap);
-
 #endif

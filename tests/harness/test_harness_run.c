@@ -500,12 +500,7 @@ Test(matrix, failing_cell_is_in_table_junit_and_replay, .timeout = 240)
 
 Test(faults, fatal_kill_is_judged_by_culprit_named, .timeout = 240)
 {
-    result have = rdv("faults --list"), r;
-
-    if (have.code != 0)
-        cr_skip_test("rdv was built without librdv-fault");
-    free(have.out);
-    r = rdv("run --store 'hash:?shared=1' --ranks 3 --timeout 5000 "
+    result r = rdv("run --store 'hash:?shared=1' --ranks 3 --timeout 5000 "
             "--faults 'proc.kill(rank=1, at=connected)'");
     cr_expect_eq(r.code, 0, "exit %d:\n%s", r.code, r.out);
     cr_expect(check_is(r.out, "culprit-named", "PASS"), "%s", r.out);
