@@ -94,6 +94,6 @@ Test(cmd_faults, bad_usage_is_exit_2)
     cr_assert_eq(rdv((char *[]){"--check", "x", "--ranks", "zero", NULL},
                      &out),
                  2, "%s", out);
-    cr_assert(strstr(out, "--ranks 'zero'"), "%s", out);
+    cr_assert(strstr(out, "--ranks: 'zero'"), "%s", out);
     free(out);
 }
