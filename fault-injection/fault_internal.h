@@ -16,6 +16,7 @@
 #include <stdio.h>
 
 #include "rdv/fault.h"
+#include "rdv/store_ops.h"
 #include "rdv/url.h"
 
 /* Kinds: the catalogue (spec/catalogue.c) describes each, with its
@@ -112,23 +113,14 @@ typedef struct rdv_fault_kind_info {
 extern const rdv_fault_param_info rdv_fault_params[RDV_FP_COUNT];
 extern const rdv_fault_kind_info rdv_fault_kinds[RDV_FK_COUNT];
 
-/* Store ops, as bits of RDV_FP_OP. */
-enum {
-    RDV_FOP_SET = 1 << 0,
-    RDV_FOP_GET = 1 << 1,
-    RDV_FOP_WAIT = 1 << 2,
-    RDV_FOP_ADD = 1 << 3,
-    RDV_FOP_CAS = 1 << 4,
-    RDV_FOP_DELETE = 1 << 5,
-    RDV_FOP_LIST = 1 << 6,
-    RDV_FOP_MULTI_GET = 1 << 7,
-    RDV_FOP_MULTI_SET = 1 << 8,
-    RDV_FOP_NUM_KEYS = 1 << 9,
-    RDV_FOP_DELETE_PREFIX = 1 << 10,
-    RDV_FOP_ALL = (1 << 11) - 1,
-};
-/* "set", "get", ...; NULL past the end. */
-const char *rdv_fault_op_name(unsigned bit);
+/* A set of store ops (op=): bit RDV_FOP(op) for each rdv_store_op. */
+#define RDV_FOP(op) (1u << (op))
+#define RDV_FOP_ALL ((1u << RDV_STORE_OP_COUNT) - 1)
+/* The reads: what store.stale hits, and the stalls a rendezvous rides
+ * out. */
+#define RDV_FOP_READS                                                     \
+    (RDV_FOP(RDV_STORE_OP_GET) | RDV_FOP(RDV_STORE_OP_WAIT) |             \
+     RDV_FOP(RDV_STORE_OP_MULTI_GET))
 
 typedef struct rdv_fault_span {
     int64_t lo, hi;
@@ -147,7 +139,7 @@ typedef struct rdv_fault {
     size_t nranks; /* 0: every rank */
     rdv_fault_span peers[RDV_FAULT_SPANS];
     size_t npeers; /* 0: every peer */
-    unsigned ops;  /* 0: the kind's default */
+    unsigned ops;  /* RDV_FOP bits; 0: the kind's default */
     char key[256]; /* "" matches every key */
     rdv_fault_span ms;
     double p;      /* 1 unless given */

@@ -51,15 +51,14 @@ typedef struct action {
 static unsigned kind_ops(const rdv_fault *f)
 {
     unsigned ops = f->ops ? f->ops : RDV_FOP_ALL;
+    unsigned writes = RDV_FOP(RDV_STORE_OP_SET) |
+                      RDV_FOP(RDV_STORE_OP_MULTI_SET);
 
     if (f->kind == RDV_FK_STORE_LOSE)
-        return f->ops ? ops & (RDV_FOP_SET | RDV_FOP_MULTI_SET |
-                               RDV_FOP_DELETE)
-                      : RDV_FOP_SET | RDV_FOP_MULTI_SET;
+        return f->ops ? ops & (writes | RDV_FOP(RDV_STORE_OP_DELETE))
+                      : writes;
     if (f->kind == RDV_FK_STORE_STALE)
-        return f->ops ? ops & (RDV_FOP_GET | RDV_FOP_WAIT |
-                               RDV_FOP_MULTI_GET)
-                      : RDV_FOP_GET | RDV_FOP_WAIT | RDV_FOP_MULTI_GET;
+        return ops & RDV_FOP_READS;
     return ops;
 }
 
@@ -137,7 +136,7 @@ static void take(rdv_fault_rank *fr, const rdv_fault *f, uint64_t i,
                                                         "deadline");
 }
 
-static void decide(fault_store *fs, unsigned op, const char *const *keys,
+static void decide(fault_store *fs, rdv_store_op op, const char *const *keys,
                    size_t n, action *a)
 {
     rdv_fault_rank *fr = fs->fr;
@@ -150,12 +149,12 @@ static void decide(fault_store *fs, unsigned op, const char *const *keys,
         uint64_t i;
 
         if (rdv_fault_info(f)->family != RDV_FF_STORE ||
-            !(kind_ops(f) & op) ||
+            !(kind_ops(f) & RDV_FOP(op)) ||
             !rdv_fault_has_rank(f, fr->rank) || !(key = match_key(f, keys, n)))
             continue;
         i = fr->calls[k]++;
         if (fires(fr, f, i))
-            take(fr, f, i, rdv_fault_op_name(op), key, a);
+            take(fr, f, i, rdv_store_op_name(op), key, a);
     }
     pthread_mutex_unlock(&fr->lock);
 }
@@ -280,7 +279,7 @@ static int fs_set(rdv_store *s, const char *key, const void *val, size_t len,
     action a;
     int rc;
 
-    decide(FS(s), RDV_FOP_SET, &key, 1, &a);
+    decide(FS(s), RDV_STORE_OP_SET, &key, 1, &a);
     if ((rc = before(FS(s), &a, "set", RDV_DEADLINE_NONE)))
         return rc;
     if (a.lose)
@@ -297,7 +296,7 @@ static int fs_get(rdv_store *s, const char *key, void **val, size_t *len,
     action a;
     int rc;
 
-    decide(FS(s), RDV_FOP_GET, &key, 1, &a);
+    decide(FS(s), RDV_STORE_OP_GET, &key, 1, &a);
     if ((rc = before(FS(s), &a, "get", deadline)))
         return rc;
     if (a.stale) {
@@ -322,7 +321,7 @@ static int fs_wait(rdv_store *s, const char *const *keys, size_t n,
     action a;
     int rc;
 
-    decide(FS(s), RDV_FOP_WAIT, keys, n, &a);
+    decide(FS(s), RDV_STORE_OP_WAIT, keys, n, &a);
     if ((rc = before(FS(s), &a, "wait", deadline)) ||
         (a.stale && (rc = stale_absent(FS(s), &a, "wait", deadline))))
         return rc;
@@ -336,7 +335,7 @@ static int fs_multi_get(rdv_store *s, const char *const *keys, size_t n,
     action a;
     int rc;
 
-    decide(FS(s), RDV_FOP_MULTI_GET, keys, n, &a);
+    decide(FS(s), RDV_STORE_OP_MULTI_GET, keys, n, &a);
     if ((rc = before(FS(s), &a, "multi_get", deadline)) ||
         (a.stale && (rc = stale_absent(FS(s), &a, "multi_get", deadline))))
         return rc;
@@ -360,7 +359,7 @@ static int fs_multi_get(rdv_store *s, const char *const *keys, size_t n,
 static int fs_add(rdv_store *s, const char *key, int64_t delta,
                   int64_t *result)
 {
-    THROUGH(s, RDV_FOP_ADD, "add", &key, 1,
+    THROUGH(s, RDV_STORE_OP_ADD, "add", &key, 1,
             rdv_store_add(FS(s)->inner, key, delta, result));
 }
 
@@ -369,33 +368,33 @@ static int fs_compare_set(rdv_store *s, const char *key, const void *expected,
                           size_t desired_len, int *won, void **cur,
                           size_t *cur_len)
 {
-    THROUGH(s, RDV_FOP_CAS, "cas", &key, 1,
+    THROUGH(s, RDV_STORE_OP_COMPARE_SET, "compare_set", &key, 1,
             rdv_store_compare_set(FS(s)->inner, key, expected, expected_len,
                                   desired, desired_len, won, cur, cur_len));
 }
 
 static int fs_del(rdv_store *s, const char *key)
 {
-    THROUGH(s, RDV_FOP_DELETE, "delete", &key, 1,
+    THROUGH(s, RDV_STORE_OP_DELETE, "delete", &key, 1,
             rdv_store_delete(FS(s)->inner, key));
 }
 
 static int fs_list(rdv_store *s, const char *prefix, char ***keys, size_t *n)
 {
-    THROUGH(s, RDV_FOP_LIST, "list", &prefix, 1,
+    THROUGH(s, RDV_STORE_OP_LIST, "list", &prefix, 1,
             rdv_store_list(FS(s)->inner, prefix, keys, n));
 }
 
 static int fs_num_keys(rdv_store *s, int64_t *n)
 {
-    THROUGH(s, RDV_FOP_NUM_KEYS, "num_keys", NULL, 0,
+    THROUGH(s, RDV_STORE_OP_NUM_KEYS, "num_keys", NULL, 0,
             rdv_store_num_keys(FS(s)->inner, n));
 }
 
 static int fs_delete_prefix(rdv_store *s, const char *prefix,
                             size_t *deleted)
 {
-    THROUGH(s, RDV_FOP_DELETE_PREFIX, "delete_prefix", &prefix, 1,
+    THROUGH(s, RDV_STORE_OP_DELETE_PREFIX, "delete_prefix", &prefix, 1,
             rdv_store_delete_prefix(FS(s)->inner, prefix, deleted));
 }
 
@@ -410,7 +409,7 @@ static int fs_multi_set(rdv_store *s, const char *const *keys,
     action a;
     int rc;
 
-    decide(FS(s), RDV_FOP_MULTI_SET, keys, n, &a);
+    decide(FS(s), RDV_STORE_OP_MULTI_SET, keys, n, &a);
     if ((rc = before(FS(s), &a, "multi_set", RDV_DEADLINE_NONE)))
         return rc;
     if (!a.lose)

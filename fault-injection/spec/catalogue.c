@@ -19,8 +19,9 @@ const rdv_fault_param_info rdv_fault_params[RDV_FP_COUNT] = {
     [RDV_FP_PEER] = {"peer", RDV_FT_RANKS,
                      "peer ranks whose connection it hits (default: all)"},
     [RDV_FP_OP] = {"op", RDV_FT_OPS,
-                   "store ops: set|get|wait|add|cas|delete|list|multi_get|"
-                   "multi_set|num_keys|delete_prefix"},
+                   "store ops: set|get|wait|add|compare_set|delete|list|"
+                   "multi_get|multi_set|num_keys|delete_prefix (cas is "
+                   "compare_set)"},
     [RDV_FP_KEY] = {"key", RDV_FT_GLOB,
                     "fnmatch glob on the key, quoted if it holds , | ) ; "
                     "(default: every key)"},
@@ -138,19 +139,6 @@ const rdv_fault_kind_info rdv_fault_kinds[RDV_FK_COUNT] = {
         "the proxy swallows all traffic for ms, `after` ms into the run",
         {[RDV_FP_AFTER] = O, [RDV_FP_MS] = R}},
 };
-
-static const char *const op_names[] = {
-    "set", "get", "wait", "add", "cas", "delete", "list", "multi_get",
-    "multi_set", "num_keys", "delete_prefix",
-};
-
-const char *rdv_fault_op_name(unsigned bit)
-{
-    for (unsigned i = 0; i < sizeof op_names / sizeof op_names[0]; i++)
-        if (bit == 1u << i)
-            return op_names[i];
-    return NULL;
-}
 
 int rdv_fault_code_parse(const char *s, size_t len)
 {

@@ -132,8 +132,7 @@ static int fatal_depends(const rdv_fault *f, uint64_t seed, int nranks,
     case RDV_FK_STORE_STALL:
         /* A stalled read ends like a key not there yet, which the
          * rendezvous reads again: one stalled read is survived. */
-        return !(f->nth && f->ops && !(f->ops & ~(RDV_FOP_GET | RDV_FOP_WAIT |
-                                                  RDV_FOP_MULTI_GET)));
+        return !(f->nth && f->ops && !(f->ops & ~RDV_FOP_READS));
     case RDV_FK_STORE_STALE:
         return !f->given[RDV_FP_MS] || f->ms.hi >= timeout_ms;
     case RDV_FK_PROC_STOP:

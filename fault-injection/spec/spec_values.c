@@ -71,22 +71,34 @@ static int one_atom(parser *ps, const char *pname, const atom *as, size_t n)
     return atom_fail(ps, &as[1], what);
 }
 
+/* "expected a store op (set, get, ...; or cas), got 'x'": the names
+ * come from librdv's one table. */
+static int op_fail(parser *ps, const atom *a)
+{
+    char names[200];
+    size_t o = (size_t)snprintf(names, sizeof names, "a store op (");
+
+    for (int i = 0; i < RDV_STORE_OP_COUNT && o < sizeof names; i++)
+        o += (size_t)snprintf(names + o, sizeof names - o, "%s%s",
+                              i ? ", " : "",
+                              rdv_store_op_name((rdv_store_op)i));
+    if (o < sizeof names)
+        snprintf(names + o, sizeof names - o, "; or cas)");
+    return atom_fail(ps, a, names);
+}
+
+/* A store op by its librdv name (rdv_store_op_parse), or "cas", the
+ * spec language's short name for compare_set. */
 static int set_ops(parser *ps, rdv_fault *f, const atom *as, size_t n)
 {
     for (size_t k = 0; k < n; k++) {
-        unsigned bit = 0;
+        rdv_store_op op;
 
-        for (unsigned b = 1; rdv_fault_op_name(b); b <<= 1)
-            if (strlen(rdv_fault_op_name(b)) == as[k].len &&
-                !strncmp(rdv_fault_op_name(b), as[k].text, as[k].len))
-                bit = b;
-        if (as[k].len == 11 && !strncmp(as[k].text, "compare_set", 11))
-            bit = RDV_FOP_CAS;
-        if (!bit)
-            return atom_fail(ps, &as[k], "a store op (set, get, wait, add, "
-                             "cas, delete, list, multi_get, multi_set, "
-                             "num_keys, delete_prefix)");
-        f->ops |= bit;
+        if (as[k].len == 3 && !strncmp(as[k].text, "cas", 3))
+            op = RDV_STORE_OP_COMPARE_SET;
+        else if (rdv_store_op_parse(as[k].text, as[k].len, &op) != RDV_OK)
+            return op_fail(ps, &as[k]);
+        f->ops |= RDV_FOP(op);
     }
     return RDV_OK;
 }

@@ -84,22 +84,3 @@ const rdv_phase_mark *rdv_slot_current_phase(const rdv_slot *s)
 
     return n > 0 ? &s->phases[n - 1] : NULL;
 }
-
-const char *rdv_record_op_name(int op)
-{
-    static const char *const names[RDV_OP_COUNT] = {
-        [RDV_OP_SET] = "set",
-        [RDV_OP_GET] = "get",
-        [RDV_OP_WAIT] = "wait",
-        [RDV_OP_ADD] = "add",
-        [RDV_OP_CAS] = "compare_set",
-        [RDV_OP_DELETE] = "delete",
-        [RDV_OP_LIST] = "list",
-        [RDV_OP_MULTI_GET] = "multi_get",
-        [RDV_OP_MULTI_SET] = "multi_set",
-        [RDV_OP_NUM_KEYS] = "num_keys",
-        [RDV_OP_DELETE_PREFIX] = "delete_prefix",
-    };
-
-    return op >= 0 && op < RDV_OP_COUNT ? names[op] : "?";
-}

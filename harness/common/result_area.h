@@ -17,6 +17,7 @@
 #include <sys/types.h>
 
 #include "rdv/context.h"
+#include "rdv/store_ops.h" /* rdv_store_op */
 
 #define RDV_RUN_MAX_RANKS 64
 #define RDV_WORKLOAD_MAX 32
@@ -42,22 +43,6 @@ enum {
     RDV_SLOT_FAILED,
 };
 
-/* Store operations the recorder names. */
-enum {
-    RDV_OP_SET,
-    RDV_OP_GET,
-    RDV_OP_WAIT,
-    RDV_OP_ADD,
-    RDV_OP_CAS,
-    RDV_OP_DELETE,
-    RDV_OP_LIST,
-    RDV_OP_MULTI_GET,
-    RDV_OP_MULTI_SET,
-    RDV_OP_NUM_KEYS,
-    RDV_OP_DELETE_PREFIX,
-    RDV_OP_COUNT
-};
-
 typedef struct rdv_phase_mark {
     int64_t t_ns; /* CLOCK_MONOTONIC, shared by every process here */
     int32_t phase;
@@ -66,7 +51,7 @@ typedef struct rdv_phase_mark {
 
 typedef struct rdv_op_event {
     int64_t t0_ns, t1_ns;
-    int16_t op;
+    int16_t op; /* rdv_store_op */
     int16_t rc;
     char key[RDV_EVENT_KEY_MAX]; /* first key, printable, maybe cut */
 } rdv_op_event;
@@ -97,7 +82,7 @@ typedef struct rdv_slot {
 
     /* the store op in flight, for the hang report */
     _Atomic int op_active;
-    int op;
+    int op; /* rdv_store_op */
     int64_t op_t0_ns;
     char op_key[RDV_EVENT_KEY_MAX];
     uint64_t nops;
@@ -136,7 +121,5 @@ rdv_op_event *rdv_result_area_events(const rdv_result_area *a, int rank);
 void rdv_slot_phase(rdv_slot *s, int phase, int step);
 /* The phase the rank is in now, or -1 before any. */
 const rdv_phase_mark *rdv_slot_current_phase(const rdv_slot *s);
-
-const char *rdv_record_op_name(int op);
 
 #endif

@@ -78,7 +78,7 @@ static void write_ops(FILE *f, const rdv_run_report *rep, int r, int *first)
     for (uint32_t i = 0; ev && i < s->nevents; i++) {
         sep(f, first);
         fputs("{\"name\":", f);
-        rdv_json_put_string(f, rdv_record_op_name(ev[i].op));
+        rdv_json_put_string(f, rdv_store_op_name((rdv_store_op)ev[i].op));
         fprintf(f, ",\"cat\":\"store\",\"ph\":\"X\",\"pid\":%d,\"tid\":%d,"
                 "\"ts\":%.3f,\"dur\":%.3f,\"args\":{\"key\":", r + 1, TID_OPS,
                 us(rep, ev[i].t0_ns), (double)(ev[i].t1_ns - ev[i].t0_ns) / 1e3);
@@ -92,7 +92,7 @@ static void write_ops(FILE *f, const rdv_run_report *rep, int r, int *first)
     if (atomic_load(&s->op_active)) {
         sep(f, first);
         fputs("{\"name\":", f);
-        rdv_json_put_string(f, rdv_record_op_name(s->op));
+        rdv_json_put_string(f, rdv_store_op_name((rdv_store_op)s->op));
         fprintf(f, ",\"cat\":\"store\",\"ph\":\"X\",\"pid\":%d,\"tid\":%d,"
                 "\"ts\":%.3f,\"dur\":%.3f,\"args\":{\"key\":", r + 1, TID_OPS,
                 us(rep, s->op_t0_ns),

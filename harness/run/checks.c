@@ -103,11 +103,11 @@ static void hang_describe(const rdv_run_facts *f, int r, char *buf,
         return;
     if (atomic_load(&s->op_active))
         snprintf(buf + o, cap - o, ", store op in flight: %s '%s' (for "
-                 "%.0f ms)", rdv_record_op_name(s->op), s->op_key,
-                 (double)(now - s->op_t0_ns) / 1e6);
+                 "%.0f ms)", rdv_store_op_name((rdv_store_op)s->op),
+                 s->op_key, (double)(now - s->op_t0_ns) / 1e6);
     else if (s->nops)
         snprintf(buf + o, cap - o, ", last store op: %s '%s' (done)",
-                 rdv_record_op_name(s->op), s->op_key);
+                 rdv_store_op_name((rdv_store_op)s->op), s->op_key);
     else
         snprintf(buf + o, cap - o, ", no store op yet");
 }

@@ -62,14 +62,14 @@ static int op_end(rdv_store *s, int rc)
 static int rec_set(rdv_store *s, const char *key, const void *val,
                    size_t len, int flags)
 {
-    op_begin(s, RDV_OP_SET, key);
+    op_begin(s, RDV_STORE_OP_SET, key);
     return op_end(s, rdv_store_set(R(s)->inner, key, val, len, flags));
 }
 
 static int rec_get(rdv_store *s, const char *key, void **val, size_t *len,
                    int64_t deadline)
 {
-    op_begin(s, RDV_OP_GET, key);
+    op_begin(s, RDV_STORE_OP_GET, key);
     return op_end(s, rdv_store_get(R(s)->inner, key, val, len,
                                    rdv_deadline_left_ms(deadline)));
 }
@@ -77,7 +77,7 @@ static int rec_get(rdv_store *s, const char *key, void **val, size_t *len,
 static int rec_wait(rdv_store *s, const char *const *keys, size_t n,
                     int64_t deadline)
 {
-    op_begin(s, RDV_OP_WAIT, n ? keys[0] : NULL);
+    op_begin(s, RDV_STORE_OP_WAIT, n ? keys[0] : NULL);
     return op_end(s, rdv_store_wait(R(s)->inner, keys, n,
                                     rdv_deadline_left_ms(deadline)));
 }
@@ -85,7 +85,7 @@ static int rec_wait(rdv_store *s, const char *const *keys, size_t n,
 static int rec_add(rdv_store *s, const char *key, int64_t delta,
                    int64_t *result)
 {
-    op_begin(s, RDV_OP_ADD, key);
+    op_begin(s, RDV_STORE_OP_ADD, key);
     return op_end(s, rdv_store_add(R(s)->inner, key, delta, result));
 }
 
@@ -94,7 +94,7 @@ static int rec_compare_set(rdv_store *s, const char *key,
                            const void *desired, size_t desired_len,
                            int *won, void **cur, size_t *cur_len)
 {
-    op_begin(s, RDV_OP_CAS, key);
+    op_begin(s, RDV_STORE_OP_COMPARE_SET, key);
     return op_end(s, rdv_store_compare_set(R(s)->inner, key, expected,
                                            expected_len, desired,
                                            desired_len, won, cur,
@@ -103,21 +103,21 @@ static int rec_compare_set(rdv_store *s, const char *key,
 
 static int rec_del(rdv_store *s, const char *key)
 {
-    op_begin(s, RDV_OP_DELETE, key);
+    op_begin(s, RDV_STORE_OP_DELETE, key);
     return op_end(s, rdv_store_delete(R(s)->inner, key));
 }
 
 static int rec_list(rdv_store *s, const char *prefix, char ***keys,
                     size_t *n)
 {
-    op_begin(s, RDV_OP_LIST, prefix);
+    op_begin(s, RDV_STORE_OP_LIST, prefix);
     return op_end(s, rdv_store_list(R(s)->inner, prefix, keys, n));
 }
 
 static int rec_multi_get(rdv_store *s, const char *const *keys, size_t n,
                          void **vals, size_t *lens, int64_t deadline)
 {
-    op_begin(s, RDV_OP_MULTI_GET, n ? keys[0] : NULL);
+    op_begin(s, RDV_STORE_OP_MULTI_GET, n ? keys[0] : NULL);
     return op_end(s, rdv_store_multi_get(R(s)->inner, keys, n, vals, lens,
                                          rdv_deadline_left_ms(deadline)));
 }
@@ -126,20 +126,20 @@ static int rec_multi_set(rdv_store *s, const char *const *keys,
                          const void *const *vals, const size_t *lens,
                          size_t n)
 {
-    op_begin(s, RDV_OP_MULTI_SET, n ? keys[0] : NULL);
+    op_begin(s, RDV_STORE_OP_MULTI_SET, n ? keys[0] : NULL);
     return op_end(s, rdv_store_multi_set(R(s)->inner, keys, vals, lens, n));
 }
 
 static int rec_num_keys(rdv_store *s, int64_t *n)
 {
-    op_begin(s, RDV_OP_NUM_KEYS, NULL);
+    op_begin(s, RDV_STORE_OP_NUM_KEYS, NULL);
     return op_end(s, rdv_store_num_keys(R(s)->inner, n));
 }
 
 static int rec_delete_prefix(rdv_store *s, const char *prefix,
                              size_t *deleted)
 {
-    op_begin(s, RDV_OP_DELETE_PREFIX, prefix);
+    op_begin(s, RDV_STORE_OP_DELETE_PREFIX, prefix);
     return op_end(s, rdv_store_delete_prefix(R(s)->inner, prefix, deleted));
 }
 

@@ -1,7 +1,9 @@
 /*
  * store_util.c - small helpers every backend shares: the growable key
- * array that list() fills (rdv_store_list_free() releases it), and the
- * decimal counter format that add() keeps values in.
+ * array that list() fills (rdv_store_list_free() releases it), the
+ * decimal counter format that add() keeps values in, the detail of a
+ * wait that ended with keys missing, and the one table of store
+ * operation names.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -93,4 +95,33 @@ int rdv_store_fail_wait(rdv_store *s, int status, int64_t started_ns,
                           status == RDV_ECANCELED ? "canceled" : "timed out",
                           (long long)((rdv_now_ns() - started_ns) / 1000000),
                           missing, n, list);
+}
+
+static const char *const op_names[RDV_STORE_OP_COUNT] = {
+    [RDV_STORE_OP_SET] = "set",
+    [RDV_STORE_OP_GET] = "get",
+    [RDV_STORE_OP_WAIT] = "wait",
+    [RDV_STORE_OP_ADD] = "add",
+    [RDV_STORE_OP_COMPARE_SET] = "compare_set",
+    [RDV_STORE_OP_DELETE] = "delete",
+    [RDV_STORE_OP_LIST] = "list",
+    [RDV_STORE_OP_MULTI_GET] = "multi_get",
+    [RDV_STORE_OP_MULTI_SET] = "multi_set",
+    [RDV_STORE_OP_NUM_KEYS] = "num_keys",
+    [RDV_STORE_OP_DELETE_PREFIX] = "delete_prefix",
+};
+
+const char *rdv_store_op_name(rdv_store_op op)
+{
+    return (unsigned)op < RDV_STORE_OP_COUNT ? op_names[op] : NULL;
+}
+
+int rdv_store_op_parse(const char *name, size_t len, rdv_store_op *op)
+{
+    for (unsigned i = 0; name && i < RDV_STORE_OP_COUNT; i++)
+        if (strlen(op_names[i]) == len && !strncmp(op_names[i], name, len)) {
+            *op = (rdv_store_op)i;
+            return RDV_OK;
+        }
+    return RDV_EINVAL;
 }

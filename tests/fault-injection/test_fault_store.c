@@ -130,6 +130,41 @@ Test(fault_store, error_on_the_nth_call_only)
     close_faulty(&fx);
 }
 
+/* op= takes librdv's names; "cas" is the spec's other name for
+ * compare_set, and either selects exactly the compare_set calls. */
+Test(fault_store, cas_and_compare_set_name_the_same_op)
+{
+    static const char *const specs[] = {
+        "store.error(op=cas, once=1, code=EIO)",
+        "store.error(op=compare_set, once=1, code=EIO)",
+    };
+
+    for (size_t i = 0; i < 2; i++) {
+        fixture fx;
+        int won = -1;
+
+        open_faulty(&fx, specs[i], 0);
+        cr_assert_eq(rdv_store_set(fx.s, "k", "1", 1, 0), RDV_OK, "%s",
+                     specs[i]);
+        cr_assert_eq(rdv_store_add(fx.s, "n", 1, NULL), RDV_OK, "%s",
+                     specs[i]);
+        cr_assert_eq(rdv_store_compare_set(fx.s, "k", "1", 1, "2", 1, &won,
+                                           NULL, NULL),
+                     RDV_EIO, "%s", specs[i]);
+        cr_expect(strstr(rdv_store_errmsg(fx.s), "compare_set 'k' failed: "
+                         "injected RDV_EIO"),
+                  "%s: %s", specs[i], rdv_store_errmsg(fx.s));
+        cr_assert_eq(rdv_store_compare_set(fx.s, "k", "1", 1, "2", 1, &won,
+                                           NULL, NULL),
+                     RDV_OK, "%s", specs[i]);
+        cr_expect_eq(won, 1);
+        fflush(fx.logf);
+        cr_expect(strstr(fx.log, "compare_set 'k' call 1: fails with "
+                         "RDV_EIO"), "%s", fx.log);
+        close_faulty(&fx);
+    }
+}
+
 Test(fault_store, error_once_then_the_store_works)
 {
     fixture fx;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "rdv/fault.h"
+#include "rdv/store_ops.h"
 
 static char err[1024];
 
@@ -260,6 +261,44 @@ Test(spec, needs_come_from_the_faults_in_it)
         rdv_fault_plan_free(p);
     }
     cr_expect_eq(rdv_fault_plan_needs(NULL), 0u);
+}
+
+Test(spec, store_ops_are_librdv_names_or_cas)
+{
+    rdv_fault_plan *p = parse_ok("store.delay(op=compare_set|cas|get, "
+                                 "ms=1)");
+
+    cr_assert_str_eq(rdv_fault_plan_text(p),
+                     "store.delay(op=compare_set|cas|get, ms=1)");
+    rdv_fault_plan_free(p);
+    /* The error lists every op by librdv's name, and the alias. */
+    parse_bad("store.delay(op=get|swap, ms=1)", 1, 20,
+              "expected a store op (set, get, wait, add, compare_set, "
+              "delete, list, multi_get, multi_set, num_keys, "
+              "delete_prefix; or cas), got 'swap'");
+}
+
+Test(spec, the_op_help_names_every_store_op)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    const char *help;
+
+    cr_assert_not_null(f);
+    cr_assert_eq(rdv_fault_catalogue_write(f), RDV_OK);
+    fclose(f);
+    help = strstr(buf, "    op     store ops: ");
+    cr_assert_not_null(help, "%s", buf);
+    for (int i = 0; i < RDV_STORE_OP_COUNT; i++) {
+        char want[32];
+
+        snprintf(want, sizeof want, "%s%s", i ? "|" : ": ",
+                 rdv_store_op_name((rdv_store_op)i));
+        cr_expect(strstr(help, want), "the op help lacks %s", want + 1);
+    }
+    cr_expect(strstr(help, "cas is compare_set"), "%.200s", help);
+    free(buf);
 }
 
 Test(spec, catalogue_lists_every_fault_and_its_fatality)

@@ -92,6 +92,32 @@ void rdv_store_init(rdv_store *s, const rdv_store_ops *ops);
  * first. */
 int rdv_store_calls_inside(rdv_store *s);
 
+/* The store operations, each with one name: what wrapper hooks see, the
+ * harness records and traces, and fault specs select (op=). */
+typedef enum rdv_store_op {
+    RDV_STORE_OP_SET,
+    RDV_STORE_OP_GET,
+    RDV_STORE_OP_WAIT,
+    RDV_STORE_OP_ADD,
+    RDV_STORE_OP_COMPARE_SET,
+    RDV_STORE_OP_DELETE,
+    RDV_STORE_OP_LIST,
+    RDV_STORE_OP_MULTI_GET,
+    RDV_STORE_OP_MULTI_SET,
+    RDV_STORE_OP_NUM_KEYS,
+    RDV_STORE_OP_DELETE_PREFIX,
+    RDV_STORE_OP_COUNT
+} rdv_store_op;
+
+/* "set", "get", "wait", "add", "compare_set", "delete", "list",
+ * "multi_get", "multi_set", "num_keys", "delete_prefix"; NULL for a
+ * value that is not an rdv_store_op. */
+const char *rdv_store_op_name(rdv_store_op op);
+
+/* The op whose name is name[0..len) (not NUL-terminated: spec atoms);
+ * RDV_OK and *op, or RDV_EINVAL for any other text. */
+int rdv_store_op_parse(const char *name, size_t len, rdv_store_op *op);
+
 /* Records the detail of a failure and returns status, so an op can
  * end with `return rdv_store_fail(s, RDV_ETIMEDOUT, "...", ...)`. */
 int rdv_store_fail(rdv_store *s, int status, const char *fmt, ...)
