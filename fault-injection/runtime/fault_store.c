@@ -260,11 +260,6 @@ static int pass(rdv_store *s, int rc)
     return rc;
 }
 
-static int timeout_of(int64_t deadline)
-{
-    return rdv_deadline_left_ms(deadline);
-}
-
 static void remember(fault_store *fs, const char *key, const void *val,
                      size_t len)
 {
@@ -308,8 +303,8 @@ static int fs_get(rdv_store *s, const char *key, void **val, size_t *len,
         if ((rc = stale_absent(FS(s), &a, "get", deadline)))
             return rc;
     }
-    rc = pass(s, rdv_store_get(FS(s)->inner, key, val, len,
-                               timeout_of(deadline)));
+    rc = pass(s, rdv_store_get_until(FS(s)->inner, key, val, len,
+                                     deadline));
     if (rc == RDV_OK)
         remember(FS(s), key, *val, *len);
     return rc;
@@ -325,8 +320,7 @@ static int fs_wait(rdv_store *s, const char *const *keys, size_t n,
     if ((rc = before(FS(s), &a, "wait", deadline)) ||
         (a.stale && (rc = stale_absent(FS(s), &a, "wait", deadline))))
         return rc;
-    return pass(s, rdv_store_wait(FS(s)->inner, keys, n,
-                                  timeout_of(deadline)));
+    return pass(s, rdv_store_wait_until(FS(s)->inner, keys, n, deadline));
 }
 
 static int fs_multi_get(rdv_store *s, const char *const *keys, size_t n,
@@ -339,8 +333,8 @@ static int fs_multi_get(rdv_store *s, const char *const *keys, size_t n,
     if ((rc = before(FS(s), &a, "multi_get", deadline)) ||
         (a.stale && (rc = stale_absent(FS(s), &a, "multi_get", deadline))))
         return rc;
-    return pass(s, rdv_store_multi_get(FS(s)->inner, keys, n, vals, lens,
-                                       timeout_of(deadline)));
+    return pass(s, rdv_store_multi_get_until(FS(s)->inner, keys, n, vals,
+                                             lens, deadline));
 }
 
 /* Plain calls: decide, delay or fail, then go through. */

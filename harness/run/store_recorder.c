@@ -3,8 +3,8 @@
  *
  * Every op is forwarded through the public rdv_store_* call of the inner
  * store, so the inner store's own checks, fallbacks and close protocol
- * apply unchanged; the deadline the wrapper gave us is turned back into
- * the milliseconds left. Recording is a few stores into the rank's own
+ * apply unchanged; blocking ops pass the caller's deadline through
+ * (rdv_store_*_until). Recording is a few stores into the rank's own
  * slot: no locks, no allocation, nothing that could change the timing
  * of the race being hunted by more than a clock read.
  */
@@ -70,16 +70,15 @@ static int rec_get(rdv_store *s, const char *key, void **val, size_t *len,
                    int64_t deadline)
 {
     op_begin(s, RDV_STORE_OP_GET, key);
-    return op_end(s, rdv_store_get(R(s)->inner, key, val, len,
-                                   rdv_deadline_left_ms(deadline)));
+    return op_end(s, rdv_store_get_until(R(s)->inner, key, val, len,
+                                         deadline));
 }
 
 static int rec_wait(rdv_store *s, const char *const *keys, size_t n,
                     int64_t deadline)
 {
     op_begin(s, RDV_STORE_OP_WAIT, n ? keys[0] : NULL);
-    return op_end(s, rdv_store_wait(R(s)->inner, keys, n,
-                                    rdv_deadline_left_ms(deadline)));
+    return op_end(s, rdv_store_wait_until(R(s)->inner, keys, n, deadline));
 }
 
 static int rec_add(rdv_store *s, const char *key, int64_t delta,
@@ -118,8 +117,8 @@ static int rec_multi_get(rdv_store *s, const char *const *keys, size_t n,
                          void **vals, size_t *lens, int64_t deadline)
 {
     op_begin(s, RDV_STORE_OP_MULTI_GET, n ? keys[0] : NULL);
-    return op_end(s, rdv_store_multi_get(R(s)->inner, keys, n, vals, lens,
-                                         rdv_deadline_left_ms(deadline)));
+    return op_end(s, rdv_store_multi_get_until(R(s)->inner, keys, n, vals,
+                                               lens, deadline));
 }
 
 static int rec_multi_set(rdv_store *s, const char *const *keys,

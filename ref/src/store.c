@@ -3,10 +3,13 @@
  * backend would otherwise repeat: argument checks, timeout-to-deadline
  * conversion, the fallbacks for optional ops, and the close protocol.
  *
- * Close protocol: each call enters a gate (a counter under a mutex). Close
- * marks the handle closing, asks the backend to cancel blocked calls,
- * waits for the counter to reach zero and only then destroys the backend,
- * so no thread ever returns into freed memory.
+ * Choices:
+ * - Close protocol: each call enters a gate (a counter under a mutex).
+ *   Close marks the handle closing, asks the backend to cancel blocked
+ *   calls, waits for the counter to reach zero and only then destroys the
+ *   backend, so no thread ever returns into freed memory.
+ * - Deadlines: the *_until calls are the real entry points; the
+ *   millisecond ones turn the timeout into a deadline once and call them.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -194,7 +197,7 @@ int rdv_store_set(rdv_store *s, const char *key, const void *val,
     GATED(s, s->ops->set(s, key, val ? val : "", len, flags));
 }
 
-static int get_deadline(rdv_store *s, const char *key, void **val,
+int rdv_store_get_until(rdv_store *s, const char *key, void **val,
                         size_t *len, int64_t deadline)
 {
     int rc;
@@ -213,13 +216,14 @@ static int get_deadline(rdv_store *s, const char *key, void **val,
 int rdv_store_get(rdv_store *s, const char *key, void **val, size_t *len,
                   int timeout_ms)
 {
-    return get_deadline(s, key, val, len, rdv_deadline_from_ms(timeout_ms));
+    return rdv_store_get_until(s, key, val, len,
+                               rdv_deadline_from_ms(timeout_ms));
 }
 
 int rdv_store_try_get(rdv_store *s, const char *key, void **val,
                       size_t *len)
 {
-    int rc = get_deadline(s, key, val, len, rdv_deadline_from_ms(0));
+    int rc = rdv_store_get_until(s, key, val, len, rdv_deadline_from_ms(0));
     char k[128];
 
     if (rc == RDV_ETIMEDOUT)
@@ -228,7 +232,7 @@ int rdv_store_try_get(rdv_store *s, const char *key, void **val,
     return rc;
 }
 
-static int wait_deadline(rdv_store *s, const char *const *keys, size_t n,
+int rdv_store_wait_until(rdv_store *s, const char *const *keys, size_t n,
                          int64_t deadline)
 {
     int rc;
@@ -245,12 +249,12 @@ static int wait_deadline(rdv_store *s, const char *const *keys, size_t n,
 int rdv_store_wait(rdv_store *s, const char *const *keys, size_t n,
                    int timeout_ms)
 {
-    return wait_deadline(s, keys, n, rdv_deadline_from_ms(timeout_ms));
+    return rdv_store_wait_until(s, keys, n, rdv_deadline_from_ms(timeout_ms));
 }
 
 int rdv_store_check(rdv_store *s, const char *const *keys, size_t n)
 {
-    int rc = wait_deadline(s, keys, n, rdv_deadline_from_ms(0));
+    int rc = rdv_store_wait_until(s, keys, n, rdv_deadline_from_ms(0));
 
     /* Keep the backend's list of missing keys, change only the code. */
     return rc == RDV_ETIMEDOUT ? RDV_ENOTFOUND : rc;
@@ -322,10 +326,10 @@ int rdv_store_delete_prefix(rdv_store *s, const char *prefix,
                  s, prefix, deleted ? deleted : &ignored));
 }
 
-int rdv_store_multi_get(rdv_store *s, const char *const *keys, size_t n,
-                        void **vals, size_t *lens, int timeout_ms)
+int rdv_store_multi_get_until(rdv_store *s, const char *const *keys,
+                              size_t n, void **vals, size_t *lens,
+                              int64_t deadline)
 {
-    int64_t deadline = rdv_deadline_from_ms(timeout_ms);
     int rc;
 
     if (!s)
@@ -344,6 +348,13 @@ int rdv_store_multi_get(rdv_store *s, const char *const *keys, size_t n,
     GATED(s, (s->ops->multi_get ? s->ops->multi_get
                                 : rdv_fallback_multi_get)(s, keys, n, vals,
                                                           lens, deadline));
+}
+
+int rdv_store_multi_get(rdv_store *s, const char *const *keys, size_t n,
+                        void **vals, size_t *lens, int timeout_ms)
+{
+    return rdv_store_multi_get_until(s, keys, n, vals, lens,
+                                     rdv_deadline_from_ms(timeout_ms));
 }
 
 int rdv_store_multi_set(rdv_store *s, const char *const *keys,

@@ -6,12 +6,14 @@
  * .so uses the versioned C ABI in rdv/plugin.h instead.
  *
  * A backend embeds struct rdv_store as its first member and fills an
- * rdv_store_ops table. The public rdv_store_* wrappers do the rest, so
- * a backend never repeats it:
+ * rdv_store_ops table. The public rdv_store_* calls do the rest, so a
+ * backend never repeats it:
  *   - argument checks (keys, sizes, NULLs) before any op is called;
- *   - timeouts turned into absolute CLOCK_MONOTONIC deadlines in ns;
+ *   - timeouts turned into absolute CLOCK_MONOTONIC deadlines in ns
+ *     (code that already holds a deadline calls the *_until entry
+ *     points below, so no deadline goes back to milliseconds inside);
  *   - the generic fallbacks for the optional ops (NULL in the table);
- *   - the close protocol: cancel() is called once, the wrapper waits
+ *   - the close protocol: cancel() is called once, the caller waits
  *     until no call is inside the backend, then destroy() frees it.
  *
  * Rules for an op:
@@ -91,6 +93,20 @@ void rdv_store_init(rdv_store *s, const rdv_store_ops *ops);
  * already freed is the caller's bug, so it waits for the call to enter
  * first. */
 int rdv_store_calls_inside(rdv_store *s);
+
+/* rdv_store_get, rdv_store_wait and rdv_store_multi_get for code that
+ * already holds an absolute CLOCK_MONOTONIC deadline in ns
+ * (RDV_DEADLINE_NONE = no limit, a deadline in the past = try once):
+ * the same checks, gate and fallbacks, and the deadline reaches the
+ * backend untouched. The millisecond calls are these with
+ * rdv_deadline_from_ms(timeout_ms). */
+int rdv_store_get_until(rdv_store *s, const char *key, void **val,
+                        size_t *len, int64_t deadline);
+int rdv_store_wait_until(rdv_store *s, const char *const *keys, size_t n,
+                         int64_t deadline);
+int rdv_store_multi_get_until(rdv_store *s, const char *const *keys,
+                              size_t n, void **vals, size_t *lens,
+                              int64_t deadline);
 
 /* The store operations, each with one name: what wrapper hooks see, the
  * harness records and traces, and fault specs select (op=). */

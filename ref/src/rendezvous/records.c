@@ -266,11 +266,12 @@ static int store_down(const rdv_mesh *m, int ret)
     return ret == RDV_ECONN && rdv_now_ns() < m->deadline;
 }
 
-/* multi_get of the nb unread ranks from pending[i] on; on success their
- * records are checked and they leave the pending list. Returns RDV_OK,
- * RDV_ETIMEDOUT (some key is missing; nothing taken) or a failure. */
+/* multi_get, until the deadline `until`, of the nb unread ranks from
+ * pending[i] on; on success their records are checked and they leave the
+ * pending list. Returns RDV_OK, RDV_ETIMEDOUT (some key is missing;
+ * nothing taken) or a failure. */
 static int take_chunk(rdv_mesh *m, reader *rd, size_t i, size_t nb,
-                      int wait_ms)
+                      int64_t until)
 {
     char keys[BATCH][320];
     const char *kp[BATCH];
@@ -283,7 +284,7 @@ static int take_chunk(rdv_mesh *m, reader *rd, size_t i, size_t nb,
         kp[j] = keys[j];
     }
     m->counters->store_ops++;
-    ret = rdv_store_multi_get(m->store, kp, nb, vals, lens, wait_ms);
+    ret = rdv_store_multi_get_until(m->store, kp, nb, vals, lens, until);
     if (ret == RDV_ETIMEDOUT || store_down(m, ret))
         return RDV_ETIMEDOUT; /* only this read is lost: read again */
     if (ret != RDV_OK)
@@ -349,7 +350,7 @@ static int sweep(rdv_mesh *m, reader *rd)
     while (i < rd->npending && ret == RDV_OK && rdv_now_ns() < m->deadline) {
         size_t nb = rd->npending - i < BATCH ? rd->npending - i : BATCH;
 
-        ret = take_chunk(m, rd, i, nb, 0);
+        ret = take_chunk(m, rd, i, nb, rdv_now_ns()); /* try once */
         if (ret == RDV_ETIMEDOUT)
             ret = sweep_keys(m, rd, &i, nb);
     }
@@ -360,9 +361,9 @@ static int sweep(rdv_mesh *m, reader *rd)
 static int read_batch(rdv_mesh *m, reader *rd)
 {
     size_t nb = rd->npending < BATCH ? rd->npending : BATCH;
-    int left = rdv_deadline_left_ms(m->deadline);
-    int wait = left < 0 || left > rd->slice_ms ? rd->slice_ms : left;
-    int ret = take_chunk(m, rd, 0, nb, wait);
+    int64_t until = rdv_now_ns() + (int64_t)rd->slice_ms * 1000000;
+    int ret = take_chunk(m, rd, 0, nb,
+                         until < m->deadline ? until : m->deadline);
 
     if (ret != RDV_ETIMEDOUT)
         return ret;
