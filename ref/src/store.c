@@ -1,7 +1,8 @@
 /*
  * store.c - the public rdv_store_* calls. They hold everything every
  * backend would otherwise repeat: argument checks, timeout-to-deadline
- * conversion, the fallbacks for optional ops, and the close protocol.
+ * conversion, the fallbacks for optional ops, the close protocol, and
+ * the error detail.
  *
  * Choices:
  * - Close protocol: each call enters a gate (a counter under a mutex).
@@ -10,6 +11,13 @@
  *   backend, so no thread ever returns into freed memory.
  * - Deadlines: the *_until calls are the real entry points; the
  *   millisecond ones turn the timeout into a deadline once and call them.
+ * - Error detail: one string per thread that failed on the handle, found
+ *   by pthread_self() in a list under the gate mutex and written only by
+ *   its own thread. A shared string would be a data race between threads
+ *   sharing a handle, and could hand one thread another's message; a
+ *   thread-local buffer would be overwritten by a failure on any other
+ *   handle. A thread's first failure on a handle costs one malloc of
+ *   RDV_DETAIL_MAX bytes, kept until close.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -18,30 +26,67 @@
 
 #include "store_internal.h"
 
+/* One thread's error detail on one handle. */
+struct rdv_store_detail {
+    struct rdv_store_detail *next;
+    pthread_t thread;
+    char text[RDV_DETAIL_MAX];
+};
+
 void rdv_store_init(rdv_store *s, const rdv_store_ops *ops)
 {
     s->ops = ops;
-    s->detail[0] = '\0';
     pthread_mutex_init(&s->gate, NULL);
     pthread_cond_init(&s->idle, NULL);
     s->calls = 0;
     s->closing = 0;
     s->flags = ops->flags;
+    s->details = NULL;
+}
+
+/* The calling thread's detail on s, made (empty) on its first failure
+ * when make is set; NULL when it has none or memory ran out. Only this
+ * thread writes or reads the text, so only the list needs the lock. */
+static char *detail_of(const rdv_store *s, int make)
+{
+    rdv_store *m = (rdv_store *)s; /* errmsg is const; the lock is not */
+    pthread_t self = pthread_self();
+    struct rdv_store_detail *d;
+
+    pthread_mutex_lock(&m->gate);
+    for (d = m->details; d && !pthread_equal(d->thread, self); d = d->next)
+        ;
+    if (!d && make && (d = malloc(sizeof *d))) {
+        d->thread = self;
+        d->text[0] = '\0';
+        d->next = m->details;
+        m->details = d;
+    }
+    pthread_mutex_unlock(&m->gate);
+    return d ? d->text : NULL;
 }
 
 int rdv_store_fail(rdv_store *s, int status, const char *fmt, ...)
 {
+    char *text = detail_of(s, 1);
     va_list ap;
 
-    va_start(ap, fmt);
-    vsnprintf(s->detail, sizeof s->detail, fmt, ap);
-    va_end(ap);
+    if (text) {
+        va_start(ap, fmt);
+        vsnprintf(text, RDV_DETAIL_MAX, fmt, ap);
+        va_end(ap);
+    }
     return status;
 }
 
 const char *rdv_store_errmsg(const rdv_store *s)
 {
-    return s ? s->detail : "no store";
+    const char *text;
+
+    if (!s)
+        return "no store";
+    text = detail_of(s, 0);
+    return text ? text : "";
 }
 
 unsigned rdv_store_flags(const rdv_store *s)
@@ -176,6 +221,12 @@ void rdv_store_close(rdv_store *s)
     while (s->calls > 0)
         pthread_cond_wait(&s->idle, &s->gate);
     pthread_mutex_unlock(&s->gate);
+    while (s->details) {
+        struct rdv_store_detail *d = s->details;
+
+        s->details = d->next;
+        free(d);
+    }
     pthread_mutex_destroy(&s->gate);
     pthread_cond_destroy(&s->idle);
     s->ops->destroy(s);

@@ -23,8 +23,10 @@
  * Errors  each call returns RDV_OK or a negative rdv_status; on failure
  *         rdv_store_errmsg() says what, where and who, e.g.
  *         "wait timed out after 5000 ms: 2 of 8 keys missing: job7/addr/3,
- *         job7/addr/6". The detail belongs to the handle: threads sharing
- *         one handle see the detail of the most recent failure.
+ *         job7/addr/6". The detail is per thread and per handle: each
+ *         thread sees the detail of its own last failure on that handle,
+ *         so threads sharing a handle never race on it and never read
+ *         each other's message.
  * Memory  values returned through void ** are malloc'd, NUL-terminated
  *         one byte past their length for convenience, and owned by the
  *         caller (free()).
@@ -87,7 +89,10 @@ int rdv_store_prefix_open(rdv_store *inner, const char *prefix,
  * to return, and frees the handle. NULL is allowed. */
 void rdv_store_close(rdv_store *s);
 
-/* Detail of the last failure on this handle; "" when none. */
+/* Detail of the calling thread's last failure on this handle; "" when
+ * it has none. The string belongs to the handle and this thread: it
+ * stays valid until this thread's next failing call on the handle, or
+ * until rdv_store_close(); other threads' failures do not touch it. */
 const char *rdv_store_errmsg(const rdv_store *s);
 
 /* The scheme-level name of the backend ("hash", "file", "prefix"...). */

@@ -22,6 +22,11 @@
  *   - a blocking op honours its deadline (RDV_DEADLINE_NONE = forever,
  *     a deadline in the past = try once) and retries on EINTR;
  *   - after cancel() every blocked op returns RDV_ECANCELED promptly.
+ *
+ * Error detail and threads: each thread sees the detail of its own last
+ * failure on a handle (rdv_store_fail writes the calling thread's copy,
+ * rdv_store_errmsg reads it), so threads sharing a handle never race on
+ * it and a status always comes with its own message.
  */
 #ifndef RDV_STORE_OPS_H
 #define RDV_STORE_OPS_H
@@ -75,13 +80,15 @@ typedef struct rdv_store_ops {
 
 struct rdv_store {
     const rdv_store_ops *ops;
-    char detail[RDV_DETAIL_MAX];
     /* close protocol: calls inside the backend, and whether closing */
     pthread_mutex_t gate;
     pthread_cond_t idle;
     int calls;
     int closing;
     unsigned flags; /* ops->flags, or the inner store's for decorators */
+    /* one error detail per thread that failed on this handle, under
+     * gate; freed by close */
+    struct rdv_store_detail *details;
 };
 
 /* Prepares the embedded base; call first in a backend's open. */
@@ -134,8 +141,11 @@ const char *rdv_store_op_name(rdv_store_op op);
  * RDV_OK and *op, or RDV_EINVAL for any other text. */
 int rdv_store_op_parse(const char *name, size_t len, rdv_store_op *op);
 
-/* Records the detail of a failure and returns status, so an op can
- * end with `return rdv_store_fail(s, RDV_ETIMEDOUT, "...", ...)`. */
+/* Records the detail of a failure as the calling thread's (rdv_store_errmsg
+ * in this thread returns it; other threads keep theirs) and returns
+ * status, so an op can end with
+ * `return rdv_store_fail(s, RDV_ETIMEDOUT, "...", ...)`. Safe from any
+ * thread that may call into s. */
 int rdv_store_fail(rdv_store *s, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

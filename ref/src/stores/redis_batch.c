@@ -120,14 +120,12 @@ static int wait_begin(rdv_store *s, wait_args *a, const char *op,
 static int wait_end(rdv_store *s, wait_args *a, int rc, int64_t start)
 {
     if (rc == RDV_ETIMEDOUT) {
-        size_t o;
+        char missing[RDV_DETAIL_MAX];
 
         rdv_store_fail_wait(s, rc, start, a->keys, a->n, a->present);
-        o = strlen(s->detail);
-        snprintf(s->detail + o, sizeof s->detail - o,
-                 " (as last seen: "
-                 "redis %s did not answer the final poll in time)",
-                 RS(s)->conf.addr);
+        snprintf(missing, sizeof missing, "%s", rdv_store_errmsg(s));
+        rdv_store_fail(s, rc, "%s (as last seen: redis %s did not answer "
+                       "the final poll in time)", missing, RS(s)->conf.addr);
     } else if (rc > 0) {
         rdv_store_fail_wait(s, rdv_redis_poll_status(rc), start, a->keys, a->n,
                             a->present);
