@@ -1,16 +1,15 @@
 /*
- * runtime/fault_store.c - the fault store: a decorator (rdv/store_ops.h) that
- * wraps any store and applies the plan's store.* faults to the calls
- * that match them (op, key glob via fnmatch, rank).
+ * runtime/fault_store.c - the fault store: a wrapper (rdv_wrapper in
+ * rdv/store_ops.h) around any store that applies the plan's store.*
+ * faults to the calls that match them (op, key glob via fnmatch, rank).
  *
  * Each call first asks decide() what happens: every matching fault
  * counts the call (its op index) and draws from the mix, and each fault
  * that fires is logged as one line. The call then sleeps for the delays,
  * and either fails (error, stall), drops the write (lose), serves an old
- * value or nothing (stale), or goes through to the inner store. Sleeps
- * wait on a condition variable so closing the store cancels them
- * promptly. The inner store is called through its public API, so its
- * own checks, fallbacks and close protocol stay in force.
+ * value or nothing (stale), or goes through to the inner store
+ * (rdv_inner_*, with the caller's deadline as it is). Sleeps wait on a
+ * condition variable so closing the store cancels them promptly.
  */
 #define _GNU_SOURCE
 #include <fnmatch.h>
@@ -27,8 +26,7 @@
 #define STALL_DEFAULT_MS 30000
 
 typedef struct fault_store {
-    rdv_store base;
-    rdv_store *inner;
+    rdv_wrapper w;
     rdv_fault_rank *fr;
     pthread_mutex_t mu; /* cancelled, history */
     pthread_cond_t cv;
@@ -40,6 +38,7 @@ typedef struct fault_store {
 
 /* What decide() found for one call. */
 typedef struct action {
+    const char *op;             /* the op's name, for messages */
     int64_t delay_ms;
     const rdv_fault *error, *stall, *lose, *stale;
     int64_t stall_ms, stale_ms; /* -1: until the deadline */
@@ -142,6 +141,7 @@ static void decide(fault_store *fs, rdv_store_op op, const char *const *keys,
     rdv_fault_rank *fr = fs->fr;
 
     memset(a, 0, sizeof *a);
+    a->op = rdv_store_op_name(op);
     pthread_mutex_lock(&fr->lock);
     for (size_t k = 0; k < fr->n; k++) {
         const rdv_fault *f = &fr->faults[k];
@@ -154,7 +154,7 @@ static void decide(fault_store *fs, rdv_store_op op, const char *const *keys,
             continue;
         i = fr->calls[k]++;
         if (fires(fr, f, i))
-            take(fr, f, i, rdv_store_op_name(op), key, a);
+            take(fr, f, i, a->op, key, a);
     }
     pthread_mutex_unlock(&fr->lock);
 }
@@ -183,17 +183,21 @@ static int64_t after_ms(int64_t ms, int64_t deadline)
     return t < deadline ? t : deadline;
 }
 
-/* Delays, then errors and stalls. RDV_OK lets the call go on. A delay
- * never outlasts the call's deadline: the call then tries once, so the
- * store's timeout contract holds under any injected delay. */
-static int before(fault_store *fs, const action *a, const char *op,
-                  int64_t deadline)
+/* Decides what happens to a call (into a), then runs its delays, errors
+ * and stalls. RDV_OK lets the call go on, unless a->lose drops it. A
+ * delay never outlasts the call's deadline: the call then tries once, so
+ * the store's timeout contract holds under any injected delay. */
+static int enter(fault_store *fs, rdv_store_op which, const char *const *keys,
+                 size_t n, int64_t deadline, action *a)
 {
-    rdv_store *s = &fs->base;
-    int64_t start = rdv_now_ns();
-    int64_t stall_ms;
+    rdv_store *s = &fs->w.base;
+    int64_t start, stall_ms;
+    const char *op;
     int rc;
 
+    decide(fs, which, keys, n, a);
+    op = a->op;
+    start = rdv_now_ns();
     if (a->delay_ms > 0 &&
         (rc = nap_until(fs, after_ms(a->delay_ms, deadline))))
         return rdv_store_fail(s, rc, "%s '%s': store closed during an "
@@ -224,8 +228,7 @@ static int before(fault_store *fs, const action *a, const char *op,
  * key stays absent until ms after this handle first read it (so repeated
  * reads do not push the lag out), or for good without ms; a read whose
  * deadline comes first times out naming the key. */
-static int stale_absent(fault_store *fs, const action *a, const char *op,
-                        int64_t deadline)
+static int stale_absent(fault_store *fs, const action *a, int64_t deadline)
 {
     int64_t until = deadline, since;
     int rc;
@@ -242,22 +245,14 @@ static int stale_absent(fault_store *fs, const action *a, const char *op,
     if (until == RDV_DEADLINE_NONE)
         until = after_ms(STALL_DEFAULT_MS, deadline);
     if ((rc = nap_until(fs, until)))
-        return rdv_store_fail(&fs->base, rc, "%s '%s': store closed", op,
-                              a->key);
+        return rdv_store_fail(&fs->w.base, rc, "%s '%s': store closed",
+                              a->op, a->key);
     if (until < deadline)
         return RDV_OK;
-    return rdv_store_fail(&fs->base, RDV_ETIMEDOUT, "%s timed out: key '%s' "
+    return rdv_store_fail(&fs->w.base, RDV_ETIMEDOUT, "%s timed out: key '%s' "
                           "missing (a stale replica, fault #%d store.stale, "
-                          "call %llu)", op, a->key, a->stale->id + 1,
+                          "call %llu)", a->op, a->key, a->stale->id + 1,
                           (unsigned long long)a->call);
-}
-
-/* The inner store's detail becomes ours. */
-static int pass(rdv_store *s, int rc)
-{
-    if (rc)
-        rdv_store_fail(s, rc, "%s", rdv_store_errmsg(FS(s)->inner));
-    return rc;
 }
 
 static void remember(fault_store *fs, const char *key, const void *val,
@@ -272,15 +267,11 @@ static int fs_set(rdv_store *s, const char *key, const void *val, size_t len,
                   int flags)
 {
     action a;
-    int rc;
+    int rc = enter(FS(s), RDV_STORE_OP_SET, &key, 1, RDV_DEADLINE_NONE, &a);
 
-    decide(FS(s), RDV_STORE_OP_SET, &key, 1, &a);
-    if ((rc = before(FS(s), &a, "set", RDV_DEADLINE_NONE)))
+    if (rc || a.lose)
         return rc;
-    if (a.lose)
-        return RDV_OK;
-    rc = pass(s, rdv_store_set(FS(s)->inner, key, val, len, flags));
-    if (rc == RDV_OK)
+    if ((rc = rdv_inner_set(s, key, val, len, flags)) == RDV_OK)
         remember(FS(s), key, val, len);
     return rc;
 }
@@ -289,10 +280,9 @@ static int fs_get(rdv_store *s, const char *key, void **val, size_t *len,
                   int64_t deadline)
 {
     action a;
-    int rc;
+    int rc = enter(FS(s), RDV_STORE_OP_GET, &key, 1, deadline, &a);
 
-    decide(FS(s), RDV_STORE_OP_GET, &key, 1, &a);
-    if ((rc = before(FS(s), &a, "get", deadline)))
+    if (rc)
         return rc;
     if (a.stale) {
         pthread_mutex_lock(&FS(s)->mu);
@@ -300,12 +290,10 @@ static int fs_get(rdv_store *s, const char *key, void **val, size_t *len,
         pthread_mutex_unlock(&FS(s)->mu);
         if (rc)
             return RDV_OK;
-        if ((rc = stale_absent(FS(s), &a, "get", deadline)))
+        if ((rc = stale_absent(FS(s), &a, deadline)))
             return rc;
     }
-    rc = pass(s, rdv_store_get_until(FS(s)->inner, key, val, len,
-                                     deadline));
-    if (rc == RDV_OK)
+    if ((rc = rdv_inner_get(s, key, val, len, deadline)) == RDV_OK)
         remember(FS(s), key, *val, *len);
     return rc;
 }
@@ -314,47 +302,40 @@ static int fs_wait(rdv_store *s, const char *const *keys, size_t n,
                    int64_t deadline)
 {
     action a;
-    int rc;
+    int rc = enter(FS(s), RDV_STORE_OP_WAIT, keys, n, deadline, &a);
 
-    decide(FS(s), RDV_STORE_OP_WAIT, keys, n, &a);
-    if ((rc = before(FS(s), &a, "wait", deadline)) ||
-        (a.stale && (rc = stale_absent(FS(s), &a, "wait", deadline))))
+    if (rc || (a.stale && (rc = stale_absent(FS(s), &a, deadline))))
         return rc;
-    return pass(s, rdv_store_wait_until(FS(s)->inner, keys, n, deadline));
+    return rdv_inner_wait(s, keys, n, deadline);
 }
 
 static int fs_multi_get(rdv_store *s, const char *const *keys, size_t n,
                         void **vals, size_t *lens, int64_t deadline)
 {
     action a;
-    int rc;
+    int rc = enter(FS(s), RDV_STORE_OP_MULTI_GET, keys, n, deadline, &a);
 
-    decide(FS(s), RDV_STORE_OP_MULTI_GET, keys, n, &a);
-    if ((rc = before(FS(s), &a, "multi_get", deadline)) ||
-        (a.stale && (rc = stale_absent(FS(s), &a, "multi_get", deadline))))
+    if (rc || (a.stale && (rc = stale_absent(FS(s), &a, deadline))))
         return rc;
-    return pass(s, rdv_store_multi_get_until(FS(s)->inner, keys, n, vals,
-                                             lens, deadline));
+    return rdv_inner_multi_get(s, keys, n, vals, lens, deadline);
 }
 
-/* Plain calls: decide, delay or fail, then go through. */
-#define THROUGH(s, op, name, keys, n, call)                               \
+/* Calls without a deadline and without a fault of their own: enter,
+ * then go through unless dropped. */
+#define THROUGH(s, op, keys, n, call)                                     \
     do {                                                                  \
         action a_;                                                        \
-        int rc_;                                                          \
-        decide(FS(s), (op), (keys), (n), &a_);                            \
-        if ((rc_ = before(FS(s), &a_, (name), RDV_DEADLINE_NONE)))        \
+        int rc_ = enter(FS(s), (op), (keys), (n), RDV_DEADLINE_NONE, &a_); \
+        if (rc_ || a_.lose)                                               \
             return rc_;                                                   \
-        if (a_.lose)                                                      \
-            return RDV_OK;                                                \
-        return pass((s), (call));                                         \
+        return (call);                                                    \
     } while (0)
 
 static int fs_add(rdv_store *s, const char *key, int64_t delta,
                   int64_t *result)
 {
-    THROUGH(s, RDV_STORE_OP_ADD, "add", &key, 1,
-            rdv_store_add(FS(s)->inner, key, delta, result));
+    THROUGH(s, RDV_STORE_OP_ADD, &key, 1,
+            rdv_inner_add(s, key, delta, result));
 }
 
 static int fs_compare_set(rdv_store *s, const char *key, const void *expected,
@@ -362,34 +343,32 @@ static int fs_compare_set(rdv_store *s, const char *key, const void *expected,
                           size_t desired_len, int *won, void **cur,
                           size_t *cur_len)
 {
-    THROUGH(s, RDV_STORE_OP_COMPARE_SET, "compare_set", &key, 1,
-            rdv_store_compare_set(FS(s)->inner, key, expected, expected_len,
-                                  desired, desired_len, won, cur, cur_len));
+    THROUGH(s, RDV_STORE_OP_COMPARE_SET, &key, 1,
+            rdv_inner_compare_set(s, key, expected, expected_len, desired,
+                                  desired_len, won, cur, cur_len));
 }
 
 static int fs_del(rdv_store *s, const char *key)
 {
-    THROUGH(s, RDV_STORE_OP_DELETE, "delete", &key, 1,
-            rdv_store_delete(FS(s)->inner, key));
+    THROUGH(s, RDV_STORE_OP_DELETE, &key, 1, rdv_inner_delete(s, key));
 }
 
 static int fs_list(rdv_store *s, const char *prefix, char ***keys, size_t *n)
 {
-    THROUGH(s, RDV_STORE_OP_LIST, "list", &prefix, 1,
-            rdv_store_list(FS(s)->inner, prefix, keys, n));
+    THROUGH(s, RDV_STORE_OP_LIST, &prefix, 1,
+            rdv_inner_list(s, prefix, keys, n));
 }
 
 static int fs_num_keys(rdv_store *s, int64_t *n)
 {
-    THROUGH(s, RDV_STORE_OP_NUM_KEYS, "num_keys", NULL, 0,
-            rdv_store_num_keys(FS(s)->inner, n));
+    THROUGH(s, RDV_STORE_OP_NUM_KEYS, NULL, 0, rdv_inner_num_keys(s, n));
 }
 
 static int fs_delete_prefix(rdv_store *s, const char *prefix,
                             size_t *deleted)
 {
-    THROUGH(s, RDV_STORE_OP_DELETE_PREFIX, "delete_prefix", &prefix, 1,
-            rdv_store_delete_prefix(FS(s)->inner, prefix, deleted));
+    THROUGH(s, RDV_STORE_OP_DELETE_PREFIX, &prefix, 1,
+            rdv_inner_delete_prefix(s, prefix, deleted));
 }
 
 /* multi_set drops only the keys the losing fault's glob matches. */
@@ -401,14 +380,13 @@ static int fs_multi_set(rdv_store *s, const char *const *keys,
     const void **v2 = NULL;
     size_t *l2 = NULL, m = 0;
     action a;
-    int rc;
+    int rc = enter(FS(s), RDV_STORE_OP_MULTI_SET, keys, n, RDV_DEADLINE_NONE,
+                   &a);
 
-    decide(FS(s), RDV_STORE_OP_MULTI_SET, keys, n, &a);
-    if ((rc = before(FS(s), &a, "multi_set", RDV_DEADLINE_NONE)))
+    if (rc)
         return rc;
     if (!a.lose)
-        return pass(s, rdv_store_multi_set(FS(s)->inner, keys, vals, lens,
-                                           n));
+        return rdv_inner_multi_set(s, keys, vals, lens, n);
     k2 = malloc(n * sizeof *k2);
     v2 = malloc(n * sizeof *v2);
     l2 = malloc(n * sizeof *l2);
@@ -421,47 +399,48 @@ static int fs_multi_set(rdv_store *s, const char *const *keys,
             l2[m++] = lens[i];
         }
     if (rc == RDV_OK && m)
-        rc = pass(s, rdv_store_multi_set(FS(s)->inner, k2, v2, l2, m));
+        rc = rdv_inner_multi_set(s, k2, v2, l2, m);
     free(k2);
     free(v2);
     free(l2);
     return rc;
 }
 
+/* Wakes injected delays and stalls; the wrapper then cancels the inner
+ * store's waiters. */
 static void fs_cancel(rdv_store *s)
 {
     pthread_mutex_lock(&FS(s)->mu);
     FS(s)->cancelled = 1;
     pthread_cond_broadcast(&FS(s)->cv);
     pthread_mutex_unlock(&FS(s)->mu);
-    if (FS(s)->inner->ops->cancel)
-        FS(s)->inner->ops->cancel(FS(s)->inner);
 }
 
 static void fs_destroy(rdv_store *s)
 {
-    rdv_store_close(FS(s)->inner);
     rdv_fault_history_destroy(FS(s)->history);
     pthread_cond_destroy(&FS(s)->cv);
     pthread_mutex_destroy(&FS(s)->mu);
     free(s);
 }
 
-static const rdv_store_ops fault_ops = {
-    .name = "fault",
-    .set = fs_set,
-    .get = fs_get,
-    .wait = fs_wait,
-    .add = fs_add,
-    .compare_set = fs_compare_set,
-    .del = fs_del,
-    .list = fs_list,
-    .destroy = fs_destroy,
-    .multi_get = fs_multi_get,
-    .multi_set = fs_multi_set,
-    .num_keys = fs_num_keys,
-    .delete_prefix = fs_delete_prefix,
-    .cancel = fs_cancel,
+static const rdv_wrapper_ops fault_ops = {
+    .ops = {
+        .name = "fault",
+        .set = fs_set,
+        .get = fs_get,
+        .wait = fs_wait,
+        .add = fs_add,
+        .compare_set = fs_compare_set,
+        .del = fs_del,
+        .list = fs_list,
+        .destroy = fs_destroy,
+        .multi_get = fs_multi_get,
+        .multi_set = fs_multi_set,
+        .num_keys = fs_num_keys,
+        .delete_prefix = fs_delete_prefix,
+        .cancel = fs_cancel,
+    },
 };
 
 static int has_store_faults(const rdv_fault_rank *fr)
@@ -490,15 +469,13 @@ int rdv_fault_rank_wrap_store(rdv_fault_rank *fr, rdv_store *inner,
         free(fs);
         return RDV_ENOMEM;
     }
-    rdv_store_init(&fs->base, &fault_ops);
     pthread_mutex_init(&fs->mu, NULL);
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&fs->cv, &ca);
     pthread_condattr_destroy(&ca);
-    fs->inner = inner;
     fs->fr = fr;
-    fs->base.flags = inner->flags;
-    *out = &fs->base;
+    rdv_wrapper_init(&fs->w, &fault_ops, inner);
+    *out = &fs->w.base;
     return RDV_OK;
 }

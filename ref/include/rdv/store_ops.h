@@ -23,6 +23,10 @@
  *     a deadline in the past = try once) and retries on EINTR;
  *   - after cancel() every blocked op returns RDV_ECANCELED promptly.
  *
+ * A store that wraps another one (a decorator: prefix, fault, recorder)
+ * is an rdv_wrapper (below): it names only the ops it changes, and the
+ * rest reach the inner store with the caller's deadline untouched.
+ *
  * Error detail and threads: each thread sees the detail of its own last
  * failure on a handle (rdv_store_fail writes the calling thread's copy,
  * rdv_store_errmsg reads it), so threads sharing a handle never race on
@@ -140,6 +144,77 @@ const char *rdv_store_op_name(rdv_store_op op);
 /* The op whose name is name[0..len) (not NUL-terminated: spec atoms);
  * RDV_OK and *op, or RDV_EINVAL for any other text. */
 int rdv_store_op_parse(const char *name, size_t len, rdv_store_op *op);
+
+/*
+ * Wrapper stores (decorators). A wrapper embeds rdv_wrapper as the first
+ * member of its struct, calls rdv_wrapper_init() last in its open (it
+ * cannot fail; from then on the wrapper owns inner and closes it), and
+ * names in its rdv_wrapper_ops only the ops it changes. Every NULL op
+ * forwards to the inner store: the same arguments, the caller's deadline
+ * untouched, and on failure the inner store's detail copied to the
+ * wrapper, so messages still name the key. An op the wrapper does change
+ * reaches the inner store through the rdv_inner_* calls, which forward
+ * the same way.
+ *
+ * Forwarding calls the inner backend's ops (or the generic fallbacks)
+ * directly, not the public calls: the caller's arguments were checked
+ * once at the outer handle, a scoped key may pass RDV_KEY_MAX (up to
+ * RDV_SCOPED_KEY_MAX), and the inner's gate is not needed because the
+ * inner store is closed only from the wrapper's destroy, after the
+ * outer gate has drained. The wrapper reports its inner's flags.
+ */
+typedef struct rdv_wrapper_ops {
+    /* name, and the ops this wrapper changes (NULL forwards). cancel,
+     * if given, runs first, then the inner's cancel. destroy, if given,
+     * runs after the inner store is closed and frees the wrapper's own
+     * state and the struct; NULL frees the struct only. flags is not
+     * used. */
+    rdv_store_ops ops;
+    /* Optional, around every call that reaches the inner store (the
+     * default forwarding and rdv_inner_*): key is the first key, the
+     * prefix for list and delete_prefix, NULL for num_keys; rc is what
+     * the inner returned, its detail already copied to s. */
+    void (*before)(rdv_store *s, rdv_store_op op, const char *key);
+    void (*after)(rdv_store *s, rdv_store_op op, int rc);
+} rdv_wrapper_ops;
+
+typedef struct rdv_wrapper {
+    rdv_store base;
+    rdv_store *inner;
+    const rdv_wrapper_ops *wops;
+    rdv_store_ops table; /* wops->ops with the forwarding filled in */
+} rdv_wrapper;
+
+/* Prepares the embedded wrapper around inner (both non-NULL); call last
+ * in the wrapper's open: it takes ownership of inner. */
+void rdv_wrapper_init(rdv_wrapper *w, const rdv_wrapper_ops *ops,
+                      rdv_store *inner);
+
+/* The inner store's op, for a wrapper's own ops: s is the wrapper; the
+ * arguments go to its inner store as given (see above). */
+int rdv_inner_set(rdv_store *s, const char *key, const void *val,
+                  size_t len, int flags);
+int rdv_inner_get(rdv_store *s, const char *key, void **val, size_t *len,
+                  int64_t deadline);
+int rdv_inner_wait(rdv_store *s, const char *const *keys, size_t n,
+                   int64_t deadline);
+int rdv_inner_add(rdv_store *s, const char *key, int64_t delta,
+                  int64_t *result);
+int rdv_inner_compare_set(rdv_store *s, const char *key,
+                          const void *expected, size_t expected_len,
+                          const void *desired, size_t desired_len, int *won,
+                          void **cur, size_t *cur_len);
+int rdv_inner_delete(rdv_store *s, const char *key);
+int rdv_inner_list(rdv_store *s, const char *prefix, char ***keys,
+                   size_t *n);
+int rdv_inner_multi_get(rdv_store *s, const char *const *keys, size_t n,
+                        void **vals, size_t *lens, int64_t deadline);
+int rdv_inner_multi_set(rdv_store *s, const char *const *keys,
+                        const void *const *vals, const size_t *lens,
+                        size_t n);
+int rdv_inner_num_keys(rdv_store *s, int64_t *n);
+int rdv_inner_delete_prefix(rdv_store *s, const char *prefix,
+                            size_t *deleted);
 
 /* Records the detail of a failure as the calling thread's (rdv_store_errmsg
  * in this thread returns it; other threads keep theirs) and returns
