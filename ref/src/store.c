@@ -14,10 +14,12 @@
  * - Error detail: one string per thread that failed on the handle, found
  *   by pthread_self() in a list under the gate mutex and written only by
  *   its own thread. A shared string would be a data race between threads
- *   sharing a handle, and could hand one thread another's message; a
- *   thread-local buffer would be overwritten by a failure on any other
- *   handle. A thread's first failure on a handle costs one malloc of
- *   RDV_DETAIL_MAX bytes, kept until close.
+ *   sharing a handle, and could hand one thread another's message; one
+ *   thread-local string for every handle would make the details of two
+ *   handles (a wrapper and its inner store) the same string. A thread's
+ *   first failure on a handle costs one malloc of RDV_DETAIL_MAX bytes,
+ *   kept until close: one per thread that failed there (a new thread
+ *   with a reused pthread_t takes over the entry).
  */
 #include <stdarg.h>
 #include <stdio.h>
