@@ -392,7 +392,7 @@ int rdv_mesh_pump(rdv_mesh *m, int64_t until)
 {
     rdv_event evs[64];
     int64_t now = rdv_now_ns();
-    int n, ret = RDV_OK;
+    int n, i = 0, ret = RDV_OK;
 
     for (int k = 0; k < m->rank && ret == RDV_OK; k++) {
         rdv_mesh_peer *p = &m->peers[k];
@@ -408,8 +408,14 @@ int rdv_mesh_pump(rdv_mesh *m, int64_t until)
     if (n < 0)
         return rdv_mesh_fail(m, n, "rank %d: %s", m->rank,
                              rdv_transport_errmsg(m->t));
-    for (int i = 0; i < n && ret == RDV_OK; i++)
-        ret = dispatch(m, &evs[i]);
+    while (i < n && ret == RDV_OK)
+        ret = dispatch(m, &evs[i++]);
+    /* Events after a failure are not dispatched, but a connection the
+     * kernel already accepted is ours to close: dropping it would leak
+     * its fd past the failed rendezvous. */
+    for (; i < n; i++)
+        if ((int)(evs[i].tag >> 56) == T_ACCEPT && evs[i].res >= 0)
+            close(evs[i].res);
     return ret;
 }
 
