@@ -42,6 +42,12 @@ void mpi_check_init(int *argc, char ***argv, const char *test)
 
 rdv_context *mpi_check_context(int rank, int size, const char *job)
 {
+    return mpi_check_context_bound(rank, size, job, "127.0.0.1");
+}
+
+rdv_context *mpi_check_context_bound(int rank, int size, const char *job,
+                                     const char *bind)
+{
     rdv_context_options o = rdv_context_options_default();
     rdv_context *ctx = NULL;
     char err[512] = "";
@@ -50,7 +56,7 @@ rdv_context *mpi_check_context(int rank, int size, const char *job)
     o.rank = rank;
     o.size = size;
     o.job = job;
-    o.bind = "127.0.0.1";
+    o.bind = bind;
     o.timeout_ms = 20000;
     rc = rdv_context_create(&o, &ctx, err, sizeof err);
     MPI_CHECK(rc == RDV_OK, "rdv_context_create(rank %d, size %d, job %s): "

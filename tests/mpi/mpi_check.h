@@ -28,6 +28,9 @@ void mpi_check_init(int *argc, char ***argv, const char *test);
 /* A context bound to 127.0.0.1 with a 20 s timeout, or NULL after a
  * recorded failure. */
 rdv_context *mpi_check_context(int rank, int size, const char *job);
+/* The same, bound to bind (given as is: it may be one rdv refuses). */
+rdv_context *mpi_check_context_bound(int rank, int size, const char *job,
+                                     const char *bind);
 
 /* Every rank's failures summed; MPI_Finalize; the exit code (0 or 1). */
 int mpi_check_finish(void);

@@ -8,6 +8,10 @@
  *   - a NULL context: RDV_EINVAL;
  *   - rank 0 on another job name: RDV_EPROTO (the job token in the
  *     records);
+ *   - the last rank fails before it has a record (a bind value that is
+ *     no address, or a context already connected): it gets its own
+ *     error, every other rank RDV_EPEER naming it, nobody hangs in MPI
+ *     (librdv still calls the exchange on a rank that drops out);
  * and after all of that the communicator's error handler is the
  * caller's again and a correct rendezvous on the same communicator
  * works.
@@ -103,6 +107,55 @@ static void other_job(int rank)
               "RDV_EPROTO naming a rank", rdv_strerror(rc), msg);
 }
 
+/* The last rank drops out before the exchange; what everyone gets. */
+static void check_drop_out(int rank, int n, int rc, const char *msg,
+                           int want_rc, const char *want, const char *what)
+{
+    char peer[64];
+
+    if (rank == n - 1) {
+        MPI_CHECK(rc == want_rc && has(msg, want),
+                  "the rank with %s: got %s \"%s\", expected %s with \"%s\"",
+                  what, rdv_strerror(rc), msg, rdv_strerror(want_rc), want);
+        return;
+    }
+    snprintf(peer, sizeof peer, "communicator rank %d refused", n - 1);
+    MPI_CHECK(rc == RDV_EPEER && has(msg, peer),
+              "a rank whose peer has %s: got %s \"%s\", expected RDV_EPEER "
+              "with \"%s\"", what, rdv_strerror(rc), msg, peer);
+}
+
+static void bad_bind_on_one(int rank, int n)
+{
+    const char *bind = rank == n - 1 ? "no-such-if0" : "127.0.0.1";
+    rdv_context *ctx = mpi_check_context_bound(rank, n, "mpi-err-bind", bind);
+    int rc = rdv_context_connect_full_mesh_mpi(ctx, MPI_COMM_WORLD);
+
+    check_drop_out(rank, n, rc, ctx ? rdv_context_errmsg(ctx) : "",
+                   RDV_EINVAL, "bind \"no-such-if0\"", "a bad bind value");
+    rdv_context_destroy(ctx);
+}
+
+/* The last rank first connects a job of one on MPI_COMM_SELF, then
+ * brings that used context to the job. */
+static void used_context_on_one(int rank, int n)
+{
+    int last = rank == n - 1;
+    rdv_context *ctx = mpi_check_context(last ? 0 : rank, last ? 1 : n,
+                                         "mpi-err-used");
+    int rc;
+
+    if (last) {
+        rc = rdv_context_connect_full_mesh_mpi(ctx, MPI_COMM_SELF);
+        MPI_CHECK(rc == RDV_OK, "a job of one on MPI_COMM_SELF: %s: %s",
+                  rdv_strerror(rc), ctx ? rdv_context_errmsg(ctx) : "");
+    }
+    rc = rdv_context_connect_full_mesh_mpi(ctx, MPI_COMM_WORLD);
+    check_drop_out(rank, n, rc, ctx ? rdv_context_errmsg(ctx) : "",
+                   RDV_ESTATE, "already connected", "a used context");
+    rdv_context_destroy(ctx);
+}
+
 static void still_works(int rank, int n)
 {
     MPI_Errhandler h;
@@ -140,8 +193,11 @@ int main(int argc, char **argv)
     if (n > 1)
         rank_mismatch(rank, n);
     null_context();
-    if (n > 1)
+    if (n > 1) {
         other_job(rank);
+        bad_bind_on_one(rank, n);
+        used_context_on_one(rank, n);
+    }
     still_works(rank, n);
     return mpi_check_finish();
 }

@@ -72,10 +72,9 @@
 #include <stdint.h>
 
 #include "rdv/context.h"
+#include "rdv/export.h"
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+RDV_API_BEGIN
 
 typedef enum rdv_dtype {
     RDV_INT32,
@@ -182,7 +181,5 @@ int rdv_allreduce(rdv_context *ctx, const void *sendbuf, void *recvbuf,
                   size_t count, rdv_dtype t, rdv_op op,
                   const rdv_coll_options *o);
 
-#ifdef __cplusplus
-}
-#endif
+RDV_API_END
 #endif

@@ -41,13 +41,12 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "rdv/export.h"
 #include "rdv/hooks.h"
 #include "rdv/status.h"
 #include "rdv/store.h"
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+RDV_API_BEGIN
 
 /* Timeouts. Every librdv call that takes a timeout in milliseconds
  * reads it the same way (the stores too, see rdv/store.h):
@@ -182,7 +181,5 @@ typedef struct rdv_context_counters {
 void rdv_context_get_counters(const rdv_context *ctx,
                               rdv_context_counters *out);
 
-#ifdef __cplusplus
-}
-#endif
+RDV_API_END
 #endif

@@ -11,12 +11,12 @@
 #ifndef RDV_HOOKS_H
 #define RDV_HOOKS_H
 
+#include "rdv/export.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+RDV_API_BEGIN
 
 /* Phases, in the order a rank passes them. */
 typedef enum rdv_phase {
@@ -51,7 +51,5 @@ typedef struct rdv_hooks {
                   size_t want, int64_t *delay_ns);
 } rdv_hooks;
 
-#ifdef __cplusplus
-}
-#endif
+RDV_API_END
 #endif

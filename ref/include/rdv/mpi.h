@@ -24,10 +24,9 @@
 #include <mpi.h>
 
 #include "rdv/context.h"
+#include "rdv/export.h"
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+RDV_API_BEGIN
 
 /* Connects every pair of ranks of comm; collective over comm: every rank
  * of it calls this once, with its own fresh context.
@@ -76,7 +75,5 @@ extern "C" {
  */
 int rdv_context_connect_full_mesh_mpi(rdv_context *ctx, MPI_Comm comm);
 
-#ifdef __cplusplus
-}
-#endif
+RDV_API_END
 #endif

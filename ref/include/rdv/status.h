@@ -11,9 +11,9 @@
 #ifndef RDV_STATUS_H
 #define RDV_STATUS_H
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+#include "rdv/export.h"
+
+RDV_API_BEGIN
 
 #define RDV_STATUS_MAP(X)                                                   \
     X(OK, 0, "success")                                                     \
@@ -47,7 +47,5 @@ const char *rdv_status_name(int status);
 /* Size of the detail strings kept by stores and contexts. */
 #define RDV_DETAIL_MAX 1024
 
-#ifdef __cplusplus
-}
-#endif
+RDV_API_END
 #endif

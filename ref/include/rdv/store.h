@@ -55,11 +55,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rdv/export.h"
 #include "rdv/status.h"
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+RDV_API_BEGIN
 
 #define RDV_KEY_MAX 4096u
 #define RDV_VALUE_MAX (64u * 1024u * 1024u)
@@ -177,7 +176,5 @@ void rdv_store_list_free(char **keys, size_t n);
 /* Number of keys in this handle's scope. */
 int rdv_store_num_keys(rdv_store *s, int64_t *n);
 
-#ifdef __cplusplus
-}
-#endif
+RDV_API_END
 #endif

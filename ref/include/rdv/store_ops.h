@@ -38,11 +38,10 @@
 #include <pthread.h>
 #include <stdint.h>
 
+#include "rdv/export.h"
 #include "rdv/store.h"
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+RDV_API_BEGIN
 
 #define RDV_DEADLINE_NONE INT64_MAX
 
@@ -262,7 +261,5 @@ int64_t rdv_deadline_from_ms(int timeout_ms);
  * poll()-style calls; rounded up so a wait never ends early. */
 int rdv_deadline_left_ms(int64_t deadline);
 
-#ifdef __cplusplus
-}
-#endif
+RDV_API_END
 #endif

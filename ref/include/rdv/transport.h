@@ -27,10 +27,9 @@
 #include <stdint.h>
 
 #include "rdv/context.h"
+#include "rdv/export.h"
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+RDV_API_BEGIN
 
 typedef struct rdv_request {
     int peer;
@@ -56,7 +55,5 @@ int rdv_post_recv(rdv_context *ctx, rdv_request *req, int peer, void *buf,
 int rdv_wait(rdv_context *ctx, rdv_request *const *reqs, size_t n,
              int timeout_ms);
 
-#ifdef __cplusplus
-}
-#endif
+RDV_API_END
 #endif

@@ -17,9 +17,13 @@
  * hostname share a pid namespace, as forked ranks and ordinary hosts do.
  *
  * Step 2-3's record exchange is a seam: the store path publishes and
- * reads in batches; rdv_mesh_connect_exchange() takes another exchange
- * (librdv-mpi's MPI_Allgather) that hands over every record at once,
- * and everything else, validation included, is the same code.
+ * reads in batches; rdv_context_connect_full_mesh_exchange()
+ * (rdv/exchange.h) takes the caller's exchange (librdv-mpi's
+ * MPI_Allgather) that hands over every record at once, and everything
+ * else, validation included, is the same code. That exchange is called
+ * exactly once per call, also by a rank that failed before it had a
+ * record (it "drops out"), because a collective exchange such as MPI's
+ * would otherwise leave every other rank blocked in it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -36,6 +40,9 @@
 
 /* How often a waiting rank looks for peers on this host that died. */
 #define LIVENESS_NS (250 * 1000000ll)
+
+_Static_assert(RDV_RECORD_SIZE == RDV_EXCHANGE_RECORD_SIZE,
+               "rdv/exchange.h publishes the record size");
 
 int rdv_mesh_fail(rdv_mesh *m, int status, const char *fmt, ...)
 {
@@ -188,41 +195,62 @@ static int exchange_store(rdv_mesh *m)
     return rdv_mesh_read_records(m);
 }
 
-/* Another exchange hands over every record at once. It has no deadline
- * of its own (MPI_Allgather waits for every rank), so the context's
- * timeout restarts after it and bounds the connects. */
-static int exchange_given(rdv_mesh *m, rdv_mesh_exchange_fn fn, void *arg)
+/* The caller's exchange hands over every record at once. It has no
+ * deadline of its own (MPI_Allgather waits for every rank), so the
+ * context's timeout restarts after it and bounds the connects. */
+static int exchange_given(rdv_mesh *m)
 {
     uint8_t mine[RDV_RECORD_SIZE];
     uint8_t *all = malloc((size_t)m->size * RDV_RECORD_SIZE);
     char err[RDV_DETAIL_MAX - 64] = "";
+    rdv_exchange x = {.rank = m->rank, .size = m->size,
+                      .record_size = sizeof mine, .mine = mine, .all = all,
+                      .err = err, .errlen = sizeof err};
     int ret;
 
     if (!all)
         return rdv_mesh_fail(m, RDV_ENOMEM, "rank %d: out of memory", m->rank);
     rdv_record_encode(&m->me, mine);
     rdv_context_phase(m->ctx, RDV_PHASE_BEFORE_PUBLISH);
-    ret = fn(arg, mine, all, sizeof mine, err, sizeof err);
+    m->exchanged = 1;
+    ret = m->exchange(m->exchange_arg, &x);
     if (ret != RDV_OK) {
-        ret = rdv_mesh_fail(m, ret, "rank %d: record exchange: %s", m->rank,
+        ret = rdv_mesh_fail(m, ret < 0 ? ret : RDV_EIO,
+                            "rank %d: record exchange: %s", m->rank,
                             err[0] ? err : rdv_strerror(ret));
     } else {
         m->deadline = rdv_context_deadline(m->ctx, RDV_TIMEOUT_DEFAULT);
         rdv_context_phase(m->ctx, RDV_PHASE_AFTER_PUBLISH);
         rdv_context_phase(m->ctx, RDV_PHASE_CONNECTING);
-        ret = rdv_mesh_take_records(m, all);
+        if (m->size > 1)
+            ret = rdv_mesh_take_records(m, all);
     }
     free(all);
     return ret;
 }
 
-static int run(rdv_mesh *m, rdv_mesh_exchange_fn fn, void *arg)
+/* This rank failed before its exchange: the exchange still runs, with
+ * no record and the reason, so the other ranks learn it instead of
+ * waiting for this one. What it returns changes nothing here. */
+static void drop_out(rdv_mesh *m)
+{
+    char err[256] = "";
+    rdv_exchange x = {.rank = m->rank, .size = m->size,
+                      .record_size = RDV_RECORD_SIZE,
+                      .reason = rdv_context_errmsg(m->ctx),
+                      .err = err, .errlen = sizeof err};
+
+    m->exchanged = 1;
+    m->exchange(m->exchange_arg, &x);
+}
+
+static int run(rdv_mesh *m)
 {
     int ret;
 
     if ((ret = open_listener(m)) != RDV_OK || (ret = rdv_mesh_listen(m)) != RDV_OK)
         return ret;
-    ret = fn ? exchange_given(m, fn, arg) : exchange_store(m);
+    ret = m->exchange ? exchange_given(m) : exchange_store(m);
     if (ret != RDV_OK)
         return ret;
     rdv_context_log(m->ctx, "all %d records read after %lld ms, %d links up",
@@ -290,27 +318,41 @@ static void cleanup(rdv_mesh *m)
     free(m->peers);
 }
 
-static int mesh_init(rdv_mesh *m, rdv_context *ctx, rdv_store *store)
+/* The state every path, failed ones included, can clean up. */
+static void mesh_reset(rdv_mesh *m, rdv_context *ctx, rdv_store *store,
+                       rdv_exchange_fn exchange, void *arg)
+{
+    memset(m, 0, sizeof *m);
+    m->ctx = ctx;
+    m->store = store;
+    m->exchange = exchange;
+    m->exchange_arg = arg;
+    m->listen_fd = -1;
+    m->rank = rdv_context_rank(ctx);
+    m->size = rdv_context_size(ctx);
+}
+
+static int mesh_init(rdv_mesh *m)
 {
     char err[RDV_DETAIL_MAX];
     int ret;
 
-    memset(m, 0, sizeof *m);
-    m->ctx = ctx;
-    m->store = store;
-    m->listen_fd = -1;
-    m->rank = rdv_context_rank(ctx);
-    m->size = rdv_context_size(ctx);
-    m->job = rdv_context_job(ctx);
+    m->job = rdv_context_job(m->ctx);
     m->token = rdv_job_token(m->job);
-    m->counters = rdv_context_counters_mut(ctx);
+    m->counters = rdv_context_counters_mut(m->ctx);
     m->started = rdv_now_ns();
-    m->deadline = rdv_context_deadline(ctx, RDV_TIMEOUT_DEFAULT);
-    if ((ret = rdv_context_open_transport(ctx, &m->t)) != RDV_OK)
+    m->deadline = rdv_context_deadline(m->ctx, RDV_TIMEOUT_DEFAULT);
+    m->me.rank = (uint32_t)m->rank;
+    m->me.size = (uint32_t)m->size;
+    m->me.pid = (uint32_t)getpid();
+    m->me.nonce = fresh_nonce();
+    m->me.token = m->token;
+    m->rng = m->me.nonce ^ ((uint64_t)m->me.pid << 32);
+    if ((ret = rdv_context_open_transport(m->ctx, &m->t)) != RDV_OK)
         return ret;
     if (m->size == 1)
         return RDV_OK;
-    ret = rdv_bind_resolve(rdv_context_bind(ctx), &m->bind, err, sizeof err);
+    ret = rdv_bind_resolve(rdv_context_bind(m->ctx), &m->bind, err, sizeof err);
     if (ret != RDV_OK)
         return rdv_mesh_fail(m, ret, "rank %d: %s", m->rank, err);
     m->peers = calloc((size_t)m->size, sizeof *m->peers);
@@ -318,34 +360,35 @@ static int mesh_init(rdv_mesh *m, rdv_context *ctx, rdv_store *store)
         return rdv_mesh_fail(m, RDV_ENOMEM, "rank %d: out of memory", m->rank);
     for (int k = 0; k < m->size; k++)
         m->peers[k].fd = -1;
-    m->me.rank = (uint32_t)m->rank;
-    m->me.size = (uint32_t)m->size;
-    m->me.pid = (uint32_t)getpid();
-    m->me.nonce = fresh_nonce();
-    m->me.token = m->token;
-    m->rng = m->me.nonce ^ ((uint64_t)m->me.pid << 32);
     snprintf(m->me.hostname, sizeof m->me.hostname, "%s", m->bind.hostname);
     return RDV_OK;
 }
 
-/* The driver; records come from the store, or from fn when it is set. */
+/* The driver; records come from the store, or from exchange when it is
+ * set. A rank of one connects to nobody, but still takes part in the
+ * caller's exchange: the bootstrap counts on every rank joining it. */
 static int connect_mesh(rdv_context *ctx, rdv_store *store,
-                        rdv_mesh_exchange_fn fn, void *arg)
+                        rdv_exchange_fn exchange, void *arg)
 {
     rdv_mesh m;
     int ret;
 
+    mesh_reset(&m, ctx, store, exchange, arg);
     if (!rdv_context_is_fresh(ctx))
-        return rdv_context_fail(ctx, RDV_ESTATE,
-                                "rank %d: already connected or failed",
-                                rdv_context_rank(ctx));
-    ret = mesh_init(&m, ctx, store);
+        ret = rdv_context_fail(ctx, RDV_ESTATE,
+                               "rank %d: already connected or failed",
+                               m.rank);
+    else
+        ret = mesh_init(&m);
     if (ret == RDV_OK && m.size > 1)
-        ret = run(&m, fn, arg);
+        ret = run(&m);
+    else if (ret == RDV_OK && m.exchange)
+        ret = exchange_given(&m);
     if (ret == RDV_OK && m.size > 1)
         ret = hand_over(&m);
-    if (m.size > 1)
-        cleanup(&m);
+    if (m.exchange && !m.exchanged)
+        drop_out(&m);
+    cleanup(&m);
     if (ret != RDV_OK)
         return ret;
     rdv_context_set_connected(ctx);
@@ -368,10 +411,11 @@ int rdv_context_connect_full_mesh(rdv_context *ctx, rdv_store *store)
     return connect_mesh(ctx, store, NULL, NULL);
 }
 
-int rdv_mesh_connect_exchange(rdv_context *ctx, rdv_mesh_exchange_fn fn,
-                              void *arg)
+int rdv_context_connect_full_mesh_exchange(rdv_context *ctx,
+                                           rdv_exchange_fn exchange,
+                                           void *arg)
 {
-    if (!ctx || !fn)
+    if (!ctx || !exchange)
         return RDV_EINVAL;
-    return connect_mesh(ctx, NULL, fn, arg);
+    return connect_mesh(ctx, NULL, exchange, arg);
 }

@@ -17,6 +17,7 @@
 #include "bind.h"
 #include "codec.h"
 #include "context_internal.h"
+#include "rdv/exchange.h"
 
 /* What this rank knows and does about one peer. */
 enum {
@@ -56,7 +57,10 @@ typedef struct rdv_mesh_inbound {
 typedef struct rdv_mesh {
     rdv_context *ctx;
     rdv_transport *t;
-    rdv_store *store;
+    rdv_store *store;         /* the store exchange, or NULL */
+    rdv_exchange_fn exchange; /* the caller's exchange, or NULL */
+    void *exchange_arg;
+    int exchanged;            /* exchange was called (once, always) */
     rdv_context_counters *counters;
     int rank, size;
     const char *job;
@@ -90,8 +94,8 @@ int rdv_mesh_read_records(rdv_mesh *m);
 int rdv_mesh_keep_published(rdv_mesh *m);
 /* Removes this rank's key (once, if it was published). */
 void rdv_mesh_unpublish(rdv_mesh *m);
-/* Takes size records that arrived all at once (an exchange other than
- * the store), slot k holding rank k's encoded record; this rank's own
+/* Takes size records that arrived all at once (the caller's exchange,
+ * rdv/exchange.h), slot k holding rank k's encoded record; this rank's own
  * slot is skipped. Every other record goes through the checks a store
  * read applies (format, rank against its slot, size, token, duplicates,
  * the loopback pitfall), then rdv_mesh_on_records() runs once. */
@@ -112,22 +116,5 @@ void rdv_mesh_close_pending(rdv_mesh *m);
 /* Records a rendezvous failure in the context (and returns status). */
 int rdv_mesh_fail(rdv_mesh *m, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-
-/* The record exchange seam: how records arrive when not through a store
- * (librdv-mpi: one MPI_Allgather). Given this rank's encoded record
- * (record_size bytes), fill all with size records, rank-major (slot k =
- * rank k's). Returns RDV_OK, or a negative status with the reason in
- * err. Called once, after the listener is armed. */
-typedef int (*rdv_mesh_exchange_fn)(void *arg, const uint8_t *mine,
-                                    uint8_t *all, size_t record_size,
-                                    char *err, size_t errlen);
-
-/* rdv_context_connect_full_mesh() with the records exchanged by fn
- * instead of a store: the same listener, validation, connects with
- * retries, handshake and checks. The context's timeout bounds what
- * follows the exchange (an exchange like MPI_Allgather has no
- * deadline of its own). */
-int rdv_mesh_connect_exchange(rdv_context *ctx, rdv_mesh_exchange_fn fn,
-                              void *arg);
 
 #endif

@@ -210,11 +210,14 @@ static int take_record(rdv_mesh *m, seen *nonces, seen *ends, int k,
         ret = rdv_record_check(&p->rec, (uint32_t)k, (uint32_t)m->size,
                                m->token, why, sizeof why);
     if (ret != RDV_OK) {
-        rdv_mesh_key(m, k, key, sizeof key);
+        if (m->store)
+            rdv_mesh_key(m, k, key, sizeof key);
+        else
+            snprintf(key, sizeof key, "slot %d of the record exchange", k);
         return rdv_mesh_fail(m, RDV_EPROTO,
-                             "rank %d published a malformed record under "
-                             "%s: %s",
-                             k, key, why);
+                             "rank %d published a malformed record %s %s: "
+                             "%s",
+                             k, m->store ? "under" : "in", key, why);
     }
     rdv_record_sockaddr(&p->rec, &ss);
     rdv_sockaddr_format(&ss, p->desc, sizeof p->desc);
