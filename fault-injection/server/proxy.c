@@ -27,7 +27,7 @@
 
 #include "server/proxy_internal.h"
 #include "rdv/status.h"
-#include "rdv/store_ops.h" /* rdv_now_ns */
+#include "rdv/clock.h"
 
 #define PROXY_QUEUE (1u << 20)
 #define PROXY_CHUNK 65536

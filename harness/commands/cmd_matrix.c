@@ -27,7 +27,7 @@
 #include "commands/commands.h"
 #include "run/leak.h"
 #include "report/matrix.h"
-#include "rdv/store_ops.h"
+#include "rdv/clock.h"
 #include "rdv/url.h"
 #include "report/report_text.h"
 

@@ -18,7 +18,7 @@
 #include "commands/commands.h"
 #include "report/report_junit.h"
 #include "report/report_text.h"
-#include "rdv/store_ops.h"
+#include "rdv/clock.h"
 #include "run/run.h"
 #include "report/trace.h"
 

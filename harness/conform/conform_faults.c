@@ -23,7 +23,7 @@
 #include "conform/clause.h"
 #include "conform/conform_cmd.h"
 #include "run/fault_glue.h"
-#include "rdv/store_ops.h"
+#include "rdv/store.h"
 
 #define FAULT_DELAY_SPEC "store.delay(ms=1..20, p=0.5)"
 #define FAULT_SEED 7

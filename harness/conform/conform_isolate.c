@@ -38,7 +38,7 @@
 #include <unistd.h>
 
 #include "conform/conform_cmd.h"
-#include "rdv/store_ops.h"
+#include "rdv/clock.h"
 
 void conform_isolate_init(void)
 {

@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "report/matrix.h"
-#include "rdv/store_ops.h"
+#include "rdv/clock.h"
 #include "report/replay.h"
 #include "report/report_text.h"
 

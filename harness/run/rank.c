@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 #include "rdv/context.h"
-#include "rdv/store_ops.h"
+#include "rdv/clock.h"
 #include "run/rank.h"
 #include "run/store_recorder.h"
 #include "workload/workload_exec.h"

@@ -21,7 +21,7 @@
 #include "run/checks.h"
 #include "run/leak.h"
 #include "run/rank.h"
-#include "rdv/store_ops.h"
+#include "rdv/clock.h"
 #include "rdv/url.h"
 #include "run/run.h"
 #include "run/server_restart.h"

@@ -23,7 +23,7 @@
 #include <string.h>
 
 #include "rdv/collectives.h"
-#include "rdv/store_ops.h"
+#include "rdv/clock.h"
 #include "workload/workload_exec.h"
 #include "workload/workload_values.h"
 

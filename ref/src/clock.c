@@ -5,7 +5,7 @@
  */
 #include <time.h>
 
-#include "rdv/store_ops.h"
+#include "rdv/clock.h"
 
 int64_t rdv_now_ns(void)
 {

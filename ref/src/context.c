@@ -17,7 +17,7 @@
 
 #include "context_internal.h"
 #include "options.h"
-#include "rdv/store_ops.h"
+#include "rdv/clock.h"
 #include "transport/sockaddr.h"
 
 /* The end of the options' first version: older callers pass no less. */

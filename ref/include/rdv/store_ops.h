@@ -38,12 +38,11 @@
 #include <pthread.h>
 #include <stdint.h>
 
+#include "rdv/clock.h" /* deadlines: RDV_DEADLINE_NONE, rdv_now_ns() */
 #include "rdv/export.h"
 #include "rdv/store.h"
 
 RDV_API_BEGIN
-
-#define RDV_DEADLINE_NONE INT64_MAX
 
 /* Keys reaching a backend may carry scope prefixes (prefix store) on
  * top of the caller's RDV_KEY_MAX bytes; backends accept up to this. */
@@ -253,13 +252,6 @@ size_t rdv_counter_format(int64_t v, char buf[32]);
 int rdv_store_fail_wait(rdv_store *s, int status, int64_t started_ns,
                         const char *const *keys, size_t n,
                         const unsigned char *present);
-
-/* Monotonic time in ns, and the deadline a timeout in ms gives. */
-int64_t rdv_now_ns(void);
-int64_t rdv_deadline_from_ms(int timeout_ms);
-/* Milliseconds left until deadline (0 if passed, -1 if none), for
- * poll()-style calls; rounded up so a wait never ends early. */
-int rdv_deadline_left_ms(int64_t deadline);
 
 RDV_API_END
 #endif

@@ -26,7 +26,7 @@
 
 #include "collectives/coll_internal.h"
 #include "options.h"
-#include "rdv/store_ops.h"
+#include "rdv/clock.h"
 
 /* The end of the options' first version: older callers pass no less. */
 #define OPTIONS_V1_SIZE                                                     \

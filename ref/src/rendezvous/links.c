@@ -34,7 +34,7 @@
 #include <unistd.h>
 
 #include "mesh.h"
-#include "rdv/store_ops.h"
+#include "rdv/clock.h"
 
 enum { T_ACCEPT = 1, T_CONN, T_OUT_TX, T_OUT_RX, T_IN_RX, T_IN_TX };
 

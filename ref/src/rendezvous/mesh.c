@@ -35,7 +35,7 @@
 #include <unistd.h>
 
 #include "mesh.h"
-#include "rdv/store_ops.h"
+#include "rdv/clock.h"
 #include "transport/sockaddr.h"
 
 /* How often a waiting rank looks for peers on this host that died. */

@@ -22,7 +22,7 @@
 
 #include "fnv.h"
 #include "mesh.h"
-#include "rdv/store_ops.h"
+#include "rdv/clock.h"
 #include "transport/sockaddr.h"
 
 #define BATCH 64

@@ -46,7 +46,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "rdv/store_ops.h"
+#include "rdv/clock.h"
+#include "rdv/status.h"
 #include "redis_conn.h"
 #include "redis_net.h"
 

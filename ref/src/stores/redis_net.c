@@ -24,7 +24,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "rdv/store_ops.h"
+#include "rdv/clock.h"
+#include "rdv/status.h"
 #include "redis_net.h"
 
 int rdv_redis_wait_fd(rdv_redis_conn *c, int fd, short events,

@@ -35,7 +35,7 @@
 #include <sys/socket.h>
 
 #include "dataplane.h"
-#include "rdv/store_ops.h"
+#include "rdv/clock.h"
 
 void rdv_dp_abort_peers(rdv_transport *t, int culprit, const char *reason)
 {

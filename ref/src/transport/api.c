@@ -7,7 +7,7 @@
  * unusable.
  */
 #include "context_internal.h"
-#include "rdv/store_ops.h"
+#include "rdv/clock.h"
 
 static int fail_from(rdv_context *ctx, rdv_transport *t, int status)
 {

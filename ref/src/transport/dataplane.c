@@ -28,7 +28,7 @@
 #include <sys/socket.h>
 
 #include "dataplane.h"
-#include "rdv/store_ops.h"
+#include "rdv/clock.h"
 
 const char *rdv_dp_dir_words(int d)
 {

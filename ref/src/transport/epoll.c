@@ -28,7 +28,7 @@
 #include <stdio.h>
 
 #include "evq.h"
-#include "rdv/store_ops.h"
+#include "rdv/clock.h"
 
 enum { K_NONE, K_CONNECT, K_ACCEPT, K_SEND, K_RECV };
 

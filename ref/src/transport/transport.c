@@ -20,7 +20,6 @@
 #include <unistd.h>
 
 #include "dataplane.h"
-#include "rdv/store_ops.h"
 #include "sockaddr.h"
 
 static int backend_choose(const char *name, const rdv_backend_ops **ops,

@@ -48,7 +48,7 @@
 #endif
 
 #include "evq.h"
-#include "rdv/store_ops.h"
+#include "rdv/clock.h"
 
 enum { K_CONNECT, K_ACCEPT, K_SEND, K_RECV };
 

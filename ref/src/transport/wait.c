@@ -24,7 +24,7 @@
 #include <stdio.h>
 
 #include "dataplane.h"
-#include "rdv/store_ops.h"
+#include "rdv/clock.h"
 
 /* The peer a pending wait blames: the first one that has not itself
  * blamed this rank (a peer that gave up on us is waiting too). */

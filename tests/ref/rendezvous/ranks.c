@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "ranks.h"
-#include "rdv/store_ops.h"
+#include "rdv/store.h"
 #include "rdv/transport.h"
 
 void plan_init(rank_plan *p, rdv_store *store, const char *url, int size,

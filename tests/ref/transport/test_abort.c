@@ -12,7 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "rdv/store_ops.h"
+#include "rdv/clock.h"
 #include "rdv/transport.h"
 #include "ranks.h"
 #include "transport/frame.h"

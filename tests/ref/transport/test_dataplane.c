@@ -13,7 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "rdv/store_ops.h"
+#include "rdv/clock.h"
 #include "rdv/transport.h"
 #include "ranks.h"
 
