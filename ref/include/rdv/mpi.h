@@ -16,7 +16,9 @@
  *   rdv_context_connect_full_mesh_mpi(ctx, MPI_COMM_WORLD);
  *   ... rdv_allreduce(ctx, ...) ...    (MPI may be finalized here)
  *
- * librdv itself never links MPI: only this library does.
+ * librdv itself never links MPI: only this library does. It is built on
+ * librdv's public record-exchange seam (rdv/exchange.h) and nothing
+ * else, so it is also an example of a bootstrap kept outside librdv.
  */
 #ifndef RDV_MPI_H
 #define RDV_MPI_H
@@ -37,11 +39,11 @@ RDV_API_BEGIN
  * record and handshake).
  *
  * MPI traffic: one MPI_Allreduce of one int (every rank agrees that every
- * context fits before anything is exchanged, so a bad rank never leaves
- * the others blocked in MPI) and one MPI_Allgather of fixed-size
+ * rank can take part before anything is exchanged, so a bad rank never
+ * leaves the others blocked in MPI) and one MPI_Allgather of fixed-size
  * 128-byte records: O(N) memory and traffic per rank, unlike Gloo's
  * O(N^2) address exchange. The error handler of comm is set to
- * MPI_ERRORS_RETURN for the call and restored before it returns. MPI is
+ * MPI_ERRORS_RETURN during the exchange and restored after it. MPI is
  * not touched after the call returns; nothing refers to comm then.
  *
  * Deadline: the MPI calls wait like any MPI collective (no timeout: a
@@ -56,8 +58,10 @@ RDV_API_BEGIN
  *               detail names both values, e.g. "context size 3 != size 2
  *               of the MPI communicator (communicator rank 1)";
  *   RDV_ESTATE  this context already connected or failed;
- *   RDV_EPEER   another rank of comm refused for one of those reasons
- *               (named: "communicator rank 2 refused ...");
+ *   RDV_EPEER   another rank of comm refused for one of those reasons,
+ *               or failed before the exchange (a bad bind value, a used
+ *               context: see rdv/exchange.h, "Dropping out"), named:
+ *               "communicator rank 2 refused ...";
  *   RDV_EIO     an MPI call failed (its MPI error string is given);
  *   otherwise   what rdv_context_connect_full_mesh() returns once the
  *               records are in: RDV_EPROTO for a bad record or a

@@ -8,8 +8,8 @@
  * this header's table. Every error names the file and what was expected.
  *
  * The plugin needs nothing from librdv at link time: this header and
- * rdv/status.h (the status codes) are the whole interface. Export exactly
- * the table:
+ * rdv/status.h (the status codes; it includes rdv/export.h) are the
+ * whole interface. Export exactly the table:
  *
  *     RDV_PLUGIN_EXPORT const rdv_store_plugin rdv_store_plugin_v1 = {
  *         .abi_version = RDV_PLUGIN_ABI_VERSION,
