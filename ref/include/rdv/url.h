@@ -29,9 +29,9 @@
 
 #include <stddef.h>
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+#include "rdv/export.h"
+
+RDV_API_BEGIN
 
 #define RDV_URL_MAX_OPTIONS 16
 
@@ -122,7 +122,5 @@ int rdv_url_with_option(const char *text, const char *key,
  * be an argument of printf: "redis://alice:***@host:6379/0". */
 const char *rdv_url_redact(const char *text, char *buf, size_t cap);
 
-#ifdef __cplusplus
-}
-#endif
+RDV_API_END
 #endif
