@@ -9,7 +9,7 @@
 #include <stdio.h>
 
 #include "conform/conform_cmd.h"
-#include "rdv/store_ops.h"
+#include "rdv/store.h"
 
 void conform_clause_open(const conform_env *env, conform_out *out)
 {
