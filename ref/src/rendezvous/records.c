@@ -23,6 +23,7 @@
 #include "fnv.h"
 #include "mesh.h"
 #include "rdv/clock.h"
+#include "rdv/store_ops.h"
 #include "transport/sockaddr.h"
 
 #define BATCH 64
