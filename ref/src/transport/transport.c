@@ -5,7 +5,8 @@
  * through to the backend. The data plane proper (frames, post, wait)
  * is dataplane.c; failing and telling the peers is abort.c.
  *
- * The backend is chosen in one place, backend_choose(). Backends answer
+ * The backend is chosen in one place, rdv_backend_open() (also the way
+ * the store server gets its engine). Backends answer
  * in rdv_status like everything else; this is where their detail is
  * copied into the transport's.
  */
@@ -22,8 +23,8 @@
 #include "dataplane.h"
 #include "sockaddr.h"
 
-static int backend_choose(const char *name, const rdv_backend_ops **ops,
-                          rdv_backend **be, char *errbuf, size_t errlen)
+int rdv_backend_open(const char *name, const rdv_backend_ops **ops,
+                     rdv_backend **be, char *errbuf, size_t errlen)
 {
     char why[256] = "";
     int ret;
@@ -85,7 +86,7 @@ int rdv_transport_open(rdv_transport **out, const char *backend, int rank,
     }
     for (int i = 0; i < size; i++)
         t->peers[i].fd = -1;
-    ret = backend_choose(backend, &t->ops, &t->be, errbuf, errlen);
+    ret = rdv_backend_open(backend, &t->ops, &t->be, errbuf, errlen);
     if (ret != RDV_OK) {
         free(t->peers);
         free(t);

@@ -14,9 +14,14 @@
  *    that both files define with identical semantics. epoll emulates
  *    completions by doing the syscall when the fd is ready.
  *
- * The backend is chosen once, in rdv_transport_open(): "uring", "epoll",
- * or NULL for $RDV_TRANSPORT, else io_uring falling back to epoll when
- * io_uring_setup fails with EPERM, ENOSYS or EINVAL.
+ * The backend is chosen in one place, rdv_backend_open(): "uring",
+ * "epoll", or NULL for $RDV_TRANSPORT, else io_uring falling back to
+ * epoll when io_uring_setup fails with EPERM, ENOSYS or EINVAL.
+ * rdv_transport_open() calls it for the mesh. The store server
+ * (ref/src/server/) calls it too and drives the engine alone: the
+ * engine's operations know fds and tags, never ranks, so a server with
+ * many anonymous clients needs no second event loop - only this one
+ * entry point to the choice, which used to be private to the mesh.
  *
  * Deadlines are absolute CLOCK_MONOTONIC ns (RDV_DEADLINE_NONE = never).
  *
@@ -226,6 +231,16 @@ typedef struct rdv_backend_ops {
 /* For the backends: writes "call: strerror(err)" into why[cap] and
  * returns the status for err (RDV_ENOMEM for ENOMEM, else RDV_EIO). */
 int rdv_backend_sys_fail(char *why, size_t cap, const char *call, int err);
+
+/* The backend engine alone, chosen as above ("uring", "epoll", or NULL
+ * for $RDV_TRANSPORT then io_uring falling back to epoll), for code that
+ * drives sockets without a mesh: the store server. Create it in the
+ * thread that drives it (the ring may be single-issuer) and destroy it
+ * with (*ops)->destroy(*be). RDV_EINVAL (unknown name), RDV_ENOTSUP
+ * ("uring" forced but refused), RDV_ENOMEM or RDV_EIO, with errbuf
+ * saying why. */
+int rdv_backend_open(const char *name, const rdv_backend_ops **ops,
+                     rdv_backend **be, char *errbuf, size_t errlen);
 
 extern const rdv_backend_ops rdv_backend_uring;
 extern const rdv_backend_ops rdv_backend_epoll;
