@@ -28,6 +28,7 @@ static const struct {
     int port;
 } default_ports[] = {
     {"redis", 6379},
+    {"tcp", 29500}, /* c10d's MASTER_PORT default */
 };
 
 /* Fills errbuf and returns RDV_EINVAL; u->redacted names the URL. */

@@ -208,11 +208,24 @@ static const char *mask_login(writer *w, const char *text)
     return at;
 }
 
+/* The options whose values are secrets: redis's password, the tcp://
+ * store's shared token. */
+static const char *const secret_options[] = {"password=", "token="};
+
+/* The secret option key p starts with, or NULL. */
+static const char *secret_at(const char *p)
+{
+    for (size_t i = 0; i < sizeof secret_options / sizeof *secret_options;
+         i++)
+        if (strncmp(p, secret_options[i], strlen(secret_options[i])) == 0)
+            return secret_options[i];
+    return NULL;
+}
+
 static size_t redact(const char *text, char *buf, size_t cap)
 {
-    static const char key[] = "password=";
     writer w = {buf, cap, 0};
-    const char *p;
+    const char *p, *key;
 
     if (!text) {
         puts_(&w, "(null)");
@@ -222,10 +235,10 @@ static size_t redact(const char *text, char *buf, size_t cap)
     while (*p) {
         int starts_option = p > text && (p[-1] == '?' || p[-1] == '&');
 
-        if (starts_option && strncmp(p, key, sizeof key - 1) == 0) {
+        if (starts_option && (key = secret_at(p))) {
             puts_(&w, key);
             puts_(&w, MASK);
-            p += sizeof key - 1;
+            p += strlen(key);
             p += strcspn(p, "&");
         } else {
             put(&w, p++, 1);

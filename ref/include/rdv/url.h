@@ -15,8 +15,9 @@
  * "hash:?shraed=1" instead of ignoring them. A caller that only looks
  * (the harness, the fault library) may ignore the marks.
  *
- * Secrets: a message must never show a password. rdv_url_redact() masks
- * the password before '@' and the value of every password= option, and
+ * Secrets: a message must never show a password or a token.
+ * rdv_url_redact() masks the password before '@' and the value of every
+ * password= and token= option (tcp://'s shared token), and
  * the parsed form keeps such a copy of the text it was given (redacted)
  * for messages; every error text written here uses it.
  *
@@ -65,7 +66,8 @@ int rdv_url_parse(const char *text, rdv_url *u, char *errbuf, size_t errlen);
 void rdv_url_free(rdv_url *u);
 
 /* The port: the one written in the URL, else the scheme's default
- * (redis: 6379), else -1 (no port and no default, as for file:). */
+ * (redis: 6379, tcp: 29500), else -1 (no port and no default, as for
+ * file:). */
 int rdv_url_port(const rdv_url *u);
 
 /* The value of option key (marking every occurrence used), or NULL when
@@ -116,9 +118,9 @@ int rdv_url_with_option(const char *text, const char *key,
 
 /* Copies text into buf (cap bytes, always NUL-terminated, truncated if
  * need be) with every secret replaced by "***": the password before '@'
- * and the value of each password= option. Works on malformed URLs too
- * (then it masks generously: a ':' after "//" and before the last '@'
- * starts a password). NULL text gives "(null)". Returns buf, so it can
+ * and the value of each password= and token= option. Works on malformed
+ * URLs too (then it masks generously: a ':' after "//" and before the
+ * last '@' starts a password). NULL text gives "(null)". Returns buf, so it can
  * be an argument of printf: "redis://alice:***@host:6379/0". */
 const char *rdv_url_redact(const char *text, char *buf, size_t cap);
 
