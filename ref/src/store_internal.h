@@ -26,6 +26,7 @@ typedef int (*rdv_store_open_fn)(rdv_url *u, rdv_store **out, char *errbuf,
 int rdv_hash_open(rdv_url *u, rdv_store **out, char *errbuf, size_t errlen);
 int rdv_file_open(rdv_url *u, rdv_store **out, char *errbuf, size_t errlen);
 int rdv_redis_open(rdv_url *u, rdv_store **out, char *errbuf, size_t errlen);
+int rdv_tcp_open(rdv_url *u, rdv_store **out, char *errbuf, size_t errlen);
 int rdv_plugin_open(rdv_url *u, rdv_store **out, char *errbuf,
                     size_t errlen);
 

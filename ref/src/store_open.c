@@ -27,6 +27,7 @@ static const rdv_scheme schemes[] = {
     {"redis", NULL, "rdv was built without hiredis (RDV_WITH_REDIS=OFF)"},
     {"unix", NULL, "rdv was built without hiredis (RDV_WITH_REDIS=OFF)"},
 #endif
+    {"tcp", rdv_tcp_open, NULL},
     {"plugin", rdv_plugin_open, NULL},
 };
 
@@ -60,7 +61,7 @@ int rdv_store_open(const char *url, rdv_store **out, char *errbuf,
         rc = scheme ? RDV_ENOTSUP : RDV_EINVAL;
         snprintf(errbuf, errlen, "store URL '%s': %s%s", u.redacted,
                  scheme ? "" : "unknown scheme; known: hash:, file://, "
-                               "redis://, unix://, plugin:",
+                               "redis://, unix://, tcp://, plugin:",
                  scheme ? scheme->missing : "");
         goto done;
     }
