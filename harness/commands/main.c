@@ -28,6 +28,7 @@ static const rdv_verb verbs[] = {
     {"faults", rdv_cmd_faults, "list the fault catalogue, check a spec"},
     {"bench", rdv_cmd_bench,
      "store latency/throughput, rendezvous time, collective bandwidth"},
+    {"store-server", rdv_cmd_store_server, "serve tcp:// stores from memory"},
 };
 
 #define NVERBS (sizeof verbs / sizeof verbs[0])
@@ -37,7 +38,7 @@ static void print_help(FILE *f)
     fputs("usage: rdv <command> [options]   (rdv <command> --help)\n"
           "       rdv --version | --help\n\ncommands:\n", f);
     for (size_t i = 0; i < NVERBS; i++)
-        fprintf(f, "  %-8s %s\n", verbs[i].name, verbs[i].summary);
+        fprintf(f, "  %-12s %s\n", verbs[i].name, verbs[i].summary);
     fputs("\nexit status: 0 ok, 1 a check failed, 2 bad usage\n", f);
 }
 
