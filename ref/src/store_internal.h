@@ -27,6 +27,8 @@ int rdv_hash_open(rdv_url *u, rdv_store **out, char *errbuf, size_t errlen);
 int rdv_file_open(rdv_url *u, rdv_store **out, char *errbuf, size_t errlen);
 int rdv_redis_open(rdv_url *u, rdv_store **out, char *errbuf, size_t errlen);
 int rdv_tcp_open(rdv_url *u, rdv_store **out, char *errbuf, size_t errlen);
+/* env:// (env.c): the store the environment names, opened by its URL. */
+int rdv_env_open(rdv_url *u, rdv_store **out, char *errbuf, size_t errlen);
 int rdv_plugin_open(rdv_url *u, rdv_store **out, char *errbuf,
                     size_t errlen);
 

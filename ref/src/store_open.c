@@ -28,6 +28,7 @@ static const rdv_scheme schemes[] = {
     {"unix", NULL, "rdv was built without hiredis (RDV_WITH_REDIS=OFF)"},
 #endif
     {"tcp", rdv_tcp_open, NULL},
+    {"env", rdv_env_open, NULL},
     {"plugin", rdv_plugin_open, NULL},
 };
 
@@ -61,7 +62,8 @@ int rdv_store_open(const char *url, rdv_store **out, char *errbuf,
         rc = scheme ? RDV_ENOTSUP : RDV_EINVAL;
         snprintf(errbuf, errlen, "store URL '%s': %s%s", u.redacted,
                  scheme ? "" : "unknown scheme; known: hash:, file://, "
-                               "redis://, unix://, tcp://, plugin:",
+                               "redis://, unix://, tcp://, env://, "
+                               "plugin:",
                  scheme ? scheme->missing : "");
         goto done;
     }

@@ -112,6 +112,20 @@ static inline rdv_context_options rdv_context_options_default(void)
     return o;
 }
 
+/* Fills o's rank, size and job from the environment, as launchers set
+ * it: RDV_RANK (else PyTorch's RANK), RDV_SIZE (else WORLD_SIZE), and
+ * RDV_JOB (else TORCHELASTIC_RUN_ID; when neither is set o->job stays as
+ * it was). o must be initialised (rdv_context_options_default()); the
+ * other fields are left alone, and o->job points into the environment
+ * until rdv_context_create() copies it. RDV_OK, or RDV_EINVAL with errbuf
+ * naming the variable that is missing or malformed ("environment:
+ * neither RDV_RANK nor RANK is set", "RANK='x' is not a number from 0 to
+ * 65535", "RDV_RANK=4 is not below RDV_SIZE=4"). The store comes from
+ * rdv_store_open("env://") (rdv/store.h). Reads the environment only:
+ * thread-safe as long as nobody changes it meanwhile. */
+int rdv_context_options_from_env(rdv_context_options *o, char *errbuf,
+                                 size_t errlen);
+
 /* Copies the options (strings included; hooks are kept by pointer) into
  * a new context. RDV_EINVAL for a struct_size it cannot take (see
  * rdv_context_options), a rank outside [0, size), a size outside

@@ -32,8 +32,8 @@
  *         caller (free()).
  * Fork    a handle may be used by one process only, except where a URL
  *         documents otherwise (hash:?shared=1 is made to be inherited;
- *         redis:// reconnects when it notices a new pid). Open stores in
- *         the process that uses them.
+ *         redis:// and tcp:// reconnect when they notice a new pid). Open
+ *         stores in the process that uses them.
  * Threads every built-in store may be shared by threads.
  *
  * URLs (rdv_store_open):
@@ -46,6 +46,15 @@
  *                              that still holds keys from an earlier run
  *   redis://[[user]:pass@]host[:port][/db][?timeout_ms=N]
  *   unix:///path/redis.sock[?db=N&password=P&user=U&timeout_ms=N]
+ *   tcp://host[:port][?token=T&timeout_ms=N&serve=1]
+ *                              librdv's own store server
+ *                              (rdv/store_server.h, `rdv store-server`);
+ *                              port 29500 by default; serve=1: the first
+ *                              handle to bind host:port runs the server
+ *                              while it stays open
+ *   env://                     the store the environment names: $RDV_STORE
+ *                              (a URL), else tcp://$MASTER_ADDR:$MASTER_PORT
+ *                              served by rank 0 ($RDV_RANK, else $RANK)
  *   plugin:./libmystore.so[?k=v...]
  *   Every scheme also takes prefix=P, which scopes the store to "P/".
  */
