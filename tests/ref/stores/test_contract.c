@@ -6,7 +6,10 @@
  *
  * Criterion runs each (store, clause) pair in a process of its own,
  * which is the isolation the clauses ask for. A file store gets a fresh
- * directory per test, removed afterwards, so runs never share state.
+ * directory per test, removed afterwards, so runs never share state; a
+ * tcp:// row ("@TCP@" in its URL) gets a server of its own in a child
+ * process (tests/ref/stores/tcp/tcp_util.c), with the URL's token= if it
+ * has one, stopped afterwards.
  *
  * Three suites: contract/ holds most clauses and runs them in parallel;
  * contract_timed/ holds the clauses whose verdict bounds a duration
@@ -26,10 +29,13 @@
 #include <unistd.h>
 
 #include "conform/contract.h"
+#include "rdv/url.h"
+#include "tcp_util.h"
 
 typedef struct contract_case {
     char store[32];
-    char url[256]; /* "@TMP@" is replaced by a fresh directory */
+    char url[256]; /* "@TMP@" is replaced by a fresh directory, "@TCP@"
+                      by a new store server's address */
     char clause[48];
 } contract_case;
 
@@ -109,6 +115,9 @@ static size_t add_all(suite which, contract_case *into)
     n = add_store(n, "prefix-hash", "hash:?prefix=outer");
     n = add_store(n, "prefix-hash-shared", "hash:?shared=1&prefix=outer");
     n = add_store(n, "prefix-file", "file://@TMP@?prefix=outer");
+    n = add_store(n, "tcp", "tcp://@TCP@");
+    n = add_store(n, "tcp-token", "tcp://@TCP@?token=rdv-contract");
+    n = add_store(n, "prefix-tcp", "tcp://@TCP@?prefix=outer");
     n = add_redis(n, "redis", "RDV_TEST_REDIS_URL");
     n = add_redis(n, "unix", "RDV_TEST_REDIS_SOCK");
     return n;
@@ -141,12 +150,33 @@ static int remove_entry(const char *path, const struct stat *st, int flag,
     return remove(path);
 }
 
+/* A store server for a tcp:// row, with the token its URL gives. */
+static void tcp_row_server(const char *url, tcp_server_proc *srv,
+                           char *addr, size_t cap)
+{
+    char err[512], bare[256];
+    const char *token;
+    rdv_url u;
+
+    /* "@TCP@" is no host the parser takes: ask it about a stand-in */
+    snprintf(bare, sizeof bare, "tcp://h%s", strstr(url, "@TCP@") + 5);
+    cr_assert_eq(rdv_url_parse(bare, &u, err, sizeof err), RDV_OK, "%s",
+                 err);
+    token = rdv_url_option(&u, "token");
+    cr_assert_eq(tcp_server_spawn(srv, "127.0.0.1:0", token, 0, err,
+                                  sizeof err), 0, "%s", err);
+    rdv_url_free(&u);
+    snprintf(addr, cap, "127.0.0.1:%d", srv->port);
+}
+
 static void run_case(contract_case *tc)
 {
     const rdv_clause *clause = rdv_contract_find(tc->clause);
-    char url[512], dir[] = "/tmp/rdv-contract-XXXXXX";
+    char url[512], dir[] = "/tmp/rdv-contract-XXXXXX", addr[64];
     const char *at = strstr(tc->url, "@TMP@");
+    const char *tcp = strstr(tc->url, "@TCP@");
     rdv_clause_env env = {url, getenv("RDV_TEST_QUICK") != NULL};
+    tcp_server_proc srv = {0};
     rdv_clause_result r;
 
     cr_assert(strncmp(tc->url, "missing:", 8) != 0,
@@ -157,12 +187,19 @@ static void run_case(contract_case *tc)
         cr_assert(mkdtemp(dir), "mkdtemp failed");
         snprintf(url, sizeof url, "%.*s%s%s", (int)(at - tc->url), tc->url,
                  dir, at + 5);
+    } else if (tcp) {
+        tcp_row_server(tc->url, &srv, addr, sizeof addr);
+        snprintf(url, sizeof url, "%.*s%s%s", (int)(tcp - tc->url), tc->url,
+                 addr, tcp + 5);
     } else {
         snprintf(url, sizeof url, "%s", tc->url);
     }
     rdv_contract_run(clause, &env, &r);
     if (at)
         nftw(dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
+    if (tcp)
+        cr_assert_eq(tcp_server_stop(&srv), 0, "the store server did not "
+                     "stop cleanly");
     if (r.verdict == RDV_VERDICT_SKIP)
         cr_skip_test("%s/%s: %s", tc->store, tc->clause, r.evidence);
     cr_assert_eq(r.verdict, RDV_VERDICT_PASS, "%s/%s (%s): %s", tc->store,
