@@ -30,6 +30,7 @@
 #include "commands/commands.h"
 #include "common/number.h"
 #include "rdv/store.h"
+#include "rdv/url.h"
 
 #define BENCH_MGET 64   /* keys per multi_get */
 #define BENCH_KEYS 1024 /* distinct keys per process */
@@ -342,7 +343,7 @@ int rdv_cmd_bench_store(int argc, char **argv)
 {
     bench_run r = {0};
     bench_opts o;
-    char err[512];
+    char err[512], shown[512];
     rdv_store *s;
     size_t gone = 0;
     int rc = parse_opts(argc, argv, &o);
@@ -357,7 +358,8 @@ int rdv_cmd_bench_store(int argc, char **argv)
     r.inherited = rdv_store_is_inherited(s) ? s : NULL;
     snprintf(r.prefix, sizeof r.prefix, "rdv-bench/%d/", (int)getpid());
     printf("rdv bench store: %s (%s), %ld ops per process and operation, "
-           "%ld-byte values\n", o.url, rdv_store_name(s), o.ops, o.vsize);
+           "%ld-byte values\n", rdv_url_redact(o.url, shown, sizeof shown),
+           rdv_store_name(s), o.ops, o.vsize);
     printf("%5s  %-12s %10s %9s %9s\n", "procs", "op", "ops/s", "p50 us",
            "p99 us");
     rc = bench_run_procs(&r, 1);
