@@ -1,9 +1,9 @@
 /*
  * harness/commands/cmd_bench.c - `rdv bench <what>`: picks the benchmark. Each
  * one lives in its own file (bench_store.c, bench_rendezvous.c,
- * bench_collectives.c) and parses its own options; the collective
- * benchmarks share one entry point that reads the collective's name
- * from argv[0].
+ * bench_store_rdv.c, bench_collectives.c) and parses its own options;
+ * the collective benchmarks share one entry point that reads the
+ * collective's name from argv[0].
  */
 #include <stdio.h>
 #include <string.h>
@@ -21,6 +21,8 @@ static const bench_kind kinds[] = {
      "store operation latency and throughput"},
     {"rendezvous", rdv_cmd_bench_rendezvous,
      "rendezvous time against N, per store and backend"},
+    {"store-rendezvous", rdv_cmd_bench_store_rendezvous,
+     "N processes on a store alone: set own key, wait for all, get all"},
     {"allreduce", rdv_cmd_bench_collectives,
      "allreduce latency and bus bandwidth against message size"},
     {"broadcast", rdv_cmd_bench_collectives,
@@ -35,7 +37,7 @@ static void bench_help(FILE *f)
     fputs("usage: rdv bench <what> [options]   (rdv bench <what> --help)\n"
           "\n", f);
     for (size_t i = 0; i < NKINDS; i++)
-        fprintf(f, "  %-11s %s\n", kinds[i].name, kinds[i].summary);
+        fprintf(f, "  %-16s %s\n", kinds[i].name, kinds[i].summary);
     fputs("\nBenchmarks measure; they never fail a check. Exit status: 0 ok,"
           "\n1 the benchmark could not run, 2 bad usage.\n", f);
 }

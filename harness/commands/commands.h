@@ -13,9 +13,10 @@ int rdv_cmd_matrix(int argc, char **argv);
 int rdv_cmd_conform(int argc, char **argv);
 int rdv_cmd_faults(int argc, char **argv);
 int rdv_cmd_store_server(int argc, char **argv);
-int rdv_cmd_bench(int argc, char **argv); /* dispatches to the three below */
+int rdv_cmd_bench(int argc, char **argv); /* dispatches to the four below */
 int rdv_cmd_bench_store(int argc, char **argv);
 int rdv_cmd_bench_rendezvous(int argc, char **argv);
+int rdv_cmd_bench_store_rendezvous(int argc, char **argv);
 int rdv_cmd_bench_collectives(int argc, char **argv);
 
 #endif
