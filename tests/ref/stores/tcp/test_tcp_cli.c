@@ -2,7 +2,8 @@
  * test_tcp_cli.c - the tcp:// store through the real rdv binary: `rdv
  * store-server` started and stopped by signal, `rdv conform` certifying
  * tcp:// (the full contract, every clause), `rdv matrix` at N = 2, 4, 8
- * on it, and the server command's usage errors.
+ * and `rdv bench store-rendezvous` on it (that it runs, never how fast),
+ * and the server command's usage errors.
  */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
@@ -126,9 +127,31 @@ Test(cli, conform_certifies_tcp_and_the_matrix_passes, .timeout = 900)
         cr_assert(strstr(out, "9 passed, 0 failed"), "%s", out);
         free(out);
     }
+    {
+        char *argv[] = {RDV_BIN, "bench", "store-rendezvous", "--store",
+                        url, "--procs", "8", "--runs", "2", NULL};
+
+        rc = run_rdv(argv, &out);
+        cr_assert_eq(rc, 0, "rdv bench store-rendezvous failed:\n%s", out);
+        cr_assert(strstr(out, "median rendezvous_ms="), "%s", out);
+        free(out);
+    }
     cr_assert_eq(server_stop(&s), 0, "rdv store-server did not exit 0 on "
                  "SIGTERM");
     unlink(s.err_path);
+}
+
+/* The store-rendezvous bench on a store its processes inherit. */
+Test(cli, store_rendezvous_bench_runs_on_an_inherited_store)
+{
+    char *argv[] = {RDV_BIN, "bench", "store-rendezvous", "--store",
+                    "hash:?shared=1", "--procs", "8", "--runs", "2", NULL};
+    char *out;
+    int rc = run_rdv(argv, &out);
+
+    cr_assert_eq(rc, 0, "%s", out);
+    cr_assert(strstr(out, "(hash), 8 processes, 2 runs"), "%s", out);
+    free(out);
 }
 
 Test(cli, the_token_file_works_and_is_never_printed)
