@@ -108,8 +108,8 @@ int rdv_redis_poll(rdv_store *s, int64_t deadline, rdv_redis_probe_fn probe,
             return rc;
         if (rdv_now_ns() >= deadline)
             return RDV_REDIS_POLL_TIMEDOUT;
-        if (rdv_redis_conn_sleep(&RS(s)->conn, rdv_redis_jitter(&seed, delay),
-                                 deadline))
+        if (rdv_cancel_sleep(&RS(s)->conn.cancel, rdv_jitter(&seed, delay),
+                             deadline))
             return RDV_REDIS_POLL_CANCELED;
         delay = delay * 3 / 2 < POLL_MAX_NS ? delay * 3 / 2 : POLL_MAX_NS;
     }

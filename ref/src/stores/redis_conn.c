@@ -42,7 +42,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -62,17 +61,6 @@
 #define RETRY_LATER 1 /* the server did not run it; try again */
 #define SILENT RDV_REDIS_SILENT
 
-int64_t rdv_redis_jitter(uint64_t *seed, int64_t ns)
-{
-    uint64_t x = *seed ? *seed : 0x9e3779b97f4a7c15ull;
-
-    x ^= x << 13; /* xorshift64 */
-    x ^= x >> 7;
-    x ^= x << 17;
-    *seed = x;
-    return ns * 3 / 4 + (int64_t)(x % (uint64_t)(ns / 2 + 1));
-}
-
 int64_t rdv_redis_io_deadline(const rdv_redis_conn *c, int64_t deadline)
 {
     int64_t now = rdv_now_ns();
@@ -82,30 +70,16 @@ int64_t rdv_redis_io_deadline(const rdv_redis_conn *c, int64_t deadline)
     return now + c->conf->timeout_ms * 1000000LL;
 }
 
-int rdv_redis_conn_sleep(rdv_redis_conn *c, int64_t ns, int64_t deadline)
-{
-    int64_t until = rdv_now_ns() + ns;
-    int rc;
-
-    if (deadline != RDV_DEADLINE_NONE && deadline < until)
-        until = deadline;
-    rc = rdv_redis_wait_fd(c, -1, 0, until);
-    return rc == RDV_ECANCELED ? rc : RDV_OK;
-}
-
 int rdv_redis_conn_init(rdv_redis_conn *c, const rdv_redis_conf *conf,
                         char *errbuf, size_t errlen)
 {
+    int rc;
+
     memset(c, 0, sizeof *c);
     c->conf = conf;
     c->fd = -1;
-    c->pid = getpid();
-    c->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (c->wake_fd < 0) {
-        snprintf(errbuf, errlen, "redis store: eventfd: %s",
-                 strerror(errno));
-        return RDV_EIO;
-    }
+    if ((rc = rdv_cancel_init(&c->cancel, "redis store", errbuf, errlen)))
+        return rc;
     pthread_mutex_init(&c->lock, NULL);
     return RDV_OK;
 }
@@ -124,46 +98,28 @@ static void conn_drop(rdv_redis_conn *c)
 void rdv_redis_conn_destroy(rdv_redis_conn *c)
 {
     conn_drop(c);
-    if (c->wake_fd >= 0)
-        close(c->wake_fd);
+    rdv_cancel_destroy(&c->cancel);
     pthread_mutex_destroy(&c->lock);
 }
 
 void rdv_redis_conn_cancel(rdv_redis_conn *c)
 {
-    uint64_t one = 1;
-
-    atomic_store(&c->cancelled, 1);
-    /* A child closing a handle it inherited must not wake the parent's
-     * calls through the shared eventfd. */
-    if (atomic_load(&c->pid) != getpid())
-        return;
-    /* The counter stays non-zero: every later ppoll wakes at once. */
-    if (write(c->wake_fd, &one, sizeof one) < 0) {
-        /* EAGAIN: the counter is already non-zero. Nothing else fails. */
-    }
+    rdv_cancel_fire(&c->cancel);
 }
 
 /* After fork(), the child drops what it inherited, without any I/O on
  * it: the parent still uses that socket. Lock held. */
 static int conn_own(rdv_redis_conn *c, char *err, size_t errlen)
 {
-    pid_t pid = getpid();
-    int fd;
+    int rc = rdv_cancel_adopt(&c->cancel);
 
-    if (pid == c->pid)
-        return RDV_OK;
-    conn_drop(c);
-    fd = eventfd(atomic_load(&c->cancelled) ? 1 : 0,
-                 EFD_CLOEXEC | EFD_NONBLOCK);
-    if (fd < 0) {
+    if (rc < 0) {
         snprintf(err, errlen, "redis %s: eventfd after fork: %s",
                  c->conf->addr, strerror(errno));
-        return RDV_EIO;
+        return rc;
     }
-    close(c->wake_fd);
-    c->wake_fd = fd;
-    atomic_store(&c->pid, pid);
+    if (rc == 1)
+        conn_drop(c);
     return RDV_OK;
 }
 
@@ -505,7 +461,7 @@ int rdv_redis_conn_call(rdv_redis_conn *c, const rdv_redis_cmd *cmds,
         int sent = 0, rc;
         int64_t left, nap;
 
-        if (atomic_load(&c->cancelled)) {
+        if (rdv_cancel_fired(&c->cancel)) {
             snprintf(err, errlen, "redis %s: the store was closed",
                      c->conf->addr);
             return RDV_ECANCELED;
@@ -528,11 +484,11 @@ int rdv_redis_conn_call(rdv_redis_conn *c, const rdv_redis_cmd *cmds,
             note_attempts(err, errlen, attempts, start);
             return rc == RDV_ECONN ? RDV_ECONN : RDV_ETIMEDOUT;
         }
-        nap = rdv_redis_jitter(&seed, backoff);
-        if (rdv_redis_conn_sleep(c, nap < left - LAST_TRY_NS
-                                        ? nap
-                                        : left - LAST_TRY_NS,
-                                 deadline) == RDV_ECANCELED)
+        nap = rdv_jitter(&seed, backoff);
+        if (rdv_cancel_sleep(&c->cancel, nap < left - LAST_TRY_NS
+                                             ? nap
+                                             : left - LAST_TRY_NS,
+                             deadline) == RDV_ECANCELED)
             continue; /* reported at the top of the loop */
         backoff = backoff * 2 < RECONNECT_MAX_NS ? backoff * 2
                                                  : RECONNECT_MAX_NS;

@@ -23,9 +23,8 @@
 
 #include <hiredis/hiredis.h>
 #include <pthread.h>
-#include <stdatomic.h>
-#include <sys/types.h>
 
+#include "net_wait.h"
 #include "rdv/url.h"
 
 /* Where the server is and how to talk to it; from the store URL. */
@@ -50,12 +49,10 @@ void rdv_redis_conf_free(rdv_redis_conf *conf);
 
 typedef struct rdv_redis_conn {
     const rdv_redis_conf *conf;
-    pthread_mutex_t lock; /* guards everything below but cancelled */
-    _Atomic pid_t pid;    /* owner of fd and wake_fd */
-    int fd;               /* -1: not connected */
-    int wake_fd;          /* eventfd, readable once cancelled */
+    pthread_mutex_t lock; /* guards fd and reader */
+    int fd;               /* -1: not connected; belongs to cancel.pid */
     redisReader *reader;
-    _Atomic int cancelled;
+    rdv_cancel cancel;    /* close's switch, woken waits (net_wait.h) */
 } rdv_redis_conn;
 
 /* The most commands one call pipelines. */
@@ -108,13 +105,5 @@ int64_t rdv_redis_io_deadline(const rdv_redis_conn *c, int64_t deadline);
 int rdv_redis_conn_call(rdv_redis_conn *c, const rdv_redis_cmd *cmds,
                         size_t n, redisReply **replies, int64_t deadline,
                         int flags, char *err, size_t errlen);
-
-/* Sleeps for ns, at most until deadline, waking early when cancelled.
- * RDV_ECANCELED or RDV_OK (also on EINTR: the caller rechecks). */
-int rdv_redis_conn_sleep(rdv_redis_conn *c, int64_t ns, int64_t deadline);
-
-/* ns scaled by a random factor in [0.75, 1.25), so that many waiters
- * never poll in step; seed is the caller's own (start it non-zero). */
-int64_t rdv_redis_jitter(uint64_t *seed, int64_t ns);
 
 #endif

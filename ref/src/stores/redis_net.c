@@ -1,9 +1,9 @@
 /*
  * stores/redis_net.c - the redis store's sockets: connecting to the
  * server, waiting on a socket and sending on it, with a deadline, the
- * cancel eventfd and, for an exchange, a patience for a silent server
- * (redis_conn.c says why). No protocol here; redis_conn.c formats the
- * requests and parses the replies.
+ * cancel switch (net_wait.h) and, for an exchange, a patience for a
+ * silent server (redis_conn.c says why). No protocol here; redis_conn.c
+ * formats the requests and parses the replies.
  *
  * Sockets are made SOCK_CLOEXEC and SOCK_NONBLOCK in one call (no window
  * for a concurrent fork+exec to inherit them) and TCP ones get
@@ -11,7 +11,6 @@
  * A host name is resolved on each connect, so a server that moved is
  * found again; every address it resolves to is tried in turn.
  */
-#define _GNU_SOURCE /* ppoll */
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -21,42 +20,11 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "rdv/clock.h"
 #include "rdv/status.h"
 #include "redis_net.h"
-
-int rdv_redis_wait_fd(rdv_redis_conn *c, int fd, short events,
-                   int64_t deadline)
-{
-    for (;;) {
-        struct pollfd p[2] = {{fd, events, 0}, {c->wake_fd, POLLIN, 0}};
-        struct timespec ts, *tp = NULL;
-        int64_t left = 1;
-        int n;
-
-        if (atomic_load(&c->cancelled))
-            return RDV_ECANCELED;
-        if (deadline != RDV_DEADLINE_NONE) {
-            left = deadline - rdv_now_ns();
-            left = left > 0 ? left : 0;
-            ts.tv_sec = left / 1000000000;
-            ts.tv_nsec = left % 1000000000;
-            tp = &ts;
-        }
-        n = ppoll(p, 2, tp, NULL);
-        if (n < 0 && errno != EINTR)
-            return RDV_EIO;
-        if (n > 0 && p[1].revents)
-            return RDV_ECANCELED;
-        if (n > 0 && p[0].revents)
-            return RDV_OK;
-        if (n == 0 && left == 0)
-            return RDV_ETIMEDOUT;
-    }
-}
 
 /* One connect to one address, bounded by deadline. */
 static int sock_connect(rdv_redis_conn *c, const struct sockaddr *sa,
@@ -75,7 +43,7 @@ static int sock_connect(rdv_redis_conn *c, const struct sockaddr *sa,
         /* EINTR: the connect goes on in the background, as EINPROGRESS */
         if (errno != EINPROGRESS && errno != EINTR) {
             soerr = errno;
-        } else if ((rc = rdv_redis_wait_fd(c, fd, POLLOUT, deadline)) != RDV_OK) {
+        } else if ((rc = rdv_cancel_wait(&c->cancel, fd, POLLOUT, deadline)) != RDV_OK) {
             close(fd);
             return rc == RDV_ECANCELED ? 1 : -ETIMEDOUT;
         } else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0) {
@@ -128,7 +96,7 @@ int rdv_redis_io_wait(rdv_redis_conn *c, const rdv_redis_io *b,
 
     if (b->patience && b->progress + b->patience < until)
         until = b->progress + b->patience;
-    rc = rdv_redis_wait_fd(c, c->fd, events, until);
+    rc = rdv_cancel_wait(&c->cancel, c->fd, events, until);
     return rc == RDV_ETIMEDOUT && until != b->deadline ? RDV_REDIS_SILENT
                                                        : rc;
 }

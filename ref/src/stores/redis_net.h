@@ -25,13 +25,6 @@ typedef struct rdv_redis_io {
  * unknown and it must be dropped. */
 #define RDV_REDIS_SILENT 2
 
-/* Waits until fd has one of events (fd < 0: only for cancel) or the
- * deadline passes; past it, still looks once, so what is already there
- * counts. EINTR is retried. RDV_OK, RDV_ETIMEDOUT, RDV_ECANCELED or
- * RDV_EIO. */
-int rdv_redis_wait_fd(rdv_redis_conn *c, int fd, short events,
-                      int64_t deadline);
-
 /* Connects to c->conf's address (TCP or unix) by deadline. Returns 0
  * with *fd set, 1 when cancelled, or -errno (-ETIMEDOUT when the
  * deadline passed; name resolution failures also fill err). */
@@ -39,7 +32,7 @@ int rdv_redis_sock_open(rdv_redis_conn *c, int64_t deadline, int *fd,
                         char *err, size_t errlen);
 
 /* Waits for events on c->fd within b: RDV_OK, RDV_REDIS_SILENT, or
- * rdv_redis_wait_fd's failures (RDV_ETIMEDOUT past b->deadline). */
+ * rdv_cancel_wait's failures (RDV_ETIMEDOUT past b->deadline). */
 int rdv_redis_io_wait(rdv_redis_conn *c, const rdv_redis_io *b,
                       short events);
 

@@ -5,10 +5,11 @@
  * Choices:
  *  - Sockets are ours: CLOEXEC and non-blocking from socket(), TCP
  *    NODELAY (every request is a small write waiting for its reply),
- *    written with sendmsg(MSG_NOSIGNAL) (a dead server must not raise
+ *    written with send(MSG_NOSIGNAL) (a dead server must not raise
  *    SIGPIPE in the caller), and every wait is one ppoll() on the socket
- *    and the cancel eventfd with a deadline in ns. EINTR retries; the
- *    deadlines are absolute, so a signal never stretches or ends a wait.
+ *    and the cancel eventfd with a deadline in ns (net_wait.c, shared
+ *    with redis://). EINTR retries; the deadlines are absolute, so a
+ *    signal never stretches or ends a wait.
  *  - A connection carries one request at a time and goes back to the
  *    pool only after its reply arrived, so it never holds a reply
  *    nobody waits for; any failure closes it. Replies whose id is not
@@ -29,7 +30,7 @@
  *  - The host is resolved on every connect, so a server that moved is
  *    found again, and every address it resolves to is tried in turn.
  */
-#define _GNU_SOURCE /* ppoll, POLLRDHUP */
+#define _GNU_SOURCE /* POLLRDHUP */
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -38,9 +39,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "tcp_conn.h"
@@ -57,14 +56,12 @@
 int rdv_tcp_pool_init(rdv_tcp_pool *p, const rdv_tcp_conf *conf,
                       char *errbuf, size_t errlen)
 {
+    int rc;
+
     memset(p, 0, sizeof *p);
     p->conf = conf;
-    p->pid = getpid();
-    p->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (p->wake_fd < 0) {
-        snprintf(errbuf, errlen, "tcp store: eventfd: %s", strerror(errno));
-        return RDV_EIO;
-    }
+    if ((rc = rdv_cancel_init(&p->cancel, "tcp store", errbuf, errlen)))
+        return rc;
     pthread_mutex_init(&p->lock, NULL);
     return RDV_OK;
 }
@@ -78,7 +75,8 @@ static void link_close(rdv_tcp_link *l)
     free(l);
 }
 
-void rdv_tcp_pool_destroy(rdv_tcp_pool *p)
+/* Closes every idle connection. Lock held, or no other call running. */
+static void idle_drop(rdv_tcp_pool *p)
 {
     while (p->idle) {
         rdv_tcp_link *l = p->idle;
@@ -86,84 +84,38 @@ void rdv_tcp_pool_destroy(rdv_tcp_pool *p)
         p->idle = l->next;
         link_close(l);
     }
-    close(p->wake_fd);
+}
+
+void rdv_tcp_pool_destroy(rdv_tcp_pool *p)
+{
+    idle_drop(p);
+    rdv_cancel_destroy(&p->cancel);
     pthread_mutex_destroy(&p->lock);
 }
 
 void rdv_tcp_pool_cancel(rdv_tcp_pool *p)
 {
-    uint64_t one = 1;
-
-    atomic_store(&p->cancelled, 1);
-    /* A child closing a handle it inherited must not wake the parent's
-     * calls through the shared eventfd. */
-    if (atomic_load(&p->pid) != getpid())
-        return;
-    if (write(p->wake_fd, &one, sizeof one) < 0) {
-        /* EAGAIN: the counter is already non-zero; it stays so. */
-    }
+    rdv_cancel_fire(&p->cancel);
 }
 
-/* After fork(), drops what the child inherited, without I/O. */
+/* After fork(), drops what the child inherited, without I/O on it. */
 static int pool_own(rdv_tcp_pool *p, char *err, size_t errlen)
 {
-    pid_t pid = getpid();
-    int fd;
+    int rc;
 
-    if (pid == atomic_load(&p->pid))
+    if (atomic_load(&p->cancel.pid) == getpid())
         return RDV_OK;
     pthread_mutex_lock(&p->lock);
-    if (pid != atomic_load(&p->pid)) {
-        while (p->idle) {
-            rdv_tcp_link *l = p->idle;
-
-            p->idle = l->next;
-            link_close(l);
-        }
-        fd = eventfd(atomic_load(&p->cancelled) ? 1 : 0,
-                     EFD_CLOEXEC | EFD_NONBLOCK);
-        if (fd < 0) {
-            pthread_mutex_unlock(&p->lock);
-            snprintf(err, errlen, "tcp %s: eventfd after fork: %s",
-                     p->conf->addr, strerror(errno));
-            return RDV_EIO;
-        }
-        close(p->wake_fd);
-        p->wake_fd = fd;
-        atomic_store(&p->pid, pid);
-    }
+    rc = rdv_cancel_adopt(&p->cancel);
+    if (rc == 1)
+        idle_drop(p);
     pthread_mutex_unlock(&p->lock);
-    return RDV_OK;
-}
-
-/* Waits until fd has one of events (fd < 0: only for cancel) or the
- * deadline passes; past it, still looks once. RDV_OK, RDV_ETIMEDOUT or
- * RDV_ECANCELED. */
-static int wait_fd(rdv_tcp_pool *p, int fd, short events, int64_t until)
-{
-    for (;;) {
-        struct pollfd pf[2] = {{fd, events, 0}, {p->wake_fd, POLLIN, 0}};
-        struct timespec ts, *tp = NULL;
-        int64_t left = 1;
-        int n;
-
-        if (atomic_load(&p->cancelled))
-            return RDV_ECANCELED;
-        if (until != RDV_DEADLINE_NONE) {
-            left = until - rdv_now_ns();
-            left = left > 0 ? left : 0;
-            ts.tv_sec = left / 1000000000;
-            ts.tv_nsec = left % 1000000000;
-            tp = &ts;
-        }
-        n = ppoll(pf, 2, tp, NULL);
-        if (n > 0 && pf[1].revents)
-            return RDV_ECANCELED;
-        if (n > 0 && pf[0].revents)
-            return RDV_OK;
-        if (n == 0 && left == 0)
-            return RDV_ETIMEDOUT;
+    if (rc < 0) {
+        snprintf(err, errlen, "tcp %s: eventfd after fork: %s",
+                 p->conf->addr, strerror(errno));
+        return rc;
     }
+    return RDV_OK;
 }
 
 /* One connect to one address by until: 0 with *out, or -errno
@@ -182,7 +134,7 @@ static int connect_one(rdv_tcp_pool *p, const struct addrinfo *a,
     if (connect(fd, a->ai_addr, a->ai_addrlen) < 0) {
         if (errno != EINPROGRESS && errno != EINTR)
             soerr = errno;
-        else if ((rc = wait_fd(p, fd, POLLOUT, until)) != RDV_OK)
+        else if ((rc = rdv_cancel_wait(&p->cancel, fd, POLLOUT, until)) != RDV_OK)
             soerr = rc == RDV_ECANCELED ? ECANCELED : ETIMEDOUT;
         else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0)
             soerr = errno;
@@ -242,7 +194,7 @@ static int link_send(rdv_tcp_pool *p, rdv_tcp_link *l, const void *buf,
         if (w < 0 && errno == EINTR)
             continue;
         if (w < 0 && errno == EAGAIN) {
-            if ((rc = wait_fd(p, l->fd, POLLOUT, until)) != RDV_OK)
+            if ((rc = rdv_cancel_wait(&p->cancel, l->fd, POLLOUT, until)) != RDV_OK)
                 return rc;
             continue;
         }
@@ -318,7 +270,7 @@ static int link_read(rdv_tcp_pool *p, rdv_tcp_link *l, uint64_t id, int op,
                      "bytes", p->conf->addr, used);
             return RDV_ENOMEM;
         }
-        if ((rc = wait_fd(p, l->fd, POLLIN, until)) != RDV_OK)
+        if ((rc = rdv_cancel_wait(&p->cancel, l->fd, POLLIN, until)) != RDV_OK)
             return rc;
         r = recv(l->fd, l->in + l->in_len, l->in_cap - l->in_len, 0);
         if (r < 0 && (errno == EINTR || errno == EAGAIN))
@@ -427,7 +379,7 @@ void rdv_tcp_done(rdv_tcp_pool *p, rdv_tcp_reply *rep)
         l->in_len = l->in_cap = l->used = 0;
     }
     pthread_mutex_lock(&p->lock);
-    if (atomic_load(&p->pid) == getpid()) {
+    if (atomic_load(&p->cancel.pid) == getpid()) {
         l->next = p->idle;
         p->idle = l;
         l = NULL;
@@ -513,17 +465,6 @@ static int may_retry(int *rc, int sent, int flags, char *err, size_t errlen)
     return 1;
 }
 
-static int64_t jitter(uint64_t *seed, int64_t ns)
-{
-    uint64_t x = *seed ? *seed : 0x9e3779b97f4a7c15ull;
-
-    x ^= x << 13; /* xorshift64 */
-    x ^= x >> 7;
-    x ^= x << 17;
-    *seed = x;
-    return ns * 3 / 4 + (int64_t)(x % (uint64_t)(ns / 2 + 1));
-}
-
 /* Tries until a reply arrives, the failure is final, the I/O deadline
  * passes (RDV_ECONN) or the pool is cancelled. */
 static int call_retrying(rdv_tcp_pool *p, rdv_tcp_buf *req, int flags,
@@ -537,7 +478,7 @@ static int call_retrying(rdv_tcp_pool *p, rdv_tcp_buf *req, int flags,
         int sent = 0, rc;
         int64_t left, nap;
 
-        if (atomic_load(&p->cancelled))
+        if (rdv_cancel_fired(&p->cancel))
             return RDV_ECANCELED;
         ++*attempts;
         rc = attempt(p, req, flags, deadline, io, rep, &sent, err, errlen);
@@ -546,10 +487,11 @@ static int call_retrying(rdv_tcp_pool *p, rdv_tcp_buf *req, int flags,
         left = io == RDV_DEADLINE_NONE ? INT64_MAX : io - rdv_now_ns();
         if (left < LAST_TRY_NS)
             return RDV_ECONN;
-        nap = jitter(&seed, backoff);
-        if (nap > left - LAST_TRY_NS)
-            nap = left - LAST_TRY_NS;
-        if (wait_fd(p, -1, 0, rdv_now_ns() + nap) == RDV_ECANCELED)
+        nap = rdv_jitter(&seed, backoff);
+        if (rdv_cancel_sleep(&p->cancel, nap < left - LAST_TRY_NS
+                                             ? nap
+                                             : left - LAST_TRY_NS,
+                             RDV_DEADLINE_NONE) == RDV_ECANCELED)
             return RDV_ECANCELED;
         backoff = backoff * 2 < RECONNECT_MAX_NS ? backoff * 2
                                                  : RECONNECT_MAX_NS;

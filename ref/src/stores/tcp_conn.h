@@ -21,8 +21,8 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
-#include <sys/types.h>
 
+#include "net_wait.h"
 #include "tcp_codec.h"
 
 /* Where the server is and how to talk to it; from the store URL. */
@@ -48,10 +48,8 @@ typedef struct rdv_tcp_link {
 typedef struct rdv_tcp_pool {
     const rdv_tcp_conf *conf;
     pthread_mutex_t lock; /* guards idle */
-    rdv_tcp_link *idle;
-    _Atomic pid_t pid; /* owner of the links and wake_fd */
-    int wake_fd;       /* eventfd, readable once cancelled */
-    _Atomic int cancelled;
+    rdv_tcp_link *idle;   /* belong to cancel.pid */
+    rdv_cancel cancel;    /* close's switch, woken waits (net_wait.h) */
     _Atomic uint64_t next_id;
 } rdv_tcp_pool;
 
