@@ -29,8 +29,9 @@
 #include <unistd.h>
 
 #include "commands/commands.h"
-#include "common/cli.h"
-#include "rdv/store_ops.h"
+#include "common/number.h"
+#include "rdv/clock.h"
+#include "rdv/store.h"
 #include "rdv/url.h"
 
 #define MAX_PROCS 1024

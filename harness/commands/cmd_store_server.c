@@ -21,7 +21,7 @@
 #include <time.h>
 
 #include "commands/commands.h"
-#include "common/cli.h"
+#include "common/number.h"
 #include "rdv/store_server.h"
 
 static const char usage[] =

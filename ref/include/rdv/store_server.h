@@ -54,11 +54,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rdv/export.h"
 #include "rdv/status.h"
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+RDV_API_BEGIN
 
 typedef struct rdv_store_server rdv_store_server;
 
@@ -143,7 +142,5 @@ typedef struct rdv_store_server_stats {
 void rdv_store_server_stats_get(const rdv_store_server *srv,
                                 rdv_store_server_stats *out);
 
-#ifdef __cplusplus
-}
-#endif
+RDV_API_END
 #endif

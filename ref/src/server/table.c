@@ -2,8 +2,8 @@
  * server/table.c - the store server's keys and values, in memory.
  *
  * Choices:
- *  - A chained hash table of entries (FNV-1a over the key bytes) that
- *    doubles when it holds more entries than buckets. hash.c's table
+ *  - A chained hash table of entries (FNV-1a over the key bytes, fnv.h)
+ *    that doubles when it holds more entries than buckets. hash.c's table
  *    lives in a fixed shared mapping with futex wake-ups for forked
  *    processes; here one thread owns everything and waiters are
  *    explicit, so a plain malloc'd table is the simpler fit.
@@ -19,17 +19,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fnv.h"
 #include "server.h"
 
 #define FIRST_BUCKETS 1024u
 
 static uint64_t key_hash(const unsigned char *key, uint32_t klen)
 {
-    uint64_t h = 1469598103934665603ull;
-
-    for (uint32_t i = 0; i < klen; i++)
-        h = (h ^ key[i]) * 1099511628211ull;
-    return h;
+    return rdv_fnv1a(RDV_FNV1A_BASIS, key, klen);
 }
 
 int srv_table_init(srv_table *t)

@@ -21,7 +21,8 @@
 #include <unistd.h>
 
 #include "net_wait.h"
-#include "rdv/store_ops.h"
+#include "rdv/clock.h"
+#include "rdv/status.h"
 
 int rdv_cancel_init(rdv_cancel *c, const char *what, char *errbuf,
                     size_t errlen)
