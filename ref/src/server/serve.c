@@ -320,6 +320,17 @@ void srv_serve_waiter(srv *s, srv_waiter *w, int expired)
         free(ev);
 }
 
+/* The server's deadline for a request's timeout: negative, or too far
+ * to add to the clock, is none. */
+static int64_t park_deadline(int64_t timeout_ns)
+{
+    int64_t now = rdv_now_ns();
+
+    if (timeout_ns < 0 || timeout_ns >= RDV_DEADLINE_NONE - now)
+        return RDV_DEADLINE_NONE;
+    return now + timeout_ns;
+}
+
 static void serve_blocking(srv *s, srv_client *c, const rdv_tcp_msg *m)
 {
     uint32_t n = m->op == RDV_TCP_GET ? 1 : m->count;
@@ -344,10 +355,7 @@ static void serve_blocking(srv *s, srv_client *c, const rdv_tcp_msg *m)
         snprintf(why, sizeof why, "this connection already has %u requests "
                  "waiting (the server's max_waiting)", c->nwaiting);
         reply_status(s, c, m, RDV_ENOMEM, why);
-    } else if (!srv_waiter_park(s, c, m,
-                                m->timeout_ns < 0
-                                    ? RDV_DEADLINE_NONE
-                                    : rdv_now_ns() + m->timeout_ns)) {
+    } else if (!srv_waiter_park(s, c, m, park_deadline(m->timeout_ns))) {
         reply_status(s, c, m, RDV_ENOMEM, "server out of memory");
     }
     if (ev != small)

@@ -343,6 +343,35 @@ Test(server, pipelined_requests_are_answered_in_order_by_id)
     close(fd);
 }
 
+/* A timeout too far to add to any clock waits like no timeout (and
+ * does not overflow into an immediate one). */
+Test(server, a_huge_timeout_waits_for_the_key)
+{
+    rdv_tcp_msg m = {0};
+    unsigned char *frame;
+    int fd, setter;
+
+    start_server(NULL);
+    fd = hello_ok(NULL);
+    send_get(fd, 3, "far", INT64_MAX - 1);
+    cr_assert_eq(raw_read(fd, &m, &frame, 300), -2,
+                 "answered at once (status %d)", m.status);
+    setter = hello_ok(NULL);
+    {
+        rdv_tcp_buf b = {0};
+        size_t st = raw_begin(&b, RDV_TCP_SET, 1);
+
+        rdv_tcp_put_u32(&b, 0);
+        rdv_tcp_put_bytes(&b, "far", 3);
+        rdv_tcp_put_bytes(&b, "away", 4);
+        rdv_tcp_end(&b, st);
+        cr_assert_eq(raw_send_buf(setter, &b), 0);
+    }
+    expect_reply(fd, 3, RDV_OK, "away");
+    close(setter);
+    close(fd);
+}
+
 static int waiting_is(const rdv_store_server_stats *st, long n)
 {
     return (long)st->waiting == n;
