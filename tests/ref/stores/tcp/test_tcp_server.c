@@ -253,6 +253,19 @@ static void send_get(int fd, uint64_t id, const char *key, int64_t timeout)
     cr_assert_eq(raw_send_buf(fd, &b), 0);
 }
 
+/* SET key=val (overwrite) as request id. */
+static void send_set(int fd, uint64_t id, const char *key, const char *val)
+{
+    rdv_tcp_buf b = {0};
+    size_t st = raw_begin(&b, RDV_TCP_SET, id);
+
+    rdv_tcp_put_u32(&b, 0);
+    rdv_tcp_put_bytes(&b, key, strlen(key));
+    rdv_tcp_put_bytes(&b, val, strlen(val));
+    rdv_tcp_end(&b, st);
+    cr_assert_eq(raw_send_buf(fd, &b), 0);
+}
+
 static void expect_reply(int fd, uint64_t id, int status, const char *val)
 {
     rdv_tcp_msg m;
@@ -325,6 +338,7 @@ Test(server, pipelined_requests_are_answered_in_order_by_id)
 
     start_server(NULL);
     fd = hello_ok(NULL);
+    /* all 50 in one write */
     for (uint64_t id = 1; id <= 50; id++) {
         char key[16];
 
@@ -357,16 +371,7 @@ Test(server, a_huge_timeout_waits_for_the_key)
     cr_assert_eq(raw_read(fd, &m, &frame, 300), -2,
                  "answered at once (status %d)", m.status);
     setter = hello_ok(NULL);
-    {
-        rdv_tcp_buf b = {0};
-        size_t st = raw_begin(&b, RDV_TCP_SET, 1);
-
-        rdv_tcp_put_u32(&b, 0);
-        rdv_tcp_put_bytes(&b, "far", 3);
-        rdv_tcp_put_bytes(&b, "away", 4);
-        rdv_tcp_end(&b, st);
-        cr_assert_eq(raw_send_buf(setter, &b), 0);
-    }
+    send_set(setter, 1, "far", "away");
     expect_reply(fd, 3, RDV_OK, "away");
     close(setter);
     close(fd);
@@ -463,17 +468,8 @@ Test(server, serves_1024_clients_at_once)
               (unsigned long long)st.waiting, CROWD);
     cr_assert_geq(st.clients, CROWD);
     setter = hello_ok(NULL);
-    {
-        rdv_tcp_buf b = {0};
-        size_t s0 = raw_begin(&b, RDV_TCP_SET, 1);
-
-        rdv_tcp_put_u32(&b, 0);
-        rdv_tcp_put_bytes(&b, "go", 2);
-        rdv_tcp_put_bytes(&b, "now", 3);
-        rdv_tcp_end(&b, s0);
-        cr_assert_eq(raw_send_buf(setter, &b), 0);
-        expect_reply(setter, 1, RDV_OK, NULL);
-    }
+    send_set(setter, 1, "go", "now");
+    expect_reply(setter, 1, RDV_OK, NULL);
     for (int i = 0; i < CROWD; i++) {
         expect_reply(fds[i], (uint64_t)i + 1, RDV_OK, "now");
         close(fds[i]);
