@@ -123,6 +123,7 @@ void tcp_server_kill(tcp_server_proc *p, int sig)
     while (waitpid(p->pid, &st, 0) < 0 && errno == EINTR)
         ;
     p->pid = 0;
+    unlink(p->log_path);
 }
 
 int tcp_server_stop(tcp_server_proc *p)
