@@ -101,6 +101,14 @@ int rdv_store_is_inherited(const rdv_store *s)
     return s && (s->flags & RDV_STORE_INHERITED);
 }
 
+int rdv_store_contract_level(const rdv_store *s)
+{
+    if (!s)
+        return 0;
+    return (s->flags & RDV_STORE_GLOO_LEVEL) ? RDV_STORE_LEVEL_GLOO
+                                              : RDV_STORE_LEVEL_FULL;
+}
+
 const char *rdv_store_name(const rdv_store *s)
 {
     return s ? s->ops->name : "none";

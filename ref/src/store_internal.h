@@ -31,5 +31,6 @@ int rdv_tcp_open(rdv_url *u, rdv_store **out, char *errbuf, size_t errlen);
 int rdv_env_open(rdv_url *u, rdv_store **out, char *errbuf, size_t errlen);
 int rdv_plugin_open(rdv_url *u, rdv_store **out, char *errbuf,
                     size_t errlen);
+int rdv_exec_open(rdv_url *u, rdv_store **out, char *errbuf, size_t errlen);
 
 #endif

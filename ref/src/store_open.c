@@ -30,6 +30,7 @@ static const rdv_scheme schemes[] = {
     {"tcp", rdv_tcp_open, NULL},
     {"env", rdv_env_open, NULL},
     {"plugin", rdv_plugin_open, NULL},
+    {"exec", rdv_exec_open, NULL},
 };
 
 static const rdv_scheme *scheme_find(const char *name)
@@ -63,7 +64,7 @@ int rdv_store_open(const char *url, rdv_store **out, char *errbuf,
         snprintf(errbuf, errlen, "store URL '%s': %s%s", u.redacted,
                  scheme ? "" : "unknown scheme; known: hash:, file://, "
                                "redis://, unix://, tcp://, env://, "
-                               "plugin:",
+                               "plugin:, exec:",
                  scheme ? scheme->missing : "");
         goto done;
     }

@@ -56,6 +56,11 @@
  *                              (a URL), else tcp://$MASTER_ADDR:$MASTER_PORT
  *                              served by rank 0 ($RDV_RANK, else $RANK)
  *   plugin:./libmystore.so[?k=v...]
+ *   exec:/path/to/adapter[?k=v...][&timeout_ms=N]
+ *                              a program in any language serves the store
+ *                              over a socketpair (one per handle; options
+ *                              become --k=v arguments); the protocol is
+ *                              ref/src/stores/EXEC_PROTOCOL.md
  *   Every scheme also takes prefix=P, which scopes the store to "P/".
  */
 #ifndef RDV_STORE_H
@@ -113,12 +118,29 @@ enum {
     RDV_STORE_INHERITED = 1 << 0,
     /* Visible to this process only (hash:): useless across fork. */
     RDV_STORE_PROCESS_LOCAL = 1 << 1,
+    /* Claims only the gloo level of the contract (see below): an exec:
+     * adapter that declared it. */
+    RDV_STORE_GLOO_LEVEL = 1 << 2,
 };
 
 /* The RDV_STORE_* flags of s (a prefix store reports its inner's). */
 unsigned rdv_store_flags(const rdv_store *s);
 /* rdv_store_flags(s) & RDV_STORE_INHERITED, as 0 or 1. */
 int rdv_store_is_inherited(const rdv_store *s);
+
+/* How much of the contract a store claims (rdv_store_contract_level). */
+enum {
+    /* set, get, wait and check with timeouts: what Gloo's store offers */
+    RDV_STORE_LEVEL_GLOO = 1,
+    /* everything this header describes */
+    RDV_STORE_LEVEL_FULL = 2,
+};
+
+/* The level s claims: RDV_STORE_LEVEL_FULL for the built-in stores and
+ * plugins; an exec: store claims what its adapter declared; a prefix
+ * store claims its inner's. 0 for NULL. `rdv conform` judges a store on
+ * this level. */
+int rdv_store_contract_level(const rdv_store *s);
 
 int rdv_store_set(rdv_store *s, const char *key, const void *val,
                   size_t len, int flags);
