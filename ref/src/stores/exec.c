@@ -25,12 +25,16 @@
  *   the handle runs exactly one adapter, serializes its calls and
  *   reports RDV_STORE_PROCESS_LOCAL; once that adapter breaks every call
  *   is RDV_ESTATE, since a new one would have lost the data. A broken
- *   shared-scope adapter (crashed, silent, garbage) is stopped and the
+ *   shared-scope adapter (crashed, silent, garbage) is killed and the
  *   next call starts a new one: the data lives elsewhere, so nothing is
  *   lost, and one bad reply does not end the handle.
  * - Time: get, wait and multi_get tell the adapter the time left and
- *   wait for its reply until the deadline plus 500 ms (it should answer
- *   RDV_ETIMEDOUT itself; the grace covers a try-once round trip). Every
+ *   wait for its reply until the deadline plus 1 s. The adapter should
+ *   answer RDV_ETIMEDOUT itself at the deadline; the grace is the
+ *   contract's own bound on a timeout (rdv/store.h, `rdv conform`), so
+ *   rdv cuts off only an adapter that already broke it, and a late
+ *   adapter is seen late by conform instead of being hidden behind a
+ *   timeout of rdv's. Every
  *   other op, and starting an adapter (a Python adapter that imports a
  *   large library takes seconds), is bounded by timeout_ms (default
  *   30000). Close wakes every wait through one eventfd.
@@ -313,6 +317,10 @@ static void ex_cancel(rdv_store *s)
 {
     exec_store *x = X(s);
 
+    /* The eventfd is shared with the parent after fork: a child closing
+     * its copy must not cancel the parent's calls. */
+    if (getpid() != x->owner)
+        return;
     pthread_mutex_lock(&x->lock);
     x->canceled = 1;
     pthread_cond_broadcast(&x->changed);

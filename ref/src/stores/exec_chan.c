@@ -1,9 +1,10 @@
 /*
  * stores/exec_chan.c - one adapter process of an exec: store: started
  * with posix_spawn on a socketpair, one request and one reply at a time
- * within a deadline, stopped by end-of-file, SIGTERM, SIGKILL, and
- * always reaped by pid. EXEC_PROTOCOL.md is the contract with the
- * adapter; exec_proto.c the codec this file feeds.
+ * within a deadline, stopped at close by end-of-file, SIGTERM, SIGKILL
+ * (killed at once when it is out of step), and always reaped by pid.
+ * EXEC_PROTOCOL.md is the contract with the adapter; exec_proto.c the
+ * codec this file feeds.
  *
  * Choices:
  * - posix_spawn, not fork: glibc spawns with CLONE_VFORK, so a process
@@ -340,7 +341,7 @@ int rdv_exec_chan_start(rdv_exec_chan *c, char *const argv[],
         *hello = p.reply;
         return RDV_OK;
     }
-    rdv_exec_chan_stop(&c, 1);
+    rdv_exec_chan_kill(c);
     return rc;
 }
 
@@ -349,6 +350,25 @@ void rdv_exec_chan_forget(rdv_exec_chan *c)
     if (c->fd >= 0)
         close(c->fd);
     c->fd = -1;
+}
+
+/* SIGKILLs c unless it was reaped, and reaps it. */
+static void kill_reap(rdv_exec_chan *c)
+{
+    int status;
+
+    if (c->reaped || c->pid <= 0)
+        return;
+    kill(c->pid, SIGKILL);
+    while (waitpid(c->pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    c->reaped = 1;
+}
+
+void rdv_exec_chan_kill(rdv_exec_chan *c)
+{
+    rdv_exec_chan_forget(c);
+    kill_reap(c);
 }
 
 void rdv_exec_chan_stop(rdv_exec_chan *const cs[], size_t n)
@@ -360,14 +380,6 @@ void rdv_exec_chan_stop(rdv_exec_chan *const cs[], size_t n)
         if (!cs[i]->reaped && cs[i]->pid > 0)
             kill(cs[i]->pid, SIGTERM);
     reap_until(cs, n, rdv_now_ns() + TERM_GRACE_NS);
-    for (size_t i = 0; i < n; i++) {
-        int status;
-
-        if (cs[i]->reaped || cs[i]->pid <= 0)
-            continue;
-        kill(cs[i]->pid, SIGKILL);
-        while (waitpid(cs[i]->pid, &status, 0) < 0 && errno == EINTR)
-            ;
-        cs[i]->reaped = 1;
-    }
+    for (size_t i = 0; i < n; i++)
+        kill_reap(cs[i]);
 }

@@ -24,7 +24,7 @@ typedef struct rdv_exec_chan {
  * (the caller frees it). Waits until deadline (ns), or until cancel_fd
  * turns readable. RDV_OK, or an rdv_status with the reason in why
  * (a fragment: "exited with status 1", "cannot be started: ...");
- * on failure the process is stopped and reaped and c->pid says which it
+ * on failure the process is killed and reaped and c->pid says which it
  * was (0 when none started). */
 int rdv_exec_chan_start(rdv_exec_chan *c, char *const argv[],
                         int64_t deadline, int cancel_fd,
@@ -44,6 +44,10 @@ int rdv_exec_chan_call(rdv_exec_chan *c, const rdv_exec_req *req,
  * to exit), waits 100 ms, sends SIGTERM, waits 500 ms, sends SIGKILL,
  * and reaps each. Only for adapters this process started. */
 void rdv_exec_chan_stop(rdv_exec_chan *const cs[], size_t n);
+
+/* Ends an adapter that is out of step (silent, garbage, crashed): closes
+ * its socket, SIGKILLs it unless it already exited, and reaps it. */
+void rdv_exec_chan_kill(rdv_exec_chan *c);
 
 /* Closes c's socket without signalling (a forked child's copy). */
 void rdv_exec_chan_forget(rdv_exec_chan *c);

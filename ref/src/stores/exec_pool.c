@@ -137,19 +137,20 @@ int rdv_exec_pool_start(exec_store *x, int i, int first, char *why,
                                  sizeof reason);
 
     if (rc == RDV_OK && (rc = take_hello(x, &hello, first, reason,
-                                         sizeof reason)) != RDV_OK) {
-        rdv_exec_chan *stop = c;
-
-        rdv_exec_chan_stop(&stop, 1);
-    }
+                                         sizeof reason)) != RDV_OK)
+        rdv_exec_chan_kill(c);
     rdv_exec_reply_free(&hello);
     if (rc == RDV_OK)
         return RDV_OK;
-    if (c->pid > 0)
-        snprintf(why, whylen, "adapter '%s' (pid %d) %s%s", x->argv[0],
-                 (int)c->pid, reason, rc == RDV_ETIMEDOUT
-                 ? " (starting it and its hello are bounded by timeout_ms)"
-                 : "");
+    if (rc == RDV_ETIMEDOUT)
+        snprintf(why, whylen, "adapter '%s' (pid %d) sent no hello within "
+                 "timeout_ms=%lld (an adapter that imports a large library "
+                 "on a loaded machine may need more: raise timeout_ms)",
+                 x->argv[0], (int)c->pid,
+                 (long long)(x->timeout_ns / 1000000));
+    else if (c->pid > 0)
+        snprintf(why, whylen, "adapter '%s' (pid %d) %s", x->argv[0],
+                 (int)c->pid, reason);
     else
         snprintf(why, whylen, "adapter '%s' %s", x->argv[0], reason);
     return rc;
@@ -226,22 +227,25 @@ static int acquire(exec_store *x, int64_t io, int *slot, char *why,
     return rc;
 }
 
-/* Returns slot to the pool; a broken adapter is stopped first. */
+/* Returns slot to the pool; a broken adapter is killed first. */
 static void release(exec_store *x, int slot)
 {
     rdv_exec_chan *c = &x->chans[slot];
 
-    if (c->broken) {
-        rdv_exec_chan_stop(&c, 1);
+    pthread_mutex_lock(&x->lock);
+    /* When closing, destroy stops every adapter at once, so a call that
+     * close woke returns now, not after its adapter's exit. */
+    if (c->broken && !x->canceled) {
+        pthread_mutex_unlock(&x->lock);
+        rdv_exec_chan_kill(c);
         pthread_mutex_lock(&x->lock);
         if (x->process_scope)
             snprintf(x->lost, sizeof x->lost, "its adapter '%s' (pid %d) "
-                     "was stopped after an earlier failure, and its data "
+                     "was killed after an earlier failure, and its data "
                      "(scope=process) went with it: open the store again",
                      x->argv[0], (int)c->pid);
         x->state[slot] = SLOT_FREE;
     } else {
-        pthread_mutex_lock(&x->lock);
         x->state[slot] = SLOT_IDLE;
     }
     pthread_cond_broadcast(&x->changed);
@@ -316,10 +320,10 @@ int rdv_exec_pool_call(rdv_store *s, int type, const char *key,
         return rdv_store_fail(s, rc, "%s: adapter '%s' (pid %d) %s%s; %s",
                               what, x->argv[0], (int)pid, why,
                               rc != RDV_ETIMEDOUT ? ""
-                              : timed ? " (the call's deadline plus 500 ms)"
+                              : timed ? " (the call's deadline plus 1 s)"
                                       : " (timeout_ms of the store URL)",
                               x->process_scope ? "the handle is unusable "
-                              "now" : "it was stopped; the next call starts "
+                              "now" : "it was killed; the next call starts "
                               "a new one");
     if (st != 0) {
         if (p->reply.msg && p->reply.msg[0]) {
