@@ -467,19 +467,17 @@ static int read_fixed(rdv_exec_parser *p, int code, const unsigned char *d,
         p->count = (uint32_t)v;
         break;
     case F_COUNT_LIST:
-        if (v > RDV_EXEC_LIST_MAX)
-            return fail(p, RDV_EPROTO, "the list reply declares %llu keys "
-                        "(at most %u)", (unsigned long long)v,
-                        RDV_EXEC_LIST_MAX);
-        p->count = (uint32_t)v;
+    case F_COUNT_PAIRS: {
+        int list = code == F_COUNT_LIST;
+        uint32_t max = list ? RDV_EXEC_LIST_MAX : RDV_EXEC_HELLO_PAIRS_MAX;
+
+        if (v > max)
+            return fail(p, RDV_EPROTO, "the %s reply declares %llu %s (at "
+                        "most %u)", what(p), (unsigned long long)v,
+                        list ? "keys" : "pairs", max);
+        p->count = (uint32_t)v * (list ? 1 : 2);
         break;
-    case F_COUNT_PAIRS:
-        if (v > RDV_EXEC_HELLO_PAIRS_MAX)
-            return fail(p, RDV_EPROTO, "the hello reply declares %llu "
-                        "pairs (at most %u)", (unsigned long long)v,
-                        RDV_EXEC_HELLO_PAIRS_MAX);
-        p->count = (uint32_t)v * 2;
-        break;
+    }
     }
     return 1;
 }

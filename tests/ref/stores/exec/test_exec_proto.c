@@ -48,6 +48,14 @@ static void b_str(buf *b, const char *s)
     b_bytes(b, s, (uint32_t)strlen(s));
 }
 
+/* Starts b over with a reply header: the type and the status. */
+static void b_head(buf *b, int type, int32_t status)
+{
+    b->n = 0;
+    b_u8(b, (unsigned)type);
+    b_u32(b, (uint32_t)status);
+}
+
 /* Feeds b to a parser for type t in pieces of step bytes. */
 static int feed(rdv_exec_parser *p, int t, uint32_t n, const buf *b,
                 size_t step)
@@ -129,8 +137,7 @@ Test(exec_proto, get_reply_in_any_split)
     buf b = {.n = 0};
     rdv_exec_parser p;
 
-    b_u8(&b, RDV_EXEC_GET);
-    b_u32(&b, 0);
+    b_head(&b, RDV_EXEC_GET, 0);
     b_bytes(&b, "va\0ue", 5);
     for (size_t step = 1; step <= b.n; step++) {
         cr_assert_eq(feed(&p, RDV_EXEC_GET, 0, &b, step), 1, "step %zu",
@@ -148,8 +155,7 @@ Test(exec_proto, error_reply_carries_status_and_message)
     buf b = {.n = 0};
     rdv_exec_parser p;
 
-    b_u8(&b, RDV_EXEC_WAIT);
-    b_u32(&b, (uint32_t)RDV_ETIMEDOUT);
+    b_head(&b, RDV_EXEC_WAIT, RDV_ETIMEDOUT);
     b_str(&b, "wait timed out: 1 of 2 keys missing: b");
     cr_assert_eq(feed(&p, RDV_EXEC_WAIT, 0, &b, 3), 1);
     cr_assert_eq(p.reply.status, RDV_ETIMEDOUT);
@@ -162,8 +168,7 @@ Test(exec_proto, compare_set_add_and_list_replies)
     buf b = {.n = 0};
     rdv_exec_parser p;
 
-    b_u8(&b, RDV_EXEC_COMPARE_SET);
-    b_u32(&b, 0);
+    b_head(&b, RDV_EXEC_COMPARE_SET, 0);
     b_u8(&b, 0);
     b_u8(&b, 1);
     b_str(&b, "now");
@@ -172,17 +177,13 @@ Test(exec_proto, compare_set_add_and_list_replies)
     cr_assert_str_eq(p.reply.value, "now");
     rdv_exec_parser_free(&p);
 
-    b.n = 0;
-    b_u8(&b, RDV_EXEC_ADD);
-    b_u32(&b, 0);
+    b_head(&b, RDV_EXEC_ADD, 0);
     b_i64(&b, -42);
     cr_assert_eq(feed(&p, RDV_EXEC_ADD, 0, &b, 1), 1);
     cr_assert_eq(p.reply.num, -42);
     rdv_exec_parser_free(&p);
 
-    b.n = 0;
-    b_u8(&b, RDV_EXEC_LIST);
-    b_u32(&b, 0);
+    b_head(&b, RDV_EXEC_LIST, 0);
     b_u32(&b, 3);
     b_str(&b, "a");
     b_str(&b, "b/\xff");
@@ -198,8 +199,7 @@ Test(exec_proto, hello_reply_pairs)
     buf b = {.n = 0};
     rdv_exec_parser p;
 
-    b_u8(&b, RDV_EXEC_HELLO);
-    b_u32(&b, 0);
+    b_head(&b, RDV_EXEC_HELLO, 0);
     b_str(&b, RDV_EXEC_MAGIC);
     b_u32(&b, 1);
     b_u32(&b, 2);
@@ -232,9 +232,7 @@ Test(exec_proto, wrong_type_is_named_with_a_hint_for_text)
     memcpy(b.b, "hello\n", 6);
     b.n = 6;
     expect_proto(RDV_EXEC_HELLO, 0, &b, "print to stdout");
-    b.n = 0;
-    b_u8(&b, RDV_EXEC_SET);
-    b_u32(&b, 0);
+    b_head(&b, RDV_EXEC_SET, 0);
     expect_proto(RDV_EXEC_GET, 0, &b, "has type 2, not 3");
 }
 
@@ -244,13 +242,10 @@ Test(exec_proto, oversized_value_fails_before_allocation)
 
     /* only the declared length arrives: the parser must refuse it now,
      * not wait for 64 MiB of bytes it would first have to allocate */
-    b_u8(&b, RDV_EXEC_GET);
-    b_u32(&b, 0);
+    b_head(&b, RDV_EXEC_GET, 0);
     b_u32(&b, 64u * 1024 * 1024 + 1);
     expect_proto(RDV_EXEC_GET, 0, &b, "67108865 bytes");
-    b.n = 0;
-    b_u8(&b, RDV_EXEC_GET);
-    b_u32(&b, (uint32_t)RDV_EIO);
+    b_head(&b, RDV_EXEC_GET, RDV_EIO);
     b_u32(&b, 0xffffffffu); /* a message of 4 GiB */
     expect_proto(RDV_EXEC_GET, 0, &b, "at most 65536");
 }
@@ -259,30 +254,21 @@ Test(exec_proto, bad_keys_counts_and_flags)
 {
     buf b = {.n = 0};
 
-    b_u8(&b, RDV_EXEC_LIST);
-    b_u32(&b, 0);
+    b_head(&b, RDV_EXEC_LIST, 0);
     b_u32(&b, 1);
     b_bytes(&b, "a\0b", 3);
     expect_proto(RDV_EXEC_LIST, 0, &b, "holds a NUL");
-    b.n = 0;
-    b_u8(&b, RDV_EXEC_LIST);
-    b_u32(&b, 0);
+    b_head(&b, RDV_EXEC_LIST, 0);
     b_u32(&b, 1);
     b_str(&b, "");
     expect_proto(RDV_EXEC_LIST, 0, &b, "is empty");
-    b.n = 0;
-    b_u8(&b, RDV_EXEC_MULTI_GET);
-    b_u32(&b, 0);
+    b_head(&b, RDV_EXEC_MULTI_GET, 0);
     b_u32(&b, 3);
     expect_proto(RDV_EXEC_MULTI_GET, 2, &b, "3 values for 2 keys");
-    b.n = 0;
-    b_u8(&b, RDV_EXEC_COMPARE_SET);
-    b_u32(&b, 0);
+    b_head(&b, RDV_EXEC_COMPARE_SET, 0);
     b_u8(&b, 2);
     expect_proto(RDV_EXEC_COMPARE_SET, 0, &b, "for a flag");
-    b.n = 0;
-    b_u8(&b, RDV_EXEC_HELLO);
-    b_u32(&b, 0);
+    b_head(&b, RDV_EXEC_HELLO, 0);
     b_str(&b, "not-rdv!");
     expect_proto(RDV_EXEC_HELLO, 0, &b, "magic");
 }
@@ -292,16 +278,13 @@ Test(exec_proto, a_lying_count_costs_no_memory_up_front)
     buf b = {.n = 0};
     rdv_exec_parser p;
 
-    b_u8(&b, RDV_EXEC_LIST);
-    b_u32(&b, 0);
+    b_head(&b, RDV_EXEC_LIST, 0);
     b_u32(&b, 1u << 24); /* 16 M keys declared, one sent */
     b_str(&b, "only");
     cr_assert_eq(feed(&p, RDV_EXEC_LIST, 0, &b, b.n), 0, "needs more");
     cr_assert_eq(p.reply.nitems, 1);
     rdv_exec_parser_free(&p);
-    b.n = 0;
-    b_u8(&b, RDV_EXEC_LIST);
-    b_u32(&b, 0);
+    b_head(&b, RDV_EXEC_LIST, 0);
     b_u32(&b, (1u << 24) + 1);
     expect_proto(RDV_EXEC_LIST, 0, &b, "declares 16777217 keys");
 }
@@ -312,8 +295,7 @@ Test(exec_proto, bytes_past_the_reply_are_left_alone)
     rdv_exec_parser p;
     size_t used;
 
-    b_u8(&b, RDV_EXEC_SET);
-    b_u32(&b, 0);
+    b_head(&b, RDV_EXEC_SET, 0);
     b_u8(&b, 0x99);
     rdv_exec_parser_init(&p, RDV_EXEC_SET, 0);
     cr_assert_eq(rdv_exec_parser_feed(&p, b.b, b.n, &used), 1);
