@@ -25,6 +25,8 @@ import struct
 import sys
 import time
 
+sys.dont_write_bytecode = True  # no __pycache__ next to the adapter
+
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import rdvexec  # noqa: E402
 from rdvexec import StoreError, printable  # noqa: E402

@@ -56,7 +56,7 @@
  *                              (a URL), else tcp://$MASTER_ADDR:$MASTER_PORT
  *                              served by rank 0 ($RDV_RANK, else $RANK)
  *   plugin:./libmystore.so[?k=v...]
- *   exec:/path/to/adapter[?k=v...][&timeout_ms=N]
+ *   exec:/path/to/adapter[?k=v...][&timeout_ms=N&start_timeout_ms=N]
  *                              a program in any language serves the store
  *                              over a socketpair (one per handle; options
  *                              become --k=v arguments); the protocol is

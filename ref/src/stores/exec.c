@@ -5,11 +5,13 @@
  * exec_chan.c; a handle's adapters and one call: exec_pool.c). This file
  * turns the URL into the adapter's argv and the store ops into requests.
  *
- *   exec:/path/to/adapter[?key=value...][&timeout_ms=N][&prefix=P]
+ *   exec:/path/to/adapter[?key=value...][&timeout_ms=N]
+ *                        [&start_timeout_ms=N][&prefix=P]
  *
  * Choices:
  * - Arguments: every URL option but rdv's own (prefix=, handled by
- *   store_open.c, and timeout_ms=) becomes one argv entry --key=value,
+ *   store_open.c, timeout_ms= and start_timeout_ms=) becomes one argv
+ *   entry --key=value,
  *   in URL order; a repeated option repeats. Nothing is re-parsed: the
  *   options come from rdv/url.h. A path without '/' is looked up in PATH;
  *   one with '/' is checked before anything starts, so a missing or
@@ -35,9 +37,11 @@
  *   rdv cuts off only an adapter that already broke it, and a late
  *   adapter is seen late by conform instead of being hidden behind a
  *   timeout of rdv's. Every
- *   other op, and starting an adapter (a Python adapter that imports a
- *   large library takes seconds), is bounded by timeout_ms (default
- *   30000). Close wakes every wait through one eventfd.
+ *   other op is bounded by timeout_ms (default 30000), and starting an
+ *   adapter by start_timeout_ms (default 60000): two knobs, because a
+ *   Python adapter that imports torch takes seconds to start on a busy
+ *   machine while a set should fail fast. Close wakes every wait through
+ *   one eventfd.
  * - Ops the adapter does not declare: multi_get, multi_set, num_keys and
  *   delete_prefix use rdv's generic fallbacks when the ops they need are
  *   there; anything else is RDV_ENOTSUP naming what the adapter offers.
@@ -408,7 +412,8 @@ static char **build_argv(rdv_url *u)
         const rdv_url_opt *o = &u->options[i];
         size_t len = strlen(o->key) + strlen(o->value) + 4;
 
-        if (!strcmp(o->key, "prefix") || !strcmp(o->key, "timeout_ms"))
+        if (!strcmp(o->key, "prefix") || !strcmp(o->key, "timeout_ms") ||
+            !strcmp(o->key, "start_timeout_ms"))
             continue;
         rdv_url_option(u, o->key); /* marks it used: it is the adapter's */
         if (!(argv[n] = malloc(len)))
@@ -423,12 +428,13 @@ fail:
     return NULL;
 }
 
-static int init(exec_store *x, rdv_url *u, long timeout_ms)
+static int init(exec_store *x, rdv_url *u, long timeout_ms, long start_ms)
 {
     pthread_condattr_t ca;
 
     rdv_store_init(&x->base, &exec_ops);
     x->timeout_ns = (int64_t)timeout_ms * 1000000;
+    x->start_ns = (int64_t)start_ms * 1000000;
     x->owner = getpid();
     x->cancel_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     pthread_mutex_init(&x->lock, NULL);
@@ -444,7 +450,7 @@ int rdv_exec_open(rdv_url *u, rdv_store **out, char *errbuf, size_t errlen)
 {
     char why[512];
     exec_store *x;
-    long timeout_ms;
+    long timeout_ms, start_ms;
     int rc;
 
     if ((u->has_authority && u->host[0]) || !u->path[0]) {
@@ -456,11 +462,14 @@ int rdv_exec_open(rdv_url *u, rdv_store **out, char *errbuf, size_t errlen)
     if ((rc = rdv_url_option_long(u, "timeout_ms", 1, INT_MAX,
                                   EXEC_TIMEOUT_MS_DEFAULT, &timeout_ms,
                                   errbuf, errlen)) ||
+        (rc = rdv_url_option_long(u, "start_timeout_ms", 1, INT_MAX,
+                                  EXEC_START_TIMEOUT_MS_DEFAULT, &start_ms,
+                                  errbuf, errlen)) ||
         (rc = check_program(u, errbuf, errlen)))
         return rc;
     if (!(x = calloc(1, sizeof *x)))
         return RDV_ENOMEM;
-    if ((rc = init(x, u, timeout_ms)) != RDV_OK) {
+    if ((rc = init(x, u, timeout_ms, start_ms)) != RDV_OK) {
         snprintf(errbuf, errlen, "store URL '%s': %s", u->redacted,
                  rdv_strerror(rc));
         goto fail;

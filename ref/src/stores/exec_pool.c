@@ -132,7 +132,7 @@ int rdv_exec_pool_start(exec_store *x, int i, int first, char *why,
     rdv_exec_chan *c = &x->chans[i];
     rdv_exec_reply hello = {0};
     char reason[320];
-    int rc = rdv_exec_chan_start(c, x->argv, rdv_now_ns() + x->timeout_ns,
+    int rc = rdv_exec_chan_start(c, x->argv, rdv_now_ns() + x->start_ns,
                                  x->cancel_fd, &hello, reason,
                                  sizeof reason);
 
@@ -144,10 +144,9 @@ int rdv_exec_pool_start(exec_store *x, int i, int first, char *why,
         return RDV_OK;
     if (rc == RDV_ETIMEDOUT)
         snprintf(why, whylen, "adapter '%s' (pid %d) sent no hello within "
-                 "timeout_ms=%lld (an adapter that imports a large library "
-                 "on a loaded machine may need more: raise timeout_ms)",
-                 x->argv[0], (int)c->pid,
-                 (long long)(x->timeout_ns / 1000000));
+                 "start_timeout_ms=%lld (an adapter that imports a large "
+                 "library on a loaded machine may need more)", x->argv[0],
+                 (int)c->pid, (long long)(x->start_ns / 1000000));
     else if (c->pid > 0)
         snprintf(why, whylen, "adapter '%s' (pid %d) %s", x->argv[0],
                  (int)c->pid, reason);

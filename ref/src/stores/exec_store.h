@@ -15,14 +15,16 @@
 /* How long after a timed op's deadline a reply may come: the contract's
  * bound on a timeout (a timeout fires within timeout + 1 s). */
 #define EXEC_REPLY_GRACE_NS 1000000000LL
-#define EXEC_TIMEOUT_MS_DEFAULT 30000L
+#define EXEC_TIMEOUT_MS_DEFAULT 30000L       /* timeout_ms= */
+#define EXEC_START_TIMEOUT_MS_DEFAULT 60000L /* start_timeout_ms= */
 
 enum { SLOT_FREE, SLOT_TAKEN, SLOT_IDLE }; /* TAKEN: busy, starting, stopping */
 
 typedef struct exec_store {
     rdv_store base;
     char **argv; /* argv[0] is the adapter's path; NULL-terminated */
-    int64_t timeout_ns;
+    int64_t timeout_ns; /* an op without a timeout of its own */
+    int64_t start_ns;   /* starting an adapter, to its hello */
     int cancel_fd;
     pid_t owner;
     /* what the first adapter's hello declared */
@@ -49,7 +51,8 @@ int rdv_exec_pool_start(exec_store *x, int i, int first, char *why,
 
 /* Runs req (of type, about key or NULL) on an adapter of s: deadline is
  * the op's own for timed ops (get, wait, multi_get), which tell the
- * adapter the time left; others are bounded by timeout_ms. n is
+ * adapter the time left; others are bounded by timeout_ms, and starting
+ * an adapter for the call by start_timeout_ms. n is
  * multi_get's key count. RDV_OK: p->reply holds a status-0 reply that
  * the caller reads and frees (rdv_exec_parser_free); otherwise the
  * store's detail says what happened. */
