@@ -38,7 +38,7 @@ static const char *hello_get(const rdv_exec_reply *h, const char *name)
     return NULL;
 }
 
-/* Reads the ops list into a bitmask; RDV_EINVAL naming an unknown op. */
+/* Reads the ops list into a bitmask; RDV_EPROTO naming an unknown op. */
 static int parse_ops(const char *text, unsigned *mask, char *why,
                      size_t whylen)
 {
