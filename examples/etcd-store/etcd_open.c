@@ -169,8 +169,8 @@ static void *etcd_create(const rdv_plugin_config *cfg, char *errbuf,
         goto fail;
     }
     if (read_endpoints(s, cfg, errbuf, errlen) ||
-        kit_option_ms(cfg, "timeout_ms", DEFAULT_TIMEOUT_MS, 1, MAX_TIMEOUT_MS,
-                      &s->timeout_ms, errbuf, errlen))
+        kit_option_int(cfg, "timeout_ms", "milliseconds", DEFAULT_TIMEOUT_MS,
+                       1, MAX_TIMEOUT_MS, &s->timeout_ms, errbuf, errlen))
         goto fail;
     if ((s->cancel_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0) {
         snprintf(errbuf, errlen, "eventfd: %m");

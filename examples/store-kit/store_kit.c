@@ -197,8 +197,9 @@ void kit_missing(char *buf, size_t cap, const char *const *keys, size_t n,
     }
 }
 
-int kit_option_ms(const rdv_plugin_config *cfg, const char *name, int def,
-                  int min, int max, int *out, char *errbuf, size_t errlen)
+int kit_option_int(const rdv_plugin_config *cfg, const char *name,
+                   const char *unit, int def, int min, int max, int *out,
+                   char *errbuf, size_t errlen)
 {
     const char *v = cfg->option(cfg, name);
     char *end;
@@ -211,8 +212,8 @@ int kit_option_ms(const rdv_plugin_config *cfg, const char *name, int def,
     x = strtol(v, &end, 10);
     if (!*v || *end || errno || x < min || x > max) {
         snprintf(errbuf, errlen, "option %s='%s' in '%s': expected a whole "
-                 "number of milliseconds from %d to %d", name, v, cfg->url,
-                 min, max);
+                 "number of %s from %d to %d", name, v, cfg->url, unit, min,
+                 max);
         return -1;
     }
     *out = (int)x;

@@ -67,10 +67,11 @@ void kit_keys_free(kit_keys *k);
 void kit_missing(char *buf, size_t cap, const char *const *keys, size_t n,
                  const unsigned char *present);
 
-/* Option name as milliseconds in [min, max], def when absent; -1 after
- * writing the error into errbuf. */
-int kit_option_ms(const rdv_plugin_config *cfg, const char *name, int def,
-                  int min, int max, int *out, char *errbuf, size_t errlen);
+/* Option name as a whole number of unit ("milliseconds", "bytes") in
+ * [min, max], def when absent; -1 after writing the error into errbuf. */
+int kit_option_int(const rdv_plugin_config *cfg, const char *name,
+                   const char *unit, int def, int min, int max, int *out,
+                   char *errbuf, size_t errlen);
 
 /* A host list "host:port[,host:port...]": splits it into *hosts (malloc'd
  * array of malloc'd "host:port" strings) after checking every entry has a
