@@ -454,8 +454,11 @@ int etcd_call(etcd_store *s, const etcd_op *op, const char *path,
 
         snprintf(url, sizeof url, "%s%s", ep, path);
         tries++;
-        x = exchange(s, c, url, body, len, deadline, patience, &k, &http,
-                     why, sizeof why);
+        /* Silence moves a call to another member; with one, there is
+         * nowhere to go, and a slow answer is better than none. */
+        x = exchange(s, c, url, body, len, deadline,
+                     s->nendpoints > 1 ? patience : 0, &k, &http, why,
+                     sizeof why);
         rc = RETRY;
         if (x == XFER_DONE && http == 200) {
             json_error_t jerr;

@@ -134,11 +134,13 @@ json_t *etcd_req_range(const char *key, size_t klen, const char *end,
     return o;
 }
 
-json_t *etcd_req_put(const char *key, const void *val, size_t len)
+json_t *etcd_req_put(const char *key, size_t klen, const void *val,
+                     size_t len, int64_t lease)
 {
-    json_t *o = key_range(key, strlen(key), NULL, 0);
+    json_t *o = key_range(key, klen, NULL, 0);
 
-    if (o && set_bytes(o, "value", val, len)) {
+    if (o && (set_bytes(o, "value", val, len) ||
+              (lease && json_object_set_new(o, "lease", json_integer(lease))))) {
         json_decref(o);
         return NULL;
     }
@@ -177,7 +179,7 @@ json_t *etcd_req_guarded_put(const char *key, const char *target,
     const char *field = strcmp(target, "CREATE") == 0 ? "create_revision"
                                                       : "mod_revision";
     json_t *cmp = key_range(key, klen, NULL, 0);
-    json_t *put = etcd_req_put(key, val, len);
+    json_t *put = etcd_req_put(key, klen, val, len, 0);
     json_t *read = key_range(key, klen, NULL, 0);
 
     if (!cmp || !put || !read ||

@@ -18,15 +18,14 @@
  *   compare_set compares the value bytes: it reads value and
  *   mod_revision, then writes guarded on that revision; a txn lost to a
  *   write of the same bytes tries again.
- * - A guarded write resent after a lost reply cannot apply twice (the
- *   first one moved the revision), but the resend then cannot tell
- *   "mine applied" from "someone else's did". A create-only set or a
- *   compare_set in that case counts as done when the key holds exactly
- *   the bytes it meant to write (an rdv rendezvous record carries a
- *   random nonce, so those bytes are its own); add cannot tell one +1
- *   from another and fails, saying its outcome is unknown.
+ * - A guarded write resent after a lost reply (a leader change, a member
+ *   gone) cannot apply twice, since the first one moved the revision;
+ *   when the resend then finds the key changed, the write's receipt
+ *   (etcd_receipt.c) says whether the change was its own. So even an add
+ *   is applied exactly once across failover, and says so.
  * - list, num_keys and delete_prefix are single range requests over
- *   [prefix, prefix + 1); "" is the whole keyspace, ["\0", "\0").
+ *   [prefix, prefix + 1); "" is rdv's whole keyspace, ["\1", "\0"),
+ *   which leaves out the receipts.
  * - multi_set packs up to ETCD_TXN_OPS puts, at most 1 MiB of values,
  *   into one txn; a larger value goes alone, so a request stays under
  *   the server's --max-request-bytes whenever one value does.
@@ -38,6 +37,7 @@
 #include "etcd_store.h"
 
 #define ADD_TRIES 1000
+#define GRPC_NOT_FOUND 5 /* a put's lease is gone */
 #define TXN_BYTES (1024 * 1024)
 
 /* A key's state as the last reply showed it. */
@@ -103,36 +103,52 @@ static int read_key(etcd_store *s, const etcd_op *op, observed *o,
     return rc;
 }
 
-/* Stores val if the key is still as o says (absent, or at o->mod_rev).
- * Returns 1 when stored (o then holds val at its new revision), 0 when
- * not (o holds the key as the txn found it), or a negative status.
- * *unsure: a resend happened. */
+/* Stores val if the key is still as o says (absent, or at o->mod_rev),
+ * writing this thread's receipt with it. Returns 1 when stored
+ * (o->mod_rev is then its revision), 0 when not (o holds the key as the
+ * txn found it), or a negative status. A txn that was resent after a
+ * lost reply and then found the key changed is settled by its receipt. */
 static int guarded_put(etcd_store *s, const etcd_op *op, observed *o,
-                       const void *val, size_t len, int64_t deadline,
-                       int *unsure)
+                       const void *val, size_t len, int64_t deadline)
 {
-    json_t *req = etcd_req_guarded_put(op->key, o->present ? "MOD" : "CREATE",
-                                       o->present ? o->mod_rev : 0, val, len);
-    etcd_reply r;
-    int rc = etcd_call(s, op, "/v3/kv/txn", req, deadline, &r);
+    for (int renewed = 0;; renewed = 1) {
+        json_t *req = etcd_req_guarded_put(op->key,
+                                           o->present ? "MOD" : "CREATE",
+                                           o->present ? o->mod_rev : 0, val,
+                                           len);
+        etcd_receipt receipt = {0};
+        etcd_reply r = {0};
+        int64_t rev = 0;
+        int rc = req ? etcd_receipt_add(s, op, req, &receipt, deadline)
+                     : kit_fail(RDV_ENOMEM, "%s: out of memory", op->name);
 
-    json_decref(req);
-    *unsure = r.unsure;
-    if (rc == RDV_OK) {
-        rc = json_is_true(json_object_get(r.json, "succeeded"));
-        if (rc) /* the txn's revision is the one it wrote */
-            o->mod_rev = etcd_reply_revision(r.json);
-        else if ((rc = observe(op, etcd_txn_kvs(r.json, 0), o)) == RDV_OK)
-            rc = 0;
+        if (rc == RDV_OK)
+            rc = etcd_call(s, op, "/v3/kv/txn", req, deadline, &r);
+        json_decref(req);
+        if (rc == RDV_EIO && r.code == GRPC_NOT_FOUND && !renewed) {
+            etcd_receipt_lease_lost(s, receipt.lease); /* it expired */
+            continue;
+        }
+        if (rc == RDV_OK && json_is_true(json_object_get(r.json,
+                                                         "succeeded"))) {
+            o->mod_rev = etcd_reply_revision(r.json); /* what it wrote */
+            rc = 1;
+        } else if (rc == RDV_OK &&
+                   (rc = observe(op, etcd_txn_kvs(r.json, 0), o)) ==
+                       RDV_OK && r.unsure &&
+                   (rc = etcd_receipt_check(s, op, &receipt, deadline,
+                                            &rev)) == 1) {
+            o->mod_rev = rev;
+        }
+        json_decref(r.json);
+        return rc;
     }
-    json_decref(r.json);
-    return rc;
 }
 
 static int etcd_put(etcd_store *s, const etcd_op *op, const void *val,
                     size_t len)
 {
-    json_t *req = etcd_req_put(op->key, val, len);
+    json_t *req = etcd_req_put(op->key, strlen(op->key), val, len, 0);
     etcd_reply r;
     int rc = etcd_call(s, op, "/v3/kv/put", req, etcd_io_deadline(s), &r);
 
@@ -148,12 +164,12 @@ int etcd_set(void *h, const char *key, const void *val, size_t len,
     etcd_op op = {"set", key, 1};
     observed o = {0};
     char k[160];
-    int unsure, rc;
+    int rc;
 
     if (!(flags & RDV_PLUGIN_SET_CREATE_ONLY))
         return etcd_put(s, &op, val, len);
-    rc = guarded_put(s, &op, &o, val, len, etcd_io_deadline(s), &unsure);
-    if (rc == 0 && !(unsure && same_bytes(&o, val, len)))
+    rc = guarded_put(s, &op, &o, val, len, etcd_io_deadline(s));
+    if (rc == 0)
         rc = kit_fail(RDV_EEXIST, "set '%s' on etcd: the key exists "
                       "(create-only)", kit_printable(key, k, sizeof k));
     observed_clear(&o);
@@ -204,7 +220,7 @@ int etcd_add(void *h, const char *key, int64_t delta, int64_t *result)
     int64_t deadline = etcd_io_deadline(s), t0 = kit_now_ns(), old, sum;
     observed o = {0};
     char next[24], k[160];
-    int lost = 0, unsure, rc = add_guess(s, &op, &o, deadline);
+    int lost = 0, rc = add_guess(s, &op, &o, deadline);
 
     while (rc == RDV_OK) {
         size_t n;
@@ -221,7 +237,7 @@ int etcd_add(void *h, const char *key, int64_t delta, int64_t *result)
                           (long long)old, (long long)delta);
             break;
         }
-        rc = guarded_put(s, &op, &o, next, n, deadline, &unsure);
+        rc = guarded_put(s, &op, &o, next, n, deadline);
         if (rc == 1) {
             add_remember(s, key, o.mod_rev, sum);
             *result = sum;
@@ -230,13 +246,6 @@ int etcd_add(void *h, const char *key, int64_t delta, int64_t *result)
         }
         if (rc < 0)
             break;
-        if (unsure) {
-            rc = kit_fail(RDV_EIO, "add '%s' on etcd: a reply was lost and "
-                          "the counter has changed since: this add may or "
-                          "may not have been applied (outcome unknown)",
-                          kit_printable(key, k, sizeof k));
-            break;
-        }
         if (++lost >= ADD_TRIES || kit_now_ns() >= deadline) {
             rc = kit_fail(RDV_ETIMEDOUT, "add '%s' on etcd: lost %d races "
                           "to other writers in %lld ms; gave up (the key "
@@ -284,7 +293,7 @@ int etcd_compare_set(void *h, const char *key, const void *expected,
     int64_t deadline = etcd_io_deadline(s);
     observed o = {0};
     char k[160];
-    int rc = expected ? read_key(s, &op, &o, deadline) : RDV_OK, unsure = 0;
+    int rc = expected ? read_key(s, &op, &o, deadline) : RDV_OK;
 
     *won = 0;
     for (int tries = 0; rc == RDV_OK; tries++) {
@@ -296,9 +305,9 @@ int etcd_compare_set(void *h, const char *key, const void *expected,
                           kit_printable(key, k, sizeof k), tries);
             break;
         }
-        rc = guarded_put(s, &op, &o, desired, desired_len, deadline, &unsure);
+        rc = guarded_put(s, &op, &o, desired, desired_len, deadline);
         if (rc >= 0) {
-            *won = rc == 1 || (unsure && same_bytes(&o, desired, desired_len));
+            *won = rc == 1;
             rc = RDV_OK;
             if (*won || !expected)
                 break;
@@ -333,7 +342,10 @@ static int prefix_call(etcd_store *s, const etcd_op *op, int del,
     json_t *req = NULL;
     int rc;
 
-    /* etcd refuses an empty key: the whole keyspace starts at "\0". */
+    /* etcd refuses an empty key; rdv's keys start at "\1" (receipts,
+     * "\0rdv-receipt/...", are not rdv's). */
+    if (!plen)
+        prefix = "\1";
     if (end && del)
         req = etcd_req_delete(prefix, plen ? plen : 1, end, end_len);
     else if (end)
@@ -417,8 +429,9 @@ int etcd_multi_set(void *h, const char *const *keys,
         while (i < n && ops < ETCD_TXN_OPS &&
                (ops == 0 || bytes + lens[i] <= TXN_BYTES)) {
             if (etcd_txn_add(&txn, "request_put",
-                             etcd_req_put(keys[i], vals[i] ? vals[i] : "",
-                                          lens[i]))) {
+                             etcd_req_put(keys[i], strlen(keys[i]),
+                                          vals[i] ? vals[i] : "", lens[i],
+                                          0))) {
                 json_decref(txn);
                 return kit_fail(RDV_ENOMEM, "multi_set: out of memory");
             }

@@ -68,6 +68,7 @@ static void etcd_destroy(void *h)
         close(s->cancel_fd);
     pthread_mutex_destroy(&s->pool_lock);
     pthread_mutex_destroy(&s->add_lock);
+    pthread_mutex_destroy(&s->lease_lock);
     free(s->add_key);
     free(s);
 }
@@ -162,6 +163,7 @@ static void *etcd_create(const rdv_plugin_config *cfg, char *errbuf,
     s->cancel_fd = -1;
     pthread_mutex_init(&s->pool_lock, NULL);
     pthread_mutex_init(&s->add_lock, NULL);
+    etcd_receipt_init(s);
     pthread_once(&curl_once, curl_setup);
     if (curl_ready != CURLE_OK) {
         snprintf(errbuf, errlen, "libcurl did not initialize: %s",

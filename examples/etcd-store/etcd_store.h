@@ -37,6 +37,11 @@ typedef struct etcd_store {
     pthread_mutex_t add_lock;
     char *add_key;
     int64_t add_rev, add_val;
+    /* Receipts of guarded writes (etcd_receipt.c). */
+    char receipt_id[17];
+    _Atomic int64_t receipt_seq;
+    pthread_mutex_t lease_lock;
+    int64_t lease, lease_t0;
 } etcd_store;
 
 /* What an op is, for its messages: "get 'job/addr/3'". */
@@ -97,7 +102,8 @@ typedef struct etcd_kv {
  * (every key from key on). NULL on out of memory. */
 json_t *etcd_req_range(const char *key, size_t klen, const char *end,
                        size_t end_len, int keys_only, int count_only);
-json_t *etcd_req_put(const char *key, const void *val, size_t len);
+json_t *etcd_req_put(const char *key, size_t klen, const void *val,
+                     size_t len, int64_t lease);
 json_t *etcd_req_delete(const char *key, size_t klen, const char *end,
                         size_t end_len);
 /* A txn: put key = val if its revision target ("CREATE" or "MOD") equals
@@ -126,6 +132,29 @@ void etcd_kv_free(etcd_kv *kv);
 /* The "kvs" array of a range reply, or of a txn's i-th response_range. */
 json_t *etcd_reply_kvs(json_t *reply);
 json_t *etcd_txn_kvs(json_t *reply, size_t i);
+
+/* ---- etcd_receipt.c ---------------------------------------------------- */
+
+/* A guarded write's receipt: its key and sequence number. */
+typedef struct etcd_receipt {
+    char key[64];
+    size_t klen;
+    int64_t seq, lease;
+} etcd_receipt;
+
+/* Sets up the handle's receipts (create). */
+void etcd_receipt_init(etcd_store *s);
+/* Adds the calling thread's receipt, with a fresh sequence number on the
+ * handle's lease (granted first if needed), to txn's success ops. */
+int etcd_receipt_add(etcd_store *s, const etcd_op *op, json_t *txn,
+                     etcd_receipt *r, int64_t deadline);
+/* 1 when the receipt shows r's write applied (*rev: its revision), 0
+ * when not, or a status. */
+int etcd_receipt_check(etcd_store *s, const etcd_op *op,
+                       const etcd_receipt *r, int64_t deadline, int64_t *rev);
+/* etcd no longer knows lease (it expired): the next receipt gets a new
+ * one. */
+void etcd_receipt_lease_lost(etcd_store *s, int64_t lease);
 
 /* ---- the ops (etcd_kv.c, etcd_watch.c), for the table in etcd_open.c */
 

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# tests/examples/server_store.sh - certifies a store plugin against a
+# real server of its own (ci/services), as a user would:
+#
+#   server_store.sh SERVICE WHAT RDV PLUGIN
+#
+# SERVICE  etcd or zookeeper; RDV the rdv binary; PLUGIN the plugin .so.
+# WHAT     conform-store  rdv conform, the clauses of the single- and
+#                         multi-process groups (the store contract)
+#          conform-runs   rdv conform, the rendezvous and faults groups
+#                         (whole rdv runs at N = 2..16)
+#          matrix         rdv matrix --ranks 2,4,8 (seeds 1-3)
+# The two conform halves together are the full certification, split so
+# each test stays within a couple of minutes. Exit: rdv's (0 passed).
+set -euo pipefail
+SERVICE=$1 WHAT=$2 RDV=$3 PLUGIN=$4
+source "$(dirname "$0")/lib.sh"
+
+# The clauses of rdv conform --list whose group is (or is not) in re.
+clauses() {
+    "$RDV" conform --list | awk -v re="$1" -v keep="$2" \
+        '($2 ~ re) == keep {printf "%s%s", n++ ? "," : "", $1}'
+}
+
+server_start
+case $WHAT in
+    conform-store) "$RDV" conform --store "$URL" --only "$(clauses '^(rendezvous|faults)$' 0)" ;;
+    conform-runs) "$RDV" conform --store "$URL" --only "$(clauses '^(rendezvous|faults)$' 1)" ;;
+    matrix) "$RDV" matrix --store "$URL" --ranks 2,4,8 ;;
+    *) echo "server_store.sh: unknown WHAT '$WHAT'" >&2; exit 2 ;;
+esac
