@@ -342,19 +342,20 @@ int64_t etcd_io_deadline(const etcd_store *s)
     return kit_deadline(s->timeout_ms);
 }
 
-int etcd_pause(etcd_store *s, int ms)
+int etcd_pause(etcd_store *s, int64_t us)
 {
-    int64_t end = kit_now_ns() + (int64_t)ms * 1000000;
+    int64_t end = kit_now_ns() + us * 1000, left;
 
     for (;;) {
         struct pollfd p = {.fd = s->cancel_fd, .events = POLLIN};
-        int left;
+        struct timespec ts;
 
         if (atomic_load(&s->canceled))
             return RDV_ECANCELED;
-        if ((left = kit_left_ms(end)) == 0)
+        if ((left = end - kit_now_ns()) <= 0)
             return RDV_OK;
-        poll(&p, 1, left); /* EINTR: the loop recomputes what is left */
+        ts = (struct timespec){left / 1000000000, left % 1000000000};
+        ppoll(&p, 1, &ts, NULL); /* EINTR: the loop recomputes the rest */
     }
 }
 
@@ -503,7 +504,7 @@ int etcd_call(etcd_store *s, const etcd_op *op, const char *path,
             left = kit_left_ms(deadline);
             if (left >= 0 && ms > left)
                 ms = left;
-            if (etcd_pause(s, ms) == RDV_ECANCELED) {
+            if (etcd_pause(s, (int64_t)ms * 1000) == RDV_ECANCELED) {
                 rc = kit_fail(RDV_ECANCELED, "%s: canceled (the store is "
                               "closing)", op_text(op, o, sizeof o));
                 break;

@@ -26,8 +26,9 @@
  *   watch behind: harmless, since a watch only bumps the epoch, and the
  *   client registers one watch per path and watcher however often it
  *   is set.
- * - The client's own log goes to a callback that drops it: a library
- *   prints nothing, and errors reach the caller through the detail.
+ * - The client's own log is off (level 0, and a callback that drops
+ *   anything left): a library prints nothing, and errors reach the
+ *   caller through the detail.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -76,10 +77,21 @@ void zk_watcher(zhandle_t *zh, int type, int state, const char *path,
     pthread_mutex_unlock(&s->lock);
 }
 
+static pthread_once_t quiet_once = PTHREAD_ONCE_INIT;
+
+/* Level 0 turns the client's logging off altogether: besides printing,
+ * it formats into per-thread buffers that a thread ending with exit()
+ * never frees. Process-wide, as the client's log level is. */
+static void quiet(void)
+{
+    zoo_set_debug_level((ZooLogLevel)0);
+}
+
 static zk_session *session_new(zk_store *s)
 {
     zk_session *z = calloc(1, sizeof *z);
 
+    pthread_once(&quiet_once, quiet);
     if (!z)
         return NULL;
     z->s = s;
