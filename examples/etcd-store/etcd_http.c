@@ -342,20 +342,19 @@ int64_t etcd_io_deadline(const etcd_store *s)
     return kit_deadline(s->timeout_ms);
 }
 
-int etcd_pause(etcd_store *s, int64_t us)
+int etcd_pause(etcd_store *s, int ms)
 {
-    int64_t end = kit_now_ns() + us * 1000, left;
+    int64_t end = kit_now_ns() + (int64_t)ms * 1000000;
 
     for (;;) {
         struct pollfd p = {.fd = s->cancel_fd, .events = POLLIN};
-        struct timespec ts;
+        int left;
 
         if (atomic_load(&s->canceled))
             return RDV_ECANCELED;
-        if ((left = end - kit_now_ns()) <= 0)
+        if ((left = kit_left_ms(end)) == 0)
             return RDV_OK;
-        ts = (struct timespec){left / 1000000000, left % 1000000000};
-        ppoll(&p, 1, &ts, NULL); /* EINTR: the loop recomputes the rest */
+        poll(&p, 1, left); /* EINTR: the loop recomputes what is left */
     }
 }
 
@@ -504,7 +503,7 @@ int etcd_call(etcd_store *s, const etcd_op *op, const char *path,
             left = kit_left_ms(deadline);
             if (left >= 0 && ms > left)
                 ms = left;
-            if (etcd_pause(s, (int64_t)ms * 1000) == RDV_ECANCELED) {
+            if (etcd_pause(s, ms) == RDV_ECANCELED) {
                 rc = kit_fail(RDV_ECANCELED, "%s: canceled (the store is "
                               "closing)", op_text(op, o, sizeof o));
                 break;

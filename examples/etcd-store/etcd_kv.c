@@ -11,14 +11,10 @@
  * - add is a compare-and-swap loop. Its first guess is the state its own
  *   last add to that key left (one trip when nobody else wrote since),
  *   else a read (a failed guarded txn costs a raft write, a read does
- *   not). A lost race retries from what the txn read. Every try, the
- *   first of an add included, first waits a random time up to the
- *   handle's contention window, which doubles (from 200 us to 50 ms) on
- *   each lost race and halves on each win: fewer txns collide, which
- *   halves the time N processes take to add to one counter, and a
- *   winner waits like everyone else, so no one starves. It gives up
- *   after ADD_TRIES lost races or at the op's deadline (timeout_ms),
- *   naming how many it lost.
+ *   not). A lost race retries at once from what the txn read: a
+ *   backoff would starve the loser, since the winner's next add never
+ *   waits. It gives up after ADD_TRIES lost races or at the op's
+ *   deadline (timeout_ms), naming how many it lost.
  *   compare_set compares the value bytes: it reads value and
  *   mod_revision, then writes guarded on that revision; a txn lost to a
  *   write of the same bytes tries again.
@@ -41,8 +37,6 @@
 #include "etcd_store.h"
 
 #define ADD_TRIES 1000
-#define WINDOW_MIN_US 200
-#define WINDOW_MAX_US 50000
 #define GRPC_NOT_FOUND 5 /* a put's lease is gone */
 #define TXN_BYTES (1024 * 1024)
 
@@ -219,25 +213,6 @@ static void add_remember(etcd_store *s, const char *key, int64_t rev,
     pthread_mutex_unlock(&s->add_lock);
 }
 
-/* add's pacing: before a try (outcome 0) waits a random time up to the
- * handle's contention window; after one (1 won, 0 lost) halves or
- * doubles the window. RDV_ECANCELED when canceled while waiting. */
-static int add_pace(etcd_store *s, int outcome)
-{
-    int w = atomic_load(&s->add_window);
-
-    if (outcome == 0 && w > 0 && etcd_pause(s, kit_uniform(w)))
-        return kit_fail(RDV_ECANCELED, "add on etcd: canceled (the store "
-                        "is closing)");
-    if (outcome == 1)
-        atomic_store(&s->add_window, w / 2 < WINDOW_MIN_US ? 0 : w / 2);
-    else if (outcome == 0)
-        atomic_store(&s->add_window, w * 2 < WINDOW_MIN_US   ? WINDOW_MIN_US
-                                     : w * 2 > WINDOW_MAX_US ? WINDOW_MAX_US
-                                                             : w * 2);
-    return RDV_OK;
-}
-
 int etcd_add(void *h, const char *key, int64_t delta, int64_t *result)
 {
     etcd_store *s = h;
@@ -262,9 +237,7 @@ int etcd_add(void *h, const char *key, int64_t delta, int64_t *result)
                           (long long)old, (long long)delta);
             break;
         }
-        if ((rc = add_pace(s, 0)) == RDV_OK)
-            rc = guarded_put(s, &op, &o, next, n, deadline);
-        add_pace(s, rc);
+        rc = guarded_put(s, &op, &o, next, n, deadline);
         if (rc == 1) {
             add_remember(s, key, o.mod_rev, sum);
             *result = sum;

@@ -37,9 +37,6 @@ typedef struct etcd_store {
     pthread_mutex_t add_lock;
     char *add_key;
     int64_t add_rev, add_val;
-    /* add's contention window in us: each try first waits a random time
-     * up to it; it doubles on a lost race and halves on a win. */
-    atomic_int add_window;
     /* Receipts of guarded writes (etcd_receipt.c). */
     char receipt_id[17];
     _Atomic int64_t receipt_seq;
@@ -84,9 +81,8 @@ int etcd_stream(etcd_store *s, const etcd_op *op, unsigned endpoint,
 
 /* The deadline of an op that has no timeout of its own. */
 int64_t etcd_io_deadline(const etcd_store *s);
-/* Sleeps us microseconds, waking early on cancel; RDV_ECANCELED when
- * canceled. */
-int etcd_pause(etcd_store *s, int64_t us);
+/* Sleeps ms, waking early on cancel; RDV_ECANCELED when canceled. */
+int etcd_pause(etcd_store *s, int ms);
 /* Frees the pooled connections (destroy). */
 void etcd_pool_free(etcd_store *s);
 

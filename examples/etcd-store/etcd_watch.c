@@ -283,9 +283,9 @@ static int await_keys(await *a, int timeout_ms)
             break;
         if (rc == RDV_ECONN) { /* fail over after a pause */
             snprintf(cause, sizeof cause, "%s", kit_detail());
-            if ((rc = etcd_pause(a->s, 1000LL * kit_backoff_ms(
-                                                broken++, WATCH_RETRY_FIRST_MS,
-                                                WATCH_RETRY_MAX_MS)))) {
+            if ((rc = etcd_pause(a->s, kit_backoff_ms(broken++,
+                                                      WATCH_RETRY_FIRST_MS,
+                                                      WATCH_RETRY_MAX_MS)))) {
                 rc = kit_fail(rc, "%s on etcd: canceled (the store is "
                               "closing)", a->op->name);
                 break;

@@ -95,7 +95,8 @@ long long kit_ms_since(int64_t t0)
     return (long long)((kit_now_ns() - t0) / 1000000);
 }
 
-int64_t kit_uniform(int64_t max)
+/* Uniform in [0, max_ms]. */
+static int jitter_ms(int max_ms)
 {
     if (!rng)
         rng = ((uint64_t)kit_now_ns() ^ ((uint64_t)getpid() << 32) ^
@@ -103,7 +104,7 @@ int64_t kit_uniform(int64_t max)
     rng ^= rng << 13;
     rng ^= rng >> 7;
     rng ^= rng << 17;
-    return max > 0 ? (int64_t)(rng % ((uint64_t)max + 1)) : 0;
+    return max_ms > 0 ? (int)(rng % ((uint64_t)max_ms + 1)) : 0;
 }
 
 int kit_backoff_ms(int attempt, int first_ms, int max_ms)
@@ -114,7 +115,7 @@ int kit_backoff_ms(int attempt, int first_ms, int max_ms)
         b *= 2;
     if (b > max_ms)
         b = max_ms;
-    return (int)(b / 2 + kit_uniform(b / 2));
+    return (int)(b / 2) + jitter_ms((int)(b / 2));
 }
 
 int kit_counter_parse(const void *v, size_t len, int64_t *out)

@@ -40,8 +40,6 @@ int64_t kit_deadline(int timeout_ms);
 int kit_left_ms(int64_t deadline);
 /* Milliseconds since t0 (ns). */
 long long kit_ms_since(int64_t t0);
-/* Uniform in [0, max] (max >= 0). Thread-safe. */
-int64_t kit_uniform(int64_t max);
 /* A jittered backoff for attempt (0, 1, ...): uniform in [b/2, b] where
  * b = first_ms * 2^attempt capped at max_ms. Thread-safe. */
 int kit_backoff_ms(int attempt, int first_ms, int max_ms);
