@@ -260,29 +260,6 @@ int etcd_add(void *h, const char *key, int64_t delta, int64_t *result)
     return rc;
 }
 
-/* compare_set's outcome: won, and the value now stored when asked. */
-static int cas_finish(const observed *o, int won, const void *desired,
-                      size_t desired_len, void **cur, size_t *cur_len)
-{
-    const void *v = won ? desired : o->val;
-    size_t len = won ? desired_len : o->len;
-    char *copy;
-
-    if (!cur)
-        return RDV_OK;
-    *cur = NULL;
-    *cur_len = 0;
-    if (!won && !o->present)
-        return RDV_OK;
-    if (!(copy = malloc(len + 1)))
-        return kit_fail(RDV_ENOMEM, "compare_set: out of memory");
-    memcpy(copy, v, len);
-    copy[len] = '\0';
-    *cur = copy;
-    *cur_len = len;
-    return RDV_OK;
-}
-
 int etcd_compare_set(void *h, const char *key, const void *expected,
                      size_t expected_len, const void *desired,
                      size_t desired_len, int *won, void **cur,
@@ -313,8 +290,9 @@ int etcd_compare_set(void *h, const char *key, const void *expected,
                 break;
         }
     }
-    if (rc == RDV_OK)
-        rc = cas_finish(&o, *won, desired, desired_len, cur, cur_len);
+    if (rc == RDV_OK && cur)
+        rc = kit_cas_current(*won, desired, desired_len,
+                             o.present ? o.val : NULL, o.len, cur, cur_len);
     observed_clear(&o);
     return rc;
 }

@@ -299,7 +299,8 @@ static int await_keys(await *a, int timeout_ms)
     return rc;
 }
 
-static int await_run(etcd_store *s, const char *name, const char *const *keys,
+/* get, wait and multi_get (a kit_await_fn). */
+static int await_run(void *s, const char *name, const char *const *keys,
                      size_t n, void **vals, size_t *lens, int timeout_ms)
 {
     etcd_op op = {name, n == 1 ? keys[0] : NULL, 0};
@@ -312,11 +313,6 @@ static int await_run(etcd_store *s, const char *name, const char *const *keys,
         rc = kit_fail(RDV_ENOMEM, "%s: out of memory", name);
     else
         rc = await_keys(&a, timeout_ms);
-    for (size_t i = 0; rc && vals && i < n; i++) {
-        free(vals[i]);
-        vals[i] = NULL;
-        lens[i] = 0;
-    }
     free(a.present);
     free(a.order);
     return rc;
@@ -325,23 +321,17 @@ static int await_run(etcd_store *s, const char *name, const char *const *keys,
 int etcd_get(void *h, const char *key, void **val, size_t *len,
              int timeout_ms)
 {
-    *val = NULL;
-    *len = 0;
-    return await_run(h, "get", &key, 1, val, len, timeout_ms);
+    return kit_await(await_run, h, "get", &key, 1, val, len, timeout_ms);
 }
 
 int etcd_wait(void *h, const char *const *keys, size_t n, int timeout_ms)
 {
-    return n ? await_run(h, "wait", keys, n, NULL, NULL, timeout_ms) : RDV_OK;
+    return kit_await(await_run, h, "wait", keys, n, NULL, NULL, timeout_ms);
 }
 
 int etcd_multi_get(void *h, const char *const *keys, size_t n, void **vals,
                    size_t *lens, int timeout_ms)
 {
-    for (size_t i = 0; i < n; i++) {
-        vals[i] = NULL;
-        lens[i] = 0;
-    }
-    return n ? await_run(h, "multi_get", keys, n, vals, lens, timeout_ms)
-             : RDV_OK;
+    return kit_await(await_run, h, "multi_get", keys, n, vals, lens,
+                     timeout_ms);
 }

@@ -144,6 +144,58 @@ size_t kit_counter_next(int64_t old, int64_t delta, char *buf, int64_t *sum)
     return (size_t)snprintf(buf, 24, "%lld", (long long)*sum);
 }
 
+int kit_copy_value(const void *v, size_t len, void **out, size_t *out_len)
+{
+    char *copy = malloc(len + 1);
+
+    if (!copy)
+        return kit_fail(RDV_ENOMEM, "out of memory for a %zu-byte value",
+                        len);
+    if (len)
+        memcpy(copy, v, len);
+    copy[len] = '\0';
+    *out = copy;
+    *out_len = len;
+    return RDV_OK;
+}
+
+int kit_cas_current(int won, const void *desired, size_t desired_len,
+                    const void *now, size_t now_len, void **cur,
+                    size_t *cur_len)
+{
+    *cur = NULL;
+    *cur_len = 0;
+    if (won)
+        return kit_copy_value(desired, desired_len, cur, cur_len);
+    return now ? kit_copy_value(now, now_len, cur, cur_len) : RDV_OK;
+}
+
+/* Empties vals/lens, freeing what they held when free_them. */
+static void vals_clear(void **vals, size_t *lens, size_t n, int free_them)
+{
+    for (size_t i = 0; vals && i < n; i++) {
+        if (free_them)
+            free(vals[i]);
+        vals[i] = NULL;
+        lens[i] = 0;
+    }
+}
+
+int kit_await(kit_await_fn fn, void *h, const char *op,
+              const char *const *keys, size_t n, void **vals, size_t *lens,
+              int timeout_ms)
+{
+    int rc;
+
+    vals_clear(vals, lens, n, 0);
+    if (n == 0)
+        return RDV_OK;
+    rc = fn(h, op, keys, n, vals, lens, timeout_ms);
+    if (rc)
+        vals_clear(vals, lens, n, 1);
+    return rc;
+}
+
 int kit_keys_push(kit_keys *k, const char *key, size_t len)
 {
     char *copy = malloc(len + 1);

@@ -23,6 +23,17 @@ else()
   endif()
 endif()
 
+# store_kit_missing(WHY): the plugin's client library is missing. Inside
+# rdv's build the plugin is skipped, saying so (return() leaves the
+# plugin's CMakeLists.txt); built on its own, it is an error.
+macro(store_kit_missing why)
+  if(TARGET rdv)
+    message(STATUS "rdv: ${why}: ${PROJECT_NAME} is not built")
+    return()
+  endif()
+  message(FATAL_ERROR "${why}")
+endmacro()
+
 # store_kit_plugin(TARGET SOURCES src... LIBS lib...)
 function(store_kit_plugin target)
   cmake_parse_arguments(PLUGIN "" "" "SOURCES;LIBS" ${ARGN})

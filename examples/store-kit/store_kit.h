@@ -51,6 +51,28 @@ int kit_counter_parse(const void *v, size_t len, int64_t *out);
  * or 0 on int64 overflow. */
 size_t kit_counter_next(int64_t old, int64_t delta, char *buf, int64_t *sum);
 
+/* A malloc'd, NUL-terminated copy of v[0..len) into *out (the memory
+ * rule of rdv/plugin.h); RDV_ENOMEM (detail set) on failure. */
+int kit_copy_value(const void *v, size_t len, void **out, size_t *out_len);
+
+/* compare_set's cur (rdv/plugin.h): a copy of desired when it won, else
+ * of now (the value read, NULL when the key is absent: *cur NULL). */
+int kit_cas_current(int won, const void *desired, size_t desired_len,
+                    const void *now, size_t now_len, void **cur,
+                    size_t *cur_len);
+
+/* The blocking reads of rdv/plugin.h (get, wait, multi_get) as one
+ * backend loop: fill vals[i], lens[i] (vals NULL for wait) for every key
+ * or fail, with op naming the call for messages. */
+typedef int (*kit_await_fn)(void *h, const char *op,
+                            const char *const *keys, size_t n, void **vals,
+                            size_t *lens, int timeout_ms);
+/* Runs fn with the outputs cleared first and freed again if it fails
+ * (rdv/plugin.h: a failed op returns no memory); n == 0 is RDV_OK. */
+int kit_await(kit_await_fn fn, void *h, const char *op,
+              const char *const *keys, size_t n, void **vals, size_t *lens,
+              int timeout_ms);
+
 /* A growing list of malloc'd keys, handed to rdv by list(). */
 typedef struct kit_keys {
     char **v;

@@ -160,9 +160,11 @@ static int await_keys(await *a, int timeout_ms)
     }
 }
 
-static int await_run(zk_store *s, const char *op, const char *const *keys,
+/* get, wait and multi_get (a kit_await_fn). */
+static int await_run(void *h, const char *op, const char *const *keys,
                      size_t n, void **vals, size_t *lens, int timeout_ms)
 {
+    zk_store *s = h;
     await a = {s, op, keys, n, vals != NULL, vals, lens,
                calloc(n ? n : 1, 1), calloc(n ? n : 1, sizeof(char *)), n};
     int rc = a.present && a.paths ? RDV_OK : RDV_ENOMEM;
@@ -174,11 +176,6 @@ static int await_run(zk_store *s, const char *op, const char *const *keys,
             : await_keys(&a, timeout_ms);
     for (size_t i = 0; a.paths && i < n; i++)
         free(a.paths[i]);
-    for (size_t i = 0; rc && vals && i < n; i++) {
-        free(vals[i]);
-        vals[i] = NULL;
-        lens[i] = 0;
-    }
     free(a.paths);
     free(a.present);
     return rc;
@@ -186,23 +183,17 @@ static int await_run(zk_store *s, const char *op, const char *const *keys,
 
 int zk_get(void *h, const char *key, void **val, size_t *len, int timeout_ms)
 {
-    *val = NULL;
-    *len = 0;
-    return await_run(h, "get", &key, 1, val, len, timeout_ms);
+    return kit_await(await_run, h, "get", &key, 1, val, len, timeout_ms);
 }
 
 int zk_wait(void *h, const char *const *keys, size_t n, int timeout_ms)
 {
-    return n ? await_run(h, "wait", keys, n, NULL, NULL, timeout_ms) : RDV_OK;
+    return kit_await(await_run, h, "wait", keys, n, NULL, NULL, timeout_ms);
 }
 
 int zk_multi_get(void *h, const char *const *keys, size_t n, void **vals,
                  size_t *lens, int timeout_ms)
 {
-    for (size_t i = 0; i < n; i++) {
-        vals[i] = NULL;
-        lens[i] = 0;
-    }
-    return n ? await_run(h, "multi_get", keys, n, vals, lens, timeout_ms)
-             : RDV_OK;
+    return kit_await(await_run, h, "multi_get", keys, n, vals, lens,
+                     timeout_ms);
 }

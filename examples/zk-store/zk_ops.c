@@ -297,27 +297,6 @@ int zk_add(void *h, const char *key, int64_t delta, int64_t *result)
     return rc < 0 ? rc : RDV_OK;
 }
 
-/* compare_set's current value, when asked: the bytes now stored. */
-static int cas_current(const zk_call *c, int won, const void *desired,
-                       size_t desired_len, void **cur, size_t *cur_len)
-{
-    const void *v = won ? desired : c ? c->data : NULL;
-    size_t len = won ? desired_len : c ? c->len : 0;
-    char *copy;
-
-    *cur = NULL;
-    *cur_len = 0;
-    if (!v)
-        return RDV_OK;
-    if (!(copy = malloc(len + 1)))
-        return kit_fail(RDV_ENOMEM, "compare_set: out of memory");
-    memcpy(copy, v, len);
-    copy[len] = '\0';
-    *cur = copy;
-    *cur_len = len;
-    return RDV_OK;
-}
-
 /* A guarded write of compare_set (create, or setData at r->version):
  * 1 won, 0 lost, or a status. */
 static int cas_write(zk_store *s, const char *key, req *r, int create,
@@ -376,8 +355,9 @@ int zk_compare_set(void *h, const char *key, const void *expected,
         rc = rc < 0 ? rc : RDV_OK;
     }
     if (rc == RDV_OK && cur)
-        rc = cas_current(now && now->zrc == ZOK ? now : NULL, *won, desired,
-                         desired_len, cur, cur_len);
+        rc = kit_cas_current(*won, desired, desired_len,
+                             now && now->zrc == ZOK ? now->data : NULL,
+                             now ? now->len : 0, cur, cur_len);
     zk_calls_put(&now, 1);
     free((char *)r.path);
     return rc;
