@@ -5,11 +5,13 @@
  *
  * Choices:
  * - A round sends its requests pipelined (one trip for a rendezvous
- *   batch of 64): getData for get and multi_get, exists with a watch
- *   for wait (which checks and arms in one request).
- * - getData leaves no watch on a znode that does not exist, so get and
- *   multi_get then arm exists watches; an exists that finds the znode
- *   (it was made in between) starts the next round at once.
+ *   batch of 64): getData for get and multi_get, exists for wait, both
+ *   without a watch; then exists with a watch on the znodes still
+ *   missing. An exists watch on a missing znode fires when it is made;
+ *   one on a present znode would fire when it is deleted, maybe while
+ *   the handle closes, where the C client leaks the event (ZOOKEEPER-
+ *   2894/3868), so watches go only where they are needed. An exists
+ *   that finds the znode (made in between) starts a new round at once.
  * - The epoch is read before a round's requests go out, and any watch or
  *   session event bumps it: an event that fires between the requests and
  *   the sleep is never missed, and nothing polls.
@@ -56,7 +58,7 @@ static int issue_watch(zk_call *c, void *path)
 }
 
 /* One pipelined request per missing key. Returns 1 when a watch round
- * found a znode getData had missed (made in between: read again at
+ * found a znode the read had missed (made in between: read again at
  * once), 0 when the round went through, or a status (RDV_ECONN: the
  * connection or session was lost; the detail is set). */
 static int round_trip(await *a, zk_issue_fn issue, int64_t deadline)
@@ -81,7 +83,7 @@ static int round_trip(await *a, zk_issue_fn issue, int64_t deadline)
             continue;
         if (c[j]->zrc != ZOK) {
             rc = zk_fail_zrc(a->s, a->op, a->keys[i], c[j]->zrc);
-        } else if (a->want && issue != issue_get) {
+        } else if (issue == issue_watch) {
             again = 1;
         } else {
             if (a->want) {
@@ -122,8 +124,7 @@ static int await_keys(await *a, int timeout_ms)
 {
     int64_t t0 = kit_now_ns(), deadline = kit_deadline(timeout_ms);
     int64_t read_deadline = timeout_ms > 0 ? deadline : zk_io_deadline(a->s);
-    zk_issue_fn first = a->want ? issue_get
-                        : timeout_ms ? issue_watch : issue_exists;
+    zk_issue_fn first = a->want ? issue_get : issue_exists;
     char cause[512];
     int lost = 0, rc;
 
@@ -131,7 +132,7 @@ static int await_keys(await *a, int timeout_ms)
         uint64_t epoch = zk_epoch(a->s);
 
         rc = round_trip(a, first, read_deadline);
-        if (rc == RDV_OK && a->missing && a->want && timeout_ms)
+        if (rc == RDV_OK && a->missing && timeout_ms)
             rc = round_trip(a, issue_watch, read_deadline);
         if (rc == RDV_OK && a->missing == 0)
             return RDV_OK;
