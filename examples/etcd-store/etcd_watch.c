@@ -16,9 +16,10 @@
  *   cancel(). A broken stream (its member died) fails over to the next
  *   endpoint: the missing keys are read again there and watched anew. A
  *   watch refused because its revision was compacted reads again too.
- * - timeout 0 reads once and never watches. A read gets the op's
- *   deadline, or timeout_ms when the op has none (0 or below), so even a
- *   try-once read may fail over.
+ * - timeout 0 reads once and never watches; that read gets timeout_ms
+ *   (the plugin's I/O bound), so even a try-once read may fail over.
+ *   Other reads get the op's deadline: a wait without one rides out an
+ *   outage of any length, until cancel().
  */
 #define _GNU_SOURCE /* qsort_r */
 #include <stdio.h>
@@ -250,7 +251,7 @@ static int timed_out(const await *a, int64_t t0, const char *cause)
 static int await_keys(await *a, int timeout_ms)
 {
     int64_t t0 = kit_now_ns(), deadline = kit_deadline(timeout_ms);
-    int64_t read_deadline = timeout_ms > 0 ? deadline
+    int64_t read_deadline = timeout_ms != 0 ? deadline
                                            : etcd_io_deadline(a->s);
     int broken = 0, rc;
 
