@@ -478,6 +478,9 @@ int etcd_call(etcd_store *s, const etcd_op *op, const char *path,
         } else if (x == XFER_NOMEM) {
             rc = kit_fail(RDV_ENOMEM, "%s: out of memory for the reply",
                           op_text(op, o, sizeof o));
+        } else if (x == XFER_TIMEDOUT && tries > 1 && k.ul == 0 && k.dl == 0) {
+            /* The deadline came before this try moved a byte: the reason
+             * of the try before stands. */
         } else {
             if (x != XFER_REFUSED) {
                 all_refused = 0;

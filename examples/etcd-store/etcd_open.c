@@ -170,9 +170,9 @@ static void *etcd_create(const rdv_plugin_config *cfg, char *errbuf,
                  curl_easy_strerror(curl_ready));
         goto fail;
     }
-    if (read_endpoints(s, cfg, errbuf, errlen) ||
-        kit_option_int(cfg, "timeout_ms", "milliseconds", DEFAULT_TIMEOUT_MS,
-                       1, MAX_TIMEOUT_MS, &s->timeout_ms, errbuf, errlen))
+    if (kit_option_int(cfg, "timeout_ms", "milliseconds", DEFAULT_TIMEOUT_MS,
+                       1, MAX_TIMEOUT_MS, &s->timeout_ms, errbuf, errlen) ||
+        read_endpoints(s, cfg, errbuf, errlen))
         goto fail;
     if ((s->cancel_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0) {
         snprintf(errbuf, errlen, "eventfd: %m");

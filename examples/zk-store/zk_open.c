@@ -134,14 +134,16 @@ static void *zk_create(const rdv_plugin_config *cfg, char *errbuf,
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&s->cond, &ca);
     pthread_condattr_destroy(&ca);
-    if (read_where(s, cfg, errbuf, errlen) ||
-        kit_option_int(cfg, "timeout_ms", "milliseconds", DEFAULT_TIMEOUT_MS,
+    /* Every option is read before any is judged, so an error never
+     * comes with a list of "options it did not read". */
+    if (kit_option_int(cfg, "timeout_ms", "milliseconds", DEFAULT_TIMEOUT_MS,
                        1, MAX_TIMEOUT_MS, &s->timeout_ms, errbuf, errlen) ||
         kit_option_int(cfg, "session_ms", "milliseconds", DEFAULT_SESSION_MS,
                        1000, MAX_TIMEOUT_MS, &s->session_ms, errbuf,
                        errlen) ||
         kit_option_int(cfg, "maxbuffer", "bytes", ZK_DEFAULT_MAXBUFFER, 4096,
                        0x7fffffff, &maxbuffer, errbuf, errlen) ||
+        read_where(s, cfg, errbuf, errlen) ||
         zk_session_start(s, errbuf, errlen) ||
         zk_root_create(s, errbuf, errlen)) {
         zk_destroy(s);
