@@ -10,13 +10,18 @@ svc_port_in_use() {
     (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
 
-# Prints n distinct ports in 20000..49999 that nobody listens on now
-# (another process may still take one before the server binds it: the
-# caller sees the server exit and tries again).
+# Prints n distinct ports that nobody listens on now, below the kernel's
+# ephemeral range (so no outgoing connection holds one: a busy test host
+# has thousands of them, and a listener cannot bind a port one of them
+# uses). Another process may still take a port before the server binds
+# it: the caller sees the server exit and tries again.
 svc_free_ports() {
-    local n=$1 p picked=" "
+    local n=$1 p picked=" " lo=32768 base=10000 span
+    read -r lo _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || true
+    span=$((lo - base))
+    ((span >= 1000)) || { base=20000; span=30000; }
     while ((n > 0)); do
-        p=$((20000 + RANDOM % 30000))
+        p=$((base + RANDOM % span))
         [[ $picked == *" $p "* ]] && continue
         svc_port_in_use "$p" && continue
         picked+="$p "

@@ -35,7 +35,12 @@ server_start() {
         etcd) need_program etcd; need_program etcdctl ;;
         zookeeper) need_program java ;;
     esac
-    eval "$("$SERVICES/$SERVICE" "$how" "$SERVER_DIR")"
+    local exports
+    exports=$("$SERVICES/$SERVICE" "$how" "$SERVER_DIR") || {
+        echo "FAIL: $SERVICE did not start (ci/services/$SERVICE $how)" >&2
+        exit 1
+    }
+    eval "$exports"
     case $SERVICE in
         etcd) URL="plugin:$PLUGIN?endpoints=$RDV_TEST_ETCD_ENDPOINTS" ;;
         zookeeper) URL="plugin:$PLUGIN?hosts=$RDV_TEST_ZK_HOSTS&maxbuffer=134217728" ;;
