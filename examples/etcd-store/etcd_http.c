@@ -423,25 +423,37 @@ static int give_up(const etcd_op *op, int64_t t0, unsigned tries,
 int etcd_call(etcd_store *s, const etcd_op *op, const char *path,
               json_t *req, int64_t deadline, etcd_reply *r)
 {
-    char *body = json_dumps(req, JSON_COMPACT), why[CURL_ERROR_SIZE + 32];
-    char last[768] = "", url[320], o[256];
-    size_t len = body ? strlen(body) : 0;
+    char *body = req ? json_dumps(req, JSON_COMPACT) : NULL, o[256];
+    int rc;
+
+    if (!body) {
+        memset(r, 0, sizeof *r);
+        return kit_fail(RDV_ENOMEM, "%s: out of memory",
+                        op_text(op, o, sizeof o));
+    }
+    rc = etcd_call_text(s, op, path, body, strlen(body), deadline, r);
+    free(body);
+    return rc;
+}
+
+int etcd_call_text(etcd_store *s, const etcd_op *op, const char *path,
+                   const char *body, size_t len, int64_t deadline,
+                   etcd_reply *r)
+{
+    char why[CURL_ERROR_SIZE + 32], last[768] = "", url[320], o[256];
     int64_t patience = PATIENCE_FIRST_NS +
                        PATIENCE_PER_MIB_NS * (int64_t)(len >> 20);
     int64_t t0 = kit_now_ns();
     unsigned tries = 0, rounds = 0;
     int all_refused = 1, rc;
-    etcd_conn *c = body ? conn_get(s) : NULL;
+    etcd_conn *c = conn_get(s);
 
     memset(r, 0, sizeof *r);
-    if (!c) {
-        free(body);
+    if (!c)
         return kit_fail(RDV_ENOMEM, "%s: out of memory",
                         op_text(op, o, sizeof o));
-    }
     if (t0 >= deadline) { /* e.g. an add that lost races all along */
         conn_put(s, c);
-        free(body);
         return kit_fail(RDV_ETIMEDOUT, "%s: out of time before sending",
                         op_text(op, o, sizeof o));
     }
@@ -514,7 +526,6 @@ int etcd_call(etcd_store *s, const etcd_op *op, const char *path,
         }
     }
     conn_put(s, c);
-    free(body);
     return rc;
 }
 

@@ -24,15 +24,13 @@
 static const char b64_alphabet[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-static json_t *b64_string(const void *p, size_t n)
+/* Writes base64(p[0..n)) to out (room for 4 * ((n + 2) / 3) bytes);
+ * returns its length. */
+static size_t b64_encode(const void *p, size_t n, char *out)
 {
     const unsigned char *in = p;
-    size_t len = 4 * ((n + 2) / 3), i, o = 0;
-    char *out = malloc(len + 1);
-    json_t *j;
+    size_t i, o = 0;
 
-    if (!out)
-        return NULL;
     for (i = 0; i + 2 < n; i += 3) {
         unsigned v = (unsigned)in[i] << 16 | (unsigned)in[i + 1] << 8 |
                      in[i + 2];
@@ -51,9 +49,39 @@ static json_t *b64_string(const void *p, size_t n)
         out[o++] = i + 1 < n ? b64_alphabet[(v >> 6) & 63] : '=';
         out[o++] = '=';
     }
-    j = json_stringn_nocheck(out, o);
+    return o;
+}
+
+static json_t *b64_string(const void *p, size_t n)
+{
+    char *out = malloc(4 * ((n + 2) / 3) + 1);
+    json_t *j;
+
+    if (!out)
+        return NULL;
+    j = json_stringn_nocheck(out, b64_encode(p, n, out));
     free(out);
     return j;
+}
+
+char *etcd_text_put(const char *key, const void *val, size_t len,
+                    size_t *text_len)
+{
+    size_t klen = strlen(key), o = 0;
+    char *t = malloc(32 + 4 * ((klen + 2) / 3) + 4 * ((len + 2) / 3));
+
+    if (!t)
+        return NULL;
+    /* Base64 holds no character JSON escapes: the text is final. */
+    memcpy(t + o, "{\"key\":\"", 8);
+    o += 8;
+    o += b64_encode(key, klen, t + o);
+    memcpy(t + o, "\",\"value\":\"", 11);
+    o += 11;
+    o += b64_encode(val, len, t + o);
+    memcpy(t + o, "\"}", 3); /* with the NUL */
+    *text_len = o + 2;
+    return t;
 }
 
 /* 1 + the value of each base64 digit, 0 for other bytes. */

@@ -148,11 +148,15 @@ static int guarded_put(etcd_store *s, const etcd_op *op, observed *o,
 static int etcd_put(etcd_store *s, const etcd_op *op, const void *val,
                     size_t len)
 {
-    json_t *req = etcd_req_put(op->key, strlen(op->key), val, len, 0);
-    etcd_reply r;
-    int rc = etcd_call(s, op, "/v3/kv/put", req, etcd_io_deadline(s), &r);
+    int64_t deadline = etcd_io_deadline(s);
+    size_t n = 0;
+    char *text = etcd_text_put(op->key, val, len, &n);
+    etcd_reply r = {0};
+    int rc = text ? etcd_call_text(s, op, "/v3/kv/put", text, n, deadline,
+                                   &r)
+                  : kit_fail(RDV_ENOMEM, "set: out of memory for the request");
 
-    json_decref(req);
+    free(text);
     json_decref(r.json);
     return rc;
 }

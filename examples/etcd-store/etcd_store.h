@@ -68,6 +68,10 @@ typedef struct etcd_reply {
  * the op, the key, the endpoint and why). Thread-safe. */
 int etcd_call(etcd_store *s, const etcd_op *op, const char *path,
               json_t *req, int64_t deadline, etcd_reply *r);
+/* etcd_call with the request already serialized (borrowed). */
+int etcd_call_text(etcd_store *s, const etcd_op *op, const char *path,
+                   const char *body, size_t len, int64_t deadline,
+                   etcd_reply *r);
 
 /* A watch stream at one endpoint (no failover: the caller re-reads and
  * watches again elsewhere). Each JSON line of the reply goes to on_line,
@@ -104,6 +108,11 @@ json_t *etcd_req_range(const char *key, size_t klen, const char *end,
                        size_t end_len, int keys_only, int count_only);
 json_t *etcd_req_put(const char *key, size_t klen, const void *val,
                      size_t len, int64_t lease);
+/* The same put as JSON text, written straight from the bytes: a 64 MiB
+ * value would otherwise be copied three times (base64, jansson string,
+ * dump). malloc'd; NULL on out of memory. */
+char *etcd_text_put(const char *key, const void *val, size_t len,
+                    size_t *text_len);
 json_t *etcd_req_delete(const char *key, size_t klen, const char *end,
                         size_t end_len);
 /* A txn: put key = val if its revision target ("CREATE" or "MOD") equals
