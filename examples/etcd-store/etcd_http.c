@@ -48,6 +48,7 @@
 #define PATIENCE_FIRST_NS 2000000000LL /* 2 s */
 #define PATIENCE_PER_MIB_NS 50000000LL /* + 50 ms per MiB sent */
 #define PATIENCE_MAX_NS 16000000000LL  /* 16 s */
+#define IO_PER_MIB_NS 100000000LL      /* 100 ms per MiB a call carries */
 #define CONNECT_MAX_MS 1000
 #define ROUND_BACKOFF_FIRST_MS 10
 #define ROUND_BACKOFF_MAX_MS 200
@@ -337,9 +338,10 @@ static enum xfer exchange(etcd_store *s, etcd_conn *c, const char *url,
 
 /* ---- calls with failover ---------------------------------------------- */
 
-int64_t etcd_io_deadline(const etcd_store *s)
+int64_t etcd_io_deadline(const etcd_store *s, size_t bytes)
 {
-    return kit_deadline(s->timeout_ms);
+    return kit_deadline(s->timeout_ms) +
+           IO_PER_MIB_NS * (int64_t)(bytes >> 20);
 }
 
 int etcd_pause(etcd_store *s, int ms)

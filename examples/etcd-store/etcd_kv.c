@@ -148,7 +148,7 @@ static int guarded_put(etcd_store *s, const etcd_op *op, observed *o,
 static int etcd_put(etcd_store *s, const etcd_op *op, const void *val,
                     size_t len)
 {
-    int64_t deadline = etcd_io_deadline(s);
+    int64_t deadline = etcd_io_deadline(s, len);
     size_t n = 0;
     char *text = etcd_text_put(op->key, val, len, &n);
     etcd_reply r = {0};
@@ -172,7 +172,7 @@ int etcd_set(void *h, const char *key, const void *val, size_t len,
 
     if (!(flags & RDV_PLUGIN_SET_CREATE_ONLY))
         return etcd_put(s, &op, val, len);
-    rc = guarded_put(s, &op, &o, val, len, etcd_io_deadline(s));
+    rc = guarded_put(s, &op, &o, val, len, etcd_io_deadline(s, len));
     if (rc == 0)
         rc = kit_fail(RDV_EEXIST, "set '%s' on etcd: the key exists "
                       "(create-only)", kit_printable(key, k, sizeof k));
@@ -221,7 +221,7 @@ int etcd_add(void *h, const char *key, int64_t delta, int64_t *result)
 {
     etcd_store *s = h;
     etcd_op op = {"add", key, 1};
-    int64_t deadline = etcd_io_deadline(s), t0 = kit_now_ns(), old, sum;
+    int64_t deadline = etcd_io_deadline(s, 0), t0 = kit_now_ns(), old, sum;
     observed o = {0};
     char next[24], k[160];
     int lost = 0, rc = add_guess(s, &op, &o, deadline);
@@ -271,7 +271,7 @@ int etcd_compare_set(void *h, const char *key, const void *expected,
 {
     etcd_store *s = h;
     etcd_op op = {"compare_set", key, 1};
-    int64_t deadline = etcd_io_deadline(s);
+    int64_t deadline = etcd_io_deadline(s, desired_len + expected_len);
     observed o = {0};
     char k[160];
     int rc = expected ? read_key(s, &op, &o, deadline) : RDV_OK;
@@ -307,7 +307,7 @@ int etcd_del(void *h, const char *key)
     json_t *req = etcd_req_delete(key, strlen(key), NULL, 0);
     etcd_reply r;
     int rc = etcd_call(h, &op, "/v3/kv/deleterange", req,
-                       etcd_io_deadline(h), &r);
+                       etcd_io_deadline(h, 0), &r);
 
     json_decref(req);
     json_decref(r.json);
@@ -335,7 +335,7 @@ static int prefix_call(etcd_store *s, const etcd_op *op, int del,
                              keys_only, count_only);
     free(end);
     rc = etcd_call(s, op, del ? "/v3/kv/deleterange" : "/v3/kv/range", req,
-                   etcd_io_deadline(s), r);
+                   etcd_io_deadline(s, 0), r);
     json_decref(req);
     return rc;
 }
@@ -420,7 +420,8 @@ int etcd_multi_set(void *h, const char *const *keys,
             bytes += lens[i++];
             ops++;
         }
-        rc = etcd_call(h, &op, "/v3/kv/txn", txn, etcd_io_deadline(h), &r);
+        rc = etcd_call(h, &op, "/v3/kv/txn", txn, etcd_io_deadline(h, bytes),
+                       &r);
         json_decref(txn);
         json_decref(r.json);
     }

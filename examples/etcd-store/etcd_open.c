@@ -12,9 +12,10 @@
  *             from one moves on to the next. Required, or url=.
  * url         the same list spelled etcd://host:port[,host:port...].
  * timeout_ms  bounds each op that has no timeout of its own (set, add,
- *             compare_set, delete, list, ...), failover included, and
- *             the reads of get/wait with timeout 0 (default 10000: a
- *             64 MiB value takes seconds through the JSON gateway).
+ *             compare_set, delete, list, ...), failover included, plus
+ *             100 ms per MiB of values it carries, and the reads of
+ *             get/wait with timeout 0 (default 10000: a 64 MiB value
+ *             takes seconds through the JSON gateway).
  * prefix=P    is rdv's own: it scopes every key under P/.
  *
  * Choices:
@@ -140,7 +141,7 @@ static int probe(etcd_store *s, char *errbuf, size_t errlen)
                             "serializable", 1);
     etcd_reply r;
     int rc = req ? etcd_call(s, &op, "/v3/kv/range", req,
-                             etcd_io_deadline(s), &r)
+                             etcd_io_deadline(s, 0), &r)
                  : kit_fail(RDV_ENOMEM, "open: out of memory");
 
     json_decref(req);

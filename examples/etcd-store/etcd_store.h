@@ -83,8 +83,10 @@ int etcd_stream(etcd_store *s, const etcd_op *op, unsigned endpoint,
                 json_t *req, int64_t deadline,
                 int (*on_line)(void *arg, json_t *line), void *arg);
 
-/* The deadline of an op that has no timeout of its own. */
-int64_t etcd_io_deadline(const etcd_store *s);
+/* The deadline of an op that has no timeout of its own and carries
+ * bytes of values: timeout_ms, plus 100 ms per MiB (a 64 MiB value
+ * takes seconds through the gateway on a busy host). */
+int64_t etcd_io_deadline(const etcd_store *s, size_t bytes);
 /* Sleeps ms, waking early on cancel; RDV_ECANCELED when canceled. */
 int etcd_pause(etcd_store *s, int ms);
 /* Frees the pooled connections (destroy). */

@@ -252,7 +252,7 @@ static int await_keys(await *a, int timeout_ms)
 {
     int64_t t0 = kit_now_ns(), deadline = kit_deadline(timeout_ms);
     int64_t read_deadline = timeout_ms != 0 ? deadline
-                                           : etcd_io_deadline(a->s);
+                                           : etcd_io_deadline(a->s, 0);
     int broken = 0, rc;
 
     char cause[512];
