@@ -1,4 +1,4 @@
-# ci/services/lib.sh - what the etcd and zookeeper service scripts share:
+# ci/services/lib.sh - what the redis, etcd and zookeeper service scripts share:
 # free loopback ports, telling whether a PID still runs and is the server
 # it should be, and stopping it by that PID. Source it; do not run it.
 # Every wait polls; none is a fixed sleep.
