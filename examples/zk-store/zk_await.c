@@ -123,7 +123,8 @@ static int timed_out(const await *a, int64_t t0, const char *cause)
 static int await_keys(await *a, int timeout_ms)
 {
     int64_t t0 = kit_now_ns(), deadline = kit_deadline(timeout_ms);
-    int64_t read_deadline = timeout_ms != 0 ? deadline : zk_io_deadline(a->s);
+    int64_t read_deadline =
+        timeout_ms != 0 ? deadline : zk_io_deadline(a->s, 0);
     zk_issue_fn first = a->want ? issue_get : issue_exists;
     char cause[512];
     int lost = 0, rc;

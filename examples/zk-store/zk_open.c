@@ -14,8 +14,8 @@
  * chroot      the znode under which every key lives, created when
  *             missing (default /rdv). Give each job or team its own.
  * timeout_ms  bounds each op that has no timeout of its own, retries
- *             included, the reads of get/wait with timeout 0, and open
- *             (default 10000).
+ *             included (a write gets 100 ms more per MiB of value), the
+ *             reads of get/wait with timeout 0, and open (default 10000).
  * session_ms  the ZooKeeper session timeout asked for (default 10000;
  *             the server clamps it to 2..20 ticks). The client gives up
  *             on a silent server after 2/3 of it.

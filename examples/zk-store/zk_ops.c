@@ -201,7 +201,7 @@ int zk_set(void *h, const char *key, const void *val, size_t len, int flags)
 {
     zk_store *s = h;
     req r = {zk_path(s, key), val, len, -1};
-    int64_t deadline = zk_io_deadline(s);
+    int64_t deadline = zk_io_deadline(s, len);
     int rc = r.path ? check_size(s, "set", key, r.path, len)
                     : zk_fail(s, RDV_ENOMEM, "set", key, "out of memory");
 
@@ -281,7 +281,7 @@ int zk_add(void *h, const char *key, int64_t delta, int64_t *result)
 {
     zk_store *s = h;
     req r = {zk_path(s, key), NULL, 0, -1};
-    int64_t deadline = zk_io_deadline(s), t0 = kit_now_ns();
+    int64_t deadline = zk_io_deadline(s, 0), t0 = kit_now_ns();
     int rc = r.path ? 0 : zk_fail(s, RDV_ENOMEM, "add", key, "out of memory");
 
     for (int lost = 0; rc == 0; lost++) {
@@ -325,7 +325,7 @@ int zk_compare_set(void *h, const char *key, const void *expected,
 {
     zk_store *s = h;
     req r = {zk_path(s, key), desired, desired_len, -1};
-    int64_t deadline = zk_io_deadline(s);
+    int64_t deadline = zk_io_deadline(s, desired_len);
     zk_call *now = NULL; /* the key as last read */
     int rc = r.path ? check_size(s, "compare_set", key, r.path, desired_len)
                     : zk_fail(s, RDV_ENOMEM, "compare_set", key,
@@ -369,7 +369,7 @@ int zk_del(void *h, const char *key)
     req r = {zk_path(s, key), NULL, 0, -1};
     zk_call *c = NULL;
     int unsure = 0, rc = r.path ? one(s, "delete", key, issue_delete, &r,
-                                      zk_io_deadline(s), &unsure, &c)
+                                      zk_io_deadline(s, 0), &unsure, &c)
                                 : zk_fail(s, RDV_ENOMEM, "delete", key,
                                           "out of memory");
 
@@ -388,7 +388,7 @@ static int children(zk_store *s, const char *op, const char *prefix,
     size_t plen = strlen(prefix);
     zk_call *c = NULL;
     int unsure = 0, rc = one(s, op, NULL, issue_children, &r,
-                             zk_io_deadline(s), &unsure, &c);
+                             zk_io_deadline(s, 0), &unsure, &c);
 
     if (rc == RDV_OK && c->zrc != ZOK)
         rc = zk_fail_zrc(s, op, NULL, c->zrc);
@@ -448,7 +448,8 @@ int zk_delete_prefix(void *h, const char *prefix, size_t *deleted)
                              "out of memory");
         }
         if (rc == RDV_OK)
-            rc = zk_calls_run(s, c, m, issue_delete, args, zk_io_deadline(s));
+            rc = zk_calls_run(s, c, m, issue_delete, args,
+                              zk_io_deadline(s, 0));
         for (size_t j = 0; rc == RDV_OK && j < m; j++) {
             if (c[j]->zrc == ZOK)
                 (*deleted)++;

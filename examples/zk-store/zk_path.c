@@ -129,7 +129,8 @@ int zk_root_create(zk_store *s, char *errbuf, size_t errlen)
             rc = n == MAX_LEVELS ? RDV_EINVAL : RDV_ENOMEM;
     }
     if (rc == RDV_OK)
-        rc = zk_calls_run(s, c, n, issue_create, path, zk_io_deadline(s));
+        rc = zk_calls_run(s, c, n, issue_create, path,
+                          zk_io_deadline(s, 0));
     if (rc)
         snprintf(errbuf, errlen, "creating the chroot %s on ZooKeeper %s: "
                  "%s", s->root, s->hosts,

@@ -39,6 +39,11 @@
 
 #include "zk_store.h"
 
+/* A write carrying a large value gets more time: the client serializes
+ * it and the ensemble logs it to disk before it answers (a 64 MiB set
+ * took over 10 s on a loaded 2-core host). */
+#define IO_PER_MIB_NS 100000000LL /* 100 ms per MiB written */
+
 static void log_nothing(const char *message)
 {
     (void)message;
@@ -156,7 +161,7 @@ static zk_session *session_get(zk_store *s)
 
 int zk_session_start(zk_store *s, char *errbuf, size_t errlen)
 {
-    int64_t deadline = zk_io_deadline(s);
+    int64_t deadline = zk_io_deadline(s, 0);
     int state = 0;
 
     if (!(s->session = session_new(s))) {
@@ -379,7 +384,8 @@ int zk_maybe_applied(int zrc)
            zrc == ZSESSIONMOVED;
 }
 
-int64_t zk_io_deadline(const zk_store *s)
+int64_t zk_io_deadline(const zk_store *s, size_t bytes)
 {
-    return kit_deadline(s->timeout_ms);
+    return kit_deadline(s->timeout_ms) +
+           IO_PER_MIB_NS * (int64_t)(bytes >> 20);
 }

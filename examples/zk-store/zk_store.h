@@ -100,8 +100,9 @@ int zk_pause(zk_store *s, int ms);
 int zk_retryable(int zrc);
 /* 1 when a write with that result may have been applied anyway. */
 int zk_maybe_applied(int zrc);
-/* The deadline of an op that has no timeout of its own. */
-int64_t zk_io_deadline(const zk_store *s);
+/* The deadline of an op that has no timeout of its own: timeout_ms, and
+ * 100 ms more per MiB of value it writes. */
+int64_t zk_io_deadline(const zk_store *s, size_t bytes);
 
 /* ---- zk_path.c -------------------------------------------------------- */
 

@@ -43,7 +43,10 @@ server_start() {
     eval "$exports"
     case $SERVICE in
         etcd) URL="plugin:$PLUGIN?endpoints=$RDV_TEST_ETCD_ENDPOINTS" ;;
-        zookeeper) URL="plugin:$PLUGIN?hosts=$RDV_TEST_ZK_HOSTS&maxbuffer=134217728" ;;
+        # session_ms=30000: the client drops a session whose server is
+        # silent for 2/3 of it, and a 64 MiB write keeps a busy CI host's
+        # server silent for longer than 2/3 of the default 10 s.
+        zookeeper) URL="plugin:$PLUGIN?hosts=$RDV_TEST_ZK_HOSTS&maxbuffer=134217728&session_ms=30000" ;;
     esac
     echo "== $SERVICE in $SERVER_DIR; store $URL"
 }
