@@ -443,8 +443,8 @@ static int file_del(rdv_store *s, const char *key)
     return rc;
 }
 
-/* The key a directory entry holds, decoded or read from its header. */
-static int entry_key(rdv_store *s, const char *name, char *key)
+/* The key a directory entry names, decoded or read from its header. */
+static int entry_key_read(rdv_store *s, const char *name, char *key)
 {
     file_header h;
     ssize_t n;
@@ -467,6 +467,21 @@ static int entry_key(rdv_store *s, const char *name, char *key)
     close(fd);
     key[h.key_len] = '\0';
     return 0;
+}
+
+/* The key a directory entry holds, decoded or read from its header:
+ * only when that key's own file name is this entry's, so list never
+ * names a key that get and delete would look for elsewhere (anyone who
+ * can write to the directory can make "k%41" or a header naming "" or
+ * another key). */
+static int entry_key(rdv_store *s, const char *name, char *key)
+{
+    char own[RDV_FILE_NAME_MAX + 1];
+
+    if (entry_key_read(s, name, key))
+        return -1;
+    rdv_file_name_encode(key, own);
+    return strcmp(own, name) == 0 ? 0 : -1;
 }
 
 static int file_list(rdv_store *s, const char *prefix, char ***keys,
