@@ -401,6 +401,23 @@ static int bytes_done(rdv_exec_parser *p, int code)
     return rc;
 }
 
+/* Makes room for need bytes of the string being read (doubling, up to
+ * its declared length): memory follows the bytes that came, not the
+ * length an adapter declared. 0, or -1 when out of memory. */
+static int grow_dest(rdv_exec_parser *p, size_t need)
+{
+    size_t cap = p->dest_cap * 2 > need ? p->dest_cap * 2 : need;
+    unsigned char *d;
+
+    if (cap > p->dest_len)
+        cap = p->dest_len;
+    if (!(d = realloc(p->dest, cap + 1)))
+        return -1;
+    p->dest = d;
+    p->dest_cap = cap;
+    return 0;
+}
+
 /* Reads the byte string of field code: its length, then its bytes.
  * Returns 1 when complete, 0 when it needs more, < 0 on error. */
 static int read_bytes(rdv_exec_parser *p, int code, const unsigned char *d,
@@ -419,7 +436,9 @@ static int read_bytes(rdv_exec_parser *p, int code, const unsigned char *d,
             return fail(p, RDV_EPROTO, "the %s reply declares %llu bytes "
                         "for a field of at most %zu", what(p),
                         (unsigned long long)n, limit_of(code));
-        if (!(p->dest = malloc(n + 1)))
+        p->dest_cap = n < RDV_EXEC_FIRST_ALLOC ? (size_t)n
+                                               : RDV_EXEC_FIRST_ALLOC;
+        if (!(p->dest = malloc(p->dest_cap + 1)))
             return fail(p, RDV_ENOMEM, "out of memory for %llu bytes of "
                         "the %s reply", (unsigned long long)n, what(p));
         p->dest_len = (size_t)n;
@@ -427,6 +446,9 @@ static int read_bytes(rdv_exec_parser *p, int code, const unsigned char *d,
     }
     take = p->dest_len - p->have < len - *pos ? p->dest_len - p->have
                                               : len - *pos;
+    if (p->have + take > p->dest_cap && grow_dest(p, p->have + take))
+        return fail(p, RDV_ENOMEM, "out of memory for %zu bytes of the %s "
+                    "reply", p->dest_len, what(p));
     memcpy(p->dest + p->have, d + *pos, take);
     p->have += take;
     *pos += take;

@@ -17,6 +17,7 @@
 #define RDV_EXEC_HELLO_PAIRS_MAX 64u
 #define RDV_EXEC_HELLO_ITEM_MAX 4096u
 #define RDV_EXEC_LIST_MAX (1u << 24)    /* keys in one list reply */
+#define RDV_EXEC_FIRST_ALLOC (64u * 1024u) /* a byte string's first buffer */
 
 /* Message types: a request's, echoed by its reply. */
 typedef enum rdv_exec_type {
@@ -114,7 +115,10 @@ typedef struct rdv_exec_parser {
     unsigned char scratch[8];    /* a fixed-size field being read */
     size_t have;                 /* bytes of it, or of *dest, so far */
     unsigned char *dest;         /* a byte string being filled */
-    size_t dest_len;
+    size_t dest_len;             /* its declared length */
+    size_t dest_cap;             /* bytes allocated for it (+1 for NUL):
+                                  * grown as they arrive, so a length
+                                  * alone never allocates 64 MiB */
     int phase;                   /* 0 header, 1 body, 2 done, -1 error */
     char err[256];
 } rdv_exec_parser;

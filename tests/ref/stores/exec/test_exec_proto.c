@@ -315,3 +315,40 @@ Test(exec_proto, op_names_round_trip)
     cr_assert_eq(rdv_exec_type_parse("hello", 5), 0);
     cr_assert_eq(rdv_exec_type_parse("set,get", 3), RDV_EXEC_SET);
 }
+
+/* Found by tests/fuzz/fuzz_exec_reply.c: a 9-byte reply declaring a
+ * 64 MiB value made the parser allocate all of it before one byte came.
+ * Memory now follows the bytes that arrive, and a value that does come
+ * whole, in pieces, is intact. */
+Test(exec_proto, a_declared_length_alone_allocates_little)
+{
+    const size_t big = 64u * 1024 * 1024;
+    unsigned char *value = malloc(big), *piece = malloc(1u << 20);
+    buf b = {.n = 0};
+    rdv_exec_parser p;
+    size_t used;
+
+    cr_assert(value && piece);
+    for (size_t i = 0; i < big; i++)
+        value[i] = (unsigned char)(i * 131 + (i >> 20));
+    b_head(&b, RDV_EXEC_GET, 0);
+    b_u32(&b, (uint32_t)big);
+    rdv_exec_parser_init(&p, RDV_EXEC_GET, 0);
+    cr_assert_eq(rdv_exec_parser_feed(&p, b.b, b.n, &used), 0);
+    cr_assert_leq(p.dest_cap, RDV_EXEC_FIRST_ALLOC,
+                  "a length alone allocated %zu bytes", p.dest_cap);
+    for (size_t off = 0; off < big; off += 1u << 20) {
+        memcpy(piece, value + off, 1u << 20);
+        cr_assert_eq(rdv_exec_parser_feed(&p, piece, 1u << 20, &used),
+                     off + (1u << 20) == big ? 1 : 0);
+        cr_assert_leq(p.dest_cap, 2 * (off + (1u << 20)) + 1,
+                      "%zu bytes allocated after %zu came", p.dest_cap,
+                      off + (1u << 20));
+    }
+    cr_assert_eq(p.reply.value_len, big);
+    cr_assert(memcmp(p.reply.value, value, big) == 0, "the value changed");
+    cr_assert_eq(((unsigned char *)p.reply.value)[big], 0);
+    rdv_exec_parser_free(&p);
+    free(piece);
+    free(value);
+}
