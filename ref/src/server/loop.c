@@ -16,7 +16,8 @@
  *    re-arm), and a turn ends by answering whatever expired.
  *  - Per-client memory is bounded: the receive buffer grows only to
  *    the size of the frame being read (the codec refuses frames over
- *    max_frame before anything is allocated for them) and shrinks back
+ *    max_frame, or over a hello's size before the hello, before
+ *    anything is allocated for them) and shrinks back
  *    after a large one; replies queue in one buffer while the kernel
  *    sends another, and the server stops reading from a client whose
  *    unsent replies exceed out_limit until they drain.
@@ -170,10 +171,15 @@ static void decode_all(srv *s, srv_client *c)
     char why[256], msg[300];
 
     while (!c->dead && !c->closing) {
+        /* Before its hello a client is a stranger: nothing larger than
+         * a hello is read (or allocated) for it. */
+        uint32_t limit = c->hello_done || s->max_frame < RDV_TCP_HELLO_BODY_MAX
+                             ? s->max_frame
+                             : RDV_TCP_HELLO_BODY_MAX;
         rdv_tcp_msg m;
         size_t used;
-        int rc = rdv_tcp_decode(c->in + off, c->in_len - off, s->max_frame,
-                                &m, &used, why, sizeof why);
+        int rc = rdv_tcp_decode(c->in + off, c->in_len - off, limit, &m,
+                                &used, why, sizeof why);
 
         if (rc == RDV_TCP_NEED_MORE) {
             need = used;

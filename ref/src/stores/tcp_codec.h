@@ -74,6 +74,9 @@
 #define RDV_TCP_HDR 16
 #define RDV_TCP_REPLY 0x80
 #define RDV_TCP_TOKEN_MAX 1024u
+/* The largest HELLO body: what a server reads from a client before its
+ * hello, so a stranger cannot make it hold a frame of max_body. */
+#define RDV_TCP_HELLO_BODY_MAX (12u + RDV_TCP_TOKEN_MAX)
 /* The largest body anyone sends: a value of RDV_VALUE_MAX, its key and
  * room to spare. Replies never exceed it (RDV_TCP_TOO_BIG instead). */
 #define RDV_TCP_BODY_MAX (RDV_VALUE_MAX + (1u << 20))

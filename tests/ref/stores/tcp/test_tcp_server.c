@@ -149,6 +149,27 @@ Test(server, oversized_frame_is_dropped_before_it_is_read)
     expect_serving();
 }
 
+/* Found while writing tests/fuzz/fuzz_tcp_frame.c: a stranger's header
+ * announcing a frame under max_frame but larger than any hello made the
+ * server allocate it and wait for it before knowing who was talking. */
+Test(server, a_stranger_cannot_announce_more_than_a_hello)
+{
+    rdv_tcp_buf b = {0};
+    uint32_t len = 1u << 20;
+    int fd;
+
+    start_server(NULL);
+    fd = raw_connect(server.port);
+    cr_assert_geq(fd, 0);
+    raw_begin(&b, RDV_TCP_HELLO, 1);
+    for (int i = 0; i < 4; i++)
+        b.p[4 + i] = (unsigned char)(len >> (8 * i));
+    cr_assert_eq(raw_send_buf(fd, &b), 0);
+    expect_dropped(fd, "a 1 MiB hello");
+    expect_log("exceeds the 1036-byte limit");
+    expect_serving();
+}
+
 Test(server, request_before_hello_and_bad_hellos_are_dropped)
 {
     rdv_tcp_buf b = {0};
