@@ -25,7 +25,7 @@
     (offsetof(rdv_context_options, hooks) + sizeof(const rdv_hooks *))
 
 struct rdv_context {
-    int rank, size, timeout_ms;
+    int rank, size, timeout_ms, handshake_ms;
     char *job, *bind, *transport_name;
     rdv_log_fn log;
     void *log_arg;
@@ -125,6 +125,8 @@ int rdv_context_create(const rdv_context_options *opts, rdv_context **out,
     c->log = o.log;
     c->log_arg = o.log_arg;
     c->hooks = o.hooks;
+    c->handshake_ms = o.handshake_ms ? o.handshake_ms
+                                     : RDV_CONTEXT_HANDSHAKE_MS;
     if (oom) {
         rdv_context_destroy(c);
         snprintf(errbuf, errlen, "context: out of memory");
@@ -153,6 +155,10 @@ const char *rdv_context_errmsg(const rdv_context *ctx)
 int rdv_context_rank(const rdv_context *ctx) { return ctx->rank; }
 int rdv_context_size(const rdv_context *ctx) { return ctx->size; }
 int rdv_context_timeout_ms(const rdv_context *ctx) { return ctx->timeout_ms; }
+int rdv_context_handshake_ms(const rdv_context *ctx)
+{
+    return ctx->handshake_ms;
+}
 const char *rdv_context_job(const rdv_context *ctx) { return ctx->job; }
 const char *rdv_context_bind(const rdv_context *ctx) { return ctx->bind; }
 

@@ -42,6 +42,9 @@ int rdv_context_connect_fds(rdv_context *ctx, const int *fds);
 
 const char *rdv_context_job(const rdv_context *ctx);
 const char *rdv_context_bind(const rdv_context *ctx);
+/* The handshake budget of an incoming connection in ms (> 0), or < 0
+ * for none (rdv_context_options.handshake_ms). */
+int rdv_context_handshake_ms(const rdv_context *ctx);
 
 /* 1 when the context has neither connected nor failed yet. */
 int rdv_context_is_fresh(const rdv_context *ctx);

@@ -63,6 +63,11 @@ RDV_API_BEGIN
 #define RDV_TIMEOUT_NONE (-1)
 #define RDV_TIMEOUT_DEFAULT INT_MIN
 #define RDV_CONTEXT_TIMEOUT_MS 30000
+/* How long an incoming connection may stay before it has sent a whole
+ * valid handshake when rdv_context_options.handshake_ms is 0. A peer
+ * sends its handshake the moment its connect completes, so only a
+ * stranger (a port scanner, an idle or garbage client) outlives it. */
+#define RDV_CONTEXT_HANDSHAKE_MS 250
 
 typedef struct rdv_context rdv_context;
 
@@ -94,6 +99,13 @@ typedef struct rdv_context_options {
                               without it */
     void *log_arg;
     const rdv_hooks *hooks; /* optional; must outlive the context */
+    int handshake_ms;      /* an incoming connection that has not sent a
+                              valid handshake this many ms after it was
+                              accepted is closed and its slot reused
+                              while the listener is crowded (half of
+                              its 4N+64 slots unproven): > 0 ms, 0 =
+                              RDV_CONTEXT_HANDSHAKE_MS, < 0 = until the
+                              rendezvous deadline */
 } rdv_context_options;
 
 /* Fills the size bytes at o (pass sizeof *o) with the defaults: rank 0,

@@ -2,7 +2,9 @@
  * rendezvous/mesh.c - rdv_context_connect_full_mesh(): the driver.
  *
  * Order matters and is the protocol's backbone:
- *   1. listen (port 0, backlog >= N) and arm the accept, so that
+ *   1. listen (port 0, backlog max(N + 64, 4096): a burst of strangers
+ *      queues instead of dropping a peer's SYN for a second) and arm
+ *      the accept, so that
  *   2. the record published next is reachable the moment it is read;
  *   3. read everyone's record in batches, starting connects to lower
  *      ranks batch by batch (records.c, links.c);
@@ -72,7 +74,7 @@ static int open_listener(rdv_mesh *m)
 {
     struct sockaddr_storage ss = m->bind.ss;
     socklen_t sl = sizeof ss;
-    int backlog = m->size + 64, fd;
+    int backlog = m->size + 64 > 4096 ? m->size + 64 : 4096, fd;
     int ret = rdv_transport_socket(m->t, m->bind.ss.ss_family, &fd);
 
     if (ret != RDV_OK)
@@ -91,7 +93,7 @@ static int open_listener(rdv_mesh *m)
 /* The deadline passed with links missing: say who and why. */
 static int fail_unconnected(rdv_mesh *m)
 {
-    char list[RDV_DETAIL_MAX - 128] = "";
+    char note[320], list[RDV_DETAIL_MAX - 128 - sizeof note] = "";
     size_t off = 0, shown = 0, missing = 0;
 
     for (int k = 0; k < m->size; k++) {
@@ -123,10 +125,11 @@ static int fail_unconnected(rdv_mesh *m)
     if (missing > shown && off < sizeof list)
         snprintf(list + off, sizeof list - off, "; and %zu more",
                  missing - shown);
+    rdv_mesh_strangers_note(m, note, sizeof note);
     return rdv_mesh_fail(m, RDV_ETIMEDOUT,
-                         "rendezvous timed out after %lld ms: %s (%s)",
+                         "rendezvous timed out after %lld ms: %s%s (%s)",
                          (long long)((rdv_now_ns() - m->started) / 1000000),
-                         list, m->job);
+                         list, note, m->job);
 }
 
 /* 1 when pid no longer runs: no such process, or a zombie. */
@@ -342,6 +345,10 @@ static int mesh_init(rdv_mesh *m)
     m->counters = rdv_context_counters_mut(m->ctx);
     m->started = rdv_now_ns();
     m->deadline = rdv_context_deadline(m->ctx, RDV_TIMEOUT_DEFAULT);
+    m->handshake_ns = rdv_context_handshake_ms(m->ctx) < 0
+                          ? -1
+                          : (int64_t)rdv_context_handshake_ms(m->ctx) *
+                                1000000;
     m->me.rank = (uint32_t)m->rank;
     m->me.size = (uint32_t)m->size;
     m->me.pid = (uint32_t)getpid();

@@ -50,9 +50,21 @@ typedef struct rdv_mesh_inbound {
     int peer; /* known once the hello is read */
     int parked; /* valid hello, waiting for the peer's record */
     int acking; /* sending our answer */
+    uint32_t gen;      /* bumped at each reuse; part of every op's tag */
+    int64_t accepted;  /* when: the oldest stranger is evicted first */
+    int64_t budget_end; /* its hello must be whole by then */
     uint8_t tx[RDV_HELLO_SIZE], rx[RDV_HELLO_SIZE];
     size_t moved;
 } rdv_mesh_inbound;
+
+/* The incoming connections closed before they proved a peer: what the
+ * failure message says about them. */
+enum { STRANGER_SILENT, STRANGER_BAD, STRANGER_EVICTED, STRANGER_KINDS };
+typedef struct rdv_mesh_strangers {
+    unsigned long long count[STRANGER_KINDS];
+    char from[4][64]; /* the first distinct source addresses */
+    int nfrom;
+} rdv_mesh_strangers;
 
 typedef struct rdv_mesh {
     rdv_context *ctx;
@@ -75,6 +87,8 @@ typedef struct rdv_mesh {
     rdv_mesh_peer *peers;
     rdv_mesh_inbound **in; /* each slot allocated once: ops point in */
     size_t nin;
+    int64_t handshake_ns; /* an inbound hello's budget; < 0 = none */
+    rdv_mesh_strangers strangers;
 } rdv_mesh;
 
 /* records.c */
@@ -109,6 +123,17 @@ int rdv_mesh_on_records(rdv_mesh *m);
 int rdv_mesh_listen(rdv_mesh *m);
 /* Waits for events until `until`, runs due retries, handles all. */
 int rdv_mesh_pump(rdv_mesh *m, int64_t until);
+/* Handles every event that is ready now, without waiting (bounded, so
+ * a flood cannot hold the caller). For the store side to accept while
+ * it reads. */
+int rdv_mesh_drain(rdv_mesh *m);
+/* 1 while strangers knock: an unproven inbound connection is open or
+ * one was closed; the store side then reads in short pieces so the
+ * listener keeps being served. */
+int rdv_mesh_strangers_active(const rdv_mesh *m);
+/* "; 12 incoming connections were not peers (...) from 127.0.0.1", or
+ * "" when there were none: for failure messages. */
+void rdv_mesh_strangers_note(const rdv_mesh *m, char *buf, size_t cap);
 /* Closes every socket that is not an established link. */
 void rdv_mesh_close_pending(rdv_mesh *m);
 

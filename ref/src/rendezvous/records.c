@@ -7,7 +7,9 @@
  * late or gone) does a read give up after a slice (a tenth of the
  * timeout, 250 ms to 2 s, doubling up to 4 s) and sweep the unread keys
  * with non-blocking gets, so a rank that published and then left is
- * still known by its record. Sweeps are kept rare on purpose: at large N
+ * still known by its record. While strangers knock on the listener a
+ * blocking read is cut into 50 ms pieces that serve it in between
+ * (take_chunk_serving). Sweeps are kept rare on purpose: at large N
  * every store call contends with hundreds of ranks for the store. Every record is decoded and checked
  * before anything connects to it: size, checksum, the rank against its
  * key, the job size and token, duplicates (nonce or address seen twice,
@@ -247,7 +249,7 @@ static void reader_drop(reader *rd, size_t i)
 /* At the deadline, the ranks never seen: "ranks 3, 6 never published". */
 static int fail_missing(rdv_mesh *m, const reader *rd)
 {
-    char list[600] = "";
+    char list[400] = "", note[320];
     size_t off = 0;
 
     for (size_t i = 0; i < rd->npending && i < 16; i++)
@@ -256,11 +258,13 @@ static int fail_missing(rdv_mesh *m, const reader *rd)
     if (rd->npending > 16)
         snprintf(list + off, sizeof list - off, " and %zu more",
                  rd->npending - 16);
+    rdv_mesh_strangers_note(m, note, sizeof note);
     return rdv_mesh_fail(m, RDV_ETIMEDOUT,
                          "rendezvous timed out after %lld ms: %s %s never "
-                         "published (%s)",
+                         "published%s (%s)",
                          (long long)((rdv_now_ns() - m->started) / 1000000),
-                         rd->npending > 1 ? "ranks" : "rank", list, m->job);
+                         rd->npending > 1 ? "ranks" : "rank", list, note,
+                         m->job);
 }
 
 /* The store could not be reached (a redis restart, say) while the
@@ -361,13 +365,36 @@ static int sweep(rdv_mesh *m, reader *rd)
     return ret;
 }
 
+/* A multi_get of the first nb unread ranks until `until`. While
+ * strangers knock on the listener, it is cut into pieces of PIECE_NS
+ * with the listener served in between: a flood then never waits out a
+ * store read in the backlog, and a peer behind it is answered at once.
+ * Without strangers the read blocks whole, so nobody polls the store. */
+#define PIECE_NS (50 * 1000000ll)
+static int take_chunk_serving(rdv_mesh *m, reader *rd, size_t nb,
+                              int64_t until)
+{
+    for (;;) {
+        int64_t now = rdv_now_ns(), piece = until;
+        int ret;
+
+        if (rdv_mesh_strangers_active(m) && now + PIECE_NS < until)
+            piece = now + PIECE_NS;
+        ret = take_chunk(m, rd, 0, nb, piece);
+        if (ret != RDV_ETIMEDOUT || piece == until)
+            return ret;
+        if ((ret = rdv_mesh_drain(m)) != RDV_OK)
+            return ret;
+    }
+}
+
 /* One multi_get of the next BATCH unread ranks, bounded by the slice. */
 static int read_batch(rdv_mesh *m, reader *rd)
 {
     size_t nb = rd->npending < BATCH ? rd->npending : BATCH;
     int64_t until = rdv_now_ns() + (int64_t)rd->slice_ms * 1000000;
-    int ret = take_chunk(m, rd, 0, nb,
-                         until < m->deadline ? until : m->deadline);
+    int ret = take_chunk_serving(m, rd, nb,
+                                 until < m->deadline ? until : m->deadline);
 
     if (ret != RDV_ETIMEDOUT)
         return ret;
