@@ -80,9 +80,18 @@ int rdv_store_open(const char *url, rdv_store **out, char *errbuf,
         rc = rdv_url_check_unused(&u, errbuf, errlen);
     if (rc == RDV_OK && prefix) {
         rc = rdv_store_prefix_open(s, prefix, &scoped);
-        if (rc)
-            snprintf(errbuf, errlen, "store URL '%s': bad prefix '%s': "
-                     "it must be non-empty", u.redacted, prefix);
+        if (rc == RDV_EINVAL && !prefix[0])
+            snprintf(errbuf, errlen, "store URL '%.160s': bad prefix: it "
+                     "must be non-empty", u.redacted);
+        else if (rc == RDV_EINVAL)
+            snprintf(errbuf, errlen, "store URL '%.160s': bad prefix "
+                     "'%.40s...' (%zu bytes): with the '/' it adds and the "
+                     "scopes around it, prefixes may add at most %u bytes "
+                     "to a key", u.redacted, prefix, strlen(prefix),
+                     RDV_SCOPED_KEY_MAX - RDV_KEY_MAX);
+        else if (rc)
+            snprintf(errbuf, errlen, "store URL '%.160s': prefix: %s",
+                     u.redacted, rdv_strerror(rc));
         else
             s = scoped;
     }

@@ -31,13 +31,33 @@ static const struct {
     {"tcp", 29500}, /* c10d's MASTER_PORT default */
 };
 
+/* A URL as a message shows it: a long one keeps its head and tail
+ * ("file:///very/lo...?prefix=x"), so the reason after it is never cut
+ * off by the message's size. */
+#define URL_SHOWN_MAX 160
+static const char *url_shown(const char *redacted, char *buf, size_t cap)
+{
+    size_t n;
+
+    if (!redacted)
+        return "(null)";
+    n = strlen(redacted);
+    if (n <= URL_SHOWN_MAX || cap < URL_SHOWN_MAX + 1)
+        return redacted;
+    snprintf(buf, cap, "%.100s...%s (%zu bytes)", redacted,
+             redacted + n - 40, n);
+    return buf;
+}
+
 /* Fills errbuf and returns RDV_EINVAL; u->redacted names the URL. */
 static int url_fail(rdv_url *u, char *errbuf, size_t errlen,
                     const char *what)
 {
+    char shown[URL_SHOWN_MAX + 32];
+
     if (errbuf && errlen)
         snprintf(errbuf, errlen, "malformed store URL '%s': %s",
-                 u->redacted ? u->redacted : "(null)", what);
+                 url_shown(u->redacted, shown, sizeof shown), what);
     return RDV_EINVAL;
 }
 
@@ -53,7 +73,8 @@ static int hexval(int c)
 }
 
 /* Copies [s, s+n) percent-decoded into a new string; NULL on a bad
- * escape (*bad = 1) or out of memory (*bad = 0). */
+ * escape (*bad = 1), an escaped NUL (*bad = 2: every component is a C
+ * string, so %00 would silently cut it), or out of memory (*bad = 0). */
 static char *decode(const char *s, size_t n, int *bad)
 {
     char *out = malloc(n + 1);
@@ -70,6 +91,11 @@ static char *decode(const char *s, size_t n, int *bad)
                 (lo = hexval(s[i + 2])) < 0) {
                 free(out);
                 *bad = 1;
+                return NULL;
+            }
+            if (hi == 0 && lo == 0) {
+                free(out);
+                *bad = 2;
                 return NULL;
             }
             out[o++] = (char)(hi * 16 + lo);
@@ -94,7 +120,11 @@ static int take(rdv_url *u, char **dst, const char *s, size_t n,
         return RDV_OK;
     if (!bad)
         return RDV_ENOMEM;
-    snprintf(msg, sizeof msg, "bad percent-escape in the %s", what);
+    if (bad == 2)
+        snprintf(msg, sizeof msg, "a percent-encoded NUL (%%00) in the %s: "
+                 "it would cut the %s short", what, what);
+    else
+        snprintf(msg, sizeof msg, "bad percent-escape in the %s", what);
     return url_fail(u, errbuf, errlen, msg);
 }
 
@@ -179,6 +209,14 @@ static int parse_query(rdv_url *u, const char *q, char *errbuf, size_t errlen)
             (rc = take(u, &o->value, eq + 1, n - (size_t)(eq - q) - 1,
                        "option", errbuf, errlen)))
             return rc;
+        for (size_t i = 0; i + 1 < u->noptions; i++)
+            if (!strcmp(u->options[i].key, o->key)) {
+                char msg[160];
+
+                snprintf(msg, sizeof msg, "option '%.64s' is given twice "
+                         "(which one was meant?)", o->key);
+                return url_fail(u, errbuf, errlen, msg);
+            }
         q += n + (amp ? 1 : 0);
     }
     return RDV_OK;
@@ -324,11 +362,14 @@ int rdv_url_check_unused(const rdv_url *u, char *errbuf, size_t errlen)
 {
     for (size_t i = 0; i < u->noptions; i++) {
         if (!u->options[i].used) {
+            char shown[URL_SHOWN_MAX + 32];
+
             if (errbuf && errlen)
                 snprintf(errbuf, errlen,
-                         "malformed store URL '%s': unknown option '%s' "
-                         "for %s:", u->redacted, u->options[i].key,
-                         u->scheme);
+                         "malformed store URL '%s': unknown option '%.64s' "
+                         "for %s:",
+                         url_shown(u->redacted, shown, sizeof shown),
+                         u->options[i].key, u->scheme);
             return RDV_EINVAL;
         }
     }

@@ -3,12 +3,17 @@
  * come out decoded with brackets removed, a missing port is the scheme's
  * default, the login has one set of rules, a parsed URL renders back to
  * one that parses the same (after edits of host and options too), and
- * no message or masked copy ever shows a password.
+ * no message or masked copy ever shows a password. What a C string
+ * cannot hold (%00) and what a reader cannot guess (an option given
+ * twice) is refused; a long URL is shortened in messages so the reason
+ * stays; a prefix too long says so (through rdv_store_open on hash:).
  */
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "rdv/status.h"
+#include "rdv/store.h"
 #include "rdv/url.h"
 
 static void parse_ok(const char *text, rdv_url *u)
@@ -243,4 +248,76 @@ Test(url, errors_name_the_part_and_never_the_password)
     cr_expect_eq(rdv_url_check_unused(&u, err, sizeof err), RDV_EINVAL);
     cr_expect(strstr(err, "unknown option 'x'"), "%s", err);
     rdv_url_free(&u);
+}
+
+/* What C strings cannot hold and what a reader cannot guess are
+ * refused, each with its reason. */
+Test(url, nul_escapes_and_repeated_options_are_refused)
+{
+    static const struct {
+        const char *url, *error;
+    } cases[] = {
+        {"hash:?prefix=a%00b", "percent-encoded NUL (%00) in the option"},
+        {"file:///d%00zzz", "percent-encoded NUL (%00) in the path"},
+        {"redis://:se%00cret@host", "percent-encoded NUL (%00) in the password"},
+        {"hash:?prefix=x&prefix=y", "option 'prefix' is given twice"},
+        {"redis://h?timeout_ms=1&timeout_ms=1", "option 'timeout_ms' is given twice"},
+    };
+    char err[256];
+    rdv_url u;
+
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        cr_expect_eq(rdv_url_parse(cases[i].url, &u, err, sizeof err),
+                     RDV_EINVAL, "%s", cases[i].url);
+        cr_expect(strstr(err, cases[i].error), "%s: %s", cases[i].url, err);
+        cr_expect(!strstr(err, "cret"), "%s: %s", cases[i].url, err);
+        rdv_url_free(&u);
+    }
+}
+
+/* A long URL is shown head...tail, so the reason survives a message of
+ * ordinary size. */
+Test(url, long_urls_keep_the_reason)
+{
+    char url[4200], err[512];
+    rdv_url u;
+    int n = snprintf(url, sizeof url, "redis://:secret@host:99999/0?x=");
+
+    memset(url + n, 'a', sizeof url - (size_t)n - 1);
+    url[sizeof url - 1] = 0;
+    cr_expect_eq(rdv_url_parse(url, &u, err, sizeof err), RDV_EINVAL);
+    cr_expect(strstr(err, "port must be a number"), "%s", err);
+    cr_expect(strstr(err, "...") && strstr(err, "bytes)"), "%s", err);
+    cr_expect(!strstr(err, "secret"), "%s", err);
+    rdv_url_free(&u);
+    snprintf(url, sizeof url, "hash:?x=1&");
+    n = (int)strlen(url);
+    for (int i = 0; n < 3000; i++)
+        n += snprintf(url + n, sizeof url - (size_t)n, "p%d=v&", i);
+    cr_expect_eq(rdv_url_parse(url, &u, err, sizeof err), RDV_EINVAL);
+    cr_expect(strstr(err, "too many options") ||
+              strstr(err, "unknown option"), "%s", err);
+    rdv_url_free(&u);
+}
+
+/* A prefix over the limit is refused for being too long, not "empty". */
+Test(url, a_prefix_too_long_says_so)
+{
+    char url[2100], err[512];
+    rdv_store *s = NULL;
+    int n = snprintf(url, sizeof url, "hash:?prefix=");
+
+    memset(url + n, 'p', 1100);
+    url[n + 1100] = 0;
+    cr_expect_eq(rdv_store_open(url, &s, err, sizeof err), RDV_EINVAL);
+    cr_expect(strstr(err, "at most 1024 bytes") && strstr(err, "1100 bytes"),
+              "%s", err);
+    cr_expect(!strstr(err, "non-empty"), "%s", err);
+    cr_expect_null(s);
+    cr_expect_eq(rdv_store_open("hash:?prefix=", &s, err, sizeof err),
+                 RDV_EINVAL);
+    cr_expect(strstr(err, "non-empty"), "%s", err);
+    url[n + 1000] = 0; /* 1000 + '/' fits */
+    cr_expect_eq(rdv_store_open(url, &s, err, sizeof err), RDV_OK, "%s", err);
+    rdv_store_close(s);
 }

@@ -58,7 +58,11 @@ typedef struct rdv_url {
 } rdv_url;
 
 /* Parses text into *u. RDV_OK; RDV_EINVAL with a message in errbuf
- * naming the bad part and the URL (password masked); RDV_ENOMEM. On
+ * naming the bad part and the URL (password masked; a URL over 160
+ * bytes shown as its head...tail, so the reason is never cut off);
+ * RDV_ENOMEM. A percent-encoded NUL (%00) anywhere and an option given
+ * twice are RDV_EINVAL: one would cut a component short, the other
+ * leaves the reader to guess which value counts. On
  * failure u holds nothing (rdv_url_free() is still allowed). errbuf may
  * be NULL. */
 int rdv_url_parse(const char *text, rdv_url *u, char *errbuf, size_t errlen);
