@@ -127,6 +127,10 @@ typedef struct rdv_fault_span {
 } rdv_fault_span;
 
 #define RDV_FAULT_SPANS 8 /* rank=1|3|5..7 keeps at most this many */
+/* The largest ms= a spec takes: one day, far beyond any timeout, and
+ * well inside the int milliseconds the effects wait with. */
+#define RDV_FAULT_MS_MAX 86400000
+#define RDV_FAULT_MS_MAX_TEXT "86400000"
 
 typedef struct rdv_fault {
     int id; /* index in the plan */

@@ -190,6 +190,9 @@ int rdv_spec_set_param(parser *ps, rdv_fault *f, rdv_fault_param pi,
         return rc;
     switch (rdv_fault_params[pi].type) {
     case RDV_FT_GLOB:
+        if (as->len == 0) /* "" would match every key, silently */
+            return atom_fail(ps, as, "a non-empty key glob (* for every "
+                                     "key)");
         if (as->len >= sizeof f->key)
             return atom_fail(ps, as, "a key glob shorter than 256 bytes");
         memcpy(f->key, as->text, as->len);
@@ -215,7 +218,13 @@ int rdv_spec_set_param(parser *ps, rdv_fault *f, rdv_fault_param pi,
         break;
     }
     switch (pi) {
-    case RDV_FP_MS: f->ms = sp; break;
+    case RDV_FP_MS:
+        /* past it, the int milliseconds the effects use would wrap */
+        if (sp.hi > RDV_FAULT_MS_MAX)
+            return atom_fail(ps, as, "at most " RDV_FAULT_MS_MAX_TEXT
+                                     " ms (one day)");
+        f->ms = sp;
+        break;
     case RDV_FP_NTH:
         if (sp.lo < 1)
             return atom_fail(ps, as, "a call number of 1 or more");

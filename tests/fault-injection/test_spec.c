@@ -362,3 +362,15 @@ Test(spec, scenarios_cover_every_fault_and_are_valid_for_two_ranks)
     }
     free(cat);
 }
+
+/* A key glob of "" would match every key; ms past the documented
+ * maximum would wrap in the effects and hang to the deadline. */
+Test(spec, empty_key_and_huge_ms_are_refused)
+{
+    parse_bad("store.error(key=\"\")", 1, 17, "a non-empty key glob");
+    parse_bad("store.delay(ms=2147483648)", 1, 16, "at most 86400000 ms");
+    parse_bad("store.delay(ms=4294967297)", 1, 16, "at most 86400000 ms");
+    parse_bad("store.delay(ms=5..86400001)", 1, 16, "at most 86400000 ms");
+    rdv_fault_plan *p = parse_ok("store.delay(ms=86400000, key=\"*\")");
+    rdv_fault_plan_free(p);
+}
