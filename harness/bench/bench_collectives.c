@@ -31,11 +31,12 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "bench/samples.h"
 #include "commands/commands.h"
 #include "context_internal.h"
+#include "rdv/clock.h"
 #include "rdv/collectives.h"
 #include "rdv/store.h"
 #include "common/number.h"
@@ -72,14 +73,6 @@ typedef struct bshared {
     int iters[BENCH_MAX_SIZES];
     int64_t lat[]; /* [size][rank][iter], ns */
 } bshared;
-
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 static int64_t *lat_at(bshared *sh, int n, int s, int r)
 {
@@ -134,9 +127,9 @@ static int rank_measure(const bopts *o, rdv_context *ctx, bshared *sh,
             /* A root would otherwise run ahead and time only its sends. */
             if (o->kind == COLL_BROADCAST)
                 rc = rdv_barrier(ctx, NULL);
-            t0 = now_ns();
+            t0 = rdv_now_ns();
             rc = one_call(o, ctx, buf, count);
-            lat[i] = now_ns() - t0;
+            lat[i] = rdv_now_ns() - t0;
         }
     }
     free(buf);
@@ -223,13 +216,6 @@ static void rank_main(const bopts *o, bshared *sh, rdv_store *store,
     exit(rc == RDV_OK ? 0 : 1);
 }
 
-static int cmp_i64(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-
-    return (x > y) - (x < y);
-}
-
 static void report(const bopts *o, bshared *sh, int n)
 {
     static int64_t worst[BENCH_MAX_ITERS];
@@ -258,7 +244,7 @@ static void report(const bopts *o, bshared *sh, int n)
                 if (lat_at(sh, n, s, r)[i] > worst[i])
                     worst[i] = lat_at(sh, n, s, r)[i];
         }
-        qsort(worst, (size_t)it, sizeof worst[0], cmp_i64);
+        rdv_samples_sort_i64(worst, (size_t)it);
         p50 = worst[it / 2] / 1e3;
         p99 = worst[(it * 99) / 100 < it ? (it * 99) / 100 : it - 1] / 1e3;
         algbw = sh->size[s] / (p50 * 1e3);

@@ -29,11 +29,12 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "bench/samples.h"
 #include "commands/commands.h"
 #include "common/number.h"
+#include "rdv/clock.h"
 #include "rdv/collectives.h"
 #include "rdv/context.h"
 #include "rdv/store.h"
@@ -57,14 +58,6 @@ typedef struct bopts {
     int timeout_ms;
     const char *bind;
 } bopts;
-
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 static void usage(FILE *f)
 {
@@ -181,7 +174,7 @@ static void rank_main(const bopts *o, const char *backend, rdv_store *s,
     char err[256];
     int ret;
 
-    t->start_ns = now_ns();
+    t->start_ns = rdv_now_ns();
     if (!s || !rdv_store_is_inherited(s)) {
         s = NULL;
         ret = rdv_store_open(url, &s, err, sizeof err);
@@ -200,7 +193,7 @@ static void rank_main(const bopts *o, const char *backend, rdv_store *s,
     ret = rdv_context_create(&co, &ctx, err, sizeof err);
     if (ret == RDV_OK)
         ret = rdv_context_connect_full_mesh(ctx, s);
-    t->up_ns = now_ns();
+    t->up_ns = rdv_now_ns();
     if (ret == RDV_OK)
         ret = rdv_barrier(ctx, NULL);
     t->status = ret;
@@ -272,7 +265,7 @@ static int one_run(const bopts *o, const char *store, const char *backend,
     memset(t, 0, sizeof *t * (size_t)n);
     fflush(NULL);
     *cpu_ms = children_cpu_ms();
-    t0 = now_ns();
+    t0 = rdv_now_ns();
     for (int r = 0; r < n; r++, spawned++) {
         pids[r] = fork();
         if (pids[r] < 0) {
@@ -297,7 +290,7 @@ static int one_run(const bopts *o, const char *store, const char *backend,
             failed = 1;
         }
     }
-    *total_ms = (double)(now_ns() - t0) / 1e6;
+    *total_ms = (double)(rdv_now_ns() - t0) / 1e6;
     *cpu_ms = children_cpu_ms() - *cpu_ms;
     for (int r = 0; r < n; r++) {
         if (t[r].start_ns && t[r].start_ns < first)
@@ -312,13 +305,6 @@ out:
         remove_dir(dir);
     free(pids);
     return failed ? -1 : 0;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-
-    return (x > y) - (x < y);
 }
 
 /* Nearest-rank percentile of a sorted array. */
@@ -392,9 +378,9 @@ int rdv_cmd_bench_rendezvous(int argc, char **argv)
                            o.backends[bi], n);
                     continue;
                 }
-                qsort(total, (size_t)ok, sizeof *total, cmp_double);
-                qsort(up, (size_t)ok, sizeof *up, cmp_double);
-                qsort(cpu, (size_t)ok, sizeof *cpu, cmp_double);
+                rdv_samples_sort_double(total, (size_t)ok);
+                rdv_samples_sort_double(up, (size_t)ok);
+                rdv_samples_sort_double(cpu, (size_t)ok);
                 printf("%-6.6s %-6s %6d %5d %9.1f ms %9.1f ms %9.1f ms "
                        "%9.1f ms %9.1f ms\n",
                        o.stores[si], o.backends[bi], n, ok,

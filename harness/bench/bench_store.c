@@ -24,11 +24,12 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "bench/samples.h"
 #include "commands/commands.h"
 #include "common/number.h"
+#include "rdv/clock.h"
 #include "rdv/store.h"
 #include "rdv/url.h"
 
@@ -63,14 +64,6 @@ typedef struct bench_run {
     char prefix[64];
     rdv_store *inherited; /* hash:?shared=1 and the like, else NULL */
 } bench_run;
-
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 static int64_t *lat_of(bench_run *r, long proc, int phase)
 {
@@ -152,17 +145,17 @@ static int bench_proc(bench_run *r, long proc)
         int64_t *lat = lat_of(r, proc, ph), t0;
 
         pthread_barrier_wait(&r->sh->barrier);
-        t0 = now_ns();
+        t0 = rdv_now_ns();
         for (long i = 0; ok && i < r->o->ops; i++) {
-            int64_t t = now_ns();
+            int64_t t = rdv_now_ns();
 
             if (bench_op(r, s, proc, ph, i, val)) {
                 record_error(r, proc, phase_names[ph], s);
                 ok = 0;
             }
-            lat[i] = now_ns() - t;
+            lat[i] = rdv_now_ns() - t;
         }
-        t0 = now_ns() - t0;
+        t0 = rdv_now_ns() - t0;
         for (int64_t m = r->sh->elapsed_ns[ph]; t0 > m;)
             if (__atomic_compare_exchange_n(&r->sh->elapsed_ns[ph], &m, t0,
                                             0, __ATOMIC_SEQ_CST,
@@ -176,13 +169,6 @@ static int bench_proc(bench_run *r, long proc)
     return ok ? 0 : 1;
 }
 
-static int cmp_i64(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-
-    return (x > y) - (x < y);
-}
-
 static void report(bench_run *r)
 {
     size_t n = (size_t)r->nproc * (size_t)r->o->ops;
@@ -194,7 +180,7 @@ static void report(bench_run *r)
         for (long p = 0; p < r->nproc; p++)
             memcpy(all + (size_t)p * (size_t)r->o->ops, lat_of(r, p, ph),
                    (size_t)r->o->ops * sizeof *all);
-        qsort(all, n, sizeof *all, cmp_i64);
+        rdv_samples_sort_i64(all, n);
         printf("%5ld  %-12s %10.0f %9.1f %9.1f\n", r->nproc,
                phase_names[ph], secs > 0 ? (double)n / secs : 0.0,
                (double)all[n / 2] / 1e3, (double)all[n * 99 / 100] / 1e3);

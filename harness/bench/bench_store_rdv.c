@@ -28,6 +28,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "bench/samples.h"
 #include "commands/commands.h"
 #include "common/number.h"
 #include "rdv/clock.h"
@@ -242,13 +243,6 @@ static int one_run(const srdv_opts *o, srdv_shared *sh, int run,
     return failed;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-
-    return (x > y) - (x < y);
-}
-
 int rdv_cmd_bench_store_rendezvous(int argc, char **argv)
 {
     double rdv_ms[MAX_RUNS], conn_ms[MAX_RUNS];
@@ -290,8 +284,8 @@ int rdv_cmd_bench_store_rendezvous(int argc, char **argv)
         fflush(stdout);
     }
     if (rc == RDV_EXIT_OK) {
-        qsort(rdv_ms, (size_t)o.runs, sizeof *rdv_ms, cmp_double);
-        qsort(conn_ms, (size_t)o.runs, sizeof *conn_ms, cmp_double);
+        rdv_samples_sort_double(rdv_ms, (size_t)o.runs);
+        rdv_samples_sort_double(conn_ms, (size_t)o.runs);
         printf("rendezvous: median %.2f ms, min %.2f, max %.2f\n",
                rdv_ms[o.runs / 2], rdv_ms[0], rdv_ms[o.runs - 1]);
         printf("median rendezvous_ms=%.2f connect_ms=%.2f\n",

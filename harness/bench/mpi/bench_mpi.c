@@ -30,9 +30,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "bench/samples.h"
+#include "rdv/clock.h"
 #include "rdv/collectives.h"
 #include "rdv/mpi.h"
 #include "common/number.h"
@@ -57,14 +58,6 @@ typedef struct row {
     double p50[2], busbw[2]; /* [0] MPI, [1] rdv */
 } row;
 
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 static int iters_for(const bench *b, size_t bytes)
 {
     long it = bytes <= 65536 ? MAX_ITERS : (long)((256u << 20) / bytes);
@@ -72,13 +65,6 @@ static int iters_for(const bench *b, size_t bytes)
     if (it < 20)
         it = 20;
     return it > b->iters ? b->iters : (int)it;
-}
-
-static int cmp_i64(const void *x, const void *y)
-{
-    int64_t a = *(const int64_t *)x, c = *(const int64_t *)y;
-
-    return (a > c) - (a < c);
 }
 
 /* One call of side 0 (MPI) or 1 (rdv); RDV_OK or an error. */
@@ -148,16 +134,16 @@ static int time_side(bench *b, int side, size_t count, row *r)
         if (one_call(b, side, b->recv, count) != RDV_OK)
             return fail(b, side, "warm-up", bytes);
     for (int i = 0; i < r->iters; i++) {
-        int64_t t0 = now_ns();
+        int64_t t0 = rdv_now_ns();
 
         if (one_call(b, side, b->recv, count) != RDV_OK)
             return fail(b, side, "timed call", bytes);
-        b->lat[i] = now_ns() - t0;
+        b->lat[i] = rdv_now_ns() - t0;
     }
     MPI_Reduce(b->lat, b->worst, r->iters, MPI_INT64_T, MPI_MAX, 0,
                MPI_COMM_WORLD);
     if (b->rank == 0) {
-        qsort(b->worst, (size_t)r->iters, sizeof *b->worst, cmp_i64);
+        rdv_samples_sort_i64(b->worst, (size_t)r->iters);
         r->p50[side] = (double)b->worst[r->iters / 2] / 1e3;
         r->busbw[side] = (double)bytes / (r->p50[side] * 1e3) * 2.0 *
                          (b->n - 1) / b->n;
@@ -370,9 +356,9 @@ int main(int argc, char **argv)
     rc = setup(&b);
     MPI_Allreduce(&rc, &any, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
     if (any == RDV_OK) {
-        t0 = now_ns();
+        t0 = rdv_now_ns();
         rc = rdv_context_connect_full_mesh_mpi(b.ctx, MPI_COMM_WORLD);
-        t0 = now_ns() - t0;
+        t0 = rdv_now_ns() - t0;
         if (rc != RDV_OK)
             fprintf(stderr, "rdv-bench-mpi: rank %d: %s\n", b.rank,
                     rdv_context_errmsg(b.ctx));
