@@ -158,11 +158,15 @@ def rdv_ctypes_ops(rdv, port, ops, rnd):
     return out
 
 
+def rdv_bench(rdv_bin, bench, port, *args):
+    """Runs `rdv bench <bench>` on the tcp:// store at port; its stdout."""
+    return subprocess.run([rdv_bin, "bench", bench, "--store",
+                           "tcp://127.0.0.1:%d" % port] + list(args),
+                          capture_output=True, text=True, check=True).stdout
+
+
 def rdv_bench_ops(rdv_bin, port, ops):
-    out = subprocess.run([rdv_bin, "bench", "store", "--store",
-                          "tcp://127.0.0.1:%d" % port, "--ops", str(ops),
-                          "--procs", "1"], capture_output=True, text=True,
-                         check=True).stdout
+    out = rdv_bench(rdv_bin, "store", port, "--ops", str(ops), "--procs", "1")
     res = {}
     for line in out.splitlines():
         f = line.split()
@@ -172,10 +176,8 @@ def rdv_bench_ops(rdv_bin, port, ops):
 
 
 def rdv_store_rdv(rdv_bin, port, procs):
-    out = subprocess.run([rdv_bin, "bench", "store-rendezvous", "--store",
-                          "tcp://127.0.0.1:%d" % port, "--procs", str(procs),
-                          "--runs", "1"], capture_output=True, text=True,
-                         check=True).stdout
+    out = rdv_bench(rdv_bin, "store-rendezvous", port, "--procs", str(procs),
+                    "--runs", "1")
     return float(re.search(r"rendezvous_ms=([\d.]+)", out).group(1))
 
 
