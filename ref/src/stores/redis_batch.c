@@ -71,20 +71,32 @@ typedef struct wait_args {
     char op[48]; /* "wait on 8 keys, first" for error details */
 } wait_args;
 
+/* Sends c, whose reply must be an array with one element per key of a
+ * (EXISTS answers, MGET values): RDV_OK with *r, or the failure recorded
+ * against a's first key. */
+static int keys_cmd_call(rdv_store *s, wait_args *a, const keys_cmd *c,
+                         int64_t io, redisReply **r)
+{
+    int rc = rdv_redis_call1(s, a->op, a->keys[0],
+                             (rdv_redis_cmd){c->argc, c->argv, c->lens}, io,
+                             RDV_REDIS_IDEMPOTENT, r);
+
+    if (rc)
+        return rc;
+    if ((*r)->type != REDIS_REPLY_ARRAY || (*r)->elements != a->n)
+        return rdv_redis_reply_fail(s, *r, a->op, a->keys[0]);
+    return RDV_OK;
+}
+
 static int exists_probe(rdv_store *s, int64_t io, void *arg)
 {
     wait_args *a = arg;
     redisReply *r;
-    int rc = rdv_redis_call1(
-        s, a->op, a->keys[0],
-        (rdv_redis_cmd){a->exists.argc, a->exists.argv, a->exists.lens}, io,
-        RDV_REDIS_IDEMPOTENT, &r);
+    int rc = keys_cmd_call(s, a, &a->exists, io, &r);
     int all = 1;
 
     if (rc)
         return rc;
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != a->n)
-        return rdv_redis_reply_fail(s, r, a->op, a->keys[0]);
     for (size_t i = 0; i < a->n; i++) {
         a->present[i] = r->element[i]->type == REDIS_REPLY_INTEGER &&
                         r->element[i]->integer == 1;
@@ -153,16 +165,11 @@ int rdv_redis_wait(rdv_store *s, const char *const *keys, size_t n,
 static int mget_once(rdv_store *s, wait_args *a, int64_t io)
 {
     redisReply *r;
-    int rc = rdv_redis_call1(
-        s, a->op, a->keys[0],
-        (rdv_redis_cmd){a->mget.argc, a->mget.argv, a->mget.lens}, io,
-        RDV_REDIS_IDEMPOTENT, &r);
+    int rc = keys_cmd_call(s, a, &a->mget, io, &r);
     int all = 1;
 
     if (rc)
         return rc;
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != a->n)
-        return rdv_redis_reply_fail(s, r, a->op, a->keys[0]);
     for (size_t i = 0; i < a->n; i++) {
         a->present[i] = r->element[i]->type == REDIS_REPLY_STRING;
         all &= a->present[i];
