@@ -273,20 +273,27 @@ size_t raw_begin(rdv_tcp_buf *b, int op, uint64_t id)
     return rdv_tcp_begin(b, (uint8_t)op, id);
 }
 
-int raw_hello(int fd, const char *token)
+int raw_hello_send(int fd, uint32_t magic, uint16_t version,
+                   const char *token)
 {
     rdv_tcp_buf b = {0};
-    rdv_tcp_msg m;
-    unsigned char *frame;
     size_t st = raw_begin(&b, RDV_TCP_HELLO, 0);
-    int rc;
 
-    rdv_tcp_put_u32(&b, RDV_TCP_MAGIC);
-    rdv_tcp_put_u16(&b, RDV_TCP_VERSION);
+    rdv_tcp_put_u32(&b, magic);
+    rdv_tcp_put_u16(&b, version);
     rdv_tcp_put_u16(&b, 0);
     rdv_tcp_put_bytes(&b, token ? token : "", token ? strlen(token) : 0);
     rdv_tcp_end(&b, st);
-    if (raw_send_buf(fd, &b))
+    return raw_send_buf(fd, &b);
+}
+
+int raw_hello(int fd, const char *token)
+{
+    rdv_tcp_msg m;
+    unsigned char *frame;
+    int rc;
+
+    if (raw_hello_send(fd, RDV_TCP_MAGIC, RDV_TCP_VERSION, token))
         return -1;
     if ((rc = raw_read(fd, &m, &frame, 5000)))
         return rc;

@@ -57,7 +57,11 @@ int raw_send_buf(int fd, rdv_tcp_buf *b);
  * (malloc'd, free it) holds the bytes m points into. 0; -1 the
  * connection closed or failed; -2 timed out; -3 not a valid frame. */
 int raw_read(int fd, rdv_tcp_msg *m, unsigned char **frame, int timeout_ms);
-/* HELLO with token (NULL: none) as id 0, and its reply's status (or
+/* Sends a HELLO (id 0) with magic, version and token (NULL: none), as
+ * it is or deliberately wrong; reads nothing. 0 or -1. */
+int raw_hello_send(int fd, uint32_t magic, uint16_t version,
+                   const char *token);
+/* A right HELLO with token (NULL: none), and its reply's status (or
  * raw_read's failure). */
 int raw_hello(int fd, const char *token);
 /* Starts a request frame (id) in b; the caller puts the body and ends it

@@ -185,24 +185,13 @@ Test(server, request_before_hello_and_bad_hellos_are_dropped)
     expect_log("before its hello");
 
     fd = raw_connect(server.port);
-    st = raw_begin(&b, RDV_TCP_HELLO, 0);
-    rdv_tcp_put_u32(&b, 0x12345678); /* not "RDVS" */
-    rdv_tcp_put_u16(&b, RDV_TCP_VERSION);
-    rdv_tcp_put_u16(&b, 0);
-    rdv_tcp_put_bytes(&b, "", 0);
-    rdv_tcp_end(&b, st);
-    cr_assert_eq(raw_send_buf(fd, &b), 0);
+    /* 0x12345678: not "RDVS" */
+    cr_assert_eq(raw_hello_send(fd, 0x12345678, RDV_TCP_VERSION, NULL), 0);
     expect_dropped(fd, "a hello with the wrong magic");
     expect_log("wrong magic");
 
     fd = raw_connect(server.port);
-    st = raw_begin(&b, RDV_TCP_HELLO, 0);
-    rdv_tcp_put_u32(&b, RDV_TCP_MAGIC);
-    rdv_tcp_put_u16(&b, 99);
-    rdv_tcp_put_u16(&b, 0);
-    rdv_tcp_put_bytes(&b, "", 0);
-    rdv_tcp_end(&b, st);
-    cr_assert_eq(raw_send_buf(fd, &b), 0);
+    cr_assert_eq(raw_hello_send(fd, RDV_TCP_MAGIC, 99, NULL), 0);
     {
         rdv_tcp_msg m;
         unsigned char *frame;
