@@ -49,6 +49,18 @@ double redis_now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+void redis_expect_named(const char *what, const char *detail,
+                        const char *key, int port)
+{
+    char addr[32];
+
+    snprintf(addr, sizeof addr, "127.0.0.1:%d", port);
+    cr_expect(strstr(detail, addr) != NULL, "%s: %s not named: %s", what,
+              addr, detail);
+    cr_expect(!key || strstr(detail, key) != NULL,
+              "%s: key %s not named: %s", what, key, detail);
+}
+
 rdv_store *redis_open_ok(const char *url)
 {
     char err[512];

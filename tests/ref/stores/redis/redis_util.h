@@ -34,6 +34,11 @@ const char *redis_shared_sock(void);
 /* CLOCK_MONOTONIC in seconds, for "within the deadline + 1 s" checks. */
 double redis_now_s(void);
 
+/* Expects a failure's detail to name the server, as 127.0.0.1:port, and
+ * key (unless NULL); what says which call failed. */
+void redis_expect_named(const char *what, const char *detail,
+                        const char *key, int port);
+
 /* Opens the store at url, failing the test with the store's message if
  * it cannot. (A plain struct: users of this header need not include
  * rdv/store.h.) */

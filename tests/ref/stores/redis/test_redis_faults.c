@@ -152,19 +152,6 @@ static void url_of(char *buf, size_t cap, int port, const char *tail)
     snprintf(buf, cap, "redis://127.0.0.1:%d%s", port, tail ? tail : "");
 }
 
-/* The detail names the key and the server, as 127.0.0.1:port. */
-static void expect_named(const char *what, const char *detail,
-                         const char *key, int port)
-{
-    char addr[32];
-
-    snprintf(addr, sizeof addr, "127.0.0.1:%d", port);
-    cr_expect(strstr(detail, addr) != NULL, "%s: %s not named: %s", what,
-              addr, detail);
-    cr_expect(!key || strstr(detail, key) != NULL,
-              "%s: key %s not named: %s", what, key, detail);
-}
-
 /* A call run on another thread while the test breaks the server. */
 typedef struct call {
     pthread_t thread;
@@ -303,7 +290,7 @@ Test(redis_faults, refused_to_the_end_is_econn_at_the_deadline,
     /* It kept trying until its deadline, and no longer. */
     cr_expect(took >= 1.45 && took < 2.5,
               "get with a 1500 ms timeout gave up after %.3f s", took);
-    expect_named("get", rdv_store_errmsg(s), "down/key", srv.port);
+    redis_expect_named("get", rdv_store_errmsg(s), "down/key", srv.port);
     cr_expect(strstr(rdv_store_errmsg(s), "attempts in"), "%s",
               rdv_store_errmsg(s));
 
@@ -314,7 +301,7 @@ Test(redis_faults, refused_to_the_end_is_econn_at_the_deadline,
                  rdv_store_errmsg(s));
     cr_expect(took >= 0.65 && took < 1.7,
               "wait with a 700 ms timeout gave up after %.3f s", took);
-    expect_named("wait", rdv_store_errmsg(s), "down/a", srv.port);
+    redis_expect_named("wait", rdv_store_errmsg(s), "down/a", srv.port);
     rdv_store_close(s);
 }
 
@@ -345,7 +332,7 @@ Test(redis_faults, open_against_a_silent_server_times_out_in_its_login,
         cr_expect_eq(rc, RDV_ETIMEDOUT, "%s: %s: %s", url,
                      rdv_status_name(rc), err);
         cr_expect(took < 1.7, "%s: open took %.2f s", url, took);
-        expect_named(url, err, NULL, ntohs(a.sin_port));
+        redis_expect_named(url, err, NULL, ntohs(a.sin_port));
         cr_expect_null(s);
     }
     close(fd);
@@ -375,7 +362,7 @@ Test(redis_faults, blackholed_calls_end_in_time_and_the_store_recovers,
     cr_expect_eq(rc, RDV_ETIMEDOUT, "get: %s: %s", rdv_status_name(rc),
                  rdv_store_errmsg(s));
     cr_expect(took < 1.8, "get with an 800 ms timeout took %.2f s", took);
-    expect_named("get", rdv_store_errmsg(s), "bh/key", px.port);
+    redis_expect_named("get", rdv_store_errmsg(s), "bh/key", px.port);
 
     /* Not idempotent: never resent, so it waits out timeout_ms and says
      * that its outcome is unknown. */
@@ -385,7 +372,7 @@ Test(redis_faults, blackholed_calls_end_in_time_and_the_store_recovers,
     cr_expect_eq(rc, RDV_ETIMEDOUT, "add: %s: %s", rdv_status_name(rc),
                  rdv_store_errmsg(s));
     cr_expect(took < 1.7, "add with timeout_ms=700 took %.2f s", took);
-    expect_named("add", rdv_store_errmsg(s), "bh/ctr", px.port);
+    redis_expect_named("add", rdv_store_errmsg(s), "bh/ctr", px.port);
     cr_expect(strstr(rdv_store_errmsg(s), "outcome is unknown"), "%s",
               rdv_store_errmsg(s));
 
