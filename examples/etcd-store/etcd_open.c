@@ -51,12 +51,6 @@ static void curl_setup(void)
     curl_ready = curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
-static const char *etcd_errmsg(void *h)
-{
-    (void)h;
-    return kit_detail();
-}
-
 static void etcd_destroy(void *h)
 {
     etcd_store *s = h;
@@ -196,7 +190,7 @@ RDV_PLUGIN_EXPORT const rdv_store_plugin rdv_store_plugin_v1 = {
     .name = "etcd",
     .create = etcd_create,
     .destroy = etcd_destroy,
-    .errmsg = etcd_errmsg,
+    .errmsg = kit_errmsg,
     .set = etcd_set,
     .get = etcd_get,
     .wait = etcd_wait,

@@ -43,6 +43,12 @@ const char *kit_detail(void)
     return detail;
 }
 
+const char *kit_errmsg(void *h)
+{
+    (void)h;
+    return detail;
+}
+
 const char *kit_printable(const char *key, char *buf, size_t cap)
 {
     size_t o = 0;

@@ -26,6 +26,9 @@ int kit_fail(int status, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* The calling thread's last detail ("" when none). */
 const char *kit_detail(void);
+/* The same, as the errmsg op of rdv/plugin.h: a plugin whose ops fail
+ * through kit_fail() puts this in its table (the handle is not needed). */
+const char *kit_errmsg(void *h);
 
 /* key made safe and short for a message: control bytes and '\\' become
  * \xNN, and a long key is cut with "..." (keys reach 5120 bytes). */

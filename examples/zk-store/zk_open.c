@@ -47,12 +47,6 @@
 #define DEFAULT_SESSION_MS 10000
 #define ZK_DEFAULT_MAXBUFFER 1048575
 
-static const char *zk_errmsg(void *h)
-{
-    (void)h;
-    return kit_detail();
-}
-
 static void zk_destroy(void *h)
 {
     zk_store *s = h;
@@ -159,7 +153,7 @@ RDV_PLUGIN_EXPORT const rdv_store_plugin rdv_store_plugin_v1 = {
     .name = "zookeeper",
     .create = zk_create,
     .destroy = zk_destroy,
-    .errmsg = zk_errmsg,
+    .errmsg = kit_errmsg,
     .set = zk_set,
     .get = zk_get,
     .wait = zk_wait,

@@ -238,6 +238,22 @@ int zk_set(void *h, const char *key, const void *val, size_t len, int flags)
     return rc;
 }
 
+/* The answer to a guarded write (create, or setData at a version) that
+ * one() completed; puts the call. 1 it won, 0 it lost a race (the
+ * version changed, or the node came or went), or a status. */
+static int guarded_answer(zk_store *s, const char *op, const char *key,
+                          zk_call **c)
+{
+    int zrc = (*c)->zrc;
+
+    zk_calls_put(c, 1);
+    if (zrc == ZOK)
+        return 1;
+    if (zrc != ZBADVERSION && zrc != ZNONODE && zrc != ZNODEEXISTS)
+        return zk_fail_zrc(s, op, key, zrc);
+    return 0;
+}
+
 /* One try of add: 1 done, 0 lost a race, or a status. */
 static int add_once(zk_store *s, const char *key, req *r, int64_t delta,
                     int64_t *result, int64_t deadline)
@@ -245,7 +261,7 @@ static int add_once(zk_store *s, const char *key, req *r, int64_t delta,
     zk_call *c = NULL;
     int64_t old = 0;
     char next[24];
-    int unsure = 0, zrc, found = read_node(s, "add", key, r, deadline, &c);
+    int unsure = 0, found = read_node(s, "add", key, r, deadline, &c);
 
     if (found < 0)
         return found;
@@ -262,14 +278,8 @@ static int add_once(zk_store *s, const char *key, req *r, int64_t delta,
     r->val = next;
     found = one(s, "add", key, found ? issue_set : issue_create, r, deadline,
                 &unsure, &c);
-    if (found)
+    if (found || (found = guarded_answer(s, "add", key, &c)))
         return found;
-    zrc = c->zrc;
-    zk_calls_put(&c, 1);
-    if (zrc == ZOK)
-        return 1;
-    if (zrc != ZBADVERSION && zrc != ZNONODE && zrc != ZNODEEXISTS)
-        return zk_fail_zrc(s, "add", key, zrc);
     if (unsure)
         return zk_fail(s, RDV_EIO, "add", key, "a reply was lost and the "
                        "counter has changed since: this add may or may not "
@@ -303,18 +313,12 @@ static int cas_write(zk_store *s, const char *key, req *r, int create,
                      int64_t deadline)
 {
     zk_call *w = NULL;
-    int unsure = 0, zrc, rc = one(s, "compare_set", key,
-                                  create ? issue_create : issue_set, r,
-                                  deadline, &unsure, &w);
+    int unsure = 0, rc = one(s, "compare_set", key,
+                             create ? issue_create : issue_set, r, deadline,
+                             &unsure, &w);
 
-    if (rc)
+    if (rc || (rc = guarded_answer(s, "compare_set", key, &w)))
         return rc;
-    zrc = w->zrc;
-    zk_calls_put(&w, 1);
-    if (zrc == ZOK)
-        return 1;
-    if (zrc != ZBADVERSION && zrc != ZNONODE && zrc != ZNODEEXISTS)
-        return zk_fail_zrc(s, "compare_set", key, zrc);
     return create_lost(s, "compare_set", key, r, unsure, deadline);
 }
 
