@@ -4,6 +4,14 @@
  *
  *   rdv conform --store URL [--ranks 2,4,8,16] [--junit FILE] [--quick]
  *               [--only CLAUSE,...] [--clause-timeout MS] [--list]
+ *               [--contract-level gloo|full]
+ *
+ * Every clause has a contract level (rdv_clause.level): the store is
+ * judged at the level it claims (rdv_store_contract_level), or at
+ * --contract-level, and a clause above that level is n/a. Every clause
+ * has a budget too, from what it waits for; a store call that runs past
+ * its own timeout ends the clause sooner (the call watch,
+ * conform/clause_watch.c), named.
  *
  * The clause list is built once (conform_cmd.h says where each group
  * comes from), then every clause runs in its own process group under a
@@ -27,6 +35,8 @@
 #include "conform/conform_cmd.h"
 
 #define CONFORM_MAX_CLAUSES 96
+/* Whole `rdv run`s: up to 16 ranks, each with its own deadlines. */
+#define RUN_BUDGET_MS 180000
 
 typedef struct conform_opts {
     const char *url;
@@ -34,7 +44,8 @@ typedef struct conform_opts {
     const char *only;
     int quick;
     int list;
-    int limit_ms;
+    int limit_ms;  /* --clause-timeout; 0 = each clause's own budget */
+    int level;     /* --contract-level; 0 = the one the store claims */
     int ranks[CONFORM_MAX_RANKS];
     int nranks;
 } conform_opts;
@@ -70,11 +81,17 @@ static void usage(FILE *f)
             "run)\n"
             "  --only LIST          run only these clauses (see --list)\n"
             "  --clause-timeout MS  kill a clause that has no verdict "
-            "after MS (default 180000, quick 60000)\n"
+            "after MS (default: each\n"
+            "                       clause's own budget, --list shows it)\n"
+            "  --contract-level L   judge the store at level gloo (set, "
+            "get, wait, check)\n"
+            "                       or full (default: the level the store "
+            "claims)\n"
             "  --list               list the clauses and exit\n"
             "Every clause runs in its own process: a crash or a hang fails "
             "that clause.\nExit: 0 every clause passed (or was skipped), "
-            "1 a clause failed, 2 bad usage.\n");
+            "1 a clause failed, 2 bad usage. The last line reads\n"
+            "  conform: URL reaches level L: N passed, N failed, N n/a\n");
 }
 
 static int parse_ranks(const char *text, conform_opts *o)
@@ -99,6 +116,7 @@ static int parse_opts(int argc, char **argv, conform_opts *o)
         {"only", required_argument, NULL, 'o'},
         {"clause-timeout", required_argument, NULL, 't'},
         {"list", no_argument, NULL, 'l'},
+        {"contract-level", required_argument, NULL, 'L'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -106,7 +124,7 @@ static int parse_opts(int argc, char **argv, conform_opts *o)
     int opt;
 
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "s:r:j:qo:t:lh", longopts,
+    while ((opt = getopt_long(argc, argv, "s:r:j:qo:t:lL:h", longopts,
                               NULL)) != -1) {
         switch (opt) {
         case 's': o->url = optarg; break;
@@ -122,6 +140,14 @@ static int parse_opts(int argc, char **argv, conform_opts *o)
             if (rdv_cli_int("--clause-timeout", optarg, 100, 3600000,
                             &o->limit_ms, err, sizeof err)) {
                 fprintf(stderr, "rdv conform: %s\n", err);
+                return RDV_EXIT_USAGE;
+            }
+            break;
+        case 'L':
+            o->level = rdv_contract_level_parse(optarg);
+            if (!o->level) {
+                fprintf(stderr, "rdv conform: --contract-level: '%s' is "
+                        "not a level (gloo or full)\n", optarg);
                 return RDV_EXIT_USAGE;
             }
             break;
@@ -160,10 +186,18 @@ static size_t build_clauses(const conform_opts *o, conform_clause *cs)
     const rdv_clause *lib = rdv_contract_clauses(&nlib);
     conform_clause *c;
 
-    add(cs, &n, "open", RDV_CLAUSE_SINGLE, "the URL opens and the handle "
-        "closes")->run = conform_clause_open;
-    for (size_t i = 0; i < nlib && n < CONFORM_MAX_CLAUSES - 32; i++)
-        add(cs, &n, lib[i].name, lib[i].group, lib[i].summary)->lib = &lib[i];
+    c = add(cs, &n, "open", RDV_CLAUSE_SINGLE, "the URL opens and the "
+            "handle closes");
+    c->run = conform_clause_open;
+    c->level = RDV_STORE_LEVEL_GLOO;
+    c->budget_ms = RDV_CLAUSE_BUDGET_MS;
+    for (size_t i = 0; i < nlib && n < CONFORM_MAX_CLAUSES - 32; i++) {
+        c = add(cs, &n, lib[i].name, lib[i].group, lib[i].summary);
+        c->lib = &lib[i];
+        c->level = lib[i].level;
+        c->budget_ms = lib[i].budget_ms ? lib[i].budget_ms
+                                        : RDV_CLAUSE_BUDGET_MS;
+    }
     for (int i = 0; i < o->nranks; i++) {
         char name[32];
 
@@ -173,17 +207,23 @@ static size_t build_clauses(const conform_opts *o, conform_clause *cs)
         c->run = conform_clause_rendezvous;
         c->ranks = o->ranks[i];
         c->shares = 1;
+        c->level = RDV_STORE_LEVEL_FULL; /* create-only, list, delete */
+        c->budget_ms = RUN_BUDGET_MS;
     }
     c = add(cs, &n, "faults-store-delay", "faults", "8 processes' adds and "
             "create-only sets stay exact while store calls are delayed");
     c->run = conform_clause_fault_delay;
     c->shares = 1;
+    c->level = RDV_STORE_LEVEL_FULL; /* add, create-only */
+    c->budget_ms = RUN_BUDGET_MS;
     for (size_t i = 0; i < sizeof fault_runs / sizeof fault_runs[0]; i++) {
         c = add(cs, &n, fault_runs[i].name, "faults", fault_runs[i].summary);
         c->run = conform_clause_fault_run;
         c->faults = fault_runs[i].spec;
         c->ranks = 4;
         c->shares = 1;
+        c->level = RDV_STORE_LEVEL_FULL;
+        c->budget_ms = RUN_BUDGET_MS;
     }
     return n;
 }
@@ -235,14 +275,16 @@ static void skip(conform_result *res, const conform_clause *c,
     snprintf(res->evidence, sizeof res->evidence, "%s", why);
 }
 
-/* Runs the selected clauses in order; returns how many results. */
+/* Runs the selected clauses in order; returns how many results, and
+ * the level the store was judged at in *level. */
 static size_t run_all(const conform_opts *o, const conform_clause *cs,
-                      size_t n, conform_result *res)
+                      size_t n, conform_result *res, int *level)
 {
     conform_env env = {.base = {.url = o->url, .quick = o->quick}};
     unsigned flags = 0;
     size_t nres = 0;
 
+    *level = o->level ? o->level : RDV_STORE_LEVEL_FULL;
     for (size_t i = 0; i < n; i++) {
         conform_result *r = &res[nres];
 
@@ -253,14 +295,25 @@ static size_t run_all(const conform_opts *o, const conform_clause *cs,
             skip(r, &cs[i], "not run: the store did not open (see clause "
                  "open)");
             r->verdict = RDV_VERDICT_FAIL;
+        } else if (cs[i].level > *level) {
+            skip(r, &cs[i], "");
+            r->na = 1;
+            snprintf(r->evidence, sizeof r->evidence, "n/a: a level-%s "
+                     "clause; the store is judged at level %s",
+                     rdv_contract_level_name(cs[i].level),
+                     rdv_contract_level_name(*level));
         } else if (cs[i].shares && (flags & CONFORM_STORE_LOCAL)) {
             skip(r, &cs[i], "the store is process-local (hash:); "
                  "hash:?shared=1 is the variant forked processes share");
         } else {
             env.ranks = cs[i].ranks;
             env.faults = cs[i].faults;
-            conform_isolate(&cs[i], &env, o->limit_ms, r,
+            env.base.level = *level;
+            conform_isolate(&cs[i], &env,
+                            o->limit_ms ? o->limit_ms : cs[i].budget_ms, r,
                             i == 0 ? &flags : NULL);
+            if (i == 0 && !o->level && (flags & CONFORM_STORE_GLOO))
+                *level = RDV_STORE_LEVEL_GLOO;
         }
         conform_report_row(r);
     }
@@ -275,6 +328,7 @@ int rdv_cmd_conform(int argc, char **argv)
     int rc = parse_opts(argc, argv, &o);
     size_t n, nres, nsel = 0;
     char err[512];
+    int level;
 
     if (!cs || !res) {
         fprintf(stderr, "rdv conform: out of memory\n");
@@ -282,12 +336,11 @@ int rdv_cmd_conform(int argc, char **argv)
     }
     if (rc >= 0)
         goto out;
-    if (!o.limit_ms)
-        o.limit_ms = o.quick ? 60000 : 180000;
     n = build_clauses(&o, cs);
     if (o.list) {
         for (size_t i = 0; i < n; i++)
-            printf("%-24s %-15s %s\n", cs[i].name, cs[i].group,
+            printf("%-24s %-15s %-5s %7dms  %s\n", cs[i].name, cs[i].group,
+                   rdv_contract_level_name(cs[i].level), cs[i].budget_ms,
                    cs[i].summary);
         rc = RDV_EXIT_OK;
         goto out;
@@ -299,10 +352,10 @@ int rdv_cmd_conform(int argc, char **argv)
     for (size_t i = 0; i < n; i++)
         nsel += i == 0 || selected(o.only, cs[i].name);
     conform_isolate_init();
-    conform_report_header(o.url, nsel, o.quick);
-    nres = run_all(&o, cs, n, res);
-    rc = conform_report_verdict(o.url, res, nres) ? RDV_EXIT_FAIL
-                                                  : RDV_EXIT_OK;
+    conform_report_header(o.url, nsel, o.quick, o.level);
+    nres = run_all(&o, cs, n, res, &level);
+    rc = conform_report_verdict(o.url, level, res, nres) ? RDV_EXIT_FAIL
+                                                         : RDV_EXIT_OK;
     if (o.junit && conform_report_junit(o.junit, o.url, res, nres, err,
                                         sizeof err)) {
         fprintf(stderr, "rdv conform: %s\n", err);

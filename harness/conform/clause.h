@@ -44,6 +44,13 @@ int clause_fork_n(clause_ctx *c, int n,
                   int (*body)(clause_ctx *c, rdv_store *s, int i, void *arg),
                   void *arg);
 
+/* A start line for racing processes, in memory they share: each call
+ * counts one arrival at *arrived and sleeps until n have arrived, when
+ * the last one wakes them all, so the racers fire together instead of
+ * as fork() staggers them. 0, or -1 when the others did not come within timeout_ms (one
+ * of them failed). */
+int clause_start_line(int *arrived, int n, int timeout_ms);
+
 /* Verdicts: clause_fail returns 0 and clause_pass 1, so a check reads
  * `return clause_fail(c, "...")` and ends `return clause_pass(c, ...)`. */
 int clause_fail(clause_ctx *c, const char *fmt, ...)
@@ -73,5 +80,23 @@ int clause_expect_value(clause_ctx *c, rdv_store *s, const char *key,
 int clause_needs_processes(clause_ctx *c);
 
 int64_t clause_ms_since(int64_t start_ns);
+
+/* The level the store is judged at: env->level, else what it claims. */
+int clause_level(const clause_ctx *c);
+
+/* ---- the call watch (clause_watch.c) ---- */
+
+/* Wraps inner so each call it gets is recorded in r's call slots while
+ * it runs, bounded by its own timeout; takes inner (closed on failure).
+ * NULL when out of memory. */
+rdv_store *clause_watch_store(rdv_clause_result *r, rdv_store *inner);
+/* Records a call the clause makes itself (a close that must wake a
+ * waiter) as in flight: past bound_ms the watchdog ends the clause with
+ * "<what> blocked for N ms: <defect>". Returns the slot for
+ * clause_watch_end, or -1 when none was free. */
+int clause_watch_begin(rdv_clause_result *r, int64_t bound_ms,
+                       const char *defect, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+void clause_watch_end(rdv_clause_result *r, int slot);
 
 #endif

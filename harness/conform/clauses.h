@@ -1,6 +1,7 @@
 /*
  * conform/clauses.h - the clause bodies, grouped by file:
- * clauses_basic.c (values and keys), clauses_blocking.c (waits,
+ * clauses_basic.c (values and keys), clauses_keys.c (distinct keys stay
+ * distinct), clauses_blocking.c (waits,
  * timeouts, signals, close), clauses_atomic.c (add, compare_set, and the
  * multi-process races), clauses_processes.c (what other processes see:
  * overwrites at once, no keys left after close), clauses_scope.c
@@ -17,6 +18,7 @@
 RDV_CLAUSE(set_get);
 RDV_CLAUSE(empty_value);
 RDV_CLAUSE(large_value);
+RDV_CLAUSE(distinct_keys);
 RDV_CLAUSE(odd_keys);
 RDV_CLAUSE(bad_input);
 RDV_CLAUSE(try_get_missing);

@@ -16,6 +16,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -27,11 +28,13 @@
 
 #define SLACK_MS 1000
 #define LATE_SET_MS 1500 /* when try_once's thread sets the key */
+#define CLOSE_WAKE_MS 5000 /* close must have woken a blocked get by then */
 
 static int check_wait_partial(clause_ctx *c)
 {
     const char *keys[] = {"present-1", "present-2", "absent-x"};
-    int64_t t0;
+    char detail[512];
+    int64_t t0, took;
     int rc;
 
     if (!clause_expect(c, c->s, "set", rdv_store_set(c->s, "present-1", "1",
@@ -41,23 +44,28 @@ static int check_wait_partial(clause_ctx *c)
         return 0;
     t0 = rdv_now_ns();
     rc = rdv_store_wait(c->s, keys, 3, 300);
-    if (!clause_expect(c, c->s, "wait with one key absent", rc,
-                       RDV_ETIMEDOUT))
+    took = clause_ms_since(t0);
+    if (!clause_expect(c, c->s, "wait for 'present-1', 'present-2', "
+                       "'absent-x' (timeout 300 ms), 'absent-x' never set",
+                       rc, RDV_ETIMEDOUT))
         return 0;
-    if (clause_ms_since(t0) < 299)
+    if (took < 299)
         return clause_fail(c, "wait returned after %lld ms, before its "
-                           "300 ms timeout", (long long)clause_ms_since(t0));
-    if (!strstr(rdv_store_errmsg(c->s), "absent-x") ||
-        strstr(rdv_store_errmsg(c->s), "present-1"))
-        return clause_fail(c, "the timeout detail must name exactly the "
-                           "missing key: '%s'", rdv_store_errmsg(c->s));
+                           "300 ms timeout", (long long)took);
+    /* The detail of this wait, taken now: the next call has its own. */
+    snprintf(detail, sizeof detail, "%s", rdv_store_errmsg(c->s));
+    if (!strstr(detail, "absent-x") || strstr(detail, "present-1"))
+        return clause_fail(c, "wait for 'present-1', 'present-2', "
+                           "'absent-x' (timeout 300 ms) timed out after "
+                           "%lld ms; its detail must name exactly the "
+                           "missing key: '%s'", (long long)took, detail);
     if (!clause_expect(c, c->s, "set", rdv_store_set(c->s, "absent-x", "3",
                                                      1, 0), RDV_OK) ||
         !clause_expect(c, c->s, "wait with all present",
                        rdv_store_wait(c->s, keys, 3, 5000), RDV_OK))
         return 0;
     return clause_pass(c, "wait timed out naming the missing key (%s), "
-                       "then succeeded", rdv_store_errmsg(c->s));
+                       "then succeeded", detail);
 }
 RDV_CLAUSE_SCOPED(wait_partial)
 
@@ -289,6 +297,7 @@ static int check_cancel_on_close(clause_ctx *c)
     blocked_get b = {c->s, RDV_OK, 0};
     int64_t started, closed;
     pthread_t t;
+    int slot;
 
     if (pthread_create(&t, NULL, get_forever, &b))
         return clause_fail(c, "cannot start the waiting thread");
@@ -307,14 +316,23 @@ static int check_cancel_on_close(clause_ctx *c)
     }
     nanosleep(&pause, NULL); /* let it block, not just enter */
     closed = rdv_now_ns();
-    rdv_store_close(c->s); /* returns only after the waiter left */
+    /* close returns only after the waiter left: if cancel does not wake
+     * it, close blocks, and the watch names that, not a timeout. */
+    slot = clause_watch_begin(c->r, CLOSE_WAKE_MS, "close did not wake a "
+                              "get blocked with no timeout (it must return "
+                              "RDV_ECANCELED)", "close (a get of "
+                              "'never-set' with no timeout blocked in "
+                              "another thread)");
+    rdv_store_close(c->s);
+    clause_watch_end(c->r, slot);
     c->s = NULL;
     clock_gettime(CLOCK_REALTIME, &limit);
-    limit.tv_sec += 5;
+    limit.tv_sec += CLOSE_WAKE_MS / 1000;
     if (pthread_timedjoin_np(t, NULL, &limit)) {
         pthread_detach(t);
-        return clause_fail(c, "a get blocked with no timeout did not "
-                           "return within 5 s of close");
+        return clause_fail(c, "close did not wake a get blocked with no "
+                           "timeout: it had not returned %d ms after close "
+                           "returned", CLOSE_WAKE_MS);
     }
     if (b.rc != RDV_ECANCELED)
         return clause_fail(c, "the blocked get returned %s, want "

@@ -35,6 +35,7 @@ typedef struct conform_env {
 enum {
     CONFORM_STORE_OPENED = 1 << 0,
     CONFORM_STORE_LOCAL = 1 << 1, /* hash: - one process only */
+    CONFORM_STORE_GLOO = 1 << 2,  /* it claims level gloo, not full */
 };
 
 /* What a clause process hands back through shared memory. */
@@ -55,12 +56,15 @@ typedef struct conform_clause {
     /* A `rdv run` clause: needs a store shared across processes (library
      * clauses judge that themselves and SKIP). */
     int shares;
+    int level;     /* RDV_STORE_LEVEL_* it belongs to (rdv_clause.level) */
+    int budget_ms; /* its watchdog, unless --clause-timeout */
 } conform_clause;
 
 /* A finished clause. */
 typedef struct conform_result {
     const conform_clause *c;
     rdv_verdict verdict;
+    int na; /* not run: above the level the store is judged at */
     char evidence[1200];
     int64_t ms;
 } conform_result;
@@ -93,11 +97,15 @@ int conform_verdict(conform_out *out, rdv_verdict v, const char *fmt, ...)
 
 /* ---- report (conform_report.c) ---- */
 
-void conform_report_header(const char *url, size_t nclauses, int quick);
+void conform_report_header(const char *url, size_t nclauses, int quick,
+                           int level);
 void conform_report_row(const conform_result *res);
-/* Prints the verdict line; returns the number of failed clauses. */
-int conform_report_verdict(const char *url, const conform_result *res,
-                           size_t n);
+/* Prints the verdict lines, the last one for CI to grep:
+ * "conform: <store> reaches level <L>: N passed, N failed, N n/a", L the
+ * highest level up to `level` (the one judged) whose clauses all passed.
+ * Returns the number of failed clauses. */
+int conform_report_verdict(const char *url, int level,
+                           const conform_result *res, size_t n);
 /* Writes JUnit XML, one testcase per clause. 0, or -1 with a message
  * naming the path in err. */
 int conform_report_junit(const char *path, const char *url,

@@ -40,6 +40,8 @@
 #include "conform/conform_cmd.h"
 #include "rdv/clock.h"
 
+#define WATCH_TICK_MS 50 /* how often the calls in flight are looked at */
+
 void conform_isolate_init(void)
 {
     prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
@@ -85,11 +87,14 @@ static int pidfd_for(pid_t pid)
 #endif
 }
 
-/* Waits for pid until deadline_ns, or until a stop signal (SIGINT,
- * SIGTERM, SIGHUP) arrives on sfd. Returns 1 with *status when pid
- * ended, 0 when the deadline passed, -1 with *signo on a stop signal. */
+/* Waits for pid until deadline_ns, until a store call the clause made
+ * runs past its bound (the call watch, clause_watch.c: its evidence goes
+ * to overrun), or until a stop signal (SIGINT, SIGTERM, SIGHUP) arrives
+ * on sfd. Returns 1 with *status when pid ended, 0 when the deadline
+ * passed, 2 on an overrun, -1 with *signo on a stop signal. */
 static int wait_until(pid_t pid, int64_t deadline_ns, int sfd, int *status,
-                      int *signo)
+                      int *signo, const conform_out *out, char *overrun,
+                      size_t cap)
 {
     int fd = pidfd_for(pid);
     pid_t r;
@@ -103,8 +108,15 @@ static int wait_until(pid_t pid, int64_t deadline_ns, int sfd, int *status,
         r = waitpid(pid, status, WNOHANG);
         if (r == pid || (r < 0 && errno != EINTR) || left == 0)
             break;
-        /* Without a pidfd, wake every 10 ms to poll waitpid. */
-        if (poll(p, fd >= 0 ? 2 : 1, fd >= 0 || left < 10 ? left : 10) > 0 &&
+        if (rdv_clause_overrun(&out->r, rdv_now_ns(), overrun, cap)) {
+            r = -3;
+            break;
+        }
+        /* Wake every WATCH_TICK_MS to look at the calls in flight (and,
+         * without a pidfd, every 10 ms to poll waitpid). */
+        if (poll(p, fd >= 0 ? 2 : 1,
+                 left < (fd >= 0 ? WATCH_TICK_MS : 10)
+                     ? left : (fd >= 0 ? WATCH_TICK_MS : 10)) > 0 &&
             (p[0].revents & POLLIN) &&
             read(sfd, &si, sizeof si) == (ssize_t)sizeof si) {
             *signo = (int)si.ssi_signo;
@@ -114,7 +126,7 @@ static int wait_until(pid_t pid, int64_t deadline_ns, int sfd, int *status,
     }
     if (fd >= 0)
         close(fd);
-    return r == pid ? 1 : r == -2 ? -1 : 0;
+    return r == pid ? 1 : r == -2 ? -1 : r == -3 ? 2 : 0;
 }
 
 /* Reaps orphans that already ended, then kills what is still running
@@ -144,6 +156,26 @@ static int kill_group(pid_t pgid)
     return 1;
 }
 
+/* The oldest store call still in flight, "what for N ms", in buf; 0
+ * when none is. */
+static int in_flight(const conform_out *out, char *buf, size_t cap)
+{
+    int64_t now = rdv_now_ns(), oldest = 0;
+
+    buf[0] = '\0';
+    for (int i = 0; i < RDV_CLAUSE_CALLS; i++) {
+        const rdv_clause_call *k = &out->r.calls[i];
+        int64_t t0 = __atomic_load_n(&k->t0_ns, __ATOMIC_ACQUIRE);
+
+        if (!t0 || (oldest && t0 >= oldest))
+            continue;
+        oldest = t0;
+        snprintf(buf, cap, "%.*s for %lld ms", (int)sizeof k->what,
+                 k->what, (long long)((now - t0) / 1000000));
+    }
+    return oldest != 0;
+}
+
 static void describe_death(const conform_clause *c, int status,
                            conform_result *res)
 {
@@ -170,6 +202,7 @@ void conform_isolate(const conform_clause *c, const conform_env *env,
                             MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     int64_t t0 = rdv_now_ns();
     int status = 0, ended, stray, sfd, signo = 0;
+    char overrun[600] = "";
     sigset_t stop, old_mask;
     pid_t pid;
 
@@ -204,8 +237,8 @@ void conform_isolate(const conform_clause *c, const conform_env *env,
     }
     setpgid(pid, pid); /* also here: no window before the child does it */
     ended = wait_until(pid, t0 + (int64_t)limit_ms * 1000000, sfd, &status,
-                       &signo);
-    if (ended <= 0) {
+                       &signo, out, overrun, sizeof overrun);
+    if (ended != 1) {
         kill(-pid, SIGKILL);
         waitpid(pid, &status, 0);
     }
@@ -217,10 +250,18 @@ void conform_isolate(const conform_clause *c, const conform_env *env,
         raise(signo);
     }
     res->ms = (rdv_now_ns() - t0) / 1000000;
-    if (!ended) {
+    if (ended == 2) {
+        snprintf(res->evidence, sizeof res->evidence, "%s (clause killed "
+                 "after %lld ms)", overrun, (long long)res->ms);
+    } else if (!ended) {
+        /* Past the budget with no call overrunning its own bound: a call
+         * with no limit, or the clause's own work, took this long. */
         snprintf(res->evidence, sizeof res->evidence,
-                 "clause %s: hung: no verdict after %d ms, killed (a store "
-                 "call blocked far past its timeout)", c->name, limit_ms);
+                 "clause %s: no verdict within its budget of %d ms, "
+                 "killed%s%s", c->name, limit_ms,
+                 in_flight(out, overrun, sizeof overrun) ? "; in flight: "
+                                                          : "",
+                 overrun);
     } else if (!__atomic_load_n(&out->done, __ATOMIC_ACQUIRE)) {
         describe_death(c, status, res);
     } else {

@@ -4,7 +4,9 @@
  * processes may share it. When the store does not open there is nothing
  * else to certify; the flags it reports let conform skip its own clauses
  * that need a store shared across processes (the rendezvous and fault
- * runs) on a process-local store, saying why.
+ * runs) on a process-local store, saying why, and tell the level the
+ * store claims (rdv_store_contract_level), which it is judged at unless
+ * --contract-level says otherwise.
  */
 #include <stdio.h>
 
@@ -25,7 +27,9 @@ void conform_clause_open(const conform_env *env, conform_out *out)
     }
     flags = rdv_store_flags(s);
     out->store_flags = CONFORM_STORE_OPENED |
-        (flags & RDV_STORE_PROCESS_LOCAL ? CONFORM_STORE_LOCAL : 0);
+        (flags & RDV_STORE_PROCESS_LOCAL ? CONFORM_STORE_LOCAL : 0) |
+        (rdv_store_contract_level(s) == RDV_STORE_LEVEL_GLOO
+             ? CONFORM_STORE_GLOO : 0);
     conform_verdict(out, RDV_VERDICT_PASS, "opened as backend '%s'%s",
                     rdv_store_name(s),
                     flags & RDV_STORE_PROCESS_LOCAL

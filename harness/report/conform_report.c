@@ -11,18 +11,22 @@
 #include "conform/conform_cmd.h"
 #include "report/replay.h"
 #include "report/report_junit.h"
+#include "rdv/url.h"
 
-static const char *verdict_name(rdv_verdict v)
+static const char *verdict_name(const conform_result *res)
 {
-    return v == RDV_VERDICT_PASS ? "PASS"
-           : v == RDV_VERDICT_SKIP ? "SKIP"
-                                   : "FAIL";
+    return res->na                            ? "N/A"
+           : res->verdict == RDV_VERDICT_PASS ? "PASS"
+           : res->verdict == RDV_VERDICT_SKIP ? "SKIP"
+                                              : "FAIL";
 }
 
-void conform_report_header(const char *url, size_t nclauses, int quick)
+void conform_report_header(const char *url, size_t nclauses, int quick,
+                           int level)
 {
-    printf("rdv conform: %s (%zu clauses%s)\n", url, nclauses,
-           quick ? ", quick" : "");
+    printf("rdv conform: %s (%zu clauses%s; level %s)\n", url, nclauses,
+           quick ? ", quick" : "",
+           level ? rdv_contract_level_name(level) : "as the store claims");
     printf("%-24s %-15s %-6s %8s  %s\n", "CLAUSE", "GROUP", "RESULT",
            "TIME", "EVIDENCE");
     fflush(stdout);
@@ -31,15 +35,17 @@ void conform_report_header(const char *url, size_t nclauses, int quick)
 void conform_report_row(const conform_result *res)
 {
     printf("%-24s %-15s %-6s %6lldms  %s\n", res->c->name, res->c->group,
-           verdict_name(res->verdict), (long long)res->ms, res->evidence);
+           verdict_name(res), (long long)res->ms, res->evidence);
     fflush(stdout);
 }
 
-int conform_report_verdict(const char *url, const conform_result *res,
-                           size_t n)
+int conform_report_verdict(const char *url, int level,
+                           const conform_result *res, size_t n)
 {
     size_t passed = 0, skipped = 0, failed = 0, o = 0;
     char names[512] = ""; /* also a --only list: commas, no spaces */
+    char label[512];
+    int reached = level;
 
     for (size_t i = 0; i < n; i++) {
         if (res[i].verdict == RDV_VERDICT_PASS) {
@@ -48,6 +54,10 @@ int conform_report_verdict(const char *url, const conform_result *res,
             skipped++;
         } else {
             failed++;
+            /* A failed clause of level L: the store reaches at most the
+             * level below L. */
+            if (res[i].c->level - 1 < reached)
+                reached = res[i].c->level - 1;
             if (o < sizeof names)
                 o += (size_t)snprintf(names + o, sizeof names - o, "%s%s",
                                       o ? "," : "", res[i].c->name);
@@ -66,6 +76,11 @@ int conform_report_verdict(const char *url, const conform_result *res,
     } else
         printf("PASS: %s: all %zu clauses passed%s%zu skipped\n", url,
                passed, skipped ? "; " : ", ", skipped);
+    rdv_url_redact(url, label, sizeof label);
+    printf("conform: %s reaches level %s: %zu passed, %zu failed, %zu "
+           "n/a\n", label, rdv_contract_level_name(reached < 0 ? 0
+                                                               : reached),
+           passed, failed, skipped);
     fflush(stdout);
     return (int)failed;
 }
