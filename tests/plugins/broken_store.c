@@ -24,6 +24,18 @@
  *   BROKEN_CRASH_SLASH     set and get segfault on a key holding '/'
  *   BROKEN_LOSES_WRITES    set silently drops the write (returns RDV_OK)
  *                          for about one key in BROKEN_LOSE_ONE_IN
+ *   BROKEN_KEY_MERGE       keys are URL-decoded ("%2F" -> '/', as an HTTP
+ *                          gateway does): "a%2Fb" and "a/b" are one entry
+ *   BROKEN_TRY_GET_BLOCKS  get with timeout 0 (try_get) waits until the
+ *                          key appears
+ *   BROKEN_CLOSE_NO_WAKE   cancel does nothing: close never wakes a get
+ *                          blocked with no timeout
+ *   BROKEN_CREATE_WINDOW   create-only set checks, then writes 1 ms later:
+ *                          a second process firing within that 1 ms wins
+ *                          too
+ *   BROKEN_ADD_LATE_LOSS   past a process's 80th add, one add in 50
+ *                          (#130, #180, ...) is acknowledged, with the
+ *                          value it would give, but never written
  *   BROKEN_ABI_VERSION     a table claiming ABI version 99 (loader test)
  *   BROKEN_NO_SYMBOL       exports rdv_store_plugin_v2 only (loader test)
  *   BROKEN_NULL_OP         the required wait op is NULL (loader test)
@@ -64,6 +76,8 @@
 #define OP_ADD sq_add
 #define OP_COMPARE_SET sq_compare_set
 #define OP_DEL sq_del
+#define OP_LIST sq_list
+#define OP_CANCEL sq_cancel
 #define OP_ABI RDV_PLUGIN_ABI_VERSION
 
 static __attribute__((unused)) void race_window(void)
@@ -332,6 +346,173 @@ static int broken_set(void *h, const char *key, const void *val, size_t len,
 #undef OP_SET
 #define OP_SET broken_set
 
+#elif defined(BROKEN_KEY_MERGE)
+#define BROKEN_NAME "key-merge"
+/* Decodes "%2F" and "%2f" into '/' in a malloc'd copy of key. */
+static char *merged(const char *key)
+{
+    char *k = strdup(key), *o = k;
+
+    for (const char *p = key; k && *p; p++) {
+        if (p[0] == '%' && p[1] == '2' && (p[2] == 'F' || p[2] == 'f')) {
+            *o++ = '/';
+            p += 2;
+        } else {
+            *o++ = *p;
+        }
+    }
+    if (k)
+        *o = '\0';
+    return k;
+}
+
+#define MERGED(key, call)                                                   \
+    do {                                                                    \
+        char *key_ = merged(key);                                           \
+        int rc_ = key_ ? (call) : RDV_ENOMEM;                               \
+        free(key_);                                                         \
+        return rc_;                                                         \
+    } while (0)
+
+static int broken_set(void *h, const char *key, const void *val, size_t len,
+                      int flags)
+{
+    MERGED(key, sq_set(h, key_, val, len, flags));
+}
+
+static int broken_get(void *h, const char *key, void **val, size_t *len,
+                      int timeout_ms)
+{
+    MERGED(key, sq_get(h, key_, val, len, timeout_ms));
+}
+
+static int broken_wait(void *h, const char *const *keys, size_t n,
+                       int timeout_ms)
+{
+    char **k = calloc(n ? n : 1, sizeof *k);
+    int rc = k ? RDV_OK : RDV_ENOMEM;
+
+    for (size_t i = 0; i < n && rc == RDV_OK; i++)
+        if (!(k[i] = merged(keys[i])))
+            rc = RDV_ENOMEM;
+    if (rc == RDV_OK)
+        rc = sq_wait(h, (const char *const *)k, n, timeout_ms);
+    for (size_t i = 0; k && i < n; i++)
+        free(k[i]);
+    free(k);
+    return rc;
+}
+
+static int broken_add(void *h, const char *key, int64_t delta,
+                      int64_t *result)
+{
+    MERGED(key, sq_add(h, key_, delta, result));
+}
+
+static int broken_compare_set(void *h, const char *key, const void *expected,
+                              size_t expected_len, const void *desired,
+                              size_t desired_len, int *won, void **cur,
+                              size_t *cur_len)
+{
+    MERGED(key, sq_compare_set(h, key_, expected, expected_len, desired,
+                               desired_len, won, cur, cur_len));
+}
+
+static int broken_del(void *h, const char *key)
+{
+    MERGED(key, sq_del(h, key_));
+}
+
+static int broken_list(void *h, const char *prefix, char ***keys, size_t *n)
+{
+    MERGED(prefix, sq_list(h, key_, keys, n));
+}
+#undef OP_SET
+#define OP_SET broken_set
+#undef OP_GET
+#define OP_GET broken_get
+#undef OP_WAIT
+#define OP_WAIT broken_wait
+#undef OP_ADD
+#define OP_ADD broken_add
+#undef OP_COMPARE_SET
+#define OP_COMPARE_SET broken_compare_set
+#undef OP_DEL
+#define OP_DEL broken_del
+#undef OP_LIST
+#define OP_LIST broken_list
+
+#elif defined(BROKEN_TRY_GET_BLOCKS)
+#define BROKEN_NAME "try-get-blocks"
+static int broken_get(void *h, const char *key, void **val, size_t *len,
+                      int timeout_ms)
+{
+    /* the bug: "try once" read as "wait for it" */
+    return sq_get(h, key, val, len, timeout_ms == 0 ? -1 : timeout_ms);
+}
+#undef OP_GET
+#define OP_GET broken_get
+
+#elif defined(BROKEN_CLOSE_NO_WAKE)
+#define BROKEN_NAME "close-no-wake"
+static void broken_cancel(void *h)
+{
+    (void)h; /* the bug: a blocked get polls on, close waits for it */
+}
+#undef OP_CANCEL
+#define OP_CANCEL broken_cancel
+
+#elif defined(BROKEN_CREATE_WINDOW)
+#define BROKEN_NAME "create-window"
+static int broken_set(void *h, const char *key, const void *val, size_t len,
+                      int flags)
+{
+    void *old = NULL;
+    size_t old_len;
+
+    if (!(flags & RDV_PLUGIN_SET_CREATE_ONLY))
+        return sq_set(h, key, val, len, flags);
+    if (sq_get(h, key, &old, &old_len, 0) == RDV_OK) {
+        free(old);
+        return sq_fail(h, RDV_EEXIST, "set: key exists (create-only)");
+    }
+    usleep(1000); /* the bug: 1 ms from the check to the write */
+    return sq_set(h, key, val, len, 0);
+}
+#undef OP_SET
+#define OP_SET broken_set
+
+#elif defined(BROKEN_ADD_LATE_LOSS)
+#define BROKEN_NAME "add-late-loss"
+/* Counted per process: each process's handle has its own count, as a
+ * client's batching would. */
+static int adds_made;
+
+static int broken_add(void *h, const char *key, int64_t delta,
+                      int64_t *result)
+{
+    int n = __atomic_add_fetch(&adds_made, 1, __ATOMIC_SEQ_CST);
+    void *cur = NULL;
+    size_t len = 0;
+    int64_t v = 0;
+    int rc;
+
+    if (n <= 80 || (n - 80) % 50 != 0) /* adds #130, #180, ... */
+        return sq_add(h, key, delta, result);
+    /* the bug: acknowledged with the value it would give, never written */
+    rc = sq_get(h, key, &cur, &len, 0);
+    if (rc == RDV_OK && parse_counter(cur, len, &v))
+        rc = sq_fail(h, RDV_EPROTO, "add: not a number");
+    free(cur);
+    if (rc == RDV_ETIMEDOUT)
+        rc = RDV_OK;
+    if (rc == RDV_OK)
+        *result = v + delta;
+    return rc;
+}
+#undef OP_ADD
+#define OP_ADD broken_add
+
 #elif defined(BROKEN_ABI_VERSION)
 #define BROKEN_NAME "abi-99"
 #undef OP_ABI
@@ -374,7 +555,7 @@ RDV_PLUGIN_EXPORT const rdv_store_plugin rdv_store_plugin_v1 = {
     .add = OP_ADD,
     .compare_set = OP_COMPARE_SET,
     .del = OP_DEL,
-    .list = sq_list,
+    .list = OP_LIST,
     .num_keys = sq_num_keys,
-    .cancel = sq_cancel,
+    .cancel = OP_CANCEL,
 };

@@ -9,6 +9,10 @@
  * RDV_BROKEN_DIR (tests/plugins). Runs use --quick and small --ranks to
  * keep the suite short; CI's full certification runs are listed in the
  * report of issue 8.
+ *
+ * Tests named deadline_* bound how long conform takes on a store that
+ * hangs (a generous deadline, not a speed) or loop a race ten times;
+ * ctest runs them as conform_deadlines, labelled timing.
  */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
@@ -18,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "redis_util.h" /* a private redis-server */
@@ -25,6 +30,7 @@
 typedef struct conform_run {
     int status; /* exit code, or 128 + signal */
     char *out;  /* stdout */
+    double secs; /* how long it took */
 } conform_run;
 
 static char tmpdir[] = "/tmp/rdv-conform-test-XXXXXX";
@@ -51,12 +57,14 @@ static conform_run run_conform(const char *const *args)
     conform_run r = {0};
     size_t len = 0, cap = 1 << 16;
     int fds[2], status;
+    struct timespec t0, t1;
     ssize_t got;
     pid_t pid;
 
     for (int i = 0; args[i]; i++)
         argv[2 + i] = args[i];
     cr_assert_eq(pipe2(fds, O_CLOEXEC), 0);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     fflush(NULL);
     pid = fork();
     cr_assert_geq(pid, 0);
@@ -79,6 +87,9 @@ static conform_run run_conform(const char *const *args)
         ;
     r.status = WIFEXITED(status) ? WEXITSTATUS(status)
                                  : 128 + WTERMSIG(status);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    r.secs = (double)(t1.tv_sec - t0.tv_sec) +
+             (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
     return r;
 }
 
@@ -204,6 +215,10 @@ static void expect_all_pass(const char *url, const char *ranks,
     cr_expect_eq(r.status, 0, "rdv conform %s: exit %d\n%s", url, r.status,
                  r.out);
     cr_expect(strstr(r.out, "\nPASS: "), "no PASS verdict line");
+    cr_expect(strstr(r.out, " reaches level full: ") &&
+              strstr(r.out, ", 0 failed, "), "no grep-able verdict line "
+              "'conform: ... reaches level full: N passed, 0 failed, N "
+              "n/a':\n%s", r.out);
     f = fopen(junit, "r");
     cr_expect(f, "no JUnit file %s", junit);
     if (f)
@@ -273,8 +288,10 @@ Test(conform, redis_passes_every_clause)
 typedef struct broken_case {
     const char *so;      /* librdv_broken_<so>.so */
     const char *must[3]; /* clauses that must fail */
-    const char *may[4];  /* clauses the bug may also break */
+    const char *may[6];  /* clauses the bug may also break */
     const char *needle;  /* in the must-fail evidence */
+    double deadline_s;   /* the whole run ends by then (0: no bound) */
+    const char *level;   /* "reaches level <level>:" (NULL: not checked) */
 } broken_case;
 
 static void expect_flagged(const broken_case *bc)
@@ -292,6 +309,16 @@ static void expect_flagged(const broken_case *bc)
                  r.out);
     expect_rows(&r, bc->must, bc->may, bc->needle, 0);
     cr_expect(strstr(r.out, "\nFAIL: "), "no FAIL verdict line");
+    if (bc->deadline_s)
+        cr_expect_leq(r.secs, bc->deadline_s, "%s: conform took %.1f s, "
+                      "the deadline is %.0f s:\n%s", bc->so, r.secs,
+                      bc->deadline_s, r.out);
+    if (bc->level) {
+        char line[64];
+
+        snprintf(line, sizeof line, " reaches level %s: ", bc->level);
+        cr_expect(strstr(r.out, line), "no '%s' line:\n%s", line, r.out);
+    }
     free(r.out);
 }
 
@@ -306,7 +333,7 @@ Test(conform, nonatomic_add_fails_mp_add)
 Test(conform, create_race_fails_mp_create_only)
 {
     broken_case bc = {"create_race", {"mp-create-only"},
-                      {"faults-store-delay"}, "create-only winners"};
+                      {"faults-store-delay"}, "create-only set of"};
 
     expect_flagged(&bc);
 }
@@ -314,7 +341,8 @@ Test(conform, create_race_fails_mp_create_only)
 Test(conform, get_ignoring_timeout_fails_timeout_accuracy)
 {
     broken_case bc = {"get_timeout", {"timeout-accuracy"},
-                      {"usable-after-timeout", "delete", "multi"}, "took"};
+                      {"usable-after-timeout", "delete", "multi"},
+                      "a call must end at its timeout"};
 
     expect_flagged(&bc);
 }
@@ -338,6 +366,113 @@ Test(conform, leaked_keys_fail_mp_close_leaks)
     broken_case bc = {"leaks_keys", {"mp-close-leaks"}, {NULL}, ".session/"};
 
     expect_flagged(&bc);
+}
+
+/* The clause nothing else has: "a%2Fb" and "a/b" are one entry in a
+ * store that URL-decodes its keys, and every other clause passes. */
+Test(conform, merged_keys_fail_distinct_keys_naming_both)
+{
+    broken_case bc = {"key_merge", {"distinct-keys"}, {NULL},
+                      "keys 'a%2Fb' and 'a/b' map to one entry", 0, "none"};
+
+    expect_flagged(&bc);
+}
+
+/* A try_get that waits for its key is named as such within seconds of
+ * its 2 s bound, on every clause it hangs: 3 clauses x about 2 s, with
+ * all the rest, well inside the 90 s deadline (it took 3 x 60 s in
+ * quick mode before the call watch). */
+Test(conform, deadline_blocking_try_get_is_named_within_seconds)
+{
+    broken_case bc = {"try_get_blocks", {"try-get-missing"},
+                      {"distinct-keys", "timeout-accuracy", "delete",
+                       "faults-store-delay"},
+                      "try_get 'missing' (timeout 0) blocked for", 90,
+                      "none"};
+
+    expect_flagged(&bc);
+}
+
+Test(conform, deadline_close_not_waking_a_get_is_named)
+{
+    broken_case bc = {"close_no_wake", {"cancel-on-close"}, {NULL},
+                      "close did not wake a get blocked with no timeout",
+                      90, "none"};
+
+    expect_flagged(&bc);
+}
+
+/* Runs `rdv conform --quick --only clause` on plugin so ten times; each
+ * run must fail the clause with needle in its evidence. */
+static void expect_flagged_every_run(const char *so, const char *clause,
+                                     const char *needle)
+{
+    char url[512], path[300];
+    const char *const args[] = {"--store", url, "--quick", "--only", clause,
+                                NULL};
+    int flagged = 0;
+
+    snprintf(path, sizeof path, "%s/librdv_broken_%s.so", RDV_BROKEN_DIR,
+             so);
+    for (int i = 0; i < 10; i++) {
+        const char *ev = "";
+        const char *v;
+        conform_run r;
+
+        snprintf(url, sizeof url, "plugin:%s?db=%s/run%d.db", path, tmpdir,
+                 i);
+        r = run_conform(args);
+        v = verdict(&r, clause, &ev);
+        if (v && strcmp(v, "FAIL") == 0 && strstr(ev, needle))
+            flagged++;
+        else
+            cr_expect(0, "run %d of 10: %s was %s: %s", i + 1, clause,
+                      v ? v : "missing", ev ? ev : "");
+        cr_expect_eq(r.status, 1, "run %d: exit %d", i + 1, r.status);
+        cr_expect_leq(r.secs, 60, "run %d took %.1f s", i + 1, r.secs);
+        free(r.out);
+    }
+    cr_expect_eq(flagged, 10, "%s flagged on %s in %d of 10 runs", so,
+                 clause, flagged);
+}
+
+/* A create-only set that a second process can still win within 1 ms:
+ * racers fire together from a start line, so it is caught every run. */
+Test(conform, deadline_create_only_window_of_1ms_is_flagged_every_run)
+{
+    expect_flagged_every_run("create_window", "mp-create-only",
+                             "winners (processes ");
+}
+
+/* One add in 50 lost only after a process's 80th add: the add races run
+ * hundreds of adds per process even in quick mode. */
+Test(conform, deadline_late_lost_add_is_flagged_every_run)
+{
+    expect_flagged_every_run("add_late_loss", "mp-add", "update(s) lost");
+}
+
+/* At --contract-level gloo the full-level clauses are n/a, and the
+ * verdict line says which level the store reaches. */
+Test(conform, contract_level_gloo_judges_only_the_gloo_clauses)
+{
+    char url[512];
+    const char *const args[] = {"--store", url, "--quick", "--ranks", "2",
+                                "--contract-level", "gloo", NULL};
+    const char *ev = NULL;
+    conform_run r;
+
+    if (!RDV_SQLITE_PLUGIN[0])
+        cr_skip_test("built without the examples (RDV_BUILD_EXAMPLES=OFF)");
+    plugin_url(url, sizeof url, RDV_SQLITE_PLUGIN);
+    r = run_conform(args);
+    cr_expect_eq(r.status, 0, "exit %d\n%s", r.status, r.out);
+    cr_expect_str_eq(verdict(&r, "mp-add", &ev), "N/A");
+    cr_expect(strstr(ev, "level-full clause"), "%s", ev);
+    cr_expect_str_eq(verdict(&r, "distinct-keys", NULL), "PASS");
+    cr_expect_str_eq(verdict(&r, "set-get", NULL), "PASS");
+    cr_expect(strstr(r.out, " reaches level gloo: "), "%s", r.out);
+    cr_expect(strstr(r.out, ", 0 failed, "), "%s", r.out);
+    free(r.out);
 }
 
 Test(conform, lost_writes_fail_cleanup_and_multi)
@@ -402,6 +537,8 @@ Test(conform, bad_usage_exits_2)
                                      NULL};
     const char *const bad_only[] = {"--store", "hash:", "--only", "nope",
                                     NULL};
+    const char *const bad_level[] = {"--store", "hash:", "--contract-level",
+                                     "most", NULL};
     conform_run r;
 
     r = run_conform(no_store);
@@ -411,6 +548,9 @@ Test(conform, bad_usage_exits_2)
     cr_expect_eq(r.status, 2);
     free(r.out);
     r = run_conform(bad_only);
+    cr_expect_eq(r.status, 2);
+    free(r.out);
+    r = run_conform(bad_level);
     cr_expect_eq(r.status, 2);
     free(r.out);
 }
