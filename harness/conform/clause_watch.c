@@ -14,8 +14,11 @@
  * - Bounds: timeout 0 gets WATCH_TRY_ONCE_MS; a timeout T gets T plus
  *   max(WATCH_GRACE_MS, T / 2) (a get of a big value through a slow
  *   gateway after the key appeared is not a hang); a call without a
- *   timeout of its own (set, add, list...) gets WATCH_NO_TIMEOUT_MS;
- *   one with no limit (timeout < 0) none: the clause's budget covers it.
+ *   timeout of its own (set, add, list...) gets WATCH_NO_TIMEOUT_MS,
+ *   above the bound such a store puts on it (timeout_ms: 5 s for redis
+ *   and tcp, 30 s for exec, 10 s plus 100 ms a MiB for etcd and
+ *   ZooKeeper), so a slow 64 MiB set is the store's to fail; one with
+ *   no limit (timeout < 0) none: the clause's budget covers it.
  *   All far above what timeout-accuracy judges, so the watch names
  *   hangs and never judges precision.
  * - Each call clears the handle's detail for its thread first, so a
@@ -35,7 +38,7 @@
 
 #define WATCH_TRY_ONCE_MS 2000
 #define WATCH_GRACE_MS 2000
-#define WATCH_NO_TIMEOUT_MS 30000
+#define WATCH_NO_TIMEOUT_MS 60000
 
 typedef struct watch_store {
     rdv_wrapper w;
