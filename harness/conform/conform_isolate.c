@@ -14,6 +14,13 @@
  * - The watchdog waits on a pidfd with poll(): no signal handlers, no
  *   SIGCHLD races, and a plain timeout. Without pidfds (old kernels) it
  *   falls back to polling waitpid every 10 ms.
+ * - Two limits: the clause's budget (rdv_clause.budget_ms, or
+ *   --clause-timeout), and, looked at every WATCH_TICK_MS, the store
+ *   calls in flight that the clause's handles record in the result page
+ *   (conform/clause_watch.c): one past its own bound ends the clause at
+ *   once, and the evidence names it ("try_get 'k' (timeout 0) blocked
+ *   for 2000 ms: timeout 0 must try once"). A clause killed at its
+ *   budget names the oldest call still in flight, if any.
  * - The child's stdout goes to stderr: the report on stdout stays clean
  *   whatever a store prints.
  * - The clause's group is not the terminal's, so ^C would not reach it:
