@@ -31,6 +31,15 @@ int rdv_tcp_open(rdv_url *u, rdv_store **out, char *errbuf, size_t errlen);
 int rdv_env_open(rdv_url *u, rdv_store **out, char *errbuf, size_t errlen);
 int rdv_plugin_open(rdv_url *u, rdv_store **out, char *errbuf,
                     size_t errlen);
+/* The plugin loader for a .so named by librdv rather than by a plugin:
+ * URL: file is loaded, u's options go to it (prefix= too when
+ * keep_prefix, for a plugin that maps it onto its own scoping). */
+int rdv_plugin_open_file(rdv_url *u, const char *file, int keep_prefix,
+                         rdv_store **out, char *errbuf, size_t errlen);
+#ifdef RDV_WITH_GLOO
+/* gloo+file:, gloo+hash:, gloo+redis:: Gloo's own stores (gloo.c). */
+int rdv_gloo_open(rdv_url *u, rdv_store **out, char *errbuf, size_t errlen);
+#endif
 int rdv_exec_open(rdv_url *u, rdv_store **out, char *errbuf, size_t errlen);
 
 #endif

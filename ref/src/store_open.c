@@ -3,7 +3,8 @@
  * backend's open function; the URL is parsed once (rdv/url.h) and every
  * backend reads its options from the parsed form. The `prefix=` option
  * is common to every scheme and handled here, by wrapping the backend in
- * the prefix store.
+ * the prefix store, except for a scheme whose backend maps it onto a
+ * scoping of its own (Gloo's PrefixStore for gloo+).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,7 +16,11 @@ typedef struct rdv_scheme {
     const char *name;
     rdv_store_open_fn open; /* NULL: known, but not built in */
     const char *missing;    /* why it is not built in */
+    int own_prefix;         /* the backend reads prefix= itself */
 } rdv_scheme;
+
+#define RDV_NO_GLOO "rdv was built without Gloo (RDV_WITH_GLOO=OFF: " \
+                    "install libgloo-dev and configure again)"
 
 static const rdv_scheme schemes[] = {
     {"hash", rdv_hash_open, NULL},
@@ -31,6 +36,15 @@ static const rdv_scheme schemes[] = {
     {"env", rdv_env_open, NULL},
     {"plugin", rdv_plugin_open, NULL},
     {"exec", rdv_exec_open, NULL},
+#ifdef RDV_WITH_GLOO
+    {"gloo+file", rdv_gloo_open, NULL, 1},
+    {"gloo+hash", rdv_gloo_open, NULL, 1},
+    {"gloo+redis", rdv_gloo_open, NULL, 1},
+#else
+    {"gloo+file", NULL, RDV_NO_GLOO},
+    {"gloo+hash", NULL, RDV_NO_GLOO},
+    {"gloo+redis", NULL, RDV_NO_GLOO},
+#endif
 };
 
 static const rdv_scheme *scheme_find(const char *name)
@@ -64,11 +78,12 @@ int rdv_store_open(const char *url, rdv_store **out, char *errbuf,
         snprintf(errbuf, errlen, "store URL '%s': %s%s", u.redacted,
                  scheme ? "" : "unknown scheme; known: hash:, file://, "
                                "redis://, unix://, tcp://, env://, "
-                               "plugin:, exec:",
+                               "plugin:, exec:, gloo+file://, "
+                               "gloo+hash:, gloo+redis://",
                  scheme ? scheme->missing : "");
         goto done;
     }
-    if (rdv_url_option(&u, "prefix")) {
+    if (!scheme->own_prefix && rdv_url_option(&u, "prefix")) {
         prefix = strdup(rdv_url_option(&u, "prefix"));
         if (!prefix) {
             rc = RDV_ENOMEM;

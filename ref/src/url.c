@@ -28,6 +28,7 @@ static const struct {
     int port;
 } default_ports[] = {
     {"redis", 6379},
+    {"gloo+redis", 6379}, /* Gloo's RedisStore's default */
     {"tcp", 29500}, /* c10d's MASTER_PORT default */
 };
 

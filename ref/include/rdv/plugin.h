@@ -124,6 +124,10 @@ extern "C" {
  * scope a prefix= option adds (== RDV_SCOPED_KEY_MAX). */
 #define RDV_PLUGIN_KEY_MAX (RDV_KEY_MAX + 1024u)
 
+/* rdv_store_plugin.level */
+#define RDV_PLUGIN_LEVEL_FULL 0u
+#define RDV_PLUGIN_LEVEL_GLOO 1u
+
 #define RDV_PLUGIN_EXPORT __attribute__((visibility("default")))
 
 /* What create() gets: the URL's options and where the plugin came from.
@@ -191,6 +195,13 @@ typedef struct rdv_store_plugin {
     int (*num_keys)(void *h, int64_t *n);
     int (*delete_prefix)(void *h, const char *prefix, size_t *deleted);
     void (*cancel)(void *h);
+
+    /* The contract level the plugin claims (rdv_store_contract_level()):
+     * RDV_PLUGIN_LEVEL_FULL (0, what a table without this field claims)
+     * or RDV_PLUGIN_LEVEL_GLOO: set, get, wait and check with timeouts,
+     * what Gloo's store offers. A gloo-level plugin may leave add,
+     * compare_set, del and list NULL: they answer RDV_ENOTSUP. */
+    uint32_t level;
 } rdv_store_plugin;
 
 #ifdef __cplusplus

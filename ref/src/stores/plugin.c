@@ -19,6 +19,14 @@
  *   re-terminated (val[len] = 0) as rdv/store.h promises callers.
  * - NULL optional ops run rdv's generic fallbacks (store_fallback.c),
  *   which call back into this adapter's required ops.
+ * - A table may claim the gloo level (rdv_store_plugin.level): then add,
+ *   compare_set, del and list may be NULL and answer RDV_ENOTSUP naming
+ *   the plugin, and the handle reports the level (RDV_STORE_GLOO_LEVEL).
+ *   A table older than the level field claims full.
+ * - rdv_plugin_open_file() is the loader without the plugin: URL, so a
+ *   scheme of librdv's own can be served by a plugin it finds itself
+ *   (gloo.c); such a plugin may be handed prefix= to map onto its own
+ *   scoping.
  */
 #include <dlfcn.h>
 #include <stdio.h>
@@ -124,9 +132,20 @@ static int pl_wait(rdv_store *s, const char *const *keys, size_t n,
                                            rdv_deadline_left_ms(deadline)));
 }
 
+/* A NULL op of a gloo-level table (check_table lets nothing else be
+ * NULL). */
+static int missing(rdv_store *s, const char *op)
+{
+    return rdv_store_fail(s, RDV_ENOTSUP, "plugin '%s' (%s) claims the "
+                          "gloo level of the contract and has no %s",
+                          P(s)->p->name, P(s)->file, op);
+}
+
 static int pl_add(rdv_store *s, const char *key, int64_t delta,
                   int64_t *result)
 {
+    if (!P(s)->p->add)
+        return missing(s, "add");
     return finish(s, "add", P(s)->p->add(P(s)->h, key, delta, result));
 }
 
@@ -135,7 +154,11 @@ static int pl_compare_set(rdv_store *s, const char *key,
                           const void *desired, size_t desired_len, int *won,
                           void **cur, size_t *cur_len)
 {
-    int rc = finish(s, "compare_set",
+    int rc;
+
+    if (!P(s)->p->compare_set)
+        return missing(s, "compare_set");
+    rc = finish(s, "compare_set",
                     P(s)->p->compare_set(P(s)->h, key, expected,
                                          expected_len, desired, desired_len,
                                          won, cur, cur_len));
@@ -151,14 +174,20 @@ static int pl_compare_set(rdv_store *s, const char *key,
 
 static int pl_del(rdv_store *s, const char *key)
 {
+    if (!P(s)->p->del)
+        return missing(s, "delete");
     return finish(s, "delete", P(s)->p->del(P(s)->h, key));
 }
 
 static int pl_list(rdv_store *s, const char *prefix, char ***keys,
                    size_t *n)
 {
-    int rc = finish(s, "list", P(s)->p->list(P(s)->h, prefix, keys, n));
-    int bad = rc == RDV_OK && *n && !*keys;
+    int rc, bad;
+
+    if (!P(s)->p->list)
+        return missing(s, "list");
+    rc = finish(s, "list", P(s)->p->list(P(s)->h, prefix, keys, n));
+    bad = rc == RDV_OK && *n && !*keys;
 
     for (size_t i = 0; rc == RDV_OK && !bad && i < *n; i++)
         bad = (*keys)[i] == NULL;
@@ -253,13 +282,29 @@ static const rdv_store_ops plugin_ops = {
 
 /* ---- loading and checking the table ---------------------------------- */
 
-/* prefix= belongs to rdv's prefix wrapper, never to the plugin. */
+/* What config_option() reads from: the URL, and whether prefix= is the
+ * plugin's (gloo.c) or rdv's prefix wrapper's (plugin:). */
+typedef struct plugin_loader {
+    rdv_url *u;
+    int keep_prefix;
+} plugin_loader;
+
 static const char *config_option(const rdv_plugin_config *cfg,
                                  const char *key)
 {
-    if (strcmp(key, "prefix") == 0)
+    const plugin_loader *l = cfg->loader;
+
+    if (strcmp(key, "prefix") == 0 && !l->keep_prefix)
         return NULL;
-    return rdv_url_option(cfg->loader, key);
+    return rdv_url_option(l->u, key);
+}
+
+/* The level a table claims; a table older than the field claims full. */
+static uint32_t table_level(const rdv_store_plugin *p)
+{
+    if (p->struct_size < offsetof(rdv_store_plugin, level) + sizeof p->level)
+        return RDV_PLUGIN_LEVEL_FULL;
+    return p->level;
 }
 
 static void *load(const char *file, char *errbuf, size_t errlen)
@@ -302,6 +347,7 @@ static int check_table(const char *file, const rdv_store_plugin *p,
     static const struct {
         size_t off;
         const char *name;
+        int full_only; /* may be NULL at the gloo level */
     } required[] = {
         {offsetof(rdv_store_plugin, create), "create"},
         {offsetof(rdv_store_plugin, destroy), "destroy"},
@@ -309,11 +355,12 @@ static int check_table(const char *file, const rdv_store_plugin *p,
         {offsetof(rdv_store_plugin, set), "set"},
         {offsetof(rdv_store_plugin, get), "get"},
         {offsetof(rdv_store_plugin, wait), "wait"},
-        {offsetof(rdv_store_plugin, add), "add"},
-        {offsetof(rdv_store_plugin, compare_set), "compare_set"},
-        {offsetof(rdv_store_plugin, del), "del"},
-        {offsetof(rdv_store_plugin, list), "list"},
+        {offsetof(rdv_store_plugin, add), "add", 1},
+        {offsetof(rdv_store_plugin, compare_set), "compare_set", 1},
+        {offsetof(rdv_store_plugin, del), "del", 1},
+        {offsetof(rdv_store_plugin, list), "list", 1},
     };
+    uint32_t level;
 
     if (p->abi_version != RDV_PLUGIN_ABI_VERSION) {
         snprintf(errbuf, errlen, "plugin '%s': %s has ABI version %u, "
@@ -322,10 +369,18 @@ static int check_table(const char *file, const rdv_store_plugin *p,
                  RDV_PLUGIN_ABI_VERSION);
         return RDV_EINVAL;
     }
-    if (p->struct_size < sizeof *p) {
+    if (p->struct_size < offsetof(rdv_store_plugin, level)) {
         snprintf(errbuf, errlen, "plugin '%s': %s is %u bytes, expected "
                  "%zu: rebuild it against this rdv's rdv/plugin.h", file,
                  RDV_PLUGIN_SYMBOL, p->struct_size, sizeof *p);
+        return RDV_EINVAL;
+    }
+    level = table_level(p);
+    if (level != RDV_PLUGIN_LEVEL_FULL && level != RDV_PLUGIN_LEVEL_GLOO) {
+        snprintf(errbuf, errlen, "plugin '%s': %s claims contract level "
+                 "%u, expected RDV_PLUGIN_LEVEL_FULL (0) or "
+                 "RDV_PLUGIN_LEVEL_GLOO (1)", file, RDV_PLUGIN_SYMBOL,
+                 level);
         return RDV_EINVAL;
     }
     if (!p->name || !p->name[0]) {
@@ -334,6 +389,8 @@ static int check_table(const char *file, const rdv_store_plugin *p,
         return RDV_EINVAL;
     }
     for (size_t i = 0; i < sizeof required / sizeof required[0]; i++) {
+        if (required[i].full_only && level == RDV_PLUGIN_LEVEL_GLOO)
+            continue;
         if (!*(void *const *)((const char *)p + required[i].off)) {
             snprintf(errbuf, errlen, "plugin '%s' (%s): the required op "
                      "'%s' is NULL", file, p->name, required[i].name);
@@ -358,19 +415,21 @@ static const char *unread_options(const rdv_url *u, char *buf, size_t cap)
     return buf;
 }
 
-/* Calls the plugin's create with the URL's options (minus prefix=). */
-static void *create(rdv_url *u, const rdv_store_plugin *p, char *errbuf,
-                    size_t errlen)
+/* Calls the plugin's create with the URL's options (minus prefix=
+ * unless the plugin keeps it). */
+static void *create(plugin_loader *l, const char *file,
+                    const rdv_store_plugin *p, char *errbuf, size_t errlen)
 {
     const char *keys[RDV_URL_MAX_OPTIONS], *values[RDV_URL_MAX_OPTIONS];
-    rdv_plugin_config cfg = {.url = u->redacted, .path = u->path,
+    rdv_url *u = l->u;
+    rdv_plugin_config cfg = {.url = u->redacted, .path = file,
                              .keys = keys, .values = values,
-                             .option = config_option, .loader = u};
+                             .option = config_option, .loader = l};
     char msg[RDV_DETAIL_MAX] = "", unread[256];
     void *h;
 
     for (size_t i = 0; i < u->noptions; i++) {
-        if (strcmp(u->options[i].key, "prefix") == 0)
+        if (strcmp(u->options[i].key, "prefix") == 0 && !l->keep_prefix)
             continue;
         keys[cfg.noptions] = u->options[i].key;
         values[cfg.noptions++] = u->options[i].value;
@@ -378,44 +437,51 @@ static void *create(rdv_url *u, const rdv_store_plugin *p, char *errbuf,
     h = p->create(&cfg, msg, sizeof msg);
     if (!h)
         snprintf(errbuf, errlen, "plugin '%s' (%s): create failed: %s%s",
-                 u->path, p->name, msg[0] ? msg : "(the plugin gave no "
+                 file, p->name, msg[0] ? msg : "(the plugin gave no "
                  "reason)", unread_options(u, unread, sizeof unread));
     return h;
 }
 
 int rdv_plugin_open(rdv_url *u, rdv_store **out, char *errbuf, size_t errlen)
 {
-    const rdv_store_plugin *p;
-    plugin_store *ps;
-    char hint[128];
-    void *dl, *h;
-    int rc;
-
     if ((u->has_authority && u->host[0]) || !u->path[0]) {
         snprintf(errbuf, errlen, "malformed store URL '%s': plugin: takes "
                  "the path of a .so, e.g. plugin:./libmystore.so?k=v",
                  u->redacted);
         return RDV_EINVAL;
     }
-    if (!(dl = load(u->path, errbuf, errlen)))
+    return rdv_plugin_open_file(u, u->path, 0, out, errbuf, errlen);
+}
+
+int rdv_plugin_open_file(rdv_url *u, const char *file, int keep_prefix,
+                         rdv_store **out, char *errbuf, size_t errlen)
+{
+    plugin_loader loader = {.u = u, .keep_prefix = keep_prefix};
+    const rdv_store_plugin *p;
+    plugin_store *ps;
+    char hint[128];
+    void *dl, *h;
+    int rc;
+
+    if (!(dl = load(file, errbuf, errlen)))
         return RDV_EINVAL;
     p = dlsym(dl, RDV_PLUGIN_SYMBOL);
     if (!p) {
         other_abi(dl, hint, sizeof hint);
         snprintf(errbuf, errlen, "plugin '%s': does not export the symbol "
                  "%s (expected an rdv store plugin built with "
-                 "rdv/plugin.h)%s", u->path, RDV_PLUGIN_SYMBOL, hint);
+                 "rdv/plugin.h)%s", file, RDV_PLUGIN_SYMBOL, hint);
         rc = RDV_EINVAL;
         goto fail;
     }
-    if ((rc = check_table(u->path, p, errbuf, errlen)) != RDV_OK)
+    if ((rc = check_table(file, p, errbuf, errlen)) != RDV_OK)
         goto fail;
     ps = calloc(1, sizeof *ps);
     if (!ps) {
         rc = RDV_ENOMEM;
         goto fail;
     }
-    if (!(h = create(u, p, errbuf, errlen))) {
+    if (!(h = create(&loader, file, p, errbuf, errlen))) {
         free(ps);
         rc = RDV_ECONN;
         goto fail;
@@ -423,8 +489,10 @@ int rdv_plugin_open(rdv_url *u, rdv_store **out, char *errbuf, size_t errlen)
     ps->dl = dl;
     ps->p = p;
     ps->h = h;
-    snprintf(ps->file, sizeof ps->file, "%s", u->path);
+    snprintf(ps->file, sizeof ps->file, "%s", file);
     rdv_store_init(&ps->base, &plugin_ops);
+    if (table_level(p) == RDV_PLUGIN_LEVEL_GLOO)
+        ps->base.flags |= RDV_STORE_GLOO_LEVEL;
     *out = &ps->base;
     return RDV_OK;
 fail:
