@@ -11,11 +11,17 @@
  * - gloo+hash: is one map per process (all handles of this process share
  *   it, as Gloo's ranks share a HashStore in threads): held while any
  *   handle holds it.
- * - RedisStore keeps one hiredis connection and is not thread-safe: it
- *   is serialized (rdv::gloo::SerializedStore).
+ * - RedisStore keeps one hiredis connection and is not thread-safe: each
+ *   thread calling a handle gets a RedisStore of its own (made on its
+ *   first call, kept until the handle closes), so a wait blocked in one
+ *   thread never holds up a set from another, as one Gloo process's
+ *   threads would each hold their own store.
  */
+#include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
+#include <thread>
 #include <stdexcept>
 #include <string>
 
@@ -77,6 +83,43 @@ class OwningPrefixStore : public Store {
     ::gloo::rendezvous::PrefixStore prefix_;
 };
 
+/* One inner Store per calling thread, made by make on first use. */
+class PerThreadStore : public Store {
+  public:
+    explicit PerThreadStore(std::function<std::unique_ptr<Store>()> make)
+        : make_(std::move(make))
+    {
+        mine(); /* the creating thread's, so a bad address fails create */
+    }
+    void set(const std::string &k, const std::vector<char> &v) override
+    {
+        mine().set(k, v);
+    }
+    std::vector<char> get(const std::string &k) override
+    {
+        return mine().get(k);
+    }
+    void wait(const std::vector<std::string> &k) override { mine().wait(k); }
+    void wait(const std::vector<std::string> &k,
+              const std::chrono::milliseconds &t) override
+    {
+        mine().wait(k, t);
+    }
+
+  private:
+    Store &mine()
+    {
+        std::lock_guard<std::mutex> g(m_);
+        auto &s = stores_[std::this_thread::get_id()];
+        if (!s)
+            s = make_();
+        return *s;
+    }
+    std::function<std::unique_ptr<Store>()> make_;
+    std::mutex m_;
+    std::map<std::thread::id, std::unique_ptr<Store>> stores_;
+};
+
 std::shared_ptr<Store> process_hash_store()
 {
     static std::mutex m;
@@ -114,8 +157,10 @@ std::unique_ptr<Store> make_gloo_store(const rdv::gloo::PluginOptions &o)
         std::string host = o.require("gloo.host");
         int port = port_of(o.require("gloo.port"));
         try {
-            s = std::make_unique<rdv::gloo::SerializedStore>(
-                std::make_unique<::gloo::rendezvous::RedisStore>(host, port));
+            s = std::make_unique<PerThreadStore>([host, port] {
+                return std::make_unique<::gloo::rendezvous::RedisStore>(host,
+                                                                       port);
+            });
         } catch (const std::exception &e) {
             throw std::runtime_error("Gloo's RedisStore(" + host + ", " +
                                      std::to_string(port) + "): " + e.what());
