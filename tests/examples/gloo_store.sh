@@ -9,6 +9,9 @@
 #   gloo_store.sh certify RDV PLUGIN
 #       rdv conform on the SQLite Gloo Store example (RDV_GLOO_STORE_PLUGIN):
 #       it must reach the gloo level it claims.
+#   gloo_store.sh urls RDV
+#       bad gloo+ URLs fail to open with a message naming the URL and
+#       what is wrong (no password shown), never a crash or a hang.
 #   gloo_store.sh broken RDV PLUGIN
 #       the same store built with a wait that returns when its time is up
 #       instead of throwing: conform must fail it on wait-partial.
@@ -64,6 +67,31 @@ certify)
              "RDV_ENOTSUP). Levels come with the conform clause work of issue 15."
     fi
     "$RDV" conform --store "$URL" --ranks 2,4
+    ;;
+urls)
+    RDV=$2
+    # URL, then a fixed string its open failure must contain.
+    cases=(
+        'gloo+redis://alice:secret@127.0.0.1:1' "gloo+redis://alice:***@127.0.0.1:1': gloo+redis takes host[:port] only"
+        'gloo+file:///tmp/x?poll=1' "unknown option 'poll' (Gloo's stores take only prefix=)"
+        'gloo+file://host/x' "gloo+file takes a directory"
+        'gloo+hash:/x' "gloo+hash: takes no host or path"
+        'gloo+hash:?prefix=' "prefix= must be non-empty"
+        "gloo+redis://127.0.0.1:1" "Gloo's RedisStore(127.0.0.1, 1)"
+    )
+    for ((i = 0; i < ${#cases[@]}; i += 2)); do
+        url=${cases[i]} want=${cases[i + 1]}
+        out=$("$RDV" conform --store "$url" --only open 2>&1 | grep '^open ' || true)
+        echo "$out"
+        if ! grep -qF -- "$want" <<<"$out" || ! grep -q ' FAIL ' <<<"$out"; then
+            echo "FAIL: opening '$url' should fail saying: $want" >&2
+            exit 1
+        fi
+        if grep -q secret <<<"$out"; then
+            echo "FAIL: the message for '$url' shows its password" >&2
+            exit 1
+        fi
+    done
     ;;
 broken)
     RDV=$2 PLUGIN=$3

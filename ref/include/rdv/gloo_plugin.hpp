@@ -39,7 +39,8 @@
  * RDV_EIO; the detail quotes what() with the op and the key.
  * Threads: the ops call the Store from whatever thread rdv calls them
  * on, as Gloo's own stores allow; a store that is not thread-safe
- * serializes itself (or wrap it in rdv::gloo::SerializedStore). No
+ * keeps one connection per calling thread (gloo+redis does: a lock
+ * around a blocked wait would hold up another thread's set). No
  * cancel: closing a handle waits for its blocked calls to time out.
  * A handle holds its Store until rdv destroys the handle.
  */
@@ -89,41 +90,6 @@ class PluginOptions {
 
 using StoreFactory =
     std::unique_ptr<::gloo::rendezvous::Store> (*)(const PluginOptions &);
-
-/* Wraps a Store that is not safe to call from several threads (Gloo's
- * RedisStore holds one connection): one call at a time. */
-class SerializedStore : public ::gloo::rendezvous::Store {
-  public:
-    explicit SerializedStore(std::unique_ptr<::gloo::rendezvous::Store> s)
-        : inner_(std::move(s))
-    {
-    }
-    void set(const std::string &key, const std::vector<char> &data) override
-    {
-        std::lock_guard<std::mutex> g(m_);
-        inner_->set(key, data);
-    }
-    std::vector<char> get(const std::string &key) override
-    {
-        std::lock_guard<std::mutex> g(m_);
-        return inner_->get(key);
-    }
-    void wait(const std::vector<std::string> &keys) override
-    {
-        std::lock_guard<std::mutex> g(m_);
-        inner_->wait(keys);
-    }
-    void wait(const std::vector<std::string> &keys,
-              const std::chrono::milliseconds &timeout) override
-    {
-        std::lock_guard<std::mutex> g(m_);
-        inner_->wait(keys, timeout);
-    }
-
-  private:
-    std::unique_ptr<::gloo::rendezvous::Store> inner_;
-    std::mutex m_;
-};
 
 namespace detail {
 

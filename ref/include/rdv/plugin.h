@@ -19,6 +19,11 @@
  *         .set = my_set, .get = my_get, ...
  *     };
  *
+ * A plugin that offers only what Gloo's Store offers sets .level =
+ * RDV_PLUGIN_LEVEL_GLOO and may leave add, compare_set, del and list
+ * NULL; a C++ gloo::rendezvous::Store becomes one with
+ * RDV_GLOO_STORE_PLUGIN (rdv/gloo_plugin.hpp).
+ *
  * examples/custom-store/ is a complete plugin (SQLite) to copy, and
  * `rdv conform --store plugin:./libmystore.so?...` certifies one.
  *

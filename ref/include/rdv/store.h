@@ -119,7 +119,8 @@ enum {
     /* Visible to this process only (hash:): useless across fork. */
     RDV_STORE_PROCESS_LOCAL = 1 << 1,
     /* Claims only the gloo level of the contract (see below): an exec:
-     * adapter that declared it. */
+     * adapter that declared it, or a plugin whose table does (the gloo+
+     * stores, RDV_GLOO_STORE_PLUGIN). */
     RDV_STORE_GLOO_LEVEL = 1 << 2,
 };
 
@@ -136,8 +137,9 @@ enum {
     RDV_STORE_LEVEL_FULL = 2,
 };
 
-/* The level s claims: RDV_STORE_LEVEL_FULL for the built-in stores and
- * plugins; an exec: store claims what its adapter declared; a prefix
+/* The level s claims: RDV_STORE_LEVEL_FULL for the built-in stores; a
+ * plugin claims its table's level (rdv_store_plugin.level: gloo for the
+ * gloo+ stores); an exec: store claims what its adapter declared; a prefix
  * store claims its inner's. 0 for NULL. `rdv conform` judges a store on
  * this level. */
 int rdv_store_contract_level(const rdv_store *s);
