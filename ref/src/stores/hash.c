@@ -12,9 +12,15 @@
  *
  * Wake-ups are per slot: a key hashes to one of HASH_WAIT_SLOTS futex
  * words, a write bumps its key's slot, and a waiter sleeps on the slot of
- * the first key it still misses. A rendezvous of N ranks therefore wakes
- * each waiter about once per key it needs, instead of on every one of
- * the N writes, which at N = 256 kept every rank queued on the lock.
+ * the last key of its list it still misses. A rendezvous of N ranks
+ * therefore wakes each waiter a few times per batch of keys, instead of
+ * on every one of the N writes, which at N = 256 kept every rank queued
+ * on the lock. The last missing key rather than the first: ranks publish
+ * roughly in rank order, so a waiter on the first one was woken once per
+ * key of the batch (64 lock round trips where one does), and at N = 1024
+ * those O(N^2) round trips starved the rendezvous. multi_get copies the
+ * whole batch under one lock for the same reason (the generic wait and
+ * then a get per key took the lock once per key).
  *
  * The region is reserved with MAP_NORESERVE (default 1024 MiB, option
  * size=MiB); pages are only used as values fill them.
@@ -308,12 +314,13 @@ typedef struct wait_args {
     unsigned char *present;
 } wait_args;
 
-/* Stops at the first missing key: nothing else can finish the wait. */
+/* Names the last missing key (see the head comment): the one a waiter
+ * sleeps on. */
 static int wait_ready(rdv_store *s, void *arg, const char **missing)
 {
     wait_args *a = arg;
 
-    for (size_t i = 0; i < a->n; i++) {
+    for (size_t i = a->n; i-- > 0;) {
         if (!find(H(s)->r, a->keys[i])) {
             *missing = a->keys[i];
             return 0;
@@ -347,6 +354,52 @@ static int hash_wait(rdv_store *s, const char *const *keys, size_t n,
         rdv_store_fail_wait(s, rc, start, keys, n, a.present);
     }
     free(a.present);
+    return rc;
+}
+
+typedef struct multi_args {
+    wait_args wait;
+    void **vals;
+    size_t *lens;
+} multi_args;
+
+/* Every key present: all values copied under the one lock, or none. */
+static int multi_ready(rdv_store *s, void *arg, const char **missing)
+{
+    multi_args *a = arg;
+
+    if (!wait_ready(s, &a->wait, missing))
+        return 0;
+    for (size_t i = 0; i < a->wait.n; i++) {
+        if (copy_out(s, find(H(s)->r, a->wait.keys[i]), &a->vals[i],
+                     &a->lens[i]) == RDV_OK)
+            continue;
+        for (size_t k = 0; k < i; k++) {
+            free(a->vals[k]);
+            a->vals[k] = NULL;
+            a->lens[k] = 0;
+        }
+        return -1;
+    }
+    return 1;
+}
+
+static int hash_multi_get(rdv_store *s, const char *const *keys, size_t n,
+                          void **vals, size_t *lens, int64_t deadline)
+{
+    multi_args a = {{keys, n, NULL}, vals, lens};
+    int64_t start = rdv_now_ns();
+    int rc = block_until(s, multi_ready, &a, deadline);
+
+    if (rc == RDV_ETIMEDOUT || rc == RDV_ECANCELED) {
+        unsigned char *present = calloc(n, 1);
+
+        if (!present)
+            return rdv_store_fail(s, RDV_ENOMEM, "out of memory");
+        mark_present(s, keys, n, present);
+        rdv_store_fail_wait(s, rc, start, keys, n, present);
+        free(present);
+    }
     return rc;
 }
 
@@ -481,6 +534,7 @@ static const rdv_store_ops hash_ops = {
     .set = hash_set,
     .get = hash_get,
     .wait = hash_wait,
+    .multi_get = hash_multi_get,
     .add = hash_add,
     .compare_set = hash_compare_set,
     .del = hash_del,
