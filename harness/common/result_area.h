@@ -2,6 +2,11 @@
  * harness/common/result_area.h - the shared result area: one slot per rank in a
  * MAP_SHARED anonymous mapping that the parent makes before fork().
  *
+ * Everything is sized to the run's N, not to the largest N: the socket
+ * tuples are one N x N table beside the slots (not an array of
+ * RDV_RUN_MAX_RANKS in every slot), so N = 1024 maps about 50 MiB and a
+ * run of 4 ranks a few hundred KiB.
+ *
  * A rank writes only its own slot; the parent reads the slots after the
  * rank has exited or been killed, so plain stores are enough for most
  * fields. The few fields the parent reads while ranks may still run
@@ -16,13 +21,15 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "common/endpoint.h"
 #include "rdv/context.h"
 #include "rdv/store_ops.h" /* rdv_store_op */
 
-#define RDV_RUN_MAX_RANKS 64
+/* Every command built on a run takes N up to this (issue 22: rendezvous
+ * bugs live beyond 128 ranks). */
+#define RDV_RUN_MAX_RANKS 1024
 #define RDV_WORKLOAD_MAX 32
 #define RDV_PHASE_LOG_MAX 64
-#define RDV_ADDR_MAX 64
 #define RDV_EVENT_KEY_MAX 80
 
 /* Where a rank is. Values below RDV_PHASE_COUNT are librdv's phases
@@ -56,12 +63,6 @@ typedef struct rdv_op_event {
     char key[RDV_EVENT_KEY_MAX]; /* first key, printable, maybe cut */
 } rdv_op_event;
 
-/* The socket pair to one peer: "ip:port" of both ends. */
-typedef struct rdv_tuple {
-    char local[RDV_ADDR_MAX];
-    char remote[RDV_ADDR_MAX];
-} rdv_tuple;
-
 typedef struct rdv_step_out {
     int64_t t_enter_ns, t_exit_ns;
     uint64_t digest; /* of the step's output, for results-identical */
@@ -87,8 +88,7 @@ typedef struct rdv_slot {
     char op_key[RDV_EVENT_KEY_MAX];
     uint64_t nops;
 
-    int connected;
-    rdv_tuple tuples[RDV_RUN_MAX_RANKS]; /* [own rank] stays empty */
+    int connected; /* this rank's row of the tuple table is filled */
     rdv_step_out steps[RDV_WORKLOAD_MAX];
     rdv_context_counters counters;
     char transport[16];
@@ -103,6 +103,7 @@ typedef struct rdv_result_area {
     size_t map_size;
     int64_t t0_ns; /* run start, the origin of every report */
     rdv_slot *slots;
+    rdv_tuple *tuples;    /* nranks * nranks: [r][p] is r's link to p */
     rdv_op_event *events; /* nranks * events_cap */
 } rdv_result_area;
 
@@ -116,6 +117,8 @@ void rdv_result_area_destroy(rdv_result_area *a);
 
 rdv_slot *rdv_result_area_slot(const rdv_result_area *a, int rank);
 rdv_op_event *rdv_result_area_events(const rdv_result_area *a, int rank);
+/* Rank's row of the tuple table: nranks entries, [own rank] stays zero. */
+rdv_tuple *rdv_result_area_tuples(const rdv_result_area *a, int rank);
 
 /* Rank side: logs entering a phase (step = -1 unless a workload step). */
 void rdv_slot_phase(rdv_slot *s, int phase, int step);

@@ -17,7 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <arpa/inet.h>
 #include <unistd.h>
 
 #include "rdv/context.h"
@@ -128,28 +127,10 @@ static int open_store(rank_state *st)
     return RDV_OK;
 }
 
-static void format_addr(const struct sockaddr_storage *ss, char *buf,
-                        size_t cap)
-{
-    char ip[INET6_ADDRSTRLEN] = "?";
-    unsigned port = 0;
-
-    if (ss->ss_family == AF_INET) {
-        const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
-
-        inet_ntop(AF_INET, &a->sin_addr, ip, sizeof ip);
-        port = ntohs(a->sin_port);
-    } else if (ss->ss_family == AF_INET6) {
-        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
-
-        inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof ip);
-        port = ntohs(a->sin6_port);
-    }
-    snprintf(buf, cap, "%s:%u", ip, port);
-}
-
 static int record_mesh(rank_state *st)
 {
+    rdv_tuple *row = rdv_result_area_tuples(st->job->area, st->rank);
+
     for (int p = 0; p < st->job->cfg->nranks; p++) {
         rdv_peer_info pi;
         int rc;
@@ -159,8 +140,8 @@ static int record_mesh(rank_state *st)
         if ((rc = rdv_context_peer_info(st->ctx, p, &pi)))
             return rank_fail(st, rc, "peer_info for rank %d: %s", p,
                              rdv_context_errmsg(st->ctx));
-        format_addr(&pi.local, st->slot->tuples[p].local, RDV_ADDR_MAX);
-        format_addr(&pi.remote, st->slot->tuples[p].remote, RDV_ADDR_MAX);
+        rdv_endpoint_from(&row[p].local, &pi.local);
+        rdv_endpoint_from(&row[p].remote, &pi.remote);
     }
     st->slot->connected = 1;
     return RDV_OK;

@@ -62,6 +62,7 @@ typedef struct rdv_check {
     const char *name; /* "ranks-ok" */
     int verdict;      /* RDV_CHECK_PASS, _FAIL or _SKIP */
     char detail[1024];
+    long untold;      /* failures counted but not spelled out in detail */
 } rdv_check;
 
 typedef struct rdv_run_report {
@@ -86,6 +87,11 @@ typedef struct rdv_runner rdv_runner;
 int rdv_runner_create(const rdv_run_config *cfg, rdv_runner **out,
                       char *err, size_t errlen);
 void rdv_runner_destroy(rdv_runner *r);
+
+/* What the user should know before the runs, or NULL: the soft
+ * RLIMIT_NOFILE could not be raised to what N ranks need (the runner
+ * raises it up to the hard limit; run/fd_limit.h). */
+const char *rdv_runner_note(const rdv_runner *r);
 
 /* One run with this seed. Returns 0 with rep filled (rep->failed tells
  * the verdict), or -1 with err when the run could not be carried out at
