@@ -16,8 +16,8 @@
  * not clash with another job: the job name is unique per run).
  *
  * Large N needs one fd per peer in every rank: the soft RLIMIT_NOFILE
- * is raised to the hard limit, and sizes that still do not fit are
- * skipped with a note.
+ * is raised as `rdv run` raises it (run/fd_limit.h), and sizes that
+ * still do not fit are skipped with a note.
  */
 #include <dirent.h>
 #include <getopt.h>
@@ -38,6 +38,7 @@
 #include "rdv/collectives.h"
 #include "rdv/context.h"
 #include "rdv/store.h"
+#include "run/fd_limit.h"
 
 #define MAX_LIST 16
 
@@ -317,16 +318,10 @@ static double pct(const double *v, int n, int p)
 
 static int fits(int n)
 {
-    struct rlimit rl;
+    char note[512];
 
-    if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
-        return 1;
-    if (rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
-    }
-    /* each rank: N-1 links, its listener, a ring, the store, stdio */
-    return (rlim_t)n + 32 <= rl.rlim_cur;
+    return rdv_fd_limit_raise(rdv_fd_limit_for_ranks(n), "ranks", note,
+                              sizeof note) == 0;
 }
 
 int rdv_cmd_bench_rendezvous(int argc, char **argv)

@@ -44,7 +44,7 @@ static const char usage[] =
     "                     temp dir, and prefix=p over each\n"
     "  --redis URL        add redis (and prefix=p over it); without\n"
     "                     --store, also taken from $RDV_TEST_REDIS_URL\n"
-    "  --ranks LIST       rank counts (default 2,4,8,16)\n"
+    "  --ranks LIST       rank counts, 1..1024 (default 2,4,8,16)\n"
     "  --seeds LIST       seeds, e.g. 1-3 or 1,7,9 (default 1-3)\n"
     "  --faults SPEC      a fault scenario column (repeat for more; `none`\n"
     "                     is the fault-free column; `all` adds the fault\n"
@@ -74,6 +74,7 @@ typedef struct matrix_cmd {
     const char *redis;
     char tmpdir[256];
     char owned[4][512]; /* default store URLs made here */
+    int noted_ranks; /* the N whose fd limit note was printed last */
 } matrix_cmd;
 
 enum { OPT_STORE = 0x200, OPT_REDIS, OPT_RANKS, OPT_SEEDS, OPT_JUNIT };
@@ -307,6 +308,17 @@ static unsigned store_offers(const char *url, const char *restart_cmd)
            (restart_cmd ? RDV_FAULT_NEEDS_RESTART : 0u);
 }
 
+/* The fd limit note, once per rank count rather than once per cell. */
+static void note_once(matrix_cmd *mc, const rdv_runner *runner, int nranks)
+{
+    if (!rdv_runner_note(runner) || nranks == mc->noted_ranks)
+        return;
+    mc->noted_ranks = nranks;
+    rdv_matrix_progress_clear(&mc->m);
+    printf("note: %s\n", rdv_runner_note(runner));
+    fflush(stdout);
+}
+
 /* Runs every seed of one (store, N, scenario) cell. */
 static void run_cell(matrix_cmd *mc, int s, int n, int sc,
                      rdv_run_report *rep)
@@ -342,6 +354,7 @@ static void run_cell(matrix_cmd *mc, int s, int n, int sc,
         rdv_run_config_release(&cfg);
         return;
     }
+    note_once(mc, runner, cfg.nranks);
     for (int i = 0; i < mc->m.nseeds; i++) {
         if (rdv_runner_run(runner, mc->m.seeds[i], rep, err, sizeof err)) {
             rdv_matrix_progress_clear(&mc->m);

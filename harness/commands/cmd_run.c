@@ -35,7 +35,7 @@ static const char usage[] =
     "\n"
     "  --store URL        hash:?shared=1, file:///dir, redis://host:port,\n"
     "                     unix:///path, plugin:./lib.so; any takes prefix=P\n"
-    "  --ranks N          1..64\n"
+    "  --ranks N          1..1024 (the soft fd limit is raised for them)\n"
     "  --seed S           inputs and fault decisions (default 1)\n"
     "  --workload LIST    steps, comma-separated (default below):\n"
     "                       barrier | allreduce[:TYPE][:COUNT][:OP][:ring|hd]\n"
@@ -271,6 +271,8 @@ int rdv_cmd_run(int argc, char **argv)
         fprintf(stderr, "rdv run: cannot open the store: %s\n", err);
         return RDV_EXIT_FAIL;
     }
+    if (rdv_runner_note(runner))
+        fprintf(stderr, "rdv run: note: %s\n", rdv_runner_note(runner));
     code = run_all(&rc, runner);
     rdv_runner_destroy(runner);
     if (rc.junit && rdv_junit_write(rc.junit, "rdv run", rc.cases, rc.ncases,

@@ -49,9 +49,12 @@ static void run_once(const conform_env *env, const char *faults,
         conform_verdict(out, RDV_VERDICT_FAIL, "rdv run with %d ranks "
                         "could not run: %s", env->ranks, err);
     } else if (rep->failed) {
+        const char *note = rdv_runner_note(runner);
+
         rdv_report_failed(rep, 1, "; ", checks, sizeof checks);
-        conform_verdict(out, RDV_VERDICT_FAIL, "%s; replay: %s", checks,
-                        rdv_replay_line(&cfg, seed, replay, sizeof replay));
+        conform_verdict(out, RDV_VERDICT_FAIL, "%s; replay: %s%s%s", checks,
+                        rdv_replay_line(&cfg, seed, replay, sizeof replay),
+                        note ? "; note: " : "", note ? note : "");
     } else {
         const rdv_check *named = rdv_report_check(rep,
                                                  RDV_CHECK_CULPRIT_NAMED);

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "run/checks.h"
+#include "run/fd_limit.h"
 #include "run/leak.h"
 #include "run/rank.h"
 #include "rdv/clock.h"
@@ -26,7 +27,13 @@
 #include "run/run.h"
 #include "run/server_restart.h"
 
-#define TRACE_EVENTS_PER_RANK 16384
+/* A trace records up to TRACE_EVENTS store ops in all, at most
+ * TRACE_EVENTS_PER_RANK per rank: every op of a default run up to
+ * N = 64, and at N = 1024 still the rendezvous's own ops, in a file
+ * (about 150 MB at most) that Perfetto still opens. Ops past a rank's
+ * share are counted in the trace, not drawn. */
+#define TRACE_EVENTS (1u << 20)
+#define TRACE_EVENTS_PER_RANK 16384u
 
 struct rdv_runner {
     const rdv_run_config *cfg;
@@ -34,7 +41,15 @@ struct rdv_runner {
     int inherited;
     rdv_result_area area;
     uint64_t runs;
+    char note[512]; /* for the user, before the runs; "" = none */
 };
+
+static uint32_t trace_events_per_rank(int nranks)
+{
+    uint32_t share = TRACE_EVENTS / (uint32_t)nranks;
+
+    return share < TRACE_EVENTS_PER_RANK ? share : TRACE_EVENTS_PER_RANK;
+}
 
 /* A process-local store (hash: without shared=1) would give every forked
  * rank an empty store of its own, and they would wait for each other
@@ -60,6 +75,17 @@ static unsigned run_offers(const rdv_run_config *cfg)
 {
     return RDV_FAULT_NEEDS_REDIS | RDV_FAULT_NEEDS_PROXY |
            (cfg->restart_cmd ? RDV_FAULT_NEEDS_RESTART : 0u);
+}
+
+/* After the store is open, so its fds count among those each rank
+ * inherits. */
+static void raise_fd_limit(rdv_runner *r)
+{
+    char what[32];
+
+    snprintf(what, sizeof what, "%d ranks", r->cfg->nranks);
+    rdv_fd_limit_raise(rdv_fd_limit_for_ranks(r->cfg->nranks), what,
+                       r->note, sizeof r->note);
 }
 
 int rdv_runner_create(const rdv_run_config *cfg, rdv_runner **out,
@@ -94,18 +120,25 @@ int rdv_runner_create(const rdv_run_config *cfg, rdv_runner **out,
     if (rdv_store_list(r->store, "", &keys, &n) == RDV_OK)
         rdv_store_list_free(keys, n);
     rc = rdv_result_area_create(&r->area, cfg->nranks,
-                                cfg->trace ? TRACE_EVENTS_PER_RANK : 0);
+                                cfg->trace ? trace_events_per_rank(
+                                                 cfg->nranks) : 0);
     if (rc) {
         snprintf(err, errlen, "cannot map the result area: %s",
                  strerror(-rc));
         rc = RDV_ENOMEM;
         goto fail;
     }
+    raise_fd_limit(r);
     *out = r;
     return RDV_OK;
 fail:
     rdv_runner_destroy(r);
     return rc;
+}
+
+const char *rdv_runner_note(const rdv_runner *r)
+{
+    return r->note[0] ? r->note : NULL;
 }
 
 void rdv_runner_destroy(rdv_runner *r)

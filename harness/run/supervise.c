@@ -13,6 +13,13 @@
  * if it is killed; they live in their own process group, where a
  * terminal's ^C would not reach them.
  *
+ * Scale (N up to 1024): the pidfds are opened after every fork, so no
+ * rank inherits the pidfds of the ranks forked before it (rank 1023
+ * would otherwise hold 1023 fds it never uses, beside its 1023 links).
+ * An unreaped child stays a zombie with its pid, so opening its pidfd
+ * late is safe. Each poll() wake-up costs O(ranks still running): the
+ * poll set is rebuilt with the rank of every entry beside it.
+ *
  * EINTR from poll() only recomputes the timeout; the deadline stays.
  */
 #include <errno.h>
@@ -97,34 +104,39 @@ static int fork_all(const rdv_supervise_opts *o, rdv_rank_exit *exits,
                     int *fds, pid_t *pgid, char *err, size_t errlen)
 {
     pid_t parent = getpid();
+    int forked, ok;
 
     /* Buffered output would otherwise be flushed once per rank. */
     fflush(NULL);
-    for (int r = 0; r < o->nranks; r++) {
+    for (forked = 0; forked < o->nranks; forked++) {
         pid_t pid = fork();
 
         if (pid == 0)
-            child_start(o, r, *pgid, parent);
+            child_start(o, forked, *pgid, parent);
         if (pid < 0) {
-            snprintf(err, errlen, "fork of rank %d failed: %s", r,
+            snprintf(err, errlen, "fork of rank %d failed: %s", forked,
                      strerror(errno));
-            return -1;
+            break;
         }
         /* Set the group on both sides, so neither order races. */
         setpgid(pid, *pgid ? *pgid : pid);
         if (!*pgid)
             *pgid = pid;
-        exits[r].pid = pid;
-        fds[r] = pidfd_open(pid, 0); /* pidfds are always close-on-exec */
-        if (fds[r] < 0) {
-            snprintf(err, errlen, "pidfd_open for rank %d (pid %d) failed: "
-                     "%s", r, (int)pid, strerror(errno));
-            kill(pid, SIGKILL);
-            reap(&exits[r]);
-            return -1;
-        }
+        exits[forked].pid = pid;
     }
-    return 0;
+    ok = forked == o->nranks;
+    for (int r = 0; r < forked; r++) {
+        fds[r] = pidfd_open(exits[r].pid, 0); /* always close-on-exec */
+        if (fds[r] >= 0)
+            continue;
+        if (ok)
+            snprintf(err, errlen, "pidfd_open for rank %d (pid %d) failed: "
+                     "%s", r, (int)exits[r].pid, strerror(errno));
+        ok = 0;
+        kill(exits[r].pid, SIGKILL);
+        reap(&exits[r]);
+    }
+    return ok ? 0 : -1;
 }
 
 /* Sends SIGCONT to ranks whose stop time is over; notices new stops. */
@@ -178,6 +190,7 @@ static void watch(const rdv_supervise_opts *o, rdv_rank_exit *exits,
                   int *fds)
 {
     struct pollfd pfd[o->nranks];
+    int who[o->nranks]; /* the rank of pfd[i] */
     int64_t cont_at[o->nranks];
     int left = o->nranks, ticking = 0;
     int64_t timer_at = run_timer(o, 1);
@@ -188,22 +201,25 @@ static void watch(const rdv_supervise_opts *o, rdv_rank_exit *exits,
     while (left > 0 && now_ns() < o->deadline_ns) {
         int n = 0, rc;
 
-        for (int r = 0; r < o->nranks; r++)
-            if (fds[r] >= 0)
-                pfd[n++] = (struct pollfd){.fd = fds[r], .events = POLLIN};
+        for (int r = 0; r < o->nranks; r++) {
+            if (fds[r] < 0)
+                continue;
+            who[n] = r;
+            pfd[n++] = (struct pollfd){.fd = fds[r], .events = POLLIN};
+        }
         rc = poll(pfd, (nfds_t)n,
                   poll_timeout(o->deadline_ns, timer_at, ticking));
         if (rc < 0 && errno != EINTR)
             break;
-        for (int r = 0; r < o->nranks && rc > 0; r++) {
-            for (int i = 0; i < n; i++) {
-                if (pfd[i].fd != fds[r] || !(pfd[i].revents & POLLIN))
-                    continue;
-                reap(&exits[r]);
-                close(fds[r]);
-                fds[r] = -1;
-                left--;
-            }
+        for (int i = 0; i < n && rc > 0; i++) {
+            int r = who[i];
+
+            if (!(pfd[i].revents & POLLIN))
+                continue;
+            reap(&exits[r]);
+            close(fds[r]);
+            fds[r] = -1;
+            left--;
         }
         if (ticking)
             handle_stops(o, exits, fds, cont_at);
