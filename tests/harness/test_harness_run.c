@@ -292,7 +292,7 @@ Test(usage, bad_input_exits_2_with_a_message, .timeout = 120)
         "run --store 'bogus://x' --ranks 2",
         "run --store 'hash:' --ranks 2",
         "run --store 'hash:?shared=1' --ranks 0",
-        "run --store 'hash:?shared=1' --ranks 65",
+        "run --store 'hash:?shared=1' --ranks 1025",
         "run --store 'hash:?shared=1' --ranks 4x",
         "run --store 'hash:?shared=1' --ranks 2 --workload 'allreduce:zz'",
         "run --store 'hash:?shared=1' --ranks 2 --workload 'broadcast:root=2'",

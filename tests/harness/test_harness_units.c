@@ -2,9 +2,11 @@
  * tests/harness/test_harness_units.c - the harness's pure parts, called
  * directly: the workload syntax, the closed forms every collective is
  * checked against, the check table, the judging of error messages,
- * option values and the replay line's quoting.
+ * option values and the replay line's quoting; and the parts that must
+ * stay cheap and correct at N = 1024 (supervision, the mesh check).
  */
 #include <criterion/criterion.h>
+#include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -14,6 +16,8 @@
 #include "common/cli.h"
 #include "common/size_text.h"
 #include "run/checks.h"
+#include "run/fd_limit.h"
+#include "run/leak.h"
 #include "report/replay.h"
 #include "run/supervise.h"
 #include "workload/workload.h"
@@ -360,4 +364,137 @@ Test(supervise, waits_without_spinning_and_reaps_every_rank)
         cr_expect_not(ex[r].hung);
     }
     cr_expect_eq(waitpid(-1, NULL, WNOHANG), -1, "a rank was not reaped");
+}
+
+/* A rank's fds, as its exit code: what it inherited from the harness. */
+static int count_own_fds(void *arg, int rank)
+{
+    int n = rdv_fd_count();
+
+    (void)arg, (void)rank;
+    return n < 0 ? 255 : n > 254 ? 254 : n;
+}
+
+/* At N = 1024 every rank is forked, supervised and reaped, and no rank
+ * inherits the pidfds of the ranks forked before it: rank 1023 holds as
+ * few fds as rank 0 (it would otherwise hold 1023 more, beside the 1023
+ * links of a real run). */
+Test(supervise, n_1024_ranks_inherit_no_pidfds, .timeout = 600)
+{
+    static rdv_rank_exit ex[RDV_RUN_MAX_RANKS];
+    rdv_supervise_opts o = {.nranks = RDV_RUN_MAX_RANKS,
+                            .fn = count_own_fds};
+    struct timespec now;
+    char err[512], note[512];
+    pid_t pgid;
+
+    cr_assert_eq(rdv_fd_limit_raise(rdv_fd_limit_for_ranks(o.nranks),
+                                    "this test", note, sizeof note), 0,
+                 "%s", note);
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    o.deadline_ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec +
+                    300 * 1000000000LL;
+    cr_assert_eq(rdv_supervise(&o, ex, &pgid, err, sizeof err), 0, "%s", err);
+    for (int r = 0; r < o.nranks; r++) {
+        cr_expect_not(ex[r].hung, "rank %d hung", r);
+        cr_expect_eq(ex[r].code, ex[0].code, "rank %d held %d fds, rank 0 "
+                     "%d", r, ex[r].code, ex[0].code);
+    }
+    cr_expect_lt(ex[0].code, 64, "rank 0 held %d fds", ex[0].code);
+    cr_expect_eq(waitpid(-1, NULL, WNOHANG), -1, "a rank was not reaped");
+}
+
+/* Fills a consistent mesh of n connected ranks into a fresh area: rank
+ * i's link to j is 127.0.0.1:port(i,j) -> 127.0.0.1:port(j,i). */
+static void mesh_area(rdv_result_area *a, int n)
+{
+    cr_assert_eq(rdv_result_area_create(a, n, 0), 0);
+    for (int i = 0; i < n; i++) {
+        rdv_tuple *row = rdv_result_area_tuples(a, i);
+
+        rdv_result_area_slot(a, i)->connected = 1;
+        for (int j = 0; j < n; j++) {
+            struct sockaddr_storage l = {0}, r = {0};
+            struct sockaddr_in *li = (struct sockaddr_in *)&l;
+            struct sockaddr_in *ri = (struct sockaddr_in *)&r;
+
+            if (i == j)
+                continue;
+            li->sin_family = ri->sin_family = AF_INET;
+            li->sin_addr.s_addr = ri->sin_addr.s_addr = htonl(0x7f000001);
+            li->sin_port = htons((uint16_t)(10000 + i * 31 + j));
+            ri->sin_port = htons((uint16_t)(10000 + j * 31 + i));
+            rdv_endpoint_from(&row[j].local, &l);
+            rdv_endpoint_from(&row[j].remote, &r);
+        }
+    }
+}
+
+static const rdv_check *judge_mesh_of(rdv_result_area *a, int n,
+                                      rdv_run_report *rep)
+{
+    static rdv_rank_exit exits[RDV_RUN_MAX_RANKS];
+    static rdv_run_config cfg;
+    rdv_run_facts f = {.cfg = &cfg, .area = a, .exits = exits};
+
+    cfg.nranks = n;
+    cfg.timeout_ms = 1000;
+    cfg.deadline_ms = 3000;
+    f.expect.culprit = -1;
+    rdv_checks_evaluate(&f, rep);
+    return rdv_report_check(rep, RDV_CHECK_MESH_CONSISTENT);
+}
+
+/* The mesh check at N = 1024 compares all 523776 pairs; a few crossed
+ * links are each named with both ends, and the rest are counted. */
+Test(checks, mesh_check_at_n_1024_judges_every_pair)
+{
+    rdv_run_report *rep = calloc(1, sizeof *rep);
+    const int n = RDV_RUN_MAX_RANKS;
+    const rdv_check *c;
+    rdv_result_area a;
+
+    cr_assert_not_null(rep);
+    mesh_area(&a, n);
+    c = judge_mesh_of(&a, n, rep);
+    cr_assert_not_null(c);
+    cr_expect_eq(c->verdict, RDV_CHECK_PASS, "%s", c->detail);
+    cr_expect(strstr(c->detail, "523776 socket pairs"), "%s", c->detail);
+    /* Ten pairs whose ends disagree: rank 5's link to 1000+k. */
+    for (int k = 0; k < 10; k++)
+        rdv_result_area_tuples(&a, 5)[1000 + k].remote.port ^= 1;
+    c = judge_mesh_of(&a, n, rep);
+    cr_expect_eq(c->verdict, RDV_CHECK_FAIL, "%s", c->detail);
+    cr_expect(strstr(c->detail, "rank 5's socket to rank 1000 is "
+                                "127.0.0.1:"), "%s", c->detail);
+    cr_expect(strstr(c->detail, "; and 6 more"), "%s", c->detail);
+    rdv_result_area_destroy(&a);
+    free(rep);
+}
+
+/* A failure that no longer fits a check's detail is counted, not lost:
+ * 1024 ranks that never reported fill ranks-ok and end in "and K more". */
+Test(checks, failures_past_the_detail_are_counted)
+{
+    rdv_run_report *rep = calloc(1, sizeof *rep);
+    const rdv_check *c;
+    rdv_result_area a;
+    long shown = 0, more = 0;
+    const char *p;
+
+    cr_assert_not_null(rep);
+    cr_assert_eq(rdv_result_area_create(&a, RDV_RUN_MAX_RANKS, 0), 0);
+    judge_mesh_of(&a, RDV_RUN_MAX_RANKS, rep);
+    c = rdv_report_check(rep, RDV_CHECK_RANKS_OK);
+    cr_assert_not_null(c);
+    cr_expect_eq(c->verdict, RDV_CHECK_FAIL);
+    for (p = strstr(c->detail, "rank "); p; p = strstr(p + 1, "rank "))
+        shown++;
+    p = strstr(c->detail, "; and ");
+    cr_assert(p, "%s", c->detail);
+    cr_expect_eq(sscanf(p, "; and %ld more", &more), 1, "%s", p);
+    cr_expect_eq(shown + more, RDV_RUN_MAX_RANKS, "%ld shown + %ld more: %s",
+                 shown, more, c->detail);
+    rdv_result_area_destroy(&a);
+    free(rep);
 }
