@@ -21,7 +21,6 @@
 #define _GNU_SOURCE /* accept4 */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -35,6 +34,7 @@
 
 #include "bench/samples.h"
 #include "commands/commands.h"
+#include "common/cli_args.h"
 #include "context_internal.h"
 #include "rdv/clock.h"
 #include "rdv/collectives.h"
@@ -339,7 +339,8 @@ static void usage(FILE *f, const char *name)
             "      --min-size B     smallest message in bytes (4)\n"
             "      --max-size B     largest message, K/M suffixes ok (16M)\n"
             "  -i, --iters N        most timed calls per size (1000)\n"
-            "  -a, --algo NAME      auto, ring, hd, rd, binomial, chain (auto)\n"
+            "  -a, --algo NAME      auto; allreduce: ring, hd, rd; broadcast:\n"
+            "                       binomial, chain; barrier: dissemination\n"
             "  -d, --dtype NAME     float, double, int32, int64 (float)\n"
             "  -t, --transport B    uring or epoll ($RDV_TRANSPORT, else "
             "uring)\n"
@@ -349,27 +350,37 @@ static void usage(FILE *f, const char *name)
             "      --timeout MS     per-call timeout (60000)\n"
             "      --busy-poll      spin instead of sleeping in waits "
             "(opt-in)\n"
-            "  -h, --help           this text\n",
+            "  -h, --help           this text\n"
+            "\n"
+            "Benchmarks measure; they never judge. " RDV_EXIT_HELP,
             name, name);
 }
 
-static int parse_algo(const char *s, rdv_algo *a)
+/* An algorithm name, if it is one of the collective's own: a usage
+ * error told before any rank forks, not a failed call in every rank. */
+static int parse_algo(const char *s, coll_kind kind, rdv_algo *a)
 {
+#define K(k) (1u << (k))
     static const struct {
         const char *name;
         rdv_algo a;
-    } names[] = {{"auto", RDV_ALGO_AUTO},
-                 {"ring", RDV_ALGO_RING},
-                 {"hd", RDV_ALGO_HALVING_DOUBLING},
-                 {"halving-doubling", RDV_ALGO_HALVING_DOUBLING},
-                 {"rd", RDV_ALGO_RECURSIVE_DOUBLING},
-                 {"recursive-doubling", RDV_ALGO_RECURSIVE_DOUBLING},
-                 {"binomial", RDV_ALGO_BINOMIAL},
-                 {"chain", RDV_ALGO_CHAIN},
-                 {"dissemination", RDV_ALGO_DISSEMINATION}};
+        unsigned kinds;
+    } names[] = {
+        {"auto", RDV_ALGO_AUTO,
+         K(COLL_ALLREDUCE) | K(COLL_BROADCAST) | K(COLL_BARRIER)},
+        {"ring", RDV_ALGO_RING, K(COLL_ALLREDUCE)},
+        {"hd", RDV_ALGO_HALVING_DOUBLING, K(COLL_ALLREDUCE)},
+        {"halving-doubling", RDV_ALGO_HALVING_DOUBLING, K(COLL_ALLREDUCE)},
+        {"rd", RDV_ALGO_RECURSIVE_DOUBLING, K(COLL_ALLREDUCE)},
+        {"recursive-doubling", RDV_ALGO_RECURSIVE_DOUBLING,
+         K(COLL_ALLREDUCE)},
+        {"binomial", RDV_ALGO_BINOMIAL, K(COLL_BROADCAST)},
+        {"chain", RDV_ALGO_CHAIN, K(COLL_BROADCAST)},
+        {"dissemination", RDV_ALGO_DISSEMINATION, K(COLL_BARRIER)}};
+#undef K
 
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-        if (!strcmp(s, names[i].name)) {
+        if (!strcmp(s, names[i].name) && (names[i].kinds & (1u << kind))) {
             *a = names[i].a;
             return 0;
         }
@@ -388,16 +399,20 @@ static int parse_dtype(const char *s, rdv_dtype *t)
 
 static int bad(const char *name, const char *what, const char *arg)
 {
-    fprintf(stderr, "rdv bench %s: bad %s '%s' (see --help)\n", name, what,
-            arg);
-    return RDV_EXIT_USAGE;
+    char prog[64], why[512];
+
+    snprintf(prog, sizeof prog, "rdv bench %s", name);
+    snprintf(why, sizeof why, "bad %s '%s'", what, arg);
+    return rdv_cli_usage_error(prog, why);
 }
 
 /* A number the one parser refused: err names the option and the text. */
 static int bad_number(const char *name, const char *err)
 {
-    fprintf(stderr, "rdv bench %s: %s (see --help)\n", name, err);
-    return RDV_EXIT_USAGE;
+    char prog[64];
+
+    snprintf(prog, sizeof prog, "rdv bench %s", name);
+    return rdv_cli_usage_error(prog, err);
 }
 
 int rdv_cmd_bench_collectives(int argc, char **argv)
@@ -423,7 +438,8 @@ int rdv_cmd_bench_collectives(int argc, char **argv)
                .timeout_ms = 60000};
     const char *name = argc > 0 ? argv[0] : "allreduce";
     int c, rc = RDV_EXIT_OK;
-    char err[256];
+    char err[256], prog[64];
+    rdv_cli_args a;
 
     if (!strcmp(name, "allreduce"))
         o.kind = COLL_ALLREDUCE;
@@ -434,48 +450,51 @@ int rdv_cmd_bench_collectives(int argc, char **argv)
     else
         return bad("collectives", "collective", name);
     o.name = name;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "n:i:a:d:t:s:h", longs, NULL)) != -1) {
+    snprintf(prog, sizeof prog, "rdv bench %s", name);
+    rdv_cli_args_init(&a, prog, argc, argv, "n:i:a:d:t:s:h", longs);
+    while ((c = rdv_cli_args_next(&a)) != -1) {
+        const char *arg = a.arg;
+
         switch (c) {
         case 'n':
-            if (rdv_cli_int_list("--ranks", optarg, 1, BENCH_MAX_RANKS,
+            if (rdv_cli_int_list("--ranks", arg, 1, BENCH_MAX_RANKS,
                                  o.ranks, 8, &o.nranks, err, sizeof err))
                 return bad_number(name, err);
             break;
         case OPT_MIN:
-            if (rdv_size_parse_message(optarg, &o.min_size))
-                return bad(name, "--min-size", optarg);
+            if (rdv_size_parse_message(arg, &o.min_size))
+                return bad(name, "--min-size", arg);
             break;
         case OPT_MAX:
-            if (rdv_size_parse_message(optarg, &o.max_size))
-                return bad(name, "--max-size", optarg);
+            if (rdv_size_parse_message(arg, &o.max_size))
+                return bad(name, "--max-size", arg);
             break;
         case 'i':
-            if (rdv_cli_int("--iters", optarg, 1, BENCH_MAX_ITERS, &o.iters,
+            if (rdv_cli_int("--iters", arg, 1, BENCH_MAX_ITERS, &o.iters,
                             err, sizeof err))
                 return bad_number(name, err);
             break;
         case 'a':
-            if (parse_algo(optarg, &o.algo))
-                return bad(name, "algorithm", optarg);
+            if (parse_algo(arg, o.kind, &o.algo))
+                return bad(name, "algorithm", arg);
             break;
         case 'd':
-            if (parse_dtype(optarg, &o.type))
-                return bad(name, "dtype", optarg);
+            if (parse_dtype(arg, &o.type))
+                return bad(name, "dtype", arg);
             break;
         case 't':
-            o.transport = optarg;
+            o.transport = arg;
             break;
         case 's':
-            o.store_url = optarg;
+            o.store_url = arg;
             break;
         case OPT_MESH:
-            if (strcmp(optarg, "tcp") && strcmp(optarg, "rendezvous"))
-                return bad(name, "mesh (rendezvous or tcp)", optarg);
-            o.tcp_mesh = !strcmp(optarg, "tcp");
+            if (strcmp(arg, "tcp") && strcmp(arg, "rendezvous"))
+                return bad(name, "mesh (rendezvous or tcp)", arg);
+            o.tcp_mesh = !strcmp(arg, "tcp");
             break;
         case OPT_TIMEOUT:
-            if (rdv_cli_int("--timeout", optarg, 1, 3600000, &o.timeout_ms,
+            if (rdv_cli_int("--timeout", arg, 1, 3600000, &o.timeout_ms,
                             err, sizeof err))
                 return bad_number(name, err);
             break;
@@ -486,12 +505,9 @@ int rdv_cmd_bench_collectives(int argc, char **argv)
             usage(stdout, name);
             return RDV_EXIT_OK;
         default:
-            usage(stderr, name);
-            return RDV_EXIT_USAGE;
+            return rdv_cli_usage_error(prog, a.err);
         }
     }
-    if (optind < argc)
-        return bad(name, "argument", argv[optind]);
     if (o.min_size > o.max_size)
         return bad(name, "size range", "--min-size > --max-size");
     for (int i = 0; i < o.nranks && rc == RDV_EXIT_OK; i++)

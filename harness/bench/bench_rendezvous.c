@@ -20,7 +20,6 @@
  * still do not fit are skipped with a note.
  */
 #include <dirent.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -33,6 +32,7 @@
 
 #include "bench/samples.h"
 #include "commands/commands.h"
+#include "common/cli_args.h"
 #include "common/number.h"
 #include "rdv/clock.h"
 #include "rdv/collectives.h"
@@ -75,9 +75,11 @@ static void usage(FILE *f)
           "                   2,8,32,64,128,256; 1024 works when the fd\n"
           "                   limit allows)\n"
           "  --runs R         runs per cell (default 5)\n"
-          "  --timeout-ms MS  rendezvous deadline per rank (default 60000)\n"
+          "  --timeout MS     rendezvous deadline per rank (default 60000)\n"
           "  --bind ADDR      listening address (default 127.0.0.1)\n"
-          "  --help\n",
+          "  --help\n"
+          "\n"
+          "Benchmarks measure; they never judge. " RDV_EXIT_HELP,
           f);
 }
 
@@ -94,67 +96,61 @@ static int parse(int argc, char **argv, bopts *o)
         {"transport", required_argument, NULL, 't'},
         {"sizes", required_argument, NULL, 'n'},
         {"runs", required_argument, NULL, 'r'},
-        {"timeout-ms", required_argument, NULL, 'T'},
+        {"timeout", required_argument, NULL, 'T'},
         {"bind", required_argument, NULL, 'b'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     char err[256];
     int c, bad = 0;
+    rdv_cli_args a;
 
     memset(o, 0, sizeof *o);
     o->runs = 5;
     o->timeout_ms = 60000;
     o->bind = "127.0.0.1";
     parse_sizes("2,8,32,64,128,256", o, err, sizeof err);
-    optind = 1;
-    while (!bad && (c = getopt_long(argc, argv, "h", longs, NULL)) != -1) {
+    rdv_cli_args_init(&a, "rdv bench rendezvous", argc, argv, "h", longs);
+    while (!bad && (c = rdv_cli_args_next(&a)) != -1) {
         switch (c) {
         case 's':
             if (o->nstores == MAX_LIST)
-                return RDV_EXIT_USAGE;
-            o->stores[o->nstores++] = optarg;
+                return rdv_cli_usage_error("rdv bench rendezvous",
+                                           "too many --store");
+            o->stores[o->nstores++] = a.arg;
             break;
         case 't':
-            if ((strcmp(optarg, "uring") && strcmp(optarg, "epoll")) ||
+            if ((strcmp(a.arg, "uring") && strcmp(a.arg, "epoll")) ||
                 o->nbackends == 2) {
-                fprintf(stderr, "rdv bench rendezvous: --transport wants "
-                                "uring or epoll\n");
-                return RDV_EXIT_USAGE;
+                return rdv_cli_usage_error("rdv bench rendezvous",
+                                           "--transport wants uring or "
+                                           "epoll, each at most once");
             }
-            o->backends[o->nbackends++] = optarg;
+            o->backends[o->nbackends++] = a.arg;
             break;
         case 'n':
-            bad = parse_sizes(optarg, o, err, sizeof err);
+            bad = parse_sizes(a.arg, o, err, sizeof err);
             break;
         case 'r':
-            bad = rdv_cli_int("--runs", optarg, 1, 1000, &o->runs, err,
+            bad = rdv_cli_int("--runs", a.arg, 1, 1000, &o->runs, err,
                               sizeof err);
             break;
         case 'T':
-            bad = rdv_cli_int("--timeout-ms", optarg, 1, 3600000,
+            bad = rdv_cli_int("--timeout", a.arg, 1, 3600000,
                               &o->timeout_ms, err, sizeof err);
             break;
         case 'b':
-            o->bind = optarg;
+            o->bind = a.arg;
             break;
         case 'h':
             usage(stdout);
             return -1;
         default:
-            usage(stderr);
-            return RDV_EXIT_USAGE;
+            return rdv_cli_usage_error("rdv bench rendezvous", a.err);
         }
     }
-    if (bad) {
-        fprintf(stderr, "rdv bench rendezvous: %s\n", err);
-        return RDV_EXIT_USAGE;
-    }
-    if (optind < argc) {
-        fprintf(stderr, "rdv bench rendezvous: unexpected '%s'\n",
-                argv[optind]);
-        return RDV_EXIT_USAGE;
-    }
+    if (bad)
+        return rdv_cli_usage_error("rdv bench rendezvous", err);
     if (!o->nstores) {
         o->stores[o->nstores++] = "hash";
         o->stores[o->nstores++] = "file";
@@ -347,7 +343,7 @@ int rdv_cmd_bench_rendezvous(int argc, char **argv)
         free(total);
         free(up);
         free(cpu);
-        return RDV_EXIT_FAIL;
+        return RDV_EXIT_CANNOT_RUN;
     }
     printf("%-6s %-6s %6s %5s %12s %12s %12s %12s %12s\n", "store", "trans",
            "N", "runs", "total p50", "total p90", "mesh p50", "mesh p90",

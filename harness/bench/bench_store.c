@@ -15,7 +15,6 @@
  * a shared mapping, and end with exit(). Keys live under
  * "rdv-bench/<pid>/" and are deleted at the end.
  */
-#include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
@@ -28,6 +27,7 @@
 
 #include "bench/samples.h"
 #include "commands/commands.h"
+#include "common/cli_args.h"
 #include "common/number.h"
 #include "rdv/clock.h"
 #include "rdv/store.h"
@@ -262,8 +262,8 @@ static void usage(FILE *f)
             "redis-benchmark)\n"
             "  -h, --help            this text\n"
             "\n"
-            "Exit status: 0 done, 1 a store operation failed, 2 bad "
-            "usage.\n",
+            "Exit status: 0 done, 1 a store operation failed, 2 bad usage,\n"
+            "3 could not run (the store did not open, resources).\n",
             BENCH_MGET);
 }
 
@@ -279,49 +279,40 @@ static int parse_opts(int argc, char **argv, bench_opts *o)
     };
     char err[256];
     int c, bad = 0;
+    rdv_cli_args a;
 
     *o = (bench_opts){NULL, 20000, 8, 3};
-    optind = 1;
-    while (!bad && (c = getopt_long(argc, argv, "s:n:p:v:h", longs,
-                                    NULL)) != -1) {
+    rdv_cli_args_init(&a, "rdv bench store", argc, argv, "s:n:p:v:h", longs);
+    while (!bad && (c = rdv_cli_args_next(&a)) != -1) {
+
         switch (c) {
         case 's':
-            o->url = optarg;
+            o->url = a.arg;
             break;
         case 'n':
-            bad = rdv_cli_long("--ops", optarg, 1, 10000000, &o->ops, err,
+            bad = rdv_cli_long("--ops", a.arg, 1, 10000000, &o->ops, err,
                                sizeof err);
             break;
         case 'p':
-            bad = rdv_cli_long("--procs", optarg, 1, 1024, &o->procs, err,
+            bad = rdv_cli_long("--procs", a.arg, 1, 1024, &o->procs, err,
                                sizeof err);
             break;
         case 'v':
-            bad = rdv_cli_long("--value-size", optarg, 0, 64L << 20,
+            bad = rdv_cli_long("--value-size", a.arg, 0, 64L << 20,
                                &o->vsize, err, sizeof err);
             break;
         case 'h':
             usage(stdout);
             return -1;
         default:
-            usage(stderr);
-            return RDV_EXIT_USAGE;
+            return rdv_cli_usage_error("rdv bench store", a.err);
         }
     }
-    if (bad) {
-        fprintf(stderr, "rdv bench store: %s\n", err);
-        return RDV_EXIT_USAGE;
-    }
-    if (optind < argc) {
-        fprintf(stderr, "rdv bench store: unexpected argument '%s'\n",
-                argv[optind]);
-        return RDV_EXIT_USAGE;
-    }
-    if (!o->url) {
-        fprintf(stderr, "rdv bench store: --store URL is required\n");
-        usage(stderr);
-        return RDV_EXIT_USAGE;
-    }
+    if (bad)
+        return rdv_cli_usage_error("rdv bench store", err);
+    if (!o->url)
+        return rdv_cli_usage_error("rdv bench store",
+                                   "--store URL is required");
     return RDV_EXIT_OK;
 }
 
@@ -336,9 +327,9 @@ int rdv_cmd_bench_store(int argc, char **argv)
 
     if (rc)
         return rc < 0 ? RDV_EXIT_OK : rc;
-    if (rdv_store_open(o.url, &s, err, sizeof err)) {
+    if ((rc = rdv_store_open(o.url, &s, err, sizeof err))) {
         fprintf(stderr, "rdv bench store: %s\n", err);
-        return RDV_EXIT_FAIL;
+        return rdv_exit_store_open(rc);
     }
     r.o = &o;
     r.inherited = rdv_store_is_inherited(s) ? s : NULL;

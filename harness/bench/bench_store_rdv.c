@@ -17,7 +17,6 @@
  * Keys live under "rdv-bench-srdv/<pid>/<run>/" and are deleted.
  */
 #define _GNU_SOURCE /* asprintf */
-#include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
@@ -30,6 +29,7 @@
 
 #include "bench/samples.h"
 #include "commands/commands.h"
+#include "common/cli_args.h"
 #include "common/number.h"
 #include "rdv/clock.h"
 #include "rdv/store.h"
@@ -71,7 +71,8 @@ static const char usage[] =
     "  --value-size B    bytes per value (default 128, about an address\n"
     "                    record)\n"
     "\n"
-    "Exit status: 0 done, 1 a store operation failed, 2 bad usage.\n";
+    "Exit status: 0 done, 1 a store operation failed, 2 bad usage,\n"
+    "3 could not run (the store did not open, resources).\n";
 
 static int parse_opts(int argc, char **argv, srdv_opts *o)
 {
@@ -86,39 +87,36 @@ static int parse_opts(int argc, char **argv, srdv_opts *o)
     };
     char err[256];
     int c, bad = 0;
+    rdv_cli_args a;
 
     *o = (srdv_opts){NULL, 64, 5, 30000, 128};
-    optind = 1;
-    while (!bad && (c = getopt_long(argc, argv, "h", longs, NULL)) != -1) {
+    rdv_cli_args_init(&a, "rdv bench store-rendezvous", argc, argv, "h",
+                      longs);
+    while (!bad && (c = rdv_cli_args_next(&a)) != -1) {
         if (c == 's')
-            o->url = optarg;
+            o->url = a.arg;
         else if (c == 'p')
-            bad = rdv_cli_int("--procs", optarg, 1, MAX_PROCS, &o->procs,
+            bad = rdv_cli_int("--procs", a.arg, 1, MAX_PROCS, &o->procs,
                               err, sizeof err);
         else if (c == 'r')
-            bad = rdv_cli_int("--runs", optarg, 1, MAX_RUNS, &o->runs, err,
+            bad = rdv_cli_int("--runs", a.arg, 1, MAX_RUNS, &o->runs, err,
                               sizeof err);
         else if (c == 't')
-            bad = rdv_cli_int("--timeout", optarg, 1, 3600000,
+            bad = rdv_cli_int("--timeout", a.arg, 1, 3600000,
                               &o->timeout_ms, err, sizeof err);
         else if (c == 'v')
-            bad = rdv_cli_int("--value-size", optarg, 0, 1 << 20, &o->vsize,
+            bad = rdv_cli_int("--value-size", a.arg, 0, 1 << 20, &o->vsize,
                               err, sizeof err);
         else if (c == 'h')
             return -1;
         else
-            return RDV_EXIT_USAGE;
+            return rdv_cli_usage_error("rdv bench store-rendezvous", a.err);
     }
-    if (bad) {
-        fprintf(stderr, "rdv bench store-rendezvous: %s\n", err);
-        return RDV_EXIT_USAGE;
-    }
-    if (!o->url || optind < argc) {
-        fprintf(stderr, "rdv bench store-rendezvous: %s\n\n%s",
-                o->url ? "unexpected argument" : "--store URL is required",
-                usage);
-        return RDV_EXIT_USAGE;
-    }
+    if (bad)
+        return rdv_cli_usage_error("rdv bench store-rendezvous", err);
+    if (!o->url)
+        return rdv_cli_usage_error("rdv bench store-rendezvous",
+                                   "--store URL is required");
     return RDV_EXIT_OK;
 }
 
@@ -259,16 +257,16 @@ int rdv_cmd_bench_store_rendezvous(int argc, char **argv)
     }
     if (rc)
         return rc;
-    if (rdv_store_open(o.url, &s, err, sizeof err)) {
+    if ((rc = rdv_store_open(o.url, &s, err, sizeof err))) {
         fprintf(stderr, "rdv bench store-rendezvous: %s\n", err);
-        return RDV_EXIT_FAIL;
+        return rdv_exit_store_open(rc);
     }
     map = sizeof *sh + (size_t)o.procs * sizeof sh->p[0];
     sh = mmap(NULL, map, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
               -1, 0);
     if (sh == MAP_FAILED) {
         rdv_store_close(s);
-        return RDV_EXIT_FAIL;
+        return RDV_EXIT_CANNOT_RUN;
     }
     printf("rdv bench store-rendezvous: %s (%s), %d processes, %d runs: "
            "set own key, wait for all, multi_get all\n",

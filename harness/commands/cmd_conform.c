@@ -23,16 +23,17 @@
  * (the library's multi-process clauses see that for themselves).
  *
  * Exit code: 0 when no clause failed (skips allowed), 1 otherwise, 2 for
- * bad usage.
+ * bad usage, 3 when the store did not open (nothing was certified).
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/cli.h"
+#include "common/cli_args.h"
 #include "commands/commands.h"
 #include "conform/conform_cmd.h"
+#include "report/report_junit.h"
 
 #define CONFORM_MAX_CLAUSES 96
 /* Whole `rdv run`s: up to 16 ranks, each with its own deadlines. */
@@ -89,9 +90,9 @@ static void usage(FILE *f)
             "claims)\n"
             "  --list               list the clauses and exit\n"
             "Every clause runs in its own process: a crash or a hang fails "
-            "that clause.\nExit: 0 every clause passed (or was skipped), "
-            "1 a clause failed, 2 bad usage. The last line reads\n"
-            "  conform: URL reaches level L: N passed, N failed, N n/a\n");
+            "that clause.\nThe last line reads\n"
+            "  conform: URL reaches level L: N passed, N failed, N n/a\n"
+            RDV_EXIT_HELP);
 }
 
 static int parse_ranks(const char *text, conform_opts *o)
@@ -100,7 +101,7 @@ static int parse_ranks(const char *text, conform_opts *o)
 
     if (rdv_cli_int_list("--ranks", text, 1, RDV_RUN_MAX_RANKS, o->ranks,
                          CONFORM_MAX_RANKS, &o->nranks, err, sizeof err)) {
-        fprintf(stderr, "rdv conform: %s\n", err);
+        rdv_cli_usage_error("rdv conform", err);
         return -1;
     }
     return 0;
@@ -120,51 +121,44 @@ static int parse_opts(int argc, char **argv, conform_opts *o)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    char err[256];
+    char err[4300];
+    rdv_cli_args a;
     int opt;
 
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "s:r:j:qo:t:lL:h", longopts,
-                              NULL)) != -1) {
+    rdv_cli_args_init(&a, "rdv conform", argc, argv, "s:r:j:qo:t:lL:h",
+                      longopts);
+    while ((opt = rdv_cli_args_next(&a)) != -1) {
         switch (opt) {
-        case 's': o->url = optarg; break;
-        case 'j': o->junit = optarg; break;
+        case 's': o->url = a.arg; break;
+        case 'j': o->junit = a.arg; break;
         case 'q': o->quick = 1; break;
-        case 'o': o->only = optarg; break;
+        case 'o': o->only = a.arg; break;
         case 'l': o->list = 1; break;
         case 'r':
-            if (parse_ranks(optarg, o))
+            if (parse_ranks(a.arg, o))
                 return RDV_EXIT_USAGE;
             break;
         case 't':
-            if (rdv_cli_int("--clause-timeout", optarg, 100, 3600000,
-                            &o->limit_ms, err, sizeof err)) {
-                fprintf(stderr, "rdv conform: %s\n", err);
-                return RDV_EXIT_USAGE;
-            }
+            if (rdv_cli_int("--clause-timeout", a.arg, 100, 3600000,
+                            &o->limit_ms, err, sizeof err))
+                return rdv_cli_usage_error("rdv conform", err);
             break;
         case 'L':
-            o->level = rdv_contract_level_parse(optarg);
+            o->level = rdv_contract_level_parse(a.arg);
             if (!o->level) {
-                fprintf(stderr, "rdv conform: --contract-level: '%s' is "
-                        "not a level (gloo or full)\n", optarg);
-                return RDV_EXIT_USAGE;
+                snprintf(err, sizeof err, "--contract-level: '%s' is not a "
+                         "level (gloo or full)", a.arg);
+                return rdv_cli_usage_error("rdv conform", err);
             }
             break;
         case 'h': usage(stdout); return RDV_EXIT_OK;
-        default: usage(stderr); return RDV_EXIT_USAGE;
+        default: return rdv_cli_usage_error("rdv conform", a.err);
         }
     }
-    if (optind < argc) {
-        fprintf(stderr, "rdv conform: unexpected argument '%s'\n",
-                argv[optind]);
-        return RDV_EXIT_USAGE;
-    }
-    if (!o->url && !o->list) {
-        fprintf(stderr, "rdv conform: --store URL is required\n");
-        usage(stderr);
-        return RDV_EXIT_USAGE;
-    }
+    if (!o->url && !o->list)
+        return rdv_cli_usage_error("rdv conform", "--store URL is required");
+    if (o->junit && rdv_junit_check_path(o->junit, err, sizeof err))
+        return rdv_cli_usage_error("rdv conform", err);
     return -1; /* go on */
 }
 
@@ -258,7 +252,8 @@ static int check_only(const char *only, const conform_clause *cs, size_t n)
                     strncmp(cs[i].name, p, len) == 0;
         if (!known) {
             fprintf(stderr, "rdv conform: --only: no clause '%.*s' (rdv "
-                    "conform --list names them)\n", (int)len, p);
+                    "conform --list names them)\n(see rdv conform "
+                    "--help)\n", (int)len, p);
             return -1;
         }
         p += len + (end != NULL);
@@ -356,10 +351,14 @@ int rdv_cmd_conform(int argc, char **argv)
     nres = run_all(&o, cs, n, res, &level);
     rc = conform_report_verdict(o.url, level, res, nres) ? RDV_EXIT_FAIL
                                                          : RDV_EXIT_OK;
+    /* res[0] is "open": a store that does not open was not certified. */
+    if (res[0].verdict == RDV_VERDICT_FAIL)
+        rc = RDV_EXIT_CANNOT_RUN;
     if (o.junit && conform_report_junit(o.junit, o.url, res, nres, err,
                                         sizeof err)) {
         fprintf(stderr, "rdv conform: %s\n", err);
-        rc = RDV_EXIT_FAIL;
+        if (rc == RDV_EXIT_OK)
+            rc = RDV_EXIT_CANNOT_RUN;
     }
 out:
     free(cs);

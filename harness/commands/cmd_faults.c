@@ -7,14 +7,14 @@
  *
  * --check prints the canonical form and the expected outcome, or the
  * error with the offending line and a caret under the column. An invalid
- * spec is a failed check (exit 1); bad options are usage errors (exit 2).
+ * spec is bad usage (exit 2), as it is for `rdv run --faults`.
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "commands/commands.h"
+#include "common/cli_args.h"
 #include "common/number.h"
 #include "rdv/fault.h"
 
@@ -30,7 +30,8 @@ static int usage(FILE *to, int code)
             "default 4)\n"
             "  SPEC        faults separated by ';' or newlines, e.g.\n"
             "              'store.delay(op=get|wait, ms=5..50, p=0.3); "
-            "proc.kill(rank=3, at=after-publish)'\n");
+            "proc.kill(rank=3, at=after-publish)'\n"
+            RDV_EXIT_HELP);
     return code;
 }
 
@@ -61,14 +62,14 @@ static int check(const char *spec, int nranks, uint64_t seed, int timeout)
     if (rdv_fault_plan_parse(spec, &p, err, sizeof err) != RDV_OK) {
         fprintf(stderr, "rdv faults: invalid spec: %s\n", err);
         show_caret(spec, err);
-        return RDV_EXIT_FAIL;
+        return RDV_EXIT_USAGE;
     }
     if (rdv_fault_plan_validate(p, nranks, err, sizeof err) != RDV_OK) {
         fprintf(stderr, "rdv faults: invalid spec for %d ranks: %s\n",
                 nranks, err);
         show_caret(spec, err);
         rdv_fault_plan_free(p);
-        return RDV_EXIT_FAIL;
+        return RDV_EXIT_USAGE;
     }
     rdv_fault_plan_expect_timeout(p, seed, nranks, timeout, &e);
     printf("ok: %zu fault%s: %s\n", rdv_fault_plan_count(p),
@@ -101,36 +102,36 @@ int rdv_cmd_faults(int argc, char **argv)
     int ranks = 4, timeout = 30000, list = 0, c, bad = 0;
     uint64_t seed = 1;
     char err[256];
+    rdv_cli_args a;
 
-    optind = 1;
-    while (!bad && (c = getopt_long(argc, argv, "lc:n:s:t:h", opts,
-                                    NULL)) != -1) {
+    rdv_cli_args_init(&a, "rdv faults", argc, argv, "lc:n:s:t:h", opts);
+    while (!bad && (c = rdv_cli_args_next(&a)) != -1) {
         switch (c) {
         case 'l': list = 1; break;
-        case 'c': spec = optarg; break;
+        case 'c': spec = a.arg; break;
         case 'n':
-            bad = rdv_cli_int("--ranks", optarg, 1, 65536, &ranks, err,
+            bad = rdv_cli_int("--ranks", a.arg, 1, 65536, &ranks, err,
                               sizeof err);
             break;
         case 's':
-            bad = rdv_cli_u64("--seed", optarg, &seed, err, sizeof err);
+            bad = rdv_cli_u64("--seed", a.arg, &seed, err, sizeof err);
             break;
         case 't':
-            bad = rdv_cli_int("--timeout", optarg, 0, 86400000, &timeout,
+            bad = rdv_cli_int("--timeout", a.arg, 0, 86400000, &timeout,
                               err, sizeof err);
             break;
         case 'h': return usage(stdout, RDV_EXIT_OK);
-        default: return usage(stderr, RDV_EXIT_USAGE);
+        default: return rdv_cli_usage_error("rdv faults", a.err);
         }
     }
-    if (bad) {
-        fprintf(stderr, "rdv faults: %s\n", err);
-        return RDV_EXIT_USAGE;
-    }
-    if (optind != argc || list == !!spec)
-        return usage(stderr, RDV_EXIT_USAGE);
+    if (bad)
+        return rdv_cli_usage_error("rdv faults", err);
+    if (list == !!spec)
+        return rdv_cli_usage_error("rdv faults", list
+                                   ? "--list and --check exclude each other"
+                                   : "--list or --check SPEC is required");
     if (list)
-        return rdv_fault_catalogue_write(stdout) ? RDV_EXIT_FAIL
+        return rdv_fault_catalogue_write(stdout) ? RDV_EXIT_CANNOT_RUN
                                                  : RDV_EXIT_OK;
     return check(spec, ranks, seed, timeout);
 }

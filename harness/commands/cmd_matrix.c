@@ -12,18 +12,19 @@
  *
  * The matrix checks itself as well: the harness's fd count and its
  * children are compared before and after, so a leak that only shows up
- * over many runs fails the matrix (exit 1).
+ * over many runs fails the matrix (exit 1). A cell whose store does not
+ * open is an error, not a failure: exit 3 when nothing failed.
  */
 #define _GNU_SOURCE /* nftw */
 #include <errno.h>
 #include <ftw.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "common/cli.h"
+#include "common/cli_args.h"
 #include "commands/commands.h"
 #include "run/leak.h"
 #include "report/matrix.h"
@@ -65,7 +66,7 @@ static const char usage[] =
     "harness's own fds and children before and after every run; a\n"
     "change fails the matrix.\n"
     "\n"
-    "Exit status: 0 every run passed, 1 some check failed, 2 bad usage.\n";
+    RDV_EXIT_HELP;
 
 typedef struct matrix_cmd {
     rdv_matrix m;
@@ -97,8 +98,7 @@ static const struct option options[] = {
 
 static int bad_usage(const char *msg)
 {
-    fprintf(stderr, "rdv matrix: %s\n(see rdv matrix --help)\n", msg);
-    return RDV_EXIT_USAGE;
+    return rdv_cli_usage_error("rdv matrix", msg);
 }
 
 static int add_store(matrix_cmd *mc, const char *url, char *err,
@@ -215,21 +215,20 @@ static int add_redis(matrix_cmd *mc, int explicit_stores, char *err,
 static int parse_args(matrix_cmd *mc, int argc, char **argv)
 {
     char err[512] = "";
+    rdv_cli_args a;
     int c, explicit_stores;
 
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+    rdv_cli_args_init(&a, "rdv matrix", argc, argv, "h", options);
+    while ((c = rdv_cli_args_next(&a)) != -1) {
         if (c == 'h')
             return -1;
         if (c == '?')
-            return bad_usage("unknown option or missing value");
-        if (parse_one(mc, c, optarg, err, sizeof err))
+            return bad_usage(a.err);
+        if (parse_one(mc, c, a.arg, err, sizeof err))
             return bad_usage(err);
     }
-    if (optind < argc) {
-        snprintf(err, sizeof err, "unexpected argument '%s'", argv[optind]);
+    if (mc->junit && rdv_junit_check_path(mc->junit, err, sizeof err))
         return bad_usage(err);
-    }
     explicit_stores = mc->m.nstores;
     if ((!explicit_stores && default_stores(mc, err, sizeof err)) ||
         add_redis(mc, explicit_stores, err, sizeof err))
@@ -348,7 +347,7 @@ static void run_cell(matrix_cmd *mc, int s, int n, int sc,
         rdv_matrix_progress_clear(&mc->m);
         printf("ERROR %s N=%d: %s\n", shown, cfg.nranks, err);
         mc->m.done += mc->m.nseeds;
-        mc->m.failed += mc->m.nseeds;
+        mc->m.errors += mc->m.nseeds;
         if (mc->junit)
             rdv_matrix_add_broken(&mc->m, &cfg, cfg.faults_spec, err);
         rdv_run_config_release(&cfg);
@@ -360,8 +359,14 @@ static void run_cell(matrix_cmd *mc, int s, int n, int sc,
             rdv_matrix_progress_clear(&mc->m);
             printf("ERROR %s N=%d seed %llu: %s\n", shown, cfg.nranks,
                    (unsigned long long)mc->m.seeds[i], err);
-            rep->failed = 1;
-            rep->nchecks = 0;
+            cell->runs++;
+            mc->m.done++;
+            mc->m.errors++;
+            if (mc->junit)
+                rdv_matrix_add_error(&mc->m, &cfg, mc->m.seeds[i],
+                                     cfg.faults_spec, err);
+            rdv_matrix_progress(&mc->m);
+            continue;
         }
         cell->runs++;
         cell->passed += !rep->failed;
@@ -409,7 +414,7 @@ static int run_matrix(matrix_cmd *mc)
     if (!rep || !m->cells) {
         free(rep);
         fprintf(stderr, "rdv matrix: out of memory\n");
-        return RDV_EXIT_FAIL;
+        return RDV_EXIT_CANNOT_RUN;
     }
     m->total = (int)ncells * m->nseeds;
     m->tty = isatty(STDERR_FILENO);
@@ -421,17 +426,22 @@ static int run_matrix(matrix_cmd *mc)
     free(rep);
     rdv_matrix_progress_clear(m);
     rdv_matrix_print_table(m, stdout);
-    printf("%d runs in %.1f s: %d passed, %d failed\n", m->done,
-           (double)(rdv_now_ns() - m->t0_ns) / 1e9, m->done - m->failed,
-           m->failed);
+    printf("%d runs in %.1f s: %d passed, %d failed", m->done,
+           (double)(rdv_now_ns() - m->t0_ns) / 1e9,
+           m->done - m->failed - m->errors, m->failed);
+    if (m->errors)
+        printf(", %d could not run", m->errors);
+    putchar('\n');
     leaked = matrix_leaks(fds_before);
     if (mc->junit && rdv_junit_write(mc->junit, "rdv matrix", m->cases,
                                      m->ncases, err, sizeof err)) {
         fprintf(stderr, "rdv matrix: %s\n", err);
-        leaked = 1;
+        m->errors++;
     }
     free(m->cells);
-    return m->failed || leaked ? RDV_EXIT_FAIL : RDV_EXIT_OK;
+    return m->failed || leaked ? RDV_EXIT_FAIL
+           : m->errors         ? RDV_EXIT_CANNOT_RUN
+                               : RDV_EXIT_OK;
 }
 
 int rdv_cmd_matrix(int argc, char **argv)

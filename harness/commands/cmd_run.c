@@ -7,7 +7,6 @@
  * --trace hold exactly the run that the printed replay line reproduces.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,8 +14,10 @@
 #include <time.h>
 
 #include "common/cli.h"
+#include "common/cli_args.h"
 #include "commands/commands.h"
 #include "report/report_junit.h"
+#include "report/replay.h"
 #include "report/report_text.h"
 #include "rdv/clock.h"
 #include "run/run.h"
@@ -64,7 +65,7 @@ static const char usage[] =
     "  -v, --verbose      print every check of passing runs too\n"
     "\n"
     "Default workload: " RDV_WORKLOAD_DEFAULT "\n"
-    "Exit status: 0 every check passed, 1 a check failed, 2 bad usage.\n"
+    RDV_EXIT_HELP
     "A failing run prints `replay: rdv run ...`, which reproduces it.\n";
 
 typedef struct run_cmd {
@@ -104,8 +105,7 @@ static const struct option options[] = {
 
 static int bad_usage(const char *msg)
 {
-    fprintf(stderr, "rdv run: %s\n(see rdv run --help)\n", msg);
-    return RDV_EXIT_USAGE;
+    return rdv_cli_usage_error("rdv run", msg);
 }
 
 static int parse_one(run_cmd *rc, int c, const char *arg, char *err,
@@ -140,23 +140,20 @@ static int parse_one(run_cmd *rc, int c, const char *arg, char *err,
 static int parse_args(run_cmd *rc, int argc, char **argv)
 {
     char err[512] = "";
+    rdv_cli_args a;
     int c;
 
     rc->seed = 1;
     rc->repeat = 1;
     rc->cfg.prog = "rdv";
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "vh", options, NULL)) != -1) {
+    rdv_cli_args_init(&a, "rdv run", argc, argv, "vh", options);
+    while ((c = rdv_cli_args_next(&a)) != -1) {
         if (c == 'h')
             return -1;
         if (c == '?')
-            return bad_usage("unknown option or missing value");
-        if (parse_one(rc, c, optarg, err, sizeof err))
+            return bad_usage(a.err);
+        if (parse_one(rc, c, a.arg, err, sizeof err))
             return bad_usage(err);
-    }
-    if (optind < argc) {
-        snprintf(err, sizeof err, "unexpected argument '%s'", argv[optind]);
-        return bad_usage(err);
     }
     if (!rc->cfg.store_url)
         return bad_usage("--store URL is required");
@@ -169,32 +166,76 @@ static int parse_args(run_cmd *rc, int argc, char **argv)
                  strerror(errno));
         return bad_usage(err);
     }
+    if (rc->junit && rdv_junit_check_path(rc->junit, err, sizeof err))
+        return bad_usage(err);
     return 0;
+}
+
+/* A new zeroed testcase named "<what> N=<n> seed=<s>[ faults=<spec>]"
+ * in class rdv.run.<store label>, or NULL when out of memory. */
+static rdv_junit_case *case_new(run_cmd *rc, const char *what,
+                                uint64_t seed)
+{
+    rdv_junit_case *grown = realloc(rc->cases, (rc->ncases + 1) *
+                                                   sizeof *grown), *c;
+    char label[200];
+
+    if (!grown)
+        return NULL;
+    rc->cases = grown;
+    c = &rc->cases[rc->ncases++];
+    memset(c, 0, sizeof *c);
+    rdv_junit_store_label(rc->cfg.store_url, label, sizeof label);
+    snprintf(c->classname, sizeof c->classname, "rdv.run.%s", label);
+    snprintf(c->name, sizeof c->name, "%s N=%d seed=%llu%s%s", what,
+             rc->cfg.nranks, (unsigned long long)seed,
+             rc->cfg.faults_spec ? " faults=" : "",
+             rc->cfg.faults_spec ? rc->cfg.faults_spec : "");
+    return c;
+}
+
+/* A failure's body: the whole detail, then the line that replays it. */
+static char *failure_text(const run_cmd *rc, const char *detail,
+                          uint64_t seed)
+{
+    char line[4096];
+    size_t cap = strlen(detail) + sizeof line + 16;
+    char *t = malloc(cap);
+
+    if (t)
+        snprintf(t, cap, "%s\nreplay: %s\n", detail,
+                 rdv_replay_line(&rc->cfg, seed, line, sizeof line));
+    return t;
 }
 
 /* One JUnit testcase per check of this run. */
 static int add_cases(run_cmd *rc, const rdv_run_report *rep)
 {
-    rdv_junit_case *grown = realloc(rc->cases, (rc->ncases + (size_t)rep->nchecks) *
-                                                   sizeof *grown);
-
-    if (!grown)
-        return -1;
-    rc->cases = grown;
     for (int i = 0; i < rep->nchecks; i++) {
-        rdv_junit_case *c = &rc->cases[rc->ncases++];
         const rdv_check *k = &rep->checks[i];
+        rdv_junit_case *c = case_new(rc, k->name, rep->seed);
 
-        memset(c, 0, sizeof *c);
-        snprintf(c->classname, sizeof c->classname, "rdv.run.seed-%llu",
-                 (unsigned long long)rep->seed);
-        snprintf(c->name, sizeof c->name, "%s", k->name);
+        if (!c)
+            return -1;
         c->seconds = i == 0 ? rep->elapsed_ms / 1e3 : 0;
         c->failed = k->verdict == RDV_CHECK_FAIL;
         c->skipped = k->verdict == RDV_CHECK_SKIP;
         snprintf(c->message, sizeof c->message, "%.500s", k->detail);
+        if (c->failed && !(c->text = failure_text(rc, k->detail, rep->seed)))
+            return -1;
     }
     return 0;
+}
+
+/* A run that could not happen, as a JUnit <error>. */
+static void add_error(run_cmd *rc, uint64_t seed, const char *why)
+{
+    rdv_junit_case *c = rc->junit ? case_new(rc, "run", seed) : NULL;
+
+    if (!c)
+        return;
+    c->error = 1;
+    snprintf(c->message, sizeof c->message, "could not run: %.480s", why);
 }
 
 static void after_run(run_cmd *rc, const rdv_run_report *rep, int *traced)
@@ -220,16 +261,17 @@ static int run_all(run_cmd *rc, rdv_runner *runner)
 {
     rdv_run_report *rep = malloc(sizeof *rep);
     int64_t t0 = rdv_now_ns();
-    int runs = 0, failed = 0, traced = 0;
+    int runs = 0, failed = 0, traced = 0, broken = 0;
     char err[512];
 
     if (!rep)
-        return RDV_EXIT_FAIL;
+        return RDV_EXIT_CANNOT_RUN;
     for (int i = 0; i < rc->repeat; i++) {
         if (rdv_runner_run(runner, rc->seed + (uint64_t)i, rep, err,
                            sizeof err)) {
-            fprintf(stderr, "rdv run: %s\n", err);
-            failed++;
+            fprintf(stderr, "rdv run: could not run: %s\n", err);
+            add_error(rc, rc->seed + (uint64_t)i, err);
+            broken = 1;
             break;
         }
         runs++;
@@ -245,7 +287,7 @@ static int run_all(run_cmd *rc, rdv_runner *runner)
                runs, s, s > 0 ? runs / s : 0.0, runs - failed, failed);
     }
     free(rep);
-    return failed ? RDV_EXIT_FAIL : RDV_EXIT_OK;
+    return failed ? RDV_EXIT_FAIL : broken ? RDV_EXIT_CANNOT_RUN : RDV_EXIT_OK;
 }
 
 int rdv_cmd_run(int argc, char **argv)
@@ -265,21 +307,29 @@ int rdv_cmd_run(int argc, char **argv)
     }
     code = rdv_runner_create(&rc.cfg, &runner, err, sizeof err);
     if (code) {
-        rdv_run_config_release(&rc.cfg);
-        if (code == RDV_EINVAL || code == RDV_ENOTSUP)
+        if (code == RDV_EINVAL || code == RDV_ENOTSUP) {
+            rdv_run_config_release(&rc.cfg);
             return bad_usage(err);
-        fprintf(stderr, "rdv run: cannot open the store: %s\n", err);
-        return RDV_EXIT_FAIL;
+        }
+        fprintf(stderr, "rdv run: could not run: cannot open the store: "
+                "%s\n", err);
+        add_error(&rc, rc.seed, err);
+        code = RDV_EXIT_CANNOT_RUN;
+        goto out;
     }
     if (rdv_runner_note(runner))
         fprintf(stderr, "rdv run: note: %s\n", rdv_runner_note(runner));
     code = run_all(&rc, runner);
     rdv_runner_destroy(runner);
+out:
     if (rc.junit && rdv_junit_write(rc.junit, "rdv run", rc.cases, rc.ncases,
                                     err, sizeof err)) {
         fprintf(stderr, "rdv run: %s\n", err);
-        code = RDV_EXIT_FAIL;
+        if (code == RDV_EXIT_OK)
+            code = RDV_EXIT_CANNOT_RUN;
     }
+    for (size_t i = 0; i < rc.ncases; i++)
+        free(rc.cases[i].text);
     free(rc.cases);
     rdv_run_config_release(&rc.cfg);
     return code;

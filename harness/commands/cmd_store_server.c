@@ -13,7 +13,6 @@
  * $RDV_STORE_TOKEN keep it out of sight; it is never printed.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +20,7 @@
 #include <time.h>
 
 #include "commands/commands.h"
+#include "common/cli_args.h"
 #include "common/number.h"
 #include "rdv/store_server.h"
 
@@ -41,8 +41,8 @@ static const char usage[] =
     "                     it is refused)\n"
     "  --quiet            no log on stderr\n"
     "\n"
-    "Exit status: 0 stopped by a signal, 1 the server could not start,\n"
-    "2 bad usage.\n";
+    "Exit status: 0 stopped by a signal, 2 bad usage, 3 the server could\n"
+    "not start (the address is taken, resources).\n";
 
 enum { OPT_TOKEN_FILE = 0x100, OPT_MAX_CLIENTS, OPT_TRANSPORT, OPT_QUIET };
 
@@ -70,8 +70,7 @@ static void log_line(void *arg, const char *line)
 
 static int bad_usage(const char *why)
 {
-    fprintf(stderr, "rdv store-server: %s\n\n%s", why, usage);
-    return RDV_EXIT_USAGE;
+    return rdv_cli_usage_error("rdv store-server", why);
 }
 
 /* The first line of path into buf. 0, or -1 with err set. */
@@ -109,33 +108,34 @@ int rdv_cmd_store_server(int argc, char **argv)
     rdv_store_server *srv;
     char err[512];
     sigset_t stop;
+    rdv_cli_args a;
     int c, n, rc;
 
     o.log = log_line;
     o.token = getenv("RDV_STORE_TOKEN");
     o.bind = NULL;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+    rdv_cli_args_init(&a, "rdv store-server", argc, argv, "h", options);
+    while ((c = rdv_cli_args_next(&a)) != -1) {
         switch (c) {
         case 'b':
-            o.bind = optarg;
+            o.bind = a.arg;
             break;
         case 't':
-            o.token = optarg;
+            o.token = a.arg;
             break;
         case OPT_TOKEN_FILE:
-            if (read_token(optarg, token, sizeof token, err, sizeof err))
+            if (read_token(a.arg, token, sizeof token, err, sizeof err))
                 return bad_usage(err);
             o.token = token;
             break;
         case OPT_MAX_CLIENTS:
-            if (rdv_cli_int("--max-clients", optarg, 1, 1 << 20, &n, err,
+            if (rdv_cli_int("--max-clients", a.arg, 1, 1 << 20, &n, err,
                             sizeof err))
                 return bad_usage(err);
             o.max_clients = (uint32_t)n;
             break;
         case OPT_TRANSPORT:
-            o.transport = optarg;
+            o.transport = a.arg;
             break;
         case OPT_QUIET:
             o.log = NULL;
@@ -144,11 +144,9 @@ int rdv_cmd_store_server(int argc, char **argv)
             fputs(usage, stdout);
             return RDV_EXIT_OK;
         default:
-            return bad_usage("unknown option or missing value");
+            return bad_usage(a.err);
         }
     }
-    if (optind < argc)
-        return bad_usage("unexpected argument");
     if (!o.bind)
         return bad_usage("--bind ADDR:PORT is required");
     sigemptyset(&stop);
@@ -160,7 +158,7 @@ int rdv_cmd_store_server(int argc, char **argv)
     memset(token, 0, sizeof token);
     if (rc != RDV_OK) {
         fprintf(stderr, "rdv store-server: %s\n", err);
-        return rc == RDV_EINVAL ? RDV_EXIT_USAGE : RDV_EXIT_FAIL;
+        return rc == RDV_EINVAL ? RDV_EXIT_USAGE : RDV_EXIT_CANNOT_RUN;
     }
     printf("listening on %s\n", rdv_store_server_address(srv));
     fflush(stdout);

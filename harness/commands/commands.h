@@ -1,12 +1,13 @@
 /*
  * harness/commands/commands.h - the rdv subcommands. main.c dispatches to these;
- * each parses its own options with getopt_long, answers --help, and
- * returns the process exit code: 0 ok, 1 a check failed, 2 bad usage.
+ * each reads its options with common/cli_args.h, answers --help, and
+ * returns the process exit code of common/exit_code.h: 0 ok, 1 a check
+ * failed, 2 bad usage, 3 could not run.
  */
 #ifndef RDV_HARNESS_COMMANDS_H
 #define RDV_HARNESS_COMMANDS_H
 
-enum { RDV_EXIT_OK = 0, RDV_EXIT_FAIL = 1, RDV_EXIT_USAGE = 2 };
+#include "common/exit_code.h"
 
 int rdv_cmd_run(int argc, char **argv);
 int rdv_cmd_matrix(int argc, char **argv);

@@ -90,21 +90,25 @@ int conform_report_junit(const char *path, const char *url,
                          size_t errlen)
 {
     rdv_junit_case *cases = calloc(n ? n : 1, sizeof *cases);
-    char suite[300];
+    char suite[300], label[200];
+    /* res[0] is the "open" probe: when it failed, nothing else could run */
+    int unopened = n && res[0].verdict == RDV_VERDICT_FAIL;
     int rc;
 
     if (!cases) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
+    rdv_junit_store_label(url, label, sizeof label);
     for (size_t i = 0; i < n; i++) {
         rdv_junit_case *k = &cases[i];
 
-        snprintf(k->classname, sizeof k->classname, "conform.%s",
-                 res[i].c->group);
-        snprintf(k->name, sizeof k->name, "%s", res[i].c->name);
+        snprintf(k->classname, sizeof k->classname, "rdv.conform.%s", label);
+        snprintf(k->name, sizeof k->name, "%s %s", res[i].c->group,
+                 res[i].c->name);
         k->seconds = (double)res[i].ms / 1000.0;
         k->failed = res[i].verdict == RDV_VERDICT_FAIL;
+        k->error = k->failed && unopened;
         k->skipped = res[i].verdict == RDV_VERDICT_SKIP;
         /* The message is the short form: cut on purpose, the full
          * evidence goes in the text. */

@@ -42,6 +42,7 @@ typedef struct rdv_matrix {
     size_t ncases;
     /* progress */
     int total, done, failed, tty;
+    int errors; /* runs that could not run (JUnit <error>, exit 3) */
     int64_t t0_ns;
 } rdv_matrix;
 
@@ -59,10 +60,13 @@ void rdv_matrix_print_table(rdv_matrix *m, FILE *f);
 /* Records one finished run as a JUnit testcase. -1 when out of memory. */
 int rdv_matrix_add_case(rdv_matrix *m, const rdv_run_config *cfg,
                         const rdv_run_report *rep, const char *scenario);
-/* Records a cell that could not run at all (err says why) as failed
- * testcases, one per seed. */
+/* Records a cell that could not run at all (err says why) as JUnit
+ * errors, one per seed; rdv_matrix_add_error one seed's run. */
 int rdv_matrix_add_broken(rdv_matrix *m, const rdv_run_config *cfg,
                           const char *scenario, const char *err);
+int rdv_matrix_add_error(rdv_matrix *m, const rdv_run_config *cfg,
+                         uint64_t seed, const char *scenario,
+                         const char *err);
 /* Records a cell skipped for the reason given, one testcase per seed. */
 int rdv_matrix_add_skipped(rdv_matrix *m, const rdv_run_config *cfg,
                            const char *scenario, const char *why);

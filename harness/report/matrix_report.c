@@ -110,8 +110,10 @@ static rdv_junit_case *case_new(rdv_matrix *m)
 static void case_names(rdv_junit_case *c, const rdv_run_config *cfg,
                        uint64_t seed, const char *scenario)
 {
-    snprintf(c->classname, sizeof c->classname, "rdv.matrix.%s",
-             cfg->store_url);
+    char label[200];
+
+    rdv_junit_store_label(cfg->store_url, label, sizeof label);
+    snprintf(c->classname, sizeof c->classname, "rdv.matrix.%s", label);
     snprintf(c->name, sizeof c->name, "N=%d seed=%llu%s%s", cfg->nranks,
              (unsigned long long)seed, scenario ? " faults=" : "",
              scenario ? scenario : "");
@@ -150,18 +152,26 @@ int rdv_matrix_add_case(rdv_matrix *m, const rdv_run_config *cfg,
     return 0;
 }
 
+int rdv_matrix_add_error(rdv_matrix *m, const rdv_run_config *cfg,
+                         uint64_t seed, const char *scenario,
+                         const char *err)
+{
+    rdv_junit_case *c = case_new(m);
+
+    if (!c)
+        return -1;
+    case_names(c, cfg, seed, scenario);
+    c->error = 1;
+    snprintf(c->message, sizeof c->message, "could not run: %.480s", err);
+    return 0;
+}
+
 int rdv_matrix_add_broken(rdv_matrix *m, const rdv_run_config *cfg,
                           const char *scenario, const char *err)
 {
-    for (int i = 0; i < m->nseeds; i++) {
-        rdv_junit_case *c = case_new(m);
-
-        if (!c)
+    for (int i = 0; i < m->nseeds; i++)
+        if (rdv_matrix_add_error(m, cfg, m->seeds[i], scenario, err))
             return -1;
-        case_names(c, cfg, m->seeds[i], scenario);
-        c->failed = 1;
-        snprintf(c->message, sizeof c->message, "could not run: %s", err);
-    }
     return 0;
 }
 

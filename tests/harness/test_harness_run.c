@@ -386,7 +386,7 @@ Test(usage, bad_numbers_name_the_option, .timeout = 120)
         {"bench allreduce --ranks 2,65", "--ranks", "'65'"},
         {"bench allreduce --max-size '1 M'", "--max-size", "'1 M'"},
         {"bench rendezvous --runs 0x5", "--runs", "'0x5'"},
-        {"bench rendezvous --timeout-ms 5s", "--timeout-ms", "'5s'"},
+        {"bench rendezvous --timeout 5s", "--timeout", "'5s'"},
         {"bench rendezvous --sizes 2,,8", "--sizes", "'2,,8'"},
     };
 
