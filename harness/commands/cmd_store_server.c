@@ -41,8 +41,8 @@ static const char usage[] =
     "                     it is refused)\n"
     "  --quiet            no log on stderr\n"
     "\n"
-    "Exit status: 0 stopped by a signal, 2 bad usage, 3 the server could\n"
-    "not start (the address is taken, resources).\n";
+    "Exit status: 0 stopped by a signal, 2 bad usage, 3 could not run\n"
+    "(the address is taken, resources).\n";
 
 enum { OPT_TOKEN_FILE = 0x100, OPT_MAX_CLIENTS, OPT_TRANSPORT, OPT_QUIET };
 

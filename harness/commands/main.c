@@ -1,10 +1,10 @@
 /*
  * harness/commands/main.c - the `rdv` command: one binary, one subcommand per
- * verb. Each subcommand parses its own options (getopt_long) and answers
- * --help; this file only picks it.
+ * verb. Each subcommand reads its own options (common/cli_args.h) and
+ * answers --help; this file only picks it.
  *
- * Exit status, for every subcommand: 0 ok, 1 a check failed, 2 bad
- * usage. Subcommands are listed here only once their code exists: a
+ * Exit status, for every subcommand: common/exit_code.h (0 ok, 1 a check
+ * failed, 2 bad usage, 3 could not run). Subcommands are listed here only once their code exists: a
  * verb that is not built is an unknown verb, never a silent success.
  */
 #include <stdio.h>
@@ -39,7 +39,7 @@ static void print_help(FILE *f)
           "       rdv --version | --help\n\ncommands:\n", f);
     for (size_t i = 0; i < NVERBS; i++)
         fprintf(f, "  %-12s %s\n", verbs[i].name, verbs[i].summary);
-    fputs("\nexit status: 0 ok, 1 a check failed, 2 bad usage\n", f);
+    fputs("\n" RDV_EXIT_HELP, f);
 }
 
 int main(int argc, char **argv)

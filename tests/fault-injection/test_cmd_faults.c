@@ -2,7 +2,7 @@
  * test_cmd_faults.c - `rdv faults`, through the real rdv binary: --list
  * prints every fault with its parameters and fatality, --check accepts a
  * good spec with its canonical form and expected outcome, and refuses a
- * bad one (exit 1) with the line, the column and a caret under it.
+ * bad one (exit 2, bad usage) with the line, the column and a caret under it.
  */
 #include <criterion/criterion.h>
 #include <string.h>
@@ -69,7 +69,7 @@ Test(cmd_faults, check_points_at_the_error)
                                 "at=after-pub)",
                                 NULL},
                      &out),
-                 1, "%s", out);
+                 2, "%s", out);
     cr_assert(strstr(out, "line 2, column 24: unknown phase 'after-pub'"),
               "%s", out);
     cr_assert(strstr(out, "\n    proc.kill(rank=3, at=after-pub)\n"
@@ -79,7 +79,7 @@ Test(cmd_faults, check_points_at_the_error)
     cr_assert_eq(rdv((char *[]){"--check", "proc.kill(rank=7, at=connected)",
                                 "--ranks", "4", NULL},
                      &out),
-                 1, "%s", out);
+                 2, "%s", out);
     cr_assert(strstr(out, "rank=7 of proc.kill (fault 1) is out of range"),
               "%s", out);
     free(out);

@@ -1,0 +1,280 @@
+/*
+ * tests/harness/test_ci_contract.c - what a CI job sees of `rdv`, judged
+ * from outside on the real binary:
+ *
+ * - exit codes mean the same in every command: 0 passed, 1 a check
+ *   failed, 2 bad usage found before any rank starts, 3 could not run
+ *   (a store that refuses connections, an address already taken), and
+ *   every --help says so;
+ * - options are read strictly (no abbreviations, one message each);
+ * - JUnit from run, matrix and conform validates against junit.xsd
+ *   (tests/harness), counts what it holds, keeps infrastructure failures
+ *   as <error>, gives failures a body with the replay line, and names
+ *   classes rdv.<command>.<store label> with no temp path and no dot in
+ *   the label.
+ */
+#include <arpa/inet.h>
+#include <criterion/criterion.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "sh.h"
+
+/* A loopback socket bound to a port the kernel picked; listening when
+ * asked. Closing an unlistened one leaves a port that refuses. */
+static int bound_socket(int listening, int *port)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    socklen_t len = sizeof a;
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    cr_assert(fd >= 0);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    cr_assert_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    if (listening)
+        cr_assert_eq(listen(fd, 1), 0);
+    *port = ntohs(a.sin_port);
+    return fd;
+}
+
+/* A redis URL nothing listens at, failing fast. */
+static void refusing_url(char *buf, size_t cap)
+{
+    int port, fd = bound_socket(0, &port);
+
+    close(fd);
+    snprintf(buf, cap, "redis://127.0.0.1:%d?timeout_ms=300", port);
+}
+
+static void expect_exit(const char *args, int code, const char *says)
+{
+    result r = rdv(args);
+
+    cr_expect_eq(r.code, code, "'rdv %s' exited %d, not %d:\n%s", args,
+                 r.code, code, r.out);
+    if (says)
+        cr_expect(strstr(r.out, says), "'rdv %s' does not say '%s':\n%s",
+                  args, says, r.out);
+    /* Usage errors stop before any rank starts: no check was judged. */
+    if (code == 2)
+        cr_expect(!strstr(r.out, "ranks-ok") && !strstr(r.out, "CLAUSE"),
+                  "'rdv %s' ran something:\n%s", args, r.out);
+    free(r.out);
+}
+
+Test(exit_codes, bad_usage_is_2_in_every_command, .timeout = 120)
+{
+    static const struct {
+        const char *args, *says;
+    } cases[] = {
+        {"conform --clause x", "unknown option '--clause'"},
+        {"conform --store hash: --junit /dev/null/c.xml",
+         "--junit /dev/null/c.xml"},
+        {"run --stor 'hash:?shared=1' --ranks 2", "unknown option '--stor'"},
+        {"run --store 'hash:?shared=1' --ranks 2 --json=yes",
+         "'--json' takes no value"},
+        {"run --store 'hash:?shared=1' --ranks", "'--ranks' needs a value"},
+        {"run --store 'hash:?shared=1' --ranks 2 --junit /dev/null/r.xml",
+         "--junit /dev/null/r.xml"},
+        {"run --store 'hash:?shared=1' --ranks 2 --junit /tmp",
+         "is a directory"},
+        {"matrix --ranks 2 --seeds 1 --junit /dev/null/m.xml",
+         "--junit /dev/null/m.xml"},
+        {"matrix --seed 1", "unknown option '--seed'"},
+        {"faults --check 'proc.kil(rank=1)'", "unknown fault 'proc.kil'"},
+        {"faults --check 'proc.kill(rank=1, at=connected)' --rank 2",
+         "unknown option '--rank'"},
+        {"faults --list --check 'proc.kill(rank=1)'", "exclude"},
+        {"bench broadcast -n 3 -a ring", "bad algorithm 'ring'"},
+        {"bench store --store hash: --op 3", "unknown option '--op'"},
+        {"bench rendezvous --timeout-ms 100", "unknown option"},
+        {"bench store-rendezvous --store hash: extra",
+         "unexpected argument 'extra'"},
+        {"store-server --bin 127.0.0.1:0", "unknown option '--bin'"},
+    };
+
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        expect_exit(cases[i].args, 2, cases[i].says);
+}
+
+/* One message for one bad option, and no usage text after it. */
+Test(exit_codes, one_message_per_unknown_option)
+{
+    result r = rdv("run --store 'hash:?shared=1' --ranks 2 --bogus");
+    const char *first = strstr(r.out, "--bogus");
+
+    cr_expect_eq(r.code, 2);
+    cr_assert(first, "%s", r.out);
+    cr_expect(!strstr(first + 1, "--bogus"), "said twice:\n%s", r.out);
+    cr_expect(!strstr(r.out, "usage:"), "usage printed:\n%s", r.out);
+    free(r.out);
+}
+
+Test(exit_codes, could_not_run_is_3, .timeout = 180)
+{
+    char url[128], args[512];
+    int port, held = bound_socket(1, &port);
+
+    refusing_url(url, sizeof url);
+    snprintf(args, sizeof args, "run --store '%s' --ranks 2", url);
+    expect_exit(args, 3, "could not run");
+    snprintf(args, sizeof args, "matrix --store '%s' --ranks 2 --seeds 1",
+             url);
+    expect_exit(args, 3, "1 could not run");
+    snprintf(args, sizeof args, "conform --store '%s' --quick --only open",
+             url);
+    expect_exit(args, 3, "open");
+    snprintf(args, sizeof args, "bench store --store '%s'", url);
+    expect_exit(args, 3, "Connection refused");
+    snprintf(args, sizeof args, "bench store-rendezvous --store '%s'", url);
+    expect_exit(args, 3, "Connection refused");
+    /* An address another socket listens on. */
+    snprintf(args, sizeof args, "store-server --bind 127.0.0.1:%d", port);
+    expect_exit(args, 3, NULL);
+    close(held);
+}
+
+Test(exit_codes, passed_is_0_and_failed_is_1, .timeout = 180)
+{
+    expect_exit("faults --check 'proc.kill(rank=1, at=connected)'", 0, "ok");
+    expect_exit("run --store 'hash:?shared=1' --ranks 2 --workload barrier",
+                0, NULL);
+    expect_exit("run --store 'hash:?shared=1' --ranks 2 --timeout 500 "
+                "--workload 'barrier,spin:rank=1'", 1, "replay:");
+}
+
+Test(exit_codes, every_help_states_them)
+{
+    static const char *const cmds[] = {
+        "--help", "run --help", "matrix --help", "conform --help",
+        "faults --help", "store-server --help", "bench --help",
+        "bench store --help", "bench rendezvous --help",
+        "bench store-rendezvous --help", "bench allreduce --help",
+        "bench broadcast --help", "bench barrier --help",
+    };
+
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+        result r = rdv(cmds[i]);
+
+        cr_expect_eq(r.code, 0, "'rdv %s' exited %d", cmds[i], r.code);
+        cr_expect(strstr(r.out, "2 bad usage") && strstr(r.out, "3 could "
+                  "not run"), "'rdv %s' does not state the exit codes:\n%s",
+                  cmds[i], r.out);
+        free(r.out);
+    }
+}
+
+/* xmllint's answer to an XPath number over file. */
+static long xpath_number(const char *file, const char *expr)
+{
+    char cmd[1024];
+    result r;
+    long n;
+
+    snprintf(cmd, sizeof cmd, "xmllint --xpath '%s' '%s' 2>&1", expr, file);
+    r = sh(cmd);
+    cr_assert_eq(r.code, 0, "xmllint %s on %s:\n%s", expr, file, r.out);
+    n = strtol(r.out, NULL, 10);
+    free(r.out);
+    return n;
+}
+
+/* file validates against junit.xsd, its counts match its elements, and
+ * every classname is rdv.<command>.<label> with no dot or '/' in the
+ * label. */
+static void expect_valid_junit(const char *file, const char *command)
+{
+    char cmd[1024], prefix[64];
+    result r;
+
+    snprintf(cmd, sizeof cmd, "xmllint --noout --schema '%s' '%s' 2>&1",
+             RDV_JUNIT_XSD, file);
+    r = sh(cmd);
+    cr_expect_eq(r.code, 0, "%s does not validate:\n%s", file, r.out);
+    free(r.out);
+    cr_expect_eq(xpath_number(file, "count(//testcase)"),
+                 xpath_number(file, "sum(//testsuite/@tests)"));
+    cr_expect_eq(xpath_number(file, "count(//failure)"),
+                 xpath_number(file, "sum(//testsuite/@failures)"));
+    cr_expect_eq(xpath_number(file, "count(//error)"),
+                 xpath_number(file, "sum(//testsuite/@errors)"));
+    cr_expect_eq(xpath_number(file, "count(//skipped)"),
+                 xpath_number(file, "sum(//testsuite/@skipped)"));
+    /* GitLab shows the body: never empty. */
+    cr_expect_eq(xpath_number(file, "count(//failure[string-length(.)=0]"
+                                    "|//error[string-length(.)=0])"), 0);
+    snprintf(prefix, sizeof prefix, "rdv.%s.", command);
+    snprintf(cmd, sizeof cmd, "xmllint --xpath '//testcase/@classname' "
+             "'%s' 2>&1", file);
+    r = sh(cmd);
+    cr_assert_eq(r.code, 0, "%s", r.out);
+    for (char *p = strstr(r.out, "classname=\""); p;
+         p = strstr(p + 1, "classname=\"")) {
+        char *name = p + strlen("classname=\""), *end = strchr(name, '"');
+
+        cr_assert(end);
+        cr_expect_eq(strncmp(name, prefix, strlen(prefix)), 0,
+                     "%.*s is not under %s", (int)(end - name), name,
+                     prefix);
+        for (char *q = name + strlen(prefix); q < end; q++)
+            cr_expect(*q != '.' && *q != '/', "label of %.*s has '%c'",
+                      (int)(end - name), name, *q);
+    }
+    free(r.out);
+}
+
+Test(junit, run_matrix_and_conform_validate, .timeout = 300)
+{
+    char dir[256], url[128], args[1024], file[300];
+    result r;
+
+    tmpdir(dir, sizeof dir);
+    refusing_url(url, sizeof url);
+
+    /* run: two failed checks, two skipped, with details and replay */
+    snprintf(file, sizeof file, "%s/run.xml", dir);
+    snprintf(args, sizeof args, "run --store 'hash:?shared=1&prefix=p' "
+             "--ranks 2 --timeout 500 --workload 'barrier,spin:rank=1' "
+             "--junit %s", file);
+    r = rdv(args);
+    cr_expect_eq(r.code, 1, "%s", r.out);
+    free(r.out);
+    expect_valid_junit(file, "run");
+    cr_expect_eq(xpath_number(file, "count(//testcase[@classname="
+                                    "\"rdv.run.hash_shared-1_prefix-p\"])"),
+                 7);
+    cr_expect_eq(xpath_number(file, "count(//failure[contains(., "
+                                    "\"replay: rdv run\")])"),
+                 xpath_number(file, "count(//failure)"));
+    cr_expect_gt(xpath_number(file, "count(//failure)"), 0);
+
+    /* matrix: the file store in a temp dir, and one that refuses */
+    snprintf(file, sizeof file, "%s/matrix.xml", dir);
+    snprintf(args, sizeof args, "matrix --store 'file://%s/store' --store "
+             "'%s' --ranks 2 --seeds 1,2 --workload barrier --junit %s",
+             dir, url, file);
+    r = rdv(args);
+    cr_expect_eq(r.code, 3, "%s", r.out);
+    free(r.out);
+    expect_valid_junit(file, "matrix");
+    cr_expect_eq(xpath_number(file, "count(//error)"), 2);
+    cr_expect_eq(xpath_number(file, "count(//testcase[@classname="
+                                    "\"rdv.matrix.file\"])"), 2);
+
+    /* conform on the refusing store: every clause an <error> */
+    snprintf(file, sizeof file, "%s/conform.xml", dir);
+    snprintf(args, sizeof args, "conform --store '%s' --quick --only "
+             "open,set-get --junit %s", url, file);
+    r = rdv(args);
+    cr_expect_eq(r.code, 3, "%s", r.out);
+    free(r.out);
+    expect_valid_junit(file, "conform");
+    cr_expect_eq(xpath_number(file, "count(//error)"), 2);
+    cr_expect_eq(xpath_number(file, "count(//failure)"), 0);
+    rm_rf(dir);
+}
