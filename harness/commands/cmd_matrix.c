@@ -62,7 +62,8 @@ static const char usage[] =
     "                     scenario, seed)\n"
     "\n"
     "On a terminal, stderr shows a live progress line (done/total,\n"
-    "failures, ETA). After the table, `matrix no-leak:` compares the\n"
+    "failures, ETA); elsewhere, a line per finished cell with the time\n"
+    "elapsed. After the table, `matrix no-leak:` compares the\n"
     "harness's own fds and children before and after every run; a\n"
     "change fails the matrix.\n"
     "\n"
@@ -319,8 +320,8 @@ static void note_once(matrix_cmd *mc, const rdv_runner *runner, int nranks)
 }
 
 /* Runs every seed of one (store, N, scenario) cell. */
-static void run_cell(matrix_cmd *mc, int s, int n, int sc,
-                     rdv_run_report *rep)
+static void run_cell_seeds(matrix_cmd *mc, int s, int n, int sc,
+                           rdv_run_report *rep)
 {
     rdv_matrix_cell *cell = rdv_matrix_cell_at(&mc->m, s, n, sc);
     rdv_run_config cfg = mc->base;
@@ -379,6 +380,13 @@ static void run_cell(matrix_cmd *mc, int s, int n, int sc,
     }
     rdv_runner_destroy(runner);
     rdv_run_config_release(&cfg);
+}
+
+static void run_cell(matrix_cmd *mc, int s, int n, int sc,
+                     rdv_run_report *rep)
+{
+    run_cell_seeds(mc, s, n, sc, rep);
+    rdv_matrix_cell_done(&mc->m, s, n, sc);
 }
 
 static int remove_entry(const char *path, const struct stat *st, int flag,

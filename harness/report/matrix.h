@@ -51,6 +51,9 @@ rdv_matrix_cell *rdv_matrix_cell_at(rdv_matrix *m, int store, int ranks,
 
 /* Shows "[ 12/48] 1 failed, ETA 23 s" on stderr when it is a TTY. */
 void rdv_matrix_progress(rdv_matrix *m);
+/* Without a TTY, one line on stderr for a finished cell: what it shows in
+ * the table and the elapsed time. */
+void rdv_matrix_cell_done(rdv_matrix *m, int store, int ranks, int scenario);
 /* Erases the progress line before other output (no-op without TTY). */
 void rdv_matrix_progress_clear(rdv_matrix *m);
 

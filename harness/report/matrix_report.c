@@ -4,15 +4,18 @@
  *
  * The table keeps one row per store and one column per (N, scenario),
  * each cell aggregating its seeds: "ok 3/3 41ms" or "FAIL 1/3", with the
- * slowest run's time, since a slow outlier is what hints at a race. The
- * progress line is for people, so it goes to stderr and only when that
- * is a terminal: logs and CI output stay free of carriage returns.
+ * slowest run's time, since a slow outlier is what hints at a race.
+ * Progress goes to stderr: on a terminal one live line, rewritten after
+ * every run; elsewhere (a CI log) one plain line per finished cell with
+ * the elapsed time, so a long matrix is never silent and the log stays
+ * free of carriage returns.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "report/matrix.h"
 #include "rdv/clock.h"
+#include "rdv/url.h"
 #include "report/replay.h"
 #include "report/report_text.h"
 
@@ -41,6 +44,26 @@ void rdv_matrix_progress_clear(rdv_matrix *m)
         fputs("\r\033[K", stderr);
         fflush(stderr);
     }
+}
+
+static const char *scenario_label(const rdv_matrix *m, int f);
+static void cell_text(const rdv_matrix_cell *c, char *buf, size_t cap);
+
+void rdv_matrix_cell_done(rdv_matrix *m, int store, int ranks, int scenario)
+{
+    char text[128], shown[512];
+
+    if (m->tty)
+        return;
+    cell_text(rdv_matrix_cell_at(m, store, ranks, scenario), text,
+              sizeof text);
+    fprintf(stderr, "matrix [%d/%d] %s N=%llu%s%s: %s; %.1f s elapsed\n",
+            m->done, m->total,
+            rdv_url_redact(m->stores[store], shown, sizeof shown),
+            (unsigned long long)m->ranks[ranks],
+            m->scenarios[scenario] ? " " : "", scenario_label(m, scenario),
+            text, (double)(rdv_now_ns() - m->t0_ns) / 1e9);
+    fflush(stderr);
 }
 
 static const char *scenario_label(const rdv_matrix *m, int f)

@@ -86,15 +86,21 @@ static int rank_fail(rank_state *st, int rc, const char *fmt, ...)
     return rc;
 }
 
+/* Line-buffered: each line reaches the file as it ends, so the log of a
+ * rank SIGKILLed by a fault or the deadline (the one worth reading) holds
+ * everything up to its last line; a full buffer would die with it. */
 static FILE *open_log(const rank_state *st, const char *what)
 {
     char path[4096];
+    FILE *f;
 
     if (!st->job->cfg->logs_dir)
         return NULL;
     snprintf(path, sizeof path, "%s/rank-%d.%s", st->job->cfg->logs_dir,
              st->rank, what);
-    return fopen(path, "we");
+    if ((f = fopen(path, "we")))
+        setvbuf(f, NULL, _IOLBF, 0);
+    return f;
 }
 
 static int open_store(rank_state *st)

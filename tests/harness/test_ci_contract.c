@@ -278,3 +278,66 @@ Test(junit, run_matrix_and_conform_validate, .timeout = 300)
     cr_expect_eq(xpath_number(file, "count(//failure)"), 0);
     rm_rf(dir);
 }
+
+/* The ranks worth reading are the ones killed: by a fault, or by the
+ * deadline while they spin. Their logs hold their last line. */
+Test(logs, killed_ranks_keep_their_last_line, .timeout = 180)
+{
+    char dir[256], args[1024], cmd[1024];
+    result r;
+
+    tmpdir(dir, sizeof dir);
+    snprintf(args, sizeof args, "run --store 'hash:?shared=1' --ranks 3 "
+             "--timeout 5000 --faults 'proc.kill(rank=1, at=connected)' "
+             "--logs %s/kill", dir);
+    r = rdv(args);
+    cr_expect_eq(r.code, 0, "%s", r.out);
+    free(r.out);
+    snprintf(cmd, sizeof cmd, "tail -n 1 %s/kill/rank-1.log", dir);
+    r = sh(cmd);
+    cr_expect(strstr(r.out, "phase connected"), "SIGKILLed rank's log "
+              "ends with: '%s'", r.out);
+    free(r.out);
+
+    snprintf(args, sizeof args, "run --store 'hash:?shared=1' --ranks 2 "
+             "--timeout 500 --workload 'barrier,spin:rank=1' --logs %s/spin",
+             dir);
+    r = rdv(args);
+    cr_expect_eq(r.code, 1, "%s", r.out);
+    cr_expect(strstr(r.out, "killed at the"), "%s", r.out);
+    free(r.out);
+    snprintf(cmd, sizeof cmd, "tail -n 1 %s/spin/rank-1.log", dir);
+    r = sh(cmd);
+    cr_expect(strstr(r.out, "step 1: spin:rank=1"), "spinning rank's log "
+              "ends with: '%s'", r.out);
+    free(r.out);
+    rm_rf(dir);
+}
+
+/* Without a terminal, a matrix prints a line per finished cell as it
+ * goes: the first is on stderr while the second cell still runs (each
+ * spins to its 2 s deadline). */
+Test(progress, matrix_prints_a_line_per_cell_while_it_runs, .timeout = 180)
+{
+    char dir[256], cmd[2048];
+    result r;
+
+    tmpdir(dir, sizeof dir);
+    snprintf(cmd, sizeof cmd,
+             "%s matrix --store 'hash:?shared=1' --store 'file://%s/s' "
+             "--ranks 2 --seeds 1 --timeout 500 --workload "
+             "'barrier,spin:rank=1' >%s/out 2>%s/err & pid=$!; "
+             "seen=no; for i in $(seq 600); do "
+             "if grep -q 'matrix \\[1/2\\]' %s/err; then "
+             "kill -0 $pid 2>/dev/null && seen=yes; break; fi; "
+             "sleep 0.02; done; wait $pid; echo \"exit $? seen $seen\"; "
+             "cat %s/err",
+             RDV_BIN, dir, dir, dir, dir, dir);
+    r = sh(cmd);
+    cr_expect(strstr(r.out, "exit 1 seen yes"), "%s", r.out);
+    cr_expect(strstr(r.out, "matrix [2/2] file://"), "%s", r.out);
+    cr_expect(strstr(r.out, "s elapsed"), "%s", r.out);
+    cr_expect(!strchr(r.out, '\r'), "carriage return in a log:\n%s", r.out);
+    free(r.out);
+    rm_rf(dir);
+}
