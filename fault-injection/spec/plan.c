@@ -304,12 +304,44 @@ static void needs_text(unsigned needs, char *buf, size_t cap)
                                   words[i].text);
 }
 
+_Static_assert(RDV_FP_COUNT <= RDV_FAULT_CATALOGUE_MAX_PARAMS,
+               "rdv_fault_catalogue_info holds every parameter");
+
+static const char *const fatality_names[] = {
+    [RDV_FATAL_NO] = "no", [RDV_FATAL_YES] = "yes",
+    [RDV_FATAL_DEPENDS] = "depends",
+};
+
+size_t rdv_fault_catalogue_count(void)
+{
+    return RDV_FK_COUNT;
+}
+
+int rdv_fault_catalogue_get(size_t i, rdv_fault_catalogue_info *out)
+{
+    const rdv_fault_kind_info *ki;
+
+    if (i >= RDV_FK_COUNT)
+        return RDV_EINVAL;
+    ki = &rdv_fault_kinds[i];
+    memset(out, 0, sizeof *out);
+    out->name = ki->name;
+    out->help = ki->help;
+    out->fatal = fatality_names[ki->fatality];
+    out->why = ki->why;
+    out->needs = ki->needs;
+    for (int pass = RDV_FAULT_REQ; pass <= RDV_FAULT_OPT; pass++)
+        for (int pi = 0; pi < RDV_FP_COUNT; pi++)
+            if (ki->params[pi] == pass) {
+                out->params[out->nparams].name = rdv_fault_params[pi].name;
+                out->params[out->nparams].help = rdv_fault_params[pi].help;
+                out->params[out->nparams++].required = pass == RDV_FAULT_REQ;
+            }
+    return RDV_OK;
+}
+
 int rdv_fault_catalogue_write(FILE *out)
 {
-    static const char *const fatality[] = {
-        [RDV_FATAL_NO] = "no", [RDV_FATAL_YES] = "yes",
-        [RDV_FATAL_DEPENDS] = "depends",
-    };
     int bad = 0;
     char sig[256], needs[160];
 
@@ -318,7 +350,7 @@ int rdv_fault_catalogue_write(FILE *out)
 
         signature(ki, sig, sizeof sig);
         bad |= fprintf(out, "%s\n    %s\n    fatal: %s%s%s\n", sig,
-                       ki->help, fatality[ki->fatality],
+                       ki->help, fatality_names[ki->fatality],
                        ki->why ? ": " : "", ki->why ? ki->why : "") < 0;
         needs_text(ki->needs, needs, sizeof needs);
         if (needs[0])

@@ -45,6 +45,8 @@ typedef struct conform_opts {
     const char *only;
     int quick;
     int list;
+    int json;
+    FILE *text;    /* the table: stdout, stderr with --json */
     int limit_ms;  /* --clause-timeout; 0 = each clause's own budget */
     int level;     /* --contract-level; 0 = the one the store claims */
     int ranks[CONFORM_MAX_RANKS];
@@ -89,6 +91,10 @@ static void usage(FILE *f)
             "                       or full (default: the level the store "
             "claims)\n"
             "  --list               list the clauses and exit\n"
+            "  --json               JSON lines on stdout, a \"clause\" object "
+            "per clause\n"
+            "                       and a last \"conform\" object (the table "
+            "goes to stderr)\n"
             "Every clause runs in its own process: a crash or a hang fails "
             "that clause.\nThe last line reads\n"
             "  conform: URL reaches level L: N passed, N failed, N n/a\n"
@@ -118,6 +124,7 @@ static int parse_opts(int argc, char **argv, conform_opts *o)
         {"clause-timeout", required_argument, NULL, 't'},
         {"list", no_argument, NULL, 'l'},
         {"contract-level", required_argument, NULL, 'L'},
+        {"json", no_argument, NULL, 'J'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -134,6 +141,7 @@ static int parse_opts(int argc, char **argv, conform_opts *o)
         case 'q': o->quick = 1; break;
         case 'o': o->only = a.arg; break;
         case 'l': o->list = 1; break;
+        case 'J': o->json = 1; break;
         case 'r':
             if (parse_ranks(a.arg, o))
                 return RDV_EXIT_USAGE;
@@ -310,7 +318,9 @@ static size_t run_all(const conform_opts *o, const conform_clause *cs,
             if (i == 0 && !o->level && (flags & CONFORM_STORE_GLOO))
                 *level = RDV_STORE_LEVEL_GLOO;
         }
-        conform_report_row(r);
+        conform_report_row(o->text, r);
+        if (o->json)
+            conform_report_json_row(stdout, r);
     }
     return nres;
 }
@@ -347,10 +357,12 @@ int rdv_cmd_conform(int argc, char **argv)
     for (size_t i = 0; i < n; i++)
         nsel += i == 0 || selected(o.only, cs[i].name);
     conform_isolate_init();
-    conform_report_header(o.url, nsel, o.quick, o.level);
+    o.text = o.json ? stderr : stdout;
+    conform_report_header(o.text, o.url, nsel, o.quick, o.level);
     nres = run_all(&o, cs, n, res, &level);
-    rc = conform_report_verdict(o.url, level, res, nres) ? RDV_EXIT_FAIL
-                                                         : RDV_EXIT_OK;
+    rc = conform_report_verdict(o.text, o.url, level, res, nres)
+             ? RDV_EXIT_FAIL
+             : RDV_EXIT_OK;
     /* res[0] is "open": a store that does not open was not certified. */
     if (res[0].verdict == RDV_VERDICT_FAIL)
         rc = RDV_EXIT_CANNOT_RUN;
@@ -360,6 +372,8 @@ int rdv_cmd_conform(int argc, char **argv)
         if (rc == RDV_EXIT_OK)
             rc = RDV_EXIT_CANNOT_RUN;
     }
+    if (o.json)
+        conform_report_json_verdict(stdout, o.url, res, nres, rc);
 out:
     free(cs);
     free(res);

@@ -15,17 +15,20 @@
 
 #include "commands/commands.h"
 #include "common/cli_args.h"
+#include "common/text_escape.h"
 #include "common/number.h"
 #include "rdv/fault.h"
 
 static int usage(FILE *to, int code)
 {
     fprintf(to,
-            "usage: rdv faults --list\n"
+            "usage: rdv faults --list [--json]\n"
             "       rdv faults --check SPEC [--ranks N] [--seed S] "
             "[--timeout MS]\n"
             "  --list      print every fault, its parameters and whether "
             "it is fatal\n"
+            "  --json      with --list: one JSON object per fault (schema "
+            "version 1)\n"
             "  --check     parse SPEC (and validate it for N ranks, "
             "default 4)\n"
             "  SPEC        faults separated by ';' or newlines, e.g.\n"
@@ -87,10 +90,52 @@ static int check(const char *spec, int nranks, uint64_t seed, int timeout)
     return RDV_EXIT_OK;
 }
 
+/* --list --json: one line per fault; the schema is in the README. */
+static int list_json(FILE *f)
+{
+    static const struct {
+        unsigned bit;
+        const char *word;
+    } needs[] = {{RDV_FAULT_NEEDS_REDIS, "redis"},
+                 {RDV_FAULT_NEEDS_PROXY, "proxy"},
+                 {RDV_FAULT_NEEDS_RESTART, "restart"}};
+    rdv_fault_catalogue_info fi;
+
+    for (size_t i = 0; rdv_fault_catalogue_get(i, &fi) == RDV_OK; i++) {
+        int any = 0;
+
+        fputs("{\"version\":1,\"type\":\"fault\",\"name\":", f);
+        rdv_json_put_string(f, fi.name);
+        fputs(",\"help\":", f);
+        rdv_json_put_string(f, fi.help);
+        fprintf(f, ",\"fatal\":\"%s\",\"why\":", fi.fatal);
+        if (fi.why)
+            rdv_json_put_string(f, fi.why);
+        else
+            fputs("null", f);
+        fputs(",\"needs\":[", f);
+        for (size_t k = 0; k < sizeof needs / sizeof needs[0]; k++)
+            if (fi.needs & needs[k].bit)
+                fprintf(f, "%s\"%s\"", any++ ? "," : "", needs[k].word);
+        fputs("],\"params\":[", f);
+        for (size_t p = 0; p < fi.nparams; p++) {
+            fputs(p ? ",{\"name\":" : "{\"name\":", f);
+            rdv_json_put_string(f, fi.params[p].name);
+            fputs(",\"help\":", f);
+            rdv_json_put_string(f, fi.params[p].help);
+            fprintf(f, ",\"required\":%s}",
+                    fi.params[p].required ? "true" : "false");
+        }
+        fputs("]}\n", f);
+    }
+    return fflush(f) || ferror(f) ? RDV_EXIT_CANNOT_RUN : RDV_EXIT_OK;
+}
+
 int rdv_cmd_faults(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"list", no_argument, NULL, 'l'},
+        {"json", no_argument, NULL, 'J'},
         {"check", required_argument, NULL, 'c'},
         {"ranks", required_argument, NULL, 'n'},
         {"seed", required_argument, NULL, 's'},
@@ -99,7 +144,7 @@ int rdv_cmd_faults(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     const char *spec = NULL;
-    int ranks = 4, timeout = 30000, list = 0, c, bad = 0;
+    int ranks = 4, timeout = 30000, list = 0, json = 0, c, bad = 0;
     uint64_t seed = 1;
     char err[256];
     rdv_cli_args a;
@@ -108,6 +153,7 @@ int rdv_cmd_faults(int argc, char **argv)
     while (!bad && (c = rdv_cli_args_next(&a)) != -1) {
         switch (c) {
         case 'l': list = 1; break;
+        case 'J': json = 1; break;
         case 'c': spec = a.arg; break;
         case 'n':
             bad = rdv_cli_int("--ranks", a.arg, 1, 65536, &ranks, err,
@@ -130,6 +176,10 @@ int rdv_cmd_faults(int argc, char **argv)
         return rdv_cli_usage_error("rdv faults", list
                                    ? "--list and --check exclude each other"
                                    : "--list or --check SPEC is required");
+    if (json && !list)
+        return rdv_cli_usage_error("rdv faults", "--json goes with --list");
+    if (list && json)
+        return list_json(stdout);
     if (list)
         return rdv_fault_catalogue_write(stdout) ? RDV_EXIT_CANNOT_RUN
                                                  : RDV_EXIT_OK;

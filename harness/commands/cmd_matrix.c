@@ -60,6 +60,11 @@ static const char usage[] =
     "  --transport T      uring or epoll\n"
     "  --junit FILE       JUnit XML, one testcase per cell (store, N,\n"
     "                     scenario, seed)\n"
+    "  --json             JSON lines on stdout (the table and the rest go\n"
+    "                     to stderr): one \"run\" object per run, as rdv run\n"
+    "                     --json prints, one \"cell\" object per cell that\n"
+    "                     was skipped or could not run, and a last\n"
+    "                     \"matrix\" object with the totals\n"
     "\n"
     "On a terminal, stderr shows a live progress line (done/total,\n"
     "failures, ETA); elsewhere, a line per finished cell with the time\n"
@@ -74,12 +79,16 @@ typedef struct matrix_cmd {
     rdv_run_config base;
     const char *junit;
     const char *redis;
+    int json;
+    FILE *text; /* the table and messages: stdout, stderr with --json */
     char tmpdir[256];
     char owned[4][512]; /* default store URLs made here */
     int noted_ranks; /* the N whose fd limit note was printed last */
 } matrix_cmd;
 
-enum { OPT_STORE = 0x200, OPT_REDIS, OPT_RANKS, OPT_SEEDS, OPT_JUNIT };
+enum {
+    OPT_STORE = 0x200, OPT_REDIS, OPT_RANKS, OPT_SEEDS, OPT_JUNIT, OPT_JSON,
+};
 
 static const struct option options[] = {
     {"store", required_argument, NULL, OPT_STORE},
@@ -93,6 +102,7 @@ static const struct option options[] = {
     {"deadline", required_argument, NULL, RDV_OPT_DEADLINE},
     {"transport", required_argument, NULL, RDV_OPT_TRANSPORT},
     {"junit", required_argument, NULL, OPT_JUNIT},
+    {"json", no_argument, NULL, OPT_JSON},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -164,6 +174,7 @@ static int parse_one(matrix_cmd *mc, int c, const char *arg, char *err,
         return rdv_cli_list("--seeds", arg, 0, UINT64_MAX, m->seeds,
                             RDV_MATRIX_MAX_SEEDS, &m->nseeds, err, errlen);
     case OPT_JUNIT: mc->junit = arg; return 0;
+    case OPT_JSON: mc->json = 1; return 0;
     default:
         snprintf(err, errlen, "unknown option");
         return -1;
@@ -276,10 +287,14 @@ static int validate_all(matrix_cmd *mc)
 static void report_run(matrix_cmd *mc, const rdv_run_config *cfg,
                        const rdv_run_report *rep, const char *scenario)
 {
+    if (mc->json) {
+        rdv_report_print_json(stdout, cfg, rep);
+        fflush(stdout);
+    }
     if (rep->failed) {
         rdv_matrix_progress_clear(&mc->m);
-        rdv_report_print_run(stdout, cfg, rep, 0);
-        fflush(stdout);
+        rdv_report_print_run(mc->text, cfg, rep, 0);
+        fflush(mc->text);
     }
     if (mc->junit && rdv_matrix_add_case(&mc->m, cfg, rep, scenario))
         fprintf(stderr, "rdv matrix: out of memory for the JUnit report\n");
@@ -338,6 +353,8 @@ static void run_cell_seeds(matrix_cmd *mc, int s, int n, int sc,
                                              cfg.restart_cmd)))) {
         cell->skipped = 1;
         mc->m.done += mc->m.nseeds;
+        if (mc->json)
+            rdv_matrix_json_cell(stdout, &cfg, "skip", why);
         if (mc->junit)
             rdv_matrix_add_skipped(&mc->m, &cfg, cfg.faults_spec, why);
         return;
@@ -346,7 +363,9 @@ static void run_cell_seeds(matrix_cmd *mc, int s, int n, int sc,
         rdv_runner_create(&cfg, &runner, err, sizeof err)) {
         cell->could_not_run = 1;
         rdv_matrix_progress_clear(&mc->m);
-        printf("ERROR %s N=%d: %s\n", shown, cfg.nranks, err);
+        fprintf(mc->text, "ERROR %s N=%d: %s\n", shown, cfg.nranks, err);
+        if (mc->json)
+            rdv_matrix_json_cell(stdout, &cfg, "error", err);
         mc->m.done += mc->m.nseeds;
         mc->m.errors += mc->m.nseeds;
         if (mc->junit)
@@ -358,8 +377,8 @@ static void run_cell_seeds(matrix_cmd *mc, int s, int n, int sc,
     for (int i = 0; i < mc->m.nseeds; i++) {
         if (rdv_runner_run(runner, mc->m.seeds[i], rep, err, sizeof err)) {
             rdv_matrix_progress_clear(&mc->m);
-            printf("ERROR %s N=%d seed %llu: %s\n", shown, cfg.nranks,
-                   (unsigned long long)mc->m.seeds[i], err);
+            fprintf(mc->text, "ERROR %s N=%d seed %llu: %s\n", shown,
+                    cfg.nranks, (unsigned long long)mc->m.seeds[i], err);
             cell->runs++;
             mc->m.done++;
             mc->m.errors++;
@@ -398,13 +417,14 @@ static int remove_entry(const char *path, const struct stat *st, int flag,
 }
 
 /* The matrix's own no-leak check over all its runs. */
-static int matrix_leaks(int fds_before)
+static int matrix_leaks(FILE *text, int fds_before)
 {
     char procs[256];
     int fds = rdv_fd_count(), left = rdv_leak_processes(0, procs,
                                                         sizeof procs);
 
-    printf("matrix no-leak: fds %d before, %d after; %s\n", fds_before, fds,
+    fprintf(text, "matrix no-leak: fds %d before, %d after; %s\n",
+            fds_before, fds,
            left ? procs : "no processes left");
     return fds != fds_before || left;
 }
@@ -433,19 +453,21 @@ static int run_matrix(matrix_cmd *mc)
                 run_cell(mc, s, n, sc, rep);
     free(rep);
     rdv_matrix_progress_clear(m);
-    rdv_matrix_print_table(m, stdout);
-    printf("%d runs in %.1f s: %d passed, %d failed", m->done,
+    rdv_matrix_print_table(m, mc->text);
+    fprintf(mc->text, "%d runs in %.1f s: %d passed, %d failed", m->done,
            (double)(rdv_now_ns() - m->t0_ns) / 1e9,
            m->done - m->failed - m->errors, m->failed);
     if (m->errors)
-        printf(", %d could not run", m->errors);
-    putchar('\n');
-    leaked = matrix_leaks(fds_before);
+        fprintf(mc->text, ", %d could not run", m->errors);
+    fputc('\n', mc->text);
+    leaked = matrix_leaks(mc->text, fds_before);
     if (mc->junit && rdv_junit_write(mc->junit, "rdv matrix", m->cases,
                                      m->ncases, err, sizeof err)) {
         fprintf(stderr, "rdv matrix: %s\n", err);
         m->errors++;
     }
+    if (mc->json)
+        rdv_matrix_json_summary(stdout, m, leaked);
     free(m->cells);
     return m->failed || leaked ? RDV_EXIT_FAIL
            : m->errors         ? RDV_EXIT_CANNOT_RUN
@@ -461,6 +483,7 @@ int rdv_cmd_matrix(int argc, char **argv)
         return RDV_EXIT_FAIL;
     mc->base.prog = "rdv";
     code = parse_args(mc, argc, argv);
+    mc->text = mc->json ? stderr : stdout;
     if (code == 0)
         code = validate_all(mc);
     if (code < 0)

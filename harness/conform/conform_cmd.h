@@ -97,15 +97,22 @@ int conform_verdict(conform_out *out, rdv_verdict v, const char *fmt, ...)
 
 /* ---- report (conform_report.c) ---- */
 
-void conform_report_header(const char *url, size_t nclauses, int quick,
-                           int level);
-void conform_report_row(const conform_result *res);
+/* The table goes to f: stdout, or stderr when stdout carries --json. */
+void conform_report_header(FILE *f, const char *url, size_t nclauses,
+                           int quick, int level);
+void conform_report_row(FILE *f, const conform_result *res);
 /* Prints the verdict lines, the last one for CI to grep:
  * "conform: <store> reaches level <L>: N passed, N failed, N n/a", L the
  * highest level up to `level` (the one judged) whose clauses all passed.
  * Returns the number of failed clauses. */
-int conform_report_verdict(const char *url, int level,
+int conform_report_verdict(FILE *f, const char *url, int level,
                            const conform_result *res, size_t n);
+/* --json, one line each (schema version 1, in the README): a "clause"
+ * object per clause as it finishes, and a last "conform" object. */
+void conform_report_json_row(FILE *f, const conform_result *res);
+void conform_report_json_verdict(FILE *f, const char *url,
+                                 const conform_result *res, size_t n,
+                                 int exit_code);
 /* Writes JUnit XML, one testcase per clause. 0, or -1 with a message
  * naming the path in err. */
 int conform_report_junit(const char *path, const char *url,

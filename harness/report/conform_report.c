@@ -11,6 +11,7 @@
 #include "conform/conform_cmd.h"
 #include "report/replay.h"
 #include "report/report_junit.h"
+#include "common/text_escape.h"
 #include "rdv/url.h"
 
 static const char *verdict_name(const conform_result *res)
@@ -21,25 +22,58 @@ static const char *verdict_name(const conform_result *res)
                                               : "FAIL";
 }
 
-void conform_report_header(const char *url, size_t nclauses, int quick,
-                           int level)
+void conform_report_header(FILE *f, const char *url, size_t nclauses,
+                           int quick, int level)
 {
-    printf("rdv conform: %s (%zu clauses%s; level %s)\n", url, nclauses,
-           quick ? ", quick" : "",
-           level ? rdv_contract_level_name(level) : "as the store claims");
-    printf("%-24s %-15s %-6s %8s  %s\n", "CLAUSE", "GROUP", "RESULT",
-           "TIME", "EVIDENCE");
-    fflush(stdout);
+    fprintf(f, "rdv conform: %s (%zu clauses%s; level %s)\n", url, nclauses,
+            quick ? ", quick" : "",
+            level ? rdv_contract_level_name(level) : "as the store claims");
+    fprintf(f, "%-24s %-15s %-6s %8s  %s\n", "CLAUSE", "GROUP", "RESULT",
+            "TIME", "EVIDENCE");
+    fflush(f);
 }
 
-void conform_report_row(const conform_result *res)
+void conform_report_row(FILE *f, const conform_result *res)
 {
-    printf("%-24s %-15s %-6s %6lldms  %s\n", res->c->name, res->c->group,
-           verdict_name(res), (long long)res->ms, res->evidence);
-    fflush(stdout);
+    fprintf(f, "%-24s %-15s %-6s %6lldms  %s\n", res->c->name,
+            res->c->group, verdict_name(res), (long long)res->ms,
+            res->evidence);
+    fflush(f);
 }
 
-int conform_report_verdict(const char *url, int level,
+void conform_report_json_row(FILE *f, const conform_result *res)
+{
+    fputs("{\"version\":1,\"type\":\"clause\",\"name\":", f);
+    rdv_json_put_string(f, res->c->name);
+    fputs(",\"group\":", f);
+    rdv_json_put_string(f, res->c->group);
+    fprintf(f, ",\"verdict\":\"%s\",\"ms\":%lld,\"evidence\":",
+            verdict_name(res), (long long)res->ms);
+    rdv_json_put_string(f, res->evidence);
+    fputs("}\n", f);
+    fflush(f);
+}
+
+void conform_report_json_verdict(FILE *f, const char *url,
+                                 const conform_result *res, size_t n,
+                                 int exit_code)
+{
+    size_t count[3] = {0, 0, 0}; /* pass, fail, skip */
+    char shown[512];
+
+    for (size_t i = 0; i < n; i++)
+        count[res[i].verdict == RDV_VERDICT_PASS   ? 0
+              : res[i].verdict == RDV_VERDICT_SKIP ? 2
+                                                   : 1]++;
+    fputs("{\"version\":1,\"type\":\"conform\",\"store\":", f);
+    rdv_json_put_string(f, rdv_url_redact(url, shown, sizeof shown));
+    fprintf(f, ",\"clauses\":%zu,\"passed\":%zu,\"failed\":%zu,"
+            "\"skipped\":%zu,\"exit\":%d}\n", n, count[0], count[1],
+            count[2], exit_code);
+    fflush(f);
+}
+
+int conform_report_verdict(FILE *f, const char *url, int level,
                            const conform_result *res, size_t n)
 {
     size_t passed = 0, skipped = 0, failed = 0, o = 0;
@@ -69,19 +103,19 @@ int conform_report_verdict(const char *url, int level,
 
         rerun[0] = '\0';
         rdv_shell_quote(url, rerun, sizeof rerun, &r);
-        printf("FAIL: %s: %zu of %zu clauses failed (%s); %zu passed, "
+        fprintf(f, "FAIL: %s: %zu of %zu clauses failed (%s); %zu passed, "
                "%zu skipped\n", url, failed, n, names, passed, skipped);
-        printf("rerun the failed clauses: rdv conform --store %s --only "
+        fprintf(f, "rerun the failed clauses: rdv conform --store %s --only "
                "%s\n", rerun, names);
     } else
-        printf("PASS: %s: all %zu clauses passed%s%zu skipped\n", url,
+        fprintf(f, "PASS: %s: all %zu clauses passed%s%zu skipped\n", url,
                passed, skipped ? "; " : ", ", skipped);
     rdv_url_redact(url, label, sizeof label);
-    printf("conform: %s reaches level %s: %zu passed, %zu failed, %zu "
-           "n/a\n", label, rdv_contract_level_name(reached < 0 ? 0
-                                                               : reached),
-           passed, failed, skipped);
-    fflush(stdout);
+    fprintf(f, "conform: %s reaches level %s: %zu passed, %zu failed, %zu "
+            "n/a\n", label, rdv_contract_level_name(reached < 0 ? 0
+                                                                : reached),
+            passed, failed, skipped);
+    fflush(f);
     return (int)failed;
 }
 

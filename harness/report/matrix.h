@@ -75,4 +75,10 @@ int rdv_matrix_add_skipped(rdv_matrix *m, const rdv_run_config *cfg,
                            const char *scenario, const char *why);
 void rdv_matrix_free_cases(rdv_matrix *m);
 
+/* --json: a cell that did not run ("skip" or "error", why), and the
+ * totals, each one line. The schema is in the README (version 1). */
+void rdv_matrix_json_cell(FILE *f, const rdv_run_config *cfg,
+                          const char *verdict, const char *why);
+void rdv_matrix_json_summary(FILE *f, const rdv_matrix *m, int leaked);
+
 #endif

@@ -18,6 +18,7 @@
 #include "rdv/url.h"
 #include "report/replay.h"
 #include "report/report_text.h"
+#include "common/text_escape.h"
 
 rdv_matrix_cell *rdv_matrix_cell_at(rdv_matrix *m, int store, int ranks,
                                     int scenario)
@@ -220,4 +221,34 @@ void rdv_matrix_free_cases(rdv_matrix *m)
     free(m->cases);
     m->cases = NULL;
     m->ncases = 0;
+}
+
+void rdv_matrix_json_cell(FILE *f, const rdv_run_config *cfg,
+                          const char *verdict, const char *why)
+{
+    char shown[512];
+
+    fputs("{\"version\":1,\"type\":\"cell\",\"store\":", f);
+    rdv_json_put_string(f, rdv_url_redact(cfg->store_url, shown,
+                                          sizeof shown));
+    fprintf(f, ",\"ranks\":%d,\"faults\":", cfg->nranks);
+    if (cfg->faults_spec)
+        rdv_json_put_string(f, cfg->faults_spec);
+    else
+        fputs("null", f);
+    fprintf(f, ",\"verdict\":\"%s\",\"detail\":", verdict);
+    rdv_json_put_string(f, why);
+    fputs("}\n", f);
+    fflush(f);
+}
+
+void rdv_matrix_json_summary(FILE *f, const rdv_matrix *m, int leaked)
+{
+    fprintf(f, "{\"version\":1,\"type\":\"matrix\",\"runs\":%d,"
+            "\"passed\":%d,\"failed\":%d,\"errors\":%d,"
+            "\"elapsed_ms\":%.1f,\"no_leak\":%s}\n", m->done,
+            m->done - m->failed - m->errors, m->failed, m->errors,
+            (double)(rdv_now_ns() - m->t0_ns) / 1e6,
+            leaked ? "false" : "true");
+    fflush(f);
 }

@@ -10,6 +10,7 @@
 #include "report/replay.h"
 #include "report/report_text.h"
 #include "common/text_escape.h"
+#include "rdv/url.h"
 
 const char *rdv_check_verdict_name(int verdict)
 {
@@ -88,10 +89,16 @@ static void json_rank(FILE *f, const rdv_run_config *cfg,
 void rdv_report_print_json(FILE *f, const rdv_run_config *cfg,
                            const rdv_run_report *rep)
 {
-    char line[8192];
+    char line[8192], shown[512];
 
-    fputs("{\"store\":", f);
-    rdv_json_put_string(f, cfg->store_url);
+    fputs("{\"version\":1,\"type\":\"run\",\"store\":", f);
+    rdv_json_put_string(f, rdv_url_redact(cfg->store_url, shown,
+                                          sizeof shown));
+    fputs(",\"faults\":", f);
+    if (cfg->faults_spec)
+        rdv_json_put_string(f, cfg->faults_spec);
+    else
+        fputs("null", f);
     fprintf(f, ",\"ranks\":%d,\"seed\":%llu,\"run_id\":\"%s\",\"passed\":%s,"
             "\"elapsed_ms\":%.3f,\"checks\":[", cfg->nranks,
             (unsigned long long)rep->seed, rep->run_id,

@@ -341,3 +341,61 @@ Test(progress, matrix_prints_a_line_per_cell_while_it_runs, .timeout = 180)
     free(r.out);
     rm_rf(dir);
 }
+
+/* Every line of stdout is one JSON object of schema version 1 and the
+ * type given (python3 parses it); returns how many there were. */
+static int expect_json_lines(const char *args, int code, const char *last)
+{
+    char cmd[4096];
+    result r;
+    int n = -1;
+
+    snprintf(cmd, sizeof cmd, "out=$(%s %s 2>/dev/null); echo \"rdv exit "
+             "$?\"; printf \"%%s\\n\" \"$out\" | python3 -c '\n"
+             "import json, sys\n"
+             "objs = [json.loads(l) for l in sys.stdin]\n"
+             "assert objs, \"no output\"\n"
+             "assert all(o[\"version\"] == 1 for o in objs), objs\n"
+             "assert objs[-1][\"type\"] == sys.argv[1], objs[-1]\n"
+             "print(\"lines\", len(objs), json.dumps(objs, ensure_ascii=False))\n"
+             "' %s", RDV_BIN, args, last);
+    r = sh(cmd);
+    cr_expect(strstr(r.out, "lines "), "'rdv %s':\n%s", args, r.out);
+    sscanf(strstr(r.out, "lines ") ? strstr(r.out, "lines ") : "", "lines %d",
+           &n);
+    {
+        char want[32];
+
+        snprintf(want, sizeof want, "rdv exit %d", code);
+        cr_expect(strstr(r.out, want), "'rdv %s': %s", args, r.out);
+    }
+    free(r.out);
+    return n;
+}
+
+Test(json, run_matrix_conform_and_faults_print_versioned_lines,
+     .timeout = 240)
+{
+    char dir[256], args[1024], cmd[1400];
+    result r;
+
+    tmpdir(dir, sizeof dir);
+    /* A directory named in UTF-8 comes out as UTF-8, not as ?? */
+    snprintf(args, sizeof args, "run --store 'file://%s/\xc3\xbc' --ranks 2 "
+             "--workload barrier --json", dir);
+    snprintf(cmd, sizeof cmd, "bash -c \"%s %s\" | grep -c '/\xc3\xbc'",
+             RDV_BIN, args);
+    r = sh(cmd);
+    cr_expect_eq(r.code, 0, "no UTF-8 path in the JSON: %s", r.out);
+    free(r.out);
+    cr_expect_eq(expect_json_lines(args, 0, "run"), 1);
+    snprintf(args, sizeof args, "matrix --store 'hash:?shared=1' --store "
+             "'file://%s/m' --ranks 2 --seeds 1,2 --workload barrier --json",
+             dir);
+    cr_expect_eq(expect_json_lines(args, 0, "matrix"), 5);
+    cr_expect_eq(expect_json_lines("conform --store 'hash:?shared=1' --quick "
+                                   "--only open,set-get --json", 0,
+                                   "conform"), 3);
+    cr_expect_gt(expect_json_lines("faults --list --json", 0, "fault"), 10);
+    rm_rf(dir);
+}

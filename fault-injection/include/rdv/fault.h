@@ -152,6 +152,27 @@ unsigned rdv_fault_plan_needs(const rdv_fault_plan *p);
  * to out, for `rdv faults --list`. Returns RDV_OK or RDV_EIO. */
 int rdv_fault_catalogue_write(FILE *out);
 
+/* One fault of the catalogue as data, for tools that print it their own
+ * way (`rdv faults --list --json`). Every string is static. */
+#define RDV_FAULT_CATALOGUE_MAX_PARAMS 24
+typedef struct rdv_fault_catalogue_info {
+    const char *name;  /* "store.delay" */
+    const char *help;  /* what it does */
+    const char *fatal; /* "no", "yes" or "depends" */
+    const char *why;   /* why it is (not) fatal, or when; may be NULL */
+    unsigned needs;    /* RDV_FAULT_NEEDS_* */
+    size_t nparams;
+    struct {
+        const char *name, *help;
+        int required;
+    } params[RDV_FAULT_CATALOGUE_MAX_PARAMS];
+} rdv_fault_catalogue_info;
+
+/* How many faults the catalogue holds, and the i-th of them (RDV_OK, or
+ * RDV_EINVAL past the end). */
+size_t rdv_fault_catalogue_count(void);
+int rdv_fault_catalogue_get(size_t i, rdv_fault_catalogue_info *out);
+
 /* Redis CLIENT PAUSE for ms on the server a store URL names, logged in
  * as the URL says (every form the redis store takes: redis://[[user]:
  * password@]host[:port][/db][?user=U&password=P], port 6379 by default,
