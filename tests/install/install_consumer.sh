@@ -1,0 +1,50 @@
+#!/bin/sh
+# tests/install/install_consumer.sh BUILD_DIR WITH_MPI(0|1) - installs the
+# build into a scratch prefix, builds consumer.c against it as a project
+# of its own with find_package(rdv) (and COMPONENTS mpi when rdv has MPI)
+# the way the README says, runs it,
+# and checks that asking for a component rdv does not have fails with a
+# message naming it. Everything is removed at the end.
+set -eu
+build=$1
+with_mpi=$2
+here=$(cd "$(dirname "$0")" && pwd)
+work=$(mktemp -d "${TMPDIR:-/tmp}/rdv-install-XXXXXX")
+trap 'rm -rf "$work"' EXIT
+
+cmake --install "$build" --prefix "$work/prefix" >"$work/install.log" 2>&1 ||
+    { cat "$work/install.log"; exit 1; }
+# The project is written here, not kept under tests/: every CMakeLists.txt
+# there is a test area of rdv's own build.
+mkdir "$work/src"
+cp "$here/consumer.c" "$work/src/"
+cat >"$work/src/CMakeLists.txt" <<'CMAKE'
+cmake_minimum_required(VERSION 3.16)
+project(rdv_consumer C)
+set(RDV_COMPONENTS "" CACHE STRING "components to ask find_package for")
+find_package(rdv REQUIRED COMPONENTS ${RDV_COMPONENTS})
+add_executable(consumer consumer.c)
+target_link_libraries(consumer PRIVATE rdv::rdv)
+if("mpi" IN_LIST RDV_COMPONENTS)
+  target_compile_definitions(consumer PRIVATE WITH_MPI)
+  target_link_libraries(consumer PRIVATE rdv::rdv_mpi)
+endif()
+CMAKE
+components=""
+[ "$with_mpi" = 1 ] && components="mpi"
+cmake -S "$work/src" -B "$work/b" -DCMAKE_PREFIX_PATH="$work/prefix" \
+    -DRDV_COMPONENTS="$components" >"$work/configure.log" 2>&1 ||
+    { cat "$work/configure.log"; exit 1; }
+cmake --build "$work/b" >"$work/build.log" 2>&1 ||
+    { cat "$work/build.log"; exit 1; }
+"$work/b/consumer"
+
+if cmake -S "$work/src" -B "$work/nope" \
+    -DCMAKE_PREFIX_PATH="$work/prefix" -DRDV_COMPONENTS=nope \
+    >"$work/nope.log" 2>&1; then
+    echo "find_package(rdv COMPONENTS nope) succeeded"
+    exit 1
+fi
+grep -q "no component 'nope'" "$work/nope.log" ||
+    { echo "no message naming the component:"; cat "$work/nope.log"; exit 1; }
+echo "installed rdv: find_package works (components: ${components:-none})"
