@@ -47,4 +47,22 @@ if cmake -S "$work/src" -B "$work/nope" \
 fi
 grep -q "no component 'nope'" "$work/nope.log" ||
     { echo "no message naming the component:"; cat "$work/nope.log"; exit 1; }
-echo "installed rdv: find_package works (components: ${components:-none})"
+# The man page renders, and completion offers commands and options.
+p="$work/prefix"
+groff -man -Tutf8 -ww "$p/share/man/man1/rdv.1" >"$work/man.txt" \
+    2>"$work/man.err" && [ ! -s "$work/man.err" ] &&
+    grep -q "rdv conform" "$work/man.txt" ||
+    { echo "rdv.1 does not render cleanly:"; cat "$work/man.err"; exit 1; }
+got=$(bash -c '
+    PATH=$1/bin:$PATH
+    . "$1/share/bash-completion/completions/rdv"
+    complete_words() { COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _rdv; echo "${COMPREPLY[*]}"; }
+    complete_words rdv con
+    complete_words rdv conform --cl
+    complete_words rdv bench st
+    complete_words rdv bench rendezvous --tim' _ "$p")
+[ "$got" = "conform
+--clause-timeout
+store store-rendezvous
+--timeout" ] || { echo "completion gave:"; echo "$got"; exit 1; }
+echo "installed rdv: find_package, the man page and completion work (components: ${components:-none})"
