@@ -255,10 +255,10 @@ static void usage(FILE *f)
             "\n"
             "  -s, --store URL       the store (hash:?shared=1, file:///dir,\n"
             "                        redis://host:port, unix:///path, ...)\n"
-            "  -n, --ops N           ops per process and operation "
+            "      --ops N           ops per process and operation "
             "(20000)\n"
             "  -p, --procs N         processes in the second run (8)\n"
-            "  -v, --value-size B    bytes per value (3, as "
+            "      --value-size B    bytes per value (3, as "
             "redis-benchmark)\n"
             "  -h, --help            this text\n"
             "\n"
@@ -282,7 +282,7 @@ static int parse_opts(int argc, char **argv, bench_opts *o)
     rdv_cli_args a;
 
     *o = (bench_opts){NULL, 20000, 8, 3};
-    rdv_cli_args_init(&a, "rdv bench store", argc, argv, "s:n:p:v:h", longs);
+    rdv_cli_args_init(&a, "rdv bench store", argc, argv, "s:p:h", longs);
     while (!bad && (c = rdv_cli_args_next(&a)) != -1) {
 
         switch (c) {

@@ -74,9 +74,9 @@ static void usage(FILE *f)
             "                   [--only CLAUSE,...] [--clause-timeout MS] "
             "[--list]\n"
             "Certifies the store at URL against the rdv store contract.\n"
-            "  --store URL          hash:, file:///dir, redis://..., "
+            "  -s, --store URL      hash:, file:///dir, redis://..., "
             "plugin:./lib.so?k=v ...\n"
-            "  --ranks LIST         rank counts for the rendezvous clauses "
+            "  -n, --ranks LIST     rank counts for the rendezvous clauses "
             "(default 2,4,8,16)\n"
             "  --junit FILE         also write JUnit XML, one testcase per "
             "clause\n"
@@ -117,7 +117,7 @@ static int parse_opts(int argc, char **argv, conform_opts *o)
 {
     static const struct option longopts[] = {
         {"store", required_argument, NULL, 's'},
-        {"ranks", required_argument, NULL, 'r'},
+        {"ranks", required_argument, NULL, 'n'},
         {"junit", required_argument, NULL, 'j'},
         {"quick", no_argument, NULL, 'q'},
         {"only", required_argument, NULL, 'o'},
@@ -132,7 +132,7 @@ static int parse_opts(int argc, char **argv, conform_opts *o)
     rdv_cli_args a;
     int opt;
 
-    rdv_cli_args_init(&a, "rdv conform", argc, argv, "s:r:j:qo:t:lL:h",
+    rdv_cli_args_init(&a, "rdv conform", argc, argv, "s:n:j:qo:t:lL:h",
                       longopts);
     while ((opt = rdv_cli_args_next(&a)) != -1) {
         switch (opt) {
@@ -142,7 +142,7 @@ static int parse_opts(int argc, char **argv, conform_opts *o)
         case 'o': o->only = a.arg; break;
         case 'l': o->list = 1; break;
         case 'J': o->json = 1; break;
-        case 'r':
+        case 'n':
             if (parse_ranks(a.arg, o))
                 return RDV_EXIT_USAGE;
             break;

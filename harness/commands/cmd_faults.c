@@ -149,7 +149,7 @@ int rdv_cmd_faults(int argc, char **argv)
     char err[256];
     rdv_cli_args a;
 
-    rdv_cli_args_init(&a, "rdv faults", argc, argv, "lc:n:s:t:h", opts);
+    rdv_cli_args_init(&a, "rdv faults", argc, argv, "lc:n:t:h", opts);
     while (!bad && (c = rdv_cli_args_next(&a)) != -1) {
         switch (c) {
         case 'l': list = 1; break;

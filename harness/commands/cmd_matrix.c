@@ -40,12 +40,12 @@ static const char usage[] =
     "cell: ok/FAIL, passed/runs, slowest run). Every failing run prints\n"
     "its checks and a `replay: rdv run ...` line.\n"
     "\n"
-    "  --store URL        a store to test (repeat for more); default: the\n"
+    "  -s, --store URL    a store to test (repeat for more); default: the\n"
     "                     embedded ones: hash:?shared=1, file:// in a fresh\n"
     "                     temp dir, and prefix=p over each\n"
     "  --redis URL        add redis (and prefix=p over it); without\n"
     "                     --store, also taken from $RDV_TEST_REDIS_URL\n"
-    "  --ranks LIST       rank counts, 1..1024 (default 2,4,8,16)\n"
+    "  -n, --ranks LIST   rank counts, 1..1024 (default 2,4,8,16)\n"
     "  --seeds LIST       seeds, e.g. 1-3 or 1,7,9 (default 1-3)\n"
     "  --faults SPEC      a fault scenario column (repeat for more; `none`\n"
     "                     is the fault-free column; `all` adds the fault\n"
@@ -87,7 +87,8 @@ typedef struct matrix_cmd {
 } matrix_cmd;
 
 enum {
-    OPT_STORE = 0x200, OPT_REDIS, OPT_RANKS, OPT_SEEDS, OPT_JUNIT, OPT_JSON,
+    OPT_STORE = 's', OPT_RANKS = 'n', /* as in every command */
+    OPT_REDIS = 0x200, OPT_SEEDS, OPT_JUNIT, OPT_JSON,
 };
 
 static const struct option options[] = {
@@ -230,7 +231,7 @@ static int parse_args(matrix_cmd *mc, int argc, char **argv)
     rdv_cli_args a;
     int c, explicit_stores;
 
-    rdv_cli_args_init(&a, "rdv matrix", argc, argv, "h", options);
+    rdv_cli_args_init(&a, "rdv matrix", argc, argv, "s:n:h", options);
     while ((c = rdv_cli_args_next(&a)) != -1) {
         if (c == 'h')
             return -1;

@@ -34,9 +34,9 @@ static const char usage[] =
     "mesh-consistent, results-correct, results-identical, no-hang,\n"
     "no-leak, error-quality (and culprit-named with --faults).\n"
     "\n"
-    "  --store URL        hash:?shared=1, file:///dir, redis://host:port,\n"
+    "  -s, --store URL    hash:?shared=1, file:///dir, redis://host:port,\n"
     "                     unix:///path, plugin:./lib.so; any takes prefix=P\n"
-    "  --ranks N          1..1024 (the soft fd limit is raised for them)\n"
+    "  -n, --ranks N      1..1024 (the soft fd limit is raised for them)\n"
     "  --seed S           inputs and fault decisions (default 1)\n"
     "  --workload LIST    steps, comma-separated (default below):\n"
     "                       barrier | allreduce[:TYPE][:COUNT][:OP][:ring|hd]\n"
@@ -78,7 +78,9 @@ typedef struct run_cmd {
 } run_cmd;
 
 enum {
-    OPT_STORE = 0x200, OPT_RANKS, OPT_SEED, OPT_REPEAT, OPT_LOGS, OPT_JUNIT,
+    /* -s and -n, as in every command that takes a store or ranks */
+    OPT_STORE = 's', OPT_RANKS = 'n',
+    OPT_SEED = 0x200, OPT_REPEAT, OPT_LOGS, OPT_JUNIT,
     OPT_TRACE, OPT_JSON, OPT_KEEP_GOING,
 };
 
@@ -146,7 +148,7 @@ static int parse_args(run_cmd *rc, int argc, char **argv)
     rc->seed = 1;
     rc->repeat = 1;
     rc->cfg.prog = "rdv";
-    rdv_cli_args_init(&a, "rdv run", argc, argv, "vh", options);
+    rdv_cli_args_init(&a, "rdv run", argc, argv, "s:n:vh", options);
     while ((c = rdv_cli_args_next(&a)) != -1) {
         if (c == 'h')
             return -1;

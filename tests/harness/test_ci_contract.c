@@ -102,6 +102,21 @@ Test(exit_codes, bad_usage_is_2_in_every_command, .timeout = 120)
         expect_exit(cases[i].args, 2, cases[i].says);
 }
 
+/* One vocabulary: -s/--store and -n/--ranks wherever a command takes a
+ * store or ranks, and no short option meaning something else. */
+Test(options, one_vocabulary_across_commands, .timeout = 180)
+{
+    expect_exit("run -s 'hash:?shared=1' -n 2 --workload barrier", 0, NULL);
+    expect_exit("matrix -s 'hash:?shared=1' -n 2 --seeds 1 --workload "
+                "barrier", 0, "1 passed");
+    expect_exit("conform -s 'hash:?shared=1' -n 2 --quick --only open", 0,
+                "PASS");
+    expect_exit("bench store -s hash: -v 3", 2, "unknown option '-v'");
+    expect_exit("bench store -s hash: -n 3", 2, "unknown option '-n'");
+    expect_exit("faults --check 'proc.kill(rank=1, at=connected)' -s 3", 2,
+                "unknown option '-s'");
+}
+
 /* One message for one bad option, and no usage text after it. */
 Test(exit_codes, one_message_per_unknown_option)
 {
