@@ -71,7 +71,9 @@ void clause_run_scoped(const rdv_clause_env *env, rdv_clause_result *r,
 int clause_expect(clause_ctx *c, rdv_store *s, const char *what, int rc,
                   int want);
 
-/* Reads key and compares it with want; fails the clause on mismatch. */
+/* Reads key (present: the timeout covers moving the value, 5 s and
+ * 250 ms per MiB) and compares it with want; fails the clause on
+ * mismatch. */
 int clause_expect_value(clause_ctx *c, rdv_store *s, const char *key,
                         const void *want, size_t want_len);
 

@@ -200,7 +200,11 @@ int clause_expect_value(clause_ctx *c, rdv_store *s, const char *key,
     char k[96], got_x[200], want_x[200];
     void *v = NULL;
     size_t len = 0;
-    int rc = rdv_store_get(s, key, &v, &len, 5000);
+    /* The key is there: the timeout only has to cover moving the value,
+     * which for 64 MiB through a gateway on a busy host takes seconds
+     * (5 s, and 250 ms more per MiB expected). */
+    int rc = rdv_store_get(s, key, &v, &len,
+                           5000 + (int)(want_len >> 20) * 250);
     int same = rc == RDV_OK && len == want_len &&
                memcmp(v, want, len) == 0;
 
