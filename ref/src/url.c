@@ -186,6 +186,14 @@ static int parse_authority(rdv_url *u, const char *a, size_t n,
     return rc;
 }
 
+/* A repeated option is a mistake (which one was meant?), except where
+ * the options are a program's arguments: exec: hands them to its adapter
+ * in URL order, and a repeated one is a list there (EXEC_PROTOCOL.md). */
+static int repeats_ok(const rdv_url *u)
+{
+    return strcmp(u->scheme, "exec") == 0;
+}
+
 static int parse_query(rdv_url *u, const char *q, char *errbuf, size_t errlen)
 {
     while (*q) {
@@ -210,7 +218,7 @@ static int parse_query(rdv_url *u, const char *q, char *errbuf, size_t errlen)
             (rc = take(u, &o->value, eq + 1, n - (size_t)(eq - q) - 1,
                        "option", errbuf, errlen)))
             return rc;
-        for (size_t i = 0; i + 1 < u->noptions; i++)
+        for (size_t i = 0; i + 1 < u->noptions && !repeats_ok(u); i++)
             if (!strcmp(u->options[i].key, o->key)) {
                 char msg[160];
 

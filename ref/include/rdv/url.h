@@ -62,7 +62,8 @@ typedef struct rdv_url {
  * bytes shown as its head...tail, so the reason is never cut off);
  * RDV_ENOMEM. A percent-encoded NUL (%00) anywhere and an option given
  * twice are RDV_EINVAL: one would cut a component short, the other
- * leaves the reader to guess which value counts. On
+ * leaves the reader to guess which value counts (exec: excepted: its
+ * options are its adapter's arguments, where a repeat is a list). On
  * failure u holds nothing (rdv_url_free() is still allowed). errbuf may
  * be NULL. */
 int rdv_url_parse(const char *text, rdv_url *u, char *errbuf, size_t errlen);
