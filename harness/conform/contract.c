@@ -36,7 +36,8 @@ static const rdv_clause clauses[] = {
     {"empty-value", SP, "an empty value is stored and read back as empty",
      rdv_clause_empty_value, GL},
     {"large-value", SP, "a 64 MiB value round-trips; one byte more is "
-     "RDV_EINVAL", rdv_clause_large_value, GL, .budget_ms = 180000},
+     "RDV_EINVAL", rdv_clause_large_value, GL, .budget_ms = 180000,
+     .heavy = 1},
     {"distinct-keys", SP, "keys any encoding could confuse (escapes, '/', "
      "'.', case, Unicode forms, control bytes, long shared prefixes) stay "
      "distinct entries", rdv_clause_distinct_keys, GL},

@@ -85,6 +85,10 @@ typedef struct rdv_clause {
      * prefix's. Run it where nothing else writes to the store: another
      * client's key would count against the store. */
     int whole_store;
+    /* It moves so many bytes that a single-threaded server (redis) stops
+     * answering everyone else meanwhile: run it where no other client
+     * waits on that server with a deadline of its own. */
+    int heavy;
     /* The contract level it belongs to (RDV_STORE_LEVEL_GLOO: set, get,
      * wait and check, what Gloo's store offers; RDV_STORE_LEVEL_FULL:
      * the rest). A store judged at a lower level is not asked for it:

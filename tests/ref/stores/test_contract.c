@@ -14,7 +14,9 @@
  * Three suites: contract/ holds most clauses and runs them in parallel;
  * contract_timed/ holds the clauses whose verdict bounds a duration
  * (rdv_clause.timed), contract_alone/ those that judge every key in the
- * store (rdv_clause.whole_store). ctest runs both of those alone
+ * store (rdv_clause.whole_store) or move 64 MiB through it
+ * (rdv_clause.heavy: a redis-server busy with that answers no other
+ * client in time). ctest runs both of those alone
  * (RUN_SERIAL, one job): what a timed clause measures is the store, not
  * another clause pushing 64 MiB through the same redis-server, and a key
  * a whole-store clause finds is the store's, not another test's.
@@ -46,7 +48,9 @@ typedef enum suite { PARALLEL, TIMED, ALONE } suite;
 
 static suite suite_of(const rdv_clause *c)
 {
-    return c->timed ? TIMED : c->whole_store ? ALONE : PARALLEL;
+    return c->timed                     ? TIMED
+           : c->whole_store || c->heavy ? ALONE
+                                        : PARALLEL;
 }
 
 /* One array per suite: Criterion keeps every list. */
