@@ -62,3 +62,18 @@ void rm_rf(const char *dir)
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     cr_expect_eq(system(cmd), 0);
 }
+
+int check_is(const char *out, const char *check, const char *verdict)
+{
+    for (const char *p = strstr(out, check); p; p = strstr(p + 1, check)) {
+        const char *q = p + strlen(check);
+
+        if (p > out && p[-1] != ' ')
+            continue;
+        while (*q == ' ')
+            q++;
+        if (strncmp(q, verdict, strlen(verdict)) == 0)
+            return 1;
+    }
+    return 0;
+}

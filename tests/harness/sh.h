@@ -20,5 +20,8 @@ result rdv(const char *args);
 /* A fresh directory under $TMPDIR (or /tmp), and removing one. */
 void tmpdir(char *buf, size_t cap);
 void rm_rf(const char *dir);
+/* 1 when rdv's check table says "<check> <spaces> <verdict>" (PASS,
+ * FAIL, SKIP) somewhere in out. */
+int check_is(const char *out, const char *check, const char *verdict);
 
 #endif

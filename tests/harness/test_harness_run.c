@@ -24,22 +24,6 @@
 
 #include "sh.h"
 
-/* "  <check> <spaces> FAIL" appears in the output. */
-static int check_is(const char *out, const char *check, const char *verdict)
-{
-    for (const char *p = strstr(out, check); p; p = strstr(p + 1, check)) {
-        const char *q = p + strlen(check);
-
-        if (p > out && p[-1] != ' ')
-            continue;
-        while (*q == ' ')
-            q++;
-        if (strncmp(q, verdict, strlen(verdict)) == 0)
-            return 1;
-    }
-    return 0;
-}
-
 static const char *const all_checks[] = {
     "ranks-ok", "mesh-consistent", "results-correct", "results-identical",
     "no-hang", "no-leak", "error-quality",

@@ -23,39 +23,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "sh.h"
+
 #define SCALE_TIMEOUT "--timeout 60000"
-
-typedef struct result {
-    int code;
-    char *out; /* stdout and stderr together */
-} result;
-
-static result sh(const char *cmd)
-{
-    char buf[16384];
-    result r = {.code = -1};
-    size_t len = 0, cap = 1 << 16;
-    FILE *p = popen(cmd, "r");
-    size_t n;
-    int st;
-
-    cr_assert(p, "popen(%s)", cmd);
-    r.out = malloc(cap);
-    cr_assert(r.out);
-    while ((n = fread(buf, 1, sizeof buf, p)) > 0) {
-        if (len + n + 1 > cap) {
-            cap = (len + n + 1) * 2;
-            r.out = realloc(r.out, cap);
-            cr_assert(r.out);
-        }
-        memcpy(r.out + len, buf, n);
-        len += n;
-    }
-    r.out[len] = '\0';
-    st = pclose(p);
-    r.code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-    return r;
-}
 
 /* Runs `rdv ARGS` under a shell whose fd limits were set by `limits`
  * (a ulimit command, or ":"). */
@@ -65,37 +35,6 @@ static result rdv_limited(const char *limits, const char *args)
 
     snprintf(cmd, sizeof cmd, "%s && %s %s 2>&1", limits, RDV_BIN, args);
     return sh(cmd);
-}
-
-static void tmpdir(char *buf, size_t cap)
-{
-    const char *t = getenv("TMPDIR");
-
-    snprintf(buf, cap, "%s/rdv-scale-XXXXXX", t && *t ? t : "/tmp");
-    cr_assert(mkdtemp(buf), "mkdtemp: %s", strerror(errno));
-}
-
-static void rm_rf(const char *dir)
-{
-    char cmd[600];
-
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    cr_expect_eq(system(cmd), 0);
-}
-
-static int check_is(const char *out, const char *check, const char *verdict)
-{
-    for (const char *p = strstr(out, check); p; p = strstr(p + 1, check)) {
-        const char *q = p + strlen(check);
-
-        if (p > out && p[-1] != ' ')
-            continue;
-        while (*q == ' ')
-            q++;
-        if (strncmp(q, verdict, strlen(verdict)) == 0)
-            return 1;
-    }
-    return 0;
 }
 
 static void expect_all_pass_256(const result *r)
