@@ -41,12 +41,14 @@ server_start() {
         exit 1
     }
     eval "$exports"
+    # timeout_ms=30000 (default 10000) bounds an op without a timeout of
+    # its own: a 64 MiB set took 14-19 s through either plugin built with
+    # ASan on a loaded CI host. session_ms=30000: the ZooKeeper client
+    # drops a session whose server is silent for 2/3 of it, and such a
+    # write keeps the server silent longer than 2/3 of the default 10 s.
     case $SERVICE in
-        etcd) URL="plugin:$PLUGIN?endpoints=$RDV_TEST_ETCD_ENDPOINTS" ;;
-        # session_ms=30000: the client drops a session whose server is
-        # silent for 2/3 of it, and a 64 MiB write keeps a busy CI host's
-        # server silent for longer than 2/3 of the default 10 s.
-        zookeeper) URL="plugin:$PLUGIN?hosts=$RDV_TEST_ZK_HOSTS&maxbuffer=134217728&session_ms=30000" ;;
+        etcd) URL="plugin:$PLUGIN?endpoints=$RDV_TEST_ETCD_ENDPOINTS&timeout_ms=30000" ;;
+        zookeeper) URL="plugin:$PLUGIN?hosts=$RDV_TEST_ZK_HOSTS&maxbuffer=134217728&session_ms=30000&timeout_ms=30000" ;;
     esac
     echo "== $SERVICE in $SERVER_DIR; store $URL"
 }
