@@ -85,6 +85,25 @@ static __attribute__((unused)) void race_window(void)
     usleep(2000); /* widens the read-to-write gap so racers meet in it */
 }
 
+/* A create-only set done as a check, then gap_us, then a plain write:
+ * the non-atomic create two plugins share, with windows of their own. */
+static __attribute__((unused)) int set_check_then_write(
+    void *h, const char *key, const void *val, size_t len, int flags,
+    useconds_t gap_us)
+{
+    void *old = NULL;
+    size_t old_len;
+
+    if (!(flags & RDV_PLUGIN_SET_CREATE_ONLY))
+        return sq_set(h, key, val, len, flags);
+    if (sq_get(h, key, &old, &old_len, 0) == RDV_OK) {
+        free(old);
+        return sq_fail(h, RDV_EEXIST, "set: key exists (create-only)");
+    }
+    usleep(gap_us);
+    return sq_set(h, key, val, len, 0);
+}
+
 static __attribute__((unused)) uint64_t key_hash(const char *key)
 {
     uint64_t h = 1469598103934665603ull; /* FNV-1a */
@@ -128,17 +147,8 @@ static int broken_add(void *h, const char *key, int64_t delta,
 static int broken_set(void *h, const char *key, const void *val, size_t len,
                       int flags)
 {
-    void *old = NULL;
-    size_t old_len;
-
-    if (!(flags & RDV_PLUGIN_SET_CREATE_ONLY))
-        return sq_set(h, key, val, len, flags);
-    if (sq_get(h, key, &old, &old_len, 0) == RDV_OK) {
-        free(old);
-        return sq_fail(h, RDV_EEXIST, "set: key exists (create-only)");
-    }
-    race_window();
-    return sq_set(h, key, val, len, 0);
+    /* the bug: 2 ms from the check to the write */
+    return set_check_then_write(h, key, val, len, flags, 2000);
 }
 #undef OP_SET
 #define OP_SET broken_set
@@ -467,17 +477,8 @@ static void broken_cancel(void *h)
 static int broken_set(void *h, const char *key, const void *val, size_t len,
                       int flags)
 {
-    void *old = NULL;
-    size_t old_len;
-
-    if (!(flags & RDV_PLUGIN_SET_CREATE_ONLY))
-        return sq_set(h, key, val, len, flags);
-    if (sq_get(h, key, &old, &old_len, 0) == RDV_OK) {
-        free(old);
-        return sq_fail(h, RDV_EEXIST, "set: key exists (create-only)");
-    }
-    usleep(1000); /* the bug: 1 ms from the check to the write */
-    return sq_set(h, key, val, len, 0);
+    /* the bug: 1 ms from the check to the write */
+    return set_check_then_write(h, key, val, len, flags, 1000);
 }
 #undef OP_SET
 #define OP_SET broken_set
