@@ -21,7 +21,7 @@ static void mesh(const char *kind, int n, const char *transport,
     char job[64];
 
     if (n > 8 && getenv("RDV_TEST_QUICK"))
-        cr_skip_test("RDV_TEST_QUICK: N = %d skipped (memcheck is slow)", n);
+        cr_skip_test("RDV_TEST_QUICK: N = %d skipped (quick passes; release runs it)", n);
     snprintf(job, sizeof job, "mesh-%s-%d", kind, n);
     fixture_open(&f, kind);
     plan_init(&p, f.store, f.url, n, job, 60000, -1);
