@@ -1,7 +1,8 @@
 /*
  * rendezvous/records.c - the store side of the rendezvous.
  *
- * Store traffic per rank: one create-only set, ceil((N-1)/BATCH)
+ * Store traffic per rank: one create-only set (tried again when the
+ * connection broke under it: see publish_set), ceil((N-1)/BATCH)
  * multi_gets (each blocks inside the store until the whole batch exists,
  * so nobody polls), and one delete. Only when a batch is slow (a rank
  * late or gone) does a read give up after a slice (a tenth of the
@@ -21,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "fnv.h"
 #include "mesh.h"
@@ -35,6 +37,52 @@ void rdv_mesh_key(const rdv_mesh *m, int rank, char *buf, size_t cap)
     snprintf(buf, cap, "%s/addr/%d", m->job, rank);
 }
 
+/* The store could not be reached (a redis restart, say) while the
+ * deadline still leaves time: the read is lost, not the rendezvous. */
+static int store_down(const rdv_mesh *m, int ret)
+{
+    return ret == RDV_ECONN && rdv_now_ns() < m->deadline;
+}
+
+/* Whether key holds exactly our record: a create-only set whose reply
+ * was lost (a reset connection) may have been applied. The record
+ * carries this context's random nonce, so no other process writes the
+ * same bytes. */
+static int holds_own(rdv_mesh *m, const char *key, const uint8_t *buf)
+{
+    void *val = NULL;
+    size_t len = 0;
+    int own;
+
+    m->counters->store_ops++;
+    own = rdv_store_try_get(m->store, key, &val, &len) == RDV_OK &&
+          len == RDV_RECORD_SIZE && memcmp(val, buf, len) == 0;
+    free(val);
+    return own;
+}
+
+/* The create-only set of our record. A broken connection is not the
+ * end while the deadline leaves time: the set is tried again, and
+ * "exists" after a lost reply is success when the value is ours. */
+static int publish_set(rdv_mesh *m, const char *key, const uint8_t *buf)
+{
+    const struct timespec nap = {0, 10 * 1000 * 1000};
+    int ret, lost = 0;
+
+    for (;;) {
+        m->counters->store_ops++;
+        ret = rdv_store_set(m->store, key, buf, RDV_RECORD_SIZE,
+                            RDV_SET_CREATE_ONLY);
+        if (!store_down(m, ret))
+            break;
+        lost = 1;
+        nanosleep(&nap, NULL); /* the store reconnects; no busy loop */
+    }
+    if (ret == RDV_EEXIST && lost && holds_own(m, key, buf))
+        ret = RDV_OK;
+    return ret;
+}
+
 int rdv_mesh_publish(rdv_mesh *m)
 {
     uint8_t buf[RDV_RECORD_SIZE];
@@ -46,8 +94,7 @@ int rdv_mesh_publish(rdv_mesh *m)
 
     rdv_record_encode(&m->me, buf);
     rdv_mesh_key(m, m->rank, key, sizeof key);
-    m->counters->store_ops++;
-    ret = rdv_store_set(m->store, key, buf, sizeof buf, RDV_SET_CREATE_ONLY);
+    ret = publish_set(m, key, buf);
     if (ret == RDV_OK) {
         m->published = 1;
         return RDV_OK;
@@ -265,13 +312,6 @@ static int fail_missing(rdv_mesh *m, const reader *rd)
                          (long long)((rdv_now_ns() - m->started) / 1000000),
                          rd->npending > 1 ? "ranks" : "rank", list, note,
                          m->job);
-}
-
-/* The store could not be reached (a redis restart, say) while the
- * deadline still leaves time: the read is lost, not the rendezvous. */
-static int store_down(const rdv_mesh *m, int ret)
-{
-    return ret == RDV_ECONN && rdv_now_ns() < m->deadline;
 }
 
 /* multi_get, until the deadline `until`, of the nb unread ranks from

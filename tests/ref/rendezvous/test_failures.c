@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "ranks.h"
+#include "rdv/store_ops.h"
 #include "rendezvous/codec.h"
 #include "store_fixture.h"
 
@@ -348,6 +349,55 @@ Test(failures, duplicate_rank_is_eexist)
     }
     cr_expect_eq(eexist, 1, "exactly one duplicate is refused: %s | %s",
                  r[1].msg, r[3].msg);
+    results_free(r);
+    fixture_close(&f);
+}
+
+/* A store whose first create-only set in each process is applied but
+ * answered RDV_ECONN, as when a connection resets after the request
+ * went out (redis: "its outcome is unknown"). */
+typedef struct lost_reply {
+    rdv_wrapper w;
+    int lost; /* per process: each forked rank has its own copy */
+} lost_reply;
+
+static int lost_reply_set(rdv_store *s, const char *key, const void *val,
+                          size_t len, int flags)
+{
+    lost_reply *l = (lost_reply *)s;
+    int rc = rdv_inner_set(s, key, val, len, flags);
+
+    if (rc != RDV_OK || !(flags & RDV_SET_CREATE_ONLY) || l->lost)
+        return rc;
+    l->lost = 1;
+    return rdv_store_fail(s, RDV_ECONN, "set '%s': the connection broke "
+                          "after the request was sent", key);
+}
+
+static const rdv_wrapper_ops lost_reply_ops = {
+    .ops = {.name = "lost-reply", .set = lost_reply_set}};
+
+/* Every rank's publish is applied but its reply lost: the rank tries
+ * again, finds the key holding its own record, and the mesh completes
+ * (before: "publishing …: the connection broke", seen in CI with the
+ * server.reset fault). */
+Test(failures, lost_publish_reply_recognised)
+{
+    store_fixture f;
+    rank_plan p;
+    rank_result *r;
+    lost_reply *l = calloc(1, sizeof *l);
+
+    fixture_open(&f, "hash");
+    cr_assert_not_null(l);
+    rdv_wrapper_init(&l->w, &lost_reply_ops, f.store);
+    f.store = &l->w.base;
+    plan_init(&p, f.store, f.url, 4, "lost-reply", 5000, -1);
+    r = plan_run(&p);
+    expect_mesh_ok(&p, r);
+    for (int i = 0; i < p.nproc; i++)
+        cr_expect_geq(r[i].counters.store_ops, 3, "rank %d: %llu store ops",
+                      i, (unsigned long long)r[i].counters.store_ops);
     results_free(r);
     fixture_close(&f);
 }
