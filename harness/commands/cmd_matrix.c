@@ -58,7 +58,10 @@ static const char usage[] =
     "  --timeout MS       as for rdv run (default 10000)\n"
     "  --deadline MS      as for rdv run\n"
     "  --transport T      uring or epoll\n"
-    "  --junit FILE       JUnit XML, one testcase per cell (store, N,\n"
+    "  --impl I           rdv (default) or gloo: Gloo's rendezvous\n"
+    "                     (gloo::rendezvous::Context over this store, TCP\n"
+    "                     device, connectFullMesh) and collectives; no\n"
+    "                     reduce_scatter, --transport or net.* faults\n"    "  --junit FILE       JUnit XML, one testcase per cell (store, N,\n"
     "                     scenario, seed)\n"
     "  --json             JSON lines on stdout (the table and the rest go\n"
     "                     to stderr): one \"run\" object per run, as rdv run\n"
@@ -102,6 +105,7 @@ static const struct option options[] = {
     {"timeout", required_argument, NULL, RDV_OPT_TIMEOUT},
     {"deadline", required_argument, NULL, RDV_OPT_DEADLINE},
     {"transport", required_argument, NULL, RDV_OPT_TRANSPORT},
+    {"impl", required_argument, NULL, RDV_OPT_IMPL},
     {"junit", required_argument, NULL, OPT_JUNIT},
     {"json", no_argument, NULL, OPT_JSON},
     {"help", no_argument, NULL, 'h'},

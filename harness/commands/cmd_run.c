@@ -53,7 +53,10 @@ static const char usage[] =
     "  --deadline MS      the whole run; ranks still running are killed\n"
     "                     (default 2 x timeout + 1000)\n"
     "  --transport T      uring or epoll (default: io_uring, epoll fallback)\n"
-    "  --faults SPEC      inject faults (see `rdv faults --list`)\n"
+    "  --impl I           rdv (default) or gloo: Gloo's rendezvous\n"
+    "                     (gloo::rendezvous::Context over this store, TCP\n"
+    "                     device, connectFullMesh) and collectives; no\n"
+    "                     reduce_scatter, --transport or net.* faults\n"    "  --faults SPEC      inject faults (see `rdv faults --list`)\n"
     "  --server-restart CMD  shell command that restarts the store's\n"
     "                     server on the same address; needed by the\n"
     "                     server.restart fault\n"
@@ -94,6 +97,7 @@ static const struct option options[] = {
     {"timeout", required_argument, NULL, RDV_OPT_TIMEOUT},
     {"deadline", required_argument, NULL, RDV_OPT_DEADLINE},
     {"transport", required_argument, NULL, RDV_OPT_TRANSPORT},
+    {"impl", required_argument, NULL, RDV_OPT_IMPL},
     {"faults", required_argument, NULL, RDV_OPT_FAULTS},
     {"server-restart", required_argument, NULL, RDV_OPT_SERVER_RESTART},
     {"logs", required_argument, NULL, OPT_LOGS},

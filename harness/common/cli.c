@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "common/cli.h"
+#include "run/rank_gloo.h"
 
 int rdv_cli_run_option(int code, const char *arg, rdv_run_config *cfg,
                        char *err, size_t errlen)
@@ -31,6 +32,16 @@ int rdv_cli_run_option(int code, const char *arg, rdv_run_config *cfg,
         }
         cfg->transport = arg;
         return 1;
+    case RDV_OPT_IMPL:
+        if (!strcmp(arg, "rdv"))
+            cfg->impl = RDV_IMPL_RDV;
+        else if (!strcmp(arg, "gloo"))
+            cfg->impl = RDV_IMPL_GLOO;
+        else {
+            snprintf(err, errlen, "--impl: '%s' is not rdv or gloo", arg);
+            return -1;
+        }
+        return 1;
     case RDV_OPT_FAULTS:
         cfg->faults_spec = arg;
         return 1;
@@ -46,6 +57,7 @@ int rdv_run_config_finish(rdv_run_config *cfg, char *err, size_t errlen)
 {
     const char *spec = cfg->workload_spec ? cfg->workload_spec
                                           : RDV_WORKLOAD_DEFAULT;
+    const char *why;
 
     if (!cfg->timeout_ms)
         cfg->timeout_ms = RDV_RUN_TIMEOUT_DEFAULT;
@@ -59,6 +71,11 @@ int rdv_run_config_finish(rdv_run_config *cfg, char *err, size_t errlen)
         rdv_faults_parse(cfg->faults_spec, cfg->nranks, &cfg->faults, err,
                          errlen))
         return -1;
+    if (cfg->impl == RDV_IMPL_GLOO && (why = rdv_rank_gloo_unmet(cfg))) {
+        snprintf(err, errlen, "%s", why);
+        rdv_run_config_release(cfg);
+        return -1;
+    }
     return 0;
 }
 

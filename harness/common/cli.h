@@ -20,6 +20,7 @@ enum {
     RDV_OPT_TRANSPORT,
     RDV_OPT_FAULTS,
     RDV_OPT_SERVER_RESTART,
+    RDV_OPT_IMPL,
 };
 
 /* Applies one shared option to cfg: 1 when it was one, 0 when not,
@@ -29,7 +30,8 @@ int rdv_cli_run_option(int code, const char *arg, rdv_run_config *cfg,
 
 /* Completes cfg for cfg->nranks ranks: parses the workload (the default
  * when none was given) and the fault spec, and fills defaults. Returns 0
- * or -1 with a usage message. Free with rdv_run_config_release(). */
+ * or -1 with a usage message (also for what --impl gloo cannot run:
+ * run/rank_gloo.h). Free with rdv_run_config_release(). */
 int rdv_run_config_finish(rdv_run_config *cfg, char *err, size_t errlen);
 void rdv_run_config_release(rdv_run_config *cfg);
 

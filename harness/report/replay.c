@@ -73,6 +73,8 @@ const char *rdv_replay_line(const rdv_run_config *cfg, uint64_t seed,
     transport = cfg->transport ? cfg->transport : getenv("RDV_TRANSPORT");
     if (transport && *transport)
         option(buf, cap, &off, "--transport", transport);
+    if (cfg->impl == RDV_IMPL_GLOO)
+        option(buf, cap, &off, "--impl", "gloo");
     if (cfg->faults)
         option(buf, cap, &off, "--faults", rdv_faults_text(cfg->faults));
     return buf;

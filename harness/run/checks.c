@@ -201,6 +201,11 @@ static void judge_mesh(const rdv_run_facts *f, rdv_check *c)
     int n = f->cfg->nranks;
     long pairs = 0, bad = 0;
 
+    if (f->cfg->impl == RDV_IMPL_GLOO) {
+        check_skip(c, "reads librdv's peer info; Gloo's pairs do not show "
+                      "their sockets (an outside view is not built yet)");
+        return;
+    }
     for (int i = 0; i < n; i++) {
         const rdv_tuple *row = rdv_result_area_tuples(f->area, i);
 

@@ -60,15 +60,19 @@ int rdv_leak_processes(pid_t pgid, char *buf, size_t cap)
     return n;
 }
 
-/* 1 when key's last '/'-separated part is rank's number ("job/addr/2"):
- * a record of that rank's own. */
+/* 1 when key's last '/'-separated part is rank's number ("job/addr/2",
+ * or Gloo's address record "2") or Gloo's hostname record "rank_2": a
+ * record of that rank's own. */
 static int key_of_rank(const char *key, int rank)
 {
     const char *last = strrchr(key, '/');
     char num[16];
 
+    last = last ? last + 1 : key;
+    if (!strncmp(last, "rank_", 5))
+        last += 5;
     snprintf(num, sizeof num, "%d", rank);
-    return rank >= 0 && last && strcmp(last + 1, num) == 0;
+    return rank >= 0 && strcmp(last, num) == 0;
 }
 
 long rdv_leak_keys(rdv_store *s, const char *prefix, int excused_rank,

@@ -22,6 +22,7 @@
 #include "rdv/context.h"
 #include "rdv/clock.h"
 #include "run/rank.h"
+#include "run/rank_gloo.h"
 #include "run/store_recorder.h"
 #include "workload/workload_exec.h"
 
@@ -34,6 +35,7 @@ typedef struct rank_state {
     rdv_faults_rank *faults;
     rdv_store *store;
     rdv_context *ctx;
+    rdv_rank_gloo *gloo; /* instead of ctx, under --impl gloo */
     rdv_hooks hooks;
 } rank_state;
 
@@ -153,6 +155,23 @@ static int record_mesh(rank_state *st)
     return RDV_OK;
 }
 
+/* Gloo's rendezvous: it offers no peer info, so the rank does not mark
+ * itself connected for mesh-consistent (which then skips); the phases
+ * come through the same hooks, so the fault plan's process faults fire. */
+static int connect_gloo(rank_state *st)
+{
+    char err[RDV_DETAIL_MAX];
+    int rc;
+
+    rc = rdv_rank_gloo_connect(st->store, st->rank, st->job->cfg,
+                               rdv_faults_rank_hooks(st->faults, &st->hooks),
+                               &st->gloo, err, sizeof err);
+    if (rc)
+        return rank_fail(st, rc, "%s", err);
+    snprintf(st->slot->transport, sizeof st->slot->transport, "gloo-tcp");
+    return RDV_OK;
+}
+
 static int connect_mesh(rank_state *st)
 {
     const rdv_run_config *cfg = st->job->cfg;
@@ -161,6 +180,8 @@ static int connect_mesh(rank_state *st)
     int rc;
 
     st->hooks = (rdv_hooks){.arg = st, .phase = on_phase};
+    if (cfg->impl == RDV_IMPL_GLOO)
+        return connect_gloo(st);
     o.rank = st->rank;
     o.size = cfg->nranks;
     o.timeout_ms = cfg->timeout_ms;
@@ -185,6 +206,7 @@ static int run_workload(rank_state *st)
     const rdv_run_config *cfg = st->job->cfg;
     rdv_step_env env = {
         .ctx = st->ctx, .store = st->store, .seed = st->job->seed,
+        .ops = st->gloo ? rdv_rank_gloo_ops() : NULL, .ops_arg = st->gloo,
         .rank = st->rank, .nranks = cfg->nranks,
         .timeout_ms = cfg->timeout_ms,
     };
@@ -204,6 +226,13 @@ static int run_workload(rank_state *st)
             rank_log(st, "wrong output: %s", out->note);
             wrong = 1;
         }
+    }
+    if (st->gloo) {
+        char err[RDV_DETAIL_MAX];
+        int rc = rdv_rank_gloo_finish(st->gloo, err, sizeof err);
+
+        if (rc)
+            return rank_fail(st, rc, "after the workload: %s", err);
     }
     return wrong ? RDV_EPROTO : RDV_OK;
 }
@@ -250,6 +279,9 @@ int rdv_rank_main(void *arg, int rank)
         rdv_context_get_counters(st.ctx, &st.slot->counters);
     if (st.ctx)
         rdv_context_destroy(st.ctx);
+    if (st.slot->rc != RDV_OK)
+        rdv_rank_gloo_abandon(st.gloo);
+    rdv_rank_gloo_destroy(st.gloo);
     rdv_store_close(st.store);
     rdv_faults_rank_end(st.faults);
     st.slot->t_end_ns = rdv_now_ns();

@@ -24,6 +24,12 @@
  * slack), and again for the survivors of a fault. */
 #define RDV_RUN_DEADLINE_DEFAULT(timeout_ms) (2 * (timeout_ms) + 1000)
 
+/* Whose rendezvous and collectives the ranks run (--impl). */
+typedef enum rdv_impl {
+    RDV_IMPL_RDV,  /* librdv's */
+    RDV_IMPL_GLOO, /* Gloo's, on the same store (run/rank_gloo.h) */
+} rdv_impl;
+
 typedef struct rdv_run_config {
     const char *prog;          /* argv[0], for replay lines */
     const char *store_url;
@@ -39,6 +45,7 @@ typedef struct rdv_run_config {
     const char *restart_cmd;   /* restarts the store's server, for the
                                   server.restart fault; NULL = none */
     rdv_faults *faults;        /* parsed from faults_spec */
+    rdv_impl impl;
 } rdv_run_config;
 
 enum { RDV_CHECK_PASS, RDV_CHECK_FAIL, RDV_CHECK_SKIP };

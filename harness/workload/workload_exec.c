@@ -40,12 +40,86 @@ static void verify(const rdv_step *st, const rdv_step_env *env,
     }
 }
 
-static int fail_step(const rdv_step *st, const rdv_step_env *env, int rc,
+static int fail_step(const rdv_step *st, int rc, const char *why,
                      char *err, size_t errlen)
 {
-    snprintf(err, errlen, "%s: %s: %s", st->name, rdv_status_name(rc),
-             rdv_context_errmsg(env->ctx));
+    snprintf(err, errlen, "%s: %s: %s", st->name, rdv_status_name(rc), why);
     return rc;
+}
+
+/* ---- one collective, through librdv or env->ops ----------------------
+ * Each leaves the implementation's words about a failure in why. */
+
+#define WHY_MAX RDV_DETAIL_MAX
+
+static int lib_said(const rdv_step_env *env, int rc, char *why)
+{
+    if (rc)
+        snprintf(why, WHY_MAX, "%s", rdv_context_errmsg(env->ctx));
+    return rc;
+}
+
+static int coll_barrier(const rdv_step_env *env, const rdv_coll_options *o,
+                        char *why)
+{
+    if (env->ops)
+        return env->ops->barrier(env->ops_arg, why, WHY_MAX);
+    return lib_said(env, rdv_barrier(env->ctx, o), why);
+}
+
+int rdv_step_barrier(const rdv_step_env *env, char *why, size_t whylen)
+{
+    char said[WHY_MAX] = "";
+    int rc = coll_barrier(env, NULL, said);
+
+    snprintf(why, whylen, "%s", said);
+    return rc;
+}
+
+static int coll_reduce(const rdv_step *st, const rdv_step_env *env,
+                       const rdv_coll_options *o, const void *send,
+                       void *recv, char *why)
+{
+    int rs = st->kind == RDV_STEP_REDUCE_SCATTER;
+
+    if (env->ops && rs && !env->ops->reduce_scatter) {
+        snprintf(why, WHY_MAX, "%s offers no reduce_scatter",
+                 env->ops->name);
+        return RDV_ENOTSUP;
+    }
+    if (env->ops && rs)
+        return env->ops->reduce_scatter(env->ops_arg, send, recv, st->count,
+                                        st->type, st->op, why, WHY_MAX);
+    if (env->ops)
+        return env->ops->allreduce(env->ops_arg, send, recv, st->count,
+                                   st->type, st->op, why, WHY_MAX);
+    if (rs)
+        return lib_said(env, rdv_reduce_scatter(env->ctx, send, recv,
+                                                st->count, st->type, st->op,
+                                                o), why);
+    return lib_said(env, rdv_allreduce(env->ctx, send, recv, st->count,
+                                       st->type, st->op, o), why);
+}
+
+static int coll_broadcast(const rdv_step *st, const rdv_step_env *env,
+                          const rdv_coll_options *o, void *buf, char *why)
+{
+    if (env->ops)
+        return env->ops->broadcast(env->ops_arg, buf, st->count, st->type,
+                                   st->root, why, WHY_MAX);
+    return lib_said(env, rdv_broadcast(env->ctx, buf, st->count, st->type,
+                                       st->root, o), why);
+}
+
+static int coll_allgather(const rdv_step *st, const rdv_step_env *env,
+                          const rdv_coll_options *o, const void *send,
+                          void *recv, char *why)
+{
+    if (env->ops)
+        return env->ops->allgather(env->ops_arg, send, recv, st->count,
+                                   st->type, why, WHY_MAX);
+    return lib_said(env, rdv_allgather(env->ctx, send, recv, st->count,
+                                       st->type, o), why);
 }
 
 /* The block of a count-element vector that rank r gets from
@@ -63,20 +137,15 @@ static void scatter_block(size_t count, int nranks, int r, size_t *first,
 
 static int run_reduce(const rdv_step *st, const rdv_step_env *env,
                       const rdv_coll_options *o, void *send, void *recv,
-                      rdv_step_out *out)
+                      rdv_step_out *out, char *why)
 {
     size_t first = 0, n = st->count;
     int rc;
 
     rdv_values_fill(send, st, env->seed, env->rank, env->nranks, st->count);
-    if (st->kind == RDV_STEP_ALLREDUCE) {
-        rc = rdv_allreduce(env->ctx, send, recv, st->count, st->type, st->op,
-                           o);
-    } else {
+    if (st->kind == RDV_STEP_REDUCE_SCATTER)
         scatter_block(st->count, env->nranks, env->rank, &first, &n);
-        rc = rdv_reduce_scatter(env->ctx, send, recv, st->count, st->type,
-                                st->op, o);
-    }
+    rc = coll_reduce(st, env, o, send, recv, why);
     if (rc == RDV_OK) {
         out->correct = 1;
         verify(st, env, recv, n, first, RDV_EXPECT_REDUCED, 0, out);
@@ -87,7 +156,7 @@ static int run_reduce(const rdv_step *st, const rdv_step_env *env,
 
 static int run_broadcast(const rdv_step *st, const rdv_step_env *env,
                          const rdv_coll_options *o, void *buf,
-                         rdv_step_out *out)
+                         rdv_step_out *out, char *why)
 {
     int rc;
 
@@ -96,7 +165,7 @@ static int run_broadcast(const rdv_step *st, const rdv_step_env *env,
                         st->count);
     else
         rdv_values_set_all(buf, st->type, st->count, BCAST_SENTINEL);
-    rc = rdv_broadcast(env->ctx, buf, st->count, st->type, st->root, o);
+    rc = coll_broadcast(st, env, o, buf, why);
     if (rc == RDV_OK) {
         out->correct = 1;
         verify(st, env, buf, st->count, 0, RDV_EXPECT_INPUT, st->root, out);
@@ -107,14 +176,14 @@ static int run_broadcast(const rdv_step *st, const rdv_step_env *env,
 
 static int run_allgather(const rdv_step *st, const rdv_step_env *env,
                          const rdv_coll_options *o, void *send, void *recv,
-                         rdv_step_out *out)
+                         rdv_step_out *out, char *why)
 {
     size_t es = rdv_dtype_size(st->type);
     size_t total = st->count * (size_t)env->nranks;
     int rc;
 
     rdv_values_fill(send, st, env->seed, env->rank, env->nranks, st->count);
-    rc = rdv_allgather(env->ctx, send, recv, st->count, st->type, o);
+    rc = coll_allgather(st, env, o, send, recv, why);
     if (rc != RDV_OK)
         return rc;
     out->correct = 1;
@@ -176,6 +245,7 @@ int rdv_step_run(const rdv_step *st, const rdv_step_env *env,
     size_t nrecv = st->kind == RDV_STEP_ALLGATHER
                        ? st->count * (size_t)env->nranks : st->count;
     void *send = NULL, *recv = NULL;
+    char why[WHY_MAX] = "";
     int rc = RDV_OK;
 
     o.algo = st->algo;
@@ -195,18 +265,18 @@ int rdv_step_run(const rdv_step *st, const rdv_step_env *env,
     switch (st->kind) {
     case RDV_STEP_BARRIER:
     case RDV_STEP_SPIN: /* the ranks that do not spin wait for it here */
-        rc = rdv_barrier(env->ctx, &o);
+        rc = coll_barrier(env, &o, why);
         out->correct = 1;
         break;
     case RDV_STEP_ALLREDUCE:
     case RDV_STEP_REDUCE_SCATTER:
-        rc = run_reduce(st, env, &o, send, recv, out);
+        rc = run_reduce(st, env, &o, send, recv, out, why);
         break;
     case RDV_STEP_BROADCAST:
-        rc = run_broadcast(st, env, &o, send, out);
+        rc = run_broadcast(st, env, &o, send, out, why);
         break;
     case RDV_STEP_ALLGATHER:
-        rc = run_allgather(st, env, &o, send, recv, out);
+        rc = run_allgather(st, env, &o, send, recv, out, why);
         break;
     case RDV_STEP_STORE:
         break;
@@ -214,7 +284,7 @@ int rdv_step_run(const rdv_step *st, const rdv_step_env *env,
     out->t_exit_ns = rdv_now_ns();
     out->ran = rc == RDV_OK;
     if (rc)
-        fail_step(st, env, rc, err, errlen);
+        fail_step(st, rc, why, err, errlen);
 done:
     buf_free(send, st->count * es + 1);
     buf_free(recv, nrecv * es + 1);

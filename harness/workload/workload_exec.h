@@ -12,8 +12,28 @@
 #include "common/result_area.h"
 #include "workload/workload.h"
 
+/* Another implementation's collectives (harness/run/rank_gloo.c), in
+ * place of librdv's on env->ctx. Each returns an rdv_status, with the
+ * implementation's own words in err on failure. NULL reduce_scatter:
+ * the implementation does not offer it. */
+typedef struct rdv_coll_ops {
+    const char *name; /* "gloo" */
+    int (*barrier)(void *arg, char *err, size_t errlen);
+    int (*broadcast)(void *arg, void *buf, size_t count, rdv_dtype t,
+                     int root, char *err, size_t errlen);
+    int (*allgather)(void *arg, const void *send, void *recv, size_t count,
+                     rdv_dtype t, char *err, size_t errlen);
+    int (*allreduce)(void *arg, const void *send, void *recv, size_t count,
+                     rdv_dtype t, rdv_op op, char *err, size_t errlen);
+    int (*reduce_scatter)(void *arg, const void *send, void *recv,
+                          size_t count, rdv_dtype t, rdv_op op, char *err,
+                          size_t errlen);
+} rdv_coll_ops;
+
 typedef struct rdv_step_env {
-    rdv_context *ctx;
+    rdv_context *ctx;                /* librdv's, when ops is NULL */
+    const rdv_coll_ops *ops;         /* or another implementation's */
+    void *ops_arg;
     rdv_store *store; /* the rank's store, scoped to this run */
     uint64_t seed;
     int rank;
@@ -27,6 +47,9 @@ typedef struct rdv_step_env {
  * A wrong output is not an error here: results-correct reports it. */
 int rdv_step_run(const rdv_step *st, const rdv_step_env *env,
                  rdv_step_out *out, char *err, size_t errlen);
+
+/* A barrier through env's implementation, its words on failure in why. */
+int rdv_step_barrier(const rdv_step_env *env, char *why, size_t whylen);
 
 /* The store step (workload_store.c); same contract as rdv_step_run. */
 int rdv_step_run_store(const rdv_step *st, const rdv_step_env *env,

@@ -37,11 +37,12 @@
 static int barrier(const rdv_step_env *env, const char *why, char *err,
                    size_t errlen)
 {
-    int rc = rdv_barrier(env->ctx, NULL);
+    char said[RDV_DETAIL_MAX];
+    int rc = rdv_step_barrier(env, said, sizeof said);
 
     if (rc)
         snprintf(err, errlen, "store step: barrier %s: %s: %s", why,
-                 rdv_status_name(rc), rdv_context_errmsg(env->ctx));
+                 rdv_status_name(rc), said);
     return rc;
 }
 
