@@ -30,6 +30,7 @@
 #include "report/matrix.h"
 #include "rdv/clock.h"
 #include "rdv/url.h"
+#include "run/rank_gloo.h"
 #include "report/report_text.h"
 
 static const char usage[] =
@@ -339,6 +340,18 @@ static void note_once(matrix_cmd *mc, const rdv_runner *runner, int nranks)
     fflush(stdout);
 }
 
+/* A cell whose scenario this run cannot host: skipped, with why. */
+static void skip_cell(matrix_cmd *mc, rdv_matrix_cell *cell,
+                      const rdv_run_config *cfg, const char *why)
+{
+    cell->skipped = 1;
+    mc->m.done += mc->m.nseeds;
+    if (mc->json)
+        rdv_matrix_json_cell(stdout, cfg, "skip", why);
+    if (mc->junit)
+        rdv_matrix_add_skipped(&mc->m, cfg, cfg->faults_spec, why);
+}
+
 /* Runs every seed of one (store, N, scenario) cell. */
 static void run_cell_seeds(matrix_cmd *mc, int s, int n, int sc,
                            rdv_run_report *rep)
@@ -348,6 +361,7 @@ static void run_cell_seeds(matrix_cmd *mc, int s, int n, int sc,
     rdv_runner *runner = NULL;
     const char *why;
     char err[1024], shown[512];
+    int bad;
 
     cfg.store_url = mc->m.stores[s];
     rdv_url_redact(cfg.store_url, shown, sizeof shown);
@@ -356,16 +370,17 @@ static void run_cell_seeds(matrix_cmd *mc, int s, int n, int sc,
     if ((why = rdv_faults_unmet(mc->m.scenario_needs[sc],
                                 store_offers(cfg.store_url,
                                              cfg.restart_cmd)))) {
-        cell->skipped = 1;
-        mc->m.done += mc->m.nseeds;
-        if (mc->json)
-            rdv_matrix_json_cell(stdout, &cfg, "skip", why);
-        if (mc->junit)
-            rdv_matrix_add_skipped(&mc->m, &cfg, cfg.faults_spec, why);
+        skip_cell(mc, cell, &cfg, why);
         return;
     }
-    if (rdv_run_config_finish(&cfg, err, sizeof err) ||
-        rdv_runner_create(&cfg, &runner, err, sizeof err)) {
+    bad = rdv_run_config_finish(&cfg, err, sizeof err);
+    if (!bad && cfg.impl == RDV_IMPL_GLOO &&
+        (why = rdv_rank_gloo_faults_unmet(cfg.faults))) {
+        skip_cell(mc, cell, &cfg, why);
+        rdv_run_config_release(&cfg);
+        return;
+    }
+    if (bad || rdv_runner_create(&cfg, &runner, err, sizeof err)) {
         cell->could_not_run = 1;
         rdv_matrix_progress_clear(&mc->m);
         fprintf(mc->text, "ERROR %s N=%d: %s\n", shown, cfg.nranks, err);

@@ -20,6 +20,7 @@
 #include "report/replay.h"
 #include "report/report_text.h"
 #include "rdv/clock.h"
+#include "run/rank_gloo.h"
 #include "run/run.h"
 #include "report/trace.h"
 
@@ -146,6 +147,7 @@ static int parse_one(run_cmd *rc, int c, const char *arg, char *err,
 static int parse_args(run_cmd *rc, int argc, char **argv)
 {
     char err[512] = "";
+    const char *why;
     rdv_cli_args a;
     int c;
 
@@ -167,6 +169,9 @@ static int parse_args(run_cmd *rc, int argc, char **argv)
         return bad_usage("--ranks N is required");
     if (rdv_run_config_finish(&rc->cfg, err, sizeof err))
         return bad_usage(err);
+    if (rc->cfg.impl == RDV_IMPL_GLOO &&
+        (why = rdv_rank_gloo_faults_unmet(rc->cfg.faults)))
+        return bad_usage(why);
     if (rc->cfg.logs_dir && mkdir(rc->cfg.logs_dir, 0755) && errno != EEXIST) {
         snprintf(err, sizeof err, "--logs %s: %s", rc->cfg.logs_dir,
                  strerror(errno));

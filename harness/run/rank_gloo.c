@@ -36,7 +36,12 @@ const char *rdv_rank_gloo_unmet(const rdv_run_config *cfg)
     if (cfg->transport)
         return "--impl gloo: --transport picks librdv's backend; Gloo "
                "runs its own TCP device";
-    if (cfg->faults && has_net_fault(rdv_faults_text(cfg->faults)))
+    return NULL;
+}
+
+const char *rdv_rank_gloo_faults_unmet(const rdv_faults *f)
+{
+    if (f && has_net_fault(rdv_faults_text(f)))
         return "--impl gloo: net.* faults act through librdv's connect and "
                "io hooks, which Gloo's TCP pairs never call; use store.*, "
                "proc.* or server.* faults";
@@ -123,6 +128,12 @@ void rdv_rank_gloo_destroy(rdv_rank_gloo *g)
 const char *rdv_rank_gloo_unmet(const rdv_run_config *cfg)
 {
     (void)cfg;
+    return NO_GLOO;
+}
+
+const char *rdv_rank_gloo_faults_unmet(const rdv_faults *f)
+{
+    (void)f;
     return NO_GLOO;
 }
 

@@ -17,12 +17,15 @@
 
 typedef struct rdv_rank_gloo rdv_rank_gloo;
 
-/* NULL when this build can run cfg (workload and fault plan parsed)
- * with Gloo, else why not, for the user: a build without Gloo, a step
- * Gloo does not offer (reduce_scatter), --transport (librdv's backends),
- * or net.* faults (librdv's connect/io hooks, which Gloo's TCP pairs
- * never call: the plan would be a silent no-op). */
+/* NULL when this build can run cfg (workload parsed) with Gloo, else
+ * why not, for the user: a build without Gloo, a step Gloo does not
+ * offer (reduce_scatter), or --transport (librdv's backends). */
 const char *rdv_rank_gloo_unmet(const rdv_run_config *cfg);
+
+/* NULL when Gloo can host the fault plan f (may be NULL), else why not:
+ * net.* faults act through librdv's connect/io hooks, which Gloo's TCP
+ * pairs never call, so the plan would be a silent no-op. */
+const char *rdv_rank_gloo_faults_unmet(const rdv_faults *f);
 
 /* Connects rank of cfg->nranks over store (borrowed), reporting phases
  * through hooks (run/rank.c's, with the fault plan's on top). *out may
