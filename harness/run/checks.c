@@ -371,7 +371,11 @@ static void judge_no_leak(const rdv_run_facts *f, rdv_check *c)
     if (f->temps_left)
         check_fail(c, "%d temp files left: %s", f->temps_left,
                    f->temps_detail);
-    if (c->verdict == RDV_CHECK_PASS)
+    if (c->verdict == RDV_CHECK_PASS && f->keys_unlisted)
+        snprintf(c->detail, sizeof c->detail, "no processes, fds (%d) or "
+                 "temp files left; keys not checked: the store has no list "
+                 "(gloo level)", f->fds_after);
+    else if (c->verdict == RDV_CHECK_PASS)
         snprintf(c->detail, sizeof c->detail, "no processes, fds (%d), "
                  "keys or temp files left%s", f->fds_after, f->keys_excused
                  ? " (but the culprit's own records, which it could not "

@@ -21,6 +21,8 @@ typedef struct rdv_run_facts {
     long keys_excused; /* the fault's culprit's own records */
     char keys_detail[512];
     long stray_keys; /* new keys outside every run prefix, or < 0 */
+    int keys_unlisted; /* the store has no list (gloo level): keys_left
+                          and stray_keys were not measured */
     char stray_detail[512];
     int temps_left;
     char temps_detail[256];

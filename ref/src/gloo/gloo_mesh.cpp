@@ -290,6 +290,8 @@ int rdv_gloo_mesh_unpublish(rdv_gloo_mesh *m, char *err, size_t errlen)
 {
     for (const auto &key : m->store->keys()) {
         int rc = rdv_store_delete(m->store->handle(), key.c_str());
+        if (rc == RDV_ENOTSUP) /* a gloo-level store: Gloo's own case */
+            return RDV_OK;
         if (rc) {
             std::snprintf(err, errlen, "removing Gloo's key '%s': %s",
                           key.c_str(), rdv_store_errmsg(m->store->handle()));

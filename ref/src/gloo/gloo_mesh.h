@@ -59,7 +59,8 @@ int rdv_gloo_allreduce(rdv_gloo_mesh *m, const void *send, void *recv,
 /* Removes the keys this rank's rendezvous set (Gloo's Store has no
  * delete, so Gloo never does). Peers may still need them until a
  * collective over the whole mesh succeeded: call it after one, or when
- * the rank has failed anyway. */
+ * the rank has failed anyway. On a store without delete (the gloo
+ * level) the keys stay, as under Gloo, and this is RDV_OK. */
 int rdv_gloo_mesh_unpublish(rdv_gloo_mesh *m, char *err, size_t errlen);
 
 #ifdef __cplusplus
