@@ -2,8 +2,9 @@
  * harness/run/rank.c - what each forked rank does, start to end:
  *   open its store (or take the inherited handle), scope it to the run's
  *   prefix, put the fault store (if any) and the recorder on top, build a
- *   context bound to 127.0.0.1, rendezvous, run the workload, and write
- *   everything the parent judges into its slot.
+ *   context bound to 127.0.0.1 (librdv's, or Gloo's under --impl gloo:
+ *   run/rank_gloo.h), rendezvous, run the workload, and write everything
+ *   the parent judges into its slot.
  *
  * The recorder is the outermost layer, so a trace shows each op as the
  * rank saw it (injected delays included) with keys relative to the run.
