@@ -45,6 +45,12 @@ const char *rdv_rank_gloo_faults_unmet(const rdv_faults *f)
         return "--impl gloo: net.* faults act through librdv's connect and "
                "io hooks, which Gloo's TCP pairs never call; use store.*, "
                "proc.* or server.* faults";
+    /* The scenarios' key patterns name librdv's address records; Gloo
+     * writes "<rank>" and "rank_<rank>", so such a fault never fires. */
+    if (f && strstr(rdv_faults_text(f), "/addr/"))
+        return "--impl gloo: the fault's key names librdv's address "
+               "records (addr/R); Gloo's are \"R\" and \"rank_R\" under "
+               "the run prefix (key=\"*/R\")";
     return NULL;
 }
 

@@ -24,7 +24,8 @@ const char *rdv_rank_gloo_unmet(const rdv_run_config *cfg);
 
 /* NULL when Gloo can host the fault plan f (may be NULL), else why not:
  * net.* faults act through librdv's connect/io hooks, which Gloo's TCP
- * pairs never call, so the plan would be a silent no-op. */
+ * pairs never call, so the plan would be a silent no-op; so would a
+ * key pattern naming librdv's address records (addr/R). */
 const char *rdv_rank_gloo_faults_unmet(const rdv_faults *f);
 
 /* Connects rank of cfg->nranks over store (borrowed), reporting phases
