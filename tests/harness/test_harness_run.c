@@ -265,6 +265,13 @@ Test(usage, server_faults_on_a_url_that_cannot_take_them, .timeout = 120)
          "'hash:?shared=1' is not a redis:// or unix:// store URL"},
         {"run --store 'hash:?prefix=p' --ranks 2",
          "'hash:?prefix=p' is private to one process"},
+        /* found by --check already, not by a run that fails later */
+        {"faults --check 'server.pause(after=10, ms=10)' "
+         "--store 'hash:?shared=1'",
+         "'hash:?shared=1' is not a redis:// or unix:// store URL"},
+        {"faults --check 'server.reset(after=10)' "
+         "--store 'file:///tmp/x?password=hunter2'",
+         "needs a redis://host[:port] store URL"},
     };
 
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
