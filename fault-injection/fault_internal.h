@@ -200,12 +200,17 @@ struct rdv_fault_rank {
     unsigned char *noted;     /* per fault, peer, direction: logged once */
     unsigned char *fired;     /* per fault: proc.* fired */
     int announced;            /* per-connection rules logged */
+    uint64_t took;            /* bit id: fault id wrote a decision line */
+    uint64_t *took_sink;      /* where took is also published, or NULL */
     rdv_hooks hooks;
     const rdv_hooks *chain;
 };
 
 /* Writes one decision line "rank R: #F kind: ..." to the rank's log, if
- * any, and flushes it (a rank may kill itself right after). */
+ * any, and flushes it (a rank may kill itself right after). Either way
+ * it marks the fault as having taken effect in this rank (see
+ * rdv_fault_rank_publish_fired): the log line and the mark are one
+ * event, so what is judged is what the log shows. */
 void rdv_fault_log(rdv_fault_rank *fr, const rdv_fault *f, const char *fmt,
                    ...) __attribute__((format(printf, 3, 4)));
 

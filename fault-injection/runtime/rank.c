@@ -27,6 +27,12 @@ void rdv_fault_log(rdv_fault_rank *fr, const rdv_fault *f, const char *fmt,
     int n;
     va_list ap;
 
+    if (f->id >= 0 && f->id < 64) {
+        fr->took |= UINT64_C(1) << f->id;
+        if (fr->took_sink)
+            __atomic_fetch_or(fr->took_sink, UINT64_C(1) << f->id,
+                              __ATOMIC_RELEASE);
+    }
     if (!fr->log)
         return;
     n = snprintf(line, sizeof line, "rank %d: #%d %s: ", fr->rank, f->id + 1,
@@ -272,6 +278,13 @@ int rdv_fault_rank_create(const rdv_fault_plan *p, uint64_t seed, int rank,
         }
     *out = fr;
     return RDV_OK;
+}
+
+void rdv_fault_rank_publish_fired(rdv_fault_rank *fr, uint64_t *sink)
+{
+    fr->took_sink = sink;
+    if (sink)
+        __atomic_fetch_or(sink, fr->took, __ATOMIC_RELEASE);
 }
 
 void rdv_fault_rank_destroy(rdv_fault_rank *fr)
