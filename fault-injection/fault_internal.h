@@ -201,6 +201,10 @@ struct rdv_fault_rank {
     unsigned char *fired;     /* per fault: proc.* fired */
     int announced;            /* per-connection rules logged */
     uint64_t took;            /* bit id: fault id wrote a decision line */
+    int timeout_ms;           /* the rendezvous's, or -1: not known */
+    int64_t rdv_deadline;     /* ns, while a rendezvous runs; else
+                               * RDV_DEADLINE_NONE (atomic: the store may
+                               * be used from other threads) */
     uint64_t *took_sink;      /* where took is also published, or NULL */
     rdv_hooks hooks;
     const rdv_hooks *chain;
@@ -213,6 +217,10 @@ struct rdv_fault_rank {
  * event, so what is judged is what the log shows. */
 void rdv_fault_log(rdv_fault_rank *fr, const rdv_fault *f, const char *fmt,
                    ...) __attribute__((format(printf, 3, 4)));
+
+/* The deadline the running rendezvous gives a store call that has none
+ * of its own (set, add...), or RDV_DEADLINE_NONE. */
+int64_t rdv_fault_rank_call_deadline(const rdv_fault_rank *fr);
 
 /* The len bytes at s as a non-negative decimal number of at most 15
  * digits: 0 with *out, or -1 (empty, a non-digit, too long). The one

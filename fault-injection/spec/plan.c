@@ -135,6 +135,9 @@ static int fatal_depends(const rdv_fault *f, uint64_t seed, int nranks,
         return !(f->nth && f->ops && !(f->ops & ~RDV_FOP_READS));
     case RDV_FK_STORE_STALE:
         return !f->given[RDV_FP_MS] || f->ms.hi >= timeout_ms;
+    case RDV_FK_STORE_DELAY:
+        /* Cut at the deadline, a delay that long times the call out. */
+        return f->ms.hi >= timeout_ms;
     case RDV_FK_PROC_STOP:
     case RDV_FK_PROC_START_LATE:
         *rank = late_rank(f, seed, nranks, timeout_ms);

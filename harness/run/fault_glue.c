@@ -190,6 +190,12 @@ void rdv_faults_rank_publish(rdv_faults_rank *fr, uint64_t *sink)
         rdv_fault_rank_publish_fired((rdv_fault_rank *)fr, sink);
 }
 
+void rdv_faults_rank_set_timeout(rdv_faults_rank *fr, int timeout_ms)
+{
+    if (fr)
+        rdv_fault_rank_set_timeout((rdv_fault_rank *)fr, timeout_ms);
+}
+
 void rdv_faults_rank_end(rdv_faults_rank *fr)
 {
     if (fr)

@@ -78,6 +78,9 @@ void rdv_faults_scenario(size_t i, const char **name, const char **spec);
 /* Publishes into *sink which faults took effect in this rank (see
  * rdv_fault_rank_publish_fired); nothing for a NULL fr. */
 void rdv_faults_rank_publish(rdv_faults_rank *fr, uint64_t *sink);
+/* The rendezvous timeout, which bounds injected delays of store calls
+ * that have no deadline (rdv_fault_rank_set_timeout); nothing for NULL. */
+void rdv_faults_rank_set_timeout(rdv_faults_rank *fr, int timeout_ms);
 
 /* Rank side (after fork). f may be NULL: then *out = NULL and the other
  * calls pass their input through. */

@@ -107,6 +107,16 @@ void rdv_fault_plan_expect_timeout(const rdv_fault_plan *p, uint64_t seed,
                                    int nranks, int timeout_ms,
                                    rdv_fault_expect *out);
 
+/* The timeout of the context whose rendezvous this rank's store serves
+ * (rdv_context_options.timeout_ms; negative: none). While that
+ * rendezvous runs (from RDV_PHASE_BEFORE_PUBLISH to RDV_PHASE_CONNECTED,
+ * seen through the hooks), a store call without a deadline of its own
+ * (set, add, compare_set...) gets the rendezvous's: an injected delay or
+ * stall never runs past it, and a delay that reaches it ends the call
+ * with RDV_ETIMEDOUT at the deadline. Without this call such delays run
+ * in full. */
+void rdv_fault_rank_set_timeout(rdv_fault_rank *fr, int timeout_ms);
+
 /* Judging by what fired: bit i of *sink (faults numbered from 0 in plan
  * order, the first 64) is set once fault i has taken effect in this rank
  * -- exactly when it writes a line to the decision log, whether or not a
