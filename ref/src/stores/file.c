@@ -24,6 +24,15 @@
  * inotify cannot see (NFS). Either way the wait also polls an eventfd
  * that close() signals, so blocked callers end with RDV_ECANCELED.
  *
+ * Temp files of dead writers: a writer creates, fills and publishes (or
+ * removes) its temp file entirely while it holds the flock on ".lock",
+ * and the kernel drops that lock when the writer dies. So liveness is
+ * the lock itself: whoever holds ".lock" and still sees a ".t." file
+ * knows its writer died inside set (SIGKILL, a crash), on this host or
+ * another (on NFS, as far as its locks work). Open takes the lock once
+ * and removes such files; no pid is read, so pid reuse and other hosts'
+ * pids cannot fool it.
+ *
  * Stale directories: `fresh=1` makes open fail with RDV_EEXIST when the
  * directory already holds keys, so a run that asked for a clean directory
  * never reads an earlier run's values. Without it, reuse is allowed and
@@ -574,6 +583,32 @@ static int make_dirs(const char *path)
     return rc;
 }
 
+/* Removes the temp files of dead writers (see the head comment): under
+ * the directory lock, every ".t." entry is one. Best effort: a directory
+ * that cannot be locked or read keeps them, and the store still works. */
+static void reclaim_temps(rdv_store *s)
+{
+    struct dirent *e;
+    DIR *d = NULL;
+    int lock, fd;
+
+    if (lock_dir(s, &lock))
+        return;
+    if ((fd = openat(F(s)->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >=
+            0 &&
+        !(d = fdopendir(fd))) {
+        close(fd);
+        fd = -1;
+    }
+    if (fd >= 0) {
+        while ((e = readdir(d)))
+            if (strncmp(e->d_name, ".t.", 3) == 0)
+                unlinkat(F(s)->dirfd, e->d_name, 0);
+        closedir(d);
+    }
+    unlock_dir(lock);
+}
+
 int rdv_file_open(rdv_url *u, rdv_store **out, char *errbuf, size_t errlen)
 {
     long poll_only, fresh;
@@ -614,6 +649,7 @@ int rdv_file_open(rdv_url *u, rdv_store **out, char *errbuf, size_t errlen)
         rdv_store_close(&f->base);
         return RDV_EINVAL;
     }
+    reclaim_temps(&f->base);
     if (fresh && file_list(&f->base, "", &keys, &nkeys) == RDV_OK) {
         rdv_store_list_free(keys, nkeys);
         if (nkeys) {
