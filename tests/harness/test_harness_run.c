@@ -462,3 +462,26 @@ Test(faults, a_fault_that_never_fires_is_not_fatal, .timeout = 240)
     cr_expect(strstr(r.out, "every survivor failed"), "%s", r.out);
     free(r.out);
 }
+
+/* file://DIR?fresh=1 refuses another job's keys, not this one's: a
+ * 4-rank run passes on a new directory (each rank opens it after others
+ * published), and so does conform. (Refusing an earlier job's keys is
+ * tests/ref/stores/test_file_fresh.c.) */
+Test(run, file_fresh_is_judged_per_job, .timeout = 600)
+{
+    char dir[256], args[1024];
+    result r;
+
+    tmpdir(dir, sizeof dir);
+    snprintf(args, sizeof args, "run --store 'file://%s/s?fresh=1' "
+             "--ranks 4", dir);
+    r = rdv(args);
+    cr_expect_eq(r.code, 0, "exit %d:\n%s", r.code, r.out);
+    free(r.out);
+    snprintf(args, sizeof args, "conform --quick --store "
+             "'file://%s/c?fresh=1'", dir);
+    r = rdv(args);
+    cr_expect_eq(r.code, 0, "exit %d:\n%s", r.code, r.out);
+    free(r.out);
+    rm_rf(dir);
+}
