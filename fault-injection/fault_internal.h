@@ -200,14 +200,27 @@ struct rdv_fault_rank {
     unsigned char *noted;     /* per fault, peer, direction: logged once */
     unsigned char *fired;     /* per fault: proc.* fired */
     int announced;            /* per-connection rules logged */
+    uint64_t took;            /* bit id: fault id wrote a decision line */
+    int timeout_ms;           /* the rendezvous's, or -1: not known */
+    int64_t rdv_deadline;     /* ns, while a rendezvous runs; else
+                               * RDV_DEADLINE_NONE (atomic: the store may
+                               * be used from other threads) */
+    uint64_t *took_sink;      /* where took is also published, or NULL */
     rdv_hooks hooks;
     const rdv_hooks *chain;
 };
 
 /* Writes one decision line "rank R: #F kind: ..." to the rank's log, if
- * any, and flushes it (a rank may kill itself right after). */
+ * any, and flushes it (a rank may kill itself right after). Either way
+ * it marks the fault as having taken effect in this rank (see
+ * rdv_fault_rank_publish_fired): the log line and the mark are one
+ * event, so what is judged is what the log shows. */
 void rdv_fault_log(rdv_fault_rank *fr, const rdv_fault *f, const char *fmt,
                    ...) __attribute__((format(printf, 3, 4)));
+
+/* The deadline the running rendezvous gives a store call that has none
+ * of its own (set, add...), or RDV_DEADLINE_NONE. */
+int64_t rdv_fault_rank_call_deadline(const rdv_fault_rank *fr);
 
 /* The len bytes at s as a non-negative decimal number of at most 15
  * digits: 0 with *out, or -1 (empty, a non-digit, too long). The one

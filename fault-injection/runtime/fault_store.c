@@ -19,6 +19,7 @@
 
 #include "runtime/fault_history.h"
 #include "fault_internal.h"
+#include "rdv/clock.h"
 #include "rdv/store_ops.h"
 
 /* A stall without ms on a call without a deadline (set, add, ...) lasts
@@ -96,6 +97,8 @@ static void take(rdv_fault_rank *fr, const rdv_fault *f, uint64_t i,
     switch (f->kind) {
     case RDV_FK_STORE_DELAY:
         a->delay_ms += ms;
+        if (!a->key[0]) /* for a message if the delay times the call out */
+            snprintf(a->key, sizeof a->key, "%s", k);
         rdv_fault_log(fr, f, "%s '%s' call %llu: delayed %lld ms", op, k,
                       (unsigned long long)i + 1, (long long)ms);
         return;
@@ -185,23 +188,37 @@ static int64_t after_ms(int64_t ms, int64_t deadline)
 
 /* Decides what happens to a call (into a), then runs its delays, errors
  * and stalls. RDV_OK lets the call go on, unless a->lose drops it. A
- * delay never outlasts the call's deadline: the call then tries once, so
- * the store's timeout contract holds under any injected delay. */
+ * delay never outlasts the call's deadline: a call with a deadline of its
+ * own then tries once, so the store's timeout contract holds under any
+ * injected delay; a call without one (set, add...) made while a
+ * rendezvous runs has the rendezvous's deadline
+ * (rdv_fault_rank_set_timeout) and ends there with RDV_ETIMEDOUT, as a
+ * store that slow would make it. */
 static int enter(fault_store *fs, rdv_store_op which, const char *const *keys,
                  size_t n, int64_t deadline, action *a)
 {
     rdv_store *s = &fs->w.base;
-    int64_t start, stall_ms;
+    int64_t start, stall_ms, until;
+    int borrowed = deadline == RDV_DEADLINE_NONE &&
+                   (deadline = rdv_fault_rank_call_deadline(fs->fr)) !=
+                       RDV_DEADLINE_NONE;
     const char *op;
     int rc;
 
     decide(fs, which, keys, n, a);
     op = a->op;
     start = rdv_now_ns();
-    if (a->delay_ms > 0 &&
-        (rc = nap_until(fs, after_ms(a->delay_ms, deadline))))
+    until = after_ms(a->delay_ms, deadline);
+    if (a->delay_ms > 0 && (rc = nap_until(fs, until)))
         return rdv_store_fail(s, rc, "%s '%s': store closed during an "
                               "injected delay", op, a->key);
+    if (a->delay_ms > 0 && borrowed && until == deadline)
+        return rdv_store_fail(s, RDV_ETIMEDOUT, "%s '%s' timed out after "
+                              "%lld ms: an injected delay of %lld ms reached "
+                              "the rendezvous deadline (store.delay)", op,
+                              a->key,
+                              (long long)((rdv_now_ns() - start) / 1000000),
+                              (long long)a->delay_ms);
     if (a->error)
         return rdv_store_fail(s, a->error->code, "%s '%s' failed: injected "
                               "%s (fault #%d %s, call %llu)", op, a->key,

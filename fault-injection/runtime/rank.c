@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "fault_internal.h"
+#include "rdv/clock.h"
 
 void rdv_fault_log(rdv_fault_rank *fr, const rdv_fault *f, const char *fmt,
                    ...)
@@ -27,6 +28,12 @@ void rdv_fault_log(rdv_fault_rank *fr, const rdv_fault *f, const char *fmt,
     int n;
     va_list ap;
 
+    if (f->id >= 0 && f->id < 64) {
+        fr->took |= UINT64_C(1) << f->id;
+        if (fr->took_sink)
+            __atomic_fetch_or(fr->took_sink, UINT64_C(1) << f->id,
+                              __ATOMIC_RELEASE);
+    }
     if (!fr->log)
         return;
     n = snprintf(line, sizeof line, "rank %d: #%d %s: ", fr->rank, f->id + 1,
@@ -104,6 +111,15 @@ static void on_phase(void *arg, rdv_phase ph)
         fr->chain->phase(fr->chain->arg, ph);
     if (ph == RDV_PHASE_CONNECTED)
         announce(fr);
+    /* The rendezvous starts at its first phase and ends connected; its
+     * deadline bounds the injected delays of store calls in between. */
+    if (ph == RDV_PHASE_BEFORE_PUBLISH && fr->timeout_ms >= 0)
+        __atomic_store_n(&fr->rdv_deadline,
+                         rdv_deadline_from_ms(fr->timeout_ms),
+                         __ATOMIC_RELEASE);
+    else if (ph == RDV_PHASE_CONNECTED)
+        __atomic_store_n(&fr->rdv_deadline, RDV_DEADLINE_NONE,
+                         __ATOMIC_RELEASE);
     for (size_t k = 0; k < fr->n; k++) {
         rdv_fault *f = &fr->faults[k];
         int kill = f->kind == RDV_FK_PROC_KILL;
@@ -261,6 +277,8 @@ int rdv_fault_rank_create(const rdv_fault_plan *p, uint64_t seed, int rank,
     fr->rank = rank;
     fr->nranks = nranks;
     fr->log = log;
+    fr->timeout_ms = -1;
+    fr->rdv_deadline = RDV_DEADLINE_NONE;
     fr->hooks = (rdv_hooks){.arg = fr, .phase = on_phase,
                             .connect = on_connect, .io = on_io};
     for (size_t k = 0; k < fr->n; k++)
@@ -272,6 +290,23 @@ int rdv_fault_rank_create(const rdv_fault_plan *p, uint64_t seed, int rank,
         }
     *out = fr;
     return RDV_OK;
+}
+
+void rdv_fault_rank_set_timeout(rdv_fault_rank *fr, int timeout_ms)
+{
+    fr->timeout_ms = timeout_ms;
+}
+
+int64_t rdv_fault_rank_call_deadline(const rdv_fault_rank *fr)
+{
+    return __atomic_load_n(&fr->rdv_deadline, __ATOMIC_ACQUIRE);
+}
+
+void rdv_fault_rank_publish_fired(rdv_fault_rank *fr, uint64_t *sink)
+{
+    fr->took_sink = sink;
+    if (sink)
+        __atomic_fetch_or(sink, fr->took, __ATOMIC_RELEASE);
 }
 
 void rdv_fault_rank_destroy(rdv_fault_rank *fr)

@@ -65,7 +65,9 @@ const rdv_fault_param_info rdv_fault_params[RDV_FP_COUNT] = {
 
 /* name, family, fatality, needs, why (not) fatal, help, parameters */
 const rdv_fault_kind_info rdv_fault_kinds[RDV_FK_COUNT] = {
-    [RDV_FK_STORE_DELAY] = {"store.delay", STORE, NO, 0, NULL,
+    [RDV_FK_STORE_DELAY] = {"store.delay", STORE, DEPENDS, 0,
+        "when ms reaches the timeout: a delayed call ends at the "
+        "rendezvous deadline with RDV_ETIMEDOUT",
         "delays matching store calls by ms (a range is drawn per call)",
         {STORE_SEL, [RDV_FP_MS] = R, [RDV_FP_P] = O}},
     [RDV_FK_STORE_ERROR] = {"store.error", STORE, YES, 0,

@@ -135,6 +135,9 @@ static int fatal_depends(const rdv_fault *f, uint64_t seed, int nranks,
         return !(f->nth && f->ops && !(f->ops & ~RDV_FOP_READS));
     case RDV_FK_STORE_STALE:
         return !f->given[RDV_FP_MS] || f->ms.hi >= timeout_ms;
+    case RDV_FK_STORE_DELAY:
+        /* Cut at the deadline, a delay that long times the call out. */
+        return f->ms.hi >= timeout_ms;
     case RDV_FK_PROC_STOP:
     case RDV_FK_PROC_START_LATE:
         *rank = late_rank(f, seed, nranks, timeout_ms);
@@ -193,9 +196,18 @@ static void key_culprit(const rdv_fault *f, rdv_fault_expect *out)
         out->culprit = (int)r;
 }
 
-void rdv_fault_plan_expect_timeout(const rdv_fault_plan *p, uint64_t seed,
-                                   int nranks, int timeout_ms,
-                                   rdv_fault_expect *out)
+/* Whether f is left out of a judgement: a rank-side fault whose bit is
+ * clear in fired never took effect. */
+static int never_fired(const rdv_fault *f, const uint64_t *fired)
+{
+    return fired && rdv_fault_info(f)->family != RDV_FF_SERVER &&
+           f->id >= 0 && f->id < 64 &&
+           !(*fired & (UINT64_C(1) << f->id));
+}
+
+static void expect_of(const rdv_fault_plan *p, uint64_t seed, int nranks,
+                      int timeout_ms, const uint64_t *fired,
+                      rdv_fault_expect *out)
 {
     if (!out)
         return;
@@ -205,13 +217,28 @@ void rdv_fault_plan_expect_timeout(const rdv_fault_plan *p, uint64_t seed,
         const rdv_fault *f = &p->faults[k];
         int rank;
 
-        if (!fatal(f, seed, nranks, timeout_ms, &rank))
+        if (never_fired(f, fired) ||
+            !fatal(f, seed, nranks, timeout_ms, &rank))
             continue;
         out->fatal = 1;
         out->culprit = rank;
         key_culprit(f, out);
         return;
     }
+}
+
+void rdv_fault_plan_expect_timeout(const rdv_fault_plan *p, uint64_t seed,
+                                   int nranks, int timeout_ms,
+                                   rdv_fault_expect *out)
+{
+    expect_of(p, seed, nranks, timeout_ms, NULL, out);
+}
+
+void rdv_fault_plan_expect_fired(const rdv_fault_plan *p, uint64_t seed,
+                                 int nranks, int timeout_ms, uint64_t fired,
+                                 rdv_fault_expect *out)
+{
+    expect_of(p, seed, nranks, timeout_ms, &fired, out);
 }
 
 void rdv_fault_plan_expect(const rdv_fault_plan *p, uint64_t seed,

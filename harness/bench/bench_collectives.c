@@ -41,6 +41,7 @@
 #include "rdv/store.h"
 #include "common/number.h"
 #include "common/size_text.h"
+#include "rdv/url.h"
 
 #define BENCH_MAX_RANKS 64
 #define BENCH_MAX_SIZES 40
@@ -289,7 +290,10 @@ static int run_n(const bopts *o, int n)
             ok = 0;
         }
     } else if (rdv_store_open(o->store_url, &store, err, sizeof err)) {
-        fprintf(stderr, "rdv bench: %s: %s\n", o->store_url, err);
+        char shown[512];
+
+        fprintf(stderr, "rdv bench: %s: %s\n",
+                rdv_url_redact(o->store_url, shown, sizeof shown), err);
         ok = 0;
     }
     fflush(NULL);

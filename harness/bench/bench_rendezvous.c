@@ -39,6 +39,7 @@
 #include "rdv/context.h"
 #include "rdv/store.h"
 #include "run/fd_limit.h"
+#include "rdv/url.h"
 
 #define MAX_LIST 16
 
@@ -255,7 +256,10 @@ static int one_run(const bopts *o, const char *store, const char *backend,
         snprintf(url, sizeof url, "%s", store);
     }
     if (rdv_store_open(url, &s, err, sizeof err) != RDV_OK) {
-        fprintf(stderr, "rdv bench rendezvous: %s: %s\n", url, err);
+        char masked[512];
+
+        fprintf(stderr, "rdv bench rendezvous: %s: %s\n",
+                rdv_url_redact(url, masked, sizeof masked), err);
         failed = 1;
         goto out;
     }

@@ -4,10 +4,15 @@
  *
  *   rdv faults --list                 every fault, its parameters, fatality
  *   rdv faults --check SPEC [--ranks N] [--seed S] [--timeout MS]
+ *                           [--store URL]
  *
  * --check prints the canonical form and the expected outcome, or the
  * error with the offending line and a caret under the column. An invalid
- * spec is bad usage (exit 2), as it is for `rdv run --faults`.
+ * spec is bad usage (exit 2), as it is for `rdv run --faults`. With
+ * --store, server.* faults are checked against that store as `rdv run`
+ * would check them (server.pause on a store with no server is exit 2
+ * here, not a failed run later); without it, a spec with server faults
+ * says they were not checked.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,13 +29,15 @@ static int usage(FILE *to, int code)
     fprintf(to,
             "usage: rdv faults --list [--json]\n"
             "       rdv faults --check SPEC [--ranks N] [--seed S] "
-            "[--timeout MS]\n"
+            "[--timeout MS] [--store URL]\n"
             "  --list      print every fault, its parameters and whether "
             "it is fatal\n"
             "  --json      with --list: one JSON object per fault (schema "
             "version 1)\n"
             "  --check     parse SPEC (and validate it for N ranks, "
             "default 4)\n"
+            "  --store     with --check: check server.* faults against this "
+            "store\n"
             "  SPEC        faults separated by ';' or newlines, e.g.\n"
             "              'store.delay(op=get|wait, ms=5..50, p=0.3); "
             "proc.kill(rank=3, at=after-publish)'\n"
@@ -56,7 +63,29 @@ static void show_caret(const char *spec, const char *err)
     fprintf(stderr, "  %.*s\n  %*s^\n", (int)(end - s), s, col - 1, "");
 }
 
-static int check(const char *spec, int nranks, uint64_t seed, int timeout)
+/* server.* faults need a server behind the store: the same check
+ * `rdv run` makes before it forks (rdv_fault_server_check), so a spec
+ * that cannot run there is refused here. RDV_EXIT_OK or RDV_EXIT_USAGE. */
+static int check_store(const rdv_fault_plan *p, const char *store)
+{
+    char err[1024];
+
+    if (!(rdv_fault_plan_needs(p) &
+          (RDV_FAULT_NEEDS_REDIS | RDV_FAULT_NEEDS_PROXY)))
+        return RDV_EXIT_OK;
+    if (!store) {
+        printf("note: server faults not checked against a store (give "
+               "--store URL)\n");
+        return RDV_EXIT_OK;
+    }
+    if (rdv_fault_server_check(p, store, err, sizeof err) == RDV_OK)
+        return RDV_EXIT_OK;
+    fprintf(stderr, "rdv faults: invalid spec for this store: %s\n", err);
+    return RDV_EXIT_USAGE;
+}
+
+static int check(const char *spec, int nranks, uint64_t seed, int timeout,
+                 const char *store)
 {
     char err[1024];
     rdv_fault_plan *p;
@@ -71,6 +100,10 @@ static int check(const char *spec, int nranks, uint64_t seed, int timeout)
         fprintf(stderr, "rdv faults: invalid spec for %d ranks: %s\n",
                 nranks, err);
         show_caret(spec, err);
+        rdv_fault_plan_free(p);
+        return RDV_EXIT_USAGE;
+    }
+    if (check_store(p, store) != RDV_EXIT_OK) {
         rdv_fault_plan_free(p);
         return RDV_EXIT_USAGE;
     }
@@ -140,10 +173,11 @@ int rdv_cmd_faults(int argc, char **argv)
         {"ranks", required_argument, NULL, 'n'},
         {"seed", required_argument, NULL, 's'},
         {"timeout", required_argument, NULL, 't'},
+        {"store", required_argument, NULL, 'S'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *spec = NULL;
+    const char *spec = NULL, *store = NULL;
     int ranks = 4, timeout = 30000, list = 0, json = 0, c, bad = 0;
     uint64_t seed = 1;
     char err[256];
@@ -155,6 +189,7 @@ int rdv_cmd_faults(int argc, char **argv)
         case 'l': list = 1; break;
         case 'J': json = 1; break;
         case 'c': spec = a.arg; break;
+        case 'S': store = a.arg; break;
         case 'n':
             bad = rdv_cli_int("--ranks", a.arg, 1, 65536, &ranks, err,
                               sizeof err);
@@ -176,6 +211,8 @@ int rdv_cmd_faults(int argc, char **argv)
         return rdv_cli_usage_error("rdv faults", list
                                    ? "--list and --check exclude each other"
                                    : "--list or --check SPEC is required");
+    if (store && !spec)
+        return rdv_cli_usage_error("rdv faults", "--store goes with --check");
     if (json && !list)
         return rdv_cli_usage_error("rdv faults", "--json goes with --list");
     if (list && json)
@@ -183,5 +220,5 @@ int rdv_cmd_faults(int argc, char **argv)
     if (list)
         return rdv_fault_catalogue_write(stdout) ? RDV_EXIT_CANNOT_RUN
                                                  : RDV_EXIT_OK;
-    return check(spec, ranks, seed, timeout);
+    return check(spec, ranks, seed, timeout, store);
 }

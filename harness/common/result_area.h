@@ -95,6 +95,10 @@ typedef struct rdv_slot {
 
     uint32_t nevents;   /* recorded in the event array */
     uint32_t ndropped;  /* ops past the event capacity */
+    /* bit i: fault i of the plan took effect in this rank (its decision
+     * log line was written); set by librdv-fault with atomic ORs, so a
+     * rank killed by its own proc.kill has it too */
+    uint64_t faults_fired;
 } rdv_slot;
 
 typedef struct rdv_result_area {

@@ -25,7 +25,10 @@ static const char *verdict_name(const conform_result *res)
 void conform_report_header(FILE *f, const char *url, size_t nclauses,
                            int quick, int level)
 {
-    fprintf(f, "rdv conform: %s (%zu clauses%s; level %s)\n", url, nclauses,
+    char shown[512];
+
+    fprintf(f, "rdv conform: %s (%zu clauses%s; level %s)\n",
+            rdv_url_redact(url, shown, sizeof shown), nclauses,
             quick ? ", quick" : "",
             level ? rdv_contract_level_name(level) : "as the store claims");
     fprintf(f, "%-24s %-15s %-6s %8s  %s\n", "CLAUSE", "GROUP", "RESULT",
@@ -81,6 +84,7 @@ int conform_report_verdict(FILE *f, const char *url, int level,
     char label[512];
     int reached = level;
 
+    rdv_url_redact(url, label, sizeof label);
     for (size_t i = 0; i < n; i++) {
         if (res[i].verdict == RDV_VERDICT_PASS) {
             passed++;
@@ -101,16 +105,20 @@ int conform_report_verdict(FILE *f, const char *url, int level,
         char rerun[1024];
         size_t r = 0;
 
-        rerun[0] = '\0';
-        rdv_shell_quote(url, rerun, sizeof rerun, &r);
+        char note[256];
+        size_t nn = 0;
+        int stripped;
+
+        rerun[0] = note[0] = '\0';
+        stripped = rdv_replay_store(url, rerun, sizeof rerun, &r);
+        rdv_replay_note(stripped, note, sizeof note, &nn);
         fprintf(f, "FAIL: %s: %zu of %zu clauses failed (%s); %zu passed, "
-               "%zu skipped\n", url, failed, n, names, passed, skipped);
+               "%zu skipped\n", label, failed, n, names, passed, skipped);
         fprintf(f, "rerun the failed clauses: rdv conform --store %s --only "
-               "%s\n", rerun, names);
+               "%s%s\n", rerun, names, note);
     } else
-        fprintf(f, "PASS: %s: all %zu clauses passed%s%zu skipped\n", url,
+        fprintf(f, "PASS: %s: all %zu clauses passed%s%zu skipped\n", label,
                passed, skipped ? "; " : ", ", skipped);
-    rdv_url_redact(url, label, sizeof label);
     fprintf(f, "conform: %s reaches level %s: %zu passed, %zu failed, %zu "
             "n/a\n", label, rdv_contract_level_name(reached < 0 ? 0
                                                                 : reached),
@@ -124,7 +132,7 @@ int conform_report_junit(const char *path, const char *url,
                          size_t errlen)
 {
     rdv_junit_case *cases = calloc(n ? n : 1, sizeof *cases);
-    char suite[300], label[200];
+    char suite[300], label[200], shown[256];
     /* res[0] is the "open" probe: when it failed, nothing else could run */
     int unopened = n && res[0].verdict == RDV_VERDICT_FAIL;
     int rc;
@@ -150,7 +158,8 @@ int conform_report_junit(const char *path, const char *url,
                  (int)sizeof k->message - 1, res[i].evidence);
         k->text = (char *)res[i].evidence;
     }
-    snprintf(suite, sizeof suite, "rdv conform %s", url);
+    snprintf(suite, sizeof suite, "rdv conform %s",
+             rdv_url_redact(url, shown, sizeof shown));
     rc = rdv_junit_write(path, suite, cases, n, err, errlen);
     free(cases);
     return rc;

@@ -91,11 +91,12 @@ static void cell_text(const rdv_matrix_cell *c, char *buf, size_t cap)
 void rdv_matrix_print_table(rdv_matrix *m, FILE *f)
 {
     int sw = 5, cw = m->nscenarios > 1 || m->scenarios[0] ? 20 : 14;
-    char buf[128];
+    char buf[128], shown[512];
 
     for (int s = 0; s < m->nstores; s++)
-        if ((int)strlen(m->stores[s]) > sw)
-            sw = (int)strlen(m->stores[s]);
+        if ((int)strlen(rdv_url_redact(m->stores[s], shown, sizeof shown)) >
+            sw)
+            sw = (int)strlen(shown);
     fprintf(f, "%-*s", sw, "store");
     for (int n = 0; n < m->nranks; n++)
         for (int sc = 0; sc < m->nscenarios; sc++) {
@@ -106,7 +107,8 @@ void rdv_matrix_print_table(rdv_matrix *m, FILE *f)
         }
     fputc('\n', f);
     for (int s = 0; s < m->nstores; s++) {
-        fprintf(f, "%-*s", sw, m->stores[s]);
+        fprintf(f, "%-*s", sw,
+                rdv_url_redact(m->stores[s], shown, sizeof shown));
         for (int n = 0; n < m->nranks; n++)
             for (int sc = 0; sc < m->nscenarios; sc++) {
                 cell_text(rdv_matrix_cell_at(m, s, n, sc), buf, sizeof buf);

@@ -7,11 +7,18 @@
  * its canonical form. It leaves out what
  * only decides where output goes (--logs, --trace, --junit), and the
  * random run id, which only keeps runs apart in the store.
+ *
+ * A password is never part of it (these lines go into logs, JSON and
+ * JUnit): the store URL is written without it and a shell comment at the
+ * end says which variable gives it, so the line still runs as pasted
+ * once the variable is set (the store reads it: rdv_url_login). A URL
+ * that does not parse is shown masked.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "rdv/url.h"
 #include "report/replay.h"
 
 static void append(char *buf, size_t cap, size_t *off, const char *s)
@@ -36,6 +43,23 @@ void rdv_shell_quote(const char *s, char *buf, size_t cap, size_t *off)
     append(buf, cap, off, "'");
 }
 
+int rdv_replay_store(const char *url, char *buf, size_t cap, size_t *off)
+{
+    char bare[4096];
+    int dropped = rdv_url_strip_passwords(url, bare, sizeof bare);
+
+    rdv_shell_quote(bare, buf, cap, off);
+    return dropped > 0;
+}
+
+void rdv_replay_note(int stripped, char *buf, size_t cap, size_t *off)
+{
+    if (stripped)
+        append(buf, cap, off, "  # the password is not shown: set "
+               RDV_URL_PASSWORD_ENV " (or " RDV_URL_PASSWORD_ENV_REDIS
+               ") to it first");
+}
+
 static void option(char *buf, size_t cap, size_t *off, const char *name,
                    const char *value)
 {
@@ -51,11 +75,13 @@ const char *rdv_replay_line(const rdv_run_config *cfg, uint64_t seed,
     const char *transport;
     char num[32];
     size_t off = 0;
+    int stripped;
 
     buf[0] = '\0';
     rdv_shell_quote(cfg->prog ? cfg->prog : "rdv", buf, cap, &off);
     append(buf, cap, &off, " run");
-    option(buf, cap, &off, "--store", cfg->store_url);
+    append(buf, cap, &off, " --store ");
+    stripped = rdv_replay_store(cfg->store_url, buf, cap, &off);
     snprintf(num, sizeof num, "%d", cfg->nranks);
     option(buf, cap, &off, "--ranks", num);
     snprintf(num, sizeof num, "%llu", (unsigned long long)seed);
@@ -77,5 +103,6 @@ const char *rdv_replay_line(const rdv_run_config *cfg, uint64_t seed,
         option(buf, cap, &off, "--impl", "gloo");
     if (cfg->faults)
         option(buf, cap, &off, "--faults", rdv_faults_text(cfg->faults));
+    rdv_replay_note(stripped, buf, cap, &off);
     return buf;
 }

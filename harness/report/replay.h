@@ -11,9 +11,17 @@
 
 /* Writes "rdv run --store '...' --ranks N --seed S ..." into buf: every
  * option that changes what the run does, shell-quoted so it can be
- * pasted as is. Returns buf. */
+ * pasted as is; never a password (see rdv_replay_store). Returns buf. */
 const char *rdv_replay_line(const rdv_run_config *cfg, uint64_t seed,
                             char *buf, size_t cap);
+
+/* Appends url to buf at *off as a command line takes it: shell-quoted,
+ * without its password (rdv_url_strip_passwords). Returns 1 when a
+ * password was left out: then end the line with rdv_replay_note(). */
+int rdv_replay_store(const char *url, char *buf, size_t cap, size_t *off);
+/* When stripped, appends the shell comment that names the variables the
+ * password is read from; nothing otherwise. */
+void rdv_replay_note(int stripped, char *buf, size_t cap, size_t *off);
 
 /* Appends s to buf at *off, single-quoted for a POSIX shell when it
  * holds anything but safe characters. */

@@ -43,12 +43,12 @@ void rdv_report_print_checks(FILE *f, const rdv_run_report *rep)
 void rdv_report_print_run(FILE *f, const rdv_run_config *cfg,
                           const rdv_run_report *rep, int verbose)
 {
-    char line[8192];
+    char line[8192], shown[512];
 
     fprintf(f, "run seed %llu: %s in %.1f ms (%d rank%s, %s)\n",
             (unsigned long long)rep->seed, rep->failed ? "FAIL" : "PASS",
             rep->elapsed_ms, cfg->nranks, cfg->nranks == 1 ? "" : "s",
-            cfg->store_url);
+            rdv_url_redact(cfg->store_url, shown, sizeof shown));
     if (verbose || rep->failed)
         rdv_report_print_checks(f, rep);
     if (rep->failed)

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "common/text_escape.h"
+#include "rdv/url.h"
 #include "report/trace.h"
 
 enum { TID_PHASES = 1, TID_OPS = 2 };
@@ -108,6 +109,7 @@ int rdv_trace_write(const char *path, const rdv_run_config *cfg,
     FILE *f = fopen(path, "we");
     unsigned long dropped = 0;
     int first = 1, bad;
+    char shown[512];
 
     if (!f) {
         snprintf(err, errlen, "--trace %s: %s", path, strerror(errno));
@@ -116,7 +118,8 @@ int rdv_trace_write(const char *path, const rdv_run_config *cfg,
     fputs("{\"displayTimeUnit\":\"ms\",\"otherData\":{\"run\":", f);
     rdv_json_put_string(f, rep->run_id);
     fputs(",\"store\":", f);
-    rdv_json_put_string(f, cfg->store_url);
+    rdv_json_put_string(f, rdv_url_redact(cfg->store_url, shown,
+                                          sizeof shown));
     /* Ops past a rank's event capacity are counted, not drawn. */
     for (int r = 0; r < cfg->nranks; r++)
         dropped += rdv_result_area_slot(rep->area, r)->ndropped;

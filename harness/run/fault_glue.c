@@ -45,11 +45,15 @@ const char *rdv_faults_text(const rdv_faults *f)
 }
 
 void rdv_faults_expect_get(const rdv_faults *f, uint64_t seed, int nranks,
-                           int timeout_ms, rdv_faults_expect *out)
+                           int timeout_ms, const uint64_t *fired,
+                           rdv_faults_expect *out)
 {
     rdv_fault_expect e = {.culprit = -1};
 
-    if (f)
+    if (f && fired)
+        rdv_fault_plan_expect_fired(f->plan, seed, nranks, timeout_ms,
+                                    *fired, &e);
+    else if (f)
         rdv_fault_plan_expect_timeout(f->plan, seed, nranks, timeout_ms, &e);
     out->fatal = e.fatal;
     out->culprit = e.culprit;
@@ -178,6 +182,18 @@ const rdv_hooks *rdv_faults_rank_hooks(rdv_faults_rank *fr,
                                        const rdv_hooks *chain)
 {
     return fr ? rdv_fault_rank_hooks((rdv_fault_rank *)fr, chain) : chain;
+}
+
+void rdv_faults_rank_publish(rdv_faults_rank *fr, uint64_t *sink)
+{
+    if (fr)
+        rdv_fault_rank_publish_fired((rdv_fault_rank *)fr, sink);
+}
+
+void rdv_faults_rank_set_timeout(rdv_faults_rank *fr, int timeout_ms)
+{
+    if (fr)
+        rdv_fault_rank_set_timeout((rdv_fault_rank *)fr, timeout_ms);
 }
 
 void rdv_faults_rank_end(rdv_faults_rank *fr)

@@ -29,9 +29,12 @@ int rdv_faults_parse(const char *spec, int nranks, rdv_faults **out,
                      char *err, size_t errlen);
 void rdv_faults_free(rdv_faults *f);
 const char *rdv_faults_text(const rdv_faults *f);
-/* What the run must show under f, judged against the run's timeout. */
+/* What the run must show under f, judged against the run's timeout and,
+ * when fired is not NULL, by what fired (the OR of the ranks' masks,
+ * rdv_faults_rank_publish): a fault that never fired is not judged. */
 void rdv_faults_expect_get(const rdv_faults *f, uint64_t seed, int nranks,
-                           int timeout_ms, rdv_faults_expect *out);
+                           int timeout_ms, const uint64_t *fired,
+                           rdv_faults_expect *out);
 int rdv_faults_start_delay_ms(const rdv_faults *f, uint64_t seed, int rank);
 int rdv_faults_stop_ms(const rdv_faults *f, uint64_t seed, int rank);
 
@@ -71,6 +74,13 @@ void rdv_faults_server_stop(rdv_faults_server *s);
  * and a spec (what it needs is what its parsed plan needs). */
 size_t rdv_faults_scenario_count(void);
 void rdv_faults_scenario(size_t i, const char **name, const char **spec);
+
+/* Publishes into *sink which faults took effect in this rank (see
+ * rdv_fault_rank_publish_fired); nothing for a NULL fr. */
+void rdv_faults_rank_publish(rdv_faults_rank *fr, uint64_t *sink);
+/* The rendezvous timeout, which bounds injected delays of store calls
+ * that have no deadline (rdv_fault_rank_set_timeout); nothing for NULL. */
+void rdv_faults_rank_set_timeout(rdv_faults_rank *fr, int timeout_ms);
 
 /* Rank side (after fork). f may be NULL: then *out = NULL and the other
  * calls pass their input through. */

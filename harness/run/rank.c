@@ -265,6 +265,8 @@ int rdv_rank_main(void *arg, int rank)
     }
     rc = rdv_faults_rank_begin(job->cfg->faults, job->seed, rank,
                                job->cfg->nranks, st.fault_log, &st.faults);
+    rdv_faults_rank_publish(st.faults, &st.slot->faults_fired);
+    rdv_faults_rank_set_timeout(st.faults, job->cfg->timeout_ms);
     if (rc)
         rank_fail(&st, rc, "fault plan for rank %d: %s", rank,
                   rdv_strerror(rc));

@@ -385,26 +385,46 @@ int rdv_url_check_unused(const rdv_url *u, char *errbuf, size_t errlen)
     return RDV_OK;
 }
 
+/* The password the environment gives when the URL gives none: rdv's
+ * own variable first, then redis-cli's. NULL when neither is set (an
+ * empty value counts as unset, as for redis-cli). */
+static const char *env_password(void)
+{
+    static const char *const names[] = {RDV_URL_PASSWORD_ENV,
+                                        RDV_URL_PASSWORD_ENV_REDIS};
+
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        const char *v = getenv(names[i]);
+
+        if (v && *v)
+            return v;
+    }
+    return NULL;
+}
+
 int rdv_url_login(rdv_url *u, const char **user, const char **password,
                   char *errbuf, size_t errlen)
 {
     const char *pw = rdv_url_option(u, "password");
     const char *opt_user = rdv_url_option(u, "user");
     const char *url_user = u->user && u->user[0] ? u->user : NULL;
+    const char *env_pw = pw || u->password ? NULL : env_password();
 
     *user = *password = NULL;
-    if (u->user && !u->password)
+    if (u->user && !u->password && !env_pw)
         return url_fail(u, errbuf, errlen, "'user@' without a password: "
                         "write redis://:password@host or "
-                        "redis://user:password@host");
+                        "redis://user:password@host, or set "
+                        RDV_URL_PASSWORD_ENV " or "
+                        RDV_URL_PASSWORD_ENV_REDIS);
     if ((pw && u->password) || (opt_user && url_user))
         return url_fail(u, errbuf, errlen, "the password or user is given "
                         "twice (before '@' and as an option)");
-    pw = pw ? pw : u->password;
+    pw = pw ? pw : u->password ? u->password : env_pw;
     opt_user = opt_user ? opt_user : url_user;
     if (opt_user && !pw)
         return url_fail(u, errbuf, errlen, "option user= needs a "
-                        "password= too");
+                        "password= too (or " RDV_URL_PASSWORD_ENV ")");
     *user = opt_user;
     *password = pw;
     return RDV_OK;

@@ -12,6 +12,9 @@
  *   not even parse can be named in its own error message. On text that
  *   is malformed it errs towards masking too much: the password runs
  *   from the first ':' after "//" to the last '@'.
+ * - Leaving passwords out (for lines a user runs again) works on the
+ *   parsed form instead: the result must parse, and the password then
+ *   comes from the environment (rdv_url_login).
  * - Both write through one bounded writer that counts what it would
  *   have written, as snprintf does, so a caller can size a buffer
  *   exactly and truncation is detected, never silent.
@@ -261,4 +264,56 @@ char *rdv_url_redact_dup(const char *text)
     if (out)
         redact(text, out, n + 1);
     return out;
+}
+
+/* Leaves out every option named key; returns how many went. */
+static int drop_option(rdv_url *u, const char *key)
+{
+    size_t kept = 0;
+    int dropped = 0;
+
+    for (size_t i = 0; i < u->noptions; i++) {
+        if (strcmp(u->options[i].key, key) == 0) {
+            free(u->options[i].key);
+            free(u->options[i].value);
+            dropped++;
+        } else {
+            u->options[kept++] = u->options[i];
+        }
+    }
+    u->noptions = kept;
+    return dropped;
+}
+
+int rdv_url_strip_passwords(const char *text, char *buf, size_t cap)
+{
+    rdv_url u;
+    int dropped = 0, rc;
+
+    if (!text || rdv_url_parse(text, &u, NULL, 0)) {
+        redact(text, buf, cap);
+        return RDV_EINVAL;
+    }
+    if (u.password) {
+        free(u.password);
+        u.password = NULL;
+        dropped++;
+    }
+    if (u.user && !u.user[0]) { /* ":pw@host": no user either */
+        free(u.user);
+        u.user = NULL;
+    }
+    dropped += drop_option(&u, "password");
+    /* tcp://'s token has no other source: masked, the line shows it is
+     * needed. */
+    rc = rdv_url_option(&u, "token") ? rdv_url_set_option(&u, "token", MASK)
+                                     : RDV_OK;
+    if (rc == RDV_OK)
+        rc = rdv_url_format(&u, buf, cap);
+    rdv_url_free(&u);
+    if (rc) {
+        redact(text, buf, cap);
+        return RDV_EINVAL;
+    }
+    return dropped;
 }

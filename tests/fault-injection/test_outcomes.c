@@ -165,3 +165,34 @@ Test(outcomes, same_seed_same_decision_log_through_the_harness,
     free(a);
     free(b);
 }
+
+/* A delay never runs past the call's deadline: store.delay(ms=3000) on
+ * the publishing set under --timeout 2000 ends that set at the
+ * rendezvous deadline with RDV_ETIMEDOUT (not "timed out after 3001
+ * ms"), and since it reaches the timeout it is judged fatal, culprit the
+ * delayed rank: the run passes its checks. */
+Test(outcomes, a_delay_ends_at_the_rendezvous_deadline, .timeout = 60)
+{
+    char *argv[] = {RDV_EXE, "run", "--store", "hash:?shared=1", "--ranks",
+                    "2", "--timeout", "2000", "--json", "--faults",
+                    "store.delay(ms=3000, op=set, rank=1)", NULL};
+    char *out, *at;
+    long ms;
+    int rc = run_capture(argv, &out);
+
+    cr_expect_eq(rc, 0, "exit %d:\n%s", rc, out);
+    cr_expect(strstr(out, "\"passed\":true"), "%s", out);
+    at = strstr(out, "\"status\":\"RDV_ETIMEDOUT\",\"error\":\"rank 1: "
+                     "publishing");
+    cr_assert_not_null(at, "rank 1 did not time out publishing:\n%s", out);
+    cr_expect(strstr(at, "reached the rendezvous deadline"),
+              "rank 1's error does not say why:\n%s", out);
+    at = strstr(at, "timed out after ");
+    cr_assert_not_null(at, "%s", out);
+    ms = strtol(at + strlen("timed out after "), NULL, 10);
+    /* at the 2000 ms deadline, with a generous 1 s bound: below the 3000
+     * ms the delay asked for */
+    cr_expect(ms >= 1900 && ms < 3000, "rank 1 timed out after %ld ms:\n%s",
+              ms, out);
+    free(out);
+}

@@ -265,6 +265,13 @@ Test(usage, server_faults_on_a_url_that_cannot_take_them, .timeout = 120)
          "'hash:?shared=1' is not a redis:// or unix:// store URL"},
         {"run --store 'hash:?prefix=p' --ranks 2",
          "'hash:?prefix=p' is private to one process"},
+        /* found by --check already, not by a run that fails later */
+        {"faults --check 'server.pause(after=10, ms=10)' "
+         "--store 'hash:?shared=1'",
+         "'hash:?shared=1' is not a redis:// or unix:// store URL"},
+        {"faults --check 'server.reset(after=10)' "
+         "--store 'file:///tmp/x?password=hunter2'",
+         "needs a redis://host[:port] store URL"},
     };
 
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -422,4 +429,59 @@ Test(faults, fatal_kill_is_judged_by_culprit_named, .timeout = 240)
     cr_expect_eq(r.code, 0, "exit %d:\n%s", r.code, r.out);
     cr_expect(check_is(r.out, "culprit-named", "PASS"), "%s", r.out);
     free(r.out);
+}
+
+/* Judged by what fired, not by what was written: a fault that can never
+ * fire (p=0, nth= past the last matching call) leaves a correct run a
+ * PASS with every rank succeeding; the same fault when it does fire is
+ * still judged fatal. */
+Test(faults, a_fault_that_never_fires_is_not_fatal, .timeout = 240)
+{
+    static const char *const never[] = {
+        "store.error(p=0)",
+        "store.error(op=set, nth=100000)",
+        "store.delay(ms=1, p=0.5); store.error(op=get|wait, p=0)",
+    };
+    char args[512];
+    result r;
+
+    for (size_t i = 0; i < sizeof never / sizeof *never; i++) {
+        snprintf(args, sizeof args, "run --store 'hash:?shared=1' --ranks 4 "
+                 "--timeout 5000 -v --faults '%s'", never[i]);
+        r = rdv(args);
+        cr_expect_eq(r.code, 0, "%s: exit %d:\n%s", never[i], r.code, r.out);
+        cr_expect(check_is(r.out, "ranks-ok", "PASS"), "%s:\n%s", never[i],
+                  r.out);
+        cr_expect(strstr(r.out, "4 of 4 ranks succeeded"), "%s:\n%s",
+                  never[i], r.out);
+        free(r.out);
+    }
+    r = rdv("run --store 'hash:?shared=1' --ranks 4 --timeout 5000 -v "
+            "--faults 'store.error(op=set, nth=1, rank=2)'");
+    cr_expect_eq(r.code, 0, "exit %d:\n%s", r.code, r.out);
+    cr_expect(strstr(r.out, "every survivor failed"), "%s", r.out);
+    free(r.out);
+}
+
+/* file://DIR?fresh=1 refuses another job's keys, not this one's: a
+ * 4-rank run passes on a new directory (each rank opens it after others
+ * published), and so does conform. (Refusing an earlier job's keys is
+ * tests/ref/stores/test_file_fresh.c.) */
+Test(run, file_fresh_is_judged_per_job, .timeout = 600)
+{
+    char dir[256], args[1024];
+    result r;
+
+    tmpdir(dir, sizeof dir);
+    snprintf(args, sizeof args, "run --store 'file://%s/s?fresh=1' "
+             "--ranks 4", dir);
+    r = rdv(args);
+    cr_expect_eq(r.code, 0, "exit %d:\n%s", r.code, r.out);
+    free(r.out);
+    snprintf(args, sizeof args, "conform --quick --store "
+             "'file://%s/c?fresh=1'", dir);
+    r = rdv(args);
+    cr_expect_eq(r.code, 0, "exit %d:\n%s", r.code, r.out);
+    free(r.out);
+    rm_rf(dir);
 }

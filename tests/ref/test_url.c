@@ -7,9 +7,12 @@
  * cannot hold (%00) and what a reader cannot guess (an option given
  * twice) is refused; a long URL is shortened in messages so the reason
  * stays; a prefix too long says so (through rdv_store_open on hash:).
+ * A password may come from the environment instead, and a URL meant to
+ * be run again (a replay line) is rendered without it.
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "rdv/status.h"
@@ -72,6 +75,9 @@ Test(url, a_missing_port_is_the_schemes_default)
 
 Test(url, the_login_has_one_set_of_rules)
 {
+    /* The environment would supply a missing password (next test). */
+    unsetenv(RDV_URL_PASSWORD_ENV);
+    unsetenv(RDV_URL_PASSWORD_ENV_REDIS);
     static const struct {
         const char *url, *user, *password, *error;
     } cases[] = {
@@ -320,4 +326,79 @@ Test(url, a_prefix_too_long_says_so)
     url[n + 1000] = 0; /* 1000 + '/' fits */
     cr_expect_eq(rdv_store_open(url, &s, err, sizeof err), RDV_OK, "%s", err);
     rdv_store_close(s);
+}
+
+/* The login of a URL without a password takes $RDV_REDIS_PASSWORD, else
+ * $REDISCLI_AUTH; a password in the URL wins over both. */
+Test(url, the_environment_gives_a_missing_password)
+{
+    const char *user, *pw;
+    char err[256] = "";
+    rdv_url u;
+
+    unsetenv(RDV_URL_PASSWORD_ENV);
+    setenv(RDV_URL_PASSWORD_ENV_REDIS, "from-cli", 1);
+    parse_ok("redis://bob@h", &u);
+    cr_expect_eq(rdv_url_login(&u, &user, &pw, err, sizeof err), RDV_OK,
+                 "%s", err);
+    cr_expect_str_eq(user, "bob");
+    cr_expect_str_eq(pw, "from-cli");
+    rdv_url_free(&u);
+
+    setenv(RDV_URL_PASSWORD_ENV, "from-rdv", 1);
+    parse_ok("redis://h", &u);
+    cr_expect_eq(rdv_url_login(&u, &user, &pw, err, sizeof err), RDV_OK);
+    cr_expect_null(user);
+    cr_expect_str_eq(pw, "from-rdv");
+    rdv_url_free(&u);
+
+    parse_ok("redis://:in-url@h", &u);
+    cr_expect_eq(rdv_url_login(&u, &user, &pw, err, sizeof err), RDV_OK);
+    cr_expect_str_eq(pw, "in-url");
+    rdv_url_free(&u);
+
+    /* Empty counts as unset, as for redis-cli. */
+    setenv(RDV_URL_PASSWORD_ENV, "", 1);
+    setenv(RDV_URL_PASSWORD_ENV_REDIS, "", 1);
+    parse_ok("redis://bob@h", &u);
+    cr_expect_eq(rdv_url_login(&u, &user, &pw, err, sizeof err), RDV_EINVAL);
+    cr_expect(strstr(err, RDV_URL_PASSWORD_ENV), "%s", err);
+    rdv_url_free(&u);
+}
+
+/* A URL for a replay line: the passwords left out (counted), everything
+ * else kept, and the result parses; a URL that does not parse comes out
+ * masked. */
+Test(url, replayable_urls_leave_passwords_out)
+{
+    static const struct {
+        const char *in, *out;
+        int dropped;
+    } cases[] = {
+        {"redis://:secret@h:6380/2", "redis://h:6380/2", 1},
+        {"redis://alice:secret@h", "redis://alice@h", 1},
+        {"unix:///s.sock?db=1&password=secret", "unix:///s.sock?db=1", 1},
+        {"redis://h?password=secret&timeout_ms=9",
+         "redis://h?timeout_ms=9", 1},
+        {"tcp://h:1?token=secret", "tcp://h:1?token=***", 0},
+        {"file:///d?fresh=1", "file:///d?fresh=1", 0},
+    };
+    char buf[256];
+
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        rdv_url u;
+
+        cr_expect_eq(rdv_url_strip_passwords(cases[i].in, buf, sizeof buf),
+                     cases[i].dropped, "%s", cases[i].in);
+        cr_expect_str_eq(buf, cases[i].out, "%s", cases[i].in);
+        cr_expect_null(strstr(buf, "secret"), "%s", buf);
+        parse_ok(buf, &u);
+        rdv_url_free(&u);
+    }
+    cr_expect_eq(rdv_url_strip_passwords("redis://:secret@h:99999", buf,
+                                         sizeof buf), RDV_EINVAL);
+    cr_expect_null(strstr(buf, "secret"), "%s", buf);
+    cr_expect_eq(rdv_url_strip_passwords("redis://:secret@h", buf, 8),
+                 RDV_EINVAL);
+    cr_expect_null(strstr(buf, "secret"), "%s", buf);
 }

@@ -99,12 +99,43 @@ const rdv_hooks *rdv_fault_rank_hooks(rdv_fault_rank *fr,
  * key contains: a survivor's error must name the culprit rank or, when
  * key is set, may name the key instead. With several fatal faults the
  * first one written is the culprit. Faults that only fire on a condition
- * (nth=, p=) are judged as if they fire: write scenarios where they do.
+ * (nth=, p=) are judged as if they fire; after a run, judge them by what
+ * fired with rdv_fault_plan_expect_fired().
  * The fatal/non-fatal judgement of each kind is in `rdv faults --list`
  * and fault-injection/README.md. */
 void rdv_fault_plan_expect_timeout(const rdv_fault_plan *p, uint64_t seed,
                                    int nranks, int timeout_ms,
                                    rdv_fault_expect *out);
+
+/* The timeout of the context whose rendezvous this rank's store serves
+ * (rdv_context_options.timeout_ms; negative: none). While that
+ * rendezvous runs (from RDV_PHASE_BEFORE_PUBLISH to RDV_PHASE_CONNECTED,
+ * seen through the hooks), a store call without a deadline of its own
+ * (set, add, compare_set...) gets the rendezvous's: an injected delay or
+ * stall never runs past it, and a delay that reaches it ends the call
+ * with RDV_ETIMEDOUT at the deadline. Without this call such delays run
+ * in full. */
+void rdv_fault_rank_set_timeout(rdv_fault_rank *fr, int timeout_ms);
+
+/* Judging by what fired: bit i of *sink (faults numbered from 0 in plan
+ * order, the first 64) is set once fault i has taken effect in this rank
+ * -- exactly when it writes a line to the decision log, whether or not a
+ * log was given. Faults fired before this call are copied in at once.
+ * The bits are set with atomic ORs, so sink may be in memory shared with
+ * a parent that reads it after the rank ended (or was killed: a
+ * proc.kill marks itself before it raises). sink may be NULL (stop
+ * publishing); it must outlive fr. */
+void rdv_fault_rank_publish_fired(rdv_fault_rank *fr, uint64_t *sink);
+
+/* rdv_fault_plan_expect_timeout() for a run that is over: a fault a rank
+ * decides (store.*, net.*, proc.*) that fired in no rank -- its bit is
+ * clear in fired, the OR of every rank's mask -- cannot have made the run
+ * fail, so it is left out of the judgement (store.error(p=0), nth= past
+ * the rank's last matching call). Server faults, which the parent
+ * carries out, and faults past the 64th are judged as written. */
+void rdv_fault_plan_expect_fired(const rdv_fault_plan *p, uint64_t seed,
+                                 int nranks, int timeout_ms, uint64_t fired,
+                                 rdv_fault_expect *out);
 
 /* Number of faults in the plan. */
 size_t rdv_fault_plan_count(const rdv_fault_plan *p);

@@ -87,12 +87,22 @@ int rdv_url_option_long(rdv_url *u, const char *key, long min, long max,
 /* RDV_EINVAL naming the first option no backend asked for; else RDV_OK. */
 int rdv_url_check_unused(const rdv_url *u, char *errbuf, size_t errlen);
 
+/* Where a password comes from when the URL has none, so it need not be
+ * written where it would be shown: $RDV_REDIS_PASSWORD, else redis-cli's
+ * $REDISCLI_AUTH (an empty value counts as unset). */
+#define RDV_URL_PASSWORD_ENV "RDV_REDIS_PASSWORD"
+#define RDV_URL_PASSWORD_ENV_REDIS "REDISCLI_AUTH"
+
 /* The login a URL gives, for servers that take one (redis://, unix://):
  * user and password written before '@' ("user:password@", ":password@")
- * or as the options user= and password= (marked used). *user is NULL for
- * the default user and *password NULL for no login; both belong to u.
- * RDV_EINVAL with a message when a user comes without a password or
- * either is given twice (before '@' and as an option). */
+ * or as the options user= and password= (marked used); when the URL
+ * gives no password, the one of the environment (RDV_URL_PASSWORD_ENV,
+ * then RDV_URL_PASSWORD_ENV_REDIS), so "redis://alice@host" takes
+ * alice's password from there. *user is NULL for the default user and
+ * *password NULL for no login; both belong to u or to the environment:
+ * copy them before u is freed or the environment changes. RDV_EINVAL
+ * with a message when a user comes without any password or either is
+ * given twice (before '@' and as an option). */
 int rdv_url_login(rdv_url *u, const char **user, const char **password,
                   char *errbuf, size_t errlen);
 
@@ -128,6 +138,16 @@ int rdv_url_with_option(const char *text, const char *key,
  * last '@' starts a password). NULL text gives "(null)". Returns buf, so it can
  * be an argument of printf: "redis://alice:***@host:6379/0". */
 const char *rdv_url_redact(const char *text, char *buf, size_t cap);
+
+/* Renders text (a URL that parses) into buf without its passwords, for
+ * a line a user may copy and run (a replay line): the password before
+ * '@' and the password= option are left out, so the command takes the
+ * password from the environment (see RDV_URL_PASSWORD_ENV); other
+ * secrets (token=) are masked as rdv_url_redact() does. Returns the
+ * number of passwords left out (0: the line runs as it is), or
+ * RDV_EINVAL when text does not parse or the result exceeds cap; then
+ * buf holds rdv_url_redact(text), so it is still safe to show. */
+int rdv_url_strip_passwords(const char *text, char *buf, size_t cap);
 
 RDV_API_END
 #endif

@@ -24,10 +24,24 @@
  * inotify cannot see (NFS). Either way the wait also polls an eventfd
  * that close() signals, so blocked callers end with RDV_ECANCELED.
  *
- * Stale directories: `fresh=1` makes open fail with RDV_EEXIST when the
- * directory already holds keys, so a run that asked for a clean directory
- * never reads an earlier run's values. Without it, reuse is allowed and
- * the rendezvous' job token and nonce keep runs apart.
+ * Temp files of dead writers: a writer creates, fills and publishes (or
+ * removes) its temp file entirely while it holds the flock on ".lock",
+ * and the kernel drops that lock when the writer dies. So liveness is
+ * the lock itself: whoever holds ".lock" and still sees a ".t." file
+ * knows its writer died inside set (SIGKILL, a crash), on this host or
+ * another (on NFS, as far as its locks work). Open takes the lock once
+ * and removes such files; no pid is read, so pid reuse and other hosts'
+ * pids cannot fool it.
+ *
+ * Stale directories: `fresh=1` refuses keys of another job, never this
+ * one's. A job is every handle open on the directory at once: each
+ * handle holds a shared flock on ".session" for its life, and an open
+ * that can take it exclusively (no other handle open, in any process) is
+ * the job's first. Only the first judges the directory, and fails with
+ * RDV_EEXIST when it holds keys (an earlier job's); the ranks that open
+ * it after their peers published join the job and are not judged.
+ * Without fresh=1, reuse is allowed and the rendezvous' job token and
+ * nonce keep runs apart.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -62,6 +76,7 @@ typedef struct file_store {
     int watchfd;             /* the handle's inotify instance, or -1 */
     _Atomic int watch_busy;  /* 1 while a waiter holds watchfd */
     _Atomic unsigned long tmp_seq;
+    int sessionfd; /* ".session", flock shared while the handle is open */
 } file_store;
 
 #define F(s) ((file_store *)(s))
@@ -535,6 +550,8 @@ static void file_destroy(rdv_store *s)
         close(F(s)->watchfd);
     close(F(s)->dirfd);
     close(F(s)->cancelfd);
+    if (F(s)->sessionfd >= 0)
+        close(F(s)->sessionfd); /* leaves the job: drops the flock */
     free(F(s)->dir);
     free(s);
 }
@@ -574,13 +591,84 @@ static int make_dirs(const char *path)
     return rc;
 }
 
+/* Removes the temp files of dead writers (see the head comment): under
+ * the directory lock, every ".t." entry is one. Best effort: a directory
+ * that cannot be locked or read keeps them, and the store still works. */
+static void reclaim_temps(rdv_store *s)
+{
+    struct dirent *e;
+    DIR *d = NULL;
+    int lock, fd;
+
+    if (lock_dir(s, &lock))
+        return;
+    if ((fd = openat(F(s)->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >=
+            0 &&
+        !(d = fdopendir(fd))) {
+        close(fd);
+        fd = -1;
+    }
+    if (fd >= 0) {
+        while ((e = readdir(d)))
+            if (strncmp(e->d_name, ".t.", 3) == 0)
+                unlinkat(F(s)->dirfd, e->d_name, 0);
+        closedir(d);
+    }
+    unlock_dir(lock);
+}
+
+/* Joins the job on the directory (see the head comment): *first is 1
+ * when no other handle is open, and then the handle holds ".session"
+ * exclusively until job_joined(). 0 or an errno. */
+static int job_join(file_store *f, int *first)
+{
+    f->sessionfd = openat(f->dirfd, ".session", O_RDWR | O_CREAT | O_CLOEXEC,
+                          0644);
+    if (f->sessionfd < 0)
+        return errno;
+    *first = flock(f->sessionfd, LOCK_EX | LOCK_NB) == 0;
+    if (*first)
+        return 0;
+    if (errno != EWOULDBLOCK && errno != EINTR)
+        return errno;
+    /* Waits only while a first opener judges the directory. */
+    while (flock(f->sessionfd, LOCK_SH))
+        if (errno != EINTR)
+            return errno;
+    return 0;
+}
+
+/* The first opener has judged the directory: from now on it is one
+ * member of the job like the others. */
+static void job_joined(file_store *f)
+{
+    while (flock(f->sessionfd, LOCK_SH) && errno == EINTR)
+        ;
+}
+
+/* fresh=1 for the job's first handle: RDV_EEXIST with a message when the
+ * directory holds keys, which are then another job's. */
+static int judge_fresh(file_store *f, char *errbuf, size_t errlen)
+{
+    char **keys;
+    size_t nkeys;
+
+    if (file_list(&f->base, "", &keys, &nkeys) != RDV_OK)
+        return RDV_OK;
+    rdv_store_list_free(keys, nkeys);
+    if (!nkeys)
+        return RDV_OK;
+    snprintf(errbuf, errlen, "file store '%s' still holds %zu keys from an "
+             "earlier job (no other handle had it open); fresh=1 needs a "
+             "directory without keys when a job starts", f->dir, nkeys);
+    return RDV_EEXIST;
+}
+
 int rdv_file_open(rdv_url *u, rdv_store **out, char *errbuf, size_t errlen)
 {
     long poll_only, fresh;
     file_store *f;
-    char **keys;
-    size_t nkeys;
-    int rc, err;
+    int rc, err, first = 0;
 
     if ((rc = rdv_url_option_long(u, "poll", 0, 1, 0, &poll_only, errbuf,
                                   errlen)) ||
@@ -603,6 +691,7 @@ int rdv_file_open(rdv_url *u, rdv_store **out, char *errbuf, size_t errlen)
         free(f);
         return RDV_ENOMEM;
     }
+    f->sessionfd = -1;
     f->dirfd = open(u->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     f->cancelfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     f->poll_only = (int)poll_only;
@@ -614,16 +703,19 @@ int rdv_file_open(rdv_url *u, rdv_store **out, char *errbuf, size_t errlen)
         rdv_store_close(&f->base);
         return RDV_EINVAL;
     }
-    if (fresh && file_list(&f->base, "", &keys, &nkeys) == RDV_OK) {
-        rdv_store_list_free(keys, nkeys);
-        if (nkeys) {
-            snprintf(errbuf, errlen, "file store '%s' still holds %zu keys "
-                     "from an earlier run; fresh=1 needs an empty "
-                     "directory", u->path, nkeys);
-            rdv_store_close(&f->base);
-            return RDV_EEXIST;
-        }
+    reclaim_temps(&f->base);
+    if ((err = job_join(f, &first))) {
+        snprintf(errbuf, errlen, "file store: cannot lock '%s/.session': %s",
+                 u->path, strerror(err));
+        rdv_store_close(&f->base);
+        return RDV_EIO;
     }
+    if (first && fresh && (rc = judge_fresh(f, errbuf, errlen))) {
+        rdv_store_close(&f->base);
+        return rc;
+    }
+    if (first)
+        job_joined(f);
     *out = &f->base;
     return RDV_OK;
 }
