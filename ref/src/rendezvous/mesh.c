@@ -40,8 +40,15 @@
 #include "rdv/clock.h"
 #include "transport/sockaddr.h"
 
-/* How often a waiting rank looks for peers on this host that died. */
+/* How often a waiting rank looks for peers on this host that died, and
+ * how many it looks at per look. Each look reads /proc, and every rank
+ * of a host does it: looking at every missing peer each time cost
+ * O(N^2) /proc reads per period, which at N = 1024 took the CPU the
+ * ranks needed to connect. A rotating window keeps a rank's cost
+ * constant; a dead peer is still found within ceil(missing / BATCH)
+ * looks, at once when it is the last one missing. */
 #define LIVENESS_NS (250 * 1000000ll)
+#define LIVENESS_BATCH 16
 
 _Static_assert(RDV_RECORD_SIZE == RDV_EXCHANGE_RECORD_SIZE,
                "rdv/exchange.h publishes the record size");
@@ -158,14 +165,21 @@ static int pid_gone(uint32_t pid)
 
 /* A peer on this host that published and then died fails the mesh now
  * instead of at the deadline. Peers on other hosts (other hostname) are
- * left to the deadline: their pids mean nothing here. */
+ * left to the deadline: their pids mean nothing here. Looks at up to
+ * LIVENESS_BATCH missing peers, from where the last look stopped. */
 static int check_alive(rdv_mesh *m)
 {
-    for (int k = 0; k < m->size; k++) {
+    int looked = 0;
+
+    for (int i = 0; i < m->size && looked < LIVENESS_BATCH; i++) {
+        int k = m->alive_next;
         const rdv_mesh_peer *p = &m->peers[k];
 
+        m->alive_next = k + 1 < m->size ? k + 1 : 0;
         if (k == m->rank || !p->have_record || p->state == LINK_UP ||
-            strcmp(p->rec.hostname, m->bind.hostname) || !pid_gone(p->rec.pid))
+            strcmp(p->rec.hostname, m->bind.hostname))
+            continue;
+        if (looked++, !pid_gone(p->rec.pid))
             continue;
         /* its record is useless now and nobody else will remove it */
         if (m->store) {
@@ -260,15 +274,20 @@ static int run(rdv_mesh *m)
                     m->size - 1,
                     (long long)((rdv_now_ns() - m->started) / 1000000), m->up);
     int64_t next_check = rdv_now_ns() + LIVENESS_NS;
+    int up_before = -1;
     while (m->up < m->size - 1) {
         int64_t now = rdv_now_ns();
 
         if (now >= m->deadline)
             return fail_unconnected(m);
         if (now >= next_check) {
-            if ((ret = check_alive(m)) != RDV_OK ||
+            /* Only a stalled rank looks for dead peers: while links
+             * still come up, a dead one is not what holds it up yet,
+             * and the look would take CPU from the ranks connecting. */
+            if ((m->up == up_before && (ret = check_alive(m)) != RDV_OK) ||
                 (m->store && (ret = rdv_mesh_keep_published(m)) != RDV_OK))
                 return ret;
+            up_before = m->up;
             next_check = now + LIVENESS_NS;
         }
         ret = rdv_mesh_pump(m, next_check < m->deadline ? next_check

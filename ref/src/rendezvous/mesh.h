@@ -82,6 +82,7 @@ typedef struct rdv_mesh {
     int listen_fd;
     int published;
     int up; /* peers in LINK_UP */
+    int alive_next; /* where the next liveness look starts (mesh.c) */
     int64_t started, deadline;
     uint64_t rng;
     rdv_mesh_peer *peers;
