@@ -10,11 +10,16 @@
  *    to epoll (Docker's default seccomp profile).
  *  - The opcodes used are probed; a kernel missing one is "unsupported"
  *    and also falls back.
- *  - Every operation owns a slot; user_data is the slot index + 1 and 0
- *    marks the linked timeouts, whose own completions carry nothing.
- *    Slots make cancellation exact: forget() cancels the slots of an fd
- *    and reaps until the kernel has released each of them, stashing any
- *    other completion it meets, so no buffer is touched after forget().
+ *  - Every operation owns a slot; user_data is the slot's generation
+ *    (high 32 bits) and index + 1 (low), and 0 marks the linked
+ *    timeouts, whose own completions carry nothing. Slots make
+ *    cancellation exact: forget() cancels the slots of an fd and reaps
+ *    until the kernel has released each of them, stashing any other
+ *    completion it meets, so no buffer is touched after forget(). The
+ *    generation matters when an op completes before its cancel reaches
+ *    the kernel: the cancel may still be queued when the slot is reused,
+ *    and must not cancel the newcomer (a reconnect's handshake recv,
+ *    ended "-ETIME" long before its deadline, seen at N = 256).
  *  - connect and recv with a deadline carry a linked absolute timeout
  *    (CLOCK_MONOTONIC); the op then ends in -ECANCELED, reported -ETIME.
  *    The timespec, and connect's address, live in the slot, because the
@@ -62,6 +67,7 @@ typedef struct uslot {
     int discard; /* forgotten: drop its completion */
     int timed;   /* carries a linked timeout */
     int got_one; /* accept: at least one connection came */
+    uint32_t gen; /* bumped at each reuse; half of user_data */
     struct __kernel_timespec ts;
     struct sockaddr_storage sa; /* connect: the address, until consumed */
 } uslot;
@@ -240,10 +246,11 @@ static struct io_uring_sqe *sqe_get(rdv_backend *b)
 static int slot_new(rdv_backend *b, int fd, int kind, uint64_t tag,
                     void *buf, uint32_t *out)
 {
-    uint32_t i = 0;
+    uint32_t i = 0, gen = 1;
 
     if (b->nfree > 0) {
         i = b->freelist[--b->nfree];
+        gen = b->slots[i].gen + 1;
     } else {
         if (b->nslots == b->cap) {
             uint32_t cap = b->cap ? b->cap * 2 : 128;
@@ -268,6 +275,7 @@ static int slot_new(rdv_backend *b, int fd, int kind, uint64_t tag,
         i = b->nslots++;
     }
     memset(&b->slots[i], 0, sizeof b->slots[i]);
+    b->slots[i].gen = gen ? gen : 1;
     b->slots[i].tag = tag;
     b->slots[i].fd = fd;
     b->slots[i].kind = kind;
@@ -275,6 +283,12 @@ static int slot_new(rdv_backend *b, int fd, int kind, uint64_t tag,
     b->slots[i].active = 1;
     *out = i;
     return RDV_OK;
+}
+
+/* The user_data of slot i's op: generation and index + 1. */
+static uint64_t slot_ud(const rdv_backend *b, uint32_t i)
+{
+    return (uint64_t)b->slots[i].gen << 32 | ((uint64_t)i + 1);
 }
 
 static void slot_free(rdv_backend *b, uint32_t i)
@@ -325,7 +339,7 @@ static int uring_connect(rdv_backend *b, int fd, const struct sockaddr *sa,
     sqe = sqe_get(b);
     io_uring_prep_connect(sqe, fd, (struct sockaddr *)&b->slots[i].sa,
                           salen);
-    io_uring_sqe_set_data64(sqe, (uint64_t)i + 1);
+    io_uring_sqe_set_data64(sqe, slot_ud(b, i));
     link_deadline(b, sqe, i, deadline);
     return RDV_OK;
 }
@@ -344,7 +358,7 @@ static int prep_accept(rdv_backend *b, uint32_t i)
                                        SOCK_CLOEXEC);
     else
         io_uring_prep_accept(sqe, b->slots[i].fd, NULL, NULL, SOCK_CLOEXEC);
-    io_uring_sqe_set_data64(sqe, (uint64_t)i + 1);
+    io_uring_sqe_set_data64(sqe, slot_ud(b, i));
     return RDV_OK;
 }
 
@@ -372,7 +386,7 @@ static int uring_send(rdv_backend *b, int fd, const void *buf, size_t len,
         return ret;
     sqe = sqe_get(b);
     io_uring_prep_send(sqe, fd, buf, len, MSG_NOSIGNAL);
-    io_uring_sqe_set_data64(sqe, (uint64_t)i + 1);
+    io_uring_sqe_set_data64(sqe, slot_ud(b, i));
     return RDV_OK;
 }
 
@@ -387,7 +401,7 @@ static int uring_recv(rdv_backend *b, int fd, void *buf, size_t len,
         return ret;
     sqe = sqe_get(b);
     io_uring_prep_recv(sqe, fd, buf, len, 0);
-    io_uring_sqe_set_data64(sqe, (uint64_t)i + 1);
+    io_uring_sqe_set_data64(sqe, slot_ud(b, i));
     link_deadline(b, sqe, i, deadline);
     return RDV_OK;
 }
@@ -396,14 +410,15 @@ static int uring_recv(rdv_backend *b, int fd, void *buf, size_t len,
 static void cqe_handle(rdv_backend *b, const struct io_uring_cqe *cqe)
 {
     uint64_t ud = io_uring_cqe_get_data64(cqe);
+    uint32_t idx = (uint32_t)ud;
     uslot *s;
     int res = cqe->res;
     int more;
 
-    if (ud == 0 || ud > b->nslots)
+    if (idx == 0 || idx > b->nslots)
         return; /* a linked timeout's own completion */
-    s = &b->slots[ud - 1];
-    if (!s->active)
+    s = &b->slots[idx - 1];
+    if (!s->active || s->gen != (uint32_t)(ud >> 32))
         return;
     more = (cqe->flags & IORING_CQE_F_MORE) != 0;
     if (s->kind == K_RECV && res > 0) {
@@ -414,7 +429,7 @@ static void cqe_handle(rdv_backend *b, const struct io_uring_cqe *cqe)
     if (s->kind == K_ACCEPT && !s->discard && res == -EINVAL &&
         b->multishot && !s->got_one) {
         b->multishot = 0; /* old kernel: fall back to one-shot accept */
-        if (prep_accept(b, (uint32_t)(ud - 1)) == RDV_OK)
+        if (prep_accept(b, idx - 1) == RDV_OK)
             return;
         res = -EBUSY;
     }
@@ -430,14 +445,14 @@ static void cqe_handle(rdv_backend *b, const struct io_uring_cqe *cqe)
 
         /* one-shot accept stays armed the way multishot would */
         if (keep && !more && !b->multishot)
-            more = prep_accept(b, (uint32_t)(ud - 1)) == RDV_OK;
+            more = prep_accept(b, idx - 1) == RDV_OK;
         if (rdv_evq_push(&b->ready, s->fd, s->tag, res, more,
                          s->kind == K_ACCEPT) != RDV_OK &&
             s->kind == K_ACCEPT && res >= 0)
             close(res);
     }
     if (!more)
-        slot_free(b, (uint32_t)(ud - 1));
+        slot_free(b, idx - 1);
 }
 
 static int reap(rdv_backend *b)
@@ -535,7 +550,7 @@ static void uring_forget(rdv_backend *b, int fd)
         if (sq_reserve(b, 1) != RDV_OK)
             continue; /* it still ends, cancelled or not: waited below */
         struct io_uring_sqe *sqe = sqe_get(b);
-        io_uring_prep_cancel64(sqe, (uint64_t)i + 1, 0);
+        io_uring_prep_cancel64(sqe, slot_ud(b, i), 0);
         io_uring_sqe_set_data64(sqe, 0);
     }
     rdv_evq_drop_fd(&b->ready, fd);
