@@ -21,6 +21,8 @@ typedef struct rdv_verb {
 static const rdv_verb verbs[] = {
     {"run", rdv_cmd_run,
      "fork N ranks against a store, rendezvous, run collectives, check"},
+    {"launch", rdv_cmd_launch,
+     "start your program N times with env://, under faults, check"},
     {"matrix", rdv_cmd_matrix,
      "run stores x rank counts x seeds (x fault scenarios), table + JUnit"},
     {"conform", rdv_cmd_conform,
