@@ -8,6 +8,7 @@
  * verb that is not built is an unknown verb, never a silent success.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "commands/commands.h"
@@ -21,6 +22,8 @@ typedef struct rdv_verb {
 static const rdv_verb verbs[] = {
     {"run", rdv_cmd_run,
      "fork N ranks against a store, rendezvous, run collectives, check"},
+    {"launch", rdv_cmd_launch,
+     "start your program N times with env://, under faults, check"},
     {"matrix", rdv_cmd_matrix,
      "run stores x rank counts x seeds (x fault scenarios), table + JUnit"},
     {"conform", rdv_cmd_conform,
@@ -44,6 +47,11 @@ static void print_help(FILE *f)
 
 int main(int argc, char **argv)
 {
+    /* rdv's own stores take faults from --faults only: an RDV_FAULTS
+     * inherited from a launcher would fault the harness itself (librdv
+     * reads it, fault-injection/runtime/env_install.c). rdv launch sets
+     * it for the programs it starts. */
+    unsetenv("RDV_FAULTS");
     if (argc < 2) {
         print_help(stderr);
         return RDV_EXIT_USAGE;

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fault_env.h"
 #include "context_internal.h"
 #include "options.h"
 #include "rdv/clock.h"
@@ -124,7 +125,7 @@ int rdv_context_create(const rdv_context_options *opts, rdv_context **out,
     c->transport_name = dup_or_null(o.transport, &oom);
     c->log = o.log;
     c->log_arg = o.log_arg;
-    c->hooks = o.hooks;
+    c->hooks = rdv_fault_env_hooks(o.hooks); /* RDV_FAULTS, if set */
     c->handshake_ms = o.handshake_ms ? o.handshake_ms
                                      : RDV_CONTEXT_HANDSHAKE_MS;
     if (oom) {

@@ -5,11 +5,17 @@
  * is common to every scheme and handled here, by wrapping the backend in
  * the prefix store, except for a scheme whose backend maps it onto a
  * scoping of its own (Gloo's PrefixStore for gloo+).
+ *
+ * A store opened for the caller is wrapped in the fault store when the
+ * environment asks for faults (RDV_FAULTS, fault_env.h); stores a
+ * backend opens inside (env://, gloo+) are not, or every call would be
+ * judged twice. open_depth tells the two apart per thread.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "fault_env.h"
 #include "store_internal.h"
 
 typedef struct rdv_scheme {
@@ -55,6 +61,8 @@ static const rdv_scheme *scheme_find(const char *name)
     return NULL;
 }
 
+static _Thread_local int open_depth;
+
 int rdv_store_open(const char *url, rdv_store **out, char *errbuf,
                    size_t errlen)
 {
@@ -90,7 +98,9 @@ int rdv_store_open(const char *url, rdv_store **out, char *errbuf,
             goto done;
         }
     }
+    open_depth++;
     rc = scheme->open(&u, &s, errbuf, errlen);
+    open_depth--;
     if (rc == RDV_OK)
         rc = rdv_url_check_unused(&u, errbuf, errlen);
     if (rc == RDV_OK && prefix) {
@@ -110,6 +120,8 @@ int rdv_store_open(const char *url, rdv_store **out, char *errbuf,
         else
             s = scoped;
     }
+    if (rc == RDV_OK && open_depth == 0)
+        rc = rdv_fault_env_wrap(&s, errbuf, errlen);
     if (rc) {
         rdv_store_close(s);
         s = NULL;

@@ -25,9 +25,9 @@
 #include "rdv/hooks.h"
 #include "rdv/store.h"
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+#include "rdv/export.h"
+
+RDV_API_BEGIN
 
 typedef struct rdv_fault_plan rdv_fault_plan;
 typedef struct rdv_fault_rank rdv_fault_rank;
@@ -271,7 +271,5 @@ int rdv_fault_server_poll(rdv_fault_server *s, int64_t elapsed_ms,
                           size_t errlen);
 void rdv_fault_server_stop(rdv_fault_server *s);
 
-#ifdef __cplusplus
-}
-#endif
+RDV_API_END
 #endif

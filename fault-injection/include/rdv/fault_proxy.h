@@ -25,9 +25,9 @@
 
 #include <stddef.h>
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+#include "rdv/export.h"
+
+RDV_API_BEGIN
 
 typedef struct rdv_fault_proxy rdv_fault_proxy;
 
@@ -57,7 +57,5 @@ int rdv_fault_proxy_step(rdv_fault_proxy *p, int timeout_ms);
  * line each, and replies written to out_fd. Returns RDV_OK, or RDV_EIO. */
 int rdv_fault_proxy_serve(rdv_fault_proxy *p, int in_fd, int out_fd);
 
-#ifdef __cplusplus
-}
-#endif
+RDV_API_END
 #endif

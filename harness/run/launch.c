@@ -1,0 +1,325 @@
+/*
+ * harness/run/launch.c - the parent's side of `rdv launch`.
+ *
+ * Each rank is forked by run/supervise.c (its own process group, a
+ * pidfd per rank, the deadline, kill and reap), sets the env://
+ * variables (RDV_STORE, RDV_RANK, RDV_SIZE, RDV_JOB) and the fault
+ * variables (RDV_FAULTS, RDV_SEED, RDV_FAULTS_LOG), and execs the
+ * program. librdv inside the program reads them
+ * (fault-injection/runtime/env_install.c); the parent does the plan's
+ * parent-side share: a late start (proc.start-late) before the exec,
+ * SIGCONT after a proc.stop.
+ *
+ * Choices:
+ *  - The job id is random (getrandom): two launches against one store
+ *    never share keys, and no-leak lists exactly this job's keys.
+ *  - A store the ranks cannot share after exec (hash:, in memory) is a
+ *    usage error; a plan with server.* faults too: launch does not
+ *    drive a server (rdv run does).
+ *  - The judges are those that hold for any program. Whether the
+ *    program's results are right is its own business (its exit code).
+ *    Under a fatal fault the culprit rank is excused and every survivor
+ *    must fail, as in rdv run: a program that succeeds through a fatal
+ *    fault did not notice it.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/exit_code.h"
+#include "rdv/clock.h"
+#include "rdv/url.h"
+#include "run/launch.h"
+#include "run/leak.h"
+
+typedef struct launch_job {
+    const rdv_launch_config *cfg;
+    const char *job;
+} launch_job;
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+
+    while (nanosleep(&ts, &ts) && errno == EINTR)
+        ;
+}
+
+/* DIR/rank-R.log becomes stdout and stderr. 0, or -1 with errno. */
+static int redirect_output(const char *dir, int rank)
+{
+    char path[4096];
+    int fd;
+
+    snprintf(path, sizeof path, "%s/rank-%d.log", dir, rank);
+    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0)
+        return -1;
+    close(fd);
+    return 0;
+}
+
+static int set_env(const rdv_launch_config *cfg, const char *job, int rank)
+{
+    char num[32], path[4096];
+    int rc = 0;
+
+    snprintf(num, sizeof num, "%d", rank);
+    rc |= setenv("RDV_STORE", cfg->store_url, 1);
+    rc |= setenv("RDV_RANK", num, 1);
+    snprintf(num, sizeof num, "%d", cfg->nranks);
+    rc |= setenv("RDV_SIZE", num, 1);
+    rc |= setenv("RDV_JOB", job, 1);
+    snprintf(num, sizeof num, "%llu", (unsigned long long)cfg->seed);
+    rc |= setenv("RDV_SEED", num, 1);
+    if (cfg->faults_spec)
+        rc |= setenv("RDV_FAULTS", cfg->faults_spec, 1);
+    else
+        rc |= unsetenv("RDV_FAULTS");
+    if (cfg->faults_spec && cfg->logs_dir) {
+        snprintf(path, sizeof path, "%s/rank-%d.faults.log", cfg->logs_dir,
+                 rank);
+        rc |= setenv("RDV_FAULTS_LOG", path, 1);
+    } else {
+        rc |= unsetenv("RDV_FAULTS_LOG");
+    }
+    return rc;
+}
+
+/* In the child: 127 when the program could not be started, as a shell
+ * says. */
+static int launch_rank(void *arg, int rank)
+{
+    const launch_job *lj = arg;
+    const rdv_launch_config *cfg = lj->cfg;
+    int late = rdv_faults_start_delay_ms(cfg->faults, cfg->seed, rank);
+
+    if (late > 0)
+        sleep_ms(late);
+    if (cfg->logs_dir && redirect_output(cfg->logs_dir, rank)) {
+        fprintf(stderr, "rdv launch: rank %d: cannot write %s/rank-%d.log: "
+                "%s\n", rank, cfg->logs_dir, rank, strerror(errno));
+        return 127;
+    }
+    if (set_env(cfg, lj->job, rank)) {
+        fprintf(stderr, "rdv launch: rank %d: cannot set the environment: "
+                "%s\n", rank, strerror(errno));
+        return 127;
+    }
+    execvp(cfg->argv[0], cfg->argv);
+    fprintf(stderr, "rdv launch: rank %d: cannot run '%s': %s\n", rank,
+            cfg->argv[0], strerror(errno));
+    return 127;
+}
+
+static int stop_ms(void *arg, int rank)
+{
+    const launch_job *lj = arg;
+
+    return rdv_faults_stop_ms(lj->cfg->faults, lj->cfg->seed, rank);
+}
+
+static void make_job_id(char *buf, size_t cap)
+{
+    uint64_t v = 0;
+
+    if (getrandom(&v, sizeof v, GRND_NONBLOCK) != (ssize_t)sizeof v)
+        v = (uint64_t)rdv_now_ns() ^ ((uint64_t)getpid() << 32);
+    snprintf(buf, cap, "launch-%016llx", (unsigned long long)v);
+}
+
+static rdv_check *check_add(rdv_launch_report *rep, rdv_check_id id,
+                            const char *name)
+{
+    rdv_check *c = &rep->checks[rep->nchecks++];
+
+    memset(c, 0, sizeof *c);
+    c->id = id;
+    c->name = name;
+    c->verdict = RDV_CHECK_PASS;
+    return c;
+}
+
+/* Appends "; "-separated detail and fails the check. */
+static void check_fail(rdv_check *c, const char *what)
+{
+    size_t o = strlen(c->detail);
+
+    c->verdict = RDV_CHECK_FAIL;
+    if (o + 8 >= sizeof c->detail) {
+        c->untold++;
+        return;
+    }
+    snprintf(c->detail + o, sizeof c->detail - o, "%s%s", o ? "; " : "",
+             what);
+}
+
+/* How rank r ended; NULL when it exited 0. */
+static const char *outcome(const rdv_rank_exit *e, int r, char *buf,
+                           size_t cap)
+{
+    if (e->hung)
+        snprintf(buf, cap, "rank %d hung (see no-hang)", r);
+    else if (e->signo)
+        snprintf(buf, cap, "rank %d killed by signal %d (%s)", r, e->signo,
+                 strsignal(e->signo));
+    else if (e->code == 127)
+        snprintf(buf, cap, "rank %d exited with code 127 (could not "
+                 "start the program?)", r);
+    else if (e->code)
+        snprintf(buf, cap, "rank %d exited with code %d", r, e->code);
+    else
+        return NULL;
+    return buf;
+}
+
+static void judge_ranks_ok(const rdv_launch_config *cfg,
+                           rdv_launch_report *rep)
+{
+    rdv_check *c = check_add(rep, RDV_CHECK_RANKS_OK, "ranks-ok");
+    const rdv_faults_expect *x = &rep->expect;
+    char buf[160];
+
+    for (int r = 0; r < cfg->nranks; r++) {
+        const char *why = outcome(&rep->exits[r], r, buf, sizeof buf);
+
+        if (x->fatal && x->culprit == r)
+            continue;
+        if (!x->fatal && why) {
+            check_fail(c, why);
+        } else if (x->fatal && !why) {
+            snprintf(buf, sizeof buf, "rank %d exited 0 although the fault "
+                     "is fatal", r);
+            check_fail(c, buf);
+        }
+    }
+    if (c->verdict == RDV_CHECK_PASS)
+        snprintf(c->detail, sizeof c->detail, x->fatal
+                 ? "every survivor failed, as the fault requires"
+                 : "%d of %d ranks exited 0", cfg->nranks, cfg->nranks);
+}
+
+static void judge_no_hang(const rdv_launch_config *cfg,
+                          rdv_launch_report *rep)
+{
+    rdv_check *c = check_add(rep, RDV_CHECK_NO_HANG, "no-hang");
+    char buf[160];
+
+    for (int r = 0; r < cfg->nranks; r++) {
+        if (!rep->exits[r].hung)
+            continue;
+        snprintf(buf, sizeof buf, "rank %d (pid %d) still running at the "
+                 "%d ms deadline: killed", r, (int)rep->exits[r].pid,
+                 cfg->timeout_ms);
+        check_fail(c, buf);
+    }
+    if (c->verdict == RDV_CHECK_PASS)
+        snprintf(c->detail, sizeof c->detail, "every rank ended before the "
+                 "%d ms deadline", cfg->timeout_ms);
+}
+
+/* Processes left in the job's process group, and keys left under the
+ * job's prefix (deleted afterwards). A store that cannot list keys
+ * leaves that half unchecked: SKIP with the reason, unless processes
+ * were left (FAIL). */
+static void judge_no_leak(rdv_store *s, pid_t pgid, rdv_launch_report *rep)
+{
+    rdv_check *c = check_add(rep, RDV_CHECK_NO_LEAK, "no-leak");
+    char procs[256], keys[512], prefix[64], buf[900];
+    long excused = 0, left;
+    int nprocs = rdv_leak_processes(pgid, procs, sizeof procs);
+
+    snprintf(prefix, sizeof prefix, "%s/", rep->job);
+    left = rdv_leak_keys(s, prefix, rep->expect.fatal ? rep->expect.culprit
+                                                      : -1,
+                         &excused, keys, sizeof keys);
+    if (nprocs)
+        check_fail(c, procs);
+    if (left > 0) {
+        snprintf(buf, sizeof buf, "%ld key%s left under '%s': %s", left,
+                 left == 1 ? "" : "s", prefix, keys);
+        check_fail(c, buf);
+    }
+    if (c->verdict == RDV_CHECK_FAIL)
+        return;
+    if (left < 0) {
+        c->verdict = RDV_CHECK_SKIP;
+        snprintf(c->detail, sizeof c->detail, "no process left, but the "
+                 "store's keys cannot be listed (%s: %s), so keys under "
+                 "'%s' were not checked", rdv_status_name((int)left),
+                 rdv_store_errmsg(s), prefix);
+        return;
+    }
+    snprintf(c->detail, sizeof c->detail, "no process left in group %d, "
+             "no key left under '%s'%s", (int)pgid, prefix,
+             excused ? " (the culprit's own records excused)" : "");
+}
+
+/* A store the launched programs can share, opened in the parent. */
+static int open_store(const rdv_launch_config *cfg, rdv_store **s,
+                      char *err, size_t errlen)
+{
+    char why[1024], shown[512];
+    int rc = rdv_store_open(cfg->store_url, s, why, sizeof why);
+
+    rdv_url_redact(cfg->store_url, shown, sizeof shown);
+    if (rc) {
+        snprintf(err, errlen, "cannot open the store: %s", why);
+        return rdv_exit_store_open(rc);
+    }
+    if ((rdv_store_flags(*s) & RDV_STORE_PROCESS_LOCAL) ||
+        rdv_store_is_inherited(*s)) {
+        snprintf(err, errlen, "store URL '%s' lives in the memory of this "
+                 "process: a launched program cannot share it after exec; "
+                 "use file://, redis://, unix:// or tcp:// (rdv "
+                 "store-server)", shown);
+        rdv_store_close(*s);
+        *s = NULL;
+        return RDV_EXIT_USAGE;
+    }
+    return RDV_EXIT_OK;
+}
+
+int rdv_launch_run(const rdv_launch_config *cfg, rdv_launch_report *rep,
+                   char *err, size_t errlen)
+{
+    launch_job lj = {.cfg = cfg, .job = rep->job};
+    rdv_supervise_opts so = {.nranks = cfg->nranks, .fn = launch_rank,
+                             .arg = &lj, .stop_ms = stop_ms};
+    rdv_store *s = NULL;
+    int64_t t0;
+    pid_t pgid = 0;
+    int code;
+
+    memset(rep, 0, sizeof *rep);
+    make_job_id(rep->job, sizeof rep->job);
+    if (rdv_faults_needs(cfg->faults)) {
+        snprintf(err, errlen, "--faults: server.* faults act on a server "
+                 "rdv launch does not drive; use rdv run --faults for them");
+        return RDV_EXIT_USAGE;
+    }
+    if ((code = open_store(cfg, &s, err, errlen)))
+        return code;
+    rdv_faults_expect_get(cfg->faults, cfg->seed, cfg->nranks,
+                          cfg->timeout_ms, &rep->expect);
+    fflush(NULL); /* nothing buffered is written twice by the children */
+    t0 = rdv_now_ns();
+    so.deadline_ns = t0 + (int64_t)cfg->timeout_ms * 1000000;
+    if (rdv_supervise(&so, rep->exits, &pgid, err, errlen)) {
+        rdv_store_close(s);
+        return RDV_EXIT_CANNOT_RUN;
+    }
+    rep->elapsed_ms = (double)(rdv_now_ns() - t0) / 1e6;
+    judge_ranks_ok(cfg, rep);
+    judge_no_hang(cfg, rep);
+    judge_no_leak(s, pgid, rep);
+    rdv_store_close(s);
+    for (int i = 0; i < rep->nchecks; i++)
+        rep->failed |= rep->checks[i].verdict == RDV_CHECK_FAIL;
+    return rep->failed ? RDV_EXIT_FAIL : RDV_EXIT_OK;
+}

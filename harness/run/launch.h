@@ -1,0 +1,48 @@
+/*
+ * harness/run/launch.h - one `rdv launch`: the user's program started N
+ * times with the env:// environment, supervised like a run of `rdv run`
+ * (run/supervise.h), and judged by the checks that hold for any
+ * program: ranks-ok, no-hang, no-leak.
+ */
+#ifndef RDV_HARNESS_LAUNCH_H
+#define RDV_HARNESS_LAUNCH_H
+
+#include <stdint.h>
+
+#include "run/fault_glue.h"
+#include "run/run.h"
+
+#define RDV_LAUNCH_TIMEOUT_DEFAULT 60000
+
+typedef struct rdv_launch_config {
+    const char *store_url;   /* RDV_STORE of every rank */
+    int nranks;
+    uint64_t seed;           /* RDV_SEED: the faults' decisions */
+    int timeout_ms;          /* the whole launch; ranks left are killed */
+    const char *logs_dir;    /* DIR/rank-R.log (stdout and stderr) and
+                                DIR/rank-R.faults.log, or NULL */
+    const char *faults_spec; /* RDV_FAULTS, or NULL */
+    rdv_faults *faults;      /* parsed from faults_spec for nranks */
+    char **argv;             /* the program and its arguments */
+} rdv_launch_config;
+
+typedef struct rdv_launch_report {
+    char job[48];            /* RDV_JOB: the prefix of the job's keys */
+    double elapsed_ms;
+    rdv_faults_expect expect;
+    int nchecks;
+    rdv_check checks[3];     /* ranks-ok, no-hang, no-leak */
+    int failed;
+    rdv_rank_exit exits[RDV_RUN_MAX_RANKS];
+} rdv_launch_report;
+
+/* Opens the store in the parent (for the no-leak check), starts the
+ * ranks, supervises them to the end and judges. Returns RDV_EXIT_OK or
+ * RDV_EXIT_FAIL with rep filled, RDV_EXIT_USAGE for a store no launched
+ * program can share (hash:, a plan with server faults), or
+ * RDV_EXIT_CANNOT_RUN (the store did not open, fork failed), with a
+ * message in err for those two. */
+int rdv_launch_run(const rdv_launch_config *cfg, rdv_launch_report *rep,
+                   char *err, size_t errlen);
+
+#endif

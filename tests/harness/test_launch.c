@@ -1,0 +1,245 @@
+/*
+ * tests/harness/test_launch.c - `rdv launch` from the outside: the real
+ * rdv binary starts examples/launch/launch_allreduce (env:// rendezvous
+ * and an allreduce) as 4 real processes against a real file:// store,
+ * with and without faults that librdv inside the program reads from
+ * RDV_FAULTS, and a hang killed at the deadline.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sh.h"
+
+typedef struct job {
+    char store[256]; /* a file:// store's directory */
+    char logs[256];
+} job;
+
+static void job_init(job *j)
+{
+    tmpdir(j->store, sizeof j->store);
+    tmpdir(j->logs, sizeof j->logs);
+}
+
+static void job_end(job *j)
+{
+    rm_rf(j->store);
+    rm_rf(j->logs);
+}
+
+/* rdv launch -n 4 --store file://STORE --logs LOGS OPTS -- PROG ARGS */
+static result launch(const job *j, const char *opts, const char *args)
+{
+    char cmd[4096];
+
+    snprintf(cmd, sizeof cmd, "launch -n 4 --store file://%s --logs %s %s "
+             "-- %s %s", j->store, j->logs, opts, LAUNCH_PROG, args);
+    return rdv(cmd);
+}
+
+/* The contents of LOGS/NAME ("" when missing); free() it. */
+static char *log_of(const job *j, const char *name)
+{
+    char cmd[600];
+
+    snprintf(cmd, sizeof cmd, "cat %s/%s 2>/dev/null", j->logs, name);
+    return sh(cmd).out;
+}
+
+Test(launch, four_ranks_pass_and_leave_nothing, .timeout = 120)
+{
+    job j;
+    result r;
+    char *l;
+
+    job_init(&j);
+    r = launch(&j, "-v", "");
+    cr_expect_eq(r.code, 0, "%s", r.out);
+    cr_expect(check_is(r.out, "ranks-ok", "PASS"), "%s", r.out);
+    cr_expect(check_is(r.out, "no-hang", "PASS"), "%s", r.out);
+    cr_expect(check_is(r.out, "no-leak", "PASS"), "%s", r.out);
+    cr_expect(strstr(r.out, "4 of 4 ranks exited 0"), "%s", r.out);
+    for (int rank = 0; rank < 4; rank++) {
+        char name[32], want[64];
+
+        snprintf(name, sizeof name, "rank-%d.log", rank);
+        snprintf(want, sizeof want, "rank %d of 4: sum 10", rank);
+        l = log_of(&j, name);
+        cr_expect(strstr(l, want), "%s: %s", name, l);
+        free(l);
+    }
+    free(r.out);
+    job_end(&j);
+}
+
+/* rank 1's publish fails inside the program: the fault comes from the
+ * environment, the others time out naming rank 1, and the job passes
+ * because every survivor failed as a fatal fault requires. */
+Test(launch, fatal_fault_is_named, .timeout = 180)
+{
+    job j;
+    result r;
+    char *l;
+
+    job_init(&j);
+    r = launch(&j, "--seed 7 --faults 'store.error(rank=1, op=set, nth=1)'",
+               "");
+    cr_expect_eq(r.code, 0, "%s", r.out);
+    cr_expect(strstr(r.out, "fault: store.error(rank=1, op=set, nth=1): "
+                     "fatal, culprit rank 1"), "%s", r.out);
+    cr_expect(strstr(r.out, "every survivor failed"), "%s", r.out);
+    l = log_of(&j, "rank-1.faults.log");
+    cr_expect(strstr(l, "rank 1: #1 store.error: set '") &&
+              strstr(l, "/addr/1' call 1: fails with RDV_EIO"), "%s", l);
+    free(l);
+    l = log_of(&j, "rank-0.log");
+    cr_expect(strstr(l, "rank 1 never published"), "%s", l);
+    free(l);
+    free(r.out);
+    job_end(&j);
+}
+
+/* proc.kill acts through the context's hooks, which librdv installs
+ * from RDV_FAULTS: rank 2 dies by SIGKILL after publishing. */
+Test(launch, proc_kill_reaches_the_program, .timeout = 180)
+{
+    job j;
+    result r;
+
+    job_init(&j);
+    r = launch(&j, "--faults 'proc.kill(rank=2, at=after-publish)'", "");
+    cr_expect_eq(r.code, 0, "%s", r.out);
+    cr_expect(strstr(r.out, "rank 2    ") && strstr(r.out, "signal 9"),
+              "%s", r.out);
+    free(r.out);
+    job_end(&j);
+}
+
+/* A non-fatal fault: every rank must still succeed. */
+Test(launch, delay_is_survived, .timeout = 180)
+{
+    job j;
+    result r;
+    char *l;
+
+    job_init(&j);
+    r = launch(&j, "--faults 'store.delay(op=set, ms=20)'", "");
+    cr_expect_eq(r.code, 0, "%s", r.out);
+    cr_expect(strstr(r.out, "not fatal"), "%s", r.out);
+    l = log_of(&j, "rank-3.faults.log");
+    cr_expect(strstr(l, "store.delay: set '"), "%s", l);
+    free(l);
+    free(r.out);
+    job_end(&j);
+}
+
+/* Rank 0 never exits: killed at the deadline, no-hang fails naming it,
+ * the exit code is 1, a replay line is printed and its log is kept. */
+Test(launch, hang_is_killed_at_the_deadline, .timeout = 180)
+{
+    job j;
+    result r;
+    char *l;
+
+    job_init(&j);
+    r = launch(&j, "--timeout 8000", "hang");
+    cr_expect_eq(r.code, 1, "%s", r.out);
+    cr_expect(check_is(r.out, "no-hang", "FAIL"), "%s", r.out);
+    cr_expect(strstr(r.out, "rank 0 (pid ") &&
+              strstr(r.out, "still running at the 8000 ms deadline: "
+                            "killed"), "%s", r.out);
+    cr_expect(check_is(r.out, "ranks-ok", "FAIL"), "%s", r.out);
+    cr_expect(strstr(r.out, "replay: rdv launch -n 4 --store file://"),
+              "%s", r.out);
+    l = log_of(&j, "rank-0.log");
+    cr_expect(strstr(l, "rank 0 of 4: sum 10"), "%s", l);
+    free(l);
+    free(r.out);
+    job_end(&j);
+}
+
+Test(launch, json_and_junit, .timeout = 120)
+{
+    job j;
+    result r;
+    char opts[600], cmd[600];
+
+    job_init(&j);
+    snprintf(opts, sizeof opts, "--json --junit %s/out.xml", j.logs);
+    r = launch(&j, opts, "");
+    cr_expect_eq(r.code, 0, "%s", r.out);
+    cr_expect(strstr(r.out, "{\"command\":\"launch\",\"job\":\"launch-"),
+              "%s", r.out);
+    cr_expect(strstr(r.out, "{\"name\":\"no-leak\",\"verdict\":\"PASS\""),
+              "%s", r.out);
+    free(r.out);
+    snprintf(cmd, sizeof cmd, "grep -c '<testcase' %s/out.xml", j.logs);
+    r = sh(cmd);
+    cr_expect_eq(atoi(r.out), 3, "%s", r.out);
+    free(r.out);
+    job_end(&j);
+}
+
+Test(launch, bad_usage_is_2)
+{
+    static const char *cases[][2] = {
+        {"launch -n 4 --store file:///tmp", "no program to launch"},
+        {"launch -n 4 -- /bin/true", "--store URL is required"},
+        {"launch -n 4 --store hash:?shared=1 -- /bin/true",
+         "cannot share it after exec"},
+        {"launch -n 4 --store file:///tmp --faults 'store.dleay(ms=1)' "
+         "-- /bin/true", "unknown fault 'store.dleay'"},
+        {"launch -n 4 --store file:///tmp --faults 'proc.kill(rank=7, "
+         "at=connected)' -- /bin/true", "out of range"},
+        {"launch -n 2 --store file:///tmp --faults 'server.pause(ms=10)' "
+         "-- /bin/true", "server.* faults"},
+    };
+
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        result r = rdv(cases[i][0]);
+
+        cr_expect_eq(r.code, 2, "%s: %s", cases[i][0], r.out);
+        cr_expect(strstr(r.out, cases[i][1]), "%s: %s", cases[i][0], r.out);
+        free(r.out);
+    }
+}
+
+/* The program could not be started: exit 127 per rank, named. */
+Test(launch, missing_program_is_named, .timeout = 60)
+{
+    result r = rdv("launch -n 2 --store file:///tmp -- /nonexistent/prog");
+
+    cr_expect_eq(r.code, 1, "%s", r.out);
+    cr_expect(strstr(r.out, "cannot run '/nonexistent/prog'"), "%s", r.out);
+    cr_expect(strstr(r.out, "exited with code 127"), "%s", r.out);
+    free(r.out);
+}
+
+/* Without the launcher: a spec that does not parse fails the store
+ * open inside the program, naming the variable; never silently
+ * faultless. */
+Test(launch, bad_env_spec_fails_the_program, .timeout = 60)
+{
+    job j;
+    result r;
+    char cmd[1024];
+
+    job_init(&j);
+    snprintf(cmd, sizeof cmd, "RDV_STORE=file://%s RDV_RANK=0 RDV_SIZE=1 "
+             "RDV_FAULTS='store.delay(ms=5' %s 2>&1", j.store, LAUNCH_PROG);
+    r = sh(cmd);
+    cr_expect_eq(r.code, 1, "%s", r.out);
+    cr_expect(strstr(r.out, "environment: RDV_FAULTS: "), "%s", r.out);
+    free(r.out);
+    snprintf(cmd, sizeof cmd, "RDV_STORE=file://%s RDV_RANK=0 RDV_SIZE=1 "
+             "RDV_SEED=x RDV_FAULTS='store.delay(ms=5)' %s 2>&1", j.store,
+             LAUNCH_PROG);
+    r = sh(cmd);
+    cr_expect_eq(r.code, 1, "%s", r.out);
+    cr_expect(strstr(r.out, "environment: RDV_SEED: 'x' is not a decimal"),
+              "%s", r.out);
+    free(r.out);
+    job_end(&j);
+}
