@@ -24,7 +24,9 @@
  * what the server said: a get's value is the bytes of the bulk string
  * that answered its GET (round trip through the reply's own framing),
  * an add's result the integer that answered INCRBY, and every value or
- * key handed out is NUL-terminated as rdv/store.h promises. libFuzzer's
+ * key handed out is NUL-terminated as rdv/store.h promises; a
+ * delete_prefix sends DEL only for keys (never the empty name an entry
+ * that is no string would give). libFuzzer's
  * -malloc_limit_mb bounds what a length field can make rdv allocate.
  */
 #define _GNU_SOURCE
@@ -66,6 +68,7 @@ static struct {
     char cmd[MAX_LOG][16];
     int cmd_rep[MAX_LOG]; /* index into rep; -1: "no more replies" */
     size_t ncmd;
+    int empty_del; /* a DEL named the empty key (never rdv's) */
 } fake = {.mu = PTHREAD_MUTEX_INITIALIZER, .lfd = -1};
 
 static void conn_close(fake_conn *c)
@@ -115,6 +118,10 @@ static int answer(fake_conn *c, redisReply *cmd)
         if (cmd->type == REDIS_REPLY_ARRAY && cmd->elements > 0 &&
             cmd->element[0]->type == REDIS_REPLY_STRING)
             name = cmd->element[0]->str;
+        for (size_t i = 1; strcasecmp(name, "DEL") == 0 &&
+                           i < cmd->elements; i++)
+            if (cmd->element[i]->len == 0)
+                fake.empty_del = 1;
         snprintf(fake.cmd[fake.ncmd], sizeof fake.cmd[0], "%s", name);
         fake.cmd_rep[fake.ncmd++] = idx;
     }
@@ -357,6 +364,10 @@ static void run_op(rdv_store *s, int op)
         break;
     case OP_DELPFX:
         rc = rdv_store_delete_prefix(s, "k/", &deleted);
+        pthread_mutex_lock(&fake.mu);
+        FUZZ_CHECK(!fake.empty_del, "delete_prefix sent DEL \"\" for a "
+                   "SCAN page entry that is no key");
+        pthread_mutex_unlock(&fake.mu);
         break;
     }
     if (rc != RDV_OK)
@@ -395,6 +406,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     pthread_mutex_lock(&fake.mu);
     fake.gen++;
     fake.nrep = fake.next = fake.ncmd = 0;
+    fake.empty_del = 0;
     p = copy;
     end = copy + size - 1;
     while (fake.nrep < MAX_REPLIES) {
