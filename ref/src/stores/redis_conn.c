@@ -336,6 +336,15 @@ static int exchange(rdv_redis_conn *c, const rdv_redis_cmd *cmds, size_t n,
         rc = rdv_redis_send_all(c, iov, n, &b, sent, err, errlen);
     if (rc == RDV_OK)
         rc = recv_all(c, replies, n, &b, err, errlen);
+    /* Bytes past the replies asked for are no answer to anything yet:
+     * kept, they would answer the next request. */
+    if (rc == RDV_OK && sdslen(c->reader->buf) > c->reader->pos) {
+        snprintf(err, errlen, "redis %s: bad reply: %zu bytes after the "
+                 "%zu repl%s asked for", c->conf->addr,
+                 sdslen(c->reader->buf) - c->reader->pos, n,
+                 n == 1 ? "y" : "ies");
+        rc = RDV_EPROTO;
+    }
     for (size_t i = 0; i < n; i++)
         redisFreeCommand(req[i]);
     if (rc == RDV_ETIMEDOUT)
