@@ -188,6 +188,8 @@ static int conn_login(rdv_redis_conn *c, rdv_redis_io b, char *err,
                      cf->user ? cf->user : "", rep[i]->str);
             rc = RDV_EAUTH;
         } else if (strncmp(rep[i]->str, "LOADING", 7) == 0) {
+            /* the call's error if its deadline ends the retries */
+            snprintf(err, errlen, "redis %s: %s", cf->addr, rep[i]->str);
             rc = RETRY_LATER;
         } else {
             snprintf(err, errlen, "redis %s: cannot select db %ld: %s",
