@@ -56,6 +56,14 @@
 #define PATIENCE_FIRST_NS 250000000LL /* 250 ms */
 #define PATIENCE_MAX_NS 1000000000LL  /* 1 s */
 #define READ_CHUNK 65536
+/* hiredis (0.14) allocates an array's element vector when it reads the
+ * array's header, as long as the header claims (up to INT_MAX): the 16
+ * bytes "*200000000\r\n" made it calloc 1.6 GB (found by the
+ * redis_reply fuzz target). No reply rdv asks for holds more elements
+ * than its request has arguments, but for a SCAN page, whose size is the
+ * server's (COUNT 1000 is a hint): ARRAY_FLOOR leaves it ample room.
+ * A longer array is refused before anything is allocated for it. */
+#define ARRAY_FLOOR 65536
 /* Internal results, apart from the (negative) rdv_status values and
  * RDV_REDIS_SILENT (redis_net.h). */
 #define RETRY_LATER 1 /* the server did not run it; try again */
@@ -127,6 +135,17 @@ static int exchange(rdv_redis_conn *c, const rdv_redis_cmd *cmds, size_t n,
                     redisReply **replies, rdv_redis_io b, int *sent,
                     char *err, size_t errlen);
 
+static void *bounded_array(const redisReadTask *t, int n)
+{
+    rdv_redis_conn *c = t->privdata;
+
+    if (n > 0 && (size_t)n > c->array_max) {
+        c->array_refused = n;
+        return NULL; /* the reader fails; recv_all says why */
+    }
+    return c->create_array(t, n);
+}
+
 /* AUTH and SELECT on a new connection. Lock held, fd set. Resending
  * them is harmless, so they always have a patience. */
 static int conn_login(rdv_redis_conn *c, rdv_redis_io b, char *err,
@@ -169,6 +188,8 @@ static int conn_login(rdv_redis_conn *c, rdv_redis_io b, char *err,
                      cf->user ? cf->user : "", rep[i]->str);
             rc = RDV_EAUTH;
         } else if (strncmp(rep[i]->str, "LOADING", 7) == 0) {
+            /* the call's error if its deadline ends the retries */
+            snprintf(err, errlen, "redis %s: %s", cf->addr, rep[i]->str);
             rc = RETRY_LATER;
         } else {
             snprintf(err, errlen, "redis %s: cannot select db %ld: %s",
@@ -209,6 +230,11 @@ static int conn_open(rdv_redis_conn *c, rdv_redis_io b, char *err,
         snprintf(err, errlen, "redis %s: out of memory", c->conf->addr);
         return RDV_ENOMEM;
     }
+    c->fns = *c->reader->fn;
+    c->create_array = c->fns.createArray;
+    c->fns.createArray = bounded_array;
+    c->reader->fn = &c->fns;
+    c->reader->privdata = c;
     rc = conn_login(c, b, err, errlen);
     if (rc)
         conn_drop(c);
@@ -246,8 +272,14 @@ static int recv_all(rdv_redis_conn *c, redisReply **replies, size_t n,
         int rc;
 
         if (redisReaderGetReply(c->reader, &rep) != REDIS_OK) {
-            snprintf(err, errlen, "redis %s: bad reply: %s", c->conf->addr,
-                     c->reader->errstr);
+            if (c->array_refused)
+                snprintf(err, errlen, "redis %s: bad reply: an array of "
+                         "%ld elements, more than a reply to this request "
+                         "holds (at most %zu)", c->conf->addr,
+                         c->array_refused, c->array_max);
+            else
+                snprintf(err, errlen, "redis %s: bad reply: %s",
+                         c->conf->addr, c->reader->errstr);
             return RDV_EPROTO;
         }
         if (rep) {
@@ -286,6 +318,10 @@ static int exchange(rdv_redis_conn *c, const rdv_redis_cmd *cmds, size_t n,
     char *req[RDV_REDIS_PIPELINE_MAX] = {0};
     int rc = RDV_OK;
 
+    c->array_max = ARRAY_FLOOR;
+    c->array_refused = 0;
+    for (size_t i = 0; i < n; i++)
+        c->array_max += (size_t)cmds[i].argc;
     for (size_t i = 0; i < n && rc == RDV_OK; i++) {
         int len = redisFormatCommandArgv(&req[i], cmds[i].argc,
                                          cmds[i].argv, cmds[i].argvlen);
@@ -302,6 +338,15 @@ static int exchange(rdv_redis_conn *c, const rdv_redis_cmd *cmds, size_t n,
         rc = rdv_redis_send_all(c, iov, n, &b, sent, err, errlen);
     if (rc == RDV_OK)
         rc = recv_all(c, replies, n, &b, err, errlen);
+    /* Bytes past the replies asked for are no answer to anything yet:
+     * kept, they would answer the next request. */
+    if (rc == RDV_OK && sdslen(c->reader->buf) > c->reader->pos) {
+        snprintf(err, errlen, "redis %s: bad reply: %zu bytes after the "
+                 "%zu repl%s asked for", c->conf->addr,
+                 sdslen(c->reader->buf) - c->reader->pos, n,
+                 n == 1 ? "y" : "ies");
+        rc = RDV_EPROTO;
+    }
     for (size_t i = 0; i < n; i++)
         redisFreeCommand(req[i]);
     if (rc == RDV_ETIMEDOUT)

@@ -53,6 +53,13 @@ typedef struct rdv_redis_conn {
     int fd;               /* -1: not connected; belongs to cancel.pid */
     redisReader *reader;
     rdv_cancel cancel;    /* close's switch, woken waits (net_wait.h) */
+    /* The reader's reply functions, with createArray bounded (see
+     * redis_conn.c); lock held for all of these. */
+    redisReplyObjectFunctions fns;
+    void *(*create_array)(const redisReadTask *t, int n); /* hiredis's */
+    size_t array_max;  /* most elements a reply array of this exchange
+                          may claim */
+    long array_refused; /* the length of an array refused; 0: none */
 } rdv_redis_conn;
 
 /* The most commands one call pipelines. */

@@ -182,8 +182,17 @@ static int del_page(rdv_store *s, redisReply *keys, void *arg)
     argv[n] = "DEL";
     lens[n++] = 3;
     for (size_t i = 0; i < keys->elements; i++) {
+        /* Only what list_page would list: anything but a string would
+         * go out as DEL "" (a key outside every prefix). */
+        if (keys->element[i]->type != REDIS_REPLY_STRING)
+            continue;
         argv[n] = keys->element[i]->str;
         lens[n++] = keys->element[i]->len;
+    }
+    if (n == 1) {
+        free(argv);
+        free(lens);
+        return RDV_OK;
     }
     rc = rdv_redis_conn_call(&RS(s)->conn,
                              &(rdv_redis_cmd){(int)n, argv, lens}, 1, &r,
