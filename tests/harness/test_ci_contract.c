@@ -414,3 +414,71 @@ Test(json, run_matrix_conform_and_faults_print_versioned_lines,
     cr_expect_gt(expect_json_lines("faults --list --json", 0, "fault"), 10);
     rm_rf(dir);
 }
+
+/* `rdv bench ... --json`: every stdout line parses on its own
+ * (python3 -m json.tool), is a "bench" row of version 1 with the fields
+ * the README documents for its kind, and the last line is the
+ * bench_summary counting the rows; returns the number of rows. */
+static int expect_bench_rows(const char *args, const char *kind,
+                             const char *fields)
+{
+    char cmd[4096];
+    result r;
+    int n = -1;
+
+    snprintf(cmd, sizeof cmd, "out=$(%s bench %s --json 2>/dev/null); "
+             "echo \"rdv exit $?\"; printf '%%s\\n' \"$out\" | "
+             "while IFS= read -r l; do printf '%%s' \"$l\" | "
+             "python3 -m json.tool >/dev/null || echo \"json.tool refused: "
+             "$l\"; done; printf '%%s\\n' \"$out\" | python3 -c '\n"
+             "import json, sys\n"
+             "objs = [json.loads(l) for l in sys.stdin]\n"
+             "kind, fields = sys.argv[1], sys.argv[2].split(\",\")\n"
+             "rows, last = objs[:-1], objs[-1]\n"
+             "assert last == {\"version\": 1, \"type\": \"bench_summary\", "
+             "\"bench\": kind, \"rows\": len(rows), \"exit\": 0}, last\n"
+             "for o in rows:\n"
+             "    assert o[\"version\"] == 1 and o[\"type\"] == \"bench\", o\n"
+             "    assert o[\"bench\"] == kind, o\n"
+             "    missing = [f for f in fields if f not in o]\n"
+             "    assert not missing, (missing, o)\n"
+             "print(\"rows\", len(rows))\n"
+             "' %s %s", RDV_BIN, args, kind, fields);
+    r = sh(cmd);
+    cr_expect(strstr(r.out, "rdv exit 0"), "'rdv bench %s': %s", args, r.out);
+    cr_expect(!strstr(r.out, "json.tool refused"), "'rdv bench %s': %s",
+              args, r.out);
+    cr_expect(strstr(r.out, "rows "), "'rdv bench %s':\n%s", args, r.out);
+    sscanf(strstr(r.out, "rows ") ? strstr(r.out, "rows ") : "", "rows %d",
+           &n);
+    free(r.out);
+    return n;
+}
+
+Test(json, bench_prints_a_row_per_measurement, .timeout = 240)
+{
+    /* 4 operations x (1 process, then 2) */
+    cr_expect_eq(expect_bench_rows("store --store 'hash:?shared=1' --ops 50 "
+                                   "--procs 2", "store",
+                                   "store,procs,op,ops,value_size,ops_per_s,"
+                                   "p50_us,p99_us"), 8);
+    cr_expect_eq(expect_bench_rows("rendezvous --store hash --transport epoll "
+                                   "--sizes 2 --runs 1", "rendezvous",
+                                   "store,transport,ranks,runs,runs_failed,"
+                                   "total_p50_ms,total_p90_ms,mesh_p50_ms,"
+                                   "mesh_p90_ms,cpu_p50_ms"), 1);
+    /* one row per run, then the medians */
+    cr_expect_eq(expect_bench_rows("store-rendezvous --store 'hash:?shared=1' "
+                                   "--procs 2 --runs 2", "store-rendezvous",
+                                   "store,procs,value_size,stat,"
+                                   "rendezvous_ms,connect_ms"), 3);
+    /* sizes 4, 8, 16, 32, 64 */
+    cr_expect_eq(expect_bench_rows("allreduce -n 2 --max-size 64 --iters 5",
+                                   "allreduce",
+                                   "ranks,algo,transport,mesh,store,dtype,"
+                                   "size_bytes,iters,p50_us,p99_us,"
+                                   "algbw_gbps,busbw_gbps"), 5);
+    cr_expect_eq(expect_bench_rows("barrier -n 2 --iters 5", "barrier",
+                                   "ranks,algo,transport,mesh,size_bytes,"
+                                   "iters,p50_us,p99_us"), 1);
+}
