@@ -482,3 +482,87 @@ Test(json, bench_prints_a_row_per_measurement, .timeout = 240)
                                    "ranks,algo,transport,mesh,size_bytes,"
                                    "iters,p50_us,p99_us"), 1);
 }
+
+/* Runs `env ENV rdv ARGS` on a pseudo-terminal (python3's pty) and
+ * returns what the terminal showed, escape bytes written as \x1b. */
+static result on_tty(const char *env, const char *args)
+{
+    char cmd[2048];
+
+    snprintf(cmd, sizeof cmd, "python3 -c '\n"
+             "import os, pty, sys\n"
+             "pid, fd = pty.fork()\n"
+             "if pid == 0:\n"
+             "    os.execvp(\"sh\", [\"sh\", \"-c\", sys.argv[1]])\n"
+             "out = b\"\"\n"
+             "while True:\n"
+             "    try:\n"
+             "        d = os.read(fd, 4096)\n"
+             "    except OSError:\n"
+             "        break\n"
+             "    if not d:\n"
+             "        break\n"
+             "    out += d\n"
+             "os.waitpid(pid, 0)\n"
+             "print(out.decode(errors=\"replace\").replace(\"\\x1b\", "
+             "\"\\\\x1b\"))\n"
+             "' \"env -u NO_COLOR TERM=xterm %s %s %s\"", env, RDV_BIN, args);
+    return sh(cmd);
+}
+
+Test(colour, verdicts_in_colour_on_a_terminal_only, .timeout = 120)
+{
+    const char *run = "run --store hash:?shared=1 --ranks 2 --workload "
+                      "barrier";
+    const char *conform = "conform --store hash:?shared=1 --quick --only "
+                          "open,set-get";
+    result r = on_tty("", run);
+
+    cr_expect(strstr(r.out, "\\x1b[32mPASS\\x1b[0m in "),
+              "no green PASS on a terminal:\n%s", r.out);
+    free(r.out);
+    r = on_tty("", conform);
+    cr_expect(strstr(r.out, "\\x1b[32mPASS\\x1b[0m   "),
+              "conform's rows are not coloured (or not aligned):\n%s", r.out);
+    free(r.out);
+    r = on_tty("NO_COLOR=1", run);
+    cr_expect(strstr(r.out, ": PASS in ") && !strstr(r.out, "\\x1b["),
+              "NO_COLOR=1 still coloured:\n%s", r.out);
+    free(r.out);
+    r = on_tty("TERM=dumb", conform);
+    cr_expect(strstr(r.out, "PASS") && !strstr(r.out, "\\x1b["),
+              "TERM=dumb coloured:\n%s", r.out);
+    free(r.out);
+    /* A pipe (a CI log) never gets escape sequences. */
+    r = rdv(run);
+    cr_expect(strstr(r.out, ": PASS in ") && !strchr(r.out, '\033'),
+              "colour in a pipe:\n%s", r.out);
+    free(r.out);
+}
+
+/* conform is never silent while clauses run: without a terminal a line
+ * per finished clause with the time elapsed (no carriage return), on a
+ * terminal one live line naming the clause that runs. */
+Test(progress, conform_tells_each_clause, .timeout = 120)
+{
+    const char *args = "conform --store hash:?shared=1 --quick --only "
+                       "open,set-get";
+    char cmd[1024];
+    result r;
+
+    snprintf(cmd, sizeof cmd, "%s %s 2>&1 >/dev/null", RDV_BIN, args);
+    r = sh(cmd);
+    cr_expect_eq(r.code, 0, "%s", r.out);
+    cr_expect(strstr(r.out, "conform [1/2] open PASS in "), "%s", r.out);
+    cr_expect(strstr(r.out, "conform [2/2] set-get PASS in "), "%s", r.out);
+    cr_expect(strstr(r.out, " s elapsed\n"), "%s", r.out);
+    cr_expect(!strchr(r.out, '\r'), "a carriage return in a log:\n%s",
+              r.out);
+    free(r.out);
+    r = on_tty("", args);
+    cr_expect(strstr(r.out, "\\x1b[Kconform [2/2] set-get running "),
+              "no live line on a terminal:\n%s", r.out);
+    cr_expect(!strstr(r.out, "conform [2/2] set-get PASS in"),
+              "per-clause lines on a terminal too:\n%s", r.out);
+    free(r.out);
+}
