@@ -11,7 +11,12 @@
  *   (tests/harness), counts what it holds, keeps infrastructure failures
  *   as <error>, gives failures a body with the replay line, and names
  *   classes rdv.<command>.<store label> with no temp path and no dot in
- *   the label.
+ *   the label;
+ * - JSON lines (run, matrix, conform, bench, faults) parse, one object a
+ *   line with a version; PASS/FAIL/SKIP are coloured on a terminal only
+ *   (never with NO_COLOR, TERM=dumb or in a pipe); matrix and conform
+ *   tell their progress while they run; `matrix --faults all` uses the
+ *   timeout its scenarios are sized for and fits the width it is given.
  */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
@@ -564,5 +569,40 @@ Test(progress, conform_tells_each_clause, .timeout = 120)
               "no live line on a terminal:\n%s", r.out);
     cr_expect(!strstr(r.out, "conform [2/2] set-get PASS in"),
               "per-clause lines on a terminal too:\n%s", r.out);
+    free(r.out);
+}
+
+/* `--faults all`: every scenario runs with the timeout it is sized for
+ * (2000 ms, in each run's replay line) unless --timeout says otherwise,
+ * and the 20-column table is turned to fit the width it is given (a row
+ * per N and scenario, the stores numbered). */
+Test(matrix, faults_all_fits_and_uses_the_sized_timeout, .timeout = 600)
+{
+    char cmd[1536], dir[256];
+    result r;
+
+    tmpdir(dir, sizeof dir);
+    snprintf(cmd, sizeof cmd, "COLUMNS=100 %s matrix --store "
+             "'hash:?shared=1' --ranks 2 --seeds 1 --faults all --json "
+             "2>%s/table | python3 -c '\n"
+             "import json, sys\n"
+             "runs = [o for o in map(json.loads, sys.stdin) "
+             "if o[\"type\"] == \"run\"]\n"
+             "assert len(runs) >= 10, runs\n"
+             "bad = [o[\"replay\"] for o in runs "
+             "if \" --timeout 2000 \" not in o[\"replay\"]]\n"
+             "assert not bad, bad\n"
+             "print(\"runs\", len(runs))\n"
+             "'; cat %s/table; "
+             "awk \"/^(N|\\\\[)/ && length > 100 "
+             "{ print \\\"too wide: \\\" \\$0 }\" "
+             "%s/table", RDV_BIN, dir, dir, dir);
+    r = sh(cmd);
+    rm_rf(dir);
+    cr_expect(strstr(r.out, "runs "), "%s", r.out);
+    cr_expect(strstr(r.out, "N=2      store-delay "), "not turned:\n%s",
+              r.out);
+    cr_expect(strstr(r.out, "\n[1] hash:?shared=1\n"), "%s", r.out);
+    cr_expect(!strstr(r.out, "too wide: "), "%s", r.out);
     free(r.out);
 }
