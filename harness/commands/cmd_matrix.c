@@ -27,6 +27,7 @@
 #include "common/cli_args.h"
 #include "commands/commands.h"
 #include "run/leak.h"
+#include "report/colour.h"
 #include "report/matrix.h"
 #include "rdv/clock.h"
 #include "rdv/fault.h"
@@ -454,7 +455,7 @@ static int run_matrix(matrix_cmd *mc)
         return RDV_EXIT_CANNOT_RUN;
     }
     m->total = (int)ncells * m->nseeds;
-    m->tty = isatty(STDERR_FILENO);
+    m->tty = rdv_term_redraws(stderr);
     m->t0_ns = rdv_now_ns();
     for (int s = 0; s < m->nstores; s++)
         for (int n = 0; n < m->nranks; n++)

@@ -12,15 +12,22 @@
 
 #include "report/colour.h"
 
-int rdv_colour_enabled(FILE *f)
+int rdv_term_redraws(FILE *f)
 {
-    const char *no = getenv("NO_COLOR"), *term = getenv("TERM");
+    const char *term = getenv("TERM");
 
-    if (no && *no)
-        return 0;
     if (term && strcmp(term, "dumb") == 0)
         return 0;
     return isatty(fileno(f));
+}
+
+int rdv_colour_enabled(FILE *f)
+{
+    const char *no = getenv("NO_COLOR");
+
+    if (no && *no)
+        return 0;
+    return rdv_term_redraws(f);
 }
 
 /* The SGR code for text's first word, or NULL. */

@@ -1,6 +1,7 @@
 /*
  * harness/report/colour.h - PASS, FAIL and SKIP in colour on a terminal,
- * the one place the harness decides about colour.
+ * and whether a progress line may be redrawn in place: the one place the
+ * harness decides what a terminal gets.
  */
 #ifndef RDV_HARNESS_REPORT_COLOUR_H
 #define RDV_HARNESS_REPORT_COLOUR_H
@@ -11,6 +12,10 @@
  * unset or empty (no-color.org) and $TERM is not "dumb". A file, a pipe
  * or a CI log never gets escape sequences. */
 int rdv_colour_enabled(FILE *f);
+
+/* Whether a line may be redrawn in place on f ("\r\033[K"): f is a
+ * terminal and $TERM is not "dumb". Otherwise progress is plain lines. */
+int rdv_term_redraws(FILE *f);
 
 /* Writes text padded with spaces to width (0: no padding), coloured by
  * its first word when rdv_colour_enabled(f): PASS and ok green, FAIL and

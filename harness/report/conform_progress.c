@@ -3,16 +3,15 @@
  * while clauses run, as the matrix does (matrix_report.c): on a terminal
  * one live line, "conform [3/41] mp-visibility running 12 s; 40 s
  * elapsed", redrawn while the clause runs and wiped before its row is
- * printed; elsewhere (a CI log) one plain line per finished clause with
- * its verdict and the time elapsed, and no carriage returns.
+ * printed; elsewhere (a CI log, TERM=dumb) one plain line per finished
+ * clause with its verdict and the time elapsed, and no carriage
+ * returns.
  *
  * Choices: the live line is redrawn from the clause watchdog's tick
  * (conform_isolate.c wakes every 50 ms anyway), at most every 250 ms;
  * nothing else in the clause's way. The verdict word goes through the
  * one colour helper (report/colour.h).
  */
-#include <unistd.h>
-
 #include "conform/conform_cmd.h"
 #include "rdv/clock.h"
 #include "report/colour.h"
@@ -22,7 +21,7 @@
 void conform_progress_start(conform_progress *p, size_t total)
 {
     *p = (conform_progress){.total = total, .t0_ns = rdv_now_ns(),
-                            .live = isatty(STDERR_FILENO)};
+                            .live = rdv_term_redraws(stderr)};
 }
 
 static void redraw(conform_progress *p, int64_t now)
