@@ -32,6 +32,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "bench/bench_json.h"
 #include "bench/samples.h"
 #include "commands/commands.h"
 #include "common/cli_args.h"
@@ -39,6 +40,7 @@
 #include "rdv/clock.h"
 #include "rdv/collectives.h"
 #include "rdv/store.h"
+#include "rdv/url.h"
 #include "common/number.h"
 #include "common/size_text.h"
 #include "rdv/url.h"
@@ -63,6 +65,7 @@ typedef struct bopts {
     int tcp_mesh;
     int timeout_ms;
     int busy_poll;
+    rdv_bench_out *out; /* the table, and the JSON rows with --json */
 } bopts;
 
 typedef struct bshared {
@@ -222,7 +225,11 @@ static void report(const bopts *o, bshared *sh, int n)
     static int64_t worst[BENCH_MAX_ITERS];
     double bus = o->kind == COLL_ALLREDUCE ? 2.0 * (n - 1) / n : 1.0;
 
-    printf("# rdv bench %s: N=%d, %s%s, algo %s, transport %s%s, %s mesh "
+    FILE *t = o->out->text;
+    char shown[512];
+
+    rdv_url_redact(o->store_url, shown, sizeof shown);
+    fprintf(t, "# rdv bench %s: N=%d, %s%s, algo %s, transport %s%s, %s mesh "
            "over 127.0.0.1\n",
            o->name, n,
            o->kind == COLL_BARRIER ? "no data" : rdv_dtype_name(o->type),
@@ -230,11 +237,11 @@ static void report(const bopts *o, bshared *sh, int n)
            sh->backend, o->busy_poll ? " (busy-poll)" : "",
            o->tcp_mesh ? "pre-connected TCP" : "rendezvous");
     if (o->kind == COLL_BARRIER)
-        printf("# %12s %7s %10s %10s\n", "", "iters", "p50(us)",
-               "p99(us)");
+        fprintf(t, "# %12s %7s %10s %10s\n", "", "iters", "p50(us)",
+                "p99(us)");
     else
-        printf("# %12s %7s %10s %10s %12s %12s\n", "size(B)", "iters",
-               "p50(us)", "p99(us)", "algbw(GB/s)", "busbw(GB/s)");
+        fprintf(t, "# %12s %7s %10s %10s %12s %12s\n", "size(B)", "iters",
+                "p50(us)", "p99(us)", "algbw(GB/s)", "busbw(GB/s)");
     for (int s = 0; s < sh->nsizes; s++) {
         int it = sh->iters[s];
         double p50, p99, algbw;
@@ -250,12 +257,38 @@ static void report(const bopts *o, bshared *sh, int n)
         p99 = worst[(it * 99) / 100 < it ? (it * 99) / 100 : it - 1] / 1e3;
         algbw = sh->size[s] / (p50 * 1e3);
         if (o->kind == COLL_BARRIER)
-            printf("  %12s %7d %10.1f %10.1f\n", "barrier", it, p50, p99);
+            fprintf(t, "  %12s %7d %10.1f %10.1f\n", "barrier", it, p50,
+                    p99);
         else
-            printf("  %12zu %7d %10.1f %10.1f %12.3f %12.3f\n", sh->size[s],
-                   it, p50, p99, algbw, algbw * bus);
+            fprintf(t, "  %12zu %7d %10.1f %10.1f %12.3f %12.3f\n",
+                    sh->size[s], it, p50, p99, algbw, algbw * bus);
+        rdv_bench_row_begin(o->out);
+        rdv_bench_row_int(o->out, "ranks", n);
+        rdv_bench_row_str(o->out, "algo", rdv_algo_name(o->algo));
+        rdv_bench_row_str(o->out, "transport", sh->backend);
+        rdv_bench_row_str(o->out, "mesh",
+                          o->tcp_mesh ? "tcp" : "rendezvous");
+        rdv_bench_row_str(o->out, "store", o->tcp_mesh ? NULL : shown);
+        rdv_bench_row_str(o->out, "dtype", o->kind == COLL_BARRIER
+                                               ? NULL
+                                               : rdv_dtype_name(o->type));
+        if (o->kind == COLL_BARRIER)
+            rdv_bench_row_str(o->out, "size_bytes", NULL);
+        else
+            rdv_bench_row_int(o->out, "size_bytes", (long long)sh->size[s]);
+        rdv_bench_row_int(o->out, "iters", it);
+        rdv_bench_row_num(o->out, "p50_us", p50);
+        rdv_bench_row_num(o->out, "p99_us", p99);
+        if (o->kind == COLL_BARRIER) {
+            rdv_bench_row_str(o->out, "algbw_gbps", NULL);
+            rdv_bench_row_str(o->out, "busbw_gbps", NULL);
+        } else {
+            rdv_bench_row_num(o->out, "algbw_gbps", algbw);
+            rdv_bench_row_num(o->out, "busbw_gbps", algbw * bus);
+        }
+        rdv_bench_row_end(o->out);
     }
-    fflush(stdout);
+    fflush(t);
 }
 
 static int run_n(const bopts *o, int n)
@@ -354,6 +387,8 @@ static void usage(FILE *f, const char *name)
             "      --timeout MS     per-call timeout (60000)\n"
             "      --busy-poll      spin instead of sleeping in waits "
             "(opt-in)\n"
+            "      --json           JSON lines on stdout, one per size (the\n"
+            "                       table goes to stderr; README, JSON)\n"
             "  -h, --help           this text\n"
             "\n"
             "Benchmarks measure; they never judge. " RDV_EXIT_HELP,
@@ -421,7 +456,8 @@ static int bad_number(const char *name, const char *err)
 
 int rdv_cmd_bench_collectives(int argc, char **argv)
 {
-    enum { OPT_MIN = 256, OPT_MAX, OPT_MESH, OPT_TIMEOUT, OPT_BUSY };
+    enum { OPT_MIN = 256, OPT_MAX, OPT_MESH, OPT_TIMEOUT, OPT_BUSY,
+           OPT_JSON };
     static const struct option longs[] = {
         {"ranks", required_argument, NULL, 'n'},
         {"min-size", required_argument, NULL, OPT_MIN},
@@ -434,6 +470,7 @@ int rdv_cmd_bench_collectives(int argc, char **argv)
         {"mesh", required_argument, NULL, OPT_MESH},
         {"timeout", required_argument, NULL, OPT_TIMEOUT},
         {"busy-poll", no_argument, NULL, OPT_BUSY},
+        {"json", no_argument, NULL, OPT_JSON},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     bopts o = {.ranks = {2, 4}, .nranks = 2, .min_size = 4,
@@ -441,9 +478,10 @@ int rdv_cmd_bench_collectives(int argc, char **argv)
                .type = RDV_FLOAT, .store_url = "hash:?shared=1",
                .timeout_ms = 60000};
     const char *name = argc > 0 ? argv[0] : "allreduce";
-    int c, rc = RDV_EXIT_OK;
+    int c, rc = RDV_EXIT_OK, json = 0;
     char err[256], prog[64];
     rdv_cli_args a;
+    rdv_bench_out out;
 
     if (!strcmp(name, "allreduce"))
         o.kind = COLL_ALLREDUCE;
@@ -505,6 +543,9 @@ int rdv_cmd_bench_collectives(int argc, char **argv)
         case OPT_BUSY:
             o.busy_poll = 1;
             break;
+        case OPT_JSON:
+            json = 1;
+            break;
         case 'h':
             usage(stdout, name);
             return RDV_EXIT_OK;
@@ -514,7 +555,9 @@ int rdv_cmd_bench_collectives(int argc, char **argv)
     }
     if (o.min_size > o.max_size)
         return bad(name, "size range", "--min-size > --max-size");
+    rdv_bench_out_init(&out, name, json);
+    o.out = &out;
     for (int i = 0; i < o.nranks && rc == RDV_EXIT_OK; i++)
         rc = run_n(&o, o.ranks[i]);
-    return rc;
+    return rdv_bench_out_finish(&out, rc);
 }

@@ -30,6 +30,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "bench/bench_json.h"
 #include "bench/samples.h"
 #include "commands/commands.h"
 #include "common/cli_args.h"
@@ -38,6 +39,7 @@
 #include "rdv/collectives.h"
 #include "rdv/context.h"
 #include "rdv/store.h"
+#include "rdv/url.h"
 #include "run/fd_limit.h"
 #include "rdv/url.h"
 
@@ -59,6 +61,7 @@ typedef struct bopts {
     int runs;
     int timeout_ms;
     const char *bind;
+    int json;
 } bopts;
 
 static void usage(FILE *f)
@@ -78,6 +81,8 @@ static void usage(FILE *f)
           "  --runs R         runs per cell (default 5)\n"
           "  --timeout MS     rendezvous deadline per rank (default 60000)\n"
           "  --bind ADDR      listening address (default 127.0.0.1)\n"
+          "  --json           JSON lines on stdout, one per row (the table\n"
+          "                   goes to stderr; README, JSON)\n"
           "  --help\n"
           "\n"
           "Benchmarks measure; they never judge. " RDV_EXIT_HELP,
@@ -99,6 +104,7 @@ static int parse(int argc, char **argv, bopts *o)
         {"runs", required_argument, NULL, 'r'},
         {"timeout", required_argument, NULL, 'T'},
         {"bind", required_argument, NULL, 'b'},
+        {"json", no_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -142,6 +148,9 @@ static int parse(int argc, char **argv, bopts *o)
             break;
         case 'b':
             o->bind = a.arg;
+            break;
+        case 'j':
+            o->json = 1;
             break;
         case 'h':
             usage(stdout);
@@ -316,6 +325,23 @@ static double pct(const double *v, int n, int p)
     return v[i < 0 ? 0 : i >= n ? n - 1 : i];
 }
 
+/* A cell that has no numbers: a note in the table and in the JSON row. */
+static void cell_note(rdv_bench_out *out, const char *store,
+                      const char *backend, int n, const char *note)
+{
+    char shown[512];
+
+    fprintf(out->text, "%-6s %-6s %6d  %s\n", store, backend, n, note);
+    rdv_bench_row_begin(out);
+    rdv_bench_row_str(out, "store", rdv_url_redact(store, shown,
+                                                   sizeof shown));
+    rdv_bench_row_str(out, "transport", backend);
+    rdv_bench_row_int(out, "ranks", n);
+    rdv_bench_row_int(out, "runs", 0);
+    rdv_bench_row_str(out, "note", note);
+    rdv_bench_row_end(out);
+}
+
 static int fits(int n)
 {
     char note[512];
@@ -349,17 +375,21 @@ int rdv_cmd_bench_rendezvous(int argc, char **argv)
         free(cpu);
         return RDV_EXIT_CANNOT_RUN;
     }
-    printf("%-6s %-6s %6s %5s %12s %12s %12s %12s %12s\n", "store", "trans",
-           "N", "runs", "total p50", "total p90", "mesh p50", "mesh p90",
-           "cpu p50");
+    rdv_bench_out out;
+    char shown[512];
+
+    rdv_bench_out_init(&out, "rendezvous", o.json);
+    fprintf(out.text, "%-6s %-6s %6s %5s %12s %12s %12s %12s %12s\n",
+            "store", "trans", "N", "runs", "total p50", "total p90",
+            "mesh p50", "mesh p90", "cpu p50");
     for (int si = 0; si < o.nstores; si++)
         for (int bi = 0; bi < o.nbackends; bi++)
             for (int ni = 0; ni < o.nsizes; ni++) {
                 int n = o.sizes[ni], ok = 0;
 
                 if (!fits(n)) {
-                    printf("%-6s %-6s %6d  skipped: RLIMIT_NOFILE too low\n",
-                           o.stores[si], o.backends[bi], n);
+                    cell_note(&out, o.stores[si], o.backends[bi], n,
+                              "skipped: RLIMIT_NOFILE too low");
                     continue;
                 }
                 for (int r = 0; r < o.runs; r++)
@@ -369,23 +399,37 @@ int rdv_cmd_bench_rendezvous(int argc, char **argv)
                 if (ok < o.runs)
                     status = RDV_EXIT_FAIL;
                 if (!ok) {
-                    printf("%-6s %-6s %6d  every run failed\n", o.stores[si],
-                           o.backends[bi], n);
+                    cell_note(&out, o.stores[si], o.backends[bi], n,
+                              "every run failed");
                     continue;
                 }
                 rdv_samples_sort_double(total, (size_t)ok);
                 rdv_samples_sort_double(up, (size_t)ok);
                 rdv_samples_sort_double(cpu, (size_t)ok);
-                printf("%-6.6s %-6s %6d %5d %9.1f ms %9.1f ms %9.1f ms "
-                       "%9.1f ms %9.1f ms\n",
-                       o.stores[si], o.backends[bi], n, ok,
-                       pct(total, ok, 50), pct(total, ok, 90),
-                       pct(up, ok, 50), pct(up, ok, 90), pct(cpu, ok, 50));
-                fflush(stdout);
+                fprintf(out.text, "%-6.6s %-6s %6d %5d %9.1f ms %9.1f ms "
+                        "%9.1f ms %9.1f ms %9.1f ms\n",
+                        o.stores[si], o.backends[bi], n, ok,
+                        pct(total, ok, 50), pct(total, ok, 90),
+                        pct(up, ok, 50), pct(up, ok, 90), pct(cpu, ok, 50));
+                fflush(out.text);
+                rdv_bench_row_begin(&out);
+                rdv_bench_row_str(&out, "store",
+                                  rdv_url_redact(o.stores[si], shown,
+                                                 sizeof shown));
+                rdv_bench_row_str(&out, "transport", o.backends[bi]);
+                rdv_bench_row_int(&out, "ranks", n);
+                rdv_bench_row_int(&out, "runs", ok);
+                rdv_bench_row_int(&out, "runs_failed", o.runs - ok);
+                rdv_bench_row_num(&out, "total_p50_ms", pct(total, ok, 50));
+                rdv_bench_row_num(&out, "total_p90_ms", pct(total, ok, 90));
+                rdv_bench_row_num(&out, "mesh_p50_ms", pct(up, ok, 50));
+                rdv_bench_row_num(&out, "mesh_p90_ms", pct(up, ok, 90));
+                rdv_bench_row_num(&out, "cpu_p50_ms", pct(cpu, ok, 50));
+                rdv_bench_row_end(&out);
             }
     munmap(t, sizeof *t * (size_t)maxn);
     free(total);
     free(up);
     free(cpu);
-    return status;
+    return rdv_bench_out_finish(&out, status);
 }

@@ -25,6 +25,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "bench/bench_json.h"
 #include "bench/samples.h"
 #include "commands/commands.h"
 #include "common/cli_args.h"
@@ -45,6 +46,7 @@ typedef struct bench_opts {
     long ops;   /* per process and phase */
     long procs; /* the second run's process count */
     long vsize;
+    int json;
 } bench_opts;
 
 /* The mapping every process writes its results into. */
@@ -63,6 +65,8 @@ typedef struct bench_run {
     long nproc;
     char prefix[64];
     rdv_store *inherited; /* hash:?shared=1 and the like, else NULL */
+    rdv_bench_out out;
+    const char *shown; /* the URL, password masked */
 } bench_run;
 
 static int64_t *lat_of(bench_run *r, long proc, int phase)
@@ -181,9 +185,21 @@ static void report(bench_run *r)
             memcpy(all + (size_t)p * (size_t)r->o->ops, lat_of(r, p, ph),
                    (size_t)r->o->ops * sizeof *all);
         rdv_samples_sort_i64(all, n);
-        printf("%5ld  %-12s %10.0f %9.1f %9.1f\n", r->nproc,
-               phase_names[ph], secs > 0 ? (double)n / secs : 0.0,
-               (double)all[n / 2] / 1e3, (double)all[n * 99 / 100] / 1e3);
+        fprintf(r->out.text, "%5ld  %-12s %10.0f %9.1f %9.1f\n", r->nproc,
+                phase_names[ph], secs > 0 ? (double)n / secs : 0.0,
+                (double)all[n / 2] / 1e3, (double)all[n * 99 / 100] / 1e3);
+        rdv_bench_row_begin(&r->out);
+        rdv_bench_row_str(&r->out, "store", r->shown);
+        rdv_bench_row_int(&r->out, "procs", r->nproc);
+        rdv_bench_row_str(&r->out, "op", phase_names[ph]);
+        rdv_bench_row_int(&r->out, "ops", (long long)n);
+        rdv_bench_row_int(&r->out, "value_size", r->o->vsize);
+        rdv_bench_row_num(&r->out, "ops_per_s",
+                          secs > 0 ? (double)n / secs : 0.0);
+        rdv_bench_row_num(&r->out, "p50_us", (double)all[n / 2] / 1e3);
+        rdv_bench_row_num(&r->out, "p99_us",
+                          (double)all[n * 99 / 100] / 1e3);
+        rdv_bench_row_end(&r->out);
     }
     free(all);
 }
@@ -260,6 +276,8 @@ static void usage(FILE *f)
             "  -p, --procs N         processes in the second run (8)\n"
             "      --value-size B    bytes per value (3, as "
             "redis-benchmark)\n"
+            "      --json            JSON lines on stdout, one per row (the\n"
+            "                        table goes to stderr; README, JSON)\n"
             "  -h, --help            this text\n"
             "\n"
             "Exit status: 0 done, 1 a store operation failed, 2 bad usage,\n"
@@ -274,6 +292,7 @@ static int parse_opts(int argc, char **argv, bench_opts *o)
         {"ops", required_argument, NULL, 'n'},
         {"procs", required_argument, NULL, 'p'},
         {"value-size", required_argument, NULL, 'v'},
+        {"json", no_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -281,7 +300,7 @@ static int parse_opts(int argc, char **argv, bench_opts *o)
     int c, bad = 0;
     rdv_cli_args a;
 
-    *o = (bench_opts){NULL, 20000, 8, 3};
+    *o = (bench_opts){NULL, 20000, 8, 3, 0};
     rdv_cli_args_init(&a, "rdv bench store", argc, argv, "s:p:h", longs);
     while (!bad && (c = rdv_cli_args_next(&a)) != -1) {
 
@@ -300,6 +319,9 @@ static int parse_opts(int argc, char **argv, bench_opts *o)
         case 'v':
             bad = rdv_cli_long("--value-size", a.arg, 0, 64L << 20,
                                &o->vsize, err, sizeof err);
+            break;
+        case 'j':
+            o->json = 1;
             break;
         case 'h':
             usage(stdout);
@@ -333,12 +355,14 @@ int rdv_cmd_bench_store(int argc, char **argv)
     }
     r.o = &o;
     r.inherited = rdv_store_is_inherited(s) ? s : NULL;
+    r.shown = rdv_url_redact(o.url, shown, sizeof shown);
+    rdv_bench_out_init(&r.out, "store", o.json);
     snprintf(r.prefix, sizeof r.prefix, "rdv-bench/%d/", (int)getpid());
-    printf("rdv bench store: %s (%s), %ld ops per process and operation, "
-           "%ld-byte values\n", rdv_url_redact(o.url, shown, sizeof shown),
-           rdv_store_name(s), o.ops, o.vsize);
-    printf("%5s  %-12s %10s %9s %9s\n", "procs", "op", "ops/s", "p50 us",
-           "p99 us");
+    fprintf(r.out.text, "rdv bench store: %s (%s), %ld ops per process and "
+            "operation, %ld-byte values\n", r.shown, rdv_store_name(s),
+            o.ops, o.vsize);
+    fprintf(r.out.text, "%5s  %-12s %10s %9s %9s\n", "procs", "op", "ops/s",
+            "p50 us", "p99 us");
     rc = bench_run_procs(&r, 1);
     if (rc == RDV_EXIT_OK && o.procs > 1)
         rc = bench_run_procs(&r, o.procs);
@@ -348,5 +372,5 @@ int rdv_cmd_bench_store(int argc, char **argv)
         rc = RDV_EXIT_FAIL;
     }
     rdv_store_close(s);
-    return rc;
+    return rdv_bench_out_finish(&r.out, rc);
 }

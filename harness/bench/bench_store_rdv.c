@@ -27,6 +27,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "bench/bench_json.h"
 #include "bench/samples.h"
 #include "commands/commands.h"
 #include "common/cli_args.h"
@@ -40,7 +41,7 @@
 
 typedef struct srdv_opts {
     const char *url;
-    int procs, runs, timeout_ms, vsize;
+    int procs, runs, timeout_ms, vsize, json;
 } srdv_opts;
 
 typedef struct srdv_proc {
@@ -70,6 +71,8 @@ static const char usage[] =
     "30000)\n"
     "  --value-size B    bytes per value (default 128, about an address\n"
     "                    record)\n"
+    "  --json            JSON lines on stdout: a row per run, then one\n"
+    "                    with the medians (the table goes to stderr)\n"
     "\n"
     "Exit status: 0 done, 1 a store operation failed, 2 bad usage,\n"
     "3 could not run (the store did not open, resources).\n";
@@ -82,6 +85,7 @@ static int parse_opts(int argc, char **argv, srdv_opts *o)
         {"runs", required_argument, NULL, 'r'},
         {"timeout", required_argument, NULL, 't'},
         {"value-size", required_argument, NULL, 'v'},
+        {"json", no_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -89,7 +93,7 @@ static int parse_opts(int argc, char **argv, srdv_opts *o)
     int c, bad = 0;
     rdv_cli_args a;
 
-    *o = (srdv_opts){NULL, 64, 5, 30000, 128};
+    *o = (srdv_opts){NULL, 64, 5, 30000, 128, 0};
     rdv_cli_args_init(&a, "rdv bench store-rendezvous", argc, argv, "h",
                       longs);
     while (!bad && (c = rdv_cli_args_next(&a)) != -1) {
@@ -107,6 +111,8 @@ static int parse_opts(int argc, char **argv, srdv_opts *o)
         else if (c == 'v')
             bad = rdv_cli_int("--value-size", a.arg, 0, 1 << 20, &o->vsize,
                               err, sizeof err);
+        else if (c == 'j')
+            o->json = 1;
         else if (c == 'h')
             return -1;
         else
@@ -241,8 +247,26 @@ static int one_run(const srdv_opts *o, srdv_shared *sh, int run,
     return failed;
 }
 
+/* A JSON row: one run ("run", its number) or the medians ("median",
+ * over how many runs). */
+static void json_row(rdv_bench_out *out, const srdv_opts *o,
+                     const char *shown, const char *stat, int n,
+                     double rdv_ms, double conn_ms)
+{
+    rdv_bench_row_begin(out);
+    rdv_bench_row_str(out, "store", shown);
+    rdv_bench_row_int(out, "procs", o->procs);
+    rdv_bench_row_int(out, "value_size", o->vsize);
+    rdv_bench_row_str(out, "stat", stat);
+    rdv_bench_row_int(out, strcmp(stat, "run") == 0 ? "run" : "runs", n);
+    rdv_bench_row_num(out, "rendezvous_ms", rdv_ms);
+    rdv_bench_row_num(out, "connect_ms", conn_ms);
+    rdv_bench_row_end(out);
+}
+
 int rdv_cmd_bench_store_rendezvous(int argc, char **argv)
 {
+    rdv_bench_out out;
     double rdv_ms[MAX_RUNS], conn_ms[MAX_RUNS];
     srdv_shared *sh;
     size_t map, gone;
@@ -268,26 +292,33 @@ int rdv_cmd_bench_store_rendezvous(int argc, char **argv)
         rdv_store_close(s);
         return RDV_EXIT_CANNOT_RUN;
     }
-    printf("rdv bench store-rendezvous: %s (%s), %d processes, %d runs: "
-           "set own key, wait for all, multi_get all\n",
-           rdv_url_redact(o.url, shown, sizeof shown), rdv_store_name(s),
-           o.procs, o.runs);
-    printf("%4s %14s %12s\n", "run", "rendezvous ms", "connect ms");
+    rdv_bench_out_init(&out, "store-rendezvous", o.json);
+    rdv_url_redact(o.url, shown, sizeof shown);
+    fprintf(out.text, "rdv bench store-rendezvous: %s (%s), %d processes, "
+            "%d runs: set own key, wait for all, multi_get all\n", shown,
+            rdv_store_name(s), o.procs, o.runs);
+    fprintf(out.text, "%4s %14s %12s\n", "run", "rendezvous ms",
+            "connect ms");
     for (int r = 0; rc == RDV_EXIT_OK && r < o.runs; r++) {
         if (one_run(&o, sh, r, rdv_store_is_inherited(s) ? s : NULL,
-                    &rdv_ms[r], &conn_ms[r]))
+                    &rdv_ms[r], &conn_ms[r])) {
             rc = RDV_EXIT_FAIL;
-        else
-            printf("%4d %14.2f %12.2f\n", r + 1, rdv_ms[r], conn_ms[r]);
-        fflush(stdout);
+        } else {
+            fprintf(out.text, "%4d %14.2f %12.2f\n", r + 1, rdv_ms[r],
+                    conn_ms[r]);
+            json_row(&out, &o, shown, "run", r + 1, rdv_ms[r], conn_ms[r]);
+        }
+        fflush(out.text);
     }
     if (rc == RDV_EXIT_OK) {
         rdv_samples_sort_double(rdv_ms, (size_t)o.runs);
         rdv_samples_sort_double(conn_ms, (size_t)o.runs);
-        printf("rendezvous: median %.2f ms, min %.2f, max %.2f\n",
-               rdv_ms[o.runs / 2], rdv_ms[0], rdv_ms[o.runs - 1]);
-        printf("median rendezvous_ms=%.2f connect_ms=%.2f\n",
-               rdv_ms[o.runs / 2], conn_ms[o.runs / 2]);
+        fprintf(out.text, "rendezvous: median %.2f ms, min %.2f, max %.2f\n",
+                rdv_ms[o.runs / 2], rdv_ms[0], rdv_ms[o.runs - 1]);
+        fprintf(out.text, "median rendezvous_ms=%.2f connect_ms=%.2f\n",
+                rdv_ms[o.runs / 2], conn_ms[o.runs / 2]);
+        json_row(&out, &o, shown, "median", o.runs, rdv_ms[o.runs / 2],
+                 conn_ms[o.runs / 2]);
     }
     snprintf(prefix, sizeof prefix, "rdv-bench-srdv/%d/", (int)getpid());
     if (rdv_store_delete_prefix(s, prefix, &gone)) {
@@ -297,5 +328,5 @@ int rdv_cmd_bench_store_rendezvous(int argc, char **argv)
     }
     rdv_store_close(s);
     munmap(sh, map);
-    return rc;
+    return rdv_bench_out_finish(&out, rc);
 }

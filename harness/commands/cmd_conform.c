@@ -281,11 +281,16 @@ static void skip(conform_result *res, const conform_clause *c,
 /* Runs the selected clauses in order; returns how many results, and
  * the level the store was judged at in *level. */
 static size_t run_all(const conform_opts *o, const conform_clause *cs,
-                      size_t n, conform_result *res, int *level)
+                      size_t n, size_t nsel, conform_result *res,
+                      int *level)
 {
     conform_env env = {.base = {.url = o->url, .quick = o->quick}};
     unsigned flags = 0;
     size_t nres = 0;
+    conform_progress progress;
+
+    conform_progress_start(&progress, nsel);
+    conform_isolate_on_tick(conform_progress_tick, &progress);
 
     *level = o->level ? o->level : RDV_STORE_LEVEL_FULL;
     for (size_t i = 0; i < n; i++) {
@@ -312,16 +317,20 @@ static size_t run_all(const conform_opts *o, const conform_clause *cs,
             env.ranks = cs[i].ranks;
             env.faults = cs[i].faults;
             env.base.level = *level;
+            conform_progress_clause(&progress, cs[i].name);
             conform_isolate(&cs[i], &env,
                             o->limit_ms ? o->limit_ms : cs[i].budget_ms, r,
                             i == 0 ? &flags : NULL);
             if (i == 0 && !o->level && (flags & CONFORM_STORE_GLOO))
                 *level = RDV_STORE_LEVEL_GLOO;
         }
+        conform_progress_clear(&progress);
         conform_report_row(o->text, r);
         if (o->json)
             conform_report_json_row(stdout, r);
+        conform_progress_done(&progress, r, conform_verdict_name(r));
     }
+    conform_isolate_on_tick(NULL, NULL);
     return nres;
 }
 
@@ -359,7 +368,7 @@ int rdv_cmd_conform(int argc, char **argv)
     conform_isolate_init();
     o.text = o.json ? stderr : stdout;
     conform_report_header(o.text, o.url, nsel, o.quick, o.level);
-    nres = run_all(&o, cs, n, res, &level);
+    nres = run_all(&o, cs, n, nsel, res, &level);
     rc = conform_report_verdict(o.text, o.url, level, res, nres)
              ? RDV_EXIT_FAIL
              : RDV_EXIT_OK;

@@ -27,8 +27,10 @@
 #include "common/cli_args.h"
 #include "commands/commands.h"
 #include "run/leak.h"
+#include "report/colour.h"
 #include "report/matrix.h"
 #include "rdv/clock.h"
+#include "rdv/fault.h"
 #include "rdv/url.h"
 #include "run/rank_gloo.h"
 #include "report/report_text.h"
@@ -56,7 +58,8 @@ static const char usage[] =
     "  --server-restart CMD  as for rdv run; without it server.restart\n"
     "                     scenarios are skipped\n"
     "  --workload LIST    as for rdv run\n"
-    "  --timeout MS       as for rdv run (default 10000)\n"
+    "  --timeout MS       as for rdv run (default 10000; the --faults all\n"
+    "                     scenarios get the 2000 they are sized for)\n"
     "  --deadline MS      as for rdv run\n"
     "  --transport T      uring or epoll\n"
     "  --impl I           rdv (default) or gloo: Gloo's rendezvous\n"
@@ -153,6 +156,8 @@ static int add_catalogue(rdv_matrix *m, char *err, size_t errlen)
         rdv_faults_scenario(i, &name, &spec);
         if (add_scenario(m, spec, name, err, errlen))
             return -1;
+        m->scenario_timeout_ms[m->nscenarios - 1] =
+            RDV_FAULT_SCENARIO_TIMEOUT_MS;
     }
     return 0;
 }
@@ -367,6 +372,10 @@ static void run_cell_seeds(matrix_cmd *mc, int s, int n, int sc,
     rdv_url_redact(cfg.store_url, shown, sizeof shown);
     cfg.nranks = (int)mc->m.ranks[n];
     cfg.faults_spec = mc->m.scenarios[sc];
+    /* A fatal scenario waits out the timeout: give it the one it is
+     * sized for, not the default 10 s (--timeout still wins). */
+    if (!cfg.timeout_ms && mc->m.scenario_timeout_ms[sc])
+        cfg.timeout_ms = mc->m.scenario_timeout_ms[sc];
     if ((why = rdv_faults_unmet(mc->m.scenario_needs[sc],
                                 store_offers(cfg.store_url,
                                              cfg.restart_cmd)))) {
@@ -465,7 +474,7 @@ static int run_matrix(matrix_cmd *mc)
         return RDV_EXIT_CANNOT_RUN;
     }
     m->total = (int)ncells * m->nseeds;
-    m->tty = isatty(STDERR_FILENO);
+    m->tty = rdv_term_redraws(stderr);
     m->t0_ns = rdv_now_ns();
     for (int s = 0; s < m->nstores; s++)
         for (int n = 0; n < m->nranks; n++)

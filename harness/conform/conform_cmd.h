@@ -20,6 +20,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "conform/contract.h"
 
@@ -82,6 +83,10 @@ void conform_isolate_init(void);
 void conform_isolate(const conform_clause *c, const conform_env *env,
                      int limit_ms, conform_result *res,
                      unsigned *out_flags);
+/* While a clause runs, conform_isolate calls tick(arg) about every
+ * 50 ms (progress on a terminal); NULL for none. Set before
+ * conform_isolate, in the parent only. */
+void conform_isolate_on_tick(void (*tick)(void *arg), void *arg);
 
 /* ---- the clauses of this command ---- */
 
@@ -94,6 +99,32 @@ void conform_clause_fault_run(const conform_env *env, conform_out *out);
  * PASS so a clause can end with `return conform_verdict(...)`. */
 int conform_verdict(conform_out *out, rdv_verdict v, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* ---- progress on stderr (report/conform_progress.c) ---- */
+
+typedef struct conform_progress {
+    size_t done, total;
+    int live;               /* stderr is a terminal: one line, redrawn */
+    int64_t t0_ns;          /* conform's start */
+    const char *clause;     /* running now, or NULL */
+    int64_t clause_t0_ns, shown_ns;
+} conform_progress;
+
+void conform_progress_start(conform_progress *p, size_t total);
+/* A clause starts (the live line names it). */
+void conform_progress_clause(conform_progress *p, const char *name);
+/* Called by the watchdog while the clause runs (conform_isolate's tick):
+ * redraws the live line now and then. arg is the conform_progress. */
+void conform_progress_tick(void *arg);
+/* Wipes the live line, before a row of the table goes to the terminal. */
+void conform_progress_clear(conform_progress *p);
+/* A clause ended with the verdict word shown in its row: without a
+ * terminal, one line "conform [i/n] NAME VERDICT in X ms; Y s elapsed". */
+void conform_progress_done(conform_progress *p, const conform_result *res,
+                           const char *verdict);
+
+/* The verdict word of a finished clause: PASS, FAIL, SKIP or N/A. */
+const char *conform_verdict_name(const conform_result *res);
 
 /* ---- report (conform_report.c) ---- */
 

@@ -49,6 +49,17 @@
 
 #define WATCH_TICK_MS 50 /* how often the calls in flight are looked at */
 
+/* The progress hook (conform_isolate_on_tick): the parent's alone, set
+ * between clauses. */
+static void (*tick_fn)(void *arg);
+static void *tick_arg;
+
+void conform_isolate_on_tick(void (*tick)(void *arg), void *arg)
+{
+    tick_fn = tick;
+    tick_arg = arg;
+}
+
 void conform_isolate_init(void)
 {
     prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
@@ -119,6 +130,8 @@ static int wait_until(pid_t pid, int64_t deadline_ns, int sfd, int *status,
             r = -3;
             break;
         }
+        if (tick_fn)
+            tick_fn(tick_arg);
         /* Wake every WATCH_TICK_MS to look at the calls in flight (and,
          * without a pidfd, every 10 ms to poll waitpid). */
         if (poll(p, fd >= 0 ? 2 : 1,

@@ -9,12 +9,13 @@
 #include <stdlib.h>
 
 #include "conform/conform_cmd.h"
+#include "report/colour.h"
 #include "report/replay.h"
 #include "report/report_junit.h"
 #include "common/text_escape.h"
 #include "rdv/url.h"
 
-static const char *verdict_name(const conform_result *res)
+const char *conform_verdict_name(const conform_result *res)
 {
     return res->na                            ? "N/A"
            : res->verdict == RDV_VERDICT_PASS ? "PASS"
@@ -38,9 +39,9 @@ void conform_report_header(FILE *f, const char *url, size_t nclauses,
 
 void conform_report_row(FILE *f, const conform_result *res)
 {
-    fprintf(f, "%-24s %-15s %-6s %6lldms  %s\n", res->c->name,
-            res->c->group, verdict_name(res), (long long)res->ms,
-            res->evidence);
+    fprintf(f, "%-24s %-15s ", res->c->name, res->c->group);
+    rdv_colour_put(f, conform_verdict_name(res), 6);
+    fprintf(f, " %6lldms  %s\n", (long long)res->ms, res->evidence);
     fflush(f);
 }
 
@@ -51,7 +52,7 @@ void conform_report_json_row(FILE *f, const conform_result *res)
     fputs(",\"group\":", f);
     rdv_json_put_string(f, res->c->group);
     fprintf(f, ",\"verdict\":\"%s\",\"ms\":%lld,\"evidence\":",
-            verdict_name(res), (long long)res->ms);
+            conform_verdict_name(res), (long long)res->ms);
     rdv_json_put_string(f, res->evidence);
     fputs("}\n", f);
     fflush(f);
@@ -104,7 +105,6 @@ int conform_report_verdict(FILE *f, const char *url, int level,
     if (failed) {
         char rerun[1024];
         size_t r = 0;
-
         char note[256];
         size_t nn = 0;
         int stripped;
@@ -112,13 +112,16 @@ int conform_report_verdict(FILE *f, const char *url, int level,
         rerun[0] = note[0] = '\0';
         stripped = rdv_replay_store(url, rerun, sizeof rerun, &r);
         rdv_replay_note(stripped, note, sizeof note, &nn);
-        fprintf(f, "FAIL: %s: %zu of %zu clauses failed (%s); %zu passed, "
+        rdv_colour_put(f, "FAIL", 0);
+        fprintf(f, ": %s: %zu of %zu clauses failed (%s); %zu passed, "
                "%zu skipped\n", label, failed, n, names, passed, skipped);
         fprintf(f, "rerun the failed clauses: rdv conform --store %s --only "
                "%s%s\n", rerun, names, note);
-    } else
-        fprintf(f, "PASS: %s: all %zu clauses passed%s%zu skipped\n", label,
+    } else {
+        rdv_colour_put(f, "PASS", 0);
+        fprintf(f, ": %s: all %zu clauses passed%s%zu skipped\n", label,
                passed, skipped ? "; " : ", ", skipped);
+    }
     fprintf(f, "conform: %s reaches level %s: %zu passed, %zu failed, %zu "
             "n/a\n", label, rdv_contract_level_name(reached < 0 ? 0
                                                                 : reached),

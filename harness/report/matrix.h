@@ -36,6 +36,9 @@ typedef struct rdv_matrix {
     const char *scenarios[RDV_MATRIX_MAX_SCENARIOS]; /* NULL = no faults */
     const char *scenario_names[RDV_MATRIX_MAX_SCENARIOS]; /* for columns */
     unsigned scenario_needs[RDV_MATRIX_MAX_SCENARIOS]; /* of its plan */
+    /* The per-call timeout a scenario is sized for (--faults all), used
+     * when --timeout is not given; 0: the run's default. */
+    int scenario_timeout_ms[RDV_MATRIX_MAX_SCENARIOS];
     int nscenarios;
     rdv_matrix_cell *cells; /* [store][ranks][scenario] */
     rdv_junit_case *cases;  /* one per run */

@@ -8,11 +8,15 @@
  * Progress goes to stderr: on a terminal one live line, rewritten after
  * every run; elsewhere (a CI log) one plain line per finished cell with
  * the elapsed time, so a long matrix is never silent and the log stays
- * free of carriage returns.
+ * free of carriage returns. A table wider than the terminal (or 120
+ * columns in a log) is printed turned, a row per (N, scenario).
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
 
+#include "report/colour.h"
 #include "report/matrix.h"
 #include "rdv/clock.h"
 #include "rdv/url.h"
@@ -88,15 +92,66 @@ static void cell_text(const rdv_matrix_cell *c, char *buf, size_t cap)
                  c->max_ms);
 }
 
-void rdv_matrix_print_table(rdv_matrix *m, FILE *f)
+/* How wide the table may be: the terminal's width, else $COLUMNS, else
+ * 120 (a CI log has no width, but a 400-column line reads badly there
+ * too). */
+static int table_width(FILE *f)
 {
-    int sw = 5, cw = m->nscenarios > 1 || m->scenarios[0] ? 20 : 14;
+    const char *cols = getenv("COLUMNS");
+    struct winsize ws;
+    long n;
+
+    if (isatty(fileno(f)) && ioctl(fileno(f), TIOCGWINSZ, &ws) == 0 &&
+        ws.ws_col > 0)
+        return ws.ws_col;
+    if (cols && (n = strtol(cols, NULL, 10)) > 0 && n < 100000)
+        return (int)n;
+    return 120;
+}
+
+/* The table turned: a row per (N, scenario), a column per store, the
+ * stores named by number under the table. For many scenarios (--faults
+ * all has 20) the other way round would be hundreds of columns wide. */
+static void print_transposed(rdv_matrix *m, FILE *f, int cw)
+{
+    int scw = 0, named = m->nscenarios > 1 || m->scenarios[0];
     char buf[128], shown[512];
 
+    for (int sc = 0; named && sc < m->nscenarios; sc++)
+        if ((int)strlen(scenario_label(m, sc)) > scw)
+            scw = (int)strlen(scenario_label(m, sc));
+    fprintf(f, "%-7s", "N");
+    if (named)
+        fprintf(f, "  %-*s", scw, "scenario");
+    for (int s = 0; s < m->nstores; s++) {
+        snprintf(buf, sizeof buf, "[%d]", s + 1);
+        fprintf(f, "  %-*s", cw, buf);
+    }
+    fputc('\n', f);
+    for (int n = 0; n < m->nranks; n++)
+        for (int sc = 0; sc < m->nscenarios; sc++) {
+            snprintf(buf, sizeof buf, "N=%llu",
+                     (unsigned long long)m->ranks[n]);
+            fprintf(f, "%-7s", buf);
+            if (named)
+                fprintf(f, "  %-*s", scw, scenario_label(m, sc));
+            for (int s = 0; s < m->nstores; s++) {
+                cell_text(rdv_matrix_cell_at(m, s, n, sc), buf, sizeof buf);
+                fputs("  ", f);
+                rdv_colour_put(f, buf, cw);
+            }
+            fputc('\n', f);
+        }
     for (int s = 0; s < m->nstores; s++)
-        if ((int)strlen(rdv_url_redact(m->stores[s], shown, sizeof shown)) >
-            sw)
-            sw = (int)strlen(shown);
+        fprintf(f, "[%d] %s\n", s + 1,
+                rdv_url_redact(m->stores[s], shown, sizeof shown));
+}
+
+/* A row per store, a column per (N, scenario). */
+static void print_wide(rdv_matrix *m, FILE *f, int sw, int cw)
+{
+    char buf[128], shown[512];
+
     fprintf(f, "%-*s", sw, "store");
     for (int n = 0; n < m->nranks; n++)
         for (int sc = 0; sc < m->nscenarios; sc++) {
@@ -112,10 +167,26 @@ void rdv_matrix_print_table(rdv_matrix *m, FILE *f)
         for (int n = 0; n < m->nranks; n++)
             for (int sc = 0; sc < m->nscenarios; sc++) {
                 cell_text(rdv_matrix_cell_at(m, s, n, sc), buf, sizeof buf);
-                fprintf(f, "  %-*s", cw, buf);
+                fputs("  ", f);
+                rdv_colour_put(f, buf, cw);
             }
         fputc('\n', f);
     }
+}
+
+void rdv_matrix_print_table(rdv_matrix *m, FILE *f)
+{
+    int sw = 5, cw = m->nscenarios > 1 || m->scenarios[0] ? 20 : 14;
+    char shown[512];
+
+    for (int s = 0; s < m->nstores; s++)
+        if ((int)strlen(rdv_url_redact(m->stores[s], shown, sizeof shown)) >
+            sw)
+            sw = (int)strlen(shown);
+    if (sw + m->nranks * m->nscenarios * (cw + 2) > table_width(f))
+        print_transposed(m, f, 16);
+    else
+        print_wide(m, f, sw, cw);
     for (int sc = 0; sc < m->nscenarios; sc++)
         if (m->scenarios[sc])
             fprintf(f, "scenario %s: %s\n", scenario_label(m, sc),

@@ -7,6 +7,7 @@
  */
 #include <string.h>
 
+#include "report/colour.h"
 #include "report/replay.h"
 #include "report/report_text.h"
 #include "common/text_escape.h"
@@ -34,10 +35,11 @@ void rdv_report_failed(const rdv_run_report *rep, int detail,
 
 void rdv_report_print_checks(FILE *f, const rdv_run_report *rep)
 {
-    for (int i = 0; i < rep->nchecks; i++)
-        fprintf(f, "  %-18s %s  %s\n", rep->checks[i].name,
-                rdv_check_verdict_name(rep->checks[i].verdict),
-                rep->checks[i].detail);
+    for (int i = 0; i < rep->nchecks; i++) {
+        fprintf(f, "  %-18s ", rep->checks[i].name);
+        rdv_colour_put(f, rdv_check_verdict_name(rep->checks[i].verdict), 0);
+        fprintf(f, "  %s\n", rep->checks[i].detail);
+    }
 }
 
 void rdv_report_print_run(FILE *f, const rdv_run_config *cfg,
@@ -45,9 +47,10 @@ void rdv_report_print_run(FILE *f, const rdv_run_config *cfg,
 {
     char line[8192], shown[512];
 
-    fprintf(f, "run seed %llu: %s in %.1f ms (%d rank%s, %s)\n",
-            (unsigned long long)rep->seed, rep->failed ? "FAIL" : "PASS",
-            rep->elapsed_ms, cfg->nranks, cfg->nranks == 1 ? "" : "s",
+    fprintf(f, "run seed %llu: ", (unsigned long long)rep->seed);
+    rdv_colour_put(f, rep->failed ? "FAIL" : "PASS", 0);
+    fprintf(f, " in %.1f ms (%d rank%s, %s)\n", rep->elapsed_ms,
+            cfg->nranks, cfg->nranks == 1 ? "" : "s",
             rdv_url_redact(cfg->store_url, shown, sizeof shown));
     if (verbose || rep->failed)
         rdv_report_print_checks(f, rep);

@@ -382,24 +382,42 @@ static void judge_no_leak(const rdv_run_facts *f, rdv_check *c)
                    "remove)" : "");
 }
 
+/* Judges the messages of the ranks that reported a failure. A rank that
+ * died (a signal), hung or exited without reporting left no message:
+ * when only such ranks went wrong there is nothing to judge, which is a
+ * SKIP saying so, never "no rank failed" (ranks-ok names them). */
 static void judge_error_quality(const rdv_run_facts *f, rdv_check *c)
 {
-    int failed = 0;
+    int failed = 0, silent = 0, first_silent = -1;
+    char buf[RDV_DETAIL_MAX + 256];
 
     for (int r = 0; r < f->cfg->nranks; r++) {
         const rdv_slot *s = slot_of(f, r);
 
-        if (atomic_load(&s->state) != RDV_SLOT_FAILED)
+        if (atomic_load(&s->state) != RDV_SLOT_FAILED) {
+            if (rank_outcome(f, r, buf, sizeof buf) && silent++ == 0)
+                first_silent = r;
             continue;
+        }
         failed++;
         if (!rdv_error_names_culprit(s->error))
             check_fail(c, "rank %d's error names no rank, key or address: "
                        "\"%s\"", r, s->error);
     }
-    if (c->verdict == RDV_CHECK_PASS)
-        snprintf(c->detail, sizeof c->detail, failed
-                 ? "every failing rank's error names a rank, key or address"
-                 : "no rank failed");
+    if (c->verdict != RDV_CHECK_PASS)
+        return;
+    if (!failed && silent) {
+        snprintf(c->detail, sizeof c->detail, "no error message to judge: "
+                 "%d of %d ranks ended without one (%s%s)", silent,
+                 f->cfg->nranks,
+                 rank_outcome(f, first_silent, buf, sizeof buf),
+                 silent > 1 ? ", ..." : "");
+        c->verdict = RDV_CHECK_SKIP;
+        return;
+    }
+    snprintf(c->detail, sizeof c->detail, failed
+             ? "every failing rank's error names a rank, key or address"
+             : "no rank failed");
 }
 
 static void judge_culprit(const rdv_run_facts *f, rdv_check *c)

@@ -11,7 +11,12 @@
  *   (tests/harness), counts what it holds, keeps infrastructure failures
  *   as <error>, gives failures a body with the replay line, and names
  *   classes rdv.<command>.<store label> with no temp path and no dot in
- *   the label.
+ *   the label;
+ * - JSON lines (run, matrix, conform, bench, faults) parse, one object a
+ *   line with a version; PASS/FAIL/SKIP are coloured on a terminal only
+ *   (never with NO_COLOR, TERM=dumb or in a pipe); matrix and conform
+ *   tell their progress while they run; `matrix --faults all` uses the
+ *   timeout its scenarios are sized for and fits the width it is given.
  */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
@@ -413,4 +418,193 @@ Test(json, run_matrix_conform_and_faults_print_versioned_lines,
                                    "conform"), 3);
     cr_expect_gt(expect_json_lines("faults --list --json", 0, "fault"), 10);
     rm_rf(dir);
+}
+
+/* `rdv bench ... --json`: every stdout line parses on its own
+ * (python3 -m json.tool --json-lines: one python for all of them, a
+ * python per line took minutes at load 33), is a "bench" row of version
+ * 1 with the fields the README documents for its kind, and the last line
+ * is the bench_summary counting the rows; returns the number of rows. */
+static int expect_bench_rows(const char *args, const char *kind,
+                             const char *fields)
+{
+    char cmd[4096];
+    result r;
+    int n = -1;
+
+    snprintf(cmd, sizeof cmd, "out=$(%s bench %s --json 2>/dev/null); "
+             "echo \"rdv exit $?\"; printf '%%s\\n' \"$out\" | "
+             "python3 -m json.tool --json-lines >/dev/null || "
+             "echo \"json.tool refused the lines\"; "
+             "printf '%%s\\n' \"$out\" | python3 -c '\n"
+             "import json, sys\n"
+             "objs = [json.loads(l) for l in sys.stdin]\n"
+             "kind, fields = sys.argv[1], sys.argv[2].split(\",\")\n"
+             "rows, last = objs[:-1], objs[-1]\n"
+             "assert last == {\"version\": 1, \"type\": \"bench_summary\", "
+             "\"bench\": kind, \"rows\": len(rows), \"exit\": 0}, last\n"
+             "for o in rows:\n"
+             "    assert o[\"version\"] == 1 and o[\"type\"] == \"bench\", o\n"
+             "    assert o[\"bench\"] == kind, o\n"
+             "    missing = [f for f in fields if f not in o]\n"
+             "    assert not missing, (missing, o)\n"
+             "print(\"rows\", len(rows))\n"
+             "' %s %s", RDV_BIN, args, kind, fields);
+    r = sh(cmd);
+    cr_expect(strstr(r.out, "rdv exit 0"), "'rdv bench %s': %s", args, r.out);
+    cr_expect(!strstr(r.out, "json.tool refused"), "'rdv bench %s': %s",
+              args, r.out);
+    cr_expect(strstr(r.out, "rows "), "'rdv bench %s':\n%s", args, r.out);
+    sscanf(strstr(r.out, "rows ") ? strstr(r.out, "rows ") : "", "rows %d",
+           &n);
+    free(r.out);
+    return n;
+}
+
+Test(json, bench_prints_a_row_per_measurement, .timeout = 600)
+{
+    /* 4 operations x (1 process, then 2) */
+    cr_expect_eq(expect_bench_rows("store --store 'hash:?shared=1' --ops 50 "
+                                   "--procs 2", "store",
+                                   "store,procs,op,ops,value_size,ops_per_s,"
+                                   "p50_us,p99_us"), 8);
+    cr_expect_eq(expect_bench_rows("rendezvous --store hash --transport epoll "
+                                   "--sizes 2 --runs 1", "rendezvous",
+                                   "store,transport,ranks,runs,runs_failed,"
+                                   "total_p50_ms,total_p90_ms,mesh_p50_ms,"
+                                   "mesh_p90_ms,cpu_p50_ms"), 1);
+    /* one row per run, then the medians */
+    cr_expect_eq(expect_bench_rows("store-rendezvous --store 'hash:?shared=1' "
+                                   "--procs 2 --runs 2", "store-rendezvous",
+                                   "store,procs,value_size,stat,"
+                                   "rendezvous_ms,connect_ms"), 3);
+    /* sizes 4, 8, 16, 32, 64 */
+    cr_expect_eq(expect_bench_rows("allreduce -n 2 --max-size 64 --iters 5",
+                                   "allreduce",
+                                   "ranks,algo,transport,mesh,store,dtype,"
+                                   "size_bytes,iters,p50_us,p99_us,"
+                                   "algbw_gbps,busbw_gbps"), 5);
+    cr_expect_eq(expect_bench_rows("barrier -n 2 --iters 5", "barrier",
+                                   "ranks,algo,transport,mesh,size_bytes,"
+                                   "iters,p50_us,p99_us"), 1);
+}
+
+/* Runs `env ENV rdv ARGS` on a pseudo-terminal (python3's pty) and
+ * returns what the terminal showed, escape bytes written as \x1b. */
+static result on_tty(const char *env, const char *args)
+{
+    char cmd[2048];
+
+    snprintf(cmd, sizeof cmd, "python3 -c '\n"
+             "import os, pty, sys\n"
+             "pid, fd = pty.fork()\n"
+             "if pid == 0:\n"
+             "    os.execvp(\"sh\", [\"sh\", \"-c\", sys.argv[1]])\n"
+             "out = b\"\"\n"
+             "while True:\n"
+             "    try:\n"
+             "        d = os.read(fd, 4096)\n"
+             "    except OSError:\n"
+             "        break\n"
+             "    if not d:\n"
+             "        break\n"
+             "    out += d\n"
+             "os.waitpid(pid, 0)\n"
+             "print(out.decode(errors=\"replace\").replace(\"\\x1b\", "
+             "\"\\\\x1b\"))\n"
+             "' \"env -u NO_COLOR TERM=xterm %s %s %s\"", env, RDV_BIN, args);
+    return sh(cmd);
+}
+
+Test(colour, verdicts_in_colour_on_a_terminal_only, .timeout = 120)
+{
+    const char *run = "run --store hash:?shared=1 --ranks 2 --workload "
+                      "barrier";
+    const char *conform = "conform --store hash:?shared=1 --quick --only "
+                          "open,set-get";
+    result r = on_tty("", run);
+
+    cr_expect(strstr(r.out, "\\x1b[32mPASS\\x1b[0m in "),
+              "no green PASS on a terminal:\n%s", r.out);
+    free(r.out);
+    r = on_tty("", conform);
+    cr_expect(strstr(r.out, "\\x1b[32mPASS\\x1b[0m   "),
+              "conform's rows are not coloured (or not aligned):\n%s", r.out);
+    free(r.out);
+    r = on_tty("NO_COLOR=1", run);
+    cr_expect(strstr(r.out, ": PASS in ") && !strstr(r.out, "\\x1b["),
+              "NO_COLOR=1 still coloured:\n%s", r.out);
+    free(r.out);
+    /* TERM=dumb: neither colour nor a redrawn progress line */
+    r = on_tty("TERM=dumb", conform);
+    cr_expect(strstr(r.out, "PASS") && !strstr(r.out, "\\x1b["),
+              "escape sequences with TERM=dumb:\n%s", r.out);
+    free(r.out);
+    /* A pipe (a CI log) never gets escape sequences. */
+    r = rdv(run);
+    cr_expect(strstr(r.out, ": PASS in ") && !strchr(r.out, '\033'),
+              "colour in a pipe:\n%s", r.out);
+    free(r.out);
+}
+
+/* conform is never silent while clauses run: without a terminal a line
+ * per finished clause with the time elapsed (no carriage return), on a
+ * terminal one live line naming the clause that runs. */
+Test(progress, conform_tells_each_clause, .timeout = 120)
+{
+    const char *args = "conform --store hash:?shared=1 --quick --only "
+                       "open,set-get";
+    char cmd[1024];
+    result r;
+
+    snprintf(cmd, sizeof cmd, "%s %s 2>&1 >/dev/null", RDV_BIN, args);
+    r = sh(cmd);
+    cr_expect_eq(r.code, 0, "%s", r.out);
+    cr_expect(strstr(r.out, "conform [1/2] open PASS in "), "%s", r.out);
+    cr_expect(strstr(r.out, "conform [2/2] set-get PASS in "), "%s", r.out);
+    cr_expect(strstr(r.out, " s elapsed\n"), "%s", r.out);
+    cr_expect(!strchr(r.out, '\r'), "a carriage return in a log:\n%s",
+              r.out);
+    free(r.out);
+    r = on_tty("", args);
+    cr_expect(strstr(r.out, "\\x1b[Kconform [2/2] set-get running "),
+              "no live line on a terminal:\n%s", r.out);
+    cr_expect(!strstr(r.out, "conform [2/2] set-get PASS in"),
+              "per-clause lines on a terminal too:\n%s", r.out);
+    free(r.out);
+}
+
+/* `--faults all`: every scenario runs with the timeout it is sized for
+ * (2000 ms, in each run's replay line) unless --timeout says otherwise,
+ * and the 20-column table is turned to fit the width it is given (a row
+ * per N and scenario, the stores numbered). */
+Test(matrix, faults_all_fits_and_uses_the_sized_timeout, .timeout = 600)
+{
+    char cmd[1536], dir[256];
+    result r;
+
+    tmpdir(dir, sizeof dir);
+    snprintf(cmd, sizeof cmd, "COLUMNS=100 %s matrix --store "
+             "'hash:?shared=1' --ranks 2 --seeds 1 --faults all --json "
+             "2>%s/table | python3 -c '\n"
+             "import json, sys\n"
+             "runs = [o for o in map(json.loads, sys.stdin) "
+             "if o[\"type\"] == \"run\"]\n"
+             "assert len(runs) >= 10, runs\n"
+             "bad = [o[\"replay\"] for o in runs "
+             "if \" --timeout 2000 \" not in o[\"replay\"]]\n"
+             "assert not bad, bad\n"
+             "print(\"runs\", len(runs))\n"
+             "'; cat %s/table; "
+             "awk \"/^(N|\\\\[)/ && length > 100 "
+             "{ print \\\"too wide: \\\" \\$0 }\" "
+             "%s/table", RDV_BIN, dir, dir, dir);
+    r = sh(cmd);
+    rm_rf(dir);
+    cr_expect(strstr(r.out, "runs "), "%s", r.out);
+    cr_expect(strstr(r.out, "N=2      store-delay "), "not turned:\n%s",
+              r.out);
+    cr_expect(strstr(r.out, "\n[1] hash:?shared=1\n"), "%s", r.out);
+    cr_expect(!strstr(r.out, "too wide: "), "%s", r.out);
+    free(r.out);
 }

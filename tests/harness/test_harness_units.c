@@ -498,3 +498,49 @@ Test(checks, failures_past_the_detail_are_counted)
     rdv_result_area_destroy(&a);
     free(rep);
 }
+
+/* Every rank killed by SIGSEGV before it could report: error-quality has
+ * no message to judge, so it SKIPs saying why (never "PASS no rank
+ * failed"), while ranks-ok fails naming each rank and its signal. One
+ * rank that did report keeps its message judged. */
+Test(checks, error_quality_skips_when_every_rank_died_silently)
+{
+    rdv_run_report *rep = calloc(1, sizeof *rep);
+    rdv_run_config cfg = {.nranks = 4, .timeout_ms = 1000,
+                          .deadline_ms = 3000};
+    rdv_rank_exit exits[4] = {{0}};
+    rdv_result_area area;
+    rdv_run_facts f = {.cfg = &cfg, .area = &area, .exits = exits};
+    const rdv_check *c;
+    rdv_slot *s;
+
+    cr_assert_not_null(rep);
+    cr_assert_eq(rdv_result_area_create(&area, 4, 0), 0);
+    f.expect.culprit = -1;
+    for (int r = 0; r < 4; r++)
+        exits[r] = (rdv_rank_exit){.pid = 100 + r, .code = -1, .signo = 11};
+    rdv_checks_evaluate(&f, rep);
+    c = rdv_report_check(rep, RDV_CHECK_ERROR_QUALITY);
+    cr_assert_not_null(c);
+    cr_expect_eq(c->verdict, RDV_CHECK_SKIP, "%s", c->detail);
+    cr_expect(strstr(c->detail, "4 of 4 ranks ended without one (rank 0 "
+                                "killed by signal 11, ...)"), "%s",
+              c->detail);
+    c = rdv_report_check(rep, RDV_CHECK_RANKS_OK);
+    cr_expect_eq(c->verdict, RDV_CHECK_FAIL, "%s", c->detail);
+    cr_expect(strstr(c->detail, "rank 3 killed by signal 11"), "%s",
+              c->detail);
+    /* rank 2 reported an error naming nobody: that is judged, and fails */
+    s = rdv_result_area_slot(&area, 2);
+    exits[2].signo = 0;
+    exits[2].code = 1;
+    snprintf(s->error, sizeof s->error, "something went wrong");
+    atomic_store(&s->state, RDV_SLOT_FAILED);
+    rdv_checks_evaluate(&f, rep);
+    c = rdv_report_check(rep, RDV_CHECK_ERROR_QUALITY);
+    cr_expect_eq(c->verdict, RDV_CHECK_FAIL, "%s", c->detail);
+    cr_expect(strstr(c->detail, "rank 2's error names no rank"), "%s",
+              c->detail);
+    rdv_result_area_destroy(&area);
+    free(rep);
+}

@@ -3,8 +3,10 @@
 # build into a scratch prefix, builds consumer.c against it as a project
 # of its own with find_package(rdv) (and COMPONENTS mpi when rdv has MPI)
 # the way the README says, runs it,
-# and checks that asking for a component rdv does not have fails with a
-# message naming it. Everything is removed at the end.
+# checks that asking for a component rdv does not have fails with a
+# message naming it, and that find_package(rdv COMPONENTS headers) gives
+# rdv::headers with neither liburing nor hiredis to be found. Everything
+# is removed at the end.
 set -eu
 build=$1
 with_mpi=$2
@@ -47,6 +49,33 @@ if cmake -S "$work/src" -B "$work/nope" \
 fi
 grep -q "no component 'nope'" "$work/nope.log" ||
     { echo "no message naming the component:"; cat "$work/nope.log"; exit 1; }
+# rdv::headers alone (a plugin's view): found and usable when pkg-config
+# can find neither liburing nor hiredis, where the full package cannot
+# be found (which shows the environment really hides them).
+mkdir "$work/hsrc"
+cat >"$work/hsrc/plugin.c" <<'C'
+#include <rdv/plugin.h>
+int rdv_example_status(void) { return RDV_ENOTFOUND; }
+C
+cat >"$work/hsrc/CMakeLists.txt" <<'CMAKE'
+cmake_minimum_required(VERSION 3.16)
+project(rdv_headers_consumer C)
+set(RDV_COMPONENTS "headers" CACHE STRING "components to ask find_package for")
+find_package(rdv REQUIRED COMPONENTS ${RDV_COMPONENTS})
+add_library(headers_only MODULE plugin.c)
+target_link_libraries(headers_only PRIVATE rdv::headers)
+CMAKE
+PKG_CONFIG_LIBDIR=/nonexistent PKG_CONFIG_PATH= cmake -S "$work/hsrc" \
+    -B "$work/hb" -DCMAKE_PREFIX_PATH="$work/prefix" \
+    >"$work/headers.log" 2>&1 && cmake --build "$work/hb" \
+    >>"$work/headers.log" 2>&1 ||
+    { echo "rdv::headers without liburing/hiredis:"; cat "$work/headers.log"; exit 1; }
+if PKG_CONFIG_LIBDIR=/nonexistent PKG_CONFIG_PATH= cmake -S "$work/hsrc" \
+    -B "$work/hfull" -DCMAKE_PREFIX_PATH="$work/prefix" -DRDV_COMPONENTS= \
+    >"$work/hfull.log" 2>&1; then
+    echo "find_package(rdv) succeeded with pkg-config finding nothing: the headers test proves nothing"
+    exit 1
+fi
 # The man page renders, and completion offers commands and options.
 p="$work/prefix"
 groff -man -Tutf8 -ww "$p/share/man/man1/rdv.1" >"$work/man.txt" \
@@ -65,4 +94,4 @@ got=$(bash -c '
 --clause-timeout
 store store-rendezvous
 --timeout" ] || { echo "completion gave:"; echo "$got"; exit 1; }
-echo "installed rdv: find_package, the man page and completion work (components: ${components:-none})"
+echo "installed rdv: find_package, rdv::headers alone, the man page and completion work (components: ${components:-none})"

@@ -218,8 +218,11 @@ int rdv_fault_redis_pause(const char *url, int ms, char *errbuf,
 /* The representative scenarios `rdv matrix --faults all` runs: at least
  * one per fault kind, each written for runs of 2 ranks or more (the
  * faulty rank is 1, its peer 0) under the default workload with a
- * timeout of 2000 ms or more. What a scenario needs is what its parsed
- * spec needs (rdv_fault_plan_needs). */
+ * timeout of RDV_FAULT_SCENARIO_TIMEOUT_MS or more (the matrix's timeout
+ * for them unless --timeout says otherwise). What a scenario needs is
+ * what its parsed spec needs (rdv_fault_plan_needs). */
+#define RDV_FAULT_SCENARIO_TIMEOUT_MS 2000
+
 typedef struct rdv_fault_scenario {
     const char *name; /* short column name, e.g. "kill@connected" */
     const char *spec;
