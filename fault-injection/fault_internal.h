@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #include "rdv/fault.h"
 #include "rdv/store_ops.h"
@@ -251,5 +252,24 @@ int rdv_fault_proxy_target(const char *url, char *host, size_t hostcap,
  * not fit in cap. */
 int rdv_fault_proxy_url(const char *url, int proxy_port, char *out,
                         size_t cap, char *errbuf, size_t errlen);
+
+/* ---- Servers the user names (server/where.c) ------------------------ */
+
+/* The PID spec names ("PID", or a file holding it, read now): RDV_OK
+ * with *pid; RDV_EINVAL (not a PID, no such file) or RDV_ECONN (no such
+ * process), with a message naming the spec. */
+int rdv_fault_server_pid_read(const char *spec, pid_t *pid, char *errbuf,
+                              size_t errlen);
+/* Parses a proxy spec "[LISTEN=]HOST:PORT" ([::1] allowed): RDV_OK, or
+ * RDV_EINVAL with a message saying the form. */
+int rdv_fault_proxy_where(const char *spec, int *listen_port, char *host,
+                          size_t hostcap, int *port, char *errbuf,
+                          size_t errlen);
+/* url with host:port replaced by 127.0.0.1:proxy_port wherever it stands
+ * as an address (rdv_fault_server_where), into out. RDV_EINVAL when url
+ * names it nowhere or the result does not fit; RDV_ENOMEM. */
+int rdv_fault_proxy_where_url(const char *url, const char *host, int port,
+                              int proxy_port, char *out, size_t cap,
+                              char *errbuf, size_t errlen);
 
 #endif

@@ -55,6 +55,21 @@ svc_wait_gone() {
     done
 }
 
+# Crashes the server whose PID is in pidfile (SIGKILL, nothing flushed),
+# if it is still the process that matches pattern; returns once it is
+# gone. A crash-restart, as the server.restart fault means it, and quick:
+# a server shutting down gracefully may wait for its clients first.
+svc_crash() {
+    local pidfile=$1 pattern=$2 pid
+    [[ -f $pidfile ]] || return 0
+    pid=$(cat "$pidfile")
+    svc_alive "$pid" || return 0
+    svc_is "$pid" "$pattern" ||
+        svc_die "PID $pid in $pidfile is not a $pattern process; leaving it alone"
+    kill -KILL "$pid" 2>/dev/null || return 0
+    svc_wait_gone "$pid" 10 || svc_die "$pattern $pid did not exit after SIGKILL"
+}
+
 # Ends the server whose PID is in pidfile, if it is still the process
 # that matches pattern: TERM, then KILL after 10 s. Returns once it is
 # gone (a SIGSTOPped server gets SIGCONT, so TERM can reach it).

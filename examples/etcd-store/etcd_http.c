@@ -14,7 +14,8 @@
  * - Failover: a refused connection (nothing was sent), a connection that
  *   broke or went silent mid-call, and an "unavailable" answer (gRPC
  *   code 14: no leader, leader changed, request timed out, server
- *   stopping) move the handle's preferred endpoint to the next one and
+ *   stopping; or code 1, the gateway's link to a stopping server cut
+ *   under the request) move the handle's preferred endpoint to the next one and
  *   try again there; after a whole round of endpoints failed, a
  *   jittered backoff (10 ms doubling to 200 ms) separates rounds, until
  *   the call's deadline. Any other refusal is final: resending would get
@@ -53,6 +54,11 @@
 #define ROUND_BACKOFF_FIRST_MS 10
 #define ROUND_BACKOFF_MAX_MS 200
 #define GRPC_UNAVAILABLE 14
+/* The gateway's own gRPC connection to its server was closed under the
+ * request ("grpc: the client connection is closing", HTTP 408): the
+ * server is stopping, as under server.restart. Retried like
+ * unavailable; a write's outcome is then unknown. */
+#define GRPC_CANCELED 1
 #define LARGE_REQUEST (1024 * 1024)
 
 struct etcd_conn {
@@ -375,8 +381,9 @@ static const char *op_text(const etcd_op *op, char *buf, size_t cap)
 
 #define RETRY 1
 
-/* A reply other than 200: RETRY for "unavailable" (or a gateway error
- * with no gRPC status), else the final status with the detail set. */
+/* A reply other than 200: RETRY for "unavailable" or "canceled" (or a
+ * gateway error with no gRPC status), else the final status with the
+ * detail set. */
 static int refusal(const etcd_op *op, const char *endpoint, long http,
                    const sink *k, size_t sent, etcd_reply *r, char *last,
                    size_t lastlen)
@@ -390,7 +397,8 @@ static int refusal(const etcd_op *op, const char *endpoint, long http,
 
     snprintf(last, lastlen, "%s: %s%s(HTTP %ld, gRPC code %d)", endpoint,
              text, *text ? " " : "", http, code);
-    if (code == GRPC_UNAVAILABLE || (!code && http >= 500)) {
+    if (code == GRPC_UNAVAILABLE || code == GRPC_CANCELED ||
+        (!code && http >= 500)) {
         json_decref(j);
         return RETRY;
     }

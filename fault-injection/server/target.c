@@ -42,7 +42,8 @@ int rdv_fault_redis_target(const char *url, rdv_url *u, const char **user,
         return rc;
     if (strcmp(u->scheme, "redis") && strcmp(u->scheme, "unix")) {
         snprintf(errbuf, errlen, "server.pause: '%s' is not a redis:// or "
-                 "unix:// store URL", u->redacted);
+                 "unix:// store URL, and no server PID was given (rdv "
+                 "--server-pid)", u->redacted);
         rc = RDV_EINVAL;
     } else if (!strcmp(u->scheme, "redis") ? !u->host[0] : !u->path[0]) {
         snprintf(errbuf, errlen, "server.pause: '%s' names no server (no "
@@ -68,7 +69,8 @@ static int proxy_parse(const char *url, rdv_url *u, char *errbuf,
     if (strcmp(u->scheme, "redis") || !u->host[0]) {
         snprintf(errbuf, errlen, "server.latency/reset/blackhole put the "
                  "fault proxy between the ranks and the server, which needs "
-                 "a redis://host[:port] store URL, not '%s'", u->redacted);
+                 "a redis://host[:port] store URL, not '%s', or the "
+                 "server's address (rdv --server-proxy)", u->redacted);
         rdv_url_free(u);
         return RDV_EINVAL;
     }

@@ -54,9 +54,15 @@ static const char usage[] =
     "                     is the fault-free column; `all` adds the fault\n"
     "                     library's representative scenarios, skipping\n"
     "                     those a store cannot host, e.g. server faults\n"
-    "                     on a store that is not redis)\n"
+    "                     on a store with no server named; a scenario's\n"
+    "                     name, e.g. server-pause, adds that one)\n"
     "  --server-restart CMD  as for rdv run; without it server.restart\n"
     "                     scenarios are skipped\n"
+    "  --server-pid PID|FILE, --server-proxy [LISTEN=]HOST:PORT\n"
+    "                     as for rdv run, for the stores that are not\n"
+    "                     redis, hash or file (redis's server is its\n"
+    "                     URL's); without them server.pause and the\n"
+    "                     proxy scenarios are skipped on those stores\n"
     "  --workload LIST    as for rdv run\n"
     "  --timeout MS       as for rdv run (default 10000; the --faults all\n"
     "                     scenarios get the 2000 they are sized for)\n"
@@ -65,7 +71,8 @@ static const char usage[] =
     "  --impl I           rdv (default) or gloo: Gloo's rendezvous\n"
     "                     (gloo::rendezvous::Context over this store, TCP\n"
     "                     device, connectFullMesh) and collectives; no\n"
-    "                     reduce_scatter, --transport or net.* faults\n"    "  --junit FILE       JUnit XML, one testcase per cell (store, N,\n"
+    "                     reduce_scatter, --transport or net.* faults\n"
+    "  --junit FILE       JUnit XML, one testcase per cell (store, N,\n"
     "                     scenario, seed)\n"
     "  --json             JSON lines on stdout (the table and the rest go\n"
     "                     to stderr): one \"run\" object per run, as rdv run\n"
@@ -105,6 +112,8 @@ static const struct option options[] = {
     {"seeds", required_argument, NULL, OPT_SEEDS},
     {"faults", required_argument, NULL, RDV_OPT_FAULTS},
     {"server-restart", required_argument, NULL, RDV_OPT_SERVER_RESTART},
+    {"server-pid", required_argument, NULL, RDV_OPT_SERVER_PID},
+    {"server-proxy", required_argument, NULL, RDV_OPT_SERVER_PROXY},
     {"workload", required_argument, NULL, RDV_OPT_WORKLOAD},
     {"timeout", required_argument, NULL, RDV_OPT_TIMEOUT},
     {"deadline", required_argument, NULL, RDV_OPT_DEADLINE},
@@ -145,31 +154,39 @@ static int add_scenario(rdv_matrix *m, const char *spec, const char *name,
     return 0;
 }
 
-/* --faults all: the fault library's representative scenarios. */
-static int add_catalogue(rdv_matrix *m, char *err, size_t errlen)
+/* --faults all: the fault library's representative scenarios; --faults
+ * NAME: the one of them called NAME (no spec is spelled like a name: a
+ * spec's faults have parentheses). 1 when arg names none. */
+static int add_catalogue(rdv_matrix *m, const char *arg, char *err,
+                         size_t errlen)
 {
     size_t n = rdv_faults_scenario_count();
+    int found = 0;
 
     for (size_t i = 0; i < n; i++) {
         const char *name, *spec;
 
         rdv_faults_scenario(i, &name, &spec);
+        if (strcmp(arg, "all") && strcmp(arg, name))
+            continue;
+        found = 1;
         if (add_scenario(m, spec, name, err, errlen))
             return -1;
         m->scenario_timeout_ms[m->nscenarios - 1] =
             RDV_FAULT_SCENARIO_TIMEOUT_MS;
     }
-    return 0;
+    return found ? 0 : 1;
 }
 
 static int parse_one(matrix_cmd *mc, int c, const char *arg, char *err,
                      size_t errlen)
 {
     rdv_matrix *m = &mc->m;
-    int shared;
+    int shared, named;
 
-    if (c == RDV_OPT_FAULTS && strcmp(arg, "all") == 0)
-        return add_catalogue(m, err, errlen);
+    if (c == RDV_OPT_FAULTS &&
+        (named = add_catalogue(m, arg, err, errlen)) <= 0)
+        return named;
     if (c == RDV_OPT_FAULTS)
         return add_scenario(m, strcmp(arg, "none") ? arg : NULL, NULL, err,
                             errlen);
@@ -324,14 +341,26 @@ static int scheme_is(const char *url, const char *scheme)
     return yes;
 }
 
-/* What a run on this store offers a fault plan (rdv_faults_unmet). */
-static unsigned store_offers(const char *url, const char *restart_cmd)
+/* 1 for the stores whose server is their URL's (redis) or that have
+ * none (hash, file): --server-pid and --server-proxy describe the
+ * matrix's other stores, not these. */
+static int store_knows_server(const char *url)
 {
-    int redis = scheme_is(url, "redis");
+    return scheme_is(url, "redis") || scheme_is(url, "unix") ||
+           scheme_is(url, "hash") || scheme_is(url, "file");
+}
 
-    return (redis || scheme_is(url, "unix") ? RDV_FAULT_NEEDS_REDIS : 0u) |
-           (redis ? RDV_FAULT_NEEDS_PROXY : 0u) |
-           (restart_cmd ? RDV_FAULT_NEEDS_RESTART : 0u);
+/* What a run on this store offers a fault plan (rdv_faults_unmet); cfg
+ * has the server options already dropped for stores they do not
+ * describe. */
+static unsigned store_offers(const rdv_run_config *cfg)
+{
+    int redis = scheme_is(cfg->store_url, "redis");
+
+    return (redis || scheme_is(cfg->store_url, "unix") || cfg->server_pid
+                ? RDV_FAULT_NEEDS_REDIS : 0u) |
+           (redis || cfg->server_proxy ? RDV_FAULT_NEEDS_PROXY : 0u) |
+           (cfg->restart_cmd ? RDV_FAULT_NEEDS_RESTART : 0u);
 }
 
 /* The fd limit note, once per rank count rather than once per cell. */
@@ -376,9 +405,10 @@ static void run_cell_seeds(matrix_cmd *mc, int s, int n, int sc,
      * sized for, not the default 10 s (--timeout still wins). */
     if (!cfg.timeout_ms && mc->m.scenario_timeout_ms[sc])
         cfg.timeout_ms = mc->m.scenario_timeout_ms[sc];
+    if (store_knows_server(cfg.store_url))
+        cfg.server_pid = cfg.server_proxy = NULL;
     if ((why = rdv_faults_unmet(mc->m.scenario_needs[sc],
-                                store_offers(cfg.store_url,
-                                             cfg.restart_cmd)))) {
+                                store_offers(&cfg)))) {
         skip_cell(mc, cell, &cfg, why);
         return;
     }

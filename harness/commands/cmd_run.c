@@ -61,6 +61,14 @@ static const char usage[] =
     "  --server-restart CMD  shell command that restarts the store's\n"
     "                     server on the same address; needed by the\n"
     "                     server.restart fault\n"
+    "  --server-pid PID|FILE  the store's server process (or a file\n"
+    "                     holding its PID, read at each pause), for\n"
+    "                     server.pause (SIGSTOP, SIGCONT) on any store\n"
+    "  --server-proxy [LISTEN=]HOST:PORT  the server address the fault\n"
+    "                     proxy stands in front of, for server.latency,\n"
+    "                     reset and blackhole on any store; the ranks\n"
+    "                     open the store URL with HOST:PORT replaced\n"
+    "                     by the proxy's (redis:// needs neither)\n"
     "  --logs DIR         per-rank logs: DIR/rank-R.log, DIR/rank-R.faults.log\n"
     "  --trace FILE       Chrome trace-event JSON of the (first failing or\n"
     "                     last) run: open it in https://ui.perfetto.dev\n"
@@ -101,6 +109,8 @@ static const struct option options[] = {
     {"impl", required_argument, NULL, RDV_OPT_IMPL},
     {"faults", required_argument, NULL, RDV_OPT_FAULTS},
     {"server-restart", required_argument, NULL, RDV_OPT_SERVER_RESTART},
+    {"server-pid", required_argument, NULL, RDV_OPT_SERVER_PID},
+    {"server-proxy", required_argument, NULL, RDV_OPT_SERVER_PROXY},
     {"logs", required_argument, NULL, OPT_LOGS},
     {"junit", required_argument, NULL, OPT_JUNIT},
     {"trace", required_argument, NULL, OPT_TRACE},

@@ -48,6 +48,12 @@ int rdv_cli_run_option(int code, const char *arg, rdv_run_config *cfg,
     case RDV_OPT_SERVER_RESTART:
         cfg->restart_cmd = arg;
         return 1;
+    case RDV_OPT_SERVER_PID:
+        cfg->server_pid = arg;
+        return 1;
+    case RDV_OPT_SERVER_PROXY:
+        cfg->server_proxy = arg;
+        return 1;
     default:
         return 0;
     }

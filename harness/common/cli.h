@@ -21,6 +21,8 @@ enum {
     RDV_OPT_FAULTS,
     RDV_OPT_SERVER_RESTART,
     RDV_OPT_IMPL,
+    RDV_OPT_SERVER_PID,
+    RDV_OPT_SERVER_PROXY,
 };
 
 /* Applies one shared option to cfg: 1 when it was one, 0 when not,

@@ -81,12 +81,13 @@ static void json_rank(FILE *f, const rdv_run_config *cfg,
     rdv_json_put_string(f, s->transport);
     fprintf(f, ",\"store_ops\":%llu,\"connect_retries\":%llu,"
             "\"strangers_rejected\":%llu,\"bytes_sent\":%llu,"
-            "\"bytes_received\":%llu}",
+            "\"bytes_received\":%llu,\"records_republished\":%llu}",
             (unsigned long long)s->nops,
             (unsigned long long)s->counters.connect_retries,
             (unsigned long long)s->counters.strangers_rejected,
             (unsigned long long)s->counters.bytes_sent,
-            (unsigned long long)s->counters.bytes_received);
+            (unsigned long long)s->counters.bytes_received,
+            (unsigned long long)s->counters.records_republished);
 }
 
 void rdv_report_print_json(FILE *f, const rdv_run_config *cfg,

@@ -82,13 +82,14 @@ const char *rdv_faults_unmet(unsigned needs, unsigned offers)
         const char *why;
     } rules[] = {
         {RDV_FAULT_NEEDS_RESTART, "server.restart needs --server-restart "
-         "CMD, a command that restarts the redis server on the same "
+         "CMD, a command that restarts the store's server on the same "
          "address (rdv does not own it)"},
         {RDV_FAULT_NEEDS_PROXY, "server.latency, server.reset and "
-         "server.blackhole need a redis:// store (the fault proxy goes in "
-         "front of it)"},
-        {RDV_FAULT_NEEDS_REDIS, "server.* faults need a redis store (they "
-         "act on the server)"},
+         "server.blackhole need a redis:// store or --server-proxy "
+         "[LISTEN=]HOST:PORT, the server's address (the fault proxy goes "
+         "in front of it)"},
+        {RDV_FAULT_NEEDS_REDIS, "server.* faults need a server to act on: "
+         "a redis store, or --server-pid PID|PIDFILE for any other"},
     };
 
     for (size_t i = 0; i < sizeof rules / sizeof rules[0]; i++)
@@ -97,14 +98,18 @@ const char *rdv_faults_unmet(unsigned needs, unsigned offers)
     return NULL;
 }
 
-int rdv_faults_server_check(const rdv_faults *f, const char *url, char *err,
+int rdv_faults_server_check(const rdv_faults *f, const char *url,
+                            const rdv_fault_server_where *where, char *err,
                             size_t errlen)
 {
-    return f ? rdv_fault_server_check(f->plan, url, err, errlen) : RDV_OK;
+    return f ? rdv_fault_server_check_at(f->plan, url, where, err, errlen)
+             : RDV_OK;
 }
 
 int rdv_faults_server_start(const rdv_faults *f, uint64_t seed,
-                            const char *url, char *rank_url, size_t cap,
+                            const char *url,
+                            const rdv_fault_server_where *where,
+                            char *rank_url, size_t cap,
                             rdv_faults_server **out, char *err,
                             size_t errlen)
 {
@@ -114,8 +119,8 @@ int rdv_faults_server_start(const rdv_faults *f, uint64_t seed,
     snprintf(rank_url, cap, "%s", url);
     if (!f || rdv_fault_plan_server_events(f->plan, seed, NULL, 0) == 0)
         return RDV_OK;
-    if (rdv_fault_server_start(f->plan, seed, url, rank_url, cap, &s, err,
-                               errlen) != RDV_OK)
+    if (rdv_fault_server_start_at(f->plan, seed, url, where, rank_url, cap,
+                                  &s, err, errlen) != RDV_OK)
         return RDV_EINVAL;
     *out = (rdv_faults_server *)s;
     return RDV_OK;

@@ -47,7 +47,7 @@ unsigned rdv_faults_needs(const rdv_faults *f);
  * that refuses or skips a plan for what it needs asks this. */
 const char *rdv_faults_unmet(unsigned needs, unsigned offers);
 
-/* Parent side: the plan's server.* faults (redis), applied during a run.
+/* Parent side: the plan's server.* faults, applied during a run.
  * start puts into rank_url the URL ranks must open (a proxy's, when the
  * plan needs one; else url) and sets *out to NULL when the plan has no
  * server fault. poll fires what is due, sets *restart_due when the caller
@@ -59,11 +59,16 @@ typedef struct rdv_faults_server rdv_faults_server;
 /* RDV_OK when the store at url can take f's server faults (f may be
  * NULL); RDV_EINVAL with a message naming the fault and the URL
  * (password masked) otherwise: a usage error, found before any run. */
-int rdv_faults_server_check(const rdv_faults *f, const char *url, char *err,
+int rdv_faults_server_check(const rdv_faults *f, const char *url,
+                            const rdv_fault_server_where *where, char *err,
                             size_t errlen);
 
+/* where (may be NULL): the server when the URL does not say (a PID to
+ * pause, an address to proxy), as rdv_fault_server_where tells. */
 int rdv_faults_server_start(const rdv_faults *f, uint64_t seed,
-                            const char *url, char *rank_url, size_t cap,
+                            const char *url,
+                            const rdv_fault_server_where *where,
+                            char *rank_url, size_t cap,
                             rdv_faults_server **out, char *err,
                             size_t errlen);
 int rdv_faults_server_poll(rdv_faults_server *s, int64_t elapsed_ms,

@@ -44,6 +44,10 @@ typedef struct rdv_run_config {
     const char *faults_spec;   /* NULL = no faults */
     const char *restart_cmd;   /* restarts the store's server, for the
                                   server.restart fault; NULL = none */
+    const char *server_pid;    /* the server's PID or pidfile, for
+                                  server.pause on any store; NULL = none */
+    const char *server_proxy;  /* "[LISTEN=]HOST:PORT" the fault proxy
+                                  stands in front of; NULL = redis's */
     rdv_faults *faults;        /* parsed from faults_spec */
     rdv_impl impl;
 } rdv_run_config;

@@ -40,6 +40,7 @@ struct rdv_runner {
     rdv_store *store; /* the parent's handle */
     int inherited;
     rdv_result_area area;
+    rdv_fault_server_where where; /* the server, from cfg */
     uint64_t runs;
     char note[512]; /* for the user, before the runs; "" = none */
 };
@@ -108,10 +109,12 @@ int rdv_runner_create(const rdv_run_config *cfg, rdv_runner **out,
         return RDV_ENOMEM;
     }
     r->cfg = cfg;
+    r->where.pid = cfg->server_pid;
+    r->where.proxy = cfg->server_proxy;
     /* Server faults the URL cannot take are a usage error, told before
      * the store is even opened. */
-    if ((rc = rdv_faults_server_check(cfg->faults, cfg->store_url, err,
-                                      errlen)) ||
+    if ((rc = rdv_faults_server_check(cfg->faults, cfg->store_url,
+                                      &r->where, err, errlen)) ||
         (rc = rdv_store_open(cfg->store_url, &r->store, err, errlen)))
         goto fail;
     if ((rc = check_store(r->store, cfg->store_url, err, errlen)))
@@ -177,10 +180,18 @@ static int server_tick(void *arg)
                                       &restart, sf->err, sizeof sf->err);
 
     /* The ranks keep running meanwhile: that is the fault. The runner
-     * refused a plan that restarts without a restart command. */
-    if (restart)
-        rdv_server_restart_run(sf->cfg->restart_cmd, sf->cfg->timeout_ms,
-                               sf->err, sizeof sf->err);
+     * refused a plan that restarts without a restart command. The
+     * command may take until the run's deadline (a server's restart
+     * takes seconds on a busy host; the call timeout is no bound for
+     * it), never longer: the supervisor waits for it. */
+    if (restart) {
+        int64_t left = (sf->t0_ns + (int64_t)sf->cfg->deadline_ms * 1000000 -
+                        rdv_now_ns()) / 1000000;
+
+        rdv_server_restart_run(sf->cfg->restart_cmd,
+                               left > 1 ? (int)left : 1, sf->err,
+                               sizeof sf->err);
+    }
     return next == -2 ? 10 : next; /* a failed event is retried soon */
 }
 
@@ -262,8 +273,8 @@ int rdv_runner_run(rdv_runner *r, uint64_t seed, rdv_run_report *rep,
      * this run and must be gone again afterwards. */
     f.fds_before = rdv_fd_count();
     if (rdv_faults_server_start(cfg->faults, seed, cfg->store_url,
-                                rank_url, sizeof rank_url, &sf.srv, err,
-                                errlen)) {
+                                &r->where, rank_url, sizeof rank_url,
+                                &sf.srv, err, errlen)) {
         rdv_key_snapshot_free(&before);
         return -1;
     }

@@ -1,7 +1,9 @@
 # tests/examples/lib.sh - what the plugin tests share: a private server
 # from ci/services for the length of the test, and the plugin URL that
 # reaches it. Source it after setting SERVICE (etcd or zookeeper) and
-# PLUGIN (the .so); then call server_start [start|start-cluster].
+# PLUGIN (the .so); then call server_start [start|start-cluster]. With
+# SERVICE=tcp-store (rdv's own tcp:// server) set RDV, the rdv binary
+# that serves it, instead of PLUGIN.
 #
 # A missing server program skips the test (exit 77, ctest's
 # SKIP_RETURN_CODE) with a loud message, or fails it under CI=true: CI
@@ -35,8 +37,9 @@ server_start() {
         etcd) need_program etcd; need_program etcdctl ;;
         zookeeper) need_program java ;;
     esac
-    local exports
-    exports=$("$SERVICES/$SERVICE" "$how" "$SERVER_DIR") || {
+    local exports extra=()
+    [[ $SERVICE == tcp-store ]] && extra=("$RDV")
+    exports=$("$SERVICES/$SERVICE" "$how" "$SERVER_DIR" "${extra[@]}") || {
         echo "FAIL: $SERVICE did not start (ci/services/$SERVICE $how)" >&2
         exit 1
     }
@@ -49,6 +52,7 @@ server_start() {
     case $SERVICE in
         etcd) URL="plugin:$PLUGIN?endpoints=$RDV_TEST_ETCD_ENDPOINTS&timeout_ms=30000" ;;
         zookeeper) URL="plugin:$PLUGIN?hosts=$RDV_TEST_ZK_HOSTS&maxbuffer=134217728&session_ms=30000&timeout_ms=30000" ;;
+        tcp-store) URL=$RDV_TEST_TCP_URL ;;
     esac
     echo "== $SERVICE in $SERVER_DIR; store $URL"
 }

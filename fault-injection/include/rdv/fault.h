@@ -269,6 +269,37 @@ int rdv_fault_server_start(const rdv_fault_plan *p, uint64_t seed,
                            const char *url, char *rank_url,
                            size_t rank_url_len, rdv_fault_server **out,
                            char *errbuf, size_t errlen);
+/* Where the server is when the store URL does not say (any store: etcd,
+ * ZooKeeper, tcp://, a plugin), so the driver's faults apply to it.
+ * Either field may be NULL: then the URL must be a redis one, as above.
+ *   pid    "PID", or the path of a file holding it, read again at each
+ *          pause (a restarted server has a new PID). server.pause then
+ *          sends the process SIGSTOP and, ms later, SIGCONT (stop sends
+ *          SIGCONT too, so no run leaves it stopped); for any store,
+ *          redis included.
+ *   proxy  "[LISTEN=]HOST:PORT": the proxy listens on 127.0.0.1:LISTEN
+ *          (0 or absent: a free port) and forwards to HOST:PORT, a
+ *          loopback address. The ranks' URL is the store URL with
+ *          HOST:PORT replaced by the proxy's address wherever it stands
+ *          as an address: the URL's own host and port, or an item of an
+ *          option's value (endpoints=A,B; hosts=A; url=etcd://A,B). A
+ *          URL that names HOST:PORT nowhere is RDV_EINVAL.
+ * The _at calls take it; the calls above are the _at calls with both
+ * fields NULL. */
+typedef struct rdv_fault_server_where {
+    const char *pid;
+    const char *proxy;
+} rdv_fault_server_where;
+
+int rdv_fault_server_check_at(const rdv_fault_plan *p, const char *url,
+                              const rdv_fault_server_where *where,
+                              char *errbuf, size_t errlen);
+int rdv_fault_server_start_at(const rdv_fault_plan *p, uint64_t seed,
+                              const char *url,
+                              const rdv_fault_server_where *where,
+                              char *rank_url, size_t rank_url_len,
+                              rdv_fault_server **out, char *errbuf,
+                              size_t errlen);
 int rdv_fault_server_poll(rdv_fault_server *s, int64_t elapsed_ms,
                           int *next_ms, int *restart_due, char *errbuf,
                           size_t errlen);
