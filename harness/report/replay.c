@@ -75,5 +75,12 @@ const char *rdv_replay_line(const rdv_run_config *cfg, uint64_t seed,
         option(buf, cap, &off, "--transport", transport);
     if (cfg->faults)
         option(buf, cap, &off, "--faults", rdv_faults_text(cfg->faults));
+    /* The interleaving of store ops, for a sequenced run. */
+    if (cfg->schedule.kind != RDV_SCHEDULE_NONE) {
+        char sched[64];
+
+        option(buf, cap, &off, "--schedule",
+               rdv_schedule_text(&cfg->schedule, sched, sizeof sched));
+    }
     return buf;
 }
