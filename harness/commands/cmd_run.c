@@ -69,6 +69,13 @@ static const char usage[] =
     "                     reset and blackhole on any store; the ranks\n"
     "                     open the store URL with HOST:PORT replaced\n"
     "                     by the proxy's (redis:// needs neither)\n"
+    "  --schedule S       sequence every store op of every rank: S is\n"
+    "                     random:SEED or pct:SEED[:DEPTH] (probabilistic\n"
+    "                     concurrency testing, DEPTH 1..64, default 3);\n"
+    "                     the replay line carries it and replays the\n"
+    "                     same order of store ops\n"
+    "  --op-log FILE      a sequenced run's store ops in the order they\n"
+    "                     ran (of the first failing or last run)\n"
     "  --logs DIR         per-rank logs: DIR/rank-R.log, DIR/rank-R.faults.log\n"
     "  --trace FILE       Chrome trace-event JSON of the (first failing or\n"
     "                     last) run: open it in https://ui.perfetto.dev\n"
@@ -84,7 +91,7 @@ typedef struct run_cmd {
     rdv_run_config cfg;
     uint64_t seed;
     int repeat, keep_going, json, verbose;
-    const char *junit, *trace;
+    const char *junit, *trace, *op_log;
     rdv_junit_case *cases;
     size_t ncases;
 } run_cmd;
@@ -93,7 +100,7 @@ enum {
     /* -s and -n, as in every command that takes a store or ranks */
     OPT_STORE = 's', OPT_RANKS = 'n',
     OPT_SEED = 0x200, OPT_REPEAT, OPT_LOGS, OPT_JUNIT,
-    OPT_TRACE, OPT_JSON, OPT_KEEP_GOING,
+    OPT_TRACE, OPT_JSON, OPT_KEEP_GOING, OPT_SCHEDULE, OPT_OP_LOG,
 };
 
 static const struct option options[] = {
@@ -111,6 +118,8 @@ static const struct option options[] = {
     {"server-restart", required_argument, NULL, RDV_OPT_SERVER_RESTART},
     {"server-pid", required_argument, NULL, RDV_OPT_SERVER_PID},
     {"server-proxy", required_argument, NULL, RDV_OPT_SERVER_PROXY},
+    {"schedule", required_argument, NULL, OPT_SCHEDULE},
+    {"op-log", required_argument, NULL, OPT_OP_LOG},
     {"logs", required_argument, NULL, OPT_LOGS},
     {"junit", required_argument, NULL, OPT_JUNIT},
     {"trace", required_argument, NULL, OPT_TRACE},
@@ -142,6 +151,9 @@ static int parse_one(run_cmd *rc, int c, const char *arg, char *err,
         return rdv_cli_int("--repeat", arg, 1, 100000000, &rc->repeat, err,
                            errlen);
     case OPT_KEEP_GOING: rc->keep_going = 1; return 0;
+    case OPT_SCHEDULE:
+        return rdv_schedule_parse(arg, &rc->cfg.schedule, err, errlen);
+    case OPT_OP_LOG: rc->op_log = arg; return 0;
     case OPT_LOGS: rc->cfg.logs_dir = arg; return 0;
     case OPT_JUNIT: rc->junit = arg; return 0;
     case OPT_TRACE: rc->trace = arg; rc->cfg.trace = 1; return 0;
@@ -187,6 +199,9 @@ static int parse_args(run_cmd *rc, int argc, char **argv)
                  strerror(errno));
         return bad_usage(err);
     }
+    if (rc->op_log && rc->cfg.schedule.kind == RDV_SCHEDULE_NONE)
+        return bad_usage("--op-log needs --schedule (only a sequenced run "
+                         "has one order of store ops)");
     if (rc->junit && rdv_junit_check_path(rc->junit, err, sizeof err))
         return bad_usage(err);
     return 0;
@@ -259,7 +274,24 @@ static void add_error(run_cmd *rc, uint64_t seed, const char *why)
     snprintf(c->message, sizeof c->message, "could not run: %.480s", why);
 }
 
-static void after_run(run_cmd *rc, const rdv_run_report *rep, int *traced)
+/* The sequenced op log of the run a trace would keep. */
+static void write_op_log(const run_cmd *rc, const rdv_runner *runner)
+{
+    FILE *f = fopen(rc->op_log, "we");
+
+    if (!f) {
+        fprintf(stderr, "rdv run: --op-log %s: %s\n", rc->op_log,
+                strerror(errno));
+        return;
+    }
+    rdv_runner_op_log_write(runner, f);
+    if (fclose(f))
+        fprintf(stderr, "rdv run: --op-log %s: %s\n", rc->op_log,
+                strerror(errno));
+}
+
+static void after_run(run_cmd *rc, const rdv_runner *runner,
+                      const rdv_run_report *rep, int *traced)
 {
     char err[512];
 
@@ -274,6 +306,8 @@ static void after_run(run_cmd *rc, const rdv_run_report *rep, int *traced)
     if (rc->trace && !*traced &&
         rdv_trace_write(rc->trace, &rc->cfg, rep, err, sizeof err))
         fprintf(stderr, "rdv run: %s\n", err);
+    if (rc->op_log && !*traced)
+        write_op_log(rc, runner);
     if (rep->failed)
         *traced = 1;
 }
@@ -297,7 +331,7 @@ static int run_all(run_cmd *rc, rdv_runner *runner)
         }
         runs++;
         failed += rep->failed;
-        after_run(rc, rep, &traced);
+        after_run(rc, runner, rep, &traced);
         if (rep->failed && !rc->keep_going)
             break;
     }

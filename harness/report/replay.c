@@ -103,6 +103,13 @@ const char *rdv_replay_line(const rdv_run_config *cfg, uint64_t seed,
         option(buf, cap, &off, "--impl", "gloo");
     if (cfg->faults)
         option(buf, cap, &off, "--faults", rdv_faults_text(cfg->faults));
+    /* The interleaving of store ops, for a sequenced run. */
+    if (cfg->schedule.kind != RDV_SCHEDULE_NONE) {
+        char sched[64];
+
+        option(buf, cap, &off, "--schedule",
+               rdv_schedule_text(&cfg->schedule, sched, sizeof sched));
+    }
     rdv_replay_note(stripped, buf, cap, &off);
     return buf;
 }

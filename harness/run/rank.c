@@ -34,6 +34,7 @@ typedef struct rank_state {
     FILE *log;
     FILE *fault_log;
     rdv_faults_rank *faults;
+    int seq_fd; /* the sequencer's socket, or -1 */
     rdv_store *store;
     rdv_context *ctx;
     rdv_rank_gloo *gloo; /* instead of ctx, under --impl gloo */
@@ -128,7 +129,8 @@ static int open_store(rank_state *st)
     if ((rc = rdv_recorder_open(s, st->slot,
                                 rdv_result_area_events(st->job->area,
                                                        st->rank),
-                                st->job->area->events_cap, &next))) {
+                                st->job->area->events_cap, st->seq_fd,
+                                &next))) {
         rdv_store_close(s);
         return rank_fail(st, rc, "recorder: %s", rdv_strerror(rc));
     }
@@ -253,6 +255,7 @@ int rdv_rank_main(void *arg, int rank)
     int rc, delay;
 
     st.slot = rdv_result_area_slot(job->area, rank);
+    st.seq_fd = rdv_sequencer_rank_fd(job->seq, rank);
     st.slot->pid = getpid();
     atomic_store(&st.slot->state, RDV_SLOT_RUNNING);
     rdv_slot_phase(st.slot, RDV_RUN_PHASE_START, -1);
@@ -287,6 +290,8 @@ int rdv_rank_main(void *arg, int rank)
     rdv_rank_gloo_destroy(st.gloo);
     rdv_store_close(st.store);
     rdv_faults_rank_end(st.faults);
+    if (st.seq_fd >= 0)
+        close(st.seq_fd);
     st.slot->t_end_ns = rdv_now_ns();
     atomic_store(&st.slot->state, st.slot->rc == RDV_OK ? RDV_SLOT_OK
                                                         : RDV_SLOT_FAILED);

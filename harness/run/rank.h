@@ -6,6 +6,7 @@
 
 #include "rdv/store.h"
 #include "run/run.h"
+#include "schedule/sequencer.h"
 
 typedef struct rdv_rank_job {
     const rdv_run_config *cfg;
@@ -16,6 +17,7 @@ typedef struct rdv_rank_job {
     rdv_store *inherited;        /* the parent's handle, when the store
                                     is shared across fork; else NULL */
     const rdv_result_area *area;
+    rdv_sequencer *seq;          /* a sequenced run's, else NULL */
 } rdv_rank_job;
 
 /* An rdv_rank_fn: runs rank `rank` of the job and returns its exit code

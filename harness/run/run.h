@@ -11,11 +11,13 @@
 #define RDV_HARNESS_RUN_H
 
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #include "run/fault_glue.h"
 #include "common/result_area.h"
 #include "run/supervise.h"
+#include "schedule/schedule.h"
 #include "workload/workload.h"
 
 #define RDV_RUN_TIMEOUT_DEFAULT 10000
@@ -50,6 +52,7 @@ typedef struct rdv_run_config {
                                   stands in front of; NULL = redis's */
     rdv_faults *faults;        /* parsed from faults_spec */
     rdv_impl impl;
+    rdv_schedule_spec schedule; /* --schedule; kind NONE = unsequenced */
 } rdv_run_config;
 
 enum { RDV_CHECK_PASS, RDV_CHECK_FAIL, RDV_CHECK_SKIP };
@@ -85,6 +88,11 @@ typedef struct rdv_run_report {
     int failed;       /* some check failed */
     rdv_rank_exit exits[RDV_RUN_MAX_RANKS];
     const rdv_result_area *area; /* valid until the next run */
+    int sequenced;    /* run under cfg->schedule; then: */
+    uint64_t seq_steps;     /* store ops given a turn */
+    uint64_t seq_inexact;   /* turns given without every rank settled,
+                               or ops that outran their turn: 0 = the
+                               order is exactly the schedule's */
 } rdv_run_report;
 
 typedef struct rdv_runner rdv_runner;
@@ -109,5 +117,10 @@ const char *rdv_runner_note(const rdv_runner *r);
  * all (fork failed). */
 int rdv_runner_run(rdv_runner *r, uint64_t seed, rdv_run_report *rep,
                    char *err, size_t errlen);
+
+/* The last sequenced run's op log, one line per op in the order the
+ * sequencer gave the turns (rdv_sequencer_log_write); nothing when the
+ * last run was not sequenced. */
+void rdv_runner_op_log_write(const rdv_runner *r, FILE *f);
 
 #endif

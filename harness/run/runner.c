@@ -26,6 +26,7 @@
 #include "rdv/url.h"
 #include "run/run.h"
 #include "run/server_restart.h"
+#include "schedule/sequencer.h"
 
 /* A trace records up to TRACE_EVENTS store ops in all, at most
  * TRACE_EVENTS_PER_RANK per rank: every op of a default run up to
@@ -42,6 +43,7 @@ struct rdv_runner {
     rdv_result_area area;
     rdv_fault_server_where where; /* the server, from cfg */
     uint64_t runs;
+    rdv_sequencer *seq; /* the last sequenced run's, for its op log */
     char note[512]; /* for the user, before the runs; "" = none */
 };
 
@@ -150,6 +152,7 @@ void rdv_runner_destroy(rdv_runner *r)
         return;
     rdv_result_area_destroy(&r->area);
     rdv_store_close(r->store);
+    rdv_sequencer_free(r->seq);
     free(r);
 }
 
@@ -279,6 +282,16 @@ int rdv_runner_run(rdv_runner *r, uint64_t seed, rdv_run_report *rep,
         return -1;
     }
     job.store_url = rank_url;
+    rdv_sequencer_free(r->seq);
+    r->seq = NULL;
+    if (cfg->schedule.kind != RDV_SCHEDULE_NONE &&
+        rdv_sequencer_start(&cfg->schedule, cfg->nranks, &r->area, &r->seq,
+                            err, errlen)) {
+        rdv_faults_server_stop(sf.srv);
+        rdv_key_snapshot_free(&before);
+        return -1;
+    }
+    job.seq = r->seq;
     so.timer = sf.srv ? server_tick : NULL;
     so.timer_arg = &sf;
     r->area.t0_ns = rdv_now_ns();
@@ -287,6 +300,14 @@ int rdv_runner_run(rdv_runner *r, uint64_t seed, rdv_run_report *rep,
     f.deadline_ns = so.deadline_ns;
     rc = rdv_supervise(&so, rep->exits, &pgid, err, errlen);
     rdv_faults_server_stop(sf.srv);
+    if (r->seq) {
+        rdv_sequencer_stats st;
+
+        rdv_sequencer_stop(r->seq, &st);
+        rep->sequenced = 1;
+        rep->seq_steps = st.steps;
+        rep->seq_inexact = st.unsettled + st.long_ops;
+    }
     if (rc != 0) {
         rdv_key_snapshot_free(&before);
         return -1;
@@ -306,4 +327,10 @@ int rdv_runner_run(rdv_runner *r, uint64_t seed, rdv_run_report *rep,
     rdv_key_snapshot_free(&before);
     rdv_checks_evaluate(&f, rep);
     return 0;
+}
+
+void rdv_runner_op_log_write(const rdv_runner *r, FILE *f)
+{
+    if (r->seq)
+        rdv_sequencer_log_write(r->seq, f);
 }
