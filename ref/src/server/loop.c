@@ -163,8 +163,8 @@ static void flush(srv *s, srv_client *c)
     c->send_busy = 1;
 }
 
-/* Serves every whole frame in the receive buffer, then sizes the buffer
- * for the frame that is still incomplete. */
+/* Serves every whole frame in the receive buffer, then grows the buffer
+ * toward the frame that is still incomplete. */
 static void decode_all(srv *s, srv_client *c)
 {
     size_t off = 0, need = 0;
@@ -194,7 +194,11 @@ static void decode_all(srv *s, srv_client *c)
     }
     memmove(c->in, c->in + off, c->in_len - off);
     c->in_len -= off;
-    if (need > c->in_cap && in_resize(c, need)) {
+    /* Grown by doubling as the frame's bytes arrive, never to the size
+     * its header announces: a client that sends a 64 MiB header and
+     * nothing else gets no 64 MiB buffer (found by fuzz_tcp_server). */
+    if (need > c->in_cap &&
+        in_resize(c, c->in_cap * 2 < need ? c->in_cap * 2 : need)) {
         snprintf(msg, sizeof msg, "out of memory for a frame of %zu bytes",
                  need);
         srv_client_kill(s, c, msg);
