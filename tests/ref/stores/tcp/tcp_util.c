@@ -3,6 +3,7 @@
  * client, for the tcp:// store tests (see tcp_util.h).
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -111,6 +112,37 @@ int tcp_server_spawn(tcp_server_proc *p, const char *bind, const char *token,
     return 0;
 }
 
+/* Whether every thread of pid is stopped ('T' in /proc/PID/task/T/stat):
+ * a SIGSTOP takes effect when each thread next leaves the kernel, so a
+ * busy engine thread could still answer one request after kill(). */
+static int all_stopped(pid_t pid)
+{
+    char path[320], buf[512];
+    struct dirent *e;
+    DIR *d;
+    int stopped = 1;
+
+    snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
+    if (!(d = opendir(path)))
+        return 1; /* gone: nothing will answer */
+    while (stopped && (e = readdir(d))) {
+        FILE *f;
+        char *close_paren;
+
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof path, "/proc/%d/task/%s/stat", (int)pid,
+                 e->d_name);
+        if (!(f = fopen(path, "r")))
+            continue;
+        if (fgets(buf, sizeof buf, f) && (close_paren = strrchr(buf, ')')))
+            stopped = close_paren[1] == ' ' && close_paren[2] == 'T';
+        fclose(f);
+    }
+    closedir(d);
+    return stopped;
+}
+
 void tcp_server_kill(tcp_server_proc *p, int sig)
 {
     int st;
@@ -118,7 +150,12 @@ void tcp_server_kill(tcp_server_proc *p, int sig)
     if (p->pid <= 0)
         return;
     kill(p->pid, sig);
-    if (sig == SIGSTOP || sig == SIGCONT)
+    if (sig == SIGSTOP) {
+        for (int i = 0; i < 2000 && !all_stopped(p->pid); i++)
+            usleep(1000); /* bounded: 2 s */
+        return;
+    }
+    if (sig == SIGCONT)
         return;
     while (waitpid(p->pid, &st, 0) < 0 && errno == EINTR)
         ;

@@ -32,8 +32,8 @@ typedef struct tcp_server_proc {
  * none) and max_clients (0: default); returns once it accepts. */
 int tcp_server_spawn(tcp_server_proc *p, const char *bind, const char *token,
                      unsigned max_clients, char *err, size_t errlen);
-/* Sends sig; for a signal that ends it, reaps it too and removes its
- * log. */
+/* Sends sig; SIGSTOP returns once every thread has stopped (up to 2 s),
+ * a signal that ends it reaps it too and removes its log. */
 void tcp_server_kill(tcp_server_proc *p, int sig);
 /* Stops it cleanly (SIGTERM: it stops its server and exits 0), reaps
  * it and removes its log. Returns its exit status (0 when clean). */
