@@ -18,6 +18,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -85,7 +86,27 @@ struct rdv_sequencer {
     seq_entry *log;
     size_t nlog, caplog;
     rdv_sequencer_stats stats;
+    /* the thread's poll set, here rather than on its heap alone: a rank
+     * forked meanwhile must still reach it, or its leak check blames it */
+    struct pollfd *pfd;
+    int *who;
 };
+
+/* Reads a small /proc file into buf (NUL-terminated): its length, or -1.
+ * open and read, not stdio: ranks are forked while this thread runs, and
+ * a FILE open at that moment would be a leak in every rank's copy. */
+static ssize_t read_proc(const char *path, char *buf, size_t cap)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    ssize_t n;
+
+    if (fd < 0)
+        return -1;
+    n = read(fd, buf, cap - 1);
+    close(fd);
+    buf[n > 0 ? n : 0] = '\0';
+    return n;
+}
 
 /* Whether rank r's main thread has been asleep, without running, for
  * BLOCKED_MS: it waits on something outside the store (a peer's connect,
@@ -98,19 +119,14 @@ static int is_blocked(rdv_sequencer *q, seq_rank *k, int r, int64_t now)
     pid_t pid = rdv_result_area_slot(q->area, r)->pid;
     char path[64], buf[512], *p;
     long long cpu = -1;
-    FILE *f;
-    size_t n = 0;
 
     if (pid <= 0)
         return 0;
     snprintf(path, sizeof path, "/proc/%d/task/%d/stat", (int)pid, (int)pid);
     /* Gone: it exited, and the parent's copy of its socket end keeps
      * the EOF from showing until the run ends. */
-    if (!(f = fopen(path, "re")))
+    if (read_proc(path, buf, sizeof buf) < 0)
         return 1;
-    n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
     p = strrchr(buf, ')');
     if (!p || !p[1] || !strchr("StTZX", p[2])) {
         k->blk_since = 0;
@@ -118,11 +134,9 @@ static int is_blocked(rdv_sequencer *q, seq_rank *k, int r, int64_t now)
     }
     snprintf(path, sizeof path, "/proc/%d/task/%d/schedstat", (int)pid,
              (int)pid);
-    if ((f = fopen(path, "re"))) {
-        if (fscanf(f, "%lld", &cpu) != 1)
-            cpu = -1;
-        fclose(f);
-    }
+    if (read_proc(path, buf, sizeof buf) <= 0 ||
+        sscanf(buf, "%lld", &cpu) != 1)
+        cpu = -1;
     if (!k->blk_since || cpu != k->blk_cpu) {
         k->blk_since = now;
         k->blk_cpu = cpu;
@@ -318,10 +332,10 @@ static int all_dead(const rdv_sequencer *q)
 static void *seq_thread(void *arg)
 {
     rdv_sequencer *q = arg;
-    struct pollfd *pfd = calloc((size_t)q->nranks + 1, sizeof *pfd);
-    int *who = calloc((size_t)q->nranks + 1, sizeof *who);
+    struct pollfd *pfd = q->pfd;
+    int *who = q->who;
 
-    while (pfd && who && !all_dead(q)) {
+    while (!all_dead(q)) {
         int timeout = decide(q), n = 0;
 
         for (int r = 0; r < q->nranks; r++) {
@@ -340,8 +354,6 @@ static void *seq_thread(void *arg)
             if (pfd[i].revents)
                 on_message(q, who[i]);
     }
-    free(pfd);
-    free(who);
     return NULL;
 }
 
@@ -353,7 +365,13 @@ int rdv_sequencer_start(const rdv_schedule_spec *spec, int nranks,
     int rc;
 
     *out = NULL;
-    if (!q || !(q->ranks = calloc((size_t)nranks, sizeof *q->ranks))) {
+    if (!q || !(q->ranks = calloc((size_t)nranks, sizeof *q->ranks)) ||
+        !(q->pfd = calloc((size_t)nranks + 1, sizeof *q->pfd)) ||
+        !(q->who = calloc((size_t)nranks + 1, sizeof *q->who))) {
+        if (q) {
+            free(q->ranks);
+            free(q->pfd);
+        }
         free(q);
         snprintf(err, errlen, "sequencer: out of memory");
         return RDV_ENOMEM;
@@ -465,6 +483,8 @@ void rdv_sequencer_free(rdv_sequencer *q)
         return;
     free(q->log);
     free(q->ranks);
+    free(q->pfd);
+    free(q->who);
     free(q);
 }
 
