@@ -194,8 +194,11 @@ static int link_send(rdv_tcp_pool *p, rdv_tcp_link *l, const void *buf,
         if (w < 0 && errno == EINTR)
             continue;
         if (w < 0 && errno == EAGAIN) {
-            if ((rc = rdv_cancel_wait(&p->cancel, l->fd, POLLOUT, until)) != RDV_OK)
+            if ((rc = rdv_cancel_wait(&p->cancel, l->fd, POLLOUT, until)) != RDV_OK) {
+                snprintf(err, errlen, "tcp %s: the server took no more "
+                         "bytes before the deadline", p->conf->addr);
                 return rc;
+            }
             continue;
         }
         if (w < 0) {
@@ -270,8 +273,12 @@ static int link_read(rdv_tcp_pool *p, rdv_tcp_link *l, uint64_t id, int op,
                      "bytes", p->conf->addr, used);
             return RDV_ENOMEM;
         }
-        if ((rc = rdv_cancel_wait(&p->cancel, l->fd, POLLIN, until)) != RDV_OK)
+        if ((rc = rdv_cancel_wait(&p->cancel, l->fd, POLLIN, until)) != RDV_OK) {
+            snprintf(err, errlen, "tcp %s: no %s reply before the deadline "
+                     "(the server is stopped or its replies are lost)",
+                     p->conf->addr, rdv_tcp_op_name(op));
             return rc;
+        }
         r = recv(l->fd, l->in + l->in_len, l->in_cap - l->in_len, 0);
         if (r < 0 && (errno == EINTR || errno == EAGAIN))
             continue;
@@ -432,9 +439,6 @@ static int attempt(rdv_tcp_pool *p, rdv_tcp_buf *req, int flags,
     rc = link_send(p, l, req->p, req->len, io, sent, err, errlen);
     if (rc == RDV_OK)
         rc = link_read(p, l, id, req->p[0], until, &rep->m, err, errlen);
-    if (rc == RDV_ETIMEDOUT)
-        snprintf(err, errlen, "tcp %s: no reply before the deadline",
-                 p->conf->addr);
     if (rc != RDV_OK) {
         link_close(l);
         return rc;
@@ -527,8 +531,14 @@ int rdv_tcp_call(rdv_tcp_pool *p, rdv_tcp_buf *req, int flags,
         return RDV_ECANCELED;
     }
     o = strlen(err);
-    if (attempts > 1)
-        snprintf(err + o, errlen - o, " (%d attempts in %lld ms)", attempts,
+    if (attempts > 1 || rc == RDV_ETIMEDOUT)
+        snprintf(err + o, errlen - o, " (%d attempt%s in %lld ms)", attempts,
+                 attempts > 1 ? "s" : "",
                  (long long)((rdv_now_ns() - start) / 1000000));
-    return rc;
+    /* A wait that runs out is answered by the server itself (its
+     * RDV_ETIMEDOUT names the keys missing). Silence until the I/O
+     * deadline is the server being unreachable: RDV_ETIMEDOUT here would
+     * read as "the keys are missing" (rdv_store_check), and a rendezvous
+     * would publish again through a server it cannot reach. */
+    return rc == RDV_ETIMEDOUT ? RDV_ECONN : rc;
 }

@@ -92,9 +92,10 @@ void rdv_tcp_pool_cancel(rdv_tcp_pool *p);
  * reply until RDV_TCP_REPLY_GRACE_MS past its deadline.
  * Returns the reply's status with *rep set (RDV_OK or the server's
  * failure; rep->link to release), or a connection-level failure with
- * err naming the server and rep->link NULL: RDV_ECONN (no server, or
- * the connection broke; "outcome unknown" when a request that is not
- * idempotent may have run), RDV_ETIMEDOUT, RDV_ECANCELED, RDV_EAUTH
+ * err naming the server and rep->link NULL: RDV_ECONN (no server, the
+ * connection broke, or no reply by the I/O deadline; "outcome unknown"
+ * when a request that is not idempotent may have run), RDV_ECANCELED,
+ * RDV_EAUTH
  * (the token was refused), RDV_ENOTSUP (protocol version), RDV_EPROTO,
  * RDV_EINVAL (the request is larger than the server takes), RDV_ENOMEM. */
 int rdv_tcp_call(rdv_tcp_pool *p, rdv_tcp_buf *req, int flags,
