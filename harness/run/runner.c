@@ -174,6 +174,12 @@ typedef struct server_faults {
     char err[256];
 } server_faults;
 
+/* The supervisor's forked hook: the sequencer's thread, after the forks. */
+static int sequencer_start(void *arg, char *err, size_t errlen)
+{
+    return rdv_sequencer_start(arg, err, errlen) == RDV_OK ? 0 : -1;
+}
+
 static int server_tick(void *arg)
 {
     server_faults *sf = arg;
@@ -285,13 +291,15 @@ int rdv_runner_run(rdv_runner *r, uint64_t seed, rdv_run_report *rep,
     rdv_sequencer_free(r->seq);
     r->seq = NULL;
     if (cfg->schedule.kind != RDV_SCHEDULE_NONE &&
-        rdv_sequencer_start(&cfg->schedule, cfg->nranks, &r->area, &r->seq,
-                            err, errlen)) {
+        rdv_sequencer_open(&cfg->schedule, cfg->nranks, &r->area, &r->seq,
+                           err, errlen)) {
         rdv_faults_server_stop(sf.srv);
         rdv_key_snapshot_free(&before);
         return -1;
     }
     job.seq = r->seq;
+    so.forked = r->seq ? sequencer_start : NULL;
+    so.forked_arg = r->seq;
     so.timer = sf.srv ? server_tick : NULL;
     so.timer_arg = &sf;
     r->area.t0_ns = rdv_now_ns();

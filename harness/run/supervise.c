@@ -239,6 +239,8 @@ int rdv_supervise(const rdv_supervise_opts *o, rdv_rank_exit *exits,
         fds[r] = -1;
     }
     rc = fork_all(o, exits, fds, pgid, err, errlen);
+    if (rc == 0 && o->forked && o->forked(o->forked_arg, err, errlen))
+        rc = -1;
     if (rc == 0)
         watch(o, exits, fds);
     /* Whatever is still running now is hung (or was never waited for

@@ -25,6 +25,12 @@ typedef struct rdv_supervise_opts {
      * never again. May be NULL. */
     int (*timer)(void *timer_arg);
     void *timer_arg;
+    /* Parent-side setup that must come after every fork: the threads the
+     * run needs (a rank forked from a process with threads inherits their
+     * memory and locks without them). Nonzero, with err: the run cannot
+     * go on and the ranks are killed. May be NULL. */
+    int (*forked)(void *forked_arg, char *err, size_t errlen);
+    void *forked_arg;
 } rdv_supervise_opts;
 
 typedef struct rdv_rank_exit {
@@ -37,7 +43,8 @@ typedef struct rdv_rank_exit {
 
 /* Forks the ranks and supervises them to the end. Returns 0 with exits[]
  * filled and *pgid set, or -1 with a message in err when the ranks could
- * not all be started (those that were are killed and reaped). */
+ * not all be started or forked() failed (those that were are killed and
+ * reaped). */
 int rdv_supervise(const rdv_supervise_opts *o, rdv_rank_exit *exits,
                   pid_t *pgid, char *err, size_t errlen);
 

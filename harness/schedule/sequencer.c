@@ -5,8 +5,9 @@
  * Choices:
  *   - A thread, not the supervisor's poll loop: the supervisor stays a
  *     supervisor, and the sequencer's waits (a 1 ms tick while a rank
- *     settles) never delay an exit or the deadline. The thread holds no
- *     lock across fork and only polls, reads and writes.
+ *     settles) never delay an exit or the deadline. It starts once
+ *     every rank is forked (rdv_sequencer_start), so no rank inherits
+ *     its memory or locks.
  *   - SOCK_SEQPACKET: one message per request, grant or done, no
  *     framing; EOF when a rank exits or is killed, because each rank
  *     closes every end but its own right after fork.
@@ -86,15 +87,10 @@ struct rdv_sequencer {
     seq_entry *log;
     size_t nlog, caplog;
     rdv_sequencer_stats stats;
-    /* the thread's poll set, here rather than on its heap alone: a rank
-     * forked meanwhile must still reach it, or its leak check blames it */
-    struct pollfd *pfd;
-    int *who;
 };
 
 /* Reads a small /proc file into buf (NUL-terminated): its length, or -1.
- * open and read, not stdio: ranks are forked while this thread runs, and
- * a FILE open at that moment would be a leak in every rank's copy. */
+ * No stdio: this runs every millisecond while a rank settles. */
 static ssize_t read_proc(const char *path, char *buf, size_t cap)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -332,10 +328,10 @@ static int all_dead(const rdv_sequencer *q)
 static void *seq_thread(void *arg)
 {
     rdv_sequencer *q = arg;
-    struct pollfd *pfd = q->pfd;
-    int *who = q->who;
+    struct pollfd *pfd = calloc((size_t)q->nranks + 1, sizeof *pfd);
+    int *who = calloc((size_t)q->nranks + 1, sizeof *who);
 
-    while (!all_dead(q)) {
+    while (pfd && who && !all_dead(q)) {
         int timeout = decide(q), n = 0;
 
         for (int r = 0; r < q->nranks; r++) {
@@ -354,24 +350,19 @@ static void *seq_thread(void *arg)
             if (pfd[i].revents)
                 on_message(q, who[i]);
     }
+    free(pfd);
+    free(who);
     return NULL;
 }
 
-int rdv_sequencer_start(const rdv_schedule_spec *spec, int nranks,
-                        const rdv_result_area *area, rdv_sequencer **out,
-                        char *err, size_t errlen)
+int rdv_sequencer_open(const rdv_schedule_spec *spec, int nranks,
+                       const rdv_result_area *area, rdv_sequencer **out,
+                       char *err, size_t errlen)
 {
     rdv_sequencer *q = calloc(1, sizeof *q);
-    int rc;
 
     *out = NULL;
-    if (!q || !(q->ranks = calloc((size_t)nranks, sizeof *q->ranks)) ||
-        !(q->pfd = calloc((size_t)nranks + 1, sizeof *q->pfd)) ||
-        !(q->who = calloc((size_t)nranks + 1, sizeof *q->who))) {
-        if (q) {
-            free(q->ranks);
-            free(q->pfd);
-        }
+    if (!q || !(q->ranks = calloc((size_t)nranks, sizeof *q->ranks))) {
         free(q);
         snprintf(err, errlen, "sequencer: out of memory");
         return RDV_ENOMEM;
@@ -394,19 +385,27 @@ int rdv_sequencer_start(const rdv_schedule_spec *spec, int nranks,
     }
     if (pipe2(q->stop_pipe, O_CLOEXEC) < 0)
         goto fail;
-    if ((rc = pthread_create(&q->thread, NULL, seq_thread, q))) {
-        errno = rc;
-        goto fail;
-    }
-    q->thread_started = 1;
     *out = q;
     return RDV_OK;
 fail:
-    snprintf(err, errlen, "sequencer: cannot set up its sockets or thread: "
-             "%s", strerror(errno));
+    snprintf(err, errlen, "sequencer: cannot set up its sockets: %s",
+             strerror(errno));
     rdv_sequencer_stop(q, NULL);
     rdv_sequencer_free(q);
     return RDV_EIO;
+}
+
+int rdv_sequencer_start(rdv_sequencer *q, char *err, size_t errlen)
+{
+    int rc = pthread_create(&q->thread, NULL, seq_thread, q);
+
+    if (rc) {
+        snprintf(err, errlen, "sequencer: cannot start its thread: %s",
+                 strerror(rc));
+        return RDV_EIO;
+    }
+    q->thread_started = 1;
+    return RDV_OK;
 }
 
 static void close_fd(int *fd)
@@ -483,8 +482,6 @@ void rdv_sequencer_free(rdv_sequencer *q)
         return;
     free(q->log);
     free(q->ranks);
-    free(q->pfd);
-    free(q->who);
     free(q);
 }
 

@@ -43,11 +43,16 @@ typedef struct rdv_sequencer_stats {
     uint64_t expired;   /* parked ops whose deadline passed: last try */
 } rdv_sequencer_stats;
 
-/* Parent, before the ranks are forked: the socketpairs and the thread.
- * area gives each rank's pid. RDV_OK, or an rdv_status with err. */
-int rdv_sequencer_start(const rdv_schedule_spec *spec, int nranks,
-                        const rdv_result_area *area, rdv_sequencer **out,
-                        char *err, size_t errlen);
+/* Parent, before the ranks are forked: the socketpairs. area gives each
+ * rank's pid. RDV_OK, or an rdv_status with err. */
+int rdv_sequencer_open(const rdv_schedule_spec *spec, int nranks,
+                       const rdv_result_area *area, rdv_sequencer **out,
+                       char *err, size_t errlen);
+/* Parent, once every rank is forked: the thread. Not before: a rank
+ * forked from a process with a thread inherits its memory and locks
+ * without it (under ASan, a rank's exit hung in LeakSanitizer). A rank's
+ * requests wait in its socket until then. RDV_OK, or RDV_EIO with err. */
+int rdv_sequencer_start(rdv_sequencer *q, char *err, size_t errlen);
 /* Parent, after every rank has been reaped: joins the thread, closes the
  * sockets, keeps the log and stats for the calls below until free. */
 void rdv_sequencer_stop(rdv_sequencer *q, rdv_sequencer_stats *stats);
