@@ -148,9 +148,11 @@ static int record_mesh(rank_state *st)
 
         if (p == st->rank)
             continue;
+        /* peer_info leaves the context's detail alone: say it here */
         if ((rc = rdv_context_peer_info(st->ctx, p, &pi)))
-            return rank_fail(st, rc, "peer_info for rank %d: %s", p,
-                             rdv_context_errmsg(st->ctx));
+            return rank_fail(st, rc, "peer_info for rank %d: %s%s%s", p,
+                             rdv_strerror(rc), rc == RDV_EIO ? ": " : "",
+                             rc == RDV_EIO ? strerror(errno) : "");
         rdv_endpoint_from(&row[p].local, &pi.local);
         rdv_endpoint_from(&row[p].remote, &pi.remote);
     }

@@ -9,6 +9,7 @@
  * a ring across fork. Options come in through options.c, which checks
  * their struct_size, and RDV_TIMEOUT_DEFAULT is resolved here once.
  */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -329,6 +330,8 @@ int rdv_context_peer_info(const rdv_context *ctx, int peer,
     fd = rdv_transport_peer_fd(ctx->t, peer);
     memset(out, 0, sizeof *out);
     out->peer = peer;
+    if (fd < 0)
+        errno = ENOTCONN; /* the transport has no socket for it */
     if (fd < 0 || getsockname(fd, (struct sockaddr *)&out->local, &l1) < 0 ||
         getpeername(fd, (struct sockaddr *)&out->remote, &l2) < 0)
         return RDV_EIO;

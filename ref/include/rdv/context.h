@@ -190,7 +190,8 @@ typedef struct rdv_peer_info {
 } rdv_peer_info;
 
 /* RDV_EINVAL for peer == own rank or out of range; RDV_ESTATE before the
- * mesh is connected. */
+ * mesh is connected; RDV_EIO with errno set when the socket cannot tell
+ * its addresses. Sets no detail (the context is const here). */
 int rdv_context_peer_info(const rdv_context *ctx, int peer,
                           rdv_peer_info *out);
 
