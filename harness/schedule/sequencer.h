@@ -19,6 +19,11 @@
  * deadline counts only when nothing else can run: then, once it has
  * passed, the op gets a last try and returns what that try found.
  *
+ * What it cannot order is a store call a rank makes on a clock: a slow
+ * run makes more of them than a fast one, in other places. librdv's
+ * periodic check of a rank's own record is one, so a sequenced rank
+ * turns it off (rdv_context_options.recheck_ms, run/rank.c).
+ *
  * What keeps it from deadlocking: a rank that does not settle within a
  * bound (SETTLE_*_MS in sequencer.c) is no longer waited for, and an op
  * that runs longer than LONG_OP_MS (a fault's delay) stops holding the

@@ -27,7 +27,7 @@
     (offsetof(rdv_context_options, hooks) + sizeof(const rdv_hooks *))
 
 struct rdv_context {
-    int rank, size, timeout_ms, handshake_ms;
+    int rank, size, timeout_ms, handshake_ms, recheck_ms;
     char *job, *bind, *transport_name;
     rdv_log_fn log;
     void *log_arg;
@@ -129,6 +129,7 @@ int rdv_context_create(const rdv_context_options *opts, rdv_context **out,
     c->hooks = rdv_fault_env_hooks(o.hooks); /* RDV_FAULTS, if set */
     c->handshake_ms = o.handshake_ms ? o.handshake_ms
                                      : RDV_CONTEXT_HANDSHAKE_MS;
+    c->recheck_ms = o.recheck_ms ? o.recheck_ms : RDV_CONTEXT_RECHECK_MS;
     if (oom) {
         rdv_context_destroy(c);
         snprintf(errbuf, errlen, "context: out of memory");
@@ -160,6 +161,10 @@ int rdv_context_timeout_ms(const rdv_context *ctx) { return ctx->timeout_ms; }
 int rdv_context_handshake_ms(const rdv_context *ctx)
 {
     return ctx->handshake_ms;
+}
+int rdv_context_recheck_ms(const rdv_context *ctx)
+{
+    return ctx->recheck_ms;
 }
 const char *rdv_context_job(const rdv_context *ctx) { return ctx->job; }
 const char *rdv_context_bind(const rdv_context *ctx) { return ctx->bind; }

@@ -45,6 +45,9 @@ const char *rdv_context_bind(const rdv_context *ctx);
 /* The handshake budget of an incoming connection in ms (> 0), or < 0
  * for none (rdv_context_options.handshake_ms). */
 int rdv_context_handshake_ms(const rdv_context *ctx);
+/* How often a rank waiting for its links checks its own record, in ms
+ * (> 0), or < 0 for never (rdv_context_options.recheck_ms). */
+int rdv_context_recheck_ms(const rdv_context *ctx);
 
 /* 1 when the context has neither connected nor failed yet. */
 int rdv_context_is_fresh(const rdv_context *ctx);

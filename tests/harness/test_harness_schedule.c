@@ -71,6 +71,21 @@ Test(schedule, sequenced_run_passes_and_logs_every_op, .timeout = 120)
     rm_rf(dir);
 }
 
+/* The first line where a and b differ, as "line K: 'A' vs 'B'". */
+static void first_difference(const char *a, const char *b, char *out,
+                             size_t cap)
+{
+    size_t i = 0, start = 0;
+    int line = 1;
+
+    for (; a[i] && a[i] == b[i]; i++)
+        if (a[i] == '\n')
+            line++, start = i + 1;
+    a += start, b += start;
+    snprintf(out, cap, "line %d: '%.*s' vs '%.*s'", line,
+             (int)strcspn(a, "\n"), a, (int)strcspn(b, "\n"), b);
+}
+
 /* REPLAYS runs of one schedule on url: every exact run's log equals the
  * first exact one, and at least half are exact. */
 static void replay_is_exact(const char *url, const char *schedule)
@@ -102,7 +117,13 @@ static void replay_is_exact(const char *url, const char *schedule)
             first = log;
             continue;
         }
-        cr_expect_str_eq(log, first, "run %d's op log differs", i);
+        if (strcmp(log, first)) {
+            char why[512];
+
+            first_difference(first, log, why, sizeof why);
+            cr_expect_fail("run %d's op log differs from the first exact "
+                           "run's at %s", i, why);
+        }
         free(log);
     }
     cr_expect_geq(exact, REPLAYS / 2, "only %d of %d runs were sequenced "

@@ -68,6 +68,11 @@ RDV_API_BEGIN
  * sends its handshake the moment its connect completes, so only a
  * stranger (a port scanner, an idle or garbage client) outlives it. */
 #define RDV_CONTEXT_HANDSHAKE_MS 250
+/* How often a rank whose links are still coming up checks that its own
+ * record is still in the store when rdv_context_options.recheck_ms is 0
+ * (a store restarted without persistence loses it; the rank publishes
+ * it again). */
+#define RDV_CONTEXT_RECHECK_MS 250
 
 typedef struct rdv_context rdv_context;
 
@@ -106,6 +111,13 @@ typedef struct rdv_context_options {
                               its 4N+64 slots unproven): > 0 ms, 0 =
                               RDV_CONTEXT_HANDSHAKE_MS, < 0 = until the
                               rendezvous deadline */
+    int recheck_ms;        /* while its links come up, a rank checks this
+                              often that its record is still in the store
+                              (one store call each time): > 0 ms, 0 =
+                              RDV_CONTEXT_RECHECK_MS, < 0 = never. Never
+                              is for a caller that orders every store call
+                              (rdv run --schedule): a call made on a clock
+                              lands wherever the clock puts it */
 } rdv_context_options;
 
 /* Fills the size bytes at o (pass sizeof *o) with the defaults: rank 0,

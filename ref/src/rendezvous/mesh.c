@@ -274,9 +274,12 @@ static int run(rdv_mesh *m)
                     m->size - 1,
                     (long long)((rdv_now_ns() - m->started) / 1000000), m->up);
     int64_t next_check = rdv_now_ns() + LIVENESS_NS;
+    int64_t next_recheck = m->store && m->recheck_ns > 0
+                               ? rdv_now_ns() + m->recheck_ns
+                               : INT64_MAX;
     int up_before = -1;
     while (m->up < m->size - 1) {
-        int64_t now = rdv_now_ns();
+        int64_t now = rdv_now_ns(), wake;
 
         if (now >= m->deadline)
             return fail_unconnected(m);
@@ -284,14 +287,18 @@ static int run(rdv_mesh *m)
             /* Only a stalled rank looks for dead peers: while links
              * still come up, a dead one is not what holds it up yet,
              * and the look would take CPU from the ranks connecting. */
-            if ((m->up == up_before && (ret = check_alive(m)) != RDV_OK) ||
-                (m->store && (ret = rdv_mesh_keep_published(m)) != RDV_OK))
+            if (m->up == up_before && (ret = check_alive(m)) != RDV_OK)
                 return ret;
             up_before = m->up;
             next_check = now + LIVENESS_NS;
         }
-        ret = rdv_mesh_pump(m, next_check < m->deadline ? next_check
-                                                        : m->deadline);
+        if (now >= next_recheck) {
+            if ((ret = rdv_mesh_keep_published(m)) != RDV_OK)
+                return ret;
+            next_recheck = now + m->recheck_ns;
+        }
+        wake = next_check < next_recheck ? next_check : next_recheck;
+        ret = rdv_mesh_pump(m, wake < m->deadline ? wake : m->deadline);
         if (ret != RDV_OK)
             return ret;
     }
@@ -368,6 +375,9 @@ static int mesh_init(rdv_mesh *m)
                           ? -1
                           : (int64_t)rdv_context_handshake_ms(m->ctx) *
                                 1000000;
+    m->recheck_ns = rdv_context_recheck_ms(m->ctx) < 0
+                        ? -1
+                        : (int64_t)rdv_context_recheck_ms(m->ctx) * 1000000;
     m->me.rank = (uint32_t)m->rank;
     m->me.size = (uint32_t)m->size;
     m->me.pid = (uint32_t)getpid();

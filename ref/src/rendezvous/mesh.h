@@ -89,6 +89,7 @@ typedef struct rdv_mesh {
     rdv_mesh_inbound **in; /* each slot allocated once: ops point in */
     size_t nin;
     int64_t handshake_ns; /* an inbound hello's budget; < 0 = none */
+    int64_t recheck_ns;   /* the own record's check period; < 0 = never */
     rdv_mesh_strangers strangers;
 } rdv_mesh;
 
@@ -104,8 +105,9 @@ int rdv_mesh_publish(rdv_mesh *m);
 int rdv_mesh_read_records(rdv_mesh *m);
 /* Puts this rank's record back if it vanished from the store while
  * peers may still need it (a redis restart without persistence loses
- * every key). Called while waiting; counts and logs a republish. An
- * unreachable store is left for the next call. Always RDV_OK. */
+ * every key). Called while waiting (every recheck_ns, and after a slow
+ * read); does nothing when recheck_ns < 0. Counts and logs a republish.
+ * An unreachable store is left for the next call. Always RDV_OK. */
 int rdv_mesh_keep_published(rdv_mesh *m);
 /* Removes this rank's key (once, if it was published). */
 void rdv_mesh_unpublish(rdv_mesh *m);

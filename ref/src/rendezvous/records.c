@@ -129,7 +129,7 @@ int rdv_mesh_keep_published(rdv_mesh *m)
     const char *k = key;
     int ret;
 
-    if (!m->published)
+    if (!m->published || m->recheck_ns < 0)
         return RDV_OK;
     rdv_mesh_key(m, m->rank, key, sizeof key);
     m->counters->store_ops++;

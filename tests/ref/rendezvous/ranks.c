@@ -105,6 +105,7 @@ static void child(const rank_plan *p, int i, rank_result *res)
     o.transport = p->transport;
     o.bind = p->bind ? p->bind : "127.0.0.1";
     o.hooks = p->hooks[i];
+    o.recheck_ms = p->recheck_ms;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     t0 = ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
     res->status = rdv_context_create(&o, &ctx, err, sizeof err);

@@ -39,6 +39,7 @@ typedef struct rank_plan {
     int ranks[RANKS_MAX];
     int start_delay_ms[RANKS_MAX];
     const rdv_hooks *hooks[RANKS_MAX];
+    int recheck_ms;        /* rdv_context_options.recheck_ms (0: default) */
 } rank_plan;
 
 /* Plan for ranks 0..size-1, one process each, minus `absent` (-1 for

@@ -3,7 +3,8 @@
  * ranks and real sockets: a rank that never starts, a rank that dies
  * after publishing, strangers and garbage on a listener, a stale record
  * from an earlier run, malformed records, duplicate ranks, bad bind
- * values, the loopback pitfall, and a timeout of 0 (one pass). Each
+ * values, the loopback pitfall, a timeout of 0 (one pass), and how often
+ * a waiting rank checks its own record (recheck_ms, never included). Each
  * failure must be clear (status and a detail naming the rank) and
  * bounded in time.
  */
@@ -289,6 +290,55 @@ Test(failures, stale_record_does_not_cross_connect)
     expect_failed_naming(&p, r, 0, "rank 0", 4000);
     results_free(r);
     fixture_close(&f);
+}
+
+/* Rank 1 alone, waiting for its link to a rank 0 whose record points at
+ * a listener nobody accepts on (the hello is never answered), until its
+ * deadline; returns its store calls. */
+static unsigned long long store_calls_waiting(int recheck_ms)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    socklen_t al = sizeof a;
+    store_fixture f;
+    rank_plan p;
+    rank_result *r;
+    rdv_record mute = {.rank = 0, .size = 2, .nonce = 42};
+    int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    unsigned long long calls;
+
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    cr_assert_eq(bind(l, (struct sockaddr *)&a, sizeof a), 0);
+    cr_assert_eq(listen(l, 16), 0);
+    cr_assert_eq(getsockname(l, (struct sockaddr *)&a, &al), 0);
+    fixture_open(&f, "hash");
+    mute.token = rdv_job_token("mute");
+    mute.pid = (uint32_t)getpid(); /* alive: the wait lasts to the end */
+    gethostname(mute.hostname, sizeof mute.hostname - 1);
+    rdv_record_set_addr(&mute, (struct sockaddr_storage *)&a);
+    plant_record(f.store, "mute", 0, &mute);
+    plan_init(&p, f.store, f.url, 2, "mute", 1500, 0);
+    p.recheck_ms = recheck_ms;
+    r = plan_run(&p);
+    close(l);
+    expect_failed_naming(&p, r, 0, "rank 0", 3000);
+    calls = r[0].counters.store_ops;
+    results_free(r);
+    fixture_close(&f);
+    return calls;
+}
+
+/* While its links come up a rank checks its own record every
+ * recheck_ms; never when it is negative: then its store calls are the
+ * publish, the read and the delete, however long it waits. */
+Test(failures, recheck_period_and_never)
+{
+    unsigned long long every_50ms = store_calls_waiting(50);
+    unsigned long long never = store_calls_waiting(-1);
+
+    cr_expect_eq(never, 3, "with recheck_ms -1: %llu store calls", never);
+    /* about 30 checks in 1.5 s; a loaded machine still makes a few */
+    cr_expect_geq(every_50ms, 3 + 3, "with recheck_ms 50: %llu store calls",
+                  every_50ms);
 }
 
 static void malformed(const void *val, size_t len, const char *needle)
