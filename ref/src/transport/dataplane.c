@@ -24,6 +24,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -156,6 +157,14 @@ int rdv_transport_post(rdv_transport *t, rdv_request *req)
     req->active = req->len > 0;
     if (!req->active)
         return RDV_OK; /* nothing goes on the wire, on either side */
+    if (!t->peers[req->peer].d[d].bounce &&
+        !(t->peers[req->peer].d[d].bounce = malloc(RDV_DP_BOUNCE))) {
+        req->active = 0;
+        snprintf(t->detail, sizeof t->detail,
+                 "%s rank %d: out of memory for its %d-byte buffer",
+                 rdv_dp_dir_words(d), req->peer, RDV_DP_BOUNCE);
+        return RDV_ENOMEM;
+    }
     t->peers[req->peer].d[d].req = req;
     if (d == DIR_RECV)
         return recv_pump(t, req->peer); /* may be buffered already */
@@ -246,7 +255,7 @@ static int recv_more(rdv_transport *t, int peer)
         want = x->abort_len ? x->abort_len - have : RDV_FRAME_HDR + rem;
         x->stage = SEG_HEAD;
         x->seg = x->bounce + have;
-        x->seg_len = sizeof x->bounce - have;
+        x->seg_len = RDV_DP_BOUNCE - have;
         if (want < x->seg_len)
             x->seg_len = want;
     }

@@ -31,6 +31,8 @@
 #include "transport.h"
 
 #define RDV_FRAME_SMALL 4096
+/* A direction's bounce buffer: a header and a small payload. */
+#define RDV_DP_BOUNCE (RDV_FRAME_HDR + RDV_FRAME_SMALL)
 
 enum { DIR_RECV = 0, DIR_SEND = 1 };
 enum { SEG_HEAD, SEG_BODY };
@@ -54,7 +56,11 @@ typedef struct tdir {
     uint64_t frame_left;  /* payload bytes left in the current frame */
     size_t abort_len;     /* an ABORT header was read: payload size */
     int blamed;           /* the peer's ABORT named this rank */
-    unsigned char bounce[RDV_FRAME_HDR + RDV_FRAME_SMALL];
+    /* RDV_DP_BOUNCE bytes, allocated by the direction's first request:
+     * a rank of N has N-1 peers but a barrier or a ring talks to few of
+     * them, and 8 KiB for each of 1023 peers in each of 1024 ranks was a
+     * fifth of the CPU of a 1024-rank run (page faults, zeroing) */
+    unsigned char *bounce;
 } tdir;
 
 typedef struct tpeer {

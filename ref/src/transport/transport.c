@@ -107,9 +107,12 @@ void rdv_transport_close(rdv_transport *t)
     /* The backend cancels what is in flight before the fds go. */
     if (t->pid == getpid())
         t->ops->destroy(t->be);
-    for (int i = 0; i < t->size; i++)
+    for (int i = 0; i < t->size; i++) {
         if (t->peers[i].fd >= 0)
             close(t->peers[i].fd);
+        free(t->peers[i].d[DIR_RECV].bounce);
+        free(t->peers[i].d[DIR_SEND].bounce);
+    }
     free(t->peers);
     free(t);
 }
