@@ -36,6 +36,10 @@
  *   BROKEN_ADD_LATE_LOSS   past a process's 80th add, one add in 50
  *                          (#130, #180, ...) is acknowledged, with the
  *                          value it would give, but never written
+ *   BROKEN_HANGS           every blocking op ignores its timeout (get and
+ *                          wait wait for their keys however long, try_get
+ *                          included) and close wakes nothing: the worst
+ *                          case of conform's call watch and budgets
  *   BROKEN_ABI_VERSION     a table claiming ABI version 99 (loader test)
  *   BROKEN_NO_SYMBOL       exports rdv_store_plugin_v2 only (loader test)
  *   BROKEN_NULL_OP         the required wait op is NULL (loader test)
@@ -482,6 +486,31 @@ static int broken_set(void *h, const char *key, const void *val, size_t len,
 }
 #undef OP_SET
 #define OP_SET broken_set
+
+#elif defined(BROKEN_HANGS)
+#define BROKEN_NAME "hangs"
+static int broken_get(void *h, const char *key, void **val, size_t *len,
+                      int timeout_ms)
+{
+    (void)timeout_ms; /* the bug: no timeout is ever honoured */
+    return sq_get(h, key, val, len, -1);
+}
+static int broken_wait(void *h, const char *const *keys, size_t n,
+                       int timeout_ms)
+{
+    (void)timeout_ms;
+    return sq_wait(h, keys, n, -1);
+}
+static void broken_cancel(void *h)
+{
+    (void)h; /* and close wakes nothing */
+}
+#undef OP_GET
+#define OP_GET broken_get
+#undef OP_WAIT
+#define OP_WAIT broken_wait
+#undef OP_CANCEL
+#define OP_CANCEL broken_cancel
 
 #elif defined(BROKEN_ADD_LATE_LOSS)
 #define BROKEN_NAME "add-late-loss"
