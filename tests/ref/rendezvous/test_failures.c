@@ -246,6 +246,21 @@ static void stale_server(int l, uint64_t token)
     }
 }
 
+/* A listening socket on 127.0.0.1 at a free port, its address in *a;
+ * nobody accepts on it unless the test does. */
+static int loopback_listener(struct sockaddr_in *a)
+{
+    socklen_t al = sizeof *a;
+    int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    *a = (struct sockaddr_in){.sin_family = AF_INET};
+    a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    cr_assert_eq(bind(l, (struct sockaddr *)a, sizeof *a), 0);
+    cr_assert_eq(listen(l, 16), 0);
+    cr_assert_eq(getsockname(l, (struct sockaddr *)a, &al), 0);
+    return l;
+}
+
 static void plant_record(rdv_store *s, const char *job, int key_rank,
                          const rdv_record *rec)
 {
@@ -259,19 +274,14 @@ static void plant_record(rdv_store *s, const char *job, int key_rank,
 
 Test(failures, stale_record_does_not_cross_connect)
 {
-    struct sockaddr_in a = {.sin_family = AF_INET};
-    socklen_t al = sizeof a;
+    struct sockaddr_in a;
     store_fixture f;
     rank_plan p;
     rank_result *r;
     rdv_record old = {.rank = 0, .size = 3, .pid = 1, .nonce = 42};
-    int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int l = loopback_listener(&a);
     pid_t srv;
 
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    cr_assert_eq(bind(l, (struct sockaddr *)&a, sizeof a), 0);
-    cr_assert_eq(listen(l, 16), 0);
-    cr_assert_eq(getsockname(l, (struct sockaddr *)&a, &al), 0);
     fixture_open(&f, "file");
     old.token = rdv_job_token("stale");
     rdv_record_set_addr(&old, (struct sockaddr_storage *)&a);
@@ -297,19 +307,14 @@ Test(failures, stale_record_does_not_cross_connect)
  * deadline; returns its store calls. */
 static unsigned long long store_calls_waiting(int recheck_ms)
 {
-    struct sockaddr_in a = {.sin_family = AF_INET};
-    socklen_t al = sizeof a;
+    struct sockaddr_in a;
     store_fixture f;
     rank_plan p;
     rank_result *r;
     rdv_record mute = {.rank = 0, .size = 2, .nonce = 42};
-    int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int l = loopback_listener(&a);
     unsigned long long calls;
 
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    cr_assert_eq(bind(l, (struct sockaddr *)&a, sizeof a), 0);
-    cr_assert_eq(listen(l, 16), 0);
-    cr_assert_eq(getsockname(l, (struct sockaddr *)&a, &al), 0);
     fixture_open(&f, "hash");
     mute.token = rdv_job_token("mute");
     mute.pid = (uint32_t)getpid(); /* alive: the wait lasts to the end */
