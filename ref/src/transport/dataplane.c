@@ -131,6 +131,7 @@ static int recv_pump(rdv_transport *t, int peer);
 
 int rdv_transport_post(rdv_transport *t, rdv_request *req)
 {
+    tdir *x;
     int d, ret;
 
     if ((ret = rdv_transport_check_pid(t)) != RDV_OK)
@@ -157,18 +158,18 @@ int rdv_transport_post(rdv_transport *t, rdv_request *req)
     req->active = req->len > 0;
     if (!req->active)
         return RDV_OK; /* nothing goes on the wire, on either side */
-    if (!t->peers[req->peer].d[d].bounce &&
-        !(t->peers[req->peer].d[d].bounce = malloc(RDV_DP_BOUNCE))) {
+    x = &t->peers[req->peer].d[d];
+    if (!x->bounce && !(x->bounce = malloc(RDV_DP_BOUNCE))) {
         req->active = 0;
         snprintf(t->detail, sizeof t->detail,
                  "%s rank %d: out of memory for its %d-byte buffer",
                  rdv_dp_dir_words(d), req->peer, RDV_DP_BOUNCE);
         return RDV_ENOMEM;
     }
-    t->peers[req->peer].d[d].req = req;
+    x->req = req;
     if (d == DIR_RECV)
         return recv_pump(t, req->peer); /* may be buffered already */
-    frame_start(&t->peers[req->peer].d[d], req);
+    frame_start(x, req);
     return issue(t, req->peer, d, rdv_now_ns());
 }
 
