@@ -2,7 +2,8 @@
  * harness/run/rank_gloo.c - the Gloo rank path (run/rank_gloo.h): thin C
  * over the bridge's C interface, so the harness stays C and the workload
  * checks Gloo's outputs with the same inputs and closed forms as
- * librdv's.
+ * librdv's. The bridge is a module loaded only under --impl gloo
+ * (gloo/gloo_mesh.h says why).
  */
 #include <stdio.h>
 #include <string.h>
@@ -11,7 +12,51 @@
 #include "run/rank_gloo.h"
 
 #ifdef RDV_WITH_GLOO
+#include <dlfcn.h>
+#include <stdlib.h>
+#include <unistd.h>
+
 #include "gloo_mesh.h"
+
+static const rdv_gloo_mesh_api *gloo; /* the module's table, once loaded */
+
+/* Where the rank module is, in the order tried (as stores/gloo.c finds
+ * the gloo+ stores' plugin). */
+static const char *module_file(void)
+{
+    const char *env = getenv("RDV_GLOO_RANK");
+
+    if (env && env[0])
+        return env;
+    if (access(RDV_GLOO_RANK_INSTALLED, R_OK) == 0)
+        return RDV_GLOO_RANK_INSTALLED;
+    return RDV_GLOO_RANK_BUILD;
+}
+
+/* Loads the module once (the harness does it before forking, so ranks
+ * inherit it bound); NULL when loaded, else why not. Never unloaded:
+ * Gloo's threads and destructors outlive any one run. */
+static const char *load(void)
+{
+    static char why[512];
+    const char *file = module_file();
+    void *h;
+
+    if (gloo)
+        return NULL;
+    if (!(h = dlopen(file, RTLD_NOW | RTLD_LOCAL))) {
+        snprintf(why, sizeof why, "--impl gloo: cannot load Gloo's rank "
+                 "module: %s (set RDV_GLOO_RANK to its path)", dlerror());
+        return why;
+    }
+    if (!(gloo = dlsym(h, RDV_GLOO_MESH_SYMBOL))) {
+        snprintf(why, sizeof why, "--impl gloo: %s exports no %s: not "
+                 "this rdv's rank module", file, RDV_GLOO_MESH_SYMBOL);
+        dlclose(h);
+        return why;
+    }
+    return NULL;
+}
 
 /* 1 when the plan's canonical text holds a net.* fault: a fault name
  * starts the text or follows a separator, never an '=' (a key value). */
@@ -36,7 +81,7 @@ const char *rdv_rank_gloo_unmet(const rdv_run_config *cfg)
     if (cfg->transport)
         return "--impl gloo: --transport picks librdv's backend; Gloo "
                "runs its own TCP device";
-    return NULL;
+    return load();
 }
 
 const char *rdv_rank_gloo_faults_unmet(const rdv_faults *f)
@@ -59,39 +104,45 @@ int rdv_rank_gloo_connect(rdv_store *store, int rank,
                           rdv_rank_gloo **out, char *err, size_t errlen)
 {
     rdv_gloo_mesh *m = NULL;
-    int rc = rdv_gloo_mesh_create(store, rank, cfg->nranks, cfg->timeout_ms,
-                                  hooks, &m);
+    const char *why = load();
+    int rc;
 
+    *out = NULL;
+    if (why) {
+        snprintf(err, errlen, "%s", why);
+        return RDV_ENOTSUP;
+    }
+    rc = gloo->create(store, rank, cfg->nranks, cfg->timeout_ms, hooks, &m);
     *out = (rdv_rank_gloo *)m;
     if (rc) {
         snprintf(err, errlen, "gloo: no memory for rank %d's context", rank);
         return rc;
     }
-    return rdv_gloo_mesh_connect(m, "127.0.0.1", err, errlen);
+    return gloo->connect(m, "127.0.0.1", err, errlen);
 }
 
 static int op_barrier(void *arg, char *err, size_t errlen)
 {
-    return rdv_gloo_barrier(arg, err, errlen);
+    return gloo->barrier(arg, err, errlen);
 }
 
 static int op_broadcast(void *arg, void *buf, size_t count, rdv_dtype t,
                         int root, char *err, size_t errlen)
 {
-    return rdv_gloo_broadcast(arg, buf, count, t, root, err, errlen);
+    return gloo->broadcast(arg, buf, count, t, root, err, errlen);
 }
 
 static int op_allgather(void *arg, const void *send, void *recv,
                         size_t count, rdv_dtype t, char *err, size_t errlen)
 {
-    return rdv_gloo_allgather(arg, send, recv, count, t, err, errlen);
+    return gloo->allgather(arg, send, recv, count, t, err, errlen);
 }
 
 static int op_allreduce(void *arg, const void *send, void *recv,
                         size_t count, rdv_dtype t, rdv_op op, char *err,
                         size_t errlen)
 {
-    return rdv_gloo_allreduce(arg, send, recv, count, t, op, err, errlen);
+    return gloo->allreduce(arg, send, recv, count, t, op, err, errlen);
 }
 
 const rdv_coll_ops *rdv_rank_gloo_ops(void)
@@ -108,9 +159,9 @@ const rdv_coll_ops *rdv_rank_gloo_ops(void)
 
 int rdv_rank_gloo_finish(rdv_rank_gloo *g, char *err, size_t errlen)
 {
-    int rc = rdv_gloo_barrier((rdv_gloo_mesh *)g, err, errlen);
+    int rc = gloo->barrier((rdv_gloo_mesh *)g, err, errlen);
 
-    return rc ? rc : rdv_gloo_mesh_unpublish((rdv_gloo_mesh *)g, err, errlen);
+    return rc ? rc : gloo->unpublish((rdv_gloo_mesh *)g, err, errlen);
 }
 
 void rdv_rank_gloo_abandon(rdv_rank_gloo *g)
@@ -118,12 +169,13 @@ void rdv_rank_gloo_abandon(rdv_rank_gloo *g)
     char err[RDV_DETAIL_MAX];
 
     if (g)
-        rdv_gloo_mesh_unpublish((rdv_gloo_mesh *)g, err, sizeof err);
+        gloo->unpublish((rdv_gloo_mesh *)g, err, sizeof err);
 }
 
 void rdv_rank_gloo_destroy(rdv_rank_gloo *g)
 {
-    rdv_gloo_mesh_destroy((rdv_gloo_mesh *)g);
+    if (g)
+        gloo->destroy((rdv_gloo_mesh *)g);
 }
 
 #else /* built without Gloo */

@@ -8,6 +8,9 @@
 #       directory) or redis ($RDV_TEST_REDIS_URL): the run must pass, its
 #       outputs checked against the closed forms, and mesh-consistent
 #       (librdv's peer info) must SKIP with its reason, never PASS.
+#   gloo_impl.sh unlinked RDV
+#       rdv itself links neither Gloo nor what Gloo brings (libstdc++,
+#       ibverbs): forked librdv ranks would pay for them.
 #   gloo_impl.sh kill RDV
 #       proc.kill of rank 1 at in-collective (Gloo's first barrier, seen
 #       from outside Gloo): the report must show rank 1 died of SIGKILL in
@@ -76,6 +79,15 @@ for r in (0, 2, 3):
         assert "gloo" in s["error"], (r, "not Gloo's error text", s["error"])
 assert failed, "no survivor reported an error"
 PY
+    ;;
+unlinked)
+    # rdv's own dependencies: no Gloo, no C++ runtime; they come with the
+    # rank module, loaded under --impl gloo only.
+    needed=$(readelf -d "$RDV" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p')
+    echo "rdv needs: $(echo $needed)"
+    for lib in libgloo libstdc++ libibverbs; do
+        ! grep -q "^$lib" <<<"$needed" || fail "rdv links $lib"
+    done
     ;;
 *) echo "gloo_impl.sh: unknown test '$WHAT'" >&2; exit 2 ;;
 esac

@@ -300,3 +300,10 @@ int rdv_gloo_mesh_unpublish(rdv_gloo_mesh *m, char *err, size_t errlen)
     }
     return RDV_OK;
 }
+
+extern "C" __attribute__((visibility("default")))
+const rdv_gloo_mesh_api rdv_gloo_mesh_module = {
+    rdv_gloo_mesh_create, rdv_gloo_mesh_connect, rdv_gloo_mesh_destroy,
+    rdv_gloo_barrier,     rdv_gloo_broadcast,    rdv_gloo_allgather,
+    rdv_gloo_allreduce,   rdv_gloo_mesh_unpublish,
+};

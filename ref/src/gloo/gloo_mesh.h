@@ -1,7 +1,16 @@
 /*
  * gloo/gloo_mesh.h - Gloo's rendezvous and collectives behind a C
  * interface, for the harness's `--impl gloo` ranks (harness/run/
- * rank_gloo.c). Internal: built only with RDV_WITH_GLOO, not installed.
+ * rank_gloo.c). Internal: built only with RDV_WITH_GLOO, not installed
+ * as a header.
+ *
+ * The mesh is a module, rdv/librdv_gloo_rank.so, that the harness
+ * dlopens only under --impl gloo: linked into rdv, Gloo (and through it
+ * libstdc++, ibverbs and libnl) cost every forked librdv rank 3-4 ms of
+ * lazy binding and library destructors. The module links Gloo but not
+ * librdv: its rdv_store_* calls bind to the loading executable's copy
+ * (rdv exports its symbols), so one process holds one librdv. It exports
+ * a single symbol, RDV_GLOO_MESH_SYMBOL: the table below.
  *
  * A mesh is gloo::rendezvous::Context over rdv::GlooStore on the caller's
  * rdv_store (so the caller's prefix, fault store and recorder see every
@@ -62,6 +71,26 @@ int rdv_gloo_allreduce(rdv_gloo_mesh *m, const void *send, void *recv,
  * the rank has failed anyway. On a store without delete (the gloo
  * level) the keys stay, as under Gloo, and this is RDV_OK. */
 int rdv_gloo_mesh_unpublish(rdv_gloo_mesh *m, char *err, size_t errlen);
+
+/* The module's one exported symbol: every entry point above. */
+typedef struct rdv_gloo_mesh_api {
+    int (*create)(rdv_store *store, int rank, int size, int timeout_ms,
+                  const rdv_hooks *hooks, rdv_gloo_mesh **out);
+    int (*connect)(rdv_gloo_mesh *m, const char *bind, char *err,
+                   size_t errlen);
+    void (*destroy)(rdv_gloo_mesh *m);
+    int (*barrier)(rdv_gloo_mesh *m, char *err, size_t errlen);
+    int (*broadcast)(rdv_gloo_mesh *m, void *buf, size_t count, rdv_dtype t,
+                     int root, char *err, size_t errlen);
+    int (*allgather)(rdv_gloo_mesh *m, const void *send, void *recv,
+                     size_t count, rdv_dtype t, char *err, size_t errlen);
+    int (*allreduce)(rdv_gloo_mesh *m, const void *send, void *recv,
+                     size_t count, rdv_dtype t, rdv_op op, char *err,
+                     size_t errlen);
+    int (*unpublish)(rdv_gloo_mesh *m, char *err, size_t errlen);
+} rdv_gloo_mesh_api;
+
+#define RDV_GLOO_MESH_SYMBOL "rdv_gloo_mesh_module"
 
 #ifdef __cplusplus
 }
