@@ -178,17 +178,18 @@ static void on_done(rdv_sequencer *q, int r, const seq_msg *m)
                 q->ranks[i].parked = 0;
 }
 
-static void on_message(rdv_sequencer *q, int r)
+/* Reads one message of rank r, if one is there; returns 1 when it did. */
+static int on_message(rdv_sequencer *q, int r)
 {
     seq_rank *k = &q->ranks[r];
     seq_msg m;
     ssize_t n = recv(k->fd, &m, sizeof m, MSG_DONTWAIT);
 
     if (n < 0 && (errno == EINTR || errno == EAGAIN))
-        return;
+        return 0;
     if (n <= 0) {
         set_state(k, ST_DEAD);
-        return;
+        return 0;
     }
     if (m.type == MSG_DONE) {
         on_done(q, r, &m);
@@ -199,6 +200,7 @@ static void on_message(rdv_sequencer *q, int r)
         k->key[sizeof k->key - 1] = '\0';
         set_state(k, ST_PENDING);
     }
+    return 1;
 }
 
 static int log_push(rdv_sequencer *q, int r)
@@ -350,6 +352,11 @@ static void *seq_thread(void *arg)
             if (pfd[i].revents)
                 on_message(q, who[i]);
     }
+    /* Stopped once every rank has exited: what they sent last (the
+     * result of their last op) may still be unread. */
+    for (int r = 0; r < q->nranks; r++)
+        while (q->ranks[r].st != ST_DEAD && on_message(q, r))
+            ;
     free(pfd);
     free(who);
     return NULL;
