@@ -53,6 +53,10 @@ static const char usage[] =
     "  --timeout MS       each call's deadline inside a rank (default 10000)\n"
     "  --deadline MS      the whole run; ranks still running are killed\n"
     "                     (default 2 x timeout + 1000)\n"
+    "  --call-watch       end the run as soon as a rank's store get, wait\n"
+    "                     or multi_get outlives its timeout by 2 s (or by\n"
+    "                     half the timeout, when longer) and name that\n"
+    "                     call, instead of waiting for the deadline\n"
     "  --transport T      uring or epoll (default: io_uring, epoll fallback)\n"
     "  --impl I           rdv (default) or gloo: Gloo's rendezvous\n"
     "                     (gloo::rendezvous::Context over this store, TCP\n"
@@ -101,6 +105,7 @@ enum {
     OPT_STORE = 's', OPT_RANKS = 'n',
     OPT_SEED = 0x200, OPT_REPEAT, OPT_LOGS, OPT_JUNIT,
     OPT_TRACE, OPT_JSON, OPT_KEEP_GOING, OPT_SCHEDULE, OPT_OP_LOG,
+    OPT_CALL_WATCH,
 };
 
 static const struct option options[] = {
@@ -112,6 +117,7 @@ static const struct option options[] = {
     {"keep-going", no_argument, NULL, OPT_KEEP_GOING},
     {"timeout", required_argument, NULL, RDV_OPT_TIMEOUT},
     {"deadline", required_argument, NULL, RDV_OPT_DEADLINE},
+    {"call-watch", no_argument, NULL, OPT_CALL_WATCH},
     {"transport", required_argument, NULL, RDV_OPT_TRANSPORT},
     {"impl", required_argument, NULL, RDV_OPT_IMPL},
     {"faults", required_argument, NULL, RDV_OPT_FAULTS},
@@ -151,6 +157,7 @@ static int parse_one(run_cmd *rc, int c, const char *arg, char *err,
         return rdv_cli_int("--repeat", arg, 1, 100000000, &rc->repeat, err,
                            errlen);
     case OPT_KEEP_GOING: rc->keep_going = 1; return 0;
+    case OPT_CALL_WATCH: rc->cfg.call_watch = 1; return 0;
     case OPT_SCHEDULE:
         return rdv_schedule_parse(arg, &rc->cfg.schedule, err, errlen);
     case OPT_OP_LOG: rc->op_log = arg; return 0;

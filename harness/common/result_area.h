@@ -81,10 +81,13 @@ typedef struct rdv_slot {
     _Atomic int nphases;
     rdv_phase_mark phases[RDV_PHASE_LOG_MAX];
 
-    /* the store op in flight, for the hang report */
+    /* the store op in flight, for the hang report and --call-watch */
     _Atomic int op_active;
     int op; /* rdv_store_op */
     int64_t op_t0_ns;
+    /* of a get, wait or multi_get in flight: its caller's deadline, set
+     * before op_active; 0 for every other op and for no limit */
+    _Atomic int64_t op_deadline_ns;
     char op_key[RDV_EVENT_KEY_MAX];
     uint64_t nops;
 

@@ -11,9 +11,9 @@
  * - A wrapper store (rdv_wrapper) around the clause's scoped handle and
  *   every child's, so no clause has to remember to record its calls and
  *   the bound comes from the deadline the call really carries.
- * - Bounds: timeout 0 gets WATCH_TRY_ONCE_MS; a timeout T gets T plus
- *   max(WATCH_GRACE_MS, T / 2) (a get of a big value through a slow
- *   gateway after the key appeared is not a hang); a call without a
+ * - Bounds: a call with a timeout gets rdv_call_bound_ms
+ *   (common/call_bound.h: 2 s for timeout 0, else T plus max(2 s, T/2),
+ *   the rule rdv run --call-watch uses too); a call without a
  *   timeout of its own (set, add, list...) gets WATCH_NO_TIMEOUT_MS,
  *   above the bound such a store puts on it (timeout_ms: 5 s for redis
  *   and tcp, 30 s for exec, 10 s plus 100 ms a MiB for etcd and
@@ -33,11 +33,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/call_bound.h"
 #include "conform/clause.h"
 #include "rdv/store_ops.h"
 
-#define WATCH_TRY_ONCE_MS 2000
-#define WATCH_GRACE_MS 2000
 #define WATCH_NO_TIMEOUT_MS 60000
 
 typedef struct watch_store {
@@ -124,18 +123,17 @@ static int watch_timed(rdv_store *s, const char *op, const char *try_op,
                        const char *keys, int64_t deadline)
 {
     int64_t left_ms = (deadline - rdv_now_ns()) / 1000000;
-    int64_t grace = left_ms / 2 > WATCH_GRACE_MS ? left_ms / 2
-                                                 : WATCH_GRACE_MS;
 
     rdv_store_fail(s, RDV_OK, "%s", "");
     if (deadline == RDV_DEADLINE_NONE)
         return clause_watch_begin(W(s)->r, 0, "", "%s %s (no timeout)", op,
                                   keys);
     if (left_ms <= 0)
-        return clause_watch_begin(W(s)->r, WATCH_TRY_ONCE_MS,
+        return clause_watch_begin(W(s)->r, rdv_call_bound_ms(0),
                                   "timeout 0 must try once", "%s %s "
                                   "(timeout 0)", try_op, keys);
-    return clause_watch_begin(W(s)->r, left_ms + grace, "a call must end "
+    return clause_watch_begin(W(s)->r, rdv_call_bound_ms(left_ms),
+                              "a call must end "
                               "at its timeout", "%s %s (timeout %lld ms)",
                               op, keys, (long long)left_ms);
 }

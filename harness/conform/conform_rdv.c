@@ -13,7 +13,9 @@
  *                 in time naming the faulty rank.
  *
  * The clause passes when no check failed; the evidence lists the failed
- * checks and the replay line. Runs use a fixed seed per clause, so a
+ * checks and the replay line. The call watch is on (run/call_watch.h):
+ * a store that ignores a get's timeout fails the clause within seconds
+ * of it, named, rather than at the run's 61 s deadline. Runs use a fixed seed per clause, so a
  * failure replays exactly.
  */
 #include <stdio.h>
@@ -35,7 +37,8 @@ static void run_once(const conform_env *env, const char *faults,
      * has to be generous: 16 ranks on etcd under ASan needed 20 s. */
     rdv_run_config cfg = {.store_url = env->base.url, .nranks = env->ranks,
                           .faults_spec = faults,
-                          .timeout_ms = faults ? 4000 : 30000};
+                          .timeout_ms = faults ? 4000 : 30000,
+                          .call_watch = 1};
     uint64_t seed = (uint64_t)env->ranks;
     rdv_runner *runner = NULL;
     rdv_run_report *rep = calloc(1, sizeof *rep);

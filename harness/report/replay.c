@@ -3,7 +3,7 @@
  *
  * The line names every input that decides a run's behaviour: store URL,
  * rank count, seed, workload (when not the default), timeout, deadline,
- * transport (also when $RDV_TRANSPORT chose it) and the fault plan in
+ * --call-watch, transport (also when $RDV_TRANSPORT chose it) and the fault plan in
  * its canonical form. It leaves out what
  * only decides where output goes (--logs, --trace, --junit), and the
  * random run id, which only keeps runs apart in the store.
@@ -94,6 +94,8 @@ const char *rdv_replay_line(const rdv_run_config *cfg, uint64_t seed,
         snprintf(num, sizeof num, "%d", cfg->deadline_ms);
         option(buf, cap, &off, "--deadline", num);
     }
+    if (cfg->call_watch)
+        append(buf, cap, &off, " --call-watch");
     /* $RDV_TRANSPORT picks the backend when --transport does not; the
      * line must pin it, or replaying in another shell would differ. */
     transport = cfg->transport ? cfg->transport : getenv("RDV_TRANSPORT");

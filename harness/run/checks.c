@@ -113,10 +113,25 @@ static void hang_describe(const rdv_run_facts *f, int r, char *buf,
     size_t o;
 
     where_is(f, s, phase, sizeof phase);
-    o = (size_t)snprintf(buf, cap, "rank %d (pid %d) killed at the %d ms "
-                         "deadline in phase %s (for %.0f ms)", r,
-                         (int)f->exits[r].pid, f->cfg->deadline_ms, phase,
-                         m ? (double)(now - m->t_ns) / 1e6 : 0.0);
+    if (f->overdue_call && r == f->overdue_rank) {
+        snprintf(buf, cap, "rank %d (pid %d) killed in phase %s: its store "
+                 "%s; the store does not honour the call's timeout "
+                 "(--call-watch ended the run)", r, (int)f->exits[r].pid,
+                 phase, f->overdue_call);
+        return;
+    }
+    if (f->overdue_call)
+        o = (size_t)snprintf(buf, cap, "rank %d (pid %d) killed with the "
+                             "run (rank %d's store call was overdue) in "
+                             "phase %s (for %.0f ms)", r,
+                             (int)f->exits[r].pid, f->overdue_rank, phase,
+                             m ? (double)(now - m->t_ns) / 1e6 : 0.0);
+    else
+        o = (size_t)snprintf(buf, cap, "rank %d (pid %d) killed at the %d "
+                             "ms deadline in phase %s (for %.0f ms)", r,
+                             (int)f->exits[r].pid, f->cfg->deadline_ms,
+                             phase,
+                             m ? (double)(now - m->t_ns) / 1e6 : 0.0);
     if (o >= cap)
         return;
     if (atomic_load(&s->op_active))
@@ -324,11 +339,15 @@ static void judge_identical(const rdv_run_facts *f, rdv_check *c)
 
 static void judge_no_hang(const rdv_run_facts *f, rdv_check *c)
 {
-    int excused = -1;
+    int excused = -1, first = f->overdue_call ? f->overdue_rank : -1;
     char buf[512];
 
-    for (int r = 0; r < f->cfg->nranks; r++) {
-        if (!f->exits[r].hung)
+    /* The rank whose call ended the run first: the others only went down
+     * with it. */
+    for (int i = first >= 0 ? -1 : 0; i < f->cfg->nranks; i++) {
+        int r = i < 0 ? first : i;
+
+        if (!f->exits[r].hung || (i >= 0 && r == first))
             continue;
         /* A culprit the fault stopped or stalled past the deadline is the
          * fault itself, not a hang of the code under test. */

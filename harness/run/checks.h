@@ -29,6 +29,10 @@ typedef struct rdv_run_facts {
     int have_faults;
     rdv_faults_expect expect;
     char fault_error[256]; /* a server fault the parent could not apply */
+    /* NULL, unless --call-watch ended the run: then the call that was
+     * overdue, and its rank */
+    const char *overdue_call;
+    int overdue_rank;
 } rdv_run_facts;
 
 /* Fills rep->checks with every check that applies to the run, in

@@ -53,6 +53,7 @@ typedef struct rdv_run_config {
     rdv_faults *faults;        /* parsed from faults_spec */
     rdv_impl impl;
     rdv_schedule_spec schedule; /* --schedule; kind NONE = unsequenced */
+    int call_watch;            /* --call-watch (run/call_watch.h) */
 } rdv_run_config;
 
 enum { RDV_CHECK_PASS, RDV_CHECK_FAIL, RDV_CHECK_SKIP };

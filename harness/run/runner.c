@@ -18,6 +18,7 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include "run/call_watch.h"
 #include "run/checks.h"
 #include "run/fd_limit.h"
 #include "run/leak.h"
@@ -248,6 +249,8 @@ int rdv_runner_run(rdv_runner *r, uint64_t seed, rdv_run_report *rep,
 {
     const rdv_run_config *cfg = r->cfg;
     rdv_run_facts f = {.cfg = cfg, .area = &r->area, .exits = rep->exits};
+    rdv_call_watch watch = {.area = &r->area, .nranks = cfg->nranks,
+                            .rank = -1};
     rdv_rank_job job = {.cfg = cfg, .seed = seed, .area = &r->area};
     rdv_supervise_opts so = {.nranks = cfg->nranks, .fn = rdv_rank_main,
                              .arg = &job, .stop_ms = stop_ms};
@@ -302,6 +305,8 @@ int rdv_runner_run(rdv_runner *r, uint64_t seed, rdv_run_report *rep,
     so.forked_arg = r->seq;
     so.timer = sf.srv ? server_tick : NULL;
     so.timer_arg = &sf;
+    so.overdue = cfg->call_watch ? rdv_call_watch_overdue : NULL;
+    so.overdue_arg = &watch;
     r->area.t0_ns = rdv_now_ns();
     sf.t0_ns = r->area.t0_ns;
     so.deadline_ns = r->area.t0_ns + (int64_t)cfg->deadline_ms * 1000000;
@@ -321,6 +326,8 @@ int rdv_runner_run(rdv_runner *r, uint64_t seed, rdv_run_report *rep,
         return -1;
     }
     snprintf(f.fault_error, sizeof f.fault_error, "%s", sf.err);
+    f.overdue_call = watch.rank >= 0 ? watch.call : NULL;
+    f.overdue_rank = watch.rank;
     rep->elapsed_ms = (double)(rdv_now_ns() - r->area.t0_ns) / 1e6;
     f.have_faults = cfg->faults != NULL;
     /* Judged by what fired, not by what was written: a fault that took

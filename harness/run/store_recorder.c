@@ -61,6 +61,16 @@ static void op_begin(rdv_store *s, rdv_store_op op, const char *key)
     atomic_store_explicit(&sl->op_active, 1, memory_order_release);
 }
 
+/* Publishes the deadline of the blocking op about to open (the caller's,
+ * not a sequenced try's), for the parent's --call-watch; op_end clears
+ * it. */
+static void op_deadline(rdv_store *s, int64_t deadline)
+{
+    atomic_store_explicit(&R(s)->slot->op_deadline_ns,
+                          deadline == RDV_DEADLINE_NONE ? 0 : deadline,
+                          memory_order_release);
+}
+
 /* Closes the op opened by op_begin and keeps its event. */
 static void op_end(rdv_store *s, rdv_store_op op, int rc)
 {
@@ -68,6 +78,7 @@ static void op_end(rdv_store *s, rdv_store_op op, int rc)
     int64_t t1 = rdv_now_ns();
 
     atomic_store_explicit(&sl->op_active, 0, memory_order_release);
+    atomic_store_explicit(&sl->op_deadline_ns, 0, memory_order_relaxed);
     sl->nops++;
     if (sl->nevents < R(s)->cap) {
         rdv_op_event *e = &R(s)->events[sl->nevents++];
@@ -121,6 +132,7 @@ static int rec_get(rdv_store *s, const char *key, void **val, size_t *len,
 {
     int rc;
 
+    op_deadline(s, deadline);
     if (!seq_blocking(s, deadline))
         return rdv_inner_get(s, key, val, len, deadline);
     do {
@@ -138,6 +150,7 @@ static int rec_wait(rdv_store *s, const char *const *keys, size_t n,
 {
     int rc;
 
+    op_deadline(s, deadline);
     if (!seq_blocking(s, deadline))
         return rdv_inner_wait(s, keys, n, deadline);
     do {
@@ -152,6 +165,7 @@ static int rec_multi_get(rdv_store *s, const char *const *keys, size_t n,
 {
     int rc;
 
+    op_deadline(s, deadline);
     if (!seq_blocking(s, deadline))
         return rdv_inner_multi_get(s, keys, n, vals, lens, deadline);
     do {

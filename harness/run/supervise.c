@@ -37,6 +37,7 @@
 #include "run/supervise.h"
 
 #define STOP_TICK_MS 5
+#define OVERDUE_TICK_MS 50 /* a scan of every rank's slot */
 
 static int64_t now_ns(void)
 {
@@ -162,14 +163,14 @@ static void handle_stops(const rdv_supervise_opts *o, rdv_rank_exit *exits,
     }
 }
 
-/* Until the deadline, the next timer call, or the stop tick. */
-static int poll_timeout(int64_t deadline, int64_t timer_at, int ticking)
+/* Until the deadline, the next timer call, or the next tick (0 = none). */
+static int poll_timeout(int64_t deadline, int64_t timer_at, int tick_ms)
 {
     int64_t until = timer_at && timer_at < deadline ? timer_at : deadline;
     int64_t left = until - now_ns();
     int ms = left <= 0 ? 0 : (int)((left + 999999) / 1000000);
 
-    return ticking && ms > STOP_TICK_MS ? STOP_TICK_MS : ms;
+    return tick_ms && ms > tick_ms ? tick_ms : ms;
 }
 
 /* Calls the timer if it is due; returns when it is due next (0 = never). */
@@ -192,12 +193,13 @@ static void watch(const rdv_supervise_opts *o, rdv_rank_exit *exits,
     struct pollfd pfd[o->nranks];
     int who[o->nranks]; /* the rank of pfd[i] */
     int64_t cont_at[o->nranks];
-    int left = o->nranks, ticking = 0;
+    int left = o->nranks, stopping = 0, tick_ms;
     int64_t timer_at = run_timer(o, 1);
 
     memset(cont_at, 0, sizeof cont_at);
     for (int r = 0; r < o->nranks && o->stop_ms; r++)
-        ticking |= o->stop_ms(o->arg, r) > 0;
+        stopping |= o->stop_ms(o->arg, r) > 0;
+    tick_ms = stopping ? STOP_TICK_MS : o->overdue ? OVERDUE_TICK_MS : 0;
     while (left > 0 && now_ns() < o->deadline_ns) {
         int n = 0, rc;
 
@@ -208,7 +210,7 @@ static void watch(const rdv_supervise_opts *o, rdv_rank_exit *exits,
             pfd[n++] = (struct pollfd){.fd = fds[r], .events = POLLIN};
         }
         rc = poll(pfd, (nfds_t)n,
-                  poll_timeout(o->deadline_ns, timer_at, ticking));
+                  poll_timeout(o->deadline_ns, timer_at, tick_ms));
         if (rc < 0 && errno != EINTR)
             break;
         for (int i = 0; i < n && rc > 0; i++) {
@@ -221,9 +223,11 @@ static void watch(const rdv_supervise_opts *o, rdv_rank_exit *exits,
             fds[r] = -1;
             left--;
         }
-        if (ticking)
+        if (stopping)
             handle_stops(o, exits, fds, cont_at);
         timer_at = run_timer(o, timer_at);
+        if (o->overdue && left > 0 && o->overdue(o->overdue_arg))
+            break;
     }
 }
 

@@ -1,7 +1,7 @@
 /*
  * harness/run/supervise.h - fork N ranks into one process group, watch them
- * with pidfds until they exit or the deadline passes, then kill the whole
- * group and reap every one of them.
+ * with pidfds until they exit, the deadline passes or the caller says the
+ * run is overdue, then kill the whole group and reap every one of them.
  */
 #ifndef RDV_HARNESS_SUPERVISE_H
 #define RDV_HARNESS_SUPERVISE_H
@@ -31,6 +31,11 @@ typedef struct rdv_supervise_opts {
      * go on and the ranks are killed. May be NULL. */
     int (*forked)(void *forked_arg, char *err, size_t errlen);
     void *forked_arg;
+    /* Asked every tick while ranks run: nonzero ends the run now, as the
+     * deadline would (the ranks left are killed and marked hung). May be
+     * NULL. */
+    int (*overdue)(void *overdue_arg);
+    void *overdue_arg;
 } rdv_supervise_opts;
 
 typedef struct rdv_rank_exit {

@@ -1,0 +1,34 @@
+/*
+ * harness/run/call_watch.h - rdv run --call-watch: ends a run as soon as
+ * a rank's store call has outlived its timeout by the call bound
+ * (common/call_bound.h), and says which call, instead of waiting for the
+ * run's deadline. A store that does not honour timeouts then costs a run
+ * a few seconds, not the whole deadline; conform's rendezvous clauses
+ * turn it on.
+ *
+ * It reads what each rank's recorder publishes in its slot (the op in
+ * flight, its start and its caller's deadline), so it sees the calls of
+ * every implementation (--impl gloo too). Calls without a deadline (set,
+ * add, delete...) are left to the run's deadline.
+ */
+#ifndef RDV_HARNESS_CALL_WATCH_H
+#define RDV_HARNESS_CALL_WATCH_H
+
+#include <stddef.h>
+
+#include "common/result_area.h"
+
+typedef struct rdv_call_watch {
+    const rdv_result_area *area;
+    int nranks;
+    int rank;       /* the first rank found overdue, or -1 */
+    char call[256]; /* its call: "get 'k' still running 2003 ms past its
+                       deadline (2004 ms after it began)" */
+} rdv_call_watch;
+
+/* For rdv_supervise_opts.overdue, with an rdv_call_watch (rank -1) as
+ * its argument: nonzero, with rank and call set, when a call is
+ * overdue. */
+int rdv_call_watch_overdue(void *watch);
+
+#endif
