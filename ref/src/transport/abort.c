@@ -135,8 +135,15 @@ const char *rdv_fail_reason_name(rdv_fail_reason reason)
                : "unknown";
 }
 
-int rdv_dp_fail(rdv_transport *t, rdv_fail_reason reason, int culprit,
-                const char *fmt, ...)
+/* Fails the transport with the detail fmt; the peers' ABORT carries
+ * root, the cause as first stated (NULL: the detail itself), so blame
+ * relayed from rank to rank never wraps another rank's wrapping. */
+static int fail_with(rdv_transport *t, rdv_fail_reason reason, int culprit,
+                     const char *root, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+static int fail_with(rdv_transport *t, rdv_fail_reason reason, int culprit,
+                     const char *root, const char *fmt, ...)
 {
     int status = rdv_fail_status(reason);
     va_list ap;
@@ -151,9 +158,23 @@ int rdv_dp_fail(rdv_transport *t, rdv_fail_reason reason, int culprit,
     t->reason = reason;
     t->grace = 0;
     drain(t);
-    rdv_dp_abort_peers(t, culprit, t->detail);
+    rdv_dp_abort_peers(t, culprit, root ? root : t->detail);
     cancel_all(t, status);
     return status;
+}
+
+int rdv_dp_fail(rdv_transport *t, rdv_fail_reason reason, int culprit,
+                const char *fmt, ...)
+{
+    char detail[sizeof t->detail];
+    va_list ap;
+
+    if (t->failed)
+        return rdv_fail_status(reason);
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof detail, fmt, ap);
+    va_end(ap);
+    return fail_with(t, reason, culprit, NULL, "%s", detail);
 }
 
 int rdv_dp_abort_received(rdv_transport *t, int peer,
@@ -175,14 +196,14 @@ int rdv_dp_abort_received(rdv_transport *t, int peer,
             x->blamed = 1; /* nothing more comes from peer */
             return RDV_OK;
         }
-        return rdv_dp_fail(t, RDV_FAIL_ABORTED, c,
-                           "rank %d (%s) gave up on this rank (%d): %s",
-                           peer, p->desc, t->rank, why);
+        return fail_with(t, RDV_FAIL_ABORTED, c, why,
+                         "rank %d (%s) gave up on this rank (%d): %s", peer,
+                         p->desc, t->rank, why);
     }
     if (c == peer)
-        return rdv_dp_fail(t, RDV_FAIL_ABORTED, c, "rank %d (%s) failed: %s", peer,
-                           p->desc, why);
-    return rdv_dp_fail(t, RDV_FAIL_ABORTED, c,
-                       "rank %d failed first (reported by rank %d at %s: %s)",
-                       c, peer, p->desc, why);
+        return fail_with(t, RDV_FAIL_ABORTED, c, why,
+                         "rank %d (%s) failed: %s", peer, p->desc, why);
+    return fail_with(t, RDV_FAIL_ABORTED, c, why,
+                     "rank %d failed first (reported by rank %d at %s: %s)",
+                     c, peer, p->desc, why);
 }

@@ -20,8 +20,19 @@
 
 #define TIMEOUT_MS 1500
 
+/* How often needle occurs in s. */
+static int occurrences(const char *s, const char *needle)
+{
+    int n = 0;
+
+    for (const char *p = s; (p = strstr(p, needle)); p++)
+        n++;
+    return n;
+}
+
 /* The first rank the detail names must be want, and the transport must
- * blame it too. */
+ * blame it too; blame relayed through ranks is stated once, never
+ * wrapped in the relaying ranks' own wording. */
 static int blames(rdv_context *ctx, int rank, int want, int64_t t0)
 {
     const char *d = rdv_context_errmsg(ctx);
@@ -30,7 +41,8 @@ static int blames(rdv_context *ctx, int rank, int want, int64_t t0)
     int culprit = rdv_transport_culprit(rdv_context_transport(ctx));
 
     if (!at || atoi(at + 5) != want || culprit != want ||
-        ms > TIMEOUT_MS + 1000) {
+        ms > TIMEOUT_MS + 1000 || occurrences(d, "failed first") > 1 ||
+        occurrences(d, "reported by") > 1 || occurrences(d, "failed:") > 1) {
         fprintf(stderr, "rank %d after %lld ms, culprit %d: %s\n", rank,
                 (long long)ms, culprit, d);
         return 1;
