@@ -362,23 +362,39 @@ static int run_n(const bopts *o, int n)
     return ok ? RDV_EXIT_OK : RDV_EXIT_FAIL;
 }
 
-static void usage(FILE *f, const char *name)
+static void usage(FILE *f, const char *name, coll_kind kind)
 {
+    if (kind == COLL_BARRIER)
+        fprintf(f,
+                "usage: rdv bench barrier [options]\n"
+                "\n"
+                "Forks N ranks that build a TCP mesh over 127.0.0.1 and "
+                "times barrier,\nwhich moves no data (OSU style: p50/p99 "
+                "of the slowest rank per call).\n"
+                "\n"
+                "  -n, --ranks LIST     rank counts, comma-separated (2,4)\n"
+                "  -i, --iters N        most timed calls (1000)\n"
+                "  -a, --algo NAME      auto or dissemination\n");
+    else
+        fprintf(f,
+                "usage: rdv bench %s [options]\n"
+                "\n"
+                "Forks N ranks that build a TCP mesh over 127.0.0.1 and "
+                "times %s\nagainst message size (OSU style: p50/p99 of the "
+                "slowest rank per call,\nalgbw = bytes/p50, busbw = "
+                "algbw*2(n-1)/n for allreduce).\n"
+                "\n"
+                "  -n, --ranks LIST     rank counts, comma-separated (2,4)\n"
+                "      --min-size B     smallest message in bytes (4)\n"
+                "      --max-size B     largest message, K/M suffixes ok "
+                "(16M)\n"
+                "  -i, --iters N        most timed calls per size (1000)\n"
+                "  -a, --algo NAME      auto; %s\n"
+                "  -d, --dtype NAME     float, double, int32, int64 "
+                "(float)\n",
+                name, name,
+                kind == COLL_ALLREDUCE ? "ring, hd, rd" : "binomial, chain");
     fprintf(f,
-            "usage: rdv bench %s [options]\n"
-            "\n"
-            "Forks N ranks that build a TCP mesh over 127.0.0.1 and times "
-            "%s\nagainst message size (OSU style: p50/p99 of the slowest "
-            "rank per call,\nalgbw = bytes/p50, busbw = algbw*2(n-1)/n for "
-            "allreduce).\n"
-            "\n"
-            "  -n, --ranks LIST     rank counts, comma-separated (2,4)\n"
-            "      --min-size B     smallest message in bytes (4)\n"
-            "      --max-size B     largest message, K/M suffixes ok (16M)\n"
-            "  -i, --iters N        most timed calls per size (1000)\n"
-            "  -a, --algo NAME      auto; allreduce: ring, hd, rd; broadcast:\n"
-            "                       binomial, chain; barrier: dissemination\n"
-            "  -d, --dtype NAME     float, double, int32, int64 (float)\n"
             "  -t, --transport B    uring or epoll ($RDV_TRANSPORT, else "
             "uring)\n"
             "  -s, --store URL      rendezvous store (hash:?shared=1)\n"
@@ -391,8 +407,7 @@ static void usage(FILE *f, const char *name)
             "                       table goes to stderr; README, JSON)\n"
             "  -h, --help           this text\n"
             "\n"
-            "Benchmarks measure; they never judge. " RDV_EXIT_HELP,
-            name, name);
+            "Benchmarks measure; they never judge. " RDV_EXIT_HELP);
 }
 
 /* An algorithm name, if it is one of the collective's own: a usage
@@ -497,6 +512,11 @@ int rdv_cmd_bench_collectives(int argc, char **argv)
     while ((c = rdv_cli_args_next(&a)) != -1) {
         const char *arg = a.arg;
 
+        if (o.kind == COLL_BARRIER && (c == OPT_MIN || c == OPT_MAX ||
+                                       c == 'd'))
+            return rdv_cli_usage_error(prog, "barrier moves no data: it "
+                                       "takes no --min-size, --max-size "
+                                       "or --dtype");
         switch (c) {
         case 'n':
             if (rdv_cli_int_list("--ranks", arg, 1, BENCH_MAX_RANKS,
@@ -547,7 +567,7 @@ int rdv_cmd_bench_collectives(int argc, char **argv)
             json = 1;
             break;
         case 'h':
-            usage(stdout, name);
+            usage(stdout, name, o.kind);
             return RDV_EXIT_OK;
         default:
             return rdv_cli_usage_error(prog, a.err);
