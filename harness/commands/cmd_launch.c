@@ -240,9 +240,7 @@ static void print_text(const launch_cmd *lc, const rdv_launch_report *rep)
     for (int i = 0; i < rep->nchecks; i++)
         if (lc->verbose || cfg->faults ||
             rep->checks[i].verdict != RDV_CHECK_PASS)
-            printf("  %-18s %s  %s\n", rep->checks[i].name,
-                   rdv_check_verdict_name(rep->checks[i].verdict),
-                   rep->checks[i].detail);
+            rdv_report_print_check(stdout, &rep->checks[i]);
     if (cfg->logs_dir)
         printf("logs: %s/rank-R.log%s\n", cfg->logs_dir,
                cfg->faults ? ", rank-R.faults.log" : "");
@@ -255,7 +253,7 @@ static void print_json(const launch_cmd *lc, const rdv_launch_report *rep)
     const rdv_launch_config *cfg = &lc->cfg;
     char line[8192];
 
-    fputs("{\"command\":\"launch\",\"job\":", stdout);
+    fputs("{\"version\":1,\"type\":\"launch\",\"job\":", stdout);
     rdv_json_put_string(stdout, rep->job);
     fputs(",\"store\":", stdout);
     rdv_json_put_string(stdout, rdv_url_redact(cfg->store_url, line,

@@ -170,7 +170,7 @@ Test(launch, json_and_junit, .timeout = 120)
     snprintf(opts, sizeof opts, "--json --junit %s/out.xml", j.logs);
     r = launch(&j, opts, "");
     cr_expect_eq(r.code, 0, "%s", r.out);
-    cr_expect(strstr(r.out, "{\"command\":\"launch\",\"job\":\"launch-"),
+    cr_expect(strstr(r.out, "{\"version\":1,\"type\":\"launch\",\"job\":\"launch-"),
               "%s", r.out);
     cr_expect(strstr(r.out, "{\"name\":\"no-leak\",\"verdict\":\"PASS\""),
               "%s", r.out);
