@@ -56,7 +56,7 @@ static void run_once(const conform_env *env, const char *faults,
     } else if (rep->failed) {
         const char *note = rdv_runner_note(runner);
 
-        rdv_report_failed(rep, 1, "; ", checks, sizeof checks);
+        rdv_report_failed_line(rep, checks, sizeof checks);
         conform_verdict(out, RDV_VERDICT_FAIL, "%s; replay: %s%s%s", checks,
                         rdv_replay_line(&cfg, seed, replay, sizeof replay),
                         note ? "; note: " : "", note ? note : "");

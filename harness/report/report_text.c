@@ -33,13 +33,102 @@ void rdv_report_failed(const rdv_run_report *rep, int detail,
                                   detail ? rep->checks[i].detail : "");
 }
 
+#define MORE_ROOM 24 /* " (and 1234567 more)" */
+
+/* The length of line k of c's detail (its start in *at), or -1. */
+static int detail_line(const rdv_check *c, int k, const char **at)
+{
+    const char *p = c->detail;
+
+    for (; k > 0; k--) {
+        p = strchr(p, '\n');
+        if (!p)
+            return -1;
+        p++;
+    }
+    *at = p;
+    return (int)strcspn(p, "\n");
+}
+
+/* Whether line k of check i fits in what is left (*room), taking it. */
+static int take_line(const rdv_run_report *rep, int i, int k, size_t *room)
+{
+    const char *at;
+    int n = detail_line(&rep->checks[i], k, &at);
+    size_t need = (size_t)n + 2 + (k ? 0 : strlen(rep->checks[i].name) + 2);
+
+    if (n < 0 || need > *room)
+        return 0;
+    *room -= need;
+    return 1;
+}
+
+void rdv_report_failed_line(const rdv_run_report *rep, char *buf,
+                            size_t cap)
+{
+    int shown[RDV_CHECK_COUNT] = {0};
+    size_t room = cap > 1 + MORE_ROOM * RDV_CHECK_COUNT
+                      ? cap - 1 - MORE_ROOM * RDV_CHECK_COUNT
+                      : 0;
+    size_t o = 0;
+
+    /* Every failing check's first line, then the rest in order. */
+    for (int i = 0; i < rep->nchecks; i++)
+        if (rep->checks[i].verdict == RDV_CHECK_FAIL)
+            shown[i] = take_line(rep, i, 0, &room);
+    for (int i = 0; i < rep->nchecks; i++)
+        while (shown[i] && take_line(rep, i, shown[i], &room))
+            shown[i]++;
+    buf[0] = '\0';
+    for (int i = 0; i < rep->nchecks && o < cap; i++) {
+        const rdv_check *c = &rep->checks[i];
+        const char *at;
+        int k, left = 0;
+
+        if (c->verdict != RDV_CHECK_FAIL)
+            continue;
+        for (k = 0; k < shown[i] && o < cap; k++) {
+            int n = detail_line(c, k, &at);
+
+            o += (size_t)snprintf(buf + o, cap - o, "%s%s%s%.*s",
+                                  o ? "; " : "", k ? "" : c->name,
+                                  k ? "" : ": ", n, at);
+        }
+        while (detail_line(c, k + left, &at) >= 0)
+            left++;
+        /* the last line, "and N more", counts N */
+        if (left && c->untold)
+            left += (int)c->untold - 1;
+        if (left && shown[i] && o < cap)
+            o += (size_t)snprintf(buf + o, cap - o, " (and %d more)", left);
+        else if (left && o < cap)
+            o += (size_t)snprintf(buf + o, cap - o, "%s%s (%d failures, "
+                                  "not shown)", o ? "; " : "", c->name,
+                                  left);
+    }
+}
+
+void rdv_report_print_check(FILE *f, const rdv_check *c)
+{
+    const char *line = c->detail;
+
+    fprintf(f, "  %-18s ", c->name);
+    rdv_colour_put(f, rdv_check_verdict_name(c->verdict), 0);
+    for (int first = 1;; first = 0) {
+        size_t n = strcspn(line, "\n");
+
+        /* under the detail's first column: 2 + 18 + 1 + 4 + 2 */
+        fprintf(f, "%*s%.*s\n", first ? 2 : 27, "", (int)n, line);
+        if (!line[n])
+            break;
+        line += n + 1;
+    }
+}
+
 void rdv_report_print_checks(FILE *f, const rdv_run_report *rep)
 {
-    for (int i = 0; i < rep->nchecks; i++) {
-        fprintf(f, "  %-18s ", rep->checks[i].name);
-        rdv_colour_put(f, rdv_check_verdict_name(rep->checks[i].verdict), 0);
-        fprintf(f, "  %s\n", rep->checks[i].detail);
-    }
+    for (int i = 0; i < rep->nchecks; i++)
+        rdv_report_print_check(f, &rep->checks[i]);
 }
 
 void rdv_report_print_run(FILE *f, const rdv_run_config *cfg,

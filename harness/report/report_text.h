@@ -8,7 +8,10 @@
 
 #include "run/run.h"
 
-/* "  ranks-ok           PASS  4 ranks succeeded", one line per check. */
+/* "  ranks-ok           PASS  4 ranks succeeded": one check, a failure
+ * per line (the detail's further lines indented under its first). */
+void rdv_report_print_check(FILE *f, const rdv_check *c);
+/* Every check of rep, with rdv_report_print_check. */
 void rdv_report_print_checks(FILE *f, const rdv_run_report *rep);
 
 /* The verdict line of a run, then for a failing run its failing checks
@@ -23,8 +26,17 @@ void rdv_report_print_json(FILE *f, const rdv_run_config *cfg,
 
 const char *rdv_check_verdict_name(int verdict);
 
+/* The failing checks on one line of at most cap bytes, for a table cell
+ * (conform's evidence): "name: failure; failure; name: failure", whole
+ * failures only. Each check gets its first failure before any check
+ * gets a second, and a check whose failures did not all fit ends with
+ * "(and N more)". */
+void rdv_report_failed_line(const rdv_run_report *rep, char *buf,
+                            size_t cap);
+
 /* The failing checks into buf, separated by sep: their names alone
- * ("ranks-ok, no-hang") or, with detail, "name: detail". */
+ * ("ranks-ok, no-hang") or, with detail, "name: detail" (each detail
+ * line but the first on a line of its own). */
 void rdv_report_failed(const rdv_run_report *rep, int detail,
                        const char *sep, char *buf, size_t cap);
 

@@ -22,7 +22,7 @@
 
 #define CULPRIT_SLACK_MS 1000
 
-/* Room kept at the end of a detail for "; and K more". */
+/* Room kept at the end of a detail for "\nand K more". */
 #define UNTOLD_ROOM 40
 
 /* Appends "; "-separated detail and marks the check failed. A failure
@@ -42,8 +42,8 @@ static void check_fail(rdv_check *c, const char *fmt, ...)
         c->untold++;
         return;
     }
-    if (o)
-        o += (size_t)snprintf(c->detail + o, cap - o, "; ");
+    if (o) /* one line per failure: a rank each, at any N */
+        o += (size_t)snprintf(c->detail + o, cap - o, "\n");
     va_start(ap, fmt);
     vsnprintf(c->detail + o, cap - o, fmt, ap);
     va_end(ap);
@@ -55,7 +55,7 @@ static void tell_untold(rdv_check *c)
     size_t o = strlen(c->detail);
 
     if (c->untold && o < sizeof c->detail)
-        snprintf(c->detail + o, sizeof c->detail - o, "; and %ld more",
+        snprintf(c->detail + o, sizeof c->detail - o, "\nand %ld more",
                  c->untold);
 }
 

@@ -76,7 +76,7 @@ typedef struct rdv_check {
     rdv_check_id id;
     const char *name; /* "ranks-ok" */
     int verdict;      /* RDV_CHECK_PASS, _FAIL or _SKIP */
-    char detail[1024];
+    char detail[1024]; /* failures one per line ('\n' between) */
     long untold;      /* failures counted but not spelled out in detail */
 } rdv_check;
 

@@ -19,6 +19,7 @@
 #include "run/fd_limit.h"
 #include "run/leak.h"
 #include "report/replay.h"
+#include "report/report_text.h"
 #include "run/supervise.h"
 #include "workload/workload.h"
 #include "workload/workload_values.h"
@@ -366,6 +367,50 @@ Test(supervise, waits_without_spinning_and_reaps_every_rank)
     cr_expect_eq(waitpid(-1, NULL, WNOHANG), -1, "a rank was not reaped");
 }
 
+static int sleep_long(void *arg, int rank)
+{
+    struct timespec ts = {30, 0};
+
+    (void)arg, (void)rank;
+    nanosleep(&ts, NULL);
+    return 0;
+}
+
+static int overdue_after_3(void *arg)
+{
+    return ++*(int *)arg >= 3;
+}
+
+/* The overdue hook ends a run at once, as the deadline would: every
+ * rank still running is killed, marked hung and reaped; the hook was
+ * asked on its ticks, not in a spin. */
+Test(supervise, overdue_ends_the_run_like_the_deadline)
+{
+    struct timespec t0, t1;
+    rdv_rank_exit ex[2];
+    int asked = 0;
+    rdv_supervise_opts o = {.nranks = 2, .fn = sleep_long,
+                            .overdue = overdue_after_3,
+                            .overdue_arg = &asked};
+    char err[256];
+    double ms;
+    pid_t pgid;
+
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    o.deadline_ns = (int64_t)t0.tv_sec * 1000000000 + t0.tv_nsec +
+                    60 * 1000000000LL;
+    cr_assert_eq(rdv_supervise(&o, ex, &pgid, err, sizeof err), 0, "%s", err);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
+         (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+    cr_expect_eq(asked, 3);
+    cr_expect_lt(ms, 20000.0, "the run took %.0f ms", ms);
+    for (int r = 0; r < 2; r++)
+        cr_expect(ex[r].hung && ex[r].signo == SIGKILL, "rank %d: hung %d "
+                  "signal %d", r, ex[r].hung, ex[r].signo);
+    cr_expect_eq(waitpid(-1, NULL, WNOHANG), -1, "a rank was not reaped");
+}
+
 /* A rank's fds, as its exit code: what it inherited from the harness. */
 static int count_own_fds(void *arg, int rank)
 {
@@ -467,7 +512,7 @@ Test(checks, mesh_check_at_n_1024_judges_every_pair)
     cr_expect_eq(c->verdict, RDV_CHECK_FAIL, "%s", c->detail);
     cr_expect(strstr(c->detail, "rank 5's socket to rank 1000 is "
                                 "127.0.0.1:"), "%s", c->detail);
-    cr_expect(strstr(c->detail, "; and 6 more"), "%s", c->detail);
+    cr_expect(strstr(c->detail, "\nand 6 more"), "%s", c->detail);
     rdv_result_area_destroy(&a);
     free(rep);
 }
@@ -490,11 +535,55 @@ Test(checks, failures_past_the_detail_are_counted)
     cr_expect_eq(c->verdict, RDV_CHECK_FAIL);
     for (p = strstr(c->detail, "rank "); p; p = strstr(p + 1, "rank "))
         shown++;
-    p = strstr(c->detail, "; and ");
+    p = strstr(c->detail, "\nand ");
     cr_assert(p, "%s", c->detail);
-    cr_expect_eq(sscanf(p, "; and %ld more", &more), 1, "%s", p);
+    cr_expect_eq(sscanf(p, "\nand %ld more", &more), 1, "%s", p);
     cr_expect_eq(shown + more, RDV_RUN_MAX_RANKS, "%ld shown + %ld more: %s",
                  shown, more, c->detail);
+    rdv_result_area_destroy(&a);
+    free(rep);
+}
+
+/* A failure per line in a check's detail; on one line (conform's
+ * evidence) whole failures only, every failing check's first one
+ * before any second, and a count of the rest that adds up. */
+Test(report, failed_line_keeps_whole_failures_and_counts_the_rest)
+{
+    rdv_run_report *rep = calloc(1, sizeof *rep);
+    const rdv_check *ok;
+    rdv_result_area a;
+    char line[700];
+    long shown = 0, more = 0;
+    const char *p;
+
+    cr_assert_not_null(rep);
+    cr_assert_eq(rdv_result_area_create(&a, 64, 0), 0);
+    judge_mesh_of(&a, 64, rep); /* 64 ranks that never reported */
+    ok = rdv_report_check(rep, RDV_CHECK_RANKS_OK);
+    cr_assert(ok && ok->verdict == RDV_CHECK_FAIL);
+    cr_expect(strstr(ok->detail, "\nrank 1 "), "not a rank per line: %s",
+              ok->detail);
+    rdv_report_failed_line(rep, line, sizeof line);
+    cr_expect_lt(strlen(line), sizeof line - 1, "cut at the buffer: %s", line);
+    cr_expect_null(strchr(line, '\n'), "%s", line);
+    cr_expect(!strncmp(line, "ranks-ok: rank 0 ", 17), "%s", line);
+    for (p = line; (p = strstr(p, "rank ")) && p < strstr(line, " (and ");
+         p++)
+        shown++;
+    p = strstr(line, " (and ");
+    cr_assert(p, "no count of the failures left out: %s", line);
+    cr_expect_eq(sscanf(p, " (and %ld more)", &more), 1, "%s", p);
+    cr_expect_eq(shown + more, 64, "%ld shown + %ld more: %s", shown, more,
+                 line);
+    /* the next failing check still has its first failure */
+    for (int i = 0; i < rep->nchecks; i++)
+        if (rep->checks[i].verdict == RDV_CHECK_FAIL &&
+            &rep->checks[i] != ok) {
+            char head[64];
+
+            snprintf(head, sizeof head, "; %s: ", rep->checks[i].name);
+            cr_expect(strstr(line, head), "%s missing: %s", head, line);
+        }
     rdv_result_area_destroy(&a);
     free(rep);
 }
