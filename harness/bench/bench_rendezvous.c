@@ -18,6 +18,12 @@
  * Large N needs one fd per peer in every rank: the soft RLIMIT_NOFILE
  * is raised as `rdv run` raises it (run/fd_limit.h), and sizes that
  * still do not fit are skipped with a note.
+ *
+ * --impl gloo adds a row "gloo": the same fork, store and barrier through
+ * Gloo's rendezvous (connectFullMesh on its TCP device, run/rank_gloo.h),
+ * scoped to the run's job name. The rows of one store and N take turns
+ * run by run, so a noisy machine slows them alike, and a "gloo/<row>"
+ * line gives the ratios of the medians against each librdv row.
  */
 #include <dirent.h>
 #include <signal.h>
@@ -41,7 +47,7 @@
 #include "rdv/store.h"
 #include "rdv/url.h"
 #include "run/fd_limit.h"
-#include "rdv/url.h"
+#include "run/rank_gloo.h"
 
 #define MAX_LIST 16
 
@@ -56,6 +62,9 @@ typedef struct bopts {
     int nstores;
     const char *backends[2];
     int nbackends;
+    int rdv, gloo; /* --impl: which implementations have rows */
+    const char *rows[3]; /* the backends, then "gloo" */
+    int nrows;
     int sizes[MAX_LIST];
     int nsizes;
     int runs;
@@ -75,6 +84,9 @@ static void usage(FILE *f)
           "  --store S        hash, file, or a store URL (repeatable;\n"
           "                   default: hash and file)\n"
           "  --transport T    uring or epoll (repeatable; default: both)\n"
+          "  --impl I         rdv or gloo (repeatable; default rdv): gloo\n"
+          "                   adds a row of Gloo's connectFullMesh, its runs\n"
+          "                   taking turns with librdv's, and the ratios\n"
           "  --sizes LIST     rank counts, e.g. 2,8,64 (default\n"
           "                   2,8,32,64,128,256; 1024 works when the fd\n"
           "                   limit allows)\n"
@@ -100,6 +112,7 @@ static int parse(int argc, char **argv, bopts *o)
     static const struct option longs[] = {
         {"store", required_argument, NULL, 's'},
         {"transport", required_argument, NULL, 't'},
+        {"impl", required_argument, NULL, 'i'},
         {"sizes", required_argument, NULL, 'n'},
         {"runs", required_argument, NULL, 'r'},
         {"timeout", required_argument, NULL, 'T'},
@@ -135,6 +148,12 @@ static int parse(int argc, char **argv, bopts *o)
             }
             o->backends[o->nbackends++] = a.arg;
             break;
+        case 'i':
+            if (strcmp(a.arg, "rdv") && strcmp(a.arg, "gloo"))
+                return rdv_cli_usage_error("rdv bench rendezvous",
+                                           "--impl wants rdv or gloo");
+            *(strcmp(a.arg, "rdv") ? &o->gloo : &o->rdv) = 1;
+            break;
         case 'n':
             bad = parse_sizes(a.arg, o, err, sizeof err);
             break;
@@ -169,7 +188,46 @@ static int parse(int argc, char **argv, bopts *o)
         o->backends[o->nbackends++] = "uring";
         o->backends[o->nbackends++] = "epoll";
     }
+    if (!o->gloo)
+        o->rdv = 1;
+    for (int i = 0; o->rdv && i < o->nbackends; i++)
+        o->rows[o->nrows++] = o->backends[i];
+    if (o->gloo) {
+        /* Gloo's module loads here, before any fork (rank_gloo.h). */
+        rdv_run_config probe = {.nranks = 2};
+        const char *why = rdv_rank_gloo_unmet(&probe);
+
+        if (why)
+            return rdv_cli_usage_error("rdv bench rendezvous", why);
+        o->rows[o->nrows++] = "gloo";
+    }
     return 0;
+}
+
+/* The Gloo row's rank: the store scoped to the job, Gloo's rendezvous,
+ * a barrier through Gloo, exit (Gloo leaves its keys: it has no
+ * delete). */
+static void rank_gloo(const bopts *o, rdv_store *s, const char *job, int n,
+                      int rank, rank_times *t)
+{
+    rdv_run_config cfg = {.nranks = n, .timeout_ms = o->timeout_ms};
+    rdv_rank_gloo *g = NULL;
+    rdv_store *scoped = NULL;
+    int ret = rdv_store_prefix_open(s, job, &scoped);
+
+    if (ret != RDV_OK)
+        snprintf(t->msg, sizeof t->msg, "prefix '%s': %s", job,
+                 rdv_strerror(ret));
+    else
+        ret = rdv_rank_gloo_connect(scoped, rank, &cfg, NULL, &g, t->msg,
+                                    sizeof t->msg);
+    t->up_ns = rdv_now_ns();
+    if (ret == RDV_OK)
+        ret = rdv_rank_gloo_ops()->barrier(g, t->msg, sizeof t->msg);
+    t->status = ret;
+    rdv_rank_gloo_destroy(g);
+    rdv_store_close(scoped);
+    exit(ret == RDV_OK ? 0 : 1);
 }
 
 static void rank_main(const bopts *o, const char *backend, rdv_store *s,
@@ -191,6 +249,8 @@ static void rank_main(const bopts *o, const char *backend, rdv_store *s,
             exit(1);
         }
     }
+    if (!strcmp(backend, "gloo"))
+        rank_gloo(o, s, job, n, rank, t);
     co.rank = rank;
     co.size = n;
     co.job = job;
@@ -350,6 +410,65 @@ static int fits(int n)
                               sizeof note) == 0;
 }
 
+/* One row's samples over the runs of a cell, sorted once complete. */
+typedef struct row_samples {
+    double *total, *up, *cpu;
+    int ok;
+} row_samples;
+
+static void row_print(rdv_bench_out *out, const char *store,
+                      const char *row, int n, int runs, row_samples *x)
+{
+    char shown[512];
+
+    rdv_samples_sort_double(x->total, (size_t)x->ok);
+    rdv_samples_sort_double(x->up, (size_t)x->ok);
+    rdv_samples_sort_double(x->cpu, (size_t)x->ok);
+    fprintf(out->text, "%-6.6s %-6s %6d %5d %9.1f ms %9.1f ms %9.1f ms "
+            "%9.1f ms %9.1f ms\n", store, row, n, x->ok,
+            pct(x->total, x->ok, 50), pct(x->total, x->ok, 90),
+            pct(x->up, x->ok, 50), pct(x->up, x->ok, 90),
+            pct(x->cpu, x->ok, 50));
+    fflush(out->text);
+    rdv_bench_row_begin(out);
+    rdv_bench_row_str(out, "store", rdv_url_redact(store, shown,
+                                                   sizeof shown));
+    rdv_bench_row_str(out, "transport", row);
+    rdv_bench_row_int(out, "ranks", n);
+    rdv_bench_row_int(out, "runs", x->ok);
+    rdv_bench_row_int(out, "runs_failed", runs - x->ok);
+    rdv_bench_row_num(out, "total_p50_ms", pct(x->total, x->ok, 50));
+    rdv_bench_row_num(out, "total_p90_ms", pct(x->total, x->ok, 90));
+    rdv_bench_row_num(out, "mesh_p50_ms", pct(x->up, x->ok, 50));
+    rdv_bench_row_num(out, "mesh_p90_ms", pct(x->up, x->ok, 90));
+    rdv_bench_row_num(out, "cpu_p50_ms", pct(x->cpu, x->ok, 50));
+    rdv_bench_row_end(out);
+}
+
+/* "gloo/uring": Gloo's medians over a librdv row's, from one cell. */
+static void ratio_print(rdv_bench_out *out, const char *store,
+                        const char *row, int n, const row_samples *g,
+                        const row_samples *r)
+{
+    char shown[512];
+    double t = pct(g->total, g->ok, 50) / pct(r->total, r->ok, 50);
+    double u = pct(g->up, g->ok, 50) / pct(r->up, r->ok, 50);
+    double c = pct(g->cpu, g->ok, 50) / pct(r->cpu, r->ok, 50);
+
+    fprintf(out->text, "%-6.6s gloo/%-6s %1d %5s %9.2f x %12s %9.2f x "
+            "%12s %9.2f x\n", store, row, n, "", t, "", u, "", c);
+    rdv_bench_row_begin(out);
+    rdv_bench_row_str(out, "store", rdv_url_redact(store, shown,
+                                                   sizeof shown));
+    rdv_bench_row_str(out, "ratio", "gloo");
+    rdv_bench_row_str(out, "over", row);
+    rdv_bench_row_int(out, "ranks", n);
+    rdv_bench_row_num(out, "total_p50_ratio", t);
+    rdv_bench_row_num(out, "mesh_p50_ratio", u);
+    rdv_bench_row_num(out, "cpu_p50_ratio", c);
+    rdv_bench_row_end(out);
+}
+
 int rdv_cmd_bench_rendezvous(int argc, char **argv)
 {
     bopts o;
@@ -364,72 +483,59 @@ int rdv_cmd_bench_rendezvous(int argc, char **argv)
     rank_times *t = mmap(NULL, sizeof *t * (size_t)maxn,
                          PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
                          -1, 0);
-    double *total = calloc((size_t)o.runs, sizeof *total);
-    double *up = calloc((size_t)o.runs, sizeof *up);
-    double *cpu = calloc((size_t)o.runs, sizeof *cpu);
+    double *all = calloc((size_t)(3 * o.runs * o.nrows), sizeof *all);
+    row_samples x[3];
 
-    if (t == MAP_FAILED || !total || !up || !cpu) {
+    if (t == MAP_FAILED || !all) {
         fprintf(stderr, "rdv bench rendezvous: out of memory\n");
-        free(total);
-        free(up);
-        free(cpu);
+        free(all);
         return RDV_EXIT_CANNOT_RUN;
     }
+    for (int b = 0; b < o.nrows; b++)
+        x[b] = (row_samples){.total = all + (3 * b) * o.runs,
+                             .up = all + (3 * b + 1) * o.runs,
+                             .cpu = all + (3 * b + 2) * o.runs};
     rdv_bench_out out;
-    char shown[512];
 
     rdv_bench_out_init(&out, "rendezvous", o.json);
     fprintf(out.text, "%-6s %-6s %6s %5s %12s %12s %12s %12s %12s\n",
             "store", "trans", "N", "runs", "total p50", "total p90",
             "mesh p50", "mesh p90", "cpu p50");
     for (int si = 0; si < o.nstores; si++)
-        for (int bi = 0; bi < o.nbackends; bi++)
-            for (int ni = 0; ni < o.nsizes; ni++) {
-                int n = o.sizes[ni], ok = 0;
+        for (int ni = 0; ni < o.nsizes; ni++) {
+            int n = o.sizes[ni];
 
-                if (!fits(n)) {
-                    cell_note(&out, o.stores[si], o.backends[bi], n,
+            if (!fits(n)) {
+                for (int b = 0; b < o.nrows; b++)
+                    cell_note(&out, o.stores[si], o.rows[b], n,
                               "skipped: RLIMIT_NOFILE too low");
-                    continue;
-                }
-                for (int r = 0; r < o.runs; r++)
-                    if (one_run(&o, o.stores[si], o.backends[bi], n, r, t,
-                                &total[ok], &up[ok], &cpu[ok]) == 0)
-                        ok++;
-                if (ok < o.runs)
-                    status = RDV_EXIT_FAIL;
-                if (!ok) {
-                    cell_note(&out, o.stores[si], o.backends[bi], n,
-                              "every run failed");
-                    continue;
-                }
-                rdv_samples_sort_double(total, (size_t)ok);
-                rdv_samples_sort_double(up, (size_t)ok);
-                rdv_samples_sort_double(cpu, (size_t)ok);
-                fprintf(out.text, "%-6.6s %-6s %6d %5d %9.1f ms %9.1f ms "
-                        "%9.1f ms %9.1f ms %9.1f ms\n",
-                        o.stores[si], o.backends[bi], n, ok,
-                        pct(total, ok, 50), pct(total, ok, 90),
-                        pct(up, ok, 50), pct(up, ok, 90), pct(cpu, ok, 50));
-                fflush(out.text);
-                rdv_bench_row_begin(&out);
-                rdv_bench_row_str(&out, "store",
-                                  rdv_url_redact(o.stores[si], shown,
-                                                 sizeof shown));
-                rdv_bench_row_str(&out, "transport", o.backends[bi]);
-                rdv_bench_row_int(&out, "ranks", n);
-                rdv_bench_row_int(&out, "runs", ok);
-                rdv_bench_row_int(&out, "runs_failed", o.runs - ok);
-                rdv_bench_row_num(&out, "total_p50_ms", pct(total, ok, 50));
-                rdv_bench_row_num(&out, "total_p90_ms", pct(total, ok, 90));
-                rdv_bench_row_num(&out, "mesh_p50_ms", pct(up, ok, 50));
-                rdv_bench_row_num(&out, "mesh_p90_ms", pct(up, ok, 90));
-                rdv_bench_row_num(&out, "cpu_p50_ms", pct(cpu, ok, 50));
-                rdv_bench_row_end(&out);
+                continue;
             }
+            for (int b = 0; b < o.nrows; b++)
+                x[b].ok = 0;
+            /* The rows take turns, run by run. */
+            for (int r = 0; r < o.runs; r++)
+                for (int b = 0; b < o.nrows; b++)
+                    if (one_run(&o, o.stores[si], o.rows[b], n,
+                                r * o.nrows + b, t, &x[b].total[x[b].ok],
+                                &x[b].up[x[b].ok], &x[b].cpu[x[b].ok]) == 0)
+                        x[b].ok++;
+            for (int b = 0; b < o.nrows; b++) {
+                if (x[b].ok < o.runs)
+                    status = RDV_EXIT_FAIL;
+                if (x[b].ok)
+                    row_print(&out, o.stores[si], o.rows[b], n, o.runs,
+                              &x[b]);
+                else
+                    cell_note(&out, o.stores[si], o.rows[b], n,
+                              "every run failed");
+            }
+            for (int b = 0; o.gloo && b < o.nrows - 1; b++)
+                if (x[o.nrows - 1].ok && x[b].ok)
+                    ratio_print(&out, o.stores[si], o.rows[b], n,
+                                &x[o.nrows - 1], &x[b]);
+        }
     munmap(t, sizeof *t * (size_t)maxn);
-    free(total);
-    free(up);
-    free(cpu);
+    free(all);
     return rdv_bench_out_finish(&out, status);
 }

@@ -487,6 +487,12 @@ Test(json, bench_prints_a_row_per_measurement, .timeout = 600)
     cr_expect_eq(expect_bench_rows("barrier -n 2 --iters 5", "barrier",
                                    "ranks,algo,transport,mesh,size_bytes,"
                                    "iters,p50_us,p99_us"), 1);
+#ifdef RDV_TEST_GLOO
+    /* librdv's row, Gloo's row, and their ratio */
+    cr_expect_eq(expect_bench_rows("rendezvous --store hash --transport epoll "
+                                   "--impl rdv --impl gloo --sizes 2 --runs 1",
+                                   "rendezvous", "store,ranks"), 3);
+#endif
 }
 
 /* Runs `env ENV rdv ARGS` on a pseudo-terminal (python3's pty) and
