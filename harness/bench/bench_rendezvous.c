@@ -455,8 +455,13 @@ static void ratio_print(rdv_bench_out *out, const char *store,
     double u = pct(g->up, g->ok, 50) / pct(r->up, r->ok, 50);
     double c = pct(g->cpu, g->ok, 50) / pct(r->cpu, r->ok, 50);
 
-    fprintf(out->text, "%-6.6s gloo/%-6s %1d %5s %9.2f x %12s %9.2f x "
-            "%12s %9.2f x\n", store, row, n, "", t, "", u, "", c);
+    char label[16];
+    int w = snprintf(label, sizeof label, "gloo/%s", row);
+
+    /* label and N share the width of the trans and N columns (13) */
+    fprintf(out->text, "%-6.6s %s %*d %5s %9.2f x %12s %9.2f x %12s "
+            "%9.2f x\n", store, label, w < 12 ? 12 - w : 1, n, "", t, "",
+            u, "", c);
     rdv_bench_row_begin(out);
     rdv_bench_row_str(out, "store", rdv_url_redact(store, shown,
                                                    sizeof shown));
