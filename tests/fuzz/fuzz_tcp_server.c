@@ -80,6 +80,29 @@ static size_t request_ids(const uint8_t *d, size_t len, uint64_t *ids)
     return n;
 }
 
+/* connect(), through a signal: libFuzzer's timer (SIGALRM, every
+ * second) can interrupt it on a loaded machine, and the connection then
+ * goes on in the background; its outcome is SO_ERROR once writable. */
+static int connect_server(int fd)
+{
+    struct pollfd p = {fd, POLLOUT, 0};
+    socklen_t len = sizeof(int);
+    int err = 0;
+
+    if (connect(fd, (struct sockaddr *)&server_addr, sizeof server_addr) ==
+        0)
+        return 0;
+    if (errno != EINTR)
+        return -1;
+    while (poll(&p, 1, -1) < 0)
+        if (errno != EINTR)
+            return -1;
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+        return -1;
+    errno = err;
+    return err ? -1 : 0;
+}
+
 static void send_all(int fd, const uint8_t *p, size_t len)
 {
     while (len > 0) {
@@ -194,9 +217,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     nids = request_ids(data, size, ids);
     fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     FUZZ_CHECK(fd >= 0, "socket: %s", strerror(errno));
-    FUZZ_CHECK(connect(fd, (struct sockaddr *)&server_addr,
-                       sizeof server_addr) == 0,
-               "connect: %s", strerror(errno));
+    FUZZ_CHECK(connect_server(fd) == 0, "connect: %s", strerror(errno));
     send_all(fd, data, size);
     shutdown(fd, SHUT_WR);
     got = read_until_closed(fd, &reply, &reset);
