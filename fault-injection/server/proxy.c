@@ -7,8 +7,13 @@
  * bytes queue per direction, after which reading from that end pauses,
  * so a slow reader back-pressures its writer instead of growing memory.
  * EOF is passed on as a half-close once its queue drained. Any socket
- * error closes the pair. In blackhole mode reads are drained and
- * dropped, so both sides see silence rather than a closed connection.
+ * error closes the pair. In blackhole mode nothing is passed on: reads
+ * go on into the bounded queues (then TCP's windows close), and what is
+ * held leaves, in order, once the blackhole ends. That is a path that
+ * loses every packet for a while, as TCP sees it: silence, then the
+ * retransmitted bytes. Dropping bytes mid-stream instead would be a
+ * fault no TCP connection can have; a client could never learn whether
+ * a command it sent ran, though its connection stayed up.
  *
  * Interest sets are recomputed after every event (update()), which keeps
  * the state machine in one place instead of scattered epoll_ctl calls.
@@ -84,28 +89,23 @@ void rdv_fault_proxy_reset_all(rdv_fault_proxy *p)
     }
 }
 
-void rdv_fault_proxy_drop_queued(rdv_fault_proxy *p)
+uint64_t rdv_fault_proxy_held(const rdv_fault_proxy *p)
 {
-    for (proxy_conn *c = p->conns; c; c = c->next)
-        for (int i = 0; i < 2; i++) {
-            proxy_end *e = &c->end[i];
+    uint64_t held = 0;
 
-            while (e->head) {
-                proxy_chunk *k = e->head;
-
-                e->head = k->next;
-                p->dropped += k->len - k->off;
-                free(k);
-            }
-            e->tail = NULL;
-            e->queued = 0;
-        }
+    for (const proxy_conn *c = p->conns; c; c = c->next)
+        for (int i = 0; i < 2; i++)
+            for (const proxy_chunk *k = c->end[i].head; k; k = k->next)
+                held += k->len - k->off;
+    return held;
 }
 
 int rdv_fault_proxy_next_ms(const rdv_fault_proxy *p)
 {
     int64_t first = INT64_MAX, now = rdv_now_ns();
 
+    if (p->blackhole)
+        return -1; /* nothing is due until "pass" */
     for (const proxy_conn *c = p->conns; c; c = c->next)
         for (int i = 0; i < 2; i++)
             if (c->end[i].head && c->end[i].head->due < first)
@@ -131,8 +131,7 @@ static void update(rdv_fault_proxy *p, proxy_conn *c)
             e->removed = 1;
             continue;
         }
-        if (!e->eof && (i == 0 || c->connected) &&
-            (p->blackhole || e->queued < PROXY_QUEUE))
+        if (!e->eof && (i == 0 || c->connected) && e->queued < PROXY_QUEUE)
             ev |= EPOLLIN;
         if ((i == 1 && !c->connected) || (o->head && e->blocked))
             ev |= EPOLLOUT;
@@ -150,41 +149,35 @@ static void update(rdv_fault_proxy *p, proxy_conn *c)
 /* Reads what end e has. */
 static void pull(rdv_fault_proxy *p, proxy_end *e)
 {
-    char drop[PROXY_CHUNK];
-    proxy_chunk *k;
+    proxy_chunk *k = malloc(sizeof *k + PROXY_CHUNK);
     ssize_t n;
 
-    if (p->blackhole) {
-        while ((n = read(e->fd, drop, sizeof drop)) > 0)
-            p->dropped += (uint64_t)n;
-    } else {
-        if (!(k = malloc(sizeof *k + PROXY_CHUNK))) {
-            e->c->dead = 1;
-            return;
-        }
-        n = read(e->fd, k->data, PROXY_CHUNK);
-        if (n > 0 && n < PROXY_CHUNK / 2) {
-            /* Small reads keep small chunks: the queue bound is on bytes,
-             * and 1-byte writes must not pin 64 KiB each. */
-            proxy_chunk *small = realloc(k, sizeof *k + (size_t)n);
+    if (!k) {
+        e->c->dead = 1;
+        return;
+    }
+    n = read(e->fd, k->data, PROXY_CHUNK);
+    if (n > 0 && n < PROXY_CHUNK / 2) {
+        /* Small reads keep small chunks: the queue bound is on bytes,
+         * and 1-byte writes must not pin 64 KiB each. */
+        proxy_chunk *small = realloc(k, sizeof *k + (size_t)n);
 
-            k = small ? small : k;
-        }
-        if (n > 0) {
-            k->next = NULL;
-            k->len = (size_t)n;
-            k->off = 0;
-            k->due = rdv_now_ns() + p->latency_ns;
-            if (e->tail)
-                e->tail->next = k;
-            else
-                e->head = k;
-            e->tail = k;
-            e->queued += (size_t)n + sizeof *k; /* bytes and overhead */
-            *(e->side == 0 ? &p->up : &p->down) += (uint64_t)n;
-        } else {
-            free(k);
-        }
+        k = small ? small : k;
+    }
+    if (n > 0) {
+        k->next = NULL;
+        k->len = (size_t)n;
+        k->off = 0;
+        k->due = rdv_now_ns() + p->latency_ns;
+        if (e->tail)
+            e->tail->next = k;
+        else
+            e->head = k;
+        e->tail = k;
+        e->queued += (size_t)n + sizeof *k; /* bytes and overhead */
+        *(e->side == 0 ? &p->up : &p->down) += (uint64_t)n;
+    } else {
+        free(k);
     }
     if (n == 0)
         e->eof = 1;
@@ -198,8 +191,8 @@ static void push(rdv_fault_proxy *p, proxy_end *e)
     proxy_end *o = &e->c->end[1 - e->side];
     int64_t now = rdv_now_ns();
 
-    if (!e->c->connected)
-        return;
+    if (!e->c->connected || p->blackhole)
+        return; /* held, EOF too: a FIN is traffic like any other */
     while (e->head && e->head->due <= now) {
         proxy_chunk *k = e->head;
         ssize_t n = send(o->fd, k->data + k->off, k->len - k->off,
@@ -227,7 +220,6 @@ static void push(rdv_fault_proxy *p, proxy_end *e)
         shutdown(o->fd, SHUT_WR);
         o->shut = 1;
     }
-    (void)p;
 }
 
 static void conn_event(rdv_fault_proxy *p, proxy_end *e, uint32_t ev)

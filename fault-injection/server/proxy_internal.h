@@ -47,13 +47,14 @@ struct rdv_fault_proxy {
     proxy_conn *conns;
     int64_t latency_ns;
     int blackhole;
-    uint64_t nconns, accepted, resets, up, down, dropped;
+    uint64_t nconns, accepted, resets, up, down;
 };
 
 /* Resets (RST) and frees every connection. */
 void rdv_fault_proxy_reset_all(rdv_fault_proxy *p);
-/* Drops every queued byte (entering blackhole). */
-void rdv_fault_proxy_drop_queued(rdv_fault_proxy *p);
+/* The bytes queued and not yet passed on (held by a blackhole, or by
+ * latency). */
+uint64_t rdv_fault_proxy_held(const rdv_fault_proxy *p);
 /* ms until the next latency timer is due, or -1. */
 int rdv_fault_proxy_next_ms(const rdv_fault_proxy *p);
 

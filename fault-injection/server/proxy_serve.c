@@ -59,16 +59,15 @@ int rdv_fault_proxy_command(rdv_fault_proxy *p, const char *line,
                  (unsigned long long)(p->resets - before));
     } else if (n >= 1 && !strcmp(word, "blackhole")) {
         p->blackhole = 1;
-        rdv_fault_proxy_drop_queued(p);
         snprintf(reply, cap, "ok blackhole");
     } else if (n >= 1 && !strcmp(word, "stats")) {
         snprintf(reply, cap, "ok conns=%llu accepted=%llu resets=%llu "
-                 "up=%llu down=%llu dropped=%llu",
+                 "up=%llu down=%llu held=%llu",
                  (unsigned long long)p->nconns,
                  (unsigned long long)p->accepted,
                  (unsigned long long)p->resets, (unsigned long long)p->up,
                  (unsigned long long)p->down,
-                 (unsigned long long)p->dropped);
+                 (unsigned long long)rdv_fault_proxy_held(p));
     } else if (n >= 1 && !strcmp(word, "quit")) {
         snprintf(reply, cap, "ok quit");
         return 1;

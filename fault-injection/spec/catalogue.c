@@ -138,7 +138,7 @@ const rdv_fault_kind_info rdv_fault_kinds[RDV_FK_COUNT] = {
         {[RDV_FP_AFTER] = O}},
     [RDV_FK_SERVER_BLACKHOLE] = {"server.blackhole", SERVER, DEPENDS, PROXY,
         "when ms >= the timeout",
-        "the proxy swallows all traffic for ms, `after` ms into the run",
+        "the proxy holds all traffic for ms, `after` ms into the run",
         {[RDV_FP_AFTER] = O, [RDV_FP_MS] = R}},
 };
 

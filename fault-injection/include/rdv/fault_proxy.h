@@ -3,8 +3,10 @@
  *
  * It listens on 127.0.0.1 and forwards every connection to a loopback
  * target (a redis-server, say). On command it adds latency, resets every
- * open connection (RST), or blackholes traffic (reads and drops it, so
- * peers see a silent server, not a closed one). rdv-proxy wraps it as a
+ * open connection (RST), or blackholes traffic (holds it, so peers see
+ * a silent server, not a closed one, and nothing sent is lost: it moves
+ * on, in order, at "pass", as TCP's retransmissions would once a dead
+ * path heals). rdv-proxy wraps it as a
  * program driven by commands on stdin; the harness may instead run it in
  * a forked child of its own with rdv_fault_proxy_serve().
  *
@@ -13,8 +15,8 @@
  *   pass           forward normally (no latency, no blackhole)
  *   latency MS     hold every chunk MS ms before forwarding it
  *   reset          send RST on every open connection, keep listening
- *   blackhole      read and drop everything, in both directions
- *   stats          "ok conns=N accepted=N resets=N up=B down=B dropped=B"
+ *   blackhole      pass nothing on, in either direction, until "pass"
+ *   stats          "ok conns=N accepted=N resets=N up=B down=B held=B"
  *   quit           stop serving
  *
  * Single-threaded: one proxy is driven by one thread. Every fd is
