@@ -16,6 +16,10 @@
  *   BROKEN_GET_TIMEOUT     get with a timeout > 0 waits for the key up
  *                          to BROKEN_HANG_MS whatever the timeout
  *   BROKEN_WAIT_EARLY      wait returns RDV_OK once ANY key exists
+ *   BROKEN_WAIT_TIMEOUT_OK wait returns RDV_OK when its time is up, keys
+ *                          or not (not RDV_ETIMEDOUT)
+ *   BROKEN_GET_TRUNCATES   get returns at most the first 64 KiB of a
+ *                          value, as a fixed reply buffer would
  *   BROKEN_STALE_READS     a get is cached per handle for
  *                          BROKEN_STALE_MS: another process's overwrite
  *                          stays invisible that long
@@ -186,6 +190,32 @@ static int broken_wait(void *h, const char *const *keys, size_t n,
 }
 #undef OP_WAIT
 #define OP_WAIT broken_wait
+
+#elif defined(BROKEN_WAIT_TIMEOUT_OK)
+#define BROKEN_NAME "wait-timeout-ok"
+static int broken_wait(void *h, const char *const *keys, size_t n,
+                       int timeout_ms)
+{
+    int rc = sq_wait(h, keys, n, timeout_ms);
+
+    return rc == RDV_ETIMEDOUT ? RDV_OK : rc; /* the bug */
+}
+#undef OP_WAIT
+#define OP_WAIT broken_wait
+
+#elif defined(BROKEN_GET_TRUNCATES)
+#define BROKEN_NAME "get-truncates"
+static int broken_get(void *h, const char *key, void **val, size_t *len,
+                      int timeout_ms)
+{
+    int rc = sq_get(h, key, val, len, timeout_ms);
+
+    if (rc == RDV_OK && *len > 65536)
+        *len = 65536; /* the bug: what did not fit the reply is gone */
+    return rc;
+}
+#undef OP_GET
+#define OP_GET broken_get
 
 #elif defined(BROKEN_STALE_READS)
 #define BROKEN_NAME "stale-reads"

@@ -354,6 +354,23 @@ Test(conform, early_wait_fails_wait_partial)
     expect_flagged(&bc);
 }
 
+Test(conform, wait_ok_at_deadline_fails_wait_partial)
+{
+    broken_case bc = {"wait_timeout_ok",
+                      {"wait-partial", "timeout-accuracy", "try-get-missing"},
+                      {NULL}, "got RDV_OK"};
+
+    expect_flagged(&bc);
+}
+
+Test(conform, truncating_get_fails_large_value)
+{
+    broken_case bc = {"get_truncates", {"large-value"}, {NULL},
+                      "returned 65536 bytes"};
+
+    expect_flagged(&bc);
+}
+
 Test(conform, stale_reads_fail_mp_visibility)
 {
     broken_case bc = {"stale_reads", {"mp-visibility"}, {NULL}, "stale"};
