@@ -76,6 +76,23 @@ int rdv_step_barrier(const rdv_step_env *env, char *why, size_t whylen)
     return rc;
 }
 
+int rdv_step_sum(const rdv_step_env *env, int64_t *v, char *why,
+                 size_t whylen)
+{
+    char said[WHY_MAX] = "";
+    int64_t mine = *v;
+    int rc = env->ops ? env->ops->allreduce(env->ops_arg, &mine, v, 1,
+                                            RDV_INT64, RDV_SUM, said,
+                                            WHY_MAX)
+                      : lib_said(env, rdv_allreduce(env->ctx, &mine, v, 1,
+                                                    RDV_INT64, RDV_SUM,
+                                                    NULL),
+                                 said);
+
+    snprintf(why, whylen, "%s", said);
+    return rc;
+}
+
 static int coll_reduce(const rdv_step *st, const rdv_step_env *env,
                        const rdv_coll_options *o, const void *send,
                        void *recv, char *why)

@@ -51,6 +51,11 @@ int rdv_step_run(const rdv_step *st, const rdv_step_env *env,
 /* A barrier through env's implementation, its words on failure in why. */
 int rdv_step_barrier(const rdv_step_env *env, char *why, size_t whylen);
 
+/* The sum of every rank's *v over the mesh, into *v: a count the store
+ * under test cannot falsify. Its words on failure in why. */
+int rdv_step_sum(const rdv_step_env *env, int64_t *v, char *why,
+                 size_t whylen);
+
 /* The store step (workload_store.c); same contract as rdv_step_run. */
 int rdv_step_run_store(const rdv_step *st, const rdv_step_env *env,
                        rdv_step_out *out, char *err, size_t errlen);

@@ -2,18 +2,29 @@
  * harness/workload/workload_store.c - the `store` workload step: what the store
  * must get right across processes, checked from inside the ranks.
  *
- * Three probes, separated by barriers over the mesh (so "after" means
- * after on every rank, without trusting the store under test to order
+ * Cheap probes of each clause's core, so a run or a matrix catches the
+ * broken stores conform catches (conform stays the thorough judge).
+ * They are separated by barriers over the mesh (so "after" means after
+ * on every rank, without trusting the store under test to order
  * anything):
  *   1. every rank adds 1 to one counter COUNT times; afterwards the
  *      counter must read N * COUNT (a non-atomic add loses updates);
  *   2. three rounds of: every rank overwrites its own key, then reads
  *      every peer's key, which must hold this round's value (a store
  *      that serves stale values after an overwrite is caught);
- *   3. a get with a short timeout on a key nobody writes must end with
- *      RDV_ETIMEDOUT, and soon (a store that ignores its timeout either
- *      hangs here, and the supervisor reports no-hang with this step and
- *      op, or returns late, which results-correct reports).
+ *   3. rank 0 writes a value of BIG_LEN bytes, past the 64 KiB where
+ *      fixed buffers and frame limits tend to end; every rank must read
+ *      back every byte (a store that truncates is caught);
+ *   4. three rounds of: every rank, released at once by a barrier,
+ *      create-only sets one key; exactly one must get RDV_OK (counted
+ *      over the mesh, not through the store), and the key must hold
+ *      that rank's value (a check-then-set create lets a second writer
+ *      win);
+ *   5. a get and a wait with a short timeout on a key nobody writes must
+ *      end with RDV_ETIMEDOUT, and soon (a store that ignores its
+ *      timeout either hangs here, and the supervisor reports no-hang
+ *      with this step and op, or returns late, which results-correct
+ *      reports; a wait that returns RDV_OK at its deadline is caught).
  * Every key it made is deleted at the end, so a store whose delete does
  * not delete shows up in no-leak.
  */
@@ -28,6 +39,9 @@
 #include "workload/workload_values.h"
 
 #define ROUNDS 3
+#define BIG_LEN (256 * 1024 + 13)
+#define BIG_KEY "kv/big"
+#define RACE_KEY "kv/once/" /* and the round */
 #define PROBE_TIMEOUT_MS 1
 /* How late a timed-out get may return. Generous: the machine running
  * the harness may be busy, and this judges the store, not the clock. */
@@ -138,32 +152,167 @@ static int probe_overwrites(const rdv_step_env *env, rdv_step_out *out,
     return rc;
 }
 
+/* Byte i of the large value: varies with i and the seed, so a shifted,
+ * truncated or zero-filled read differs early. */
+static unsigned char big_byte(const rdv_step_env *env, size_t i)
+{
+    return (unsigned char)(i * 131 + (i >> 8) + env->seed);
+}
+
+static int probe_big_value(const rdv_step_env *env, rdv_step_out *out,
+                           char *err, size_t errlen)
+{
+    unsigned char *val;
+    size_t len = 0, i;
+    int rc = RDV_OK;
+
+    if (env->rank == 0) {
+        if (!(val = malloc(BIG_LEN)))
+            return store_fail(env, "allocating the large value",
+                              RDV_ENOMEM, err, errlen);
+        for (i = 0; i < BIG_LEN; i++)
+            val[i] = big_byte(env, i);
+        rc = rdv_store_set(env->store, BIG_KEY, val, BIG_LEN, 0);
+        free(val);
+        if (rc)
+            return store_fail(env, "set " BIG_KEY, rc, err, errlen);
+    }
+    if ((rc = barrier(env, "after the large set", err, errlen)))
+        return rc;
+    val = NULL;
+    rc = rdv_store_get(env->store, BIG_KEY, (void **)&val, &len,
+                       env->timeout_ms);
+    if (rc)
+        return store_fail(env, "get " BIG_KEY, rc, err, errlen);
+    for (i = 0; i < len && i < BIG_LEN && val[i] == big_byte(env, i); i++)
+        ;
+    if (len != BIG_LEN)
+        mismatch(out, "rank %d: key " BIG_KEY " read back %zu bytes, %d "
+                 "were written (the store %s large values)", env->rank, len,
+                 BIG_LEN, len < BIG_LEN ? "truncates" : "pads");
+    else if (i < len)
+        mismatch(out, "rank %d: key " BIG_KEY " (%d bytes) read back "
+                 "different from byte %zu on", env->rank, BIG_LEN, i);
+    free(val);
+    return barrier(env, "after the large reads", err, errlen);
+}
+
+/* One round of the create-only race on key: the winner count comes
+ * from the mesh; the key must hold the winner's value. */
+static int race_round(const rdv_step_env *env, const char *key,
+                      rdv_step_out *out, char *err, size_t errlen)
+{
+    char val[64], said[RDV_DETAIL_MAX];
+    void *got = NULL;
+    size_t len = 0;
+    int64_t winners;
+    int rc;
+
+    snprintf(val, sizeof val, "rank %d created %s", env->rank, key);
+    if ((rc = barrier(env, "before the create-only race", err, errlen)))
+        return rc;
+    rc = rdv_store_set(env->store, key, val, strlen(val),
+                       RDV_SET_CREATE_ONLY);
+    if (rc && rc != RDV_EEXIST)
+        return store_fail(env, "create-only set", rc, err, errlen);
+    winners = rc == RDV_OK;
+    if ((rc = rdv_step_sum(env, &winners, said, sizeof said))) {
+        snprintf(err, errlen, "store step: counting create-only winners: "
+                 "%s: %s", rdv_status_name(rc), said);
+        return rc;
+    }
+    rc = rdv_store_get(env->store, key, &got, &len, env->timeout_ms);
+    if (rc)
+        return store_fail(env, "get after create-only", rc, err, errlen);
+    if (winners != 1)
+        mismatch(out, "rank %d: %lld of %d ranks' create-only sets of %s "
+                 "returned RDV_OK, expected exactly 1%s", env->rank,
+                 (long long)winners, env->nranks, key,
+                 winners > 1 ? " (the store let a second writer win)" : "");
+    else if (strncmp(got, "rank ", 5) != 0 || len >= sizeof val)
+        mismatch(out, "rank %d: %s holds '%.*s' after the create-only race, "
+                 "no rank's value", env->rank, key, (int)(len < 64 ? len : 64),
+                 (const char *)got);
+    free(got);
+    return RDV_OK;
+}
+
+static int probe_create_race(const rdv_step_env *env, rdv_step_out *out,
+                             char *err, size_t errlen)
+{
+    char key[64];
+    int rc = RDV_OK;
+
+    for (int round = 0; round < ROUNDS && rc == RDV_OK; round++) {
+        snprintf(key, sizeof key, RACE_KEY "%d", round);
+        rc = race_round(env, key, out, err, errlen);
+    }
+    return rc;
+}
+
+/* Judges a get or wait (op) with PROBE_TIMEOUT_MS on a key nobody
+ * writes, started at t0: it must end RDV_ETIMEDOUT, and soon. RDV_OK is
+ * the store claiming a key that is not there. */
+static int judge_timeout(const rdv_step_env *env, const char *op,
+                         const char *key, int rc, int64_t t0,
+                         rdv_step_out *out, char *err, size_t errlen)
+{
+    long long ms = (long long)((rdv_now_ns() - t0) / 1000000);
+    char what[96];
+
+    if (rc == RDV_ETIMEDOUT && ms > PROBE_TIMEOUT_MS + PROBE_SLACK_MS)
+        mismatch(out, "rank %d: %s of never-written key %s with a %d ms "
+                 "timeout returned after %lld ms: the store ignores its "
+                 "timeout", env->rank, op, key, PROBE_TIMEOUT_MS, ms);
+    else if (rc == RDV_OK)
+        mismatch(out, "rank %d: %s of never-written key %s returned RDV_OK "
+                 "after %lld ms (its timeout: %d ms): the store says a "
+                 "missing key is there", env->rank, op, key, ms,
+                 PROBE_TIMEOUT_MS);
+    else if (rc != RDV_ETIMEDOUT) {
+        snprintf(what, sizeof what, "%s of a missing key", op);
+        return store_fail(env, what, rc, err, errlen);
+    }
+    return RDV_OK;
+}
+
 static int probe_timeout(const rdv_step_env *env, rdv_step_out *out,
                          char *err, size_t errlen)
 {
     char key[64];
+    const char *keys[] = {key};
     void *got = NULL;
     size_t len;
+    int64_t t0 = rdv_now_ns();
     int rc;
-
-    int64_t t0 = rdv_now_ns(), ms;
 
     snprintf(key, sizeof key, "kv/absent/%d", env->rank);
     rc = rdv_store_get(env->store, key, &got, &len, PROBE_TIMEOUT_MS);
     free(got);
-    ms = (rdv_now_ns() - t0) / 1000000;
-    if (rc == RDV_ETIMEDOUT && ms > PROBE_TIMEOUT_MS + PROBE_SLACK_MS)
-        mismatch(out, "rank %d: get of never-written key %s with a %d ms "
-                 "timeout returned after %lld ms: the store ignores its "
-                 "timeout", env->rank, key, PROBE_TIMEOUT_MS, (long long)ms);
-    if (rc == RDV_ETIMEDOUT)
-        return RDV_OK;
-    if (rc == RDV_OK) {
-        mismatch(out, "rank %d: get of never-written key %s returned a "
-                 "value", env->rank, key);
-        return RDV_OK;
+    if ((rc = judge_timeout(env, "get", key, rc, t0, out, err, errlen)))
+        return rc;
+    t0 = rdv_now_ns();
+    rc = rdv_store_wait(env->store, keys, 1, PROBE_TIMEOUT_MS);
+    return judge_timeout(env, "wait", key, rc, t0, out, err, errlen);
+}
+
+/* Deletes the keys every rank shared (the counter, the large value, the
+ * race keys); the first failure's status, naming the key. */
+static int delete_shared(const rdv_step_env *env, char *err, size_t errlen)
+{
+    char key[64];
+    int rc = RDV_OK;
+
+    for (int i = 0; i < 2 + ROUNDS && rc == RDV_OK; i++) {
+        if (i < 2)
+            snprintf(key, sizeof key, "%s", i ? BIG_KEY : COUNTER_KEY);
+        else
+            snprintf(key, sizeof key, RACE_KEY "%d", i - 2);
+        if ((rc = rdv_store_delete(env->store, key)))
+            snprintf(err, errlen, "store step: delete %s: %s: %s", key,
+                     rdv_status_name(rc), rdv_store_errmsg(env->store));
     }
-    return store_fail(env, "get of a missing key", rc, err, errlen);
+    return rc;
 }
 
 static int cleanup(const rdv_step_env *env, char *err, size_t errlen)
@@ -174,23 +323,21 @@ static int cleanup(const rdv_step_env *env, char *err, size_t errlen)
     snprintf(key, sizeof key, "kv/val/%d", env->rank);
     if ((rc = rdv_store_delete(env->store, key)))
         return store_fail(env, "delete", rc, err, errlen);
-    /* Everyone has read the counter once this barrier is passed. */
+    /* Everyone has read the shared keys once this barrier is passed. */
     if ((rc = barrier(env, "before cleanup", err, errlen)))
         return rc;
-    if (env->rank == 0 && (rc = rdv_store_delete(env->store, COUNTER_KEY)))
-        return store_fail(env, "delete", rc, err, errlen);
-    return RDV_OK;
+    return env->rank == 0 ? delete_shared(env, err, errlen) : RDV_OK;
 }
 
-/* Best effort after a failure: this rank's key and the counter (deleting
- * a missing key is fine, and the run has failed anyway). */
+/* Best effort after a failure: this rank's key and the shared ones
+ * (deleting a missing key is fine, and the run has failed anyway). */
 static void forget(const rdv_step_env *env)
 {
-    char key[64];
+    char key[64], err[RDV_DETAIL_MAX];
 
     snprintf(key, sizeof key, "kv/val/%d", env->rank);
     rdv_store_delete(env->store, key);
-    rdv_store_delete(env->store, COUNTER_KEY);
+    delete_shared(env, err, sizeof err);
 }
 
 int rdv_step_run_store(const rdv_step *st, const rdv_step_env *env,
@@ -209,6 +356,10 @@ int rdv_step_run_store(const rdv_step *st, const rdv_step_env *env,
         rc = check_counter(st, env, out, err, errlen);
     if (rc == RDV_OK)
         rc = probe_overwrites(env, out, err, errlen);
+    if (rc == RDV_OK)
+        rc = probe_big_value(env, out, err, errlen);
+    if (rc == RDV_OK)
+        rc = probe_create_race(env, out, err, errlen);
     if (rc == RDV_OK)
         rc = probe_timeout(env, out, err, errlen);
     if (rc == RDV_OK)

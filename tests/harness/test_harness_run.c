@@ -130,6 +130,50 @@ Test(broken, leaked_keys_fail_no_leak, .timeout = 240)
     expect_flagged("leaks_keys", "no-leak", "--timeout 5000");
 }
 
+/* The store step's probes (workload_store.c) catch, in a plain run of
+ * the default workload, the bugs conform's clauses are built for; the
+ * detail must say which. */
+static void expect_store_defect(const char *variant, const char *words)
+{
+    char dir[256], so[512], args[1024];
+    result r;
+
+    snprintf(so, sizeof so, "%s/librdv_broken_%s.so", RDV_PLUGIN_DIR,
+             variant);
+    if (access(so, R_OK) != 0)
+        cr_skip_test("%s is not built", so);
+    tmpdir(dir, sizeof dir);
+    snprintf(args, sizeof args, "run --store 'plugin:%s?db=%s/kv.db' "
+             "--ranks 4 --timeout 5000", so, dir);
+    r = rdv(args);
+    cr_expect_eq(r.code, 1, "%s: exit %d:\n%s", variant, r.code, r.out);
+    cr_expect(check_is(r.out, "results-correct", "FAIL"),
+              "%s: results-correct did not fail:\n%s", variant, r.out);
+    cr_expect(strstr(r.out, words), "%s: no '%s' in:\n%s", variant, words,
+              r.out);
+    free(r.out);
+    rm_rf(dir);
+}
+
+Test(broken, truncated_values_fail_results_correct, .timeout = 240)
+{
+    expect_store_defect("get_truncates", "key kv/big read back 65536 bytes, "
+                        "262157 were written (the store truncates");
+}
+
+/* Every rank is released at once by a barrier, three times over; the
+ * plugin's 2 ms check-to-write window lets a second creator in. */
+Test(broken, create_race_fails_results_correct, .timeout = 240)
+{
+    expect_store_defect("create_race", "the store let a second writer win");
+}
+
+Test(broken, wait_ok_at_deadline_fails_results_correct, .timeout = 240)
+{
+    expect_store_defect("wait_timeout_ok", "wait of never-written key "
+                        "kv/absent/");
+}
+
 Test(run, hung_rank_is_killed_and_reported_with_its_phase, .timeout = 240)
 {
     result r = rdv("run --store 'hash:?shared=1' --ranks 3 --timeout 4000 "
