@@ -92,6 +92,9 @@ typedef struct rdv_slot {
     uint64_t nops;
 
     int connected; /* this rank's row of the tuple table is filled */
+    /* --impl gloo: the row holds this rank's own TCP sockets, in fd
+     * order, and this many there were (run/socket_scan.h) */
+    int nsockets;
     rdv_step_out steps[RDV_WORKLOAD_MAX];
     rdv_context_counters counters;
     char transport[16];

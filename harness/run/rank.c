@@ -23,7 +23,9 @@
 #include "rdv/context.h"
 #include "rdv/clock.h"
 #include "run/rank.h"
+#include "rdv/url.h"
 #include "run/rank_gloo.h"
+#include "run/socket_scan.h"
 #include "run/store_recorder.h"
 #include "workload/workload_exec.h"
 
@@ -160,13 +162,26 @@ static int record_mesh(rank_state *st)
     return RDV_OK;
 }
 
-/* Gloo's rendezvous: it offers no peer info, so the rank does not mark
- * itself connected for mesh-consistent (which then skips); the phases
+/* The port of the store's server, whose connections every rank has but
+ * which are not the mesh; -1 for a store without one. */
+static int store_port(const char *url)
+{
+    rdv_url u;
+    int port = -1;
+
+    if (rdv_url_parse(url, &u, NULL, 0) == RDV_OK && u.has_authority)
+        port = rdv_url_port(&u);
+    rdv_url_free(&u);
+    return port;
+}
+
+/* Gloo's rendezvous: it offers no peer info, so the rank lists its own
+ * TCP sockets for mesh-consistent to match (an outside view); the phases
  * come through the same hooks, so the fault plan's process faults fire. */
 static int connect_gloo(rank_state *st)
 {
     char err[RDV_DETAIL_MAX];
-    int rc;
+    int rc, n;
 
     rc = rdv_rank_gloo_connect(st->store, st->rank, st->job->cfg,
                                rdv_faults_rank_hooks(st->faults, &st->hooks),
@@ -174,6 +189,10 @@ static int connect_gloo(rank_state *st)
     if (rc)
         return rank_fail(st, rc, "%s", err);
     snprintf(st->slot->transport, sizeof st->slot->transport, "gloo-tcp");
+    n = rdv_socket_scan(rdv_result_area_tuples(st->job->area, st->rank),
+                        st->job->cfg->nranks, store_port(st->job->store_url));
+    st->slot->nsockets = n; /* -1: mesh-consistent says it could not see */
+    st->slot->connected = n >= 0;
     return RDV_OK;
 }
 

@@ -12,6 +12,7 @@
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "common/cli.h"
 #include "rdv/clock.h"
@@ -19,6 +20,7 @@
 #include "run/checks.h"
 #include "run/fd_limit.h"
 #include "run/leak.h"
+#include "run/socket_scan.h"
 #include "report/replay.h"
 #include "report/report_text.h"
 #include "run/supervise.h"
@@ -487,6 +489,22 @@ static const rdv_check *judge_mesh_of(rdv_result_area *a, int n,
     return rdv_report_check(rep, RDV_CHECK_MESH_CONSISTENT);
 }
 
+static const rdv_check *judge_gloo_mesh_of(rdv_result_area *a, int n,
+                                           rdv_run_report *rep)
+{
+    static rdv_rank_exit exits[RDV_RUN_MAX_RANKS];
+    static rdv_run_config cfg;
+    rdv_run_facts f = {.cfg = &cfg, .area = a, .exits = exits};
+
+    cfg.nranks = n;
+    cfg.impl = RDV_IMPL_GLOO;
+    cfg.timeout_ms = 1000;
+    cfg.deadline_ms = 3000;
+    f.expect.culprit = -1;
+    rdv_checks_evaluate(&f, rep);
+    return rdv_report_check(rep, RDV_CHECK_MESH_CONSISTENT);
+}
+
 /* The mesh check at N = 1024 compares all 523776 pairs; a few crossed
  * links are each named with both ends, and the rest are counted. */
 Test(checks, mesh_check_at_n_1024_judges_every_pair)
@@ -512,6 +530,84 @@ Test(checks, mesh_check_at_n_1024_judges_every_pair)
     cr_expect(strstr(c->detail, "\nand 6 more"), "%s", c->detail);
     rdv_result_area_destroy(&a);
     free(rep);
+}
+
+/* Gloo's mesh seen from outside: rows hold each rank's sockets in any
+ * order (here reversed, with a store connection first), and every pair
+ * of ranks must share one. */
+Test(checks, gloo_mesh_is_matched_from_the_ranks_own_sockets)
+{
+    rdv_run_report *rep = calloc(1, sizeof *rep);
+    const int n = 6;
+    rdv_tuple links[6][6];
+    const rdv_check *c;
+    rdv_result_area a;
+
+    cr_assert_not_null(rep);
+    mesh_area(&a, n);
+    for (int i = 0; i < n; i++) {
+        rdv_tuple *row = rdv_result_area_tuples(&a, i);
+        int k = 0;
+
+        memcpy(links[i], row, sizeof links[i]);
+        row[k++] = (rdv_tuple){links[i][i ? 0 : 1].local,
+                               links[i][i ? 0 : 1].local};
+        row[k - 1].remote.port = 6379; /* a store: mirrors nobody */
+        for (int j = n - 1; j >= 0; j--)
+            if (j != i)
+                row[k++] = links[i][j];
+        rdv_result_area_slot(&a, i)->nsockets = k; /* n: a full row */
+    }
+    c = judge_gloo_mesh_of(&a, n, rep);
+    cr_expect_eq(c->verdict, RDV_CHECK_PASS, "%s", c->detail);
+    cr_expect(strstr(c->detail, "15 pairs of ranks share a TCP connection"),
+              "%s", c->detail);
+    /* Rank 2's connection to rank 5 goes elsewhere. */
+    for (int k = 0; k < n; k++)
+        if (rdv_endpoint_equal(&rdv_result_area_tuples(&a, 2)[k].local,
+                               &links[2][5].local))
+            rdv_result_area_tuples(&a, 2)[k].remote.port = 1;
+    c = judge_gloo_mesh_of(&a, n, rep);
+    cr_expect_eq(c->verdict, RDV_CHECK_FAIL, "%s", c->detail);
+    cr_expect(strstr(c->detail, "ranks 2 and 5 share no TCP connection"),
+              "%s", c->detail);
+    rdv_result_area_destroy(&a);
+    free(rep);
+}
+
+/* The scan on real sockets: three loopback connections, both ends held
+ * here, are six sockets that mirror each other; the listener is not
+ * one, and all go when their port is the store's. */
+Test(checks, socket_scan_lists_connected_tcp_sockets)
+{
+    struct sockaddr_in at = {.sin_family = AF_INET,
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof at;
+    int l = socket(AF_INET, SOCK_STREAM, 0), fds[6], n;
+    rdv_tuple t[16];
+
+    cr_assert(l >= 0 && !bind(l, (struct sockaddr *)&at, sizeof at) &&
+              !listen(l, 4) && !getsockname(l, (struct sockaddr *)&at, &len));
+    for (int k = 0; k < 3; k++) {
+        fds[2 * k] = socket(AF_INET, SOCK_STREAM, 0);
+        cr_assert(!connect(fds[2 * k], (struct sockaddr *)&at, sizeof at));
+        cr_assert((fds[2 * k + 1] = accept(l, NULL, NULL)) >= 0);
+    }
+    n = rdv_socket_scan(t, 16, -1);
+    cr_assert_eq(n, 6, "%d sockets", n);
+    for (int i = 0; i < n; i++) {
+        int mirrored = 0;
+
+        for (int j = 0; j < n; j++)
+            mirrored += rdv_endpoint_equal(&t[i].local, &t[j].remote) &&
+                        rdv_endpoint_equal(&t[i].remote, &t[j].local);
+        cr_expect_eq(mirrored, 1, "socket %d", i);
+    }
+    cr_expect_eq(rdv_socket_scan(t, 2, -1), 6, "the count past the cap");
+    cr_expect_eq(rdv_socket_scan(t, 16, ntohs(at.sin_port)), 0);
+    for (int k = 0; k < 6; k++)
+        close(fds[k]);
+    close(l);
 }
 
 /* A failure that no longer fits a check's detail is counted, not lost:
