@@ -290,6 +290,21 @@ unsigned rdv_fault_plan_needs(const rdv_fault_plan *p)
     return needs;
 }
 
+unsigned rdv_fault_plan_families(const rdv_fault_plan *p)
+{
+    static const unsigned by[] = {
+        [RDV_FF_STORE] = RDV_FAULT_BY_STORE,
+        [RDV_FF_NET] = RDV_FAULT_BY_NET,
+        [RDV_FF_PROC] = RDV_FAULT_BY_PROC,
+        [RDV_FF_SERVER] = RDV_FAULT_BY_SERVER,
+    };
+    unsigned families = 0;
+
+    for (size_t k = 0; p && k < p->n; k++)
+        families |= by[rdv_fault_info(&p->faults[k])->family];
+    return families;
+}
+
 /* "store.delay(ms, [rank, op, key, p])": required first. */
 static void signature(const rdv_fault_kind_info *ki, char *buf, size_t cap)
 {

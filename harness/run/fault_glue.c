@@ -75,6 +75,11 @@ unsigned rdv_faults_needs(const rdv_faults *f)
     return f ? rdv_fault_plan_needs(f->plan) : 0;
 }
 
+unsigned rdv_faults_families(const rdv_faults *f)
+{
+    return f ? rdv_fault_plan_families(f->plan) : 0;
+}
+
 const char *rdv_faults_unmet(unsigned needs, unsigned offers)
 {
     static const struct {

@@ -58,17 +58,6 @@ static const char *load(void)
     return NULL;
 }
 
-/* 1 when the plan's canonical text holds a net.* fault: a fault name
- * starts the text or follows a separator, never an '=' (a key value). */
-static int has_net_fault(const char *text)
-{
-    for (const char *p = text; (p = strstr(p, "net.")); p++)
-        if (p == text || p[-1] == ' ' || p[-1] == ';' || p[-1] == ',' ||
-            p[-1] == '\n')
-            return 1;
-    return 0;
-}
-
 const char *rdv_rank_gloo_unmet(const rdv_run_config *cfg)
 {
     const rdv_workload *w = &cfg->workload;
@@ -86,7 +75,7 @@ const char *rdv_rank_gloo_unmet(const rdv_run_config *cfg)
 
 const char *rdv_rank_gloo_faults_unmet(const rdv_faults *f)
 {
-    if (f && has_net_fault(rdv_faults_text(f)))
+    if (rdv_faults_families(f) & RDV_FAULT_BY_NET)
         return "--impl gloo: net.* faults act through librdv's connect and "
                "io hooks, which Gloo's TCP pairs never call; use store.*, "
                "proc.* or server.* faults";

@@ -263,6 +263,31 @@ Test(spec, needs_come_from_the_faults_in_it)
     cr_expect_eq(rdv_fault_plan_needs(NULL), 0u);
 }
 
+/* Families come from the catalogue, never from the text: a key that
+ * reads "net.x" is no net fault. */
+Test(spec, families_come_from_the_faults_in_it)
+{
+    static const struct {
+        const char *spec;
+        unsigned families;
+    } cases[] = {
+        {"store.delay(ms=5, key=\"*/net.x\")", RDV_FAULT_BY_STORE},
+        {"net.delay(ms=5); proc.kill(rank=1, at=connected)",
+         RDV_FAULT_BY_NET | RDV_FAULT_BY_PROC},
+        {"server.pause(ms=100); store.error(p=0.5)",
+         RDV_FAULT_BY_SERVER | RDV_FAULT_BY_STORE},
+    };
+
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        rdv_fault_plan *p = parse_ok(cases[i].spec);
+
+        cr_expect_eq(rdv_fault_plan_families(p), cases[i].families,
+                     "%s: %#x", cases[i].spec, rdv_fault_plan_families(p));
+        rdv_fault_plan_free(p);
+    }
+    cr_expect_eq(rdv_fault_plan_families(NULL), 0u);
+}
+
 Test(spec, store_ops_are_librdv_names_or_cas)
 {
     rdv_fault_plan *p = parse_ok("store.delay(op=compare_set|cas|get, "

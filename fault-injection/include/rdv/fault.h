@@ -179,6 +179,19 @@ enum {
 /* The plan's needs: the RDV_FAULT_NEEDS_* of every fault in it. */
 unsigned rdv_fault_plan_needs(const rdv_fault_plan *p);
 
+/* Who applies a fault, by family: a harness running an implementation
+ * that offers only some of these seams (Gloo never calls librdv's
+ * transport hooks) refuses a plan with the others. */
+enum {
+    RDV_FAULT_BY_STORE = 1 << 0,  /* store.*: the fault store */
+    RDV_FAULT_BY_NET = 1 << 1,    /* net.*: librdv's transport hooks */
+    RDV_FAULT_BY_PROC = 1 << 2,   /* proc.*: the rank's phases, the parent */
+    RDV_FAULT_BY_SERVER = 1 << 3, /* server.*: the parent, on the server */
+};
+
+/* The RDV_FAULT_BY_* of every fault in the plan; 0 for NULL. */
+unsigned rdv_fault_plan_families(const rdv_fault_plan *p);
+
 /* Writes the catalogue (every fault, its parameters, whether it is fatal)
  * to out, for `rdv faults --list`. Returns RDV_OK or RDV_EIO. */
 int rdv_fault_catalogue_write(FILE *out);
