@@ -20,6 +20,11 @@
 #       rank). Whether a survivor fails or hangs is Gloo's behaviour, not
 #       asserted (a peer dying mid-connectFullMesh can hang Gloo past its
 #       timeout: /work/notes/gloo.md).
+#   gloo_impl.sh bench RDV
+#       `rdv bench allreduce|barrier --impl rdv --impl gloo`: both
+#       implementations' rows for every size, taking turns for 3 rounds,
+#       and a gloo/rdv ratio row per size; only that they ran and agree
+#       in shape is asserted, never a speed.
 #
 # Exit 0 passed, 1 failed, 77 skipped (ctest's SKIP_RETURN_CODE): redis
 # not configured outside CI.
@@ -81,6 +86,30 @@ for r in (0, 2, 3):
         assert "gloo" in s["error"], (r, "not Gloo's error text", s["error"])
 assert failed, "no survivor reported an error"
 PY
+    ;;
+bench)
+    for coll in allreduce barrier; do
+        json=$("$RDV" bench $coll -n 2 --impl rdv --impl gloo --rounds 3 \
+            --iters 20 $([[ $coll == barrier ]] || echo --max-size 1K) --json) ||
+            fail "rdv bench $coll --impl rdv --impl gloo failed"
+        python3 - "$coll" "$json" <<'PY'
+import json, sys
+coll, rows = sys.argv[1], [json.loads(l) for l in sys.argv[2].splitlines()]
+rows = [r for r in rows if r.get("type") == "bench"]
+by = {}
+for r in rows:
+    by.setdefault(r["impl"], []).append(r)
+sizes = 1 if coll == "barrier" else 9  # 4 B .. 1 KiB
+for impl in ("rdv", "gloo"):
+    assert len(by.get(impl, [])) == sizes, (impl, by.get(impl))
+    for r in by[impl]:
+        assert r["rounds"] == 3 and r["ranks"] == 2 and r["p50_us"] > 0, r
+assert by["gloo"][0]["transport"] == "gloo-tcp", by["gloo"][0]
+ratios = by.get("gloo/rdv", [])
+assert len(ratios) == sizes and all(r["p50_ratio"] > 0 for r in ratios), ratios
+print(coll, "ratios:", [round(r["p50_ratio"], 2) for r in ratios])
+PY
+    done
     ;;
 unlinked)
     # rdv's own dependencies: no Gloo, no C++ runtime; they come with the
