@@ -60,13 +60,6 @@ static const char *load(void)
 
 const char *rdv_rank_gloo_unmet(const rdv_run_config *cfg)
 {
-    const rdv_workload *w = &cfg->workload;
-
-    for (int i = 0; i < w->nsteps; i++)
-        if (w->steps[i].kind == RDV_STEP_REDUCE_SCATTER)
-            return "--impl gloo: Gloo offers no reduce_scatter with this "
-                   "API (only the old ReduceScatterHalvingDoubling "
-                   "algorithm class); drop the reduce_scatter step";
     if (cfg->transport)
         return "--impl gloo: --transport picks librdv's backend; Gloo "
                "runs its own TCP device";
@@ -134,6 +127,13 @@ static int op_allreduce(void *arg, const void *send, void *recv,
     return gloo->allreduce(arg, send, recv, count, t, op, err, errlen);
 }
 
+static int op_reduce_scatter(void *arg, const void *send, void *recv,
+                             size_t count, rdv_dtype t, rdv_op op, char *err,
+                             size_t errlen)
+{
+    return gloo->reduce_scatter(arg, send, recv, count, t, op, err, errlen);
+}
+
 const rdv_coll_ops *rdv_rank_gloo_ops(void)
 {
     static const rdv_coll_ops ops = {
@@ -142,6 +142,7 @@ const rdv_coll_ops *rdv_rank_gloo_ops(void)
         .broadcast = op_broadcast,
         .allgather = op_allgather,
         .allreduce = op_allreduce,
+        .reduce_scatter = op_reduce_scatter,
     };
     return &ops;
 }

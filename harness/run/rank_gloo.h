@@ -18,9 +18,8 @@
 typedef struct rdv_rank_gloo rdv_rank_gloo;
 
 /* NULL when this build can run cfg (workload parsed) with Gloo, else
- * why not, for the user: a build without Gloo, a step Gloo does not
- * offer (reduce_scatter), --transport (librdv's backends), or Gloo's
- * rank module not loading. Loads that module, so call it before forking
+ * why not, for the user: a build without Gloo, --transport (librdv's
+ * backends), or Gloo's rank module not loading. Loads that module, so call it before forking
  * ranks: they then inherit it (connect loads it too, when not yet). */
 const char *rdv_rank_gloo_unmet(const rdv_run_config *cfg);
 

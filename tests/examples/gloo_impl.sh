@@ -3,7 +3,8 @@
 # and collectives in the harness's forked ranks.
 #
 #   gloo_impl.sh run RDV STORE N
-#       the default workload (collectives and the store step) through
+#       the default workload (collectives and the store step), then three
+#       reduce_scatter steps, through
 #       Gloo on STORE, one of shared-hash (hash:?shared=1), file (a fresh
 #       directory) or redis ($RDV_TEST_REDIS_URL): the run must pass, its
 #       outputs checked against the closed forms, and mesh-consistent
@@ -61,6 +62,13 @@ run)
     grep -q "^run seed 1: PASS .*($N ranks" <<<"$out" || fail "no PASS line"
     grep -Eq "^  results-correct +PASS +[1-9][0-9]* step results match" <<<"$out" ||
         fail "results-correct did not check any output"
+    # reduce_scatter: Gloo's ReduceScatterHalvingDoubling, uneven blocks
+    # (4099 over N) and fewer elements than ranks (3) included.
+    rs=reduce_scatter:int32:4099:sum,reduce_scatter:double:3:max,reduce_scatter:float:64k:min
+    out=$("$RDV" run --store "$URL" --ranks "$N" --impl gloo --timeout 30000 --workload "$rs") ||
+        { echo "$out"; fail "reduce_scatter through Gloo at N=$N did not pass"; }
+    grep -Eq "^  results-correct +PASS +$((3 * N)) step results match" <<<"$out" ||
+        { echo "$out"; fail "reduce_scatter: not every rank's block was checked"; }
     pairs=$((N * (N - 1) / 2))
     grep -Eq "^  mesh-consistent +PASS +$pairs pairs? of ranks shares? a TCP connection" <<<"$out" ||
         fail "mesh-consistent did not match all $pairs pairs of Gloo's mesh"

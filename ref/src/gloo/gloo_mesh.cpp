@@ -27,6 +27,7 @@
 #include <gloo/broadcast.h>
 #include <gloo/common/error.h>
 #include <gloo/math.h>
+#include <gloo/reduce_scatter.h>
 #include <gloo/rendezvous/context.h>
 #include <gloo/transport/tcp/device.h>
 
@@ -286,6 +287,55 @@ int rdv_gloo_allreduce(rdv_gloo_mesh *m, const void *send, void *recv,
     });
 }
 
+template <typename T> const gloo::ReductionFunction<T> *reduction(rdv_op op)
+{
+    switch (op) {
+    case RDV_PROD: return gloo::ReductionFunction<T>::product;
+    case RDV_MIN: return gloo::ReductionFunction<T>::min;
+    case RDV_MAX: return gloo::ReductionFunction<T>::max;
+    default: return gloo::ReductionFunction<T>::sum;
+    }
+}
+
+/* Gloo's only reduce-scatter is the algorithm class of its older API:
+ * it works in place on the whole buffer and leaves this rank's reduced
+ * block at its start (its distribution phase writes from offset 0), so
+ * the input is copied in and the block's count copied out. Blocks are
+ * split as rdv_reduce_scatter splits them. */
+template <typename T>
+static void reduce_scatter_as(rdv_gloo_mesh *m, const void *send, void *recv,
+                              size_t count, rdv_op op)
+{
+    const int size = m->ctx->size, rank = m->ctx->rank;
+    const size_t base = count / (size_t)size, extra = count % (size_t)size;
+    std::vector<T> all(static_cast<const T *>(send),
+                       static_cast<const T *>(send) + count);
+    std::vector<T *> ptrs{all.data()};
+    std::vector<int> counts;
+
+    for (int r = 0; r < size; r++)
+        counts.push_back((int)(base + ((size_t)r < extra)));
+    m->store->phase(RDV_PHASE_IN_COLLECTIVE);
+    gloo::ReduceScatterHalvingDoubling<T> rs(m->ctx, ptrs, (int)count,
+                                             counts, reduction<T>(op));
+    rs.run();
+    std::memcpy(recv, all.data(), (size_t)counts[rank] * sizeof(T));
+}
+
+int rdv_gloo_reduce_scatter(rdv_gloo_mesh *m, const void *send, void *recv,
+                            size_t count, rdv_dtype t, rdv_op op, char *err,
+                            size_t errlen)
+{
+    return guarded(err, errlen, [&] {
+        switch (t) {
+        case RDV_INT32: reduce_scatter_as<int32_t>(m, send, recv, count, op); break;
+        case RDV_INT64: reduce_scatter_as<int64_t>(m, send, recv, count, op); break;
+        case RDV_FLOAT: reduce_scatter_as<float>(m, send, recv, count, op); break;
+        case RDV_DOUBLE: reduce_scatter_as<double>(m, send, recv, count, op); break;
+        }
+    });
+}
+
 int rdv_gloo_mesh_unpublish(rdv_gloo_mesh *m, char *err, size_t errlen)
 {
     for (const auto &key : m->store->keys()) {
@@ -305,5 +355,5 @@ extern "C" __attribute__((visibility("default")))
 const rdv_gloo_mesh_api rdv_gloo_mesh_module = {
     rdv_gloo_mesh_create, rdv_gloo_mesh_connect, rdv_gloo_mesh_destroy,
     rdv_gloo_barrier,     rdv_gloo_broadcast,    rdv_gloo_allgather,
-    rdv_gloo_allreduce,   rdv_gloo_mesh_unpublish,
+    rdv_gloo_allreduce,   rdv_gloo_mesh_unpublish, rdv_gloo_reduce_scatter,
 };

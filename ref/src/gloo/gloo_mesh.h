@@ -64,6 +64,11 @@ int rdv_gloo_allgather(rdv_gloo_mesh *m, const void *send, void *recv,
 int rdv_gloo_allreduce(rdv_gloo_mesh *m, const void *send, void *recv,
                        size_t count, rdv_dtype t, rdv_op op, char *err,
                        size_t errlen);
+/* rdv_reduce_scatter's contract (count elements in, this rank's block
+ * out), through Gloo's ReduceScatterHalvingDoubling. */
+int rdv_gloo_reduce_scatter(rdv_gloo_mesh *m, const void *send, void *recv,
+                            size_t count, rdv_dtype t, rdv_op op, char *err,
+                            size_t errlen);
 
 /* Removes the keys this rank's rendezvous set (Gloo's Store has no
  * delete, so Gloo never does). Peers may still need them until a
@@ -88,6 +93,9 @@ typedef struct rdv_gloo_mesh_api {
                      size_t count, rdv_dtype t, rdv_op op, char *err,
                      size_t errlen);
     int (*unpublish)(rdv_gloo_mesh *m, char *err, size_t errlen);
+    int (*reduce_scatter)(rdv_gloo_mesh *m, const void *send, void *recv,
+                          size_t count, rdv_dtype t, rdv_op op, char *err,
+                          size_t errlen);
 } rdv_gloo_mesh_api;
 
 #define RDV_GLOO_MESH_SYMBOL "rdv_gloo_mesh_module"
