@@ -21,6 +21,10 @@
 #       rank). Whether a survivor fails or hangs is Gloo's behaviour, not
 #       asserted (a peer dying mid-connectFullMesh can hang Gloo past its
 #       timeout: /work/notes/gloo.md).
+#   gloo_impl.sh matrix RDV
+#       `rdv matrix --impl gloo` on the shared hash and file stores at
+#       N = 2, 4, without faults and with store delays: every cell passes,
+#       and the JUnit file holds a testcase per run, none failed.
 #   gloo_impl.sh bench RDV
 #       `rdv bench allreduce|barrier --impl rdv --impl gloo`: both
 #       implementations' rows for every size, taking turns for 3 rounds,
@@ -93,6 +97,20 @@ for r in (0, 2, 3):
         failed += 1
         assert "gloo" in s["error"], (r, "not Gloo's error text", s["error"])
 assert failed, "no survivor reported an error"
+PY
+    ;;
+matrix)
+    out=$("$RDV" matrix --impl gloo --store 'hash:?shared=1' --store "file://$DIR/kv" \
+        --ranks 2,4 --seeds 1 --faults none --faults "store.delay(ms=20)" --timeout 30000 \
+        --junit "$DIR/j.xml") || { echo "$out"; fail "rdv matrix --impl gloo failed"; }
+    echo "$out"
+    grep -q "^8 runs in .*: 8 passed, 0 failed" <<<"$out" || fail "not 8 of 8 runs passed"
+    python3 - "$DIR/j.xml" <<'PY'
+import sys, xml.etree.ElementTree as ET
+cases = ET.parse(sys.argv[1]).getroot().iter("testcase")
+cases = list(cases)
+assert len(cases) == 8, len(cases)
+assert not [c for c in cases if c.find("failure") is not None or c.find("error") is not None]
 PY
     ;;
 bench)
