@@ -10,6 +10,7 @@
 #include "common/exit_code.h"
 
 int rdv_cmd_run(int argc, char **argv);
+int rdv_cmd_hunt(int argc, char **argv);
 int rdv_cmd_launch(int argc, char **argv);
 int rdv_cmd_matrix(int argc, char **argv);
 int rdv_cmd_conform(int argc, char **argv);
