@@ -78,6 +78,12 @@ Test(hunt, finds_lost_wakeup_and_replays_it, .timeout = 600)
                     "ranks-ok");
 }
 
+Test(hunt, finds_torn_set_and_replays_it, .timeout = 600)
+{
+    hunt_and_replay("torn_set", "barrier", "1..200", "ranks-ok");
+    hunt_and_replay("torn_set", "barrier", "5000..5199", "ranks-ok");
+}
+
 Test(hunt, correct_store_hunts_clean, .timeout = 600)
 {
     result r = rdv("hunt --store 'hash:?shared=1' --ranks 4 --workload "

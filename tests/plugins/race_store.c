@@ -13,6 +13,11 @@
  *                     is never seen (the key is written once): the
  *                     wait, and every get of that key, times out. The
  *                     correct order is subscribe, then check.
+ *   RACE_TORN_SET     set writes a value in two chunks: the first half
+ *                     at once (create-only checked there), the whole
+ *                     value with the handle's next request (pipelined:
+ *                     its reply is not waited for). A get between the
+ *                     two reads half a value. Readers cannot tell.
  *
  * Choices, and why:
  * - The base is the correct SQLite example (examples/custom-store), as
@@ -48,6 +53,9 @@ typedef struct race {
     sqlite3_stmt *st_version;
     watch *watches; /* RACE_LOST_WAKEUP */
     size_t nwatches;
+    char *torn_key; /* RACE_TORN_SET: the write still in the pipeline */
+    void *torn_val;
+    size_t torn_len;
 } race;
 
 #define BASE(h) (((race *)(h))->s)
@@ -104,10 +112,26 @@ static void *race_create(const rdv_plugin_config *cfg, char *errbuf,
     return r;
 }
 
+/* Sends the second chunk a set left in the pipeline, if any. */
+static int torn_flush(race *r)
+{
+    int rc;
+
+    if (!r->torn_key)
+        return RDV_OK;
+    rc = sq_set(r->s, r->torn_key, r->torn_val, r->torn_len, 0);
+    free(r->torn_key);
+    free(r->torn_val);
+    r->torn_key = NULL;
+    r->torn_val = NULL;
+    return rc;
+}
+
 static void race_destroy(void *h)
 {
     race *r = h;
 
+    torn_flush(r);
     for (size_t i = 0; i < r->nwatches; i++)
         free(r->watches[i].key);
     free(r->watches);
@@ -119,40 +143,74 @@ static void race_destroy(void *h)
 static const char *race_errmsg(void *h) { return sq_errmsg(BASE(h)); }
 static void race_cancel(void *h) { sq_cancel(BASE(h)); }
 
+/* Every request first sends what the pipeline holds. */
+#define FLUSHED(h, call)                                                   \
+    do {                                                                   \
+        int flushed_ = torn_flush(h);                                      \
+        return flushed_ ? flushed_ : (call);                               \
+    } while (0)
+
+#if defined(RACE_TORN_SET)
+#define RACE_NAME "race-torn-set"
 static int race_set(void *h, const char *key, const void *val, size_t len,
                     int flags)
 {
-    return sq_set(BASE(h), key, val, len, flags);
+    race *r = h;
+    int rc = torn_flush(r);
+
+    if (rc || len < 2)
+        return rc ? rc : sq_set(r->s, key, val, len, flags);
+    rc = sq_set(r->s, key, val, len / 2, flags);
+    if (rc)
+        return rc;
+    /* the bug: the rest goes out with the next request */
+    r->torn_key = strdup(key);
+    r->torn_val = malloc(len);
+    if (!r->torn_key || !r->torn_val) {
+        free(r->torn_key);
+        r->torn_key = NULL;
+        return sq_fail(r->s, RDV_ENOMEM, "set: out of memory");
+    }
+    memcpy(r->torn_val, val, len);
+    r->torn_len = len;
+    return RDV_OK;
 }
+#else
+static int race_set(void *h, const char *key, const void *val, size_t len,
+                    int flags)
+{
+    FLUSHED(h, sq_set(BASE(h), key, val, len, flags));
+}
+#endif
 
 static int race_compare_set(void *h, const char *key, const void *expected,
                             size_t expected_len, const void *desired,
                             size_t desired_len, int *won, void **cur,
                             size_t *cur_len)
 {
-    return sq_compare_set(BASE(h), key, expected, expected_len, desired,
-                          desired_len, won, cur, cur_len);
+    FLUSHED(h, sq_compare_set(BASE(h), key, expected, expected_len, desired,
+                          desired_len, won, cur, cur_len));
 }
 
 static int race_del(void *h, const char *key)
 {
-    return sq_del(BASE(h), key);
+    FLUSHED(h, sq_del(BASE(h), key));
 }
 
 static int race_list(void *h, const char *prefix, char ***keys, size_t *n)
 {
-    return sq_list(BASE(h), prefix, keys, n);
+    FLUSHED(h, sq_list(BASE(h), prefix, keys, n));
 }
 
 static int race_num_keys(void *h, int64_t *n)
 {
-    return sq_num_keys(BASE(h), n);
+    FLUSHED(h, sq_num_keys(BASE(h), n));
 }
 
 static int race_add(void *h, const char *key, int64_t delta,
                     int64_t *result)
 {
-    return sq_add(BASE(h), key, delta, result);
+    FLUSHED(h, sq_add(BASE(h), key, delta, result));
 }
 
 #if defined(RACE_LOST_WAKEUP)
@@ -245,9 +303,11 @@ static int wait_keys(race *r, const char *const *keys, size_t n,
 {
     int64_t start = sq_now_ms();
     int64_t end = timeout_ms < 0 ? INT64_MAX : start + timeout_ms;
-    int step = 1, pending, rc;
+    int step = 1, pending, rc = torn_flush(r);
     char k[128];
 
+    if (rc)
+        return rc;
     for (;;) {
         int64_t left;
 
@@ -290,13 +350,13 @@ static int race_get(void *h, const char *key, void **val, size_t *len,
 static int race_wait(void *h, const char *const *keys, size_t n,
                      int timeout_ms)
 {
-    return sq_wait(BASE(h), keys, n, timeout_ms);
+    FLUSHED(h, sq_wait(BASE(h), keys, n, timeout_ms));
 }
 
 static int race_get(void *h, const char *key, void **val, size_t *len,
                     int timeout_ms)
 {
-    return sq_get(BASE(h), key, val, len, timeout_ms);
+    FLUSHED(h, sq_get(BASE(h), key, val, len, timeout_ms));
 }
 #endif
 
