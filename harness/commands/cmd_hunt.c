@@ -204,25 +204,6 @@ static int parse_args(hunt_cmd *hc, int argc, char **argv)
     return 0;
 }
 
-/* "ranks-ok: rank 0 failed: ..." - the first failed check and the first
- * line of its detail: what a hunt's reader needs to tell two races
- * apart. */
-static const char *first_cause(const rdv_run_report *rep, char *buf,
-                               size_t cap)
-{
-    for (int i = 0; i < rep->nchecks; i++) {
-        const rdv_check *k = &rep->checks[i];
-
-        if (k->verdict == RDV_CHECK_FAIL) {
-            snprintf(buf, cap, "%s: %.*s", k->name,
-                     (int)strcspn(k->detail, "\n"), k->detail);
-            return buf;
-        }
-    }
-    snprintf(buf, cap, "no check failed");
-    return buf;
-}
-
 /* One testcase for this schedule; failures carry the cause and replay. */
 static void add_case(hunt_cmd *hc, const rdv_run_report *rep,
                      const char *cause, const char *replay)
@@ -297,7 +278,7 @@ static void after_run(hunt_cmd *hc, const rdv_run_report *rep,
 
     t->tried++;
     rdv_replay_line(&hc->cfg, hc->seed, replay, sizeof replay);
-    first_cause(rep, cause, sizeof cause);
+    rdv_report_first_cause(rep, cause, sizeof cause);
     if (rep->failed && !t->failed++)
         t->first_failed = hc->cfg.schedule.seed;
     if (hc->json)

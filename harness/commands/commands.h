@@ -11,6 +11,7 @@
 
 int rdv_cmd_run(int argc, char **argv);
 int rdv_cmd_hunt(int argc, char **argv);
+int rdv_cmd_shrink(int argc, char **argv);
 int rdv_cmd_launch(int argc, char **argv);
 int rdv_cmd_matrix(int argc, char **argv);
 int rdv_cmd_conform(int argc, char **argv);

@@ -6,8 +6,11 @@
  *   within 200 schedules, from more than one schedule range, and names
  *   the cause;
  * - the replay line it prints reproduces the failure, every time;
+ * - `rdv shrink` takes a 4-rank finding down to at most 3 ranks, and
+ *   its minimal line still fails the same check;
  * - a correct store hunts clean;
- * - a bad --schedules or --depth is a usage error.
+ * - a bad --schedules or --depth, or a shrink of what is not a replay
+ *   line, is a usage error.
  *
  * Durations are bounded only by generous test timeouts: a failing
  * schedule of a lost wakeup costs its --timeout, and the host may be
@@ -84,6 +87,69 @@ Test(hunt, finds_torn_set_and_replays_it, .timeout = 600)
     hunt_and_replay("torn_set", "barrier", "5000..5199", "ranks-ok");
 }
 
+/* The line after prefix in out, into buf. */
+static void line_after(const char *out, const char *prefix, char *buf,
+                       size_t cap)
+{
+    const char *p = strstr(out, prefix);
+    size_t n;
+
+    cr_assert(p, "no '%s' in:\n%s", prefix, out);
+    p += strlen(prefix);
+    n = strcspn(p, "\n");
+    cr_assert_lt(n, cap);
+    memcpy(buf, p, n);
+    buf[n] = '\0';
+}
+
+/* Hunts target at 4 ranks, shrinks the finding, replays the result. */
+static void hunt_and_shrink(const char *target)
+{
+    char dir[256], args[8192], line[4096], minimal[4096];
+    const char *ranks;
+    result r;
+
+    tmpdir(dir, sizeof dir);
+    snprintf(args, sizeof args, "hunt --store 'plugin:%s/librdv_race_%s.so"
+             "?db=%s/race.db' --ranks 4 --workload barrier,allreduce "
+             "--timeout 2000 --schedules 1..200", RDV_PLUGIN_DIR, target,
+             dir);
+    r = rdv(args);
+    cr_expect_eq(r.code, 1, "hunt %s: exit %d:\n%s", target, r.code, r.out);
+    line_after(r.out, "replay: ", line, sizeof line);
+    free(r.out);
+    snprintf(args, sizeof args, "shrink \"%s\"", line);
+    r = rdv(args);
+    cr_expect_eq(r.code, 1, "shrink: exit %d:\n%s", r.code, r.out);
+    cr_expect(strstr(r.out, "still fails ranks-ok"), "%s", r.out);
+    line_after(r.out, "minimal: rdv ", minimal, sizeof minimal);
+    free(r.out);
+    ranks = strstr(minimal, "--ranks ");
+    cr_assert(ranks, "%s", minimal);
+    cr_expect(ranks[8] == '2' || ranks[8] == '3', "%s", minimal);
+    r = rdv(minimal);
+    cr_expect_eq(r.code, 1, "'%s': exit %d:\n%s", minimal, r.code, r.out);
+    cr_expect(check_is(r.out, "ranks-ok", "FAIL"), "%s", r.out);
+    free(r.out);
+    rm_rf(dir);
+}
+
+Test(hunt, shrink_reaches_three_ranks_or_fewer, .timeout = 900)
+{
+    hunt_and_shrink("lost_wakeup");
+    hunt_and_shrink("torn_set");
+}
+
+Test(hunt, shrink_of_a_passing_line_says_so, .timeout = 300)
+{
+    result r = rdv("shrink \"rdv run --store 'hash:?shared=1' --ranks 2 "
+                   "--workload barrier --timeout 30000 --schedule pct:1\"");
+
+    cr_expect_eq(r.code, 0, "exit %d:\n%s", r.code, r.out);
+    cr_expect(strstr(r.out, "nothing to shrink"), "%s", r.out);
+    free(r.out);
+}
+
 Test(hunt, correct_store_hunts_clean, .timeout = 600)
 {
     result r = rdv("hunt --store 'hash:?shared=1' --ranks 4 --workload "
@@ -110,12 +176,17 @@ Test(hunt, json_ends_with_the_hunt, .timeout = 300)
     free(r.out);
 }
 
-Test(hunt, bad_range_or_depth_is_usage, .timeout = 60)
+Test(hunt, bad_range_depth_or_line_is_usage, .timeout = 60)
 {
     static const char *const bad[] = {
         "--schedules 5..3", "--schedules 5", "--schedules ..9",
         "--depth 0", "--depth 65",
     };
+    result m = rdv("shrink 'rdv matrix --store x'");
+
+    cr_expect_eq(m.code, 2, "shrink of a matrix line: exit %d:\n%s",
+                 m.code, m.out);
+    free(m.out);
 
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char args[256];
