@@ -62,7 +62,7 @@ static const char usage[] =
     "  --faults SPEC      inject faults (see `rdv faults --list`)\n"
     "  --junit FILE       JUnit XML, one testcase per schedule\n"
     "  --json             one JSON object per run on stdout, then one\n"
-    "                     for the hunt\n"
+    "                     for the hunt (\"type\":\"hunt\")\n"
     "\n"
     "Default workload: " RDV_WORKLOAD_DEFAULT "\n"
     RDV_EXIT_HELP;
@@ -294,15 +294,17 @@ static void print_summary(const hunt_cmd *hc, const hunt_tally *t)
     double s = (double)(rdv_now_ns() - t->t0_ns) / 1e9;
 
     if (hc->json) {
-        printf("{\"hunt\": {\"schedules\": %llu, \"failed\": %llu, "
-               "\"first_failed\": ", (unsigned long long)t->tried,
+        printf("{\"version\":1,\"type\":\"hunt\",\"schedules\":%llu,"
+               "\"passed\":%llu,\"failed\":%llu,\"first_failed\":",
+               (unsigned long long)t->tried,
+               (unsigned long long)(t->tried - t->failed),
                (unsigned long long)t->failed);
         if (t->failed)
             printf("\"pct:%llu:%d\"", (unsigned long long)t->first_failed,
                    hc->depth);
         else
             printf("null");
-        printf(", \"seconds\": %.3f}}\n", s);
+        printf(",\"elapsed_ms\":%.1f}\n", s * 1e3);
         return;
     }
     printf("hunt: %llu schedule%s (pct:%llu..%llu, depth %d) in %.2f s: "

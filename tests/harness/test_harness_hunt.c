@@ -170,8 +170,9 @@ Test(hunt, json_ends_with_the_hunt, .timeout = 300)
                    "--json");
 
     cr_expect_eq(r.code, 0, "exit %d:\n%s", r.code, r.out);
-    cr_expect(strstr(r.out, "{\"hunt\": {\"schedules\": 3, \"failed\": 0, "
-                            "\"first_failed\": null"), "%s", r.out);
+    cr_expect(strstr(r.out, "{\"version\":1,\"type\":\"hunt\","
+                            "\"schedules\":3,\"passed\":3,\"failed\":0,"
+                            "\"first_failed\":null"), "%s", r.out);
     cr_expect(strstr(r.out, "--schedule pct:9:2"), "%s", r.out);
     free(r.out);
 }
