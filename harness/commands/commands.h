@@ -10,6 +10,8 @@
 #include "common/exit_code.h"
 
 int rdv_cmd_run(int argc, char **argv);
+int rdv_cmd_hunt(int argc, char **argv);
+int rdv_cmd_shrink(int argc, char **argv);
 int rdv_cmd_launch(int argc, char **argv);
 int rdv_cmd_matrix(int argc, char **argv);
 int rdv_cmd_conform(int argc, char **argv);

@@ -22,6 +22,10 @@ typedef struct rdv_verb {
 static const rdv_verb verbs[] = {
     {"run", rdv_cmd_run,
      "fork N ranks against a store, rendezvous, run collectives, check"},
+    {"hunt", rdv_cmd_hunt,
+     "run one run under schedules pct:A..B until one fails, replay it"},
+    {"shrink", rdv_cmd_shrink,
+     "make a failing replay line smaller: ranks, faults, depth, steps"},
     {"launch", rdv_cmd_launch,
      "start your program N times with env://, under faults, check"},
     {"matrix", rdv_cmd_matrix,

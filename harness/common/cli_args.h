@@ -1,6 +1,7 @@
 /*
  * harness/common/cli_args.h - the one option reader of every rdv command
- * (run, matrix, conform, faults, bench, store-server).
+ * (run, hunt, matrix, conform, faults, bench, store-server; shrink reads
+ * its replay line with it).
  *
  * getopt_long underneath, made strict and quiet:
  * - long options are taken only as spelled out: "--clause" is an unknown

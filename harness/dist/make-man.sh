@@ -24,7 +24,7 @@ section() {
     printf '.SH DESCRIPTION\n.nf\n'
     "$rdv" --help | sed -e 's/\\/\\e/g' -e "s/^\\([.']\\)/\\\\\\&\\1/"
     printf '.fi\n.SH COMMANDS\n'
-    for cmd in run launch matrix conform faults store-server; do
+    for cmd in run hunt shrink launch matrix conform faults store-server; do
         section "rdv $cmd" "$cmd"
     done
     for b in store rendezvous store-rendezvous allreduce broadcast barrier; do

@@ -13,6 +13,9 @@
  * end says which variable gives it, so the line still runs as pasted
  * once the variable is set (the store reads it: rdv_url_login). A URL
  * that does not parse is shown masked.
+ *
+ * rdv_replay_words reads such a line back into words (for rdv shrink),
+ * undoing exactly the quoting this file writes.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -114,4 +117,60 @@ const char *rdv_replay_line(const rdv_run_config *cfg, uint64_t seed,
     }
     rdv_replay_note(stripped, buf, cap, &off);
     return buf;
+}
+
+/* Copies one word of line from *p into buf at *off, ending it with NUL.
+ * 0, or -1 for an unclosed quote or no room. */
+static int word_copy(const char **p, char *buf, size_t cap, size_t *off)
+{
+    const char *s = *p;
+    char quote = 0;
+
+    for (; *s && (quote || (*s != ' ' && *s != '\t' && *s != '\n')); s++) {
+        char c = *s;
+
+        if (quote == '\'' && c == '\'') {
+            quote = 0;
+            continue;
+        }
+        if (quote == '"' && c == '"') {
+            quote = 0;
+            continue;
+        }
+        if (!quote && (c == '\'' || c == '"')) {
+            quote = c;
+            continue;
+        }
+        if (quote != '\'' && c == '\\' && s[1])
+            c = *++s;
+        if (*off + 1 >= cap)
+            return -1;
+        buf[(*off)++] = c;
+    }
+    if (quote || *off >= cap)
+        return -1;
+    buf[(*off)++] = '\0';
+    *p = s;
+    return 0;
+}
+
+int rdv_replay_words(const char *line, char *buf, size_t cap, char **words,
+                     int max)
+{
+    const char *p = line;
+    size_t off = 0;
+    int n = 0;
+
+    for (;;) {
+        while (*p == ' ' || *p == '\t' || *p == '\n')
+            p++;
+        if (!*p || *p == '#')
+            return n;
+        if (n == max)
+            return -1;
+        words[n] = buf + off;
+        if (word_copy(&p, buf, cap, &off))
+            return -1;
+        n++;
+    }
 }

@@ -15,6 +15,14 @@
 const char *rdv_replay_line(const rdv_run_config *cfg, uint64_t seed,
                             char *buf, size_t cap);
 
+/* Splits a replay line back into its words, as a POSIX shell would for
+ * the quoting rdv_shell_quote writes ('...', "...", backslashes) and
+ * up to a '#' comment. The words point into buf (size cap), which
+ * receives them NUL-separated. Returns the number of words (at most
+ * max), or -1 when a quote is not closed or buf or max is too small. */
+int rdv_replay_words(const char *line, char *buf, size_t cap, char **words,
+                     int max);
+
 /* Appends url to buf at *off as a command line takes it: shell-quoted,
  * without its password (rdv_url_strip_passwords). Returns 1 when a
  * password was left out: then end the line with rdv_replay_note(). */

@@ -214,3 +214,24 @@ void rdv_report_print_json(FILE *f, const rdv_run_config *cfg,
                                            sizeof line));
     fputs("}\n", f);
 }
+
+const rdv_check *rdv_report_first_failed(const rdv_run_report *rep)
+{
+    for (int i = 0; i < rep->nchecks; i++)
+        if (rep->checks[i].verdict == RDV_CHECK_FAIL)
+            return &rep->checks[i];
+    return NULL;
+}
+
+const char *rdv_report_first_cause(const rdv_run_report *rep, char *buf,
+                                   size_t cap)
+{
+    const rdv_check *k = rdv_report_first_failed(rep);
+
+    if (k)
+        snprintf(buf, cap, "%s: %.*s", k->name,
+                 (int)strcspn(k->detail, "\n"), k->detail);
+    else
+        snprintf(buf, cap, "no check failed");
+    return buf;
+}

@@ -26,6 +26,13 @@ void rdv_report_print_json(FILE *f, const rdv_run_config *cfg,
 
 const char *rdv_check_verdict_name(int verdict);
 
+/* The first failed check of rep, in report order, or NULL. */
+const rdv_check *rdv_report_first_failed(const rdv_run_report *rep);
+/* "ranks-ok: rank 0 failed: ..." - that check's name and the first line
+ * of its detail, or "no check failed". Returns buf. */
+const char *rdv_report_first_cause(const rdv_run_report *rep, char *buf,
+                                   size_t cap);
+
 /* The failing checks on one line of at most cap bytes, for a table cell
  * (conform's evidence): "name: failure; failure; name: failure", whole
  * failures only. Each check gets its first failure before any check

@@ -101,6 +101,12 @@ Test(exit_codes, bad_usage_is_2_in_every_command, .timeout = 120)
         {"bench store-rendezvous --store hash: extra",
          "unexpected argument 'extra'"},
         {"store-server --bin 127.0.0.1:0", "unknown option '--bin'"},
+        {"hunt --store 'hash:?shared=1' --ranks 2 --schedules 3..1",
+         "A is above B"},
+        {"hunt --store 'hash:?shared=1' --ranks 2 --junit /dev/null/h.xml",
+         "--junit /dev/null/h.xml"},
+        {"shrink 'rdv run --ranks 2'", "needs --store and --ranks"},
+        {"shrink --bogus 'rdv run'", "unknown option '--bogus'"},
     };
 
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
@@ -171,7 +177,8 @@ Test(exit_codes, passed_is_0_and_failed_is_1, .timeout = 180)
 Test(exit_codes, every_help_states_them)
 {
     static const char *const cmds[] = {
-        "--help", "run --help", "matrix --help", "conform --help",
+        "--help", "run --help", "hunt --help", "shrink --help",
+        "matrix --help", "conform --help",
         "faults --help", "store-server --help", "bench --help",
         "bench store --help", "bench rendezvous --help",
         "bench store-rendezvous --help", "bench allreduce --help",
@@ -246,6 +253,28 @@ static void expect_valid_junit(const char *file, const char *command)
                       (int)(end - name), name, *q);
     }
     free(r.out);
+}
+
+/* hunt: a testcase per schedule, the failing one with its replay. */
+Test(junit, hunt_validates, .timeout = 300)
+{
+    char dir[256], args[1024], file[300];
+    result r;
+
+    tmpdir(dir, sizeof dir);
+    snprintf(file, sizeof file, "%s/hunt.xml", dir);
+    snprintf(args, sizeof args, "hunt --store 'hash:?shared=1' --ranks 2 "
+             "--timeout 500 --workload 'barrier,spin:rank=1' --schedules "
+             "4..6 --junit %s", file);
+    r = rdv(args);
+    cr_expect_eq(r.code, 1, "%s", r.out);
+    free(r.out);
+    expect_valid_junit(file, "hunt");
+    cr_expect_eq(xpath_number(file, "count(//testcase[@classname="
+                                    "\"rdv.hunt.hash_shared-1\"])"), 1);
+    cr_expect_eq(xpath_number(file, "count(//failure[contains(., "
+                                    "\"--schedule pct:4:3\")])"), 1);
+    rm_rf(dir);
 }
 
 Test(junit, run_matrix_and_conform_validate, .timeout = 300)

@@ -1,0 +1,202 @@
+/*
+ * tests/harness/test_harness_hunt.c - `rdv hunt`, judged from the
+ * outside on real forked ranks:
+ *
+ * - it finds the race of each race target (tests/plugins/race_store.c)
+ *   within 200 schedules, from more than one schedule range, and names
+ *   the cause;
+ * - the replay line it prints reproduces the failure, every time;
+ * - `rdv shrink` takes a 4-rank finding down to at most 3 ranks, and
+ *   its minimal line still fails the same check;
+ * - a correct store hunts clean;
+ * - a bad --schedules or --depth, or a shrink of what is not a replay
+ *   line, is a usage error.
+ *
+ * Durations are bounded only by generous test timeouts: a failing
+ * schedule of a lost wakeup costs its --timeout, and the host may be
+ * busy.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sh.h"
+
+#define REPLAYS 3
+
+/* The replay line of out ("replay: rdv run ..."), without "rdv ", into
+ * buf. */
+static void replay_args(const char *out, char *buf, size_t cap)
+{
+    const char *p = strstr(out, "replay: rdv ");
+    size_t n;
+
+    cr_assert(p, "no replay line in:\n%s", out);
+    p += strlen("replay: rdv ");
+    n = strcspn(p, "\n");
+    cr_assert_lt(n, cap);
+    memcpy(buf, p, n);
+    buf[n] = '\0';
+}
+
+/* Hunts target over schedules range; checks that check is the cause
+ * and that the replay line fails it again, REPLAYS times. */
+static void hunt_and_replay(const char *target, const char *workload,
+                            const char *range, const char *check)
+{
+    char dir[256], args[2048], replay[4096], cause[128];
+    result r;
+
+    snprintf(cause, sizeof cause, "cause: %s: ", check);
+    tmpdir(dir, sizeof dir);
+    snprintf(args, sizeof args, "hunt --store 'plugin:%s/librdv_race_%s.so"
+             "?db=%s/race.db' --ranks 3 --workload %s --timeout 2000 "
+             "--schedules %s", RDV_PLUGIN_DIR, target, dir, workload, range);
+    r = rdv(args);
+    cr_expect_eq(r.code, 1, "hunt %s over %s: exit %d:\n%s", target, range,
+                 r.code, r.out);
+    cr_expect(strstr(r.out, "FAIL schedule pct:"), "%s", r.out);
+    cr_expect(strstr(r.out, cause), "no '%s' in:\n%s", cause, r.out);
+    cr_expect(strstr(r.out, "--schedule pct:"), "%s", r.out);
+    replay_args(r.out, replay, sizeof replay);
+    free(r.out);
+    cr_assert(strncmp(replay, "run ", 4) == 0, "%s", replay);
+    for (int i = 0; i < REPLAYS; i++) {
+        r = rdv(replay);
+        cr_expect_eq(r.code, 1, "replay %d of '%s': exit %d:\n%s", i + 1,
+                     replay, r.code, r.out);
+        cr_expect(check_is(r.out, check, "FAIL"), "replay %d: %s did not "
+                  "fail:\n%s", i + 1, check, r.out);
+        free(r.out);
+    }
+    rm_rf(dir);
+}
+
+Test(hunt, finds_lost_wakeup_and_replays_it, .timeout = 600)
+{
+    hunt_and_replay("lost_wakeup", "barrier", "1..200",
+                    "ranks-ok");
+    hunt_and_replay("lost_wakeup", "barrier", "5000..5199",
+                    "ranks-ok");
+}
+
+Test(hunt, finds_torn_set_and_replays_it, .timeout = 600)
+{
+    hunt_and_replay("torn_set", "barrier", "1..200", "ranks-ok");
+    hunt_and_replay("torn_set", "barrier", "5000..5199", "ranks-ok");
+}
+
+/* The line after prefix in out, into buf. */
+static void line_after(const char *out, const char *prefix, char *buf,
+                       size_t cap)
+{
+    const char *p = strstr(out, prefix);
+    size_t n;
+
+    cr_assert(p, "no '%s' in:\n%s", prefix, out);
+    p += strlen(prefix);
+    n = strcspn(p, "\n");
+    cr_assert_lt(n, cap);
+    memcpy(buf, p, n);
+    buf[n] = '\0';
+}
+
+/* Hunts target at 4 ranks, shrinks the finding, replays the result. */
+static void hunt_and_shrink(const char *target)
+{
+    char dir[256], args[8192], line[4096], minimal[4096];
+    const char *ranks;
+    result r;
+
+    tmpdir(dir, sizeof dir);
+    snprintf(args, sizeof args, "hunt --store 'plugin:%s/librdv_race_%s.so"
+             "?db=%s/race.db' --ranks 4 --workload barrier,allreduce "
+             "--timeout 2000 --schedules 1..200", RDV_PLUGIN_DIR, target,
+             dir);
+    r = rdv(args);
+    cr_expect_eq(r.code, 1, "hunt %s: exit %d:\n%s", target, r.code, r.out);
+    line_after(r.out, "replay: ", line, sizeof line);
+    free(r.out);
+    snprintf(args, sizeof args, "shrink \"%s\"", line);
+    r = rdv(args);
+    cr_expect_eq(r.code, 1, "shrink: exit %d:\n%s", r.code, r.out);
+    cr_expect(strstr(r.out, "still fails ranks-ok"), "%s", r.out);
+    line_after(r.out, "minimal: rdv ", minimal, sizeof minimal);
+    free(r.out);
+    ranks = strstr(minimal, "--ranks ");
+    cr_assert(ranks, "%s", minimal);
+    cr_expect(ranks[8] == '2' || ranks[8] == '3', "%s", minimal);
+    r = rdv(minimal);
+    cr_expect_eq(r.code, 1, "'%s': exit %d:\n%s", minimal, r.code, r.out);
+    cr_expect(check_is(r.out, "ranks-ok", "FAIL"), "%s", r.out);
+    free(r.out);
+    rm_rf(dir);
+}
+
+Test(hunt, shrink_reaches_three_ranks_or_fewer, .timeout = 900)
+{
+    hunt_and_shrink("lost_wakeup");
+    hunt_and_shrink("torn_set");
+}
+
+Test(hunt, shrink_of_a_passing_line_says_so, .timeout = 300)
+{
+    result r = rdv("shrink \"rdv run --store 'hash:?shared=1' --ranks 2 "
+                   "--workload barrier --timeout 30000 --schedule pct:1\"");
+
+    cr_expect_eq(r.code, 0, "exit %d:\n%s", r.code, r.out);
+    cr_expect(strstr(r.out, "nothing to shrink"), "%s", r.out);
+    free(r.out);
+}
+
+Test(hunt, correct_store_hunts_clean, .timeout = 600)
+{
+    result r = rdv("hunt --store 'hash:?shared=1' --ranks 4 --workload "
+                   "barrier --timeout 30000 --schedules 1..30");
+
+    cr_expect_eq(r.code, 0, "exit %d:\n%s", r.code, r.out);
+    cr_expect(strstr(r.out, "hunt: 30 schedules (pct:1..30, depth 3)"),
+              "%s", r.out);
+    cr_expect(strstr(r.out, "30 passed, 0 failed"), "%s", r.out);
+    cr_expect(!strstr(r.out, "FAIL"), "%s", r.out);
+    free(r.out);
+}
+
+Test(hunt, json_ends_with_the_hunt, .timeout = 300)
+{
+    result r = rdv("hunt --store 'hash:?shared=1' --ranks 2 --workload "
+                   "barrier --timeout 30000 --schedules 7..9 --depth 2 "
+                   "--json");
+
+    cr_expect_eq(r.code, 0, "exit %d:\n%s", r.code, r.out);
+    cr_expect(strstr(r.out, "{\"version\":1,\"type\":\"hunt\","
+                            "\"schedules\":3,\"passed\":3,\"failed\":0,"
+                            "\"first_failed\":null"), "%s", r.out);
+    cr_expect(strstr(r.out, "--schedule pct:9:2"), "%s", r.out);
+    free(r.out);
+}
+
+Test(hunt, bad_range_depth_or_line_is_usage, .timeout = 60)
+{
+    static const char *const bad[] = {
+        "--schedules 5..3", "--schedules 5", "--schedules ..9",
+        "--depth 0", "--depth 65",
+    };
+    result m = rdv("shrink 'rdv matrix --store x'");
+
+    cr_expect_eq(m.code, 2, "shrink of a matrix line: exit %d:\n%s",
+                 m.code, m.out);
+    free(m.out);
+
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char args[256];
+        result r;
+
+        snprintf(args, sizeof args, "hunt --store 'hash:?shared=1' "
+                 "--ranks 2 %s", bad[i]);
+        r = rdv(args);
+        cr_expect_eq(r.code, 2, "%s: exit %d:\n%s", bad[i], r.code, r.out);
+        free(r.out);
+    }
+}
