@@ -26,6 +26,11 @@ void rdv_report_print_json(FILE *f, const rdv_run_config *cfg,
 
 const char *rdv_check_verdict_name(int verdict);
 
+/* The verdict of a whole run from its checks: FAIL when one failed, PASS
+ * when none failed and one passed, SKIP when every check was skipped
+ * (nothing was verified, which is no success to report). */
+int rdv_checks_verdict(const rdv_check *checks, int n);
+
 /* The failing checks on one line of at most cap bytes, for a table cell
  * (conform's evidence): "name: failure; failure; name: failure", whole
  * failures only. Each check gets its first failure before any check

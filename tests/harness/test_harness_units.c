@@ -686,6 +686,8 @@ Test(checks, no_premise_is_a_skip_with_the_reason)
     cr_expect_eq(verdict_of(rep, RDV_CHECK_NO_LEAK, "keys or temp files"),
                  RDV_CHECK_PASS);
     cr_expect_not(rep->failed);
+    cr_expect_eq(rdv_checks_verdict(rep->checks, rep->nchecks),
+                 RDV_CHECK_PASS);
     f.have_faults = 1; /* a fault that is not fatal */
     rdv_checks_evaluate(&f, rep);
     cr_expect_eq(verdict_of(rep, RDV_CHECK_CULPRIT_NAMED, "no fatal fault "
@@ -706,7 +708,8 @@ Test(checks, no_premise_is_a_skip_with_the_reason)
 
 /* A fatal fault whose culprit is the only rank leaves no survivor:
  * ranks-ok, culprit-named and (when it was held past the deadline)
- * no-hang have nobody to judge and SKIP. */
+ * no-hang have nobody to judge and SKIP. A run where every check
+ * SKIPs verified nothing, and its verdict says so: SKIP, not PASS. */
 Test(checks, no_survivor_is_a_skip)
 {
     rdv_run_report *rep = calloc(1, sizeof *rep);
@@ -736,6 +739,8 @@ Test(checks, no_survivor_is_a_skip)
         cr_expect_eq(rep->checks[i].verdict, RDV_CHECK_SKIP, "%s: %s",
                      rep->checks[i].name, rep->checks[i].detail);
     cr_expect_not(rep->failed);
+    cr_expect_eq(rdv_checks_verdict(rep->checks, rep->nchecks),
+                 RDV_CHECK_SKIP);
     rdv_result_area_destroy(&a);
     free(rep);
 }
