@@ -683,6 +683,19 @@ Test(checks, no_premise_is_a_skip_with_the_reason)
                             "no error message to judge"), RDV_CHECK_SKIP);
     cr_expect_eq(verdict_of(rep, RDV_CHECK_RESULTS_IDENTICAL, "no step of "
                             "the workload has an output"), RDV_CHECK_SKIP);
+    /* a barrier only one rank finished: its order cannot be judged */
+    rdv_result_area_slot(&a, 0)->steps[0] = (rdv_step_out){
+        .ran = 1, .correct = 1, .t_enter_ns = 10, .t_exit_ns = 20};
+    rdv_checks_evaluate(&f, rep);
+    cr_expect_eq(verdict_of(rep, RDV_CHECK_RESULTS_CORRECT, "only barriers "
+                            "finished, and not on every rank"),
+                 RDV_CHECK_SKIP);
+    for (int r = 1; r < 3; r++)
+        rdv_result_area_slot(&a, r)->steps[0] = (rdv_step_out){
+            .ran = 1, .correct = 1, .t_enter_ns = 10 + r, .t_exit_ns = 20};
+    rdv_checks_evaluate(&f, rep);
+    cr_expect_eq(verdict_of(rep, RDV_CHECK_RESULTS_CORRECT, "3 step "
+                            "results"), RDV_CHECK_PASS);
     cr_expect_eq(verdict_of(rep, RDV_CHECK_NO_LEAK, "keys or temp files"),
                  RDV_CHECK_PASS);
     cr_expect_not(rep->failed);
