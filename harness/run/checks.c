@@ -432,12 +432,12 @@ static void judge_no_leak(const rdv_run_facts *f, rdv_check *c)
         return;
     if (f->keys_unlisted || fds_unknown) {
         c->verdict = RDV_CHECK_SKIP;
-        snprintf(c->detail, sizeof c->detail, "no processes or temp files "
-                 "left%s, but %s%s%s not checked", fds_unknown ? "" :
-                 ", no fd", f->keys_unlisted ? "keys (the store has no "
-                 "list: gloo level)" : "", f->keys_unlisted && fds_unknown
-                 ? " and " : "", fds_unknown ? "fds (/proc/self/fd could "
-                 "not be read)" : "");
+        snprintf(c->detail, sizeof c->detail, "no processes%s or temp "
+                 "files left, but not checked:%s%s",
+                 fds_unknown ? "" : ", fds", f->keys_unlisted ? " keys (the store has no list: gloo "
+                                    "level)" : "",
+                 fds_unknown ? " fds (/proc/self/fd could not be read)"
+                             : "");
     } else {
         snprintf(c->detail, sizeof c->detail, "no processes, fds (%d), "
                  "keys or temp files left%s", f->fds_after, f->keys_excused
@@ -491,7 +491,6 @@ static void judge_culprit(const rdv_run_facts *f, rdv_check *c)
     int64_t fault_t = 0;
     int bound_ms = f->cfg->timeout_ms + CULPRIT_SLACK_MS;
     char who[300];
-
     int judged = 0, hung = 0;
 
     if (f->fault_error[0])

@@ -707,8 +707,9 @@ Test(checks, no_premise_is_a_skip_with_the_reason)
                             "fired: no culprit to name"), RDV_CHECK_SKIP);
     f.keys_unlisted = 1;
     rdv_checks_evaluate(&f, rep);
-    cr_expect_eq(verdict_of(rep, RDV_CHECK_NO_LEAK, "but keys (the store "
-                            "has no list"), RDV_CHECK_SKIP);
+    cr_expect_eq(verdict_of(rep, RDV_CHECK_NO_LEAK, "no processes, fds or "
+                            "temp files left, but not checked: keys (the "
+                            "store has no list"), RDV_CHECK_SKIP);
     f.procs_left = 1; /* what it could see leaked: that still fails */
     snprintf(f.procs_detail, sizeof f.procs_detail, "process group 7 still "
              "has members");
