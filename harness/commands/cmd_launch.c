@@ -215,7 +215,9 @@ static void print_text(const launch_cmd *lc, const rdv_launch_report *rep)
     char line[8192], shown[1024];
 
     printf("launch %s: %s in %.1f ms (%d rank%s, %s)\n", rep->job,
-           rep->failed ? "FAIL" : "PASS", rep->elapsed_ms, cfg->nranks,
+           rdv_check_verdict_name(rdv_checks_verdict(rep->checks,
+                                                     rep->nchecks)),
+           rep->elapsed_ms, cfg->nranks,
            cfg->nranks == 1 ? "" : "s",
            rdv_url_redact(cfg->store_url, shown, sizeof shown));
     if (cfg->faults) {
@@ -259,9 +261,12 @@ static void print_json(const launch_cmd *lc, const rdv_launch_report *rep)
     rdv_json_put_string(stdout, rdv_url_redact(cfg->store_url, line,
                                                sizeof line));
     printf(",\"ranks\":%d,\"seed\":%llu,\"timeout_ms\":%d,\"passed\":%s,"
-           "\"elapsed_ms\":%.1f,\"faults\":", cfg->nranks,
-           (unsigned long long)cfg->seed, cfg->timeout_ms,
-           rep->failed ? "false" : "true", rep->elapsed_ms);
+           "\"verdict\":\"%s\",\"elapsed_ms\":%.1f,\"faults\":",
+           cfg->nranks, (unsigned long long)cfg->seed, cfg->timeout_ms,
+           rep->failed ? "false" : "true",
+           rdv_check_verdict_name(rdv_checks_verdict(rep->checks,
+                                                     rep->nchecks)),
+           rep->elapsed_ms);
     if (cfg->faults)
         rdv_json_put_string(stdout, rdv_faults_text(cfg->faults));
     else

@@ -319,9 +319,11 @@ static void report_run(matrix_cmd *mc, const rdv_run_config *cfg,
         rdv_report_print_json(stdout, cfg, rep);
         fflush(stdout);
     }
-    if (rep->failed) {
+    /* a failure, or a run that verified nothing (every check SKIPped,
+     * shown with its checks) */
+    if (rdv_checks_verdict(rep->checks, rep->nchecks) != RDV_CHECK_PASS) {
         rdv_matrix_progress_clear(&mc->m);
-        rdv_report_print_run(mc->text, cfg, rep, 0);
+        rdv_report_print_run(mc->text, cfg, rep, !rep->failed);
         fflush(mc->text);
     }
     if (mc->junit && rdv_matrix_add_case(&mc->m, cfg, rep, scenario))
@@ -453,6 +455,8 @@ static void run_cell_seeds(matrix_cmd *mc, int s, int n, int sc,
             cell->max_ms = rep->elapsed_ms;
         mc->m.done++;
         mc->m.failed += rep->failed;
+        mc->m.unverified += rdv_checks_verdict(rep->checks, rep->nchecks) ==
+                            RDV_CHECK_SKIP;
         report_run(mc, &cfg, rep, cfg.faults_spec);
         rdv_matrix_progress(&mc->m);
     }
@@ -515,7 +519,10 @@ static int run_matrix(matrix_cmd *mc)
     rdv_matrix_print_table(m, mc->text);
     fprintf(mc->text, "%d runs in %.1f s: %d passed, %d failed", m->done,
            (double)(rdv_now_ns() - m->t0_ns) / 1e9,
-           m->done - m->failed - m->errors, m->failed);
+           m->done - m->failed - m->errors - m->unverified, m->failed);
+    if (m->unverified)
+        fprintf(mc->text, ", %d skipped (every check SKIPped)",
+                m->unverified);
     if (m->errors)
         fprintf(mc->text, ", %d could not run", m->errors);
     fputc('\n', mc->text);

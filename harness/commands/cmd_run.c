@@ -33,7 +33,10 @@ static const char usage[] =
     "derived from (seed, rank) and checks every output against its closed\n"
     "form. The parent then judges the run with named checks: ranks-ok,\n"
     "mesh-consistent, results-correct, results-identical, no-hang,\n"
-    "no-leak, error-quality (and culprit-named with --faults).\n"
+    "no-leak, error-quality (and culprit-named with --faults). A check\n"
+    "with nothing to judge is SKIP with the reason, never PASS:\n"
+    "error-quality when no rank failed, culprit-named without a fatal\n"
+    "fault. A run is PASS when no check failed and one passed.\n"
     "\n"
     "  -s, --store URL    hash:?shared=1, file:///dir, redis://host:port,\n"
     "                     unix:///path, plugin:./lib.so; any takes prefix=P\n"
@@ -301,12 +304,15 @@ static void after_run(run_cmd *rc, const rdv_runner *runner,
                       const rdv_run_report *rep, int *traced)
 {
     char err[512];
+    int verdict = rdv_checks_verdict(rep->checks, rep->nchecks);
 
+    /* A run that verified nothing (every check SKIPped) is shown with
+     * its checks like a failure: repeats must not hide it among passes. */
     if (rc->json)
         rdv_report_print_json(stdout, &rc->cfg, rep);
-    else if (rc->repeat == 1 || rep->failed || rc->verbose)
+    else if (rc->repeat == 1 || verdict != RDV_CHECK_PASS || rc->verbose)
         rdv_report_print_run(stdout, &rc->cfg, rep, rc->verbose ||
-                                                        rc->repeat == 1);
+                             rc->repeat == 1 || verdict != RDV_CHECK_PASS);
     if (rc->junit && add_cases(rc, rep))
         fprintf(stderr, "rdv run: out of memory for the JUnit report\n");
     /* Keep the first failing run's trace; else the latest run's. */
@@ -323,7 +329,7 @@ static int run_all(run_cmd *rc, rdv_runner *runner)
 {
     rdv_run_report *rep = malloc(sizeof *rep);
     int64_t t0 = rdv_now_ns();
-    int runs = 0, failed = 0, traced = 0, broken = 0;
+    int runs = 0, failed = 0, unverified = 0, traced = 0, broken = 0;
     char err[512];
 
     if (!rep)
@@ -338,6 +344,8 @@ static int run_all(run_cmd *rc, rdv_runner *runner)
         }
         runs++;
         failed += rep->failed;
+        unverified += rdv_checks_verdict(rep->checks, rep->nchecks) ==
+                      RDV_CHECK_SKIP;
         after_run(rc, runner, rep, &traced);
         if (rep->failed && !rc->keep_going)
             break;
@@ -345,8 +353,12 @@ static int run_all(run_cmd *rc, rdv_runner *runner)
     if (rc->repeat > 1 && !rc->json) {
         double s = (double)(rdv_now_ns() - t0) / 1e9;
 
-        printf("%d runs in %.2f s (%.1f runs/s): %d passed, %d failed\n",
-               runs, s, s > 0 ? runs / s : 0.0, runs - failed, failed);
+        printf("%d runs in %.2f s (%.1f runs/s): %d passed, %d failed",
+               runs, s, s > 0 ? runs / s : 0.0, runs - failed - unverified,
+               failed);
+        if (unverified)
+            printf(", %d skipped (every check SKIPped)", unverified);
+        putchar('\n');
     }
     free(rep);
     return failed ? RDV_EXIT_FAIL : broken ? RDV_EXIT_CANNOT_RUN : RDV_EXIT_OK;

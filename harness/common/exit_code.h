@@ -2,7 +2,8 @@
  * harness/common/exit_code.h - the exit status of every `rdv` command,
  * so a CI job can tell a broken store from a broken job:
  *
- *   0  every check passed (or the command did what was asked)
+ *   0  no check failed: each passed, or was SKIPped with the reason it
+ *      had nothing to judge (or the command did what was asked)
  *   1  a check failed: the system under test is wrong
  *   2  bad usage, found before any rank starts (an unknown option, a bad
  *      value, a spec that does not parse, a --junit path that cannot be
@@ -37,8 +38,8 @@ static inline int rdv_exit_store_open(int st)
 
 /* The line every --help ends with. */
 #define RDV_EXIT_HELP                                                       \
-    "Exit status: 0 every check passed, 1 a check failed, 2 bad usage\n"    \
-    "(found before any rank starts), 3 could not run (store unreachable,\n" \
-    "resources).\n"
+    "Exit status: 0 no check failed (a check with nothing to judge is a\n"  \
+    "SKIP, with why), 1 a check failed, 2 bad usage (found before any\n"    \
+    "rank starts), 3 could not run (store unreachable, resources).\n"
 
 #endif

@@ -46,6 +46,8 @@ typedef struct rdv_matrix {
     /* progress */
     int total, done, failed, tty;
     int errors; /* runs that could not run (JUnit <error>, exit 3) */
+    int unverified; /* runs whose every check SKIPped: neither passed
+                       nor failed (JUnit <skipped>) */
     int64_t t0_ns;
 } rdv_matrix;
 

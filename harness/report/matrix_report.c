@@ -242,9 +242,14 @@ int rdv_matrix_add_case(rdv_matrix *m, const rdv_run_config *cfg,
     case_names(c, cfg, rep->seed, scenario);
     c->seconds = rep->elapsed_ms / 1e3;
     c->failed = rep->failed;
+    c->skipped = rdv_checks_verdict(rep->checks, rep->nchecks) ==
+                 RDV_CHECK_SKIP;
     if (rep->failed) {
         rdv_report_failed(rep, 0, ", ", c->message, sizeof c->message);
         c->text = failure_text(cfg, rep);
+    } else if (c->skipped) {
+        snprintf(c->message, sizeof c->message, "every check SKIPped: "
+                 "nothing was verified");
     }
     return 0;
 }
@@ -318,9 +323,10 @@ void rdv_matrix_json_cell(FILE *f, const rdv_run_config *cfg,
 void rdv_matrix_json_summary(FILE *f, const rdv_matrix *m, int leaked)
 {
     fprintf(f, "{\"version\":1,\"type\":\"matrix\",\"runs\":%d,"
-            "\"passed\":%d,\"failed\":%d,\"errors\":%d,"
+            "\"passed\":%d,\"failed\":%d,\"errors\":%d,\"skipped\":%d,"
             "\"elapsed_ms\":%.1f,\"no_leak\":%s}\n", m->done,
-            m->done - m->failed - m->errors, m->failed, m->errors,
+            m->done - m->failed - m->errors - m->unverified, m->failed,
+            m->errors, m->unverified,
             (double)(rdv_now_ns() - m->t0_ns) / 1e6,
             leaked ? "false" : "true");
     fflush(f);

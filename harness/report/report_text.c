@@ -19,6 +19,19 @@ const char *rdv_check_verdict_name(int verdict)
          : verdict == RDV_CHECK_FAIL ? "FAIL" : "SKIP";
 }
 
+int rdv_checks_verdict(const rdv_check *checks, int n)
+{
+    int verdict = RDV_CHECK_SKIP;
+
+    for (int i = 0; i < n; i++) {
+        if (checks[i].verdict == RDV_CHECK_FAIL)
+            return RDV_CHECK_FAIL;
+        if (checks[i].verdict == RDV_CHECK_PASS)
+            verdict = RDV_CHECK_PASS;
+    }
+    return verdict;
+}
+
 void rdv_report_failed(const rdv_run_report *rep, int detail,
                        const char *sep, char *buf, size_t cap)
 {
@@ -137,7 +150,8 @@ void rdv_report_print_run(FILE *f, const rdv_run_config *cfg,
     char line[8192], shown[512];
 
     fprintf(f, "run seed %llu: ", (unsigned long long)rep->seed);
-    rdv_colour_put(f, rep->failed ? "FAIL" : "PASS", 0);
+    rdv_colour_put(f, rdv_check_verdict_name(rdv_checks_verdict(
+                          rep->checks, rep->nchecks)), 0);
     fprintf(f, " in %.1f ms (%d rank%s, %s)\n", rep->elapsed_ms,
             cfg->nranks, cfg->nranks == 1 ? "" : "s",
             rdv_url_redact(cfg->store_url, shown, sizeof shown));
@@ -193,9 +207,12 @@ void rdv_report_print_json(FILE *f, const rdv_run_config *cfg,
     else
         fputs("null", f);
     fprintf(f, ",\"ranks\":%d,\"seed\":%llu,\"run_id\":\"%s\",\"passed\":%s,"
-            "\"elapsed_ms\":%.3f,\"checks\":[", cfg->nranks,
-            (unsigned long long)rep->seed, rep->run_id,
-            rep->failed ? "false" : "true", rep->elapsed_ms);
+            "\"verdict\":\"%s\",\"elapsed_ms\":%.3f,\"checks\":[",
+            cfg->nranks, (unsigned long long)rep->seed, rep->run_id,
+            rep->failed ? "false" : "true",
+            rdv_check_verdict_name(rdv_checks_verdict(rep->checks,
+                                                      rep->nchecks)),
+            rep->elapsed_ms);
     for (int i = 0; i < rep->nchecks; i++) {
         fprintf(f, "%s{\"name\":\"%s\",\"verdict\":\"%s\",\"detail\":",
                 i ? "," : "", rep->checks[i].name,

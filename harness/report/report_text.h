@@ -33,6 +33,11 @@ const rdv_check *rdv_report_first_failed(const rdv_run_report *rep);
 const char *rdv_report_first_cause(const rdv_run_report *rep, char *buf,
                                    size_t cap);
 
+/* The verdict of a whole run from its checks: FAIL when one failed, PASS
+ * when none failed and one passed, SKIP when every check was skipped
+ * (nothing was verified, which is no success to report). */
+int rdv_checks_verdict(const rdv_check *checks, int n);
+
 /* The failing checks on one line of at most cap bytes, for a table cell
  * (conform's evidence): "name: failure; failure; name: failure", whole
  * failures only. Each check gets its first failure before any check

@@ -7,8 +7,11 @@
  *
  * Each check looks at one property and says which ranks broke it and
  * how, so a failing check's detail is enough to start debugging. Checks
- * that have nothing to look at (no rank got connected, say) SKIP rather
- * than pass, so a table never shows a green mark for work never done.
+ * that have nothing to look at SKIP with the reason rather than pass, so
+ * a table never shows a green mark for work never done: no rank got
+ * connected, no rank failed (no message for error-quality), no fatal
+ * fault (no culprit to name), no survivor besides the culprit, no step
+ * whose output the ranks share, keys the store cannot list.
  * Under a fatal fault the culprit rank is excluded from ranks-ok, and
  * the survivors are expected to fail; culprit-named then asks whether
  * they said who was at fault, in time.
@@ -171,12 +174,14 @@ static const char *rank_outcome(const rdv_run_facts *f, int r, char *buf,
 static void judge_ranks_ok(const rdv_run_facts *f, rdv_check *c)
 {
     char buf[RDV_DETAIL_MAX + 256];
+    int judged = 0;
 
     for (int r = 0; r < f->cfg->nranks; r++) {
         const char *why = rank_outcome(f, r, buf, sizeof buf);
 
         if (is_culprit(f, r))
             continue;
+        judged++;
         if (!f->expect.fatal && why)
             check_fail(c, "%s", why);
         else if (f->expect.fatal && !why)
@@ -185,7 +190,10 @@ static void judge_ranks_ok(const rdv_run_facts *f, rdv_check *c)
         else if (f->expect.fatal && f->exits[r].hung)
             check_fail(c, "%s", why);
     }
-    if (c->verdict == RDV_CHECK_PASS)
+    if (!judged)
+        check_skip(c, "the only rank is the fault's culprit: no survivor "
+                      "to judge");
+    else if (c->verdict == RDV_CHECK_PASS)
         snprintf(c->detail, sizeof c->detail, f->expect.fatal
                  ? "every survivor failed, as the fault requires"
                  : "%d of %d ranks succeeded", f->cfg->nranks,
@@ -253,7 +261,7 @@ static void judge_mesh_outside(const rdv_run_facts *f, rdv_check *c)
 static void judge_mesh(const rdv_run_facts *f, rdv_check *c)
 {
     int n = f->cfg->nranks;
-    long pairs = 0, bad = 0;
+    long pairs = 0, bad = 0, all = (long)n * (n - 1) / 2;
 
     if (f->cfg->impl == RDV_IMPL_GLOO) {
         judge_mesh_outside(f, c);
@@ -284,14 +292,20 @@ static void judge_mesh(const rdv_run_facts *f, rdv_check *c)
         check_skip(c, "a single rank has no mesh");
     else if (pairs == 0)
         check_skip(c, "no two ranks got connected");
+    else if (c->verdict == RDV_CHECK_PASS && pairs < all)
+        snprintf(c->detail, sizeof c->detail, "%ld of %ld socket pairs "
+                 "mirror each other; the rest were never connected", pairs,
+                 all);
     else if (c->verdict == RDV_CHECK_PASS)
         snprintf(c->detail, sizeof c->detail, "%ld socket pairs mirror each "
                  "other", pairs);
 }
 
-/* Barrier semantics: nobody leaves before everybody has entered. */
-static void check_barrier_order(const rdv_run_facts *f, int step,
-                                rdv_check *c)
+/* Barrier semantics: nobody leaves before everybody has entered. A
+ * barrier has no output: this order is all there is to judge, and only
+ * when every rank finished it (0 then: not judged). */
+static int check_barrier_order(const rdv_run_facts *f, int step,
+                               rdv_check *c)
 {
     int64_t last_in = 0, first_out = INT64_MAX;
     int late = -1, early = -1;
@@ -300,7 +314,7 @@ static void check_barrier_order(const rdv_run_facts *f, int step,
         const rdv_step_out *o = &slot_of(f, r)->steps[step];
 
         if (!o->ran)
-            return;
+            return 0;
         if (o->t_enter_ns > last_in)
             last_in = o->t_enter_ns, late = r;
         if (o->t_exit_ns < first_out)
@@ -311,27 +325,38 @@ static void check_barrier_order(const rdv_run_facts *f, int step,
                    "rank %d entered at %.3f ms", step, early,
                    ms_since_start(f, first_out), late,
                    ms_since_start(f, last_in));
+    return 1;
 }
 
 static void judge_results(const rdv_run_facts *f, rdv_check *c)
 {
     const rdv_workload *w = &f->cfg->workload;
-    int checked = 0;
+    int checked = 0, unjudged = 0;
 
     for (int i = 0; i < w->nsteps; i++) {
+        int ran = 0;
+
         for (int r = 0; r < f->cfg->nranks; r++) {
             const rdv_step_out *o = &slot_of(f, r)->steps[i];
 
-            checked += o->ran;
+            ran += o->ran;
             if (o->ran && !o->correct)
                 check_fail(c, "step %d: %s", i, o->note);
         }
-        if (w->steps[i].kind == RDV_STEP_BARRIER)
-            check_barrier_order(f, i, c);
+        /* a barrier's "correct" is only its order, judged when every
+         * rank finished it */
+        if (w->steps[i].kind == RDV_STEP_BARRIER &&
+            !check_barrier_order(f, i, c))
+            unjudged += ran;
+        else
+            checked += ran;
     }
     if (!w->nsteps)
         check_skip(c, "the workload has no step after the rendezvous");
-    else if (!checked)
+    else if (!checked && unjudged && c->verdict == RDV_CHECK_PASS)
+        check_skip(c, "only barriers finished, and not on every rank: "
+                      "their order could not be judged");
+    else if (!checked && c->verdict == RDV_CHECK_PASS)
         check_skip(c, "no step finished on any rank");
     else if (c->verdict == RDV_CHECK_PASS)
         snprintf(c->detail, sizeof c->detail, "%d step results match "
@@ -341,13 +366,14 @@ static void judge_results(const rdv_run_facts *f, rdv_check *c)
 static void judge_identical(const rdv_run_facts *f, rdv_check *c)
 {
     const rdv_workload *w = &f->cfg->workload;
-    int compared = 0;
+    int compared = 0, shared = 0;
 
     for (int i = 0; i < w->nsteps; i++) {
         int first = -1;
 
         if (!rdv_step_output_shared(&w->steps[i]))
             continue;
+        shared++;
         for (int r = 0; r < f->cfg->nranks; r++) {
             const rdv_step_out *o = &slot_of(f, r)->steps[i];
 
@@ -368,6 +394,9 @@ static void judge_identical(const rdv_run_facts *f, rdv_check *c)
     }
     if (f->cfg->nranks == 1)
         check_skip(c, "a single rank has nothing to compare");
+    else if (!shared)
+        check_skip(c, "no step of the workload has an output every rank "
+                      "shares (barrier, spin and reduce_scatter do not)");
     else if (!compared)
         check_skip(c, "no step finished on two ranks");
     else if (c->verdict == RDV_CHECK_PASS)
@@ -396,7 +425,11 @@ static void judge_no_hang(const rdv_run_facts *f, rdv_check *c)
         hang_describe(f, r, buf, sizeof buf);
         check_fail(c, "%s", buf);
     }
-    if (c->verdict == RDV_CHECK_PASS && excused >= 0)
+    if (c->verdict == RDV_CHECK_PASS && excused >= 0 &&
+        f->cfg->nranks == 1)
+        check_skip(c, "the only rank is the fault's culprit, held by the "
+                      "fault past the deadline: no other rank to judge");
+    else if (c->verdict == RDV_CHECK_PASS && excused >= 0)
         snprintf(c->detail, sizeof c->detail, "every rank but the culprit "
                  "(rank %d, held by the fault and killed at the %d ms "
                  "deadline) exited in time", excused, f->cfg->deadline_ms);
@@ -405,11 +438,16 @@ static void judge_no_hang(const rdv_run_facts *f, rdv_check *c)
                  "the %d ms deadline", f->cfg->deadline_ms);
 }
 
+/* A leak it could not look for (the store has no list, /proc/self/fd
+ * could not be read) leaves the check a SKIP naming what went unchecked,
+ * unless what it could see already leaked (FAIL). */
 static void judge_no_leak(const rdv_run_facts *f, rdv_check *c)
 {
+    int fds_unknown = f->fds_before < 0 || f->fds_after < 0;
+
     if (f->procs_left)
         check_fail(c, "processes: %s", f->procs_detail);
-    if (f->fds_before != f->fds_after)
+    if (!fds_unknown && f->fds_before != f->fds_after)
         check_fail(c, "harness fds: %d before the run, %d after",
                    f->fds_before, f->fds_after);
     if (f->keys_left > 0)
@@ -428,21 +466,28 @@ static void judge_no_leak(const rdv_run_facts *f, rdv_check *c)
     if (f->temps_left)
         check_fail(c, "%d temp files left: %s", f->temps_left,
                    f->temps_detail);
-    if (c->verdict == RDV_CHECK_PASS && f->keys_unlisted)
-        snprintf(c->detail, sizeof c->detail, "no processes, fds (%d) or "
-                 "temp files left; keys not checked: the store has no list "
-                 "(gloo level)", f->fds_after);
-    else if (c->verdict == RDV_CHECK_PASS)
+    if (c->verdict != RDV_CHECK_PASS)
+        return;
+    if (f->keys_unlisted || fds_unknown) {
+        c->verdict = RDV_CHECK_SKIP;
+        snprintf(c->detail, sizeof c->detail, "no processes%s or temp "
+                 "files left, but not checked:%s%s",
+                 fds_unknown ? "" : ", fds", f->keys_unlisted ? " keys (the store has no list: gloo "
+                                    "level)" : "",
+                 fds_unknown ? " fds (/proc/self/fd could not be read)"
+                             : "");
+    } else {
         snprintf(c->detail, sizeof c->detail, "no processes, fds (%d), "
                  "keys or temp files left%s", f->fds_after, f->keys_excused
                  ? " (but the culprit's own records, which it could not "
                    "remove)" : "");
+    }
 }
 
-/* Judges the messages of the ranks that reported a failure. A rank that
- * died (a signal), hung or exited without reporting left no message:
- * when only such ranks went wrong there is nothing to judge, which is a
- * SKIP saying so, never "no rank failed" (ranks-ok names them). */
+/* Judges the messages of the ranks that reported a failure. With none
+ * there is no message to judge: a SKIP saying why (no rank failed, or
+ * the ranks that went wrong died, hung or exited without one, which
+ * ranks-ok names), never a PASS. */
 static void judge_error_quality(const rdv_run_facts *f, rdv_check *c)
 {
     int failed = 0, silent = 0, first_silent = -1;
@@ -470,11 +515,12 @@ static void judge_error_quality(const rdv_run_facts *f, rdv_check *c)
                  rank_outcome(f, first_silent, buf, sizeof buf),
                  silent > 1 ? ", ..." : "");
         c->verdict = RDV_CHECK_SKIP;
-        return;
+    } else if (!failed) {
+        check_skip(c, "no rank failed: no error message to judge");
+    } else {
+        snprintf(c->detail, sizeof c->detail, "the error of each of the %d "
+                 "failing ranks names a rank, key or address", failed);
     }
-    snprintf(c->detail, sizeof c->detail, failed
-             ? "every failing rank's error names a rank, key or address"
-             : "no rank failed");
 }
 
 static void judge_culprit(const rdv_run_facts *f, rdv_check *c)
@@ -483,14 +529,14 @@ static void judge_culprit(const rdv_run_facts *f, rdv_check *c)
     int64_t fault_t = 0;
     int bound_ms = f->cfg->timeout_ms + CULPRIT_SLACK_MS;
     char who[300];
+    int judged = 0, hung = 0;
 
     if (f->fault_error[0])
         check_fail(c, "a server fault could not be applied: %s",
                    f->fault_error);
     if (!x->fatal) {
         if (c->verdict == RDV_CHECK_PASS)
-            snprintf(c->detail, sizeof c->detail, "no fatal fault in the "
-                     "plan");
+            check_skip(c, "no fatal fault fired: no culprit to name");
         return;
     }
     if (x->culprit >= 0) {
@@ -506,8 +552,13 @@ static void judge_culprit(const rdv_run_facts *f, rdv_check *c)
         const rdv_slot *s = slot_of(f, r);
         int named;
 
-        if (r == x->culprit || f->exits[r].hung)
-            continue; /* hung survivors are no-hang's to report */
+        if (r == x->culprit)
+            continue;
+        if (f->exits[r].hung) {
+            hung++; /* no-hang's to report */
+            continue;
+        }
+        judged++;
         named = x->culprit >= 0 ? rdv_error_names_rank(s->error, x->culprit)
                                 : (x->key[0] && strstr(s->error, x->key));
         if (!named)
@@ -519,9 +570,17 @@ static void judge_culprit(const rdv_run_facts *f, rdv_check *c)
                        (double)(s->t_end_ns - fault_t) / 1e6,
                        CULPRIT_SLACK_MS);
     }
-    if (c->verdict == RDV_CHECK_PASS)
-        snprintf(c->detail, sizeof c->detail, "every survivor named the "
-                 "culprit within %d ms", bound_ms);
+    if (c->verdict != RDV_CHECK_PASS)
+        return;
+    if (!judged && hung)
+        check_skip(c, "every survivor hung (no-hang names them): no error "
+                      "to look for the culprit in");
+    else if (!judged)
+        check_skip(c, "the only rank is the fault's culprit: no survivor "
+                      "to name it");
+    else
+        snprintf(c->detail, sizeof c->detail, "each of the %d survivors "
+                 "named the culprit within %d ms", judged, bound_ms);
 }
 
 /* ---- the table ------------------------------------------------------ */

@@ -14,7 +14,7 @@ typedef struct rdv_run_facts {
     const rdv_result_area *area;
     const rdv_rank_exit *exits;
     int64_t deadline_ns;
-    int fds_before, fds_after;
+    int fds_before, fds_after; /* -1: /proc/self/fd could not be read */
     int procs_left;
     char procs_detail[256];
     long keys_left; /* < 0: the store could not be listed (rdv_status) */

@@ -184,12 +184,14 @@ static void judge_ranks_ok(const rdv_launch_config *cfg,
     rdv_check *c = check_add(rep, RDV_CHECK_RANKS_OK, "ranks-ok");
     const rdv_faults_expect *x = &rep->expect;
     char buf[160];
+    int judged = 0;
 
     for (int r = 0; r < cfg->nranks; r++) {
         const char *why = outcome(&rep->exits[r], r, buf, sizeof buf);
 
         if (x->fatal && x->culprit == r)
             continue;
+        judged++;
         if (!x->fatal && why) {
             check_fail(c, why);
         } else if (x->fatal && !why) {
@@ -198,10 +200,15 @@ static void judge_ranks_ok(const rdv_launch_config *cfg,
             check_fail(c, buf);
         }
     }
-    if (c->verdict == RDV_CHECK_PASS)
+    if (!judged) {
+        c->verdict = RDV_CHECK_SKIP;
+        snprintf(c->detail, sizeof c->detail, "the only rank is the "
+                 "fault's culprit: no survivor to judge");
+    } else if (c->verdict == RDV_CHECK_PASS) {
         snprintf(c->detail, sizeof c->detail, x->fatal
                  ? "every survivor failed, as the fault requires"
                  : "%d of %d ranks exited 0", cfg->nranks, cfg->nranks);
+    }
 }
 
 static void judge_no_hang(const rdv_launch_config *cfg,

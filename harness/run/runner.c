@@ -269,8 +269,8 @@ int rdv_runner_run(rdv_runner *r, uint64_t seed, rdv_run_report *rep,
     job.inherited = r->inherited ? r->store : NULL;
     rdv_result_area_reset(&r->area);
     /* A store of the gloo level has no list: only --impl gloo, which
-     * needs nothing more, runs on one, and no-leak then says the keys
-     * went unchecked. */
+     * needs nothing more, runs on one, and no-leak then SKIPs, saying
+     * the keys went unchecked. */
     f.keys_unlisted = cfg->impl == RDV_IMPL_GLOO &&
                       rdv_store_contract_level(r->store) <
                           RDV_STORE_LEVEL_FULL;

@@ -225,7 +225,10 @@ int rdv_workload_validate(const rdv_workload *w, int nranks, char *err,
 
 int rdv_step_output_shared(const rdv_step *s)
 {
-    return s->kind != RDV_STEP_REDUCE_SCATTER && s->kind != RDV_STEP_SPIN;
+    /* A barrier and a spin have no output: their digests are all 0, and
+     * comparing them would count agreement nobody checked. */
+    return s->kind != RDV_STEP_REDUCE_SCATTER && s->kind != RDV_STEP_SPIN &&
+           s->kind != RDV_STEP_BARRIER;
 }
 
 const char *rdv_workload_phase_describe(const rdv_workload *w,

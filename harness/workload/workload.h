@@ -75,7 +75,9 @@ const char *rdv_workload_phase_describe(const rdv_workload *w,
                                         const rdv_phase_mark *m, char *buf,
                                         size_t cap);
 
-/* 1 when every rank must end a step with the same output digest. */
+/* 1 when every rank must end a step with the same output digest: 0 for
+ * a step with no output (barrier, spin) or a rank-specific one
+ * (reduce_scatter). */
 int rdv_step_output_shared(const rdv_step *s);
 
 #endif

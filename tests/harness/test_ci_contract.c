@@ -302,6 +302,23 @@ Test(junit, run_matrix_and_conform_validate, .timeout = 300)
                  xpath_number(file, "count(//failure)"));
     cr_expect_gt(xpath_number(file, "count(//failure)"), 0);
 
+    /* run, passing: error-quality had no failed rank to judge, and is a
+     * <skipped> with that reason, not a silent pass */
+    snprintf(file, sizeof file, "%s/pass.xml", dir);
+    snprintf(args, sizeof args, "run --store 'hash:?shared=1' --ranks 2 "
+             "--workload barrier --junit %s", file);
+    r = rdv(args);
+    cr_expect_eq(r.code, 0, "%s", r.out);
+    free(r.out);
+    expect_valid_junit(file, "run");
+    cr_expect_eq(xpath_number(file, "count(//failure)"), 0);
+    cr_expect_eq(xpath_number(file, "count(//testcase[starts-with(@name, "
+                                    "\"error-quality \")]/skipped[starts-"
+                                    "with(@message, \"no rank failed\")])"),
+                 1);
+    cr_expect_eq(xpath_number(file, "count(//skipped[string-length(.)=0])"),
+                 0);
+
     /* matrix: the file store in a temp dir, and one that refuses */
     snprintf(file, sizeof file, "%s/matrix.xml", dir);
     snprintf(args, sizeof args, "matrix --store 'file://%s/store' --store "

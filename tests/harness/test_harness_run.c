@@ -2,8 +2,9 @@
  * tests/harness/test_harness_run.c - the `rdv` binary, judged from the
  * outside on real forked ranks and real stores.
  *
- * - a correct store passes every check (shared hash, file, the SQLite
- *   example plugin);
+ * - a correct store passes every check that has something to judge
+ *   (shared hash, file, the SQLite example plugin), and error-quality,
+ *   with no failed rank's message to judge, SKIPs saying so;
  * - each broken store of tests/plugins is flagged by the right check;
  * - a rank that never returns is killed at the deadline and reported by
  *   no-hang with its phase, and the printed replay line reproduces it;
@@ -26,15 +27,21 @@
 
 static const char *const all_checks[] = {
     "ranks-ok", "mesh-consistent", "results-correct", "results-identical",
-    "no-hang", "no-leak", "error-quality",
+    "no-hang", "no-leak",
 };
 
+/* A clean run: every check that can judge it passes, and error-quality,
+ * with no failing rank, SKIPs with its reason: never PASS. */
 static void expect_all_pass(const result *r)
 {
     cr_expect_eq(r->code, 0, "exit %d:\n%s", r->code, r->out);
+    cr_expect(strstr(r->out, "run seed ") && strstr(r->out, ": PASS in "),
+              "%s", r->out);
     for (size_t i = 0; i < sizeof all_checks / sizeof all_checks[0]; i++)
         cr_expect(check_is(r->out, all_checks[i], "PASS"), "%s did not "
                   "pass:\n%s", all_checks[i], r->out);
+    cr_expect(check_is(r->out, "error-quality", "SKIP  no rank failed: no "
+                       "error message to judge"), "%s", r->out);
 }
 
 Test(run, correct_shared_hash_passes_every_check)
@@ -471,7 +478,26 @@ Test(faults, fatal_kill_is_judged_by_culprit_named, .timeout = 240)
     result r = rdv("run --store 'hash:?shared=1' --ranks 3 --timeout 5000 "
             "--faults 'proc.kill(rank=1, at=connected)'");
     cr_expect_eq(r.code, 0, "exit %d:\n%s", r.code, r.out);
-    cr_expect(check_is(r.out, "culprit-named", "PASS"), "%s", r.out);
+    cr_expect(check_is(r.out, "culprit-named", "PASS  each of the 2 "
+                       "survivors named the culprit"), "%s", r.out);
+    free(r.out);
+}
+
+/* Without a fatal fault there is no culprit to name, and with only a
+ * barrier no output to compare: both SKIP with the reason, and the run
+ * still passes (exit 0: a SKIP fails nothing). */
+Test(faults, checks_without_a_premise_skip_with_the_reason, .timeout = 240)
+{
+    result r = rdv("run --store 'hash:?shared=1' --ranks 3 --timeout 5000 "
+                   "--workload barrier --faults 'store.delay(ms=1, p=0.5)'");
+
+    cr_expect_eq(r.code, 0, "exit %d:\n%s", r.code, r.out);
+    cr_expect(check_is(r.out, "culprit-named", "SKIP  no fatal fault "
+                       "fired: no culprit to name"), "%s", r.out);
+    cr_expect(check_is(r.out, "results-identical", "SKIP  no step of the "
+                       "workload has an output"), "%s", r.out);
+    cr_expect(check_is(r.out, "ranks-ok", "PASS"), "%s", r.out);
+    cr_expect_null(strstr(r.out, "no fatal fault in the plan"), "%s", r.out);
     free(r.out);
 }
 

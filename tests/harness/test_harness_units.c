@@ -726,3 +726,131 @@ Test(checks, error_quality_skips_when_every_rank_died_silently)
     rdv_result_area_destroy(&area);
     free(rep);
 }
+
+/* A run of n ranks that all reported success, judged; fd counts equal. */
+static void judge_clean(rdv_run_facts *f, rdv_run_config *cfg,
+                        rdv_rank_exit *exits, rdv_result_area *a, int n,
+                        rdv_run_report *rep)
+{
+    cfg->nranks = n;
+    cfg->timeout_ms = 1000;
+    cfg->deadline_ms = 3000;
+    *f = (rdv_run_facts){.cfg = cfg, .area = a, .exits = exits};
+    f->expect.culprit = -1;
+    f->fds_before = f->fds_after = 5;
+    for (int r = 0; r < n; r++) {
+        exits[r] = (rdv_rank_exit){.pid = 100 + r};
+        atomic_store(&rdv_result_area_slot(a, r)->state, RDV_SLOT_OK);
+    }
+    rdv_checks_evaluate(f, rep);
+}
+
+static int verdict_of(const rdv_run_report *rep, rdv_check_id id,
+                      const char *why)
+{
+    const rdv_check *c = rdv_report_check(rep, id);
+
+    cr_assert_not_null(c, "check %d did not apply", (int)id);
+    cr_expect(!why || strstr(c->detail, why), "%s: %s", c->name, c->detail);
+    return c->verdict;
+}
+
+/* Checks whose premise does not hold SKIP with the reason, never PASS:
+ * error-quality with no failed rank, culprit-named with no fatal fault,
+ * results-identical on a workload with no shared output, no-leak when
+ * the keys cannot be listed. The run itself still has no failure. */
+Test(checks, no_premise_is_a_skip_with_the_reason)
+{
+    rdv_run_report *rep = calloc(1, sizeof *rep);
+    rdv_rank_exit exits[3];
+    rdv_run_config cfg = {0};
+    rdv_run_facts f;
+    rdv_result_area a;
+    char err[256];
+
+    cr_assert_not_null(rep);
+    mesh_area(&a, 3);
+    cr_assert_eq(rdv_workload_parse("rendezvous,barrier", &cfg.workload,
+                                     err, sizeof err), 0, "%s", err);
+    judge_clean(&f, &cfg, exits, &a, 3, rep);
+    cr_expect_eq(verdict_of(rep, RDV_CHECK_RANKS_OK, "3 of 3"),
+                 RDV_CHECK_PASS);
+    cr_expect_eq(verdict_of(rep, RDV_CHECK_ERROR_QUALITY, "no rank failed: "
+                            "no error message to judge"), RDV_CHECK_SKIP);
+    cr_expect_eq(verdict_of(rep, RDV_CHECK_RESULTS_IDENTICAL, "no step of "
+                            "the workload has an output"), RDV_CHECK_SKIP);
+    /* a barrier only one rank finished: its order cannot be judged */
+    rdv_result_area_slot(&a, 0)->steps[0] = (rdv_step_out){
+        .ran = 1, .correct = 1, .t_enter_ns = 10, .t_exit_ns = 20};
+    rdv_checks_evaluate(&f, rep);
+    cr_expect_eq(verdict_of(rep, RDV_CHECK_RESULTS_CORRECT, "only barriers "
+                            "finished, and not on every rank"),
+                 RDV_CHECK_SKIP);
+    for (int r = 1; r < 3; r++)
+        rdv_result_area_slot(&a, r)->steps[0] = (rdv_step_out){
+            .ran = 1, .correct = 1, .t_enter_ns = 10 + r, .t_exit_ns = 20};
+    rdv_checks_evaluate(&f, rep);
+    cr_expect_eq(verdict_of(rep, RDV_CHECK_RESULTS_CORRECT, "3 step "
+                            "results"), RDV_CHECK_PASS);
+    cr_expect_eq(verdict_of(rep, RDV_CHECK_NO_LEAK, "keys or temp files"),
+                 RDV_CHECK_PASS);
+    cr_expect_not(rep->failed);
+    cr_expect_eq(rdv_checks_verdict(rep->checks, rep->nchecks),
+                 RDV_CHECK_PASS);
+    f.have_faults = 1; /* a fault that is not fatal */
+    rdv_checks_evaluate(&f, rep);
+    cr_expect_eq(verdict_of(rep, RDV_CHECK_CULPRIT_NAMED, "no fatal fault "
+                            "fired: no culprit to name"), RDV_CHECK_SKIP);
+    f.keys_unlisted = 1;
+    rdv_checks_evaluate(&f, rep);
+    cr_expect_eq(verdict_of(rep, RDV_CHECK_NO_LEAK, "no processes, fds or "
+                            "temp files left, but not checked: keys (the "
+                            "store has no list"), RDV_CHECK_SKIP);
+    f.procs_left = 1; /* what it could see leaked: that still fails */
+    snprintf(f.procs_detail, sizeof f.procs_detail, "process group 7 still "
+             "has members");
+    rdv_checks_evaluate(&f, rep);
+    cr_expect_eq(verdict_of(rep, RDV_CHECK_NO_LEAK, "process group 7"),
+                 RDV_CHECK_FAIL);
+    rdv_result_area_destroy(&a);
+    free(rep);
+}
+
+/* A fatal fault whose culprit is the only rank leaves no survivor:
+ * ranks-ok, culprit-named and (when it was held past the deadline)
+ * no-hang have nobody to judge and SKIP. A run where every check
+ * SKIPs verified nothing, and its verdict says so: SKIP, not PASS. */
+Test(checks, no_survivor_is_a_skip)
+{
+    rdv_run_report *rep = calloc(1, sizeof *rep);
+    rdv_rank_exit exits[1];
+    rdv_run_config cfg = {0};
+    rdv_run_facts f;
+    rdv_result_area a;
+
+    cr_assert_not_null(rep);
+    cr_assert_eq(rdv_result_area_create(&a, 1, 0), 0);
+    judge_clean(&f, &cfg, exits, &a, 1, rep);
+    f.have_faults = 1;
+    f.expect.fatal = 1;
+    f.expect.culprit = 0;
+    exits[0].hung = 1;
+    exits[0].code = -1;
+    atomic_store(&rdv_result_area_slot(&a, 0)->state, RDV_SLOT_RUNNING);
+    f.keys_unlisted = 1;
+    rdv_checks_evaluate(&f, rep);
+    cr_expect_eq(verdict_of(rep, RDV_CHECK_RANKS_OK, "no survivor"),
+                 RDV_CHECK_SKIP);
+    cr_expect_eq(verdict_of(rep, RDV_CHECK_CULPRIT_NAMED, "no survivor"),
+                 RDV_CHECK_SKIP);
+    cr_expect_eq(verdict_of(rep, RDV_CHECK_NO_HANG, "no other rank"),
+                 RDV_CHECK_SKIP);
+    for (int i = 0; i < rep->nchecks; i++)
+        cr_expect_eq(rep->checks[i].verdict, RDV_CHECK_SKIP, "%s: %s",
+                     rep->checks[i].name, rep->checks[i].detail);
+    cr_expect_not(rep->failed);
+    cr_expect_eq(rdv_checks_verdict(rep->checks, rep->nchecks),
+                 RDV_CHECK_SKIP);
+    rdv_result_area_destroy(&a);
+    free(rep);
+}

@@ -226,6 +226,25 @@ static void expect_all_pass(const char *url, const char *ranks,
     free(r.out);
 }
 
+/* A rendezvous clause passes on a clean run, whose error-quality check
+ * has no failed rank to judge: its evidence counts what passed and
+ * names what was skipped and why, never "7 checks passed". */
+Test(conform, rendezvous_evidence_names_the_skipped_checks)
+{
+    const char *const args[] = {"--store", "hash:?shared=1", "--ranks", "2",
+                                "--only", "rendezvous-2", NULL};
+    conform_run r = run_conform(args);
+    const char *ev = NULL;
+
+    cr_expect_eq(r.status, 0, "exit %d\n%s", r.status, r.out);
+    cr_expect_str_eq(verdict(&r, "rendezvous-2", &ev), "PASS", "%s", r.out);
+    cr_expect(ev && strstr(ev, "2 ranks: 6 of 7 checks passed in ") &&
+                  strstr(ev, "; skipped: error-quality (no rank failed: no "
+                             "error message to judge)"),
+              "%s", ev ? ev : r.out);
+    free(r.out);
+}
+
 Test(conform, sqlite_example_passes_every_clause)
 {
     char url[512];
