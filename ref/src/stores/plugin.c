@@ -23,6 +23,11 @@
  *   compare_set, del and list may be NULL and answer RDV_ENOTSUP naming
  *   the plugin, and the handle reports the level (RDV_STORE_GLOO_LEVEL).
  *   A table older than the level field claims full.
+ * - The loader is two steps: rdv_plugin_open_file() finds the table
+ *   (dlopen, dlsym), rdv_plugin_open_table() checks it, creates the
+ *   handle and adapts it; the fuzz target of plugin replies
+ *   (tests/fuzz/fuzz_plugin_reply.c) enters at the second step with a
+ *   table of its own.
  * - rdv_plugin_open_file() is the loader without the plugin: URL, so a
  *   scheme of librdv's own can be served by a plugin it finds itself
  *   (gloo.c); such a plugin may be handed prefix= to map onto its own
@@ -259,7 +264,8 @@ static void pl_cancel(rdv_store *s)
 static void pl_destroy(rdv_store *s)
 {
     P(s)->p->destroy(P(s)->h);
-    dlclose(P(s)->dl);
+    if (P(s)->dl)
+        dlclose(P(s)->dl);
     free(s);
 }
 
@@ -456,11 +462,9 @@ int rdv_plugin_open(rdv_url *u, rdv_store **out, char *errbuf, size_t errlen)
 int rdv_plugin_open_file(rdv_url *u, const char *file, int keep_prefix,
                          rdv_store **out, char *errbuf, size_t errlen)
 {
-    plugin_loader loader = {.u = u, .keep_prefix = keep_prefix};
     const rdv_store_plugin *p;
-    plugin_store *ps;
     char hint[128];
-    void *dl, *h;
+    void *dl;
     int rc;
 
     if (!(dl = load(file, errbuf, errlen)))
@@ -474,17 +478,32 @@ int rdv_plugin_open_file(rdv_url *u, const char *file, int keep_prefix,
         rc = RDV_EINVAL;
         goto fail;
     }
+    if ((rc = rdv_plugin_open_table(u, file, p, dl, keep_prefix, out,
+                                    errbuf, errlen)) != RDV_OK)
+        goto fail;
+    return RDV_OK;
+fail:
+    dlclose(dl);
+    return rc;
+}
+
+int rdv_plugin_open_table(rdv_url *u, const char *file,
+                          const rdv_store_plugin *p, void *dl,
+                          int keep_prefix, rdv_store **out, char *errbuf,
+                          size_t errlen)
+{
+    plugin_loader loader = {.u = u, .keep_prefix = keep_prefix};
+    plugin_store *ps;
+    void *h;
+    int rc;
+
     if ((rc = check_table(file, p, errbuf, errlen)) != RDV_OK)
-        goto fail;
-    ps = calloc(1, sizeof *ps);
-    if (!ps) {
-        rc = RDV_ENOMEM;
-        goto fail;
-    }
+        return rc;
+    if (!(ps = calloc(1, sizeof *ps)))
+        return RDV_ENOMEM;
     if (!(h = create(&loader, file, p, errbuf, errlen))) {
         free(ps);
-        rc = RDV_ECONN;
-        goto fail;
+        return RDV_ECONN;
     }
     ps->dl = dl;
     ps->p = p;
@@ -495,7 +514,4 @@ int rdv_plugin_open_file(rdv_url *u, const char *file, int keep_prefix,
         ps->base.flags |= RDV_STORE_GLOO_LEVEL;
     *out = &ps->base;
     return RDV_OK;
-fail:
-    dlclose(dl);
-    return rc;
 }
