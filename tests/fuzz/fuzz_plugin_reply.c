@@ -90,6 +90,7 @@ static struct {
      * was about, when it was refused. */
     int owe, lie;
     const char *owe_op, *owe_key;
+    char owe_key_copy[256]; /* the key may be freed before the check */
     /* Good values handed out, in order; keys listed; results. */
     void *want[MAX_VALUES];
     size_t want_len[MAX_VALUES];
@@ -111,6 +112,26 @@ static handle *H(void *h)
     return h;
 }
 
+/* Remembers what the last reply was about (a copy of the key: the
+ * fallbacks free the keys they list before the call returns). */
+static void owe_about(const char *op, const char *key)
+{
+    run.owe_op = op;
+    run.owe_key = NULL;
+    if (key) {
+        snprintf(run.owe_key_copy, sizeof run.owe_key_copy, "%s", key);
+        run.owe_key = run.owe_key_copy;
+    }
+}
+
+/* The reply breaks the ABI in a way beyond its return code. */
+static void refused(const char *op, const char *key)
+{
+    run.owe = RDV_EPROTO;
+    run.lie = 1;
+    owe_about(op, key);
+}
+
 /* A return code: usually RDV_OK, else an rdv_status, else garbage. On
  * a failure, errmsg's next answer is set up too. */
 static int reply_status(handle *h, const char *op, const char *key)
@@ -119,8 +140,7 @@ static int reply_status(handle *h, const char *op, const char *key)
     uint8_t b = take();
     int rc;
 
-    run.owe_op = op;
-    run.owe_key = key;
+    owe_about(op, key);
     run.lie = 0;
     if (b < 128)
         return run.owe = RDV_OK;
@@ -168,15 +188,6 @@ static int reply_status(handle *h, const char *op, const char *key)
         break;
     }
     return rc;
-}
-
-/* The reply breaks the ABI in a way beyond its return code. */
-static void refused(const char *op, const char *key)
-{
-    run.owe = RDV_EPROTO;
-    run.lie = 1;
-    run.owe_op = op;
-    run.owe_key = key;
 }
 
 /* A value reply: a good one (remembered for the round trip) or a lie
@@ -433,11 +444,12 @@ static int fp_multi_get(void *h, const char *const *keys, size_t n,
         return rc;
     for (size_t i = 0; i < n; i++) {
         int lie = run.lie;
-        const char *owe_key = run.owe_key;
+        char first[sizeof run.owe_key_copy];
 
+        snprintf(first, sizeof first, "%s", run.owe_key_copy);
         reply_value("multi_get", keys[i], &vals[i], &lens[i]);
         if (lie) /* the first lie is the one named */
-            refused("multi_get", owe_key);
+            refused("multi_get", first);
     }
     return rc;
 }
