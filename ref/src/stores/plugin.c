@@ -121,10 +121,13 @@ static void copy_detail(const char *msg, char *out, size_t cap)
 {
     size_t len = strnlen(msg, cap - 1), o = 0;
 
-    for (size_t i = 0; i < len && o + 5 < cap; i++) {
+    for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)msg[i];
+        int escape = c < 0x20 || c == 0x7f;
 
-        if (c < 0x20 || c == 0x7f)
+        if (o + (escape ? 4 : 1) >= cap)
+            break;
+        if (escape)
             o += (size_t)snprintf(out + o, cap - o, "\\x%02x", c);
         else
             out[o++] = (char)c;
