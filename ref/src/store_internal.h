@@ -36,6 +36,15 @@ int rdv_plugin_open(rdv_url *u, rdv_store **out, char *errbuf,
  * keep_prefix, for a plugin that maps it onto its own scoping). */
 int rdv_plugin_open_file(rdv_url *u, const char *file, int keep_prefix,
                          rdv_store **out, char *errbuf, size_t errlen);
+/* The loader's second step, on a table already found (dl, the handle
+ * dlopen gave, or NULL for a table in this program, is closed with the
+ * store, not on failure): checks the table, calls create with u's
+ * options, adapts the ops. rdv_plugin_open_file() is the first step. */
+struct rdv_store_plugin;
+int rdv_plugin_open_table(rdv_url *u, const char *file,
+                          const struct rdv_store_plugin *p, void *dl,
+                          int keep_prefix, rdv_store **out, char *errbuf,
+                          size_t errlen);
 #ifdef RDV_WITH_GLOO
 /* gloo+file:, gloo+hash:, gloo+redis:: Gloo's own stores (gloo.c). */
 int rdv_gloo_open(rdv_url *u, rdv_store **out, char *errbuf, size_t errlen);

@@ -10,6 +10,7 @@
  * workloads) are files written by hand.
  */
 #include <arpa/inet.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -311,6 +312,52 @@ static void file_contents(void)
     seed("file_store", "long-key-short", buf, 209, NULL, 0);
 }
 
+/* fuzz_plugin_reply reads a script, not a wire format: byte 0 picks the
+ * optional ops, then per call an op byte (set 0, get 1, wait 2, add 3,
+ * compare_set 4, delete 5, list 6, multi_get 7, multi_set 8, num_keys 9,
+ * delete_prefix 10), a key count and key picks, the call's arguments,
+ * then the plugin's replies as it is asked (a status byte below 0x80 is
+ * RDV_OK). These seeds are good replies; its regress-* inputs are the
+ * bad ones. */
+static void plugin_replies(void)
+{
+    static const uint8_t good[] = {
+        0x0f,                                     /* every optional op */
+        0, 0, 0, 5, 'h', 'e', 'l', 'l', 'o', 0, 0, /* set k=hello: OK */
+        1, 0, 1, 0, 0, 3, 'a', 'b', 'c',          /* get a/b: abc */
+        2, 2, 0, 1, 2, 0,                         /* wait 3 keys: OK */
+        3, 0, 2, 0, 0, 0, 0, 0, 0, 0, 1,          /* add +1 */
+        0, 0, 0, 0, 0, 0, 0, 0, 42,               /* -> 42 */
+        4, 0, 0, 1, 1, 1, 'x', 1, 'y',            /* compare_set x->y */
+        0, 200, 0, 1, 'y',                        /* won, cur y */
+        5, 0, 3, 0,                               /* delete: OK */
+        6, 0, 0, 1, 0, 3, 0, 0, 0, 1, 'a', 0, 0,  /* list p/: 3 keys */
+        7, 1, 0, 1, 0, 0, 1, 'v', 4,              /* multi_get: v, "" */
+        8, 1, 0, 1, 1, 'a', 0, 0,                 /* multi_set: OK */
+        9, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5,       /* num_keys: 5 */
+        10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2,   /* delete_prefix: 2 */
+    };
+    static const uint8_t fallbacks[] = {
+        0x00,                                     /* no optional op */
+        7, 1, 0, 1, 0, 0, 0, 1, 'v', 0, 4,        /* wait, get, get */
+        8, 1, 0, 1, 1, 'a', 0, 0, 0,              /* set, set */
+        9, 0, 0, 0, 2, 0, 0, 0, 0,                /* list: 2 keys */
+        10, 0, 0, 1, 0, 2, 0, 0, 0, 0, 0, 0,      /* list p/, 2 deletes */
+    };
+    static const uint8_t failures[] = {
+        0x0f,
+        1, 0, 0, 0x80 + 4, 2, 5, 'o', 'o', 'p', 's', '\n', /* get: EPROTO */
+        2, 0, 1, 0x80, 0,                          /* wait: ETIMEDOUT, "" */
+        3, 0, 2, 0, 0, 0, 0, 0, 0, 0, 1, 0x80 + 6, 3, /* add: EINVAL */
+        4, 0, 0, 0, 0, 0, 0x80 + 2, 4,             /* compare_set: EEXIST */
+        6, 0, 0, 0, 0x80 + 10, 2, 0,               /* list: ECANCELED */
+    };
+
+    seed("plugin_reply", "good", good, sizeof good, NULL, 0);
+    seed("plugin_reply", "fallbacks", fallbacks, sizeof fallbacks, NULL, 0);
+    seed("plugin_reply", "failures", failures, sizeof failures, NULL, 0);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -323,5 +370,6 @@ int main(int argc, char **argv)
     tcp_frames();
     exec_replies();
     file_contents();
+    plugin_replies();
     return 0;
 }

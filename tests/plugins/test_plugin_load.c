@@ -101,8 +101,8 @@ Test(plugin_load, a_status_outside_rdv_status_is_eproto)
     cr_assert_eq(rdv_store_open(url, &s, err, sizeof err), RDV_OK, "%s",
                  err);
     cr_assert_eq(rdv_store_delete(s, "k"), RDV_EPROTO);
-    cr_assert(strstr(rdv_store_errmsg(s), "delete returned 42, which is "
-                     "not an rdv_status"), "%s", rdv_store_errmsg(s));
+    cr_assert(strstr(rdv_store_errmsg(s), "delete on key 'k' returned 42, "
+                     "which is not an rdv_status"), "%s", rdv_store_errmsg(s));
     cr_assert_eq(rdv_store_set(s, "k", "v", 1, 0), RDV_OK, "usable after");
     rdv_store_close(s);
 }

@@ -79,12 +79,17 @@
  *          RDV_EINVAL     int64 overflow in add
  *          RDV_ECANCELED  the handle is being closed
  *          RDV_ECONN/RDV_EIO  the backend failed; RDV_ENOMEM
- *          Any other value is reported to the user as a broken plugin.
+ *          Any other value is reported to the user as a broken plugin,
+ *          as is a reply that breaks this contract (a NULL value with a
+ *          length, a value over RDV_VALUE_MAX, a won neither 0 nor 1, a
+ *          list key that is NULL, empty, outside the prefix or there
+ *          twice, a negative count): RDV_EPROTO naming the op and key.
  * Detail   after a failure, errmsg(handle) returns a string saying what,
  *          where and who, e.g. "get 'job7/addr/3' timed out after
  *          5000 ms" or "wait timed out after 100 ms: 1 of 2 keys
  *          missing: a/1". rdv copies it into the store's detail right
- *          after the failing op returns, so a per-handle buffer
+ *          after the failing op returns (its first RDV_DETAIL_MAX - 1
+ *          bytes, control bytes escaped as \xNN), so a per-handle buffer
  *          (last failure wins) or a thread-local one both work. It must
  *          not return NULL; "" means no detail.
  * Memory   values handed out (get, multi_get, compare_set's cur) are
@@ -187,7 +192,7 @@ typedef struct rdv_store_plugin {
                        size_t *cur_len);
     /* Deleting a missing key is RDV_OK. */
     int (*del)(void *h, const char *key);
-    /* Keys starting with prefix ("" = all), any order. */
+    /* Keys starting with prefix ("" = all), each once, any order. */
     int (*list)(void *h, const char *prefix, char ***keys, size_t *n);
 
     /* Optional: NULL selects rdv's generic version built on the ops

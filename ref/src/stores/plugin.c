@@ -14,21 +14,34 @@
  *   create (with the plugin's own message).
  * - Deadlines become timeout_ms at this edge (0 = try once, -1 = none),
  *   rounded up so a plugin never ends a wait early.
- * - The plugin is not trusted to keep the ABI: a return value that is
- *   not an rdv_status becomes RDV_EPROTO naming the op, and values are
- *   re-terminated (val[len] = 0) as rdv/store.h promises callers.
+ * - The plugin is not trusted to keep the ABI: a reply that breaks it (a
+ *   return value that is not an rdv_status, a NULL value of non-zero
+ *   length, a value over RDV_VALUE_MAX, a won neither 0 nor 1, a list
+ *   with a NULL, empty, overlong, out-of-prefix or repeated key, a
+ *   negative key count) becomes RDV_EPROTO naming the plugin, the op and
+ *   the key, with whatever memory it came with freed. Values are
+ *   re-terminated (val[len] = 0) as rdv/store.h promises callers. The
+ *   plugin's own detail is read no further than RDV_DETAIL_MAX bytes and
+ *   its control bytes are escaped.
  * - NULL optional ops run rdv's generic fallbacks (store_fallback.c),
  *   which call back into this adapter's required ops.
  * - A table may claim the gloo level (rdv_store_plugin.level): then add,
  *   compare_set, del and list may be NULL and answer RDV_ENOTSUP naming
  *   the plugin, and the handle reports the level (RDV_STORE_GLOO_LEVEL).
  *   A table older than the level field claims full.
+ * - The loader is two steps: rdv_plugin_open_file() finds the table
+ *   (dlopen, dlsym), rdv_plugin_open_table() checks it, creates the
+ *   handle and adapts it; the fuzz target of plugin replies
+ *   (tests/fuzz/fuzz_plugin_reply.c) enters at the second step with a
+ *   table of its own.
  * - rdv_plugin_open_file() is the loader without the plugin: URL, so a
  *   scheme of librdv's own can be served by a plugin it finds itself
  *   (gloo.c); such a plugin may be handed prefix= to map onto its own
  *   scoping.
  */
 #include <dlfcn.h>
+#include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,47 +66,109 @@ typedef struct plugin_store {
 
 #define P(s) ((plugin_store *)(s))
 
-/* Lowest status rdv defines; anything outside [lowest, 0] is a bug. */
-static int status_lowest(void)
+/* Is rc one of rdv/status.h's codes? Anything else is a broken plugin. */
+static int is_status(int rc)
 {
-    int lowest = 0;
+#define RDV_STATUS_IS(name, value, text) \
+    if (rc == (value))                   \
+        return 1;
+    RDV_STATUS_MAP(RDV_STATUS_IS)
+#undef RDV_STATUS_IS
+    return 0;
+}
 
-#define RDV_STATUS_MIN(name, value, text) \
-    if ((value) < lowest)                 \
-        lowest = (value);
-    RDV_STATUS_MAP(RDV_STATUS_MIN)
-#undef RDV_STATUS_MIN
-    return lowest;
+/* The plugin broke the ABI in its reply: RDV_EPROTO naming the plugin,
+ * the op and what it was asked about (what: "key 'k'", "prefix ''"),
+ * so the user knows whom to blame and for which call. */
+static int broken(rdv_store *s, const char *op, const char *what,
+                  const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static int broken(rdv_store *s, const char *op, const char *what,
+                  const char *fmt, ...)
+{
+    char why[256];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof why, fmt, ap);
+    va_end(ap);
+    return rdv_store_fail(s, RDV_EPROTO, "plugin '%s' (%s) broke the ABI: "
+                          "%s on %s %s", P(s)->p->name, P(s)->file, op,
+                          what, why);
+}
+
+/* "key 'k'" (or "keys 'k' and N more") for messages, escaped. */
+#define WHAT_MAX 192
+static const char *about_keys(const char *noun, const char *const *keys,
+                              size_t n, char *buf, size_t cap)
+{
+    char k[128];
+
+    rdv_key_printable(n ? keys[0] : "", k, sizeof k);
+    if (n > 1)
+        snprintf(buf, cap, "%ss '%s' and %zu more", noun, k, n - 1);
+    else
+        snprintf(buf, cap, "%s '%s'", noun, k);
+    return buf;
+}
+
+#define ABOUT(noun, key, buf) \
+    about_keys((noun), (const char *const[]){(key)}, 1, (buf), sizeof(buf))
+
+/* Copies the plugin's detail into out (cap bytes): read no further than
+ * fits, since a plugin's buffer may lack its NUL, and control bytes
+ * escaped, since the detail ends up in logs and terminals. */
+static void copy_detail(const char *msg, char *out, size_t cap)
+{
+    size_t len = strnlen(msg, cap - 1), o = 0;
+
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)msg[i];
+        int escape = c < 0x20 || c == 0x7f;
+
+        if (o + (escape ? 4 : 1) >= cap)
+            break;
+        if (escape)
+            o += (size_t)snprintf(out + o, cap - o, "\\x%02x", c);
+        else
+            out[o++] = (char)c;
+    }
+    out[o] = '\0';
 }
 
 /* Copies the plugin's detail into the store after a failed op, or says
  * that the plugin broke the ABI. Returns the status to hand the caller. */
-static int finish(rdv_store *s, const char *op, int rc)
+static int finish(rdv_store *s, const char *op, const char *what, int rc)
 {
-    const char *msg;
+    char msg[RDV_DETAIL_MAX];
+    const char *m;
 
     if (rc == RDV_OK)
         return RDV_OK;
-    if (rc > 0 || rc < status_lowest())
-        return rdv_store_fail(s, RDV_EPROTO, "plugin '%s' (%s): %s "
-                              "returned %d, which is not an rdv_status",
-                              P(s)->p->name, P(s)->file, op, rc);
-    msg = P(s)->p->errmsg(P(s)->h);
-    if (msg && msg[0])
+    if (!is_status(rc))
+        return broken(s, op, what, "returned %d, which is not an "
+                      "rdv_status", rc);
+    m = P(s)->p->errmsg(P(s)->h);
+    copy_detail(m ? m : "", msg, sizeof msg);
+    if (msg[0])
         return rdv_store_fail(s, rc, "%s", msg);
-    return rdv_store_fail(s, rc, "plugin '%s' (%s): %s failed: %s",
-                          P(s)->p->name, P(s)->file, op, rdv_strerror(rc));
+    return rdv_store_fail(s, rc, "plugin '%s' (%s): %s on %s failed: %s",
+                          P(s)->p->name, P(s)->file, op, what,
+                          rdv_strerror(rc));
 }
 
-/* Gives a returned value the NUL terminator rdv/store.h promises. */
-static int terminate(rdv_store *s, const char *op, void **val, size_t len)
+/* Checks a returned value and gives it the NUL terminator rdv/store.h
+ * promises. On failure *val is still the plugin's: the caller frees it. */
+static int terminate(rdv_store *s, const char *op, const char *what,
+                     void **val, size_t len)
 {
     char *v;
 
     if (!*val && len)
-        return rdv_store_fail(s, RDV_EPROTO, "plugin '%s' (%s): %s "
-                              "returned a NULL value of %zu bytes",
-                              P(s)->p->name, P(s)->file, op, len);
+        return broken(s, op, what, "returned a NULL value of %zu bytes",
+                      len);
+    if (len > RDV_VALUE_MAX)
+        return broken(s, op, what, "returned a value of %zu bytes, over "
+                      "RDV_VALUE_MAX (%u)", len, RDV_VALUE_MAX);
     v = realloc(*val, len + 1);
     if (!v)
         return rdv_store_fail(s, RDV_ENOMEM, "%s: out of memory", op);
@@ -107,17 +182,22 @@ static int pl_set(rdv_store *s, const char *key, const void *val,
 {
     int pflags = (flags & RDV_SET_CREATE_ONLY) ? RDV_PLUGIN_SET_CREATE_ONLY
                                                : 0;
+    char what[WHAT_MAX];
 
-    return finish(s, "set", P(s)->p->set(P(s)->h, key, val, len, pflags));
+    return finish(s, "set", ABOUT("key", key, what),
+                  P(s)->p->set(P(s)->h, key, val, len, pflags));
 }
 
 static int pl_get(rdv_store *s, const char *key, void **val, size_t *len,
                   int64_t deadline)
 {
-    int rc = finish(s, "get", P(s)->p->get(P(s)->h, key, val, len,
-                                           rdv_deadline_left_ms(deadline)));
+    char what[WHAT_MAX];
+    int rc = finish(s, "get", ABOUT("key", key, what),
+                    P(s)->p->get(P(s)->h, key, val, len,
+                                 rdv_deadline_left_ms(deadline)));
 
-    if (rc == RDV_OK && (rc = terminate(s, "get", val, *len)) != RDV_OK) {
+    if (rc == RDV_OK &&
+        (rc = terminate(s, "get", what, val, *len)) != RDV_OK) {
         free(*val);
         *val = NULL;
         *len = 0;
@@ -128,8 +208,11 @@ static int pl_get(rdv_store *s, const char *key, void **val, size_t *len,
 static int pl_wait(rdv_store *s, const char *const *keys, size_t n,
                    int64_t deadline)
 {
-    return finish(s, "wait", P(s)->p->wait(P(s)->h, keys, n,
-                                           rdv_deadline_left_ms(deadline)));
+    char what[WHAT_MAX];
+
+    return finish(s, "wait", about_keys("key", keys, n, what, sizeof what),
+                  P(s)->p->wait(P(s)->h, keys, n,
+                                rdv_deadline_left_ms(deadline)));
 }
 
 /* A NULL op of a gloo-level table (check_table lets nothing else be
@@ -144,9 +227,12 @@ static int missing(rdv_store *s, const char *op)
 static int pl_add(rdv_store *s, const char *key, int64_t delta,
                   int64_t *result)
 {
+    char what[WHAT_MAX];
+
     if (!P(s)->p->add)
         return missing(s, "add");
-    return finish(s, "add", P(s)->p->add(P(s)->h, key, delta, result));
+    return finish(s, "add", ABOUT("key", key, what),
+                  P(s)->p->add(P(s)->h, key, delta, result));
 }
 
 static int pl_compare_set(rdv_store *s, const char *key,
@@ -154,17 +240,23 @@ static int pl_compare_set(rdv_store *s, const char *key,
                           const void *desired, size_t desired_len, int *won,
                           void **cur, size_t *cur_len)
 {
+    char what[WHAT_MAX];
     int rc;
 
     if (!P(s)->p->compare_set)
         return missing(s, "compare_set");
-    rc = finish(s, "compare_set",
-                    P(s)->p->compare_set(P(s)->h, key, expected,
-                                         expected_len, desired, desired_len,
-                                         won, cur, cur_len));
-
-    if (rc == RDV_OK && cur && *cur &&
-        (rc = terminate(s, "compare_set", cur, *cur_len)) != RDV_OK) {
+    rc = finish(s, "compare_set", ABOUT("key", key, what),
+                P(s)->p->compare_set(P(s)->h, key, expected, expected_len,
+                                     desired, desired_len, won, cur,
+                                     cur_len));
+    if (rc != RDV_OK)
+        return rc; /* and returned no memory (rdv/plugin.h) */
+    if (*won != 0 && *won != 1)
+        rc = broken(s, "compare_set", what, "said won = %d, neither 0 "
+                    "nor 1", *won);
+    else if (cur && (*cur || *cur_len)) /* NULL, 0: the key is absent */
+        rc = terminate(s, "compare_set", what, cur, *cur_len);
+    if (rc != RDV_OK && cur) {
         free(*cur);
         *cur = NULL;
         *cur_len = 0;
@@ -174,45 +266,108 @@ static int pl_compare_set(rdv_store *s, const char *key,
 
 static int pl_del(rdv_store *s, const char *key)
 {
+    char what[WHAT_MAX];
+
     if (!P(s)->p->del)
         return missing(s, "delete");
-    return finish(s, "delete", P(s)->p->del(P(s)->h, key));
+    return finish(s, "delete", ABOUT("key", key, what),
+                  P(s)->p->del(P(s)->h, key));
+}
+
+static int key_order(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* What is wrong with a list reply, or NULL: a key is NULL, empty, too
+ * long, outside the prefix asked for, or there twice. A count no array
+ * can hold is refused before any entry is read. */
+static const char *list_flaw(const char *prefix, char **keys, size_t n,
+                             char *buf, size_t cap)
+{
+    size_t plen = strlen(prefix);
+    char k[128], **sorted;
+    const char *flaw = NULL;
+
+    if (n && !keys)
+        return "a NULL array";
+    if (n > SIZE_MAX / sizeof *keys)
+        return "a count no array can hold";
+    for (size_t i = 0; i < n; i++) {
+        if (!keys[i])
+            return "a NULL key";
+        if (!keys[i][0])
+            return "an empty key";
+        if (strnlen(keys[i], RDV_PLUGIN_KEY_MAX + 1) > RDV_PLUGIN_KEY_MAX) {
+            snprintf(buf, cap, "a key over RDV_PLUGIN_KEY_MAX (%u) bytes",
+                     RDV_PLUGIN_KEY_MAX);
+            return buf;
+        }
+        if (strncmp(keys[i], prefix, plen) != 0) {
+            snprintf(buf, cap, "the key '%s', outside the prefix",
+                     rdv_key_printable(keys[i], k, sizeof k));
+            return buf;
+        }
+    }
+    /* A store holds a key once: a repeat would be counted twice by
+     * num_keys and deleted twice by delete_prefix. */
+    if (n < 2)
+        return NULL;
+    if (!(sorted = malloc(n * sizeof *sorted)))
+        return NULL; /* unchecked rather than failed: the reply may be fine */
+    memcpy(sorted, keys, n * sizeof *sorted);
+    qsort(sorted, n, sizeof *sorted, key_order);
+    for (size_t i = 1; i < n && !flaw; i++)
+        if (strcmp(sorted[i - 1], sorted[i]) == 0) {
+            snprintf(buf, cap, "the key '%s' twice",
+                     rdv_key_printable(sorted[i], k, sizeof k));
+            flaw = buf;
+        }
+    free(sorted);
+    return flaw;
 }
 
 static int pl_list(rdv_store *s, const char *prefix, char ***keys,
                    size_t *n)
 {
-    int rc, bad;
+    char what[WHAT_MAX], buf[200];
+    const char *flaw;
+    int rc;
 
     if (!P(s)->p->list)
         return missing(s, "list");
-    rc = finish(s, "list", P(s)->p->list(P(s)->h, prefix, keys, n));
-    bad = rc == RDV_OK && *n && !*keys;
-
-    for (size_t i = 0; rc == RDV_OK && !bad && i < *n; i++)
-        bad = (*keys)[i] == NULL;
-    if (bad) {
-        rc = rdv_store_fail(s, RDV_EPROTO, "plugin '%s' (%s): list "
-                            "returned %zu keys with a NULL among them",
-                            P(s)->p->name, P(s)->file, *n);
-        *keys = NULL; /* not freed: we cannot tell what is valid */
-        *n = 0;
-    }
+    rc = finish(s, "list", ABOUT("prefix", prefix, what),
+                P(s)->p->list(P(s)->h, prefix, keys, n));
+    if (rc != RDV_OK || !(flaw = list_flaw(prefix, *keys, *n, buf,
+                                            sizeof buf)))
+        return rc;
+    rc = broken(s, "list", what, "returned %zu keys with %s among them",
+                *n, flaw);
+    /* The array and every non-NULL entry are the plugin's malloc()s
+     * (rdv/plugin.h); only a count no array can hold leaves us unable to
+     * tell what is there. */
+    if (*keys && *n <= SIZE_MAX / sizeof **keys)
+        rdv_store_list_free(*keys, *n);
+    *keys = NULL;
+    *n = 0;
     return rc;
 }
 
 static int pl_multi_get(rdv_store *s, const char *const *keys, size_t n,
                         void **vals, size_t *lens, int64_t deadline)
 {
+    char what[WHAT_MAX];
     int rc;
 
     if (!P(s)->p->multi_get)
         return rdv_fallback_multi_get(s, keys, n, vals, lens, deadline);
-    rc = finish(s, "multi_get",
+    rc = finish(s, "multi_get", about_keys("key", keys, n, what,
+                                           sizeof what),
                 P(s)->p->multi_get(P(s)->h, keys, n, vals, lens,
                                    rdv_deadline_left_ms(deadline)));
     for (size_t i = 0; rc == RDV_OK && i < n; i++)
-        if ((rc = terminate(s, "multi_get", &vals[i], lens[i])) != RDV_OK)
+        if ((rc = terminate(s, "multi_get", ABOUT("key", keys[i], what),
+                            &vals[i], lens[i])) != RDV_OK)
             for (size_t j = 0; j < n; j++)
                 free(vals[j]);
     if (rc != RDV_OK) {
@@ -228,25 +383,39 @@ static int pl_multi_set(rdv_store *s, const char *const *keys,
                         const void *const *vals, const size_t *lens,
                         size_t n)
 {
+    char what[WHAT_MAX];
+
     if (!P(s)->p->multi_set)
         return rdv_fallback_multi_set(s, keys, vals, lens, n);
-    return finish(s, "multi_set",
+    return finish(s, "multi_set", about_keys("key", keys, n, what,
+                                             sizeof what),
                   P(s)->p->multi_set(P(s)->h, keys, vals, lens, n));
 }
 
 static int pl_num_keys(rdv_store *s, int64_t *n)
 {
+    int rc;
+
     if (!P(s)->p->num_keys)
         return rdv_fallback_num_keys(s, n);
-    return finish(s, "num_keys", P(s)->p->num_keys(P(s)->h, n));
+    rc = finish(s, "num_keys", "the whole store",
+                P(s)->p->num_keys(P(s)->h, n));
+    if (rc == RDV_OK && *n < 0) {
+        rc = broken(s, "num_keys", "the whole store", "returned %lld keys",
+                    (long long)*n);
+        *n = 0;
+    }
+    return rc;
 }
 
 static int pl_delete_prefix(rdv_store *s, const char *prefix,
                             size_t *deleted)
 {
+    char what[WHAT_MAX];
+
     if (!P(s)->p->delete_prefix)
         return rdv_fallback_delete_prefix(s, prefix, deleted);
-    return finish(s, "delete_prefix",
+    return finish(s, "delete_prefix", ABOUT("prefix", prefix, what),
                   P(s)->p->delete_prefix(P(s)->h, prefix, deleted));
 }
 
@@ -259,7 +428,8 @@ static void pl_cancel(rdv_store *s)
 static void pl_destroy(rdv_store *s)
 {
     P(s)->p->destroy(P(s)->h);
-    dlclose(P(s)->dl);
+    if (P(s)->dl)
+        dlclose(P(s)->dl);
     free(s);
 }
 
@@ -456,11 +626,9 @@ int rdv_plugin_open(rdv_url *u, rdv_store **out, char *errbuf, size_t errlen)
 int rdv_plugin_open_file(rdv_url *u, const char *file, int keep_prefix,
                          rdv_store **out, char *errbuf, size_t errlen)
 {
-    plugin_loader loader = {.u = u, .keep_prefix = keep_prefix};
     const rdv_store_plugin *p;
-    plugin_store *ps;
     char hint[128];
-    void *dl, *h;
+    void *dl;
     int rc;
 
     if (!(dl = load(file, errbuf, errlen)))
@@ -474,17 +642,32 @@ int rdv_plugin_open_file(rdv_url *u, const char *file, int keep_prefix,
         rc = RDV_EINVAL;
         goto fail;
     }
+    if ((rc = rdv_plugin_open_table(u, file, p, dl, keep_prefix, out,
+                                    errbuf, errlen)) != RDV_OK)
+        goto fail;
+    return RDV_OK;
+fail:
+    dlclose(dl);
+    return rc;
+}
+
+int rdv_plugin_open_table(rdv_url *u, const char *file,
+                          const rdv_store_plugin *p, void *dl,
+                          int keep_prefix, rdv_store **out, char *errbuf,
+                          size_t errlen)
+{
+    plugin_loader loader = {.u = u, .keep_prefix = keep_prefix};
+    plugin_store *ps;
+    void *h;
+    int rc;
+
     if ((rc = check_table(file, p, errbuf, errlen)) != RDV_OK)
-        goto fail;
-    ps = calloc(1, sizeof *ps);
-    if (!ps) {
-        rc = RDV_ENOMEM;
-        goto fail;
-    }
+        return rc;
+    if (!(ps = calloc(1, sizeof *ps)))
+        return RDV_ENOMEM;
     if (!(h = create(&loader, file, p, errbuf, errlen))) {
         free(ps);
-        rc = RDV_ECONN;
-        goto fail;
+        return RDV_ECONN;
     }
     ps->dl = dl;
     ps->p = p;
@@ -495,7 +678,4 @@ int rdv_plugin_open_file(rdv_url *u, const char *file, int keep_prefix,
         ps->base.flags |= RDV_STORE_GLOO_LEVEL;
     *out = &ps->base;
     return RDV_OK;
-fail:
-    dlclose(dl);
-    return rc;
 }
