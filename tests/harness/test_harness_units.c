@@ -474,14 +474,15 @@ static void mesh_area(rdv_result_area *a, int n)
     }
 }
 
-static const rdv_check *judge_mesh_of(rdv_result_area *a, int n,
-                                      rdv_run_report *rep)
+static const rdv_check *judge_mesh_as(rdv_result_area *a, int n,
+                                      rdv_impl impl, rdv_run_report *rep)
 {
     static rdv_rank_exit exits[RDV_RUN_MAX_RANKS];
     static rdv_run_config cfg;
     rdv_run_facts f = {.cfg = &cfg, .area = a, .exits = exits};
 
     cfg.nranks = n;
+    cfg.impl = impl;
     cfg.timeout_ms = 1000;
     cfg.deadline_ms = 3000;
     f.expect.culprit = -1;
@@ -489,20 +490,16 @@ static const rdv_check *judge_mesh_of(rdv_result_area *a, int n,
     return rdv_report_check(rep, RDV_CHECK_MESH_CONSISTENT);
 }
 
+static const rdv_check *judge_mesh_of(rdv_result_area *a, int n,
+                                      rdv_run_report *rep)
+{
+    return judge_mesh_as(a, n, RDV_IMPL_RDV, rep);
+}
+
 static const rdv_check *judge_gloo_mesh_of(rdv_result_area *a, int n,
                                            rdv_run_report *rep)
 {
-    static rdv_rank_exit exits[RDV_RUN_MAX_RANKS];
-    static rdv_run_config cfg;
-    rdv_run_facts f = {.cfg = &cfg, .area = a, .exits = exits};
-
-    cfg.nranks = n;
-    cfg.impl = RDV_IMPL_GLOO;
-    cfg.timeout_ms = 1000;
-    cfg.deadline_ms = 3000;
-    f.expect.culprit = -1;
-    rdv_checks_evaluate(&f, rep);
-    return rdv_report_check(rep, RDV_CHECK_MESH_CONSISTENT);
+    return judge_mesh_as(a, n, RDV_IMPL_GLOO, rep);
 }
 
 /* The mesh check at N = 1024 compares all 523776 pairs; a few crossed
