@@ -249,7 +249,8 @@ static enum xfer classify(CURLcode res, const sink *k)
         return XFER_DONE;
     case CURLE_COULDNT_CONNECT:
     case CURLE_COULDNT_RESOLVE_HOST:
-    case CURLE_OPERATION_TIMEDOUT: /* only the connect has a timeout */
+    case CURLE_OPERATION_TIMEDOUT: /* the connect (exchange() tells a cut by
+                                    * the call's own deadline apart) */
         return XFER_REFUSED;
     case CURLE_WRITE_ERROR:
         return k->nomem ? XFER_NOMEM : XFER_LOST;
@@ -304,6 +305,12 @@ static enum xfer exchange(etcd_store *s, etcd_conn *c, const char *url,
                 if (m->msg == CURLMSG_DONE)
                     res = m->data.result;
             out = classify(res, k);
+            /* A connect cut short by the call's own deadline (its timeout
+             * was the time left) is the deadline coming, not a refusal:
+             * a wait of 1 ms must end RDV_ETIMEDOUT, not RDV_ECONN. */
+            if (res == CURLE_OPERATION_TIMEDOUT && left >= 0 &&
+                left <= CONNECT_MAX_MS)
+                out = XFER_TIMEDOUT;
             break;
         }
         now = kit_now_ns();
