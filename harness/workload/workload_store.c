@@ -206,6 +206,7 @@ static int race_round(const rdv_step_env *env, const char *key,
     void *got = NULL;
     size_t len = 0;
     int64_t winners;
+    int won;
     int rc;
 
     snprintf(val, sizeof val, "rank %d created %s", env->rank, key);
@@ -215,7 +216,8 @@ static int race_round(const rdv_step_env *env, const char *key,
                        RDV_SET_CREATE_ONLY);
     if (rc && rc != RDV_EEXIST)
         return store_fail(env, "create-only set", rc, err, errlen);
-    winners = rc == RDV_OK;
+    won = rc == RDV_OK;
+    winners = won;
     if ((rc = rdv_step_sum(env, &winners, said, sizeof said))) {
         snprintf(err, errlen, "store step: counting create-only winners: "
                  "%s: %s", rdv_status_name(rc), said);
@@ -229,6 +231,10 @@ static int race_round(const rdv_step_env *env, const char *key,
                  "returned RDV_OK, expected exactly 1%s", env->rank,
                  (long long)winners, env->nranks, key,
                  winners > 1 ? " (the store let a second writer win)" : "");
+    else if (won && (len != strlen(val) || memcmp(got, val, len) != 0))
+        mismatch(out, "rank %d: its create-only set of %s returned RDV_OK, "
+                 "but the key holds '%.*s'", env->rank, key,
+                 (int)(len < 64 ? len : 64), (const char *)got);
     else if (strncmp(got, "rank ", 5) != 0 || len >= sizeof val)
         mismatch(out, "rank %d: %s holds '%.*s' after the create-only race, "
                  "no rank's value", env->rank, key, (int)(len < 64 ? len : 64),
