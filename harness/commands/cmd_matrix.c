@@ -27,6 +27,7 @@
 #include "common/cli_args.h"
 #include "commands/commands.h"
 #include "run/leak.h"
+#include "run/own_server.h"
 #include "report/colour.h"
 #include "report/matrix.h"
 #include "rdv/clock.h"
@@ -57,12 +58,14 @@ static const char usage[] =
     "                     on a store with no server named; a scenario's\n"
     "                     name, e.g. server-pause, adds that one)\n"
     "  --server-restart CMD  as for rdv run; without it server.restart\n"
-    "                     scenarios are skipped\n"
+    "                     scenarios are skipped (but on tcp://...?serve=1,\n"
+    "                     whose server the run owns)\n"
     "  --server-pid PID|FILE, --server-proxy [LISTEN=]HOST:PORT\n"
     "                     as for rdv run, for the stores that are not\n"
     "                     redis, hash or file (redis's server is its\n"
     "                     URL's); without them server.pause and the\n"
     "                     proxy scenarios are skipped on those stores\n"
+    "                     (tcp://...?serve=1 needs neither)\n"
     "  --workload LIST    as for rdv run\n"
     "  --timeout MS       as for rdv run (default 10000; the --faults all\n"
     "                     scenarios get the 2000 they are sized for)\n"
@@ -358,11 +361,13 @@ static int store_knows_server(const char *url)
 static unsigned store_offers(const rdv_run_config *cfg)
 {
     int redis = scheme_is(cfg->store_url, "redis");
+    int own = rdv_own_server_wanted(cfg->store_url); /* run/own_server.h */
 
-    return (redis || scheme_is(cfg->store_url, "unix") || cfg->server_pid
+    return (redis || own || scheme_is(cfg->store_url, "unix") ||
+                    cfg->server_pid
                 ? RDV_FAULT_NEEDS_REDIS : 0u) |
-           (redis || cfg->server_proxy ? RDV_FAULT_NEEDS_PROXY : 0u) |
-           (cfg->restart_cmd ? RDV_FAULT_NEEDS_RESTART : 0u);
+           (redis || own || cfg->server_proxy ? RDV_FAULT_NEEDS_PROXY : 0u) |
+           (own || cfg->restart_cmd ? RDV_FAULT_NEEDS_RESTART : 0u);
 }
 
 /* The fd limit note, once per rank count rather than once per cell. */

@@ -88,13 +88,15 @@ const char *rdv_faults_unmet(unsigned needs, unsigned offers)
     } rules[] = {
         {RDV_FAULT_NEEDS_RESTART, "server.restart needs --server-restart "
          "CMD, a command that restarts the store's server on the same "
-         "address (rdv does not own it)"},
+         "address (rdv does not own it), or a tcp://HOST:PORT?serve=1 "
+         "store, whose server the run starts and restarts itself"},
         {RDV_FAULT_NEEDS_PROXY, "server.latency, server.reset and "
          "server.blackhole need a redis:// store or --server-proxy "
          "[LISTEN=]HOST:PORT, the server's address (the fault proxy goes "
          "in front of it)"},
         {RDV_FAULT_NEEDS_REDIS, "server.* faults need a server to act on: "
-         "a redis store, or --server-pid PID|PIDFILE for any other"},
+         "a redis store, a tcp://HOST:PORT?serve=1 store (the run owns "
+         "its server), or --server-pid PID|PIDFILE for any other"},
     };
 
     for (size_t i = 0; i < sizeof rules / sizeof rules[0]; i++)

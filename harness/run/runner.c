@@ -10,6 +10,10 @@
  *
  * Run ids are random (getrandom), not derived from the seed: the seed
  * decides what the ranks do, the id only keeps runs apart in the store.
+ *
+ * A tcp://…?serve=1 URL is served by a process the runner owns
+ * (run/own_server.h), for the runner's lifetime: every run's handles
+ * open it as clients, and the server faults act on that process.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -22,6 +26,7 @@
 #include "run/checks.h"
 #include "run/fd_limit.h"
 #include "run/leak.h"
+#include "run/own_server.h"
 #include "run/rank.h"
 #include "rdv/clock.h"
 #include "rdv/url.h"
@@ -42,7 +47,8 @@ struct rdv_runner {
     rdv_store *store; /* the parent's handle */
     int inherited;
     rdv_result_area area;
-    rdv_fault_server_where where; /* the server, from cfg */
+    rdv_own_server own; /* own.url is the URL every handle opens */
+    rdv_fault_server_where where; /* the server, from cfg or own */
     uint64_t runs;
     rdv_sequencer *seq; /* the last sequenced run's, for its op log */
     char note[512]; /* for the user, before the runs; "" = none */
@@ -75,10 +81,25 @@ static int check_store(const rdv_store *s, const char *url, char *err,
  * when the user gave one. Whether the store is redis, over TCP for the
  * proxy, the server driver judges from the parsed URL
  * (rdv_faults_server_check, below). */
-static unsigned run_offers(const rdv_run_config *cfg)
+static unsigned run_offers(const rdv_runner *r)
 {
     return RDV_FAULT_NEEDS_REDIS | RDV_FAULT_NEEDS_PROXY |
-           (cfg->restart_cmd ? RDV_FAULT_NEEDS_RESTART : 0u);
+           (r->cfg->restart_cmd || r->own.pid > 0 ? RDV_FAULT_NEEDS_RESTART
+                                                  : 0u);
+}
+
+/* Where the server faults act: where the user said, else on the server
+ * the runner owns. */
+static void server_where(rdv_runner *r)
+{
+    int own = r->own.pid > 0;
+
+    r->where.pid = r->cfg->server_pid ? r->cfg->server_pid
+                   : own              ? r->own.pidfile
+                                      : NULL;
+    r->where.proxy = r->cfg->server_proxy ? r->cfg->server_proxy
+                     : own                ? r->own.addr
+                                          : NULL;
 }
 
 /* After the store is open, so its fds count among those each rank
@@ -95,30 +116,33 @@ static void raise_fd_limit(rdv_runner *r)
 int rdv_runner_create(const rdv_run_config *cfg, rdv_runner **out,
                       char *err, size_t errlen)
 {
-    const char *unmet = rdv_faults_unmet(rdv_faults_needs(cfg->faults),
-                                         run_offers(cfg));
+    const char *unmet;
     rdv_runner *r;
     char **keys = NULL;
     size_t n = 0;
     int rc;
 
     *out = NULL;
-    if (unmet) {
-        snprintf(err, errlen, "--faults: %s", unmet);
-        return RDV_ENOTSUP;
-    }
     if (!(r = calloc(1, sizeof *r))) {
         snprintf(err, errlen, "out of memory");
         return RDV_ENOMEM;
     }
     r->cfg = cfg;
-    r->where.pid = cfg->server_pid;
-    r->where.proxy = cfg->server_proxy;
+    /* Before anything opens the store, and before any thread. */
+    if ((rc = rdv_own_server_start(cfg->store_url, &r->own, err, errlen)))
+        goto fail;
+    server_where(r);
+    if ((unmet = rdv_faults_unmet(rdv_faults_needs(cfg->faults),
+                                  run_offers(r)))) {
+        snprintf(err, errlen, "--faults: %s", unmet);
+        rc = RDV_ENOTSUP;
+        goto fail;
+    }
     /* Server faults the URL cannot take are a usage error, told before
      * the store is even opened. */
-    if ((rc = rdv_faults_server_check(cfg->faults, cfg->store_url,
-                                      &r->where, err, errlen)) ||
-        (rc = rdv_store_open(cfg->store_url, &r->store, err, errlen)))
+    if ((rc = rdv_faults_server_check(cfg->faults, r->own.url, &r->where,
+                                      err, errlen)) ||
+        (rc = rdv_store_open(r->own.url, &r->store, err, errlen)))
         goto fail;
     if ((rc = check_store(r->store, cfg->store_url, err, errlen)))
         goto fail;
@@ -153,6 +177,7 @@ void rdv_runner_destroy(rdv_runner *r)
         return;
     rdv_result_area_destroy(&r->area);
     rdv_store_close(r->store);
+    rdv_own_server_stop(&r->own);
     rdv_sequencer_free(r->seq);
     free(r);
 }
@@ -171,6 +196,7 @@ static void make_run_id(rdv_runner *r, char *buf, size_t cap)
 typedef struct server_faults {
     rdv_faults_server *srv;
     const rdv_run_config *cfg;
+    rdv_own_server *own;
     int64_t t0_ns;
     char err[256];
 } server_faults;
@@ -198,9 +224,13 @@ static int server_tick(void *arg)
         int64_t left = (sf->t0_ns + (int64_t)sf->cfg->deadline_ms * 1000000 -
                         rdv_now_ns()) / 1000000;
 
-        rdv_server_restart_run(sf->cfg->restart_cmd,
-                               left > 1 ? (int)left : 1, sf->err,
-                               sizeof sf->err);
+        if (sf->cfg->restart_cmd)
+            rdv_server_restart_run(sf->cfg->restart_cmd,
+                                   left > 1 ? (int)left : 1, sf->err,
+                                   sizeof sf->err);
+        else
+            rdv_own_server_restart(sf->own, left > 1 ? (int)left : 1,
+                                   sf->err, sizeof sf->err);
     }
     return next == -2 ? 10 : next; /* a failed event is retried soon */
 }
@@ -238,7 +268,7 @@ static void measure_leaks(rdv_runner *r, const rdv_run_report *rep,
     for (int i = 0; i < r->cfg->nranks; i++)
         pids[i] = rep->exits[i].pid;
     if (!f->temps_left)
-        f->temps_left = rdv_leak_store_files(r->cfg->store_url, pids,
+        f->temps_left = rdv_leak_store_files(r->own.url, pids,
                                              r->cfg->nranks, f->temps_detail,
                                              sizeof f->temps_detail);
     f->fds_after = rdv_fd_count();
@@ -254,7 +284,7 @@ int rdv_runner_run(rdv_runner *r, uint64_t seed, rdv_run_report *rep,
     rdv_rank_job job = {.cfg = cfg, .seed = seed, .area = &r->area};
     rdv_supervise_opts so = {.nranks = cfg->nranks, .fn = rdv_rank_main,
                              .arg = &job, .stop_ms = stop_ms};
-    server_faults sf = {.cfg = cfg, .err = ""};
+    server_faults sf = {.cfg = cfg, .own = &r->own, .err = ""};
     char rank_url[1024];
     rdv_key_snapshot before;
     pid_t pgid = 0;
@@ -284,7 +314,7 @@ int rdv_runner_run(rdv_runner *r, uint64_t seed, rdv_run_report *rep,
     /* Before the fault driver, whose pipes and proxy child live only for
      * this run and must be gone again afterwards. */
     f.fds_before = rdv_fd_count();
-    if (rdv_faults_server_start(cfg->faults, seed, cfg->store_url,
+    if (rdv_faults_server_start(cfg->faults, seed, r->own.url,
                                 &r->where, rank_url, sizeof rank_url,
                                 &sf.srv, err, errlen)) {
         rdv_key_snapshot_free(&before);

@@ -5,8 +5,10 @@
 #
 #   server_faults.sh SERVICE RDV [PLUGIN]
 #
-# SERVICE  etcd or zookeeper (PLUGIN: the store plugin .so), or
-#          tcp-store (rdv's own tcp:// server, `rdv store-server`).
+# SERVICE  etcd or zookeeper (PLUGIN: the store plugin .so),
+#          tcp-store (rdv's own tcp:// server, `rdv store-server`), or
+#          tcp-own (tcp://…?serve=1: the harness starts the server for
+#          the run itself, and is told nothing about it).
 #
 # One `rdv matrix` at N = 4, seeds 1-2, with the server's PID file
 # (--server-pid: pause is SIGSTOP, then SIGCONT; read again after a
@@ -33,13 +35,22 @@ set -euo pipefail
 SERVICE=$1 RDV=$2 PLUGIN=${3:-}
 source "$(dirname "$0")/lib.sh"
 
-server_start
+if [[ $SERVICE == tcp-own ]]; then
+    SVC_NAME=server_faults.sh source "$SERVICES/lib.sh"
+    URL="tcp://127.0.0.1:$(svc_free_ports 1)?serve=1"
+else
+    server_start
+fi
 case $SERVICE in
     etcd) pidfile=$SERVER_DIR/m0/etcd.pid target=$RDV_TEST_ETCD_ENDPOINTS timeout=10000 ;;
     zookeeper) pidfile=$RDV_TEST_ZK_PIDFILE target=$RDV_TEST_ZK_HOSTS timeout=15000 ;;
     tcp-store) pidfile=$RDV_TEST_TCP_PIDFILE target=${RDV_TEST_TCP_URL#tcp://} timeout=5000 ;;
+    tcp-own) timeout=5000 ;;
     *) echo "server_faults.sh: unknown SERVICE '$SERVICE'" >&2; exit 2 ;;
 esac
+where=()
+[[ $SERVICE != tcp-own ]] && where=(--server-pid "$pidfile" --server-proxy "$target"
+    --server-restart "$SERVICES/$SERVICE restart $SERVER_DIR")
 long=$((timeout + 1000))
 # The plugins' own bound for ops without a timeout of their own (open,
 # set) is the run's, not lib.sh's 30 s for 64 MiB values: no rank may
@@ -52,6 +63,7 @@ URL=${URL/timeout_ms=30000/timeout_ms=$timeout}
 # 11 s deadline (2 x timeout + 1 s), and an ASan rank's exit took the
 # rest. Half the timeout leaves seconds to spare.
 [[ $SERVICE == tcp-store ]] && URL="$URL?timeout_ms=$((timeout / 2))"
+[[ $SERVICE == tcp-own ]] && URL="$URL&timeout_ms=$((timeout / 2))"
 # server-blackhole (500 ms) is left out for tcp:// and etcd, which do not
 # survive it: the proxy drops the bytes it swallows, and neither store
 # resends a request that got no reply (the tcp store waits for the reply
@@ -67,12 +79,15 @@ for f in "${short[@]}"; do cols+=(--faults "$f"); done
 cols+=(--faults "proc.start-late(rank=1, ms=300); server.pause(after=100, ms=$long)"
     --faults "proc.start-late(rank=1, ms=300); server.blackhole(after=100, ms=$long)")
 out=$SERVER_DIR/matrix.json
-echo "== server PID file $pidfile (PID $(cat "$pidfile")), proxied address $target"
+if [[ $SERVICE == tcp-own ]]; then
+    echo "== the run serves $URL itself"
+else
+    echo "== server PID file $pidfile (PID $(cat "$pidfile")), proxied address $target"
+fi
 set +e
 "$RDV" matrix --store "$URL" --ranks 4 --seeds 1-2 --timeout "$timeout" \
     --workload barrier,allreduce,broadcast,store:8 \
-    "${cols[@]}" --server-pid "$pidfile" --server-proxy "$target" \
-    --server-restart "$SERVICES/$SERVICE restart $SERVER_DIR" --json >"$out"
+    "${cols[@]}" "${where[@]}" --json >"$out"
 rc=$?
 set -e
 echo "== rdv matrix exited $rc"

@@ -29,6 +29,8 @@
  *    RDV_ENOMEM for a list; multi_set is cut into frames that fit.
  *  - Fork: a handle used in a forked child reconnects there, as redis://
  *    does (tcp_conn.h); a server this handle runs stays in the parent.
+ *    (rdv's harness does not rely on this: it serves a serve=1 URL from
+ *    a process of its own, harness/run/own_server.c.)
  */
 #include <stdio.h>
 #include <stdlib.h>
