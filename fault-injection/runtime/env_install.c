@@ -7,6 +7,11 @@
  *   RDV_FAULTS      the spec (spec/spec.c); unset or empty: no faults
  *   RDV_SEED        the seed of every decision (default 1)
  *   RDV_FAULTS_LOG  where the decision log goes (default: stderr)
+ *   RDV_FAULTS_FIRED_FD  an inherited fd of shared memory, one 64-bit
+ *                   mask per rank: the faults that took effect in this
+ *                   rank are ORed into its mask
+ *                   (rdv_fault_rank_publish_fired), so the launcher
+ *                   judges the plan by what fired, not as written
  *   RDV_RANK/RDV_SIZE (or RANK/WORLD_SIZE): this process's rank and the
  *                   job's size, read by rdv_context_options_from_env()
  *
@@ -36,6 +41,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "fault_env.h"
 #include "fault_internal.h"
@@ -48,6 +56,7 @@ static struct {
     rdv_fault_plan *plan;
     rdv_fault_rank *fr; /* NULL: no faults */
     FILE *log;
+    uint64_t *fired;    /* RDV_FAULTS_FIRED_FD's masks, or NULL */
 } env = {.once = PTHREAD_ONCE_INIT};
 
 static int env_fail(const char *what, const char *why)
@@ -88,6 +97,39 @@ static FILE *env_log(void)
     return f;
 }
 
+/* RDV_FAULTS_FIRED_FD: maps the launcher's masks and publishes this
+ * rank's into its slot. The fd is closed once mapped: the program has no
+ * use for it. */
+static int env_fired(int rank, int size)
+{
+    const char *v = getenv("RDV_FAULTS_FIRED_FD");
+    size_t need = (size_t)size * sizeof(uint64_t);
+    struct stat st;
+    char why[160];
+    void *m;
+    int fd;
+
+    if (!v)
+        return RDV_OK;
+    fd = strspn(v, "0123456789") == strlen(v) && *v && strlen(v) < 8
+             ? atoi(v) : -1;
+    if (fd < 0 || fstat(fd, &st) || (size_t)st.st_size < need) {
+        snprintf(why, sizeof why, "'%.20s' is not an open fd of at least "
+                 "%zu bytes (one 64-bit mask for each of %d ranks)", v,
+                 need, size);
+        return env_fail("RDV_FAULTS_FIRED_FD", why);
+    }
+    m = mmap(NULL, need, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    close(fd);
+    if (m == MAP_FAILED) {
+        snprintf(why, sizeof why, "cannot map fd %d", fd);
+        return env_fail("RDV_FAULTS_FIRED_FD", why);
+    }
+    env.fired = m;
+    rdv_fault_rank_publish_fired(env.fr, &env.fired[rank]);
+    return RDV_OK;
+}
+
 static int env_setup(void)
 {
     const char *spec = getenv("RDV_FAULTS");
@@ -114,7 +156,7 @@ static int env_setup(void)
                                &env.fr);
     if (rc)
         return env_fail("RDV_FAULTS", rdv_strerror(rc));
-    return RDV_OK;
+    return env_fired(o.rank, o.size);
 }
 
 static void env_init(void)

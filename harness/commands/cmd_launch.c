@@ -196,11 +196,14 @@ static const char *replay_line(const rdv_launch_config *cfg, char *buf,
 
 /* The fault and what it must do, for the reader of a fault run. */
 static void fault_line(char *buf, size_t cap, const rdv_launch_config *cfg,
-                       const rdv_faults_expect *x)
+                       const rdv_launch_report *rep)
 {
-    size_t o = (size_t)snprintf(buf, cap, "fault: %s: %s",
+    const rdv_faults_expect *x = &rep->expect;
+    size_t o = (size_t)snprintf(buf, cap, "fault: %s: %s%s",
                                 rdv_faults_text(cfg->faults),
-                                x->fatal ? "fatal" : "not fatal");
+                                x->fatal ? "fatal" : "not fatal",
+                                rep->fired ? ""
+                                : " (it took effect in no rank)");
 
     if (x->fatal && x->culprit >= 0 && o < cap)
         o += (size_t)snprintf(buf + o, cap - o, ", culprit rank %d",
@@ -221,7 +224,7 @@ static void print_text(const launch_cmd *lc, const rdv_launch_report *rep)
            cfg->nranks == 1 ? "" : "s",
            rdv_url_redact(cfg->store_url, shown, sizeof shown));
     if (cfg->faults) {
-        fault_line(line, sizeof line, cfg, &rep->expect);
+        fault_line(line, sizeof line, cfg, rep);
         printf("%s\n", line);
     }
     for (int r = 0; r < cfg->nranks; r++) {
@@ -271,8 +274,9 @@ static void print_json(const launch_cmd *lc, const rdv_launch_report *rep)
         rdv_json_put_string(stdout, rdv_faults_text(cfg->faults));
     else
         fputs("null", stdout);
-    printf(",\"fatal\":%s,\"culprit\":%d,\"exits\":[",
-           rep->expect.fatal ? "true" : "false", rep->expect.culprit);
+    printf(",\"fatal\":%s,\"culprit\":%d,\"fired_mask\":%llu,\"exits\":[",
+           rep->expect.fatal ? "true" : "false", rep->expect.culprit,
+           (unsigned long long)rep->fired);
     for (int r = 0; r < cfg->nranks; r++)
         printf("%s{\"rank\":%d,\"pid\":%d,\"exit_code\":%d,\"signal\":%d,"
                "\"hung\":%s}", r ? "," : "", r, (int)rep->exits[r].pid,

@@ -16,17 +16,29 @@
  *  - A store the ranks cannot share after exec (hash:, in memory) is a
  *    usage error; a plan with server.* faults too: launch does not
  *    drive a server (rdv run does).
+ *  - tcp://…?serve=1 is served by a process of the launch's own
+ *    (run/own_server.h) for the whole job, and the ranks get it with
+ *    serve=0: otherwise the first rank to bind would serve, and take the
+ *    store with it when it exits before the others.
+ *  - What fired is judged, not what was written (as in rdv run): the
+ *    ranks' librdv ORs each fault that took effect into its rank's mask
+ *    in a memfd the parent maps and the ranks inherit
+ *    (RDV_FAULTS_FIRED_FD). A fault that fired nowhere -- p=0, nth=
+ *    past the last call, a program that never opens a store -- cannot
+ *    have made the program fail, and is not expected to.
  *  - The judges are those that hold for any program. Whether the
  *    program's results are right is its own business (its exit code).
  *    Under a fatal fault the culprit rank is excused and every survivor
  *    must fail, as in rdv run: a program that succeeds through a fatal
  *    fault did not notice it.
  */
+#define _GNU_SOURCE /* memfd_create */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
@@ -36,10 +48,14 @@
 #include "rdv/url.h"
 #include "run/launch.h"
 #include "run/leak.h"
+#include "run/own_server.h"
 
 typedef struct launch_job {
     const rdv_launch_config *cfg;
     const char *job;
+    const char *store_url; /* RDV_STORE: the own server's, when it serves */
+    int fired_fd;      /* the memfd of the fired masks, or -1 */
+    uint64_t *fired;   /* its mapping: one mask per rank */
 } launch_job;
 
 static void sleep_ms(int ms)
@@ -64,13 +80,15 @@ static int redirect_output(const char *dir, int rank)
     return 0;
 }
 
-static int set_env(const rdv_launch_config *cfg, const char *job, int rank)
+static int set_env(const launch_job *lj, int rank)
 {
+    const rdv_launch_config *cfg = lj->cfg;
+    const char *job = lj->job;
     char num[32], path[4096];
     int rc = 0;
 
     snprintf(num, sizeof num, "%d", rank);
-    rc |= setenv("RDV_STORE", cfg->store_url, 1);
+    rc |= setenv("RDV_STORE", lj->store_url, 1);
     rc |= setenv("RDV_RANK", num, 1);
     snprintf(num, sizeof num, "%d", cfg->nranks);
     rc |= setenv("RDV_SIZE", num, 1);
@@ -81,6 +99,14 @@ static int set_env(const rdv_launch_config *cfg, const char *job, int rank)
         rc |= setenv("RDV_FAULTS", cfg->faults_spec, 1);
     else
         rc |= unsetenv("RDV_FAULTS");
+    /* The one fd the program inherits on purpose. */
+    if (lj->fired_fd >= 0) {
+        snprintf(num, sizeof num, "%d", lj->fired_fd);
+        rc |= setenv("RDV_FAULTS_FIRED_FD", num, 1) |
+              fcntl(lj->fired_fd, F_SETFD, 0);
+    } else {
+        rc |= unsetenv("RDV_FAULTS_FIRED_FD");
+    }
     if (cfg->faults_spec && cfg->logs_dir) {
         snprintf(path, sizeof path, "%s/rank-%d.faults.log", cfg->logs_dir,
                  rank);
@@ -106,7 +132,7 @@ static int launch_rank(void *arg, int rank)
                 "%s\n", rank, cfg->logs_dir, rank, strerror(errno));
         return 127;
     }
-    if (set_env(cfg, lj->job, rank)) {
+    if (set_env(lj, rank)) {
         fprintf(stderr, "rdv launch: rank %d: cannot set the environment: "
                 "%s\n", rank, strerror(errno));
         return 127;
@@ -267,12 +293,46 @@ static void judge_no_leak(rdv_store *s, pid_t pgid, rdv_launch_report *rep)
              excused ? " (the culprit's own records excused)" : "");
 }
 
+/* The masks the ranks publish what fired into (RDV_FAULTS_FIRED_FD):
+ * only under faults. 0, or -1 with err. */
+static int fired_map(launch_job *lj, char *err, size_t errlen)
+{
+    size_t len = (size_t)lj->cfg->nranks * sizeof(uint64_t);
+    void *m;
+
+    lj->fired_fd = -1;
+    lj->fired = NULL;
+    if (!lj->cfg->faults)
+        return 0;
+    lj->fired_fd = memfd_create("rdv-launch-fired", MFD_CLOEXEC);
+    if (lj->fired_fd < 0 || ftruncate(lj->fired_fd, (off_t)len) ||
+        (m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED,
+                  lj->fired_fd, 0)) == MAP_FAILED) {
+        snprintf(err, errlen, "cannot share the fired-fault masks: %s",
+                 strerror(errno));
+        if (lj->fired_fd >= 0)
+            close(lj->fired_fd);
+        lj->fired_fd = -1;
+        return -1;
+    }
+    lj->fired = m;
+    return 0;
+}
+
+static void fired_unmap(launch_job *lj)
+{
+    if (lj->fired)
+        munmap(lj->fired, (size_t)lj->cfg->nranks * sizeof(uint64_t));
+    if (lj->fired_fd >= 0)
+        close(lj->fired_fd);
+}
+
 /* A store the launched programs can share, opened in the parent. */
-static int open_store(const rdv_launch_config *cfg, rdv_store **s,
-                      char *err, size_t errlen)
+static int open_store(const rdv_launch_config *cfg, const char *url,
+                      rdv_store **s, char *err, size_t errlen)
 {
     char why[1024], shown[512];
-    int rc = rdv_store_open(cfg->store_url, s, why, sizeof why);
+    int rc = rdv_store_open(url, s, why, sizeof why);
 
     rdv_url_redact(cfg->store_url, shown, sizeof shown);
     if (rc) {
@@ -296,6 +356,7 @@ int rdv_launch_run(const rdv_launch_config *cfg, rdv_launch_report *rep,
                    char *err, size_t errlen)
 {
     launch_job lj = {.cfg = cfg, .job = rep->job};
+    rdv_own_server own;
     rdv_supervise_opts so = {.nranks = cfg->nranks, .fn = launch_rank,
                              .arg = &lj, .stop_ms = stop_ms};
     rdv_store *s = NULL;
@@ -310,24 +371,38 @@ int rdv_launch_run(const rdv_launch_config *cfg, rdv_launch_report *rep,
                  "rdv launch does not drive; use rdv run --faults for them");
         return RDV_EXIT_USAGE;
     }
-    if ((code = open_store(cfg, &s, err, errlen)))
+    if (rdv_own_server_start(cfg->store_url, &own, err, errlen))
+        return RDV_EXIT_CANNOT_RUN;
+    lj.store_url = own.url;
+    if ((code = open_store(cfg, own.url, &s, err, errlen))) {
+        rdv_own_server_stop(&own);
         return code;
-    /* A launched program has no result area to say what fired: the
-     * plan is judged as written. */
-    rdv_faults_expect_get(cfg->faults, cfg->seed, cfg->nranks,
-                          cfg->timeout_ms, NULL, &rep->expect);
+    }
+    if (fired_map(&lj, err, errlen)) {
+        rdv_store_close(s);
+        rdv_own_server_stop(&own);
+        return RDV_EXIT_CANNOT_RUN;
+    }
     fflush(NULL); /* nothing buffered is written twice by the children */
     t0 = rdv_now_ns();
     so.deadline_ns = t0 + (int64_t)cfg->timeout_ms * 1000000;
     if (rdv_supervise(&so, rep->exits, &pgid, err, errlen)) {
+        fired_unmap(&lj);
         rdv_store_close(s);
+        rdv_own_server_stop(&own);
         return RDV_EXIT_CANNOT_RUN;
     }
     rep->elapsed_ms = (double)(rdv_now_ns() - t0) / 1e6;
+    for (int i = 0; lj.fired && i < cfg->nranks; i++)
+        rep->fired |= __atomic_load_n(&lj.fired[i], __ATOMIC_ACQUIRE);
+    fired_unmap(&lj);
+    rdv_faults_expect_get(cfg->faults, cfg->seed, cfg->nranks,
+                          cfg->timeout_ms, &rep->fired, &rep->expect);
     judge_ranks_ok(cfg, rep);
     judge_no_hang(cfg, rep);
     judge_no_leak(s, pgid, rep);
     rdv_store_close(s);
+    rdv_own_server_stop(&own);
     for (int i = 0; i < rep->nchecks; i++)
         rep->failed |= rep->checks[i].verdict == RDV_CHECK_FAIL;
     return rep->failed ? RDV_EXIT_FAIL : RDV_EXIT_OK;

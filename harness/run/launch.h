@@ -29,7 +29,9 @@ typedef struct rdv_launch_config {
 typedef struct rdv_launch_report {
     char job[48];            /* RDV_JOB: the prefix of the job's keys */
     double elapsed_ms;
-    rdv_faults_expect expect;
+    uint64_t fired;          /* bit i: fault i took effect in some rank
+                                (the first 64; RDV_FAULTS_FIRED_FD) */
+    rdv_faults_expect expect; /* judged by what fired */
     int nchecks;
     rdv_check checks[3];     /* ranks-ok, no-hang, no-leak */
     int failed;

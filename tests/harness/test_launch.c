@@ -5,10 +5,14 @@
  * with and without faults that librdv inside the program reads from
  * RDV_FAULTS, and a hang killed at the deadline.
  */
+#include <arpa/inet.h>
 #include <criterion/criterion.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "sh.h"
 
@@ -131,6 +135,71 @@ Test(launch, delay_is_survived, .timeout = 180)
     l = log_of(&j, "rank-3.faults.log");
     cr_expect(strstr(l, "store.delay: set '"), "%s", l);
     free(l);
+    free(r.out);
+    job_end(&j);
+}
+
+/* A fatal fault that takes effect in no rank (nth= past every rank's
+ * last set) cannot have made the program fail: judged by what fired,
+ * the job must pass, and the fault line says it never took effect.
+ * Judged as written, every survivor would have had to fail. */
+Test(launch, fault_that_never_fired_is_not_judged, .timeout = 180)
+{
+    job j;
+    result r;
+
+    job_init(&j);
+    r = launch(&j, "--json --faults 'store.error(op=set, nth=100000)'", "");
+    cr_expect_eq(r.code, 0, "%s", r.out);
+    cr_expect(strstr(r.out, "\"fatal\":false,\"culprit\":-1,"
+                     "\"fired_mask\":0,"), "%s", r.out);
+    free(r.out);
+    r = launch(&j, "--faults 'store.error(op=set, nth=100000)'", "");
+    cr_expect_eq(r.code, 0, "%s", r.out);
+    cr_expect(strstr(r.out, "not fatal (it took effect in no rank)"), "%s",
+              r.out);
+    cr_expect(strstr(r.out, "4 of 4 ranks exited 0"), "%s", r.out);
+    free(r.out);
+    job_end(&j);
+}
+
+/* A port nobody listens on now (the kernel's pick, released). */
+static int free_port(void)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    cr_assert(fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
+              getsockname(fd, (struct sockaddr *)&a, &len) == 0);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+/* tcp://…?serve=1: the launch serves the store from a process of its
+ * own for the whole job (no rank serves it and takes it away when it
+ * exits), and nothing is left listening afterwards. */
+Test(launch, serve_1_is_served_by_the_launch, .timeout = 180)
+{
+    char cmd[4096];
+    job j;
+    result r;
+    int port = free_port();
+
+    job_init(&j);
+    snprintf(cmd, sizeof cmd, "launch -n 4 --store 'tcp://127.0.0.1:%d?"
+             "serve=1' -v --logs %s -- %s", port, j.logs, LAUNCH_PROG);
+    r = rdv(cmd);
+    cr_expect_eq(r.code, 0, "%s", r.out);
+    cr_expect(strstr(r.out, "4 of 4 ranks exited 0"), "%s", r.out);
+    cr_expect(check_is(r.out, "no-leak", "PASS"), "%s", r.out);
+    free(r.out);
+    snprintf(cmd, sizeof cmd, "bash -c 'exec 3<>/dev/tcp/127.0.0.1/%d' "
+             "2>/dev/null && echo still-served || echo gone", port);
+    r = sh(cmd);
+    cr_expect(strstr(r.out, "gone"), "the launch's server outlived it: "
+              "%s", r.out);
     free(r.out);
     job_end(&j);
 }
