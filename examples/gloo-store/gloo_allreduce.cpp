@@ -4,8 +4,9 @@
  * connectFullMesh (rdv::GlooStore, rdv/gloo_store.hpp).
  *
  *     gloo_allreduce --store URL --ranks N [--timeout MS] [--count C]
+ *     gloo_allreduce --from-env [--timeout MS] [--count C]
  *
- * forks N ranks; each builds a gloo::rendezvous::Context on the store, a
+ * The first form forks N ranks; each builds a gloo::rendezvous::Context on the store, a
  * TCP device on 127.0.0.1, connectFullMesh, then an int64 sum allreduce
  * of C elements (rank r contributes r * 1000 + i at index i) and a
  * barrier, and checks every element against its closed form. The
@@ -13,6 +14,16 @@
  * is left, removes the keys the run left in the store (Gloo leaves its
  * rendezvous keys; rdv can delete them), and exits 0 only when every
  * rank did.
+ *
+ * --from-env is one rank of a job someone else started, as `rdv launch
+ * -n N --store URL -- gloo_allreduce --from-env` does: the store is
+ * env:// (RDV_STORE, or MASTER_ADDR/MASTER_PORT), the rank and size come
+ * from rdv_context_options_from_env() (RDV_RANK/RANK, RDV_SIZE/
+ * WORLD_SIZE) and the keys live under RDV_JOB. Rank 0 removes the job's
+ * keys after the final barrier, when no rank reads the store any more.
+ * Faults in RDV_FAULTS reach the store calls (librdv wraps what
+ * rdv_store_open returns); Gloo's own sockets are not librdv's, so no
+ * net.* fault ever takes effect here.
  *
  * Choices:
  * - Every rank opens the URL itself, as separate processes do, except a
@@ -42,6 +53,7 @@
 #include <gloo/rendezvous/context.h>
 #include <gloo/transport/tcp/device.h>
 
+#include "rdv/context.h"
 #include "rdv/gloo_store.hpp"
 #include "rdv/url.h"
 
@@ -49,6 +61,7 @@ namespace {
 
 struct Args {
     std::string url;
+    bool from_env = false;
     int ranks = 2;
     int timeout_ms = 30000;
     size_t count = 1024;
@@ -57,7 +70,9 @@ struct Args {
 int usage(const char *why)
 {
     std::fprintf(stderr, "gloo_allreduce: %s\nusage: gloo_allreduce --store "
-                 "URL --ranks N [--timeout MS] [--count C]\n", why);
+                 "URL --ranks N [--timeout MS] [--count C]\n"
+                 "       gloo_allreduce --from-env [--timeout MS] "
+                 "[--count C]\n", why);
     return 2;
 }
 
@@ -71,9 +86,10 @@ bool number(const char *s, long lo, long hi, long *out)
     return true;
 }
 
-/* Rank r's part of the run; returns the exit code. */
+/* Rank r's part of the run; returns the exit code. cleanup: rank 0
+ * removes the keys under prefix once every rank passed the barrier. */
 int rank_main(const Args &a, int rank, rdv_store *inherited,
-              const std::string &prefix)
+              const std::string &prefix, bool cleanup)
 {
     try {
         std::unique_ptr<rdv::GlooStore> store;
@@ -118,6 +134,13 @@ int rank_main(const Args &a, int rank, rdv_store *inherited,
         }
         ::gloo::BarrierOptions bopts(ctx);
         ::gloo::barrier(bopts);
+        size_t gone = 0;
+        if (cleanup && rank == 0 &&
+            rdv_store_delete_prefix(scoped, "", &gone) != RDV_OK) {
+            std::fprintf(stderr, "rank 0: cleaning up %s/: %s\n",
+                         prefix.c_str(), rdv_store_errmsg(scoped));
+            return 1;
+        }
         return 0;
     } catch (const std::exception &e) {
         std::fprintf(stderr, "rank %d: %s\n", rank, e.what());
@@ -167,11 +190,32 @@ int reap(std::vector<pid_t> &pids, int timeout_ms)
 
 } // namespace
 
+/* --from-env: this process is one rank of a launched job. */
+int env_rank(Args &a)
+{
+    rdv_context_options o = rdv_context_options_default();
+    char err[1024];
+    const char *job = std::getenv("RDV_JOB");
+
+    if (rdv_context_options_from_env(&o, err, sizeof err)) {
+        std::fprintf(stderr, "gloo_allreduce: %s\n", err);
+        return 2;
+    }
+    a.url = "env://";
+    a.ranks = (int)o.size;
+    return rank_main(a, (int)o.rank, nullptr,
+                     job && *job ? job : "gloo-allreduce", true);
+}
+
 int main(int argc, char **argv)
 {
     Args a;
     for (int i = 1; i < argc; i++) {
         long v;
+        if (std::strcmp(argv[i], "--from-env") == 0) {
+            a.from_env = true;
+            continue;
+        }
         if (i + 1 >= argc)
             return usage("every option takes a value");
         std::string opt = argv[i], val = argv[++i];
@@ -186,6 +230,10 @@ int main(int argc, char **argv)
         else
             return usage(("bad option or value: " + opt + " " + val).c_str());
     }
+    if (a.from_env && !a.url.empty())
+        return usage("--from-env and --store exclude each other");
+    if (a.from_env)
+        return env_rank(a);
     if (a.url.empty())
         return usage("--store is required");
 
@@ -209,7 +257,7 @@ int main(int argc, char **argv)
     for (int r = 0; r < a.ranks; r++) {
         pid_t pid = fork();
         if (pid == 0)
-            std::exit(rank_main(a, r, inherited, prefix));
+            std::exit(rank_main(a, r, inherited, prefix, false));
         if (pid < 0) {
             std::perror("gloo_allreduce: fork");
             break;

@@ -6,6 +6,13 @@
 #       (connectFullMesh) through rdv::GlooStore on STORE, one of
 #       shared-hash (hash:?shared=1), file (a fresh directory) or redis
 #       ($RDV_TEST_REDIS_URL), then allreduce and check the sums.
+#   gloo_store.sh launch RDV PROGRAM
+#       the same Gloo program under `rdv launch -n 4` (--from-env: env://
+#       store, rank and size from the environment) on a tcp://…?serve=1
+#       store the launch serves: plain, a store delay it survives, a
+#       fatal store error every survivor must fail on within its
+#       deadline, and net.* and proc.kill faults, which never take
+#       effect in Gloo's own sockets and so are not judged.
 #   gloo_store.sh certify RDV PLUGIN
 #       rdv conform on the SQLite Gloo Store example (RDV_GLOO_STORE_PLUGIN):
 #       it must reach the gloo level it claims.
@@ -54,6 +61,37 @@ allreduce)
     # The program exits 0 only when every rank's sums were right; its
     # line says so too.
     grep -q "^gloo_allreduce: $N ranks through .*: ok (" <<<"$out"
+    ;;
+launch)
+    RDV=$2 PROGRAM=$3
+    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    # Each line: a fault spec, then what the fault line must say.
+    while IFS='|' read -r spec says; do
+        args=()
+        [[ -n $spec ]] && args=(--faults "$spec")
+        out=$("$RDV" launch -n 4 --store "tcp://127.0.0.1:$port?serve=1" \
+            --timeout 60000 -v "${args[@]}" -- "$PROGRAM" --from-env \
+            --timeout 5000 2>&1) && rc=0 || rc=$?
+        echo "== ${spec:-no fault}: exit $rc"
+        echo "$out" | grep -v '^rank [0-9]*:' || true
+        grep -q 'ranks-ok *PASS' <<<"$out" || { echo "FAIL: ranks-ok" >&2; exit 1; }
+        grep -q 'no-hang *PASS' <<<"$out" || { echo "FAIL: no-hang" >&2; exit 1; }
+        [[ -z $says ]] || grep -qF "$says" <<<"$out" ||
+            { echo "FAIL: no line saying '$says'" >&2; exit 1; }
+        # Gloo leaves its rendezvous keys when its ranks fail, so the
+        # whole verdict (no-leak too) is judged only where every rank got
+        # through (then rank 0 removed the job's keys).
+        if [[ $says != *"fatal, culprit"* && $rc != 0 ]]; then
+            echo "FAIL: exit $rc" >&2
+            exit 1
+        fi
+    done <<'CASES'
+|
+store.delay(op=set, ms=30)|not fatal
+store.error(rank=1, op=set, nth=1)|fatal, culprit rank 1
+net.reset(after=100)|not fatal (it took effect in no rank)
+proc.kill(rank=2, at=after-publish)|not fatal (it took effect in no rank)
+CASES
     ;;
 certify)
     RDV=$2 PLUGIN=$3
