@@ -40,9 +40,16 @@ static const char usage[] =
     "  -n, --ranks N      1..1024\n"
     "  -s, --store URL    a store every rank can reach after exec:\n"
     "                     file:///dir, redis://host:port, unix:///path,\n"
-    "                     tcp://host:port (rdv store-server), plugin:...\n"
-    "  --faults SPEC      inject faults inside PROG (see rdv faults --list;\n"
-    "                     server.* faults are rdv run's)\n"
+    "                     tcp://host:port (rdv store-server), plugin:...;\n"
+    "                     tcp://host:port?serve=1: the launch serves it\n"
+    "                     from a process of its own for the whole job\n"
+    "  --faults SPEC      inject faults inside PROG (see rdv faults --list);\n"
+    "                     the launch carries out server.* faults itself\n"
+    "  --server-restart CMD, --server-pid PID|FILE,\n"
+    "  --server-proxy [LISTEN=]HOST:PORT\n"
+    "                     where the store's server is, for server.*\n"
+    "                     faults, as for rdv run (tcp://...?serve=1 and\n"
+    "                     redis:// need none)\n"
     "  --seed S           the faults' decisions (RDV_SEED, default 1)\n"
     "  --timeout MS       the whole job's deadline; ranks still running\n"
     "                     are killed (default 60000)\n"
@@ -59,7 +66,7 @@ static const char usage[] =
 enum {
     OPT_STORE = 's', OPT_RANKS = 'n',
     OPT_SEED = 0x200, OPT_TIMEOUT, OPT_FAULTS, OPT_LOGS, OPT_JUNIT,
-    OPT_JSON,
+    OPT_JSON, OPT_SERVER_RESTART, OPT_SERVER_PID, OPT_SERVER_PROXY,
 };
 
 static const struct option options[] = {
@@ -68,6 +75,9 @@ static const struct option options[] = {
     {"seed", required_argument, NULL, OPT_SEED},
     {"timeout", required_argument, NULL, OPT_TIMEOUT},
     {"faults", required_argument, NULL, OPT_FAULTS},
+    {"server-restart", required_argument, NULL, OPT_SERVER_RESTART},
+    {"server-pid", required_argument, NULL, OPT_SERVER_PID},
+    {"server-proxy", required_argument, NULL, OPT_SERVER_PROXY},
     {"logs", required_argument, NULL, OPT_LOGS},
     {"junit", required_argument, NULL, OPT_JUNIT},
     {"json", no_argument, NULL, OPT_JSON},
@@ -101,6 +111,9 @@ static int parse_one(launch_cmd *lc, int c, const char *arg, char *err,
         return rdv_cli_int("--timeout", arg, 1, 86400000,
                            &lc->cfg.timeout_ms, err, errlen);
     case OPT_FAULTS: lc->cfg.faults_spec = arg; return 0;
+    case OPT_SERVER_RESTART: lc->cfg.restart_cmd = arg; return 0;
+    case OPT_SERVER_PID: lc->cfg.server_pid = arg; return 0;
+    case OPT_SERVER_PROXY: lc->cfg.server_proxy = arg; return 0;
     case OPT_LOGS: lc->cfg.logs_dir = arg; return 0;
     case OPT_JUNIT: lc->junit = arg; return 0;
     case OPT_JSON: lc->json = 1; return 0;
@@ -173,10 +186,11 @@ static const char *replay_line(const rdv_launch_config *cfg, char *buf,
 {
     size_t o = 0;
     char num[64];
+    int stripped;
 
     snprintf(num, sizeof num, "%d", cfg->nranks);
     o += (size_t)snprintf(buf, cap, "rdv launch -n %s --store ", num);
-    rdv_shell_quote(cfg->store_url, buf, cap, &o);
+    stripped = rdv_replay_store(cfg->store_url, buf, cap, &o);
     snprintf(num, sizeof num, " --seed %llu --timeout %d",
              (unsigned long long)cfg->seed, cfg->timeout_ms);
     if (o < cap)
@@ -185,16 +199,21 @@ static const char *replay_line(const rdv_launch_config *cfg, char *buf,
         o += (size_t)snprintf(buf + o, cap - o, " --faults ");
         rdv_shell_quote(cfg->faults_spec, buf, cap, &o);
     }
+    rdv_replay_server_options(cfg->restart_cmd, cfg->server_pid,
+                              cfg->server_proxy, buf, cap, &o);
     if (o + 4 < cap)
         o += (size_t)snprintf(buf + o, cap - o, " --");
     for (char **a = cfg->argv; *a && o + 2 < cap; a++) {
         o += (size_t)snprintf(buf + o, cap - o, " ");
         rdv_shell_quote(*a, buf, cap, &o);
     }
+    rdv_replay_note(stripped, buf, cap, &o);
     return buf;
 }
 
-/* The fault and what it must do, for the reader of a fault run. */
+/* The fault and what it must do, for the reader of a fault run. Server
+ * faults are the parent's, not in the ranks' masks: a plan with one is
+ * never said to have taken effect nowhere. */
 static void fault_line(char *buf, size_t cap, const rdv_launch_config *cfg,
                        const rdv_launch_report *rep)
 {
@@ -202,8 +221,10 @@ static void fault_line(char *buf, size_t cap, const rdv_launch_config *cfg,
     size_t o = (size_t)snprintf(buf, cap, "fault: %s: %s%s",
                                 rdv_faults_text(cfg->faults),
                                 x->fatal ? "fatal" : "not fatal",
-                                rep->fired ? ""
-                                : " (it took effect in no rank)");
+                                rep->fired ||
+                                        rdv_faults_needs(cfg->faults)
+                                    ? ""
+                                    : " (it took effect in no rank)");
 
     if (x->fatal && x->culprit >= 0 && o < cap)
         o += (size_t)snprintf(buf + o, cap - o, ", culprit rank %d",

@@ -72,6 +72,19 @@ static void option(char *buf, size_t cap, size_t *off, const char *name,
     rdv_shell_quote(value, buf, cap, off);
 }
 
+void rdv_replay_server_options(const char *restart_cmd,
+                               const char *server_pid,
+                               const char *server_proxy, char *buf,
+                               size_t cap, size_t *off)
+{
+    if (restart_cmd)
+        option(buf, cap, off, "--server-restart", restart_cmd);
+    if (server_pid)
+        option(buf, cap, off, "--server-pid", server_pid);
+    if (server_proxy)
+        option(buf, cap, off, "--server-proxy", server_proxy);
+}
+
 const char *rdv_replay_line(const rdv_run_config *cfg, uint64_t seed,
                             char *buf, size_t cap)
 {
@@ -108,6 +121,8 @@ const char *rdv_replay_line(const rdv_run_config *cfg, uint64_t seed,
         option(buf, cap, &off, "--impl", "gloo");
     if (cfg->faults)
         option(buf, cap, &off, "--faults", rdv_faults_text(cfg->faults));
+    rdv_replay_server_options(cfg->restart_cmd, cfg->server_pid,
+                              cfg->server_proxy, buf, cap, &off);
     /* The interleaving of store ops, for a sequenced run. */
     if (cfg->schedule.kind != RDV_SCHEDULE_NONE) {
         char sched[64];

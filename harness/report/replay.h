@@ -31,6 +31,13 @@ int rdv_replay_store(const char *url, char *buf, size_t cap, size_t *off);
  * password is read from; nothing otherwise. */
 void rdv_replay_note(int stripped, char *buf, size_t cap, size_t *off);
 
+/* Appends the --server-restart, --server-pid and --server-proxy options
+ * that are not NULL (the server faults need them again on replay). */
+void rdv_replay_server_options(const char *restart_cmd,
+                               const char *server_pid,
+                               const char *server_proxy, char *buf,
+                               size_t cap, size_t *off);
+
 /* Appends s to buf at *off, single-quoted for a POSIX shell when it
  * holds anything but safe characters. */
 void rdv_shell_quote(const char *s, char *buf, size_t cap, size_t *off);

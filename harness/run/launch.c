@@ -14,12 +14,13 @@
  *  - The job id is random (getrandom): two launches against one store
  *    never share keys, and no-leak lists exactly this job's keys.
  *  - A store the ranks cannot share after exec (hash:, in memory) is a
- *    usage error; a plan with server.* faults too: launch does not
- *    drive a server (rdv run does).
- *  - tcp://…?serve=1 is served by a process of the launch's own
- *    (run/own_server.h) for the whole job, and the ranks get it with
- *    serve=0: otherwise the first rank to bind would serve, and take the
- *    store with it when it exits before the others.
+ *    usage error.
+ *  - Server faults act as in rdv run (run/server_side.h): on the server
+ *    the user names, or on a tcp://…?serve=1 store's, which a process of
+ *    the launch's own serves for the whole job (the ranks get the URL
+ *    with serve=0: otherwise the first rank to bind would serve, and
+ *    take the store with it when it exits before the others). The ranks'
+ *    RDV_STORE is the fault proxy's URL when the plan needs one.
  *  - What fired is judged, not what was written (as in rdv run): the
  *    ranks' librdv ORs each fault that took effect into its rank's mask
  *    in a memfd the parent maps and the ranks inherit
@@ -48,12 +49,12 @@
 #include "rdv/url.h"
 #include "run/launch.h"
 #include "run/leak.h"
-#include "run/own_server.h"
+#include "run/server_side.h"
 
 typedef struct launch_job {
     const rdv_launch_config *cfg;
     const char *job;
-    const char *store_url; /* RDV_STORE: the own server's, when it serves */
+    const char *store_url; /* RDV_STORE: maybe the proxy's or serve=0 */
     int fired_fd;      /* the memfd of the fired masks, or -1 */
     uint64_t *fired;   /* its mapping: one mask per rank */
 } launch_job;
@@ -209,9 +210,15 @@ static void judge_ranks_ok(const rdv_launch_config *cfg,
 {
     rdv_check *c = check_add(rep, RDV_CHECK_RANKS_OK, "ranks-ok");
     const rdv_faults_expect *x = &rep->expect;
-    char buf[160];
+    char buf[400];
     int judged = 0;
 
+    /* The plan did not happen as written: no verdict can stand on it. */
+    if (rep->server_error[0]) {
+        snprintf(buf, sizeof buf, "a server fault could not be applied: "
+                 "%s", rep->server_error);
+        check_fail(c, buf);
+    }
     for (int r = 0; r < cfg->nranks; r++) {
         const char *why = outcome(&rep->exits[r], r, buf, sizeof buf);
 
@@ -356,7 +363,8 @@ int rdv_launch_run(const rdv_launch_config *cfg, rdv_launch_report *rep,
                    char *err, size_t errlen)
 {
     launch_job lj = {.cfg = cfg, .job = rep->job};
-    rdv_own_server own;
+    rdv_server_side side;
+    char rank_url[1024];
     rdv_supervise_opts so = {.nranks = cfg->nranks, .fn = launch_rank,
                              .arg = &lj, .stop_ms = stop_ms};
     rdv_store *s = NULL;
@@ -366,30 +374,40 @@ int rdv_launch_run(const rdv_launch_config *cfg, rdv_launch_report *rep,
 
     memset(rep, 0, sizeof *rep);
     make_job_id(rep->job, sizeof rep->job);
-    if (rdv_faults_needs(cfg->faults)) {
-        snprintf(err, errlen, "--faults: server.* faults act on a server "
-                 "rdv launch does not drive; use rdv run --faults for them");
-        return RDV_EXIT_USAGE;
+    code = rdv_server_side_open(&side, cfg->store_url, cfg->faults,
+                                cfg->restart_cmd, cfg->server_pid,
+                                cfg->server_proxy, err, errlen);
+    if (code) {
+        rdv_server_side_close(&side);
+        return code == RDV_ENOTSUP || code == RDV_EINVAL
+                   ? RDV_EXIT_USAGE : RDV_EXIT_CANNOT_RUN;
     }
-    if (rdv_own_server_start(cfg->store_url, &own, err, errlen))
-        return RDV_EXIT_CANNOT_RUN;
-    lj.store_url = own.url;
-    if ((code = open_store(cfg, own.url, &s, err, errlen))) {
-        rdv_own_server_stop(&own);
+    if ((code = open_store(cfg, side.own.url, &s, err, errlen))) {
+        rdv_server_side_close(&side);
         return code;
     }
-    if (fired_map(&lj, err, errlen)) {
-        rdv_store_close(s);
-        rdv_own_server_stop(&own);
-        return RDV_EXIT_CANNOT_RUN;
-    }
-    fflush(NULL); /* nothing buffered is written twice by the children */
-    t0 = rdv_now_ns();
-    so.deadline_ns = t0 + (int64_t)cfg->timeout_ms * 1000000;
-    if (rdv_supervise(&so, rep->exits, &pgid, err, errlen)) {
+    if (fired_map(&lj, err, errlen) ||
+        rdv_server_side_begin(&side, cfg->seed, cfg->timeout_ms, rank_url,
+                              sizeof rank_url, err, errlen)) {
         fired_unmap(&lj);
         rdv_store_close(s);
-        rdv_own_server_stop(&own);
+        rdv_server_side_close(&side);
+        return RDV_EXIT_CANNOT_RUN;
+    }
+    lj.store_url = rank_url;
+    so.timer = side.srv ? rdv_server_side_tick : NULL;
+    so.timer_arg = &side;
+    fflush(NULL); /* nothing buffered is written twice by the children */
+    t0 = rdv_now_ns();
+    rdv_server_side_clock(&side, t0);
+    so.deadline_ns = t0 + (int64_t)cfg->timeout_ms * 1000000;
+    code = rdv_supervise(&so, rep->exits, &pgid, err, errlen);
+    rdv_server_side_end(&side);
+    snprintf(rep->server_error, sizeof rep->server_error, "%s", side.err);
+    if (code) {
+        fired_unmap(&lj);
+        rdv_store_close(s);
+        rdv_server_side_close(&side);
         return RDV_EXIT_CANNOT_RUN;
     }
     rep->elapsed_ms = (double)(rdv_now_ns() - t0) / 1e6;
@@ -402,7 +420,7 @@ int rdv_launch_run(const rdv_launch_config *cfg, rdv_launch_report *rep,
     judge_no_hang(cfg, rep);
     judge_no_leak(s, pgid, rep);
     rdv_store_close(s);
-    rdv_own_server_stop(&own);
+    rdv_server_side_close(&side);
     for (int i = 0; i < rep->nchecks; i++)
         rep->failed |= rep->checks[i].verdict == RDV_CHECK_FAIL;
     return rep->failed ? RDV_EXIT_FAIL : RDV_EXIT_OK;

@@ -2,7 +2,8 @@
  * harness/run/launch.h - one `rdv launch`: the user's program started N
  * times with the env:// environment, supervised like a run of `rdv run`
  * (run/supervise.h), and judged by the checks that hold for any
- * program: ranks-ok, no-hang, no-leak.
+ * program: ranks-ok, no-hang, no-leak. The parent carries out the
+ * plan's server.* faults as `rdv run` does (run/server_side.h).
  */
 #ifndef RDV_HARNESS_LAUNCH_H
 #define RDV_HARNESS_LAUNCH_H
@@ -22,6 +23,9 @@ typedef struct rdv_launch_config {
     const char *logs_dir;    /* DIR/rank-R.log (stdout and stderr) and
                                 DIR/rank-R.faults.log, or NULL */
     const char *faults_spec; /* RDV_FAULTS, or NULL */
+    const char *restart_cmd; /* --server-restart, --server-pid, */
+    const char *server_pid;  /* --server-proxy: where the server.* */
+    const char *server_proxy; /* faults act (run/server_side.h) */
     rdv_faults *faults;      /* parsed from faults_spec for nranks */
     char **argv;             /* the program and its arguments */
 } rdv_launch_config;
@@ -32,6 +36,7 @@ typedef struct rdv_launch_report {
     uint64_t fired;          /* bit i: fault i took effect in some rank
                                 (the first 64; RDV_FAULTS_FIRED_FD) */
     rdv_faults_expect expect; /* judged by what fired */
+    char server_error[256];  /* a server fault that could not be applied */
     int nchecks;
     rdv_check checks[3];     /* ranks-ok, no-hang, no-leak */
     int failed;
@@ -41,7 +46,7 @@ typedef struct rdv_launch_report {
 /* Opens the store in the parent (for the no-leak check), starts the
  * ranks, supervises them to the end and judges. Returns RDV_EXIT_OK or
  * RDV_EXIT_FAIL with rep filled, RDV_EXIT_USAGE for a store no launched
- * program can share (hash:, a plan with server faults), or
+ * program can share (hash:) or server faults with no server to act on, or
  * RDV_EXIT_CANNOT_RUN (the store did not open, fork failed), with a
  * message in err for those two. */
 int rdv_launch_run(const rdv_launch_config *cfg, rdv_launch_report *rep,

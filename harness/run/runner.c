@@ -11,9 +11,9 @@
  * Run ids are random (getrandom), not derived from the seed: the seed
  * decides what the ranks do, the id only keeps runs apart in the store.
  *
- * A tcp://…?serve=1 URL is served by a process the runner owns
- * (run/own_server.h), for the runner's lifetime: every run's handles
- * open it as clients, and the server faults act on that process.
+ * The server faults' side (run/server_side.h) lives as long as the
+ * runner: a tcp://…?serve=1 URL is served by a process it owns, every
+ * run's handles open it as clients, and the faults act on that process.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -26,12 +26,11 @@
 #include "run/checks.h"
 #include "run/fd_limit.h"
 #include "run/leak.h"
-#include "run/own_server.h"
 #include "run/rank.h"
 #include "rdv/clock.h"
 #include "rdv/url.h"
 #include "run/run.h"
-#include "run/server_restart.h"
+#include "run/server_side.h"
 #include "schedule/sequencer.h"
 
 /* A trace records up to TRACE_EVENTS store ops in all, at most
@@ -47,8 +46,7 @@ struct rdv_runner {
     rdv_store *store; /* the parent's handle */
     int inherited;
     rdv_result_area area;
-    rdv_own_server own; /* own.url is the URL every handle opens */
-    rdv_fault_server_where where; /* the server, from cfg or own */
+    rdv_server_side side; /* side.own.url is the URL handles open */
     uint64_t runs;
     rdv_sequencer *seq; /* the last sequenced run's, for its op log */
     char note[512]; /* for the user, before the runs; "" = none */
@@ -77,31 +75,6 @@ static int check_store(const rdv_store *s, const char *url, char *err,
     return RDV_EINVAL;
 }
 
-/* What a run offers a fault plan (rdv_faults_unmet): a restart command
- * when the user gave one. Whether the store is redis, over TCP for the
- * proxy, the server driver judges from the parsed URL
- * (rdv_faults_server_check, below). */
-static unsigned run_offers(const rdv_runner *r)
-{
-    return RDV_FAULT_NEEDS_REDIS | RDV_FAULT_NEEDS_PROXY |
-           (r->cfg->restart_cmd || r->own.pid > 0 ? RDV_FAULT_NEEDS_RESTART
-                                                  : 0u);
-}
-
-/* Where the server faults act: where the user said, else on the server
- * the runner owns. */
-static void server_where(rdv_runner *r)
-{
-    int own = r->own.pid > 0;
-
-    r->where.pid = r->cfg->server_pid ? r->cfg->server_pid
-                   : own              ? r->own.pidfile
-                                      : NULL;
-    r->where.proxy = r->cfg->server_proxy ? r->cfg->server_proxy
-                     : own                ? r->own.addr
-                                          : NULL;
-}
-
 /* After the store is open, so its fds count among those each rank
  * inherits. */
 static void raise_fd_limit(rdv_runner *r)
@@ -116,7 +89,6 @@ static void raise_fd_limit(rdv_runner *r)
 int rdv_runner_create(const rdv_run_config *cfg, rdv_runner **out,
                       char *err, size_t errlen)
 {
-    const char *unmet;
     rdv_runner *r;
     char **keys = NULL;
     size_t n = 0;
@@ -129,20 +101,10 @@ int rdv_runner_create(const rdv_run_config *cfg, rdv_runner **out,
     }
     r->cfg = cfg;
     /* Before anything opens the store, and before any thread. */
-    if ((rc = rdv_own_server_start(cfg->store_url, &r->own, err, errlen)))
-        goto fail;
-    server_where(r);
-    if ((unmet = rdv_faults_unmet(rdv_faults_needs(cfg->faults),
-                                  run_offers(r)))) {
-        snprintf(err, errlen, "--faults: %s", unmet);
-        rc = RDV_ENOTSUP;
-        goto fail;
-    }
-    /* Server faults the URL cannot take are a usage error, told before
-     * the store is even opened. */
-    if ((rc = rdv_faults_server_check(cfg->faults, r->own.url, &r->where,
-                                      err, errlen)) ||
-        (rc = rdv_store_open(r->own.url, &r->store, err, errlen)))
+    if ((rc = rdv_server_side_open(&r->side, cfg->store_url, cfg->faults,
+                                   cfg->restart_cmd, cfg->server_pid,
+                                   cfg->server_proxy, err, errlen)) ||
+        (rc = rdv_store_open(r->side.own.url, &r->store, err, errlen)))
         goto fail;
     if ((rc = check_store(r->store, cfg->store_url, err, errlen)))
         goto fail;
@@ -177,7 +139,7 @@ void rdv_runner_destroy(rdv_runner *r)
         return;
     rdv_result_area_destroy(&r->area);
     rdv_store_close(r->store);
-    rdv_own_server_stop(&r->own);
+    rdv_server_side_close(&r->side);
     rdv_sequencer_free(r->seq);
     free(r);
 }
@@ -192,47 +154,10 @@ static void make_run_id(rdv_runner *r, char *buf, size_t cap)
              (unsigned long long)r->runs++);
 }
 
-/* The parent's timed part of a fault plan: server.* events. */
-typedef struct server_faults {
-    rdv_faults_server *srv;
-    const rdv_run_config *cfg;
-    rdv_own_server *own;
-    int64_t t0_ns;
-    char err[256];
-} server_faults;
-
 /* The supervisor's forked hook: the sequencer's thread, after the forks. */
 static int sequencer_start(void *arg, char *err, size_t errlen)
 {
     return rdv_sequencer_start(arg, err, errlen) == RDV_OK ? 0 : -1;
-}
-
-static int server_tick(void *arg)
-{
-    server_faults *sf = arg;
-    int restart = 0;
-    int next = rdv_faults_server_poll(sf->srv, (rdv_now_ns() - sf->t0_ns) /
-                                                   1000000,
-                                      &restart, sf->err, sizeof sf->err);
-
-    /* The ranks keep running meanwhile: that is the fault. The runner
-     * refused a plan that restarts without a restart command. The
-     * command may take until the run's deadline (a server's restart
-     * takes seconds on a busy host; the call timeout is no bound for
-     * it), never longer: the supervisor waits for it. */
-    if (restart) {
-        int64_t left = (sf->t0_ns + (int64_t)sf->cfg->deadline_ms * 1000000 -
-                        rdv_now_ns()) / 1000000;
-
-        if (sf->cfg->restart_cmd)
-            rdv_server_restart_run(sf->cfg->restart_cmd,
-                                   left > 1 ? (int)left : 1, sf->err,
-                                   sizeof sf->err);
-        else
-            rdv_own_server_restart(sf->own, left > 1 ? (int)left : 1,
-                                   sf->err, sizeof sf->err);
-    }
-    return next == -2 ? 10 : next; /* a failed event is retried soon */
 }
 
 static int stop_ms(void *arg, int rank)
@@ -268,7 +193,7 @@ static void measure_leaks(rdv_runner *r, const rdv_run_report *rep,
     for (int i = 0; i < r->cfg->nranks; i++)
         pids[i] = rep->exits[i].pid;
     if (!f->temps_left)
-        f->temps_left = rdv_leak_store_files(r->own.url, pids,
+        f->temps_left = rdv_leak_store_files(r->side.own.url, pids,
                                              r->cfg->nranks, f->temps_detail,
                                              sizeof f->temps_detail);
     f->fds_after = rdv_fd_count();
@@ -284,7 +209,6 @@ int rdv_runner_run(rdv_runner *r, uint64_t seed, rdv_run_report *rep,
     rdv_rank_job job = {.cfg = cfg, .seed = seed, .area = &r->area};
     rdv_supervise_opts so = {.nranks = cfg->nranks, .fn = rdv_rank_main,
                              .arg = &job, .stop_ms = stop_ms};
-    server_faults sf = {.cfg = cfg, .own = &r->own, .err = ""};
     char rank_url[1024];
     rdv_key_snapshot before;
     pid_t pgid = 0;
@@ -314,9 +238,8 @@ int rdv_runner_run(rdv_runner *r, uint64_t seed, rdv_run_report *rep,
     /* Before the fault driver, whose pipes and proxy child live only for
      * this run and must be gone again afterwards. */
     f.fds_before = rdv_fd_count();
-    if (rdv_faults_server_start(cfg->faults, seed, r->own.url,
-                                &r->where, rank_url, sizeof rank_url,
-                                &sf.srv, err, errlen)) {
+    if (rdv_server_side_begin(&r->side, seed, cfg->deadline_ms, rank_url,
+                              sizeof rank_url, err, errlen)) {
         rdv_key_snapshot_free(&before);
         return -1;
     }
@@ -326,23 +249,23 @@ int rdv_runner_run(rdv_runner *r, uint64_t seed, rdv_run_report *rep,
     if (cfg->schedule.kind != RDV_SCHEDULE_NONE &&
         rdv_sequencer_open(&cfg->schedule, cfg->nranks, &r->area, &r->seq,
                            err, errlen)) {
-        rdv_faults_server_stop(sf.srv);
+        rdv_server_side_end(&r->side);
         rdv_key_snapshot_free(&before);
         return -1;
     }
     job.seq = r->seq;
     so.forked = r->seq ? sequencer_start : NULL;
     so.forked_arg = r->seq;
-    so.timer = sf.srv ? server_tick : NULL;
-    so.timer_arg = &sf;
+    so.timer = r->side.srv ? rdv_server_side_tick : NULL;
+    so.timer_arg = &r->side;
     so.overdue = cfg->call_watch ? rdv_call_watch_overdue : NULL;
     so.overdue_arg = &watch;
     r->area.t0_ns = rdv_now_ns();
-    sf.t0_ns = r->area.t0_ns;
+    rdv_server_side_clock(&r->side, r->area.t0_ns);
     so.deadline_ns = r->area.t0_ns + (int64_t)cfg->deadline_ms * 1000000;
     f.deadline_ns = so.deadline_ns;
     rc = rdv_supervise(&so, rep->exits, &pgid, err, errlen);
-    rdv_faults_server_stop(sf.srv);
+    rdv_server_side_end(&r->side);
     if (r->seq) {
         rdv_sequencer_stats st;
 
@@ -355,7 +278,7 @@ int rdv_runner_run(rdv_runner *r, uint64_t seed, rdv_run_report *rep,
         rdv_key_snapshot_free(&before);
         return -1;
     }
-    snprintf(f.fault_error, sizeof f.fault_error, "%s", sf.err);
+    snprintf(f.fault_error, sizeof f.fault_error, "%s", r->side.err);
     f.overdue_call = watch.rank >= 0 ? watch.call : NULL;
     f.overdue_rank = watch.rank;
     rep->elapsed_ms = (double)(rdv_now_ns() - r->area.t0_ns) / 1e6;

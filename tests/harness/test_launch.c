@@ -204,6 +204,34 @@ Test(launch, serve_1_is_served_by_the_launch, .timeout = 180)
     job_end(&j);
 }
 
+/* Server faults under launch, on the server the launch owns: a restart
+ * (the keys go; librdv's rendezvous publishes its record again) and a
+ * pause are survived, with no --server-* option given. */
+Test(launch, server_faults_act_on_the_launchs_own_server, .timeout = 180)
+{
+    static const char *const specs[] = {
+        "proc.start-late(rank=1, ms=600); server.restart(after=200)",
+        "proc.start-late(rank=1, ms=300); server.pause(after=100, ms=500)",
+    };
+    char cmd[4096];
+    job j;
+    result r;
+    int port = free_port();
+
+    job_init(&j);
+    for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++) {
+        snprintf(cmd, sizeof cmd, "launch -n 4 --store 'tcp://127.0.0.1:%d?"
+                 "serve=1' --logs %s --faults '%s' -- %s", port, j.logs,
+                 specs[i], LAUNCH_PROG);
+        r = rdv(cmd);
+        cr_expect_eq(r.code, 0, "%s: %s", specs[i], r.out);
+        cr_expect(strstr(r.out, "4 of 4 ranks exited 0"), "%s", r.out);
+        cr_expect(strstr(r.out, ": not fatal\n"), "%s", r.out);
+        free(r.out);
+    }
+    job_end(&j);
+}
+
 /* Rank 0 never exits: killed at the deadline, no-hang fails naming it,
  * the exit code is 1, a replay line is printed and its log is kept. */
 Test(launch, hang_is_killed_at_the_deadline, .timeout = 180)
@@ -263,7 +291,7 @@ Test(launch, bad_usage_is_2)
         {"launch -n 4 --store file:///tmp --faults 'proc.kill(rank=7, "
          "at=connected)' -- /bin/true", "out of range"},
         {"launch -n 2 --store file:///tmp --faults 'server.pause(ms=10)' "
-         "-- /bin/true", "server.* faults"},
+         "-- /bin/true", "no server PID was given"},
     };
 
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
