@@ -35,6 +35,7 @@
 
 #include "options.h"
 #include "server.h"
+#include "self_pid.h"
 #include "transport/sockaddr.h"
 
 #define DEFAULT_MAX_CLIENTS 4096u
@@ -273,7 +274,7 @@ int rdv_store_server_start(const rdv_store_server_options *o,
         socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, s->wake) < 0)
         rc = rdv_backend_sys_fail(errbuf, errlen, "store server: "
                                   "socketpair", errno);
-    s->pid = getpid();
+    s->pid = rdv_self_pid();
     if (rc == RDV_OK)
         rc = thread_start(s, errbuf, errlen);
     if (rc != RDV_OK) {
@@ -290,7 +291,7 @@ void rdv_store_server_stop(rdv_store_server *s)
 
     if (!s)
         return;
-    if (s->pid != getpid()) {
+    if (s->pid != rdv_self_pid()) {
         /* A forked child's copy: the thread runs in the parent only. */
         close(s->listen_fd);
         close(s->wake[0]);

@@ -61,6 +61,7 @@
 #include <unistd.h>
 
 #include "exec_store.h"
+#include "self_pid.h"
 
 /* RDV_ENOTSUP for an op the adapter did not declare. */
 static int not_offered(rdv_store *s, int type)
@@ -323,7 +324,7 @@ static void ex_cancel(rdv_store *s)
 
     /* The eventfd is shared with the parent after fork: a child closing
      * its copy must not cancel the parent's calls. */
-    if (getpid() != x->owner)
+    if (rdv_self_pid() != x->owner)
         return;
     pthread_mutex_lock(&x->lock);
     x->canceled = 1;
@@ -342,7 +343,7 @@ static void ex_destroy(rdv_store *s)
     for (int i = 0; i < EXEC_CHANNELS_MAX; i++) {
         if (x->state[i] == SLOT_FREE)
             continue;
-        if (getpid() == x->owner)
+        if (rdv_self_pid() == x->owner)
             live[n++] = &x->chans[i];
         else
             rdv_exec_chan_forget(&x->chans[i]);
@@ -435,7 +436,7 @@ static int init(exec_store *x, rdv_url *u, long timeout_ms, long start_ms)
     rdv_store_init(&x->base, &exec_ops);
     x->timeout_ns = (int64_t)timeout_ms * 1000000;
     x->start_ns = (int64_t)start_ms * 1000000;
-    x->owner = getpid();
+    x->owner = rdv_self_pid();
     x->cancel_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     pthread_mutex_init(&x->lock, NULL);
     pthread_condattr_init(&ca);

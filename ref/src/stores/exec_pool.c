@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "exec_store.h"
+#include "self_pid.h"
 
 /* 1 when st is one of rdv's statuses. */
 static int status_known(int st)
@@ -291,7 +292,7 @@ int rdv_exec_pool_call(rdv_store *s, int type, const char *key,
     pid_t pid;
 
     describe(what, sizeof what, type, key);
-    if (getpid() != x->owner)
+    if (rdv_self_pid() != x->owner)
         return rdv_store_fail(s, RDV_ESTATE, "%s: this exec store handle "
                               "belongs to pid %d, which opened it; process "
                               "%d must open its own", what, (int)x->owner,

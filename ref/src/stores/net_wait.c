@@ -23,12 +23,13 @@
 #include "net_wait.h"
 #include "rdv/clock.h"
 #include "rdv/status.h"
+#include "self_pid.h"
 
 int rdv_cancel_init(rdv_cancel *c, const char *what, char *errbuf,
                     size_t errlen)
 {
     atomic_store(&c->fired, 0);
-    atomic_store(&c->pid, getpid());
+    atomic_store(&c->pid, rdv_self_pid());
     c->fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (c->fd < 0) {
         snprintf(errbuf, errlen, "%s: eventfd: %s", what, strerror(errno));
@@ -51,7 +52,7 @@ void rdv_cancel_fire(rdv_cancel *c)
     atomic_store(&c->fired, 1);
     /* A child closing a handle it inherited must not wake the parent's
      * calls through the shared eventfd. */
-    if (atomic_load(&c->pid) != getpid())
+    if (atomic_load(&c->pid) != rdv_self_pid())
         return;
     if (write(c->fd, &one, sizeof one) < 0) {
         /* EAGAIN: the counter is already non-zero; it stays so. */
@@ -65,7 +66,7 @@ int rdv_cancel_fired(rdv_cancel *c)
 
 int rdv_cancel_adopt(rdv_cancel *c)
 {
-    pid_t pid = getpid();
+    pid_t pid = rdv_self_pid();
     int fd;
 
     if (atomic_load(&c->pid) == pid)

@@ -43,6 +43,7 @@
 #include <unistd.h>
 
 #include "tcp_conn.h"
+#include "self_pid.h"
 
 #define RECONNECT_FIRST_NS 1000000LL /* 1 ms */
 #define RECONNECT_MAX_NS 100000000LL /* 100 ms */
@@ -103,7 +104,7 @@ static int pool_own(rdv_tcp_pool *p, char *err, size_t errlen)
 {
     int rc;
 
-    if (atomic_load(&p->cancel.pid) == getpid())
+    if (atomic_load(&p->cancel.pid) == rdv_self_pid())
         return RDV_OK;
     pthread_mutex_lock(&p->lock);
     rc = rdv_cancel_adopt(&p->cancel);
@@ -386,7 +387,7 @@ void rdv_tcp_done(rdv_tcp_pool *p, rdv_tcp_reply *rep)
         l->in_len = l->in_cap = l->used = 0;
     }
     pthread_mutex_lock(&p->lock);
-    if (atomic_load(&p->cancel.pid) == getpid()) {
+    if (atomic_load(&p->cancel.pid) == rdv_self_pid()) {
         l->next = p->idle;
         p->idle = l;
         l = NULL;

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "dataplane.h"
+#include "self_pid.h"
 #include "sockaddr.h"
 
 int rdv_backend_open(const char *name, const rdv_backend_ops **ops,
@@ -92,7 +93,7 @@ int rdv_transport_open(rdv_transport **out, const char *backend, int rank,
         free(t);
         return ret;
     }
-    t->pid = getpid();
+    t->pid = rdv_self_pid();
     t->culprit = -1;
     t->rank = rank;
     t->size = size;
@@ -105,7 +106,7 @@ void rdv_transport_close(rdv_transport *t)
     if (!t)
         return;
     /* The backend cancels what is in flight before the fds go. */
-    if (t->pid == getpid())
+    if (t->pid == rdv_self_pid())
         t->ops->destroy(t->be);
     for (int i = 0; i < t->size; i++) {
         if (t->peers[i].fd >= 0)
@@ -151,7 +152,7 @@ void rdv_transport_bytes(const rdv_transport *t, uint64_t *sent,
 
 int rdv_transport_check_pid(rdv_transport *t)
 {
-    if (t->pid != getpid()) {
+    if (t->pid != rdv_self_pid()) {
         snprintf(t->detail, sizeof t->detail,
                  "transport opened by pid %d used in pid %d (after fork)",
                  (int)t->pid, (int)getpid());
