@@ -9,6 +9,15 @@
  * T / 2), since a get of a big value through a slow gateway after the key
  * appeared is not a hang. Far above what timeout-accuracy judges: the
  * bound names hangs and never judges precision.
+ *
+ * A call without a timeout of its own (set, add, delete, list, close)
+ * gets RDV_CALL_PLAIN_MS plus RDV_CALL_MS_PER_MIB for each MiB it moves:
+ * such a call must not block, and a correct store, even redis under
+ * ASan, an etcd or ZooKeeper round trip or an exec adapter on a loaded
+ * host, answers it in milliseconds; several seconds is a hang, not a
+ * slow store, and a 64 MiB set through a gateway still gets 22 s. Above
+ * the 5 s redis and tcp give such a call themselves, so a store that
+ * times it out on its own says so first.
  */
 #ifndef RDV_HARNESS_CALL_BOUND_H
 #define RDV_HARNESS_CALL_BOUND_H
@@ -17,6 +26,8 @@
 
 #define RDV_CALL_TRY_ONCE_MS 2000
 #define RDV_CALL_GRACE_MS 2000
+#define RDV_CALL_PLAIN_MS 6000
+#define RDV_CALL_MS_PER_MIB 250
 
 /* The bound, in ms, of a call whose timeout was timeout_ms (<= 0: try
  * once). */
@@ -27,6 +38,13 @@ static inline int64_t rdv_call_bound_ms(int64_t timeout_ms)
     return timeout_ms + (timeout_ms / 2 > RDV_CALL_GRACE_MS
                              ? timeout_ms / 2
                              : RDV_CALL_GRACE_MS);
+}
+
+/* The bound, in ms, of a call without a timeout that moves bytes
+ * bytes. */
+static inline int64_t rdv_call_plain_bound_ms(uint64_t bytes)
+{
+    return RDV_CALL_PLAIN_MS + (int64_t)(bytes >> 20) * RDV_CALL_MS_PER_MIB;
 }
 
 #endif

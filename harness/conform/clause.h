@@ -29,6 +29,8 @@ void clause_end(clause_ctx *c);
  * hash:?shared=1, otherwise a new handle on the same URL and prefix. */
 rdv_store *clause_child_store(clause_ctx *c);
 void clause_child_done(clause_ctx *c, rdv_store *s);
+/* Closes s, watched: a close must not block either. */
+void clause_close(clause_ctx *c, rdv_store *s);
 
 /* Forks one child running body(c, s, i, arg) on the clause's store; its
  * exit code is body's result (0 = success). clause_reap waits for it and
@@ -52,7 +54,9 @@ int clause_fork_n(clause_ctx *c, int n,
 int clause_start_line(int *arrived, int n, int timeout_ms);
 
 /* Verdicts: clause_fail returns 0 and clause_pass 1, so a check reads
- * `return clause_fail(c, "...")` and ends `return clause_pass(c, ...)`. */
+ * `return clause_fail(c, "...")` and ends `return clause_pass(c, ...)`.
+ * clause_fail appends the last store call this thread made since the
+ * previous verdict, with its duration and detail (clause_watch_quote). */
 int clause_fail(clause_ctx *c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 int clause_pass(clause_ctx *c, const char *fmt, ...)
@@ -66,8 +70,9 @@ void clause_run_scoped(const rdv_clause_env *env, rdv_clause_result *r,
 /* Defines rdv_clause_<name> as a scoped run of check_<name>. */
 #define RDV_CLAUSE_SCOPED(name)                                             void rdv_clause_##name(const rdv_clause_env *env,                                              rdv_clause_result *r)                            {                                                                           clause_run_scoped(env, r, check_##name);                            }
 
-/* 1 when rc == want; otherwise fails the clause quoting the store's
- * detail and returns 0. */
+/* 1 when rc == want; otherwise fails the clause quoting the call that
+ * gave rc (its arguments, how long it took, the store's detail right
+ * after it) and returns 0. */
 int clause_expect(clause_ctx *c, rdv_store *s, const char *what, int rc,
                   int want);
 
@@ -100,5 +105,15 @@ int clause_watch_begin(rdv_clause_result *r, int64_t bound_ms,
                        const char *defect, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 void clause_watch_end(rdv_clause_result *r, int slot);
+/* Writes the last call this thread made through a watched handle into
+ * buf: "set 'k' returned RDV_EIO after 3.2 ms (detail: ...)", with the
+ * detail the handle held right after it; then forgets it, so the next
+ * verdict quotes only a later call. Returns the length written; 0 when
+ * no call was made since the last verdict. */
+size_t clause_watch_quote(char *buf, size_t cap);
+/* 1 when this thread made a watched call since the last verdict. */
+int clause_watch_pending(void);
+/* Forgets the thread's last call: a verdict that passed consumed it. */
+void clause_watch_forget(void);
 
 #endif

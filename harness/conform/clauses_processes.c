@@ -286,9 +286,11 @@ static int check_mp_close_leaks(clause_ctx *c)
         raw = c->s;
     else if (rdv_store_open(c->env->url, &raw, err, sizeof err))
         return clause_fail(c, "cannot open %s: %s", c->env->url, err);
+    else if (!(raw = clause_watch_store(c->r, raw)))
+        return clause_fail(c, "out of memory for the call watch");
     ok = close_leaks(c, raw);
     if (raw != c->s)
-        rdv_store_close(raw);
+        clause_close(c, raw);
     return ok;
 }
 RDV_CLAUSE_SCOPED(mp_close_leaks)

@@ -104,14 +104,14 @@ static rdv_store *open_scope(clause_ctx *c, const char *name)
         rdv_store_close(raw);
         return NULL;
     }
-    return scoped;
+    return clause_watch_store(c->r, scoped);
 }
 
-static void close_scope(rdv_store *s)
+static void close_scope(clause_ctx *c, rdv_store *s)
 {
     if (s)
         rdv_store_delete_prefix(s, "", NULL);
-    rdv_store_close(s);
+    clause_close(c, s);
 }
 
 static int check_list_scope(clause_ctx *c)
@@ -138,8 +138,8 @@ static int check_list_scope(clause_ctx *c)
                          "%zu (want 1), jobA 'x*' %zu (want 1), jobA "
                          "num_keys %lld (want 2)", na, nb, nx,
                          (long long)ka);
-    close_scope(a);
-    close_scope(b);
+    close_scope(c, a);
+    close_scope(c, b);
     return ok ? clause_pass(c, "list and num_keys stay inside their prefix")
               : 0;
 }

@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/call_bound.h"
 #include "conform/clause.h"
 #include "conform/clauses.h"
 #include "rdv/store_ops.h"
@@ -111,14 +112,34 @@ void rdv_contract_run(const rdv_clause *c, const rdv_clause_env *env,
     c->run(env, r);
 }
 
+/* The evidence: the message, then the call it judges (the thread's
+ * last watched call), so every failure says how long that call took. */
+static int fail_v(clause_ctx *c, const char *fmt, va_list ap)
+{
+    char *ev = c->r->evidence;
+    size_t cap = sizeof c->r->evidence, n;
+
+    vsnprintf(ev, cap, fmt, ap);
+    n = strlen(ev);
+    if (n + 16 < cap) {
+        size_t q = clause_watch_quote(ev + n + 2, cap - n - 3);
+
+        if (q) {
+            memcpy(ev + n, " [", 2);
+            memcpy(ev + n + 2 + q, "]", 2);
+        }
+    }
+    c->r->verdict = RDV_VERDICT_FAIL;
+    return 0;
+}
+
 int clause_fail(clause_ctx *c, const char *fmt, ...)
 {
     va_list ap;
 
     va_start(ap, fmt);
-    vsnprintf(c->r->evidence, sizeof c->r->evidence, fmt, ap);
+    fail_v(c, fmt, ap);
     va_end(ap);
-    c->r->verdict = RDV_VERDICT_FAIL;
     return 0;
 }
 
@@ -149,16 +170,20 @@ int clause_expect(clause_ctx *c, rdv_store *s, const char *what, int rc,
 {
     const char *detail = rdv_store_errmsg(s);
 
-    if (rc == want)
+    if (rc == want) {
+        clause_watch_forget();
         return 1;
-    /* A call that succeeded wrote no detail: what the handle holds is an
-     * earlier call's, and quoting it would mislead. */
-    if (rc == RDV_OK)
-        return clause_fail(c, "%s: got RDV_OK, want %s", what,
-                           rdv_status_name(want));
-    return clause_fail(c, "%s: got %s, want %s (detail: %s)", what,
-                       rdv_status_name(rc), rdv_status_name(want),
-                       detail[0] ? detail : "none given");
+    }
+    /* The watch quotes the call with the detail it left (fail_v); a call
+     * that never reached the store's ops (rdv refused its arguments
+     * first) has only the handle's detail. */
+    if (clause_watch_pending())
+        return clause_fail(c, "%s: got %s, want %s", what,
+                           rdv_status_name(rc), rdv_status_name(want));
+    return clause_fail(c, "%s: got %s, want %s, before the call reached the "
+                       "store (detail: %s)", what, rdv_status_name(rc),
+                       rdv_status_name(want),
+                       rc != RDV_OK && detail[0] ? detail : "none given");
 }
 
 int clause_level(const clause_ctx *c)
@@ -211,8 +236,8 @@ int clause_expect_value(clause_ctx *c, rdv_store *s, const char *key,
 
     rdv_key_printable(key, k, sizeof k);
     if (rc != RDV_OK)
-        return clause_fail(c, "get '%s': %s (%s)", k, rdv_status_name(rc),
-                           rdv_store_errmsg(s));
+        return clause_fail(c, "get '%s': got %s, want RDV_OK", k,
+                           rdv_status_name(rc));
     if (!same) {
         clause_fail(c, "get '%s' returned %zu bytes '%s%s', want %zu bytes "
                     "'%s%s'", k, len, excerpt(v, len, got_x, sizeof got_x),
@@ -223,6 +248,7 @@ int clause_expect_value(clause_ctx *c, rdv_store *s, const char *key,
         return 0;
     }
     free(v);
+    clause_watch_forget();
     return 1;
 }
 
@@ -311,7 +337,7 @@ void clause_end(clause_ctx *c)
     if (!c->s)
         return;
     rdv_store_delete_prefix(c->s, "", NULL);
-    rdv_store_close(c->s);
+    clause_close(c, c->s);
     c->s = NULL;
 }
 
@@ -324,10 +350,22 @@ rdv_store *clause_child_store(clause_ctx *c)
     return open_scoped(c, err, sizeof err);
 }
 
+void clause_close(clause_ctx *c, rdv_store *s)
+{
+    int slot;
+
+    if (!s)
+        return;
+    slot = clause_watch_begin(c->r, rdv_call_plain_bound_ms(0),
+                              "a close must not block", "close");
+    rdv_store_close(s);
+    clause_watch_end(c->r, slot);
+}
+
 void clause_child_done(clause_ctx *c, rdv_store *s)
 {
-    if (s && s != c->s)
-        rdv_store_close(s);
+    if (s != c->s)
+        clause_close(c, s);
 }
 
 /* waitpid that retries on EINTR on purpose: a clause may be signalled. */

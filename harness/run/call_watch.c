@@ -16,6 +16,14 @@
 #include "rdv/store_ops.h"
 #include "run/call_watch.h"
 
+/* A get, wait or multi_get publishes its deadline; with none it has no
+ * limit. Every other op has no timeout of its own and must not block. */
+static int op_blocks(int op)
+{
+    return op == RDV_STORE_OP_GET || op == RDV_STORE_OP_WAIT ||
+           op == RDV_STORE_OP_MULTI_GET;
+}
+
 int rdv_call_watch_overdue(void *arg)
 {
     rdv_call_watch *w = arg;
@@ -24,22 +32,35 @@ int rdv_call_watch_overdue(void *arg)
     for (int r = 0; r < w->nranks; r++) {
         const rdv_slot *s = rdv_result_area_slot(w->area, r);
         int64_t deadline, t0, timeout_ms, ran_ms;
+        const char *name;
 
         if (!atomic_load_explicit(&s->op_active, memory_order_acquire))
             continue;
         deadline = atomic_load_explicit(&s->op_deadline_ns,
                                         memory_order_acquire);
-        if (!deadline)
-            continue;
         t0 = s->op_t0_ns;
-        timeout_ms = deadline > t0 ? (deadline - t0) / 1000000 : 0;
         ran_ms = (now - t0) / 1000000;
+        name = rdv_store_op_name((rdv_store_op)s->op);
+        if (!deadline) {
+            /* Read after op_active: a blocking op that is opening may
+             * not have published its deadline yet, so only the op's
+             * kind says it has none; a later op's t0 only looks
+             * younger. */
+            if (op_blocks(s->op) || ran_ms <= rdv_call_plain_bound_ms(0))
+                continue;
+            w->rank = r;
+            snprintf(w->call, sizeof w->call, "%s '%s' still running "
+                     "after %lld ms; a %s has no timeout and must not "
+                     "block", name, s->op_key, (long long)ran_ms, name);
+            return 1;
+        }
+        timeout_ms = deadline > t0 ? (deadline - t0) / 1000000 : 0;
         if (ran_ms <= rdv_call_bound_ms(timeout_ms))
             continue;
         w->rank = r;
         snprintf(w->call, sizeof w->call, "%s '%s' still running %lld ms "
-                 "past its deadline (%lld ms after it began)",
-                 rdv_store_op_name((rdv_store_op)s->op), s->op_key,
+                 "past its deadline (%lld ms after it began); the store "
+                 "does not honour the call's timeout", name, s->op_key,
                  (long long)((now - deadline) / 1000000),
                  (long long)ran_ms);
         return 1;

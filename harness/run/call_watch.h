@@ -8,8 +8,10 @@
  *
  * It reads what each rank's recorder publishes in its slot (the op in
  * flight, its start and its caller's deadline), so it sees the calls of
- * every implementation (--impl gloo too). Calls without a deadline (set,
- * add, delete...) are left to the run's deadline.
+ * every implementation (--impl gloo too). A call without a timeout of
+ * its own (set, add, delete...) must not block: past
+ * rdv_call_plain_bound_ms (6 s) it is overdue too. A get or wait with no
+ * limit is left to the run's deadline.
  */
 #ifndef RDV_HARNESS_CALL_WATCH_H
 #define RDV_HARNESS_CALL_WATCH_H
@@ -22,8 +24,10 @@ typedef struct rdv_call_watch {
     const rdv_result_area *area;
     int nranks;
     int rank;       /* the first rank found overdue, or -1 */
-    char call[256]; /* its call: "get 'k' still running 2003 ms past its
-                       deadline (2004 ms after it began)" */
+    char call[256]; /* its call and why it is overdue: "get 'k' still
+                       running 2003 ms past its deadline (2004 ms after
+                       it began); the store does not honour the call's
+                       timeout" */
 } rdv_call_watch;
 
 /* For rdv_supervise_opts.overdue, with an rdv_call_watch (rank -1) as

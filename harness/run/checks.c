@@ -119,8 +119,7 @@ static void hang_describe(const rdv_run_facts *f, int r, char *buf,
     where_is(f, s, phase, sizeof phase);
     if (f->overdue_call && r == f->overdue_rank) {
         snprintf(buf, cap, "rank %d (pid %d) killed in phase %s: its store "
-                 "%s; the store does not honour the call's timeout "
-                 "(--call-watch ended the run)", r, (int)f->exits[r].pid,
+                 "%s (--call-watch ended the run)", r, (int)f->exits[r].pid,
                  phase, f->overdue_call);
         return;
     }

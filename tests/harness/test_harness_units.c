@@ -17,6 +17,7 @@
 #include "common/cli.h"
 #include "rdv/clock.h"
 #include "common/size_text.h"
+#include "run/call_watch.h"
 #include "run/checks.h"
 #include "run/fd_limit.h"
 #include "run/leak.h"
@@ -408,6 +409,51 @@ Test(supervise, overdue_ends_the_run_like_the_deadline)
         cr_expect(ex[r].hung && ex[r].signo == SIGKILL, "rank %d: hung %d "
                   "signal %d", r, ex[r].hung, ex[r].signo);
     cr_expect_eq(waitpid(-1, NULL, WNOHANG), -1, "a rank was not reaped");
+}
+
+/* Publishes an op in flight in rank 0's slot, begun ago_ms ago, as the
+ * recorder does, and asks the call watch. */
+static int overdue_op(rdv_result_area *a, rdv_store_op op, int64_t ago_ms,
+                      int64_t timeout_ms, rdv_call_watch *w)
+{
+    rdv_slot *sl = rdv_result_area_slot(a, 0);
+    int64_t t0 = rdv_now_ns() - ago_ms * 1000000;
+
+    atomic_store(&sl->op_deadline_ns,
+                 timeout_ms < 0 ? 0 : t0 + timeout_ms * 1000000);
+    sl->op = op;
+    snprintf(sl->op_key, sizeof sl->op_key, "k");
+    sl->op_t0_ns = t0;
+    atomic_store(&sl->op_active, 1);
+    *w = (rdv_call_watch){.area = a, .nranks = 1, .rank = -1};
+    return rdv_call_watch_overdue(w);
+}
+
+/* A call without a timeout (set) is overdue past 6 s, named as such; a
+ * get with no limit never is; a get with a timeout past its bound is,
+ * named as a timeout not honoured. */
+Test(call_watch, calls_without_a_timeout_are_bounded_too)
+{
+    rdv_result_area a;
+    rdv_call_watch w;
+
+    cr_assert_eq(rdv_result_area_create(&a, 1, 0), 0);
+    cr_expect_eq(overdue_op(&a, RDV_STORE_OP_SET, 1000, -1, &w), 0);
+    cr_expect_eq(overdue_op(&a, RDV_STORE_OP_SET, 7000, -1, &w), 1);
+    cr_expect_eq(w.rank, 0);
+    cr_expect(strstr(w.call, "set 'k' still running after 7") &&
+                  strstr(w.call, "a set has no timeout and must not block"),
+              "%s", w.call);
+    cr_expect_eq(overdue_op(&a, RDV_STORE_OP_ADD, 7000, -1, &w), 1);
+    cr_expect_eq(overdue_op(&a, RDV_STORE_OP_GET, 600000, -1, &w), 0,
+                 "a get with no limit is the run deadline's to end: %s",
+                 w.call);
+    cr_expect_eq(overdue_op(&a, RDV_STORE_OP_GET, 1500, 100, &w), 0);
+    cr_expect_eq(overdue_op(&a, RDV_STORE_OP_GET, 2500, 100, &w), 1);
+    cr_expect(strstr(w.call, "past its deadline") &&
+                  strstr(w.call, "does not honour the call's timeout"),
+              "%s", w.call);
+    rdv_result_area_destroy(&a);
 }
 
 /* A rank's fds, as its exit code: what it inherited from the harness. */

@@ -44,6 +44,13 @@
  *                          wait wait for their keys however long, try_get
  *                          included) and close wakes nothing: the worst
  *                          case of conform's call watch and budgets
+ *   BROKEN_SET_HANGS       set blocks (sleeps BROKEN_HANG_MS x 12, then
+ *                          writes): conform's bound on calls without a
+ *                          timeout
+ *   BROKEN_CHECK_CACHED    check (wait, timeout 0) on one key answers
+ *                          "missing" from a per-process cache of misses
+ *                          for BROKEN_STALE_MS after it last saw the key
+ *                          missing, with a detail saying so
  *   BROKEN_ABI_VERSION     a table claiming ABI version 99 (loader test)
  *   BROKEN_NO_SYMBOL       exports rdv_store_plugin_v2 only (loader test)
  *   BROKEN_NULL_OP         the required wait op is NULL (loader test)
@@ -541,6 +548,57 @@ static void broken_cancel(void *h)
 #define OP_WAIT broken_wait
 #undef OP_CANCEL
 #define OP_CANCEL broken_cancel
+
+#elif defined(BROKEN_SET_HANGS)
+#define BROKEN_NAME "set-hangs"
+static int broken_set(void *h, const char *key, const void *val, size_t len,
+                      int flags)
+{
+    /* the bug: a set waits for a lock nobody releases (BROKEN_HANG_MS
+     * x 12, then writes: long past any bound, yet not forever) */
+    for (int i = 0; i < BROKEN_HANG_MS / 100 * 12; i++)
+        usleep(100000);
+    return sq_set(h, key, val, len, flags);
+}
+#undef OP_SET
+#define OP_SET broken_set
+
+#elif defined(BROKEN_CHECK_CACHED)
+#define BROKEN_NAME "check-cached"
+/* Keys a check found missing, and when: per process, as a client's
+ * cache would be. */
+static struct {
+    char key[64];
+    int64_t at_ms;
+} misses[16];
+
+static int broken_wait(void *h, const char *const *keys, size_t n,
+                       int timeout_ms)
+{
+    int rc;
+
+    if (timeout_ms != 0 || n != 1 || strlen(keys[0]) >= sizeof misses[0].key)
+        return sq_wait(h, keys, n, timeout_ms);
+    /* the bug: a check answers "missing" from a cache of misses for
+     * BROKEN_STALE_MS, though the key was set since */
+    for (size_t i = 0; i < sizeof misses / sizeof *misses; i++)
+        if (strcmp(misses[i].key, keys[0]) == 0 &&
+            sq_now_ms() - misses[i].at_ms < BROKEN_STALE_MS)
+            return sq_fail(h, RDV_ETIMEDOUT, "check '%s': missing "
+                           "(remembered from %" PRId64 " ms ago)", keys[0],
+                           sq_now_ms() - misses[i].at_ms);
+    rc = sq_wait(h, keys, n, 0);
+    if (rc == RDV_ETIMEDOUT) {
+        size_t i = (size_t)(key_hash(keys[0]) % (sizeof misses /
+                                                 sizeof *misses));
+
+        snprintf(misses[i].key, sizeof misses[i].key, "%s", keys[0]);
+        misses[i].at_ms = sq_now_ms();
+    }
+    return rc;
+}
+#undef OP_WAIT
+#define OP_WAIT broken_wait
 
 #elif defined(BROKEN_ADD_LATE_LOSS)
 #define BROKEN_NAME "add-late-loss"

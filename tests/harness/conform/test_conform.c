@@ -414,6 +414,88 @@ Test(conform, merged_keys_fail_distinct_keys_naming_both)
     expect_flagged(&bc);
 }
 
+/* The evidence of one row, up to its end of line, in buf. */
+static const char *row_evidence(const conform_run *r, const char *name,
+                                char *buf, size_t cap)
+{
+    const char *ev = NULL;
+    size_t n;
+
+    if (!verdict(r, name, &ev) || !ev)
+        return strcpy(buf, "(no row)");
+    n = strcspn(ev, "\n");
+    snprintf(buf, cap, "%.*s", (int)(n < cap ? n : cap - 1), ev);
+    return buf;
+}
+
+/* A failure quotes the call that gave it: its arguments, its status, how
+ * long it took (the call watch times every call), and the detail it
+ * left, not the detail of the check just before it, which failed too
+ * (as it should), with another message. */
+Test(conform, failure_quotes_the_call_its_duration_and_its_own_detail)
+{
+    broken_case bc = {"check_cached", {"try-get-missing"},
+                      {"faults-store-delay", "faults-store-error"},
+                      "check present: got RDV_ENOTFOUND, want RDV_OK "
+                      "[check 'missing' (timeout 0) returned "
+                      "RDV_ENOTFOUND after "};
+    char url[512], so[300], ev[1200];
+    const char *const args[] = {"--store", url, "--quick", "--only",
+                                "try-get-missing", NULL};
+    const char *ms;
+    double took = -1;
+    conform_run r;
+
+    expect_flagged(&bc);
+    snprintf(so, sizeof so, "%s/librdv_broken_check_cached.so",
+             RDV_BROKEN_DIR);
+    plugin_url(url, sizeof url, so);
+    r = run_conform(args);
+    row_evidence(&r, "try-get-missing", ev, sizeof ev);
+    ms = strstr(ev, "RDV_ENOTFOUND after ");
+    cr_expect(ms && sscanf(ms, "RDV_ENOTFOUND after %lf ms", &took) == 1 &&
+                  took >= 0 && took < 2000,
+              "no duration of the failing call in: %s", ev);
+    /* the plugin names the key as it got it, under the clause's prefix */
+    cr_expect(strstr(ev, "(detail: check 'rdvc.") &&
+                  strstr(ev, "/missing': missing (remembered from "),
+              "the failing call's own detail is not quoted: %s", ev);
+    cr_expect(!strstr(ev, "keys missing"),
+              "the earlier check's detail is quoted: %s", ev);
+    free(r.out);
+}
+
+/* A set that blocks is named as such at the bound of a call without a
+ * timeout (6 s), in every clause it blocks, a forked child's included:
+ * each of these clauses waited 60 s for it before. */
+Test(conform, deadline_blocking_set_is_named_within_seconds)
+{
+    char url[512], so[300], ev[1200];
+    const char *const names[] = {"set-get", "add", "mp-wake", "cleanup"};
+    const char *const args[] = {"--store", url, "--quick", "--only",
+                                "set-get,add,mp-wake,cleanup", NULL};
+    conform_run r;
+
+    snprintf(so, sizeof so, "%s/librdv_broken_set_hangs.so", RDV_BROKEN_DIR);
+    plugin_url(url, sizeof url, so);
+    r = run_conform(args);
+    cr_expect_eq(r.status, 1, "exit %d, want 1\n%s", r.status, r.out);
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        const char *v = verdict(&r, names[i], NULL);
+
+        row_evidence(&r, names[i], ev, sizeof ev);
+        cr_expect(v && strcmp(v, "FAIL") == 0 && strstr(ev, "set '") &&
+                      strstr(ev, "blocked for ") &&
+                      strstr(ev, ": a set must not block"),
+                  "%s: %s: %s", names[i], v ? v : "no row", ev);
+    }
+    row_evidence(&r, "set-get", ev, sizeof ev);
+    cr_expect(strstr(ev, "set 'k' blocked for "), "%s", ev);
+    /* 4 clauses x about 6 s; 240 s before */
+    cr_expect_leq(r.secs, 60, "conform took %.1f s:\n%s", r.secs, r.out);
+    free(r.out);
+}
+
 /* A try_get that waits for its key is named as such within seconds of
  * its 2 s bound, on every clause it hangs: 3 clauses x about 2 s, with
  * all the rest, well inside the 90 s deadline (it took 3 x 60 s in
