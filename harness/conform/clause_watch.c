@@ -15,7 +15,7 @@
  *   (common/call_bound.h: 2 s for timeout 0, else T plus max(2 s, T/2),
  *   the rule rdv run --call-watch uses too); a call without a timeout
  *   of its own (set, add, delete, list...) must not block and gets
- *   rdv_call_plain_bound_ms (6 s, plus 250 ms a MiB it moves), so a
+ *   rdv_call_plain_bound_ms (6 s, plus a second a MiB it moves), so a
  *   store that hangs in a set is named within seconds, while redis
  *   under ASan, etcd, ZooKeeper or an exec adapter on a loaded host
  *   answer far inside it; one with no limit (timeout < 0) none: the
