@@ -14,7 +14,8 @@
  * ".lock", so read-modify-write ops never lose an update to a concurrent
  * writer; reads take no lock.
  *
- * Waits first look for the keys and return at once when they exist.
+ * Waits first look for the keys and return at once when they exist
+ * (multi_get reads them straight away and waits only for the missing).
  * Otherwise they watch the directory with inotify and recheck the keys
  * after each event. The handle keeps one inotify instance for its whole
  * life and lends it to one waiter at a time (others make their own):
@@ -55,6 +56,7 @@
 #include <sys/file.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "file_name.h"
@@ -90,19 +92,22 @@ static int io_fail(rdv_store *s, const char *op, const char *key, int err)
                           strerror(err));
 }
 
-static int write_all(int fd, const void *buf, size_t len)
+/* Writes every byte of iov[0..n): one writev(2) in the common case. */
+static int write_all(int fd, struct iovec *iov, int n)
 {
-    const char *p = buf;
+    while (n) {
+        ssize_t w = writev(fd, iov, n);
 
-    while (len) {
-        ssize_t n = write(fd, p, len);
-
-        if (n < 0 && errno == EINTR)
+        if (w < 0 && errno == EINTR)
             continue;
-        if (n < 0)
+        if (w < 0)
             return -1;
-        p += n;
-        len -= (size_t)n;
+        for (; n && (size_t)w >= iov->iov_len; iov++, n--)
+            w -= (ssize_t)iov->iov_len;
+        if (n) {
+            iov->iov_base = (char *)iov->iov_base + w;
+            iov->iov_len -= (size_t)w;
+        }
     }
     return 0;
 }
@@ -112,6 +117,9 @@ static int write_temp(rdv_store *s, const char *key, const void *val,
                       size_t len, char tmp[64])
 {
     file_header h = {FILE_MAGIC, (uint32_t)strlen(key)};
+    struct iovec iov[3] = {{&h, sizeof h},
+                           {(void *)key, h.key_len},
+                           {(void *)val, len}};
     int fd, rc = 0;
 
     snprintf(tmp, 64, ".t.%d.%lu", (int)getpid(),
@@ -120,8 +128,7 @@ static int write_temp(rdv_store *s, const char *key, const void *val,
                 0644);
     if (fd < 0)
         return io_fail(s, "create temp file for", key, errno);
-    if (write_all(fd, &h, sizeof h) || write_all(fd, key, h.key_len) ||
-        write_all(fd, val, len))
+    if (write_all(fd, iov, 3))
         rc = io_fail(s, "write", key, errno);
     close(fd);
     if (rc)
@@ -378,6 +385,44 @@ static int file_get(rdv_store *s, const char *key, void **val, size_t *len,
     }
 }
 
+/* Reads every key as it is, with no existence pass first (the generic
+ * wait-then-get looked each key up twice), and waits only while some are
+ * missing, for those; a key deleted between its wait and its read is
+ * waited for again. All values or none: on failure vals[] is freed. */
+static int file_multi_get(rdv_store *s, const char *const *keys, size_t n,
+                          void **vals, size_t *lens, int64_t deadline)
+{
+    unsigned char *present = calloc(n, 1);
+    int64_t start = rdv_now_ns();
+    int rc = present ? RDV_OK
+                     : rdv_store_fail(s, RDV_ENOMEM, "out of memory");
+
+    while (rc == RDV_OK) {
+        size_t missing = 0;
+
+        for (size_t i = 0; rc == RDV_OK && i < n; i++) {
+            if (vals[i])
+                continue;
+            rc = read_value(s, keys[i], &vals[i], &lens[i]);
+            present[i] = rc == RDV_OK;
+            missing += rc == RDV_ENOTFOUND;
+            rc = rc == RDV_ENOTFOUND ? RDV_OK : rc;
+        }
+        if (rc != RDV_OK || !missing)
+            break;
+        rc = wait_keys(s, keys, n, deadline, present);
+        if (rc == RDV_ETIMEDOUT || rc == RDV_ECANCELED)
+            rdv_store_fail_wait(s, rc, start, keys, n, present);
+    }
+    for (size_t i = 0; rc != RDV_OK && i < n; i++) {
+        free(vals[i]);
+        vals[i] = NULL;
+        lens[i] = 0;
+    }
+    free(present);
+    return rc;
+}
+
 static int file_add(rdv_store *s, const char *key, int64_t delta,
                     int64_t *result)
 {
@@ -561,6 +606,7 @@ static const rdv_store_ops file_ops = {
     .set = file_set,
     .get = file_get,
     .wait = file_wait,
+    .multi_get = file_multi_get,
     .add = file_add,
     .compare_set = file_compare_set,
     .del = file_del,
