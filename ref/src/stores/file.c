@@ -12,7 +12,8 @@
  * link(2) for create-only, which fails with EEXIST when the key exists.
  * Every mutation (set, add, compare_set, delete) holds flock(2) on
  * ".lock", so read-modify-write ops never lose an update to a concurrent
- * writer; reads take no lock.
+ * writer; reads take no lock. A handle keeps ".lock" open, with a mutex
+ * for its threads, which share that open file and so its flock.
  *
  * Waits first look for the keys and return at once when they exist
  * (multi_get reads them straight away and waits only for the missing).
@@ -48,6 +49,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,6 +81,9 @@ typedef struct file_store {
     _Atomic int watch_busy;  /* 1 while a waiter holds watchfd */
     _Atomic unsigned long tmp_seq;
     int sessionfd; /* ".session", flock shared while the handle is open */
+    int lockfd;          /* ".lock", kept open by the process that opened */
+    pid_t lock_pid;      /* the handle (see lock_dir) */
+    pthread_mutex_t lock_mu;
 } file_store;
 
 #define F(s) ((file_store *)(s))
@@ -162,50 +167,88 @@ static int publish(rdv_store *s, const char *key, const void *val,
     return err ? io_fail(s, "publish", key, err) : RDV_OK;
 }
 
+/* How much of a record the first read asks for: most records (a key and
+ * a rendezvous value) fit, and then no fstat is needed. */
+#define FILE_FIRST_READ 4096
+
+static ssize_t read_some(int fd, void *buf, size_t len)
+{
+    ssize_t n;
+
+    while ((n = read(fd, buf, len)) < 0 && errno == EINTR)
+        ;
+    return n;
+}
+
+/* Reads a whole record from fd: into first[] when it fits (*rec = first;
+ * a read of a regular file ends short only at its end, as Linux never
+ * cuts a file read short for a signal it survives), else into a malloc'd
+ * buffer (*rec) as long as fstat says. 0 or an errno; EPROTO when the
+ * file changed size under the read. */
+static int read_record(int fd, char *first, char **rec, size_t *got)
+{
+    ssize_t n = read_some(fd, first, FILE_FIRST_READ);
+    struct stat st;
+    size_t size;
+
+    *rec = first;
+    if (n < 0)
+        return errno;
+    *got = (size_t)n;
+    if (*got < FILE_FIRST_READ)
+        return 0;
+    if (fstat(fd, &st))
+        return errno;
+    size = (size_t)st.st_size;
+    if (size < *got || !(*rec = malloc(size + 1)))
+        return size < *got ? EPROTO : ENOMEM;
+    memcpy(*rec, first, *got);
+    while (*got < size && (n = read_some(fd, *rec + *got, size - *got)) > 0)
+        *got += (size_t)n;
+    return n < 0 ? errno : *got == size ? 0 : EPROTO;
+}
+
 /* Reads the value of key. RDV_ENOTFOUND when the file does not exist. */
 static int read_value(rdv_store *s, const char *key, void **val,
                       size_t *len)
 {
-    char name[RDV_FILE_NAME_MAX + 1], k[128];
+    char name[RDV_FILE_NAME_MAX + 1], k[128], first[FILE_FIRST_READ];
     size_t klen = strlen(key), got = 0;
-    file_header *h;
-    struct stat st;
-    char *buf;
-    int fd;
+    char *rec = first, *out;
+    file_header h;
+    int fd, err;
 
     rdv_file_name_encode(key, name);
     fd = openat(F(s)->dirfd, name, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return errno == ENOENT ? RDV_ENOTFOUND
                                : io_fail(s, "open", key, errno);
-    if (fstat(fd, &st) || !(buf = malloc((size_t)st.st_size + 1))) {
-        close(fd);
-        return io_fail(s, "read", key, errno ? errno : ENOMEM);
-    }
-    while (got < (size_t)st.st_size) {
-        ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        got += (size_t)n;
-    }
+    err = read_record(fd, first, &rec, &got);
     close(fd);
-    h = (file_header *)buf;
-    if (got != (size_t)st.st_size || got < sizeof *h + klen ||
-        h->magic != FILE_MAGIC || h->key_len != klen ||
-        memcmp(buf + sizeof *h, key, klen) != 0) {
-        free(buf);
+    if (err && err != EPROTO) {
+        if (rec != first)
+            free(rec);
+        return io_fail(s, "read", key, err);
+    }
+    if (got >= sizeof h)
+        memcpy(&h, rec, sizeof h);
+    if (err || got < sizeof h + klen || h.magic != FILE_MAGIC ||
+        h.key_len != klen || memcmp(rec + sizeof h, key, klen) != 0) {
+        if (rec != first)
+            free(rec);
         return rdv_store_fail(s, RDV_EPROTO, "file store %s: the file for "
                               "'%s' (%s) is not an rdv record for that key",
                               F(s)->dir, rdv_key_printable(key, k, sizeof k),
                               name);
     }
-    *len = got - sizeof *h - klen;
-    memmove(buf, buf + sizeof *h + klen, *len);
-    buf[*len] = '\0';
-    *val = buf;
+    *len = got - sizeof h - klen;
+    if (rec == first && !(out = malloc(*len + 1)))
+        return io_fail(s, "read", key, ENOMEM);
+    if (rec != first)
+        out = rec;
+    memmove(out, rec + sizeof h + klen, *len);
+    out[*len] = '\0';
+    *val = out;
     return RDV_OK;
 }
 
@@ -218,25 +261,45 @@ static int exists(rdv_store *s, const char *key)
     return fstatat(F(s)->dirfd, name, &st, 0) == 0;
 }
 
-/* Runs op under the directory lock (flock on .lock). */
+/* Takes the directory lock: flock on ".lock". The handle keeps its own
+ * ".lock" open (opening and closing it cost two of a set's syscalls) and
+ * a mutex, as threads of one process share that open file and its flock;
+ * a forked child that inherited the handle opens ".lock" per call, so
+ * its flock is its own and dies with it. */
+static void unlock_dir(rdv_store *s, int fd, int flocked);
+
 static int lock_dir(rdv_store *s, int *fd)
 {
-    *fd = openat(F(s)->dirfd, ".lock", O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    file_store *f = F(s);
+    int own = f->lockfd >= 0 && getpid() == f->lock_pid;
+
+    *fd = own ? f->lockfd
+              : openat(f->dirfd, ".lock", O_RDWR | O_CREAT | O_CLOEXEC,
+                       0644);
     if (*fd < 0)
         return io_fail(s, "lock", ".lock", errno);
+    if (own)
+        pthread_mutex_lock(&f->lock_mu);
     while (flock(*fd, LOCK_EX)) {
         if (errno != EINTR) {
-            close(*fd);
-            return io_fail(s, "lock", ".lock", errno);
+            int err = errno;
+
+            unlock_dir(s, *fd, 0);
+            return io_fail(s, "lock", ".lock", err);
         }
     }
     return RDV_OK;
 }
 
-static void unlock_dir(int fd)
+/* Drops the lock lock_dir took (flocked: whether flock succeeded). */
+static void unlock_dir(rdv_store *s, int fd, int flocked)
 {
-    flock(fd, LOCK_UN);
-    close(fd);
+    if (flocked)
+        flock(fd, LOCK_UN);
+    if (fd == F(s)->lockfd && getpid() == F(s)->lock_pid)
+        pthread_mutex_unlock(&F(s)->lock_mu);
+    else
+        close(fd);
 }
 
 static int file_set(rdv_store *s, const char *key, const void *val,
@@ -247,7 +310,7 @@ static int file_set(rdv_store *s, const char *key, const void *val,
     if (rc)
         return rc;
     rc = publish(s, key, val, len, flags & RDV_SET_CREATE_ONLY);
-    unlock_dir(lock);
+    unlock_dir(s, lock, 1);
     return rc;
 }
 
@@ -446,7 +509,7 @@ static int file_add(rdv_store *s, const char *key, int64_t delta,
                             rdv_key_printable(key, k, sizeof k));
     if (rc == RDV_OK)
         rc = publish(s, key, buf, rdv_counter_format(v, buf), 0);
-    unlock_dir(lock);
+    unlock_dir(s, lock, 1);
     free(cur);
     if (rc == RDV_OK)
         *result = v;
@@ -484,7 +547,7 @@ static int file_compare_set(rdv_store *s, const char *key,
             now = found ? NULL : now;
         }
     }
-    unlock_dir(lock);
+    unlock_dir(s, lock, 1);
     free(now);
     return rc;
 }
@@ -499,7 +562,7 @@ static int file_del(rdv_store *s, const char *key)
     rdv_file_name_encode(key, name);
     if (unlinkat(F(s)->dirfd, name, 0) && errno != ENOENT)
         rc = io_fail(s, "delete", key, errno);
-    unlock_dir(lock);
+    unlock_dir(s, lock, 1);
     return rc;
 }
 
@@ -595,6 +658,9 @@ static void file_destroy(rdv_store *s)
         close(F(s)->watchfd);
     close(F(s)->dirfd);
     close(F(s)->cancelfd);
+    if (F(s)->lockfd >= 0)
+        close(F(s)->lockfd);
+    pthread_mutex_destroy(&F(s)->lock_mu);
     if (F(s)->sessionfd >= 0)
         close(F(s)->sessionfd); /* leaves the job: drops the flock */
     free(F(s)->dir);
@@ -660,7 +726,7 @@ static void reclaim_temps(rdv_store *s)
                 unlinkat(F(s)->dirfd, e->d_name, 0);
         closedir(d);
     }
-    unlock_dir(lock);
+    unlock_dir(s, lock, 1);
 }
 
 /* Joins the job on the directory (see the head comment): *first is 1
@@ -738,6 +804,8 @@ int rdv_file_open(rdv_url *u, rdv_store **out, char *errbuf, size_t errlen)
         return RDV_ENOMEM;
     }
     f->sessionfd = -1;
+    f->lockfd = -1;
+    pthread_mutex_init(&f->lock_mu, NULL);
     f->dirfd = open(u->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     f->cancelfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     f->poll_only = (int)poll_only;
@@ -749,6 +817,11 @@ int rdv_file_open(rdv_url *u, rdv_store **out, char *errbuf, size_t errlen)
         rdv_store_close(&f->base);
         return RDV_EINVAL;
     }
+    /* Best effort: without it lock_dir opens ".lock" per call and says
+     * why when that fails too. */
+    f->lockfd = openat(f->dirfd, ".lock", O_RDWR | O_CREAT | O_CLOEXEC,
+                       0644);
+    f->lock_pid = getpid();
     reclaim_temps(&f->base);
     if ((err = job_join(f, &first))) {
         snprintf(errbuf, errlen, "file store: cannot lock '%s/.session': %s",
