@@ -44,230 +44,33 @@
  * it after their peers published join the job and are not judged.
  * Without fresh=1, reuse is allowed and the rendezvous' job token and
  * nonce keep runs apart.
+ *
+ * Files: this one holds the mutations under the lock, list, and open
+ * and close (the job); file_record.c the record on disk (write, publish,
+ * read); file_wait.c get, wait and multi_get; file_name.c the names.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/file.h>
-#include <sys/inotify.h>
 #include <sys/stat.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #include "file_name.h"
-#include "store_internal.h"
+#include "file_store.h"
 
-#define FILE_MAGIC 0x46564452u /* "RDVF" */
-
-typedef struct file_header {
-    uint32_t magic;
-    uint32_t key_len;
-} file_header;
-
-typedef struct file_store {
-    rdv_store base;
-    char *dir;
-    int dirfd;
-    int cancelfd; /* eventfd, readable once the store is closing */
-    int poll_only;
-    int watchfd;             /* the handle's inotify instance, or -1 */
-    _Atomic int watch_busy;  /* 1 while a waiter holds watchfd */
-    _Atomic unsigned long tmp_seq;
-    int sessionfd; /* ".session", flock shared while the handle is open */
-    int lockfd;          /* ".lock", kept open by the process that opened */
-    pid_t lock_pid;      /* the handle (see lock_dir) */
-    pthread_mutex_t lock_mu;
-} file_store;
-
-#define F(s) ((file_store *)(s))
-
-static int io_fail(rdv_store *s, const char *op, const char *key, int err)
-{
-    char k[128];
-
-    return rdv_store_fail(s, RDV_EIO, "%s '%s' in %s: %s", op,
-                          rdv_key_printable(key, k, sizeof k), F(s)->dir,
-                          strerror(err));
-}
-
-/* Writes every byte of iov[0..n): one writev(2) in the common case. */
-static int write_all(int fd, struct iovec *iov, int n)
-{
-    while (n) {
-        ssize_t w = writev(fd, iov, n);
-
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0)
-            return -1;
-        for (; n && (size_t)w >= iov->iov_len; iov++, n--)
-            w -= (ssize_t)iov->iov_len;
-        if (n) {
-            iov->iov_base = (char *)iov->iov_base + w;
-            iov->iov_len -= (size_t)w;
-        }
-    }
-    return 0;
-}
-
-/* Writes header+key+value to a fresh temp file; its name goes to tmp. */
-static int write_temp(rdv_store *s, const char *key, const void *val,
-                      size_t len, char tmp[64])
-{
-    file_header h = {FILE_MAGIC, (uint32_t)strlen(key)};
-    struct iovec iov[3] = {{&h, sizeof h},
-                           {(void *)key, h.key_len},
-                           {(void *)val, len}};
-    int fd, rc = 0;
-
-    snprintf(tmp, 64, ".t.%d.%lu", (int)getpid(),
-             atomic_fetch_add(&F(s)->tmp_seq, 1));
-    fd = openat(F(s)->dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-                0644);
-    if (fd < 0)
-        return io_fail(s, "create temp file for", key, errno);
-    if (write_all(fd, iov, 3))
-        rc = io_fail(s, "write", key, errno);
-    close(fd);
-    if (rc)
-        unlinkat(F(s)->dirfd, tmp, 0);
-    return rc;
-}
-
-/* Publishes key=val atomically. create_only uses link(2): RDV_EEXIST
- * when the key exists. Caller holds the lock. */
-static int publish(rdv_store *s, const char *key, const void *val,
-                   size_t len, int create_only)
-{
-    char name[RDV_FILE_NAME_MAX + 1], tmp[64], k[128];
-    int rc, err = 0;
-
-    rdv_file_name_encode(key, name);
-    if ((rc = write_temp(s, key, val, len, tmp)))
-        return rc;
-    if (create_only) {
-        if (linkat(F(s)->dirfd, tmp, F(s)->dirfd, name, 0))
-            err = errno;
-        unlinkat(F(s)->dirfd, tmp, 0);
-    } else if (renameat(F(s)->dirfd, tmp, F(s)->dirfd, name)) {
-        err = errno;
-        unlinkat(F(s)->dirfd, tmp, 0);
-    }
-    if (err == EEXIST)
-        return rdv_store_fail(s, RDV_EEXIST, "set '%s': key exists "
-                              "(create-only)",
-                              rdv_key_printable(key, k, sizeof k));
-    return err ? io_fail(s, "publish", key, err) : RDV_OK;
-}
-
-/* How much of a record the first read asks for: most records (a key and
- * a rendezvous value) fit, and then no fstat is needed. */
-#define FILE_FIRST_READ 4096
-
-static ssize_t read_some(int fd, void *buf, size_t len)
-{
-    ssize_t n;
-
-    while ((n = read(fd, buf, len)) < 0 && errno == EINTR)
-        ;
-    return n;
-}
-
-/* Reads a whole record from fd: into first[] when it fits (*rec = first;
- * a read of a regular file ends short only at its end, as Linux never
- * cuts a file read short for a signal it survives), else into a malloc'd
- * buffer (*rec) as long as fstat says. 0 or an errno; EPROTO when the
- * file changed size under the read. */
-static int read_record(int fd, char *first, char **rec, size_t *got)
-{
-    ssize_t n = read_some(fd, first, FILE_FIRST_READ);
-    struct stat st;
-    size_t size;
-
-    *rec = first;
-    if (n < 0)
-        return errno;
-    *got = (size_t)n;
-    if (*got < FILE_FIRST_READ)
-        return 0;
-    if (fstat(fd, &st))
-        return errno;
-    size = (size_t)st.st_size;
-    if (size < *got || !(*rec = malloc(size + 1)))
-        return size < *got ? EPROTO : ENOMEM;
-    memcpy(*rec, first, *got);
-    while (*got < size && (n = read_some(fd, *rec + *got, size - *got)) > 0)
-        *got += (size_t)n;
-    return n < 0 ? errno : *got == size ? 0 : EPROTO;
-}
-
-/* Reads the value of key. RDV_ENOTFOUND when the file does not exist. */
-static int read_value(rdv_store *s, const char *key, void **val,
-                      size_t *len)
-{
-    char name[RDV_FILE_NAME_MAX + 1], k[128], first[FILE_FIRST_READ];
-    size_t klen = strlen(key), got = 0;
-    char *rec = first, *out;
-    file_header h;
-    int fd, err;
-
-    rdv_file_name_encode(key, name);
-    fd = openat(F(s)->dirfd, name, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return errno == ENOENT ? RDV_ENOTFOUND
-                               : io_fail(s, "open", key, errno);
-    err = read_record(fd, first, &rec, &got);
-    close(fd);
-    if (err && err != EPROTO) {
-        if (rec != first)
-            free(rec);
-        return io_fail(s, "read", key, err);
-    }
-    if (got >= sizeof h)
-        memcpy(&h, rec, sizeof h);
-    if (err || got < sizeof h + klen || h.magic != FILE_MAGIC ||
-        h.key_len != klen || memcmp(rec + sizeof h, key, klen) != 0) {
-        if (rec != first)
-            free(rec);
-        return rdv_store_fail(s, RDV_EPROTO, "file store %s: the file for "
-                              "'%s' (%s) is not an rdv record for that key",
-                              F(s)->dir, rdv_key_printable(key, k, sizeof k),
-                              name);
-    }
-    *len = got - sizeof h - klen;
-    if (rec == first && !(out = malloc(*len + 1)))
-        return io_fail(s, "read", key, ENOMEM);
-    if (rec != first)
-        out = rec;
-    memmove(out, rec + sizeof h + klen, *len);
-    out[*len] = '\0';
-    *val = out;
-    return RDV_OK;
-}
-
-static int exists(rdv_store *s, const char *key)
-{
-    char name[RDV_FILE_NAME_MAX + 1];
-    struct stat st;
-
-    rdv_file_name_encode(key, name);
-    return fstatat(F(s)->dirfd, name, &st, 0) == 0;
-}
+static void unlock_dir(rdv_store *s, int fd, int flocked);
 
 /* Takes the directory lock: flock on ".lock". The handle keeps its own
  * ".lock" open (opening and closing it cost two of a set's syscalls) and
  * a mutex, as threads of one process share that open file and its flock;
  * a forked child that inherited the handle opens ".lock" per call, so
  * its flock is its own and dies with it. */
-static void unlock_dir(rdv_store *s, int fd, int flocked);
-
 static int lock_dir(rdv_store *s, int *fd)
 {
     file_store *f = F(s);
@@ -277,7 +80,7 @@ static int lock_dir(rdv_store *s, int *fd)
               : openat(f->dirfd, ".lock", O_RDWR | O_CREAT | O_CLOEXEC,
                        0644);
     if (*fd < 0)
-        return io_fail(s, "lock", ".lock", errno);
+        return rdv_file_io_fail(s, "lock", ".lock", errno);
     if (own)
         pthread_mutex_lock(&f->lock_mu);
     while (flock(*fd, LOCK_EX)) {
@@ -285,7 +88,7 @@ static int lock_dir(rdv_store *s, int *fd)
             int err = errno;
 
             unlock_dir(s, *fd, 0);
-            return io_fail(s, "lock", ".lock", err);
+            return rdv_file_io_fail(s, "lock", ".lock", err);
         }
     }
     return RDV_OK;
@@ -309,180 +112,9 @@ static int file_set(rdv_store *s, const char *key, const void *val,
 
     if (rc)
         return rc;
-    rc = publish(s, key, val, len, flags & RDV_SET_CREATE_ONLY);
+    rc = rdv_file_record_publish(s, key, val, len,
+                                 flags & RDV_SET_CREATE_ONLY);
     unlock_dir(s, lock, 1);
-    return rc;
-}
-
-/* An inotify fd watching the directory for new names: the handle's own
- * when free (*shared = 1), else a private one; -1 when inotify is out of
- * reach, and the caller polls. Events queued while nobody waited are
- * drained: the caller rechecks the keys anyway. */
-static int watch_acquire(rdv_store *s, int *shared)
-{
-    char drain[4096];
-    int fd;
-
-    *shared = !atomic_exchange(&F(s)->watch_busy, 1);
-    fd = *shared ? F(s)->watchfd : -1;
-    if (fd < 0) {
-        fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-        if (fd >= 0 && inotify_add_watch(fd, F(s)->dir,
-                                         IN_CREATE | IN_MOVED_TO) < 0) {
-            close(fd);
-            fd = -1;
-        }
-        if (*shared)
-            F(s)->watchfd = fd;
-    }
-    while (fd >= 0 && read(fd, drain, sizeof drain) > 0)
-        ;
-    return fd;
-}
-
-static void watch_release(rdv_store *s, int fd, int shared)
-{
-    if (shared)
-        atomic_store(&F(s)->watch_busy, 0);
-    else if (fd >= 0)
-        close(fd);
-}
-
-static int all_present(rdv_store *s, const char *const *keys, size_t n,
-                       unsigned char *present)
-{
-    int all = 1;
-
-    for (size_t i = 0; i < n; i++)
-        all &= present[i] = present[i] || exists(s, keys[i]);
-    return all;
-}
-
-/* Waits until every key exists, the deadline passes or close cancels.
- * present[] (n bytes) reports which keys were found at the end. */
-static int wait_keys(rdv_store *s, const char *const *keys, size_t n,
-                     int64_t deadline, unsigned char *present)
-{
-    struct pollfd pfd[2] = {{F(s)->cancelfd, POLLIN, 0}, {-1, POLLIN, 0}};
-    int backoff_ms = 1, rc = RDV_OK, shared = 0;
-
-    if (all_present(s, keys, n, present))
-        return RDV_OK;
-    if (!F(s)->poll_only)
-        pfd[1].fd = watch_acquire(s, &shared);
-    for (;;) {
-        int wait_ms, left = rdv_deadline_left_ms(deadline);
-
-        /* Checked after the watch exists, so no publish falls between. */
-        if (all_present(s, keys, n, present))
-            break;
-        if (left == 0) {
-            rc = RDV_ETIMEDOUT;
-            break;
-        }
-        wait_ms = pfd[1].fd >= 0 ? left : backoff_ms;
-        if (left >= 0 && wait_ms > left)
-            wait_ms = left;
-        if (poll(pfd, 2, wait_ms) < 0 && errno != EINTR) {
-            rc = io_fail(s, "wait for", keys[0], errno);
-            break;
-        }
-        if (pfd[0].revents & POLLIN) {
-            rc = RDV_ECANCELED;
-            break;
-        }
-        if (pfd[1].fd >= 0 && (pfd[1].revents & POLLIN)) {
-            char drain[4096];
-
-            while (read(pfd[1].fd, drain, sizeof drain) > 0)
-                ;
-        }
-        backoff_ms = backoff_ms * 2 > 50 ? 50 : backoff_ms * 2;
-    }
-    if (!F(s)->poll_only)
-        watch_release(s, pfd[1].fd, shared);
-    return rc;
-}
-
-static int file_wait(rdv_store *s, const char *const *keys, size_t n,
-                     int64_t deadline)
-{
-    unsigned char *present = calloc(n, 1);
-    int64_t start = rdv_now_ns();
-    int rc;
-
-    if (!present)
-        return rdv_store_fail(s, RDV_ENOMEM, "out of memory");
-    rc = wait_keys(s, keys, n, deadline, present);
-    if (rc == RDV_ETIMEDOUT || rc == RDV_ECANCELED)
-        rdv_store_fail_wait(s, rc, start, keys, n, present);
-    free(present);
-    return rc;
-}
-
-static int file_get(rdv_store *s, const char *key, void **val, size_t *len,
-                    int64_t deadline)
-{
-    int64_t start = rdv_now_ns();
-    char k[128];
-
-    for (;;) {
-        unsigned char present = 0;
-        int rc = read_value(s, key, val, len);
-
-        if (rc != RDV_ENOTFOUND)
-            return rc;
-        rc = wait_keys(s, &key, 1, deadline, &present);
-
-        if (rc == RDV_ETIMEDOUT || rc == RDV_ECANCELED)
-            return rdv_store_fail(s, rc, "get '%s' %s after %lld ms",
-                                  rdv_key_printable(key, k, sizeof k),
-                                  rc == RDV_ETIMEDOUT ? "timed out"
-                                                      : "canceled",
-                                  (long long)((rdv_now_ns() - start) /
-                                              1000000));
-        if (rc)
-            return rc;
-        /* Present now; read it on the next turn (or wait again if it was
-         * deleted in between). */
-    }
-}
-
-/* Reads every key as it is, with no existence pass first (the generic
- * wait-then-get looked each key up twice), and waits only while some are
- * missing, for those; a key deleted between its wait and its read is
- * waited for again. All values or none: on failure vals[] is freed. */
-static int file_multi_get(rdv_store *s, const char *const *keys, size_t n,
-                          void **vals, size_t *lens, int64_t deadline)
-{
-    unsigned char *present = calloc(n, 1);
-    int64_t start = rdv_now_ns();
-    int rc = present ? RDV_OK
-                     : rdv_store_fail(s, RDV_ENOMEM, "out of memory");
-
-    while (rc == RDV_OK) {
-        size_t missing = 0;
-
-        for (size_t i = 0; rc == RDV_OK && i < n; i++) {
-            if (vals[i])
-                continue;
-            rc = read_value(s, keys[i], &vals[i], &lens[i]);
-            present[i] = rc == RDV_OK;
-            missing += rc == RDV_ENOTFOUND;
-            rc = rc == RDV_ENOTFOUND ? RDV_OK : rc;
-        }
-        if (rc != RDV_OK || !missing)
-            break;
-        rc = wait_keys(s, keys, n, deadline, present);
-        if (rc == RDV_ETIMEDOUT || rc == RDV_ECANCELED)
-            rdv_store_fail_wait(s, rc, start, keys, n, present);
-    }
-    for (size_t i = 0; rc != RDV_OK && i < n; i++) {
-        free(vals[i]);
-        vals[i] = NULL;
-        lens[i] = 0;
-    }
-    free(present);
     return rc;
 }
 
@@ -497,7 +129,7 @@ static int file_add(rdv_store *s, const char *key, int64_t delta,
 
     if (rc)
         return rc;
-    rc = read_value(s, key, &cur, &len);
+    rc = rdv_file_record_read(s, key, &cur, &len);
     if (rc == RDV_ENOTFOUND)
         rc = RDV_OK;
     else if (rc == RDV_OK && rdv_counter_parse(cur, len, &v))
@@ -508,7 +140,8 @@ static int file_add(rdv_store *s, const char *key, int64_t delta,
         rc = rdv_store_fail(s, RDV_EINVAL, "add '%s': int64 overflow",
                             rdv_key_printable(key, k, sizeof k));
     if (rc == RDV_OK)
-        rc = publish(s, key, buf, rdv_counter_format(v, buf), 0);
+        rc = rdv_file_record_publish(s, key, buf,
+                                     rdv_counter_format(v, buf), 0);
     unlock_dir(s, lock, 1);
     free(cur);
     if (rc == RDV_OK)
@@ -527,19 +160,21 @@ static int file_compare_set(rdv_store *s, const char *key,
 
     if (rc)
         return rc;
-    rc = read_value(s, key, &now, &len);
+    rc = rdv_file_record_read(s, key, &now, &len);
     if (rc == RDV_OK || rc == RDV_ENOTFOUND) {
         int found = rc == RDV_OK;
 
         *won = expected ? found && len == expected_len &&
                               memcmp(now, expected, len) == 0
                         : !found;
-        rc = *won ? publish(s, key, desired, desired_len, 0) : RDV_OK;
+        rc = *won ? rdv_file_record_publish(s, key, desired, desired_len,
+                                            0)
+                  : RDV_OK;
         if (rc == RDV_OK && cur) {
             if (*won) {
                 free(now);
                 now = NULL;
-                rc = read_value(s, key, &now, &len);
+                rc = rdv_file_record_read(s, key, &now, &len);
                 found = rc == RDV_OK;
             }
             *cur = found ? now : NULL;
@@ -561,7 +196,7 @@ static int file_del(rdv_store *s, const char *key)
         return rc;
     rdv_file_name_encode(key, name);
     if (unlinkat(F(s)->dirfd, name, 0) && errno != ENOENT)
-        rc = io_fail(s, "delete", key, errno);
+        rc = rdv_file_io_fail(s, "delete", key, errno);
     unlock_dir(s, lock, 1);
     return rc;
 }
@@ -625,7 +260,7 @@ static int file_list(rdv_store *s, const char *prefix, char ***keys,
         if (d)
             closedir(d);
         free(key);
-        return io_fail(s, "list", prefix[0] ? prefix : "(all)", errno);
+        return rdv_file_io_fail(s, "list", prefix[0] ? prefix : "(all)", errno);
     }
     while (rc == RDV_OK && (e = readdir(d))) {
         if (entry_key(s, e->d_name, key) == 0 &&
@@ -670,9 +305,9 @@ static void file_destroy(rdv_store *s)
 static const rdv_store_ops file_ops = {
     .name = "file",
     .set = file_set,
-    .get = file_get,
-    .wait = file_wait,
-    .multi_get = file_multi_get,
+    .get = rdv_file_get,
+    .wait = rdv_file_wait,
+    .multi_get = rdv_file_multi_get,
     .add = file_add,
     .compare_set = file_compare_set,
     .del = file_del,
