@@ -30,9 +30,19 @@
 #include "rdv/collectives.h"
 #include "common/result_area.h"
 
+/* The default puts every algorithm the collectives choose by size
+ * (ref/src/collectives) under its closed form, at each crossover that
+ * is cheap to reach: allreduce on both sides of 32 KiB (recursive
+ * doubling up to 8k floats, halving-doubling from 8193), the ring asked
+ * for by name (auto picks it only past 2 MiB with 3 ranks or more, which
+ * would cost most of a run) with uneven blocks, and broadcast's binomial
+ * tree and its chain from just past 256 KiB (two chunks, the last one
+ * short). Small, so `rdv run --repeat` runs many seeds a second. */
 #define RDV_WORKLOAD_DEFAULT                                               \
-    "rendezvous,barrier,allreduce:int32:16,allreduce:float:1M,"            \
-    "broadcast:int64:4096,allgather:double:256,store:64"
+    "rendezvous,barrier,allreduce:int32:16,allreduce:float:8k,"            \
+    "allreduce:float:8193,allreduce:float:16385:ring,"                     \
+    "broadcast:int64:4096,broadcast:int64:32769,allgather:double:256,"     \
+    "store:64"
 
 typedef enum rdv_step_kind {
     RDV_STEP_BARRIER,

@@ -35,11 +35,35 @@ Test(workload, default_parses_to_canonical_steps)
 
     cr_assert_eq(rdv_workload_parse(RDV_WORKLOAD_DEFAULT, &w, err,
                                     sizeof err), 0, "%s", err);
-    cr_assert_eq(w.nsteps, 6); /* "rendezvous" adds no step */
+    cr_assert_eq(w.nsteps, 9); /* "rendezvous" adds no step */
     cr_expect_str_eq(w.steps[0].name, "barrier");
-    cr_expect_str_eq(w.steps[2].name, "allreduce:float:1M:sum");
-    cr_expect_eq(w.steps[2].count, 1024u * 1024u);
-    cr_expect_str_eq(w.steps[3].name, "broadcast:int64:4k:root=0");
+    cr_expect_str_eq(w.steps[2].name, "allreduce:float:8k:sum");
+    cr_expect_eq(w.steps[2].count, 8u * 1024u);
+    cr_expect_str_eq(w.steps[3].name, "allreduce:float:8193:sum");
+    cr_expect_eq(w.steps[4].algo, RDV_ALGO_RING);
+    cr_expect_str_eq(w.steps[5].name, "broadcast:int64:4k:root=0");
+    cr_expect_eq(w.steps[6].count, 32u * 1024u + 1u);
+}
+
+/* The default workload reaches both sides of the collectives' size
+ * crossovers (workload.h): recursive doubling up to 32 KiB, halving-
+ * doubling past it, broadcast's tree up to 256 KiB and its chain past
+ * it. Judged on the bytes, so a retuned threshold fails here. */
+Test(workload, default_straddles_the_crossovers)
+{
+    rdv_workload w;
+    char err[256];
+
+    cr_assert_eq(rdv_workload_parse(RDV_WORKLOAD_DEFAULT, &w, err,
+                                    sizeof err), 0, "%s", err);
+    cr_expect_eq(w.steps[2].count * rdv_dtype_size(w.steps[2].type),
+                 32u * 1024u);
+    cr_expect_gt(w.steps[3].count * rdv_dtype_size(w.steps[3].type),
+                 32u * 1024u);
+    cr_expect_leq(w.steps[5].count * rdv_dtype_size(w.steps[5].type),
+                 256u * 1024u);
+    cr_expect_gt(w.steps[6].count * rdv_dtype_size(w.steps[6].type),
+                 256u * 1024u);
 }
 
 Test(workload, attributes_in_any_order)

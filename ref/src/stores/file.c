@@ -12,9 +12,11 @@
  * link(2) for create-only, which fails with EEXIST when the key exists.
  * Every mutation (set, add, compare_set, delete) holds flock(2) on
  * ".lock", so read-modify-write ops never lose an update to a concurrent
- * writer; reads take no lock.
+ * writer; reads take no lock. A handle keeps ".lock" open, with a mutex
+ * for its threads, which share that open file and so its flock.
  *
- * Waits first look for the keys and return at once when they exist.
+ * Waits first look for the keys and return at once when they exist
+ * (multi_get reads them straight away and waits only for the missing).
  * Otherwise they watch the directory with inotify and recheck the keys
  * after each event. The handle keeps one inotify instance for its whole
  * life and lends it to one waiter at a time (others make their own):
@@ -42,194 +44,65 @@
  * it after their peers published join the job and are not judged.
  * Without fresh=1, reuse is allowed and the rendezvous' job token and
  * nonce keep runs apart.
+ *
+ * Files: this one holds the mutations under the lock, list, and open
+ * and close (the job); file_record.c the record on disk (write, publish,
+ * read); file_wait.c get, wait and multi_get; file_name.c the names.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
-#include <stdatomic.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/file.h>
-#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "file_name.h"
-#include "store_internal.h"
+#include "file_store.h"
 
-#define FILE_MAGIC 0x46564452u /* "RDVF" */
+static void unlock_dir(rdv_store *s, int fd, int flocked);
 
-typedef struct file_header {
-    uint32_t magic;
-    uint32_t key_len;
-} file_header;
-
-typedef struct file_store {
-    rdv_store base;
-    char *dir;
-    int dirfd;
-    int cancelfd; /* eventfd, readable once the store is closing */
-    int poll_only;
-    int watchfd;             /* the handle's inotify instance, or -1 */
-    _Atomic int watch_busy;  /* 1 while a waiter holds watchfd */
-    _Atomic unsigned long tmp_seq;
-    int sessionfd; /* ".session", flock shared while the handle is open */
-} file_store;
-
-#define F(s) ((file_store *)(s))
-
-static int io_fail(rdv_store *s, const char *op, const char *key, int err)
-{
-    char k[128];
-
-    return rdv_store_fail(s, RDV_EIO, "%s '%s' in %s: %s", op,
-                          rdv_key_printable(key, k, sizeof k), F(s)->dir,
-                          strerror(err));
-}
-
-static int write_all(int fd, const void *buf, size_t len)
-{
-    const char *p = buf;
-
-    while (len) {
-        ssize_t n = write(fd, p, len);
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return -1;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
-/* Writes header+key+value to a fresh temp file; its name goes to tmp. */
-static int write_temp(rdv_store *s, const char *key, const void *val,
-                      size_t len, char tmp[64])
-{
-    file_header h = {FILE_MAGIC, (uint32_t)strlen(key)};
-    int fd, rc = 0;
-
-    snprintf(tmp, 64, ".t.%d.%lu", (int)getpid(),
-             atomic_fetch_add(&F(s)->tmp_seq, 1));
-    fd = openat(F(s)->dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-                0644);
-    if (fd < 0)
-        return io_fail(s, "create temp file for", key, errno);
-    if (write_all(fd, &h, sizeof h) || write_all(fd, key, h.key_len) ||
-        write_all(fd, val, len))
-        rc = io_fail(s, "write", key, errno);
-    close(fd);
-    if (rc)
-        unlinkat(F(s)->dirfd, tmp, 0);
-    return rc;
-}
-
-/* Publishes key=val atomically. create_only uses link(2): RDV_EEXIST
- * when the key exists. Caller holds the lock. */
-static int publish(rdv_store *s, const char *key, const void *val,
-                   size_t len, int create_only)
-{
-    char name[RDV_FILE_NAME_MAX + 1], tmp[64], k[128];
-    int rc, err = 0;
-
-    rdv_file_name_encode(key, name);
-    if ((rc = write_temp(s, key, val, len, tmp)))
-        return rc;
-    if (create_only) {
-        if (linkat(F(s)->dirfd, tmp, F(s)->dirfd, name, 0))
-            err = errno;
-        unlinkat(F(s)->dirfd, tmp, 0);
-    } else if (renameat(F(s)->dirfd, tmp, F(s)->dirfd, name)) {
-        err = errno;
-        unlinkat(F(s)->dirfd, tmp, 0);
-    }
-    if (err == EEXIST)
-        return rdv_store_fail(s, RDV_EEXIST, "set '%s': key exists "
-                              "(create-only)",
-                              rdv_key_printable(key, k, sizeof k));
-    return err ? io_fail(s, "publish", key, err) : RDV_OK;
-}
-
-/* Reads the value of key. RDV_ENOTFOUND when the file does not exist. */
-static int read_value(rdv_store *s, const char *key, void **val,
-                      size_t *len)
-{
-    char name[RDV_FILE_NAME_MAX + 1], k[128];
-    size_t klen = strlen(key), got = 0;
-    file_header *h;
-    struct stat st;
-    char *buf;
-    int fd;
-
-    rdv_file_name_encode(key, name);
-    fd = openat(F(s)->dirfd, name, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return errno == ENOENT ? RDV_ENOTFOUND
-                               : io_fail(s, "open", key, errno);
-    if (fstat(fd, &st) || !(buf = malloc((size_t)st.st_size + 1))) {
-        close(fd);
-        return io_fail(s, "read", key, errno ? errno : ENOMEM);
-    }
-    while (got < (size_t)st.st_size) {
-        ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        got += (size_t)n;
-    }
-    close(fd);
-    h = (file_header *)buf;
-    if (got != (size_t)st.st_size || got < sizeof *h + klen ||
-        h->magic != FILE_MAGIC || h->key_len != klen ||
-        memcmp(buf + sizeof *h, key, klen) != 0) {
-        free(buf);
-        return rdv_store_fail(s, RDV_EPROTO, "file store %s: the file for "
-                              "'%s' (%s) is not an rdv record for that key",
-                              F(s)->dir, rdv_key_printable(key, k, sizeof k),
-                              name);
-    }
-    *len = got - sizeof *h - klen;
-    memmove(buf, buf + sizeof *h + klen, *len);
-    buf[*len] = '\0';
-    *val = buf;
-    return RDV_OK;
-}
-
-static int exists(rdv_store *s, const char *key)
-{
-    char name[RDV_FILE_NAME_MAX + 1];
-    struct stat st;
-
-    rdv_file_name_encode(key, name);
-    return fstatat(F(s)->dirfd, name, &st, 0) == 0;
-}
-
-/* Runs op under the directory lock (flock on .lock). */
+/* Takes the directory lock: flock on ".lock". The handle keeps its own
+ * ".lock" open (opening and closing it cost two of a set's syscalls) and
+ * a mutex, as threads of one process share that open file and its flock;
+ * a forked child that inherited the handle opens ".lock" per call, so
+ * its flock is its own and dies with it. */
 static int lock_dir(rdv_store *s, int *fd)
 {
-    *fd = openat(F(s)->dirfd, ".lock", O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    file_store *f = F(s);
+    int own = f->lockfd >= 0 && getpid() == f->lock_pid;
+
+    *fd = own ? f->lockfd
+              : openat(f->dirfd, ".lock", O_RDWR | O_CREAT | O_CLOEXEC,
+                       0644);
     if (*fd < 0)
-        return io_fail(s, "lock", ".lock", errno);
+        return rdv_file_io_fail(s, "lock", ".lock", errno);
+    if (own)
+        pthread_mutex_lock(&f->lock_mu);
     while (flock(*fd, LOCK_EX)) {
         if (errno != EINTR) {
-            close(*fd);
-            return io_fail(s, "lock", ".lock", errno);
+            int err = errno;
+
+            unlock_dir(s, *fd, 0);
+            return rdv_file_io_fail(s, "lock", ".lock", err);
         }
     }
     return RDV_OK;
 }
 
-static void unlock_dir(int fd)
+/* Drops the lock lock_dir took (flocked: whether flock succeeded). */
+static void unlock_dir(rdv_store *s, int fd, int flocked)
 {
-    flock(fd, LOCK_UN);
-    close(fd);
+    if (flocked)
+        flock(fd, LOCK_UN);
+    if (fd == F(s)->lockfd && getpid() == F(s)->lock_pid)
+        pthread_mutex_unlock(&F(s)->lock_mu);
+    else
+        close(fd);
 }
 
 static int file_set(rdv_store *s, const char *key, const void *val,
@@ -239,143 +112,10 @@ static int file_set(rdv_store *s, const char *key, const void *val,
 
     if (rc)
         return rc;
-    rc = publish(s, key, val, len, flags & RDV_SET_CREATE_ONLY);
-    unlock_dir(lock);
+    rc = rdv_file_record_publish(s, key, val, len,
+                                 flags & RDV_SET_CREATE_ONLY);
+    unlock_dir(s, lock, 1);
     return rc;
-}
-
-/* An inotify fd watching the directory for new names: the handle's own
- * when free (*shared = 1), else a private one; -1 when inotify is out of
- * reach, and the caller polls. Events queued while nobody waited are
- * drained: the caller rechecks the keys anyway. */
-static int watch_acquire(rdv_store *s, int *shared)
-{
-    char drain[4096];
-    int fd;
-
-    *shared = !atomic_exchange(&F(s)->watch_busy, 1);
-    fd = *shared ? F(s)->watchfd : -1;
-    if (fd < 0) {
-        fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-        if (fd >= 0 && inotify_add_watch(fd, F(s)->dir,
-                                         IN_CREATE | IN_MOVED_TO) < 0) {
-            close(fd);
-            fd = -1;
-        }
-        if (*shared)
-            F(s)->watchfd = fd;
-    }
-    while (fd >= 0 && read(fd, drain, sizeof drain) > 0)
-        ;
-    return fd;
-}
-
-static void watch_release(rdv_store *s, int fd, int shared)
-{
-    if (shared)
-        atomic_store(&F(s)->watch_busy, 0);
-    else if (fd >= 0)
-        close(fd);
-}
-
-static int all_present(rdv_store *s, const char *const *keys, size_t n,
-                       unsigned char *present)
-{
-    int all = 1;
-
-    for (size_t i = 0; i < n; i++)
-        all &= present[i] = present[i] || exists(s, keys[i]);
-    return all;
-}
-
-/* Waits until every key exists, the deadline passes or close cancels.
- * present[] (n bytes) reports which keys were found at the end. */
-static int wait_keys(rdv_store *s, const char *const *keys, size_t n,
-                     int64_t deadline, unsigned char *present)
-{
-    struct pollfd pfd[2] = {{F(s)->cancelfd, POLLIN, 0}, {-1, POLLIN, 0}};
-    int backoff_ms = 1, rc = RDV_OK, shared = 0;
-
-    if (all_present(s, keys, n, present))
-        return RDV_OK;
-    if (!F(s)->poll_only)
-        pfd[1].fd = watch_acquire(s, &shared);
-    for (;;) {
-        int wait_ms, left = rdv_deadline_left_ms(deadline);
-
-        /* Checked after the watch exists, so no publish falls between. */
-        if (all_present(s, keys, n, present))
-            break;
-        if (left == 0) {
-            rc = RDV_ETIMEDOUT;
-            break;
-        }
-        wait_ms = pfd[1].fd >= 0 ? left : backoff_ms;
-        if (left >= 0 && wait_ms > left)
-            wait_ms = left;
-        if (poll(pfd, 2, wait_ms) < 0 && errno != EINTR) {
-            rc = io_fail(s, "wait for", keys[0], errno);
-            break;
-        }
-        if (pfd[0].revents & POLLIN) {
-            rc = RDV_ECANCELED;
-            break;
-        }
-        if (pfd[1].fd >= 0 && (pfd[1].revents & POLLIN)) {
-            char drain[4096];
-
-            while (read(pfd[1].fd, drain, sizeof drain) > 0)
-                ;
-        }
-        backoff_ms = backoff_ms * 2 > 50 ? 50 : backoff_ms * 2;
-    }
-    if (!F(s)->poll_only)
-        watch_release(s, pfd[1].fd, shared);
-    return rc;
-}
-
-static int file_wait(rdv_store *s, const char *const *keys, size_t n,
-                     int64_t deadline)
-{
-    unsigned char *present = calloc(n, 1);
-    int64_t start = rdv_now_ns();
-    int rc;
-
-    if (!present)
-        return rdv_store_fail(s, RDV_ENOMEM, "out of memory");
-    rc = wait_keys(s, keys, n, deadline, present);
-    if (rc == RDV_ETIMEDOUT || rc == RDV_ECANCELED)
-        rdv_store_fail_wait(s, rc, start, keys, n, present);
-    free(present);
-    return rc;
-}
-
-static int file_get(rdv_store *s, const char *key, void **val, size_t *len,
-                    int64_t deadline)
-{
-    int64_t start = rdv_now_ns();
-    char k[128];
-
-    for (;;) {
-        unsigned char present = 0;
-        int rc = read_value(s, key, val, len);
-
-        if (rc != RDV_ENOTFOUND)
-            return rc;
-        rc = wait_keys(s, &key, 1, deadline, &present);
-
-        if (rc == RDV_ETIMEDOUT || rc == RDV_ECANCELED)
-            return rdv_store_fail(s, rc, "get '%s' %s after %lld ms",
-                                  rdv_key_printable(key, k, sizeof k),
-                                  rc == RDV_ETIMEDOUT ? "timed out"
-                                                      : "canceled",
-                                  (long long)((rdv_now_ns() - start) /
-                                              1000000));
-        if (rc)
-            return rc;
-        /* Present now; read it on the next turn (or wait again if it was
-         * deleted in between). */
-    }
 }
 
 static int file_add(rdv_store *s, const char *key, int64_t delta,
@@ -389,7 +129,7 @@ static int file_add(rdv_store *s, const char *key, int64_t delta,
 
     if (rc)
         return rc;
-    rc = read_value(s, key, &cur, &len);
+    rc = rdv_file_record_read(s, key, &cur, &len);
     if (rc == RDV_ENOTFOUND)
         rc = RDV_OK;
     else if (rc == RDV_OK && rdv_counter_parse(cur, len, &v))
@@ -400,8 +140,9 @@ static int file_add(rdv_store *s, const char *key, int64_t delta,
         rc = rdv_store_fail(s, RDV_EINVAL, "add '%s': int64 overflow",
                             rdv_key_printable(key, k, sizeof k));
     if (rc == RDV_OK)
-        rc = publish(s, key, buf, rdv_counter_format(v, buf), 0);
-    unlock_dir(lock);
+        rc = rdv_file_record_publish(s, key, buf,
+                                     rdv_counter_format(v, buf), 0);
+    unlock_dir(s, lock, 1);
     free(cur);
     if (rc == RDV_OK)
         *result = v;
@@ -419,19 +160,21 @@ static int file_compare_set(rdv_store *s, const char *key,
 
     if (rc)
         return rc;
-    rc = read_value(s, key, &now, &len);
+    rc = rdv_file_record_read(s, key, &now, &len);
     if (rc == RDV_OK || rc == RDV_ENOTFOUND) {
         int found = rc == RDV_OK;
 
         *won = expected ? found && len == expected_len &&
                               memcmp(now, expected, len) == 0
                         : !found;
-        rc = *won ? publish(s, key, desired, desired_len, 0) : RDV_OK;
+        rc = *won ? rdv_file_record_publish(s, key, desired, desired_len,
+                                            0)
+                  : RDV_OK;
         if (rc == RDV_OK && cur) {
             if (*won) {
                 free(now);
                 now = NULL;
-                rc = read_value(s, key, &now, &len);
+                rc = rdv_file_record_read(s, key, &now, &len);
                 found = rc == RDV_OK;
             }
             *cur = found ? now : NULL;
@@ -439,7 +182,7 @@ static int file_compare_set(rdv_store *s, const char *key,
             now = found ? NULL : now;
         }
     }
-    unlock_dir(lock);
+    unlock_dir(s, lock, 1);
     free(now);
     return rc;
 }
@@ -453,8 +196,8 @@ static int file_del(rdv_store *s, const char *key)
         return rc;
     rdv_file_name_encode(key, name);
     if (unlinkat(F(s)->dirfd, name, 0) && errno != ENOENT)
-        rc = io_fail(s, "delete", key, errno);
-    unlock_dir(lock);
+        rc = rdv_file_io_fail(s, "delete", key, errno);
+    unlock_dir(s, lock, 1);
     return rc;
 }
 
@@ -517,7 +260,7 @@ static int file_list(rdv_store *s, const char *prefix, char ***keys,
         if (d)
             closedir(d);
         free(key);
-        return io_fail(s, "list", prefix[0] ? prefix : "(all)", errno);
+        return rdv_file_io_fail(s, "list", prefix[0] ? prefix : "(all)", errno);
     }
     while (rc == RDV_OK && (e = readdir(d))) {
         if (entry_key(s, e->d_name, key) == 0 &&
@@ -550,6 +293,9 @@ static void file_destroy(rdv_store *s)
         close(F(s)->watchfd);
     close(F(s)->dirfd);
     close(F(s)->cancelfd);
+    if (F(s)->lockfd >= 0)
+        close(F(s)->lockfd);
+    pthread_mutex_destroy(&F(s)->lock_mu);
     if (F(s)->sessionfd >= 0)
         close(F(s)->sessionfd); /* leaves the job: drops the flock */
     free(F(s)->dir);
@@ -559,8 +305,9 @@ static void file_destroy(rdv_store *s)
 static const rdv_store_ops file_ops = {
     .name = "file",
     .set = file_set,
-    .get = file_get,
-    .wait = file_wait,
+    .get = rdv_file_get,
+    .wait = rdv_file_wait,
+    .multi_get = rdv_file_multi_get,
     .add = file_add,
     .compare_set = file_compare_set,
     .del = file_del,
@@ -614,7 +361,7 @@ static void reclaim_temps(rdv_store *s)
                 unlinkat(F(s)->dirfd, e->d_name, 0);
         closedir(d);
     }
-    unlock_dir(lock);
+    unlock_dir(s, lock, 1);
 }
 
 /* Joins the job on the directory (see the head comment): *first is 1
@@ -692,6 +439,8 @@ int rdv_file_open(rdv_url *u, rdv_store **out, char *errbuf, size_t errlen)
         return RDV_ENOMEM;
     }
     f->sessionfd = -1;
+    f->lockfd = -1;
+    pthread_mutex_init(&f->lock_mu, NULL);
     f->dirfd = open(u->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     f->cancelfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     f->poll_only = (int)poll_only;
@@ -703,6 +452,11 @@ int rdv_file_open(rdv_url *u, rdv_store **out, char *errbuf, size_t errlen)
         rdv_store_close(&f->base);
         return RDV_EINVAL;
     }
+    /* Best effort: without it lock_dir opens ".lock" per call and says
+     * why when that fails too. */
+    f->lockfd = openat(f->dirfd, ".lock", O_RDWR | O_CREAT | O_CLOEXEC,
+                       0644);
+    f->lock_pid = getpid();
     reclaim_temps(&f->base);
     if ((err = job_join(f, &first))) {
         snprintf(errbuf, errlen, "file store: cannot lock '%s/.session': %s",
