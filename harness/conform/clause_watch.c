@@ -62,6 +62,7 @@ int clause_watch_begin(rdv_clause_result *r, int64_t bound_ms,
         va_end(ap);
         snprintf(k->defect, sizeof k->defect, "%s", defect);
         k->bound_ms = bound_ms;
+        k->plain = 0;
         __atomic_store_n(&k->t0_ns, rdv_now_ns(), __ATOMIC_RELEASE);
         return i;
     }
@@ -80,6 +81,7 @@ int rdv_clause_overrun(const rdv_clause_result *r, int64_t now_ns, char *buf,
                        size_t cap)
 {
     int64_t oldest = 0;
+    int plain = 0;
 
     for (int i = 0; i < RDV_CLAUSE_CALLS; i++) {
         const rdv_clause_call *k = &r->calls[i];
@@ -98,10 +100,11 @@ int rdv_clause_overrun(const rdv_clause_result *r, int64_t now_ns, char *buf,
         if (__atomic_load_n(&k->t0_ns, __ATOMIC_ACQUIRE) != t0)
             continue;
         oldest = t0;
+        plain = k->plain;
         snprintf(buf, cap, "%s blocked for %lld ms: %s", what,
                  (long long)((now_ns - t0) / 1000000), defect);
     }
-    return oldest != 0;
+    return !oldest ? 0 : plain ? 2 : 1;
 }
 
 /* "'a', 'b', ... (3 keys)" for a list of keys. */
@@ -185,6 +188,8 @@ static void watch_plain(rdv_store *s, watch_call *k, const char *op,
     snprintf(defect, sizeof defect, "a%s %s must not block",
              strchr("aeiou", op[0]) ? "n" : "", op);
     watch_start(s, k, rdv_call_plain_bound_ms(bytes), defect);
+    if (k->slot >= 0)
+        W(s)->r->calls[k->slot].plain = 1;
 }
 
 /* Closes a watched call: frees its slot and keeps it as the thread's

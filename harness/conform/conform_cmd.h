@@ -66,6 +66,7 @@ typedef struct conform_result {
     const conform_clause *c;
     rdv_verdict verdict;
     int na; /* not run: above the level the store is judged at */
+    int plain_hang; /* ended by a call without a timeout that blocked */
     char evidence[1200];
     int64_t ms;
 } conform_result;

@@ -109,13 +109,15 @@ static int pidfd_for(pid_t pid)
  * runs past its bound (the call watch, clause_watch.c: its evidence goes
  * to overrun), or until a stop signal (SIGINT, SIGTERM, SIGHUP) arrives
  * on sfd. Returns 1 with *status when pid ended, 0 when the deadline
- * passed, 2 on an overrun, -1 with *signo on a stop signal. */
+ * passed, 2 on an overrun (3 when the call had no timeout of its own),
+ * -1 with *signo on a stop signal. */
 static int wait_until(pid_t pid, int64_t deadline_ns, int sfd, int *status,
                       int *signo, const conform_out *out, char *overrun,
                       size_t cap)
 {
     int fd = pidfd_for(pid);
     pid_t r;
+    int over = 0;
 
     for (;;) {
         struct pollfd p[2] = {{.fd = sfd, .events = POLLIN},
@@ -126,7 +128,8 @@ static int wait_until(pid_t pid, int64_t deadline_ns, int sfd, int *status,
         r = waitpid(pid, status, WNOHANG);
         if (r == pid || (r < 0 && errno != EINTR) || left == 0)
             break;
-        if (rdv_clause_overrun(&out->r, rdv_now_ns(), overrun, cap)) {
+        if ((over = rdv_clause_overrun(&out->r, rdv_now_ns(), overrun,
+                                       cap))) {
             r = -3;
             break;
         }
@@ -146,7 +149,7 @@ static int wait_until(pid_t pid, int64_t deadline_ns, int sfd, int *status,
     }
     if (fd >= 0)
         close(fd);
-    return r == pid ? 1 : r == -2 ? -1 : r == -3 ? 2 : 0;
+    return r == pid ? 1 : r == -2 ? -1 : r == -3 ? 1 + over : 0;
 }
 
 /* Reaps orphans that already ended, then kills what is still running
@@ -270,7 +273,8 @@ void conform_isolate(const conform_clause *c, const conform_env *env,
         raise(signo);
     }
     res->ms = (rdv_now_ns() - t0) / 1000000;
-    if (ended == 2) {
+    if (ended >= 2) {
+        res->plain_hang = ended == 3;
         snprintf(res->evidence, sizeof res->evidence, "%s (clause killed "
                  "after %lld ms)", overrun, (long long)res->ms);
     } else if (!ended) {

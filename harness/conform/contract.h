@@ -40,6 +40,8 @@ typedef struct rdv_clause_call {
     int64_t bound_ms;  /* past this it is a defect; 0 = no bound */
     char what[200];    /* "try_get 'missing' (timeout 0)" */
     char defect[200];  /* "timeout 0 must try once" */
+    int plain;         /* a call without a timeout of its own (set,
+                          add, close...), which must not block */
 } rdv_clause_call;
 
 #define RDV_CLAUSE_CALLS 48 /* the clause's threads and processes */
@@ -53,7 +55,8 @@ typedef struct rdv_clause_result {
 } rdv_clause_result;
 
 /* The oldest call in r that has run past its bound at now_ns, as "what
- * blocked for N ms: defect" in buf; 0 when none has. */
+ * blocked for N ms: defect" in buf; 0 when none has, 2 when it is a
+ * call without a timeout of its own (rdv_clause_call.plain), else 1. */
 int rdv_clause_overrun(const rdv_clause_result *r, int64_t now_ns, char *buf,
                        size_t cap);
 

@@ -467,12 +467,13 @@ Test(conform, failure_quotes_the_call_its_duration_and_its_own_detail)
 
 /* A set that blocks is named as such at the bound of a call without a
  * timeout (6 s), in every clause it blocks, a forked child's included:
- * each of these clauses waited 60 s for it before. */
+ * each of these clauses waited 60 s for it before. (The full run: quick
+ * stops at the first such clause, below.) */
 Test(conform, deadline_blocking_set_is_named_within_seconds)
 {
     char url[512], so[300], ev[1200];
     const char *const names[] = {"set-get", "add", "mp-wake", "cleanup"};
-    const char *const args[] = {"--store", url, "--quick", "--only",
+    const char *const args[] = {"--store", url, "--only",
                                 "set-get,add,mp-wake,cleanup", NULL};
     conform_run r;
 
@@ -493,6 +494,36 @@ Test(conform, deadline_blocking_set_is_named_within_seconds)
     cr_expect(strstr(ev, "set 'k' blocked for "), "%s", ev);
     /* 4 clauses x about 6 s; 240 s before */
     cr_expect_leq(r.secs, 60, "conform took %.1f s:\n%s", r.secs, r.out);
+    free(r.out);
+}
+
+/* Quick mode stops at the first clause a set blocked in: every later
+ * clause writes and would pay the 6 s bound again, so they are SKIP,
+ * saying where the set blocked. The whole quick run: 142 s before. */
+Test(conform, deadline_quick_stops_after_a_blocking_set)
+{
+    char url[512], so[300], ev[1200];
+    const char *const args[] = {"--store", url, "--quick", NULL};
+    const char *const later[] = {"add", "mp-create-only", "rendezvous-2",
+                                 "faults-run-error"};
+    conform_run r;
+
+    snprintf(so, sizeof so, "%s/librdv_broken_set_hangs.so", RDV_BROKEN_DIR);
+    plugin_url(url, sizeof url, so);
+    r = run_conform(args);
+    cr_expect_eq(r.status, 1, "exit %d, want 1\n%s", r.status, r.out);
+    row_evidence(&r, "set-get", ev, sizeof ev);
+    cr_expect(strstr(ev, "set 'k' blocked for "), "%s", ev);
+    for (size_t i = 0; i < sizeof later / sizeof *later; i++) {
+        const char *v = verdict(&r, later[i], NULL);
+
+        row_evidence(&r, later[i], ev, sizeof ev);
+        cr_expect(v && strcmp(v, "SKIP") == 0 &&
+                      strstr(ev, "not run in quick mode: a call without a "
+                             "timeout blocked in set-get"),
+                  "%s: %s: %s", later[i], v ? v : "no row", ev);
+    }
+    cr_expect_leq(r.secs, 30, "conform took %.1f s:\n%s", r.secs, r.out);
     free(r.out);
 }
 
