@@ -31,6 +31,15 @@
  * - A write abandoned after it may have reached the server, or answered
  *   "unavailable", may still be applied: the reply says unsure, and the
  *   op decides (etcd_kv.c: guarded writes cannot apply twice).
+ * - libcurl resends a request on its own when the kept-alive connection
+ *   it went out on dies before any reply byte ("Connection died,
+ *   retrying a fresh connect"), and reports only how that second try
+ *   ended. So each request curl sends is counted (CURLOPT_PREREQFUNCTION):
+ *   a transfer that sent more than one is unsure, and a refused connect
+ *   after one went out is a lost connection, not "nothing was sent".
+ *   Without this, an etcd killed after applying an add's txn and before
+ *   replying made the add's resend look like a race lost to another
+ *   writer, and the add was applied twice.
  * - Every socket is made close-on-exec (CURLOPT_OPENSOCKETFUNCTION), no
  *   proxy from the environment is used, and "Expect: 100-continue" is
  *   off (curl would wait up to 1 s for it before sending a large body).
@@ -90,6 +99,7 @@ typedef struct sink {
     int nomem;
     int64_t last_move; /* when a byte last moved either way */
     curl_off_t ul, dl;
+    int requests; /* sent in this transfer, curl's own resends included */
 } sink;
 
 /* ---- callbacks ------------------------------------------------------ */
@@ -115,6 +125,20 @@ static int progress(void *arg, curl_off_t dltotal, curl_off_t dlnow,
         k->last_move = kit_now_ns();
     }
     return 0;
+}
+
+/* Called as each request goes out, curl's own resends included. */
+static int on_request(void *arg, char *ip, char *local_ip, int port,
+                      int local_port)
+{
+    sink *k = arg;
+
+    (void)ip;
+    (void)local_ip;
+    (void)port;
+    (void)local_port;
+    k->requests++;
+    return CURL_PREREQFUNC_OK;
 }
 
 /* Hands every complete line of a stream to its reader. */
@@ -278,6 +302,8 @@ static enum xfer exchange(etcd_store *s, etcd_conn *c, const char *url,
     curl_easy_setopt(c->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
     curl_easy_setopt(c->easy, CURLOPT_WRITEDATA, k);
     curl_easy_setopt(c->easy, CURLOPT_XFERINFODATA, k);
+    curl_easy_setopt(c->easy, CURLOPT_PREREQFUNCTION, on_request);
+    curl_easy_setopt(c->easy, CURLOPT_PREREQDATA, k);
     curl_easy_setopt(c->easy, CURLOPT_ERRORBUFFER, errbuf);
     curl_easy_setopt(c->easy, CURLOPT_CONNECTTIMEOUT_MS,
                      (long)(left < 0 || left > CONNECT_MAX_MS ? CONNECT_MAX_MS
@@ -311,6 +337,10 @@ static enum xfer exchange(etcd_store *s, etcd_conn *c, const char *url,
             if (res == CURLE_OPERATION_TIMEDOUT && left >= 0 &&
                 left <= CONNECT_MAX_MS)
                 out = XFER_TIMEDOUT;
+            /* A request went out first (curl's resend was refused): it
+             * may have been applied. */
+            else if (out == XFER_REFUSED && k->requests)
+                out = XFER_LOST;
             break;
         }
         now = kit_now_ns();
@@ -489,6 +519,8 @@ int etcd_call_text(etcd_store *s, const etcd_op *op, const char *path,
                      s->nendpoints > 1 ? patience : 0, &k, &http, why,
                      sizeof why);
         rc = RETRY;
+        /* curl resent the request itself: the first may have landed */
+        r->unsure |= k.requests > 1 && op->write;
         if (x == XFER_DONE && http == 200) {
             json_error_t jerr;
 

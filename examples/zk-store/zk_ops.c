@@ -283,7 +283,7 @@ static int add_once(zk_store *s, const char *key, req *r, int64_t delta,
     if (unsure)
         return zk_fail(s, RDV_EIO, "add", key, "a reply was lost and the "
                        "counter has changed since: this add may or may not "
-                       "have been applied (outcome unknown)");
+                       "have been applied: its outcome is unknown");
     return 0;
 }
 
