@@ -329,6 +329,12 @@ void hunt_one(hunt_cmd *hc, rdv_runner *runner, uint64_t k,
                 "  cause: %s\n"
                 "  replay: %s\n", sched, (unsigned long long)rep->seed,
                 rep->elapsed_ms, cause, replay);
+    if (!hc->json && rep->failed && rep->seq_inexact)
+        fprintf(out, "  note: %llu turn%s not exactly the schedule's (a "
+                "rank did not settle in time: a busy host), so the replay "
+                "may order ops otherwise\n",
+                (unsigned long long)rep->seq_inexact,
+                rep->seq_inexact == 1 ? " was" : "s were");
     fclose(out);
     if (hc->junit)
         fill_case(hc, rep, cause, replay, &res->jc);

@@ -19,6 +19,8 @@
  *   area, and the store is opened again as the run would open it.
  * - A changed rank count or depth changes what the schedule's seed
  *   means: the schedule is kept by its seed, not by its order of ops.
+ *   At fewer ranks the next RESEEDS seeds are tried as well (a short
+ *   hunt), since the line's seed there is just another schedule.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +36,7 @@
 #define MAX_WORDS 64
 #define TEXT_MAX SHRINK_TEXT_MAX
 #define NARROWINGS_MAX 64
+#define RESEEDS 10 /* schedule seeds tried after the line's, at fewer ranks */
 #define MAX_TRIES_DEFAULT 60
 
 static const char usage[] =
@@ -259,17 +262,30 @@ static const char *own(char *dst, const char *text)
     return dst;
 }
 
+/* Fewer ranks. In a sequenced run, a smaller rank count makes the
+ * schedule's seed another order of ops, so the seeds after it are tried
+ * too: a race that needs 3 ranks is found again at 3 by a short hunt. */
 static int shrink_ranks(shrink_cmd *sc)
 {
-    for (int n = 2; n < sc->best.nranks; n++) {
-        rdv_run_config c = sc->best;
-        char what[64];
+    int reseeds = sc->best.schedule.kind == RDV_SCHEDULE_NONE ? 0
+                                                               : RESEEDS;
 
-        c.nranks = n;
-        snprintf(what, sizeof what, "--ranks %d", n);
-        if (try_keep(sc, &c, what))
-            return 1;
-    }
+    for (int n = 2; n < sc->best.nranks; n++)
+        for (int k = 0; k <= reseeds && sc->tries < sc->max_tries; k++) {
+            rdv_run_config c = sc->best;
+            char what[128], sched[64];
+
+            c.nranks = n;
+            c.schedule.seed += (uint64_t)k;
+            if (k)
+                snprintf(what, sizeof what, "--ranks %d --schedule %s", n,
+                         rdv_schedule_text(&c.schedule, sched,
+                                           sizeof sched));
+            else
+                snprintf(what, sizeof what, "--ranks %d", n);
+            if (try_keep(sc, &c, what))
+                return 1;
+        }
     return 0;
 }
 

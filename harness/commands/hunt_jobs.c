@@ -155,7 +155,7 @@ static void worker_main(hunt_cmd *hc, int cmd_fd, int res_fd)
             res.sched = k;
             res.status = HUNT_BROKEN;
             snprintf(res.err, sizeof res.err, "worker %d cannot open the "
-                     "store: %s", (int)getpid(), err);
+                     "store: %.400s", (int)getpid(), err);
         }
         code = send_result(res_fd, &res);
         hunt_result_free(&res);
