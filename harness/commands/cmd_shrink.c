@@ -432,6 +432,10 @@ static void print_result(const shrink_cmd *sc)
                sc->best.schedule.depth);
     else
         printf("-");
+    if (sc->best.schedule.seed != sc->orig.schedule.seed)
+        printf(", schedule seed %llu -> %llu",
+               (unsigned long long)sc->orig.schedule.seed,
+               (unsigned long long)sc->best.schedule.seed);
     printf(", faults %s", sc->best.faults_spec
                                ? (sc->orig.faults_spec == sc->best.faults_spec
                                       ? "kept" : sc->narrowed ? "narrowed"

@@ -373,6 +373,9 @@ int hunt_jobs_run(hunt_cmd *hc, hunt_emit_fn emit, void *arg, char *err,
             goto out;
         }
     }
+    /* a worker that died leaves a pipe whose write would kill us: an
+     * error instead (set after the forks, so no worker inherits it) */
+    signal(SIGPIPE, SIG_IGN);
     while (p.emit_next <= p.stop_at) {
         hand_out(&p);
         if (wait_results(&p)) {

@@ -24,7 +24,8 @@
  *                     handle's next request. A read that finds more
  *                     than one claim in flight keeps only the newest:
  *                     it takes the older for leftovers of writers that
- *                     died between claim and commit. A commit whose
+ *                     died between claim and commit (per namespace: the
+ *                     key up to its last '/'). A commit whose
  *                     claim was taken is dropped without a word. So a
  *                     create is lost only when two creates are in
  *                     flight at once and a third process reads before
@@ -303,14 +304,27 @@ static int race_set(void *h, const char *key, const void *val, size_t len,
     return sq_set(BASE(h), key, val, len, flags);
 }
 
-/* The bug, before every read: more than one create in flight "cannot"
- * be (a reader assumes creates of the store's users are one at a time),
- * so all but the newest are taken for leftovers of dead writers. */
-static void claims_sweep(race *r)
+/* The bug, before every read of key: more than one create in flight in
+ * its namespace (the key up to its last '/', e.g. a job's records)
+ * "cannot" be (a reader assumes creates there are one at a time), so all
+ * but the newest are taken for leftovers of dead writers. The namespace
+ * also keeps concurrent runs (rdv hunt --jobs) on one database apart. */
+static void claims_sweep(race *r, const char *key)
 {
+    const char *slash = strrchr(key, '/');
+    int len = slash ? (int)(slash - key + 1) : 0;
+    sqlite3_stmt *st;
+
     pthread_mutex_lock(&r->s->lock);
-    claim_sql(r, "DELETE FROM claim WHERE seq < (SELECT MAX(seq) FROM "
-              "claim)", NULL, -1, NULL, 0, NULL);
+    if (sqlite3_prepare_v2(r->s->db, "DELETE FROM claim WHERE substr(k, 1, "
+                           "?2) = ?1 AND seq < (SELECT MAX(seq) FROM claim "
+                           "WHERE substr(k, 1, ?2) = ?1)", -1, &st, NULL) ==
+        SQLITE_OK) {
+        sqlite3_bind_blob(st, 1, key, len, SQLITE_STATIC);
+        sqlite3_bind_int(st, 2, len);
+        sqlite3_step(st);
+        sqlite3_finalize(st);
+    }
     pthread_mutex_unlock(&r->s->lock);
 }
 #else
@@ -486,16 +500,17 @@ static int race_get(void *h, const char *key, void **val, size_t *len,
 }
 #else
 #if defined(RACE_CREATE_READ)
-#define READ_SWEEP(h) claims_sweep(h)
+#define READ_SWEEP(h, key) claims_sweep(h, key)
 #else
-#define READ_SWEEP(h) ((void)0)
+#define READ_SWEEP(h, key) ((void)0)
 #endif
 static int race_wait(void *h, const char *const *keys, size_t n,
                      int timeout_ms)
 {
     int rc = race_flush(h);
 
-    READ_SWEEP(h);
+    if (n)
+        READ_SWEEP(h, keys[0]);
     return rc ? rc : sq_wait(BASE(h), keys, n, timeout_ms);
 }
 
@@ -504,7 +519,7 @@ static int race_get(void *h, const char *key, void **val, size_t *len,
 {
     int rc = race_flush(h);
 
-    READ_SWEEP(h);
+    READ_SWEEP(h, key);
     return rc ? rc : sq_get(BASE(h), key, val, len, timeout_ms);
 }
 #endif
