@@ -1,6 +1,6 @@
 /*
  * harness/commands/cmd_hunt.c - `rdv hunt`: sequenced runs over a range
- * of schedules, pct:A..pct:B, until one fails.
+ * of schedules, pct:A..pct:B or random:A..B, until one fails.
  *
  * Choices, and why:
  * - One runner for every schedule, as `rdv run --repeat` has: the store
@@ -13,6 +13,9 @@
  *   count on a terminal, else a line every PROGRESS_EVERY schedules.
  * - A finding is three lines: the schedule and verdict, the cause (the
  *   first failed check and its first failure), and the replay line.
+ * - A schedule's output is formatted where it ran (hunt_one) and emitted
+ *   in schedule order (emit), so --jobs (hunt_jobs.c, worker processes)
+ *   prints and writes what a serial hunt does.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -23,6 +26,7 @@
 #include "common/cli.h"
 #include "common/cli_args.h"
 #include "commands/commands.h"
+#include "commands/hunt.h"
 #include "rdv/clock.h"
 #include "report/replay.h"
 #include "report/report_junit.h"
@@ -32,22 +36,29 @@
 
 #define PROGRESS_EVERY 25
 #define SCHEDULES_DEFAULT_LAST 100
+#define HUNT_JOBS_MAX 64
 
 static const char usage[] =
     "usage: rdv hunt --store URL --ranks N [options]\n"
     "\n"
     "Hunts a rendezvous race: runs the same run (seed, workload, faults)\n"
-    "once per schedule pct:A..pct:B, each run a sequenced one (as `rdv run\n"
-    "--schedule`: one store op at a time, in the schedule's order), and\n"
+    "once per schedule pct:A..pct:B (or random:A..B), each a sequenced\n"
+    "one (as `rdv run --schedule`: one store op at a time, in the\n"
+    "schedule's order), and\n"
     "stops at the first failing schedule. For each failure it prints the\n"
     "cause (the first failed check and its first failure) and the replay\n"
     "line, which runs that schedule again.\n"
     "\n"
     "  -s, --store URL    as for rdv run\n"
     "  -n, --ranks N      1..1024\n"
-    "  --schedules A..B   the pct schedule seeds to try (default 1..100)\n"
+    "  --schedules [KIND:]A..B\n"
+    "                     the schedule seeds to try (default 1..100);\n"
+    "                     KIND pct (default) or random: random:1..200\n"
     "  --depth D          pct depth, 1..64: D - 1 priority change points\n"
     "                     (default 3)\n"
+    "  --jobs J           run J schedules at once, 1..64 (default 1), each\n"
+    "                     in a worker process; the output is the same, in\n"
+    "                     schedule order\n"
     "  --seed S           the run seed: inputs and fault decisions, the\n"
     "                     same for every schedule (default 1)\n"
     "  --until-fail       stop at the first failing schedule (default)\n"
@@ -67,17 +78,10 @@ static const char usage[] =
     "Default workload: " RDV_WORKLOAD_DEFAULT "\n"
     RDV_EXIT_HELP;
 
-typedef struct hunt_cmd {
-    rdv_run_config cfg;
-    uint64_t seed, first, last;
-    int depth, keep_going, json;
-    const char *junit;
-    rdv_junit_case *cases;
-    size_t ncases;
-} hunt_cmd;
-
 typedef struct hunt_tally {
+    hunt_cmd *hc;
     uint64_t tried, failed;
+    int broken;
     uint64_t first_failed; /* its schedule seed, when failed */
     int64_t t0_ns;
     int live; /* stderr is a terminal: one line, rewritten */
@@ -86,7 +90,7 @@ typedef struct hunt_tally {
 enum {
     OPT_STORE = 's', OPT_RANKS = 'n',
     OPT_SEED = 0x200, OPT_SCHEDULES, OPT_DEPTH, OPT_UNTIL_FAIL,
-    OPT_KEEP_GOING, OPT_JUNIT, OPT_JSON,
+    OPT_KEEP_GOING, OPT_JUNIT, OPT_JSON, OPT_JOBS,
 };
 
 static const struct option options[] = {
@@ -105,6 +109,7 @@ static const struct option options[] = {
     {"faults", required_argument, NULL, RDV_OPT_FAULTS},
     {"junit", required_argument, NULL, OPT_JUNIT},
     {"json", no_argument, NULL, OPT_JSON},
+    {"jobs", required_argument, NULL, OPT_JOBS},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -114,20 +119,34 @@ static int bad_usage(const char *msg)
     return rdv_cli_usage_error("rdv hunt", msg);
 }
 
-/* "A..B", A <= B, as schedule seeds. */
+/* "[KIND:]A..B", A <= B, as schedule seeds; KIND pct (default) or
+ * random. */
 static int parse_range(hunt_cmd *hc, const char *arg, char *err,
                        size_t errlen)
 {
-    const char *dots = strstr(arg, "..");
+    const char *range = arg, *dots;
     char a[32];
 
-    if (!dots || (size_t)(dots - arg) >= sizeof a) {
-        snprintf(err, errlen, "--schedules '%s': expected A..B, e.g. 1..200",
-                 arg);
+    hc->kind = RDV_SCHEDULE_PCT;
+    if (!strncmp(arg, "pct:", 4)) {
+        range = arg + 4;
+    } else if (!strncmp(arg, "random:", 7)) {
+        hc->kind = RDV_SCHEDULE_RANDOM;
+        range = arg + 7;
+    }
+    if (strchr(range, ':')) {
+        snprintf(err, errlen, "--schedules '%s': the kind before ':' is "
+                 "pct or random", arg);
         return -1;
     }
-    memcpy(a, arg, (size_t)(dots - arg));
-    a[dots - arg] = '\0';
+    dots = strstr(range, "..");
+    if (!dots || (size_t)(dots - range) >= sizeof a) {
+        snprintf(err, errlen, "--schedules '%s': expected [pct:|random:]A..B,"
+                 " e.g. 1..200 or random:1..200", arg);
+        return -1;
+    }
+    memcpy(a, range, (size_t)(dots - range));
+    a[dots - range] = '\0';
     if (rdv_cli_u64("--schedules", a, &hc->first, err, errlen) ||
         rdv_cli_u64("--schedules", dots + 2, &hc->last, err, errlen))
         return -1;
@@ -152,7 +171,11 @@ static int parse_one(hunt_cmd *hc, int c, const char *arg, char *err,
                            &hc->cfg.nranks, err, errlen);
     case OPT_SEED: return rdv_cli_u64("--seed", arg, &hc->seed, err, errlen);
     case OPT_SCHEDULES: return parse_range(hc, arg, err, errlen);
+    case OPT_JOBS:
+        return rdv_cli_int("--jobs", arg, 1, HUNT_JOBS_MAX, &hc->jobs, err,
+                           errlen);
     case OPT_DEPTH:
+        hc->depth_given = 1;
         return rdv_cli_int("--depth", arg, 1, RDV_SCHEDULE_DEPTH_MAX,
                            &hc->depth, err, errlen);
     case OPT_UNTIL_FAIL: hc->keep_going = 0; return 0;
@@ -164,6 +187,7 @@ static int parse_one(hunt_cmd *hc, int c, const char *arg, char *err,
         return -1;
     }
 }
+
 
 /* 0 ok, RDV_EXIT_USAGE after printing why, or -1 for --help. */
 static int parse_args(hunt_cmd *hc, int argc, char **argv)
@@ -177,6 +201,8 @@ static int parse_args(hunt_cmd *hc, int argc, char **argv)
     hc->first = 1;
     hc->last = SCHEDULES_DEFAULT_LAST;
     hc->depth = RDV_SCHEDULE_DEPTH_DEFAULT;
+    hc->kind = RDV_SCHEDULE_PCT;
+    hc->jobs = 1;
     hc->cfg.prog = "rdv";
     rdv_cli_args_init(&a, "rdv hunt", argc, argv, "s:n:h", options);
     while ((c = rdv_cli_args_next(&a)) != -1) {
@@ -191,7 +217,10 @@ static int parse_args(hunt_cmd *hc, int argc, char **argv)
         return bad_usage("--store URL is required");
     if (!hc->cfg.nranks)
         return bad_usage("--ranks N is required");
-    hc->cfg.schedule.kind = RDV_SCHEDULE_PCT;
+    if (hc->kind == RDV_SCHEDULE_RANDOM && hc->depth_given)
+        return bad_usage("--depth is for pct schedules; random ones have "
+                         "no depth");
+    hc->cfg.schedule.kind = hc->kind;
     hc->cfg.schedule.depth = hc->depth;
     hc->cfg.schedule.seed = hc->first;
     if (rdv_run_config_finish(&hc->cfg, err, sizeof err))
@@ -205,21 +234,13 @@ static int parse_args(hunt_cmd *hc, int argc, char **argv)
 }
 
 /* One testcase for this schedule; failures carry the cause and replay. */
-static void add_case(hunt_cmd *hc, const rdv_run_report *rep,
-                     const char *cause, const char *replay)
+static void fill_case(const hunt_cmd *hc, const rdv_run_report *rep,
+                      const char *cause, const char *replay,
+                      rdv_junit_case *c)
 {
-    rdv_junit_case *grown = realloc(hc->cases, (hc->ncases + 1) *
-                                                   sizeof *grown), *c;
     char label[200], sched[64];
     size_t cap;
 
-    if (!grown) {
-        fprintf(stderr, "rdv hunt: out of memory for the JUnit report\n");
-        return;
-    }
-    hc->cases = grown;
-    c = &hc->cases[hc->ncases++];
-    memset(c, 0, sizeof *c);
     rdv_junit_store_label(hc->cfg.store_url, label, sizeof label);
     snprintf(c->classname, sizeof c->classname, "rdv.hunt.%s", label);
     snprintf(c->name, sizeof c->name, "N=%d seed=%llu schedule=%s",
@@ -233,6 +254,20 @@ static void add_case(hunt_cmd *hc, const rdv_run_report *rep,
     cap = strlen(cause) + strlen(replay) + 16;
     if ((c->text = malloc(cap)))
         snprintf(c->text, cap, "%s\nreplay: %s\n", cause, replay);
+}
+
+static void add_case(hunt_cmd *hc, hunt_result *res)
+{
+    rdv_junit_case *grown = realloc(hc->cases, (hc->ncases + 1) *
+                                                   sizeof *grown);
+
+    if (!grown) {
+        fprintf(stderr, "rdv hunt: out of memory for the JUnit report\n");
+        return;
+    }
+    hc->cases = grown;
+    hc->cases[hc->ncases++] = res->jc;
+    res->jc.text = NULL; /* the report owns it now */
 }
 
 static void progress(const hunt_tally *t, const hunt_cmd *hc, int last)
@@ -253,103 +288,159 @@ static void progress(const hunt_tally *t, const hunt_cmd *hc, int last)
             t->live && !last ? "" : "\n");
 }
 
-/* The finding of one failing schedule, on stdout. */
-static void report_failure(const hunt_cmd *hc, const rdv_run_report *rep,
-                           const char *cause, const char *replay,
-                           hunt_tally *t)
+void hunt_result_free(hunt_result *res)
 {
-    char sched[64];
-
-    if (t->live)
-        fputs("\r\033[K", stderr); /* the live count's line, cleared */
-    fflush(stderr);
-    printf("FAIL schedule %s (seed %llu) in %.1f ms\n"
-           "  cause: %s\n"
-           "  replay: %s\n",
-           rdv_schedule_text(&hc->cfg.schedule, sched, sizeof sched),
-           (unsigned long long)rep->seed, rep->elapsed_ms, cause, replay);
-    fflush(stdout);
+    free(res->out);
+    free(res->jc.text);
+    res->out = NULL;
+    res->jc.text = NULL;
 }
 
-static void after_run(hunt_cmd *hc, const rdv_run_report *rep,
-                      hunt_tally *t)
+void hunt_one(hunt_cmd *hc, rdv_runner *runner, uint64_t k,
+              hunt_result *res)
 {
-    char cause[1200], replay[4096];
+    rdv_run_report *rep = malloc(sizeof *rep);
+    char cause[1200], replay[4096], sched[64];
+    FILE *out;
 
-    t->tried++;
+    memset(res, 0, sizeof *res);
+    res->sched = k;
+    res->status = HUNT_BROKEN;
+    hc->cfg.schedule.seed = k;
+    rdv_schedule_text(&hc->cfg.schedule, sched, sizeof sched);
+    if (!rep) {
+        snprintf(res->err, sizeof res->err, "out of memory");
+        return;
+    }
+    if (rdv_runner_run(runner, hc->seed, rep, res->err, sizeof res->err))
+        goto done;
+    if (!(out = open_memstream(&res->out, &res->outlen))) {
+        snprintf(res->err, sizeof res->err, "open_memstream: %s",
+                 strerror(errno));
+        goto done;
+    }
+    res->status = rep->failed ? HUNT_FAILED : HUNT_PASSED;
     rdv_replay_line(&hc->cfg, hc->seed, replay, sizeof replay);
     rdv_report_first_cause(rep, cause, sizeof cause);
-    if (rep->failed && !t->failed++)
-        t->first_failed = hc->cfg.schedule.seed;
     if (hc->json)
-        rdv_report_print_json(stdout, &hc->cfg, rep);
+        rdv_report_print_json(out, &hc->cfg, rep);
     else if (rep->failed)
-        report_failure(hc, rep, cause, replay, t);
+        fprintf(out, "FAIL schedule %s (seed %llu) in %.1f ms\n"
+                "  cause: %s\n"
+                "  replay: %s\n", sched, (unsigned long long)rep->seed,
+                rep->elapsed_ms, cause, replay);
+    if (!hc->json && rep->failed && rep->seq_inexact)
+        fprintf(out, "  note: %llu turn%s not exactly the schedule's (a "
+                "rank did not settle in time: a busy host), so the replay "
+                "may order ops otherwise\n",
+                (unsigned long long)rep->seq_inexact,
+                rep->seq_inexact == 1 ? " was" : "s were");
+    fclose(out);
     if (hc->junit)
-        add_case(hc, rep, cause, replay);
+        fill_case(hc, rep, cause, replay, &res->jc);
+done:
+    free(rep);
+}
+
+/* One schedule's result, in schedule order: tally, stdout, JUnit. */
+static void emit(void *arg, hunt_result *res)
+{
+    hunt_tally *t = arg;
+    hunt_cmd *hc = t->hc;
+    rdv_schedule_spec spec = hc->cfg.schedule;
+    char sched[64];
+
+    if (t->broken)
+        return;
+    if (res->status == HUNT_BROKEN) {
+        spec.seed = res->sched;
+        fprintf(stderr, "%srdv hunt: could not run schedule %s: %s\n",
+                t->live ? "\n" : "",
+                rdv_schedule_text(&spec, sched, sizeof sched), res->err);
+        t->broken = 1;
+        return;
+    }
+    t->tried++;
+    if (res->status == HUNT_FAILED && !t->failed++)
+        t->first_failed = res->sched;
+    if (res->outlen) {
+        if (t->live)
+            fputs("\r\033[K", stderr); /* the live count's line, cleared */
+        fflush(stderr);
+        fwrite(res->out, 1, res->outlen, stdout);
+        fflush(stdout);
+    }
+    if (hc->junit)
+        add_case(hc, res);
+    progress(t, hc, 0);
 }
 
 static void print_summary(const hunt_cmd *hc, const hunt_tally *t)
 {
     double s = (double)(rdv_now_ns() - t->t0_ns) / 1e9;
+    rdv_schedule_spec spec = hc->cfg.schedule;
+    const char *kind = hc->kind == RDV_SCHEDULE_RANDOM ? "random" : "pct";
+    char first[64] = "null", depth[32] = "";
 
+    spec.seed = t->first_failed;
+    if (t->failed) {
+        first[0] = '"';
+        rdv_schedule_text(&spec, first + 1, sizeof first - 2);
+        strcat(first, "\"");
+    }
     if (hc->json) {
         printf("{\"version\":1,\"type\":\"hunt\",\"schedules\":%llu,"
-               "\"passed\":%llu,\"failed\":%llu,\"first_failed\":",
-               (unsigned long long)t->tried,
+               "\"passed\":%llu,\"failed\":%llu,\"first_failed\":%s,"
+               "\"elapsed_ms\":%.1f}\n", (unsigned long long)t->tried,
                (unsigned long long)(t->tried - t->failed),
-               (unsigned long long)t->failed);
-        if (t->failed)
-            printf("\"pct:%llu:%d\"", (unsigned long long)t->first_failed,
-                   hc->depth);
-        else
-            printf("null");
-        printf(",\"elapsed_ms\":%.1f}\n", s * 1e3);
+               (unsigned long long)t->failed, first, s * 1e3);
         return;
     }
-    printf("hunt: %llu schedule%s (pct:%llu..%llu, depth %d) in %.2f s: "
+    if (hc->kind == RDV_SCHEDULE_PCT)
+        snprintf(depth, sizeof depth, ", depth %d", hc->depth);
+    printf("hunt: %llu schedule%s (%s:%llu..%llu%s) in %.2f s: "
            "%llu passed, %llu failed", (unsigned long long)t->tried,
-           t->tried == 1 ? "" : "s",
+           t->tried == 1 ? "" : "s", kind,
            (unsigned long long)hc->first,
            (unsigned long long)(hc->first + (t->tried ? t->tried - 1 : 0)),
-           hc->depth, s, (unsigned long long)(t->tried - t->failed),
+           depth, s, (unsigned long long)(t->tried - t->failed),
            (unsigned long long)t->failed);
-    if (t->failed)
-        printf(" (first: pct:%llu:%d)", (unsigned long long)t->first_failed,
-               hc->depth);
+    if (t->failed) {
+        first[strlen(first) - 1] = '\0';
+        printf(" (first: %s)", first + 1);
+    }
     printf("\n");
 }
 
-/* Runs the schedules; the exit code. */
+/* Runs the schedules, here or in hc->jobs workers; the exit code. */
 static int hunt_all(hunt_cmd *hc, rdv_runner *runner)
 {
-    rdv_run_report *rep = malloc(sizeof *rep);
-    hunt_tally t = {0};
-    int broken = 0;
+    hunt_tally t = {.hc = hc};
     char err[512];
 
-    if (!rep)
-        return RDV_EXIT_CANNOT_RUN;
     t.t0_ns = rdv_now_ns();
     t.live = isatty(STDERR_FILENO);
-    for (uint64_t k = hc->first;; k++) {
-        hc->cfg.schedule.seed = k;
-        if (rdv_runner_run(runner, hc->seed, rep, err, sizeof err)) {
-            fprintf(stderr, "%srdv hunt: could not run schedule pct:%llu: "
-                    "%s\n", t.live ? "\n" : "", (unsigned long long)k, err);
-            broken = 1;
-            break;
+    if (hc->jobs > 1) {
+        if (hunt_jobs_run(hc, emit, &t, err, sizeof err)) {
+            fprintf(stderr, "rdv hunt: %s\n", err);
+            t.broken = 1;
         }
-        after_run(hc, rep, &t);
-        progress(&t, hc, 0);
-        if ((rep->failed && !hc->keep_going) || k == hc->last)
-            break;
+    } else {
+        for (uint64_t k = hc->first; !t.broken; k++) {
+            hunt_result res;
+
+            hunt_one(hc, runner, k, &res);
+            emit(&t, &res);
+            hunt_result_free(&res);
+            if ((res.status == HUNT_FAILED && !hc->keep_going) ||
+                k == hc->last)
+                break;
+        }
     }
     progress(&t, hc, 1);
     print_summary(hc, &t);
-    free(rep);
     return t.failed ? RDV_EXIT_FAIL
-                    : broken ? RDV_EXIT_CANNOT_RUN : RDV_EXIT_OK;
+                    : t.broken ? RDV_EXIT_CANNOT_RUN : RDV_EXIT_OK;
 }
 
 int rdv_cmd_hunt(int argc, char **argv)
@@ -378,8 +469,13 @@ int rdv_cmd_hunt(int argc, char **argv)
     }
     if (rdv_runner_note(runner))
         fprintf(stderr, "rdv hunt: note: %s\n", rdv_runner_note(runner));
+    if (hc.jobs > 1) { /* each worker opens its own */
+        rdv_runner_destroy(runner);
+        runner = NULL;
+    }
     code = hunt_all(&hc, runner);
-    rdv_runner_destroy(runner);
+    if (runner)
+        rdv_runner_destroy(runner);
     if (hc.junit && rdv_junit_write(hc.junit, "rdv hunt", hc.cases,
                                     hc.ncases, err, sizeof err)) {
         fprintf(stderr, "rdv hunt: %s\n", err);

@@ -11,12 +11,16 @@
  *   passes, is not kept.
  * - Greedy, one dimension at a time, smallest first: fewer ranks, no
  *   faults (then one statement less), a lower pct depth, one workload
- *   step (then one step less). Passes repeat until one changes nothing,
- *   bounded by --max-tries: every try is a whole run.
+ *   step (then one step less), then one fault parameter narrower (ms,
+ *   p or times halved, one rank, peer or op kept: shrink_faults.c).
+ *   Passes repeat until one changes nothing, bounded by --max-tries:
+ *   every try is a whole run.
  * - Each try gets a runner of its own: the rank count sizes the result
  *   area, and the store is opened again as the run would open it.
  * - A changed rank count or depth changes what the schedule's seed
  *   means: the schedule is kept by its seed, not by its order of ops.
+ *   At fewer ranks the next RESEEDS seeds are tried as well (a short
+ *   hunt), since the line's seed there is just another schedule.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,11 +29,14 @@
 #include "common/cli.h"
 #include "common/cli_args.h"
 #include "commands/commands.h"
+#include "commands/shrink.h"
 #include "report/replay.h"
 #include "report/report_text.h"
 
 #define MAX_WORDS 64
-#define TEXT_MAX 2048
+#define TEXT_MAX SHRINK_TEXT_MAX
+#define NARROWINGS_MAX 64
+#define RESEEDS 10 /* schedule seeds tried after the line's, at fewer ranks */
 #define MAX_TRIES_DEFAULT 60
 
 static const char usage[] =
@@ -37,7 +44,8 @@ static const char usage[] =
     "\n"
     "Makes a failing run smaller while it keeps failing the same check\n"
     "(its first failed one): fewer ranks, fewer faults, a lower pct\n"
-    "depth, a shorter workload. REPLAY-LINE is the `rdv run ...` line a\n"
+    "depth, a shorter workload, narrower faults (a delay's ms or a\n"
+    "probability halved, one rank, peer or op kept). REPLAY-LINE is the `rdv run ...` line a\n"
     "failing run, `rdv hunt` or a JUnit report printed, quoted as one\n"
     "argument. Each try is a whole run; tries go to stderr, the smallest\n"
     "failing replay line and the number of tries to stdout.\n"
@@ -52,6 +60,11 @@ typedef struct shrink_cmd {
     char words_buf[8192];
     char *words[MAX_WORDS];
     int max_tries, tries;
+    int narrowed;        /* fault parameters narrowed */
+    int reshaped;        /* ranks, depth or workload changes kept */
+    int drops_tried;     /* reshaped when dropping faults last failed,
+                            + 1 (0: never): a narrower fault cannot make
+                            a run without it fail, so no retry */
     uint64_t seed;
     rdv_run_config best; /* the smallest failing run so far */
     rdv_run_config orig;
@@ -249,17 +262,30 @@ static const char *own(char *dst, const char *text)
     return dst;
 }
 
+/* Fewer ranks. In a sequenced run, a smaller rank count makes the
+ * schedule's seed another order of ops, so the seeds after it are tried
+ * too: a race that needs 3 ranks is found again at 3 by a short hunt. */
 static int shrink_ranks(shrink_cmd *sc)
 {
-    for (int n = 2; n < sc->best.nranks; n++) {
-        rdv_run_config c = sc->best;
-        char what[64];
+    int reseeds = sc->best.schedule.kind == RDV_SCHEDULE_NONE ? 0
+                                                               : RESEEDS;
 
-        c.nranks = n;
-        snprintf(what, sizeof what, "--ranks %d", n);
-        if (try_keep(sc, &c, what))
-            return 1;
-    }
+    for (int n = 2; n < sc->best.nranks; n++)
+        for (int k = 0; k <= reseeds && sc->tries < sc->max_tries; k++) {
+            rdv_run_config c = sc->best;
+            char what[128], sched[64];
+
+            c.nranks = n;
+            c.schedule.seed += (uint64_t)k;
+            if (k)
+                snprintf(what, sizeof what, "--ranks %d --schedule %s", n,
+                         rdv_schedule_text(&c.schedule, sched,
+                                           sizeof sched));
+            else
+                snprintf(what, sizeof what, "--ranks %d", n);
+            if (try_keep(sc, &c, what))
+                return 1;
+        }
     return 0;
 }
 
@@ -277,35 +303,6 @@ static int shrink_depth(shrink_cmd *sc)
             return 1;
     }
     return 0;
-}
-
-/* The items of a list separated by sep outside () and quotes. */
-static int split_items(const char *list, char sep, const char **start,
-                       size_t *len, int max)
-{
-    int n = 0, depth = 0;
-    char quote = 0;
-    const char *from = list;
-
-    for (const char *p = list;; p++) {
-        if (quote && *p == quote)
-            quote = 0;
-        else if (!quote && (*p == '"' || *p == '\''))
-            quote = *p;
-        else if (!quote && *p == '(')
-            depth++;
-        else if (!quote && *p == ')' && depth)
-            depth--;
-        if (*p && (quote || depth || *p != sep))
-            continue;
-        if (p > from && n < max) {
-            start[n] = from;
-            len[n++] = (size_t)(p - from);
-        }
-        if (!*p)
-            return n;
-        from = p + 1;
-    }
 }
 
 /* list without item skip (or with only item only, when only >= 0). */
@@ -334,14 +331,15 @@ static int shrink_faults(shrink_cmd *sc)
     rdv_run_config c = sc->best;
     int n;
 
-    if (!sc->best.faults_spec)
+    if (!sc->best.faults_spec || sc->drops_tried == sc->reshaped + 1)
         return 0;
+    sc->drops_tried = sc->reshaped + 1;
     c.faults_spec = NULL;
     if (try_keep(sc, &c, "no faults")) {
         sc->best.faults_spec = NULL;
         return 1;
     }
-    n = split_items(sc->best.faults_spec, ';', start, len, 32);
+    n = shrink_split_items(sc->best.faults_spec, ';', start, len, 32);
     for (int i = 0; n > 1 && i < n; i++) {
         char what[128];
 
@@ -357,12 +355,45 @@ static int shrink_faults(shrink_cmd *sc)
     return 0;
 }
 
+/* One fault parameter narrower (shrink_faults.c): a candidate that does
+ * not parse (rank= for a kind without ranks) is no try. */
+static int shrink_fault_params(shrink_cmd *sc)
+{
+    shrink_candidate *cands = malloc(NARROWINGS_MAX * sizeof *cands);
+    int n, kept = 0;
+
+    if (!cands || !sc->best.faults_spec) {
+        free(cands);
+        return 0;
+    }
+    n = shrink_fault_narrowings(sc->best.faults_spec, sc->best.nranks,
+                                cands, NARROWINGS_MAX);
+    for (int i = 0; i < n && !kept && sc->tries < sc->max_tries; i++) {
+        rdv_run_config c = sc->best, check;
+        char err[512];
+
+        c.faults_spec = cands[i].spec;
+        c.faults = NULL;
+        check = c;
+        if (rdv_run_config_finish(&check, err, sizeof err))
+            continue;
+        rdv_run_config_release(&check);
+        if (try_keep(sc, &c, cands[i].what)) {
+            sc->best.faults_spec = own(sc->faults, cands[i].spec);
+            sc->narrowed++;
+            kept = 1;
+        }
+    }
+    free(cands);
+    return kept;
+}
+
 static int shrink_workload(shrink_cmd *sc)
 {
     const char *start[32];
     size_t len[32];
     char text[TEXT_MAX];
-    int n = split_items(sc->best.workload_spec ? sc->best.workload_spec
+    int n = shrink_split_items(sc->best.workload_spec ? sc->best.workload_spec
                                                : RDV_WORKLOAD_DEFAULT,
                         ',', start, len, 32);
 
@@ -401,10 +432,19 @@ static void print_result(const shrink_cmd *sc)
                sc->best.schedule.depth);
     else
         printf("-");
-    printf(", faults %s, workload %s; still fails %s\n",
-           sc->best.faults_spec ? (sc->orig.faults_spec == sc->best.faults_spec
-                                       ? "kept" : "fewer")
-                                : sc->orig.faults_spec ? "none" : "-",
+    if (sc->best.schedule.seed != sc->orig.schedule.seed)
+        printf(", schedule seed %llu -> %llu",
+               (unsigned long long)sc->orig.schedule.seed,
+               (unsigned long long)sc->best.schedule.seed);
+    printf(", faults %s", sc->best.faults_spec
+                               ? (sc->orig.faults_spec == sc->best.faults_spec
+                                      ? "kept" : sc->narrowed ? "narrowed"
+                                                              : "fewer")
+                               : sc->orig.faults_spec ? "none" : "-");
+    if (sc->narrowed)
+        printf(" (%d parameter%s)", sc->narrowed,
+               sc->narrowed == 1 ? "" : "s");
+    printf(", workload %s; still fails %s\n",
            sc->best.workload_spec == sc->orig.workload_spec ? "kept"
                                                              : "shorter",
            sc->check);
@@ -444,10 +484,15 @@ int rdv_cmd_shrink(int argc, char **argv)
             sc->check);
     sc->best = sc->orig;
     do {
-        changed = shrink_ranks(sc);
-        changed |= shrink_faults(sc);
-        changed |= shrink_depth(sc);
-        changed |= shrink_workload(sc);
+        int (*const reshape[])(shrink_cmd *) = {
+            shrink_ranks, shrink_faults, shrink_depth, shrink_workload,
+        };
+
+        changed = 0;
+        for (size_t i = 0; i < sizeof reshape / sizeof reshape[0]; i++)
+            if (reshape[i](sc))
+                changed = ++sc->reshaped;
+        changed |= shrink_fault_params(sc);
     } while (changed && sc->tries < sc->max_tries);
     print_result(sc);
     free(sc);

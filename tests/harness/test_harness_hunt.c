@@ -8,9 +8,15 @@
  * - the replay line it prints reproduces the failure, every time;
  * - `rdv shrink` takes a 4-rank finding down to at most 3 ranks, and
  *   its minimal line still fails the same check;
- * - a correct store hunts clean;
- * - a bad --schedules or --depth, or a shrink of what is not a replay
- *   line, is a usage error.
+ * - race_create_read, whose lost create needs a third rank's read
+ *   between two creates, never fails at 2 ranks;
+ * - `rdv shrink` narrows a fault's parameters (a delay's ms halved, one
+ *   op kept) while the run fails the same check;
+ * - a correct store hunts clean, under pct and random schedules;
+ * - --jobs 2 prints what a serial hunt prints, in schedule order, and
+ *   stops at the first failure;
+ * - a bad --schedules, --depth or --jobs, or a shrink of what is not a
+ *   replay line, is a usage error.
  *
  * Durations are bounded only by generous test timeouts: a failing
  * schedule of a lost wakeup costs its --timeout, and the host may be
@@ -134,10 +140,56 @@ static void hunt_and_shrink(const char *target)
     rm_rf(dir);
 }
 
+Test(hunt, finds_create_read_and_replays_it, .timeout = 600)
+{
+    hunt_and_replay("create_read", "barrier", "1..200", "ranks-ok");
+    hunt_and_replay("create_read", "barrier", "5000..5199", "ranks-ok");
+}
+
+Test(hunt, create_read_needs_a_third_rank, .timeout = 600)
+{
+    char dir[256], args[2048];
+    result r;
+
+    tmpdir(dir, sizeof dir);
+    snprintf(args, sizeof args, "hunt --store 'plugin:%s/librdv_race_"
+             "create_read.so?db=%s/race.db' --ranks 2 --workload barrier "
+             "--timeout 2000 --schedules 1..40 --keep-going --jobs 2",
+             RDV_PLUGIN_DIR, dir);
+    r = rdv(args);
+    cr_expect_eq(r.code, 0, "exit %d:\n%s", r.code, r.out);
+    cr_expect(strstr(r.out, "40 passed, 0 failed"), "%s", r.out);
+    free(r.out);
+    rm_rf(dir);
+}
+
 Test(hunt, shrink_reaches_three_ranks_or_fewer, .timeout = 900)
 {
     hunt_and_shrink("lost_wakeup");
     hunt_and_shrink("torn_set");
+    hunt_and_shrink("create_read");
+}
+
+Test(hunt, shrink_narrows_a_fault, .timeout = 300)
+{
+    char first[64];
+    result r = rdv("shrink --max-tries 20 \"rdv run --store 'hash:?shared=1' "
+                   "--ranks 2 --seed 1 --workload barrier --timeout 1000 "
+                   "--faults 'store.delay(ms=6000, op=set|get, p=1)'\"");
+    const char *m;
+
+    cr_expect_eq(r.code, 1, "exit %d:\n%s", r.code, r.out);
+    line_after(r.out, "the line as given: fails ", first, sizeof first);
+    cr_expect(strstr(r.out, "faults narrowed"), "%s", r.out);
+    m = strstr(r.out, "minimal: ");
+    cr_assert(m, "%s", r.out);
+    /* a delay past the 1000 ms timeout is kept, half as long at least,
+     * on set alone (the rendezvous publishes with a set) */
+    cr_expect(strstr(m, "store.delay(ms=3000, op=set") ||
+              strstr(m, "store.delay(ms=1500, op=set"), "%s", r.out);
+    cr_expect(strstr(r.out, "still fails ") &&
+              strstr(strstr(r.out, "still fails "), first), "%s", r.out);
+    free(r.out);
 }
 
 Test(hunt, shrink_of_a_passing_line_says_so, .timeout = 300)
@@ -163,6 +215,81 @@ Test(hunt, correct_store_hunts_clean, .timeout = 600)
     free(r.out);
 }
 
+Test(hunt, random_schedules_hunt_clean, .timeout = 600)
+{
+    result r = rdv("hunt --store 'hash:?shared=1' --ranks 3 --workload "
+                   "barrier --timeout 30000 --schedules random:1..20");
+
+    cr_expect_eq(r.code, 0, "exit %d:\n%s", r.code, r.out);
+    cr_expect(strstr(r.out, "hunt: 20 schedules (random:1..20) in "), "%s",
+              r.out);
+    cr_expect(strstr(r.out, "20 passed, 0 failed"), "%s", r.out);
+    free(r.out);
+}
+
+/* The run objects of a --json hunt: each one's replay line and verdict,
+ * in order, into buf. */
+static void json_runs(const char *out, char *buf, size_t cap)
+{
+    size_t off = 0;
+
+    buf[0] = '\0';
+    for (const char *p = out; (p = strstr(p, "\"verdict\":\""));) {
+        const char *replay = strstr(p, "\"replay\":\"");
+        size_t vn = strcspn(p + 11, "\""), rn;
+
+        cr_assert(replay, "%s", out);
+        rn = strcspn(replay + 10, "\"");
+        off += (size_t)snprintf(buf + off, cap - off, "%.*s %.*s\n",
+                                (int)vn, p + 11, (int)rn, replay + 10);
+        cr_assert_lt(off, cap);
+        p = replay + 10;
+    }
+}
+
+Test(hunt, jobs_print_what_a_serial_hunt_prints, .timeout = 600)
+{
+    static char serial[16384], jobs[16384];
+    result a = rdv("hunt --store 'hash:?shared=1' --ranks 3 --workload "
+                   "barrier --timeout 30000 --schedules 11..40 --json");
+    result b = rdv("hunt --store 'hash:?shared=1' --ranks 3 --workload "
+                   "barrier --timeout 30000 --schedules 11..40 --json "
+                   "--jobs 2");
+
+    cr_expect_eq(a.code, 0, "exit %d:\n%s", a.code, a.out);
+    cr_expect_eq(b.code, 0, "exit %d:\n%s", b.code, b.out);
+    json_runs(a.out, serial, sizeof serial);
+    json_runs(b.out, jobs, sizeof jobs);
+    cr_expect(strstr(serial, "--schedule pct:40:3"), "%s", serial);
+    cr_expect_str_eq(jobs, serial);
+    cr_expect(strstr(b.out, "\"schedules\":30,\"passed\":30"), "%s",
+              b.out);
+    free(a.out);
+    free(b.out);
+}
+
+Test(hunt, jobs_stop_at_the_first_failure, .timeout = 600)
+{
+    char dir[256], args[2048];
+    result r;
+
+    tmpdir(dir, sizeof dir);
+    snprintf(args, sizeof args, "hunt --store 'plugin:%s/librdv_race_"
+             "torn_set.so?db=%s/race.db' --ranks 3 --workload barrier "
+             "--timeout 2000 --schedules 1..50 --jobs 2", RDV_PLUGIN_DIR,
+             dir);
+    r = rdv(args);
+    /* torn_set fails under pct:1 already: the worker on pct:2 is killed
+     * and the hunt reads as a serial one */
+    cr_expect_eq(r.code, 1, "exit %d:\n%s", r.code, r.out);
+    cr_expect(strstr(r.out, "FAIL schedule pct:1:3"), "%s", r.out);
+    cr_expect(!strstr(r.out, "FAIL schedule pct:2:3"), "%s", r.out);
+    cr_expect(strstr(r.out, "hunt: 1 schedule (pct:1..1, depth 3)"), "%s",
+              r.out);
+    free(r.out);
+    rm_rf(dir);
+}
+
 Test(hunt, json_ends_with_the_hunt, .timeout = 300)
 {
     result r = rdv("hunt --store 'hash:?shared=1' --ranks 2 --workload "
@@ -181,7 +308,8 @@ Test(hunt, bad_range_depth_or_line_is_usage, .timeout = 60)
 {
     static const char *const bad[] = {
         "--schedules 5..3", "--schedules 5", "--schedules ..9",
-        "--depth 0", "--depth 65",
+        "--depth 0", "--depth 65", "--jobs 0", "--jobs 65",
+        "--schedules rand:1..3", "--schedules random:1..3 --depth 2",
     };
     result m = rdv("shrink 'rdv matrix --store x'");
 

@@ -18,6 +18,20 @@
  *                     value with the handle's next request (pipelined:
  *                     its reply is not waited for). A get between the
  *                     two reads half a value. Readers cannot tell.
+ *   RACE_CREATE_READ  create-only set claims the key in a table of
+ *                     creates in flight (an atomic check of the key and
+ *                     the claims there), and commits the value with the
+ *                     handle's next request. A read that finds more
+ *                     than one claim in flight keeps only the newest:
+ *                     it takes the older for leftovers of writers that
+ *                     died between claim and commit (per namespace: the
+ *                     key up to its last '/'). A commit whose
+ *                     claim was taken is dropped without a word. So a
+ *                     create is lost only when two creates are in
+ *                     flight at once and a third process reads before
+ *                     the older one commits (its own claim it commits
+ *                     first): never with 2 ranks, and only under the
+ *                     schedules that put the three there in that order.
  *
  * Choices, and why:
  * - The base is the correct SQLite example (examples/custom-store), as
@@ -56,6 +70,7 @@ typedef struct race {
     char *torn_key; /* RACE_TORN_SET: the write still in the pipeline */
     void *torn_val;
     size_t torn_len;
+    int64_t claim;  /* RACE_CREATE_READ: our claim to commit, 0 = none */
 } race;
 
 #define BASE(h) (((race *)(h))->s)
@@ -75,11 +90,18 @@ static const char version_schema[] =
     " INSERT INTO ver VALUES(OLD.k, 1) ON CONFLICT(k) DO UPDATE SET n = n + 1;"
     " END;";
 
+/* RACE_CREATE_READ's creates in flight, also outside kv. */
+static const char claim_schema[] =
+    "CREATE TABLE IF NOT EXISTS claim(seq INTEGER PRIMARY KEY "
+    "AUTOINCREMENT, k BLOB NOT NULL, v BLOB NOT NULL);";
+
 static int version_open(race *r, char *errbuf, size_t errlen)
 {
     char *msg = NULL;
 
-    if (sqlite3_exec(r->s->db, version_schema, NULL, NULL, &msg) !=
+    if (sqlite3_exec(r->s->db, claim_schema, NULL, NULL, &msg) !=
+            SQLITE_OK ||
+        sqlite3_exec(r->s->db, version_schema, NULL, NULL, &msg) !=
             SQLITE_OK ||
         sqlite3_prepare_v2(r->s->db, "SELECT n FROM ver WHERE k = ?1", -1,
                            &r->st_version, NULL) != SQLITE_OK) {
@@ -127,11 +149,69 @@ static int torn_flush(race *r)
     return rc;
 }
 
+/* Runs one statement with ?1 the key or a claim's seq (seq >= 0 when
+ * key is NULL) and ?2 a value; the SQLite result, *row set when it
+ * gave a row. Under s->lock. */
+static int claim_sql(race *r, const char *sql, const char *key, int64_t seq,
+                     const void *val, size_t len, int *row)
+{
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(r->s->db, sql, -1, &st, NULL);
+
+    if (rc != SQLITE_OK)
+        return rc;
+    if (key)
+        bind_key(st, 1, key);
+    else if (seq >= 0)
+        sqlite3_bind_int64(st, 1, seq);
+    if (val)
+        sqlite3_bind_blob(st, 2, val, (int)len, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    if (row)
+        *row = rc == SQLITE_ROW;
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW ? SQLITE_DONE : rc;
+}
+
+/* Commits our claim, if any: its value into kv, unless a reader took
+ * the claim away. */
+static int claim_commit(race *r)
+{
+    int64_t seq = r->claim;
+    int rc;
+
+    if (!seq)
+        return RDV_OK;
+    r->claim = 0;
+    pthread_mutex_lock(&r->s->lock);
+    rc = begin(r->s, "commit", "(claim)");
+    if (rc == RDV_OK &&
+        ((rc = claim_sql(r, "INSERT INTO kv(k, v) SELECT k, v FROM claim "
+                         "WHERE seq = ?1", NULL, seq, NULL, 0, NULL)) !=
+             SQLITE_DONE ||
+         (rc = claim_sql(r, "DELETE FROM claim WHERE seq = ?1", NULL, seq,
+                         NULL, 0, NULL)) != SQLITE_DONE))
+        rc = sq_db_fail(r->s, rc, "commit", "(claim)");
+    else if (rc == SQLITE_DONE)
+        rc = RDV_OK;
+    rc = finish(r->s, rc, "commit", "(claim)");
+    pthread_mutex_unlock(&r->s->lock);
+    return rc;
+}
+
+/* What the pipeline holds goes out before any other request. */
+static int race_flush(race *r)
+{
+    int rc = torn_flush(r);
+
+    return rc ? rc : claim_commit(r);
+}
+
 static void race_destroy(void *h)
 {
     race *r = h;
 
-    torn_flush(r);
+    race_flush(r);
     for (size_t i = 0; i < r->nwatches; i++)
         free(r->watches[i].key);
     free(r->watches);
@@ -146,7 +226,7 @@ static void race_cancel(void *h) { sq_cancel(BASE(h)); }
 /* Every request first sends what the pipeline holds. */
 #define FLUSHED(h, call)                                                   \
     do {                                                                   \
-        int flushed_ = torn_flush(h);                                      \
+        int flushed_ = race_flush(h);                                      \
         return flushed_ ? flushed_ : (call);                               \
     } while (0)
 
@@ -174,6 +254,78 @@ static int race_set(void *h, const char *key, const void *val, size_t len,
     memcpy(r->torn_val, val, len);
     r->torn_len = len;
     return RDV_OK;
+}
+#elif defined(RACE_CREATE_READ)
+#define RACE_NAME "race-create-read"
+/* Claims key for a create-only set: fails with RDV_EEXIST when kv holds
+ * it or another create of it is in flight; the value goes into kv with
+ * our next request (claim_commit). */
+static int claim_key(race *r, const char *key, const void *val, size_t len)
+{
+    sqlite_store *s = r->s;
+    int rc, row = 0, found;
+    char k[128];
+
+    pthread_mutex_lock(&s->lock);
+    rc = begin(s, "set", key);
+    if (rc == RDV_OK && (found = lookup(s, key, NULL, NULL)) != 0)
+        rc = found < 0 ? found : RDV_EEXIST;
+    if (rc == RDV_OK &&
+        (rc = claim_sql(r, "SELECT 1 FROM claim WHERE k = ?1", key, -1,
+                        NULL, 0, &row)) == SQLITE_DONE)
+        rc = row ? RDV_EEXIST : RDV_OK;
+    else if (rc > 0)
+        rc = sq_db_fail(s, rc, "set", key);
+    if (rc == RDV_OK &&
+        (rc = claim_sql(r, "INSERT INTO claim(k, v) VALUES(?1, ?2)", key,
+                        -1, val, len, NULL)) != SQLITE_DONE)
+        rc = sq_db_fail(s, rc, "set", key);
+    else if (rc == SQLITE_DONE)
+        rc = RDV_OK;
+    if (rc == RDV_OK)
+        r->claim = sqlite3_last_insert_rowid(s->db);
+    rc = finish(s, rc, "set", key);
+    pthread_mutex_unlock(&s->lock);
+    if (rc == RDV_EEXIST)
+        return sq_fail(s, RDV_EEXIST, "set '%s': key exists (create-only)",
+                       sq_printable(key, k, sizeof k));
+    return rc;
+}
+
+static int race_set(void *h, const char *key, const void *val, size_t len,
+                    int flags)
+{
+    int rc = race_flush(h);
+
+    if (rc)
+        return rc;
+    if (flags & RDV_PLUGIN_SET_CREATE_ONLY)
+        return claim_key(h, key, val, len);
+    return sq_set(BASE(h), key, val, len, flags);
+}
+
+/* The bug, before every read of key: more than one create in flight in
+ * its namespace (the key up to its last '/', e.g. a job's records)
+ * "cannot" be (a reader assumes creates there are one at a time), so all
+ * but the newest are taken for leftovers of dead writers. The namespace
+ * also keeps concurrent runs (rdv hunt --jobs) on one database apart. */
+static void claims_sweep(race *r, const char *key)
+{
+    const char *slash = strrchr(key, '/');
+    int len = slash ? (int)(slash - key + 1) : 0;
+    sqlite3_stmt *st;
+
+    pthread_mutex_lock(&r->s->lock);
+    if (sqlite3_prepare_v2(r->s->db, "DELETE FROM claim WHERE substr(k, 1, "
+                           "?2) = ?1 AND seq < (SELECT MAX(seq) FROM claim "
+                           "WHERE substr(k, 1, ?2) = ?1)", -1, &st, NULL) ==
+        SQLITE_OK) {
+        sqlite3_bind_blob(st, 1, key, len, SQLITE_STATIC);
+        sqlite3_bind_int(st, 2, len);
+        sqlite3_step(st);
+        sqlite3_finalize(st);
+    }
+    pthread_mutex_unlock(&r->s->lock);
 }
 #else
 static int race_set(void *h, const char *key, const void *val, size_t len,
@@ -303,7 +455,7 @@ static int wait_keys(race *r, const char *const *keys, size_t n,
 {
     int64_t start = sq_now_ms();
     int64_t end = timeout_ms < 0 ? INT64_MAX : start + timeout_ms;
-    int step = 1, pending, rc = torn_flush(r);
+    int step = 1, pending, rc = race_flush(r);
     char k[128];
 
     if (rc)
@@ -347,16 +499,28 @@ static int race_get(void *h, const char *key, void **val, size_t *len,
     return rc ? rc : sq_get(BASE(h), key, val, len, 0);
 }
 #else
+#if defined(RACE_CREATE_READ)
+#define READ_SWEEP(h, key) claims_sweep(h, key)
+#else
+#define READ_SWEEP(h, key) ((void)0)
+#endif
 static int race_wait(void *h, const char *const *keys, size_t n,
                      int timeout_ms)
 {
-    FLUSHED(h, sq_wait(BASE(h), keys, n, timeout_ms));
+    int rc = race_flush(h);
+
+    if (n)
+        READ_SWEEP(h, keys[0]);
+    return rc ? rc : sq_wait(BASE(h), keys, n, timeout_ms);
 }
 
 static int race_get(void *h, const char *key, void **val, size_t *len,
                     int timeout_ms)
 {
-    FLUSHED(h, sq_get(BASE(h), key, val, len, timeout_ms));
+    int rc = race_flush(h);
+
+    READ_SWEEP(h, key);
+    return rc ? rc : sq_get(BASE(h), key, val, len, timeout_ms);
 }
 #endif
 
