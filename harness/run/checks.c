@@ -538,6 +538,14 @@ static void judge_culprit(const rdv_run_facts *f, rdv_check *c)
             check_skip(c, "no fatal fault fired: no culprit to name");
         return;
     }
+    if (x->culprit < 0 && !x->key[0]) {
+        /* A server fault, or a fault on every rank and key: there is no
+         * one rank or key a survivor could name. */
+        if (c->verdict == RDV_CHECK_PASS)
+            check_skip(c, "the fatal fault has no single culprit (it hits "
+                          "every rank and key): nothing to name");
+        return;
+    }
     if (x->culprit >= 0) {
         const rdv_phase_mark *m =
             rdv_slot_current_phase(slot_of(f, x->culprit));

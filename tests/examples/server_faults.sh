@@ -102,9 +102,9 @@ echo "== rdv matrix exited $rc"
 # ranks-ok (every survivor failed: the fault landed), no-hang (each
 # within its deadline) and error-quality (each error names a rank, key or
 # address) pass. The harness's other verdicts there are printed, not
-# judged: culprit-named wants a culprit key a server fault does not have
-# (it fails on redis too), and no-leak counts a record a rank could not
-# delete through the dead server (srvfault.md). Every run must be there.
+# judged: culprit-named is SKIP (a server fault has no culprit rank or
+# key to name), and no-leak counts a record a rank could not delete
+# through the dead server (srvfault.md). Every run must be there.
 python3 - "$out" "$((${#cols[@]} / 2 * 2))" "$long" <<'PY'
 import json, sys
 path, want, long_ms = sys.argv[1], int(sys.argv[2]), sys.argv[3]
@@ -137,6 +137,8 @@ for line in open(path):
     if fatal:
         bad += [f"{what}: {n} {checks.get(n)}" for n in FATAL_MUST
                 if checks.get(n) != "PASS"]
+        if checks.get("culprit-named") == "PASS":
+            bad.append(f"{what}: culprit-named PASS with no culprit to name")
 if runs != want:
     bad.append(f"{runs} runs, not the {want} asked for")
 for b in bad:

@@ -823,7 +823,8 @@ static int verdict_of(const rdv_run_report *rep, rdv_check_id id,
 }
 
 /* Checks whose premise does not hold SKIP with the reason, never PASS:
- * error-quality with no failed rank, culprit-named with no fatal fault,
+ * error-quality with no failed rank, culprit-named with no fatal fault
+ * or a fatal one with no single culprit,
  * results-identical on a workload with no shared output, no-leak when
  * the keys cannot be listed. The run itself still has no failure. */
 Test(checks, no_premise_is_a_skip_with_the_reason)
@@ -868,6 +869,12 @@ Test(checks, no_premise_is_a_skip_with_the_reason)
     rdv_checks_evaluate(&f, rep);
     cr_expect_eq(verdict_of(rep, RDV_CHECK_CULPRIT_NAMED, "no fatal fault "
                             "fired: no culprit to name"), RDV_CHECK_SKIP);
+    /* fatal, but on every rank and key (a server fault): nobody to name */
+    f.expect = (rdv_faults_expect){.fatal = 1, .culprit = -1};
+    rdv_checks_evaluate(&f, rep);
+    cr_expect_eq(verdict_of(rep, RDV_CHECK_CULPRIT_NAMED, "no single "
+                            "culprit"), RDV_CHECK_SKIP);
+    f.expect = (rdv_faults_expect){.culprit = -1};
     f.keys_unlisted = 1;
     rdv_checks_evaluate(&f, rep);
     cr_expect_eq(verdict_of(rep, RDV_CHECK_NO_LEAK, "no processes, fds or "
