@@ -55,12 +55,14 @@ typedef struct result_head {
     rdv_junit_case jc; /* text: sent after out */
 } result_head;
 
-static int write_all(int fd, const void *buf, size_t len)
+/* Moves all len bytes (out: writes them, else reads them). 0, or -1 at
+ * end of file or on an error. */
+static int move_all(int fd, void *buf, size_t len, int out)
 {
-    const char *p = buf;
+    char *p = buf;
 
     while (len) {
-        ssize_t n = write(fd, p, len);
+        ssize_t n = out ? write(fd, p, len) : read(fd, p, len);
 
         if (n < 0 && errno == EINTR)
             continue;
@@ -72,22 +74,14 @@ static int write_all(int fd, const void *buf, size_t len)
     return 0;
 }
 
-/* 0, or -1 at end of file or on an error. */
+static int write_all(int fd, const void *buf, size_t len)
+{
+    return move_all(fd, (void *)buf, len, 1);
+}
+
 static int read_all(int fd, void *buf, size_t len)
 {
-    char *p = buf;
-
-    while (len) {
-        ssize_t n = read(fd, p, len);
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
+    return move_all(fd, buf, len, 0);
 }
 
 static int send_result(int fd, const hunt_result *res)
