@@ -7,11 +7,16 @@
  *   RDV_FAULTS      the spec (spec/spec.c); unset or empty: no faults
  *   RDV_SEED        the seed of every decision (default 1)
  *   RDV_FAULTS_LOG  where the decision log goes (default: stderr)
- *   RDV_FAULTS_FIRED_FD  an inherited fd of shared memory, one 64-bit
- *                   mask per rank: the faults that took effect in this
+ *   RDV_FAULTS_FIRED_FD  FD:DEV:INODE, an inherited fd of shared memory
+ *                   holding one 64-bit mask per rank, then one "attached"
+ *                   word per rank: the faults that took effect in this
  *                   rank are ORed into its mask
- *                   (rdv_fault_rank_publish_fired), so the launcher
- *                   judges the plan by what fired, not as written
+ *                   (rdv_fault_rank_publish_fired) and its word set, so
+ *                   the launcher judges the plan by what fired, not as
+ *                   written. DEV:INODE tell the launcher's fd from
+ *                   whatever a process the rank started has at that
+ *                   number: such a process inherits the variable, not
+ *                   always the fd, and is not the rank; it ignores it.
  *   RDV_RANK/RDV_SIZE (or RANK/WORLD_SIZE): this process's rank and the
  *                   job's size, read by rdv_context_options_from_env()
  *
@@ -56,7 +61,8 @@ static struct {
     rdv_fault_plan *plan;
     rdv_fault_rank *fr; /* NULL: no faults */
     FILE *log;
-    uint64_t *fired;    /* RDV_FAULTS_FIRED_FD's masks, or NULL */
+    uint64_t *fired;    /* RDV_FAULTS_FIRED_FD's masks, then the
+                           attached words; or NULL */
 } env = {.once = PTHREAD_ONCE_INIT};
 
 static int env_fail(const char *what, const char *why)
@@ -103,20 +109,26 @@ static FILE *env_log(void)
 static int env_fired(int rank, int size)
 {
     const char *v = getenv("RDV_FAULTS_FIRED_FD");
-    size_t need = (size_t)size * sizeof(uint64_t);
+    size_t need = 2 * (size_t)size * sizeof(uint64_t);
+    unsigned long long dev, ino;
     struct stat st;
-    char why[160];
+    char why[200], tail;
     void *m;
     int fd;
 
     if (!v)
         return RDV_OK;
-    fd = strspn(v, "0123456789") == strlen(v) && *v && strlen(v) < 8
-             ? atoi(v) : -1;
-    if (fd < 0 || fstat(fd, &st) || (size_t)st.st_size < need) {
-        snprintf(why, sizeof why, "'%.20s' is not an open fd of at least "
-                 "%zu bytes (one 64-bit mask for each of %d ranks)", v,
-                 need, size);
+    if (sscanf(v, "%d:%llu:%llu%c", &fd, &dev, &ino, &tail) != 3 ||
+        fd < 0) {
+        snprintf(why, sizeof why, "'%.40s' is not FD:DEV:INODE", v);
+        return env_fail("RDV_FAULTS_FIRED_FD", why);
+    }
+    if (fstat(fd, &st) || (unsigned long long)st.st_dev != dev ||
+        (unsigned long long)st.st_ino != ino)
+        return RDV_OK; /* not the launcher's fd: we are not its rank */
+    if ((size_t)st.st_size < need) {
+        snprintf(why, sizeof why, "fd %d holds %lld bytes, not the %zu of "
+                 "%d ranks' masks", fd, (long long)st.st_size, need, size);
         return env_fail("RDV_FAULTS_FIRED_FD", why);
     }
     m = mmap(NULL, need, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
@@ -127,6 +139,7 @@ static int env_fired(int rank, int size)
     }
     env.fired = m;
     rdv_fault_rank_publish_fired(env.fr, &env.fired[rank]);
+    __atomic_store_n(&env.fired[size + rank], 1, __ATOMIC_RELEASE);
     return RDV_OK;
 }
 

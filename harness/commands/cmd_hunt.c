@@ -31,6 +31,7 @@
 #include "report/replay.h"
 #include "report/report_junit.h"
 #include "report/report_text.h"
+#include "run/own_server.h"
 #include "run/rank_gloo.h"
 #include "run/run.h"
 
@@ -230,6 +231,18 @@ static int parse_args(hunt_cmd *hc, int argc, char **argv)
         return bad_usage(why);
     if (hc->junit && rdv_junit_check_path(hc->junit, err, sizeof err))
         return bad_usage(err);
+    /* Workers run side by side on one store: a server one of them owns
+     * (?serve=1) would serve, and die with, that worker alone, and a
+     * server fault in one worker would strike the others' runs. */
+    if (hc->jobs > 1 && rdv_own_server_wanted(hc->cfg.store_url))
+        return bad_usage("--jobs: the workers would share the server one "
+                         "of them starts for ?serve=1; start it yourself "
+                         "(rdv store-server) and give its tcp:// URL, or "
+                         "hunt with --jobs 1");
+    if (hc->jobs > 1 && rdv_faults_needs(hc->cfg.faults))
+        return bad_usage("--jobs: server.* faults in one worker's run "
+                         "would strike every other worker's; hunt them "
+                         "with --jobs 1");
     return 0;
 }
 

@@ -221,8 +221,10 @@ static void fault_line(char *buf, size_t cap, const rdv_launch_config *cfg,
     size_t o = (size_t)snprintf(buf, cap, "fault: %s: %s%s",
                                 rdv_faults_text(cfg->faults),
                                 x->fatal ? "fatal" : "not fatal",
-                                rep->fired ||
-                                        rdv_faults_needs(cfg->faults)
+                                !rep->fired_known
+                                    ? " (as written: no rank's librdv said "
+                                      "what fired)"
+                                : rep->fired || rdv_faults_needs(cfg->faults)
                                     ? ""
                                     : " (it took effect in no rank)");
 
@@ -295,8 +297,10 @@ static void print_json(const launch_cmd *lc, const rdv_launch_report *rep)
         rdv_json_put_string(stdout, rdv_faults_text(cfg->faults));
     else
         fputs("null", stdout);
-    printf(",\"fatal\":%s,\"culprit\":%d,\"fired_mask\":%llu,\"exits\":[",
+    printf(",\"fatal\":%s,\"culprit\":%d,\"fired_known\":%s,"
+           "\"fired_mask\":%llu,\"exits\":[",
            rep->expect.fatal ? "true" : "false", rep->expect.culprit,
+           rep->fired_known ? "true" : "false",
            (unsigned long long)rep->fired);
     for (int r = 0; r < cfg->nranks; r++)
         printf("%s{\"rank\":%d,\"pid\":%d,\"exit_code\":%d,\"signal\":%d,"

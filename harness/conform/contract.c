@@ -358,6 +358,8 @@ void clause_close(clause_ctx *c, rdv_store *s)
         return;
     slot = clause_watch_begin(c->r, rdv_call_plain_bound_ms(0),
                               "a close must not block", "close");
+    if (slot >= 0)
+        c->r->calls[slot].plain = 1; /* --quick stops after it blocks */
     rdv_store_close(s);
     clause_watch_end(c->r, slot);
 }

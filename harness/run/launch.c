@@ -26,7 +26,10 @@
  *    in a memfd the parent maps and the ranks inherit
  *    (RDV_FAULTS_FIRED_FD). A fault that fired nowhere -- p=0, nth=
  *    past the last call, a program that never opens a store -- cannot
- *    have made the program fail, and is not expected to.
+ *    have made the program fail, and is not expected to. When no rank's
+ *    librdv attached to the masks (a program that never opens a store,
+ *    an older librdv), nothing is known and the plan is judged as
+ *    written.
  *  - The judges are those that hold for any program. Whether the
  *    program's results are right is its own business (its exit code).
  *    Under a fatal fault the culprit rank is excused and every survivor
@@ -40,6 +43,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
@@ -56,7 +60,8 @@ typedef struct launch_job {
     const char *job;
     const char *store_url; /* RDV_STORE: maybe the proxy's or serve=0 */
     int fired_fd;      /* the memfd of the fired masks, or -1 */
-    uint64_t *fired;   /* its mapping: one mask per rank */
+    uint64_t *fired;   /* its mapping: one mask per rank, then one
+                          word per rank its librdv sets when it maps it */
 } launch_job;
 
 static void sleep_ms(int ms)
@@ -102,8 +107,13 @@ static int set_env(const launch_job *lj, int rank)
         rc |= unsetenv("RDV_FAULTS");
     /* The one fd the program inherits on purpose. */
     if (lj->fired_fd >= 0) {
-        snprintf(num, sizeof num, "%d", lj->fired_fd);
-        rc |= setenv("RDV_FAULTS_FIRED_FD", num, 1) |
+        struct stat st;
+
+        rc |= fstat(lj->fired_fd, &st);
+        snprintf(path, sizeof path, "%d:%llu:%llu", lj->fired_fd,
+                 (unsigned long long)st.st_dev,
+                 (unsigned long long)st.st_ino);
+        rc |= setenv("RDV_FAULTS_FIRED_FD", path, 1) |
               fcntl(lj->fired_fd, F_SETFD, 0);
     } else {
         rc |= unsetenv("RDV_FAULTS_FIRED_FD");
@@ -304,7 +314,7 @@ static void judge_no_leak(rdv_store *s, pid_t pgid, rdv_launch_report *rep)
  * only under faults. 0, or -1 with err. */
 static int fired_map(launch_job *lj, char *err, size_t errlen)
 {
-    size_t len = (size_t)lj->cfg->nranks * sizeof(uint64_t);
+    size_t len = 2 * (size_t)lj->cfg->nranks * sizeof(uint64_t);
     void *m;
 
     lj->fired_fd = -1;
@@ -329,7 +339,7 @@ static int fired_map(launch_job *lj, char *err, size_t errlen)
 static void fired_unmap(launch_job *lj)
 {
     if (lj->fired)
-        munmap(lj->fired, (size_t)lj->cfg->nranks * sizeof(uint64_t));
+        munmap(lj->fired, 2 * (size_t)lj->cfg->nranks * sizeof(uint64_t));
     if (lj->fired_fd >= 0)
         close(lj->fired_fd);
 }
@@ -411,11 +421,18 @@ int rdv_launch_run(const rdv_launch_config *cfg, rdv_launch_report *rep,
         return RDV_EXIT_CANNOT_RUN;
     }
     rep->elapsed_ms = (double)(rdv_now_ns() - t0) / 1e6;
-    for (int i = 0; lj.fired && i < cfg->nranks; i++)
+    for (int i = 0; lj.fired && i < cfg->nranks; i++) {
         rep->fired |= __atomic_load_n(&lj.fired[i], __ATOMIC_ACQUIRE);
+        rep->fired_known |= (int)__atomic_load_n(&lj.fired[cfg->nranks + i],
+                                                 __ATOMIC_ACQUIRE);
+    }
     fired_unmap(&lj);
+    /* No rank's librdv said what fired (none opened a store or context,
+     * or an older librdv): judged as written, as before. */
     rdv_faults_expect_get(cfg->faults, cfg->seed, cfg->nranks,
-                          cfg->timeout_ms, &rep->fired, &rep->expect);
+                          cfg->timeout_ms,
+                          rep->fired_known ? &rep->fired : NULL,
+                          &rep->expect);
     judge_ranks_ok(cfg, rep);
     judge_no_hang(cfg, rep);
     judge_no_leak(s, pgid, rep);

@@ -35,6 +35,8 @@ typedef struct rdv_launch_report {
     double elapsed_ms;
     uint64_t fired;          /* bit i: fault i took effect in some rank
                                 (the first 64; RDV_FAULTS_FIRED_FD) */
+    int fired_known;         /* some rank's librdv published: fired is
+                                what happened; else judged as written */
     rdv_faults_expect expect; /* judged by what fired */
     char server_error[256];  /* a server fault that could not be applied */
     int nchecks;

@@ -13,7 +13,12 @@
  * can hold the listening socket for a moment after the process is gone
  * (the ring is torn down asynchronously), so the new process retries
  * its bind until the restart's deadline instead of giving up on the
- * first EADDRINUSE.
+ * first EADDRINUSE, and a stop waits until the address binds again.
+ *
+ * A restart forks while the ranks run (and, in a sequenced run, beside
+ * the sequencer's thread): the new server closes every fd it inherited
+ * but its pipe, or it would hold the fault proxy's command pipe (and the
+ * ranks' sockets) open for as long as it serves.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -23,7 +28,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netdb.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -36,6 +43,8 @@
 
 #define START_MS 10000     /* a first start: the address is free or not */
 #define BIND_RETRY_MS 20
+#define FREE_WAIT_MS 3000  /* a stop, until the address binds again */
+#define PIPE_FD 3          /* the serving process's pipe, all it keeps */
 
 static void log_line(void *arg, const char *line)
 {
@@ -68,6 +77,13 @@ static void serve(const rdv_own_server *s, int fd, int retry_ms)
     sigaddset(&stop, SIGHUP);
     sigprocmask(SIG_BLOCK, &stop, NULL);
     prctl(PR_SET_PDEATHSIG, SIGKILL);
+    /* Only stdio and the pipe stay open (see the head comment). */
+    if (fd != PIPE_FD) {
+        dup2(fd, PIPE_FD);
+        close(fd);
+        fd = PIPE_FD;
+    }
+    close_range(PIPE_FD + 1, ~0U, 0);
     o.bind = s->addr;
     o.token = s->token[0] ? s->token : NULL;
     o.log = log_line;
@@ -242,6 +258,8 @@ int rdv_own_server_start(const char *url, rdv_own_server *s, char *err,
     token = rdv_url_option(&u, "token");
     snprintf(s->addr, sizeof s->addr, strchr(u.host, ':') ? "[%s]:%d"
              : "%s:%d", u.host, rdv_url_port(&u));
+    snprintf(s->host, sizeof s->host, "%s", u.host);
+    s->port = rdv_url_port(&u);
     if (token && strlen(token) >= sizeof s->token) {
         rdv_url_free(&u); /* the store's open names the too-long token */
         return RDV_OK;
@@ -253,6 +271,29 @@ int rdv_own_server_start(const char *url, rdv_own_server *s, char *err,
         return rc;
     rc = spawn(s, 0, START_MS, err, errlen);
     return rc == RDV_EEXIST ? RDV_OK : rc;
+}
+
+/* Whether host:port can be bound now (as the server binds it, with
+ * SO_REUSEADDR): the last server's listener is gone. */
+static int port_free(const rdv_own_server *s)
+{
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_NUMERICSERV}, *ai = NULL;
+    char port[16];
+    int fd, one = 1, ok = 0;
+
+    snprintf(port, sizeof port, "%d", s->port);
+    if (getaddrinfo(s->host, port, &hints, &ai) || !ai)
+        return 1; /* cannot tell: do not wait */
+    fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd >= 0) {
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        ok = bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 ||
+             errno != EADDRINUSE;
+        close(fd);
+    }
+    freeaddrinfo(ai);
+    return ok;
 }
 
 int rdv_own_server_restart(rdv_own_server *s, int timeout_ms, char *err,
@@ -271,9 +312,14 @@ int rdv_own_server_restart(rdv_own_server *s, int timeout_ms, char *err,
 void rdv_own_server_stop(rdv_own_server *s)
 {
     if (s->pid > 0) {
+        int64_t until = rdv_now_ns() + (int64_t)FREE_WAIT_MS * 1000000;
+
         kill(s->pid, SIGCONT); /* a paused server must hear SIGTERM */
         kill(s->pid, SIGTERM);
         reap(s->pid, 3000);
+        while (!port_free(s) && rdv_now_ns() < until)
+            nanosleep(&(struct timespec){0, BIND_RETRY_MS * 1000000L},
+                      NULL);
     }
     s->pid = 0;
     if (s->pidfile[0])

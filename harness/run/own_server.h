@@ -28,6 +28,8 @@ typedef struct rdv_own_server {
                             which reads it at each use: a restart
                             changes it within a run */
     char addr[300];      /* host:port served */
+    char host[256];      /* its parts, for the bind probe at stop */
+    int port;
     char token[1100];    /* the URL's token= ("" for none) */
     char url[1024];      /* the URL for the ranks (serve=0) */
 } rdv_own_server;
@@ -38,9 +40,11 @@ int rdv_own_server_wanted(const char *url);
 
 /* When url is tcp://…?serve=1 and its address is free, forks a process
  * that serves it and returns once clients can connect. s->url is the URL
- * the run's handles should open (url itself when nothing is owned).
- * RDV_OK; RDV_EINVAL (a URL that does not parse) or another status with
- * a message in err when the server could not start. */
+ * the run's handles should open: url with serve=0 when it asked to be
+ * served (whether or not the address was free), else url itself, and a
+ * URL that does not parse is left for the store's open to judge. RDV_OK,
+ * or another status with a message in err when the server could not
+ * start. */
 int rdv_own_server_start(const char *url, rdv_own_server *s, char *err,
                          size_t errlen);
 
@@ -51,7 +55,10 @@ int rdv_own_server_restart(rdv_own_server *s, int timeout_ms, char *err,
                            size_t errlen);
 
 /* Stops the serving process (SIGTERM; SIGKILL if it is not gone within
- * a few seconds), reaps it and removes the pidfile. */
+ * a few seconds), reaps it, removes the pidfile, and returns once the
+ * address can be bound again (at most 3 s): a dead server's io_uring
+ * can hold its listener for a moment, and the next runner of the same
+ * command (matrix, shrink, hunt) must find the port free, not "taken". */
 void rdv_own_server_stop(rdv_own_server *s);
 
 #endif

@@ -152,13 +152,34 @@ Test(launch, fault_that_never_fired_is_not_judged, .timeout = 180)
     r = launch(&j, "--json --faults 'store.error(op=set, nth=100000)'", "");
     cr_expect_eq(r.code, 0, "%s", r.out);
     cr_expect(strstr(r.out, "\"fatal\":false,\"culprit\":-1,"
-                     "\"fired_mask\":0,"), "%s", r.out);
+                     "\"fired_known\":true,\"fired_mask\":0,"), "%s", r.out);
     free(r.out);
     r = launch(&j, "--faults 'store.error(op=set, nth=100000)'", "");
     cr_expect_eq(r.code, 0, "%s", r.out);
     cr_expect(strstr(r.out, "not fatal (it took effect in no rank)"), "%s",
               r.out);
     cr_expect(strstr(r.out, "4 of 4 ranks exited 0"), "%s", r.out);
+    free(r.out);
+    job_end(&j);
+}
+
+/* A program whose librdv never reports what fired (here: none at all)
+ * is judged as written, and the fault line says why: a fatal fault that
+ * every rank "survived" fails ranks-ok, as before launch judged what
+ * fired. */
+Test(launch, unreported_faults_are_judged_as_written, .timeout = 60)
+{
+    char cmd[1024];
+    job j;
+    result r;
+
+    job_init(&j);
+    snprintf(cmd, sizeof cmd, "launch -n 2 --store file://%s --faults "
+             "'store.error(rank=1, op=set, nth=1)' -- /bin/true", j.store);
+    r = rdv(cmd);
+    cr_expect_eq(r.code, 1, "%s", r.out);
+    cr_expect(strstr(r.out, "fatal (as written: no rank's librdv said "
+                     "what fired), culprit rank 1"), "%s", r.out);
     free(r.out);
     job_end(&j);
 }
