@@ -32,7 +32,10 @@ int rdv_replay_store(const char *url, char *buf, size_t cap, size_t *off);
 void rdv_replay_note(int stripped, char *buf, size_t cap, size_t *off);
 
 /* Appends the --server-restart, --server-pid and --server-proxy options
- * that are not NULL (the server faults need them again on replay). */
+ * that are not NULL (the server faults need them again on replay). The
+ * restart command is the user's shell command, shown as given: rdv
+ * cannot tell a secret inside it (keep one in a file or the
+ * environment the command reads). */
 void rdv_replay_server_options(const char *restart_cmd,
                                const char *server_pid,
                                const char *server_proxy, char *buf,

@@ -63,6 +63,7 @@
 
 #include "file_name.h"
 #include "file_store.h"
+#include "self_pid.h"
 
 static void unlock_dir(rdv_store *s, int fd, int flocked);
 
@@ -70,11 +71,15 @@ static void unlock_dir(rdv_store *s, int fd, int flocked);
  * ".lock" open (opening and closing it cost two of a set's syscalls) and
  * a mutex, as threads of one process share that open file and its flock;
  * a forked child that inherited the handle opens ".lock" per call, so
- * its flock is its own and dies with it. */
+ * its flock is its own and dies with it. The child still holds its copy
+ * of the parent's ".lock" fd: a parent killed in the middle of a
+ * mutation leaves the directory locked until such children exit (a
+ * program that forks workers after opening a file store should open one
+ * per worker instead). */
 static int lock_dir(rdv_store *s, int *fd)
 {
     file_store *f = F(s);
-    int own = f->lockfd >= 0 && getpid() == f->lock_pid;
+    int own = f->lockfd >= 0 && rdv_self_pid() == f->lock_pid;
 
     *fd = own ? f->lockfd
               : openat(f->dirfd, ".lock", O_RDWR | O_CREAT | O_CLOEXEC,
@@ -99,7 +104,7 @@ static void unlock_dir(rdv_store *s, int fd, int flocked)
 {
     if (flocked)
         flock(fd, LOCK_UN);
-    if (fd == F(s)->lockfd && getpid() == F(s)->lock_pid)
+    if (fd == F(s)->lockfd && rdv_self_pid() == F(s)->lock_pid)
         pthread_mutex_unlock(&F(s)->lock_mu);
     else
         close(fd);
@@ -456,7 +461,7 @@ int rdv_file_open(rdv_url *u, rdv_store **out, char *errbuf, size_t errlen)
      * why when that fails too. */
     f->lockfd = openat(f->dirfd, ".lock", O_RDWR | O_CREAT | O_CLOEXEC,
                        0644);
-    f->lock_pid = getpid();
+    f->lock_pid = rdv_self_pid();
     reclaim_temps(&f->base);
     if ((err = job_join(f, &first))) {
         snprintf(errbuf, errlen, "file store: cannot lock '%s/.session': %s",
