@@ -10,10 +10,14 @@
  *  - Deadlines are absolute and ppoll takes the time left in ns, so a
  *    signal (EINTR, retried) neither ends nor stretches a wait, and a
  *    deadline in the past still gets one look.
+ *  - A spin before the sleep (rdv_cancel_wait_spin) looks with poll()
+ *    and a zero timeout, so it works for any fd and any events, and the
+ *    ppoll after it is the same wait as without one.
  */
 #define _GNU_SOURCE /* ppoll */
 #include <errno.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -107,6 +111,25 @@ int rdv_cancel_wait(rdv_cancel *c, int fd, short events, int64_t deadline)
         if (n == 0 && left == 0)
             return RDV_ETIMEDOUT;
     }
+}
+
+int rdv_cancel_wait_spin(rdv_cancel *c, int fd, short events, int64_t spin_ns,
+                         int64_t deadline)
+{
+    int64_t until = spin_ns > 0 ? rdv_now_ns() + spin_ns : 0;
+
+    if (deadline != RDV_DEADLINE_NONE && deadline < until)
+        until = deadline;
+    while (until && !atomic_load(&c->fired)) {
+        struct pollfd p = {fd, events, 0};
+
+        if (poll(&p, 1, 0) > 0)
+            return RDV_OK;
+        if (rdv_now_ns() >= until)
+            break;
+        sched_yield();
+    }
+    return rdv_cancel_wait(c, fd, events, deadline);
 }
 
 int rdv_cancel_sleep(rdv_cancel *c, int64_t ns, int64_t deadline)

@@ -47,6 +47,15 @@ int rdv_cancel_adopt(rdv_cancel *c);
  * passes; past it, still looks once, so what is already there counts.
  * EINTR is retried. RDV_OK, RDV_ETIMEDOUT, RDV_ECANCELED or RDV_EIO. */
 int rdv_cancel_wait(rdv_cancel *c, int fd, short events, int64_t deadline);
+/* rdv_cancel_wait after a spin of up to spin_ns: fd is polled without
+ * sleeping, yielding the CPU between looks. A loopback reply comes back
+ * in about a round trip; catching it awake saves the wake-up of a
+ * sleeping caller, a third of that round trip here. sched_yield lets
+ * the server (or any other runnable task) have this core when it is
+ * short of them, so the spin costs an idle core, not a busy one's
+ * work. spin_ns 0 is rdv_cancel_wait. */
+int rdv_cancel_wait_spin(rdv_cancel *c, int fd, short events, int64_t spin_ns,
+                         int64_t deadline);
 /* Sleeps ns, at most until deadline, waking early when fired.
  * RDV_ECANCELED or RDV_OK. */
 int rdv_cancel_sleep(rdv_cancel *c, int64_t ns, int64_t deadline);

@@ -2,7 +2,7 @@
  * stores/tcp.c - the tcp:// store: a client of librdv's own store server
  * (ref/src/server/, rdv/store_server.h).
  *
- *   tcp://host[:port][?token=T&timeout_ms=N&serve=1]
+ *   tcp://host[:port][?token=T&timeout_ms=N&serve=1&spin_us=N]
  *
  * The port defaults to 29500 (c10d's). token is the server's shared
  * secret (masked in every message). timeout_ms (default 5000) bounds
@@ -13,6 +13,8 @@
  * plain clients. When the serving handle closes, its server and its
  * keys are gone: the other clients' calls reconnect until their
  * deadlines, and the next handle opened with serve=1 serves again.
+ * spin_us (default 30, 0 to 1000) is how long a call awaits its reply
+ * awake before it sleeps.
  *
  * Choices:
  *  - Every op is one request and one reply (tcp_codec.h), made by a
@@ -41,6 +43,10 @@
 #include "tcp_conn.h"
 
 #define TCP_DEFAULT_TIMEOUT_MS 5000
+/* A loopback round trip to the server is 20-35 us here: most replies
+ * come back within the spin, and a blocking get whose key is not there
+ * yet pays 30 us of yielding polls once, then sleeps. */
+#define TCP_DEFAULT_SPIN_US 30
 
 typedef struct tcp_store {
     rdv_store base;
@@ -446,7 +452,7 @@ static int conf_parse(rdv_url *u, rdv_tcp_conf *c, char *errbuf,
                       size_t errlen)
 {
     const char *token;
-    long serve;
+    long serve, spin_us;
     int v6 = strchr(u->host, ':') != NULL, rc;
 
     memset(c, 0, sizeof *c);
@@ -461,13 +467,16 @@ static int conf_parse(rdv_url *u, rdv_tcp_conf *c, char *errbuf,
                                   TCP_DEFAULT_TIMEOUT_MS, &c->timeout_ms,
                                   errbuf, errlen)) ||
         (rc = rdv_url_option_long(u, "serve", 0, 1, 0, &serve, errbuf,
-                                  errlen)))
+                                  errlen)) ||
+        (rc = rdv_url_option_long(u, "spin_us", 0, 1000, TCP_DEFAULT_SPIN_US,
+                                  &spin_us, errbuf, errlen)))
         return rc;
     token = rdv_url_option(u, "token");
     if (token && strlen(token) > RDV_TCP_TOKEN_MAX)
         return conf_fail(errbuf, errlen, u, "the token is longer than 1024 "
                          "bytes");
     c->serve = (int)serve;
+    c->spin_ns = spin_us * 1000;
     c->port = rdv_url_port(u);
     c->host = strdup(u->host);
     c->token = token && *token ? strdup(token) : NULL;

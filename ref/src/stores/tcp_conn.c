@@ -274,7 +274,8 @@ static int link_read(rdv_tcp_pool *p, rdv_tcp_link *l, uint64_t id, int op,
                      "bytes", p->conf->addr, used);
             return RDV_ENOMEM;
         }
-        if ((rc = rdv_cancel_wait(&p->cancel, l->fd, POLLIN, until)) != RDV_OK) {
+        if ((rc = rdv_cancel_wait_spin(&p->cancel, l->fd, POLLIN,
+                                        p->conf->spin_ns, until)) != RDV_OK) {
             snprintf(err, errlen, "tcp %s: no %s reply before the deadline "
                      "(the server is stopped or its replies are lost)",
                      p->conf->addr, rdv_tcp_op_name(op));

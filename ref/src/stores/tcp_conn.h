@@ -32,6 +32,8 @@ typedef struct rdv_tcp_conf {
     char *token;     /* NULL: none */
     long timeout_ms; /* connect bound, and the bound of ops without one */
     int serve;       /* serve=1: this handle tries to run the server */
+    int64_t spin_ns; /* how long a reply is awaited awake before sleeping
+                        (rdv_cancel_wait_spin); spin_us=, 0 = never */
     char addr[160];  /* "127.0.0.1:29500" or "[::1]:29500", for errors */
 } rdv_tcp_conf;
 

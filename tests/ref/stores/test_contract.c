@@ -133,8 +133,12 @@ static size_t add_all(suite which, rows stores, contract_case *into)
     n = add_store(n, "prefix-hash-shared", "hash:?shared=1&prefix=outer");
     n = add_store(n, "prefix-file", "file://@TMP@?prefix=outer");
     n = add_store(n, "tcp", "tcp://@TCP@");
-    n = add_store(n, "tcp-token", "tcp://@TCP@?token=rdv-contract");
-    return add_store(n, "prefix-tcp", "tcp://@TCP@?prefix=outer");
+    /* no spin before a reply, and the longest spin: neither may change
+     * what a call returns or how long it waits */
+    n = add_store(n, "tcp-token",
+                  "tcp://@TCP@?token=rdv-contract&spin_us=0");
+    return add_store(n, "prefix-tcp",
+                     "tcp://@TCP@?prefix=outer&spin_us=1000");
 }
 
 ParameterizedTestParameters(contract, clause)

@@ -332,6 +332,8 @@ Test(store, bad_urls_are_refused_naming_the_part)
         {"tcp://u:pw@h:1", "takes no login"},
         {"tcp://h:1?timeout_ms=0", "timeout_ms"},
         {"tcp://h:1?serve=2", "serve"},
+        {"tcp://h:1?spin_us=1001", "spin_us"},
+        {"tcp://h:1?spin_us=-1", "spin_us"},
         {"tcp://h:1?tokn=x", "tokn"},
         {"tcp://h:1?token=SECRET&bogus=1", "bogus"},
     };
