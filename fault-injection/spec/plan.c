@@ -112,6 +112,34 @@ int rdv_fault_plan_stop_ms(const rdv_fault_plan *p, uint64_t seed, int rank)
     return parent_ms(p, RDV_FK_PROC_STOP, seed, rank);
 }
 
+int64_t rdv_fault_plan_call_stretch_ms(const rdv_fault_plan *p)
+{
+    int64_t sum = 0;
+
+    for (size_t k = 0; p && k < p->n; k++) {
+        const rdv_fault *f = &p->faults[k];
+
+        switch (f->kind) {
+        case RDV_FK_STORE_STALL:
+            if (!f->given[RDV_FP_MS])
+                return -1;
+            /* fall through */
+        case RDV_FK_STORE_DELAY:
+        case RDV_FK_PROC_STOP:
+        case RDV_FK_SERVER_PAUSE:
+        case RDV_FK_SERVER_BLACKHOLE:
+            sum += f->ms.hi;
+            break;
+        case RDV_FK_SERVER_LATENCY:
+            sum += 2 * f->ms.hi; /* the request and the reply */
+            break;
+        default:
+            break;
+        }
+    }
+    return sum;
+}
+
 /* The first rank in f's set for which a time-dependent fault reaches the
  * timeout, or -1. */
 static int late_rank(const rdv_fault *f, uint64_t seed, int nranks,

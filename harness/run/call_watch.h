@@ -11,18 +11,25 @@
  * every implementation (--impl gloo too). A call without a timeout of
  * its own (set, add, delete...) must not block: past
  * rdv_call_plain_bound_ms (6 s) it is overdue too. A get or wait with no
- * limit is left to the run's deadline.
+ * limit is left to the run's deadline. The fault plan's own delays are
+ * added to every bound, so an injected delay is never blamed on the
+ * store.
  */
 #ifndef RDV_HARNESS_CALL_WATCH_H
 #define RDV_HARNESS_CALL_WATCH_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "common/result_area.h"
 
 typedef struct rdv_call_watch {
     const rdv_result_area *area;
     int nranks;
+    /* what the fault plan may add to a call
+     * (rdv_fault_plan_call_stretch_ms): added to every bound; -1, a
+     * stall without bound, leaves calls without a timeout unjudged */
+    int64_t stretch_ms;
     int rank;       /* the first rank found overdue, or -1 */
     char call[256]; /* its call and why it is overdue: "get 'k' still
                        running 2003 ms past its deadline (2004 ms after

@@ -205,6 +205,8 @@ int rdv_runner_run(rdv_runner *r, uint64_t seed, rdv_run_report *rep,
     const rdv_run_config *cfg = r->cfg;
     rdv_run_facts f = {.cfg = cfg, .area = &r->area, .exits = rep->exits};
     rdv_call_watch watch = {.area = &r->area, .nranks = cfg->nranks,
+                            .stretch_ms =
+                                rdv_faults_call_stretch_ms(cfg->faults),
                             .rank = -1};
     rdv_rank_job job = {.cfg = cfg, .seed = seed, .area = &r->area};
     rdv_supervise_opts so = {.nranks = cfg->nranks, .fn = rdv_rank_main,

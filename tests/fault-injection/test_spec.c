@@ -235,6 +235,37 @@ Test(spec, parent_side_helpers)
     rdv_fault_plan_free(p);
 }
 
+/* What a plan may add to one store call: the largest ms of each fault
+ * that holds a call, added up (latency both ways); a stall without ms
+ * is without bound; faults that hold no call add nothing. */
+Test(spec, call_stretch_adds_up_the_faults_that_hold_a_call)
+{
+    static const struct {
+        const char *spec;
+        int64_t want;
+    } cases[] = {
+        {"store.error(nth=1)", 0},
+        {"store.delay(ms=5..7000, op=set)", 7000},
+        {"store.delay(ms=100); store.stall(op=get, ms=200..300)", 400},
+        {"proc.stop(rank=1, at=connected, ms=900); server.latency(ms=5)",
+         910},
+        {"server.pause(ms=300); server.blackhole(after=10, ms=50)", 350},
+        {"store.stall(op=set)", -1},
+        {"net.delay(ms=50); proc.kill(rank=1, at=connected)", 0},
+    };
+
+    cr_assert_eq(rdv_fault_plan_call_stretch_ms(NULL), 0);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        rdv_fault_plan *p = parse_ok(cases[i].spec);
+
+        cr_expect_eq(rdv_fault_plan_call_stretch_ms(p), cases[i].want,
+                     "%s: %lld, want %lld", cases[i].spec,
+                     (long long)rdv_fault_plan_call_stretch_ms(p),
+                     (long long)cases[i].want);
+        rdv_fault_plan_free(p);
+    }
+}
+
 /* What a plan needs is what its faults' catalogue entries need. */
 Test(spec, needs_come_from_the_faults_in_it)
 {

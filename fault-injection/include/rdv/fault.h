@@ -71,6 +71,16 @@ int rdv_fault_plan_start_delay_ms(const rdv_fault_plan *p, uint64_t seed,
 int rdv_fault_plan_stop_ms(const rdv_fault_plan *p, uint64_t seed,
                            int rank);
 
+/* How much longer than the store alone the plan may make one store
+ * call, in ms: the largest ms of every fault that holds a call
+ * (store.delay, store.stall, proc.stop, server.pause, server.blackhole,
+ * and server.latency once each way), added up since they can meet on
+ * one call; 0 for none (or p NULL). -1 when a store.stall without ms
+ * holds a call for as long as it has, i.e. without bound. rdv run
+ * --call-watch adds it to the bound of every call, so it never blames
+ * the store for the plan's own delays. */
+int64_t rdv_fault_plan_call_stretch_ms(const rdv_fault_plan *p);
+
 /* Rank side, after fork. log may be NULL. */
 int rdv_fault_rank_create(const rdv_fault_plan *p, uint64_t seed, int rank,
                           int nranks, FILE *log, rdv_fault_rank **out);
