@@ -343,12 +343,19 @@ static void emit_ready(pool *p, hunt_emit_fn emit, void *arg)
     }
 }
 
+/* The reader of stdout went away (rdv hunt --jobs 2 | head): with
+ * SIGPIPE ignored a write says so with EPIPE instead. */
+static int stdout_gone(void)
+{
+    return fflush(stdout) == EOF && errno == EPIPE;
+}
+
 int hunt_jobs_run(hunt_cmd *hc, hunt_emit_fn emit, void *arg, char *err,
                   size_t errlen)
 {
     pool p = {.hc = hc, .n = hc->jobs, .next = hc->first,
               .emit_next = hc->first, .stop_at = hc->last};
-    int rc = 0;
+    int rc = 0, gone = 0;
 
     p.window = (uint64_t)hc->jobs * WINDOW_PER_JOB;
     p.w = calloc((size_t)p.n, sizeof *p.w);
@@ -378,6 +385,8 @@ int hunt_jobs_run(hunt_cmd *hc, hunt_emit_fn emit, void *arg, char *err,
             break;
         }
         emit_ready(&p, emit, arg);
+        if ((gone = stdout_gone()))
+            break;
     }
 out:
     for (int i = 0; p.w && i < p.n; i++) {
@@ -393,5 +402,8 @@ out:
     free(p.w);
     free(p.slots);
     free(p.filled);
+    signal(SIGPIPE, SIG_DFL);
+    if (gone)
+        raise(SIGPIPE); /* workers stopped: end as a serial hunt would */
     return rc;
 }
