@@ -20,7 +20,8 @@
  * - A changed rank count or depth changes what the schedule's seed
  *   means: the schedule is kept by its seed, not by its order of ops.
  *   At fewer ranks the next RESEEDS seeds are tried as well (a short
- *   hunt), since the line's seed there is just another schedule.
+ *   hunt, within half of --max-tries), since the line's seed there is
+ *   just another schedule.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -262,18 +263,24 @@ static const char *own(char *dst, const char *text)
     return dst;
 }
 
-/* Fewer ranks. In a sequenced run, a smaller rank count makes the
- * schedule's seed another order of ops, so the seeds after it are tried
- * too: a race that needs 3 ranks is found again at 3 by a short hunt. */
+/* Fewer ranks: every smaller count with the line's seed first. In a
+ * sequenced run, a smaller rank count makes the schedule's seed another
+ * order of ops, so the seeds after it are tried next, seed by seed over
+ * every count: a race that needs 3 ranks is found again at 3 by a short
+ * hunt. That hunt stops at half of --max-tries, so from 8 ranks it
+ * cannot spend the tries the faults and the workload need. */
 static int shrink_ranks(shrink_cmd *sc)
 {
     int reseeds = sc->best.schedule.kind == RDV_SCHEDULE_NONE ? 0
                                                                : RESEEDS;
 
-    for (int n = 2; n < sc->best.nranks; n++)
-        for (int k = 0; k <= reseeds && sc->tries < sc->max_tries; k++) {
+    for (int k = 0; k <= reseeds; k++)
+        for (int n = 2; n < sc->best.nranks; n++) {
             rdv_run_config c = sc->best;
             char what[128], sched[64];
+
+            if (sc->tries >= (k ? sc->max_tries / 2 : sc->max_tries))
+                return 0;
 
             c.nranks = n;
             c.schedule.seed += (uint64_t)k;
