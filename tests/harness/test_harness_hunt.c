@@ -170,10 +170,12 @@ Test(hunt, shrink_reaches_three_ranks_or_fewer, .timeout = 900)
     hunt_and_shrink("create_read");
 }
 
-/* A delay below the timeout is not fatal, yet 8 adds each delayed
- * 800 ms outlive the run's 3 s deadline: no-hang (and ranks-ok) fail.
- * Shrink keeps what the failure needs and narrows the rest: a shorter
- * delay, on add alone. */
+/* A delay below the timeout is not fatal, yet 8 sets and 8 adds each
+ * delayed 800 ms outlive the run's 3 s deadline: no-hang (and ranks-ok)
+ * fail. Shrink keeps what the failure needs and narrows the rest: a
+ * shorter delay (400 ms on all 16 calls still fails). Which narrowing
+ * comes after that (op=add, p=0.5, rank=0) depends on where the run's
+ * deadline falls on this host's clock, so the test does not ask. */
 Test(hunt, shrink_narrows_a_fault, .timeout = 300)
 {
     char first[64];
@@ -190,8 +192,8 @@ Test(hunt, shrink_narrows_a_fault, .timeout = 300)
     m = strstr(r.out, "minimal: ");
     cr_assert(m, "%s", r.out);
     d = strstr(m, "store.delay(ms=");
-    cr_expect(d && sscanf(d, "store.delay(ms=%d", &ms) == 1 && ms < 800 &&
-                  strstr(d, "op=add"), "%s", r.out);
+    cr_expect(d && sscanf(d, "store.delay(ms=%d", &ms) == 1 && ms < 800,
+              "%s", r.out);
     cr_expect(strstr(r.out, "still fails ") &&
               strstr(strstr(r.out, "still fails "), first), "%s", r.out);
     free(r.out);
