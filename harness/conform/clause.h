@@ -99,11 +99,12 @@ int clause_level(const clause_ctx *c);
 rdv_store *clause_watch_store(rdv_clause_result *r, rdv_store *inner);
 /* Records a call the clause makes itself (a close that must wake a
  * waiter) as in flight: past bound_ms the watchdog ends the clause with
- * "<what> blocked for N ms: <defect>". Returns the slot for
- * clause_watch_end, or -1 when none was free. */
-int clause_watch_begin(rdv_clause_result *r, int64_t bound_ms,
+ * "<what> blocked for N ms: <defect>". plain: a call without a timeout
+ * of its own (set, add, close...), whose hang stops --quick. Returns the
+ * slot for clause_watch_end, or -1 when none was free. */
+int clause_watch_begin(rdv_clause_result *r, int64_t bound_ms, int plain,
                        const char *defect, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 5, 6)));
 void clause_watch_end(rdv_clause_result *r, int slot);
 /* Writes the last call this thread made through a watched handle into
  * buf: "set 'k' returned RDV_EIO after 3.2 ms (detail: ...)", with the

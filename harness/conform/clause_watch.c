@@ -48,7 +48,7 @@ typedef struct watch_store {
 
 #define W(s) ((watch_store *)(s))
 
-int clause_watch_begin(rdv_clause_result *r, int64_t bound_ms,
+int clause_watch_begin(rdv_clause_result *r, int64_t bound_ms, int plain,
                        const char *defect, const char *fmt, ...)
 {
     for (int i = 0; r && i < RDV_CLAUSE_CALLS; i++) {
@@ -62,7 +62,7 @@ int clause_watch_begin(rdv_clause_result *r, int64_t bound_ms,
         va_end(ap);
         snprintf(k->defect, sizeof k->defect, "%s", defect);
         k->bound_ms = bound_ms;
-        k->plain = 0;
+        k->plain = plain;
         __atomic_store_n(&k->t0_ns, rdv_now_ns(), __ATOMIC_RELEASE);
         return i;
     }
@@ -145,11 +145,12 @@ typedef struct watch_last {
 static __thread watch_last last_call;
 
 static void watch_start(rdv_store *s, watch_call *k, int64_t bound_ms,
-                        const char *defect)
+                        int plain, const char *defect)
 {
     rdv_store_fail(s, RDV_OK, "%s", "");
     k->try_once = 0;
-    k->slot = clause_watch_begin(W(s)->r, bound_ms, defect, "%s", k->what);
+    k->slot = clause_watch_begin(W(s)->r, bound_ms, plain, defect, "%s",
+                                 k->what);
     k->t0_ns = rdv_now_ns();
 }
 
@@ -162,15 +163,16 @@ static void watch_timed(rdv_store *s, watch_call *k, const char *op,
 
     if (deadline == RDV_DEADLINE_NONE) {
         snprintf(k->what, sizeof k->what, "%s %s (no timeout)", op, keys);
-        watch_start(s, k, 0, "");
+        watch_start(s, k, 0, 0, "");
     } else if (left_ms <= 0) {
         snprintf(k->what, sizeof k->what, "%s %s (timeout 0)", try_op, keys);
-        watch_start(s, k, rdv_call_bound_ms(0), "timeout 0 must try once");
+        watch_start(s, k, rdv_call_bound_ms(0), 0,
+                    "timeout 0 must try once");
         k->try_once = 1;
     } else {
         snprintf(k->what, sizeof k->what, "%s %s (timeout %lld ms)", op,
                  keys, (long long)left_ms);
-        watch_start(s, k, rdv_call_bound_ms(left_ms),
+        watch_start(s, k, rdv_call_bound_ms(left_ms), 0,
                     "a call must end at its timeout");
     }
 }
@@ -187,9 +189,7 @@ static void watch_plain(rdv_store *s, watch_call *k, const char *op,
              rdv_key_printable(key ? key : "", kp, sizeof kp));
     snprintf(defect, sizeof defect, "a%s %s must not block",
              strchr("aeiou", op[0]) ? "n" : "", op);
-    watch_start(s, k, rdv_call_plain_bound_ms(bytes), defect);
-    if (k->slot >= 0)
-        W(s)->r->calls[k->slot].plain = 1;
+    watch_start(s, k, rdv_call_plain_bound_ms(bytes), 1, defect);
 }
 
 /* Closes a watched call: frees its slot and keeps it as the thread's

@@ -321,7 +321,7 @@ static int check_cancel_on_close(clause_ctx *c)
     closed = rdv_now_ns();
     /* close returns only after the waiter left: if cancel does not wake
      * it, close blocks, and the watch names that, not a timeout. */
-    slot = clause_watch_begin(c->r, CLOSE_WAKE_MS, "close did not wake a "
+    slot = clause_watch_begin(c->r, CLOSE_WAKE_MS, 0, "close did not wake a "
                               "get blocked with no timeout (it must return "
                               "RDV_ECANCELED)", "close (a get of "
                               "'never-set' with no timeout blocked in "

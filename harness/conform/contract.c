@@ -356,10 +356,9 @@ void clause_close(clause_ctx *c, rdv_store *s)
 
     if (!s)
         return;
-    slot = clause_watch_begin(c->r, rdv_call_plain_bound_ms(0),
+    /* plain: --quick stops after it blocks */
+    slot = clause_watch_begin(c->r, rdv_call_plain_bound_ms(0), 1,
                               "a close must not block", "close");
-    if (slot >= 0)
-        c->r->calls[slot].plain = 1; /* --quick stops after it blocks */
     rdv_store_close(s);
     clause_watch_end(c->r, slot);
 }
