@@ -184,6 +184,67 @@ Test(launch, unreported_faults_are_judged_as_written, .timeout = 60)
     job_end(&j);
 }
 
+/* --context-checks: each rank's librdv reports its context's sockets,
+ * and rdv run's mesh-consistent judges them: 4 ranks, 6 mirrored pairs. */
+Test(launch, context_checks_judge_the_mesh, .timeout = 120)
+{
+    job j;
+    result r;
+
+    job_init(&j);
+    r = launch(&j, "--context-checks --json", "");
+    cr_expect_eq(r.code, 0, "%s", r.out);
+    cr_expect(strstr(r.out, "\"context_checks\":true"), "%s", r.out);
+    cr_expect(strstr(r.out, "{\"name\":\"mesh-consistent\",\"verdict\":"
+                     "\"PASS\",\"detail\":\"6 socket pairs mirror each "
+                     "other\"}"), "%s", r.out);
+    free(r.out);
+    job_end(&j);
+}
+
+/* A program with no librdv context reports nothing: SKIP, naming the
+ * ranks, never PASS. */
+Test(launch, context_checks_skip_without_a_context, .timeout = 60)
+{
+    char cmd[1024];
+    job j;
+    result r;
+
+    job_init(&j);
+    snprintf(cmd, sizeof cmd, "launch -n 3 --store file://%s "
+             "--context-checks -- /bin/true", j.store);
+    r = rdv(cmd);
+    cr_expect_eq(r.code, 0, "%s", r.out);
+    cr_expect(check_is(r.out, "mesh-consistent", "SKIP"), "%s", r.out);
+    cr_expect(strstr(r.out, "no rank reported a librdv context (ranks 0, "
+                     "1, 2)"), "%s", r.out);
+    free(r.out);
+    job_end(&j);
+}
+
+/* A fault that keeps the mesh from forming is reported by it: rank 2
+ * dies after publishing, its context never connects, and the others'
+ * contexts fail naming it. No pair connected: SKIP with the why. */
+Test(launch, context_checks_report_a_broken_mesh, .timeout = 180)
+{
+    job j;
+    result r;
+
+    job_init(&j);
+    r = launch(&j, "--context-checks --faults "
+               "'proc.kill(rank=2, at=after-publish)'", "");
+    cr_expect_eq(r.code, 0, "%s", r.out);
+    cr_expect(check_is(r.out, "mesh-consistent", "SKIP"), "%s", r.out);
+    cr_expect(strstr(r.out, "no two ranks got connected; the context of "
+                     "ranks 0, 1, 3 failed before connecting (rank 0: "
+                     "RDV_EPEER: ") && strstr(r.out, "rank 2 (pid "),
+              "%s", r.out);
+    cr_expect(strstr(r.out, "; rank 2 made a context that never "
+                     "connected"), "%s", r.out);
+    free(r.out);
+    job_end(&j);
+}
+
 /* A port nobody listens on now (the kernel's pick, released). */
 static int free_port(void)
 {
