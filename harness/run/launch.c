@@ -37,6 +37,10 @@
  *    judges rdv run's mesh-consistent on it with rdv run's judge
  *    (rdv_check_judge). A rank that reported nothing makes it a SKIP
  *    naming the rank: nothing was seen of it.
+ *  - Progress goes to stderr while the ranks run (a live line on a
+ *    terminal, else a line per rank that ends: report/launch_progress.h),
+ *    driven by the supervisor's exits and its timer, which it shares
+ *    with the server faults' driver.
  *  - The judges are those that hold for any program. Whether the
  *    program's results are right is its own business (its exit code).
  *    Under a fatal fault the culprit rank is excused and every survivor
@@ -61,6 +65,7 @@
 #include "context_report.h" /* ref/src: the contexts' records */
 #include "run/checks.h"
 #include "run/launch.h"
+#include "report/launch_progress.h"
 #include "run/leak.h"
 #include "run/server_side.h"
 
@@ -73,6 +78,9 @@ typedef struct launch_job {
                           word per rank its librdv sets when it maps it */
     int report_fd;     /* --context-checks: the contexts' records, or -1 */
     void *report;      /* its mapping (ref/src/context_report.h) */
+    rdv_server_side *side;
+    int side_done;     /* its driver has nothing left to do */
+    rdv_launch_progress progress;
 } launch_job;
 
 static void sleep_ms(int ms)
@@ -177,6 +185,22 @@ static int stop_ms(void *arg, int rank)
     const launch_job *lj = arg;
 
     return rdv_faults_stop_ms(lj->cfg->faults, lj->cfg->seed, rank);
+}
+
+/* The supervisor's timer: the server faults' driver, when the plan has
+ * any, and the live progress line, when stderr shows one. The ms until
+ * either is due next, or -1 for never. */
+static int launch_timer(void *arg)
+{
+    launch_job *lj = arg;
+    int srv = lj->side->srv && !lj->side_done
+                  ? rdv_server_side_tick(lj->side) : -1;
+    int prog = rdv_launch_progress_tick(&lj->progress);
+
+    lj->side_done = srv < 0;
+    if (srv < 0 || (prog >= 0 && prog < srv))
+        return prog;
+    return srv;
 }
 
 static void make_job_id(char *buf, size_t cap)
@@ -588,13 +612,19 @@ int rdv_launch_run(const rdv_launch_config *cfg, rdv_launch_report *rep,
         return RDV_EXIT_CANNOT_RUN;
     }
     lj.store_url = rank_url;
-    so.timer = side.srv ? rdv_server_side_tick : NULL;
-    so.timer_arg = &side;
+    lj.side = &side;
+    so.timer = launch_timer;
+    so.timer_arg = &lj;
+    so.exited = rdv_launch_progress_exited;
+    so.exited_arg = &lj.progress;
     fflush(NULL); /* nothing buffered is written twice by the children */
     t0 = rdv_now_ns();
+    rdv_launch_progress_start(&lj.progress, cfg->nranks, t0,
+                              !cfg->logs_dir);
     rdv_server_side_clock(&side, t0);
     so.deadline_ns = t0 + (int64_t)cfg->timeout_ms * 1000000;
     code = rdv_supervise(&so, rep->exits, &pgid, err, errlen);
+    rdv_launch_progress_clear(&lj.progress);
     rdv_server_side_end(&side);
     snprintf(rep->server_error, sizeof rep->server_error, "%s", side.err);
     if (code) {

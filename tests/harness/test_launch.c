@@ -3,7 +3,8 @@
  * rdv binary starts examples/launch/launch_allreduce (env:// rendezvous
  * and an allreduce) as 4 real processes against a real file:// store,
  * with and without faults that librdv inside the program reads from
- * RDV_FAULTS, and a hang killed at the deadline.
+ * RDV_FAULTS, a hang killed at the deadline, and --context-checks
+ * (mesh-consistent from what the program's librdv reports).
  */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
