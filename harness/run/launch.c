@@ -455,9 +455,9 @@ static void judge_contexts(const rdv_launch_config *cfg, void *report,
         c->name = rdv_check_name(c->id);
         c->verdict = RDV_CHECK_SKIP;
         snprintf(c->detail, sizeof c->detail, "no rank reported a librdv "
-                 "context (ranks %s): the program is not linked with "
-                 "librdv or made no context of %d ranks", silent,
-                 cfg->nranks);
+                 "context (rank%s %s): the program is not linked with "
+                 "librdv or made no context of %d ranks",
+                 nsilent == 1 ? "" : "s", silent, cfg->nranks);
         return;
     }
     if (rdv_result_area_create(&a, cfg->nranks, 0)) {
