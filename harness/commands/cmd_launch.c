@@ -35,7 +35,11 @@ static const char usage[] =
     "itself. The job is judged by ranks-ok (every rank exits 0; under a\n"
     "fatal fault every survivor fails), no-hang (none still running at\n"
     "the deadline) and no-leak (no process left in the group, no key\n"
-    "left under the job's prefix).\n"
+    "left under the job's prefix). With --context-checks, also by\n"
+    "mesh-consistent, from what each rank's librdv reports of its\n"
+    "context (RDV_CONTEXT_REPORT_FD). While the ranks run, stderr shows\n"
+    "a live line on a terminal (with --logs), else a line per rank that\n"
+    "ends.\n"
     "\n"
     "  -n, --ranks N      1..1024\n"
     "  -s, --store URL    a store every rank can reach after exec:\n"
@@ -50,6 +54,10 @@ static const char usage[] =
     "                     where the store's server is, for server.*\n"
     "                     faults, as for rdv run (tcp://...?serve=1 and\n"
     "                     redis:// need none)\n"
+    "  --context-checks   judge the program's librdv contexts too:\n"
+    "                     mesh-consistent (each rank's socket to each\n"
+    "                     peer mirrors the peer's), SKIP naming the ranks\n"
+    "                     that reported no context\n"
     "  --seed S           the faults' decisions (RDV_SEED, default 1)\n"
     "  --timeout MS       the whole job's deadline; ranks still running\n"
     "                     are killed (default 60000)\n"
@@ -67,6 +75,7 @@ enum {
     OPT_STORE = 's', OPT_RANKS = 'n',
     OPT_SEED = 0x200, OPT_TIMEOUT, OPT_FAULTS, OPT_LOGS, OPT_JUNIT,
     OPT_JSON, OPT_SERVER_RESTART, OPT_SERVER_PID, OPT_SERVER_PROXY,
+    OPT_CONTEXT_CHECKS,
 };
 
 static const struct option options[] = {
@@ -78,6 +87,7 @@ static const struct option options[] = {
     {"server-restart", required_argument, NULL, OPT_SERVER_RESTART},
     {"server-pid", required_argument, NULL, OPT_SERVER_PID},
     {"server-proxy", required_argument, NULL, OPT_SERVER_PROXY},
+    {"context-checks", no_argument, NULL, OPT_CONTEXT_CHECKS},
     {"logs", required_argument, NULL, OPT_LOGS},
     {"junit", required_argument, NULL, OPT_JUNIT},
     {"json", no_argument, NULL, OPT_JSON},
@@ -114,6 +124,7 @@ static int parse_one(launch_cmd *lc, int c, const char *arg, char *err,
     case OPT_SERVER_RESTART: lc->cfg.restart_cmd = arg; return 0;
     case OPT_SERVER_PID: lc->cfg.server_pid = arg; return 0;
     case OPT_SERVER_PROXY: lc->cfg.server_proxy = arg; return 0;
+    case OPT_CONTEXT_CHECKS: lc->cfg.context_checks = 1; return 0;
     case OPT_LOGS: lc->cfg.logs_dir = arg; return 0;
     case OPT_JUNIT: lc->junit = arg; return 0;
     case OPT_JSON: lc->json = 1; return 0;
@@ -201,6 +212,8 @@ static const char *replay_line(const rdv_launch_config *cfg, char *buf,
     }
     rdv_replay_server_options(cfg->restart_cmd, cfg->server_pid,
                               cfg->server_proxy, buf, cap, &o);
+    if (cfg->context_checks && o + 20 < cap)
+        o += (size_t)snprintf(buf + o, cap - o, " --context-checks");
     if (o + 4 < cap)
         o += (size_t)snprintf(buf + o, cap - o, " --");
     for (char **a = cfg->argv; *a && o + 2 < cap; a++) {
@@ -298,10 +311,11 @@ static void print_json(const launch_cmd *lc, const rdv_launch_report *rep)
     else
         fputs("null", stdout);
     printf(",\"fatal\":%s,\"culprit\":%d,\"fired_known\":%s,"
-           "\"fired_mask\":%llu,\"exits\":[",
+           "\"fired_mask\":%llu,\"context_checks\":%s,\"exits\":[",
            rep->expect.fatal ? "true" : "false", rep->expect.culprit,
            rep->fired_known ? "true" : "false",
-           (unsigned long long)rep->fired);
+           (unsigned long long)rep->fired,
+           cfg->context_checks ? "true" : "false");
     for (int r = 0; r < cfg->nranks; r++)
         printf("%s{\"rank\":%d,\"pid\":%d,\"exit_code\":%d,\"signal\":%d,"
                "\"hung\":%s}", r ? "," : "", r, (int)rep->exits[r].pid,
@@ -324,7 +338,7 @@ static void print_json(const launch_cmd *lc, const rdv_launch_report *rep)
 static int write_junit(const launch_cmd *lc, const rdv_launch_report *rep,
                        const char *could_not)
 {
-    rdv_junit_case cases[3];
+    rdv_junit_case cases[RDV_LAUNCH_CHECKS_MAX];
     char label[200], err[512], replay[4096];
     size_t n = could_not ? 1 : (size_t)rep->nchecks;
 

@@ -643,6 +643,17 @@ const rdv_check *rdv_report_check(const rdv_run_report *rep,
     return NULL;
 }
 
+void rdv_check_judge(rdv_check_id id, const rdv_run_facts *f, rdv_check *c)
+{
+    c->id = id;
+    c->name = table[id].name;
+    c->verdict = RDV_CHECK_PASS;
+    c->detail[0] = '\0';
+    c->untold = 0;
+    table[id].judge(f, c);
+    tell_untold(c);
+}
+
 void rdv_checks_evaluate(const rdv_run_facts *f, rdv_run_report *rep)
 {
     rep->nchecks = 0;
@@ -653,13 +664,7 @@ void rdv_checks_evaluate(const rdv_run_facts *f, rdv_run_report *rep)
         if (!table[id].applies(f))
             continue;
         rep->nchecks++;
-        c->id = (rdv_check_id)id;
-        c->name = table[id].name;
-        c->verdict = RDV_CHECK_PASS;
-        c->detail[0] = '\0';
-        c->untold = 0;
-        table[id].judge(f, c);
-        tell_untold(c);
+        rdv_check_judge((rdv_check_id)id, f, c);
         rep->failed |= c->verdict == RDV_CHECK_FAIL;
     }
 }

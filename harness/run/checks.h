@@ -40,6 +40,12 @@ typedef struct rdv_run_facts {
  * were injected), and rep->failed. */
 void rdv_checks_evaluate(const rdv_run_facts *f, rdv_run_report *rep);
 
+/* Judges one check of the table into c, whether or not it applies to a
+ * run of rdv run: for a caller with the facts of that one check only
+ * (rdv launch --context-checks: cfg's nranks and impl, the area's slots
+ * and tuples). */
+void rdv_check_judge(rdv_check_id id, const rdv_run_facts *f, rdv_check *c);
+
 /* The name of a check ("ranks-ok"); NULL for an id past the table. */
 const char *rdv_check_name(rdv_check_id id);
 

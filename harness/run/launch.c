@@ -30,6 +30,17 @@
  *    librdv attached to the masks (a program that never opens a store,
  *    an older librdv), nothing is known and the plan is judged as
  *    written.
+ *  - --context-checks: each rank's librdv writes its context's record
+ *    (made, failed with what, or connected with the ends of its socket
+ *    to every peer) into a memfd the ranks inherit
+ *    (RDV_CONTEXT_REPORT_FD, ref/src/context_report.h), and the parent
+ *    judges rdv run's mesh-consistent on it with rdv run's judge
+ *    (rdv_check_judge). A rank that reported nothing makes it a SKIP
+ *    naming the rank: nothing was seen of it.
+ *  - Progress goes to stderr while the ranks run (a live line on a
+ *    terminal, else a line per rank that ends: report/launch_progress.h),
+ *    driven by the supervisor's exits and its timer, which it shares
+ *    with the server faults' driver.
  *  - The judges are those that hold for any program. Whether the
  *    program's results are right is its own business (its exit code).
  *    Under a fatal fault the culprit rank is excused and every survivor
@@ -51,7 +62,10 @@
 #include "common/exit_code.h"
 #include "rdv/clock.h"
 #include "rdv/url.h"
+#include "context_report.h" /* ref/src: the contexts' records */
+#include "run/checks.h"
 #include "run/launch.h"
+#include "report/launch_progress.h"
 #include "run/leak.h"
 #include "run/server_side.h"
 
@@ -62,6 +76,11 @@ typedef struct launch_job {
     int fired_fd;      /* the memfd of the fired masks, or -1 */
     uint64_t *fired;   /* its mapping: one mask per rank, then one
                           word per rank its librdv sets when it maps it */
+    int report_fd;     /* --context-checks: the contexts' records, or -1 */
+    void *report;      /* its mapping (ref/src/context_report.h) */
+    rdv_server_side *side;
+    int side_done;     /* its driver has nothing left to do */
+    rdv_launch_progress progress;
 } launch_job;
 
 static void sleep_ms(int ms)
@@ -86,6 +105,23 @@ static int redirect_output(const char *dir, int rank)
     return 0;
 }
 
+/* NAME=FD:DEV:INODE, and fd kept open across the exec; NAME unset for
+ * fd -1. DEV:INODE let librdv tell the launch's fd from whatever a
+ * process the rank started holds at that number. */
+static int set_fd_env(const char *name, int fd)
+{
+    char v[80];
+    struct stat st;
+
+    if (fd < 0)
+        return unsetenv(name);
+    if (fstat(fd, &st))
+        return -1;
+    snprintf(v, sizeof v, "%d:%llu:%llu", fd, (unsigned long long)st.st_dev,
+             (unsigned long long)st.st_ino);
+    return setenv(name, v, 1) | fcntl(fd, F_SETFD, 0);
+}
+
 static int set_env(const launch_job *lj, int rank)
 {
     const rdv_launch_config *cfg = lj->cfg;
@@ -105,19 +141,9 @@ static int set_env(const launch_job *lj, int rank)
         rc |= setenv("RDV_FAULTS", cfg->faults_spec, 1);
     else
         rc |= unsetenv("RDV_FAULTS");
-    /* The one fd the program inherits on purpose. */
-    if (lj->fired_fd >= 0) {
-        struct stat st;
-
-        rc |= fstat(lj->fired_fd, &st);
-        snprintf(path, sizeof path, "%d:%llu:%llu", lj->fired_fd,
-                 (unsigned long long)st.st_dev,
-                 (unsigned long long)st.st_ino);
-        rc |= setenv("RDV_FAULTS_FIRED_FD", path, 1) |
-              fcntl(lj->fired_fd, F_SETFD, 0);
-    } else {
-        rc |= unsetenv("RDV_FAULTS_FIRED_FD");
-    }
+    /* The fds the program inherits on purpose. */
+    rc |= set_fd_env("RDV_FAULTS_FIRED_FD", lj->fired_fd);
+    rc |= set_fd_env("RDV_CONTEXT_REPORT_FD", lj->report_fd);
     if (cfg->faults_spec && cfg->logs_dir) {
         snprintf(path, sizeof path, "%s/rank-%d.faults.log", cfg->logs_dir,
                  rank);
@@ -159,6 +185,22 @@ static int stop_ms(void *arg, int rank)
     const launch_job *lj = arg;
 
     return rdv_faults_stop_ms(lj->cfg->faults, lj->cfg->seed, rank);
+}
+
+/* The supervisor's timer: the server faults' driver, when the plan has
+ * any, and the live progress line, when stderr shows one. The ms until
+ * either is due next, or -1 for never. */
+static int launch_timer(void *arg)
+{
+    launch_job *lj = arg;
+    int srv = lj->side->srv && !lj->side_done
+                  ? rdv_server_side_tick(lj->side) : -1;
+    int prog = rdv_launch_progress_tick(&lj->progress);
+
+    lj->side_done = srv < 0;
+    if (srv < 0 || (prog >= 0 && prog < srv))
+        return prog;
+    return srv;
 }
 
 static void make_job_id(char *buf, size_t cap)
@@ -310,38 +352,203 @@ static void judge_no_leak(rdv_store *s, pid_t pgid, rdv_launch_report *rep)
              excused ? " (the culprit's own records excused)" : "");
 }
 
-/* The masks the ranks publish what fired into (RDV_FAULTS_FIRED_FD):
- * only under faults. 0, or -1 with err. */
-static int fired_map(launch_job *lj, char *err, size_t errlen)
+/* "0, 2, 5" into buf: the ranks whose record is in state st (at most
+ * a line's worth; then ", ..."). Returns how many there are. */
+static int ranks_in(const rdv_ctx_report_rank *recs, int n, uint32_t st,
+                    char *buf, size_t cap)
 {
-    size_t len = 2 * (size_t)lj->cfg->nranks * sizeof(uint64_t);
-    void *m;
+    size_t o = 0;
+    int k = 0;
 
-    lj->fired_fd = -1;
-    lj->fired = NULL;
-    if (!lj->cfg->faults)
-        return 0;
-    lj->fired_fd = memfd_create("rdv-launch-fired", MFD_CLOEXEC);
-    if (lj->fired_fd < 0 || ftruncate(lj->fired_fd, (off_t)len) ||
-        (m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED,
-                  lj->fired_fd, 0)) == MAP_FAILED) {
-        snprintf(err, errlen, "cannot share the fired-fault masks: %s",
-                 strerror(errno));
-        if (lj->fired_fd >= 0)
-            close(lj->fired_fd);
-        lj->fired_fd = -1;
+    buf[0] = '\0';
+    for (int r = 0; r < n; r++) {
+        if (__atomic_load_n(&recs[r].state, __ATOMIC_ACQUIRE) != st)
+            continue;
+        if (k++ && o + 16 < cap)
+            o += (size_t)snprintf(buf + o, cap - o, ", ");
+        if (o + 16 < cap)
+            o += (size_t)snprintf(buf + o, cap - o, "%d", r);
+        else if (o + 5 < cap)
+            o += (size_t)snprintf(buf + o, cap - o, "...");
+    }
+    return k;
+}
+
+/* The contexts' records as rdv run's result area holds them: a slot is
+ * connected when its rank's context connected, its tuples are its
+ * sockets' ends. */
+static void area_from_report(rdv_result_area *a, void *report, int n)
+{
+    const rdv_ctx_report_rank *recs = report;
+
+    for (int r = 0; r < n; r++) {
+        const rdv_ctx_report_link *links = rdv_ctx_report_links(report, n, r);
+        rdv_tuple *row = rdv_result_area_tuples(a, r);
+
+        if (__atomic_load_n(&recs[r].state, __ATOMIC_ACQUIRE) !=
+            RDV_CTX_REPORT_CONNECTED)
+            continue;
+        for (int p = 0; p < n; p++) {
+            struct sockaddr_storage l, rm;
+
+            memset(&l, 0, sizeof l);
+            memset(&rm, 0, sizeof rm);
+            memcpy(&l, &links[p].local, sizeof links[p].local);
+            memcpy(&rm, &links[p].remote, sizeof links[p].remote);
+            rdv_endpoint_from(&row[p].local, &l);
+            rdv_endpoint_from(&row[p].remote, &rm);
+        }
+        rdv_result_area_slot(a, r)->connected = 1;
+    }
+}
+
+/* Appends what kept ranks out of the mesh: the first rank whose
+ * context failed before connecting, and with what; the ranks that made
+ * one and never connected. */
+static void tell_unconnected(rdv_check *c, const rdv_ctx_report_rank *recs,
+                             int n)
+{
+    char who[200];
+    size_t o = strlen(c->detail);
+    int k;
+
+    for (int r = 0; r < n; r++)
+        if (__atomic_load_n(&recs[r].state, __ATOMIC_ACQUIRE) ==
+            RDV_CTX_REPORT_FAILED) {
+            k = ranks_in(recs, n, RDV_CTX_REPORT_FAILED, who, sizeof who);
+            o += (size_t)snprintf(c->detail + o, sizeof c->detail - o,
+                                  "; the context of rank%s %s failed before "
+                                  "connecting (rank %d: %s: %.300s)",
+                                  k == 1 ? "" : "s", who, r,
+                                  rdv_status_name(recs[r].status),
+                                  recs[r].detail);
+            break;
+        }
+    if (o < sizeof c->detail &&
+        (k = ranks_in(recs, n, RDV_CTX_REPORT_CREATED, who, sizeof who)))
+        snprintf(c->detail + o, sizeof c->detail - o, "; rank%s %s made a "
+                 "context that never connected", k == 1 ? "" : "s", who);
+}
+
+/* --context-checks: rdv run's mesh-consistent on what each rank's
+ * librdv reported. A rank that reported nothing (no context of the
+ * job's size, a program not linked with librdv) makes the check a SKIP
+ * naming it, unless the ranks that did report already disagree. */
+static void judge_contexts(const rdv_launch_config *cfg, void *report,
+                           rdv_launch_report *rep)
+{
+    rdv_check *c = &rep->checks[rep->nchecks++];
+    const rdv_ctx_report_rank *recs = report;
+    rdv_run_config rc = {.nranks = cfg->nranks, .impl = RDV_IMPL_RDV,
+                         .deadline_ms = cfg->timeout_ms};
+    rdv_run_facts f = {.cfg = &rc, .exits = rep->exits,
+                       .expect = rep->expect};
+    rdv_result_area a;
+    char silent[200], seen[sizeof c->detail];
+    int nsilent;
+
+    memset(c, 0, sizeof *c);
+    nsilent = ranks_in(recs, cfg->nranks, RDV_CTX_REPORT_NONE, silent,
+                       sizeof silent);
+    if (nsilent == cfg->nranks) {
+        c->id = RDV_CHECK_MESH_CONSISTENT;
+        c->name = rdv_check_name(c->id);
+        c->verdict = RDV_CHECK_SKIP;
+        snprintf(c->detail, sizeof c->detail, "no rank reported a librdv "
+                 "context (rank%s %s): the program is not linked with "
+                 "librdv or made no context of %d ranks",
+                 nsilent == 1 ? "" : "s", silent, cfg->nranks);
+        return;
+    }
+    if (rdv_result_area_create(&a, cfg->nranks, 0)) {
+        c->id = RDV_CHECK_MESH_CONSISTENT;
+        c->name = rdv_check_name(c->id);
+        c->verdict = RDV_CHECK_SKIP;
+        snprintf(c->detail, sizeof c->detail, "cannot map a result area for "
+                 "%d ranks: %s", cfg->nranks, strerror(errno));
+        return;
+    }
+    area_from_report(&a, report, cfg->nranks);
+    f.area = &a;
+    rdv_check_judge(RDV_CHECK_MESH_CONSISTENT, &f, c);
+    rdv_result_area_destroy(&a);
+    tell_unconnected(c, recs, cfg->nranks);
+    if (!nsilent || c->verdict == RDV_CHECK_FAIL)
+        return;
+    snprintf(seen, sizeof seen, "%s", c->detail);
+    c->verdict = RDV_CHECK_SKIP;
+    snprintf(c->detail, sizeof c->detail, "rank%s %s reported no librdv "
+             "context of %d ranks, so the mesh was not seen whole; among "
+             "the others: %.600s", nsilent == 1 ? "" : "s", silent,
+             cfg->nranks, seen);
+}
+
+/* len zeroed bytes of memory shared with the ranks through an fd they
+ * inherit (set_fd_env). 0, or -1 with err naming what. */
+static int share_map(const char *what, size_t len, int *fd, void **map,
+                     char *err, size_t errlen)
+{
+    void *m = MAP_FAILED;
+
+    *map = NULL;
+    *fd = memfd_create(what, MFD_CLOEXEC);
+    if (*fd < 0 || ftruncate(*fd, (off_t)len) ||
+        (m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, *fd,
+                  0)) == MAP_FAILED) {
+        snprintf(err, errlen, "cannot share memory with the ranks (%s): %s",
+                 what, strerror(errno));
+        if (*fd >= 0)
+            close(*fd);
+        *fd = -1;
         return -1;
     }
-    lj->fired = m;
+    *map = m;
     return 0;
 }
 
-static void fired_unmap(launch_job *lj)
+static size_t fired_len(const launch_job *lj)
+{
+    return 2 * (size_t)lj->cfg->nranks * sizeof(uint64_t);
+}
+
+/* The masks the ranks publish what fired into (RDV_FAULTS_FIRED_FD):
+ * only under faults; and the records of their contexts
+ * (RDV_CONTEXT_REPORT_FD): only with --context-checks. 0, or -1 with
+ * err. */
+static int shared_map(launch_job *lj, char *err, size_t errlen)
+{
+    void *m;
+
+    lj->fired_fd = lj->report_fd = -1;
+    lj->fired = NULL;
+    lj->report = NULL;
+    if (lj->cfg->faults) {
+        if (share_map("rdv-launch-fired", fired_len(lj), &lj->fired_fd, &m,
+                      err, errlen))
+            return -1;
+        lj->fired = m;
+    }
+    if (lj->cfg->context_checks &&
+        share_map("rdv-launch-contexts",
+                  rdv_ctx_report_size(lj->cfg->nranks), &lj->report_fd,
+                  &lj->report, err, errlen))
+        return -1;
+    return 0;
+}
+
+static void shared_unmap(launch_job *lj)
 {
     if (lj->fired)
-        munmap(lj->fired, 2 * (size_t)lj->cfg->nranks * sizeof(uint64_t));
+        munmap(lj->fired, fired_len(lj));
     if (lj->fired_fd >= 0)
         close(lj->fired_fd);
+    if (lj->report)
+        munmap(lj->report, rdv_ctx_report_size(lj->cfg->nranks));
+    if (lj->report_fd >= 0)
+        close(lj->report_fd);
+    lj->fired = NULL;
+    lj->report = NULL;
+    lj->fired_fd = lj->report_fd = -1;
 }
 
 /* A store the launched programs can share, opened in the parent. */
@@ -396,26 +603,32 @@ int rdv_launch_run(const rdv_launch_config *cfg, rdv_launch_report *rep,
         rdv_server_side_close(&side);
         return code;
     }
-    if (fired_map(&lj, err, errlen) ||
+    if (shared_map(&lj, err, errlen) ||
         rdv_server_side_begin(&side, cfg->seed, cfg->timeout_ms, rank_url,
                               sizeof rank_url, err, errlen)) {
-        fired_unmap(&lj);
+        shared_unmap(&lj);
         rdv_store_close(s);
         rdv_server_side_close(&side);
         return RDV_EXIT_CANNOT_RUN;
     }
     lj.store_url = rank_url;
-    so.timer = side.srv ? rdv_server_side_tick : NULL;
-    so.timer_arg = &side;
+    lj.side = &side;
+    so.timer = launch_timer;
+    so.timer_arg = &lj;
+    so.exited = rdv_launch_progress_exited;
+    so.exited_arg = &lj.progress;
     fflush(NULL); /* nothing buffered is written twice by the children */
     t0 = rdv_now_ns();
+    rdv_launch_progress_start(&lj.progress, cfg->nranks, t0,
+                              !cfg->logs_dir);
     rdv_server_side_clock(&side, t0);
     so.deadline_ns = t0 + (int64_t)cfg->timeout_ms * 1000000;
     code = rdv_supervise(&so, rep->exits, &pgid, err, errlen);
+    rdv_launch_progress_clear(&lj.progress);
     rdv_server_side_end(&side);
     snprintf(rep->server_error, sizeof rep->server_error, "%s", side.err);
     if (code) {
-        fired_unmap(&lj);
+        shared_unmap(&lj);
         rdv_store_close(s);
         rdv_server_side_close(&side);
         return RDV_EXIT_CANNOT_RUN;
@@ -426,7 +639,6 @@ int rdv_launch_run(const rdv_launch_config *cfg, rdv_launch_report *rep,
         rep->fired_known |= (int)__atomic_load_n(&lj.fired[cfg->nranks + i],
                                                  __ATOMIC_ACQUIRE);
     }
-    fired_unmap(&lj);
     /* No rank's librdv said what fired (none opened a store or context,
      * or an older librdv): judged as written, as before. */
     rdv_faults_expect_get(cfg->faults, cfg->seed, cfg->nranks,
@@ -434,6 +646,9 @@ int rdv_launch_run(const rdv_launch_config *cfg, rdv_launch_report *rep,
                           rep->fired_known ? &rep->fired : NULL,
                           &rep->expect);
     judge_ranks_ok(cfg, rep);
+    if (lj.report)
+        judge_contexts(cfg, lj.report, rep);
+    shared_unmap(&lj);
     judge_no_hang(cfg, rep);
     judge_no_leak(s, pgid, rep);
     rdv_store_close(s);

@@ -2,8 +2,11 @@
  * harness/run/launch.h - one `rdv launch`: the user's program started N
  * times with the env:// environment, supervised like a run of `rdv run`
  * (run/supervise.h), and judged by the checks that hold for any
- * program: ranks-ok, no-hang, no-leak. The parent carries out the
- * plan's server.* faults as `rdv run` does (run/server_side.h).
+ * program: ranks-ok, no-hang, no-leak; and with context_checks, the
+ * program's librdv contexts by rdv run's mesh-consistent, from what
+ * each rank's librdv reports (RDV_CONTEXT_REPORT_FD,
+ * ref/src/context_report.h). The parent carries out the plan's
+ * server.* faults as `rdv run` does (run/server_side.h).
  */
 #ifndef RDV_HARNESS_LAUNCH_H
 #define RDV_HARNESS_LAUNCH_H
@@ -14,6 +17,7 @@
 #include "run/run.h"
 
 #define RDV_LAUNCH_TIMEOUT_DEFAULT 60000
+#define RDV_LAUNCH_CHECKS_MAX 4
 
 typedef struct rdv_launch_config {
     const char *store_url;   /* RDV_STORE of every rank */
@@ -27,6 +31,7 @@ typedef struct rdv_launch_config {
     const char *server_pid;  /* --server-proxy: where the server.* */
     const char *server_proxy; /* faults act (run/server_side.h) */
     rdv_faults *faults;      /* parsed from faults_spec for nranks */
+    int context_checks;      /* --context-checks: judge the contexts */
     char **argv;             /* the program and its arguments */
 } rdv_launch_config;
 
@@ -40,7 +45,8 @@ typedef struct rdv_launch_report {
     rdv_faults_expect expect; /* judged by what fired */
     char server_error[256];  /* a server fault that could not be applied */
     int nchecks;
-    rdv_check checks[3];     /* ranks-ok, no-hang, no-leak */
+    /* ranks-ok, mesh-consistent (with context_checks), no-hang, no-leak */
+    rdv_check checks[RDV_LAUNCH_CHECKS_MAX];
     int failed;
     rdv_rank_exit exits[RDV_RUN_MAX_RANKS];
 } rdv_launch_report;

@@ -80,11 +80,18 @@ static void reap(rdv_rank_exit *e)
         record_status(e, status);
 }
 
-/* Kills the group and reaps every rank not yet reaped (pidfd >= 0). */
-static void kill_and_reap(pid_t pgid, int n, rdv_rank_exit *exits, int *fds,
-                          int mark_hung)
+static void tell_exit(const rdv_supervise_opts *o, int rank,
+                      const rdv_rank_exit *e)
 {
-    int running = 0;
+    if (o->exited)
+        o->exited(o->exited_arg, rank, e);
+}
+
+/* Kills the group and reaps every rank not yet reaped (pidfd >= 0). */
+static void kill_and_reap(const rdv_supervise_opts *o, pid_t pgid,
+                          rdv_rank_exit *exits, int *fds, int mark_hung)
+{
+    int running = 0, n = o->nranks;
 
     for (int r = 0; r < n; r++)
         running |= fds[r] >= 0;
@@ -98,6 +105,8 @@ static void kill_and_reap(pid_t pgid, int n, rdv_rank_exit *exits, int *fds,
         reap(&exits[r]);
         close(fds[r]);
         fds[r] = -1;
+        if (mark_hung)
+            tell_exit(o, r, &exits[r]);
     }
 }
 
@@ -222,6 +231,7 @@ static void watch(const rdv_supervise_opts *o, rdv_rank_exit *exits,
             close(fds[r]);
             fds[r] = -1;
             left--;
+            tell_exit(o, r, &exits[r]);
         }
         if (stopping)
             handle_stops(o, exits, fds, cont_at);
@@ -249,6 +259,6 @@ int rdv_supervise(const rdv_supervise_opts *o, rdv_rank_exit *exits,
         watch(o, exits, fds);
     /* Whatever is still running now is hung (or was never waited for
      * because starting failed): the group goes down together. */
-    kill_and_reap(*pgid, o->nranks, exits, fds, rc == 0);
+    kill_and_reap(o, *pgid, exits, fds, rc == 0);
     return rc;
 }

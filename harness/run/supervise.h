@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+struct rdv_rank_exit;
+
 /* Runs in the child; returns its exit code (the child then exit()s). */
 typedef int (*rdv_rank_fn)(void *arg, int rank);
 
@@ -36,6 +38,10 @@ typedef struct rdv_supervise_opts {
      * NULL. */
     int (*overdue)(void *overdue_arg);
     void *overdue_arg;
+    /* Told each rank's end as it is reaped, those killed at the deadline
+     * included (a progress display). May be NULL. */
+    void (*exited)(void *exited_arg, int rank, const struct rdv_rank_exit *e);
+    void *exited_arg;
 } rdv_supervise_opts;
 
 typedef struct rdv_rank_exit {

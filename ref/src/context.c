@@ -8,6 +8,8 @@
  * only made when the context connects, so a context is never carrying
  * a ring across fork. Options come in through options.c, which checks
  * their struct_size, and RDV_TIMEOUT_DEFAULT is resolved here once.
+ * A launcher that asked (`rdv launch --context-checks`) is told when a
+ * context is made, fails or connects (context_report.c).
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -18,6 +20,7 @@
 
 #include "fault_env.h"
 #include "context_internal.h"
+#include "context_report.h"
 #include "options.h"
 #include "rdv/clock.h"
 #include "transport/sockaddr.h"
@@ -136,6 +139,7 @@ int rdv_context_create(const rdv_context_options *opts, rdv_context **out,
         return RDV_ENOMEM;
     }
     *out = c;
+    rdv_ctx_report_created(c); /* RDV_CONTEXT_REPORT_FD, if set */
     return RDV_OK;
 }
 
@@ -201,6 +205,7 @@ int rdv_context_fail(rdv_context *ctx, int status, const char *fmt, ...)
     va_end(ap);
     if (!ctx->failed)
         ctx->failed = status;
+    rdv_ctx_report_failed(ctx, status, ctx->detail);
     rdv_context_log(ctx, "error: %s: %s", rdv_status_name(status),
                     ctx->detail);
     return status;
@@ -252,6 +257,7 @@ int rdv_context_is_fresh(const rdv_context *ctx)
 void rdv_context_set_connected(rdv_context *ctx)
 {
     ctx->connected = 1;
+    rdv_ctx_report_connected(ctx);
 }
 
 void rdv_context_phase(rdv_context *ctx, rdv_phase p)
@@ -318,7 +324,7 @@ int rdv_context_connect_fds(rdv_context *ctx, const int *fds)
                                    "rank %d: no socket given for rank %d",
                                    ctx->rank, i);
     if (ret == RDV_OK)
-        ctx->connected = 1;
+        rdv_context_set_connected(ctx);
     return ret;
 }
 

@@ -14,8 +14,8 @@
  *   the label;
  * - JSON lines (run, matrix, conform, bench, faults) parse, one object a
  *   line with a version; PASS/FAIL/SKIP are coloured on a terminal only
- *   (never with NO_COLOR, TERM=dumb or in a pipe); matrix and conform
- *   tell their progress while they run; `matrix --faults all` uses the
+ *   (never with NO_COLOR, TERM=dumb or in a pipe); matrix, conform and
+ *   launch tell their progress while they run; `matrix --faults all` uses the
  *   timeout its scenarios are sized for and fits the width it is given.
  */
 #include <arpa/inet.h>
@@ -624,6 +624,53 @@ Test(progress, conform_tells_each_clause, .timeout = 120)
     cr_expect(!strstr(r.out, "conform [2/2] set-get PASS in"),
               "per-clause lines on a terminal too:\n%s", r.out);
     free(r.out);
+}
+
+/* launch is never silent while its ranks run: without a terminal a line
+ * per rank that ends, with the time elapsed (no carriage return); on a
+ * terminal, with the ranks' output in --logs, one live line; with the
+ * ranks writing to the same terminal, or TERM=dumb, plain lines. */
+Test(progress, launch_tells_each_rank, .timeout = 120)
+{
+    char store[256], logs[256], args[1024], cmd[1536];
+    result r;
+
+    tmpdir(store, sizeof store);
+    tmpdir(logs, sizeof logs);
+    snprintf(args, sizeof args, "launch -n 2 --store file://%s --logs %s "
+             "-- sh -c 'exit $RDV_RANK'", store, logs);
+    snprintf(cmd, sizeof cmd, "%s %s 2>&1 >/dev/null", RDV_BIN, args);
+    r = sh(cmd);
+    cr_expect_eq(r.code, 1, "rank 1 exits 1: ranks-ok fails\n%s", r.out);
+    cr_expect(strstr(r.out, "] rank 0 (pid ") &&
+              strstr(r.out, ") exited 0; ") &&
+              strstr(r.out, "] rank 1 (pid ") &&
+              strstr(r.out, ") exited 1; "), "%s", r.out);
+    cr_expect(strstr(r.out, "launch [1/2] rank ") &&
+              strstr(r.out, "launch [2/2] rank "), "%s", r.out);
+    cr_expect(strstr(r.out, " s elapsed\n"), "%s", r.out);
+    cr_expect(!strchr(r.out, '\r'), "a carriage return in a log:\n%s",
+              r.out);
+    free(r.out);
+    r = on_tty("", args);
+    cr_expect(strstr(r.out, "\\x1b[Klaunch [2/2 ended] 0 running; "),
+              "no live line on a terminal:\n%s", r.out);
+    cr_expect(!strstr(r.out, "launch [2/2] rank "),
+              "per-rank lines on a terminal too:\n%s", r.out);
+    free(r.out);
+    r = on_tty("TERM=dumb", args);
+    cr_expect(strstr(r.out, "launch [2/2] rank ") &&
+              !strstr(r.out, "\\x1b["), "TERM=dumb:\n%s", r.out);
+    free(r.out);
+    /* no --logs: the ranks write to this terminal, so no redrawn line */
+    snprintf(args, sizeof args, "launch -n 2 --store file://%s -- "
+             "/bin/true", store);
+    r = on_tty("", args);
+    cr_expect(strstr(r.out, "launch [2/2] rank ") &&
+              !strstr(r.out, "\\x1b[K"), "%s", r.out);
+    free(r.out);
+    rm_rf(store);
+    rm_rf(logs);
 }
 
 /* `--faults all`: every scenario runs with the timeout it is sized for

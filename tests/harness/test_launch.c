@@ -3,7 +3,8 @@
  * rdv binary starts examples/launch/launch_allreduce (env:// rendezvous
  * and an allreduce) as 4 real processes against a real file:// store,
  * with and without faults that librdv inside the program reads from
- * RDV_FAULTS, and a hang killed at the deadline.
+ * RDV_FAULTS, a hang killed at the deadline, and --context-checks
+ * (mesh-consistent from what the program's librdv reports).
  */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
@@ -180,6 +181,120 @@ Test(launch, unreported_faults_are_judged_as_written, .timeout = 60)
     cr_expect_eq(r.code, 1, "%s", r.out);
     cr_expect(strstr(r.out, "fatal (as written: no rank's librdv said "
                      "what fired), culprit rank 1"), "%s", r.out);
+    free(r.out);
+    job_end(&j);
+}
+
+/* --context-checks: each rank's librdv reports its context's sockets,
+ * and rdv run's mesh-consistent judges them: 4 ranks, 6 mirrored pairs. */
+Test(launch, context_checks_judge_the_mesh, .timeout = 120)
+{
+    job j;
+    result r;
+
+    job_init(&j);
+    r = launch(&j, "--context-checks --json", "");
+    cr_expect_eq(r.code, 0, "%s", r.out);
+    cr_expect(strstr(r.out, "\"context_checks\":true"), "%s", r.out);
+    cr_expect(strstr(r.out, "{\"name\":\"mesh-consistent\",\"verdict\":"
+                     "\"PASS\",\"detail\":\"6 socket pairs mirror each "
+                     "other\"}"), "%s", r.out);
+    free(r.out);
+    job_end(&j);
+}
+
+/* A program with no librdv context reports nothing: SKIP, naming the
+ * ranks, never PASS. */
+Test(launch, context_checks_skip_without_a_context, .timeout = 60)
+{
+    char cmd[1024];
+    job j;
+    result r;
+
+    job_init(&j);
+    snprintf(cmd, sizeof cmd, "launch -n 3 --store file://%s "
+             "--context-checks -- /bin/true", j.store);
+    r = rdv(cmd);
+    cr_expect_eq(r.code, 0, "%s", r.out);
+    cr_expect(check_is(r.out, "mesh-consistent", "SKIP"), "%s", r.out);
+    cr_expect(strstr(r.out, "no rank reported a librdv context (ranks 0, "
+                     "1, 2)"), "%s", r.out);
+    free(r.out);
+    job_end(&j);
+}
+
+/* A mesh whose reported ends do not mirror fails mesh-consistent, naming
+ * the pairs: rank 1's record swaps its links to ranks 0 and 2. */
+Test(launch, context_checks_fail_a_mesh_that_does_not_mirror,
+     .timeout = 120)
+{
+    char cmd[2048];
+    job j;
+    result r;
+
+    job_init(&j);
+    snprintf(cmd, sizeof cmd, "launch -n 3 --store file://%s -v "
+             "--context-checks -- %s", j.store, SWAPPED_PROG);
+    r = rdv(cmd);
+    cr_expect_eq(r.code, 1, "%s", r.out);
+    cr_expect(check_is(r.out, "mesh-consistent", "FAIL"), "%s", r.out);
+    cr_expect(strstr(r.out, "rank 0's socket to rank 1 is 127.0.0.1:") &&
+              strstr(r.out, " but rank 1's to rank 0 is 127.0.0.1:"),
+              "%s", r.out);
+    cr_expect(strstr(r.out, "rank 1's socket to rank 2 is 127.0.0.1:"),
+              "%s", r.out);
+    cr_expect(check_is(r.out, "ranks-ok", "PASS"), "%s", r.out);
+    free(r.out);
+    job_end(&j);
+}
+
+/* Rank 3 never runs the program (no librdv, no context): the check
+ * names it as the rank that reported nothing, says what the others'
+ * contexts did, and stays a SKIP; the others time out waiting for rank
+ * 3 (ranks-ok fails, and the replay line keeps --context-checks). */
+Test(launch, context_checks_name_the_silent_ranks, .timeout = 180)
+{
+    char cmd[2048];
+    job j;
+    result r;
+
+    job_init(&j);
+    snprintf(cmd, sizeof cmd, "launch -n 4 --store file://%s --timeout "
+             "60000 --context-checks -- sh -c '[ \"$RDV_RANK\" = 3 ] || "
+             "exec %s'", j.store, LAUNCH_PROG);
+    r = rdv(cmd);
+    cr_expect_eq(r.code, 1, "%s", r.out);
+    cr_expect(check_is(r.out, "mesh-consistent", "SKIP"), "%s", r.out);
+    cr_expect(strstr(r.out, "rank 3 reported no librdv context of 4 ranks, "
+                     "so the mesh was not seen whole; among the others: "
+                     "no two ranks got connected; the context of ranks 0, "
+                     "1, 2 failed before connecting (rank 0: "), "%s",
+              r.out);
+    cr_expect(strstr(r.out, "replay: rdv launch -n 4 ") &&
+              strstr(r.out, " --context-checks -- sh -c "), "%s", r.out);
+    free(r.out);
+    job_end(&j);
+}
+
+/* A fault that keeps the mesh from forming is reported by it: rank 2
+ * dies after publishing, its context never connects, and the others'
+ * contexts fail naming it. No pair connected: SKIP with the why. */
+Test(launch, context_checks_report_a_broken_mesh, .timeout = 180)
+{
+    job j;
+    result r;
+
+    job_init(&j);
+    r = launch(&j, "--context-checks --faults "
+               "'proc.kill(rank=2, at=after-publish)'", "");
+    cr_expect_eq(r.code, 0, "%s", r.out);
+    cr_expect(check_is(r.out, "mesh-consistent", "SKIP"), "%s", r.out);
+    cr_expect(strstr(r.out, "no two ranks got connected; the context of "
+                     "ranks 0, 1, 3 failed before connecting (rank 0: "
+                     "RDV_EPEER: ") && strstr(r.out, "rank 2 (pid "),
+              "%s", r.out);
+    cr_expect(strstr(r.out, "; rank 2 made a context that never "
+                     "connected"), "%s", r.out);
     free(r.out);
     job_end(&j);
 }

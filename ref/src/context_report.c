@@ -1,0 +1,158 @@
+/*
+ * context_report.c - a context's record for the launcher that asked for
+ * one (RDV_CONTEXT_REPORT_FD, context_report.h): made, failed with what,
+ * or connected with its socket to every peer.
+ *
+ *   RDV_CONTEXT_REPORT_FD  FD:DEV:INODE, an inherited fd of shared
+ *                   memory sized rdv_ctx_report_size(N) for the job's N
+ *
+ * Choices:
+ *  - Read once per process under pthread_once and mapped until exit,
+ *    as RDV_FAULTS_FIRED_FD is (fault-injection/runtime/env_install.c),
+ *    and named the same way: DEV:INODE tell the launcher's fd from
+ *    whatever a process the rank started has at that number (it
+ *    inherits the variable, not always the fd, and is not the rank; it
+ *    ignores it). The fd is closed once mapped.
+ *  - A malformed variable or memory of the wrong length reports
+ *    nothing: the launcher then says the rank reported nothing (a SKIP),
+ *    which is true; failing the program's calls over a check it asked
+ *    for on the side would change what is being checked.
+ *  - Only a context of the job's size reports (the file's length says
+ *    which size that is), and a rank's record keeps the first context
+ *    that connected: a second full-size context (a retry after a failure
+ *    is the usual reason) does not overwrite a connected mesh.
+ *  - Plain stores for the fields, the state last with a release store:
+ *    the launcher reads after the rank has exited, and a rank killed
+ *    half-way leaves the previous state standing.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "context_report.h"
+
+static struct {
+    pthread_once_t once;
+    void *base;  /* the launcher's memory, or NULL: report nothing */
+    int nranks;  /* the job's size its length gives */
+} rep = {.once = PTHREAD_ONCE_INIT};
+
+/* The n whose rdv_ctx_report_size is len, or 0. */
+static int ranks_for(size_t len)
+{
+    for (int n = 1; n <= 65536; n++) {
+        size_t s = rdv_ctx_report_size(n);
+
+        if (s == len)
+            return n;
+        if (s > len)
+            break;
+    }
+    return 0;
+}
+
+static void report_init(void)
+{
+    const char *v = getenv("RDV_CONTEXT_REPORT_FD");
+    unsigned long long dev, ino;
+    struct stat st;
+    char tail;
+    void *m;
+    int fd, n;
+
+    if (!v || sscanf(v, "%d:%llu:%llu%c", &fd, &dev, &ino, &tail) != 3 ||
+        fd < 0)
+        return;
+    if (fstat(fd, &st) || (unsigned long long)st.st_dev != dev ||
+        (unsigned long long)st.st_ino != ino)
+        return; /* not the launcher's fd: we are not its rank */
+    if (!(n = ranks_for((size_t)st.st_size)))
+        return;
+    m = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+             fd, 0);
+    close(fd);
+    if (m == MAP_FAILED)
+        return;
+    rep.base = m;
+    rep.nranks = n;
+}
+
+/* This context's record, or NULL when it reports nothing. */
+static rdv_ctx_report_rank *record_of(const rdv_context *ctx)
+{
+    rdv_ctx_report_rank *r;
+
+    pthread_once(&rep.once, report_init);
+    if (!rep.base || rdv_context_size(ctx) != rep.nranks)
+        return NULL;
+    r = (rdv_ctx_report_rank *)rep.base + rdv_context_rank(ctx);
+    if (__atomic_load_n(&r->state, __ATOMIC_ACQUIRE) ==
+        RDV_CTX_REPORT_CONNECTED)
+        return NULL; /* an earlier context connected: keep its mesh */
+    return r;
+}
+
+static void publish(rdv_ctx_report_rank *r, const rdv_context *ctx,
+                    uint32_t state)
+{
+    r->pid = (int32_t)getpid();
+    r->size = rdv_context_size(ctx);
+    snprintf(r->transport, sizeof r->transport, "%s",
+             rdv_context_transport_name(ctx)
+                 ? rdv_context_transport_name(ctx) : "");
+    __atomic_store_n(&r->state, state, __ATOMIC_RELEASE);
+}
+
+void rdv_ctx_report_created(rdv_context *ctx)
+{
+    rdv_ctx_report_rank *r = record_of(ctx);
+
+    if (!r)
+        return;
+    r->status = 0;
+    r->detail[0] = '\0';
+    publish(r, ctx, RDV_CTX_REPORT_CREATED);
+}
+
+void rdv_ctx_report_failed(rdv_context *ctx, int status, const char *detail)
+{
+    rdv_ctx_report_rank *r = record_of(ctx);
+
+    if (!r || __atomic_load_n(&r->state, __ATOMIC_ACQUIRE) ==
+                  RDV_CTX_REPORT_FAILED)
+        return; /* the first failure is the cause */
+    r->status = status;
+    snprintf(r->detail, sizeof r->detail, "%s", detail);
+    publish(r, ctx, RDV_CTX_REPORT_FAILED);
+}
+
+void rdv_ctx_report_connected(rdv_context *ctx)
+{
+    rdv_ctx_report_rank *r = record_of(ctx);
+    rdv_ctx_report_link *row;
+    int me = rdv_context_rank(ctx);
+
+    if (!r)
+        return;
+    row = rdv_ctx_report_links(rep.base, rep.nranks, me);
+    for (int p = 0; p < rep.nranks; p++) {
+        rdv_peer_info pi;
+
+        if (p == me)
+            continue;
+        memset(&row[p], 0, sizeof row[p]);
+        /* A socket that cannot tell its ends leaves them zero: the
+         * launcher's mesh-consistent shows that pair as a mismatch. */
+        if (rdv_context_peer_info(ctx, p, &pi) != RDV_OK)
+            continue;
+        memcpy(&row[p].local, &pi.local, sizeof row[p].local);
+        memcpy(&row[p].remote, &pi.remote, sizeof row[p].remote);
+    }
+    r->status = 0;
+    r->detail[0] = '\0';
+    publish(r, ctx, RDV_CTX_REPORT_CONNECTED);
+}
