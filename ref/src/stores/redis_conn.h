@@ -36,11 +36,14 @@ typedef struct rdv_redis_conf {
     char *password;   /* NULL: no AUTH */
     long db;
     long timeout_ms;  /* connect bound, and the bound of ops without one */
+    int64_t spin_ns;  /* how long a reply is awaited awake before sleeping
+                         (rdv_cancel_wait_spin); spin_us=, 0 = never */
     char addr[160];   /* "127.0.0.1:6379" or "/run/redis.sock", for errors */
 } rdv_redis_conf;
 
 /* Reads redis://[[user]:password@]host[:port][/db][?db=N&password=P&
- * timeout_ms=N] or unix:///path[?db=N&password=P&user=U&timeout_ms=N]
+ * timeout_ms=N&spin_us=N] or unix:///path[?db=N&password=P&user=U&
+ * timeout_ms=N&spin_us=N]
  * from u (marking the options used). RDV_EINVAL with a message naming
  * the bad part; on failure nothing needs freeing. */
 int rdv_redis_conf_parse(rdv_url *u, rdv_redis_conf *conf, char *errbuf,

@@ -96,7 +96,9 @@ int rdv_redis_io_wait(rdv_redis_conn *c, const rdv_redis_io *b,
 
     if (b->patience && b->progress + b->patience < until)
         until = b->progress + b->patience;
-    rc = rdv_cancel_wait(&c->cancel, c->fd, events, until);
+    /* a reply is awaited awake a while; room to write never is */
+    rc = rdv_cancel_wait_spin(&c->cancel, c->fd, events,
+                              events & POLLIN ? c->conf->spin_ns : 0, until);
     return rc == RDV_ETIMEDOUT && until != b->deadline ? RDV_REDIS_SILENT
                                                        : rc;
 }

@@ -3,14 +3,16 @@
  * redis store's configuration, rejecting anything it does not understand
  * with a message that names the part (host, port, db, path, option).
  *
- *   redis://[[user]:password@]host[:port][/db][?timeout_ms=N]
- *   unix:///path/redis.sock[?db=N&password=P&user=U&timeout_ms=N]
+ *   redis://[[user]:password@]host[:port][/db][?timeout_ms=N&spin_us=N]
+ *   unix:///path/redis.sock[?db=N&password=P&user=U&timeout_ms=N&spin_us=N]
  *
  * The port defaults to 6379 (rdv_url_port) and db to 0. db, password and
  * user may also be given as options on redis://, but not twice (the
  * login rules are rdv_url_login's, shared with the fault library).
  * timeout_ms (default 5000) bounds one connect attempt and every op that
- * has no deadline of its own. prefix= is not read here: store_open.c
+ * has no deadline of its own; spin_us (default 30) how long a reply is
+ * awaited awake before the call sleeps (net_wait.h). prefix= is not
+ * read here: store_open.c
  * wraps every scheme in the prefix store.
  */
 #include <errno.h>
@@ -129,6 +131,7 @@ int rdv_redis_conf_parse(rdv_url *u, rdv_redis_conf *conf, char *errbuf,
                          size_t errlen)
 {
     int tcp = strcmp(u->scheme, "redis") == 0;
+    long spin_us;
     int rc;
 
     memset(conf, 0, sizeof *conf);
@@ -142,6 +145,11 @@ int rdv_redis_conf_parse(rdv_url *u, rdv_redis_conf *conf, char *errbuf,
         rc = rdv_url_option_long(u, "timeout_ms", 1, 3600000,
                                  REDIS_DEFAULT_TIMEOUT_MS, &conf->timeout_ms,
                                  errbuf, errlen);
+    if (rc == RDV_OK &&
+        (rc = rdv_url_option_long(u, "spin_us", 0, RDV_NET_SPIN_US_MAX,
+                                  RDV_NET_SPIN_US_DEFAULT, &spin_us, errbuf,
+                                  errlen)) == RDV_OK)
+        conf->spin_ns = spin_us * 1000;
     if (rc == RDV_ENOMEM)
         snprintf(errbuf, errlen, "redis store: out of memory");
     if (rc)

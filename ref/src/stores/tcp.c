@@ -43,10 +43,6 @@
 #include "tcp_conn.h"
 
 #define TCP_DEFAULT_TIMEOUT_MS 5000
-/* A loopback round trip to the server is 20-35 us here: most replies
- * come back within the spin, and a blocking get whose key is not there
- * yet pays 30 us of yielding polls once, then sleeps. */
-#define TCP_DEFAULT_SPIN_US 30
 
 typedef struct tcp_store {
     rdv_store base;
@@ -468,8 +464,9 @@ static int conf_parse(rdv_url *u, rdv_tcp_conf *c, char *errbuf,
                                   errbuf, errlen)) ||
         (rc = rdv_url_option_long(u, "serve", 0, 1, 0, &serve, errbuf,
                                   errlen)) ||
-        (rc = rdv_url_option_long(u, "spin_us", 0, 1000, TCP_DEFAULT_SPIN_US,
-                                  &spin_us, errbuf, errlen)))
+        (rc = rdv_url_option_long(u, "spin_us", 0, RDV_NET_SPIN_US_MAX,
+                                  RDV_NET_SPIN_US_DEFAULT, &spin_us, errbuf,
+                                  errlen)))
         return rc;
     token = rdv_url_option(u, "token");
     if (token && strlen(token) > RDV_TCP_TOKEN_MAX)

@@ -34,6 +34,8 @@ static const bad_url bad[] = {
     {"redis://127.0.0.1:6379?user=bob", "needs a password"},
     {"redis://127.0.0.1:6379?timeout_ms=0", "timeout_ms"},
     {"redis://127.0.0.1:6379?timeout_ms=abc", "timeout_ms"},
+    {"redis://127.0.0.1:6379?spin_us=1001", "spin_us"},
+    {"unix:///tmp/r.sock?spin_us=-5", "spin_us"},
     {"redis://127.0.0.1:6379?tiemout_ms=5", "tiemout_ms"},
     {"redis://[::1:6379", "']'"},
     {"unix://", "socket path is missing"},
