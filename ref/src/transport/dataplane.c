@@ -11,10 +11,12 @@
  * while ring.c sends several chunks as one message.
  *
  * Cost: a payload up to RDV_FRAME_SMALL rides in one send with its
- * header (one copy of at most 4 KiB, no extra syscall); a larger one
- * sends the header, then the caller's buffer in place. A recv reads a
- * header and a small payload in one go into the bounce buffer, and
- * large stretches of payload straight into the caller's buffer.
+ * header (one copy of at most 64 KiB, no extra transfer; dataplane.h
+ * says why 64); a larger one sends the header, then the caller's buffer
+ * in place. A recv reads a header and a small payload in one go into
+ * the bounce buffer, and large stretches of payload straight into the
+ * caller's buffer. Bounce buffers start small and grow to what their
+ * direction's requests need, between requests (bounce_fit).
  *
  * Everything both backends must agree on is here, once: short transfers
  * are resubmitted, the io hook is asked before every transfer (so
@@ -129,6 +131,39 @@ static void frame_done(tdir *x)
 
 static int recv_pump(rdv_transport *t, int peer);
 
+/* Grows the bounce buffer of peer's direction d for a request of len
+ * bytes, keeping what it buffers: a send's header and small payload (a
+ * large payload goes from the caller's buffer), a recv's header and up
+ * to a small payload (a large recv may span several mid-size frames,
+ * which are read through it). Called between requests, when no
+ * transfer uses it. */
+static int bounce_fit(rdv_transport *t, int peer, int d, size_t len)
+{
+    tdir *x = &t->peers[peer].d[d];
+    size_t body = len <= RDV_FRAME_SMALL ? len
+                  : d == DIR_SEND        ? 0
+                                         : RDV_FRAME_SMALL;
+    size_t need = RDV_FRAME_HDR + body;
+    size_t cap = x->bcap ? x->bcap : RDV_DP_BOUNCE_MIN;
+    unsigned char *b;
+
+    if (x->bounce && x->bcap >= need)
+        return RDV_OK;
+    while (cap < need)
+        cap *= 2;
+    if (cap > RDV_DP_BOUNCE)
+        cap = RDV_DP_BOUNCE;
+    if (!(b = realloc(x->bounce, cap))) {
+        snprintf(t->detail, sizeof t->detail,
+                 "%s rank %d: out of memory for its %zu-byte buffer",
+                 rdv_dp_dir_words(d), peer, cap);
+        return RDV_ENOMEM;
+    }
+    x->bounce = b;
+    x->bcap = cap;
+    return RDV_OK;
+}
+
 int rdv_transport_post(rdv_transport *t, rdv_request *req)
 {
     tdir *x;
@@ -159,12 +194,9 @@ int rdv_transport_post(rdv_transport *t, rdv_request *req)
     if (!req->active)
         return RDV_OK; /* nothing goes on the wire, on either side */
     x = &t->peers[req->peer].d[d];
-    if (!x->bounce && !(x->bounce = malloc(RDV_DP_BOUNCE))) {
+    if ((ret = bounce_fit(t, req->peer, d, req->len)) != RDV_OK) {
         req->active = 0;
-        snprintf(t->detail, sizeof t->detail,
-                 "%s rank %d: out of memory for its %d-byte buffer",
-                 rdv_dp_dir_words(d), req->peer, RDV_DP_BOUNCE);
-        return RDV_ENOMEM;
+        return ret;
     }
     x->req = req;
     if (d == DIR_RECV)
@@ -256,7 +288,7 @@ static int recv_more(rdv_transport *t, int peer)
         want = x->abort_len ? x->abort_len - have : RDV_FRAME_HDR + rem;
         x->stage = SEG_HEAD;
         x->seg = x->bounce + have;
-        x->seg_len = RDV_DP_BOUNCE - have;
+        x->seg_len = x->bcap - have;
         if (want < x->seg_len)
             x->seg_len = want;
     }
