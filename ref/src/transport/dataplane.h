@@ -100,6 +100,7 @@ struct rdv_transport {
     int culprit; /* the rank blamed for the failure, -1 = none yet */
     rdv_fail_reason reason; /* why, RDV_FAIL_NONE while healthy */
     int grace;   /* a wait's deadline passed: ABORTs naming us wait */
+    int64_t spin_ns; /* a wait spins this long before sleeping (0: no) */
     int nheld;
     uint64_t sent, received;
     /* events of the batch poll() is working through, not yet seen */

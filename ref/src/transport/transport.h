@@ -146,6 +146,15 @@ int rdv_transport_post(rdv_transport *t, rdv_request *req);
 int rdv_transport_wait(rdv_transport *t, rdv_request *const *reqs,
                        size_t n, int64_t deadline);
 
+/* Makes every rdv_transport_wait() spin up to ns (zero-timeout polls,
+ * spin.h) before it sleeps; 0, the default, sleeps at once. Opt-in:
+ * measured with rdv bench allreduce -n 2 --spin-us on a shared 2-core
+ * host, a spin of 20-50 us halved the small sizes' p50 when the host
+ * had a core to spare and multiplied it 2-5x under load (a spinning
+ * rank holds the core its peer needs, and loses the scheduler's favour
+ * a sleeper gets), so it is no default. */
+void rdv_transport_set_spin(rdv_transport *t, int64_t ns);
+
 /* Bytes moved so far on the data plane's sockets, frame headers
  * included, for rdv_context_get_counters(). */
 void rdv_transport_bytes(const rdv_transport *t, uint64_t *sent,
