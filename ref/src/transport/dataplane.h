@@ -49,6 +49,11 @@
  * ABORT payload fit) and doubles to what the requests need. */
 #define RDV_DP_BOUNCE (RDV_FRAME_HDR + RDV_FRAME_SMALL)
 #define RDV_DP_BOUNCE_MIN 512
+/* A recv reads payload stretches of at least this many bytes straight
+ * into the caller's buffer; below, through the bounce buffer, where one
+ * recv may also take the next frame's header. A large recv (more than
+ * RDV_FRAME_SMALL) reads a header and at most this much through it. */
+#define RDV_DP_DIRECT 4096
 
 enum { DIR_RECV = 0, DIR_SEND = 1 };
 enum { SEG_HEAD, SEG_BODY };
