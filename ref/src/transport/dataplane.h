@@ -21,11 +21,13 @@
  * Why 64 KiB is small: below it a second transfer (an io_uring round
  * trip or an epoll wakeup on each side) cost more than copying the
  * payload. With 4 KiB, an 8 KiB allreduce at N=2 took about twice as
- * long as a 4-byte one. Interleaved medians of rdv bench allreduce
- * -n 2 (9 rounds, both backends) gave p50 0.44-0.61x of the 4 KiB
- * build's at 8-32 KiB, 0.71-0.73x at 64 KiB, 0.78-0.86x at 128 KiB;
- * 32 KiB did as well up to 64 KiB but split halving-doubling's 64 KiB
- * halves of a 128 KiB allreduce again (1.3x). The bounce buffers grow
+ * long as a 4-byte one on a loaded host. Interleaved medians of rdv
+ * bench allreduce -n 2 (9 rounds, both backends) at load about 15 gave
+ * p50 0.44-0.61x of the 4 KiB build's at 8-32 KiB, 0.71-0.73x at
+ * 64 KiB, 0.78-0.86x at 128 KiB; 32 KiB did as well up to 64 KiB but
+ * split halving-doubling's 64 KiB halves of a 128 KiB allreduce again
+ * (1.3x). On a quieter host (load 9) the gain is smaller, 0.68-0.94x
+ * from 8 to 64 KiB and 0.59-0.76x at 128 KiB. The bounce buffers grow
  * only as far as their requests need (tdir.bounce), so the larger
  * bound costs no memory where messages are small.
  *
