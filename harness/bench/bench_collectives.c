@@ -48,6 +48,7 @@
 #include "rdv/collectives.h"
 #include "rdv/store.h"
 #include "rdv/url.h"
+#include "transport/transport.h"
 #include "common/number.h"
 #include "common/size_text.h"
 #include "run/rank_gloo.h"
@@ -76,6 +77,7 @@ typedef struct bopts {
     int tcp_mesh;
     int timeout_ms;
     int busy_poll;
+    int spin_us; /* --spin-us: the transport's wait spins first */
     unsigned impls; /* 1 << bench_impl, for each --impl */
     int rounds;
     rdv_bench_out *out; /* the table, and the JSON rows with --json */
@@ -300,6 +302,9 @@ static void rank_main(const bopts *o, bench_impl impl, int run, bshared *sh,
     } else {
         rc = fds ? rdv_context_connect_fds(h.ctx, fds + (size_t)r * n)
                  : rdv_context_connect_full_mesh(h.ctx, store);
+        if (rc == RDV_OK && o->spin_us > 0)
+            rdv_transport_set_spin(rdv_context_transport(h.ctx),
+                                   (int64_t)o->spin_us * 1000);
         if (rc == RDV_OK)
             rc = rank_measure(o, &h, sh, n, r);
         if (rc != RDV_OK)
@@ -363,19 +368,21 @@ static void report(const bopts *o, bench_impl impl, const bresult *res,
 {
     double bus = o->kind == COLL_ALLREDUCE ? 2.0 * (n - 1) / n : 1.0;
     FILE *t = o->out->text;
-    char shown[512], rounds[48] = "";
+    char shown[512], rounds[48] = "", spin[40] = "";
     const char *algo = impl == IMPL_GLOO ? "gloo's" : rdv_algo_name(o->algo);
 
     rdv_url_redact(o->store_url, shown, sizeof shown);
     if (res->nrounds > 1)
         snprintf(rounds, sizeof rounds, ", median of %d rounds",
                  res->nrounds);
+    if (o->spin_us > 0 && impl == IMPL_RDV)
+        snprintf(spin, sizeof spin, " (waits spin %d us)", o->spin_us);
     fprintf(t, "# rdv bench %s: N=%d, impl %s, %s%s, algo %s, transport "
-            "%s%s, %s mesh over 127.0.0.1%s\n",
+            "%s%s%s, %s mesh over 127.0.0.1%s\n",
             o->name, n, impl_names[impl],
             o->kind == COLL_BARRIER ? "no data" : rdv_dtype_name(o->type),
             o->kind == COLL_ALLREDUCE ? " sum" : "", algo, res->backend,
-            o->busy_poll && impl == IMPL_RDV ? " (busy-poll)" : "",
+            o->busy_poll && impl == IMPL_RDV ? " (busy-poll)" : "", spin,
             o->tcp_mesh ? "pre-connected TCP" : "rendezvous", rounds);
     if (o->kind == COLL_BARRIER)
         fprintf(t, "# %12s %7s %10s %10s\n", "", "iters", "p50(us)",
@@ -603,6 +610,9 @@ static void usage(FILE *f, const char *name, coll_kind kind)
             "      --timeout MS     per-call timeout (60000)\n"
             "      --busy-poll      spin instead of sleeping in waits "
             "(opt-in)\n"
+            "      --spin-us US     waits spin up to US microseconds "
+            "before sleeping\n"
+            "                       (opt-in; 0 = off, the default)\n"
             "      --impl I         rdv or gloo (repeatable; default rdv): "
             "gloo times\n"
             "                       Gloo's collectives, its own "
@@ -685,6 +695,7 @@ static int bad_number(const char *name, const char *err)
 int rdv_cmd_bench_collectives(int argc, char **argv)
 {
     enum { OPT_MIN = 256, OPT_MAX, OPT_MESH, OPT_TIMEOUT, OPT_BUSY,
+           OPT_SPIN,
            OPT_JSON, OPT_IMPL, OPT_ROUNDS };
     static const struct option longs[] = {
         {"ranks", required_argument, NULL, 'n'},
@@ -698,6 +709,7 @@ int rdv_cmd_bench_collectives(int argc, char **argv)
         {"mesh", required_argument, NULL, OPT_MESH},
         {"timeout", required_argument, NULL, OPT_TIMEOUT},
         {"busy-poll", no_argument, NULL, OPT_BUSY},
+        {"spin-us", required_argument, NULL, OPT_SPIN},
         {"json", no_argument, NULL, OPT_JSON},
         {"impl", required_argument, NULL, OPT_IMPL},
         {"rounds", required_argument, NULL, OPT_ROUNDS},
@@ -777,6 +789,11 @@ int rdv_cmd_bench_collectives(int argc, char **argv)
             break;
         case OPT_BUSY:
             o.busy_poll = 1;
+            break;
+        case OPT_SPIN:
+            if (rdv_cli_int("--spin-us", arg, 0, 1000000, &o.spin_us, err,
+                            sizeof err))
+                return bad_number(name, err);
             break;
         case OPT_JSON:
             json = 1;

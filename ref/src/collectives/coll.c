@@ -27,6 +27,7 @@
 #include "collectives/coll_internal.h"
 #include "options.h"
 #include "rdv/clock.h"
+#include "spin.h"
 
 /* The end of the options' first version: older callers pass no less. */
 #define OPTIONS_V1_SIZE                                                     \
@@ -304,24 +305,38 @@ static int wait_failed(rdv_coll *c, int rc, rdv_request *const *reqs,
 }
 
 /* Busy-poll mode: zero-timeout polls until `any` (or all) of the
- * requests are complete, or the deadline. The blocking wait that follows
- * then only collects the outcome (or reports the timeout). */
+ * requests are complete, or the deadline (rdv_spin with the whole call's
+ * time as its budget). The blocking wait that follows then only
+ * collects the outcome (or reports the timeout). */
+typedef struct busy_look {
+    rdv_coll *c;
+    rdv_request *const *act;
+    size_t k;
+    int any;
+} busy_look;
+
+static int busy_check(void *arg)
+{
+    const busy_look *l = arg;
+    rdv_event evs[16];
+    size_t done = 0;
+    int rc;
+
+    for (size_t i = 0; i < l->k; i++)
+        done += !l->act[i]->active;
+    if (done == l->k || (l->any && done > 0))
+        return 1;
+    rc = rdv_transport_poll(l->c->t, evs, 16, rdv_now_ns());
+    return rc < 0 ? rc : 0;
+}
+
 static int spin(rdv_coll *c, rdv_request *const *act, size_t k, int any)
 {
-    rdv_event evs[16];
+    busy_look l = {c, act, k, any};
+    int64_t now = rdv_now_ns();
+    int rc = rdv_spin(busy_check, &l, c->deadline - now, c->deadline);
 
-    for (;;) {
-        size_t done = 0;
-        int rc;
-
-        for (size_t i = 0; i < k; i++)
-            done += !act[i]->active;
-        if (done == k || (any && done > 0) || rdv_now_ns() >= c->deadline)
-            return RDV_OK;
-        rc = rdv_transport_poll(c->t, evs, 16, rdv_now_ns());
-        if (rc < 0)
-            return wait_failed(c, rc, act, k);
-    }
+    return rc < 0 ? wait_failed(c, rc, act, k) : RDV_OK;
 }
 
 /* The requests still in flight (at most 8: no algorithm has more). */

@@ -16,10 +16,25 @@
  * the header, then the caller's buffer in place. The receiving side is
  * a buffered reader: headers and small payloads land in its bounce
  * buffer (one recv for a small message), large payloads straight in
- * the caller's buffer. Frames are segments of a byte stream, not
- * messages: a recv may take part of a frame or span several, because
- * the collectives rely on that (ring.c sends several ready chunks as
- * one message and receives them chunk by chunk).
+ * the caller's buffer.
+ *
+ * Why 64 KiB is small: below it a second transfer (an io_uring round
+ * trip or an epoll wakeup on each side) cost more than copying the
+ * payload. With 4 KiB, an 8 KiB allreduce at N=2 took about twice as
+ * long as a 4-byte one on a loaded host. Interleaved medians of rdv
+ * bench allreduce -n 2 (9 rounds, both backends) at load about 15 gave
+ * p50 0.44-0.61x of the 4 KiB build's at 8-32 KiB, 0.71-0.73x at
+ * 64 KiB, 0.78-0.86x at 128 KiB; 32 KiB did as well up to 64 KiB but
+ * split halving-doubling's 64 KiB halves of a 128 KiB allreduce again
+ * (1.3x). On a quieter host (load 9) the gain is smaller, 0.68-0.94x
+ * from 8 to 64 KiB and 0.59-0.76x at 128 KiB. The bounce buffers grow
+ * only as far as their requests need (tdir.bounce), so the larger
+ * bound costs no memory where messages are small.
+ *
+ * Frames are segments of a byte stream, not messages: a recv may take
+ * part of a frame or span several, because the collectives rely on
+ * that (ring.c sends several ready chunks as one message and receives
+ * them chunk by chunk).
  */
 #ifndef RDV_TRANSPORT_DATAPLANE_H
 #define RDV_TRANSPORT_DATAPLANE_H
@@ -30,9 +45,17 @@
 #include "rdv/status.h"
 #include "transport.h"
 
-#define RDV_FRAME_SMALL 4096
-/* A direction's bounce buffer: a header and a small payload. */
+#define RDV_FRAME_SMALL (64 * 1024)
+/* The most a direction's bounce buffer grows to: a header and a small
+ * payload. It starts at RDV_DP_BOUNCE_MIN (a header and the largest
+ * ABORT payload fit) and doubles to what the requests need. */
 #define RDV_DP_BOUNCE (RDV_FRAME_HDR + RDV_FRAME_SMALL)
+#define RDV_DP_BOUNCE_MIN 512
+/* A recv reads payload stretches of at least this many bytes straight
+ * into the caller's buffer; below, through the bounce buffer, where one
+ * recv may also take the next frame's header. A large recv (more than
+ * RDV_FRAME_SMALL) reads a header and at most this much through it. */
+#define RDV_DP_DIRECT 4096
 
 enum { DIR_RECV = 0, DIR_SEND = 1 };
 enum { SEG_HEAD, SEG_BODY };
@@ -56,11 +79,14 @@ typedef struct tdir {
     uint64_t frame_left;  /* payload bytes left in the current frame */
     size_t abort_len;     /* an ABORT header was read: payload size */
     int blamed;           /* the peer's ABORT named this rank */
-    /* RDV_DP_BOUNCE bytes, allocated by the direction's first request:
-     * a rank of N has N-1 peers but a barrier or a ring talks to few of
-     * them, and 8 KiB for each of 1023 peers in each of 1024 ranks was a
-     * fifth of the CPU of a 1024-rank run (page faults, zeroing) */
+    /* bcap bytes, allocated by the direction's first request and grown
+     * (up to RDV_DP_BOUNCE) only as far as its requests need: a rank of
+     * N has N-1 peers but a barrier or a ring talks to few of them, and
+     * 8 KiB for each of 1023 peers in each of 1024 ranks was a fifth of
+     * the CPU of a 1024-rank run (page faults, zeroing); a barrier's
+     * bounces stay at RDV_DP_BOUNCE_MIN */
     unsigned char *bounce;
+    size_t bcap;
 } tdir;
 
 typedef struct tpeer {
@@ -81,6 +107,7 @@ struct rdv_transport {
     int culprit; /* the rank blamed for the failure, -1 = none yet */
     rdv_fail_reason reason; /* why, RDV_FAIL_NONE while healthy */
     int grace;   /* a wait's deadline passed: ABORTs naming us wait */
+    int64_t spin_ns; /* a wait spins this long before sleeping (0: no) */
     int nheld;
     uint64_t sent, received;
     /* events of the batch poll() is working through, not yet seen */

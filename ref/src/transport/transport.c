@@ -101,6 +101,11 @@ int rdv_transport_open(rdv_transport **out, const char *backend, int rank,
     return RDV_OK;
 }
 
+void rdv_transport_set_spin(rdv_transport *t, int64_t ns)
+{
+    t->spin_ns = ns > 0 ? ns : 0;
+}
+
 void rdv_transport_close(rdv_transport *t)
 {
     if (!t)

@@ -25,6 +25,30 @@
 
 #include "dataplane.h"
 #include "rdv/clock.h"
+#include "spin.h"
+
+/* What a spinning wait looks at (rdv_spin's check). */
+typedef struct spin_look {
+    rdv_transport *t;
+    rdv_request *const *reqs;
+    size_t n;
+} spin_look;
+
+/* One zero-timeout poll; 1 once every request is complete, one has
+ * failed or the transport has (the wait's loop then says which). */
+static int spin_check(void *arg)
+{
+    spin_look *l = arg;
+    rdv_event evs[64];
+    int ret = rdv_transport_poll(l->t, evs, 64, 0);
+
+    if (ret < 0 || l->t->failed)
+        return 1;
+    for (size_t i = 0; i < l->n; i++)
+        if (l->reqs[i]->active && l->reqs[i]->status >= 0)
+            return 0;
+    return 1;
+}
 
 /* The peer a pending wait blames: the first one that has not itself
  * blamed this rank (a peer that gave up on us is waiting too). */
@@ -142,6 +166,14 @@ int rdv_transport_wait(rdv_transport *t, rdv_request *const *reqs,
             grace_begin(t, reqs, n, started);
             until = rdv_now_ns() +
                     (int64_t)RDV_TRANSPORT_GRACE_MS * 1000000;
+        }
+        /* the first look is the spin, when asked for (and not late) */
+        if (!looked && t->spin_ns > 0) {
+            spin_look l = {t, reqs, n};
+
+            looked = 1;
+            if (rdv_spin(spin_check, &l, t->spin_ns, deadline) != 0)
+                continue;
         }
         looked = 1;
         ret = rdv_transport_poll(t, evs, 64, until);

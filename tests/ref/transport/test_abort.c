@@ -2,10 +2,14 @@
  * test_abort.c - frames and ABORTs on real sockets between forked
  * ranks, on both backends: a failure's culprit travels across ranks
  * (killed or stopped), a peer that is not speaking rdv frames is
- * RDV_EPROTO, and frames survive short I/O with sends and recvs cut
- * differently on each side. Plus the header codec on its own.
+ * RDV_EPROTO (also a mid-size frame whose payload runs past its stated
+ * length), and frames of every size class survive short I/O with sends
+ * and recvs cut differently on each side, and a bounce buffer that
+ * grows while it holds frames. Plus the header codec on its own.
  */
 #include <criterion/criterion.h>
+#include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +19,7 @@
 #include "rdv/clock.h"
 #include "rdv/transport.h"
 #include "ranks.h"
+#include "transport/dataplane.h"
 #include "transport/frame.h"
 #include "transport/transport.h"
 
@@ -161,10 +166,18 @@ Test(abort, not_a_frame_is_eproto_naming_the_peer)
     run_ranks_opts(2, fds, &o, garbage, NULL);
 }
 
-/* Messages around the small/large boundary, sent whole and received in
- * pieces of another size, through at most 7 bytes per transfer. */
-static const size_t sizes[] = {1, 15, 16, 17, 4095, 4096, 4097, 100000};
-#define TOTAL (1 + 15 + 16 + 17 + 4095 + 4096 + 4097 + 100000)
+/* Messages around the old (4096) and the current (RDV_FRAME_SMALL)
+ * small/large boundaries, sent whole and received in pieces of other
+ * sizes (0 ends a list; the last piece repeats), through at most 7
+ * bytes per transfer when hooked. */
+static const size_t sizes[] = {
+    1, 15, 16, 17, 4095, 4096, 4097, 8192,
+    RDV_FRAME_SMALL - 1, RDV_FRAME_SMALL, RDV_FRAME_SMALL + 1, 100000, 0};
+
+typedef struct stream_plan {
+    const size_t *pieces;
+    int hooked;
+} stream_plan;
 
 static int64_t short_io(void *arg, int peer, int is_send, uint64_t offset,
                         size_t want, int64_t *delay_ns)
@@ -173,24 +186,38 @@ static int64_t short_io(void *arg, int peer, int is_send, uint64_t offset,
     return want > 7 ? 7 : (int64_t)want;
 }
 
+static size_t stream_total(void)
+{
+    size_t total = 0;
+
+    for (size_t k = 0; sizes[k]; k++)
+        total += sizes[k];
+    return total;
+}
+
 static int stream(rdv_context *ctx, int rank, int n, void *arg)
 {
-    unsigned char *buf = malloc(TOTAL);
-    size_t off = 0, piece = *(size_t *)arg;
+    const size_t *piece = ((const stream_plan *)arg)->pieces;
+    size_t total = stream_total(), off = 0;
+    unsigned char *buf = malloc(total);
     int ret = RDV_OK;
 
     (void)n;
-    for (size_t i = 0; i < TOTAL; i++)
+    for (size_t i = 0; i < total; i++)
         buf[i] = rank == 1 ? (unsigned char)(i * 13 + (i >> 8)) : 0;
-    for (size_t k = 0; rank == 1 && ret == RDV_OK && k < 8; k++) {
+    for (size_t k = 0; rank == 1 && ret == RDV_OK && sizes[k]; k++) {
         ret = rdv_send(ctx, 0, buf + off, sizes[k], 60000);
         off += sizes[k];
     }
-    for (; rank == 0 && ret == RDV_OK && off < TOTAL; off += piece) {
-        size_t len = TOTAL - off < piece ? TOTAL - off : piece;
+    while (rank == 0 && ret == RDV_OK && off < total) {
+        size_t len = total - off < *piece ? total - off : *piece;
+
         ret = rdv_recv(ctx, 1, buf + off, len, 60000);
+        off += len;
+        if (piece[1])
+            piece++;
     }
-    for (size_t i = 0; rank == 0 && ret == RDV_OK && i < TOTAL; i++)
+    for (size_t i = 0; rank == 0 && ret == RDV_OK && i < total; i++)
         if (buf[i] != (unsigned char)(i * 13 + (i >> 8)))
             ret = RDV_EPROTO;
     if (ret != RDV_OK)
@@ -199,20 +226,99 @@ static int stream(rdv_context *ctx, int rank, int n, void *arg)
     return ret == RDV_OK ? 0 : 2;
 }
 
-static void stream_run(const char *backend, size_t piece, int hooked)
+static void stream_run(const char *backend, const stream_plan *plan)
 {
     static const rdv_hooks h = {.io = short_io};
     int fds[MAXN][MAXN];
-    run_opts o = {.backend = backend, .hooks = hooked ? &h : NULL,
+    run_opts o = {.backend = backend, .hooks = plan->hooked ? &h : NULL,
                   .hold_fd = -1};
 
     mesh_tcp(2, fds);
-    run_ranks_opts(2, fds, &o, stream, &piece);
+    run_ranks_opts(2, fds, &o, stream, (void *)plan);
 }
 
-Test(abort, frames_survive_short_io_uring) { stream_run("uring", 3000, 1); }
-Test(abort, frames_survive_short_io_epoll) { stream_run("epoll", 3000, 1); }
-Test(abort, recvs_span_and_split_frames) { stream_run(NULL, 9999, 0); }
+static const size_t piece_3000[] = {3000, 0};
+static const stream_plan short_io_plan = {piece_3000, 1};
+
+Test(abort, frames_survive_short_io_uring)
+{
+    stream_run("uring", &short_io_plan);
+}
+Test(abort, frames_survive_short_io_epoll)
+{
+    stream_run("epoll", &short_io_plan);
+}
+Test(abort, recvs_span_and_split_frames)
+{
+    static const size_t p[] = {9999, 0};
+    static const stream_plan plan = {p, 0};
+
+    stream_run(NULL, &plan);
+}
+/* Small recvs first, so the bounce buffer holds the next frames when a
+ * larger recv makes it grow (what it buffered must survive), then
+ * pieces that cut the mid-size frames anywhere. */
+Test(abort, recvs_growing_keep_buffered_frames)
+{
+    static const size_t p[] = {1, 20, 40, 5000, 70000, 33, 9999, 0};
+    static const stream_plan plan = {p, 0};
+
+    stream_run(NULL, &plan);
+}
+
+/* Rank 1 writes a DATA frame whose header says RDV_FRAME_SMALL - 100
+ * bytes but whose payload runs RDV_FRAME_SMALL bytes, in one write: rank
+ * 0 takes the stated length, then finds no frame where the next header
+ * should be (RDV_EPROTO naming rank 1), although a recv of that size
+ * reads it all in one go. */
+static int overlong_frame(rdv_context *ctx, int rank, int n, void *arg)
+{
+    size_t len = RDV_FRAME_HDR + RDV_FRAME_SMALL;
+    unsigned char *b = calloc(1, len);
+    int ret = 0;
+
+    (void)n;
+    (void)arg;
+    if (rank == 1) {
+        int fd = rdv_transport_peer_fd(rdv_context_transport(ctx), 0);
+        size_t off = 0;
+
+        rdv_frame_encode(b, RDV_FRAME_DATA, 0, RDV_FRAME_SMALL - 100);
+        while (off < len && ret == 0) {
+            ssize_t w = write(fd, b + off, len - off);
+
+            struct pollfd pf = {.fd = fd, .events = POLLOUT};
+
+            if (w > 0)
+                off += (size_t)w;
+            else if (w < 0 && errno == EAGAIN) /* epoll's fds */
+                poll(&pf, 1, 1000);
+            else if (w < 0 && errno != EINTR)
+                ret = 2;
+        }
+        free(b);
+        return ret;
+    }
+    ret = rdv_recv(ctx, 1, b, RDV_FRAME_SMALL, 20000);
+    if (ret != RDV_EPROTO || !strstr(rdv_context_errmsg(ctx), "rank 1") ||
+        !strstr(rdv_context_errmsg(ctx), "not an rdv frame")) {
+        fprintf(stderr, "got %d: %s\n", ret, rdv_context_errmsg(ctx));
+        ret = 3;
+    } else {
+        ret = 0;
+    }
+    free(b);
+    return ret;
+}
+
+Test(abort, overlong_mid_size_frame_is_eproto)
+{
+    int fds[MAXN][MAXN];
+    run_opts o = {.hold_fd = -1};
+
+    mesh_socketpair(2, fds);
+    run_ranks_opts(2, fds, &o, overlong_frame, NULL);
+}
 
 Test(frame, header_round_trip_and_garbage)
 {

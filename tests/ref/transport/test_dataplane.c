@@ -2,7 +2,8 @@
  * test_dataplane.c - rdv_send/rdv_recv and post/wait over meshes of
  * forked ranks connected with rdv_context_connect_fds(): socketpairs
  * and loopback TCP, each backend forced once and the $RDV_TRANSPORT
- * default for the rest. Children report through their exit code.
+ * default for the rest; waits that spin first (rdv_transport_set_spin)
+ * and rdv_spin itself. Children report through their exit code.
  */
 #include <criterion/criterion.h>
 #include <netinet/in.h>
@@ -16,6 +17,8 @@
 #include "rdv/clock.h"
 #include "rdv/transport.h"
 #include "ranks.h"
+#include "spin.h"
+#include "transport/transport.h"
 
 /* Hooks every rank of the next run_ranks() gets (inherited by fork). */
 static const rdv_hooks *g_hooks;
@@ -269,4 +272,82 @@ Test(dataplane, io_hook_reset_names_peer)
     mesh_socketpair(2, fds);
     run_ranks(2, fds, env_backend(), reset_victim, NULL);
     g_hooks = NULL;
+}
+
+/* rdv_spin on its own: the check's first nonzero answer is passed up, an
+ * empty budget calls nothing, a spent budget or a passed deadline ends
+ * the spin with 0 after at least one look. */
+typedef struct spin_count {
+    int calls, answer_at, answer;
+} spin_count;
+
+static int count_check(void *arg)
+{
+    spin_count *c = arg;
+
+    return ++c->calls == c->answer_at ? c->answer : 0;
+}
+
+Test(spin, passes_up_the_answer_and_ends_on_budget)
+{
+    spin_count c = {0, 3, 7};
+
+    cr_assert_eq(rdv_spin(count_check, &c, 60000000000ll, RDV_DEADLINE_NONE),
+                 7);
+    cr_assert_eq(c.calls, 3);
+    c = (spin_count){0, 2, RDV_EIO};
+    cr_assert_eq(rdv_spin(count_check, &c, 60000000000ll, RDV_DEADLINE_NONE),
+                 RDV_EIO);
+    c = (spin_count){0, -1, 0};
+    cr_assert_eq(rdv_spin(count_check, &c, 0, RDV_DEADLINE_NONE), 0);
+    cr_assert_eq(c.calls, 0);
+    cr_assert_eq(rdv_spin(count_check, &c, 1000000, RDV_DEADLINE_NONE), 0);
+    cr_assert_geq(c.calls, 1);
+    c.calls = 0;
+    cr_assert_eq(rdv_spin(count_check, &c, 60000000000ll, rdv_now_ns() - 1),
+                 0);
+    cr_assert_eq(c.calls, 1);
+}
+
+/* Waits that spin first (rdv_transport_set_spin) move the same bytes,
+ * small and large, and a spinning wait still times out naming the
+ * silent peer. */
+static int spinning_pairs(rdv_context *ctx, int rank, int n, void *arg)
+{
+    rdv_transport_set_spin(rdv_context_transport(ctx), 50000);
+    return all_pairs(ctx, rank, n, arg);
+}
+
+static void spinning_run(const char *backend)
+{
+    static const size_t lens[] = {100, 70000, 1u << 20};
+
+    for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
+        int fds[MAXN][MAXN];
+        size_t len = lens[i];
+
+        mesh_tcp(3, fds);
+        run_ranks(3, fds, backend, spinning_pairs, &len);
+    }
+}
+
+Test(dataplane, spinning_waits_uring) { spinning_run("uring"); }
+Test(dataplane, spinning_waits_epoll) { spinning_run("epoll"); }
+
+static int spinning_silent(rdv_context *ctx, int rank, int n, void *arg)
+{
+    rdv_transport_set_spin(rdv_context_transport(ctx), 50000);
+    return silent_peer(ctx, rank, n, arg);
+}
+
+Test(dataplane, spinning_wait_times_out_naming_peer)
+{
+    int fds[MAXN][MAXN], pipefd[2];
+    int rd;
+
+    cr_assert_eq(pipe(pipefd), 0);
+    mesh_socketpair(2, fds);
+    rd = pipefd[0];
+    run_ranks_keep(2, fds, env_backend(), spinning_silent, &rd, pipefd[1]);
+    close(rd);
 }
