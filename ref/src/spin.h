@@ -5,8 +5,9 @@
  * comes within tens of microseconds, sooner than a sleep and its wakeup
  * cost; the budget bounds what a spin can steal from a busy core (the
  * other rank of a large transfer on a 2-core host). The transport's
- * wait uses it (opt-in, rdv_transport_set_spin); anything else that
- * waits on a socket (the tcp:// store client) can pass its own check.
+ * wait uses it (opt-in, rdv_transport_set_spin); the network stores'
+ * replies use it with a check that yields the core between looks
+ * (stores/net_wait.c, spin_us= of tcp://, redis:// and unix://).
  */
 #ifndef RDV_SPIN_H
 #define RDV_SPIN_H
