@@ -344,10 +344,12 @@ static void emit_ready(pool *p, hunt_emit_fn emit, void *arg)
 }
 
 /* The reader of stdout went away (rdv hunt --jobs 2 | head): with
- * SIGPIPE ignored a write says so with EPIPE instead. */
+ * SIGPIPE ignored, the emitter's write failed with EPIPE instead, and
+ * stdout's error flag stays set (its fflush already dropped the bytes,
+ * so a later fflush would succeed). */
 static int stdout_gone(void)
 {
-    return fflush(stdout) == EOF && errno == EPIPE;
+    return ferror(stdout);
 }
 
 int hunt_jobs_run(hunt_cmd *hc, hunt_emit_fn emit, void *arg, char *err,
@@ -356,6 +358,7 @@ int hunt_jobs_run(hunt_cmd *hc, hunt_emit_fn emit, void *arg, char *err,
     pool p = {.hc = hc, .n = hc->jobs, .next = hc->first,
               .emit_next = hc->first, .stop_at = hc->last};
     int rc = 0, gone = 0;
+    void (*old_pipe)(int) = SIG_DFL;
 
     p.window = (uint64_t)hc->jobs * WINDOW_PER_JOB;
     p.w = calloc((size_t)p.n, sizeof *p.w);
@@ -376,7 +379,7 @@ int hunt_jobs_run(hunt_cmd *hc, hunt_emit_fn emit, void *arg, char *err,
     }
     /* a worker that died leaves a pipe whose write would kill us: an
      * error instead (set after the forks, so no worker inherits it) */
-    signal(SIGPIPE, SIG_IGN);
+    old_pipe = signal(SIGPIPE, SIG_IGN);
     while (p.emit_next <= p.stop_at) {
         hand_out(&p);
         if (wait_results(&p)) {
@@ -402,8 +405,13 @@ out:
     free(p.w);
     free(p.slots);
     free(p.filled);
-    signal(SIGPIPE, SIG_DFL);
-    if (gone)
+    signal(SIGPIPE, old_pipe == SIG_ERR ? SIG_DFL : old_pipe);
+    if (gone) {
         raise(SIGPIPE); /* workers stopped: end as a serial hunt would */
+        /* still here: SIGPIPE is ignored or blocked where we run */
+        snprintf(err, errlen, "stdout can no longer be written (its "
+                 "reader went away): the hunt stopped early");
+        rc = -1;
+    }
     return rc;
 }

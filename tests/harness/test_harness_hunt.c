@@ -14,7 +14,7 @@
  *   op kept) while the run fails the same check;
  * - a correct store hunts clean, under pct and random schedules;
  * - --jobs 2 prints what a serial hunt prints, in schedule order, and
- *   stops at the first failure;
+ *   stops at the first failure, or when its stdout's reader goes away;
  * - a bad --schedules, --depth or --jobs, or a shrink of what is not a
  *   replay line, is a usage error.
  *
@@ -293,6 +293,27 @@ Test(hunt, jobs_stop_at_the_first_failure, .timeout = 600)
     cr_expect(!strstr(r.out, "FAIL schedule pct:2:3"), "%s", r.out);
     cr_expect(strstr(r.out, "hunt: 1 schedule (pct:1..1, depth 3)"), "%s",
               r.out);
+    free(r.out);
+    rm_rf(dir);
+}
+
+/* A reader that goes away (| head -1) stops a --jobs hunt as it stops
+ * a serial one: by SIGPIPE, long before its 400 schedules have run
+ * (each fails at once on a 1 ms timeout, so each prints; the summary
+ * "400 of 400 schedules" is the sign of a hunt that ran them all). */
+Test(hunt, jobs_stop_when_stdout_goes_away, .timeout = 300)
+{
+    char dir[256], cmd[1024];
+    result r;
+
+    tmpdir(dir, sizeof dir);
+    snprintf(cmd, sizeof cmd, "bash -c '%s hunt --store hash:?shared=1 "
+             "--ranks 2 --schedules 1..400 --keep-going --timeout 1 "
+             "--deadline 3 --jobs 2 2>%s/err | head -1 >/dev/null; "
+             "echo status ${PIPESTATUS[0]}; cat %s/err'", RDV_BIN, dir, dir);
+    r = sh(cmd);
+    cr_expect(strstr(r.out, "status 141"), "not ended by SIGPIPE: %s", r.out);
+    cr_expect(!strstr(r.out, "400 of 400"), "every schedule ran: %s", r.out);
     free(r.out);
     rm_rf(dir);
 }
