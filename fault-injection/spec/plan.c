@@ -112,13 +112,17 @@ int rdv_fault_plan_stop_ms(const rdv_fault_plan *p, uint64_t seed, int rank)
     return parent_ms(p, RDV_FK_PROC_STOP, seed, rank);
 }
 
-int64_t rdv_fault_plan_call_stretch_ms(const rdv_fault_plan *p)
+int64_t rdv_fault_plan_call_stretch_ms(const rdv_fault_plan *p, int timed)
 {
     int64_t sum = 0;
 
     for (size_t k = 0; p && k < p->n; k++) {
         const rdv_fault *f = &p->faults[k];
 
+        if (timed) {
+            sum += f->kind == RDV_FK_PROC_STOP ? f->ms.hi : 0;
+            continue;
+        }
         switch (f->kind) {
         case RDV_FK_STORE_STALL:
             if (!f->given[RDV_FP_MS])
@@ -131,8 +135,9 @@ int64_t rdv_fault_plan_call_stretch_ms(const rdv_fault_plan *p)
             sum += f->ms.hi;
             break;
         case RDV_FK_SERVER_LATENCY:
-            sum += 2 * f->ms.hi; /* the request and the reply */
-            break;
+        case RDV_FK_SERVER_RESTART:
+        case RDV_FK_SERVER_RESET:
+            return -1;
         default:
             break;
         }

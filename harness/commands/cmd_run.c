@@ -62,7 +62,7 @@ static const char usage[] =
     "                     without a timeout (set, add...) runs 6 s, and\n"
     "                     name that call, instead of waiting for the\n"
     "                     deadline (the fault plan's own delays are\n"
-    "                     added to both bounds)\n"
+    "                     added to the bounds; README)\n"
     "  --transport T      uring or epoll (default: io_uring, epoll fallback)\n"
     "  --impl I           rdv (default) or gloo: Gloo's rendezvous\n"
     "                     (gloo::rendezvous::Context over this store, TCP\n"

@@ -46,8 +46,8 @@ int rdv_call_watch_overdue(void *arg)
              * not have published its deadline yet, so only the op's
              * kind says it has none; a later op's t0 only looks
              * younger. */
-            if (op_blocks(s->op) || w->stretch_ms < 0 ||
-                ran_ms <= rdv_call_plain_bound_ms(0) + w->stretch_ms)
+            if (op_blocks(s->op) || w->plain_stretch_ms < 0 ||
+                ran_ms <= rdv_call_plain_bound_ms(0) + w->plain_stretch_ms)
                 continue;
             w->rank = r;
             snprintf(w->call, sizeof w->call, "%s '%s' still running "
@@ -56,8 +56,7 @@ int rdv_call_watch_overdue(void *arg)
             return 1;
         }
         timeout_ms = deadline > t0 ? (deadline - t0) / 1000000 : 0;
-        if (ran_ms <= rdv_call_bound_ms(timeout_ms) +
-                          (w->stretch_ms > 0 ? w->stretch_ms : 0))
+        if (ran_ms <= rdv_call_bound_ms(timeout_ms) + w->timed_stretch_ms)
             continue;
         w->rank = r;
         snprintf(w->call, sizeof w->call, "%s '%s' still running %lld ms "

@@ -26,10 +26,11 @@
 typedef struct rdv_call_watch {
     const rdv_result_area *area;
     int nranks;
-    /* what the fault plan may add to a call
-     * (rdv_fault_plan_call_stretch_ms): added to every bound; -1, a
-     * stall without bound, leaves calls without a timeout unjudged */
-    int64_t stretch_ms;
+    /* what the fault plan may add to a call without a timeout of its
+     * own and to a timed one (rdv_fault_plan_call_stretch_ms), added to
+     * their bounds; plain_stretch_ms -1 leaves the former to the run's
+     * deadline */
+    int64_t plain_stretch_ms, timed_stretch_ms;
     int rank;       /* the first rank found overdue, or -1 */
     char call[256]; /* its call and why it is overdue: "get 'k' still
                        running 2003 ms past its deadline (2004 ms after

@@ -70,9 +70,9 @@ int rdv_faults_stop_ms(const rdv_faults *f, uint64_t seed, int rank)
     return f ? rdv_fault_plan_stop_ms(f->plan, seed, rank) : 0;
 }
 
-int64_t rdv_faults_call_stretch_ms(const rdv_faults *f)
+int64_t rdv_faults_call_stretch_ms(const rdv_faults *f, int timed)
 {
-    return f ? rdv_fault_plan_call_stretch_ms(f->plan) : 0;
+    return f ? rdv_fault_plan_call_stretch_ms(f->plan, timed) : 0;
 }
 
 unsigned rdv_faults_needs(const rdv_faults *f)

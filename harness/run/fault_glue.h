@@ -41,7 +41,7 @@ int rdv_faults_stop_ms(const rdv_faults *f, uint64_t seed, int rank);
 /* What a run must offer the plan (RDV_FAULT_NEEDS_*); 0 for NULL. */
 unsigned rdv_faults_needs(const rdv_faults *f);
 /* rdv_fault_plan_call_stretch_ms: 0 without faults, -1 unbounded. */
-int64_t rdv_faults_call_stretch_ms(const rdv_faults *f);
+int64_t rdv_faults_call_stretch_ms(const rdv_faults *f, int timed);
 /* Who applies the plan's faults (RDV_FAULT_BY_*); 0 for NULL. */
 unsigned rdv_faults_families(const rdv_faults *f);
 

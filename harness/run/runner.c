@@ -205,8 +205,10 @@ int rdv_runner_run(rdv_runner *r, uint64_t seed, rdv_run_report *rep,
     const rdv_run_config *cfg = r->cfg;
     rdv_run_facts f = {.cfg = cfg, .area = &r->area, .exits = rep->exits};
     rdv_call_watch watch = {.area = &r->area, .nranks = cfg->nranks,
-                            .stretch_ms =
-                                rdv_faults_call_stretch_ms(cfg->faults),
+                            .plain_stretch_ms =
+                                rdv_faults_call_stretch_ms(cfg->faults, 0),
+                            .timed_stretch_ms =
+                                rdv_faults_call_stretch_ms(cfg->faults, 1),
                             .rank = -1};
     rdv_rank_job job = {.cfg = cfg, .seed = seed, .area = &r->area};
     rdv_supervise_opts so = {.nranks = cfg->nranks, .fn = rdv_rank_main,

@@ -235,33 +235,39 @@ Test(spec, parent_side_helpers)
     rdv_fault_plan_free(p);
 }
 
-/* What a plan may add to one store call: the largest ms of each fault
- * that holds a call, added up (latency both ways); a stall without ms
- * is without bound; faults that hold no call add nothing. */
+/* What a plan may add to one store call: for a call without a timeout,
+ * the largest ms of each fault that holds one, added up, or -1 (no
+ * bound) for a stall without ms and for faults that hold each chunk or
+ * reconnect; for a timed call only proc.stop's, since everything else
+ * ends at the call's deadline. */
 Test(spec, call_stretch_adds_up_the_faults_that_hold_a_call)
 {
     static const struct {
         const char *spec;
-        int64_t want;
+        int64_t plain, timed;
     } cases[] = {
-        {"store.error(nth=1)", 0},
-        {"store.delay(ms=5..7000, op=set)", 7000},
-        {"store.delay(ms=100); store.stall(op=get, ms=200..300)", 400},
-        {"proc.stop(rank=1, at=connected, ms=900); server.latency(ms=5)",
-         910},
-        {"server.pause(ms=300); server.blackhole(after=10, ms=50)", 350},
-        {"store.stall(op=set)", -1},
-        {"net.delay(ms=50); proc.kill(rank=1, at=connected)", 0},
+        {"store.error(nth=1)", 0, 0},
+        {"store.delay(ms=5..7000, op=set)", 7000, 0},
+        {"store.delay(ms=100); store.stall(op=get, ms=200..300)", 400, 0},
+        {"proc.stop(rank=1, at=connected, ms=900); store.delay(ms=10)", 910,
+         900},
+        {"server.pause(ms=300); server.blackhole(after=10, ms=50)", 350, 0},
+        {"store.stall(op=set)", -1, 0},
+        {"server.latency(ms=5)", -1, 0},
+        {"server.restart(after=100)", -1, 0},
+        {"net.delay(ms=50); proc.kill(rank=1, at=connected)", 0, 0},
     };
 
-    cr_assert_eq(rdv_fault_plan_call_stretch_ms(NULL), 0);
+    cr_assert_eq(rdv_fault_plan_call_stretch_ms(NULL, 0), 0);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         rdv_fault_plan *p = parse_ok(cases[i].spec);
+        int64_t plain = rdv_fault_plan_call_stretch_ms(p, 0);
+        int64_t timed = rdv_fault_plan_call_stretch_ms(p, 1);
 
-        cr_expect_eq(rdv_fault_plan_call_stretch_ms(p), cases[i].want,
-                     "%s: %lld, want %lld", cases[i].spec,
-                     (long long)rdv_fault_plan_call_stretch_ms(p),
-                     (long long)cases[i].want);
+        cr_expect(plain == cases[i].plain && timed == cases[i].timed,
+                  "%s: %lld and %lld, want %lld and %lld", cases[i].spec,
+                  (long long)plain, (long long)timed,
+                  (long long)cases[i].plain, (long long)cases[i].timed);
         rdv_fault_plan_free(p);
     }
 }

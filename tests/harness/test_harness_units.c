@@ -439,7 +439,8 @@ Test(supervise, overdue_ends_the_run_like_the_deadline)
  * recorder does, and asks the call watch. */
 static int overdue_op_stretched(rdv_result_area *a, rdv_store_op op,
                                 int64_t ago_ms, int64_t timeout_ms,
-                                int64_t stretch_ms, rdv_call_watch *w)
+                                int64_t plain_ms, int64_t timed_ms,
+                                rdv_call_watch *w)
 {
     rdv_slot *sl = rdv_result_area_slot(a, 0);
     int64_t t0 = rdv_now_ns() - ago_ms * 1000000;
@@ -450,15 +451,16 @@ static int overdue_op_stretched(rdv_result_area *a, rdv_store_op op,
     snprintf(sl->op_key, sizeof sl->op_key, "k");
     sl->op_t0_ns = t0;
     atomic_store(&sl->op_active, 1);
-    *w = (rdv_call_watch){.area = a, .nranks = 1, .stretch_ms = stretch_ms,
-                          .rank = -1};
+    *w = (rdv_call_watch){.area = a, .nranks = 1,
+                          .plain_stretch_ms = plain_ms,
+                          .timed_stretch_ms = timed_ms, .rank = -1};
     return rdv_call_watch_overdue(w);
 }
 
 static int overdue_op(rdv_result_area *a, rdv_store_op op, int64_t ago_ms,
                       int64_t timeout_ms, rdv_call_watch *w)
 {
-    return overdue_op_stretched(a, op, ago_ms, timeout_ms, 0, w);
+    return overdue_op_stretched(a, op, ago_ms, timeout_ms, 0, 0, w);
 }
 
 /* A call without a timeout (set) is overdue past 6 s, named as such; a
@@ -488,10 +490,11 @@ Test(call_watch, calls_without_a_timeout_are_bounded_too)
     rdv_result_area_destroy(&a);
 }
 
-/* The fault plan's own delays are added to every bound: a set held
- * 7 s by store.delay(ms=7000) is not the store's hang, one held past
- * 6 s plus the delay is; a stall without bound leaves calls without a
- * timeout to the run's deadline. */
+/* The fault plan's own delays are added to the bounds: a set held 7 s
+ * by store.delay(ms=7000) is not the store's hang, one held past 6 s
+ * plus the delay is; with no bound on what the plan adds (-1), calls
+ * without a timeout are left to the run's deadline; a timed get gets
+ * only what may hold it past its deadline (proc.stop's ms). */
 Test(call_watch, the_plans_own_delays_are_not_blamed_on_the_store)
 {
     rdv_result_area a;
@@ -499,15 +502,19 @@ Test(call_watch, the_plans_own_delays_are_not_blamed_on_the_store)
 
     cr_assert_eq(rdv_result_area_create(&a, 1, 0), 0);
     cr_expect_eq(overdue_op_stretched(&a, RDV_STORE_OP_SET, 9000, -1, 7000,
-                                      &w), 0, "%s", w.call);
+                                      0, &w), 0, "%s", w.call);
     cr_expect_eq(overdue_op_stretched(&a, RDV_STORE_OP_SET, 14000, -1, 7000,
-                                      &w), 1);
+                                      0, &w), 1);
     cr_expect_eq(overdue_op_stretched(&a, RDV_STORE_OP_ADD, 600000, -1, -1,
-                                      &w), 0, "%s", w.call);
-    cr_expect_eq(overdue_op_stretched(&a, RDV_STORE_OP_GET, 4000, 100, 3000,
-                                      &w), 0, "%s", w.call);
-    cr_expect_eq(overdue_op_stretched(&a, RDV_STORE_OP_GET, 6000, 100, 3000,
-                                      &w), 1);
+                                      0, &w), 0, "%s", w.call);
+    cr_expect_eq(overdue_op_stretched(&a, RDV_STORE_OP_GET, 2500, 100, 7000,
+                                      0, &w), 1,
+                 "a set's delay must not excuse a get that ignores its "
+                 "timeout");
+    cr_expect_eq(overdue_op_stretched(&a, RDV_STORE_OP_GET, 4000, 100, 0,
+                                      3000, &w), 0, "%s", w.call);
+    cr_expect_eq(overdue_op_stretched(&a, RDV_STORE_OP_GET, 6000, 100, 0,
+                                      3000, &w), 1);
     rdv_result_area_destroy(&a);
 }
 

@@ -72,14 +72,22 @@ int rdv_fault_plan_stop_ms(const rdv_fault_plan *p, uint64_t seed,
                            int rank);
 
 /* How much longer than the store alone the plan may make one store
- * call, in ms: the largest ms of every fault that holds a call
- * (store.delay, store.stall, proc.stop, server.pause, server.blackhole,
- * and server.latency once each way), added up since they can meet on
- * one call; 0 for none (or p NULL). -1 when a store.stall without ms
- * holds a call for as long as it has, i.e. without bound. rdv run
- * --call-watch adds it to the bound of every call, so it never blames
- * the store for the plan's own delays. */
-int64_t rdv_fault_plan_call_stretch_ms(const rdv_fault_plan *p);
+ * call, in ms; 0 for none (or p NULL). rdv run --call-watch adds it to
+ * a call's bound, so it never blames the store for the plan's own
+ * delays.
+ * - timed (a get, wait or multi_get with a deadline): injected delays
+ *   and stalls end at the call's deadline, and so does a client's wait
+ *   on a paused or silent server; only proc.stop (the rank frozen
+ *   mid-call) holds one past it: its largest ms.
+ * - otherwise (set, add, ... without a timeout of their own): the
+ *   largest ms of store.delay, store.stall, proc.stop, server.pause and
+ *   server.blackhole, added up since they can meet on one call. -1 (no
+ *   bound: leave such calls to the run's deadline) under a store.stall
+ *   without ms, which lasts as long as the rank's timeout; under
+ *   server.latency, which delays every chunk of a call; and under
+ *   server.restart and server.reset, whose reconnects the store's own
+ *   timeout_ms bounds, which the plan does not know. */
+int64_t rdv_fault_plan_call_stretch_ms(const rdv_fault_plan *p, int timed);
 
 /* Rank side, after fork. log may be NULL. */
 int rdv_fault_rank_create(const rdv_fault_plan *p, uint64_t seed, int rank,
