@@ -630,6 +630,39 @@ Test(checks, mesh_check_at_n_1024_judges_every_pair)
     free(rep);
 }
 
+/* A pair whose ends have no family (a socket that could not tell them)
+ * is not seen: two zeroed ends would mirror each other. The check SKIPs
+ * naming the pair, and a real mismatch elsewhere still FAILs. */
+Test(checks, mesh_check_skips_a_pair_with_no_address)
+{
+    rdv_run_report *rep = calloc(1, sizeof *rep);
+    const rdv_check *c;
+    rdv_result_area a;
+
+    cr_assert_not_null(rep);
+    mesh_area(&a, 4);
+    memset(&rdv_result_area_tuples(&a, 1)[2], 0, sizeof(rdv_tuple));
+    memset(&rdv_result_area_tuples(&a, 2)[1], 0, sizeof(rdv_tuple));
+    c = judge_mesh_of(&a, 4, rep);
+    cr_expect_eq(c->verdict, RDV_CHECK_SKIP, "%s", c->detail);
+    cr_expect(strstr(c->detail, "the sockets of 1 pair of connected ranks "
+                     "told no address (ranks 1 and 2), so the mesh was not "
+                     "seen whole; 5 other pairs mirror each other"), "%s",
+              c->detail);
+    /* one end unknown: not seen either, not a mismatch */
+    rdv_result_area_destroy(&a);
+    mesh_area(&a, 4);
+    rdv_result_area_tuples(&a, 3)[0].remote.family = 0;
+    c = judge_mesh_of(&a, 4, rep);
+    cr_expect_eq(c->verdict, RDV_CHECK_SKIP, "%s", c->detail);
+    cr_expect(strstr(c->detail, "(ranks 0 and 3)"), "%s", c->detail);
+    rdv_result_area_tuples(&a, 2)[1].local.port ^= 1;
+    c = judge_mesh_of(&a, 4, rep);
+    cr_expect_eq(c->verdict, RDV_CHECK_FAIL, "%s", c->detail);
+    rdv_result_area_destroy(&a);
+    free(rep);
+}
+
 /* Gloo's mesh seen from outside: rows hold each rank's sockets in any
  * order (here reversed, with a store connection first), and every pair
  * of ranks must share one. */
@@ -959,3 +992,4 @@ Test(checks, no_survivor_is_a_skip)
     rdv_result_area_destroy(&a);
     free(rep);
 }
+
