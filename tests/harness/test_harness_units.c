@@ -22,6 +22,7 @@
 #include "run/fd_limit.h"
 #include "run/leak.h"
 #include "run/socket_scan.h"
+#include "report/launch_progress.h"
 #include "report/replay.h"
 #include "report/report_text.h"
 #include "run/supervise.h"
@@ -993,3 +994,34 @@ Test(checks, no_survivor_is_a_skip)
     free(rep);
 }
 
+/* The live line is redrawn at most every 250 ms, not at each exit, and
+ * always at the last: 1024 ranks ending at once draw it a few times. */
+Test(progress, launch_live_line_is_rate_limited)
+{
+    char path[] = "/tmp/rdv-progress-XXXXXX", buf[65536];
+    rdv_rank_exit e = {0};
+    rdv_launch_progress p;
+    int fd = mkstemp(path), saved = dup(2), draws = 0;
+    ssize_t n;
+
+    cr_assert(fd >= 0 && saved >= 0);
+    unlink(path);
+    fflush(stderr);
+    cr_assert(dup2(fd, 2) == 2);
+    rdv_launch_progress_start(&p, 1024, rdv_now_ns(), 0);
+    p.live = 1; /* as on a terminal */
+    for (int r = 0; r < 1024; r++)
+        rdv_launch_progress_exited(&p, r, &e);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    n = pread(fd, buf, sizeof buf - 1, 0);
+    close(fd);
+    cr_assert(n > 0);
+    buf[n] = '\0';
+    for (char *q = buf; (q = strchr(q, '\r')); q++)
+        draws++;
+    cr_expect(draws >= 1 && draws < 100, "%d redraws", draws);
+    cr_expect(strstr(buf, "launch [1024/1024 ended] 0 running"), "%s",
+              buf);
+}
