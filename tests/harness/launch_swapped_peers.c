@@ -19,6 +19,9 @@
  *          and every rank connects a second context: the latest
  *          connected context must be what is judged (a PASS), not the
  *          first for ranks 0 and 1 and the second for rank 2 (a FAIL).
+ *   stamp  every rank changes the head's layout version before making
+ *          its context, as a launcher of another layout would have
+ *          stamped it: librdv must write nothing (every rank silent).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,6 +89,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "launch_swapped_peers: %s\n", err);
         return 1;
     }
+    if (!strcmp(mode, "stamp"))
+        ((rdv_ctx_report_head *)report)->version = RDV_CTX_REPORT_VERSION + 1;
     if (!strcmp(mode, "retry")) {
         char again[300];
 

@@ -295,6 +295,26 @@ Test(launch, context_checks_judge_the_latest_connected_context,
     job_end(&j);
 }
 
+/* Memory stamped with another layout version (a launcher and a librdv
+ * of different builds): the ranks' librdv writes nothing into it, and
+ * the check is a SKIP naming every rank, never a reading of a layout it
+ * does not know. */
+Test(launch, context_checks_skip_memory_of_another_layout, .timeout = 120)
+{
+    job j;
+    result r;
+
+    job_init(&j);
+    r = swapped(&j, "stamp");
+    cr_expect_eq(r.code, 0, "%s", r.out);
+    cr_expect(check_is(r.out, "ranks-ok", "PASS"), "%s", r.out);
+    cr_expect(check_is(r.out, "mesh-consistent", "SKIP"), "%s", r.out);
+    cr_expect(strstr(r.out, "no rank reported a librdv context (ranks 0, "
+                     "1, 2)"), "%s", r.out);
+    free(r.out);
+    job_end(&j);
+}
+
 /* Past its line's worth, the list of ranks that reported nothing ends
  * with one ", ..." (80 ranks of /bin/true). */
 Test(launch, context_checks_cut_a_long_list_of_ranks_once, .timeout = 120)
