@@ -2,8 +2,10 @@
  * harness/report/launch_progress.c - `rdv launch`'s progress on stderr
  * (report/launch_progress.h), shaped like the matrix's and conform's.
  *
- * Choices: the live line is redrawn from the supervisor's timer, at most
- * every 250 ms, and at each exit; the plain lines come one per rank that
+ * Choices: the live line is redrawn at most every 250 ms, from the
+ * supervisor's timer or an exit, and at the last exit (the final state):
+ * a launch of 1024 ranks ending together redraws it a few times, not
+ * 1024; the plain lines come one per rank that
  * ends (killed at the deadline included), so a CI log shows who ended
  * when, in order, with the time elapsed. Whether a line may be redrawn
  * is report/colour.h's to say (a terminal, TERM not dumb), and only
@@ -48,7 +50,9 @@ void rdv_launch_progress_exited(void *arg, int rank, const rdv_rank_exit *e)
 
     p->ended++;
     if (p->live) {
-        redraw(p, now);
+        if (p->ended == p->nranks ||
+            now - p->shown_ns >= (int64_t)REDRAW_MS * 1000000)
+            redraw(p, now);
         return;
     }
     if (e->hung)

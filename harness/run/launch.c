@@ -35,8 +35,8 @@
  *    to every peer) into a memfd the ranks inherit
  *    (RDV_CONTEXT_REPORT_FD, ref/src/context_report.h), and the parent
  *    judges rdv run's mesh-consistent on it with rdv run's judge
- *    (rdv_check_judge). A rank that reported nothing makes it a SKIP
- *    naming the rank: nothing was seen of it.
+ *    (rdv_check_judge) in run/launch_contexts.c. A rank that reported
+ *    nothing makes it a SKIP naming the rank: nothing was seen of it.
  *  - Progress goes to stderr while the ranks run (a live line on a
  *    terminal, else a line per rank that ends: report/launch_progress.h),
  *    driven by the supervisor's exits and its timer, which it shares
@@ -62,9 +62,9 @@
 #include "common/exit_code.h"
 #include "rdv/clock.h"
 #include "rdv/url.h"
-#include "context_report.h" /* ref/src: the contexts' records */
 #include "run/checks.h"
 #include "run/launch.h"
+#include "run/launch_contexts.h"
 #include "report/launch_progress.h"
 #include "run/leak.h"
 #include "run/server_side.h"
@@ -77,7 +77,7 @@ typedef struct launch_job {
     uint64_t *fired;   /* its mapping: one mask per rank, then one
                           word per rank its librdv sets when it maps it */
     int report_fd;     /* --context-checks: the contexts' records, or -1 */
-    void *report;      /* its mapping (ref/src/context_report.h) */
+    void *report;      /* its mapping (run/launch_contexts.h) */
     rdv_server_side *side;
     int side_done;     /* its driver has nothing left to do */
     rdv_launch_progress progress;
@@ -352,137 +352,6 @@ static void judge_no_leak(rdv_store *s, pid_t pgid, rdv_launch_report *rep)
              excused ? " (the culprit's own records excused)" : "");
 }
 
-/* "0, 2, 5" into buf: the ranks whose record is in state st (at most
- * a line's worth; then ", ..."). Returns how many there are. */
-static int ranks_in(const rdv_ctx_report_rank *recs, int n, uint32_t st,
-                    char *buf, size_t cap)
-{
-    size_t o = 0;
-    int k = 0;
-
-    buf[0] = '\0';
-    for (int r = 0; r < n; r++) {
-        if (__atomic_load_n(&recs[r].state, __ATOMIC_ACQUIRE) != st)
-            continue;
-        if (k++ && o + 16 < cap)
-            o += (size_t)snprintf(buf + o, cap - o, ", ");
-        if (o + 16 < cap)
-            o += (size_t)snprintf(buf + o, cap - o, "%d", r);
-        else if (o + 5 < cap)
-            o += (size_t)snprintf(buf + o, cap - o, "...");
-    }
-    return k;
-}
-
-/* The contexts' records as rdv run's result area holds them: a slot is
- * connected when its rank's context connected, its tuples are its
- * sockets' ends. */
-static void area_from_report(rdv_result_area *a, void *report, int n)
-{
-    const rdv_ctx_report_rank *recs = report;
-
-    for (int r = 0; r < n; r++) {
-        const rdv_ctx_report_link *links = rdv_ctx_report_links(report, n, r);
-        rdv_tuple *row = rdv_result_area_tuples(a, r);
-
-        if (__atomic_load_n(&recs[r].state, __ATOMIC_ACQUIRE) !=
-            RDV_CTX_REPORT_CONNECTED)
-            continue;
-        for (int p = 0; p < n; p++) {
-            struct sockaddr_storage l, rm;
-
-            memset(&l, 0, sizeof l);
-            memset(&rm, 0, sizeof rm);
-            memcpy(&l, &links[p].local, sizeof links[p].local);
-            memcpy(&rm, &links[p].remote, sizeof links[p].remote);
-            rdv_endpoint_from(&row[p].local, &l);
-            rdv_endpoint_from(&row[p].remote, &rm);
-        }
-        rdv_result_area_slot(a, r)->connected = 1;
-    }
-}
-
-/* Appends what kept ranks out of the mesh: the first rank whose
- * context failed before connecting, and with what; the ranks that made
- * one and never connected. */
-static void tell_unconnected(rdv_check *c, const rdv_ctx_report_rank *recs,
-                             int n)
-{
-    char who[200];
-    size_t o = strlen(c->detail);
-    int k;
-
-    for (int r = 0; r < n; r++)
-        if (__atomic_load_n(&recs[r].state, __ATOMIC_ACQUIRE) ==
-            RDV_CTX_REPORT_FAILED) {
-            k = ranks_in(recs, n, RDV_CTX_REPORT_FAILED, who, sizeof who);
-            o += (size_t)snprintf(c->detail + o, sizeof c->detail - o,
-                                  "; the context of rank%s %s failed before "
-                                  "connecting (rank %d: %s: %.300s)",
-                                  k == 1 ? "" : "s", who, r,
-                                  rdv_status_name(recs[r].status),
-                                  recs[r].detail);
-            break;
-        }
-    if (o < sizeof c->detail &&
-        (k = ranks_in(recs, n, RDV_CTX_REPORT_CREATED, who, sizeof who)))
-        snprintf(c->detail + o, sizeof c->detail - o, "; rank%s %s made a "
-                 "context that never connected", k == 1 ? "" : "s", who);
-}
-
-/* --context-checks: rdv run's mesh-consistent on what each rank's
- * librdv reported. A rank that reported nothing (no context of the
- * job's size, a program not linked with librdv) makes the check a SKIP
- * naming it, unless the ranks that did report already disagree. */
-static void judge_contexts(const rdv_launch_config *cfg, void *report,
-                           rdv_launch_report *rep)
-{
-    rdv_check *c = &rep->checks[rep->nchecks++];
-    const rdv_ctx_report_rank *recs = report;
-    rdv_run_config rc = {.nranks = cfg->nranks, .impl = RDV_IMPL_RDV,
-                         .deadline_ms = cfg->timeout_ms};
-    rdv_run_facts f = {.cfg = &rc, .exits = rep->exits,
-                       .expect = rep->expect};
-    rdv_result_area a;
-    char silent[200], seen[sizeof c->detail];
-    int nsilent;
-
-    memset(c, 0, sizeof *c);
-    nsilent = ranks_in(recs, cfg->nranks, RDV_CTX_REPORT_NONE, silent,
-                       sizeof silent);
-    if (nsilent == cfg->nranks) {
-        c->id = RDV_CHECK_MESH_CONSISTENT;
-        c->name = rdv_check_name(c->id);
-        c->verdict = RDV_CHECK_SKIP;
-        snprintf(c->detail, sizeof c->detail, "no rank reported a librdv "
-                 "context (rank%s %s): the program is not linked with "
-                 "librdv or made no context of %d ranks",
-                 nsilent == 1 ? "" : "s", silent, cfg->nranks);
-        return;
-    }
-    if (rdv_result_area_create(&a, cfg->nranks, 0)) {
-        c->id = RDV_CHECK_MESH_CONSISTENT;
-        c->name = rdv_check_name(c->id);
-        c->verdict = RDV_CHECK_SKIP;
-        snprintf(c->detail, sizeof c->detail, "cannot map a result area for "
-                 "%d ranks: %s", cfg->nranks, strerror(errno));
-        return;
-    }
-    area_from_report(&a, report, cfg->nranks);
-    f.area = &a;
-    rdv_check_judge(RDV_CHECK_MESH_CONSISTENT, &f, c);
-    rdv_result_area_destroy(&a);
-    tell_unconnected(c, recs, cfg->nranks);
-    if (!nsilent || c->verdict == RDV_CHECK_FAIL)
-        return;
-    snprintf(seen, sizeof seen, "%s", c->detail);
-    c->verdict = RDV_CHECK_SKIP;
-    snprintf(c->detail, sizeof c->detail, "rank%s %s reported no librdv "
-             "context of %d ranks, so the mesh was not seen whole; among "
-             "the others: %.600s", nsilent == 1 ? "" : "s", silent,
-             cfg->nranks, seen);
-}
-
 /* len zeroed bytes of memory shared with the ranks through an fd they
  * inherit (set_fd_env). 0, or -1 with err naming what. */
 static int share_map(const char *what, size_t len, int *fd, void **map,
@@ -528,11 +397,13 @@ static int shared_map(launch_job *lj, char *err, size_t errlen)
             return -1;
         lj->fired = m;
     }
-    if (lj->cfg->context_checks &&
-        share_map("rdv-launch-contexts",
-                  rdv_ctx_report_size(lj->cfg->nranks), &lj->report_fd,
-                  &lj->report, err, errlen))
-        return -1;
+    if (lj->cfg->context_checks) {
+        if (share_map("rdv-launch-contexts",
+                      rdv_launch_contexts_size(lj->cfg->nranks),
+                      &lj->report_fd, &lj->report, err, errlen))
+            return -1;
+        rdv_launch_contexts_stamp(lj->report, lj->cfg->nranks);
+    }
     return 0;
 }
 
@@ -543,7 +414,7 @@ static void shared_unmap(launch_job *lj)
     if (lj->fired_fd >= 0)
         close(lj->fired_fd);
     if (lj->report)
-        munmap(lj->report, rdv_ctx_report_size(lj->cfg->nranks));
+        munmap(lj->report, rdv_launch_contexts_size(lj->cfg->nranks));
     if (lj->report_fd >= 0)
         close(lj->report_fd);
     lj->fired = NULL;
@@ -647,7 +518,7 @@ int rdv_launch_run(const rdv_launch_config *cfg, rdv_launch_report *rep,
                           &rep->expect);
     judge_ranks_ok(cfg, rep);
     if (lj.report)
-        judge_contexts(cfg, lj.report, rep);
+        rdv_launch_judge_contexts(cfg, lj.report, rep);
     shared_unmap(&lj);
     judge_no_hang(cfg, rep);
     judge_no_leak(s, pgid, rep);

@@ -12,15 +12,20 @@
  *    and named the same way: DEV:INODE tell the launcher's fd from
  *    whatever a process the rank started has at that number (it
  *    inherits the variable, not always the fd, and is not the rank; it
- *    ignores it). The fd is closed once mapped.
- *  - A malformed variable or memory of the wrong length reports
- *    nothing: the launcher then says the rank reported nothing (a SKIP),
- *    which is true; failing the program's calls over a check it asked
- *    for on the side would change what is being checked.
- *  - Only a context of the job's size reports (the file's length says
- *    which size that is), and a rank's record keeps the first context
- *    that connected: a second full-size context (a retry after a failure
- *    is the usual reason) does not overwrite a connected mesh.
+ *    ignores it). The launcher's fd is closed once read,
+ *    mapped or not.
+ *  - A malformed variable, memory of the wrong length, or a head whose
+ *    magic or layout version this librdv does not know (the program
+ *    may link another librdv than the launcher's) reports nothing: the
+ *    launcher then says the rank reported nothing (a SKIP), which is
+ *    true; failing the program's calls over a check it asked for on the
+ *    side would change what is being checked.
+ *  - Only a context of the job's size reports (the head says which size
+ *    that is), and a rank's record is the latest such context that
+ *    connected: a program that retries with new contexts after a
+ *    failure is judged on the mesh it ended with, not on one attempt's
+ *    sockets for some ranks and another's for the rest. A context made
+ *    or failed after one connected leaves the connected record alone.
  *  - Plain stores for the fields, the state last with a release store:
  *    the launcher reads after the rank has exited, and a rank killed
  *    half-way leaves the previous state standing.
@@ -38,31 +43,19 @@
 static struct {
     pthread_once_t once;
     void *base;  /* the launcher's memory, or NULL: report nothing */
-    int nranks;  /* the job's size its length gives */
+    int nranks;  /* the job's size its head gives */
 } rep = {.once = PTHREAD_ONCE_INIT};
 
-/* The n whose rdv_ctx_report_size is len, or 0. */
-static int ranks_for(size_t len)
-{
-    for (int n = 1; n <= 65536; n++) {
-        size_t s = rdv_ctx_report_size(n);
-
-        if (s == len)
-            return n;
-        if (s > len)
-            break;
-    }
-    return 0;
-}
-
+/* The launcher's fd is closed on every path, mapped or not. */
 static void report_init(void)
 {
     const char *v = getenv("RDV_CONTEXT_REPORT_FD");
     unsigned long long dev, ino;
+    const rdv_ctx_report_head *h;
     struct stat st;
     char tail;
     void *m;
-    int fd, n;
+    int fd;
 
     if (!v || sscanf(v, "%d:%llu:%llu%c", &fd, &dev, &ino, &tail) != 3 ||
         fd < 0)
@@ -70,30 +63,40 @@ static void report_init(void)
     if (fstat(fd, &st) || (unsigned long long)st.st_dev != dev ||
         (unsigned long long)st.st_ino != ino)
         return; /* not the launcher's fd: we are not its rank */
-    if (!(n = ranks_for((size_t)st.st_size)))
+    if ((size_t)st.st_size < sizeof *h) {
+        close(fd);
         return;
+    }
     m = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED,
              fd, 0);
     close(fd);
     if (m == MAP_FAILED)
         return;
+    h = m;
+    if (h->magic != RDV_CTX_REPORT_MAGIC ||
+        h->version != RDV_CTX_REPORT_VERSION || h->nranks < 1 ||
+        h->nranks > 65536 ||
+        rdv_ctx_report_size((int)h->nranks) != (size_t)st.st_size) {
+        munmap(m, (size_t)st.st_size);
+        return;
+    }
     rep.base = m;
-    rep.nranks = n;
+    rep.nranks = (int)h->nranks;
 }
 
 /* This context's record, or NULL when it reports nothing. */
 static rdv_ctx_report_rank *record_of(const rdv_context *ctx)
 {
-    rdv_ctx_report_rank *r;
-
     pthread_once(&rep.once, report_init);
     if (!rep.base || rdv_context_size(ctx) != rep.nranks)
         return NULL;
-    r = (rdv_ctx_report_rank *)rep.base + rdv_context_rank(ctx);
-    if (__atomic_load_n(&r->state, __ATOMIC_ACQUIRE) ==
-        RDV_CTX_REPORT_CONNECTED)
-        return NULL; /* an earlier context connected: keep its mesh */
-    return r;
+    return rdv_ctx_report_ranks(rep.base) + rdv_context_rank(ctx);
+}
+
+static int connected(const rdv_ctx_report_rank *r)
+{
+    return __atomic_load_n(&r->state, __ATOMIC_ACQUIRE) ==
+           RDV_CTX_REPORT_CONNECTED;
 }
 
 static void publish(rdv_ctx_report_rank *r, const rdv_context *ctx,
@@ -111,8 +114,9 @@ void rdv_ctx_report_created(rdv_context *ctx)
 {
     rdv_ctx_report_rank *r = record_of(ctx);
 
-    if (!r)
-        return;
+    if (!r || connected(r))
+        return; /* an earlier context connected: it stands until a later
+                   one connects */
     r->status = 0;
     r->detail[0] = '\0';
     publish(r, ctx, RDV_CTX_REPORT_CREATED);
@@ -122,9 +126,11 @@ void rdv_ctx_report_failed(rdv_context *ctx, int status, const char *detail)
 {
     rdv_ctx_report_rank *r = record_of(ctx);
 
-    if (!r || __atomic_load_n(&r->state, __ATOMIC_ACQUIRE) ==
-                  RDV_CTX_REPORT_FAILED)
-        return; /* the first failure is the cause */
+    if (!r || connected(r) || __atomic_load_n(&r->state,
+                                              __ATOMIC_ACQUIRE) ==
+                                  RDV_CTX_REPORT_FAILED)
+        return; /* the first failure is the cause; a connected mesh
+                   stands */
     r->status = status;
     snprintf(r->detail, sizeof r->detail, "%s", detail);
     publish(r, ctx, RDV_CTX_REPORT_FAILED);
@@ -138,6 +144,9 @@ void rdv_ctx_report_connected(rdv_context *ctx)
 
     if (!r)
         return;
+    /* An earlier mesh's row is rewritten below: a rank killed half-way
+     * shows a context that never connected, not a mix of two meshes. */
+    __atomic_store_n(&r->state, RDV_CTX_REPORT_CREATED, __ATOMIC_RELEASE);
     row = rdv_ctx_report_links(rep.base, rep.nranks, me);
     for (int p = 0; p < rep.nranks; p++) {
         rdv_peer_info pi;
@@ -145,8 +154,8 @@ void rdv_ctx_report_connected(rdv_context *ctx)
         if (p == me)
             continue;
         memset(&row[p], 0, sizeof row[p]);
-        /* A socket that cannot tell its ends leaves them zero: the
-         * launcher's mesh-consistent shows that pair as a mismatch. */
+        /* A socket that cannot tell its ends leaves them zero (no
+         * family): the launcher counts that pair as not seen. */
         if (rdv_context_peer_info(ctx, p, &pi) != RDV_OK)
             continue;
         memcpy(&row[p].local, &pi.local, sizeof row[p].local);

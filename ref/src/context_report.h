@@ -5,8 +5,11 @@
  * context of the job's size writes its rank's record there as it is
  * made, fails or connects. The launcher judges mesh-consistent from it
  * as `rdv run` does from its result area. Internal: the layout is
- * shared by librdv (context_report.c) and the harness (run/launch.c),
- * which are always built together.
+ * shared by librdv (context_report.c) and the harness
+ * (run/launch_contexts.c), but the launched program may link another
+ * librdv than the launcher's: the launcher stamps a head (magic, layout
+ * version, N) and a librdv that does not know the stamp writes nothing,
+ * which the launcher reads as ranks that reported nothing (a SKIP).
  */
 #ifndef RDV_CONTEXT_REPORT_H
 #define RDV_CONTEXT_REPORT_H
@@ -17,6 +20,18 @@
 #include <sys/socket.h>
 
 #include "rdv/context.h"
+
+#define RDV_CTX_REPORT_MAGIC 0x72647663u /* "rdvc" */
+#define RDV_CTX_REPORT_VERSION 1u /* bump on any change below */
+
+/* The memory's first bytes, written by the launcher before the ranks
+ * start. */
+typedef struct rdv_ctx_report_head {
+    uint32_t magic;   /* RDV_CTX_REPORT_MAGIC */
+    uint32_t version; /* RDV_CTX_REPORT_VERSION */
+    uint32_t nranks;  /* the job's size: the records that follow */
+    uint32_t zero;
+} rdv_ctx_report_head;
 
 /* A rank's record's state, stored last (release) once the rest is in. */
 enum {
@@ -48,27 +63,37 @@ typedef struct rdv_ctx_report_link {
     rdv_ctx_report_addr remote;
 } rdv_ctx_report_link;
 
-/* The bytes a job of n ranks needs: n records, then the n x n links. A
- * context whose size gives another length than the shared file's is not
- * the job's (a sub-group) and reports nothing. */
+/* The bytes a job of n ranks needs: the head, n records, then the n x n
+ * links. Memory of another length than its head's N gives is not the
+ * launcher's, and a context of another size than N (a sub-group)
+ * reports nothing. */
 static inline size_t rdv_ctx_report_size(int n)
 {
-    return (size_t)n * sizeof(rdv_ctx_report_rank) +
+    return sizeof(rdv_ctx_report_head) +
+           (size_t)n * sizeof(rdv_ctx_report_rank) +
            (size_t)n * (size_t)n * sizeof(rdv_ctx_report_link);
+}
+
+static inline rdv_ctx_report_rank *rdv_ctx_report_ranks(void *base)
+{
+    return (rdv_ctx_report_rank *)((char *)base +
+                                   sizeof(rdv_ctx_report_head));
 }
 
 static inline rdv_ctx_report_link *rdv_ctx_report_links(void *base, int n,
                                                         int rank)
 {
-    return (rdv_ctx_report_link *)((char *)base +
-                                   (size_t)n * sizeof(rdv_ctx_report_rank)) +
+    return (rdv_ctx_report_link *)(rdv_ctx_report_ranks(base) + n) +
            (size_t)rank * (size_t)n;
 }
 
 /* librdv's side (context.c calls these); each does nothing unless
- * RDV_CONTEXT_REPORT_FD names the launcher's memory and the context is
- * of the job's size. A rank's record keeps the first context that
- * connected: a later context does not overwrite it. */
+ * RDV_CONTEXT_REPORT_FD names the launcher's memory with the stamp this
+ * librdv knows and the context is of the job's size. A rank's record is
+ * the LATEST context of the job's size that connected: a program that
+ * makes several such contexts in turn (a retry after a failure) is
+ * judged on the last one each rank connected. A context made or failed
+ * after one connected does not erase the connected mesh. */
 void rdv_ctx_report_created(rdv_context *ctx);
 void rdv_ctx_report_failed(rdv_context *ctx, int status, const char *detail);
 void rdv_ctx_report_connected(rdv_context *ctx);

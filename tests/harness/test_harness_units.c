@@ -22,6 +22,7 @@
 #include "run/fd_limit.h"
 #include "run/leak.h"
 #include "run/socket_scan.h"
+#include "report/launch_progress.h"
 #include "report/replay.h"
 #include "report/report_text.h"
 #include "run/supervise.h"
@@ -637,6 +638,39 @@ Test(checks, mesh_check_at_n_1024_judges_every_pair)
     free(rep);
 }
 
+/* A pair whose ends have no family (a socket that could not tell them)
+ * is not seen: two zeroed ends would mirror each other. The check SKIPs
+ * naming the pair, and a real mismatch elsewhere still FAILs. */
+Test(checks, mesh_check_skips_a_pair_with_no_address)
+{
+    rdv_run_report *rep = calloc(1, sizeof *rep);
+    const rdv_check *c;
+    rdv_result_area a;
+
+    cr_assert_not_null(rep);
+    mesh_area(&a, 4);
+    memset(&rdv_result_area_tuples(&a, 1)[2], 0, sizeof(rdv_tuple));
+    memset(&rdv_result_area_tuples(&a, 2)[1], 0, sizeof(rdv_tuple));
+    c = judge_mesh_of(&a, 4, rep);
+    cr_expect_eq(c->verdict, RDV_CHECK_SKIP, "%s", c->detail);
+    cr_expect(strstr(c->detail, "the sockets of 1 pair of connected ranks "
+                     "told no address (ranks 1 and 2), so the mesh was not "
+                     "seen whole; 5 other pairs mirror each other"), "%s",
+              c->detail);
+    /* one end unknown: not seen either, not a mismatch */
+    rdv_result_area_destroy(&a);
+    mesh_area(&a, 4);
+    rdv_result_area_tuples(&a, 3)[0].remote.family = 0;
+    c = judge_mesh_of(&a, 4, rep);
+    cr_expect_eq(c->verdict, RDV_CHECK_SKIP, "%s", c->detail);
+    cr_expect(strstr(c->detail, "(ranks 0 and 3)"), "%s", c->detail);
+    rdv_result_area_tuples(&a, 2)[1].local.port ^= 1;
+    c = judge_mesh_of(&a, 4, rep);
+    cr_expect_eq(c->verdict, RDV_CHECK_FAIL, "%s", c->detail);
+    rdv_result_area_destroy(&a);
+    free(rep);
+}
+
 /* Gloo's mesh seen from outside: rows hold each rank's sockets in any
  * order (here reversed, with a store connection first), and every pair
  * of ranks must share one. */
@@ -965,4 +999,36 @@ Test(checks, no_survivor_is_a_skip)
                  RDV_CHECK_SKIP);
     rdv_result_area_destroy(&a);
     free(rep);
+}
+
+/* The live line is redrawn at most every 250 ms, not at each exit, and
+ * always at the last: 1024 ranks ending at once draw it a few times. */
+Test(progress, launch_live_line_is_rate_limited)
+{
+    char path[] = "/tmp/rdv-progress-XXXXXX", buf[65536];
+    rdv_rank_exit e = {0};
+    rdv_launch_progress p;
+    int fd = mkstemp(path), saved = dup(2), draws = 0;
+    ssize_t n;
+
+    cr_assert(fd >= 0 && saved >= 0);
+    unlink(path);
+    fflush(stderr);
+    cr_assert(dup2(fd, 2) == 2);
+    rdv_launch_progress_start(&p, 1024, rdv_now_ns(), 0);
+    p.live = 1; /* as on a terminal */
+    for (int r = 0; r < 1024; r++)
+        rdv_launch_progress_exited(&p, r, &e);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    n = pread(fd, buf, sizeof buf - 1, 0);
+    close(fd);
+    cr_assert(n > 0);
+    buf[n] = '\0';
+    for (char *q = buf; (q = strchr(q, '\r')); q++)
+        draws++;
+    cr_expect(draws >= 1 && draws < 100, "%d redraws", draws);
+    cr_expect(strstr(buf, "launch [1024/1024 ended] 0 running"), "%s",
+              buf);
 }

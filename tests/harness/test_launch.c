@@ -223,19 +223,26 @@ Test(launch, context_checks_skip_without_a_context, .timeout = 60)
     job_end(&j);
 }
 
+/* rdv launch -n 3 --context-checks -- SWAPPED_PROG MODE */
+static result swapped(const job *j, const char *mode)
+{
+    char cmd[2048];
+
+    snprintf(cmd, sizeof cmd, "launch -n 3 --store file://%s -v "
+             "--context-checks -- %s %s", j->store, SWAPPED_PROG, mode);
+    return rdv(cmd);
+}
+
 /* A mesh whose reported ends do not mirror fails mesh-consistent, naming
  * the pairs: rank 1's record swaps its links to ranks 0 and 2. */
 Test(launch, context_checks_fail_a_mesh_that_does_not_mirror,
      .timeout = 120)
 {
-    char cmd[2048];
     job j;
     result r;
 
     job_init(&j);
-    snprintf(cmd, sizeof cmd, "launch -n 3 --store file://%s -v "
-             "--context-checks -- %s", j.store, SWAPPED_PROG);
-    r = rdv(cmd);
+    r = swapped(&j, "swap");
     cr_expect_eq(r.code, 1, "%s", r.out);
     cr_expect(check_is(r.out, "mesh-consistent", "FAIL"), "%s", r.out);
     cr_expect(strstr(r.out, "rank 0's socket to rank 1 is 127.0.0.1:") &&
@@ -244,6 +251,90 @@ Test(launch, context_checks_fail_a_mesh_that_does_not_mirror,
     cr_expect(strstr(r.out, "rank 1's socket to rank 2 is 127.0.0.1:"),
               "%s", r.out);
     cr_expect(check_is(r.out, "ranks-ok", "PASS"), "%s", r.out);
+    free(r.out);
+    job_end(&j);
+}
+
+/* Ranks 0 and 1 report zeroed ends for their link to each other (a
+ * socket that could not tell them): zeroes mirror zeroes, so the pair
+ * is not seen and the check SKIPs naming it, never PASS. */
+Test(launch, context_checks_skip_a_pair_that_told_no_address,
+     .timeout = 120)
+{
+    job j;
+    result r;
+
+    job_init(&j);
+    r = swapped(&j, "zero");
+    cr_expect_eq(r.code, 0, "%s", r.out);
+    cr_expect(check_is(r.out, "mesh-consistent", "SKIP"), "%s", r.out);
+    cr_expect(strstr(r.out, "the sockets of 1 pair of connected ranks told "
+                     "no address (ranks 0 and 1), so the mesh was not seen "
+                     "whole; 2 other pairs mirror each other"), "%s", r.out);
+    free(r.out);
+    job_end(&j);
+}
+
+/* A retried mesh: every rank connects, rank 2's first attempt is marked
+ * failed, and all connect a second context. Each rank's latest
+ * connected context is judged: the second mesh, whole, mirrors (ranks
+ * 0 and 1 keeping their first would mismatch rank 2's second). */
+Test(launch, context_checks_judge_the_latest_connected_context,
+     .timeout = 120)
+{
+    job j;
+    result r;
+
+    job_init(&j);
+    r = swapped(&j, "retry");
+    cr_expect_eq(r.code, 0, "%s", r.out);
+    cr_expect(check_is(r.out, "mesh-consistent", "PASS"), "%s", r.out);
+    cr_expect(strstr(r.out, "3 socket pairs mirror each other"), "%s",
+              r.out);
+    free(r.out);
+    job_end(&j);
+}
+
+/* Memory stamped with another layout version (a launcher and a librdv
+ * of different builds): the ranks' librdv writes nothing into it, and
+ * the check is a SKIP naming every rank, never a reading of a layout it
+ * does not know. */
+Test(launch, context_checks_skip_memory_of_another_layout, .timeout = 120)
+{
+    job j;
+    result r;
+
+    job_init(&j);
+    r = swapped(&j, "stamp");
+    cr_expect_eq(r.code, 0, "%s", r.out);
+    cr_expect(check_is(r.out, "ranks-ok", "PASS"), "%s", r.out);
+    cr_expect(check_is(r.out, "mesh-consistent", "SKIP"), "%s", r.out);
+    cr_expect(strstr(r.out, "no rank reported a librdv context (ranks 0, "
+                     "1, 2)"), "%s", r.out);
+    free(r.out);
+    job_end(&j);
+}
+
+/* Past its line's worth, the list of ranks that reported nothing ends
+ * with one ", ..." (80 ranks of /bin/true). */
+Test(launch, context_checks_cut_a_long_list_of_ranks_once, .timeout = 120)
+{
+    char cmd[1024];
+    const char *p;
+    job j;
+    result r;
+
+    job_init(&j);
+    snprintf(cmd, sizeof cmd, "launch -n 80 --store file://%s "
+             "--context-checks -- /bin/true", j.store);
+    r = rdv(cmd);
+    cr_expect_eq(r.code, 0, "%s", r.out);
+    cr_expect(check_is(r.out, "mesh-consistent", "SKIP"), "%s", r.out);
+    p = strstr(r.out, "no rank reported a librdv context (ranks 0, 1, 2, ");
+    cr_expect(p && strstr(p, ", ...): the program is not linked"), "%s",
+              r.out);
+    cr_expect(!strstr(r.out, "...."), "%s", r.out);
+    cr_expect(!strstr(r.out, ", 79"), "%s", r.out);
     free(r.out);
     job_end(&j);
 }
