@@ -394,7 +394,7 @@ Test(progress, matrix_prints_a_line_per_cell_while_it_runs, .timeout = 180)
              "--ranks 2 --seeds 1 --timeout 500 --workload "
              "'barrier,spin:rank=1' >%s/out 2>%s/err & pid=$!; "
              "seen=no; for i in $(seq 600); do "
-             "if grep -q 'matrix \\[1/2\\]' %s/err; then "
+             "if grep -qs 'matrix \\[1/2\\]' %s/err; then "
              "kill -0 $pid 2>/dev/null && seen=yes; break; fi; "
              "sleep 0.02; done; wait $pid; echo \"exit $? seen $seen\"; "
              "cat %s/err",
