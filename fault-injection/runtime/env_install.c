@@ -52,6 +52,7 @@
 
 #include "fault_env.h"
 #include "fault_internal.h"
+#include "launcher_fd.h"
 #include "rdv/context.h"
 
 static struct {
@@ -110,22 +111,17 @@ static int env_fired(int rank, int size)
 {
     const char *v = getenv("RDV_FAULTS_FIRED_FD");
     size_t need = 2 * (size_t)size * sizeof(uint64_t);
-    unsigned long long dev, ino;
     struct stat st;
-    char why[200], tail;
+    char why[200];
     void *m;
-    int fd;
+    int fd, own = rdv_launcher_fd(v, &fd, &st);
 
-    if (!v)
-        return RDV_OK;
-    if (sscanf(v, "%d:%llu:%llu%c", &fd, &dev, &ino, &tail) != 3 ||
-        fd < 0) {
+    if (own < 0) {
         snprintf(why, sizeof why, "'%.40s' is not FD:DEV:INODE", v);
         return env_fail("RDV_FAULTS_FIRED_FD", why);
     }
-    if (fstat(fd, &st) || (unsigned long long)st.st_dev != dev ||
-        (unsigned long long)st.st_ino != ino)
-        return RDV_OK; /* not the launcher's fd: we are not its rank */
+    if (!own)
+        return RDV_OK; /* unset, or not the launcher's fd: not its rank */
     if ((size_t)st.st_size < need) {
         snprintf(why, sizeof why, "fd %d holds %lld bytes, not the %zu of "
                  "%d ranks' masks", fd, (long long)st.st_size, need, size);

@@ -39,6 +39,7 @@
 #include <unistd.h>
 
 #include "context_report.h"
+#include "launcher_fd.h"
 
 static struct {
     pthread_once_t once;
@@ -49,20 +50,14 @@ static struct {
 /* The launcher's fd is closed on every path, mapped or not. */
 static void report_init(void)
 {
-    const char *v = getenv("RDV_CONTEXT_REPORT_FD");
-    unsigned long long dev, ino;
     const rdv_ctx_report_head *h;
     struct stat st;
-    char tail;
     void *m;
     int fd;
 
-    if (!v || sscanf(v, "%d:%llu:%llu%c", &fd, &dev, &ino, &tail) != 3 ||
-        fd < 0)
+    /* malformed, or not the launcher's fd (we are not its rank) */
+    if (rdv_launcher_fd(getenv("RDV_CONTEXT_REPORT_FD"), &fd, &st) != 1)
         return;
-    if (fstat(fd, &st) || (unsigned long long)st.st_dev != dev ||
-        (unsigned long long)st.st_ino != ino)
-        return; /* not the launcher's fd: we are not its rank */
     if ((size_t)st.st_size < sizeof *h) {
         close(fd);
         return;
