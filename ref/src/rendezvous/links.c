@@ -38,8 +38,6 @@
  * the key safe at that point.
  */
 #include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -187,7 +185,7 @@ static int out_event(rdv_mesh *m, int kind, int k, int res)
     rdv_mesh_peer *p = &m->peers[k];
     rdv_hello h;
     char why[160];
-    int one = 1, ret;
+    int ret;
 
     if (res == -ETIME) { /* the deadline: the loop reports it */
         drop_fd(m, &p->fd);
@@ -201,7 +199,6 @@ static int out_event(rdv_mesh *m, int kind, int k, int res)
             out_retry(m, k, -res, "connect");
             return RDV_OK;
         }
-        setsockopt(p->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         p->moved = 0;
         p->state = LINK_HELLO;
         hello_to(m, p->tx, RDV_HELLO_CONNECT, p->rec.nonce);
@@ -472,8 +469,8 @@ static int accept_event(rdv_mesh *m, int res, int more)
     int ret;
 
     if (res >= 0) {
-        in = rdv_transport_prepare_fd(m->t, res) == RDV_OK ? in_new(m, &i)
-                                                            : NULL;
+        /* in the backend's mode and TCP_NODELAY from the listener */
+        in = in_new(m, &i);
         if (!in) {
             m->counters->strangers_rejected++;
             m->strangers.count[STRANGER_EVICTED]++;
