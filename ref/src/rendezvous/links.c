@@ -13,11 +13,12 @@
  *
  * Acceptor (from every higher rank): a multishot accept on the
  * listener; each new connection must send a valid CONNECT within its
- * handshake budget (rdv_context_options.handshake_ms, 250 ms by
- * default, never past the deadline): a peer sends it as soon as its
- * connect completes (rdv_mesh_on_records() sends hellos before the next
- * store read), so only strangers, or a peer on a host too busy to run
- * it, outlive the budget. Garbage, a wrong token or size, a rank that
+ * handshake budget (rdv_context_options.handshake_ms; by default 250
+ * ms, or 1 ms per rank above 250 ranks; never past the deadline): a
+ * peer sends it as soon as its connect completes (rdv_mesh_on_records()
+ * sends hellos before the next store read), so only strangers, or a
+ * peer on a host too busy to run it, outlive the budget. The flood
+ * guarantees below hold whatever the budget. Garbage, a wrong token or size, a rank that
  * should not connect here or a nonce that is not ours (a stale peer) is
  * closed at once; silence past the budget is closed while the listener
  * is crowded (half its slots unproven), else given another budget, so
