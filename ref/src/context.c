@@ -12,6 +12,7 @@
  * context is made, fails or connects (context_report.c).
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,6 +67,17 @@ static char *dup_or_null(const char *s, int *oom)
 }
 
 /* The caller's options, checked; the reason in errbuf when not. */
+/* handshake_ms's default for a rendezvous of size ranks (rdv/context.h
+ * says why it grows with the size). */
+static int default_handshake_ms(int size)
+{
+    long long ms = (long long)size * RDV_CONTEXT_HANDSHAKE_MS_PER_RANK;
+
+    if (ms < RDV_CONTEXT_HANDSHAKE_MS)
+        return RDV_CONTEXT_HANDSHAKE_MS;
+    return ms > INT_MAX ? INT_MAX : (int)ms;
+}
+
 static int options_check(const rdv_context_options *opts,
                          rdv_context_options *o, char *errbuf,
                          size_t errlen)
@@ -131,7 +143,7 @@ int rdv_context_create(const rdv_context_options *opts, rdv_context **out,
     c->log_arg = o.log_arg;
     c->hooks = rdv_fault_env_hooks(o.hooks); /* RDV_FAULTS, if set */
     c->handshake_ms = o.handshake_ms ? o.handshake_ms
-                                     : RDV_CONTEXT_HANDSHAKE_MS;
+                                     : default_handshake_ms(o.size);
     c->recheck_ms = o.recheck_ms ? o.recheck_ms : RDV_CONTEXT_RECHECK_MS;
     if (oom) {
         rdv_context_destroy(c);

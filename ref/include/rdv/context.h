@@ -64,10 +64,17 @@ RDV_API_BEGIN
 #define RDV_TIMEOUT_DEFAULT INT_MIN
 #define RDV_CONTEXT_TIMEOUT_MS 30000
 /* How long an incoming connection may stay before it has sent a whole
- * valid handshake when rdv_context_options.handshake_ms is 0. A peer
+ * valid handshake when rdv_context_options.handshake_ms is 0: the
+ * larger of RDV_CONTEXT_HANDSHAKE_MS and RDV_CONTEXT_HANDSHAKE_MS_PER_RANK
+ * times the size (250 ms up to 250 ranks, 1024 ms at 1024). A peer
  * sends its handshake the moment its connect completes, so only a
- * stranger (a port scanner, an idle or garbage client) outlives it. */
+ * stranger (a port scanner, an idle or garbage client) or a peer not
+ * given the CPU outlives it; with all N ranks on one host that wait
+ * grows with N (at N = 1024 under load, 250 ms closed real peers). A
+ * longer budget never shuts a peer out under a flood: the listener's
+ * slots are capped, and the oldest unproven connection makes room. */
 #define RDV_CONTEXT_HANDSHAKE_MS 250
+#define RDV_CONTEXT_HANDSHAKE_MS_PER_RANK 1
 /* How often a rank whose links are still coming up checks that its own
  * record is still in the store when rdv_context_options.recheck_ms is 0
  * (a store restarted without persistence loses it; the rank publishes
@@ -109,8 +116,9 @@ typedef struct rdv_context_options {
                               accepted is closed and its slot reused
                               while the listener is crowded (half of
                               its 4N+64 slots unproven): > 0 ms, 0 =
-                              RDV_CONTEXT_HANDSHAKE_MS, < 0 = until the
-                              rendezvous deadline */
+                              the default, max(RDV_CONTEXT_HANDSHAKE_MS,
+                              size * RDV_CONTEXT_HANDSHAKE_MS_PER_RANK),
+                              < 0 = until the rendezvous deadline */
     int recheck_ms;        /* while its links come up, a rank checks this
                               often that its record is still in the store
                               (one store call each time): > 0 ms, 0 =

@@ -13,11 +13,12 @@
  *
  * Acceptor (from every higher rank): a multishot accept on the
  * listener; each new connection must send a valid CONNECT within its
- * handshake budget (rdv_context_options.handshake_ms, 250 ms by
- * default, never past the deadline): a peer sends it as soon as its
- * connect completes (rdv_mesh_on_records() sends hellos before the next
- * store read), so only strangers, or a peer on a host too busy to run
- * it, outlive the budget. Garbage, a wrong token or size, a rank that
+ * handshake budget (rdv_context_options.handshake_ms; by default 250
+ * ms, or 1 ms per rank above 250 ranks; never past the deadline): a
+ * peer sends it as soon as its connect completes (rdv_mesh_on_records()
+ * sends hellos before the next store read), so only strangers, or a
+ * peer on a host too busy to run it, outlive the budget. The flood
+ * guarantees below hold whatever the budget. Garbage, a wrong token or size, a rank that
  * should not connect here or a nonce that is not ours (a stale peer) is
  * closed at once; silence past the budget is closed while the listener
  * is crowded (half its slots unproven), else given another budget, so
@@ -38,8 +39,6 @@
  * the key safe at that point.
  */
 #include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -187,7 +186,7 @@ static int out_event(rdv_mesh *m, int kind, int k, int res)
     rdv_mesh_peer *p = &m->peers[k];
     rdv_hello h;
     char why[160];
-    int one = 1, ret;
+    int ret;
 
     if (res == -ETIME) { /* the deadline: the loop reports it */
         drop_fd(m, &p->fd);
@@ -201,7 +200,6 @@ static int out_event(rdv_mesh *m, int kind, int k, int res)
             out_retry(m, k, -res, "connect");
             return RDV_OK;
         }
-        setsockopt(p->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         p->moved = 0;
         p->state = LINK_HELLO;
         hello_to(m, p->tx, RDV_HELLO_CONNECT, p->rec.nonce);
@@ -472,8 +470,8 @@ static int accept_event(rdv_mesh *m, int res, int more)
     int ret;
 
     if (res >= 0) {
-        in = rdv_transport_prepare_fd(m->t, res) == RDV_OK ? in_new(m, &i)
-                                                            : NULL;
+        /* in the backend's mode and TCP_NODELAY from the listener */
+        in = in_new(m, &i);
         if (!in) {
             m->counters->strangers_rejected++;
             m->strangers.count[STRANGER_EVICTED]++;

@@ -38,6 +38,7 @@
 
 #include "mesh.h"
 #include "rdv/clock.h"
+#include "self_pid.h"
 #include "transport/sockaddr.h"
 
 /* How often a waiting rank looks for peers on this host that died, and
@@ -318,7 +319,7 @@ static int hand_over(rdv_mesh *m)
         int fd = p->fd;
         p->fd = -1;
         if (ret == RDV_OK) {
-            ret = rdv_transport_attach(m->t, k, fd, p->desc);
+            ret = rdv_transport_attach_own(m->t, k, fd, p->desc);
             if (ret != RDV_OK)
                 rdv_mesh_fail(m, ret, "rank %d: %s", m->rank,
                               rdv_transport_errmsg(m->t));
@@ -380,7 +381,7 @@ static int mesh_init(rdv_mesh *m)
                         : (int64_t)rdv_context_recheck_ms(m->ctx) * 1000000;
     m->me.rank = (uint32_t)m->rank;
     m->me.size = (uint32_t)m->size;
-    m->me.pid = (uint32_t)getpid();
+    m->me.pid = (uint32_t)rdv_self_pid();
     m->me.nonce = fresh_nonce();
     m->me.token = m->token;
     m->rng = m->me.nonce ^ ((uint64_t)m->me.pid << 32);

@@ -183,11 +183,14 @@ static int fd_mode(const rdv_transport *t, int fd)
     return fcntl(fd, F_SETFL, fl) < 0 ? errno : 0;
 }
 
-int rdv_transport_prepare_fd(rdv_transport *t, int fd)
+/* TCP_NODELAY when fd is TCP: every frame is a whole message, and a
+ * small one held back for an ACK is a round trip lost. */
+static void fd_nodelay(int fd, int family)
 {
-    int err = fd_mode(t, fd);
+    int one = 1;
 
-    return err ? sys_fail(t, "fcntl", err) : RDV_OK;
+    if (family == AF_INET || family == AF_INET6)
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 }
 
 int rdv_transport_socket(rdv_transport *t, int family, int *fd)
@@ -197,7 +200,43 @@ int rdv_transport_socket(rdv_transport *t, int family, int *fd)
     if (t->ops->nonblocking)
         type |= SOCK_NONBLOCK;
     *fd = socket(family, type, 0);
-    return *fd < 0 ? sys_fail(t, "socket", errno) : RDV_OK;
+    if (*fd < 0)
+        return sys_fail(t, "socket", errno);
+    fd_nodelay(*fd, family);
+    return RDV_OK;
+}
+
+/* RDV_OK when peer is another rank with no link yet; else closes fd
+ * and says why. */
+static int free_peer(rdv_transport *t, int peer, int fd)
+{
+    if (peer >= 0 && peer < t->size && peer != t->rank &&
+        t->peers[peer].fd < 0)
+        return RDV_OK;
+    close(fd);
+    snprintf(t->detail, sizeof t->detail,
+             "attach: bad or duplicate peer %d (rank %d of %d)", peer,
+             t->rank, t->size);
+    return RDV_EINVAL;
+}
+
+/* Makes fd, ready as it is, peer's link; desc as in attach. */
+static int take_fd(rdv_transport *t, int peer, int fd, const char *desc)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+
+    t->peers[peer].fd = fd;
+    if (desc) {
+        snprintf(t->peers[peer].desc, sizeof t->peers[peer].desc, "%s",
+                 desc);
+    } else {
+        if (getpeername(fd, (struct sockaddr *)&ss, &sl) < 0)
+            ss.ss_family = AF_UNSPEC;
+        rdv_sockaddr_format(&ss, t->peers[peer].desc,
+                            sizeof t->peers[peer].desc);
+    }
+    return RDV_OK;
 }
 
 int rdv_transport_attach(rdv_transport *t, int peer, int fd,
@@ -205,16 +244,10 @@ int rdv_transport_attach(rdv_transport *t, int peer, int fd,
 {
     struct sockaddr_storage ss;
     socklen_t sl = sizeof ss;
-    int one = 1, err;
+    int err;
 
-    if (peer < 0 || peer >= t->size || peer == t->rank ||
-        t->peers[peer].fd >= 0) {
-        close(fd);
-        snprintf(t->detail, sizeof t->detail,
-                 "attach: bad or duplicate peer %d (rank %d of %d)", peer,
-                 t->rank, t->size);
+    if (free_peer(t, peer, fd) != RDV_OK)
         return RDV_EINVAL;
-    }
     err = fd_mode(t, fd);
     if (err) {
         char call[48];
@@ -223,21 +256,17 @@ int rdv_transport_attach(rdv_transport *t, int peer, int fd,
         snprintf(call, sizeof call, "attach rank %d: fcntl", peer);
         return sys_fail(t, call, err);
     }
-    if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0 &&
-        (ss.ss_family == AF_INET || ss.ss_family == AF_INET6))
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    t->peers[peer].fd = fd;
-    if (desc) {
-        snprintf(t->peers[peer].desc, sizeof t->peers[peer].desc, "%s",
-                 desc);
-    } else {
-        sl = sizeof ss;
-        if (getpeername(fd, (struct sockaddr *)&ss, &sl) < 0)
-            ss.ss_family = AF_UNSPEC;
-        rdv_sockaddr_format(&ss, t->peers[peer].desc,
-                            sizeof t->peers[peer].desc);
-    }
-    return RDV_OK;
+    if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
+        fd_nodelay(fd, ss.ss_family);
+    return take_fd(t, peer, fd, desc);
+}
+
+int rdv_transport_attach_own(rdv_transport *t, int peer, int fd,
+                             const char *desc)
+{
+    if (free_peer(t, peer, fd) != RDV_OK)
+        return RDV_EINVAL;
+    return take_fd(t, peer, fd, desc);
 }
 
 int rdv_transport_peer_fd(const rdv_transport *t, int peer)

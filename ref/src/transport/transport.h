@@ -110,6 +110,13 @@ void rdv_transport_set_hooks(rdv_transport *t, const rdv_hooks *hooks);
  * messages ("127.0.0.1:40123"); NULL asks getpeername(). */
 int rdv_transport_attach(rdv_transport *t, int peer, int fd,
                          const char *desc);
+/* The same for an fd this transport made, which is in its mode
+ * already: one from rdv_transport_socket(), or accepted on a listener
+ * from it. No syscall: at N = 64, attach's fcntl, getsockname and
+ * setsockopt on both ends were 10 of the 19.5 syscalls a connection
+ * cost. */
+int rdv_transport_attach_own(rdv_transport *t, int peer, int fd,
+                             const char *desc);
 
 /* The fd attached for peer, or -1. The transport still owns it. */
 int rdv_transport_peer_fd(const rdv_transport *t, int peer);
@@ -179,13 +186,15 @@ typedef struct rdv_event {
 
 #define RDV_TAG_TRANSPORT (1ull << 63)
 
-/* A new stream socket the backend can drive, in *fd: CLOEXEC, and
- * nonblocking when the backend wants it. RDV_EIO or RDV_ENOMEM with the
- * errno in the detail. */
+/* A new stream socket the backend can drive, in *fd: CLOEXEC,
+ * nonblocking when the backend wants it, and TCP_NODELAY when it is
+ * TCP. A listener made here hands all of that to the sockets it
+ * accepts: the backends accept with the flags of their mode (accept4,
+ * io_uring's accept), and Linux copies TCP_NODELAY from the listener
+ * into each accepted socket (Stevens, UNP 7.4; tests/ref/rendezvous
+ * checks every link of a mesh). RDV_EIO or RDV_ENOMEM with the errno
+ * in the detail. */
 int rdv_transport_socket(rdv_transport *t, int family, int *fd);
-/* Puts an fd obtained elsewhere (accepted, socketpair) in that mode.
- * RDV_EIO with the errno in the detail. */
-int rdv_transport_prepare_fd(rdv_transport *t, int fd);
 
 /* Each returns RDV_OK, and the outcome arrives as an event; or RDV_EIO
  * / RDV_ENOMEM with the detail naming the call that failed. Even then
@@ -226,6 +235,8 @@ typedef struct rdv_backend_ops {
     void (*destroy)(rdv_backend *b);
     int (*connect)(rdv_backend *b, int fd, const struct sockaddr *sa,
                    socklen_t salen, uint64_t tag, int64_t deadline);
+    /* each accepted fd comes close-on-exec and in the blocking mode
+     * above (accept4's flags, io_uring accept's), ready to attach */
     int (*accept)(rdv_backend *b, int fd, uint64_t tag);
     int (*send)(rdv_backend *b, int fd, const void *buf, size_t len,
                 uint64_t tag);

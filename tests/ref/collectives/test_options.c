@@ -10,7 +10,8 @@
  *    zero, and refused once it sets one;
  *  - an older caller's smaller struct keeps the defaults for the fields
  *    it lacks (on a toy struct: today's structs are their first
- *    version, so no older caller exists yet).
+ *    version, so no older caller exists yet);
+ *  - the handshake budget's default, which depends on the size.
  */
 #include <criterion/criterion.h>
 #include <stddef.h>
@@ -85,6 +86,35 @@ Test(options, context_bad_sizes_are_einval)
     expect_create_refused(0, "struct_size is 0");
     expect_create_refused(4, "first version");
     expect_create_refused(0xdeadbeef, "not a size");
+}
+
+/* The budget a context of size ranks gets from handshake_ms. */
+static int handshake_of(int size, int handshake_ms)
+{
+    rdv_context_options o = rdv_context_options_default();
+    rdv_context *ctx = NULL;
+    char err[256] = "";
+    int ms;
+
+    o.size = size;
+    o.handshake_ms = handshake_ms;
+    cr_assert_eq(rdv_context_create(&o, &ctx, err, sizeof err), RDV_OK,
+                 "%s", err);
+    ms = rdv_context_handshake_ms(ctx);
+    rdv_context_destroy(ctx);
+    return ms;
+}
+
+/* 0 is the default, which grows with the size past 250 ranks; a value
+ * given is kept at every size. */
+Test(options, handshake_budget_default_grows_with_size)
+{
+    cr_expect_eq(handshake_of(2, 0), RDV_CONTEXT_HANDSHAKE_MS);
+    cr_expect_eq(handshake_of(250, 0), RDV_CONTEXT_HANDSHAKE_MS);
+    cr_expect_eq(handshake_of(251, 0), 251);
+    cr_expect_eq(handshake_of(1024, 0), 1024);
+    cr_expect_eq(handshake_of(1024, 100), 100);
+    cr_expect_eq(handshake_of(1024, -1), -1);
 }
 
 /* A caller built against a newer header: our struct, then more. */

@@ -4,7 +4,9 @@
  */
 #include <criterion/criterion.h>
 #include <dirent.h>
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "context_internal.h"
 #include "ranks.h"
 #include "rdv/store.h"
 #include "rdv/transport.h"
@@ -43,6 +46,36 @@ static int count_fds(void)
         n += e->d_name[0] != '.';
     closedir(d);
     return n - 1; /* the directory's own fd */
+}
+
+/* The mode the rendezvous leaves its links in, from the sockets
+ * themselves: the mesh sets it when it makes a socket or inherits it
+ * from its listener, never afterwards, so this is what proves it. */
+static void link_modes(rdv_context *ctx, int rank, int size, char *bad,
+                       size_t cap)
+{
+    rdv_transport *t = rdv_context_transport(ctx);
+    int want_nonblock = !strcmp(rdv_transport_backend(t), "epoll");
+
+    bad[0] = 0;
+    for (int q = 0; q < size && !bad[0]; q++) {
+        int fd = rdv_transport_peer_fd(t, q), nodelay = -1;
+        socklen_t len = sizeof nodelay;
+
+        if (q == rank)
+            continue;
+        int fdfl = fcntl(fd, F_GETFD), fl = fcntl(fd, F_GETFL);
+        if (getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &nodelay, &len) < 0)
+            nodelay = -1;
+        if (fdfl < 0 || fl < 0 || !(fdfl & FD_CLOEXEC) || nodelay != 1 ||
+            !!(fl & O_NONBLOCK) != want_nonblock)
+            snprintf(bad, cap,
+                     "link to rank %d (fd %d): cloexec %d, TCP_NODELAY %d, "
+                     "O_NONBLOCK %d (%s wants %d)",
+                     q, fd, fdfl < 0 ? -1 : !!(fdfl & FD_CLOEXEC), nodelay,
+                     fl < 0 ? -1 : !!(fl & O_NONBLOCK),
+                     rdv_transport_backend(t), want_nonblock);
+    }
 }
 
 /* One message each way with every peer: {from, to}. */
@@ -127,6 +160,8 @@ static void child(const rank_plan *p, int i, rank_result *res)
                     res->remote[q] = pi.remote;
                 }
             }
+            link_modes(ctx, o.rank, p->size, res->link_mode,
+                       sizeof res->link_mode);
             res->exchanged = exchange(ctx, o.rank, p->size);
         }
         rdv_context_get_counters(ctx, &res->counters);
@@ -198,6 +233,8 @@ void expect_mesh_ok(const rank_plan *p, const rank_result *r)
         cr_expect_eq(r[i].status, RDV_OK, "rank %d: %s: %s", p->ranks[i],
                      rdv_status_name(r[i].status), r[i].msg);
         cr_expect(r[i].exchanged, "rank %d: exchange failed", p->ranks[i]);
+        cr_expect(!r[i].link_mode[0], "rank %d: %s", p->ranks[i],
+                  r[i].link_mode);
         cr_expect_eq(r[i].fds_before, r[i].fds_after,
                      "rank %d leaked fds: %d before, %d after", p->ranks[i],
                      r[i].fds_before, r[i].fds_after);

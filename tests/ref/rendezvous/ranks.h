@@ -24,6 +24,9 @@ typedef struct rank_result {
     int fds_before, fds_after;
     int exchanged; /* one message each way with every peer checked */
     char transport[8];
+    /* the first link not close-on-exec, not TCP_NODELAY or not in the
+     * backend's blocking mode, said in words; "" when all are */
+    char link_mode[160];
     struct sockaddr_storage local[PEERS_MAX], remote[PEERS_MAX];
 } rank_result;
 
@@ -53,7 +56,8 @@ rank_result *plan_run(const rank_plan *p);
 void results_free(rank_result *r);
 
 /* Asserts (Criterion) that every process connected, exchanged, leaked
- * no fd, and that the 4-tuples pair up. */
+ * no fd, that every link is close-on-exec, TCP_NODELAY and in its
+ * backend's blocking mode, and that the 4-tuples pair up. */
 void expect_mesh_ok(const rank_plan *p, const rank_result *r);
 
 /* Number of keys left in the store. */
