@@ -16,6 +16,7 @@
 
 #include "file_name.h"
 #include "file_store.h"
+#include "self_pid.h"
 
 int rdv_file_io_fail(rdv_store *s, const char *op, const char *key, int err)
 {
@@ -56,7 +57,7 @@ static int write_temp(rdv_store *s, const char *key, const void *val,
                            {(void *)val, len}};
     int fd, rc = 0;
 
-    snprintf(tmp, 64, ".t.%d.%lu", (int)getpid(),
+    snprintf(tmp, 64, ".t.%d.%lu", (int)rdv_self_pid(),
              atomic_fetch_add(&F(s)->tmp_seq, 1));
     fd = openat(F(s)->dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
                 0644);
