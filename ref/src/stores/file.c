@@ -3,17 +3,36 @@
  * every process can reach (a local disk, tmpfs, or NFS).
  *
  * File names come from file_name.c, so no key can escape the directory.
- * Each file holds a small header (magic, key length, the key) and then
- * the value; the key in the header lets list() recover long, hashed names
- * and lets a read reject a digest collision.
+ * Each file holds a small header (magic "RDVL", key length, the key) and
+ * then records of the key's value, each a u32 length and the bytes; the
+ * last complete record is the value. The key in the header lets list()
+ * recover long, hashed names and lets a read reject a digest collision.
+ * A file of the older format (magic "RDVF": the key, then one value with
+ * no length) is refused with an error naming it, never read as a value.
  *
- * Writes are atomic to readers: a value is written to a temp file unique
- * to the writer (".t.<pid>.<n>") and then published with rename(2), or
- * link(2) for create-only, which fails with EEXIST when the key exists.
+ * Writes are atomic to readers. A set of a key whose file exists appends
+ * one record with pwritev(2) at the end of the last complete record: a
+ * reader sees a prefix of the file, so the new record counts only once
+ * it is whole, and until then the reader takes the previous one. No
+ * directory entry changes, which on ext4 is what a set cost before: a
+ * rename over an existing name journals the directory and flushes the
+ * new file's data (auto_da_alloc). A record a writer left short when it
+ * died (SIGKILL inside the write) is never read, and the next writer
+ * cuts it off (ftruncate) before appending, so no later record follows
+ * stale bytes. A file grows to 4 KiB (one read); the set that would
+ * pass it writes a new file instead. A new file (a new key, a full file,
+ * a value of 4 KiB or more) is written to a temp file unique to the
+ * writer (".t.<pid>.<n>") and then published with rename(2), or link(2)
+ * for create-only, which fails with EEXIST when the key exists. With
+ * poll=1 (NFS) every set writes a new file: another client could read an
+ * append that its writer's client flushes in pieces, out of order, but a
+ * rename is atomic on the server.
+ *
  * Every mutation (set, add, compare_set, delete) holds flock(2) on
  * ".lock", so read-modify-write ops never lose an update to a concurrent
- * writer; reads take no lock. A handle keeps ".lock" open, with a mutex
- * for its threads, which share that open file and so its flock.
+ * writer, and appends never interleave; reads take no lock. A handle
+ * keeps ".lock" open, with a mutex for its threads, which share that
+ * open file and so its flock.
  *
  * Waits first look for the keys and return at once when they exist
  * (multi_get reads them straight away and waits only for the missing).

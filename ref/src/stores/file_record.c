@@ -1,8 +1,10 @@
 /*
- * stores/file_record.c - the file store's record on disk: header, key
- * and value in one file per key, written to a temp file and published
- * with rename(2) or link(2), read back whole and checked against its
- * key (the design: stores/file.c).
+ * stores/file_record.c - the file store's records on disk: one file per
+ * key, a header with the key, then records of its value (a u32 length
+ * and the bytes). A set appends a record to the key's file, or writes a
+ * new file to a temp file and publishes it with rename(2) or link(2); a
+ * read takes the file whole, checks it against its key and returns the
+ * last complete record (the design: stores/file.c).
  */
 #include <errno.h>
 #include <fcntl.h>
