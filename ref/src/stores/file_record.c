@@ -229,44 +229,39 @@ static int rec_load(rdv_store *s, int fd, const char *key, const char *name,
                           F(s)->dir, name);
 }
 
-/* Appends key=val to key's file when it exists and has room: one
- * pwritev(2), which readers see as the old value until the whole record
- * is there. A record a dead writer left short at the end is cut off
- * first, so the new one follows the last complete one. RDV_ENOTFOUND
- * when the caller should write a new file instead (no file, no room, or
- * no rdv record in it). */
-static int append(rdv_store *s, const char *key, const char *name,
-                  const void *val, size_t len)
+/* Appends key=val to the key's file fd, read whole into r, when it has
+ * room: one pwritev(2), which readers see as the old value until the
+ * whole record is there. A record a dead writer left short at the end
+ * is cut off first, so the new one follows the last complete one.
+ * RDV_ENOTFOUND when the file is full and the caller should write a new
+ * one. */
+static int append_at(rdv_store *s, const char *key, int fd,
+                     const file_rec *r, const void *val, size_t len)
 {
-    int fd = openat(F(s)->dirfd, name, O_RDWR | O_CLOEXEC), rc = RDV_OK;
     uint32_t len32;
     struct iovec iov[2];
-    file_rec r;
     ssize_t w;
 
-    if (fd < 0)
-        return errno == ENOENT ? RDV_ENOTFOUND
-                               : rdv_file_io_fail(s, "open", key, errno);
-    r.rec = r.first;
-    if (read_record(fd, r.first, &r.rec, &r.got) || record_parse(&r, key) ||
-        r.end + sizeof len32 + len > FILE_APPEND_MAX) {
-        rec_free(&r);
-        close(fd);
+    if (r->end + sizeof len32 + len > FILE_APPEND_MAX)
         return RDV_ENOTFOUND;
-    }
-    rec_free(&r);
     record_iov(iov, &len32, val, len);
-    if (r.end < r.got && ftruncate(fd, (off_t)r.end))
-        rc = rdv_file_io_fail(s, "truncate a torn record of", key, errno);
-    else if ((w = pwritev(fd, iov, 2, (off_t)r.end)) !=
-             (ssize_t)(sizeof len32 + len)) {
-        rc = rdv_file_io_fail(s, "append", key, w < 0 ? errno : EIO);
-        if (ftruncate(fd, (off_t)r.end)) {
-            /* readers skip the short record; the next writer cuts it */
-        }
+    if (r->end < r->got && ftruncate(fd, (off_t)r->end))
+        return rdv_file_io_fail(s, "truncate a torn record of", key, errno);
+    w = pwritev(fd, iov, 2, (off_t)r->end);
+    if (w == (ssize_t)(sizeof len32 + len))
+        return RDV_OK;
+    if (ftruncate(fd, (off_t)r->end)) {
+        /* readers skip the short record; the next writer cuts it */
     }
-    close(fd);
-    return rc;
+    return rdv_file_io_fail(s, "append", key, w < 0 ? errno : EIO);
+}
+
+/* Opens key's file for a read-modify-write (read-only with poll=1,
+ * which never appends): the fd, or -1 with errno (ENOENT: no key). */
+static int open_update(rdv_store *s, const char *name)
+{
+    return openat(F(s)->dirfd, name,
+                  (F(s)->poll_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
 }
 
 /* Publishes key=val atomically: appended to the key's file when there
@@ -277,13 +272,54 @@ int rdv_file_record_publish(rdv_store *s, const char *key, const void *val,
                             size_t len, int create_only)
 {
     char name[RDV_FILE_NAME_MAX + 1];
-    int rc = RDV_ENOTFOUND;
+    int fd = -1, rc = RDV_ENOTFOUND;
+    file_rec r;
 
     rdv_file_name_encode(key, name);
-    if (!create_only && !F(s)->poll_only)
-        rc = append(s, key, name, val, len);
+    if (!create_only && !F(s)->poll_only &&
+        (fd = open_update(s, name)) < 0 && errno != ENOENT)
+        return rdv_file_io_fail(s, "open", key, errno);
+    r.rec = r.first;
+    /* A file that holds no rdv record for key is replaced whole. */
+    if (fd >= 0 && !read_record(fd, r.first, &r.rec, &r.got) &&
+        !record_parse(&r, key))
+        rc = append_at(s, key, fd, &r, val, len);
+    rec_free(&r);
+    if (fd >= 0)
+        close(fd);
     if (rc == RDV_ENOTFOUND)
         rc = publish_file(s, key, name, val, len, create_only);
+    return rc;
+}
+
+int rdv_file_record_update(rdv_store *s, const char *key,
+                           rdv_file_update_fn fn, void *arg)
+{
+    char name[RDV_FILE_NAME_MAX + 1];
+    const void *val = NULL;
+    size_t len = 0;
+    file_rec r;
+    int fd, rc = RDV_OK;
+
+    rdv_file_name_encode(key, name);
+    if ((fd = open_update(s, name)) < 0 && errno != ENOENT)
+        return rdv_file_io_fail(s, "open", key, errno);
+    r.rec = r.first;
+    if (fd >= 0)
+        rc = rec_load(s, fd, key, name, &r);
+    if (rc == RDV_OK)
+        rc = fn(s, key, fd >= 0 ? r.rec + r.val_off : NULL,
+                fd >= 0 ? r.val_len : 0, arg, &val, &len);
+    if (rc == RDV_OK && val) {
+        rc = fd >= 0 && !F(s)->poll_only
+                 ? append_at(s, key, fd, &r, val, len)
+                 : RDV_ENOTFOUND;
+        if (rc == RDV_ENOTFOUND)
+            rc = publish_file(s, key, name, val, len, 0);
+    }
+    rec_free(&r);
+    if (fd >= 0)
+        close(fd);
     return rc;
 }
 

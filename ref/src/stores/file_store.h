@@ -51,6 +51,19 @@ int rdv_file_io_fail(rdv_store *s, const char *op, const char *key, int err);
 int rdv_file_record_publish(rdv_store *s, const char *key, const void *val,
                             size_t len, int create_only);
 
+/* Decides a read-modify-write of key: cur is its value (cur_len bytes,
+ * not NUL-terminated; NULL when the key does not exist). Sets *val and
+ * *len to the value to publish, or leaves *val NULL to publish nothing.
+ * An error (set with rdv_store_fail) ends the update. */
+typedef int (*rdv_file_update_fn)(rdv_store *s, const char *key,
+                                  const char *cur, size_t cur_len, void *arg,
+                                  const void **val, size_t *len);
+
+/* Reads key's file once and publishes what fn decides, on the same open
+ * file: add and compare_set. Caller holds the directory lock. */
+int rdv_file_record_update(rdv_store *s, const char *key,
+                           rdv_file_update_fn fn, void *arg);
+
 /* Reads the value of key into a malloc'd *val (NUL-terminated past
  * *len). RDV_ENOTFOUND when the file does not exist, RDV_EPROTO when it
  * is not a record for key (or of the older format), naming the file. */
