@@ -289,10 +289,12 @@ static void exec_replies(void)
 
 static void file_contents(void)
 {
-    /* header: u32 magic "RDVF", u32 key length (host order), the key */
+    /* header: u32 magic "RDVL", u32 key length (host order), the key;
+     * then records: u32 value length (host order), the value */
     static const char key[] = "job/addr/3", value[] = "the value";
     unsigned char buf[256];
-    uint32_t magic = 0x46564452u, klen = sizeof key - 1;
+    uint32_t magic = 0x4C564452u, klen = sizeof key - 1,
+             vlen = sizeof value - 1;
     size_t n = 0;
 
     buf[n++] = 1;
@@ -301,10 +303,16 @@ static void file_contents(void)
     n += 8;
     memcpy(buf + n, key, klen);
     n += klen;
-    memcpy(buf + n, value, sizeof value - 1);
-    n += sizeof value - 1;
+    memcpy(buf + n, &vlen, 4);
+    n += 4;
+    memcpy(buf + n, value, vlen);
+    n += vlen;
     seed("file_store", "value", buf, n, NULL, 0);
     seed("file_store", "truncated", buf, 7, NULL, 0);
+    vlen = 100; /* then a record whose writer died 2 bytes in */
+    memcpy(buf + n, &vlen, 4);
+    memcpy(buf + n + 4, "ab", 2);
+    seed("file_store", "short-record", buf, n + 6, NULL, 0);
     klen = 399;
     buf[0] = 2;
     memcpy(buf + 5, &klen, 4);

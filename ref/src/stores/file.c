@@ -3,17 +3,36 @@
  * every process can reach (a local disk, tmpfs, or NFS).
  *
  * File names come from file_name.c, so no key can escape the directory.
- * Each file holds a small header (magic, key length, the key) and then
- * the value; the key in the header lets list() recover long, hashed names
- * and lets a read reject a digest collision.
+ * Each file holds a small header (magic "RDVL", key length, the key) and
+ * then records of the key's value, each a u32 length and the bytes; the
+ * last complete record is the value. The key in the header lets list()
+ * recover long, hashed names and lets a read reject a digest collision.
+ * A file of the older format (magic "RDVF": the key, then one value with
+ * no length) is refused with an error naming it, never read as a value.
  *
- * Writes are atomic to readers: a value is written to a temp file unique
- * to the writer (".t.<pid>.<n>") and then published with rename(2), or
- * link(2) for create-only, which fails with EEXIST when the key exists.
+ * Writes are atomic to readers. A set of a key whose file exists appends
+ * one record with pwritev(2) at the end of the last complete record: a
+ * reader sees a prefix of the file, so the new record counts only once
+ * it is whole, and until then the reader takes the previous one. No
+ * directory entry changes, which on ext4 is what a set cost before: a
+ * rename over an existing name journals the directory and flushes the
+ * new file's data (auto_da_alloc). A record a writer left short when it
+ * died (SIGKILL inside the write) is never read, and the next writer
+ * cuts it off (ftruncate) before appending, so no later record follows
+ * stale bytes. A file grows to 4 KiB (one read); the set that would
+ * pass it writes a new file instead. A new file (a new key, a full file,
+ * a value of 4 KiB or more) is written to a temp file unique to the
+ * writer (".t.<pid>.<n>") and then published with rename(2), or link(2)
+ * for create-only, which fails with EEXIST when the key exists. With
+ * poll=1 (NFS) every set writes a new file: another client could read an
+ * append that its writer's client flushes in pieces, out of order, but a
+ * rename is atomic on the server.
+ *
  * Every mutation (set, add, compare_set, delete) holds flock(2) on
  * ".lock", so read-modify-write ops never lose an update to a concurrent
- * writer; reads take no lock. A handle keeps ".lock" open, with a mutex
- * for its threads, which share that open file and so its flock.
+ * writer, and appends never interleave; reads take no lock. A handle
+ * keeps ".lock" open, with a mutex for its threads, which share that
+ * open file and so its flock.
  *
  * Waits first look for the keys and return at once when they exist
  * (multi_get reads them straight away and waits only for the missing).
@@ -123,35 +142,85 @@ static int file_set(rdv_store *s, const char *key, const void *val,
     return rc;
 }
 
+/* add, decided on the value read under the lock. */
+typedef struct add_op {
+    int64_t delta, v;
+    char buf[32];
+} add_op;
+
+static int add_decide(rdv_store *s, const char *key, const char *cur,
+                      size_t cur_len, void *arg, const void **val,
+                      size_t *len)
+{
+    add_op *a = arg;
+    char k[128];
+
+    a->v = 0;
+    if (cur && rdv_counter_parse(cur, cur_len, &a->v))
+        return rdv_store_fail(s, RDV_EPROTO, "add '%s': the value is not a "
+                              "decimal int64",
+                              rdv_key_printable(key, k, sizeof k));
+    if (rdv_counter_add(a->v, a->delta, &a->v))
+        return rdv_store_fail(s, RDV_EINVAL, "add '%s': int64 overflow",
+                              rdv_key_printable(key, k, sizeof k));
+    *len = rdv_counter_format(a->v, a->buf);
+    *val = a->buf;
+    return RDV_OK;
+}
+
 static int file_add(rdv_store *s, const char *key, int64_t delta,
                     int64_t *result)
 {
-    void *cur = NULL;
-    size_t len = 0;
-    int64_t v = 0;
-    char buf[32], k[128];
+    add_op a = {.delta = delta};
     int lock, rc = lock_dir(s, &lock);
 
     if (rc)
         return rc;
-    rc = rdv_file_record_read(s, key, &cur, &len);
-    if (rc == RDV_ENOTFOUND)
-        rc = RDV_OK;
-    else if (rc == RDV_OK && rdv_counter_parse(cur, len, &v))
-        rc = rdv_store_fail(s, RDV_EPROTO, "add '%s': the value is not a "
-                            "decimal int64",
-                            rdv_key_printable(key, k, sizeof k));
-    if (rc == RDV_OK && rdv_counter_add(v, delta, &v))
-        rc = rdv_store_fail(s, RDV_EINVAL, "add '%s': int64 overflow",
-                            rdv_key_printable(key, k, sizeof k));
-    if (rc == RDV_OK)
-        rc = rdv_file_record_publish(s, key, buf,
-                                     rdv_counter_format(v, buf), 0);
+    rc = rdv_file_record_update(s, key, add_decide, &a);
     unlock_dir(s, lock, 1);
-    free(cur);
     if (rc == RDV_OK)
-        *result = v;
+        *result = a.v;
     return rc;
+}
+
+/* compare_set, decided on the value read under the lock; cur (when the
+ * caller wants it) is the value the key holds afterwards. */
+typedef struct cas_op {
+    const void *expected, *desired;
+    size_t expected_len, desired_len;
+    int *won;
+    void **cur;
+    size_t *cur_len;
+} cas_op;
+
+static int cas_decide(rdv_store *s, const char *key, const char *now,
+                      size_t len, void *arg, const void **val, size_t *vlen)
+{
+    cas_op *c = arg;
+    const void *after;
+
+    (void)key;
+    *c->won = c->expected ? now && len == c->expected_len &&
+                                memcmp(now, c->expected, len) == 0
+                          : !now;
+    after = *c->won ? c->desired : now;
+    len = *c->won ? c->desired_len : len;
+    if (c->cur) {
+        *c->cur = NULL;
+        *c->cur_len = 0;
+        if (after && !(*c->cur = malloc(len + 1)))
+            return rdv_store_fail(s, RDV_ENOMEM, "out of memory");
+        if (after) {
+            memcpy(*c->cur, after, len);
+            ((char *)*c->cur)[len] = '\0';
+            *c->cur_len = len;
+        }
+    }
+    if (*c->won) {
+        *val = c->desired;
+        *vlen = c->desired_len;
+    }
+    return RDV_OK;
 }
 
 static int file_compare_set(rdv_store *s, const char *key,
@@ -159,36 +228,23 @@ static int file_compare_set(rdv_store *s, const char *key,
                             const void *desired, size_t desired_len,
                             int *won, void **cur, size_t *cur_len)
 {
-    void *now = NULL;
-    size_t len = 0;
-    int lock, rc = lock_dir(s, &lock);
+    cas_op c = {expected, desired, expected_len, desired_len, won, cur,
+                cur_len};
+    int lock, rc;
 
-    if (rc)
-        return rc;
-    rc = rdv_file_record_read(s, key, &now, &len);
-    if (rc == RDV_OK || rc == RDV_ENOTFOUND) {
-        int found = rc == RDV_OK;
-
-        *won = expected ? found && len == expected_len &&
-                              memcmp(now, expected, len) == 0
-                        : !found;
-        rc = *won ? rdv_file_record_publish(s, key, desired, desired_len,
-                                            0)
-                  : RDV_OK;
-        if (rc == RDV_OK && cur) {
-            if (*won) {
-                free(now);
-                now = NULL;
-                rc = rdv_file_record_read(s, key, &now, &len);
-                found = rc == RDV_OK;
-            }
-            *cur = found ? now : NULL;
-            *cur_len = found ? len : 0;
-            now = found ? NULL : now;
-        }
+    if (cur) {
+        *cur = NULL;
+        *cur_len = 0;
     }
+    if ((rc = lock_dir(s, &lock)))
+        return rc;
+    rc = rdv_file_record_update(s, key, cas_decide, &c);
     unlock_dir(s, lock, 1);
-    free(now);
+    if (rc && cur) {
+        free(*cur);
+        *cur = NULL;
+        *cur_len = 0;
+    }
     return rc;
 }
 

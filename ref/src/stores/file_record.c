@@ -1,8 +1,10 @@
 /*
- * stores/file_record.c - the file store's record on disk: header, key
- * and value in one file per key, written to a temp file and published
- * with rename(2) or link(2), read back whole and checked against its
- * key (the design: stores/file.c).
+ * stores/file_record.c - the file store's records on disk: one file per
+ * key, a header with the key, then records of its value (a u32 length
+ * and the bytes). A set appends a record to the key's file, or writes a
+ * new file to a temp file and publishes it with rename(2) or link(2); a
+ * read takes the file whole, checks it against its key and returns the
+ * last complete record (the design: stores/file.c).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -16,6 +18,7 @@
 
 #include "file_name.h"
 #include "file_store.h"
+#include "self_pid.h"
 
 int rdv_file_io_fail(rdv_store *s, const char *op, const char *key, int err)
 {
@@ -46,23 +49,32 @@ static int write_all(int fd, struct iovec *iov, int n)
     return 0;
 }
 
-/* Writes header+key+value to a fresh temp file; its name goes to tmp. */
+/* A value's record: its length (u32, host order), then its bytes. */
+static void record_iov(struct iovec iov[2], uint32_t *len32, const void *val,
+                       size_t len)
+{
+    *len32 = (uint32_t)len;
+    iov[0] = (struct iovec){len32, sizeof *len32};
+    iov[1] = (struct iovec){(void *)val, len};
+}
+
+/* Writes header+key+record to a fresh temp file; its name goes to tmp. */
 static int write_temp(rdv_store *s, const char *key, const void *val,
                       size_t len, char tmp[64])
 {
     file_header h = {FILE_MAGIC, (uint32_t)strlen(key)};
-    struct iovec iov[3] = {{&h, sizeof h},
-                           {(void *)key, h.key_len},
-                           {(void *)val, len}};
+    uint32_t len32;
+    struct iovec iov[4] = {{&h, sizeof h}, {(void *)key, h.key_len}};
     int fd, rc = 0;
 
-    snprintf(tmp, 64, ".t.%d.%lu", (int)getpid(),
+    record_iov(iov + 2, &len32, val, len);
+    snprintf(tmp, 64, ".t.%d.%lu", (int)rdv_self_pid(),
              atomic_fetch_add(&F(s)->tmp_seq, 1));
     fd = openat(F(s)->dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
                 0644);
     if (fd < 0)
         return rdv_file_io_fail(s, "create temp file for", key, errno);
-    if (write_all(fd, iov, 3))
+    if (write_all(fd, iov, 4))
         rc = rdv_file_io_fail(s, "write", key, errno);
     close(fd);
     if (rc)
@@ -70,15 +82,14 @@ static int write_temp(rdv_store *s, const char *key, const void *val,
     return rc;
 }
 
-/* Publishes key=val atomically. create_only uses link(2): RDV_EEXIST
- * when the key exists. Caller holds the lock. */
-int rdv_file_record_publish(rdv_store *s, const char *key, const void *val,
-                   size_t len, int create_only)
+/* Publishes key=val in a new file: a temp file, then rename(2), or
+ * link(2) when create_only (RDV_EEXIST when the key exists). */
+static int publish_file(rdv_store *s, const char *key, const char *name,
+                        const void *val, size_t len, int create_only)
 {
-    char name[RDV_FILE_NAME_MAX + 1], tmp[64], k[128];
+    char tmp[64], k[128];
     int rc, err = 0;
 
-    rdv_file_name_encode(key, name);
     if ((rc = write_temp(s, key, val, len, tmp)))
         return rc;
     if (create_only) {
@@ -100,6 +111,10 @@ int rdv_file_record_publish(rdv_store *s, const char *key, const void *val,
  * a rendezvous value) fit, and then no fstat is needed. */
 #define FILE_FIRST_READ 4096
 
+/* How far a key's file grows by appends: past it, the next set writes
+ * the key a new file, so a read stays one read(2). */
+#define FILE_APPEND_MAX FILE_FIRST_READ
+
 static ssize_t read_some(int fd, void *buf, size_t len)
 {
     ssize_t n;
@@ -109,11 +124,11 @@ static ssize_t read_some(int fd, void *buf, size_t len)
     return n;
 }
 
-/* Reads a whole record from fd: into first[] when it fits (*rec = first;
+/* Reads a whole file from fd: into first[] when it fits (*rec = first;
  * a read of a regular file ends short only at its end, as Linux never
  * cuts a file read short for a signal it survives), else into a malloc'd
  * buffer (*rec) as long as fstat says. 0 or an errno; EPROTO when the
- * file changed size under the read. */
+ * file shrank under the read. */
 static int read_record(int fd, char *first, char **rec, size_t *got)
 {
     ssize_t n = read_some(fd, first, FILE_FIRST_READ);
@@ -137,45 +152,202 @@ static int read_record(int fd, char *first, char **rec, size_t *got)
     return n < 0 ? errno : *got == size ? 0 : EPROTO;
 }
 
+/* A key's file read whole and parsed. */
+typedef struct file_rec {
+    char first[FILE_FIRST_READ];
+    char *rec;      /* first, or a malloc'd copy of a larger file */
+    size_t got;     /* bytes in rec */
+    size_t val_off; /* the last complete record's value ... */
+    size_t val_len;
+    size_t end; /* ... and where that record ends */
+} file_rec;
+
+/* Finds the value in r: the header must name key, and the last complete
+ * record after it is the value; bytes after it are a record still being
+ * appended, or one whose writer died, and are not read. 0, 1 when the
+ * file is not a record for key, 2 when it is the older format. */
+static int record_parse(file_rec *r, const char *key)
+{
+    size_t klen = strlen(key), at = sizeof(file_header) + klen;
+    file_header h;
+
+    if (r->got < sizeof h)
+        return 1;
+    memcpy(&h, r->rec, sizeof h);
+    if (h.magic == FILE_MAGIC_V1)
+        return 2;
+    if (h.magic != FILE_MAGIC || h.key_len != klen || r->got < at ||
+        memcmp(r->rec + sizeof h, key, klen) != 0)
+        return 1;
+    r->end = 0;
+    while (r->got - at >= sizeof(uint32_t)) {
+        uint32_t len;
+
+        memcpy(&len, r->rec + at, sizeof len);
+        if (r->got - at - sizeof len < len)
+            break;
+        r->val_off = at + sizeof len;
+        r->val_len = len;
+        r->end = at = r->val_off + len;
+    }
+    return r->end ? 0 : 1;
+}
+
+static void rec_free(file_rec *r)
+{
+    if (r->rec != r->first)
+        free(r->rec);
+    r->rec = r->first;
+}
+
+/* Reads and parses key's file from fd into r: RDV_OK, RDV_EIO, or
+ * RDV_EPROTO naming the file (see record_parse). */
+static int rec_load(rdv_store *s, int fd, const char *key, const char *name,
+                    file_rec *r)
+{
+    char k[128];
+    int err = read_record(fd, r->first, &r->rec, &r->got), bad;
+
+    if (err && err != EPROTO) {
+        rec_free(r);
+        return rdv_file_io_fail(s, "read", key, err);
+    }
+    bad = err ? 1 : record_parse(r, key);
+    if (!bad)
+        return RDV_OK;
+    rec_free(r);
+    if (bad == 2)
+        return rdv_store_fail(s, RDV_EPROTO, "file store %s: the file for "
+                              "'%s' (%s/%s) is in the older one-value "
+                              "format (magic RDVF) of an earlier rdv; "
+                              "use a new directory or empty this one",
+                              F(s)->dir, rdv_key_printable(key, k, sizeof k),
+                              F(s)->dir, name);
+    return rdv_store_fail(s, RDV_EPROTO, "file store %s: the file for "
+                          "'%s' (%s/%s) is not an rdv record for that key",
+                          F(s)->dir, rdv_key_printable(key, k, sizeof k),
+                          F(s)->dir, name);
+}
+
+/* Appends key=val to the key's file fd, read whole into r, when it has
+ * room: one pwritev(2), which readers see as the old value until the
+ * whole record is there. A record a dead writer left short at the end
+ * is cut off first, so the new one follows the last complete one.
+ * RDV_ENOTFOUND when the file is full and the caller should write a new
+ * one. */
+static int append_at(rdv_store *s, const char *key, int fd,
+                     const file_rec *r, const void *val, size_t len)
+{
+    uint32_t len32;
+    struct iovec iov[2];
+    ssize_t w;
+
+    if (r->end + sizeof len32 + len > FILE_APPEND_MAX)
+        return RDV_ENOTFOUND;
+    record_iov(iov, &len32, val, len);
+    if (r->end < r->got && ftruncate(fd, (off_t)r->end))
+        return rdv_file_io_fail(s, "truncate a torn record of", key, errno);
+    w = pwritev(fd, iov, 2, (off_t)r->end);
+    if (w == (ssize_t)(sizeof len32 + len))
+        return RDV_OK;
+    if (ftruncate(fd, (off_t)r->end)) {
+        /* readers skip the short record; the next writer cuts it */
+    }
+    return rdv_file_io_fail(s, "append", key, w < 0 ? errno : EIO);
+}
+
+/* Opens key's file for a read-modify-write (read-only with poll=1,
+ * which never appends): the fd, or -1 with errno (ENOENT: no key). */
+static int open_update(rdv_store *s, const char *name)
+{
+    return openat(F(s)->dirfd, name,
+                  (F(s)->poll_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+}
+
+/* Publishes key=val atomically: appended to the key's file when there
+ * is one with room (not with poll=1: see stores/file.c), else in a new
+ * file. create_only: RDV_EEXIST when the key exists. Caller holds the
+ * lock. */
+int rdv_file_record_publish(rdv_store *s, const char *key, const void *val,
+                            size_t len, int create_only)
+{
+    char name[RDV_FILE_NAME_MAX + 1];
+    int fd = -1, rc = RDV_ENOTFOUND;
+    file_rec r;
+
+    rdv_file_name_encode(key, name);
+    if (!create_only && !F(s)->poll_only &&
+        (fd = open_update(s, name)) < 0 && errno != ENOENT)
+        return rdv_file_io_fail(s, "open", key, errno);
+    r.rec = r.first;
+    /* A file that holds no rdv record for key is replaced whole. */
+    if (fd >= 0 && !read_record(fd, r.first, &r.rec, &r.got) &&
+        !record_parse(&r, key))
+        rc = append_at(s, key, fd, &r, val, len);
+    rec_free(&r);
+    if (fd >= 0)
+        close(fd);
+    if (rc == RDV_ENOTFOUND)
+        rc = publish_file(s, key, name, val, len, create_only);
+    return rc;
+}
+
+int rdv_file_record_update(rdv_store *s, const char *key,
+                           rdv_file_update_fn fn, void *arg)
+{
+    char name[RDV_FILE_NAME_MAX + 1];
+    const void *val = NULL;
+    size_t len = 0;
+    file_rec r;
+    int fd, rc = RDV_OK;
+
+    rdv_file_name_encode(key, name);
+    if ((fd = open_update(s, name)) < 0 && errno != ENOENT)
+        return rdv_file_io_fail(s, "open", key, errno);
+    r.rec = r.first;
+    if (fd >= 0)
+        rc = rec_load(s, fd, key, name, &r);
+    if (rc == RDV_OK)
+        rc = fn(s, key, fd >= 0 ? r.rec + r.val_off : NULL,
+                fd >= 0 ? r.val_len : 0, arg, &val, &len);
+    if (rc == RDV_OK && val) {
+        rc = fd >= 0 && !F(s)->poll_only
+                 ? append_at(s, key, fd, &r, val, len)
+                 : RDV_ENOTFOUND;
+        if (rc == RDV_ENOTFOUND)
+            rc = publish_file(s, key, name, val, len, 0);
+    }
+    rec_free(&r);
+    if (fd >= 0)
+        close(fd);
+    return rc;
+}
+
 /* Reads the value of key. RDV_ENOTFOUND when the file does not exist. */
 int rdv_file_record_read(rdv_store *s, const char *key, void **val,
-                      size_t *len)
+                         size_t *len)
 {
-    char name[RDV_FILE_NAME_MAX + 1], k[128], first[FILE_FIRST_READ];
-    size_t klen = strlen(key), got = 0;
-    char *rec = first, *out;
-    file_header h;
-    int fd, err;
+    char name[RDV_FILE_NAME_MAX + 1];
+    file_rec r;
+    char *out;
+    int fd, rc;
 
     rdv_file_name_encode(key, name);
     fd = openat(F(s)->dirfd, name, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return errno == ENOENT ? RDV_ENOTFOUND
                                : rdv_file_io_fail(s, "open", key, errno);
-    err = read_record(fd, first, &rec, &got);
+    r.rec = r.first;
+    rc = rec_load(s, fd, key, name, &r);
     close(fd);
-    if (err && err != EPROTO) {
-        if (rec != first)
-            free(rec);
-        return rdv_file_io_fail(s, "read", key, err);
-    }
-    if (got >= sizeof h)
-        memcpy(&h, rec, sizeof h);
-    if (err || got < sizeof h + klen || h.magic != FILE_MAGIC ||
-        h.key_len != klen || memcmp(rec + sizeof h, key, klen) != 0) {
-        if (rec != first)
-            free(rec);
-        return rdv_store_fail(s, RDV_EPROTO, "file store %s: the file for "
-                              "'%s' (%s) is not an rdv record for that key",
-                              F(s)->dir, rdv_key_printable(key, k, sizeof k),
-                              name);
-    }
-    *len = got - sizeof h - klen;
-    if (rec == first && !(out = malloc(*len + 1)))
+    if (rc)
+        return rc;
+    *len = r.val_len;
+    if (r.rec == r.first && !(out = malloc(*len + 1)))
         return rdv_file_io_fail(s, "read", key, ENOMEM);
-    if (rec != first)
-        out = rec;
-    memmove(out, rec + sizeof h + klen, *len);
+    if (r.rec != r.first)
+        out = r.rec;
+    memmove(out, r.rec + r.val_off, *len);
     out[*len] = '\0';
     *val = out;
     return RDV_OK;

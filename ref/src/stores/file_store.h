@@ -12,7 +12,13 @@
 
 #include "store_internal.h"
 
-#define FILE_MAGIC 0x46564452u /* "RDVF" */
+/* A key's file: this header, the key, then records of the key's value,
+ * each a u32 length (host order) and the bytes, of which the last
+ * complete one is the value (stores/file.c). Files of the older format
+ * (the key, then one value) began with "RDVF": a read of one fails with
+ * an error naming it. */
+#define FILE_MAGIC 0x4C564452u    /* "RDVL" */
+#define FILE_MAGIC_V1 0x46564452u /* "RDVF" */
 
 typedef struct file_header {
     uint32_t magic;
@@ -39,15 +45,28 @@ typedef struct file_store {
 /* RDV_EIO with "OP 'KEY' in DIR: strerror(err)" as the detail. */
 int rdv_file_io_fail(rdv_store *s, const char *op, const char *key, int err);
 
-/* Publishes key=val atomically (a temp file, then rename(2), or link(2)
- * when create_only: RDV_EEXIST when the key exists). Caller holds the
- * directory lock. */
+/* Publishes key=val atomically: a record appended to the key's file, or
+ * a new file (a temp file, then rename(2), or link(2) when create_only:
+ * RDV_EEXIST when the key exists). Caller holds the directory lock. */
 int rdv_file_record_publish(rdv_store *s, const char *key, const void *val,
                             size_t len, int create_only);
 
+/* Decides a read-modify-write of key: cur is its value (cur_len bytes,
+ * not NUL-terminated; NULL when the key does not exist). Sets *val and
+ * *len to the value to publish, or leaves *val NULL to publish nothing.
+ * An error (set with rdv_store_fail) ends the update. */
+typedef int (*rdv_file_update_fn)(rdv_store *s, const char *key,
+                                  const char *cur, size_t cur_len, void *arg,
+                                  const void **val, size_t *len);
+
+/* Reads key's file once and publishes what fn decides, on the same open
+ * file: add and compare_set. Caller holds the directory lock. */
+int rdv_file_record_update(rdv_store *s, const char *key,
+                           rdv_file_update_fn fn, void *arg);
+
 /* Reads the value of key into a malloc'd *val (NUL-terminated past
  * *len). RDV_ENOTFOUND when the file does not exist, RDV_EPROTO when it
- * is not a record for key. */
+ * is not a record for key (or of the older format), naming the file. */
 int rdv_file_record_read(rdv_store *s, const char *key, void **val,
                          size_t *len);
 

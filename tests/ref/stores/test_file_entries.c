@@ -77,10 +77,10 @@ Test(file_entries, a_name_escaping_a_plain_byte_is_no_key)
 
 Test(file_entries, a_hashed_file_whose_header_names_another_key_is_no_key)
 {
-    /* magic "RDVF", key length (host order), key: an empty key and a
+    /* magic "RDVL", key length (host order), key: an empty key and a
      * short key, neither of which lives in a hashed ("h...") file */
-    static const unsigned char empty[] = {'R', 'D', 'V', 'F', 0, 0, 0, 0};
-    unsigned char other[8 + 4] = {'R', 'D', 'V', 'F'};
+    static const unsigned char empty[] = {'R', 'D', 'V', 'L', 0, 0, 0, 0};
+    unsigned char other[8 + 4] = {'R', 'D', 'V', 'L'};
     uint32_t klen = 4;
 
     memcpy(other + 4, &klen, 4);
