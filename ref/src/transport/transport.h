@@ -219,6 +219,10 @@ typedef struct rdv_backend rdv_backend;
 typedef struct rdv_backend_ops {
     const char *name;
     int nonblocking; /* wants O_NONBLOCK fds */
+    /* send and recv try the syscall at once and queue what moved as an
+     * event (epoll); 0 when they only queue the op (io_uring), so the
+     * data plane first tries a send itself (dataplane.c, send_now) */
+    int tries_at_once;
     /* RDV_OK; RDV_ENOTSUP when the kernel refuses this backend in a way
      * that allows the fallback (io_uring: EPERM, ENOSYS or EINVAL from
      * setup, an opcode missing); RDV_ENOMEM; RDV_EIO. errbuf says why. */
