@@ -101,7 +101,9 @@ const char *rdv_fail_reason_name(rdv_fail_reason reason);
  * io() sees the wire stream of each direction: offsets and sizes
  * include the 16-byte frame headers (and a small payload's header rides
  * in the same transfer), so "reset after n bytes" counts socket bytes.
- * ABORT frames bypass it. */
+ * It is asked before the data plane's own non-blocking send() too (on
+ * io_uring, dataplane.c's send_now), so a fault acts the same whichever
+ * way a chunk goes out. ABORT frames bypass it. */
 void rdv_transport_set_hooks(rdv_transport *t, const rdv_hooks *hooks);
 
 /* Takes ownership of fd, a connected stream socket to peer, even on
