@@ -8,13 +8,18 @@
  *    the rendezvous ever need; a second one is -EBUSY.
  *  - An op is tried at once (sockets are O_NONBLOCK); only EAGAIN arms
  *    epoll, level-triggered, so most data-plane ops cost one syscall.
- *  - A recv's EPOLLIN stays registered after it completes, until a
- *    wakeup finds no read-side op on the fd (or forget()): the data
- *    plane posts its next recv on the same socket soon, and a recv that
- *    waits then costs recv, epoll_wait, recv instead of also an
- *    epoll_ctl to add and one to remove (4 B allreduce at N=2: 6
- *    syscalls per call per rank before, 4 after). Other interest
- *    (EPOLLOUT, accept, connect) is removed as soon as its op ends.
+ *  - A data-plane recv's EPOLLIN (a tag with RDV_TAG_TRANSPORT) stays
+ *    registered after it completes, until a wakeup finds no read-side
+ *    op on the fd (or forget()): the data plane posts its next recv on
+ *    the same socket soon, and a recv that waits then costs recv,
+ *    epoll_wait, recv instead of also an epoll_ctl to add and one to
+ *    remove (4 B allreduce at N=2: 6 syscalls per call per rank before,
+ *    4 after). Only the data plane's: its sockets are closed only after
+ *    forget() or destroy(), so the kernel never forgets a registration
+ *    this table still counts (an fd closed while registered leaves the
+ *    epoll set, and its number may come back as a new socket). Other
+ *    interest (EPOLLOUT, accept, connect, the rendezvous's and the
+ *    store server's recvs) is removed as soon as its op ends.
  *    Results found at submit time queue up and come out of the next
  *    poll, exactly as a CQE would.
  *  - Deadlines of connect and recv are checked after every wakeup; the
@@ -111,11 +116,8 @@ static efd *fd_slot(rdv_backend *b, int fd)
 
 /* Registers the interest the pending ops need. With keep_in, an
  * EPOLLIN already registered stays (see the head: the next recv on a
- * data socket then waits without two epoll_ctl calls); an EPOLLIN that
- * woke a poll with no read-side op drops it. The fd may have been
- * closed and its number reused since it was registered (the kernel
- * then forgot it): MOD falls back to ADD, ADD to MOD, and a DEL of
- * what the kernel forgot is done. */
+ * data-plane socket then waits without two epoll_ctl calls); an EPOLLIN
+ * that woke a poll with no read-side op drops it. */
 static int rearm(rdv_backend *b, int fd, int keep_in)
 {
     efd *e = &b->fds[fd];
@@ -129,18 +131,8 @@ static int rearm(rdv_backend *b, int fd, int keep_in)
         return RDV_OK;
     ev.events = want;
     op = !e->armed ? EPOLL_CTL_ADD : want ? EPOLL_CTL_MOD : EPOLL_CTL_DEL;
-    if (epoll_ctl(b->epfd, op, fd, &ev) < 0) {
-        int err = errno;
-
-        if (op == EPOLL_CTL_MOD && err == ENOENT)
-            op = EPOLL_CTL_ADD;
-        else if (op == EPOLL_CTL_ADD && err == EEXIST)
-            op = EPOLL_CTL_MOD;
-        else if (op != EPOLL_CTL_DEL || err != ENOENT)
-            return fail(b, "epoll_ctl", err);
-        if (op != EPOLL_CTL_DEL && epoll_ctl(b->epfd, op, fd, &ev) < 0)
-            return fail(b, "epoll_ctl", errno);
-    }
+    if (epoll_ctl(b->epfd, op, fd, &ev) < 0)
+        return fail(b, "epoll_ctl", errno);
     e->armed = want;
     return RDV_OK;
 }
@@ -339,9 +331,11 @@ static int epoll_poll(rdv_backend *b, rdv_event *evs, int max,
             int fd = ready[i].data.fd;
             efd *e = &b->fds[fd];
             uint32_t ev = ready[i].events;
-            /* a recv's EPOLLIN stays for the next one; without a
-             * read-side op this wakeup was for nothing: drop it */
-            int keep_in = e->rd.kind == K_RECV;
+            /* a data-plane recv's EPOLLIN stays for the next one;
+             * without a read-side op this wakeup was for nothing:
+             * drop it */
+            int keep_in = e->rd.kind == K_RECV &&
+                          (e->rd.tag & RDV_TAG_TRANSPORT);
 
             if (e->rd.kind && (ev & (EPOLLIN | EPOLLERR | EPOLLHUP)))
                 op_try(b, fd, &e->rd);
