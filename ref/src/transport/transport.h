@@ -101,7 +101,9 @@ const char *rdv_fail_reason_name(rdv_fail_reason reason);
  * io() sees the wire stream of each direction: offsets and sizes
  * include the 16-byte frame headers (and a small payload's header rides
  * in the same transfer), so "reset after n bytes" counts socket bytes.
- * ABORT frames bypass it. */
+ * It is asked before the data plane's own non-blocking send() too (on
+ * io_uring, dataplane.c's send_now), so a fault acts the same whichever
+ * way a chunk goes out. ABORT frames bypass it. */
 void rdv_transport_set_hooks(rdv_transport *t, const rdv_hooks *hooks);
 
 /* Takes ownership of fd, a connected stream socket to peer, even on
@@ -228,6 +230,10 @@ typedef struct rdv_backend rdv_backend;
 typedef struct rdv_backend_ops {
     const char *name;
     int nonblocking; /* wants O_NONBLOCK fds */
+    /* send and recv try the syscall at once and queue what moved as an
+     * event (epoll); 0 when they only queue the op (io_uring), so the
+     * data plane first tries a send itself (dataplane.c, send_now) */
+    int tries_at_once;
     /* RDV_OK; RDV_ENOTSUP when the kernel refuses this backend in a way
      * that allows the fallback (io_uring: EPERM, ENOSYS or EINVAL from
      * setup, an opcode missing); RDV_ENOMEM; RDV_EIO. errbuf says why. */

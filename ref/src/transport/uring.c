@@ -601,6 +601,7 @@ static void uring_destroy(rdv_backend *b)
 const rdv_backend_ops rdv_backend_uring = {
     .name = "uring",
     .nonblocking = 0,
+    .tries_at_once = 0,
     .create = uring_create,
     .destroy = uring_destroy,
     .connect = uring_connect,

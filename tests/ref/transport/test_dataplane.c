@@ -274,6 +274,70 @@ Test(dataplane, io_hook_reset_names_peer)
     g_hooks = NULL;
 }
 
+/* A send whose last chunk the io hook holds for 1 ms: on io_uring the
+ * held chunk goes out straight from the wait (send_now) with no
+ * completion to wake it, and the wait must still see the request done
+ * rather than sleep to its deadline (a bug once: the send returned
+ * RDV_OK only at its 20 s deadline). The first transfer takes 8 bytes
+ * of the header, the rest waits. The bound is half the deadline, not a
+ * speed: the held chunk is due after 1 ms. */
+static int64_t hold_tail(void *arg, int peer, int is_send, uint64_t offset,
+                         size_t want, int64_t *delay_ns)
+{
+    (void)arg;
+    (void)peer;
+    if (!is_send)
+        return (int64_t)want;
+    if (offset == 0)
+        return 8;
+    if (offset == 8)
+        *delay_ns = 1000000;
+    return (int64_t)want;
+}
+
+static int held_tail(rdv_context *ctx, int rank, int n, void *arg)
+{
+    char buf[100];
+    int ret;
+
+    (void)n;
+    (void)arg;
+    int64_t t0 = rdv_now_ns();
+
+    memset(buf, rank ? 0 : 0x5a, sizeof buf);
+    if (rank == 0)
+        ret = rdv_send(ctx, 1, buf, sizeof buf, 20000);
+    else
+        ret = rdv_recv(ctx, 0, buf, sizeof buf, 20000);
+    if (ret != RDV_OK) {
+        fprintf(stderr, "rank %d: %s\n", rank, rdv_context_errmsg(ctx));
+        return 70 + rank;
+    }
+    if (rdv_now_ns() - t0 > 10000000000ll) {
+        fprintf(stderr, "rank %d: done only after %lld ms\n", rank,
+                (long long)((rdv_now_ns() - t0) / 1000000));
+        return 73;
+    }
+    for (size_t i = 0; i < sizeof buf; i++)
+        if (buf[i] != 0x5a)
+            return 72;
+    return 0;
+}
+
+static void held_tail_run(const char *backend)
+{
+    static const rdv_hooks h = {.io = hold_tail};
+    int fds[MAXN][MAXN];
+
+    g_hooks = &h;
+    mesh_tcp(2, fds);
+    run_ranks(2, fds, backend, held_tail, NULL);
+    g_hooks = NULL;
+}
+
+Test(dataplane, io_hook_held_tail_uring) { held_tail_run("uring"); }
+Test(dataplane, io_hook_held_tail_epoll) { held_tail_run("epoll"); }
+
 /* rdv_spin on its own: the check's first nonzero answer is passed up, an
  * empty budget calls nothing, a spent budget or a passed deadline ends
  * the spin with 0 after at least one look. */
