@@ -9,8 +9,9 @@
  *      names a key only when that key's own file name is this entry's
  *      (so list, get and delete agree), and get of it answers as below;
  *   1  the content of the file of a short key: get either returns a
- *      value (the bytes behind a header naming that key) or refuses
- *      with RDV_EPROTO and a message; list then names the key;
+ *      value (the last complete record behind a header naming that
+ *      key) or refuses with RDV_EPROTO and a message; list then names
+ *      the key;
  *   2  the content of the file of a long key (a hashed name, whose key
  *      only the header holds): every key list returns is one whose
  *      file name is this file's, and get of it answers as above.

@@ -287,14 +287,26 @@ static void exec_replies(void)
     seed("exec_reply", "stray-print", e.p, e.len, NULL, 0);
 }
 
+/* A record as the file store writes it: u32 length, u32 its complement
+ * (host order), then the bytes; returns the bytes written. */
+static size_t file_record(unsigned char *buf, uint32_t len, const char *val,
+                          size_t have)
+{
+    uint32_t check = ~len;
+
+    memcpy(buf, &len, 4);
+    memcpy(buf + 4, &check, 4);
+    memcpy(buf + 8, val, have);
+    return 8 + have;
+}
+
 static void file_contents(void)
 {
     /* header: u32 magic "RDVL", u32 key length (host order), the key;
-     * then records: u32 value length (host order), the value */
+     * then records */
     static const char key[] = "job/addr/3", value[] = "the value";
     unsigned char buf[256];
-    uint32_t magic = 0x4C564452u, klen = sizeof key - 1,
-             vlen = sizeof value - 1;
+    uint32_t magic = 0x4C564452u, klen = sizeof key - 1;
     size_t n = 0;
 
     buf[n++] = 1;
@@ -303,16 +315,14 @@ static void file_contents(void)
     n += 8;
     memcpy(buf + n, key, klen);
     n += klen;
-    memcpy(buf + n, &vlen, 4);
-    n += 4;
-    memcpy(buf + n, value, vlen);
-    n += vlen;
+    n += file_record(buf + n, sizeof value - 1, value, sizeof value - 1);
     seed("file_store", "value", buf, n, NULL, 0);
     seed("file_store", "truncated", buf, 7, NULL, 0);
-    vlen = 100; /* then a record whose writer died 2 bytes in */
-    memcpy(buf + n, &vlen, 4);
-    memcpy(buf + n + 4, "ab", 2);
-    seed("file_store", "short-record", buf, n + 6, NULL, 0);
+    /* then a record whose writer died 2 bytes in */
+    seed("file_store", "short-record", buf,
+         n + file_record(buf + n, 100, "ab", 2), NULL, 0);
+    memset(buf + n, 0, 16); /* then zeros a crash left */
+    seed("file_store", "zero-tail", buf, n + 16, NULL, 0);
     klen = 399;
     buf[0] = 2;
     memcpy(buf + 5, &klen, 4);

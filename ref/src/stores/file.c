@@ -4,29 +4,33 @@
  *
  * File names come from file_name.c, so no key can escape the directory.
  * Each file holds a small header (magic "RDVL", key length, the key) and
- * then records of the key's value, each a u32 length and the bytes; the
- * last complete record is the value. The key in the header lets list()
- * recover long, hashed names and lets a read reject a digest collision.
- * A file of the older format (magic "RDVF": the key, then one value with
- * no length) is refused with an error naming it, never read as a value.
+ * then records of the key's value, each a head (the length and its
+ * complement) and the bytes; the last complete record is the value. The
+ * key in the header lets list() recover long, hashed names and lets a
+ * read reject a digest collision. A read of a file of the older format
+ * (magic "RDVF": the key, then one value with no length) fails with an
+ * error naming it, and is never taken as a value; a set replaces it.
  *
  * Writes are atomic to readers. A set of a key whose file exists appends
- * one record with pwritev(2) at the end of the last complete record: a
- * reader sees a prefix of the file, so the new record counts only once
- * it is whole, and until then the reader takes the previous one. No
- * directory entry changes, which on ext4 is what a set cost before: a
- * rename over an existing name journals the directory and flushes the
- * new file's data (auto_da_alloc). A record a writer left short when it
- * died (SIGKILL inside the write) is never read, and the next writer
- * cuts it off (ftruncate) before appending, so no later record follows
- * stale bytes. A file grows to 4 KiB (one read); the set that would
- * pass it writes a new file instead. A new file (a new key, a full file,
- * a value of 4 KiB or more) is written to a temp file unique to the
- * writer (".t.<pid>.<n>") and then published with rename(2), or link(2)
- * for create-only, which fails with EEXIST when the key exists. With
- * poll=1 (NFS) every set writes a new file: another client could read an
- * append that its writer's client flushes in pieces, out of order, but a
- * rename is atomic on the server.
+ * one record with pwritev(2) at the end of the last complete record: an
+ * append only extends the file, so a reader sees a prefix of it, the new
+ * record counts only once it is whole, and until then the reader takes
+ * the previous one. No directory entry changes, which on ext4 is what a
+ * set cost before: a rename over an existing name journals the directory
+ * and flushes the new file's data (auto_da_alloc). A file is never cut
+ * or written in place, which a reader could see as zeros: one with bytes
+ * after its last complete record (a writer that died inside the write,
+ * an append that failed) is replaced by a new file at the next set, and
+ * those bytes are never read, nor is a run of zeros (a record's head
+ * checks its length). A file grows to 4 KiB less one byte, so one read
+ * takes it whole; the set that would pass that writes a new file
+ * instead. A new file (a new key, a full file, a value of 4 KiB or more,
+ * a file this process may not write) is written to a temp file unique to
+ * the writer (".t.<pid>.<n>") and then published with rename(2), or
+ * link(2) for create-only, which fails with EEXIST when the key exists.
+ * With poll=1 (NFS) every set writes a new file: another client could
+ * read an append that its writer's client flushes in pieces, out of
+ * order, but a rename is atomic on the server.
  *
  * Every mutation (set, add, compare_set, delete) holds flock(2) on
  * ".lock", so read-modify-write ops never lose an update to a concurrent

@@ -1,9 +1,9 @@
 /*
  * stores/file_record.c - the file store's records on disk: one file per
- * key, a header with the key, then records of its value (a u32 length
- * and the bytes). A set appends a record to the key's file, or writes a
- * new file to a temp file and publishes it with rename(2) or link(2); a
- * read takes the file whole, checks it against its key and returns the
+ * key, a header with the key, then records of its value (a head with
+ * its length, then the bytes). A set appends a record to the key's file,
+ * or writes a new file to a temp file and publishes it with rename(2) or
+ * link(2); a read takes the file whole, checks it against its key and returns the
  * last complete record (the design: stores/file.c).
  */
 #include <errno.h>
@@ -29,16 +29,22 @@ int rdv_file_io_fail(rdv_store *s, const char *op, const char *key, int err)
                           strerror(err));
 }
 
-/* Writes every byte of iov[0..n): one writev(2) in the common case. */
-static int write_all(int fd, struct iovec *iov, int n)
+/* Writes every byte of iov[0..n) at offset at: one pwritev(2) in the
+ * common case; EINTR and short writes are retried, so a failure reports
+ * its own errno (ENOSPC, EFBIG), not a count. */
+static int write_all_at(int fd, struct iovec *iov, int n, off_t at)
 {
     while (n) {
-        ssize_t w = writev(fd, iov, n);
+        ssize_t w = pwritev(fd, iov, n, at);
 
         if (w < 0 && errno == EINTR)
             continue;
-        if (w < 0)
+        if (w <= 0) {
+            if (w == 0)
+                errno = EIO;
             return -1;
+        }
+        at += w;
         for (; n && (size_t)w >= iov->iov_len; iov++, n--)
             w -= (ssize_t)iov->iov_len;
         if (n) {
@@ -49,12 +55,13 @@ static int write_all(int fd, struct iovec *iov, int n)
     return 0;
 }
 
-/* A value's record: its length (u32, host order), then its bytes. */
-static void record_iov(struct iovec iov[2], uint32_t *len32, const void *val,
-                       size_t len)
+/* A value's record: its head, then its bytes. */
+static void record_iov(struct iovec iov[2], file_record_head *head,
+                       const void *val, size_t len)
 {
-    *len32 = (uint32_t)len;
-    iov[0] = (struct iovec){len32, sizeof *len32};
+    head->len = (uint32_t)len;
+    head->check = ~head->len;
+    iov[0] = (struct iovec){head, sizeof *head};
     iov[1] = (struct iovec){(void *)val, len};
 }
 
@@ -63,18 +70,18 @@ static int write_temp(rdv_store *s, const char *key, const void *val,
                       size_t len, char tmp[64])
 {
     file_header h = {FILE_MAGIC, (uint32_t)strlen(key)};
-    uint32_t len32;
+    file_record_head head;
     struct iovec iov[4] = {{&h, sizeof h}, {(void *)key, h.key_len}};
     int fd, rc = 0;
 
-    record_iov(iov + 2, &len32, val, len);
+    record_iov(iov + 2, &head, val, len);
     snprintf(tmp, 64, ".t.%d.%lu", (int)rdv_self_pid(),
              atomic_fetch_add(&F(s)->tmp_seq, 1));
     fd = openat(F(s)->dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
                 0644);
     if (fd < 0)
         return rdv_file_io_fail(s, "create temp file for", key, errno);
-    if (write_all(fd, iov, 4))
+    if (write_all_at(fd, iov, 4, 0))
         rc = rdv_file_io_fail(s, "write", key, errno);
     close(fd);
     if (rc)
@@ -112,8 +119,9 @@ static int publish_file(rdv_store *s, const char *key, const char *name,
 #define FILE_FIRST_READ 4096
 
 /* How far a key's file grows by appends: past it, the next set writes
- * the key a new file, so a read stays one read(2). */
-#define FILE_APPEND_MAX FILE_FIRST_READ
+ * the key a new file, so a file that takes appends is read whole by one
+ * read(2) that ends short, with no fstat. */
+#define FILE_APPEND_MAX (FILE_FIRST_READ - 1)
 
 static ssize_t read_some(int fd, void *buf, size_t len)
 {
@@ -180,15 +188,16 @@ static int record_parse(file_rec *r, const char *key)
         memcmp(r->rec + sizeof h, key, klen) != 0)
         return 1;
     r->end = 0;
-    while (r->got - at >= sizeof(uint32_t)) {
-        uint32_t len;
+    while (r->got - at >= sizeof(file_record_head)) {
+        file_record_head head;
 
-        memcpy(&len, r->rec + at, sizeof len);
-        if (r->got - at - sizeof len < len)
+        memcpy(&head, r->rec + at, sizeof head);
+        if (head.check != ~head.len ||
+            r->got - at - sizeof head < head.len)
             break;
-        r->val_off = at + sizeof len;
-        r->val_len = len;
-        r->end = at = r->val_off + len;
+        r->val_off = at + sizeof head;
+        r->val_len = head.len;
+        r->end = at = r->val_off + head.len;
     }
     return r->end ? 0 : 1;
 }
@@ -229,66 +238,90 @@ static int rec_load(rdv_store *s, int fd, const char *key, const char *name,
                           F(s)->dir, name);
 }
 
-/* Appends key=val to the key's file fd, read whole into r, when it has
- * room: one pwritev(2), which readers see as the old value until the
- * whole record is there. A record a dead writer left short at the end
- * is cut off first, so the new one follows the last complete one.
- * RDV_ENOTFOUND when the file is full and the caller should write a new
- * one. */
-static int append_at(rdv_store *s, const char *key, int fd,
-                     const file_rec *r, const void *val, size_t len)
+/* Reads key's file from fd for a set, only as far as one read: a file
+ * that takes appends fits it (FILE_APPEND_MAX). 0 when that read took
+ * the file whole and it holds key's record (parsed into r). */
+static int rec_peek(int fd, const char *key, file_rec *r)
 {
-    uint32_t len32;
+    ssize_t n = read_some(fd, r->first, FILE_FIRST_READ);
+
+    r->rec = r->first;
+    if (n < 0 || n == FILE_FIRST_READ)
+        return -1;
+    r->got = (size_t)n;
+    return record_parse(r, key);
+}
+
+/* Stores key=val: appended as one record to its file fd (read into r),
+ * when fd is open for writing (else -1), the file ends with its last
+ * complete record and has room; else in a new file. Readers see an
+ * append as the old value until the whole record is there, because it
+ * only extends the file. A file with bytes after its last complete
+ * record (a dead writer's, a failed append's) is never written in
+ * place: cutting them while a reader reads would show it zeros. */
+static int record_store(rdv_store *s, const char *key, const char *name,
+                        int fd, const file_rec *r, const void *val,
+                        size_t len, int create_only)
+{
+    file_record_head head;
     struct iovec iov[2];
-    ssize_t w;
 
-    if (r->end + sizeof len32 + len > FILE_APPEND_MAX)
-        return RDV_ENOTFOUND;
-    record_iov(iov, &len32, val, len);
-    if (r->end < r->got && ftruncate(fd, (off_t)r->end))
-        return rdv_file_io_fail(s, "truncate a torn record of", key, errno);
-    w = pwritev(fd, iov, 2, (off_t)r->end);
-    if (w == (ssize_t)(sizeof len32 + len))
-        return RDV_OK;
-    if (ftruncate(fd, (off_t)r->end)) {
-        /* readers skip the short record; the next writer cuts it */
-    }
-    return rdv_file_io_fail(s, "append", key, w < 0 ? errno : EIO);
+    if (fd < 0 || r->end != r->got ||
+        r->end + sizeof head + len > FILE_APPEND_MAX)
+        return publish_file(s, key, name, val, len, create_only);
+    record_iov(iov, &head, val, len);
+    if (write_all_at(fd, iov, 2, (off_t)r->end))
+        return rdv_file_io_fail(s, "append", key, errno);
+    return RDV_OK;
 }
 
-/* Opens key's file for a read-modify-write (read-only with poll=1,
- * which never appends): the fd, or -1 with errno (ENOENT: no key). */
-static int open_update(rdv_store *s, const char *name)
+/* Whether an open for writing failed only because this process may not
+ * write the file (another user's, a read-only mount): a set then writes
+ * a new file, as a rename needs only the directory. */
+static int write_denied(int err)
 {
-    return openat(F(s)->dirfd, name,
-                  (F(s)->poll_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+    return err == EACCES || err == EPERM || err == EROFS;
 }
 
-/* Publishes key=val atomically: appended to the key's file when there
- * is one with room (not with poll=1: see stores/file.c), else in a new
- * file. create_only: RDV_EEXIST when the key exists. Caller holds the
- * lock. */
+/* Opens key's file for a read-modify-write: read-write, so a set can
+ * append, or read-only with poll=1 (which never appends: see
+ * stores/file.c) or when the file may not be written. The fd (*writable
+ * says which), or -1 with errno (ENOENT: no key). */
+static int open_update(rdv_store *s, const char *name, int *writable)
+{
+    int fd;
+
+    *writable = !F(s)->poll_only;
+    if (*writable) {
+        fd = openat(F(s)->dirfd, name, O_RDWR | O_CLOEXEC);
+        if (fd >= 0 || !write_denied(errno))
+            return fd;
+        *writable = 0;
+    }
+    return openat(F(s)->dirfd, name, O_RDONLY | O_CLOEXEC);
+}
+
+/* Publishes key=val atomically (see record_store; never appended with
+ * poll=1). create_only: RDV_EEXIST when the key exists. Caller holds the lock. */
 int rdv_file_record_publish(rdv_store *s, const char *key, const void *val,
                             size_t len, int create_only)
 {
     char name[RDV_FILE_NAME_MAX + 1];
-    int fd = -1, rc = RDV_ENOTFOUND;
+    int fd = -1, rc;
     file_rec r;
 
     rdv_file_name_encode(key, name);
     if (!create_only && !F(s)->poll_only &&
-        (fd = open_update(s, name)) < 0 && errno != ENOENT)
+        (fd = openat(F(s)->dirfd, name, O_RDWR | O_CLOEXEC)) < 0 &&
+        errno != ENOENT && !write_denied(errno))
         return rdv_file_io_fail(s, "open", key, errno);
-    r.rec = r.first;
     /* A file that holds no rdv record for key is replaced whole. */
-    if (fd >= 0 && !read_record(fd, r.first, &r.rec, &r.got) &&
-        !record_parse(&r, key))
-        rc = append_at(s, key, fd, &r, val, len);
-    rec_free(&r);
+    if (fd >= 0 && !rec_peek(fd, key, &r))
+        rc = record_store(s, key, name, fd, &r, val, len, 0);
+    else
+        rc = publish_file(s, key, name, val, len, create_only);
     if (fd >= 0)
         close(fd);
-    if (rc == RDV_ENOTFOUND)
-        rc = publish_file(s, key, name, val, len, create_only);
     return rc;
 }
 
@@ -299,10 +332,10 @@ int rdv_file_record_update(rdv_store *s, const char *key,
     const void *val = NULL;
     size_t len = 0;
     file_rec r;
-    int fd, rc = RDV_OK;
+    int fd, writable, rc = RDV_OK;
 
     rdv_file_name_encode(key, name);
-    if ((fd = open_update(s, name)) < 0 && errno != ENOENT)
+    if ((fd = open_update(s, name, &writable)) < 0 && errno != ENOENT)
         return rdv_file_io_fail(s, "open", key, errno);
     r.rec = r.first;
     if (fd >= 0)
@@ -310,13 +343,8 @@ int rdv_file_record_update(rdv_store *s, const char *key,
     if (rc == RDV_OK)
         rc = fn(s, key, fd >= 0 ? r.rec + r.val_off : NULL,
                 fd >= 0 ? r.val_len : 0, arg, &val, &len);
-    if (rc == RDV_OK && val) {
-        rc = fd >= 0 && !F(s)->poll_only
-                 ? append_at(s, key, fd, &r, val, len)
-                 : RDV_ENOTFOUND;
-        if (rc == RDV_ENOTFOUND)
-            rc = publish_file(s, key, name, val, len, 0);
-    }
+    if (rc == RDV_OK && val)
+        rc = record_store(s, key, name, writable ? fd : -1, &r, val, len, 0);
     rec_free(&r);
     if (fd >= 0)
         close(fd);

@@ -13,10 +13,10 @@
 #include "store_internal.h"
 
 /* A key's file: this header, the key, then records of the key's value,
- * each a u32 length (host order) and the bytes, of which the last
- * complete one is the value (stores/file.c). Files of the older format
- * (the key, then one value) began with "RDVF": a read of one fails with
- * an error naming it. */
+ * each a file_record_head and the bytes, of which the last complete one
+ * is the value (stores/file.c). Files of the older format (the key, then
+ * one value) began with "RDVF": a read of one fails with an error naming
+ * it. */
 #define FILE_MAGIC 0x4C564452u    /* "RDVL" */
 #define FILE_MAGIC_V1 0x46564452u /* "RDVF" */
 
@@ -24,6 +24,14 @@ typedef struct file_header {
     uint32_t magic;
     uint32_t key_len;
 } file_header;
+
+/* A record's head: the value's length and its complement (host order),
+ * so neither a run of zero bytes (a file a crash extended but never
+ * filled) nor a length torn mid-write passes for a record. */
+typedef struct file_record_head {
+    uint32_t len;
+    uint32_t check; /* ~len */
+} file_record_head;
 
 typedef struct file_store {
     rdv_store base;
