@@ -115,7 +115,8 @@ static int transfer_failed(rdv_transport *t, int peer, int d, int e)
 
 /* A send straight from this call, for a backend whose ops do not try
  * at once (io_uring): the bytes the socket took, or -errno (-EAGAIN:
- * none, the backend's op waits for room). A frame that fits in the
+ * none); either way the backend's op then waits for room or meets the
+ * error again. A frame that fits in the
  * socket buffer then needs no completion, so the next wait's
  * io_uring_enter submits the recv and sleeps until it is done, instead
  * of returning for the send's completion first and entering again.
@@ -161,8 +162,10 @@ static int issue(rdv_transport *t, int peer, int d, int64_t now)
                 }
                 return RDV_OK;
             }
-            if (res != -EAGAIN)
-                return transfer_failed(t, peer, d, -res);
+            /* EAGAIN, or an error (EPIPE, ECONNRESET): the backend's
+             * send meets it again, and reports it as a completion in
+             * order, after any recv that came first, such as a peer's
+             * ABORT naming the rank to blame. */
         }
         if (d == DIR_SEND)
             ret = t->ops->send(t->be, p->fd, at, want, data_tag(peer, d));
