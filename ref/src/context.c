@@ -66,7 +66,6 @@ static char *dup_or_null(const char *s, int *oom)
     return d;
 }
 
-/* The caller's options, checked; the reason in errbuf when not. */
 /* handshake_ms's default for a rendezvous of size ranks (rdv/context.h
  * says why it grows with the size). */
 static int default_handshake_ms(int size)
@@ -78,6 +77,7 @@ static int default_handshake_ms(int size)
     return ms > INT_MAX ? INT_MAX : (int)ms;
 }
 
+/* The caller's options, checked; the reason in errbuf when not. */
 static int options_check(const rdv_context_options *opts,
                          rdv_context_options *o, char *errbuf,
                          size_t errlen)
