@@ -15,9 +15,12 @@
  *   2  the content of the file of a long key (a hashed name, whose key
  *      only the header holds): every key list returns is one whose
  *      file name is this file's, and get of it answers as above.
+ * After 1 and 2, two sets of the key succeed over whatever the file
+ * held, and get returns each.
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -92,6 +95,30 @@ static void check_get(const char *key)
     }
 }
 
+/* A set over whatever the file holds succeeds, and get then returns
+ * exactly that value: appended to a file that ends with key's complete
+ * record, written as a new file over any other; twice, so the second
+ * set appends to what the first left. */
+static void check_set(const char *key)
+{
+    static const char *const sets[] = {"first", "the second value"};
+
+    for (size_t i = 0; i < sizeof sets / sizeof *sets; i++) {
+        size_t want = strlen(sets[i]), len = 0;
+        void *val = NULL;
+        int rc = rdv_store_set(store, key, sets[i], want, 0);
+
+        FUZZ_CHECK(rc == RDV_OK, "set over the file fails with %d: %s", rc,
+                   rdv_store_errmsg(store));
+        rc = rdv_store_get(store, key, &val, &len, 0);
+        FUZZ_CHECK(rc == RDV_OK && len == want &&
+                       memcmp(val, sets[i], want) == 0,
+                   "get after set '%s' answers %d with %zu bytes", sets[i],
+                   rc, len);
+        free(val);
+    }
+}
+
 static void check_list(const char *name)
 {
     char **keys = NULL, encoded[RDV_FILE_NAME_MAX + 1];
@@ -145,6 +172,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         write_file(name, data + 1, size - 1);
         check_get(key);
         check_list(name);
+        check_set(key);
         remove_file(name);
         break;
     }
