@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "file_dir.h"
 #include "rdv/status.h"
 #include "rdv/store.h"
 
@@ -21,30 +22,20 @@ static void open_store(void)
 {
     char url[128], err[512];
 
-    snprintf(dir, sizeof dir, "/tmp/rdv-file-entries.XXXXXX");
-    cr_assert(mkdtemp(dir));
-    snprintf(url, sizeof url, "file://%s", dir);
+    file_dir_make(dir, url, "file-entries", "");
     cr_assert_eq(rdv_store_open(url, &store, err, sizeof err), RDV_OK, "%s",
                  err);
 }
 
 static void close_store(void)
 {
-    char cmd[128];
-
     rdv_store_close(store);
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    cr_assert_eq(system(cmd), 0);
+    file_dir_remove(dir);
 }
 
 static void put_file(const char *name, const void *data, size_t len)
 {
-    char path[256];
-    FILE *f;
-
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    f = fopen(path, "wb");
-    cr_assert(f && fwrite(data, 1, len, f) == len && fclose(f) == 0);
+    file_dir_put(dir, name, data, len, 0);
 }
 
 /* The keys list returns, after the one real key "real" was set. */

@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "file_dir.h"
 #include "rdv/status.h"
 #include "rdv/store.h"
 
@@ -22,17 +23,12 @@ static char dir[64], url[128];
 
 static void make_dir(void)
 {
-    snprintf(dir, sizeof dir, "/tmp/rdv-file-fresh.XXXXXX");
-    cr_assert(mkdtemp(dir));
-    snprintf(url, sizeof url, "file://%s?fresh=1", dir);
+    file_dir_make(dir, url, "file-fresh", "?fresh=1");
 }
 
 static void remove_dir(void)
 {
-    char cmd[128];
-
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    cr_assert_eq(system(cmd), 0);
+    file_dir_remove(dir);
 }
 
 TestSuite(file_fresh, .init = make_dir, .fini = remove_dir, .timeout = 60);

@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "file_dir.h"
 #include "rdv/status.h"
 #include "rdv/store.h"
 
@@ -23,16 +24,12 @@ static char dir[64];
 
 static void make_dir(void)
 {
-    snprintf(dir, sizeof dir, "/tmp/rdv-file-lock.XXXXXX");
-    cr_assert(mkdtemp(dir));
+    file_dir_make(dir, NULL, "file-lock", "");
 }
 
 static void remove_dir(void)
 {
-    char cmd[128];
-
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    cr_assert_eq(system(cmd), 0);
+    file_dir_remove(dir);
 }
 
 TestSuite(file_lock, .init = make_dir, .fini = remove_dir, .timeout = 120);

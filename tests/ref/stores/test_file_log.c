@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "file_dir.h"
 #include "rdv/status.h"
 #include "rdv/store.h"
 
@@ -28,32 +29,22 @@ static void open_store(void)
 {
     char err[512];
 
-    snprintf(dir, sizeof dir, "/tmp/rdv-file-log.XXXXXX");
-    cr_assert(mkdtemp(dir));
-    snprintf(url, sizeof url, "file://%s", dir);
+    file_dir_make(dir, url, "file-log", "");
     cr_assert_eq(rdv_store_open(url, &store, err, sizeof err), RDV_OK, "%s",
                  err);
 }
 
 static void close_store(void)
 {
-    char cmd[128];
-
     rdv_store_close(store);
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    cr_assert_eq(system(cmd), 0);
+    file_dir_remove(dir);
 }
 
 /* Appends len bytes to the file name in dir, as a dead writer would have
  * left them. */
 static void append_raw(const char *name, const void *data, size_t len)
 {
-    char path[256];
-    FILE *f;
-
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    f = fopen(path, "ab");
-    cr_assert(f && fwrite(data, 1, len, f) == len && fclose(f) == 0);
+    file_dir_put(dir, name, data, len, 1);
 }
 
 static struct stat file_stat(const char *name)

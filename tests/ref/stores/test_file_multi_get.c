@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "file_dir.h"
 #include "rdv/status.h"
 #include "rdv/store.h"
 
@@ -23,17 +24,12 @@ static char dir[64], url[128];
 
 static void make_dir(void)
 {
-    snprintf(dir, sizeof dir, "/tmp/rdv-file-mget.XXXXXX");
-    cr_assert(mkdtemp(dir));
-    snprintf(url, sizeof url, "file://%s", dir);
+    file_dir_make(dir, url, "file-mget", "");
 }
 
 static void remove_dir(void)
 {
-    char cmd[128];
-
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    cr_assert_eq(system(cmd), 0);
+    file_dir_remove(dir);
 }
 
 TestSuite(file_multi_get, .init = make_dir, .fini = remove_dir,

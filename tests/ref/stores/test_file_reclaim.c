@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "file_dir.h"
 #include "rdv/status.h"
 #include "rdv/store.h"
 
@@ -75,15 +76,13 @@ static int kill_inside_set(const char *dir, const char *url, char *name,
 Test(file_reclaim, a_dead_writers_temp_file_is_removed_at_open,
      .timeout = 120)
 {
-    char dir[64], url[128], err[512], name[256], cmd[128];
+    char dir[64], url[128], err[512], name[256];
     rdv_store *s;
     void *val;
     size_t len;
     int left = 0;
 
-    snprintf(dir, sizeof dir, "/tmp/rdv-file-reclaim.XXXXXX");
-    cr_assert(mkdtemp(dir));
-    snprintf(url, sizeof url, "file://%s", dir);
+    file_dir_make(dir, url, "file-reclaim", "");
     /* The kill may land between two sets, when no temp is on disk: try
      * again until one outlives its writer. */
     for (int tries = 0; tries < 50 && !left; tries++)
@@ -101,6 +100,5 @@ Test(file_reclaim, a_dead_writers_temp_file_is_removed_at_open,
         free(val);
     }
     rdv_store_close(s);
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    cr_assert_eq(system(cmd), 0);
+    file_dir_remove(dir);
 }
