@@ -3,8 +3,8 @@
  * key, a header with the key, then records of its value (a head with
  * its length, then the bytes). A set appends a record to the key's file,
  * or writes a new file to a temp file and publishes it with rename(2) or
- * link(2); a read takes the file whole, checks it against its key and returns the
- * last complete record (the design: stores/file.c).
+ * link(2); a read takes the file whole, checks it against its key and
+ * returns the last complete record (the design: stores/file.c).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -302,7 +302,8 @@ static int open_update(rdv_store *s, const char *name, int *writable)
 }
 
 /* Publishes key=val atomically (see record_store; never appended with
- * poll=1). create_only: RDV_EEXIST when the key exists. Caller holds the lock. */
+ * poll=1). create_only: RDV_EEXIST when the key exists. Caller holds
+ * the lock. */
 int rdv_file_record_publish(rdv_store *s, const char *key, const void *val,
                             size_t len, int create_only)
 {
