@@ -170,6 +170,19 @@ static int none_missing(const unsigned char *present, size_t n)
     return memchr(present, 0, n) == NULL;
 }
 
+/* Whether every key exists now. A watcher looks at every key: once its
+ * watch exists (events from before it are lost, so a key past the first
+ * missing one may never be named again) and after an overflow. Polling
+ * stops at the first missing key each tick. */
+static int recheck_keys(rdv_store *s, const char *const *keys, size_t n,
+                        unsigned char *present, int watching)
+{
+    if (!watching)
+        return all_present(s, keys, n, present);
+    look_all(s, keys, n, present);
+    return none_missing(present, n);
+}
+
 /* Waits until every key exists, the deadline passes or close cancels.
  * present[] (n bytes) marks the keys found; after a failure, only up to
  * the first missing one was looked at (look_all finishes the list). */
@@ -194,10 +207,7 @@ static int wait_keys(rdv_store *s, const char *const *keys, size_t n,
     for (;;) {
         int wait_ms, left = rdv_deadline_left_ms(deadline);
 
-        /* A full recheck once the watch exists, so no publish falls
-         * between; then after each event only the keys it names, unless
-         * events were lost or there is no watch (polling). */
-        if (recheck ? all_present(s, keys, n, present)
+        if (recheck ? recheck_keys(s, keys, n, present, pfd[1].fd >= 0)
                     : none_missing(present, n))
             break;
         recheck = pfd[1].fd < 0;
