@@ -406,11 +406,22 @@ static int sweep(rdv_mesh *m, reader *rd)
 }
 
 /* A multi_get of the first nb unread ranks until `until`. While
- * strangers knock on the listener, it is cut into pieces of PIECE_NS
- * with the listener served in between: a flood then never waits out a
- * store read in the backlog, and a peer behind it is answered at once.
- * Without strangers the read blocks whole, so nobody polls the store. */
-#define PIECE_NS (50 * 1000000ll)
+ * strangers knock on the listener, it is cut into pieces with the
+ * listener served in between: a flood then never waits out a store read
+ * in the backlog, and a peer behind it is answered at once. Without
+ * strangers the read blocks whole, so nobody polls the store.
+ *
+ * A piece is 50 ms up to 64 ranks and grows with N (800 ms at 1024,
+ * still within the handshake budget of 1 ms per rank): at large N a
+ * peer's connection often waits for its hello, which counts as a
+ * stranger, and every piece reads the batch again. With 50 ms pieces,
+ * 1024 ranks re-read their batches 20 times a second, tens of millions
+ * of store calls that starved the ranks still publishing. */
+static int64_t piece_ns(const rdv_mesh *m)
+{
+    return 50 * 1000000ll * (m->size > 64 ? m->size / 64 : 1);
+}
+
 static int take_chunk_serving(rdv_mesh *m, reader *rd, size_t nb,
                               int64_t until)
 {
@@ -418,8 +429,8 @@ static int take_chunk_serving(rdv_mesh *m, reader *rd, size_t nb,
         int64_t now = rdv_now_ns(), piece = until;
         int ret;
 
-        if (rdv_mesh_strangers_active(m) && now + PIECE_NS < until)
-            piece = now + PIECE_NS;
+        if (rdv_mesh_strangers_active(m) && now + piece_ns(m) < until)
+            piece = now + piece_ns(m);
         ret = take_chunk(m, rd, 0, nb, piece);
         if (ret != RDV_ETIMEDOUT || piece == until)
             return ret;

@@ -40,14 +40,21 @@
  *
  * Waits first look for the keys and return at once when they exist
  * (multi_get reads them straight away and waits only for the missing).
- * Otherwise they watch the directory with inotify and recheck the keys
- * after each event. The handle keeps one inotify instance for its whole
- * life and lends it to one waiter at a time (others make their own):
- * closing an inotify fd waits for an SRCU grace period, 10-20 ms, which a
- * rendezvous would otherwise pay on every read. `poll=1` swaps inotify
- * for polling with backoff (1 to 50 ms), for filesystems whose changes
- * inotify cannot see (NFS). Either way the wait also polls an eventfd
- * that close() signals, so blocked callers end with RDV_ECANCELED.
+ * Otherwise they watch the directory with inotify, look at every key
+ * once the watch exists, and then only at the key each event names (or
+ * at all of them again when the event queue overflowed): every publish
+ * wakes every waiter, so at N = 1024 a recheck of the whole batch on
+ * each wake was tens of millions of calls. The handle keeps one inotify
+ * instance for its whole life and lends it to one waiter at a time
+ * (others make their own): closing an inotify fd waits for an SRCU grace
+ * period, 10-20 ms, which a rendezvous would otherwise pay on every read.
+ * `poll=1` swaps inotify for polling with backoff (1 to 50 ms), for
+ * filesystems whose changes inotify cannot see (NFS), and so does a
+ * handle that cannot get an instance (fs.inotify.max_user_instances,
+ * 128 per user by default, is less than N = 1024 ranks on one host); a
+ * tick looks no further than the first missing key. Either way the wait
+ * also polls an eventfd that close() signals, so blocked callers end
+ * with RDV_ECANCELED.
  *
  * Temp files of dead writers: a writer creates, fills and publishes (or
  * removes) its temp file entirely while it holds the flock on ".lock",

@@ -2,10 +2,14 @@
  * tests/ref/stores/test_file_multi_get.c - the file store's own multi_get
  * (stores/file_wait.c): it reads the keys that are there at once and
  * waits only for the rest, here published later by another process;
- * and when one never comes it times out with no value kept and names
- * that key. Real processes on a real directory.
+ * when one never comes it times out with no value kept and names that
+ * key; a wait sees a key that existed before it began even after it
+ * looked at a missing one first; and a waiter whose inotify queue
+ * overflowed (the events naming its keys lost) still finds them. Real
+ * processes on a real directory.
  */
 #include <criterion/criterion.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -126,5 +130,132 @@ Test(file_multi_get, times_out_naming_the_missing_key_and_keeps_nothing)
     cr_expect(strstr(rdv_store_errmsg(s), "mget/never") != NULL,
               "the detail does not name the missing key: %s",
               rdv_store_errmsg(s));
+    rdv_store_close(s);
+}
+
+static void set_later(const char *key)
+{
+    struct timespec pause = {0, 100 * 1000 * 1000};
+    char err[512];
+    rdv_store *s;
+
+    if (rdv_store_open(url, &s, err, sizeof err))
+        exit(3);
+    nanosleep(&pause, NULL);
+    exit(rdv_store_set(s, key, "v", 1, 0) == RDV_OK ? 0 : 4);
+}
+
+/* "early" exists and no event will ever name it again; a wait that
+ * stopped looking at the first missing key ("late") and then trusted
+ * events alone would sleep to its deadline. */
+Test(file_multi_get, wait_sees_a_key_that_was_there_before_it)
+{
+    const char *keys[] = {"late", "early"};
+    char err[512];
+    rdv_store *s;
+    pid_t pid;
+    int st, rc;
+
+    cr_assert_eq(rdv_store_open(url, &s, err, sizeof err), RDV_OK, "%s",
+                 err);
+    cr_assert_eq(rdv_store_set(s, "early", "v", 1, 0), RDV_OK);
+    pid = fork();
+    cr_assert(pid >= 0, "fork");
+    if (pid == 0)
+        set_later("late");
+    rc = rdv_store_wait(s, keys, 2, 20000);
+    cr_expect_eq(rc, RDV_OK, "wait returned %s: %s", rdv_status_name(rc),
+                 rdv_store_errmsg(s));
+    cr_assert_eq(waitpid(pid, &st, 0), pid);
+    cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+              "the writer ended with status 0x%x", st);
+    rdv_store_close(s);
+}
+
+/* The waiter: its own handle, blocked in a multi_get of two keys that
+ * the parent sets while it is stopped. It says "waiting" on the pipe
+ * just before the call. */
+static void overflow_waiter(int ready)
+{
+    const char *keys[] = {"late/a", "late/b"};
+    char err[512];
+    void *vals[2];
+    size_t lens[2];
+    rdv_store *s;
+    int ok;
+
+    if (rdv_store_open(url, &s, err, sizeof err))
+        exit(3);
+    if (write(ready, "w", 1) != 1)
+        exit(4);
+    if (rdv_store_multi_get(s, keys, 2, vals, lens, 30000) != RDV_OK)
+        exit(5);
+    ok = lens[0] == 1 && !memcmp(vals[0], "a", 1) && lens[1] == 1 &&
+         !memcmp(vals[1], "b", 1);
+    exit(ok ? 0 : 6);
+}
+
+/* Whether pid sleeps in poll(2), read from /proc/PID/wchan. */
+static int sleeps_in_poll(pid_t pid)
+{
+    char path[64], wchan[64] = "";
+    FILE *f;
+
+    snprintf(path, sizeof path, "/proc/%d/wchan", (int)pid);
+    f = fopen(path, "r");
+    if (!f)
+        return 0;
+    if (!fgets(wchan, sizeof wchan, f))
+        wchan[0] = 0;
+    fclose(f);
+    return strstr(wchan, "poll") != NULL;
+}
+
+/* A waiter only looks at the keys an event names; when the queue
+ * overflows (more than fs.inotify.max_queued_events names made while it
+ * was stopped) those events are gone, and it must look at every key. */
+Test(file_multi_get, finds_its_keys_after_the_event_queue_overflowed)
+{
+    struct timespec nap = {0, 10 * 1000 * 1000};
+    char err[512], name[32], c;
+    long max_events = 16384;
+    int ready[2], st, tries = 0;
+    rdv_store *s;
+    FILE *f;
+    pid_t pid;
+
+    f = fopen("/proc/sys/fs/inotify/max_queued_events", "r");
+    if (f) {
+        cr_assert_eq(fscanf(f, "%ld", &max_events), 1);
+        fclose(f);
+    }
+    if (max_events > 100000)
+        cr_skip_test("max_queued_events is %ld: too many files to make",
+                     max_events);
+    cr_assert_eq(rdv_store_open(url, &s, err, sizeof err), RDV_OK, "%s",
+                 err);
+    cr_assert_eq(pipe(ready), 0);
+    pid = fork();
+    cr_assert(pid >= 0, "fork");
+    if (pid == 0)
+        overflow_waiter(ready[1]);
+    cr_assert_eq(read(ready[0], &c, 1), 1, "the waiter did not start");
+    while (!sleeps_in_poll(pid) && tries++ < 1000)
+        nanosleep(&nap, NULL);
+    cr_assert(sleeps_in_poll(pid), "the waiter never blocked in its wait");
+    cr_assert_eq(kill(pid, SIGSTOP), 0);
+    for (long i = 0; i < max_events + 64; i++) {
+        snprintf(name, sizeof name, "kjunk%ld", i);
+        file_dir_put(dir, name, "", 0, 0);
+    }
+    cr_assert_eq(rdv_store_set(s, "late/a", "a", 1, 0), RDV_OK);
+    cr_assert_eq(rdv_store_set(s, "late/b", "b", 1, 0), RDV_OK);
+    cr_assert_eq(kill(pid, SIGCONT), 0);
+    cr_assert_eq(waitpid(pid, &st, 0), pid);
+    cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+              "the waiter ended with status 0x%x (5: its multi_get failed)",
+              st);
+    close(ready[0]);
+    close(ready[1]);
     rdv_store_close(s);
 }
