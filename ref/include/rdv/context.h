@@ -165,7 +165,9 @@ int rdv_context_options_from_env(rdv_context_options *o, char *errbuf,
  * in errbuf. Opens no socket and no ring. */
 int rdv_context_create(const rdv_context_options *opts, rdv_context **out,
                        char *errbuf, size_t errlen);
-/* Closes every socket and the ring, frees ctx. NULL is allowed. */
+/* Closes every socket and the ring, frees ctx. NULL is allowed. A peer
+ * still reading from this rank sees EOF: a link is reset only when its
+ * peer has closed already and has every byte this rank sent. */
 void rdv_context_destroy(rdv_context *ctx);
 
 /* Connects every pair of ranks; every rank calls it with a handle to the

@@ -56,7 +56,10 @@ int rdv_transport_open(rdv_transport **out, const char *backend, int rank,
                        int size, char *errbuf, size_t errlen);
 /* Cancels every operation still in flight (the kernel no longer
  * touches any buffer afterwards), closes every fd it owns, frees t.
- * NULL is allowed. */
+ * A healthy transport resets a link whose peer has closed already and
+ * holds every byte sent (transport.c, link_close); a link whose peer
+ * is still open gets a FIN, so a peer reading on sees EOF. NULL is
+ * allowed. */
 void rdv_transport_close(rdv_transport *t);
 const char *rdv_transport_backend(const rdv_transport *t);
 const char *rdv_transport_errmsg(const rdv_transport *t);
