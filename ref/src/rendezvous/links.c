@@ -14,28 +14,26 @@
  * but does not prove the target (wrong rank, token or nonce) means the
  * published address belongs to someone else: that fails at once.
  *
- * Acceptor (from every higher rank): a multishot accept on the
- * listener; each new connection must send a valid CONNECT within its
- * handshake budget (rdv_context_options.handshake_ms; by default 250
- * ms, or 1 ms per rank above 250 ranks; never past the deadline): a
- * peer sends it as soon as its connect completes (rdv_mesh_on_records()
- * sends hellos before the next store read), so only strangers, or a
- * peer on a host too busy to run it, outlive the budget. The flood
- * guarantees below hold whatever the budget. Garbage, a wrong token or size, a rank that
- * should not connect here or a nonce that is not ours (a stale peer) is
- * closed at once; silence past the budget is closed while the listener
- * is crowded (half its slots unproven), else given another budget, so
- * a slow peer loses nothing when nobody needs its slot. Both are
- * counted in strangers_rejected and their slots reused. Slots are
- * capped (4N+64); when they are all taken, the oldest connection that
- * has not proved itself is closed to make room, so a flood of strangers
- * delays a peer by at most a retry and never shuts it out. Each slot
- * carries a generation in its ops' tags: a completion polled for a
- * connection closed since never reaches the next one in that slot.
- * A valid hello from a rank whose record we have not read yet is parked
- * until the record arrives, because the answer must carry its nonce. A
- * newer valid hello from the same rank replaces the older link: the
- * connector only retries once its previous attempt failed.
+ * Acceptor (from every higher rank): a multishot accept on the listener; each
+ * new connection must send a valid CONNECT within its handshake budget
+ * (rdv_context_options.handshake_ms; by default 250 ms, or 1 ms per rank
+ * above 250 ranks; never past the deadline): a peer sends it as soon as its
+ * connect completes (rdv_mesh_on_records() sends hellos before the next store
+ * read), so only strangers, or a peer on a host too busy to run it, outlive
+ * the budget. The flood guarantees below hold whatever the budget. Garbage, a
+ * wrong token or size, a rank that should not connect here or a nonce that is
+ * not ours (a stale peer) is closed at once; silence past the budget is
+ * closed while the listener is crowded (half its slots unproven), else given
+ * another budget, so a slow peer loses nothing when nobody needs its slot.
+ * Both are counted in strangers_rejected and their slots reused. Slots are
+ * capped (4N+64); when they are all taken, the oldest connection that has not
+ * proved itself is closed to make room, so a flood of strangers delays a peer
+ * by at most a retry and never shuts it out. Each slot carries a generation
+ * in its ops' tags: a completion polled for a connection closed since never
+ * reaches the next one in that slot. A valid hello from a rank whose record
+ * we have not read yet is parked until the record arrives, because the answer
+ * must carry its nonce. A newer valid hello from the same rank replaces the
+ * older link: the connector only retries once its previous attempt failed.
  *
  * Once a rank holds N-1 links, every peer has read its record (each
  * handshake carries the nonce from it), which is what makes removing

@@ -9,10 +9,11 @@
  * timeout, 250 ms to 2 s, doubling up to 4 s) and sweep the unread keys
  * with non-blocking gets, so a rank that published and then left is
  * still known by its record. While strangers knock on the listener a
- * blocking read is cut into 50 ms pieces that serve it in between
- * (take_chunk_serving). Sweeps are kept rare on purpose: at large N
- * every store call contends with hundreds of ranks for the store. Every record is decoded and checked
- * before anything connects to it: size, checksum, the rank against its
+ * blocking read is cut into pieces (50 ms, longer past 64 ranks) that
+ * serve it in between (take_chunk_serving). Sweeps are kept rare on
+ * purpose: at large N every store call contends with hundreds of ranks
+ * for the store. Every record is decoded and checked before anything
+ * connects to it: size, checksum, the rank against its
  * key, the job size and token, duplicates (nonce or address seen twice,
  * found with a small hash table so N = 1024 stays cheap), and the
  * loopback pitfall of an unset bind address. Records that arrive all at
@@ -500,8 +501,9 @@ int rdv_mesh_read_records(rdv_mesh *m)
     /* a tenth of the deadline, within [250 ms, 2 s]: sweeps are rare when
      * ranks are merely slow to start, yet happen a few times before the
      * deadline when one is gone */
-    reader rd = {.slice_ms = timeout < 2500 ? 250 : timeout > 20000 ? 2000
-                                                                    : timeout / 10};
+    reader rd = {.slice_ms = timeout < 2500    ? 250
+                             : timeout > 20000 ? 2000
+                                               : timeout / 10};
     int ret;
 
     rd.pending = malloc((size_t)m->size * sizeof *rd.pending);

@@ -109,23 +109,22 @@ void rdv_transport_set_spin(rdv_transport *t, int64_t ns)
 }
 
 /* Closes peer p's link. With a plain close, the second end of a link
- * to close sends a FIN that its peer, closed already, must ACK from
- * FIN_WAIT2 into TIME_WAIT, all inline on loopback. When the peer's FIN is all this end has left to
- * read and the peer has every byte this end sent (nothing in flight,
- * SIOCOUTQ 0), a reset ends the link instead (SO_LINGER 0): the peer
- * has closed (or shut down) its sending side and has our bytes, so the
- * reset loses nothing, and the peer's FIN_WAIT2 socket goes at once.
- * A peer that only shut down its sending side reads every byte still,
- * then ECONNRESET instead of EOF (tests/ref/transport/test_close.c);
- * rdv itself shuts a link down only once its transport has failed and
- * its reason is set. The first end to close still sends a FIN, so a
- * peer that reads on sees EOF ("closed"), never a reset. Only while
- * healthy, and only in the process that owns the sockets: a forked
- * child's close leaves the shared socket open, and its linger would
- * outlive it. At N=64 (rdv bench rendezvous --store hash) this took
- * 8.9 -> 7.9 packets per connection and rank CPU to 0.97x (io_uring)
- * and 0.95x (epoll), medians of 11 interleaved rounds, for 3.4 more
- * syscalls per connection; at N=256 it was even (0.99-1.03x, 5
+ * to close sends a FIN that its peer, closed already, must ACK from FIN_WAIT2
+ * into TIME_WAIT, all inline on loopback. When the peer's FIN is all this end
+ * has left to read and the peer has every byte this end sent (nothing in
+ * flight, SIOCOUTQ 0), a reset ends the link instead (SO_LINGER 0): the peer
+ * has closed (or shut down) its sending side and has our bytes, so the reset
+ * loses nothing, and the peer's FIN_WAIT2 socket goes at once. A peer that
+ * only shut down its sending side reads every byte still, then ECONNRESET
+ * instead of EOF (tests/ref/transport/test_close.c); rdv itself shuts a link
+ * down only once its transport has failed and its reason is set. The first
+ * end to close still sends a FIN, so a peer that reads on sees EOF
+ * ("closed"), never a reset. Only while healthy, and only in the process that
+ * owns the sockets: a forked child's close leaves the shared socket open, and
+ * its linger would outlive it. At N=64 (rdv bench rendezvous --store hash)
+ * this took 8.9 -> 7.9 packets per connection and rank CPU to 0.97x
+ * (io_uring) and 0.95x (epoll), medians of 11 interleaved rounds, for 3.4
+ * more syscalls per connection; at N=256 it was even (0.99-1.03x, 5
  * rounds). */
 static void link_close(const rdv_transport *t, const tpeer *p, int owner)
 {
