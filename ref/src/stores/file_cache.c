@@ -12,13 +12,13 @@
  *   replacement (rename over it) or a removal (delete) leaves the name
  *   with another inode or none, and an fd opened before still reads the
  *   old one. So every writer, holding the flock on ".lock", makes a
- *   64-bit generation odd before it replaces or removes an existing
- *   key's file and even again after (rdv_file_gen_enter/leave). A new
- *   key's first publish moves nothing: no handle holds its file open (a
- *   delete before it moved the generation). A reader trusts its cached
- *   fds only while the generation is even and the one it filled the
- *   cache at; otherwise it closes them and reads by name, and it keeps
- *   the fds it opens then only at an even generation.
+ *   64-bit generation odd before it replaces an existing key's file or
+ *   deletes a key, and even again after (rdv_file_gen_enter/leave). A
+ *   new key's first publish moves nothing: no handle holds its file
+ *   open (a delete before it moved the generation). A reader trusts its
+ *   cached fds only while the generation is even and the one it filled
+ *   the cache at; otherwise it closes them and reads by name, and it
+ *   keeps the fds it opens then only at an even generation.
  * - The generation is the first 8 bytes of ".lock" (which every handle
  *   keeps open for its flock), mapped MAP_SHARED by every handle: one
  *   page of the page cache, which every process on the host sees at
@@ -51,7 +51,9 @@
  *   host's mapping: no generation, no cache. In a forked child of the
  *   handle's opener the cache's mutex may have been held by another
  *   thread at fork, so the child reads by name; its copies of the
- *   cached fds stay open until it closes the handle.
+ *   cached fds stay open until it closes the handle. Its writes move
+ *   the generation through the mapping it inherited (MAP_SHARED
+ *   survives fork).
  * - Bounded: at most 256 fds, and no more than 1/8 of RLIMIT_NOFILE's
  *   soft limit at open. A full cache evicts by CLOCK (second chance),
  *   so a window of keys read over and over stays open. A cached fd
