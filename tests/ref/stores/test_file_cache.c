@@ -5,14 +5,16 @@
  * it did it: an append (the same file), a rename over it (a value of 4
  * KiB or more, a file that appends filled), a delete, a new file after
  * a delete; when that writer was SIGKILLed between its two moves of the
- * generation; and when a forked child writes through the handle it
- * inherited. Real processes on a real directory, stepped over pipes;
+ * generation; when a forked child writes through the handle it
+ * inherited; and to threads sharing the handle, whose reads of a key
+ * never go back. Real processes on a real directory, stepped over pipes;
  * each case first checks that the reader does hold the files open, so
  * it tests the cache and not the read by name.
  */
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -333,22 +335,33 @@ Test(file_cache, writer_killed_between_the_moves_leaves_readers_right)
         void *v, *t;
         size_t vl, tl;
         uint64_t g;
-        pid_t pid = fork();
+        char c;
+        int up[2];
+        pid_t pid;
 
+        cr_assert(pipe(up) == 0, "pipe");
+        pid = fork();
         cr_assert(pid >= 0, "fork");
         if (pid == 0) {
             static char big[BIG];
             rdv_store *w;
             char err[512];
 
+            close(up[0]);
             if (rdv_store_open(url, &w, err, sizeof err))
                 exit(3);
             for (unsigned i = 0;; i++) {
                 memset(big, 'a' + (int)(i % 26), BIG);
                 if (rdv_store_set(w, "k", big, BIG, 0) != RDV_OK)
                     exit(4);
+                if (i == 0) /* up and setting: the kill may come */
+                    step_signal(up[1]);
             }
         }
+        close(up[1]);
+        cr_assert_eq(read(up[0], &c, 1), 1, "the writer died before its "
+                     "first set");
+        close(up[0]);
         nanosleep(&pause, NULL);
         kill(pid, SIGKILL);
         cr_assert_eq(waitpid(pid, NULL, 0), pid);
@@ -371,11 +384,134 @@ Test(file_cache, writer_killed_between_the_moves_leaves_readers_right)
         rdv_store_close(truth);
         expect_value(r, "stable", "steady", 6, tries);
     }
+    cr_log_info("%d of %d kills fell between the generation's moves",
+                between, tries);
     if (between == 0)
         cr_skip_test("no kill in %d fell between the generation's two "
                      "moves", tries);
     cr_assert_eq(rdv_store_set(r, "k", "after", 5, 0), RDV_OK, "%s",
                  rdv_store_errmsg(r));
     expect_value(r, "k", "after", 5, tries);
+    rdv_store_close(r);
+}
+
+#define TKEYS 16
+#define TROUNDS 300 /* sets of each key: its file fills about 4 times */
+#define TTHREADS 4
+
+typedef struct reader_arg {
+    rdv_store *s;
+    int bad; /* 0, or the first broken rule: 1 went back, 2 failed */
+    char what[160];
+} reader_arg;
+
+static void tkey(int i, char *key)
+{
+    snprintf(key, 16, "t/%d", i);
+}
+
+/* Reads every key with multi_get until each holds TROUNDS: a key's
+ * value never goes back from what this thread read before (a stale
+ * cached file would). Bounded by a deadline. */
+static void *reader(void *p)
+{
+    reader_arg *a = p;
+    char keyb[TKEYS][16];
+    const char *keys[TKEYS];
+    long seen[TKEYS] = {0};
+    time_t end = time(NULL) + 90;
+    int done = 0;
+
+    for (int i = 0; i < TKEYS; i++) {
+        tkey(i, keyb[i]);
+        keys[i] = keyb[i];
+    }
+    while (!done && !a->bad && time(NULL) < end) {
+        void *vals[TKEYS];
+        size_t lens[TKEYS];
+
+        if (rdv_store_multi_get(a->s, keys, TKEYS, vals, lens, 5000)) {
+            a->bad = 2;
+            snprintf(a->what, sizeof a->what, "multi_get: %s",
+                     rdv_store_errmsg(a->s));
+            break;
+        }
+        done = 1;
+        for (int i = 0; i < TKEYS; i++) {
+            long v = strtol(vals[i], NULL, 10);
+
+            if (v < seen[i] && !a->bad) {
+                a->bad = 1;
+                snprintf(a->what, sizeof a->what, "%s went back from %ld "
+                         "to %ld", keys[i], seen[i], v);
+            }
+            seen[i] = v;
+            done &= v == TROUNDS;
+            free(vals[i]);
+        }
+    }
+    if (!done && !a->bad) {
+        a->bad = 2;
+        snprintf(a->what, sizeof a->what, "never read the last value");
+    }
+    return NULL;
+}
+
+/* Threads of one handle share its cache while another process sets
+ * every key over and over (appends, and a new file as each fills). */
+Test(file_cache, threads_share_the_cache_under_a_writer)
+{
+    rdv_store *r = open_store();
+    reader_arg args[TTHREADS];
+    pthread_t th[TTHREADS];
+    char key[16], val[48];
+    pid_t pid;
+    int st;
+
+    for (int i = 0; i < TKEYS; i++) {
+        tkey(i, key);
+        cr_assert_eq(rdv_store_set(r, key, "0", 1, 0), RDV_OK, "%s",
+                     rdv_store_errmsg(r));
+    }
+    for (int i = 0; i < TKEYS; i++) { /* warms the cache */
+        void *v;
+        size_t len;
+
+        tkey(i, key);
+        cr_assert_eq(rdv_store_get(r, key, &v, &len, 0), RDV_OK, "%s",
+                     rdv_store_errmsg(r));
+        free(v);
+    }
+    cr_assert_geq(held_key_files(), TKEYS, "the reader holds %d key files "
+                  "open: its read cache is off", held_key_files());
+    pid = fork(); /* before any thread */
+    cr_assert(pid >= 0, "fork");
+    if (pid == 0) {
+        rdv_store *w;
+        char err[512];
+
+        if (rdv_store_open(url, &w, err, sizeof err))
+            exit(3);
+        for (int round = 1; round <= TROUNDS; round++)
+            for (int i = 0; i < TKEYS; i++) {
+                tkey(i, key);
+                snprintf(val, sizeof val, "%040d", round);
+                if (rdv_store_set(w, key, val, strlen(val), 0))
+                    exit(4);
+            }
+        rdv_store_close(w);
+        exit(0);
+    }
+    for (int t = 0; t < TTHREADS; t++) {
+        args[t] = (reader_arg){.s = r};
+        cr_assert_eq(pthread_create(&th[t], NULL, reader, &args[t]), 0);
+    }
+    for (int t = 0; t < TTHREADS; t++)
+        pthread_join(th[t], NULL);
+    cr_assert_eq(waitpid(pid, &st, 0), pid);
+    cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+              "the writer ended with status 0x%x", st);
+    for (int t = 0; t < TTHREADS; t++)
+        cr_expect_eq(args[t].bad, 0, "thread %d: %s", t, args[t].what);
     rdv_store_close(r);
 }
