@@ -15,8 +15,14 @@
  *   2  the content of the file of a long key (a hashed name, whose key
  *      only the header holds): every key list returns is one whose
  *      file name is this file's, and get of it answers as above.
- * After 1 and 2, two sets of the key succeed over whatever the file
- * held, and get returns each.
+ * Every key list names is then deleted through the store. After 1 and
+ * 2 the file is written again, two sets of the key succeed over
+ * whatever it holds, and get returns each.
+ *
+ * A file that holds a key goes through the store's delete, never a bare
+ * unlink: the handle's read cache keeps files open, and only the
+ * store's own writers tell it that a name now holds another file
+ * (stores/file_cache.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,12 +74,23 @@ static void write_file(const char *name, const uint8_t *data, size_t size)
                "cannot write %s", path);
 }
 
+/* Removes an entry that holds no key (nothing read it, so nothing
+ * keeps it open). */
 static void remove_file(const char *name)
 {
     char path[512];
 
     snprintf(path, sizeof path, "%s/%s", dir, name);
     unlink(path);
+}
+
+/* Deletes key through the store: its file goes. */
+static void delete_key(const char *key)
+{
+    int rc = rdv_store_delete(store, key);
+
+    FUZZ_CHECK(rc == RDV_OK, "delete fails with %d: %s", rc,
+               rdv_store_errmsg(store));
 }
 
 /* get of key answers with the value or a clear refusal. */
@@ -133,6 +150,7 @@ static void check_list(const char *name)
                    "list names a key whose file is %s, not %s", encoded,
                    name);
         check_get(keys[i]);
+        delete_key(keys[i]);
     }
     rdv_store_list_free(keys, n);
 }
@@ -159,7 +177,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             break;
         }
         write_file(text, data + 1 + skip, size - 1 - skip);
-        check_list(text);
+        check_list(text); /* deletes the key it names */
         remove_file(text);
         free(text);
         break;
@@ -172,8 +190,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         write_file(name, data + 1, size - 1);
         check_get(key);
         check_list(name);
+        write_file(name, data + 1, size - 1);
         check_set(key);
-        remove_file(name);
+        delete_key(key);
         break;
     }
     }

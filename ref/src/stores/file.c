@@ -38,6 +38,17 @@
  * keeps ".lock" open, with a mutex for its threads, which share that
  * open file and so its flock.
  *
+ * Reads keep files open: a handle reads a key it read before with one
+ * pread(2) on the file it opened then (file_cache.c, at most 256 fds).
+ * An append is seen there, as it keeps the inode. A rename that
+ * replaces a key's file and a delete move a generation in ".lock"'s
+ * first 8 bytes, which every handle maps: odd before, even after. A
+ * reader trusts its open files only while the generation is even and
+ * the one it opened them at, and otherwise reads by name; a writer that
+ * died between the two leaves it odd (reads go by name) until the next
+ * writer makes it even. With poll=1, and off a local filesystem, every
+ * read goes by name.
+ *
  * Waits first look for the keys and return at once when they exist
  * (multi_get reads them straight away and waits only for the missing).
  * Otherwise they watch the directory with inotify, look at every key
@@ -77,7 +88,8 @@
  *
  * Files: this one holds the mutations under the lock, list, and open
  * and close (the job); file_record.c the record on disk (write, publish,
- * read); file_wait.c get, wait and multi_get; file_name.c the names.
+ * read); file_cache.c the read cache and the generation; file_wait.c
+ * get, wait and multi_get; file_name.c the names.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -126,6 +138,7 @@ static int lock_dir(rdv_store *s, int *fd)
             return rdv_file_io_fail(s, "lock", ".lock", err);
         }
     }
+    rdv_file_gen_repair(f);
     return RDV_OK;
 }
 
@@ -267,8 +280,10 @@ static int file_del(rdv_store *s, const char *key)
     if (rc)
         return rc;
     rdv_file_name_encode(key, name);
+    rdv_file_gen_enter(F(s));
     if (unlinkat(F(s)->dirfd, name, 0) && errno != ENOENT)
         rc = rdv_file_io_fail(s, "delete", key, errno);
+    rdv_file_gen_leave(F(s));
     unlock_dir(s, lock, 1);
     return rc;
 }
@@ -365,9 +380,11 @@ static void file_destroy(rdv_store *s)
         close(F(s)->watchfd);
     close(F(s)->dirfd);
     close(F(s)->cancelfd);
+    rdv_file_cache_close(F(s));
     if (F(s)->lockfd >= 0)
         close(F(s)->lockfd);
     pthread_mutex_destroy(&F(s)->lock_mu);
+    pthread_mutex_destroy(&F(s)->cache.mu);
     if (F(s)->sessionfd >= 0)
         close(F(s)->sessionfd); /* leaves the job: drops the flock */
     free(F(s)->dir);
@@ -513,6 +530,7 @@ int rdv_file_open(rdv_url *u, rdv_store **out, char *errbuf, size_t errlen)
     f->sessionfd = -1;
     f->lockfd = -1;
     pthread_mutex_init(&f->lock_mu, NULL);
+    pthread_mutex_init(&f->cache.mu, NULL);
     f->dirfd = open(u->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     f->cancelfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     f->poll_only = (int)poll_only;
@@ -524,11 +542,21 @@ int rdv_file_open(rdv_url *u, rdv_store **out, char *errbuf, size_t errlen)
         rdv_store_close(&f->base);
         return RDV_EINVAL;
     }
-    /* Best effort: without it lock_dir opens ".lock" per call and says
-     * why when that fails too. */
+    /* The handle's writes need ".lock" open, for its flock and for the
+     * generation mapped from it (file_cache.c). */
     f->lockfd = openat(f->dirfd, ".lock", O_RDWR | O_CREAT | O_CLOEXEC,
                        0644);
     f->lock_pid = rdv_self_pid();
+    if (f->lockfd < 0) {
+        snprintf(errbuf, errlen, "file store: cannot open '%s/.lock': %s",
+                 u->path, strerror(errno));
+        rdv_store_close(&f->base);
+        return RDV_EIO;
+    }
+    if ((rc = rdv_file_cache_open(f, errbuf, errlen))) {
+        rdv_store_close(&f->base);
+        return rc;
+    }
     reclaim_temps(&f->base);
     if ((err = job_join(f, &first))) {
         snprintf(errbuf, errlen, "file store: cannot lock '%s/.session': %s",

@@ -90,9 +90,12 @@ static int write_temp(rdv_store *s, const char *key, const void *val,
 }
 
 /* Publishes key=val in a new file: a temp file, then rename(2), or
- * link(2) when create_only (RDV_EEXIST when the key exists). */
+ * link(2) when create_only (RDV_EEXIST when the key exists). replaces:
+ * the key's file exists (or may), and a reader may hold it open, so the
+ * rename moves the generation (file_cache.c). */
 static int publish_file(rdv_store *s, const char *key, const char *name,
-                        const void *val, size_t len, int create_only)
+                        const void *val, size_t len, int create_only,
+                        int replaces)
 {
     char tmp[64], k[128];
     int rc, err = 0;
@@ -103,9 +106,15 @@ static int publish_file(rdv_store *s, const char *key, const char *name,
         if (linkat(F(s)->dirfd, tmp, F(s)->dirfd, name, 0))
             err = errno;
         unlinkat(F(s)->dirfd, tmp, 0);
-    } else if (renameat(F(s)->dirfd, tmp, F(s)->dirfd, name)) {
-        err = errno;
-        unlinkat(F(s)->dirfd, tmp, 0);
+    } else {
+        if (replaces)
+            rdv_file_gen_enter(F(s));
+        if (renameat(F(s)->dirfd, tmp, F(s)->dirfd, name))
+            err = errno;
+        if (replaces)
+            rdv_file_gen_leave(F(s));
+        if (err)
+            unlinkat(F(s)->dirfd, tmp, 0);
     }
     if (err == EEXIST)
         return rdv_store_fail(s, RDV_EEXIST, "set '%s': key exists "
@@ -123,11 +132,13 @@ static int publish_file(rdv_store *s, const char *key, const char *name,
  * read(2) that ends short, with no fstat. */
 #define FILE_APPEND_MAX (FILE_FIRST_READ - 1)
 
-static ssize_t read_some(int fd, void *buf, size_t len)
+/* pread(2), so a cached fd (file_cache.c), which every thread and a
+ * forked child may read, has no offset to share. */
+static ssize_t read_some(int fd, void *buf, size_t len, size_t at)
 {
     ssize_t n;
 
-    while ((n = read(fd, buf, len)) < 0 && errno == EINTR)
+    while ((n = pread(fd, buf, len, (off_t)at)) < 0 && errno == EINTR)
         ;
     return n;
 }
@@ -139,7 +150,7 @@ static ssize_t read_some(int fd, void *buf, size_t len)
  * file shrank under the read. */
 static int read_record(int fd, char *first, char **rec, size_t *got)
 {
-    ssize_t n = read_some(fd, first, FILE_FIRST_READ);
+    ssize_t n = read_some(fd, first, FILE_FIRST_READ, 0);
     struct stat st;
     size_t size;
 
@@ -155,7 +166,8 @@ static int read_record(int fd, char *first, char **rec, size_t *got)
     if (size < *got || !(*rec = malloc(size + 1)))
         return size < *got ? EPROTO : ENOMEM;
     memcpy(*rec, first, *got);
-    while (*got < size && (n = read_some(fd, *rec + *got, size - *got)) > 0)
+    while (*got < size &&
+           (n = read_some(fd, *rec + *got, size - *got, *got)) > 0)
         *got += (size_t)n;
     return n < 0 ? errno : *got == size ? 0 : EPROTO;
 }
@@ -243,7 +255,7 @@ static int rec_load(rdv_store *s, int fd, const char *key, const char *name,
  * the file whole and it holds key's record (parsed into r). */
 static int rec_peek(int fd, const char *key, file_rec *r)
 {
-    ssize_t n = read_some(fd, r->first, FILE_FIRST_READ);
+    ssize_t n = read_some(fd, r->first, FILE_FIRST_READ, 0);
 
     r->rec = r->first;
     if (n < 0 || n == FILE_FIRST_READ)
@@ -254,21 +266,22 @@ static int rec_peek(int fd, const char *key, file_rec *r)
 
 /* Stores key=val: appended as one record to its file fd (read into r),
  * when fd is open for writing (else -1), the file ends with its last
- * complete record and has room; else in a new file. Readers see an
+ * complete record and has room; else in a new file (exists: the key has
+ * a file, which that replaces: see publish_file). Readers see an
  * append as the old value until the whole record is there, because it
  * only extends the file. A file with bytes after its last complete
  * record (a dead writer's, a failed append's) is never written in
  * place: cutting them while a reader reads would show it zeros. */
 static int record_store(rdv_store *s, const char *key, const char *name,
-                        int fd, const file_rec *r, const void *val,
-                        size_t len, int create_only)
+                        int fd, int exists, const file_rec *r,
+                        const void *val, size_t len)
 {
     file_record_head head;
     struct iovec iov[2];
 
     if (fd < 0 || r->end != r->got ||
         r->end + sizeof head + len > FILE_APPEND_MAX)
-        return publish_file(s, key, name, val, len, create_only);
+        return publish_file(s, key, name, val, len, 0, exists);
     record_iov(iov, &head, val, len);
     if (write_all_at(fd, iov, 2, (off_t)r->end))
         return rdv_file_io_fail(s, "append", key, errno);
@@ -308,7 +321,7 @@ int rdv_file_record_publish(rdv_store *s, const char *key, const void *val,
                             size_t len, int create_only)
 {
     char name[RDV_FILE_NAME_MAX + 1];
-    int fd = -1, rc;
+    int fd = -1, rc, exists;
     file_rec r;
 
     rdv_file_name_encode(key, name);
@@ -316,11 +329,15 @@ int rdv_file_record_publish(rdv_store *s, const char *key, const void *val,
         (fd = openat(F(s)->dirfd, name, O_RDWR | O_CLOEXEC)) < 0 &&
         errno != ENOENT && !write_denied(errno))
         return rdv_file_io_fail(s, "open", key, errno);
+    /* Whether a rename would replace a file: a link never does, and
+     * poll=1, which does not open the file first, counts it as there. */
+    exists = !create_only &&
+             (fd >= 0 || F(s)->poll_only || errno != ENOENT);
     /* A file that holds no rdv record for key is replaced whole. */
     if (fd >= 0 && !rec_peek(fd, key, &r))
-        rc = record_store(s, key, name, fd, &r, val, len, 0);
+        rc = record_store(s, key, name, fd, 1, &r, val, len);
     else
-        rc = publish_file(s, key, name, val, len, create_only);
+        rc = publish_file(s, key, name, val, len, create_only, exists);
     if (fd >= 0)
         close(fd);
     return rc;
@@ -345,10 +362,35 @@ int rdv_file_record_update(rdv_store *s, const char *key,
         rc = fn(s, key, fd >= 0 ? r.rec + r.val_off : NULL,
                 fd >= 0 ? r.val_len : 0, arg, &val, &len);
     if (rc == RDV_OK && val)
-        rc = record_store(s, key, name, writable ? fd : -1, &r, val, len, 0);
+        rc = record_store(s, key, name, writable ? fd : -1, fd >= 0, &r,
+                          val, len);
     rec_free(&r);
     if (fd >= 0)
         close(fd);
+    return rc;
+}
+
+/* Reads key's file, from the handle's cached fd (file_cache.c) or by
+ * name; a file read by name stays cached when it held key's record. */
+static int rec_load_cached(rdv_store *s, const char *key, file_rec *r)
+{
+    char name[RDV_FILE_NAME_MAX + 1];
+    int held = rdv_file_cache_begin(F(s)), fd = -1, rc;
+
+    rdv_file_name_encode(key, name);
+    if (held && (fd = rdv_file_cache_find(F(s), name)) >= 0) {
+        rc = rec_load(s, fd, key, name, r);
+    } else if ((fd = openat(F(s)->dirfd, name, O_RDONLY | O_CLOEXEC)) < 0) {
+        rc = errno == ENOENT ? RDV_ENOTFOUND
+                             : rdv_file_io_fail(s, "open", key, errno);
+    } else {
+        rc = rec_load(s, fd, key, name, r);
+        if (held && rc == RDV_OK)
+            rdv_file_cache_put(F(s), name, fd);
+        else
+            close(fd);
+    }
+    rdv_file_cache_end(F(s), held);
     return rc;
 }
 
@@ -356,20 +398,12 @@ int rdv_file_record_update(rdv_store *s, const char *key,
 int rdv_file_record_read(rdv_store *s, const char *key, void **val,
                          size_t *len)
 {
-    char name[RDV_FILE_NAME_MAX + 1];
     file_rec r;
     char *out;
-    int fd, rc;
+    int rc;
 
-    rdv_file_name_encode(key, name);
-    fd = openat(F(s)->dirfd, name, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return errno == ENOENT ? RDV_ENOTFOUND
-                               : rdv_file_io_fail(s, "open", key, errno);
     r.rec = r.first;
-    rc = rec_load(s, fd, key, name, &r);
-    close(fd);
-    if (rc)
+    if ((rc = rec_load_cached(s, key, &r)))
         return rc;
     *len = r.val_len;
     if (r.rec == r.first && !(out = malloc(*len + 1)))

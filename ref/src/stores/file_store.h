@@ -1,7 +1,8 @@
 /*
  * stores/file_store.h - what the file store's files share (stores/file.c
  * holds the design in its head comment): the handle, the record on disk
- * (file_record.c) and the reads and waits (file_wait.c).
+ * (file_record.c), the read cache (file_cache.c) and the reads and waits
+ * (file_wait.c).
  */
 #ifndef RDV_FILE_STORE_H
 #define RDV_FILE_STORE_H
@@ -33,6 +34,25 @@ typedef struct file_record_head {
     uint32_t check; /* ~len */
 } file_record_head;
 
+/* An open key file in a handle's read cache (file_cache.c). */
+typedef struct file_cache_entry {
+    char *name; /* the key's file name */
+    uint32_t hash;
+    int fd;
+    int next; /* the next entry in its bucket, or -1 */
+    int ref;  /* read since the CLOCK hand last passed it */
+} file_cache_entry;
+
+typedef struct file_cache {
+    pthread_mutex_t mu; /* guards all below, held across a cached read */
+    int cap;            /* 0: no cache (poll=1, not a local filesystem) */
+    int used, hand;
+    uint64_t gen; /* the generation the entries were opened at */
+    unsigned mask; /* buckets - 1 */
+    int *bucket;   /* the first entry of each, or -1 */
+    file_cache_entry *e;
+} file_cache;
+
 typedef struct file_store {
     rdv_store base;
     char *dir;
@@ -46,6 +66,9 @@ typedef struct file_store {
     int lockfd;     /* ".lock", open for lock_pid's calls, or -1 */
     pid_t lock_pid; /* the process that opened the handle */
     pthread_mutex_t lock_mu; /* its threads take turns on lockfd's flock */
+    _Atomic uint64_t *gen; /* ".lock"'s first 8 bytes, mapped shared, or
+                            * NULL off a local filesystem (file_cache.c) */
+    file_cache cache;
 } file_store;
 
 #define F(s) ((file_store *)(s))
@@ -80,6 +103,34 @@ int rdv_file_record_read(rdv_store *s, const char *key, void **val,
 
 /* 1 when key's file exists. */
 int rdv_file_record_exists(rdv_store *s, const char *key);
+
+/* The read cache and the directory's generation (file_cache.c holds
+ * the design). At open, after lockfd: maps the generation on a local
+ * filesystem, and makes the cache unless poll=1; an error when the
+ * mapping fails, as the handle's writes could then not move it. */
+int rdv_file_cache_open(file_store *f, char *errbuf, size_t errlen);
+/* Closes the cached fds and unmaps the generation (the handle inits and
+ * destroys cache.mu). */
+void rdv_file_cache_close(file_store *f);
+
+/* The writer's side, under the flock: makes a generation a dead writer
+ * left odd even (on taking the lock), and moves it to odd before and
+ * to even after a rename or unlink that replaces or removes an existing
+ * key's file. No-ops without a mapped generation. */
+void rdv_file_gen_repair(file_store *f);
+void rdv_file_gen_enter(file_store *f);
+void rdv_file_gen_leave(file_store *f);
+
+/* The reader's side. begin returns 1 with the cache held when it may
+ * be used (this process opened the handle, the generation is even; the
+ * cache was emptied if the generation moved), else 0; end(f, what begin
+ * returned) lets it go. While held: find returns the cached fd of the
+ * file name (not to be closed), or -1; put keeps fd (opened by name
+ * while held) for name, and closes it when it cannot. */
+int rdv_file_cache_begin(file_store *f);
+void rdv_file_cache_end(file_store *f, int held);
+int rdv_file_cache_find(file_store *f, const char *name);
+void rdv_file_cache_put(file_store *f, const char *name, int fd);
 
 /* The ops that read and wait (file_wait.c). */
 int rdv_file_wait(rdv_store *s, const char *const *keys, size_t n,
