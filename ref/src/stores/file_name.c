@@ -85,3 +85,8 @@ int rdv_file_name_decode(const char *name, char *key)
     key[o] = '\0';
     return 0;
 }
+
+uint64_t rdv_file_name_hash(const char *name)
+{
+    return rdv_fnv1a(RDV_FNV1A_BASIS, name, strlen(name));
+}

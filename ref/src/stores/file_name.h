@@ -14,12 +14,17 @@
 #define RDV_FILE_NAME_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define RDV_FILE_NAME_MAX 240
 
 /* Writes the file name for key into name (RDV_FILE_NAME_MAX + 1 bytes).
  * Returns 1 for a hashed name, 0 for a reversible one. */
 int rdv_file_name_encode(const char *key, char *name);
+
+/* The hash of a file name, for the tables that find one fast (the read
+ * cache, a wait's keys): FNV-1a (fnv.h). */
+uint64_t rdv_file_name_hash(const char *name);
 
 /* Decodes a reversible name ("k...") into key (RDV_SCOPED_KEY_MAX + 1 bytes).
  * Returns 0, or -1 when name is not a well-formed key name. */

@@ -20,18 +20,22 @@
 
 #include "file_name.h"
 #include "file_store.h"
-#include "fnv.h"
+#include "self_pid.h"
 
 /* An inotify fd watching the directory for new names: the handle's own
  * when free (*shared = 1), else a private one; -1 when inotify is out of
  * reach, and the caller polls. Events queued while nobody waited are
- * drained: the caller rechecks the keys anyway. */
+ * drained: the caller rechecks the keys anyway. A forked child of the
+ * handle's opener never takes the handle's own: it shares the opener's
+ * event queue, and an event one of them reads is gone for the other,
+ * whose wait looks only at the keys events name. */
 static int watch_acquire(rdv_store *s, int *shared)
 {
     char drain[4096];
     int fd;
 
-    *shared = !atomic_exchange(&F(s)->watch_busy, 1);
+    *shared = rdv_self_pid() == F(s)->lock_pid &&
+              !atomic_exchange(&F(s)->watch_busy, 1);
     fd = *shared ? F(s)->watchfd : -1;
     if (fd < 0) {
         fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
@@ -73,8 +77,8 @@ static int all_present(rdv_store *s, const char *const *keys, size_t n,
     return 1;
 }
 
-/* After a wait that failed: every key looked at, for the error's list of
- * the missing (all_present stopped at the first). */
+/* Every key looked at: at a wait's deadline, for its error's list of the
+ * missing (all_present stops at the first). */
 static void look_all(rdv_store *s, const char *const *keys, size_t n,
                      unsigned char *present)
 {
@@ -95,11 +99,6 @@ typedef struct name_index {
     size_t mask;
 } name_index;
 
-static uint64_t name_hash(const char *name)
-{
-    return rdv_fnv1a(RDV_FNV1A_BASIS, name, strlen(name));
-}
-
 static int name_index_build(name_index *x, const char *const *keys, size_t n)
 {
     char name[RDV_FILE_NAME_MAX + 1];
@@ -117,10 +116,10 @@ static int name_index_build(name_index *x, const char *const *keys, size_t n)
         size_t j;
 
         rdv_file_name_encode(keys[i], name);
-        j = name_hash(name) & x->mask;
+        j = rdv_file_name_hash(name) & x->mask;
         while (x->slot[j].key != SIZE_MAX)
             j = (j + 1) & x->mask;
-        x->slot[j] = (name_slot){name_hash(name), i};
+        x->slot[j] = (name_slot){rdv_file_name_hash(name), i};
     }
     return 0;
 }
@@ -131,7 +130,7 @@ static void name_index_check(const name_index *x, rdv_store *s,
                              const char *const *keys, const char *name,
                              unsigned char *present)
 {
-    uint64_t h = name_hash(name);
+    uint64_t h = rdv_file_name_hash(name);
 
     for (size_t j = h & x->mask; x->slot[j].key != SIZE_MAX;
          j = (j + 1) & x->mask) {
@@ -211,8 +210,9 @@ static int wait_keys(rdv_store *s, const char *const *keys, size_t n,
                     : none_missing(present, n))
             break;
         recheck = pfd[1].fd < 0;
-        if (left == 0) {
-            rc = RDV_ETIMEDOUT;
+        if (left == 0) { /* a last look at every key, for the error too */
+            look_all(s, keys, n, present);
+            rc = none_missing(present, n) ? RDV_OK : RDV_ETIMEDOUT;
             break;
         }
         wait_ms = pfd[1].fd >= 0 ? left : backoff_ms;

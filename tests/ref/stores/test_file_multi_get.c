@@ -3,10 +3,11 @@
  * (stores/file_wait.c): it reads the keys that are there at once and
  * waits only for the rest, here published later by another process;
  * when one never comes it times out with no value kept and names that
- * key; a wait sees a key that existed before it began even after it
- * looked at a missing one first; and a waiter whose inotify queue
- * overflowed (the events naming its keys lost) still finds them. Real
- * processes on a real directory.
+ * key (also when polling, poll=1); a wait sees a key that existed
+ * before it began even after it looked at a missing one first; a waiter
+ * whose inotify queue overflowed (the events naming its keys lost) still
+ * finds them; and a forked child waiting on the inherited handle takes
+ * no event from its parent's wait. Real processes on a real directory.
  */
 #include <criterion/criterion.h>
 #include <signal.h>
@@ -15,6 +16,8 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <time.h>
+
+#include "rdv/clock.h"
 #include <unistd.h>
 
 #include "file_dir.h"
@@ -257,5 +260,83 @@ Test(file_multi_get, finds_its_keys_after_the_event_queue_overflowed)
               st);
     close(ready[0]);
     close(ready[1]);
+    rdv_store_close(s);
+}
+
+/* poll=1: a wait's tick stops at the first missing key; the error must
+ * still name only the keys that are missing at the deadline. */
+Test(file_multi_get, when_polling_names_only_the_missing_key)
+{
+    const char *keys[] = {"poll/a", "poll/b"};
+    char pdir[64], purl[128], err[512];
+    void *vals[2];
+    size_t lens[2];
+    rdv_store *s;
+    pid_t pid;
+    int st, rc;
+
+    file_dir_make(pdir, purl, "file-mget-poll", "?poll=1");
+    cr_assert_eq(rdv_store_open(purl, &s, err, sizeof err), RDV_OK, "%s",
+                 err);
+    pid = fork();
+    cr_assert(pid >= 0, "fork");
+    if (pid == 0) {
+        snprintf(url, sizeof url, "%s", purl);
+        set_later("poll/b");
+    }
+    rc = rdv_store_multi_get(s, keys, 2, vals, lens, 1500);
+    cr_expect_eq(rc, RDV_ETIMEDOUT, "multi_get returned %s",
+                 rdv_status_name(rc));
+    cr_expect(strstr(rdv_store_errmsg(s), "poll/a") != NULL &&
+                  strstr(rdv_store_errmsg(s), "poll/b") == NULL,
+              "the detail should name poll/a alone: %s",
+              rdv_store_errmsg(s));
+    cr_assert_eq(waitpid(pid, &st, 0), pid);
+    rdv_store_close(s);
+    file_dir_remove(pdir);
+}
+
+/* A child forked after the handle's wait made its inotify instance, and
+ * waiting for a key nobody sets, must not read the events its parent's
+ * wait needs: the parent's wait ends long before its deadline. */
+Test(file_multi_get, a_forked_childs_wait_takes_no_event_from_its_parent)
+{
+    const char *never = "fork/never";
+    char err[512], key[32];
+    rdv_store *s;
+
+    cr_assert_eq(rdv_store_open(url, &s, err, sizeof err), RDV_OK, "%s",
+                 err);
+    /* a first wait makes the handle's own inotify instance */
+    cr_assert_eq(rdv_store_wait(s, &never, 1, 10), RDV_ETIMEDOUT);
+    for (int trial = 0; trial < 5; trial++) {
+        const char *k = key;
+        pid_t child, writer;
+        int64_t start;
+        int st, rc;
+
+        snprintf(key, sizeof key, "fork/%d", trial);
+        child = fork();
+        cr_assert(child >= 0, "fork");
+        if (child == 0)
+            exit(rdv_store_wait(s, &never, 1, 1000) == RDV_ETIMEDOUT ? 0
+                                                                     : 7);
+        writer = fork();
+        cr_assert(writer >= 0, "fork");
+        if (writer == 0)
+            set_later(key);
+        start = rdv_now_ns();
+        rc = rdv_store_wait(s, &k, 1, 20000);
+        cr_expect_eq(rc, RDV_OK, "trial %d: wait returned %s: %s", trial,
+                     rdv_status_name(rc), rdv_store_errmsg(s));
+        cr_expect(rdv_now_ns() - start < 10000000000ll,
+                  "trial %d: the wait took %lld ms for a key set after "
+                  "100 ms (its wake-up went to the child)",
+                  trial, (long long)((rdv_now_ns() - start) / 1000000));
+        cr_assert_eq(waitpid(writer, &st, 0), writer);
+        cr_assert_eq(waitpid(child, &st, 0), child);
+        cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+                  "trial %d: the child ended with status 0x%x", trial, st);
+    }
     rdv_store_close(s);
 }
