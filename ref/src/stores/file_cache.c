@@ -48,14 +48,20 @@
  *   generation, for the handles without poll=1 that share it). On a
  *   filesystem not known to be local (tmpfs, ext2/3/4, xfs, btrfs,
  *   f2fs, overlayfs), another host's writers could not move this
- *   host's mapping: no generation, no cache. In a forked child of the
+ *   host's mapping: no generation, no cache. The same holds for a
+ *   directory on local disk that this host exports over NFS: renames
+ *   made through nfsd by other hosts never move the generation, so the
+ *   server's own handles must use poll=1 too (README says so). In a forked child of the
  *   handle's opener the cache's mutex may have been held by another
  *   thread at fork, so the child reads by name; its copies of the
  *   cached fds stay open until it closes the handle. Its writes move
  *   the generation through the mapping it inherited (MAP_SHARED
  *   survives fork).
  * - Bounded: at most 256 fds, and no more than 1/8 of RLIMIT_NOFILE's
- *   soft limit at open. A full cache evicts by CLOCK (second chance),
+ *   soft limit at open, for all the handles of a process together (the
+ *   limit is the process's); an open that still finds the process out
+ *   of fds makes its handle give its own back and tries once more
+ *   (file_record.c). A full cache evicts by CLOCK (second chance),
  *   so a window of keys read over and over stays open. A cached fd
  *   keeps a deleted or replaced file's inode until the next read drops
  *   it.
@@ -65,7 +71,9 @@
  *   replaces by hand are not covered: only the store's writers move the
  *   generation (a file rewritten in place, the same inode, is seen).
  */
+#define _GNU_SOURCE /* fallocate */
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/magic.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -77,6 +85,7 @@
 #include <sys/vfs.h>
 #include <unistd.h>
 
+#include "file_name.h"
 #include "file_store.h"
 #include "self_pid.h"
 
@@ -112,9 +121,14 @@ static int cache_cap(void)
     return (int)(rl.rlim_cur / CACHE_NOFILE_SHARE);
 }
 
+/* The cached fds of every handle in this process: the fd limit is the
+ * process's, so all caches share one budget, the cap of one. */
+static _Atomic int process_fds;
+
 /* Closes every cached fd: the cache is empty after. */
 static void cache_drop(file_cache *c)
 {
+    atomic_fetch_sub(&process_fds, c->used);
     for (int i = 0; i < c->used; i++) {
         close(c->e[i].fd);
         free(c->e[i].name);
@@ -133,7 +147,13 @@ int rdv_file_cache_open(file_store *f, char *errbuf, size_t errlen)
 
     if (!fs_local(f->dirfd))
         return RDV_OK;
+    /* fallocate, not ftruncate: a hole would be allocated by the first
+     * store through the mapping, and a full filesystem turns that into
+     * SIGBUS instead of an error here. It never zeroes bytes already
+     * there, so it cannot race a live generation. */
     if (fstat(f->lockfd, &st) ||
+        (st.st_blocks == 0 &&
+         fallocate(f->lockfd, 0, 0, sizeof *f->gen) && errno != EOPNOTSUPP) ||
         (st.st_size < (off_t)sizeof *f->gen &&
          ftruncate(f->lockfd, sizeof *f->gen)) ||
         (map = mmap(NULL, sizeof *f->gen, PROT_READ | PROT_WRITE, MAP_SHARED,
@@ -202,6 +222,14 @@ void rdv_file_gen_leave(file_store *f)
             memory_order_release);
 }
 
+int rdv_file_cache_shed(file_store *f)
+{
+    int closed = f->cache.used;
+
+    cache_drop(&f->cache);
+    return closed;
+}
+
 int rdv_file_cache_begin(file_store *f)
 {
     file_cache *c = &f->cache;
@@ -227,20 +255,10 @@ void rdv_file_cache_end(file_store *f, int held)
         pthread_mutex_unlock(&f->cache.mu);
 }
 
-/* FNV-1a: names are short, and a bucket's chain checks the whole name. */
-static uint32_t name_hash(const char *name)
-{
-    uint32_t h = 2166136261u;
-
-    for (; *name; name++)
-        h = (h ^ (unsigned char)*name) * 16777619u;
-    return h;
-}
-
 int rdv_file_cache_find(file_store *f, const char *name)
 {
     file_cache *c = &f->cache;
-    uint32_t h = name_hash(name);
+    uint64_t h = rdv_file_name_hash(name);
 
     for (int i = c->bucket[h & c->mask]; i >= 0; i = c->e[i].next)
         if (c->e[i].hash == h && strcmp(c->e[i].name, name) == 0) {
@@ -258,10 +276,10 @@ static int cache_evict(file_cache *c)
 
     while (c->e[c->hand].ref) {
         c->e[c->hand].ref = 0;
-        c->hand = (c->hand + 1) % c->cap;
+        c->hand = (c->hand + 1) % c->used;
     }
     i = c->hand;
-    c->hand = (c->hand + 1) % c->cap;
+    c->hand = (c->hand + 1) % c->used;
     for (p = &c->bucket[c->e[i].hash & c->mask]; *p != i; p = &c->e[*p].next)
         ;
     *p = c->e[i].next;
@@ -270,18 +288,31 @@ static int cache_evict(file_cache *c)
     return i;
 }
 
+/* A slot for a new entry: a free one while the process's cached fds
+ * stay within the budget, else the one CLOCK frees; -1 when this handle
+ * holds none to free (the fd is then not kept). */
+static int cache_slot(file_cache *c)
+{
+    if (c->used < c->cap) {
+        if (atomic_fetch_add(&process_fds, 1) < c->cap)
+            return c->used++;
+        atomic_fetch_sub(&process_fds, 1);
+    }
+    return c->used ? cache_evict(c) : -1;
+}
+
 void rdv_file_cache_put(file_store *f, const char *name, int fd)
 {
     file_cache *c = &f->cache;
     char *copy = strdup(name);
-    uint32_t h = name_hash(name);
-    int i;
+    uint64_t h = rdv_file_name_hash(name);
+    int i = copy ? cache_slot(c) : -1;
 
-    if (!copy) {
+    if (i < 0) {
+        free(copy);
         close(fd);
         return;
     }
-    i = c->used < c->cap ? c->used++ : cache_evict(c);
     c->e[i] = (file_cache_entry){copy, h, fd, c->bucket[h & c->mask], 1};
     c->bucket[h & c->mask] = i;
 }

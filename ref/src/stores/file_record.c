@@ -370,6 +370,19 @@ int rdv_file_record_update(rdv_store *s, const char *key,
     return rc;
 }
 
+/* openat of a key's file for reading. Out of fds (the process's limit,
+ * or the system's), a held cache gives its own back and the open is
+ * tried once more: the cache is bounded per handle, not per process. */
+static int open_key(file_store *f, const char *name, int held)
+{
+    int fd = openat(f->dirfd, name, O_RDONLY | O_CLOEXEC);
+
+    if (fd < 0 && (errno == EMFILE || errno == ENFILE) && held &&
+        rdv_file_cache_shed(f) > 0)
+        fd = openat(f->dirfd, name, O_RDONLY | O_CLOEXEC);
+    return fd;
+}
+
 /* Reads key's file, from the handle's cached fd (file_cache.c) or by
  * name; a file read by name stays cached when it held key's record. */
 static int rec_load_cached(rdv_store *s, const char *key, file_rec *r)
@@ -380,7 +393,7 @@ static int rec_load_cached(rdv_store *s, const char *key, file_rec *r)
     rdv_file_name_encode(key, name);
     if (held && (fd = rdv_file_cache_find(F(s), name)) >= 0) {
         rc = rec_load(s, fd, key, name, r);
-    } else if ((fd = openat(F(s)->dirfd, name, O_RDONLY | O_CLOEXEC)) < 0) {
+    } else if ((fd = open_key(F(s), name, held)) < 0) {
         rc = errno == ENOENT ? RDV_ENOTFOUND
                              : rdv_file_io_fail(s, "open", key, errno);
     } else {

@@ -37,7 +37,7 @@ typedef struct file_record_head {
 /* An open key file in a handle's read cache (file_cache.c). */
 typedef struct file_cache_entry {
     char *name; /* the key's file name */
-    uint32_t hash;
+    uint64_t hash; /* rdv_file_name_hash(name) */
     int fd;
     int next; /* the next entry in its bucket, or -1 */
     int ref;  /* read since the CLOCK hand last passed it */
@@ -131,6 +131,9 @@ int rdv_file_cache_begin(file_store *f);
 void rdv_file_cache_end(file_store *f, int held);
 int rdv_file_cache_find(file_store *f, const char *name);
 void rdv_file_cache_put(file_store *f, const char *name, int fd);
+/* While held: closes every cached fd, for an open that found the
+ * process out of fds (EMFILE, ENFILE); returns how many it closed. */
+int rdv_file_cache_shed(file_store *f);
 
 /* The ops that read and wait (file_wait.c). */
 int rdv_file_wait(rdv_store *s, const char *const *keys, size_t n,

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -514,4 +515,65 @@ Test(file_cache, threads_share_the_cache_under_a_writer)
     for (int t = 0; t < TTHREADS; t++)
         cr_expect_eq(args[t].bad, 0, "thread %d: %s", t, args[t].what);
     rdv_store_close(r);
+}
+
+#define HANDLES 10
+#define FD_LIMIT 64
+
+/* In a child with a soft limit of 64 fds: 10 handles, each allowed 8
+ * cached fds (1/8 of the limit), read 8 keys each, 80 fds in all, more
+ * than the process has left. An open that finds no fd makes its handle
+ * give its cached ones back and tries again, so every read succeeds.
+ * Exit status: 0, or 10 + the handle whose read failed. */
+static void many_handles_child(void)
+{
+    struct rlimit rl = {FD_LIMIT, FD_LIMIT};
+    rdv_store *h[HANDLES];
+    char err[512], key[16];
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_max >= FD_LIMIT)
+        rl.rlim_cur = FD_LIMIT;
+    if (setrlimit(RLIMIT_NOFILE, &rl))
+        exit(2);
+    for (int i = 0; i < HANDLES; i++)
+        if (rdv_store_open(url, &h[i], err, sizeof err))
+            exit(3);
+    for (int i = 0; i < HANDLES; i++)
+        for (int k = 0; k < 8; k++) {
+            void *val = NULL;
+            size_t len = 0;
+
+            snprintf(key, sizeof key, "fd/%d", k);
+            if (rdv_store_get(h[i], key, &val, &len, 1000) != RDV_OK ||
+                len != 1 || ((char *)val)[0] != 'a' + k)
+                exit(10 + i);
+            free(val);
+        }
+    for (int i = 0; i < HANDLES; i++)
+        rdv_store_close(h[i]);
+    exit(0);
+}
+
+Test(file_cache, handles_give_back_their_fds_when_the_process_runs_out)
+{
+    rdv_store *s = open_store();
+    char key[16];
+    pid_t pid;
+    int st;
+
+    for (int k = 0; k < 8; k++) {
+        char v = (char)('a' + k);
+
+        snprintf(key, sizeof key, "fd/%d", k);
+        cr_assert_eq(rdv_store_set(s, key, &v, 1, 0), RDV_OK);
+    }
+    pid = fork();
+    cr_assert(pid >= 0, "fork");
+    if (pid == 0)
+        many_handles_child();
+    cr_assert_eq(waitpid(pid, &st, 0), pid);
+    cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+              "the child ended with status 0x%x (10 + N: a read through "
+              "handle N failed; 3: a handle could not open)", st);
+    rdv_store_close(s);
 }
