@@ -412,15 +412,21 @@ static int sweep(rdv_mesh *m, reader *rd)
  * in the backlog, and a peer behind it is answered at once. Without
  * strangers the read blocks whole, so nobody polls the store.
  *
- * A piece is 50 ms up to 64 ranks and grows with N (800 ms at 1024,
- * still within the handshake budget of 1 ms per rank): at large N a
- * peer's connection often waits for its hello, which counts as a
- * stranger, and every piece reads the batch again. With 50 ms pieces,
- * 1024 ranks re-read their batches 20 times a second, tens of millions
- * of store calls that starved the ranks still publishing. */
+ * A piece is 50 ms for every whole 64 ranks, at least 50 ms (800 ms at
+ * 1024), and never longer than the handshake budget, so a stranger is
+ * still answered within it: at large N a peer's connection often waits
+ * for its hello, which counts as a stranger, and every piece reads the
+ * batch again. With 50 ms pieces, 1024 ranks re-read their batches 20
+ * times a second, tens of millions of store calls that starved the
+ * ranks still publishing. */
 static int64_t piece_ns(const rdv_mesh *m)
 {
-    return 50 * 1000000ll * (m->size > 64 ? m->size / 64 : 1);
+    int64_t ns = 50 * 1000000ll * (m->size > 64 ? m->size / 64 : 1);
+
+    if (m->handshake_ns > 0 && ns > m->handshake_ns)
+        ns = m->handshake_ns > 50 * 1000000ll ? m->handshake_ns
+                                               : 50 * 1000000ll;
+    return ns;
 }
 
 static int take_chunk_serving(rdv_mesh *m, reader *rd, size_t nb,
