@@ -61,7 +61,9 @@ static int set_range(rdv_store *s, int from, int to)
     return 0;
 }
 
-static void late_writer(void)
+/* In a child: its own handle, then 100 ms, so the parent is waiting by
+ * the time the child writes. */
+static rdv_store *open_and_pause(void)
 {
     struct timespec pause = {0, 100 * 1000 * 1000};
     char err[512];
@@ -70,7 +72,12 @@ static void late_writer(void)
     if (rdv_store_open(url, &s, err, sizeof err))
         exit(3);
     nanosleep(&pause, NULL);
-    exit(set_range(s, LATE, KEYS) ? 4 : 0);
+    return s;
+}
+
+static void late_writer(void)
+{
+    exit(set_range(open_and_pause(), LATE, KEYS) ? 4 : 0);
 }
 
 Test(file_multi_get, waits_for_the_keys_set_later)
@@ -138,14 +145,7 @@ Test(file_multi_get, times_out_naming_the_missing_key_and_keeps_nothing)
 
 static void set_later(const char *key)
 {
-    struct timespec pause = {0, 100 * 1000 * 1000};
-    char err[512];
-    rdv_store *s;
-
-    if (rdv_store_open(url, &s, err, sizeof err))
-        exit(3);
-    nanosleep(&pause, NULL);
-    exit(rdv_store_set(s, key, "v", 1, 0) == RDV_OK ? 0 : 4);
+    exit(rdv_store_set(open_and_pause(), key, "v", 1, 0) == RDV_OK ? 0 : 4);
 }
 
 /* "early" exists and no event will ever name it again; a wait that
