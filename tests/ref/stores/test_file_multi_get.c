@@ -77,7 +77,11 @@ static rdv_store *open_and_pause(void)
 
 static void late_writer(void)
 {
-    exit(set_range(open_and_pause(), LATE, KEYS) ? 4 : 0);
+    rdv_store *s = open_and_pause();
+    int failed = set_range(s, LATE, KEYS);
+
+    rdv_store_close(s);
+    exit(failed ? 4 : 0);
 }
 
 Test(file_multi_get, waits_for_the_keys_set_later)
@@ -145,7 +149,11 @@ Test(file_multi_get, times_out_naming_the_missing_key_and_keeps_nothing)
 
 static void set_later(const char *key)
 {
-    exit(rdv_store_set(open_and_pause(), key, "v", 1, 0) == RDV_OK ? 0 : 4);
+    rdv_store *s = open_and_pause();
+    int rc = rdv_store_set(s, key, "v", 1, 0);
+
+    rdv_store_close(s);
+    exit(rc == RDV_OK ? 0 : 4);
 }
 
 /* "early" exists and no event will ever name it again; a wait that
@@ -195,6 +203,9 @@ static void overflow_waiter(int ready)
         exit(5);
     ok = lens[0] == 1 && !memcmp(vals[0], "a", 1) && lens[1] == 1 &&
          !memcmp(vals[1], "b", 1);
+    free(vals[0]);
+    free(vals[1]);
+    rdv_store_close(s);
     exit(ok ? 0 : 6);
 }
 
