@@ -556,10 +556,16 @@ static void many_handles_child(void)
 
 Test(file_cache, handles_give_back_their_fds_when_the_process_runs_out)
 {
-    rdv_store *s = open_store();
+    rdv_store *s;
     char key[16];
     pid_t pid;
     int st;
+
+    if (getenv("RDV_TEST_QUICK"))
+        cr_skip_test("RDV_TEST_QUICK (ci/valgrind): valgrind keeps fds of "
+                     "its own under the 64-fd limit this case counts on; "
+                     "the release and ASan runs judge it");
+    s = open_store();
 
     for (int k = 0; k < 8; k++) {
         char v = (char)('a' + k);
