@@ -121,7 +121,7 @@ static void unlock_dir(rdv_store *s, int fd, int flocked);
 static int lock_dir(rdv_store *s, int *fd)
 {
     file_store *f = F(s);
-    int own = f->lockfd >= 0 && rdv_self_pid() == f->lock_pid;
+    int own = rdv_self_pid() == f->lock_pid; /* open keeps .lock open */
 
     *fd = own ? f->lockfd
               : openat(f->dirfd, ".lock", O_RDWR | O_CREAT | O_CLOEXEC,

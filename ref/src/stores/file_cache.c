@@ -51,9 +51,9 @@
  *   host's mapping: no generation, no cache. The same holds for a
  *   directory on local disk that this host exports over NFS: renames
  *   made through nfsd by other hosts never move the generation, so the
- *   server's own handles must use poll=1 too (README says so). In a forked child of the
- *   handle's opener the cache's mutex may have been held by another
- *   thread at fork, so the child reads by name; its copies of the
+ *   server's own handles must use poll=1 too (README says so). In a
+ *   forked child of the handle's opener the cache's mutex may have been
+ *   held by another thread at fork, so the child reads by name; its copies of the
  *   cached fds stay open until it closes the handle. Its writes move
  *   the generation through the mapping it inherited (MAP_SHARED
  *   survives fork).
@@ -89,7 +89,7 @@
 #include "file_store.h"
 #include "self_pid.h"
 
-#define CACHE_MAX 256      /* fds per handle */
+#define CACHE_MAX 256        /* fds of all handles of a process */
 #define CACHE_NOFILE_SHARE 8 /* at most 1/8 of RLIMIT_NOFILE */
 
 /* Whether the directory is on a filesystem of this host, whose shared

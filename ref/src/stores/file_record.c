@@ -372,7 +372,8 @@ int rdv_file_record_update(rdv_store *s, const char *key,
 
 /* openat of a key's file for reading. Out of fds (the process's limit,
  * or the system's), a held cache gives its own back and the open is
- * tried once more: the cache is bounded per handle, not per process. */
+ * tried once more: the caches' budget bounds their share of the limit,
+ * not the fds the rest of the process holds. */
 static int open_key(file_store *f, const char *name, int held)
 {
     int fd = openat(f->dirfd, name, O_RDONLY | O_CLOEXEC);
