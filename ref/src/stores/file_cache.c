@@ -54,9 +54,9 @@
  *   server's own handles must use poll=1 too (README says so). In a
  *   forked child of the handle's opener the cache's mutex may have been
  *   held by another thread at fork, so the child reads by name; its
- *   copies of the cached fds stay open until it closes the handle. Its writes move
- *   the generation through the mapping it inherited (MAP_SHARED
- *   survives fork).
+ *   copies of the cached fds stay open until it closes the handle. Its
+ *   writes move the generation through the mapping it inherited
+ *   (MAP_SHARED survives fork).
  * - Bounded: at most 256 fds, and no more than 1/8 of RLIMIT_NOFILE's
  *   soft limit at open, for all the handles of a process together (the
  *   limit is the process's); an open that still finds the process out
