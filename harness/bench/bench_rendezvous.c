@@ -24,6 +24,12 @@
  * scoped to the run's job name. The rows of one store and N take turns
  * run by run, so a noisy machine slows them alike, and a "gloo/<row>"
  * line gives the ratios of the medians against each librdv row.
+ *
+ * --impl floor adds a row "floor": the same fork and the same mesh of
+ * loopback connections with one 40-byte hello and reply each, and
+ * nothing of librdv (no store, no checks, no barrier; mesh_floor.c), so
+ * a "<row>/floor" line says how far a librdv row is above what the
+ * kernel's TCP alone costs on this machine at this N.
  */
 #include <dirent.h>
 #include <signal.h>
@@ -37,6 +43,7 @@
 #include <unistd.h>
 
 #include "bench/bench_json.h"
+#include "bench/mesh_floor.h"
 #include "bench/samples.h"
 #include "commands/commands.h"
 #include "common/cli_args.h"
@@ -62,8 +69,8 @@ typedef struct bopts {
     int nstores;
     const char *backends[2];
     int nbackends;
-    int rdv, gloo; /* --impl: which implementations have rows */
-    const char *rows[3]; /* the backends, then "gloo" */
+    int rdv, gloo, floor; /* --impl: which implementations have rows */
+    const char *rows[4]; /* the backends, then "gloo", then "floor" */
     int nrows;
     int sizes[MAX_LIST];
     int nsizes;
@@ -71,6 +78,7 @@ typedef struct bopts {
     int timeout_ms;
     const char *bind;
     int json;
+    int *ports; /* the floor's ports and barrier, shared with the ranks */
 } bopts;
 
 static void usage(FILE *f)
@@ -84,9 +92,12 @@ static void usage(FILE *f)
           "  --store S        hash, file, or a store URL (repeatable;\n"
           "                   default: hash and file)\n"
           "  --transport T    uring or epoll (repeatable; default: both)\n"
-          "  --impl I         rdv or gloo (repeatable; default rdv): gloo\n"
-          "                   adds a row of Gloo's connectFullMesh, its runs\n"
-          "                   taking turns with librdv's, and the ratios\n"
+          "  --impl I         rdv, gloo or floor (repeatable; default rdv):\n"
+          "                   gloo adds a row of Gloo's connectFullMesh,\n"
+          "                   floor one of the same loopback TCP mesh with\n"
+          "                   nothing of librdv (no store, no checks, no\n"
+          "                   barrier); their runs take turns with librdv's,\n"
+          "                   and lines give the ratios\n"
           "  --sizes LIST     rank counts, e.g. 2,8,64 (default\n"
           "                   2,8,32,64,128,256; 1024 works when the fd\n"
           "                   limit allows)\n"
@@ -149,10 +160,16 @@ static int parse(int argc, char **argv, bopts *o)
             o->backends[o->nbackends++] = a.arg;
             break;
         case 'i':
-            if (strcmp(a.arg, "rdv") && strcmp(a.arg, "gloo"))
+            if (!strcmp(a.arg, "rdv"))
+                o->rdv = 1;
+            else if (!strcmp(a.arg, "gloo"))
+                o->gloo = 1;
+            else if (!strcmp(a.arg, "floor"))
+                o->floor = 1;
+            else
                 return rdv_cli_usage_error("rdv bench rendezvous",
-                                           "--impl wants rdv or gloo");
-            *(strcmp(a.arg, "rdv") ? &o->gloo : &o->rdv) = 1;
+                                           "--impl wants rdv, gloo or "
+                                           "floor");
             break;
         case 'n':
             bad = parse_sizes(a.arg, o, err, sizeof err);
@@ -180,6 +197,11 @@ static int parse(int argc, char **argv, bopts *o)
     }
     if (bad)
         return rdv_cli_usage_error("rdv bench rendezvous", err);
+    if (o->floor && strcmp(o->bind, "127.0.0.1"))
+        return rdv_cli_usage_error("rdv bench rendezvous",
+                                   "--impl floor listens on 127.0.0.1 "
+                                   "only: drop --bind, or run the floor "
+                                   "without it");
     if (!o->nstores) {
         o->stores[o->nstores++] = "hash";
         o->stores[o->nstores++] = "file";
@@ -188,7 +210,7 @@ static int parse(int argc, char **argv, bopts *o)
         o->backends[o->nbackends++] = "uring";
         o->backends[o->nbackends++] = "epoll";
     }
-    if (!o->gloo)
+    if (!o->gloo && !o->floor)
         o->rdv = 1;
     for (int i = 0; o->rdv && i < o->nbackends; i++)
         o->rows[o->nrows++] = o->backends[i];
@@ -201,6 +223,8 @@ static int parse(int argc, char **argv, bopts *o)
             return rdv_cli_usage_error("rdv bench rendezvous", why);
         o->rows[o->nrows++] = "gloo";
     }
+    if (o->floor)
+        o->rows[o->nrows++] = "floor";
     return 0;
 }
 
@@ -230,6 +254,16 @@ static void rank_gloo(const bopts *o, rdv_store *s, const char *job, int n,
     exit(ret == RDV_OK ? 0 : 1);
 }
 
+/* The floor row's rank: the bare mesh (mesh_floor.c), then exit. */
+static void rank_floor(const bopts *o, int n, int rank, rank_times *t)
+{
+    int ret = rdv_mesh_floor_run(n, rank, o->ports, o->timeout_ms,
+                                 &t->up_ns, t->msg, sizeof t->msg);
+
+    t->status = ret ? RDV_EIO : RDV_OK;
+    exit(ret ? 1 : 0);
+}
+
 static void rank_main(const bopts *o, const char *backend, rdv_store *s,
                       const char *url, const char *job, int n, int rank,
                       rank_times *t)
@@ -240,6 +274,8 @@ static void rank_main(const bopts *o, const char *backend, rdv_store *s,
     int ret;
 
     t->start_ns = rdv_now_ns();
+    if (!strcmp(backend, "floor"))
+        rank_floor(o, n, rank, t);
     if (!s || !rdv_store_is_inherited(s)) {
         s = NULL;
         ret = rdv_store_open(url, &s, err, sizeof err);
@@ -311,6 +347,10 @@ static int one_run(const bopts *o, const char *store, const char *backend,
     if (!pids)
         return -1;
     snprintf(job, sizeof job, "bench-%d-%d-%d", (int)getpid(), n, seq);
+    if (!strcmp(backend, "floor")) {
+        memset(o->ports, 0, sizeof *o->ports * (size_t)(n + 1));
+        goto forks; /* no store */
+    }
     if (!strcmp(store, "hash")) {
         snprintf(url, sizeof url, "hash:?shared=1&size=256");
     } else if (!strcmp(store, "file")) {
@@ -332,6 +372,7 @@ static int one_run(const bopts *o, const char *store, const char *backend,
         failed = 1;
         goto out;
     }
+forks:
     memset(t, 0, sizeof *t * (size_t)n);
     fflush(NULL);
     *cpu_ms = children_cpu_ms();
@@ -445,10 +486,11 @@ static void row_print(rdv_bench_out *out, const char *store,
     rdv_bench_row_end(out);
 }
 
-/* "gloo/uring": Gloo's medians over a librdv row's, from one cell. */
+/* "gloo/uring", "uring/floor": one row's medians over another's, from
+ * one cell. */
 static void ratio_print(rdv_bench_out *out, const char *store,
-                        const char *row, int n, const row_samples *g,
-                        const row_samples *r)
+                        const char *top, const char *row, int n,
+                        const row_samples *g, const row_samples *r)
 {
     char shown[512];
     double t = pct(g->total, g->ok, 50) / pct(r->total, r->ok, 50);
@@ -456,7 +498,7 @@ static void ratio_print(rdv_bench_out *out, const char *store,
     double c = pct(g->cpu, g->ok, 50) / pct(r->cpu, r->ok, 50);
 
     char label[16];
-    int w = snprintf(label, sizeof label, "gloo/%s", row);
+    int w = snprintf(label, sizeof label, "%s/%s", top, row);
 
     /* label and N share the width of the trans and N columns (13) */
     fprintf(out->text, "%-6.6s %s %*d %5s %9.2f x %12s %9.2f x %12s "
@@ -465,7 +507,7 @@ static void ratio_print(rdv_bench_out *out, const char *store,
     rdv_bench_row_begin(out);
     rdv_bench_row_str(out, "store", rdv_url_redact(store, shown,
                                                    sizeof shown));
-    rdv_bench_row_str(out, "ratio", "gloo");
+    rdv_bench_row_str(out, "ratio", top);
     rdv_bench_row_str(out, "over", row);
     rdv_bench_row_int(out, "ranks", n);
     rdv_bench_row_num(out, "total_p50_ratio", t);
@@ -489,9 +531,13 @@ int rdv_cmd_bench_rendezvous(int argc, char **argv)
                          PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
                          -1, 0);
     double *all = calloc((size_t)(3 * o.runs * o.nrows), sizeof *all);
-    row_samples x[3];
+    row_samples x[4];
+    int nlib = o.nrows - o.gloo - o.floor; /* librdv's rows come first */
 
-    if (t == MAP_FAILED || !all) {
+    o.ports = mmap(NULL, sizeof *o.ports * (size_t)(maxn + 1),
+                   PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+    if (t == MAP_FAILED || o.ports == MAP_FAILED || !all) {
         fprintf(stderr, "rdv bench rendezvous: out of memory\n");
         free(all);
         return RDV_EXIT_CANNOT_RUN;
@@ -535,12 +581,19 @@ int rdv_cmd_bench_rendezvous(int argc, char **argv)
                     cell_note(&out, o.stores[si], o.rows[b], n,
                               "every run failed");
             }
-            for (int b = 0; o.gloo && b < o.nrows - 1; b++)
-                if (x[o.nrows - 1].ok && x[b].ok)
-                    ratio_print(&out, o.stores[si], o.rows[b], n,
-                                &x[o.nrows - 1], &x[b]);
+            for (int b = 0; b < nlib + o.gloo; b++) {
+                const row_samples *fl = &x[o.nrows - 1];
+
+                if (o.gloo && b < nlib && x[nlib].ok && x[b].ok)
+                    ratio_print(&out, o.stores[si], "gloo", o.rows[b], n,
+                                &x[nlib], &x[b]);
+                if (o.floor && fl->ok && x[b].ok)
+                    ratio_print(&out, o.stores[si], o.rows[b], "floor", n,
+                                &x[b], fl);
+            }
         }
     munmap(t, sizeof *t * (size_t)maxn);
+    munmap(o.ports, sizeof *o.ports * (size_t)(maxn + 1));
     free(all);
     return rdv_bench_out_finish(&out, status);
 }

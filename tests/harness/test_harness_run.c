@@ -11,7 +11,8 @@
  * - a 50-run matrix leaves no process behind (this test makes itself a
  *   child subreaper, so orphans would land here) and no fd, and its
  *   JUnit file is well-formed XML with one testcase per run;
- * - traces and --json output parse; bad usage exits 2 with a message.
+ * - traces and --json output parse; bad usage exits 2 with a message;
+ * - rdv bench rendezvous --impl floor gives its rows and ratios.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -394,6 +395,34 @@ Test(usage, help_and_version_exit_0)
         cr_expect_eq(r.code, 0, "'rdv %s' exited %d", args[i], r.code);
         free(r.out);
     }
+}
+
+/* --impl floor: a row of the bare TCP mesh beside librdv's, every run
+ * of both complete, and the ratio line of librdv's row over it; the
+ * floor listens on 127.0.0.1 only, so another --bind is a usage error
+ * naming the option. Figures are not judged: benchmarks measure. */
+Test(bench, floor_row_beside_rdv, .timeout = 120)
+{
+    result r = rdv("bench rendezvous --store hash --transport epoll "
+                   "--impl rdv --impl floor --sizes 4,8 --runs 2 --json "
+                   "2>/dev/null");
+    static const char *const want[] = {
+        "\"transport\":\"epoll\",\"ranks\":8,\"runs\":2,\"runs_failed\":0",
+        "\"transport\":\"floor\",\"ranks\":4,\"runs\":2,\"runs_failed\":0",
+        "\"transport\":\"floor\",\"ranks\":8,\"runs\":2,\"runs_failed\":0",
+        "\"ratio\":\"epoll\",\"over\":\"floor\",\"ranks\":8",
+    };
+
+    cr_expect_eq(r.code, 0, "exit %d:\n%s", r.code, r.out);
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+        cr_expect(strstr(r.out, want[i]), "no %s in:\n%s", want[i], r.out);
+    free(r.out);
+
+    r = rdv("bench rendezvous --impl floor --bind 127.0.0.2 --sizes 2");
+    cr_expect_eq(r.code, 2, "exit %d:\n%s", r.code, r.out);
+    cr_expect(strstr(r.out, "--bind") && strstr(r.out, "127.0.0.1"), "%s",
+              r.out);
+    free(r.out);
 }
 
 /* Counts elements with xmllint, which also proves the file well-formed
