@@ -384,8 +384,10 @@ forks:
             failed = 1;
             break;
         }
-        if (pids[r] == 0)
+        if (pids[r] == 0) {
+            free(pids); /* the parent's; a rank never returns */
             rank_main(o, backend, s, url, job, n, r, &t[r]);
+        }
     }
     for (int r = 0; r < spawned; r++) {
         int st;
