@@ -504,7 +504,7 @@ int rdv_file_open(rdv_url *u, rdv_store **out, char *errbuf, size_t errlen)
 {
     long poll_only, fresh;
     file_store *f;
-    int rc, err, first = 0;
+    int rc, err, dirfd, first = 0;
 
     if ((rc = rdv_url_option_long(u, "poll", 0, 1, 0, &poll_only, errbuf,
                                   errlen)) ||
@@ -517,13 +517,26 @@ int rdv_file_open(rdv_url *u, rdv_store **out, char *errbuf, size_t errlen)
                  u->redacted);
         return RDV_EINVAL;
     }
-    if ((err = make_dirs(u->path))) {
-        snprintf(errbuf, errlen, "file store: cannot create directory "
-                 "'%s': %s", u->path, strerror(err));
+    /* The directory usually exists (every rank of a job opens it): one
+     * open, and mkdir -p only when it is missing, where every open paid
+     * a failing mkdir per component of the path. */
+    dirfd = open(u->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dirfd < 0 && errno == ENOENT) {
+        if ((err = make_dirs(u->path))) {
+            snprintf(errbuf, errlen, "file store: cannot create directory "
+                     "'%s': %s", u->path, strerror(err));
+            return RDV_EINVAL;
+        }
+        dirfd = open(u->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    }
+    if (dirfd < 0) {
+        snprintf(errbuf, errlen, "file store: cannot open directory '%s': "
+                 "%s", u->path, strerror(errno));
         return RDV_EINVAL;
     }
     f = calloc(1, sizeof *f);
     if (!f || !(f->dir = strdup(u->path))) {
+        close(dirfd);
         free(f);
         return RDV_ENOMEM;
     }
@@ -531,13 +544,13 @@ int rdv_file_open(rdv_url *u, rdv_store **out, char *errbuf, size_t errlen)
     f->lockfd = -1;
     pthread_mutex_init(&f->lock_mu, NULL);
     pthread_mutex_init(&f->cache.mu, NULL);
-    f->dirfd = open(u->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    f->dirfd = dirfd;
     f->cancelfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     f->poll_only = (int)poll_only;
     f->watchfd = -1;
     rdv_store_init(&f->base, &file_ops);
-    if (f->dirfd < 0 || f->cancelfd < 0) {
-        snprintf(errbuf, errlen, "file store: cannot open directory '%s': "
+    if (f->cancelfd < 0) {
+        snprintf(errbuf, errlen, "file store '%s': cannot make its eventfd: "
                  "%s", u->path, strerror(errno));
         rdv_store_close(&f->base);
         return RDV_EINVAL;
