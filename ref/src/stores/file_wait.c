@@ -141,9 +141,11 @@ static void name_index_check(const name_index *x, rdv_store *s,
     }
 }
 
-/* Reads the queued events and checks the keys they name. Returns 1 when
- * the queue overflowed (events were lost: the caller rechecks every
- * key). */
+/* Reads the queued events, one read(2) of them, and checks the keys they
+ * name. Returns 1 when the queue overflowed (events were lost: the
+ * caller rechecks every key). Events the buffer had no room for stay
+ * queued and make the next poll return at once: reading until EAGAIN
+ * cost a failing read on nearly every wake. */
 static int take_events(int fd, const name_index *x, rdv_store *s,
                        const char *const *keys, unsigned char *present)
 {
@@ -151,7 +153,7 @@ static int take_events(int fd, const name_index *x, rdv_store *s,
     int lost = 0;
     ssize_t got;
 
-    while ((got = read(fd, buf, sizeof buf)) > 0)
+    if ((got = read(fd, buf, sizeof buf)) > 0)
         for (char *p = buf; p < buf + got;) {
             const struct inotify_event *ev = (const struct inotify_event *)p;
 
