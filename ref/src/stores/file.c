@@ -72,9 +72,14 @@
  * and the kernel drops that lock when the writer dies. So liveness is
  * the lock itself: whoever holds ".lock" and still sees a ".t." file
  * knows its writer died inside set (SIGKILL, a crash), on this host or
- * another (on NFS, as far as its locks work). Open takes the lock once
+ * another (on NFS, as far as its locks work). The job's first open (see
+ * below: no other handle is open, so no writer is alive) takes the lock
  * and removes such files; no pid is read, so pid reuse and other hosts'
- * pids cannot fool it.
+ * pids cannot fool it. The opens that join a running job do not look:
+ * each scanned the whole directory under the lock, N scans of N keys
+ * in a row at a rendezvous, and what a writer that died mid-job leaves
+ * is only bytes on disk (no reader takes a ".t." name for a key) until
+ * the next job starts.
  *
  * Stale directories: `fresh=1` refuses keys of another job, never this
  * one's. A job is every handle open on the directory at once: each
@@ -95,6 +100,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -427,8 +433,10 @@ static int make_dirs(const char *path)
     return rc;
 }
 
-/* Removes the temp files of dead writers (see the head comment): under
- * the directory lock, every ".t." entry is one. Best effort: a directory
+/* Removes the temp files of dead writers (see the head comment), at the
+ * job's first open: under the directory lock, every ".t." entry is one
+ * (the lock alone says so; that no handle is open only makes it the
+ * one time to look). Best effort: a directory
  * that cannot be locked or read keeps them, and the store still works. */
 static void reclaim_temps(rdv_store *s)
 {
@@ -451,6 +459,19 @@ static void reclaim_temps(rdv_store *s)
         closedir(d);
     }
     unlock_dir(s, lock, 1);
+}
+
+/* An open that joins a running job takes the lock only when the
+ * generation is odd (a writer is between its moves, or died there), so
+ * that the lock makes it even (file_cache.c): every open took the lock
+ * once before, and readers opened after a dead writer read from the
+ * cache again at once. */
+static void gen_settle(rdv_store *s)
+{
+    int lock;
+
+    if (F(s)->gen && (atomic_load(F(s)->gen) & 1) && !lock_dir(s, &lock))
+        unlock_dir(s, lock, 1);
 }
 
 /* Joins the job on the directory (see the head comment): *first is 1
@@ -570,13 +591,16 @@ int rdv_file_open(rdv_url *u, rdv_store **out, char *errbuf, size_t errlen)
         rdv_store_close(&f->base);
         return rc;
     }
-    reclaim_temps(&f->base);
     if ((err = job_join(f, &first))) {
         snprintf(errbuf, errlen, "file store: cannot lock '%s/.session': %s",
                  u->path, strerror(err));
         rdv_store_close(&f->base);
         return RDV_EIO;
     }
+    if (first)
+        reclaim_temps(&f->base);
+    else
+        gen_settle(&f->base);
     if (first && fresh && (rc = judge_fresh(f, errbuf, errlen))) {
         rdv_store_close(&f->base);
         return rc;

@@ -3,7 +3,10 @@
  * leaves its temp file (".t.<pid>.<n>") in the directory; the next open
  * of the store removes it (issue 13, item 5), and a value that was
  * published stays. Real processes: a child sets 16 MiB values in a loop
- * and is killed while a temp file is on disk.
+ * and is killed while a temp file is on disk. Only the job's first open
+ * looks (no other handle open): an open that joins a running job leaves
+ * the directory unscanned (issue 20), and the next job's first removes
+ * what is left.
  */
 #include <criterion/criterion.h>
 #include <dirent.h>
@@ -100,5 +103,35 @@ Test(file_reclaim, a_dead_writers_temp_file_is_removed_at_open,
         free(val);
     }
     rdv_store_close(s);
+    file_dir_remove(dir);
+}
+
+/* Only the job's first open removes temp files: one that joins a running
+ * job does not scan the directory (at a rendezvous, N opens in a row
+ * scanned N keys each under the lock). */
+Test(file_reclaim, only_the_jobs_first_open_removes_temp_files)
+{
+    char dir[64], url[128], err[512], name[256];
+    rdv_store *first, *joiner;
+
+    file_dir_make(dir, url, "file-reclaim-join", "");
+    cr_assert_eq(rdv_store_open(url, &first, err, sizeof err), RDV_OK, "%s",
+                 err);
+    /* A temp file as a writer that died mid-job leaves one. */
+    file_dir_put(dir, ".t.1.0", "x", 1, 0);
+
+    cr_assert_eq(rdv_store_open(url, &joiner, err, sizeof err), RDV_OK, "%s",
+                 err);
+    cr_expect(find_temp(dir, name, sizeof name),
+              "an open that joined a running job removed .t.1.0");
+    rdv_store_close(joiner);
+    rdv_store_close(first);
+
+    /* The next job's first open removes it. */
+    cr_assert_eq(rdv_store_open(url, &first, err, sizeof err), RDV_OK, "%s",
+                 err);
+    cr_expect_not(find_temp(dir, name, sizeof name),
+                  "%s is still there after the next job's first open", name);
+    rdv_store_close(first);
     file_dir_remove(dir);
 }
