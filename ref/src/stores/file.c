@@ -50,7 +50,8 @@
  * read goes by name.
  *
  * Waits first look for the keys and return at once when they exist
- * (multi_get reads them straight away and waits only for the missing).
+ * (get and multi_get look by reading: a key found is read then, and
+ * multi_get waits only for the missing).
  * Otherwise they watch the directory with inotify, look at every key
  * once the watch exists, and then only at the key each event names (or
  * at all of them again when the event queue overflowed): every publish

@@ -60,30 +60,66 @@ static void watch_release(rdv_store *s, int fd, int shared)
         close(fd);
 }
 
-/* Whether every key exists, looking no further than the first missing
- * one: a wait needs them all, so the rest can wait for that one. A rank
- * that polls (no inotify: poll=1, or past fs.inotify.max_user_instances,
- * 128 by default, which N = 1024 ranks on one host exceed) then pays one
- * fstatat per tick, not one per missing key. */
-static int all_present(rdv_store *s, const char *const *keys, size_t n,
-                       unsigned char *present)
+/* What a wait waits for: the keys, which of them it has, and for get
+ * and multi_get the values, read as each key is found (vals NULL: wait,
+ * which only needs them to exist). Reading a key where it is found, not
+ * an fstatat there and a read after, is what an event or a look costs
+ * once (a rendezvous' multi_get found each of 64 records twice). */
+typedef struct wait_set {
+    const char *const *keys;
+    size_t n;
+    unsigned char *present;
+    void **vals;
+    size_t *lens;
+} wait_set;
+
+/* Looks at key i: 1 when it is there (and read, with vals), 0 when it
+ * is not, or the status of a read that failed (RDV_EPROTO, RDV_EIO),
+ * which ends the wait. */
+static int look_key(rdv_store *s, const wait_set *w, size_t i)
 {
-    for (size_t i = 0; i < n; i++) {
-        if (!present[i])
-            present[i] = rdv_file_record_exists(s, keys[i]);
-        if (!present[i])
-            return 0;
+    int rc;
+
+    if (w->present[i])
+        return 1;
+    if (!w->vals)
+        return w->present[i] = rdv_file_record_exists(s, w->keys[i]);
+    rc = rdv_file_record_read(s, w->keys[i], &w->vals[i], &w->lens[i]);
+    if (rc == RDV_ENOTFOUND)
+        return 0;
+    w->present[i] = rc == RDV_OK;
+    return rc == RDV_OK ? 1 : rc;
+}
+
+/* Whether every key is there (1, 0, or a failed read's status), looking
+ * no further than the first missing one: a wait needs them all, so the
+ * rest can wait for that one. A rank that polls (no inotify: poll=1, or
+ * past fs.inotify.max_user_instances, 128 by default, which N = 1024
+ * ranks on one host exceed) then pays one look per tick, not one per
+ * missing key. */
+static int all_present(rdv_store *s, const wait_set *w)
+{
+    for (size_t i = 0; i < w->n; i++) {
+        int rc = look_key(s, w, i);
+
+        if (rc != 1)
+            return rc;
     }
     return 1;
 }
 
-/* Every key looked at: at a wait's deadline, for its error's list of the
- * missing (all_present stops at the first). */
-static void look_all(rdv_store *s, const char *const *keys, size_t n,
-                     unsigned char *present)
+/* Every key looked at (RDV_OK, or a failed read's status): once a watch
+ * exists, and at a wait's deadline, for its error's list of the missing
+ * (all_present stops at the first). */
+static int look_all(rdv_store *s, const wait_set *w)
 {
-    for (size_t i = 0; i < n; i++)
-        present[i] = present[i] || rdv_file_record_exists(s, keys[i]);
+    for (size_t i = 0; i < w->n; i++) {
+        int rc = look_key(s, w, i);
+
+        if (rc < 0)
+            return rc;
+    }
+    return RDV_OK;
 }
 
 /* The waited-for keys by the hash of their file names (open addressing,
@@ -124,46 +160,46 @@ static int name_index_build(name_index *x, const char *const *keys, size_t n)
     return 0;
 }
 
-/* Checks the missing keys whose file is called name (a key listed twice
- * has two slots). */
-static void name_index_check(const name_index *x, rdv_store *s,
-                             const char *const *keys, const char *name,
-                             unsigned char *present)
+/* Looks at the missing keys whose file is called name (a key listed
+ * twice has two slots): RDV_OK or a failed read's status. */
+static int name_index_check(const name_index *x, rdv_store *s,
+                            const wait_set *w, const char *name)
 {
     uint64_t h = rdv_file_name_hash(name);
 
     for (size_t j = h & x->mask; x->slot[j].key != SIZE_MAX;
          j = (j + 1) & x->mask) {
-        size_t i = x->slot[j].key;
+        int rc = x->slot[j].hash == h ? look_key(s, w, x->slot[j].key) : 1;
 
-        if (x->slot[j].hash == h && !present[i])
-            present[i] = rdv_file_record_exists(s, keys[i]);
+        if (rc < 0)
+            return rc;
     }
+    return RDV_OK;
 }
 
-/* Reads the queued events, one read(2) of them, and checks the keys they
- * name. Returns 1 when the queue overflowed (events were lost: the
- * caller rechecks every key). Events the buffer had no room for stay
- * queued and make the next poll return at once: reading until EAGAIN
- * cost a failing read on nearly every wake. */
+/* Reads the queued events, one read(2) of them, and looks at the keys
+ * they name. Returns 1 when the queue overflowed (events were lost: the
+ * caller rechecks every key), 0, or a failed read's status. Events the
+ * buffer had no room for stay queued and make the next poll return at
+ * once: reading until EAGAIN cost a failing read on nearly every wake. */
 static int take_events(int fd, const name_index *x, rdv_store *s,
-                       const char *const *keys, unsigned char *present)
+                       const wait_set *w)
 {
     char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
-    int lost = 0;
+    int lost = 0, rc = RDV_OK;
     ssize_t got;
 
     if ((got = read(fd, buf, sizeof buf)) > 0)
-        for (char *p = buf; p < buf + got;) {
+        for (char *p = buf; rc == RDV_OK && p < buf + got;) {
             const struct inotify_event *ev = (const struct inotify_event *)p;
 
             if (ev->mask & IN_Q_OVERFLOW)
                 lost = 1;
             else if (ev->len > 0 && ev->name[0] != '.')
-                name_index_check(x, s, keys, ev->name, present);
+                rc = name_index_check(x, s, w, ev->name);
             p += sizeof *ev + ev->len;
         }
-    return lost;
+    return rc ? rc : lost;
 }
 
 static int none_missing(const unsigned char *present, size_t n)
@@ -171,65 +207,74 @@ static int none_missing(const unsigned char *present, size_t n)
     return memchr(present, 0, n) == NULL;
 }
 
-/* Whether every key exists now. A watcher looks at every key: once its
- * watch exists (events from before it are lost, so a key past the first
- * missing one may never be named again) and after an overflow. Polling
- * stops at the first missing key each tick. */
-static int recheck_keys(rdv_store *s, const char *const *keys, size_t n,
-                        unsigned char *present, int watching)
+/* Whether every key is there now (1, 0, or a failed read's status). A
+ * watcher looks at every key: once its watch exists (events from before
+ * it are lost, so a key past the first missing one may never be named
+ * again) and after an overflow. Polling stops at the first missing key
+ * each tick. */
+static int recheck_keys(rdv_store *s, const wait_set *w, int watching)
 {
+    int rc;
+
     if (!watching)
-        return all_present(s, keys, n, present);
-    look_all(s, keys, n, present);
-    return none_missing(present, n);
+        return all_present(s, w);
+    if ((rc = look_all(s, w)))
+        return rc;
+    return none_missing(w->present, w->n);
 }
 
-/* Waits until every key exists, the deadline passes or close cancels.
- * present[] (n bytes) marks the keys found; after a failure, only up to
- * the first missing one was looked at (look_all finishes the list). */
-static int wait_keys(rdv_store *s, const char *const *keys, size_t n,
-                     int64_t deadline, unsigned char *present)
+/* Waits until every key is there, the deadline passes or close cancels.
+ * w->present marks the keys found; after a failure, only up to the first
+ * missing one was looked at (look_all finishes the list). */
+static int wait_keys(rdv_store *s, const wait_set *w, int64_t deadline)
 {
     struct pollfd pfd[2] = {{F(s)->cancelfd, POLLIN, 0}, {-1, POLLIN, 0}};
-    int backoff_ms = 1, rc = RDV_OK, shared = 0, recheck = 1;
+    int backoff_ms = 1, rc, shared = 0, recheck = 1;
     name_index x = {0};
 
-    if (all_present(s, keys, n, present))
-        return RDV_OK;
+    if ((rc = all_present(s, w)))
+        return rc < 0 ? rc : RDV_OK;
     /* A non-blocking read (try_get, a sweep) sets up no watch: at large N
      * a rendezvous sweeps hundreds of missing keys, one call each. */
     if (rdv_deadline_left_ms(deadline) == 0)
         return RDV_ETIMEDOUT;
     if (!F(s)->poll_only) {
-        if (name_index_build(&x, keys, n))
+        if (name_index_build(&x, w->keys, w->n))
             return rdv_store_fail(s, RDV_ENOMEM, "out of memory");
         pfd[1].fd = watch_acquire(s, &shared);
     }
     for (;;) {
         int wait_ms, left = rdv_deadline_left_ms(deadline);
 
-        if (recheck ? recheck_keys(s, keys, n, present, pfd[1].fd >= 0)
-                    : none_missing(present, n))
+        rc = recheck ? recheck_keys(s, w, pfd[1].fd >= 0)
+                     : none_missing(w->present, w->n);
+        if (rc) {
+            rc = rc < 0 ? rc : RDV_OK;
             break;
+        }
         recheck = pfd[1].fd < 0;
         if (left == 0) { /* a last look at every key, for the error too */
-            look_all(s, keys, n, present);
-            rc = none_missing(present, n) ? RDV_OK : RDV_ETIMEDOUT;
+            if (!(rc = look_all(s, w)))
+                rc = none_missing(w->present, w->n) ? RDV_OK
+                                                    : RDV_ETIMEDOUT;
             break;
         }
         wait_ms = pfd[1].fd >= 0 ? left : backoff_ms;
         if (left >= 0 && wait_ms > left)
             wait_ms = left;
         if (poll(pfd, 2, wait_ms) < 0 && errno != EINTR) {
-            rc = rdv_file_io_fail(s, "wait for", keys[0], errno);
+            rc = rdv_file_io_fail(s, "wait for", w->keys[0], errno);
             break;
         }
         if (pfd[0].revents & POLLIN) {
             rc = RDV_ECANCELED;
             break;
         }
-        if (pfd[1].fd >= 0 && (pfd[1].revents & POLLIN))
-            recheck = take_events(pfd[1].fd, &x, s, keys, present);
+        if (pfd[1].fd >= 0 && (pfd[1].revents & POLLIN) &&
+            (recheck = take_events(pfd[1].fd, &x, s, w)) < 0) {
+            rc = recheck;
+            break;
+        }
         backoff_ms = backoff_ms * 2 > 50 ? 50 : backoff_ms * 2;
     }
     if (!F(s)->poll_only)
@@ -239,85 +284,62 @@ static int wait_keys(rdv_store *s, const char *const *keys, size_t n,
 }
 
 int rdv_file_wait(rdv_store *s, const char *const *keys, size_t n,
-                     int64_t deadline)
+                  int64_t deadline)
 {
-    unsigned char *present = calloc(n, 1);
+    wait_set w = {keys, n, calloc(n, 1), NULL, NULL};
     int64_t start = rdv_now_ns();
     int rc;
 
-    if (!present)
+    if (!w.present)
         return rdv_store_fail(s, RDV_ENOMEM, "out of memory");
-    rc = wait_keys(s, keys, n, deadline, present);
+    rc = wait_keys(s, &w, deadline);
     if (rc == RDV_ETIMEDOUT || rc == RDV_ECANCELED) {
-        look_all(s, keys, n, present);
-        rdv_store_fail_wait(s, rc, start, keys, n, present);
+        look_all(s, &w);
+        rdv_store_fail_wait(s, rc, start, keys, n, w.present);
     }
-    free(present);
+    free(w.present);
     return rc;
 }
 
 int rdv_file_get(rdv_store *s, const char *key, void **val, size_t *len,
-                    int64_t deadline)
+                 int64_t deadline)
 {
+    unsigned char present = 0;
+    wait_set w = {&key, 1, &present, val, len};
     int64_t start = rdv_now_ns();
     char k[128];
+    int rc = wait_keys(s, &w, deadline);
 
-    for (;;) {
-        unsigned char present = 0;
-        int rc = rdv_file_record_read(s, key, val, len);
-
-        if (rc != RDV_ENOTFOUND)
-            return rc;
-        rc = wait_keys(s, &key, 1, deadline, &present);
-
-        if (rc == RDV_ETIMEDOUT || rc == RDV_ECANCELED)
-            return rdv_store_fail(s, rc, "get '%s' %s after %lld ms",
-                                  rdv_key_printable(key, k, sizeof k),
-                                  rc == RDV_ETIMEDOUT ? "timed out"
-                                                      : "canceled",
-                                  (long long)((rdv_now_ns() - start) /
-                                              1000000));
-        if (rc)
-            return rc;
-        /* Present now; read it on the next turn (or wait again if it was
-         * deleted in between). */
-    }
+    if (rc == RDV_ETIMEDOUT || rc == RDV_ECANCELED)
+        return rdv_store_fail(s, rc, "get '%s' %s after %lld ms",
+                              rdv_key_printable(key, k, sizeof k),
+                              rc == RDV_ETIMEDOUT ? "timed out"
+                                                  : "canceled",
+                              (long long)((rdv_now_ns() - start) / 1000000));
+    return rc;
 }
 
-/* Reads every key as it is, with no existence pass first (the generic
- * wait-then-get looked each key up twice), and waits only while some are
- * missing, for those; a key deleted between its wait and its read is
- * waited for again. All values or none: on failure vals[] is freed. */
+/* Reads every key where it looks for it, with no existence pass first
+ * (the generic wait-then-get looked each key up twice), and waits only
+ * while some are missing, reading each as it appears. All values or
+ * none: on failure vals[] is freed. */
 int rdv_file_multi_get(rdv_store *s, const char *const *keys, size_t n,
-                          void **vals, size_t *lens, int64_t deadline)
+                       void **vals, size_t *lens, int64_t deadline)
 {
-    unsigned char *present = calloc(n, 1);
+    wait_set w = {keys, n, calloc(n, 1), vals, lens};
     int64_t start = rdv_now_ns();
-    int rc = present ? RDV_OK
-                     : rdv_store_fail(s, RDV_ENOMEM, "out of memory");
+    int rc = w.present ? wait_keys(s, &w, deadline)
+                       : rdv_store_fail(s, RDV_ENOMEM, "out of memory");
 
-    while (rc == RDV_OK) {
-        size_t missing = 0;
-
-        for (size_t i = 0; rc == RDV_OK && i < n; i++) {
-            if (vals[i])
-                continue;
-            rc = rdv_file_record_read(s, keys[i], &vals[i], &lens[i]);
-            present[i] = rc == RDV_OK;
-            missing += rc == RDV_ENOTFOUND;
-            rc = rc == RDV_ENOTFOUND ? RDV_OK : rc;
-        }
-        if (rc != RDV_OK || !missing)
-            break;
-        rc = wait_keys(s, keys, n, deadline, present);
-        if (rc == RDV_ETIMEDOUT || rc == RDV_ECANCELED)
-            rdv_store_fail_wait(s, rc, start, keys, n, present);
+    if (rc == RDV_ETIMEDOUT || rc == RDV_ECANCELED) {
+        look_all(s, &w);
+        rdv_store_fail_wait(s, rc, start, keys, n, w.present);
     }
     for (size_t i = 0; rc != RDV_OK && i < n; i++) {
         free(vals[i]);
         vals[i] = NULL;
         lens[i] = 0;
     }
-    free(present);
+    free(w.present);
     return rc;
 }
