@@ -28,6 +28,10 @@
  * a file this process may not write) is written to a temp file unique to
  * the writer (".t.<pid>.<n>") and then published with rename(2), or
  * link(2) for create-only, which fails with EEXIST when the key exists.
+ * A create-only set writes a file that has no name yet (O_TMPFILE) and
+ * links it in: no temp name that would wake every waiter, nothing left
+ * by a writer that dies; where O_TMPFILE or /proc is missing (NFS) it
+ * uses a temp file too.
  * With poll=1 (NFS) every set writes a new file: another client could
  * read an append that its writer's client flushes in pieces, out of
  * order, but a rename is atomic on the server.

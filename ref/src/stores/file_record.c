@@ -3,9 +3,11 @@
  * key, a header with the key, then records of its value (a head with
  * its length, then the bytes). A set appends a record to the key's file,
  * or writes a new file to a temp file and publishes it with rename(2) or
- * link(2); a read takes the file whole, checks it against its key and
- * returns the last complete record (the design: stores/file.c).
+ * link(2) (create-only: a file with no name, O_TMPFILE, linked in); a
+ * read takes the file whole, checks it against its key and returns the
+ * last complete record (the design: stores/file.c).
  */
+#define _GNU_SOURCE /* O_TMPFILE */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdatomic.h>
@@ -65,56 +67,121 @@ static void record_iov(struct iovec iov[2], file_record_head *head,
     iov[1] = (struct iovec){(void *)val, len};
 }
 
-/* Writes header+key+record to a fresh temp file; its name goes to tmp. */
-static int write_temp(rdv_store *s, const char *key, const void *val,
-                      size_t len, char tmp[64])
+/* Writes a new key file's whole content to fd: header, key, record. */
+static int write_file(rdv_store *s, int fd, const char *key,
+                      const void *val, size_t len)
 {
     file_header h = {FILE_MAGIC, (uint32_t)strlen(key)};
     file_record_head head;
     struct iovec iov[4] = {{&h, sizeof h}, {(void *)key, h.key_len}};
-    int fd, rc = 0;
 
     record_iov(iov + 2, &head, val, len);
+    if (write_all_at(fd, iov, 4, 0))
+        return rdv_file_io_fail(s, "write", key, errno);
+    return RDV_OK;
+}
+
+/* Writes header+key+record to a fresh temp file; its name goes to tmp. */
+static int write_temp(rdv_store *s, const char *key, const void *val,
+                      size_t len, char tmp[64])
+{
+    int fd, rc;
+
     snprintf(tmp, 64, ".t.%d.%lu", (int)rdv_self_pid(),
              atomic_fetch_add(&F(s)->tmp_seq, 1));
     fd = openat(F(s)->dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
                 0644);
     if (fd < 0)
         return rdv_file_io_fail(s, "create temp file for", key, errno);
-    if (write_all_at(fd, iov, 4, 0))
-        rc = rdv_file_io_fail(s, "write", key, errno);
+    rc = write_file(s, fd, key, val, len);
     close(fd);
     if (rc)
         unlinkat(F(s)->dirfd, tmp, 0);
     return rc;
 }
 
-/* Publishes key=val in a new file: a temp file, then rename(2), or
- * link(2) when create_only (RDV_EEXIST when the key exists). replaces:
- * the key's file exists (or may), and a reader may hold it open, so the
- * rename moves the generation (file_cache.c). */
+/* A create-only publish through a file with no name (O_TMPFILE), written
+ * whole and then linked in under the key's name: a named temp file is an
+ * IN_CREATE that wakes every waiter on the directory for nothing (half a
+ * rendezvous' wakes), and an unlink; a writer that dies before the link
+ * leaves nothing, not even a temp file. 0 or the errno of the link
+ * (EEXIST: the key exists); -1 when this way is out of reach (no
+ * O_TMPFILE on this filesystem, as on NFS; no /proc to link from), and
+ * the caller writes a named temp file instead, as the handle does from
+ * then on; *rc is then RDV_OK, else a write's failure. */
+static int link_unnamed(rdv_store *s, const char *key, const char *name,
+                        const void *val, size_t len, int *rc)
+{
+    char path[32];
+    int fd, err = 0;
+
+    *rc = RDV_OK;
+    if (atomic_load(&F(s)->no_tmpfile))
+        return -1;
+    fd = openat(F(s)->dirfd, ".", O_WRONLY | O_TMPFILE | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        atomic_store(&F(s)->no_tmpfile, 1);
+        return -1;
+    }
+    if ((*rc = write_file(s, fd, key, val, len))) {
+        close(fd);
+        return -1;
+    }
+    /* linkat(fd, "", AT_EMPTY_PATH) needs CAP_DAC_READ_SEARCH; the link
+     * through /proc needs only the fd. */
+    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+    if (linkat(AT_FDCWD, path, F(s)->dirfd, name, AT_SYMLINK_FOLLOW))
+        err = errno;
+    close(fd);
+    if (err && err != EEXIST) {
+        atomic_store(&F(s)->no_tmpfile, 1);
+        return -1;
+    }
+    return err;
+}
+
+/* Publishes the temp file tmp as name: rename(2), or link(2) when
+ * create_only; the temp name is gone after. replaces: see publish_file.
+ * 0 or the errno (EEXIST: a create-only key exists). */
+static int publish_temp(rdv_store *s, const char *tmp, const char *name,
+                        int create_only, int replaces)
+{
+    int err = 0;
+
+    if (create_only) {
+        if (linkat(F(s)->dirfd, tmp, F(s)->dirfd, name, 0))
+            err = errno;
+        unlinkat(F(s)->dirfd, tmp, 0);
+        return err;
+    }
+    if (replaces)
+        rdv_file_gen_enter(F(s));
+    if (renameat(F(s)->dirfd, tmp, F(s)->dirfd, name))
+        err = errno;
+    if (replaces)
+        rdv_file_gen_leave(F(s));
+    if (err)
+        unlinkat(F(s)->dirfd, tmp, 0);
+    return err;
+}
+
+/* Publishes key=val in a new file: for create_only an unnamed file
+ * linked in (link_unnamed), else (or where that is out of reach) a temp
+ * file, then rename(2), or link(2) when create_only (RDV_EEXIST when the
+ * key exists). replaces: the key's file exists (or may), and a reader
+ * may hold it open, so the rename moves the generation (file_cache.c). */
 static int publish_file(rdv_store *s, const char *key, const char *name,
                         const void *val, size_t len, int create_only,
                         int replaces)
 {
     char tmp[64], k[128];
-    int rc, err = 0;
+    int rc = RDV_OK,
+        err = create_only ? link_unnamed(s, key, name, val, len, &rc) : -1;
 
-    if ((rc = write_temp(s, key, val, len, tmp)))
-        return rc;
-    if (create_only) {
-        if (linkat(F(s)->dirfd, tmp, F(s)->dirfd, name, 0))
-            err = errno;
-        unlinkat(F(s)->dirfd, tmp, 0);
-    } else {
-        if (replaces)
-            rdv_file_gen_enter(F(s));
-        if (renameat(F(s)->dirfd, tmp, F(s)->dirfd, name))
-            err = errno;
-        if (replaces)
-            rdv_file_gen_leave(F(s));
-        if (err)
-            unlinkat(F(s)->dirfd, tmp, 0);
+    if (err < 0) {
+        if (rc || (rc = write_temp(s, key, val, len, tmp)))
+            return rc;
+        err = publish_temp(s, tmp, name, create_only, replaces);
     }
     if (err == EEXIST)
         return rdv_store_fail(s, RDV_EEXIST, "set '%s': key exists "

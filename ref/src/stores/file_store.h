@@ -62,6 +62,7 @@ typedef struct file_store {
     int watchfd;             /* the handle's inotify instance, or -1 */
     _Atomic int watch_busy;  /* 1 while a waiter holds watchfd */
     _Atomic unsigned long tmp_seq;
+    _Atomic int no_tmpfile; /* 1 once O_TMPFILE or its link failed */
     int sessionfd; /* ".session", flock shared while the handle is open */
     int lockfd;     /* ".lock", open for lock_pid's calls, or -1 */
     pid_t lock_pid; /* the process that opened the handle */

@@ -6,7 +6,9 @@
  * and is killed while a temp file is on disk. Only the job's first open
  * looks (no other handle open): an open that joins a running job leaves
  * the directory unscanned (issue 20), and the next job's first removes
- * what is left.
+ * what is left. A create-only set names no temp file at all: it links in
+ * a file that never had a name (O_TMPFILE), so a waiter watching the
+ * directory sees one event, the key's.
  */
 #include <criterion/criterion.h>
 #include <dirent.h>
@@ -14,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -133,5 +136,50 @@ Test(file_reclaim, only_the_jobs_first_open_removes_temp_files)
     cr_expect_not(find_temp(dir, name, sizeof name),
                   "%s is still there after the next job's first open", name);
     rdv_store_close(first);
+    file_dir_remove(dir);
+}
+
+/* A create-only set makes one entry in the directory, the key's: no temp
+ * file is created (and removed) beside it, which woke every waiter on
+ * the directory for nothing. */
+Test(file_reclaim, a_create_only_set_names_no_temp_file)
+{
+    char dir[64], url[128], err[512];
+    char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+    int fd, names = 0, temps = 0;
+    rdv_store *s;
+    ssize_t got;
+
+    file_dir_make(dir, url, "file-reclaim-create", "");
+    cr_assert_eq(rdv_store_open(url, &s, err, sizeof err), RDV_OK, "%s",
+                 err);
+    fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    cr_assert(fd >= 0, "inotify_init1");
+    cr_assert(inotify_add_watch(fd, dir, IN_CREATE | IN_MOVED_TO) >= 0,
+              "inotify_add_watch %s", dir);
+    for (int i = 0; i < 4; i++) {
+        char key[16];
+
+        snprintf(key, sizeof key, "rank/%d", i);
+        cr_assert_eq(rdv_store_set(s, key, "record", 6, RDV_SET_CREATE_ONLY),
+                     RDV_OK, "%s", rdv_store_errmsg(s));
+    }
+    cr_assert_eq(rdv_store_set(s, "rank/0", "again", 5, RDV_SET_CREATE_ONLY),
+                 RDV_EEXIST);
+    while ((got = read(fd, buf, sizeof buf)) > 0)
+        for (char *p = buf; p < buf + got;) {
+            const struct inotify_event *ev = (const struct inotify_event *)p;
+
+            if (ev->len > 0 && strncmp(ev->name, ".t.", 3) == 0)
+                temps++;
+            else if (ev->len > 0)
+                names++;
+            p += sizeof *ev + ev->len;
+        }
+    close(fd);
+    cr_expect_eq(temps, 0, "%d temp files created by 5 create-only sets",
+                 temps);
+    cr_expect_eq(names, 4, "%d keys' entries created, 4 expected", names);
+    rdv_store_close(s);
     file_dir_remove(dir);
 }
