@@ -55,10 +55,11 @@
  *
  * Waits first look for the keys and return at once when they exist
  * (get and multi_get look by reading: a key found is read then, and
- * multi_get waits only for the missing).
- * Otherwise they watch the directory with inotify, look at every key
- * once the watch exists, and then only at the key each event names (or
- * at all of them again when the event queue overflowed): every publish
+ * multi_get waits only for the missing). Otherwise they watch the
+ * directory with inotify, look at every key once the watch exists
+ * (through one listing of the directory when many are missing, not a
+ * failing open each), and then only at the key each event names (or at
+ * all of them again when the event queue overflowed): every publish
  * wakes every waiter, so at N = 1024 a recheck of the whole batch on
  * each wake was tens of millions of calls. The handle keeps one inotify
  * instance for its whole life and lends it to one waiter at a time

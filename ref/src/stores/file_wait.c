@@ -7,15 +7,21 @@
  * at the key it names, found through a small hash table of the names it
  * waits for: every publish wakes every waiter, and at N = 1024 rechecking
  * a whole batch of 64 keys on each wake was O(N^2 * 64) fstatat calls,
- * enough that ranks forked last could not publish within a minute.
+ * enough that ranks forked last could not publish within a minute. The
+ * same table picks the waited-for names out of a listing of the
+ * directory, the first look after the watch when many keys are missing.
  */
+#define _GNU_SOURCE /* getdents64 */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "file_name.h"
@@ -207,18 +213,73 @@ static int none_missing(const unsigned char *present, size_t n)
     return memchr(present, 0, n) == NULL;
 }
 
+/* Below this many missing keys a watcher looks at each by name; from it
+ * on, it lists the directory once and looks only at the names listed
+ * (look_listed). */
+#define LIST_MISSING_MIN 8
+/* ... as long as the directory's size (bytes: ext4 and tmpfs count some
+ * tens per entry) says it holds at most about this many entries per
+ * missing key, so a small wait in a directory of many keys still looks
+ * by name. */
+#define LIST_BYTES_PER_MISSING 512
+
+/* Looks at every missing key through one listing of the directory, made
+ * after the watch exists: a key listed is read (or stat'ed); one not
+ * listed did not exist when the listing passed, and its publish after
+ * that is an event. A rendezvous' multi_get finds most of its keys
+ * missing, and looking at each by name cost a failing openat per rank
+ * and per peer. RDV_OK, a failed read's status, or 1 when the listing is
+ * not worth it or could not be made (the caller looks by name). */
+static int look_listed(rdv_store *s, const wait_set *w, const name_index *x)
+{
+    char buf[32768] __attribute__((aligned(8)));
+    size_t missing = 0;
+    int fd, rc = RDV_OK;
+    struct stat st;
+    ssize_t got = 0;
+
+    for (size_t i = 0; i < w->n; i++)
+        missing += !w->present[i];
+    if (missing < LIST_MISSING_MIN)
+        return 1;
+    fd = openat(F(s)->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return 1;
+    if (fstat(fd, &st) ||
+        (size_t)st.st_size > missing * LIST_BYTES_PER_MISSING) {
+        close(fd);
+        return 1;
+    }
+    while (rc == RDV_OK && (got = getdents64(fd, buf, sizeof buf)) > 0)
+        for (char *p = buf; rc == RDV_OK && p < buf + got;) {
+            const struct dirent64 *e = (const struct dirent64 *)p;
+
+            if (e->d_name[0] != '.')
+                rc = name_index_check(x, s, w, e->d_name);
+            p += e->d_reclen;
+        }
+    close(fd);
+    if (rc == RDV_OK && got < 0)
+        return 1;
+    return rc;
+}
+
 /* Whether every key is there now (1, 0, or a failed read's status). A
  * watcher looks at every key: once its watch exists (events from before
  * it are lost, so a key past the first missing one may never be named
- * again) and after an overflow. Polling stops at the first missing key
- * each tick. */
-static int recheck_keys(rdv_store *s, const wait_set *w, int watching)
+ * again) and after an overflow; through a listing when many are missing.
+ * Polling stops at the first missing key each tick. */
+static int recheck_keys(rdv_store *s, const wait_set *w, const name_index *x,
+                        int watching)
 {
     int rc;
 
     if (!watching)
         return all_present(s, w);
-    if ((rc = look_all(s, w)))
+    rc = look_listed(s, w, x);
+    if (rc == 1)
+        rc = look_all(s, w);
+    if (rc)
         return rc;
     return none_missing(w->present, w->n);
 }
@@ -246,7 +307,7 @@ static int wait_keys(rdv_store *s, const wait_set *w, int64_t deadline)
     for (;;) {
         int wait_ms, left = rdv_deadline_left_ms(deadline);
 
-        rc = recheck ? recheck_keys(s, w, pfd[1].fd >= 0)
+        rc = recheck ? recheck_keys(s, w, &x, pfd[1].fd >= 0)
                      : none_missing(w->present, w->n);
         if (rc) {
             rc = rc < 0 ? rc : RDV_OK;
