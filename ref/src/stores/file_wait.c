@@ -232,7 +232,7 @@ static int none_missing(const unsigned char *present, size_t n)
  * not worth it or could not be made (the caller looks by name). */
 static int look_listed(rdv_store *s, const wait_set *w, const name_index *x)
 {
-    char buf[32768] __attribute__((aligned(8)));
+    char buf[8192] __attribute__((aligned(8)));
     size_t missing = 0;
     int fd, rc = RDV_OK;
     struct stat st;
