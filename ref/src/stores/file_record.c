@@ -106,9 +106,11 @@ static int write_temp(rdv_store *s, const char *key, const void *val,
  * rendezvous' wakes), and an unlink; a writer that dies before the link
  * leaves nothing, not even a temp file. 0 or the errno of the link
  * (EEXIST: the key exists); -1 when this way is out of reach (no
- * O_TMPFILE on this filesystem, as on NFS; no /proc to link from), and
- * the caller writes a named temp file instead, as the handle does from
- * then on; *rc is then RDV_OK, else a write's failure. */
+ * O_TMPFILE on this filesystem; no /proc to link from), and the caller
+ * writes a named temp file instead, as the handle does from then on;
+ * *rc is then RDV_OK, else a write's failure. With poll=1 the store is
+ * meant for NFS, which has no O_TMPFILE, so it never tries: that mode
+ * (and its tests) takes the named temp file every time. */
 static int link_unnamed(rdv_store *s, const char *key, const char *name,
                         const void *val, size_t len, int *rc)
 {
@@ -116,7 +118,7 @@ static int link_unnamed(rdv_store *s, const char *key, const char *name,
     int fd, err = 0;
 
     *rc = RDV_OK;
-    if (atomic_load(&F(s)->no_tmpfile))
+    if (F(s)->poll_only || atomic_load(&F(s)->no_tmpfile))
         return -1;
     fd = openat(F(s)->dirfd, ".", O_WRONLY | O_TMPFILE | O_CLOEXEC, 0644);
     if (fd < 0) {

@@ -139,18 +139,20 @@ Test(file_reclaim, only_the_jobs_first_open_removes_temp_files)
     file_dir_remove(dir);
 }
 
-/* A create-only set makes one entry in the directory, the key's: no temp
- * file is created (and removed) beside it, which woke every waiter on
- * the directory for nothing. */
-Test(file_reclaim, a_create_only_set_names_no_temp_file)
+/* Counts the entries 4 create-only sets (and one that finds its key)
+ * create in a fresh store opened with query: the keys', and the temp
+ * files' made and removed beside them. After, no temp file is left. */
+static void create_only_entries(const char *name, const char *query,
+                                int *names, int *temps)
 {
-    char dir[64], url[128], err[512];
+    char dir[64], url[128], err[512], left[256];
     char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
-    int fd, names = 0, temps = 0;
+    int fd;
     rdv_store *s;
     ssize_t got;
 
-    file_dir_make(dir, url, "file-reclaim-create", "");
+    *names = *temps = 0;
+    file_dir_make(dir, url, name, query);
     cr_assert_eq(rdv_store_open(url, &s, err, sizeof err), RDV_OK, "%s",
                  err);
     fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
@@ -171,15 +173,52 @@ Test(file_reclaim, a_create_only_set_names_no_temp_file)
             const struct inotify_event *ev = (const struct inotify_event *)p;
 
             if (ev->len > 0 && strncmp(ev->name, ".t.", 3) == 0)
-                temps++;
+                (*temps)++;
             else if (ev->len > 0)
-                names++;
+                (*names)++;
             p += sizeof *ev + ev->len;
         }
     close(fd);
+    cr_expect(!find_temp(dir, left, sizeof left), "%s left in %s", left,
+              dir);
+    for (int i = 0; i < 4; i++) {
+        char key[16];
+        void *val = NULL;
+        size_t len = 0;
+
+        snprintf(key, sizeof key, "rank/%d", i);
+        cr_expect_eq(rdv_store_try_get(s, key, &val, &len), RDV_OK, "%s",
+                     key);
+        cr_expect(len == 6 && val && !memcmp(val, "record", 6), "%s", key);
+        free(val);
+    }
+    rdv_store_close(s);
+    file_dir_remove(dir);
+}
+
+/* A create-only set makes one entry in the directory, the key's: no temp
+ * file is created (and removed) beside it, which woke every waiter on
+ * the directory for nothing. */
+Test(file_reclaim, a_create_only_set_names_no_temp_file)
+{
+    int names, temps;
+
+    create_only_entries("file-reclaim-create", "", &names, &temps);
     cr_expect_eq(temps, 0, "%d temp files created by 5 create-only sets",
                  temps);
     cr_expect_eq(names, 4, "%d keys' entries created, 4 expected", names);
-    rdv_store_close(s);
-    file_dir_remove(dir);
+}
+
+/* With poll=1 (NFS, which has no O_TMPFILE) a create-only set takes the
+ * named temp file, linked in and removed: the fallback where O_TMPFILE
+ * or /proc is missing, which this machine's filesystems never force. */
+Test(file_reclaim, a_create_only_set_on_nfs_takes_a_temp_file)
+{
+    int names, temps;
+
+    create_only_entries("file-reclaim-create-nfs", "?poll=1", &names,
+                        &temps);
+    cr_expect_eq(temps, 5, "%d temp files created by 5 create-only sets",
+                 temps);
+    cr_expect_eq(names, 4, "%d keys' entries created, 4 expected", names);
 }
