@@ -83,9 +83,11 @@
  * and removes such files; no pid is read, so pid reuse and other hosts'
  * pids cannot fool it. The opens that join a running job do not look:
  * each scanned the whole directory under the lock, N scans of N keys
- * in a row at a rendezvous, and what a writer that died mid-job leaves
- * is only bytes on disk (no reader takes a ".t." name for a key) until
- * the next job starts.
+ * in a row at a rendezvous. What a writer that died mid-job leaves is
+ * bytes on disk until the next job starts: no reader takes a ".t." name
+ * for a key, and a writer that has the dead one's pid now, and so meets
+ * its temp name, removes that file under the lock and takes the name. A
+ * create-only set makes no temp name at all where it can (O_TMPFILE).
  *
  * Stale directories: `fresh=1` refuses keys of another job, never this
  * one's. A job is every handle open on the directory at once: each

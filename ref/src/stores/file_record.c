@@ -81,16 +81,22 @@ static int write_file(rdv_store *s, int fd, const char *key,
     return RDV_OK;
 }
 
-/* Writes header+key+record to a fresh temp file; its name goes to tmp. */
+/* Writes header+key+record to a fresh temp file; its name goes to tmp.
+ * The caller holds the lock, so a temp file already under that name is
+ * a dead writer's (stores/file.c): one whose pid this process now has,
+ * left since the job's first open reclaimed. It is removed and the
+ * name taken. */
 static int write_temp(rdv_store *s, const char *key, const void *val,
                       size_t len, char tmp[64])
 {
+    const int flags = O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC;
     int fd, rc;
 
     snprintf(tmp, 64, ".t.%d.%lu", (int)rdv_self_pid(),
              atomic_fetch_add(&F(s)->tmp_seq, 1));
-    fd = openat(F(s)->dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-                0644);
+    fd = openat(F(s)->dirfd, tmp, flags, 0644);
+    if (fd < 0 && errno == EEXIST && unlinkat(F(s)->dirfd, tmp, 0) == 0)
+        fd = openat(F(s)->dirfd, tmp, flags, 0644);
     if (fd < 0)
         return rdv_file_io_fail(s, "create temp file for", key, errno);
     rc = write_file(s, fd, key, val, len);
@@ -100,17 +106,35 @@ static int write_temp(rdv_store *s, const char *key, const void *val,
     return rc;
 }
 
+/* Whether an O_TMPFILE open failed because the filesystem cannot make
+ * unnamed files (Linux says EOPNOTSUPP; kernels before 3.11 and some
+ * filesystems EISDIR or EINVAL), not for a passing reason: out of fds,
+ * out of space, which must not turn the way off for good. */
+static int tmpfile_unsupported(int err)
+{
+    return err == EOPNOTSUPP || err == EISDIR || err == EINVAL;
+}
+
+/* Whether the link through /proc/self/fd failed for want of /proc or of
+ * what that link needs (ENOENT, EACCES, EPERM, EXDEV), not for a passing
+ * reason. */
+static int link_unsupported(int err)
+{
+    return err == ENOENT || err == EACCES || err == EPERM || err == EXDEV;
+}
+
 /* A create-only publish through a file with no name (O_TMPFILE), written
  * whole and then linked in under the key's name: a named temp file is an
  * IN_CREATE that wakes every waiter on the directory for nothing (half a
  * rendezvous' wakes), and an unlink; a writer that dies before the link
  * leaves nothing, not even a temp file. 0 or the errno of the link
- * (EEXIST: the key exists); -1 when this way is out of reach (no
- * O_TMPFILE on this filesystem; no /proc to link from), and the caller
- * writes a named temp file instead, as the handle does from then on;
- * *rc is then RDV_OK, else a write's failure. With poll=1 the store is
- * meant for NFS, which has no O_TMPFILE, so it never tries: that mode
- * (and its tests) takes the named temp file every time. */
+ * (EEXIST: the key exists); -1 with *rc a failure (out of fds, disk
+ * full: what a named temp file would meet too), or -1 with *rc RDV_OK
+ * when this way is out of reach (no O_TMPFILE on this filesystem; no
+ * /proc to link from), and the caller writes a named temp file instead,
+ * as the handle does from then on. With poll=1 the store is meant for
+ * NFS, which has no O_TMPFILE, so it never tries: that mode (and its
+ * tests) takes the named temp file every time. */
 static int link_unnamed(rdv_store *s, const char *key, const char *name,
                         const void *val, size_t len, int *rc)
 {
@@ -121,6 +145,10 @@ static int link_unnamed(rdv_store *s, const char *key, const char *name,
     if (F(s)->poll_only || atomic_load(&F(s)->no_tmpfile))
         return -1;
     fd = openat(F(s)->dirfd, ".", O_WRONLY | O_TMPFILE | O_CLOEXEC, 0644);
+    if (fd < 0 && !tmpfile_unsupported(errno)) {
+        *rc = rdv_file_io_fail(s, "create unnamed file for", key, errno);
+        return -1;
+    }
     if (fd < 0) {
         atomic_store(&F(s)->no_tmpfile, 1);
         return -1;
@@ -135,6 +163,10 @@ static int link_unnamed(rdv_store *s, const char *key, const char *name,
     if (linkat(AT_FDCWD, path, F(s)->dirfd, name, AT_SYMLINK_FOLLOW))
         err = errno;
     close(fd);
+    if (err && err != EEXIST && !link_unsupported(err)) {
+        *rc = rdv_file_io_fail(s, "link", key, err);
+        return -1;
+    }
     if (err && err != EEXIST) {
         atomic_store(&F(s)->no_tmpfile, 1);
         return -1;
