@@ -27,9 +27,14 @@
  *
  * --impl floor adds a row "floor": the same fork and the same mesh of
  * loopback connections with one 40-byte hello and reply each, and
- * nothing of librdv (no store, no checks, no barrier; mesh_floor.c), so
- * a "<row>/floor" line says how far a librdv row is above what the
- * kernel's TCP alone costs on this machine at this N.
+ * nothing of librdv (no store, no checks, no context; its barrier is a
+ * counter in shared memory, not messages; mesh_floor.c), so a
+ * "<row>/floor" line says how far a librdv row is above what the
+ * kernel's TCP alone costs on this machine at this N. The floor does
+ * less than a rendezvous must (librdv's total also holds its store
+ * calls and a barrier over TCP), so the ratio bounds librdv's overhead
+ * from above. It uses no store: with several --store it runs in each
+ * cell, beside that store's rows.
  */
 #include <dirent.h>
 #include <signal.h>
@@ -95,9 +100,9 @@ static void usage(FILE *f)
           "  --impl I         rdv, gloo or floor (repeatable; default rdv):\n"
           "                   gloo adds a row of Gloo's connectFullMesh,\n"
           "                   floor one of the same loopback TCP mesh with\n"
-          "                   nothing of librdv (no store, no checks, no\n"
-          "                   barrier); their runs take turns with librdv's,\n"
-          "                   and lines give the ratios\n"
+          "                   nothing of librdv (no store, no checks; a\n"
+          "                   shared-memory barrier); their runs take turns\n"
+          "                   with librdv's, and lines give the ratios\n"
           "  --sizes LIST     rank counts, e.g. 2,8,64 (default\n"
           "                   2,8,32,64,128,256; 1024 works when the fd\n"
           "                   limit allows)\n"

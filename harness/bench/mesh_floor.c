@@ -118,15 +118,17 @@ static int listen_on_loopback(floor_rank *f, int *ports)
     return arm(f, EPOLL_CTL_ADD, f->lfd, EPOLLIN, LISTENER);
 }
 
-/* A lower rank's port, once it has published one. */
+/* A lower rank's port, once it has published one (-1: it failed). */
 static int port_of(floor_rank *f, int *ports, int k)
 {
-    if (wait_change(f, &ports[k], 0) < 0) {
-        snprintf(f->msg, f->cap, "floor rank %d: rank %d never listened",
-                 f->rank, k);
-        return -1;
-    }
-    return __atomic_load_n(&ports[k], __ATOMIC_ACQUIRE);
+    int port = 0;
+
+    if (wait_change(f, &ports[k], 0) == 0)
+        port = __atomic_load_n(&ports[k], __ATOMIC_ACQUIRE);
+    if (port <= 0)
+        snprintf(f->msg, f->cap, "floor rank %d: rank %d %s", f->rank, k,
+                 port < 0 ? "failed before it listened" : "never listened");
+    return port > 0 ? port : -1;
 }
 
 static int connect_to(floor_rank *f, int *ports, int k)
@@ -263,22 +265,39 @@ static void close_link(int fd)
     close(fd);
 }
 
-/* The barrier: counts this rank in ports[n], waits for the others. */
+/* The barrier: counts this rank in ports[n], waits for the others (a
+ * rank that failed sets the count negative, for good: see gone). */
 static int all_up(floor_rank *f, int *ports)
 {
     int count = __atomic_add_fetch(&ports[f->n], 1, __ATOMIC_ACQ_REL);
 
     if (count == f->n)
         wake_all(&ports[f->n]);
-    while (count < f->n) {
-        if (wait_change(f, &ports[f->n], count) < 0) {
-            snprintf(f->msg, f->cap, "floor rank %d: not every rank had "
-                     "its links up at the deadline", f->rank);
-            return -1;
-        }
+    while (count >= 0 && count < f->n) {
+        if (wait_change(f, &ports[f->n], count) < 0)
+            break;
         count = __atomic_load_n(&ports[f->n], __ATOMIC_ACQUIRE);
     }
-    return 0;
+    if (count == f->n)
+        return 0;
+    snprintf(f->msg, f->cap, "floor rank %d: %s", f->rank,
+             count < 0 ? "another rank failed"
+                       : "not every rank had its links up at the deadline");
+    return -1;
+}
+
+/* A failed rank tells the others, so that none waits out the deadline
+ * for its port or at the barrier (a peer that waits for its connection
+ * still does). */
+static void gone(floor_rank *f, int *ports)
+{
+    int unset = 0;
+
+    if (__atomic_compare_exchange_n(&ports[f->rank], &unset, -1, 0,
+                                    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+        wake_all(&ports[f->rank]);
+    __atomic_store_n(&ports[f->n], INT_MIN, __ATOMIC_RELEASE);
+    wake_all(&ports[f->n]);
 }
 
 int rdv_mesh_floor_run(int n, int rank, int *ports, int timeout_ms,
@@ -303,6 +322,8 @@ int rdv_mesh_floor_run(int n, int rank, int *ports, int timeout_ms,
     *up_ns = rdv_now_ns();
     if (ret == 0)
         ret = all_up(&f, ports);
+    else
+        gone(&f, ports);
     for (int i = 0; f.links && i < n; i++)
         if (f.links[i].fd >= 0)
             close_link(f.links[i].fd);
