@@ -115,8 +115,7 @@ static int all_present(rdv_store *s, const wait_set *w)
 }
 
 /* Every key looked at (RDV_OK, or a failed read's status): once a watch
- * exists, and at a wait's deadline, for its error's list of the missing
- * (all_present stops at the first). */
+ * exists, and at a wait's deadline (all_present stops at the first). */
 static int look_all(rdv_store *s, const wait_set *w)
 {
     for (size_t i = 0; i < w->n; i++) {
@@ -126,6 +125,17 @@ static int look_all(rdv_store *s, const wait_set *w)
             return rc;
     }
     return RDV_OK;
+}
+
+/* A failed wait's list of the missing keys, for its error: the keys not
+ * found yet looked at for existence only. A failed get or multi_get
+ * keeps no value, so reading them (a non-blocking multi_get of 64 keys,
+ * one missing, in a rendezvous' sweep) was work thrown away. */
+static void list_missing(rdv_store *s, const wait_set *w)
+{
+    wait_set e = {w->keys, w->n, w->present, NULL, NULL};
+
+    look_all(s, &e);
 }
 
 /* The waited-for keys by the hash of their file names (open addressing,
@@ -286,7 +296,7 @@ static int recheck_keys(rdv_store *s, const wait_set *w, const name_index *x,
 
 /* Waits until every key is there, the deadline passes or close cancels.
  * w->present marks the keys found; after a failure, only up to the first
- * missing one was looked at (look_all finishes the list). */
+ * missing one was looked at (list_missing finishes the list). */
 static int wait_keys(rdv_store *s, const wait_set *w, int64_t deadline)
 {
     struct pollfd pfd[2] = {{F(s)->cancelfd, POLLIN, 0}, {-1, POLLIN, 0}};
@@ -355,7 +365,7 @@ int rdv_file_wait(rdv_store *s, const char *const *keys, size_t n,
         return rdv_store_fail(s, RDV_ENOMEM, "out of memory");
     rc = wait_keys(s, &w, deadline);
     if (rc == RDV_ETIMEDOUT || rc == RDV_ECANCELED) {
-        look_all(s, &w);
+        list_missing(s, &w);
         rdv_store_fail_wait(s, rc, start, keys, n, w.present);
     }
     free(w.present);
@@ -393,7 +403,7 @@ int rdv_file_multi_get(rdv_store *s, const char *const *keys, size_t n,
                        : rdv_store_fail(s, RDV_ENOMEM, "out of memory");
 
     if (rc == RDV_ETIMEDOUT || rc == RDV_ECANCELED) {
-        look_all(s, &w);
+        list_missing(s, &w);
         rdv_store_fail_wait(s, rc, start, keys, n, w.present);
     }
     for (size_t i = 0; rc != RDV_OK && i < n; i++) {
