@@ -394,6 +394,7 @@ static void file_destroy(rdv_store *s)
         close(F(s)->watchfd);
     close(F(s)->dirfd);
     close(F(s)->cancelfd);
+    rdv_file_batch_close(F(s));
     rdv_file_cache_close(F(s));
     if (F(s)->lockfd >= 0)
         close(F(s)->lockfd);

@@ -269,8 +269,9 @@ int rdv_file_cache_find(file_store *f, const char *name)
 }
 
 /* Frees the entry CLOCK picks: the first after the hand not read since
- * the hand last passed it. */
-static int cache_evict(file_cache *c)
+ * the hand last passed it. Its fd goes to *evicted, for the caller to
+ * close. */
+static int cache_evict(file_cache *c, int *evicted)
 {
     int i, *p;
 
@@ -283,7 +284,7 @@ static int cache_evict(file_cache *c)
     for (p = &c->bucket[c->e[i].hash & c->mask]; *p != i; p = &c->e[*p].next)
         ;
     *p = c->e[i].next;
-    close(c->e[i].fd);
+    *evicted = c->e[i].fd;
     free(c->e[i].name);
     return i;
 }
@@ -291,28 +292,36 @@ static int cache_evict(file_cache *c)
 /* A slot for a new entry: a free one while the process's cached fds
  * stay within the budget, else the one CLOCK frees; -1 when this handle
  * holds none to free (the fd is then not kept). */
-static int cache_slot(file_cache *c)
+static int cache_slot(file_cache *c, int *evicted)
 {
     if (c->used < c->cap) {
         if (atomic_fetch_add(&process_fds, 1) < c->cap)
             return c->used++;
         atomic_fetch_sub(&process_fds, 1);
     }
-    return c->used ? cache_evict(c) : -1;
+    return c->used ? cache_evict(c, evicted) : -1;
 }
 
-void rdv_file_cache_put(file_store *f, const char *name, int fd)
+int rdv_file_cache_swap(file_store *f, const char *name, int fd)
 {
     file_cache *c = &f->cache;
     char *copy = strdup(name);
     uint64_t h = rdv_file_name_hash(name);
-    int i = copy ? cache_slot(c) : -1;
+    int out = -1, i = copy ? cache_slot(c, &out) : -1;
 
     if (i < 0) {
         free(copy);
-        close(fd);
-        return;
+        return fd;
     }
     c->e[i] = (file_cache_entry){copy, h, fd, c->bucket[h & c->mask], 1};
     c->bucket[h & c->mask] = i;
+    return out;
+}
+
+void rdv_file_cache_put(file_store *f, const char *name, int fd)
+{
+    int out = rdv_file_cache_swap(f, name, fd);
+
+    if (out >= 0)
+        close(out);
 }

@@ -224,10 +224,6 @@ static int publish_file(rdv_store *s, const char *key, const char *name,
     return err ? rdv_file_io_fail(s, "publish", key, err) : RDV_OK;
 }
 
-/* How much of a record the first read asks for: most records (a key and
- * a rendezvous value) fit, and then no fstat is needed. */
-#define FILE_FIRST_READ 4096
-
 /* How far a key's file grows by appends: past it, the next set writes
  * the key a new file, so a file that takes appends is read whole by one
  * read(2) that ends short, with no fstat. */
@@ -322,13 +318,14 @@ static void rec_free(file_rec *r)
     r->rec = r->first;
 }
 
-/* Reads and parses key's file from fd into r: RDV_OK, RDV_EIO, or
- * RDV_EPROTO naming the file (see record_parse). */
-static int rec_load(rdv_store *s, int fd, const char *key, const char *name,
-                    file_rec *r)
+/* Judges r, read with err (0 or an errno), as key's file: RDV_OK,
+ * RDV_EIO, or RDV_EPROTO naming the file (see record_parse). r's
+ * buffer is freed on failure. */
+static int rec_judge(rdv_store *s, int err, const char *key,
+                     const char *name, file_rec *r)
 {
     char k[128];
-    int err = read_record(fd, r->first, &r->rec, &r->got), bad;
+    int bad;
 
     if (err && err != EPROTO) {
         rec_free(r);
@@ -349,6 +346,57 @@ static int rec_load(rdv_store *s, int fd, const char *key, const char *name,
                           "'%s' (%s/%s) is not an rdv record for that key",
                           F(s)->dir, rdv_key_printable(key, k, sizeof k),
                           F(s)->dir, name);
+}
+
+/* Reads and parses key's file from fd into r (rec_judge). */
+static int rec_load(rdv_store *s, int fd, const char *key, const char *name,
+                    file_rec *r)
+{
+    int err = read_record(fd, r->first, &r->rec, &r->got);
+
+    return rec_judge(s, err, key, name, r);
+}
+
+/* The value of a parsed r, into a malloc'd *val (NUL-terminated past
+ * *len); r's buffer becomes *val when it is a malloc'd one. */
+static int rec_take(rdv_store *s, const char *key, file_rec *r, void **val,
+                    size_t *len)
+{
+    char *out;
+
+    *len = r->val_len;
+    if (r->rec == r->first && !(out = malloc(*len + 1)))
+        return rdv_file_io_fail(s, "read", key, ENOMEM);
+    if (r->rec != r->first)
+        out = r->rec;
+    memmove(out, r->rec + r->val_off, *len);
+    out[*len] = '\0';
+    *val = out;
+    return RDV_OK;
+}
+
+int rdv_file_record_from(rdv_store *s, const char *key, const char *name,
+                         const char *buf, size_t got, void **val,
+                         size_t *len)
+{
+    file_rec r;
+    int rc;
+
+    memcpy(r.first, buf, got);
+    r.rec = r.first;
+    r.got = got;
+    if ((rc = rec_judge(s, 0, key, name, &r)))
+        return rc;
+    return rec_take(s, key, &r, val, len);
+}
+
+int rdv_file_record_read_fd(rdv_store *s, int fd, const char *key,
+                            const char *name, void **val, size_t *len)
+{
+    file_rec r;
+    int rc = rec_load(s, fd, key, name, &r);
+
+    return rc ? rc : rec_take(s, key, &r, val, len);
 }
 
 /* Reads key's file from fd for a set, only as far as one read: a file
@@ -514,21 +562,12 @@ int rdv_file_record_read(rdv_store *s, const char *key, void **val,
                          size_t *len)
 {
     file_rec r;
-    char *out;
     int rc;
 
     r.rec = r.first;
     if ((rc = rec_load_cached(s, key, &r)))
         return rc;
-    *len = r.val_len;
-    if (r.rec == r.first && !(out = malloc(*len + 1)))
-        return rdv_file_io_fail(s, "read", key, ENOMEM);
-    if (r.rec != r.first)
-        out = r.rec;
-    memmove(out, r.rec + r.val_off, *len);
-    out[*len] = '\0';
-    *val = out;
-    return RDV_OK;
+    return rec_take(s, key, &r, val, len);
 }
 
 int rdv_file_record_exists(rdv_store *s, const char *key)

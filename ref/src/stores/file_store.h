@@ -1,13 +1,14 @@
 /*
  * stores/file_store.h - what the file store's files share (stores/file.c
  * holds the design in its head comment): the handle, the record on disk
- * (file_record.c), the read cache (file_cache.c) and the reads and waits
- * (file_wait.c).
+ * (file_record.c), the read cache (file_cache.c), the reads of many keys
+ * at once (file_batch.c) and the reads and waits (file_wait.c).
  */
 #ifndef RDV_FILE_STORE_H
 #define RDV_FILE_STORE_H
 
 #include <pthread.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -33,6 +34,10 @@ typedef struct file_record_head {
     uint32_t len;
     uint32_t check; /* ~len */
 } file_record_head;
+
+/* How much of a key's file the first read asks for: most records (a
+ * key and a rendezvous value) fit, and then no fstat is needed. */
+#define FILE_FIRST_READ 4096
 
 /* An open key file in a handle's read cache (file_cache.c). */
 typedef struct file_cache_entry {
@@ -70,6 +75,13 @@ typedef struct file_store {
     _Atomic uint64_t *gen; /* ".lock"'s first 8 bytes, mapped shared, or
                             * NULL off a local filesystem (file_cache.c) */
     file_cache cache;
+    /* Reads of many keys at once (file_batch.c), made at the first
+     * batch and used while the cache is held; NULL before, or when
+     * io_uring is out of reach (batch_off = 1). */
+    struct io_uring *ring;
+    char *ring_buf; /* FILE_BATCH first reads of FILE_FIRST_READ */
+    int batch_off;
+    int read_sync; /* the filesystem reads only blocking (tmpfs) */
 } file_store;
 
 #define F(s) ((file_store *)(s))
@@ -102,6 +114,32 @@ int rdv_file_record_update(rdv_store *s, const char *key,
 int rdv_file_record_read(rdv_store *s, const char *key, void **val,
                          size_t *len);
 
+/* key's value from the first got bytes of its file, named name, read
+ * elsewhere (got < FILE_FIRST_READ: the whole file), or from fd, an
+ * open file of key read whole: into a malloc'd *val as
+ * rdv_file_record_read, with its errors. */
+int rdv_file_record_from(rdv_store *s, const char *key, const char *name,
+                         const char *buf, size_t got, void **val,
+                         size_t *len);
+int rdv_file_record_read_fd(rdv_store *s, int fd, const char *key,
+                            const char *name, void **val, size_t *len);
+
+/* Reads keys[idx[0..m)] as rdv_file_record_read would, FILE_BATCH at a
+ * time through io_uring when the handle's cache is held (file_batch.c;
+ * one by one otherwise). Each key found gets present[i] = 1 and its
+ * vals[i], lens[i]; a missing one is left as it was. RDV_OK, or the
+ * first failed read's status (values read before it stay set, for the
+ * caller to free with the rest). */
+#define FILE_BATCH 64
+int rdv_file_record_read_many(rdv_store *s, const char *const *keys,
+                              const size_t *idx, size_t m, void **vals,
+                              size_t *lens, unsigned char *present);
+/* Whether read_many may batch in this process (it may still find the
+ * cache busy or its generation odd, and read one by one then). */
+int rdv_file_batch_usable(file_store *f);
+/* Frees the ring and its buffers (file_batch.c). */
+void rdv_file_batch_close(file_store *f);
+
 /* 1 when key's file exists. */
 int rdv_file_record_exists(rdv_store *s, const char *key);
 
@@ -132,6 +170,10 @@ int rdv_file_cache_begin(file_store *f);
 void rdv_file_cache_end(file_store *f, int held);
 int rdv_file_cache_find(file_store *f, const char *name);
 void rdv_file_cache_put(file_store *f, const char *name, int fd);
+/* Like put, but leaves the closing to the caller (a batch closes many
+ * at once): returns the fd to close, the one evicted for fd's entry or
+ * fd itself when it was not kept, or -1. */
+int rdv_file_cache_swap(file_store *f, const char *name, int fd);
 /* While held: closes every cached fd, for an open that found the
  * process out of fds (EMFILE, ENFILE); returns how many it closed. */
 int rdv_file_cache_shed(file_store *f);

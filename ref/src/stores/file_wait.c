@@ -74,15 +74,20 @@ static void watch_release(rdv_store *s, int fd, int shared)
 typedef struct wait_set {
     const char *const *keys;
     size_t n;
-    unsigned char *present;
+    unsigned char *present; /* 0 missing, 1 there, 2 queued */
     void **vals;
     size_t *lens;
+    /* A multi_get's keys to read in one batch (file_batch.c), or NULL:
+     * a look queues a key, and the caller's flush reads what is queued
+     * (the look counts it as there until then). */
+    size_t *queue;
+    size_t queued;
 } wait_set;
 
 /* Looks at key i: 1 when it is there (and read, with vals), 0 when it
  * is not, or the status of a read that failed (RDV_EPROTO, RDV_EIO),
  * which ends the wait. */
-static int look_key(rdv_store *s, const wait_set *w, size_t i)
+static int look_key(rdv_store *s, wait_set *w, size_t i)
 {
     int rc;
 
@@ -90,6 +95,11 @@ static int look_key(rdv_store *s, const wait_set *w, size_t i)
         return 1;
     if (!w->vals)
         return w->present[i] = rdv_file_record_exists(s, w->keys[i]);
+    if (w->queue) {
+        w->present[i] = 2;
+        w->queue[w->queued++] = i;
+        return 1;
+    }
     rc = rdv_file_record_read(s, w->keys[i], &w->vals[i], &w->lens[i]);
     if (rc == RDV_ENOTFOUND)
         return 0;
@@ -97,17 +107,40 @@ static int look_key(rdv_store *s, const wait_set *w, size_t i)
     return rc == RDV_OK ? 1 : rc;
 }
 
+/* Reads the queued keys in one batch: RDV_OK or a failed read's
+ * status. A key not found is missing again. */
+static int flush(rdv_store *s, wait_set *w)
+{
+    int rc;
+
+    if (!w->queued)
+        return RDV_OK;
+    for (size_t q = 0; q < w->queued; q++)
+        w->present[w->queue[q]] = 0;
+    rc = rdv_file_record_read_many(s, w->keys, w->queue, w->queued, w->vals,
+                                   w->lens, w->present);
+    w->queued = 0;
+    return rc;
+}
+
 /* Whether every key is there (1, 0, or a failed read's status), looking
- * no further than the first missing one: a wait needs them all, so the
- * rest can wait for that one. A rank that polls (no inotify: poll=1, or
- * past fs.inotify.max_user_instances, 128 by default, which N = 1024
- * ranks on one host exceed) then pays one look per tick, not one per
- * missing key. */
-static int all_present(rdv_store *s, const wait_set *w)
+ * no further than the first missing one (or the first batch with one
+ * missing): a wait needs them all, so the rest can wait for that one. A
+ * rank that polls (no inotify: poll=1, or past
+ * fs.inotify.max_user_instances, 128 by default, which N = 1024 ranks on
+ * one host exceed) then pays one look per tick, not one per missing
+ * key. */
+static int all_present(rdv_store *s, wait_set *w)
 {
     for (size_t i = 0; i < w->n; i++) {
         int rc = look_key(s, w, i);
 
+        if (rc == 1 && w->queued &&
+            (w->queued == FILE_BATCH || i + 1 == w->n)) {
+            if ((rc = flush(s, w)))
+                return rc;
+            rc = memchr(w->present, 0, i + 1) ? 0 : 1;
+        }
         if (rc != 1)
             return rc;
     }
@@ -116,7 +149,7 @@ static int all_present(rdv_store *s, const wait_set *w)
 
 /* Every key looked at (RDV_OK, or a failed read's status): once a watch
  * exists, and at a wait's deadline (all_present stops at the first). */
-static int look_all(rdv_store *s, const wait_set *w)
+static int look_all(rdv_store *s, wait_set *w)
 {
     for (size_t i = 0; i < w->n; i++) {
         int rc = look_key(s, w, i);
@@ -124,7 +157,7 @@ static int look_all(rdv_store *s, const wait_set *w)
         if (rc < 0)
             return rc;
     }
-    return RDV_OK;
+    return flush(s, w);
 }
 
 /* A failed wait's list of the missing keys, for its error: the keys not
@@ -133,7 +166,7 @@ static int look_all(rdv_store *s, const wait_set *w)
  * one missing, in a rendezvous' sweep) was work thrown away. */
 static void list_missing(rdv_store *s, const wait_set *w)
 {
-    wait_set e = {w->keys, w->n, w->present, NULL, NULL};
+    wait_set e = {w->keys, w->n, w->present, NULL, NULL, NULL, 0};
 
     look_all(s, &e);
 }
@@ -179,7 +212,7 @@ static int name_index_build(name_index *x, const char *const *keys, size_t n)
 /* Looks at the missing keys whose file is called name (a key listed
  * twice has two slots): RDV_OK or a failed read's status. */
 static int name_index_check(const name_index *x, rdv_store *s,
-                            const wait_set *w, const char *name)
+                            wait_set *w, const char *name)
 {
     uint64_t h = rdv_file_name_hash(name);
 
@@ -199,7 +232,7 @@ static int name_index_check(const name_index *x, rdv_store *s,
  * buffer had no room for stay queued and make the next poll return at
  * once: reading until EAGAIN cost a failing read on nearly every wake. */
 static int take_events(int fd, const name_index *x, rdv_store *s,
-                       const wait_set *w)
+                       wait_set *w)
 {
     char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
     int lost = 0, rc = RDV_OK;
@@ -215,6 +248,8 @@ static int take_events(int fd, const name_index *x, rdv_store *s,
                 rc = name_index_check(x, s, w, ev->name);
             p += sizeof *ev + ev->len;
         }
+    if (rc == RDV_OK)
+        rc = flush(s, w);
     return rc ? rc : lost;
 }
 
@@ -240,7 +275,7 @@ static int none_missing(const unsigned char *present, size_t n)
  * missing, and looking at each by name cost a failing openat per rank
  * and per peer. RDV_OK, a failed read's status, or 1 when the listing is
  * not worth it or could not be made (the caller looks by name). */
-static int look_listed(rdv_store *s, const wait_set *w, const name_index *x)
+static int look_listed(rdv_store *s, wait_set *w, const name_index *x)
 {
     char buf[8192] __attribute__((aligned(8)));
     size_t missing = 0;
@@ -269,6 +304,8 @@ static int look_listed(rdv_store *s, const wait_set *w, const name_index *x)
             p += e->d_reclen;
         }
     close(fd);
+    if (rc == RDV_OK)
+        rc = flush(s, w);
     if (rc == RDV_OK && got < 0)
         return 1;
     return rc;
@@ -279,7 +316,7 @@ static int look_listed(rdv_store *s, const wait_set *w, const name_index *x)
  * it are lost, so a key past the first missing one may never be named
  * again) and after an overflow; through a listing when many are missing.
  * Polling stops at the first missing key each tick. */
-static int recheck_keys(rdv_store *s, const wait_set *w, const name_index *x,
+static int recheck_keys(rdv_store *s, wait_set *w, const name_index *x,
                         int watching)
 {
     int rc;
@@ -297,7 +334,7 @@ static int recheck_keys(rdv_store *s, const wait_set *w, const name_index *x,
 /* Waits until every key is there, the deadline passes or close cancels.
  * w->present marks the keys found; after a failure, only up to the first
  * missing one was looked at (list_missing finishes the list). */
-static int wait_keys(rdv_store *s, const wait_set *w, int64_t deadline)
+static int wait_keys(rdv_store *s, wait_set *w, int64_t deadline)
 {
     struct pollfd pfd[2] = {{F(s)->cancelfd, POLLIN, 0}, {-1, POLLIN, 0}};
     int backoff_ms = 1, rc, shared = 0, recheck = 1;
@@ -357,7 +394,7 @@ static int wait_keys(rdv_store *s, const wait_set *w, int64_t deadline)
 int rdv_file_wait(rdv_store *s, const char *const *keys, size_t n,
                   int64_t deadline)
 {
-    wait_set w = {keys, n, calloc(n, 1), NULL, NULL};
+    wait_set w = {keys, n, calloc(n, 1), NULL, NULL, NULL, 0};
     int64_t start = rdv_now_ns();
     int rc;
 
@@ -376,7 +413,7 @@ int rdv_file_get(rdv_store *s, const char *key, void **val, size_t *len,
                  int64_t deadline)
 {
     unsigned char present = 0;
-    wait_set w = {&key, 1, &present, val, len};
+    wait_set w = {&key, 1, &present, val, len, NULL, 0};
     int64_t start = rdv_now_ns();
     char k[128];
     int rc = wait_keys(s, &w, deadline);
@@ -397,10 +434,15 @@ int rdv_file_get(rdv_store *s, const char *key, void **val, size_t *len,
 int rdv_file_multi_get(rdv_store *s, const char *const *keys, size_t n,
                        void **vals, size_t *lens, int64_t deadline)
 {
-    wait_set w = {keys, n, calloc(n, 1), vals, lens};
+    wait_set w = {keys, n, calloc(n, 1), vals, lens, NULL, 0};
     int64_t start = rdv_now_ns();
-    int rc = w.present ? wait_keys(s, &w, deadline)
-                       : rdv_store_fail(s, RDV_ENOMEM, "out of memory");
+    int rc;
+
+    /* Without the queue (out of memory) the keys are read one by one. */
+    if (n > 1 && rdv_file_batch_usable(F(s)))
+        w.queue = malloc(n * sizeof *w.queue);
+    rc = w.present ? wait_keys(s, &w, deadline)
+                   : rdv_store_fail(s, RDV_ENOMEM, "out of memory");
 
     if (rc == RDV_ETIMEDOUT || rc == RDV_ECANCELED) {
         list_missing(s, &w);
@@ -412,5 +454,6 @@ int rdv_file_multi_get(rdv_store *s, const char *const *keys, size_t n,
         lens[i] = 0;
     }
     free(w.present);
+    free(w.queue);
     return rc;
 }
