@@ -51,7 +51,9 @@
  * the one it opened them at, and otherwise reads by name; a writer that
  * died between the two leaves it odd (reads go by name) until the next
  * writer makes it even. With poll=1, and off a local filesystem, every
- * read goes by name.
+ * read goes by name. A multi_get reads its keys 64 at a time through
+ * io_uring, one submit each for the opens, the reads and the closes
+ * (file_batch.c), while it holds the cache.
  *
  * Waits first look for the keys and return at once when they exist
  * (get and multi_get look by reading: a key found is read then, and
@@ -101,8 +103,9 @@
  *
  * Files: this one holds the mutations under the lock, list, and open
  * and close (the job); file_record.c the record on disk (write, publish,
- * read); file_cache.c the read cache and the generation; file_wait.c
- * get, wait and multi_get; file_name.c the names.
+ * read); file_cache.c the read cache and the generation; file_batch.c
+ * the reads of many keys at once; file_wait.c get, wait and multi_get;
+ * file_name.c the names.
  */
 #include <dirent.h>
 #include <errno.h>
