@@ -630,7 +630,7 @@ static void usage(FILE *f, const char *name, coll_kind kind)
             "                       table goes to stderr; README, JSON)\n"
             "  -h, --help           this text\n"
             "\n"
-            "Benchmarks measure; they never judge. " RDV_EXIT_HELP);
+            RDV_EXIT_HELP_BENCH);
 }
 
 /* An algorithm name, if it is one of the collective's own: a usage

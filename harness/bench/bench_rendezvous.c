@@ -113,7 +113,7 @@ static void usage(FILE *f)
           "                   goes to stderr; README, JSON)\n"
           "  --help\n"
           "\n"
-          "Benchmarks measure; they never judge. " RDV_EXIT_HELP,
+          RDV_EXIT_HELP_BENCH,
           f);
 }
 

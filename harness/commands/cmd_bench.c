@@ -38,7 +38,7 @@ static void bench_help(FILE *f)
           "\n", f);
     for (size_t i = 0; i < NKINDS; i++)
         fprintf(f, "  %-16s %s\n", kinds[i].name, kinds[i].summary);
-    fputs("\nBenchmarks measure; they never judge. " RDV_EXIT_HELP, f);
+    fputs("\n" RDV_EXIT_HELP_BENCH, f);
 }
 
 int rdv_cmd_bench(int argc, char **argv)

@@ -42,4 +42,12 @@ static inline int rdv_exit_store_open(int st)
     "SKIP, with why), 1 a check failed, 2 bad usage (found before any\n"    \
     "rank starts), 3 could not run (store unreachable, resources).\n"
 
+/* ... and the one every `rdv bench` help ends with: a benchmark has no
+ * checks, only runs that complete or fail. */
+#define RDV_EXIT_HELP_BENCH                                                 \
+    "Benchmarks measure; they never judge. Exit status: 0 every run\n"     \
+    "completed, 1 a run or store operation failed (its error is\n"         \
+    "printed), 2 bad usage, 3 could not run (store unreachable,\n"         \
+    "resources).\n"
+
 #endif
