@@ -3,11 +3,10 @@
  * read by name costs three system calls (openat, pread, close), and a
  * multi_get or a rendezvous reads tens to thousands of keys: at N = 1024
  * every rank reads every record. Here one io_uring submit opens the
- * files of up to FILE_BATCH keys, one reads their first FILE_FIRST_READ
+ * files of up to FILE_BATCH keys, one reads their first BATCH_READ
  * bytes and one closes them, with the reads of cached fds (file_cache.c)
- * in the same read submit. 64 keys on tmpfs, on a 2-core VM: about
- * 55 µs against 320 µs by name, and 15-27 µs against 83 µs from cached
- * fds.
+ * in the same read submit. A 64-key multi_get on ext4, 2-core VM (`rdv
+ * bench store`): 30 µs against 110 µs one key at a time.
  *
  * Choices:
  * - Only while the cache is held (rdv_file_cache_begin): the process
@@ -19,13 +18,13 @@
  *   name at the held generation, or a cached fd, is read from offset 0;
  *   a read that ends short took the whole file (io_uring, like read(2),
  *   completes a buffered read of a regular file up to its end). A file
- *   that fills FILE_FIRST_READ is read whole by the one-key code, on the
- *   fd already open. A file opened by name is kept in a free cache slot
- *   when its record was good (by CLOCK, as a one-key read keeps it),
+ *   that fills BATCH_READ is read whole by the one-key code, on the
+ *   fd already open. A file opened by name is kept in the cache when
+ *   its record was good (evicting by CLOCK, as a one-key read does),
  *   else closed; the fds the batch does not keep, and those the cache
  *   evicted for its new ones, are closed in one submit.
- * - The ring is made at the first batch (no cost for a handle that never
- *   reads many keys) with no setup flags: a single-issuer ring would
+ * - The ring is made at the first batch of BATCH_MIN keys or more (no
+ *   cost for a handle that never reads many keys) with no setup flags: a single-issuer ring would
  *   refuse the other threads of the handle. When io_uring is out of
  *   reach (no kernel support, a seccomp filter, io_uring_disabled, an
  *   opcode missing), the handle reads one key at a time for good.
@@ -46,6 +45,14 @@
 #include "file_name.h"
 #include "file_store.h"
 #include "self_pid.h"
+
+/* How much of each file the batch reads: a record with a short value,
+ * as a rendezvous' (a larger file is read whole by pread after). */
+#define BATCH_READ 1024
+/* Fewer keys are read one by one: a ring costs 60-200 µs to make and
+ * 0.04-2 ms to tear down on a 2-core VM, and a rendezvous' waits mostly
+ * find one key or two per inotify event. */
+#define BATCH_MIN 16
 
 /* One key of a batch. */
 typedef struct batch_key {
@@ -68,7 +75,7 @@ static int ring_ready(file_store *f)
     if (f->ring || f->batch_off)
         return f->batch_off ? -1 : 0;
     f->ring = malloc(sizeof *f->ring);
-    f->ring_buf = malloc((size_t)FILE_BATCH * FILE_FIRST_READ);
+    f->ring_buf = malloc((size_t)FILE_BATCH * BATCH_READ);
     if (!f->ring || !f->ring_buf ||
         io_uring_queue_init(FILE_BATCH, f->ring, 0) < 0) {
         free(f->ring);
@@ -162,7 +169,7 @@ static int batch_open(file_store *f, batch_key *b, size_t m)
     return ret;
 }
 
-/* Reads the first FILE_FIRST_READ bytes of every open key's file, none
+/* Reads the first BATCH_READ bytes of every open key's file, none
  * of them blocking: a read that would wait for the disk, or a
  * filesystem that cannot read without blocking (tmpfs: EOPNOTSUPP,
  * after which the handle no longer asks), ends with an error here and
@@ -183,8 +190,8 @@ static int batch_read(file_store *f, batch_key *b, size_t m)
         if (f->read_sync)
             continue;
         sqe = io_uring_get_sqe(f->ring);
-        io_uring_prep_read(sqe, b[k].fd, f->ring_buf + k * FILE_FIRST_READ,
-                           FILE_FIRST_READ, 0);
+        io_uring_prep_read(sqe, b[k].fd, f->ring_buf + k * BATCH_READ,
+                           BATCH_READ, 0);
         sqe->rw_flags = RWF_NOWAIT;
         io_uring_sqe_set_data64(sqe, k);
         n++;
@@ -204,7 +211,7 @@ static int batch_read(file_store *f, batch_key *b, size_t m)
 static int batch_take(rdv_store *s, batch_key *b, size_t k, const char *key,
                       void **val, size_t *len)
 {
-    const char *buf = F(s)->ring_buf + k * FILE_FIRST_READ;
+    const char *buf = F(s)->ring_buf + k * BATCH_READ;
     int res = b[k].res;
 
     if (b[k].fd < 0) {
@@ -214,7 +221,7 @@ static int batch_take(rdv_store *s, batch_key *b, size_t k, const char *key,
             return 1;
         return rdv_file_io_fail(s, "open", key, -res);
     }
-    if (res == -EAGAIN || res == -EOPNOTSUPP || res == FILE_FIRST_READ)
+    if (res == -EAGAIN || res == -EOPNOTSUPP || res == BATCH_READ)
         return rdv_file_record_read_fd(s, b[k].fd, key, b[k].name, val, len);
     if (res < 0)
         return rdv_file_io_fail(s, "read", key, -res);
@@ -315,7 +322,7 @@ int rdv_file_record_read_many(rdv_store *s, const char *const *keys,
 
     for (size_t at = 0; rc == RDV_OK && at < m; at += FILE_BATCH) {
         size_t c = m - at < FILE_BATCH ? m - at : FILE_BATCH;
-        int held = c > 1 && rdv_file_cache_begin(F(s));
+        int held = c >= BATCH_MIN && rdv_file_cache_begin(F(s));
 
         if (held && ring_ready(F(s)) == 0) {
             for (size_t k = 0; k < c; k++)

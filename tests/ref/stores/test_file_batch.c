@@ -24,7 +24,8 @@
 #include "rdv/store.h"
 
 #define KEYS 150 /* two full batches of 64 and a part */
-#define BIG 9000 /* more than the 4 KiB first read */
+#define BIG 9000 /* more than the one-key read's first 4 KiB */
+#define MID 2000 /* more than a batch reads of each file, less than 4 KiB */
 
 static char dir[64], url[128];
 
@@ -40,11 +41,15 @@ static void remove_dir(void)
 
 TestSuite(file_batch, .init = make_dir, .fini = remove_dir, .timeout = 120);
 
-/* Key i's value: every 7th one BIG bytes, every 11th empty, the rest
- * short; the bytes depend on i, so a value read for the wrong key shows. */
+/* Key i's value: every 7th one BIG bytes, every 5th MID, every 11th
+ * empty, the rest short; the bytes depend on i, so a value read for the
+ * wrong key shows. */
 static size_t val_of(int i, char *buf)
 {
-    size_t len = i % 7 == 3 ? BIG : i % 11 == 5 ? 0 : 10 + (size_t)i % 40;
+    size_t len = i % 7 == 3    ? BIG
+                 : i % 5 == 2  ? MID
+                 : i % 11 == 5 ? 0
+                               : 10 + (size_t)i % 40;
 
     for (size_t b = 0; b < len; b++)
         buf[b] = (char)('a' + (i * 31 + (int)b) % 26);
