@@ -1,12 +1,14 @@
 /*
  * stores/file_batch.c - the file store's reads of many keys at once. A
- * read by name costs three system calls (openat, pread, close), and a
- * multi_get or a rendezvous reads tens to thousands of keys: at N = 1024
- * every rank reads every record. Here one io_uring submit opens the
- * files of up to FILE_BATCH keys, one reads their first BATCH_READ
- * bytes and one closes them, with the reads of cached fds (file_cache.c)
- * in the same read submit. A 64-key multi_get on ext4, 2-core VM (`rdv
- * bench store`): 30 µs against 110 µs one key at a time.
+ * read costs a pread(2) from a cached fd (file_cache.c) and three system
+ * calls by name (openat, pread, close), and a multi_get that reads the
+ * same keys again and again (a trainer's poll of its peers' keys, the
+ * bench's 64-key multi_get) pays them per key. Here one io_uring submit
+ * reads the files of up to FILE_BATCH keys (their first BATCH_READ
+ * bytes), cached fds and files opened by name alike, after one submit
+ * that opens the uncached ones, and one closes what is not kept. A
+ * 64-key multi_get on ext4, 2-core VM (`rdv bench store`): 30 µs
+ * against 110 µs one key at a time.
  *
  * Choices:
  * - Only while the cache is held (rdv_file_cache_begin): the process
@@ -23,8 +25,10 @@
  *   its record was good (evicting by CLOCK, as a one-key read does),
  *   else closed; the fds the batch does not keep, and those the cache
  *   evicted for its new ones, are closed in one submit.
- * - The ring is made at the first batch of BATCH_MIN keys or more (no
- *   cost for a handle that never reads many keys) with no setup flags: a single-issuer ring would
+ * - A chunk is batched only when BATCH_MIN of its keys or more are in
+ *   the cache, read again (see BATCH_MIN). The ring is made at the first
+ *   such chunk (no cost for a handle that never does that) with no setup
+ *   flags: a single-issuer ring would
  *   refuse the other threads of the handle. When io_uring is out of
  *   reach (no kernel support, a seccomp filter, io_uring_disabled, an
  *   opcode missing), the handle reads one key at a time for good.
@@ -46,12 +50,14 @@
 #include "file_store.h"
 #include "self_pid.h"
 
-/* How much of each file the batch reads: a record with a short value,
- * as a rendezvous' (a larger file is read whole by pread after). */
+/* How much of each file the batch reads: a record with a short value
+ * (a larger file is read whole by pread after). */
 #define BATCH_READ 1024
-/* Fewer keys are read one by one: a ring costs 60-200 µs to make and
- * 0.04-2 ms to tear down on a 2-core VM, and a rendezvous' waits mostly
- * find one key or two per inotify event. */
+/* A chunk with fewer keys in the cache is read one key at a time: a
+ * ring costs 60-200 µs to make and 0.04-2 ms to tear down on a 2-core
+ * VM, which keys read once (a rendezvous reads each record once) do
+ * not win back: with a ring from 16 keys of any kind, the file-store
+ * rendezvous at N=64 took 1.08x the time and rank CPU. */
 #define BATCH_MIN 16
 
 /* One key of a batch. */
@@ -262,22 +268,31 @@ static void batch_close(file_store *f, batch_key *b, size_t m)
         batch_failed(f);
 }
 
-/* Reads up to FILE_BATCH keys with the cache held and the ring made.
- * Keys the batch leaves to the one-key code get b[k].later. */
+/* Names the m keys of keys[idx[]] in b, with their cached fds (the
+ * cache held); returns how many have one. */
+static size_t batch_look(file_store *f, const char *const *keys,
+                         const size_t *idx, batch_key *b, size_t m)
+{
+    size_t cached = 0;
+
+    for (size_t k = 0; k < m; k++) {
+        b[k] = (batch_key){.i = idx[k]};
+        rdv_file_name_encode(keys[idx[k]], b[k].name);
+        b[k].fd = rdv_file_cache_find(f, b[k].name);
+        cached += b[k].fd >= 0;
+    }
+    return cached;
+}
+
+/* Reads the m keys b names (batch_look) with the cache held and the ring
+ * made. Keys the batch leaves to the one-key code get b[k].later. */
 static int batch_chunk(rdv_store *s, const char *const *keys, batch_key *b,
                        size_t m, void **vals, size_t *lens,
                        unsigned char *present)
 {
     file_store *f = F(s);
-    int failed, rc = RDV_OK;
+    int failed = batch_open(f, b, m), rc = RDV_OK;
 
-    for (size_t k = 0; k < m; k++) {
-        rdv_file_name_encode(keys[b[k].i], b[k].name);
-        b[k].fd = rdv_file_cache_find(f, b[k].name);
-        b[k].own = b[k].later = 0;
-        b[k].res = 0;
-    }
-    failed = batch_open(f, b, m);
     if (!failed)
         failed = batch_read(f, b, m);
     if (failed)
@@ -324,9 +339,8 @@ int rdv_file_record_read_many(rdv_store *s, const char *const *keys,
         size_t c = m - at < FILE_BATCH ? m - at : FILE_BATCH;
         int held = c >= BATCH_MIN && rdv_file_cache_begin(F(s));
 
-        if (held && ring_ready(F(s)) == 0) {
-            for (size_t k = 0; k < c; k++)
-                b[k].i = idx[at + k];
+        if (held && batch_look(F(s), keys, idx + at, b, c) >= BATCH_MIN &&
+            ring_ready(F(s)) == 0) {
             rc = batch_chunk(s, keys, b, c, vals, lens, present);
             rdv_file_cache_end(F(s), held);
             for (size_t k = 0; rc == RDV_OK && k < c; k++)
