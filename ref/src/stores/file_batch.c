@@ -328,9 +328,20 @@ static int read_one(rdv_store *s, const char *const *keys, size_t i,
     return rc == RDV_ENOTFOUND ? RDV_OK : rc;
 }
 
+/* Whether a key of idx[0..m) is still missing. */
+static int any_missing(const size_t *idx, size_t m,
+                       const unsigned char *present)
+{
+    for (size_t k = 0; k < m; k++)
+        if (!present[idx[k]])
+            return 1;
+    return 0;
+}
+
 int rdv_file_record_read_many(rdv_store *s, const char *const *keys,
-                              const size_t *idx, size_t m, void **vals,
-                              size_t *lens, unsigned char *present)
+                              const size_t *idx, size_t m, int stop,
+                              void **vals, size_t *lens,
+                              unsigned char *present)
 {
     batch_key b[FILE_BATCH];
     int rc = RDV_OK;
@@ -346,11 +357,16 @@ int rdv_file_record_read_many(rdv_store *s, const char *const *keys,
             for (size_t k = 0; rc == RDV_OK && k < c; k++)
                 if (b[k].later)
                     rc = read_one(s, keys, b[k].i, vals, lens, present);
-            continue;
+        } else {
+            rdv_file_cache_end(F(s), held);
+            for (size_t k = 0; rc == RDV_OK && k < c; k++)
+                if ((rc = read_one(s, keys, idx[at + k], vals, lens,
+                                   present)) == RDV_OK &&
+                    stop && !present[idx[at + k]])
+                    return RDV_OK;
         }
-        rdv_file_cache_end(F(s), held);
-        for (size_t k = 0; rc == RDV_OK && k < c; k++)
-            rc = read_one(s, keys, idx[at + k], vals, lens, present);
+        if (stop && any_missing(idx + at, c, present))
+            return rc;
     }
     return rc;
 }

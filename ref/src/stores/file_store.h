@@ -125,15 +125,18 @@ int rdv_file_record_read_fd(rdv_store *s, int fd, const char *key,
                             const char *name, void **val, size_t *len);
 
 /* Reads keys[idx[0..m)] as rdv_file_record_read would, FILE_BATCH at a
- * time through io_uring when the handle's cache is held (file_batch.c;
- * one by one otherwise). Each key found gets present[i] = 1 and its
- * vals[i], lens[i]; a missing one is left as it was. RDV_OK, or the
- * first failed read's status (values read before it stay set, for the
- * caller to free with the rest). */
+ * time through io_uring when the handle's cache is held and has enough
+ * of them (file_batch.c; one by one otherwise). Each key found gets
+ * present[i] = 1 and its vals[i], lens[i]; a missing one is left as it
+ * was. With stop, it stops at the first missing key (one by one) or
+ * after the first batch with one. RDV_OK, or the first failed read's
+ * status (values read before it stay set, for the caller to free with
+ * the rest). */
 #define FILE_BATCH 64
 int rdv_file_record_read_many(rdv_store *s, const char *const *keys,
-                              const size_t *idx, size_t m, void **vals,
-                              size_t *lens, unsigned char *present);
+                              const size_t *idx, size_t m, int stop,
+                              void **vals, size_t *lens,
+                              unsigned char *present);
 /* Whether read_many may batch in this process (it may still find the
  * cache busy or its generation odd, and read one by one then). */
 int rdv_file_batch_usable(file_store *f);

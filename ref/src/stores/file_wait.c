@@ -108,8 +108,9 @@ static int look_key(rdv_store *s, wait_set *w, size_t i)
 }
 
 /* Reads the queued keys in one batch: RDV_OK or a failed read's
- * status. A key not found is missing again. */
-static int flush(rdv_store *s, wait_set *w)
+ * status. A key not found is missing again; with stop, so is every key
+ * after the first missing one that the batch did not read. */
+static int flush(rdv_store *s, wait_set *w, int stop)
 {
     int rc;
 
@@ -117,8 +118,8 @@ static int flush(rdv_store *s, wait_set *w)
         return RDV_OK;
     for (size_t q = 0; q < w->queued; q++)
         w->present[w->queue[q]] = 0;
-    rc = rdv_file_record_read_many(s, w->keys, w->queue, w->queued, w->vals,
-                                   w->lens, w->present);
+    rc = rdv_file_record_read_many(s, w->keys, w->queue, w->queued, stop,
+                                   w->vals, w->lens, w->present);
     w->queued = 0;
     return rc;
 }
@@ -137,7 +138,7 @@ static int all_present(rdv_store *s, wait_set *w)
 
         if (rc == 1 && w->queued &&
             (w->queued == FILE_BATCH || i + 1 == w->n)) {
-            if ((rc = flush(s, w)))
+            if ((rc = flush(s, w, 1)))
                 return rc;
             rc = memchr(w->present, 0, i + 1) ? 0 : 1;
         }
@@ -157,7 +158,7 @@ static int look_all(rdv_store *s, wait_set *w)
         if (rc < 0)
             return rc;
     }
-    return flush(s, w);
+    return flush(s, w, 0);
 }
 
 /* A failed wait's list of the missing keys, for its error: the keys not
@@ -249,7 +250,7 @@ static int take_events(int fd, const name_index *x, rdv_store *s,
             p += sizeof *ev + ev->len;
         }
     if (rc == RDV_OK)
-        rc = flush(s, w);
+        rc = flush(s, w, 0);
     return rc ? rc : lost;
 }
 
@@ -305,7 +306,7 @@ static int look_listed(rdv_store *s, wait_set *w, const name_index *x)
         }
     close(fd);
     if (rc == RDV_OK)
-        rc = flush(s, w);
+        rc = flush(s, w, 0);
     if (rc == RDV_OK && got < 0)
         return 1;
     return rc;
