@@ -51,9 +51,8 @@
  * the one it opened them at, and otherwise reads by name; a writer that
  * died between the two leaves it odd (reads go by name) until the next
  * writer makes it even. With poll=1, and off a local filesystem, every
- * read goes by name. A multi_get reads its keys 64 at a time through
- * io_uring, one submit each for the opens, the reads and the closes
- * (file_batch.c), while it holds the cache.
+ * read goes by name. A multi_get that reads keys again reads them 64 at
+ * a time through io_uring (file_batch.c), while it holds the cache.
  *
  * Waits first look for the keys and return at once when they exist
  * (get and multi_get look by reading: a key found is read then, and
