@@ -70,7 +70,8 @@
  * filesystems whose changes inotify cannot see (NFS), and so does a
  * handle that cannot get an instance (fs.inotify.max_user_instances,
  * 128 per user by default, is less than N = 1024 ranks on one host); a
- * tick looks no further than the first missing key. Either way the wait
+ * tick looks no further than the first missing key (or, reading keys
+ * again in batches, the first batch with one). Either way the wait
  * also polls an eventfd that close() signals, so blocked callers end
  * with RDV_ECANCELED.
  *

@@ -33,12 +33,19 @@
  *   reach (no kernel support, a seccomp filter, io_uring_disabled, an
  *   opcode missing), the handle reads one key at a time for good.
  * - Out of fds (EMFILE, ENFILE), a key is read after the batch by the
- *   one-key code, which sheds the cache and retries.
+ *   one-key code, which sheds the cache (and this ring) and retries.
+ * - Threads: an open that misses the dentry cache, and overlayfs' closes,
+ *   run in io_uring's worker threads (iou-wrk), which the kernel starts
+ *   in the process and which count against RLIMIT_NPROC; when none can
+ *   start, the operation is canceled, and the one-key code (an open) or
+ *   close(2) does it instead. LeakSanitizer notes them as threads it
+ *   could not suspend.
  */
 #define _GNU_SOURCE /* RWF_NOWAIT */
 #include <errno.h>
 #include <fcntl.h>
 #include <liburing.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -70,35 +77,48 @@ typedef struct batch_key {
     char name[RDV_FILE_NAME_MAX + 1];
 } batch_key;
 
-/* Makes the handle's ring, once; 0 when it is there. */
+/* Whether io_uring_queue_init's error means this process will never
+ * have a ring (no kernel support, a seccomp filter, io_uring_disabled),
+ * not that it is short of fds or memory now. */
+static int ring_unsupported(int err)
+{
+    return err == ENOSYS || err == EPERM || err == EINVAL ||
+           err == EOPNOTSUPP;
+}
+
+/* Makes the handle's ring; 0 when it is there. Unsupported, the handle
+ * reads one key at a time for good; short of fds or memory, it tries
+ * again at a later batch. */
 static int ring_ready(file_store *f)
 {
     static const int ops[] = {IORING_OP_OPENAT, IORING_OP_READ,
                               IORING_OP_CLOSE};
     struct io_uring_probe *probe;
-    int ok = 1;
+    int ret = -ENOMEM, ok;
 
-    if (f->ring || f->batch_off)
-        return f->batch_off ? -1 : 0;
+    if (f->ring)
+        return 0;
+    if (atomic_load(&f->batch_off))
+        return -1;
     f->ring = malloc(sizeof *f->ring);
     f->ring_buf = malloc((size_t)FILE_BATCH * BATCH_READ);
     if (!f->ring || !f->ring_buf ||
-        io_uring_queue_init(FILE_BATCH, f->ring, 0) < 0) {
+        (ret = io_uring_queue_init(FILE_BATCH, f->ring, 0)) < 0) {
         free(f->ring);
         free(f->ring_buf);
         f->ring = NULL;
         f->ring_buf = NULL;
-        f->batch_off = 1;
+        if (ring_unsupported(-ret))
+            atomic_store(&f->batch_off, 1);
         return -1;
     }
-    if (!(probe = io_uring_get_probe_ring(f->ring)))
-        ok = 0;
+    ok = (probe = io_uring_get_probe_ring(f->ring)) != NULL;
     for (size_t k = 0; ok && k < sizeof ops / sizeof *ops; k++)
         ok = io_uring_opcode_supported(probe, ops[k]);
     io_uring_free_probe(probe);
     if (!ok) {
         rdv_file_batch_close(f);
-        f->batch_off = 1;
+        atomic_store(&f->batch_off, 1);
         return -1;
     }
     return 0;
@@ -106,7 +126,8 @@ static int ring_ready(file_store *f)
 
 int rdv_file_batch_usable(file_store *f)
 {
-    return f->cache.cap && !f->batch_off && rdv_self_pid() == f->lock_pid;
+    return f->cache.cap && !atomic_load(&f->batch_off) &&
+           rdv_self_pid() == f->lock_pid;
 }
 
 void rdv_file_batch_close(file_store *f)
@@ -211,26 +232,23 @@ static int batch_read(file_store *f, batch_key *b, size_t m)
 }
 
 /* Key k's value from the batch: RDV_OK, RDV_ENOTFOUND, 1 when the
- * one-key code reads it after the batch, or a failed read's status. A
- * read the ring did not do, or that filled the first read, is done (or
- * finished) by pread(2) on the fd already open. */
+ * one-key code reads it after the batch, or a failed read's status. An
+ * open that failed otherwise than ENOENT is left to the one-key code,
+ * which tries it again and reports its own errno: io_uring cancels an
+ * open it hands to a worker when no worker can start (RLIMIT_NPROC),
+ * and out of fds that code sheds the cache first. A read the ring did
+ * not do, or failed, or that filled BATCH_READ is done (or finished) by
+ * pread(2) on the fd already open. */
 static int batch_take(rdv_store *s, batch_key *b, size_t k, const char *key,
                       void **val, size_t *len)
 {
     const char *buf = F(s)->ring_buf + k * BATCH_READ;
     int res = b[k].res;
 
-    if (b[k].fd < 0) {
-        if (res == -ENOENT)
-            return RDV_ENOTFOUND;
-        if (res == -EMFILE || res == -ENFILE)
-            return 1;
-        return rdv_file_io_fail(s, "open", key, -res);
-    }
-    if (res == -EAGAIN || res == -EOPNOTSUPP || res == BATCH_READ)
+    if (b[k].fd < 0)
+        return res == -ENOENT ? RDV_ENOTFOUND : 1;
+    if (res < 0 || res == BATCH_READ)
         return rdv_file_record_read_fd(s, b[k].fd, key, b[k].name, val, len);
-    if (res < 0)
-        return rdv_file_io_fail(s, "read", key, -res);
 #ifdef RDV_HAVE_VALGRIND
     VALGRIND_MAKE_MEM_DEFINED(buf, (size_t)res);
 #endif
@@ -245,27 +263,37 @@ static int batch_take(rdv_store *s, batch_key *b, size_t k, const char *key,
  * for good. */
 static void batch_failed(file_store *f)
 {
-    f->batch_off = 1;
+    atomic_store(&f->batch_off, 1);
 }
 
 /* Closes the fds opened by name that the cache did not keep: through
- * the ring, or one by one once it failed. */
+ * the ring, or one by one once it failed. A close the ring could not
+ * do (canceled: overlayfs' closes go to a worker, which may not start)
+ * is done by close(2), so no fd is lost. */
 static void batch_close(file_store *f, batch_key *b, size_t m)
 {
     unsigned n = 0;
 
     for (size_t k = 0; k < m; k++) {
+        struct io_uring_sqe *sqe;
+
         if (!b[k].own)
             continue;
-        if (f->batch_off)
+        if (atomic_load(&f->batch_off)) {
             close(b[k].fd);
-        else {
-            io_uring_prep_close(io_uring_get_sqe(f->ring), b[k].fd);
-            n++;
+            continue;
         }
+        sqe = io_uring_get_sqe(f->ring);
+        io_uring_prep_close(sqe, b[k].fd);
+        io_uring_sqe_set_data64(sqe, k);
+        b[k].res = -ECANCELED;
+        n++;
     }
-    if (n && ring_run(f->ring, n, NULL))
+    if (n && ring_run(f->ring, n, b))
         batch_failed(f);
+    for (size_t k = 0; n && k < m; k++)
+        if (b[k].own && b[k].res < 0 && b[k].res != -EBADF)
+            close(b[k].fd);
 }
 
 /* Names the m keys of keys[idx[]] in b, with their cached fds (the
@@ -309,7 +337,9 @@ static int batch_chunk(rdv_store *s, const char *const *keys, batch_key *b,
             b[k].later = 1;
         else if (got != RDV_ENOTFOUND)
             rc = got;
-        if (b[k].own && got == RDV_OK)
+        /* A key listed twice is opened twice: one copy is enough. */
+        if (b[k].own && got == RDV_OK &&
+            rdv_file_cache_find(f, b[k].name) < 0)
             b[k].fd = rdv_file_cache_swap(f, b[k].name, b[k].fd);
         b[k].own = b[k].own && b[k].fd >= 0;
     }

@@ -224,9 +224,10 @@ void rdv_file_gen_leave(file_store *f)
 
 int rdv_file_cache_shed(file_store *f)
 {
-    int closed = f->cache.used;
+    int closed = f->cache.used + (f->ring != NULL);
 
     cache_drop(&f->cache);
+    rdv_file_batch_close(f); /* its fd too; a later batch makes it again */
     return closed;
 }
 

@@ -80,7 +80,7 @@ typedef struct file_store {
      * io_uring is out of reach (batch_off = 1). */
     struct io_uring *ring;
     char *ring_buf; /* FILE_BATCH first reads of FILE_FIRST_READ */
-    int batch_off;
+    _Atomic int batch_off; /* read without the cache's mutex */
     int read_sync; /* the filesystem reads only blocking (tmpfs) */
 } file_store;
 
@@ -177,8 +177,9 @@ void rdv_file_cache_put(file_store *f, const char *name, int fd);
  * at once): returns the fd to close, the one evicted for fd's entry or
  * fd itself when it was not kept, or -1. */
 int rdv_file_cache_swap(file_store *f, const char *name, int fd);
-/* While held: closes every cached fd, for an open that found the
- * process out of fds (EMFILE, ENFILE); returns how many it closed. */
+/* While held: closes every cached fd and the batch's ring, for an open
+ * that found the process out of fds (EMFILE, ENFILE); returns how many
+ * fds it closed. */
 int rdv_file_cache_shed(file_store *f);
 
 /* The ops that read and wait (file_wait.c). */

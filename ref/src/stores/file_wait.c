@@ -129,8 +129,8 @@ static int flush(rdv_store *s, wait_set *w, int stop)
  * missing): a wait needs them all, so the rest can wait for that one. A
  * rank that polls (no inotify: poll=1, or past
  * fs.inotify.max_user_instances, 128 by default, which N = 1024 ranks on
- * one host exceed) then pays one look per tick, not one per missing
- * key. */
+ * one host exceed) then pays one look per tick (or one batch), not one
+ * per missing key. */
 static int all_present(rdv_store *s, wait_set *w)
 {
     for (size_t i = 0; i < w->n; i++) {

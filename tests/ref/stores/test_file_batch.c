@@ -8,7 +8,8 @@
  * and not the one-key read; no fd is left open after close; a file that
  * is no record for its key fails the multi_get naming that file; a
  * forked child reads with the handle it inherited; a process out of fds
- * still reads every key. A chunk is batched when 16 of its keys or more
+ * still reads every key; opens io_uring cancels (no worker thread may
+ * start) are read one by one. A chunk is batched when 16 of its keys or more
  * are cached, so each case reads its keys once first. Real files, real
  * processes.
  */
@@ -325,9 +326,11 @@ Test(file_batch, a_process_out_of_fds_still_reads_every_key)
     cr_assert(pid >= 0, "fork");
     if (pid == 0) {
         /* Keys 0-63 read twice: cached, and the ring made. Then a limit
-         * of 40 fds, below the 64 cached: keys 20-83 find 44 cached, and
-         * the 20 others' opens in the batch fail (EMFILE), to be read by
-         * the one-key code, which gives the cache's fds back. */
+         * of 40 fds, below the 64 cached (the cache's cap was set at
+         * open, under the old limit): keys 20-83 find 44 cached, and the
+         * 20 others' opens in the batch fail (EMFILE), to be read by the
+         * one-key code, which gives the cache's fds (and the ring's)
+         * back. */
         count_fds(dir, &rings0, &files);
         if (rdv_store_open(url, &s, err, sizeof err))
             exit(3);
@@ -350,4 +353,68 @@ Test(file_batch, a_process_out_of_fds_still_reads_every_key)
               "the child ended with status 0x%x (1: a multi_get failed, "
               "2: a value was wrong, 3: open, 4: setrlimit, 5: no ring "
               "was made)", st);
+}
+
+/* In a child that may start no thread (RLIMIT_NPROC = 1, as uid nobody:
+ * root is exempt): io_uring cancels the opens it would hand to a worker
+ * (names never seen, not in the dentry cache), and the batch must leave
+ * them to the one-key code, not fail. Exit status: 0, 1 the multi_get
+ * did not time out naming a missing key, 2 a value was wrong after, 3
+ * open, 4 dropping to nobody or the limit, 5 no ring was made. */
+static void no_thread_child(const char *d)
+{
+    struct rlimit one = {1, 1};
+    char u[160], err[512], keyb[84][32];
+    const char *keys[84];
+    void *vals[84];
+    size_t lens[84];
+    int rings0, rings, files, rc;
+    rdv_store *s;
+
+    if (setgid(65534) || setuid(65534) || setrlimit(RLIMIT_NPROC, &one))
+        exit(4);
+    snprintf(u, sizeof u, "file://%s", d);
+    count_fds(d, &rings0, &files);
+    if (rdv_store_open(u, &s, err, sizeof err))
+        exit(3);
+    for (int i = 0; i < 84; i++) {
+        snprintf(keyb[i], sizeof keyb[i], "nproc/%d", i);
+        keys[i] = keyb[i];
+        if (i < 64 && rdv_store_set(s, keys[i], "v", 1, 0))
+            exit(3);
+    }
+    for (int round = 0; round < 2; round++) { /* cached, then batched */
+        if (rdv_store_multi_get(s, keys, 64, vals, lens, 1000))
+            exit(2);
+        for (int i = 0; i < 64; i++)
+            free(vals[i]);
+    }
+    count_fds(d, &rings, &files);
+    if (rings != rings0 + 1)
+        exit(5);
+    rc = rdv_store_multi_get(s, keys + 20, 64, vals, lens, 0);
+    if (rc != RDV_ETIMEDOUT || !strstr(rdv_store_errmsg(s), "nproc/64"))
+        exit(1);
+    rdv_store_close(s);
+    exit(0);
+}
+
+Test(file_batch, opens_the_ring_cancels_are_read_one_by_one)
+{
+    pid_t pid;
+    int st;
+
+    if (geteuid() != 0)
+        cr_skip_test("needs root, to run the child as nobody: root is "
+                     "exempt from RLIMIT_NPROC");
+    cr_assert_eq(chown(dir, 65534, 65534), 0, "chown %s: %m", dir);
+    pid = fork();
+    cr_assert(pid >= 0, "fork");
+    if (pid == 0)
+        no_thread_child(dir);
+    cr_assert_eq(waitpid(pid, &st, 0), pid);
+    cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+              "the child ended with status 0x%x (1: the multi_get did not "
+              "time out naming the missing key, 2: a read failed, 3: open "
+              "or set, 4: setuid or the limit, 5: no ring was made)", st);
 }
