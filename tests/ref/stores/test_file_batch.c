@@ -245,6 +245,17 @@ Test(file_batch, a_file_that_is_no_record_fails_naming_it)
     rdv_store_close(s);
 }
 
+/* Waits for the child pid, which must end with status 0; codes says
+ * what its other statuses mean. */
+static void expect_child_ok(pid_t pid, const char *codes)
+{
+    int st;
+
+    cr_assert_eq(waitpid(pid, &st, 0), pid);
+    cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+              "the child ended with status 0x%x (%s)", st, codes);
+}
+
 /* A multi_get of 64 existing keys from key `from` on: 0 when every
  * value came back right, 1 when it failed, 2 when a value was wrong. */
 static int reads_64(rdv_store *s, int from)
@@ -280,7 +291,6 @@ Test(file_batch, a_forked_child_reads_with_the_handle_it_inherited)
     int rings0, rings, files;
     rdv_store *s;
     pid_t pid;
-    int st;
 
     count_fds(dir, &rings0, &files);
     cr_assert_eq(rdv_store_open(url, &s, err, sizeof err), RDV_OK, "%s",
@@ -296,10 +306,7 @@ Test(file_batch, a_forked_child_reads_with_the_handle_it_inherited)
     cr_assert(pid >= 0, "fork");
     if (pid == 0)
         exit(reads_64(s, 0));
-    cr_assert_eq(waitpid(pid, &st, 0), pid);
-    cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0,
-              "the child ended with status 0x%x (1: its multi_get failed, "
-              "2: a value was wrong)", st);
+    expect_child_ok(pid, "1: its multi_get failed, 2: a value was wrong");
     cr_expect_eq(reads_64(s, 0), 0, "the parent's read after the child's "
                  "failed: %s", rdv_store_errmsg(s));
     rdv_store_close(s);
@@ -348,11 +355,8 @@ Test(file_batch, a_process_out_of_fds_still_reads_every_key)
         rdv_store_close(s);
         exit(st);
     }
-    cr_assert_eq(waitpid(pid, &st, 0), pid);
-    cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0,
-              "the child ended with status 0x%x (1: a multi_get failed, "
-              "2: a value was wrong, 3: open, 4: setrlimit, 5: no ring "
-              "was made)", st);
+    expect_child_ok(pid, "1: a multi_get failed, 2: a value was wrong, 3: "
+                    "open, 4: setrlimit, 5: no ring was made");
 }
 
 /* In a child that may start no thread (RLIMIT_NPROC = 1, as uid nobody:
@@ -408,7 +412,6 @@ static void no_thread_child(const char *d)
 Test(file_batch, opens_the_ring_cancels_are_read_one_by_one)
 {
     pid_t pid;
-    int st;
 
     if (geteuid() != 0)
         cr_skip_test("needs root, to run the child as nobody: root is "
@@ -418,9 +421,7 @@ Test(file_batch, opens_the_ring_cancels_are_read_one_by_one)
     cr_assert(pid >= 0, "fork");
     if (pid == 0)
         no_thread_child(dir);
-    cr_assert_eq(waitpid(pid, &st, 0), pid);
-    cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0,
-              "the child ended with status 0x%x (1: the multi_get did not "
-              "time out naming the missing key, 2: a read failed, 3: open "
-              "or set, 4: setuid or the limit, 5: no ring was made)", st);
+    expect_child_ok(pid, "1: the multi_get did not time out naming the "
+                    "missing key, 2: a read failed, 3: open or set, 4: "
+                    "setuid or the limit, 5: no ring was made");
 }
