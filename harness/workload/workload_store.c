@@ -4,9 +4,11 @@
  *
  * Cheap probes of each clause's core, so a run or a matrix catches the
  * broken stores conform catches (conform stays the thorough judge).
- * They are separated by barriers over the mesh (so "after" means after
- * on every rank, without trusting the store under test to order
- * anything):
+ * They are separated by barriers over the mesh, or by sums over it,
+ * which no rank leaves before every rank has entered them either (so
+ * "after" means after on every rank, without trusting the store under
+ * test to order anything); where the next probe's barrier follows
+ * anyway, a probe ends without one of its own:
  *   1. every rank adds 1 to one counter COUNT times; afterwards the
  *      counter must read N * COUNT (a non-atomic add loses updates);
  *   2. three rounds of: every rank overwrites its own key, then reads
@@ -15,7 +17,8 @@
  *   3. rank 0 writes a value of BIG_LEN bytes, past the 64 KiB where
  *      fixed buffers and frame limits tend to end; every rank must read
  *      back every byte (a store that truncates is caught);
- *   4. three rounds of: every rank, released at once by a barrier,
+ *   4. three rounds of: every rank, released at once by a barrier
+ *      (later rounds: by the sum that counts the round before),
  *      create-only sets one key; exactly one must get RDV_OK (counted
  *      over the mesh, not through the store), and the key must hold
  *      that rank's value (a check-then-set create lets a second writer
@@ -147,16 +150,41 @@ static int probe_overwrites(const rdv_step_env *env, rdv_step_out *out,
                          want);
             free(got);
         }
-        rc = barrier(env, "after reads", err, errlen);
+        /* The last round's reads need no barrier behind them: nobody
+         * writes these keys again before cleanup, which waits for the
+         * large value's barrier. */
+        if (rc == RDV_OK && round + 1 < ROUNDS)
+            rc = barrier(env, "after reads", err, errlen);
     }
     return rc;
 }
 
 /* Byte i of the large value: varies with i and the seed, so a shifted,
  * truncated or zero-filled read differs early. */
-static unsigned char big_byte(const rdv_step_env *env, size_t i)
+static unsigned char big_byte(const rdv_step_env *env, uint32_t i)
 {
-    return (unsigned char)(i * 131 + (i >> 8) + env->seed);
+    return (unsigned char)(i * 131 + (i >> 8) + (uint32_t)env->seed);
+}
+
+#define BIG_BLOCK 4096
+
+/* The index of the first of val[0..len) that is not big_byte, or len.
+ * Branch-free within a block, so the common all-equal case vectorizes;
+ * only a bad block is scanned again for the culprit. */
+static size_t big_first_wrong(const rdv_step_env *env,
+                              const unsigned char *val, size_t len)
+{
+    for (uint32_t at = 0; at < len; at += BIG_BLOCK) {
+        uint32_t end = len - at < BIG_BLOCK ? (uint32_t)len : at + BIG_BLOCK;
+        int bad = 0;
+
+        for (uint32_t i = at; i < end; i++)
+            bad |= val[i] != big_byte(env, i);
+        for (uint32_t i = at; bad && i < end; i++)
+            if (val[i] != big_byte(env, i))
+                return i;
+    }
+    return len;
 }
 
 static int probe_big_value(const rdv_step_env *env, rdv_step_out *out,
@@ -171,7 +199,7 @@ static int probe_big_value(const rdv_step_env *env, rdv_step_out *out,
             return store_fail(env, "allocating the large value",
                               RDV_ENOMEM, err, errlen);
         for (i = 0; i < BIG_LEN; i++)
-            val[i] = big_byte(env, i);
+            val[i] = big_byte(env, (uint32_t)i);
         rc = rdv_store_set(env->store, BIG_KEY, val, BIG_LEN, 0);
         free(val);
         if (rc)
@@ -184,8 +212,7 @@ static int probe_big_value(const rdv_step_env *env, rdv_step_out *out,
                        env->timeout_ms);
     if (rc)
         return store_fail(env, "get " BIG_KEY, rc, err, errlen);
-    for (i = 0; i < len && i < BIG_LEN && val[i] == big_byte(env, i); i++)
-        ;
+    i = big_first_wrong(env, val, len < BIG_LEN ? len : BIG_LEN);
     if (len != BIG_LEN)
         mismatch(out, "rank %d: key " BIG_KEY " read back %zu bytes, %d "
                  "were written (the store %s large values)", env->rank, len,
@@ -194,35 +221,59 @@ static int probe_big_value(const rdv_step_env *env, rdv_step_out *out,
         mismatch(out, "rank %d: key " BIG_KEY " (%d bytes) read back "
                  "different from byte %zu on", env->rank, BIG_LEN, i);
     free(val);
-    return barrier(env, "after the large reads", err, errlen);
+    return RDV_OK; /* the create-only race's first barrier follows */
 }
 
-/* One round of the create-only race on key: the winner count comes
- * from the mesh; the key must hold the winner's value. */
-static int race_round(const rdv_step_env *env, const char *key,
-                      rdv_step_out *out, char *err, size_t errlen)
+static void race_key(int round, char *key, size_t cap)
 {
-    char val[64], said[RDV_DETAIL_MAX];
-    void *got = NULL;
-    size_t len = 0;
-    int64_t winners;
-    int won;
+    snprintf(key, cap, RACE_KEY "%d", round);
+}
+
+/* What this rank's create-only set of round's key writes. */
+static void race_value(const rdv_step_env *env, int round, char *val,
+                       size_t cap)
+{
+    snprintf(val, cap, "rank %d created " RACE_KEY "%d", env->rank, round);
+}
+
+/* One round of the create-only race on key: this rank's create-only set,
+ * then the winner count over the mesh. No rank leaves the sum before
+ * every rank has set, so it also releases the next round at once. */
+static int race_round(const rdv_step_env *env, int round, int *won,
+                      int64_t *winners, char *err, size_t errlen)
+{
+    char key[64], val[64], said[RDV_DETAIL_MAX];
     int rc;
 
-    snprintf(val, sizeof val, "rank %d created %s", env->rank, key);
-    if ((rc = barrier(env, "before the create-only race", err, errlen)))
-        return rc;
+    race_key(round, key, sizeof key);
+    race_value(env, round, val, sizeof val);
     rc = rdv_store_set(env->store, key, val, strlen(val),
                        RDV_SET_CREATE_ONLY);
     if (rc && rc != RDV_EEXIST)
         return store_fail(env, "create-only set", rc, err, errlen);
-    won = rc == RDV_OK;
-    winners = won;
-    if ((rc = rdv_step_sum(env, &winners, said, sizeof said))) {
+    *won = rc == RDV_OK;
+    *winners = *won;
+    if ((rc = rdv_step_sum(env, winners, said, sizeof said))) {
         snprintf(err, errlen, "store step: counting create-only winners: "
                  "%s: %s", rdv_status_name(rc), said);
         return rc;
     }
+    return RDV_OK;
+}
+
+/* After the races: round's key must have had exactly one winner and
+ * hold its value (this rank's, when it won). */
+static int race_judge(const rdv_step_env *env, int round, int won,
+                      int64_t winners, rdv_step_out *out, char *err,
+                      size_t errlen)
+{
+    char key[64], val[64];
+    void *got = NULL;
+    size_t len = 0;
+    int rc;
+
+    race_key(round, key, sizeof key);
+    race_value(env, round, val, sizeof val);
     rc = rdv_store_get(env->store, key, &got, &len, env->timeout_ms);
     if (rc)
         return store_fail(env, "get after create-only", rc, err, errlen);
@@ -243,16 +294,21 @@ static int race_round(const rdv_step_env *env, const char *key,
     return RDV_OK;
 }
 
+/* The keys are read only after the last round, so nothing but a sum
+ * stands between one round's release and the next round's sets. */
 static int probe_create_race(const rdv_step_env *env, rdv_step_out *out,
                              char *err, size_t errlen)
 {
-    char key[64];
-    int rc = RDV_OK;
+    int won[ROUNDS];
+    int64_t winners[ROUNDS];
+    int rc = barrier(env, "before the create-only race", err, errlen);
 
-    for (int round = 0; round < ROUNDS && rc == RDV_OK; round++) {
-        snprintf(key, sizeof key, RACE_KEY "%d", round);
-        rc = race_round(env, key, out, err, errlen);
-    }
+    for (int round = 0; round < ROUNDS && rc == RDV_OK; round++)
+        rc = race_round(env, round, &won[round], &winners[round], err,
+                        errlen);
+    for (int round = 0; round < ROUNDS && rc == RDV_OK; round++)
+        rc = race_judge(env, round, won[round], winners[round], out, err,
+                        errlen);
     return rc;
 }
 
@@ -313,7 +369,7 @@ static int delete_shared(const rdv_step_env *env, char *err, size_t errlen)
         if (i < 2)
             snprintf(key, sizeof key, "%s", i ? BIG_KEY : COUNTER_KEY);
         else
-            snprintf(key, sizeof key, RACE_KEY "%d", i - 2);
+            race_key(i - 2, key, sizeof key);
         if ((rc = rdv_store_delete(env->store, key)))
             snprintf(err, errlen, "store step: delete %s: %s: %s", key,
                      rdv_status_name(rc), rdv_store_errmsg(env->store));

@@ -162,8 +162,9 @@ Test(broken, truncated_values_fail_results_correct, .timeout = 240)
                         "262157 were written (the store truncates");
 }
 
-/* Every rank is released at once by a barrier, three times over; the
- * plugin's 2 ms check-to-write window lets a second creator in. */
+/* Every rank is released at once, three times over (by a barrier, then
+ * by each round's winner count over the mesh); the plugin's 2 ms
+ * check-to-write window lets a second creator in. */
 Test(broken, create_race_fails_results_correct, .timeout = 240)
 {
     expect_store_defect("create_race", "the store let a second writer win");
