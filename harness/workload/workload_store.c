@@ -3,22 +3,17 @@
  * must get right across processes, checked from inside the ranks.
  *
  * Cheap probes of each clause's core, so a run or a matrix catches the
- * broken stores conform catches (conform stays the thorough judge).
- * They are separated by barriers over the mesh, or by sums over it,
- * which no rank leaves before every rank has entered them either (so
- * "after" means after on every rank, without trusting the store under
- * test to order anything); where the next probe's barrier follows
- * anyway, a probe ends without one of its own:
+ * broken stores conform catches (conform stays the thorough judge):
  *   1. every rank adds 1 to one counter COUNT times; afterwards the
  *      counter must read N * COUNT (a non-atomic add loses updates);
- *   2. three rounds of: every rank overwrites its own key, then reads
- *      every peer's key, which must hold this round's value (a store
- *      that serves stale values after an overwrite is caught);
+ *   2. four rounds of: every rank writes one of its own two keys, in
+ *      turn (rounds 2 and 3 overwrite), then reads every peer's key of
+ *      the round, which must hold this round's value (a store that
+ *      serves stale values after an overwrite is caught);
  *   3. rank 0 writes a value of BIG_LEN bytes, past the 64 KiB where
  *      fixed buffers and frame limits tend to end; every rank must read
  *      back every byte (a store that truncates is caught);
- *   4. three rounds of: every rank, released at once by a barrier
- *      (later rounds: by the sum that counts the round before),
+ *   4. three rounds of: every rank, released at once by a collective,
  *      create-only sets one key; exactly one must get RDV_OK (counted
  *      over the mesh, not through the store), and the key must hold
  *      that rank's value (a check-then-set create lets a second writer
@@ -28,6 +23,16 @@
  *      timeout either hangs here, and the supervisor reports no-hang
  *      with this step and op, or returns late, which results-correct
  *      reports; a wait that returns RDV_OK at its deadline is caught).
+ * "After" means after on every rank, without trusting the store under
+ * test to order anything: the probes run interleaved in phases, each
+ * ended by one collective over the mesh that no rank leaves before
+ * every rank has entered it (a barrier, or the sum that counts a
+ * create-only round's winners). A write and the reads that judge it
+ * are in consecutive phases, and a key is written again only two
+ * phases after it was read (hence two keys per rank for probe 2). Each
+ * collective is a scheduling round trip for every rank, the dearest
+ * part of the step on a busy host: six in all, where one per write and
+ * one per read took seventeen.
  * Every key it made is deleted at the end, so a store whose delete does
  * not delete shows up in no-leak.
  */
@@ -41,7 +46,7 @@
 #include "workload/workload_exec.h"
 #include "workload/workload_values.h"
 
-#define ROUNDS 3
+#define ROUNDS 3 /* create-only races; overwrite rounds are one more */
 #define BIG_LEN (256 * 1024 + 13)
 #define BIG_KEY "kv/big"
 #define RACE_KEY "kv/once/" /* and the round */
@@ -118,45 +123,58 @@ static int check_counter(const rdv_step *st, const rdv_step_env *env,
     return RDV_OK;
 }
 
-static int probe_overwrites(const rdv_step_env *env, rdv_step_out *out,
-                            char *err, size_t errlen)
+/* Overwrite round's key of rank: two keys per rank, taken in turn. */
+static void val_key(int rank, int round, char *key, size_t cap)
 {
-    char key[64], val[64], want[64];
-    int rc = RDV_OK;
+    snprintf(key, cap, "kv/val/%d/%d", rank, round % 2);
+}
 
-    for (int round = 0; round < ROUNDS && rc == RDV_OK; round++) {
-        snprintf(key, sizeof key, "kv/val/%d", env->rank);
-        snprintf(val, sizeof val, "rank %d round %d seed %llu", env->rank,
-                 round, (unsigned long long)env->seed);
-        rc = rdv_store_set(env->store, key, val, strlen(val), 0);
+static void val_text(int rank, int round, const rdv_step_env *env,
+                     char *val, size_t cap)
+{
+    snprintf(val, cap, "rank %d round %d seed %llu", rank, round,
+             (unsigned long long)env->seed);
+}
+
+static int overwrite_set(const rdv_step_env *env, int round, char *err,
+                         size_t errlen)
+{
+    char key[64], val[64];
+    int rc;
+
+    val_key(env->rank, round, key, sizeof key);
+    val_text(env->rank, round, env, val, sizeof val);
+    if ((rc = rdv_store_set(env->store, key, val, strlen(val), 0)))
+        return store_fail(env, "set", rc, err, errlen);
+    return RDV_OK;
+}
+
+/* Every peer's key of round, written a phase ago, must hold round's
+ * value. */
+static int overwrite_read(const rdv_step_env *env, int round,
+                          rdv_step_out *out, char *err, size_t errlen)
+{
+    char key[64], want[64];
+
+    for (int p = 0; p < env->nranks; p++) {
+        void *got = NULL;
+        size_t len = 0;
+        int rc;
+
+        val_key(p, round, key, sizeof key);
+        val_text(p, round, env, want, sizeof want);
+        rc = rdv_store_get(env->store, key, &got, &len, env->timeout_ms);
         if (rc)
-            return store_fail(env, "set", rc, err, errlen);
-        if ((rc = barrier(env, "after overwrite", err, errlen)))
-            return rc;
-        for (int p = 0; p < env->nranks && rc == RDV_OK; p++) {
-            void *got = NULL;
-            size_t len = 0;
-
-            snprintf(key, sizeof key, "kv/val/%d", p);
-            snprintf(want, sizeof want, "rank %d round %d seed %llu", p,
-                     round, (unsigned long long)env->seed);
-            rc = rdv_store_get(env->store, key, &got, &len, env->timeout_ms);
-            if (rc)
-                return store_fail(env, "get", rc, err, errlen);
-            if (len != strlen(want) || memcmp(got, want, len) != 0)
-                mismatch(out, "rank %d: key %s read '%.*s' after it was "
-                         "overwritten with '%s' (stale read)", env->rank,
-                         key, (int)(len < 64 ? len : 64), (const char *)got,
-                         want);
-            free(got);
-        }
-        /* The last round's reads need no barrier behind them: nobody
-         * writes these keys again before cleanup, which waits for the
-         * large value's barrier. */
-        if (rc == RDV_OK && round + 1 < ROUNDS)
-            rc = barrier(env, "after reads", err, errlen);
+            return store_fail(env, "get", rc, err, errlen);
+        if (len != strlen(want) || memcmp(got, want, len) != 0)
+            mismatch(out, "rank %d: key %s read '%.*s' after it was "
+                     "%swritten with '%s'%s", env->rank, key,
+                     (int)(len < 64 ? len : 64), (const char *)got,
+                     round >= 2 ? "over" : "", want,
+                     round >= 2 ? " (stale read)" : "");
+        free(got);
     }
-    return rc;
+    return RDV_OK;
 }
 
 /* Byte i of the large value: varies with i and the seed, so a shifted,
@@ -187,29 +205,29 @@ static size_t big_first_wrong(const rdv_step_env *env,
     return len;
 }
 
-static int probe_big_value(const rdv_step_env *env, rdv_step_out *out,
-                           char *err, size_t errlen)
+static int big_set(const rdv_step_env *env, char *err, size_t errlen)
 {
-    unsigned char *val;
-    size_t len = 0, i;
-    int rc = RDV_OK;
+    unsigned char *val = malloc(BIG_LEN);
+    int rc;
 
-    if (env->rank == 0) {
-        if (!(val = malloc(BIG_LEN)))
-            return store_fail(env, "allocating the large value",
-                              RDV_ENOMEM, err, errlen);
-        for (i = 0; i < BIG_LEN; i++)
-            val[i] = big_byte(env, (uint32_t)i);
-        rc = rdv_store_set(env->store, BIG_KEY, val, BIG_LEN, 0);
-        free(val);
-        if (rc)
-            return store_fail(env, "set " BIG_KEY, rc, err, errlen);
-    }
-    if ((rc = barrier(env, "after the large set", err, errlen)))
-        return rc;
-    val = NULL;
-    rc = rdv_store_get(env->store, BIG_KEY, (void **)&val, &len,
-                       env->timeout_ms);
+    if (!val)
+        return store_fail(env, "allocating the large value", RDV_ENOMEM,
+                          err, errlen);
+    for (uint32_t i = 0; i < BIG_LEN; i++)
+        val[i] = big_byte(env, i);
+    rc = rdv_store_set(env->store, BIG_KEY, val, BIG_LEN, 0);
+    free(val);
+    return rc ? store_fail(env, "set " BIG_KEY, rc, err, errlen) : RDV_OK;
+}
+
+static int big_check(const rdv_step_env *env, rdv_step_out *out, char *err,
+                     size_t errlen)
+{
+    unsigned char *val = NULL;
+    size_t len = 0, i;
+    int rc = rdv_store_get(env->store, BIG_KEY, (void **)&val, &len,
+                           env->timeout_ms);
+
     if (rc)
         return store_fail(env, "get " BIG_KEY, rc, err, errlen);
     i = big_first_wrong(env, val, len < BIG_LEN ? len : BIG_LEN);
@@ -221,7 +239,7 @@ static int probe_big_value(const rdv_step_env *env, rdv_step_out *out,
         mismatch(out, "rank %d: key " BIG_KEY " (%d bytes) read back "
                  "different from byte %zu on", env->rank, BIG_LEN, i);
     free(val);
-    return RDV_OK; /* the create-only race's first barrier follows */
+    return RDV_OK;
 }
 
 static void race_key(int round, char *key, size_t cap)
@@ -236,13 +254,12 @@ static void race_value(const rdv_step_env *env, int round, char *val,
     snprintf(val, cap, "rank %d created " RACE_KEY "%d", env->rank, round);
 }
 
-/* One round of the create-only race on key: this rank's create-only set,
- * then the winner count over the mesh. No rank leaves the sum before
- * every rank has set, so it also releases the next round at once. */
-static int race_round(const rdv_step_env *env, int round, int *won,
-                      int64_t *winners, char *err, size_t errlen)
+/* This rank's create-only set of round's key; *won says whether it
+ * got RDV_OK. */
+static int race_set(const rdv_step_env *env, int round, int *won, char *err,
+                    size_t errlen)
 {
-    char key[64], val[64], said[RDV_DETAIL_MAX];
+    char key[64], val[64];
     int rc;
 
     race_key(round, key, sizeof key);
@@ -252,13 +269,21 @@ static int race_round(const rdv_step_env *env, int round, int *won,
     if (rc && rc != RDV_EEXIST)
         return store_fail(env, "create-only set", rc, err, errlen);
     *won = rc == RDV_OK;
-    *winners = *won;
-    if ((rc = rdv_step_sum(env, winners, said, sizeof said))) {
+    return RDV_OK;
+}
+
+/* The winner count over the mesh: the collective that ends a phase. */
+static int race_count(const rdv_step_env *env, int won, int64_t *winners,
+                      char *err, size_t errlen)
+{
+    char said[RDV_DETAIL_MAX];
+    int rc;
+
+    *winners = won;
+    if ((rc = rdv_step_sum(env, winners, said, sizeof said)))
         snprintf(err, errlen, "store step: counting create-only winners: "
                  "%s: %s", rdv_status_name(rc), said);
-        return rc;
-    }
-    return RDV_OK;
+    return rc;
 }
 
 /* After the races: round's key must have had exactly one winner and
@@ -292,24 +317,6 @@ static int race_judge(const rdv_step_env *env, int round, int won,
                  (const char *)got);
     free(got);
     return RDV_OK;
-}
-
-/* The keys are read only after the last round, so nothing but a sum
- * stands between one round's release and the next round's sets. */
-static int probe_create_race(const rdv_step_env *env, rdv_step_out *out,
-                             char *err, size_t errlen)
-{
-    int won[ROUNDS];
-    int64_t winners[ROUNDS];
-    int rc = barrier(env, "before the create-only race", err, errlen);
-
-    for (int round = 0; round < ROUNDS && rc == RDV_OK; round++)
-        rc = race_round(env, round, &won[round], &winners[round], err,
-                        errlen);
-    for (int round = 0; round < ROUNDS && rc == RDV_OK; round++)
-        rc = race_judge(env, round, won[round], winners[round], out, err,
-                        errlen);
-    return rc;
 }
 
 /* Judges a get or wait (op) with PROBE_TIMEOUT_MS on a key nobody
@@ -377,29 +384,75 @@ static int delete_shared(const rdv_step_env *env, char *err, size_t errlen)
     return rc;
 }
 
-static int cleanup(const rdv_step_env *env, char *err, size_t errlen)
+/* This rank's two overwrite keys; the first failure's status. */
+static int delete_own(const rdv_step_env *env, char *err, size_t errlen)
 {
     char key[64];
-    int rc;
+    int rc = RDV_OK;
 
-    snprintf(key, sizeof key, "kv/val/%d", env->rank);
-    if ((rc = rdv_store_delete(env->store, key)))
-        return store_fail(env, "delete", rc, err, errlen);
-    /* Everyone has read the shared keys once this barrier is passed. */
-    if ((rc = barrier(env, "before cleanup", err, errlen)))
-        return rc;
-    return env->rank == 0 ? delete_shared(env, err, errlen) : RDV_OK;
+    for (int round = 0; round < 2 && rc == RDV_OK; round++) {
+        val_key(env->rank, round, key, sizeof key);
+        if ((rc = rdv_store_delete(env->store, key)))
+            store_fail(env, "delete", rc, err, errlen);
+    }
+    return rc;
 }
 
-/* Best effort after a failure: this rank's key and the shared ones
+/* Best effort after a failure: this rank's keys and the shared ones
  * (deleting a missing key is fine, and the run has failed anyway). */
 static void forget(const rdv_step_env *env)
 {
-    char key[64], err[RDV_DETAIL_MAX];
+    char err[RDV_DETAIL_MAX];
 
-    snprintf(key, sizeof key, "kv/val/%d", env->rank);
-    rdv_store_delete(env->store, key);
+    delete_own(env, err, sizeof err);
     delete_shared(env, err, sizeof err);
+}
+
+/* The phases (head comment); each loop pass is one, ended by the sum of
+ * its create-only round, and the race's set comes first in it so the
+ * ranks race as they leave the collective. */
+static int run_phases(const rdv_step *st, const rdv_step_env *env,
+                      rdv_step_out *out, char *err, size_t errlen)
+{
+    int won[ROUNDS];
+    int64_t winners[ROUNDS];
+    int rc = barrier(env, "before adds", err, errlen);
+
+    if (rc == RDV_OK)
+        rc = probe_adds(st, env, err, errlen);
+    if (rc == RDV_OK)
+        rc = overwrite_set(env, 0, err, errlen);
+    if (rc == RDV_OK)
+        rc = barrier(env, "after adds", err, errlen);
+    for (int r = 0; r < ROUNDS && rc == RDV_OK; r++) {
+        rc = race_set(env, r, &won[r], err, errlen);
+        if (rc == RDV_OK && r == 0)
+            rc = check_counter(st, env, out, err, errlen);
+        if (rc == RDV_OK)
+            rc = overwrite_read(env, r, out, err, errlen);
+        if (rc == RDV_OK)
+            rc = overwrite_set(env, r + 1, err, errlen);
+        if (rc == RDV_OK && r == ROUNDS - 1 && env->rank == 0)
+            rc = big_set(env, err, errlen);
+        if (rc == RDV_OK)
+            rc = race_count(env, won[r], &winners[r], err, errlen);
+    }
+    if (rc == RDV_OK)
+        rc = overwrite_read(env, ROUNDS, out, err, errlen);
+    if (rc == RDV_OK)
+        rc = big_check(env, out, err, errlen);
+    for (int r = 0; r < ROUNDS && rc == RDV_OK; r++)
+        rc = race_judge(env, r, won[r], winners[r], out, err, errlen);
+    if (rc == RDV_OK)
+        rc = probe_timeout(env, out, err, errlen);
+    /* Everyone has read every key once this barrier is passed. */
+    if (rc == RDV_OK)
+        rc = barrier(env, "before cleanup", err, errlen);
+    if (rc == RDV_OK)
+        rc = delete_own(env, err, errlen);
+    if (rc == RDV_OK && env->rank == 0)
+        rc = delete_shared(env, err, errlen);
+    return rc;
 }
 
 int rdv_step_run_store(const rdv_step *st, const rdv_step_env *env,
@@ -409,24 +462,7 @@ int rdv_step_run_store(const rdv_step *st, const rdv_step_env *env,
 
     out->correct = 1;
     out->t_enter_ns = rdv_now_ns();
-    rc = barrier(env, "before adds", err, errlen);
-    if (rc == RDV_OK)
-        rc = probe_adds(st, env, err, errlen);
-    if (rc == RDV_OK)
-        rc = barrier(env, "after adds", err, errlen);
-    if (rc == RDV_OK)
-        rc = check_counter(st, env, out, err, errlen);
-    if (rc == RDV_OK)
-        rc = probe_overwrites(env, out, err, errlen);
-    if (rc == RDV_OK)
-        rc = probe_big_value(env, out, err, errlen);
-    if (rc == RDV_OK)
-        rc = probe_create_race(env, out, err, errlen);
-    if (rc == RDV_OK)
-        rc = probe_timeout(env, out, err, errlen);
-    if (rc == RDV_OK)
-        rc = cleanup(env, err, errlen);
-    else
+    if ((rc = run_phases(st, env, out, err, errlen)))
         forget(env); /* the run failed: leave no key of ours behind */
     out->t_exit_ns = rdv_now_ns();
     out->ran = rc == RDV_OK;

@@ -163,7 +163,7 @@ Test(broken, truncated_values_fail_results_correct, .timeout = 240)
 }
 
 /* Every rank is released at once, three times over (by a barrier, then
- * by each round's winner count over the mesh); the plugin's 2 ms
+ * by the sum that counts the round before); the plugin's 2 ms
  * check-to-write window lets a second creator in. */
 Test(broken, create_race_fails_results_correct, .timeout = 240)
 {
