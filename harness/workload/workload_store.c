@@ -27,12 +27,13 @@
  * test to order anything: the probes run interleaved in phases, each
  * ended by one collective over the mesh that no rank leaves before
  * every rank has entered it (a barrier, or the sum that counts a
- * create-only round's winners). A write and the reads that judge it
- * are in consecutive phases, and a key is written again only two
- * phases after it was read (hence two keys per rank for probe 2). Each
- * collective is a scheduling round trip for every rank, the dearest
- * part of the step on a busy host: six in all, where one per write and
- * one per read took seventeen.
+ * create-only round's winners). A key written in one phase is read in
+ * the next and written again no sooner than the one after (hence two
+ * keys per rank, in turn, for probe 2). Collectives, not store calls,
+ * are what the step waits on most (each one a wake-up of every rank,
+ * on a busy host a time slice or more), so there are six: a barrier
+ * before the adds and one after, the three sums, and a barrier before
+ * cleanup.
  * Every key it made is deleted at the end, so a store whose delete does
  * not delete shows up in no-leak.
  */
