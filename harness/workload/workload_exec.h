@@ -56,6 +56,11 @@ int rdv_step_barrier(const rdv_step_env *env, char *why, size_t whylen);
 int rdv_step_sum(const rdv_step_env *env, int64_t *v, char *why,
                  size_t whylen);
 
+/* The most heap any one of w's steps takes for its buffers at N =
+ * nranks (buffers of 2 MiB and up are mapped on their own, not counted):
+ * what a rank may fault in at once, up front. */
+size_t rdv_workload_heap_bytes(const rdv_workload *w, int nranks);
+
 /* The store step (workload_store.c); same contract as rdv_step_run. */
 int rdv_step_run_store(const rdv_step *st, const rdv_step_env *env,
                        rdv_step_out *out, char *err, size_t errlen);
