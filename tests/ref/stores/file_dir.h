@@ -19,6 +19,11 @@ void file_dir_make(char dir[64], char url[128], const char *what,
 void file_dir_put(const char *dir, const char *name, const void *data,
                   size_t len, int append);
 
+/* How many of this process's fds are open on a path (their
+ * /proc/self/fd link) that begins with prefix: files of a directory, or
+ * "anon_inode:[io_uring]". */
+int file_dir_fds(const char *prefix);
+
 /* Removes dir and all in it. */
 void file_dir_remove(const char *dir);
 

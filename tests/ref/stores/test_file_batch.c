@@ -68,25 +68,11 @@ static void key_of(int i, char *key)
  * files of d (the read cache's). */
 static void count_fds(const char *d, int *rings, int *files)
 {
-    char path[320], target[320];
-    DIR *fds = opendir("/proc/self/fd");
-    struct dirent *e;
+    char prefix[80];
 
-    cr_assert(fds, "opendir /proc/self/fd");
-    *rings = *files = 0;
-    while ((e = readdir(fds))) {
-        ssize_t len;
-
-        snprintf(path, sizeof path, "/proc/self/fd/%s", e->d_name);
-        len = readlink(path, target, sizeof target - 1);
-        if (len <= 0)
-            continue;
-        target[len] = '\0';
-        *rings += strcmp(target, "anon_inode:[io_uring]") == 0;
-        *files += strncmp(target, d, strlen(d)) == 0 &&
-                  target[strlen(d)] == '/';
-    }
-    closedir(fds);
+    snprintf(prefix, sizeof prefix, "%s/", d);
+    *rings = file_dir_fds("anon_inode:[io_uring]");
+    *files = file_dir_fds(prefix);
 }
 
 /* Sets every key but the missing ones (i % 13 == 4) on u's store. */

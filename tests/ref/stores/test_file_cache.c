@@ -61,25 +61,10 @@ static rdv_store *open_store(void)
  * "k..."), deleted or not: the files the read cache holds. */
 static int held_key_files(void)
 {
-    char path[320], target[320], prefix[80];
-    DIR *d = opendir("/proc/self/fd");
-    struct dirent *e;
-    int n = 0;
+    char prefix[80];
 
-    cr_assert(d, "opendir /proc/self/fd");
     snprintf(prefix, sizeof prefix, "%s/k", dir);
-    while ((e = readdir(d))) {
-        ssize_t len;
-
-        snprintf(path, sizeof path, "/proc/self/fd/%s", e->d_name);
-        len = readlink(path, target, sizeof target - 1);
-        if (len <= 0)
-            continue;
-        target[len] = '\0';
-        n += strncmp(target, prefix, strlen(prefix)) == 0;
-    }
-    closedir(d);
-    return n;
+    return file_dir_fds(prefix);
 }
 
 /* The directory's generation, read from ".lock" as any process can. */
