@@ -96,10 +96,10 @@ static int ring_ready(file_store *f)
     struct io_uring_probe *probe;
     int ret = -ENOMEM, ok;
 
+    if (atomic_load(&f->batch_off)) /* before f->ring: see batch_failed */
+        return -1;
     if (f->ring)
         return 0;
-    if (atomic_load(&f->batch_off))
-        return -1;
     f->ring = malloc(sizeof *f->ring);
     f->ring_buf = malloc((size_t)FILE_BATCH * BATCH_READ);
     if (!f->ring || !f->ring_buf ||
