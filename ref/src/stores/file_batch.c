@@ -380,7 +380,10 @@ int rdv_file_record_read_many(rdv_store *s, const char *const *keys,
         size_t c = m - at < FILE_BATCH ? m - at : FILE_BATCH;
         int held = c >= BATCH_MIN && rdv_file_cache_begin(F(s));
 
-        if (held && batch_look(F(s), keys, idx + at, b, c) >= BATCH_MIN &&
+        /* A cache holding fewer entries cannot have BATCH_MIN of the
+         * chunk's keys: skip naming them twice (a rendezvous' reads). */
+        if (held && F(s)->cache.used >= BATCH_MIN &&
+            batch_look(F(s), keys, idx + at, b, c) >= BATCH_MIN &&
             ring_ready(F(s)) == 0) {
             rc = batch_chunk(s, keys, b, c, vals, lens, present);
             rdv_file_cache_end(F(s), held);
