@@ -13,6 +13,7 @@
 
 #ifdef RDV_WITH_GLOO
 #include <dlfcn.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -94,6 +95,12 @@ int rdv_rank_gloo_connect(rdv_store *store, int rank,
         snprintf(err, errlen, "%s", why);
         return RDV_ENOTSUP;
     }
+    /* Gloo's TCP pairs write without MSG_NOSIGNAL, so a write to a peer
+     * that died raises SIGPIPE and a survivor would die of it rather
+     * than report Gloo's error. Every PyTorch process runs Gloo with
+     * SIGPIPE ignored (Python ignores it at startup); the rank does the
+     * same, so the write fails with EPIPE and Gloo throws. */
+    signal(SIGPIPE, SIG_IGN);
     rc = gloo->create(store, rank, cfg->nranks, cfg->timeout_ms, hooks, &m);
     *out = (rdv_rank_gloo *)m;
     if (rc) {
