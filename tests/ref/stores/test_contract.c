@@ -23,7 +23,8 @@
  * a whole-store clause finds is the store's, not another test's.
  * The redis rows are the same three suites again, named contract_redis*,
  * so ctest can report them as skipped when no server was started
- * (tests/redis_gate.c) while the other rows still run.
+ * (tests/redis_gate.c) while the other rows still run. Quick mode leaves
+ * out the rows that only repeat other rows' code paths (local_rows).
  */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
@@ -116,6 +117,32 @@ static size_t add_redis(size_t n, const char *label, const char *env)
     return n;
 }
 
+/* The stores that need no server. Quick mode (RDV_TEST_QUICK: the
+ * sanitizer and memcheck passes, which look for memory errors on each
+ * code path rather than for each store's behaviour) leaves out the rows
+ * whose every path another row runs: the prefix wrapper is the same code
+ * over any store (prefix-hash keeps it), and the tcp rows differ only in
+ * token and spin (tcp-token keeps the token, tests/ref/stores/tcp the
+ * spin). Under memcheck a row costs about 3 CPU-seconds a clause, a new
+ * process per case. The release pass runs every row. */
+static const struct local_row {
+    const char *label, *url;
+    int repeats_paths;
+} local_rows[] = {
+    {"hash", "hash:", 0},
+    {"hash-shared", "hash:?shared=1", 0},
+    {"file", "file://@TMP@", 0},
+    {"file-poll", "file://@TMP@?poll=1", 0},
+    {"prefix-hash", "hash:?prefix=outer", 0},
+    {"prefix-hash-shared", "hash:?shared=1&prefix=outer", 1},
+    {"prefix-file", "file://@TMP@?prefix=outer", 1},
+    {"tcp", "tcp://@TCP@", 1},
+    /* no spin before a reply, and the longest spin: neither may change
+     * what a call returns or how long it waits */
+    {"tcp-token", "tcp://@TCP@?token=rdv-contract&spin_us=0", 0},
+    {"prefix-tcp", "tcp://@TCP@?prefix=outer&spin_us=1000", 1},
+};
+
 /* Every store row, for the clauses the suite takes, into into[]. */
 static size_t add_all(suite which, rows stores, contract_case *into)
 {
@@ -127,20 +154,10 @@ static size_t add_all(suite which, rows stores, contract_case *into)
         n = add_redis(n, "redis", "RDV_TEST_REDIS_URL");
         return add_redis(n, "unix", "RDV_TEST_REDIS_SOCK");
     }
-    n = add_store(n, "hash", "hash:");
-    n = add_store(n, "hash-shared", "hash:?shared=1");
-    n = add_store(n, "file", "file://@TMP@");
-    n = add_store(n, "file-poll", "file://@TMP@?poll=1");
-    n = add_store(n, "prefix-hash", "hash:?prefix=outer");
-    n = add_store(n, "prefix-hash-shared", "hash:?shared=1&prefix=outer");
-    n = add_store(n, "prefix-file", "file://@TMP@?prefix=outer");
-    n = add_store(n, "tcp", "tcp://@TCP@");
-    /* no spin before a reply, and the longest spin: neither may change
-     * what a call returns or how long it waits */
-    n = add_store(n, "tcp-token",
-                  "tcp://@TCP@?token=rdv-contract&spin_us=0");
-    return add_store(n, "prefix-tcp",
-                     "tcp://@TCP@?prefix=outer&spin_us=1000");
+    for (size_t i = 0; i < sizeof local_rows / sizeof local_rows[0]; i++)
+        if (!local_rows[i].repeats_paths || !getenv("RDV_TEST_QUICK"))
+            n = add_store(n, local_rows[i].label, local_rows[i].url);
+    return n;
 }
 
 ParameterizedTestParameters(contract, clause)
