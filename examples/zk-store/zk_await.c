@@ -26,9 +26,6 @@
 
 #include "zk_store.h"
 
-#define RETRY_FIRST_MS 10
-#define RETRY_MAX_MS 200
-
 typedef struct await {
     zk_store *s;
     const char *op;
@@ -143,8 +140,8 @@ static int await_keys(await *a, int timeout_ms)
             snprintf(cause, sizeof cause, "%s", kit_detail());
             if (kit_now_ns() >= read_deadline)
                 return timeout_ms ? timed_out(a, t0, cause) : rc;
-            if (zk_pause(a->s, kit_backoff_ms(lost++, RETRY_FIRST_MS,
-                                              RETRY_MAX_MS)) == RDV_OK)
+            if (zk_pause(a->s, kit_backoff_ms(lost++, ZK_RETRY_FIRST_MS,
+                                              ZK_RETRY_MAX_MS)) == RDV_OK)
                 continue;
             rc = RDV_ECANCELED;
         }

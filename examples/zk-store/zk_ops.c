@@ -32,8 +32,6 @@
 
 #define ADD_TRIES 1000
 #define REQUEST_OVERHEAD 1024 /* a request's bytes besides path and data */
-#define RETRY_FIRST_MS 10
-#define RETRY_MAX_MS 200
 #define DELETE_BATCH 256
 
 /* What an issue function sends. */
@@ -130,8 +128,8 @@ static int one(zk_store *s, const char *op, const char *key,
             *unsure = 1;
         zk_calls_put(c, 1);
         if (rc == RDV_OK && kit_now_ns() < deadline)
-            rc = zk_pause(s, kit_backoff_ms(attempt, RETRY_FIRST_MS,
-                                            RETRY_MAX_MS));
+            rc = zk_pause(s, kit_backoff_ms(attempt, ZK_RETRY_FIRST_MS,
+                                            ZK_RETRY_MAX_MS));
         if (rc == RDV_ECANCELED)
             return zk_fail(s, rc, op, key, "canceled (the store is closing)");
         if (rc == RDV_ENOMEM)

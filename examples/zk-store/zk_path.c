@@ -113,12 +113,22 @@ static int issue_create(zk_call *c, void *path)
                        ZOO_PERSISTENT, zk_done_string, c);
 }
 
+/* The first znode of the chain whose create failed, or -1. */
+static int failed_level(zk_call **c, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (c[i]->zrc != ZOK && c[i]->zrc != ZNODEEXISTS)
+            return (int)i;
+    return -1;
+}
+
 int zk_root_create(zk_store *s, char *errbuf, size_t errlen)
 {
     size_t n = 0, len = strlen(s->root);
     zk_call *c[MAX_LEVELS] = {0};
     void *path[MAX_LEVELS];
-    int rc = RDV_OK;
+    int64_t deadline = zk_io_deadline(s, 0);
+    int rc = RDV_OK, bad = -1;
 
     /* "/a/b/c" -> "/a", "/a/b", "/a/b/c": one create each, pipelined in
      * order, so every parent exists before its child is made. */
@@ -128,21 +138,32 @@ int zk_root_create(zk_store *s, char *errbuf, size_t errlen)
         if (n == MAX_LEVELS || !(path[n++] = strndup(s->root, i)))
             rc = n == MAX_LEVELS ? RDV_EINVAL : RDV_ENOMEM;
     }
-    if (rc == RDV_OK)
-        rc = zk_calls_run(s, c, n, issue_create, path,
-                          zk_io_deadline(s, 0));
-    if (rc)
+    /* A create that exists already is done, so the chain is sent again
+     * while the connection or session is lost (a server reset during
+     * open), until the deadline. */
+    for (int attempt = 0; rc == RDV_OK; attempt++) {
+        rc = zk_calls_run(s, c, n, issue_create, path, deadline);
+        if (rc != RDV_OK || (bad = failed_level(c, n)) < 0)
+            break;
+        if (!zk_retryable(c[bad]->zrc) || kit_now_ns() >= deadline) {
+            snprintf(errbuf, errlen, "creating the chroot znode %s on "
+                     "ZooKeeper %s: %s", (char *)path[bad], s->hosts,
+                     zerror(c[bad]->zrc));
+            rc = RDV_EIO;
+            break;
+        }
+        zk_calls_put(c, n);
+        memset(c, 0, sizeof c);
+        rc = zk_pause(s, kit_backoff_ms(attempt, ZK_RETRY_FIRST_MS,
+                                        ZK_RETRY_MAX_MS));
+    }
+    if (rc != RDV_OK && rc != RDV_EIO)
         snprintf(errbuf, errlen, "creating the chroot %s on ZooKeeper %s: "
                  "%s", s->root, s->hosts,
                  rc == RDV_EINVAL ? "more than 32 levels"
-                 : rc == RDV_ENOMEM ? "out of memory" : "no answer in time");
-    for (size_t i = 0; rc == RDV_OK && i < n; i++)
-        if (c[i]->zrc != ZOK && c[i]->zrc != ZNODEEXISTS) {
-            snprintf(errbuf, errlen, "creating the chroot znode %s on "
-                     "ZooKeeper %s: %s", (char *)path[i], s->hosts,
-                     zerror(c[i]->zrc));
-            rc = RDV_EIO;
-        }
+                 : rc == RDV_ENOMEM ? "out of memory"
+                 : rc == RDV_ECANCELED ? "canceled (the store is closing)"
+                                       : "no answer in time");
     zk_calls_put(c, n);
     for (size_t i = 0; i < n; i++)
         free(path[i]);

@@ -95,6 +95,10 @@ uint64_t zk_epoch(zk_store *s);
 int zk_wait_event(zk_store *s, uint64_t since, int64_t deadline);
 /* Sleeps ms (a backoff), waking on cancel: RDV_OK or RDV_ECANCELED. */
 int zk_pause(zk_store *s, int ms);
+/* The backoff between tries of a request whose connection or session
+ * was lost (kit_backoff_ms). */
+#define ZK_RETRY_FIRST_MS 10
+#define ZK_RETRY_MAX_MS 200
 /* 1 when a result means the request may be sent again (the connection
  * or session was lost, or it was never sent). */
 int zk_retryable(int zrc);
