@@ -7,12 +7,7 @@
 # ctest, the names of the failed tests) in $RDV_TALLY.failed, which the
 # summary prints again at the very end: a CI page that shows only the
 # tail of a long log still shows why. Source this file; do not run it.
-# Fields are tab-separated: names have spaces. Checks may run side by
-# side (ci/test's lanes): each line, and each failed check's block, is
-# appended with one write. When RDV_TALLY_PROGRESS names an open file
-# descriptor, each check's one-line result goes there too as it ends,
-# with the load average then, for a script whose checks' own output goes
-# to logs shown later.
+# Fields are tab-separated: names have spaces.
 
 if [[ -z ${RDV_TALLY:-} ]]; then
     RDV_TALLY=$(mktemp)
@@ -21,20 +16,7 @@ if [[ -z ${RDV_TALLY:-} ]]; then
 fi
 
 tally_add() { # NAME PASSED FAILED SECONDS
-    local load
     printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "${4:-0}" >>"$RDV_TALLY"
-    if [[ -n ${RDV_TALLY_PROGRESS:-} ]]; then
-        read -r load _ </proc/loadavg
-        printf -- '-- %s: %s passed, %s failed, %s s (load %s, at %s)\n' \
-            "$1" "$2" "$3" "${4:-0}" "$load" "$(date -u +%T)" \
-            >&"$RDV_TALLY_PROGRESS"
-    fi
-}
-
-# tally_failed TEXT: keeps a failed check's last lines for the summary,
-# appended with one write (checks may run side by side).
-tally_failed() {
-    printf '%s\n' "$1" >>"$RDV_TALLY.failed"
 }
 
 # tally_ctest NAME [ctest args...]: runs ctest and adds its counts.
@@ -56,12 +38,13 @@ tally_ctest() {
         failed=1
     fi
     if ((failed > 0)); then
-        tally_failed "$(echo "== $name:"
+        { echo "== $name:"
           if grep -q 'The following tests FAILED' "$out"; then
               sed -n '/The following tests FAILED/,$p' "$out" | head -n 30
           else
               tail -n 10 "$out"
-          fi)"
+          fi
+        } >>"$RDV_TALLY.failed"
     fi
     rm -f "$out"
     tally_add "$name" $((total - failed)) "$failed" $((SECONDS - start))
@@ -83,7 +66,8 @@ tally_step() {
         return 0
     fi
     echo "== $name FAILED"
-    tally_failed "$(echo "== $name (exit $rc), its last lines:"; tail -n 25 "$out")"
+    { echo "== $name (exit $rc), its last lines:"; tail -n 25 "$out"; } \
+        >>"$RDV_TALLY.failed"
     rm -f "$out"
     tally_add "$name" 0 1 $((SECONDS - start))
     return 1

@@ -12,7 +12,7 @@
 #          matrix         rdv matrix --ranks 2,4,8 (seeds 1-3, timeout 30 s)
 # The two conform halves together are the full certification, split so
 # each test stays within a couple of minutes. RDV_TEST_QUICK set (the
-# sanitizer and memcheck passes of ci/test) runs conform
+# sanitizer, memcheck and under-load passes of ci/test) runs conform
 # --quick: 4 MiB values and fewer ops, the same clauses. A 64 MiB set
 # through the ZooKeeper plugin built with ASan took over 30 s in CI; the
 # release pass certifies with full sizes. Exit: rdv's (0 passed).
