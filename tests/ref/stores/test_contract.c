@@ -88,6 +88,12 @@ static size_t add_store(size_t n, const char *label, const char *url)
     return n;
 }
 
+/* Quick mode (RDV_TEST_QUICK): the sanitizer and memcheck passes. */
+static int quick_mode(void)
+{
+    return getenv("RDV_TEST_QUICK") != NULL;
+}
+
 /* Redis rows: present when the CI service exported its URLs, each
  * plain and with prefix= (whose row also never spins before a reply: the
  * contract holds with and without the spin). Quick mode keeps the plain
@@ -96,16 +102,15 @@ static size_t add_store(size_t n, const char *label, const char *url)
 static size_t add_redis(size_t n, const char *label, const char *env)
 {
     const char *url = getenv(env);
-    int quick = getenv("RDV_TEST_QUICK") != NULL;
     int over_tcp = strcmp(label, "redis") == 0;
     char scoped[256];
 
     if (url && *url) {
         char scoped_label[32];
 
-        if (!quick || over_tcp)
+        if (!quick_mode() || over_tcp)
             n = add_store(n, label, url);
-        if (quick && over_tcp)
+        if (quick_mode() && over_tcp)
             return n;
         snprintf(scoped, sizeof scoped, "%s%sprefix=outer&spin_us=0", url,
                  strchr(url, '?') ? "&" : "?");
@@ -124,9 +129,9 @@ static size_t add_redis(size_t n, const char *label, const char *env)
     return n;
 }
 
-/* The stores that need no server. Quick mode (RDV_TEST_QUICK: the
- * sanitizer and memcheck passes, which look for memory errors on each
- * code path rather than for each store's behaviour) leaves out the rows
+/* The stores that need no server. Quick mode (whose passes look for
+ * memory errors on each code path rather than for each store's
+ * behaviour) leaves out the rows
  * whose every path another row runs: the prefix wrapper is the same code
  * over any store (prefix-hash keeps it), and the tcp rows differ only in
  * token and spin (tcp-token keeps the token, tests/ref/stores/tcp the
@@ -162,7 +167,7 @@ static size_t add_all(suite which, rows stores, contract_case *into)
         return add_redis(n, "unix", "RDV_TEST_REDIS_SOCK");
     }
     for (size_t i = 0; i < sizeof local_rows / sizeof local_rows[0]; i++)
-        if (!local_rows[i].repeats_paths || !getenv("RDV_TEST_QUICK"))
+        if (!local_rows[i].repeats_paths || !quick_mode())
             n = add_store(n, local_rows[i].label, local_rows[i].url);
     return n;
 }
@@ -241,7 +246,7 @@ static void run_case(contract_case *tc)
     char url[512], dir[] = "/tmp/rdv-contract-XXXXXX", addr[64];
     const char *at = strstr(tc->url, "@TMP@");
     const char *tcp = strstr(tc->url, "@TCP@");
-    rdv_clause_env env = {url, getenv("RDV_TEST_QUICK") != NULL};
+    rdv_clause_env env = {url, quick_mode()};
     tcp_server_proc srv = {0};
     rdv_clause_result r;
 
