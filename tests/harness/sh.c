@@ -77,3 +77,8 @@ int check_is(const char *out, const char *check, const char *verdict)
     }
     return 0;
 }
+
+int quick_mode(void)
+{
+    return getenv("RDV_TEST_QUICK") != NULL;
+}

@@ -23,5 +23,9 @@ void rm_rf(const char *dir);
 /* 1 when rdv's check table says "<check> <spaces> <verdict>" (PASS,
  * FAIL, SKIP) somewhere in out. */
 int check_is(const char *out, const char *check, const char *verdict);
+/* 1 in quick mode (RDV_TEST_QUICK, set by the ASan and memcheck passes):
+ * a test there covers each code path once and leaves the repeats, other
+ * seeds and other targets of the same path to the release pass. */
+int quick_mode(void);
 
 #endif
