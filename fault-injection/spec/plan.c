@@ -206,8 +206,10 @@ static int fatal(const rdv_fault *f, uint64_t seed, int nranks,
  * tail after the last glob character (the glob "job?/addr/3" gives
  * "/addr/3"; a literal key is itself). For a lost or stale rendezvous record
  * (".../addr/<rank>") without rank=, the rank whose record it is becomes
- * the culprit: every other rank waits for that record. */
-static void key_culprit(const rdv_fault *f, rdv_fault_expect *out)
+ * the culprit: every other rank waits for that record. A rank the run
+ * does not have (addr/6 at N=4) is no one's record, so it blames no one. */
+static void key_culprit(const rdv_fault *f, int nranks,
+                        rdv_fault_expect *out)
 {
     const char *tail = f->key, *addr;
     char *end;
@@ -225,7 +227,7 @@ static void key_culprit(const rdv_fault *f, rdv_fault_expect *out)
     if (!addr || !addr[5])
         return;
     r = strtol(addr + 5, &end, 10);
-    if (!*end && r >= 0 && r < INT32_MAX)
+    if (!*end && r >= 0 && r < nranks)
         out->culprit = (int)r;
 }
 
@@ -255,7 +257,7 @@ static void expect_of(const rdv_fault_plan *p, uint64_t seed, int nranks,
             continue;
         out->fatal = 1;
         out->culprit = rank;
-        key_culprit(f, out);
+        key_culprit(f, nranks, out);
         return;
     }
 }
