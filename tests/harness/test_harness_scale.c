@@ -32,7 +32,7 @@
  * of sanitized CPU per run on two cores; the release pass runs it. */
 static void skip_when_quick(void)
 {
-    if (getenv("RDV_TEST_QUICK"))
+    if (quick_mode())
         cr_skip_test("RDV_TEST_QUICK: N = 256 runs in the release pass");
 }
 
