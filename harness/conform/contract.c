@@ -114,6 +114,7 @@ void rdv_contract_run(const rdv_clause *c, const rdv_clause_env *env,
 
 /* The evidence: the message, then the call it judges (the thread's
  * last watched call), so every failure says how long that call took. */
+__attribute__((format(printf, 2, 0)))
 static int fail_v(clause_ctx *c, const char *fmt, va_list ap)
 {
     char *ev = c->r->evidence;

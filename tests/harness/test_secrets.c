@@ -162,7 +162,7 @@ Test(secrets, the_password_may_come_from_the_environment)
 Test(secrets, malformed_urls_never_show_the_password)
 {
     static const char *const tails[] = {":99999", "/notadb", "?bogus=1",
-                                        "?password=" PW};
+                                        ("?password=" PW)};
     char url[256], args[512];
 
     for (size_t i = 0; i < sizeof tails / sizeof *tails; i++) {

@@ -34,7 +34,8 @@ static void mesh(const char *kind, int n, const char *transport,
         /* one set, ceil((N-1)/64) multi_gets and one delete when every
          * rank is quick; a rank forked late can cost a sweep of single
          * gets per doubling slice, but never a tight poll */
-        cr_expect_leq(r[i].counters.store_ops, 3 + (n + 63) / 64 + 2 * n,
+        cr_expect_leq(r[i].counters.store_ops,
+                      (uint64_t)(3 + (n + 63) / 64 + 2 * n),
                       "rank %d made %llu store calls", r[i].rank,
                       (unsigned long long)r[i].counters.store_ops);
     }

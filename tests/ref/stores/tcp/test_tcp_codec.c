@@ -225,6 +225,8 @@ Test(codec, mutated_frames_never_read_out_of_bounds)
         cr_assert(rc == RDV_OK || rc == RDV_EPROTO || rc == RDV_TCP_NEED_MORE);
         free(copy);
     }
+    cr_assert_gt(ok, 0, "no mutation decoded");
     cr_assert_gt(bad, 0, "no mutation was refused");
+    cr_assert_gt(more, 0, "no cut frame asked for more");
     rdv_tcp_buf_free(&b);
 }
