@@ -1,6 +1,7 @@
 # ci/pool.sh - runs a function over a list of items, a few at a time,
 # for the ci/ scripts whose items are independent and each use about one
-# core (fuzz targets, memcheck processes). Source this file; do not run it.
+# core or mostly wait (fuzz targets, memcheck processes, the fault
+# matrix's stores). Source this file; do not run it.
 #
 # pool_run JOBS FUNC ITEM...: runs `FUNC ITEM` for each ITEM, in the order
 # given, at most JOBS at once. Each job's output (stdout and stderr) goes
