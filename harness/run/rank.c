@@ -283,7 +283,10 @@ static int run_workload(rank_state *st)
  * costs nothing. The heap the largest step takes is then faulted in up
  * front with one madvise rather than a trap per page (a default run:
  * 512 KiB per rank, a third fewer page faults again); a kernel without
- * MADV_POPULATE_WRITE (before 5.14) leaves it to the traps. */
+ * MADV_POPULATE_WRITE (before 5.14) leaves it to the traps. The
+ * library's own blocks, which grow as its messages do, can push a
+ * step's buffers past that heap, so each buffer is populated again
+ * where it lands (rdv_step_buf_alloc). */
 static void keep_heap(size_t reserve)
 {
     char *p, *page;

@@ -215,16 +215,38 @@ static int run_allgather(const rdv_step *st, const rdv_step_env *env,
  * a 4 MiB buffer then costs two page faults instead of a thousand, and
  * every rank of every run fills one. */
 #define HUGE_MIN (2u << 20)
+#define PAGE 4096u
+
+/* Faults in the pages of [p, p + len) with one madvise instead of a trap
+ * per page (a rank is a fresh fork; on a VM a trap costs about 9 µs a
+ * page, the madvise half that, and a page already there only its walk).
+ * The rank's heap is never trimmed (run/rank.c), so a page a step
+ * populated is there for every later step. Where the library's own
+ * blocks land between steps (its transport buffers grow as messages
+ * do) decides where the next step's buffers go, so each buffer is
+ * populated where it is rather than a guess up front. A kernel without
+ * MADV_POPULATE_WRITE (before 5.14) leaves it to the traps. */
+static void populate(void *p, size_t len)
+{
+    uintptr_t lo = (uintptr_t)p & ~(uintptr_t)(PAGE - 1);
+    uintptr_t hi = ((uintptr_t)p + len + PAGE - 1) & ~(uintptr_t)(PAGE - 1);
+
+    if (len >= PAGE)
+        madvise((void *)lo, hi - lo, MADV_POPULATE_WRITE);
+}
 
 /* Large buffers start on a 2 MiB boundary (mapped with room to spare,
  * the ends trimmed) so that every whole huge page in them can be one. */
-static void *buf_alloc(size_t len)
+void *rdv_step_buf_alloc(size_t len)
 {
     size_t span, head;
     char *p;
 
-    if (len < HUGE_MIN)
-        return malloc(len);
+    if (len < HUGE_MIN) {
+        if ((p = malloc(len)))
+            populate(p, len);
+        return p;
+    }
     len = (len + 4095) & ~(size_t)4095; /* the tail trim must be aligned */
     span = len + HUGE_MIN;
     p = mmap(NULL, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
@@ -239,13 +261,15 @@ static void *buf_alloc(size_t len)
     return p + head;
 }
 
-/* The lengths of st's send and receive buffers (a spare byte each). */
+/* The lengths of st's send and receive buffers (a spare byte each). A
+ * broadcast works in place, in its send buffer. */
 static void buf_lens(const rdv_step *st, int nranks, size_t *send,
                      size_t *recv)
 {
     size_t es = rdv_dtype_size(st->type);
-    size_t nrecv = st->kind == RDV_STEP_ALLGATHER
-                       ? st->count * (size_t)nranks : st->count;
+    size_t nrecv = st->kind == RDV_STEP_ALLGATHER ? st->count * (size_t)nranks
+                   : st->kind == RDV_STEP_BROADCAST ? 0
+                                                    : st->count;
 
     *send = st->count * es + 1;
     *recv = nrecv * es + 1;
@@ -267,7 +291,7 @@ size_t rdv_workload_heap_bytes(const rdv_workload *w, int nranks)
     return most;
 }
 
-static void buf_free(void *p, size_t len)
+void rdv_step_buf_free(void *p, size_t len)
 {
     if (len < HUGE_MIN)
         free(p);
@@ -297,12 +321,13 @@ int rdv_step_run(const rdv_step *st, const rdv_step_env *env,
     if (st->kind == RDV_STEP_SPIN && (st->root < 0 || st->root == env->rank))
         spin_forever();
     buf_lens(st, env->nranks, &send_len, &recv_len);
-    send = buf_alloc(send_len);
-    recv = buf_alloc(recv_len);
+    send = rdv_step_buf_alloc(send_len);
+    recv = rdv_step_buf_alloc(recv_len);
     if (!send || !recv) {
         rc = RDV_ENOMEM;
         snprintf(err, errlen, "%s: out of memory for %zu elements",
-                 st->name, (recv_len - 1) / rdv_dtype_size(st->type));
+                 st->name, ((send_len > recv_len ? send_len : recv_len) - 1) /
+                               rdv_dtype_size(st->type));
         goto done;
     }
     out->t_enter_ns = rdv_now_ns();
@@ -330,7 +355,7 @@ int rdv_step_run(const rdv_step *st, const rdv_step_env *env,
     if (rc)
         fail_step(st, rc, why, err, errlen);
 done:
-    buf_free(send, send_len);
-    buf_free(recv, recv_len);
+    rdv_step_buf_free(send, send_len);
+    rdv_step_buf_free(recv, recv_len);
     return rc;
 }

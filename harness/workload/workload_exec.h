@@ -61,6 +61,12 @@ int rdv_step_sum(const rdv_step_env *env, int64_t *v, char *why,
  * what a rank may fault in at once, up front. */
 size_t rdv_workload_heap_bytes(const rdv_workload *w, int nranks);
 
+/* A step's buffer of len bytes, its pages faulted in (heap blocks) or
+ * mapped on their own for huge pages (2 MiB and up); NULL when out of
+ * memory. Freed by rdv_step_buf_free with the same len. */
+void *rdv_step_buf_alloc(size_t len);
+void rdv_step_buf_free(void *p, size_t len);
+
 /* The store step (workload_store.c); same contract as rdv_step_run. */
 int rdv_step_run_store(const rdv_step *st, const rdv_step_env *env,
                        rdv_step_out *out, char *err, size_t errlen);

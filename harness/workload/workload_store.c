@@ -208,7 +208,7 @@ static size_t big_first_wrong(const rdv_step_env *env,
 
 static int big_set(const rdv_step_env *env, char *err, size_t errlen)
 {
-    unsigned char *val = malloc(BIG_LEN);
+    unsigned char *val = rdv_step_buf_alloc(BIG_LEN);
     int rc;
 
     if (!val)
@@ -217,7 +217,7 @@ static int big_set(const rdv_step_env *env, char *err, size_t errlen)
     for (uint32_t i = 0; i < BIG_LEN; i++)
         val[i] = big_byte(env, i);
     rc = rdv_store_set(env->store, BIG_KEY, val, BIG_LEN, 0);
-    free(val);
+    rdv_step_buf_free(val, BIG_LEN);
     return rc ? store_fail(env, "set " BIG_KEY, rc, err, errlen) : RDV_OK;
 }
 
