@@ -12,8 +12,9 @@
  *   store[:COUNT]      cross-rank store semantics: COUNT atomic adds
  *                      per rank, overwrites seen by every peer, a
  *                      256 KiB value read back whole, a create-only
- *                      race with one winner, a timed-out get and wait
- *                      on a missing key (default 64)
+ *                      race with one winner, a timed-out get (even
+ *                      ranks) and wait (odd ranks) on a missing key
+ *                      (default 64)
  *   spin[:rank=R]      rank R (default: every rank) loops forever; it
  *                      exists to exercise the supervisor
  *   rendezvous         accepted for clarity: every run starts with it
