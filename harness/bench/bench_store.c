@@ -14,6 +14,10 @@
  * as hash:?shared=1, is opened once before fork instead), report through
  * a shared mapping, and end with exit(). Keys live under
  * "rdv-bench/<pid>/" and are deleted at the end.
+ *
+ * --impl floor (file:// stores) adds a row of the same 64-key read done
+ * as bare pread(2)s of open files, with nothing of librdv
+ * (read_floor.c), and a line of the multi_get's ratio to it.
  */
 #include <pthread.h>
 #include <signal.h>
@@ -26,6 +30,7 @@
 #include <unistd.h>
 
 #include "bench/bench_json.h"
+#include "bench/read_floor.h"
 #include "bench/samples.h"
 #include "commands/commands.h"
 #include "common/cli_args.h"
@@ -47,6 +52,7 @@ typedef struct bench_opts {
     long procs; /* the second run's process count */
     long vsize;
     int json;
+    int rdv, floor; /* --impl: which have rows */
 } bench_opts;
 
 /* The mapping every process writes its results into. */
@@ -67,6 +73,7 @@ typedef struct bench_run {
     rdv_store *inherited; /* hash:?shared=1 and the like, else NULL */
     rdv_bench_out out;
     const char *shown; /* the URL, password masked */
+    double mget_p50_us; /* one process's multi_get, for the floor */
 } bench_run;
 
 static int64_t *lat_of(bench_run *r, long proc, int phase)
@@ -173,6 +180,33 @@ static int bench_proc(bench_run *r, long proc)
     return ok ? 0 : 1;
 }
 
+/* One row of the table (and of --json): lat[0..n) sorted, secs the
+ * slowest process's time. procs is "floor" in the text for the floor. */
+static void report_row(bench_run *r, const char *impl, long nproc,
+                       const char *op, const int64_t *lat, size_t n,
+                       double secs)
+{
+    double ops_per_s = secs > 0 ? (double)n / secs : 0.0;
+    double p50 = (double)lat[n / 2] / 1e3;
+    double p99 = (double)lat[n * 99 / 100] / 1e3;
+    char procs[16];
+
+    snprintf(procs, sizeof procs, "%ld", nproc);
+    fprintf(r->out.text, "%5s  %-12s %10.0f %9.1f %9.1f\n",
+            strcmp(impl, "floor") ? procs : "floor", op, ops_per_s, p50, p99);
+    rdv_bench_row_begin(&r->out);
+    rdv_bench_row_str(&r->out, "store", r->shown);
+    rdv_bench_row_str(&r->out, "impl", impl);
+    rdv_bench_row_int(&r->out, "procs", nproc);
+    rdv_bench_row_str(&r->out, "op", op);
+    rdv_bench_row_int(&r->out, "ops", (long long)n);
+    rdv_bench_row_int(&r->out, "value_size", r->o->vsize);
+    rdv_bench_row_num(&r->out, "ops_per_s", ops_per_s);
+    rdv_bench_row_num(&r->out, "p50_us", p50);
+    rdv_bench_row_num(&r->out, "p99_us", p99);
+    rdv_bench_row_end(&r->out);
+}
+
 static void report(bench_run *r)
 {
     size_t n = (size_t)r->nproc * (size_t)r->o->ops;
@@ -185,21 +219,9 @@ static void report(bench_run *r)
             memcpy(all + (size_t)p * (size_t)r->o->ops, lat_of(r, p, ph),
                    (size_t)r->o->ops * sizeof *all);
         rdv_samples_sort_i64(all, n);
-        fprintf(r->out.text, "%5ld  %-12s %10.0f %9.1f %9.1f\n", r->nproc,
-                phase_names[ph], secs > 0 ? (double)n / secs : 0.0,
-                (double)all[n / 2] / 1e3, (double)all[n * 99 / 100] / 1e3);
-        rdv_bench_row_begin(&r->out);
-        rdv_bench_row_str(&r->out, "store", r->shown);
-        rdv_bench_row_int(&r->out, "procs", r->nproc);
-        rdv_bench_row_str(&r->out, "op", phase_names[ph]);
-        rdv_bench_row_int(&r->out, "ops", (long long)n);
-        rdv_bench_row_int(&r->out, "value_size", r->o->vsize);
-        rdv_bench_row_num(&r->out, "ops_per_s",
-                          secs > 0 ? (double)n / secs : 0.0);
-        rdv_bench_row_num(&r->out, "p50_us", (double)all[n / 2] / 1e3);
-        rdv_bench_row_num(&r->out, "p99_us",
-                          (double)all[n * 99 / 100] / 1e3);
-        rdv_bench_row_end(&r->out);
+        if (r->nproc == 1 && ph == BENCH_PHASES - 1)
+            r->mget_p50_us = (double)all[n / 2] / 1e3;
+        report_row(r, "rdv", r->nproc, phase_names[ph], all, n, secs);
     }
     free(all);
 }
@@ -259,6 +281,44 @@ static int bench_run_procs(bench_run *r, long nproc)
     return failed ? RDV_EXIT_FAIL : RDV_EXIT_OK;
 }
 
+/* Bytes a floor file holds beside the value: about what a file store
+ * record adds (its headers and a bench key). */
+#define FLOOR_RECORD_EXTRA 48
+
+/* The floor's row, one process, in the directory of the file:// URL:
+ * BENCH_MGET preads of open files per op (read_floor.c), and its ratio
+ * to the multi_get of one process when that ran. */
+static int bench_floor(bench_run *r, const char *dir)
+{
+    size_t n = (size_t)r->o->ops;
+    int64_t *lat = malloc(n * sizeof *lat), total = 0;
+    double p50;
+    char msg[512];
+
+    if (!lat) {
+        fprintf(stderr, "rdv bench store: out of memory for %zu ops\n", n);
+        return RDV_EXIT_CANNOT_RUN;
+    }
+    if (rdv_read_floor_run(dir, BENCH_MGET,
+                           (size_t)r->o->vsize + FLOOR_RECORD_EXTRA,
+                           r->o->ops, lat, msg, sizeof msg)) {
+        fprintf(stderr, "rdv bench store: %s\n", msg);
+        free(lat);
+        return RDV_EXIT_CANNOT_RUN;
+    }
+    for (size_t i = 0; i < n; i++)
+        total += lat[i];
+    rdv_samples_sort_i64(lat, n);
+    report_row(r, "floor", 1, phase_names[BENCH_PHASES - 1], lat, n,
+               (double)total / 1e9);
+    p50 = (double)lat[n / 2] / 1e3;
+    if (r->o->rdv && r->mget_p50_us > 0 && p50 > 0)
+        fprintf(r->out.text, "%5s  %-12s %.2fx the floor's p50\n", "1",
+                phase_names[BENCH_PHASES - 1], r->mget_p50_us / p50);
+    free(lat);
+    return RDV_EXIT_OK;
+}
+
 static void usage(FILE *f)
 {
     fprintf(f,
@@ -276,13 +336,18 @@ static void usage(FILE *f)
             "  -p, --procs N         processes in the second run (8)\n"
             "      --value-size B    bytes per value (3, as "
             "redis-benchmark)\n"
+            "      --impl I          rdv or floor (repeatable; default rdv):\n"
+            "                        floor adds a row of the %d-key read as\n"
+            "                        bare pread(2)s of open files in the\n"
+            "                        store's directory, nothing of librdv\n"
+            "                        (file:// only; one process)\n"
             "      --json            JSON lines on stdout, one per row (the\n"
             "                        table goes to stderr; README, JSON)\n"
             "  -h, --help            this text\n"
             "\n"
             "Exit status: 0 done, 1 a store operation failed, 2 bad usage,\n"
             "3 could not run (the store did not open, resources).\n",
-            BENCH_MGET);
+            BENCH_MGET, BENCH_MGET);
 }
 
 static int parse_opts(int argc, char **argv, bench_opts *o)
@@ -292,6 +357,7 @@ static int parse_opts(int argc, char **argv, bench_opts *o)
         {"ops", required_argument, NULL, 'n'},
         {"procs", required_argument, NULL, 'p'},
         {"value-size", required_argument, NULL, 'v'},
+        {"impl", required_argument, NULL, 'i'},
         {"json", no_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -300,7 +366,7 @@ static int parse_opts(int argc, char **argv, bench_opts *o)
     int c, bad = 0;
     rdv_cli_args a;
 
-    *o = (bench_opts){NULL, 20000, 8, 3, 0};
+    *o = (bench_opts){NULL, 20000, 8, 3, 0, 0, 0};
     rdv_cli_args_init(&a, "rdv bench store", argc, argv, "s:p:h", longs);
     while (!bad && (c = rdv_cli_args_next(&a)) != -1) {
 
@@ -320,6 +386,15 @@ static int parse_opts(int argc, char **argv, bench_opts *o)
             bad = rdv_cli_long("--value-size", a.arg, 0, 64L << 20,
                                &o->vsize, err, sizeof err);
             break;
+        case 'i':
+            if (!strcmp(a.arg, "rdv"))
+                o->rdv = 1;
+            else if (!strcmp(a.arg, "floor"))
+                o->floor = 1;
+            else
+                return rdv_cli_usage_error("rdv bench store",
+                                           "--impl wants rdv or floor");
+            break;
         case 'j':
             o->json = 1;
             break;
@@ -335,38 +410,63 @@ static int parse_opts(int argc, char **argv, bench_opts *o)
     if (!o->url)
         return rdv_cli_usage_error("rdv bench store",
                                    "--store URL is required");
+    if (!o->floor)
+        o->rdv = 1;
     return RDV_EXIT_OK;
+}
+
+/* The directory of a file:// URL, for --impl floor; a usage error's
+ * exit code when the URL is not one. */
+static int floor_dir(const char *url, char *dir, size_t cap)
+{
+    char err[512], why[768];
+    rdv_url u;
+    int ok;
+
+    if (rdv_url_parse(url, &u, err, sizeof err))
+        return rdv_cli_usage_error("rdv bench store", err);
+    ok = !strcmp(u.scheme, "file") && u.path[0];
+    snprintf(dir, cap, "%s", u.path);
+    snprintf(why, sizeof why, "--impl floor reads the files of a file:// "
+             "store, not of '%s'", u.redacted);
+    rdv_url_free(&u);
+    return ok ? RDV_EXIT_OK : rdv_cli_usage_error("rdv bench store", why);
 }
 
 int rdv_cmd_bench_store(int argc, char **argv)
 {
     bench_run r = {0};
     bench_opts o;
-    char err[512], shown[512];
-    rdv_store *s;
+    char err[512], shown[512], dir[4096];
+    rdv_store *s = NULL;
     size_t gone = 0;
     int rc = parse_opts(argc, argv, &o);
 
     if (rc)
         return rc < 0 ? RDV_EXIT_OK : rc;
-    if ((rc = rdv_store_open(o.url, &s, err, sizeof err))) {
+    if (o.floor && (rc = floor_dir(o.url, dir, sizeof dir)))
+        return rc;
+    if (o.rdv && (rc = rdv_store_open(o.url, &s, err, sizeof err))) {
         fprintf(stderr, "rdv bench store: %s\n", err);
         return rdv_exit_store_open(rc);
     }
     r.o = &o;
-    r.inherited = rdv_store_is_inherited(s) ? s : NULL;
+    r.inherited = s && rdv_store_is_inherited(s) ? s : NULL;
     r.shown = rdv_url_redact(o.url, shown, sizeof shown);
     rdv_bench_out_init(&r.out, "store", o.json);
     snprintf(r.prefix, sizeof r.prefix, "rdv-bench/%d/", (int)getpid());
     fprintf(r.out.text, "rdv bench store: %s (%s), %ld ops per process and "
-            "operation, %ld-byte values\n", r.shown, rdv_store_name(s),
-            o.ops, o.vsize);
+            "operation, %ld-byte values\n", r.shown,
+            s ? rdv_store_name(s) : "floor only", o.ops, o.vsize);
     fprintf(r.out.text, "%5s  %-12s %10s %9s %9s\n", "procs", "op", "ops/s",
             "p50 us", "p99 us");
-    rc = bench_run_procs(&r, 1);
-    if (rc == RDV_EXIT_OK && o.procs > 1)
+    if (o.rdv)
+        rc = bench_run_procs(&r, 1);
+    if (rc == RDV_EXIT_OK && o.floor)
+        rc = bench_floor(&r, dir);
+    if (rc == RDV_EXIT_OK && o.rdv && o.procs > 1)
         rc = bench_run_procs(&r, o.procs);
-    if (rdv_store_delete_prefix(s, r.prefix, &gone)) {
+    if (s && rdv_store_delete_prefix(s, r.prefix, &gone)) {
         fprintf(stderr, "rdv bench store: cleanup of %s: %s\n", r.prefix,
                 rdv_store_errmsg(s));
         rc = RDV_EXIT_FAIL;
