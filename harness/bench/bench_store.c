@@ -16,7 +16,7 @@
  * "rdv-bench/<pid>/" and are deleted at the end.
  *
  * --impl floor (file:// stores) adds a row of the same 64-key read done
- * as bare pread(2)s of open files, with nothing of librdv
+ * as bare pread(2)s of open files, one per key, with nothing of librdv
  * (read_floor.c), and a line of the multi_get's ratio to it.
  */
 #include <pthread.h>

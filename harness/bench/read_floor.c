@@ -1,14 +1,15 @@
 /*
- * harness/bench/read_floor.c - what a multi_get of N keys costs any store
- * that keeps one file per key, with nothing of librdv: N pread(2)s, one
- * per file already open, from offset 0 into a buffer the size of the
- * file store's first read.
+ * harness/bench/read_floor.c - what a multi_get of N keys costs a store
+ * that keeps one file per key and reads them one system call at a time,
+ * with nothing of librdv: N pread(2)s, one per file already open, from
+ * offset 0 into a buffer the size of the file store's first read.
  *
  * That is the file store's own path when its read cache holds the keys'
  * fds and io_uring cannot batch the reads (tmpfs refuses RWF_NOWAIT;
- * stores/file_batch.c), so a multi_get goal under this figure is out of
- * reach on that filesystem and machine, whatever a store does in user
- * space. The files live in a scratch directory made inside the store's
+ * stores/file_batch.c): there a multi_get goal under this figure is out
+ * of reach on that machine. Where the filesystem reads without blocking
+ * (ext4) the store's one io_uring submit for all the reads goes under
+ * it. The files live in a scratch directory made inside the store's
  * (same filesystem; a dot name, which the file store never reads as a
  * key) and are about a record's size.
  */
