@@ -38,13 +38,16 @@ static int make_file(int dirfd, const char *scratch, int i,
                      const char *bytes, size_t len, char *msg, size_t cap)
 {
     char name[16];
+    ssize_t n;
     int fd;
 
     snprintf(name, sizeof name, "f%d", i);
     fd = openat(dirfd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0)
         return fail(msg, cap, "cannot create a file in", scratch);
-    if (write(fd, bytes, len) != (ssize_t)len) {
+    if ((n = write(fd, bytes, len)) != (ssize_t)len) {
+        if (n >= 0)
+            errno = ENOSPC; /* a regular file's write ends short when full */
         fail(msg, cap, "cannot write a file in", scratch);
         close(fd);
         return -1;
