@@ -289,15 +289,13 @@ static int run_workload(rank_state *st)
  * where it lands (rdv_step_buf_alloc). */
 static void keep_heap(size_t reserve)
 {
-    char *p, *page;
+    char *p;
 
     mallopt(M_MMAP_THRESHOLD, 32 << 20);
     mallopt(M_TRIM_THRESHOLD, 64 << 20);
     if (reserve < 2 * PAGE || !(p = malloc(reserve)))
         return;
-    page = (char *)(((uintptr_t)p + PAGE - 1) & ~(uintptr_t)(PAGE - 1));
-    madvise(page, (size_t)(p + reserve - page) & ~(size_t)(PAGE - 1),
-            MADV_POPULATE_WRITE);
+    rdv_step_populate(p, reserve);
     free(p); /* back to the heap, which is never trimmed */
 }
 

@@ -226,7 +226,7 @@ static int run_allgather(const rdv_step *st, const rdv_step_env *env,
  * do) decides where the next step's buffers go, so each buffer is
  * populated where it is rather than a guess up front. A kernel without
  * MADV_POPULATE_WRITE (before 5.14) leaves it to the traps. */
-static void populate(void *p, size_t len)
+void rdv_step_populate(void *p, size_t len)
 {
     uintptr_t lo = (uintptr_t)p & ~(uintptr_t)(PAGE - 1);
     uintptr_t hi = ((uintptr_t)p + len + PAGE - 1) & ~(uintptr_t)(PAGE - 1);
@@ -244,7 +244,7 @@ void *rdv_step_buf_alloc(size_t len)
 
     if (len < HUGE_MIN) {
         if ((p = malloc(len)))
-            populate(p, len);
+            rdv_step_populate(p, len);
         return p;
     }
     len = (len + 4095) & ~(size_t)4095; /* the tail trim must be aligned */

@@ -67,6 +67,11 @@ size_t rdv_workload_heap_bytes(const rdv_workload *w, int nranks);
 void *rdv_step_buf_alloc(size_t len);
 void rdv_step_buf_free(void *p, size_t len);
 
+/* Faults in the pages [p, p + len) lies on with one
+ * madvise(MADV_POPULATE_WRITE); a no-op under a page, or on a kernel
+ * without it. */
+void rdv_step_populate(void *p, size_t len);
+
 /* The store step (workload_store.c); same contract as rdv_step_run. */
 int rdv_step_run_store(const rdv_step *st, const rdv_step_env *env,
                        rdv_step_out *out, char *err, size_t errlen);
