@@ -179,7 +179,10 @@ static void watch_timed(rdv_store *s, watch_call *k, const char *op,
 
 /* Opens a watched call of an op without a timeout of its own, moving
  * bytes: bounded by rdv_call_plain_bound_ms, since such a call must not
- * block ("set 'k' blocked for 6001 ms: a set must not block"). */
+ * block ("set 'k' blocked for 6001 ms: a set must not block"). Counted
+ * as one caller: a clause's racers (8 at most, mp-add) have always ended
+ * far inside the base bound, and a tight bound is what names a hanging
+ * set within seconds. */
 static void watch_plain(rdv_store *s, watch_call *k, const char *op,
                         const char *key, uint64_t bytes)
 {
@@ -189,7 +192,7 @@ static void watch_plain(rdv_store *s, watch_call *k, const char *op,
              rdv_key_printable(key ? key : "", kp, sizeof kp));
     snprintf(defect, sizeof defect, "a%s %s must not block",
              strchr("aeiou", op[0]) ? "n" : "", op);
-    watch_start(s, k, rdv_call_plain_bound_ms(bytes), 1, defect);
+    watch_start(s, k, rdv_call_plain_bound_ms(bytes, 1), 1, defect);
 }
 
 /* Closes a watched call: frees its slot and keeps it as the thread's

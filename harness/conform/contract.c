@@ -358,7 +358,7 @@ void clause_close(clause_ctx *c, rdv_store *s)
     if (!s)
         return;
     /* plain: --quick stops after it blocks */
-    slot = clause_watch_begin(c->r, rdv_call_plain_bound_ms(0), 1,
+    slot = clause_watch_begin(c->r, rdv_call_plain_bound_ms(0, 1), 1,
                               "a close must not block", "close");
     rdv_store_close(s);
     clause_watch_end(c->r, slot);

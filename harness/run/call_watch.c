@@ -10,6 +10,7 @@
  * look younger, never overdue.
  */
 #include <stdio.h>
+#include <string.h>
 
 #include "common/call_bound.h"
 #include "rdv/clock.h"
@@ -47,12 +48,14 @@ int rdv_call_watch_overdue(void *arg)
              * kind says it has none; a later op's t0 only looks
              * younger. */
             if (op_blocks(s->op) || w->plain_stretch_ms < 0 ||
-                ran_ms <= rdv_call_plain_bound_ms(0) + w->plain_stretch_ms)
+                ran_ms <= rdv_call_plain_bound_ms(0, w->nranks) +
+                              w->plain_stretch_ms)
                 continue;
             w->rank = r;
             snprintf(w->call, sizeof w->call, "%s '%s' still running "
-                     "after %lld ms; a %s has no timeout and must not "
-                     "block", name, s->op_key, (long long)ran_ms, name);
+                     "after %lld ms; a%s %s has no timeout and must not "
+                     "block", name, s->op_key, (long long)ran_ms,
+                     strchr("aeiou", name[0]) ? "n" : "", name);
             return 1;
         }
         timeout_ms = deadline > t0 ? (deadline - t0) / 1000000 : 0;

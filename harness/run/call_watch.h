@@ -10,7 +10,8 @@
  * flight, its start and its caller's deadline), so it sees the calls of
  * every implementation (--impl gloo too). A call without a timeout of
  * its own (set, add, delete...) must not block: past
- * rdv_call_plain_bound_ms (6 s) it is overdue too. A get or wait with no
+ * rdv_call_plain_bound_ms (6 s, plus 0.5 s for each other rank that may
+ * be adding to the same counter) it is overdue too. A get or wait with no
  * limit is left to the run's deadline. The fault plan's own delays are
  * added to every bound, so an injected delay is never blamed on the
  * store.

@@ -519,6 +519,32 @@ Test(call_watch, the_plans_own_delays_are_not_blamed_on_the_store)
     rdv_result_area_destroy(&a);
 }
 
+/* Ranks adding to one counter may queue behind each other in a store
+ * that serializes them: with 16 ranks an add 7 s old is not overdue
+ * (6 s plus 0.5 s for each of the 15 others: 13.5 s), one 14 s old is,
+ * and the message says the same as with one rank. */
+Test(call_watch, plain_bound_grows_with_the_ranks_that_may_contend)
+{
+    rdv_result_area a;
+    rdv_call_watch w;
+
+    cr_assert_eq(rdv_result_area_create(&a, 16, 0), 0);
+    cr_expect_eq(overdue_op(&a, RDV_STORE_OP_ADD, 7000, -1, &w), 1,
+                 "the helper judges one rank");
+    w.nranks = 16;
+    w.rank = -1;
+    cr_expect_eq(rdv_call_watch_overdue(&w), 0, "%s", w.call);
+    cr_expect_eq(overdue_op(&a, RDV_STORE_OP_ADD, 14000, -1, &w), 1);
+    w.nranks = 16;
+    w.rank = -1;
+    cr_expect_eq(rdv_call_watch_overdue(&w), 1);
+    cr_expect_eq(w.rank, 0);
+    cr_expect(strstr(w.call, "add 'k' still running after 14") &&
+                  strstr(w.call, "an add has no timeout and must not block"),
+              "%s", w.call);
+    rdv_result_area_destroy(&a);
+}
+
 /* A rank's fds, as its exit code: what it inherited from the harness. */
 static int count_own_fds(void *arg, int rank)
 {
