@@ -154,7 +154,7 @@ static int bench_proc(bench_run *r, long proc)
 
     if (!ok) {
         snprintf(r->sh->error, sizeof r->sh->error, "process %ld: out of "
-                 "memory for its keys", proc);
+                 "memory for its value and keys", proc);
         __atomic_store_n(&r->sh->failed, 1, __ATOMIC_SEQ_CST);
     }
     if (val)

@@ -30,6 +30,7 @@
 #define RDV_HARNESS_CALL_BOUND_H
 
 #include <stdint.h>
+#include <string.h>
 
 #define RDV_CALL_TRY_ONCE_MS 2000
 #define RDV_CALL_GRACE_MS 2000
@@ -54,6 +55,13 @@ static inline int64_t rdv_call_plain_bound_ms(uint64_t bytes, int callers)
 {
     return RDV_CALL_PLAIN_MS + (int64_t)(bytes >> 20) * RDV_CALL_MS_PER_MIB +
            (int64_t)(callers > 1 ? callers - 1 : 0) * RDV_CALL_MS_PER_CALLER;
+}
+
+/* "a" or "an" before an op's name, for both watches' "a set must not
+ * block" / "an add has no timeout". */
+static inline const char *rdv_call_article(const char *op)
+{
+    return op[0] && strchr("aeiou", op[0]) ? "an" : "a";
 }
 
 #endif

@@ -190,8 +190,8 @@ static void watch_plain(rdv_store *s, watch_call *k, const char *op,
 
     snprintf(k->what, sizeof k->what, "%s '%s'", op,
              rdv_key_printable(key ? key : "", kp, sizeof kp));
-    snprintf(defect, sizeof defect, "a%s %s must not block",
-             strchr("aeiou", op[0]) ? "n" : "", op);
+    snprintf(defect, sizeof defect, "%s %s must not block",
+             rdv_call_article(op), op);
     watch_start(s, k, rdv_call_plain_bound_ms(bytes, 1), 1, defect);
 }
 

@@ -10,7 +10,6 @@
  * look younger, never overdue.
  */
 #include <stdio.h>
-#include <string.h>
 
 #include "common/call_bound.h"
 #include "rdv/clock.h"
@@ -53,9 +52,9 @@ int rdv_call_watch_overdue(void *arg)
                 continue;
             w->rank = r;
             snprintf(w->call, sizeof w->call, "%s '%s' still running "
-                     "after %lld ms; a%s %s has no timeout and must not "
+                     "after %lld ms; %s %s has no timeout and must not "
                      "block", name, s->op_key, (long long)ran_ms,
-                     strchr("aeiou", name[0]) ? "n" : "", name);
+                     rdv_call_article(name), name);
             return 1;
         }
         timeout_ms = deadline > t0 ? (deadline - t0) / 1000000 : 0;
