@@ -7,7 +7,10 @@
  * The faulty rank is 1 and its peer 0, so every spec is valid for N >= 2.
  * A server fault comes with rank 1 starting late, so that it strikes
  * while the other ranks are blocked in the store waiting for rank 1 (a
- * restart then really loses records they are still waiting on).
+ * restart then really loses records they are still waiting on). The
+ * harness starts rank 1 only once the server events planned before its
+ * start have been carried out, so a restart command slower than the
+ * delay still strikes there (harness/run/start_late.h).
  */
 #include "fault_internal.h"
 

@@ -144,9 +144,9 @@ int rdv_faults_server_poll(rdv_faults_server *s, int64_t elapsed_ms,
     int next = -1;
 
     *restart_due = 0;
-    if (s && rdv_fault_server_poll((rdv_fault_server *)s, elapsed_ms, &next,
-                                   restart_due, err, errlen) != RDV_OK)
-        return -2;
+    if (s)
+        rdv_fault_server_poll((rdv_fault_server *)s, elapsed_ms, &next,
+                              restart_due, err, errlen);
     return next;
 }
 

@@ -56,8 +56,9 @@ const char *rdv_faults_unmet(unsigned needs, unsigned offers);
  * plan needs one; else url) and sets *out to NULL when the plan has no
  * server fault. poll fires what is due, sets *restart_due when the caller
  * must restart the server now (with the command the plan's needs asked
- * for), and returns the ms until the next event, -1 when none is left,
- * or -2 when an event could not be applied (err says why). */
+ * for), and returns the ms until the next event, -1 when none is left.
+ * An event that could not be applied is not tried again: err says why,
+ * and the later events still fire on time. */
 typedef struct rdv_faults_server rdv_faults_server;
 
 /* RDV_OK when the store at url can take f's server faults (f may be

@@ -7,7 +7,8 @@
  * variables (RDV_FAULTS, RDV_SEED, RDV_FAULTS_LOG), and execs the
  * program. librdv inside the program reads them
  * (fault-injection/runtime/env_install.c); the parent does the plan's
- * parent-side share: a late start (proc.start-late) before the exec,
+ * parent-side share: a late start (proc.start-late, after the server
+ * events planned before it: run/start_late.h) before the exec,
  * SIGCONT after a proc.stop.
  *
  * Choices:
@@ -56,7 +57,6 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/random.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "common/exit_code.h"
@@ -82,14 +82,6 @@ typedef struct launch_job {
     int side_done;     /* its driver has nothing left to do */
     rdv_launch_progress progress;
 } launch_job;
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-
-    while (nanosleep(&ts, &ts) && errno == EINTR)
-        ;
-}
 
 /* DIR/rank-R.log becomes stdout and stderr. 0, or -1 with errno. */
 static int redirect_output(const char *dir, int rank)
@@ -160,10 +152,11 @@ static int launch_rank(void *arg, int rank)
 {
     const launch_job *lj = arg;
     const rdv_launch_config *cfg = lj->cfg;
-    int late = rdv_faults_start_delay_ms(cfg->faults, cfg->seed, rank);
 
-    if (late > 0)
-        sleep_ms(late);
+    /* A late start keeps the plan's order (run/start_late.h). */
+    rdv_start_late(lj->side->gate,
+                   rdv_faults_start_delay_ms(cfg->faults, cfg->seed, rank),
+                   cfg->timeout_ms);
     if (cfg->logs_dir && redirect_output(cfg->logs_dir, rank)) {
         fprintf(stderr, "rdv launch: rank %d: cannot write %s/rank-%d.log: "
                 "%s\n", rank, cfg->logs_dir, rank, strerror(errno));

@@ -20,7 +20,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "rdv/context.h"
@@ -299,12 +298,21 @@ static void keep_heap(size_t reserve)
     free(p); /* back to the heap, which is never trimmed */
 }
 
-static void sleep_ms(int ms)
+/* proc.start-late: the delay, then the server events planned before it
+ * (run/start_late.h), each said in the rank's log. */
+static void start_late(rank_state *st, int delay)
 {
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
+    int waited;
 
-    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-        ; /* a start delay is slept in full, whatever interrupts it */
+    rank_log(st, "starting %d ms late (fault)", delay);
+    waited = rdv_start_late(st->job->gate, delay, st->job->cfg->timeout_ms);
+    if (waited > 0)
+        rank_log(st, "then %d ms more, until the server events planned "
+                 "before %d ms were carried out", waited, delay);
+    else if (waited < 0)
+        rank_log(st, "the server events planned before %d ms were still "
+                 "not carried out %d ms later; starting anyway", delay,
+                 st->job->cfg->timeout_ms);
 }
 
 int rdv_rank_main(void *arg, int rank)
@@ -323,10 +331,8 @@ int rdv_rank_main(void *arg, int rank)
     st.log = open_log(&st, "log");
     st.fault_log = open_log(&st, "faults.log");
     delay = rdv_faults_start_delay_ms(job->cfg->faults, job->seed, rank);
-    if (delay > 0) {
-        rank_log(&st, "starting %d ms late (fault)", delay);
-        sleep_ms(delay);
-    }
+    if (delay > 0)
+        start_late(&st, delay);
     rc = rdv_faults_rank_begin(job->cfg->faults, job->seed, rank,
                                job->cfg->nranks, st.fault_log, &st.faults);
     rdv_faults_rank_publish(st.faults, &st.slot->faults_fired);

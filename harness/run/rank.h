@@ -6,6 +6,7 @@
 
 #include "rdv/store.h"
 #include "run/run.h"
+#include "run/start_late.h"
 #include "schedule/sequencer.h"
 
 typedef struct rdv_rank_job {
@@ -18,6 +19,7 @@ typedef struct rdv_rank_job {
                                     is shared across fork; else NULL */
     const rdv_result_area *area;
     rdv_sequencer *seq;          /* a sequenced run's, else NULL */
+    const rdv_server_gate *gate; /* what a late start waits on, or NULL */
 } rdv_rank_job;
 
 /* An rdv_rank_fn: runs rank `rank` of the job and returns its exit code

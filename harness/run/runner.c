@@ -210,7 +210,8 @@ int rdv_runner_run(rdv_runner *r, uint64_t seed, rdv_run_report *rep,
                             .timed_stretch_ms =
                                 rdv_faults_call_stretch_ms(cfg->faults, 1),
                             .rank = -1};
-    rdv_rank_job job = {.cfg = cfg, .seed = seed, .area = &r->area};
+    rdv_rank_job job = {.cfg = cfg, .seed = seed, .area = &r->area,
+                        .gate = r->side.gate};
     rdv_supervise_opts so = {.nranks = cfg->nranks, .fn = rdv_rank_main,
                              .arg = &job, .stop_ms = stop_ms};
     char rank_url[1024];

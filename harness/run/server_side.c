@@ -32,6 +32,8 @@ int rdv_server_side_open(rdv_server_side *s, const char *url,
     memset(s, 0, sizeof *s);
     s->faults = f;
     s->restart_cmd = restart_cmd;
+    if (!(s->gate = rdv_server_gate_create(err, errlen)))
+        return RDV_ENOMEM;
     if ((rc = rdv_own_server_start(url, &s->own, err, errlen)))
         return rc;
     own = s->own.pid > 0;
@@ -51,6 +53,8 @@ void rdv_server_side_close(rdv_server_side *s)
 {
     rdv_server_side_end(s);
     rdv_own_server_stop(&s->own);
+    rdv_server_gate_destroy(s->gate);
+    s->gate = NULL;
 }
 
 int rdv_server_side_begin(rdv_server_side *s, uint64_t seed,
@@ -61,9 +65,13 @@ int rdv_server_side_begin(rdv_server_side *s, uint64_t seed,
     s->err[0] = '\0';
     s->deadline_ms = deadline_ms;
     s->t0_ns = rdv_now_ns();
-    return rdv_faults_server_start(s->faults, seed, s->own.url, &s->where,
-                                   rank_url, cap, &s->srv, err, errlen)
-               ? -1 : 0;
+    if (rdv_faults_server_start(s->faults, seed, s->own.url, &s->where,
+                                rank_url, cap, &s->srv, err, errlen))
+        return -1;
+    /* With server events, late ranks hold until the first tick says
+     * which is next (it runs as soon as the ranks are forked). */
+    rdv_server_gate_set(s->gate, s->srv ? 0 : RDV_SERVER_GATE_NONE);
+    return 0;
 }
 
 void rdv_server_side_clock(rdv_server_side *s, int64_t t0_ns)
@@ -75,9 +83,9 @@ int rdv_server_side_tick(void *arg)
 {
     rdv_server_side *s = arg;
     int restart = 0;
-    int next = rdv_faults_server_poll(s->srv, (rdv_now_ns() - s->t0_ns) /
-                                                  1000000,
-                                      &restart, s->err, sizeof s->err);
+    int64_t elapsed = (rdv_now_ns() - s->t0_ns) / 1000000;
+    int next = rdv_faults_server_poll(s->srv, elapsed, &restart, s->err,
+                                      sizeof s->err);
 
     /* A server's restart takes seconds on a busy host; the call timeout
      * is no bound for it, the run's deadline is (the supervisor waits
@@ -93,11 +101,15 @@ int rdv_server_side_tick(void *arg)
         else
             rdv_own_server_restart(&s->own, ms, s->err, sizeof s->err);
     }
-    return next == -2 ? 10 : next; /* a failed event is retried soon */
+    /* Only now, the restart done: a late rank starts after it. */
+    rdv_server_gate_set(s->gate, next < 0 ? RDV_SERVER_GATE_NONE
+                                          : elapsed + next);
+    return next;
 }
 
 void rdv_server_side_end(rdv_server_side *s)
 {
+    rdv_server_gate_set(s->gate, RDV_SERVER_GATE_NONE);
     rdv_faults_server_stop(s->srv);
     s->srv = NULL;
 }

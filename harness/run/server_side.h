@@ -19,12 +19,15 @@
 
 #include "run/fault_glue.h"
 #include "run/own_server.h"
+#include "run/start_late.h"
 
 typedef struct rdv_server_side {
     const rdv_faults *faults;
     const char *restart_cmd;       /* the user's; NULL = none */
     rdv_own_server own;            /* own.url: the URL handles open */
     rdv_fault_server_where where;  /* the user's, else own's */
+    rdv_server_gate *gate;         /* what late ranks wait on
+                                      (run/start_late.h) */
     /* one run's: */
     rdv_faults_server *srv;        /* NULL: no server fault in the plan */
     int64_t t0_ns;
@@ -58,8 +61,9 @@ int rdv_server_side_begin(rdv_server_side *s, uint64_t seed,
                           char *err, size_t errlen);
 /* Set the clock the events count from (the moment the ranks start). */
 void rdv_server_side_clock(rdv_server_side *s, int64_t t0_ns);
-/* rdv_supervise_opts.timer: fires what is due; returns the ms until the
- * next event, -1 when none is left. arg is the rdv_server_side. */
+/* rdv_supervise_opts.timer: fires what is due (a restart runs to its
+ * end here), then tells the gate when the next event is planned; returns
+ * the ms until it, -1 when none is left. arg is the rdv_server_side. */
 int rdv_server_side_tick(void *arg);
 /* Ends the run's events (a paused server is continued, the proxy
  * stops). */

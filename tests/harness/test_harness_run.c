@@ -13,7 +13,8 @@
  *   JUnit file is well-formed XML with one testcase per run;
  * - traces and --json output parse; bad usage exits 2 with a message;
  * - rdv bench rendezvous --impl floor gives its rows and ratios, and
- *   rdv bench store --impl floor its read floor beside the file store.
+ *   rdv bench store --impl floor its read floor beside the file store;
+ * - a late rank waits for a slow server restart planned before it.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -612,6 +613,50 @@ Test(run, file_fresh_is_judged_per_job, .timeout = 600)
              "'file://%s/c?fresh=1'", dir);
     r = rdv(args);
     cr_expect_eq(r.code, 0, "exit %d:\n%s", r.code, r.out);
+    free(r.out);
+    rm_rf(dir);
+}
+
+/* A late start keeps the plan's order against a real server whose
+ * restart is slow (run/start_late.h): the restart command takes over a
+ * second (a sleep, then ci/services/tcp-store's crash and start on the
+ * same port), far past rank 1's 300 ms delay. Rank 1 starts only after
+ * it, its log says how long it waited, and so the crash strikes the
+ * rendezvous, as the plan orders, and the run passes. Before, rank 1
+ * joined at 300 ms and the crash could land on the workload's adds,
+ * whose outcome a broken connection leaves unknown. */
+Test(faults, a_late_rank_starts_after_a_slow_restart_planned_before_it,
+     .timeout = 240)
+{
+    char dir[256], cmd[4096], *wait;
+    result r, log;
+    long waited;
+
+    tmpdir(dir, sizeof dir);
+    snprintf(cmd, sizeof cmd,
+             "set -e; eval \"$(%s/tcp-store start %s/srv %s)\"; "
+             "trap '%s/tcp-store stop %s/srv' EXIT; "
+             "%s run --store \"$RDV_TEST_TCP_URL?timeout_ms=5000\" --ranks 4 "
+             "--timeout 10000 --workload barrier,allreduce,broadcast,store:8 "
+             "--faults 'proc.start-late(rank=1, ms=300); "
+             "server.restart(after=100)' --server-restart 'sleep 1; "
+             "%s/tcp-store restart %s/srv' --server-pid "
+             "\"$RDV_TEST_TCP_PIDFILE\" --logs %s/logs 2>&1",
+             RDV_SERVICES, dir, RDV_BIN, RDV_SERVICES, dir, RDV_BIN,
+             RDV_SERVICES, dir, dir);
+    r = sh(cmd);
+    cr_expect_eq(r.code, 0, "exit %d:\n%s", r.code, r.out);
+    cr_expect(check_is(r.out, "ranks-ok", "PASS"), "%s", r.out);
+    snprintf(cmd, sizeof cmd, "cat %s/logs/rank-1.log", dir);
+    log = sh(cmd);
+    wait = strstr(log.out, "then ");
+    cr_assert(wait && strstr(wait, " ms more, until the server events "
+                             "planned before 300 ms were carried out"),
+              "rank 1 did not wait for the restart:\n%s", log.out);
+    waited = strtol(wait + 5, NULL, 10);
+    cr_expect_geq(waited, 700, "rank 1 waited %ld ms of a restart that "
+                  "took over 900 ms past its start", waited);
+    free(log.out);
     free(r.out);
     rm_rf(dir);
 }

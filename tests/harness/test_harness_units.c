@@ -3,7 +3,8 @@
  * directly: the workload syntax, the closed forms every collective is
  * checked against, the check table, the judging of error messages,
  * option values and the replay line's quoting; and the parts that must
- * stay cheap and correct at N = 1024 (supervision, the mesh check).
+ * stay cheap and correct at N = 1024 (supervision, the mesh check); and
+ * a late start that keeps the plan's order.
  */
 #include <criterion/criterion.h>
 #include <arpa/inet.h>
@@ -22,6 +23,7 @@
 #include "run/fd_limit.h"
 #include "run/leak.h"
 #include "run/socket_scan.h"
+#include "run/start_late.h"
 #include "report/launch_progress.h"
 #include "report/replay.h"
 #include "report/report_text.h"
@@ -434,6 +436,72 @@ Test(supervise, overdue_ends_the_run_like_the_deadline)
         cr_expect(ex[r].hung && ex[r].signo == SIGKILL, "rank %d: hung %d "
                   "signal %d", r, ex[r].hung, ex[r].signo);
     cr_expect_eq(waitpid(-1, NULL, WNOHANG), -1, "a rank was not reaped");
+}
+
+/* proc.start-late keeps the plan's order (run/start_late.h): a rank due
+ * 100 ms in waits for a server event planned before then that takes the
+ * parent a second to carry out (a restart command on a loaded host); a
+ * rank that starts on time does not wait for it. The ranks return 1 when
+ * they started on the right side of the restart. */
+static rdv_server_gate *gate;
+static int64_t gate_t0;
+
+static int start_by_the_gate(void *arg, int rank)
+{
+    (void)arg;
+    if (rank == 1) /* on time: the restart must still be pending */
+        return rdv_start_late(gate, 0, 10000) == 0 &&
+               rdv_start_late(gate, 1, 0) == -1;
+    rdv_start_late(gate, 100, 10000);
+    return rdv_now_ns() - gate_t0 >= 1000 * 1000000LL;
+}
+
+static int slow_restart(void *arg)
+{
+    struct timespec ts = {1, 0};
+
+    (void)arg;
+    nanosleep(&ts, NULL);
+    rdv_server_gate_set(gate, RDV_SERVER_GATE_NONE);
+    return -1;
+}
+
+Test(start_late, waits_for_a_server_event_planned_before_it)
+{
+    rdv_rank_exit ex[2];
+    rdv_supervise_opts o = {.nranks = 2, .fn = start_by_the_gate,
+                            .timer = slow_restart};
+    char err[256];
+    pid_t pgid;
+
+    cr_assert(gate = rdv_server_gate_create(err, sizeof err), "%s", err);
+    rdv_server_gate_set(gate, 0); /* a restart due at once */
+    gate_t0 = rdv_now_ns();
+    o.deadline_ns = gate_t0 + 60 * 1000000000LL;
+    cr_assert_eq(rdv_supervise(&o, ex, &pgid, err, sizeof err), 0, "%s", err);
+    cr_expect_eq(ex[0].code, 1, "the late rank started before the restart "
+                 "planned before it was carried out");
+    cr_expect_eq(ex[1].code, 1, "the rank on time waited for the restart");
+    rdv_server_gate_destroy(gate);
+}
+
+/* An event planned after the start does not hold it; one that is never
+ * carried out holds it only until the bound, which says so. */
+Test(start_late, ignores_later_events_and_gives_up_at_the_bound)
+{
+    rdv_server_gate *g;
+    int64_t t0;
+    char err[256];
+
+    cr_assert(g = rdv_server_gate_create(err, sizeof err), "%s", err);
+    rdv_server_gate_set(g, 500);
+    cr_expect_eq(rdv_start_late(g, 20, 10000), 0);
+    rdv_server_gate_set(g, 10);
+    t0 = rdv_now_ns();
+    cr_expect_eq(rdv_start_late(g, 20, 200), -1);
+    cr_expect_geq(rdv_now_ns() - t0, 220 * 1000000LL);
+    cr_expect_eq(rdv_start_late(NULL, 20, 200), 0, "no gate: no wait");
+    rdv_server_gate_destroy(g);
 }
 
 /* Publishes an op in flight in rank 0's slot, begun ago_ms ago, as the
